@@ -1,0 +1,103 @@
+import { Controller, Logger } from '@nestjs/common';
+import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
+import {
+  ImageJobMessage,
+  JobErrorCode,
+  JobEventMessage,
+  JobEventType,
+  jobEventId,
+  MessageType,
+  OutputFormat,
+  parseImageJobMessage,
+  ValidationFailed,
+} from '@pipeline/contracts';
+import { classifyProcessingError, detectImageFormat, processImage } from '@pipeline/imaging';
+import { AmqpContext, MessagePublisher, PermanentMessageError } from '@pipeline/messaging';
+import { WorkerConfig } from '@pipeline/platform';
+import { BlobStorage, ImagesFolder, StorageKeys } from '@pipeline/storage';
+import sharp from 'sharp';
+
+type Outcome = Pick<JobEventMessage, 'output' | 'error'> & { type: Exclude<JobEventType, 'started'> };
+
+/**
+ * Runs one image job per message. The message is acked (by the transport) only after the
+ * output is stored and the outcome event is confirmed by the broker; a crash before that
+ * means redelivery, and a redelivered job whose output is already stored is not redone.
+ */
+@Controller()
+export class ImageJobHandler {
+  private readonly logger = new Logger(ImageJobHandler.name);
+
+  constructor(
+    private readonly publisher: MessagePublisher,
+    private readonly storage: BlobStorage,
+    private readonly images: ImagesFolder,
+    private readonly config: WorkerConfig,
+  ) {}
+
+  @EventPattern(MessageType.imageJob)
+  async handle(@Payload() payload: unknown, @Ctx() context: AmqpContext): Promise<void> {
+    const job = await this.parse(payload, context);
+    const delivery = context.deliveryNumber;
+    const started = this.publishEvent(job, delivery, { type: 'started' });
+    // Awaited below; if the work throws first, the message is redelivered and this outcome does not matter.
+    started.catch(() => undefined);
+    const outcome = await this.run(job);
+    await started;
+    await this.publishEvent(job, delivery, outcome);
+  }
+
+  private async parse(payload: unknown, context: AmqpContext): Promise<ImageJobMessage> {
+    try {
+      return parseImageJobMessage(payload);
+    } catch (error) {
+      if (!(error instanceof ValidationFailed)) throw error;
+      // Fail the job, if the message says which one, so that it does not look queued forever.
+      const { jobId, attempt } = (payload ?? {}) as { jobId?: unknown; attempt?: unknown };
+      if (typeof jobId === 'string' && /^[0-9a-f-]{36}$/i.test(jobId)) {
+        const job = { jobId, attempt: typeof attempt === 'number' && attempt >= 1 ? attempt : 1 } as ImageJobMessage;
+        await this.publishEvent(job, context.deliveryNumber, { type: 'failed', error: { code: JobErrorCode.invalidMessage, message: error.message } });
+      }
+      throw new PermanentMessageError(`invalid job message: ${error.message}`);
+    }
+  }
+
+  private async run(job: ImageJobMessage): Promise<Outcome> {
+    const outputKey = StorageKeys.output(job.jobId);
+    try {
+      const done = await this.storedOutput(outputKey, job.output.format);
+      if (done) return { type: 'succeeded', output: done };
+      const input = job.source.kind === 'images' ? await this.images.read(job.source.path) : await this.storage.read(job.source.key);
+      const image = await processImage(input, job.operations, job.output, { maxInputPixels: this.config.MAX_INPUT_PIXELS });
+      const { sizeBytes } = await this.storage.put(outputKey, image.data);
+      return { type: 'succeeded', output: { key: outputKey, format: image.format, width: image.width, height: image.height, sizeBytes } };
+    } catch (error) {
+      const classified = classifyProcessingError(error);
+      if (!classified.permanent) throw error;
+      this.logger.warn(`Job ${job.jobId} failed: ${classified.error.message}`);
+      return { type: 'failed', error: classified.error };
+    }
+  }
+
+  /** The output of an earlier delivery that stored it but did not get to ack. */
+  private async storedOutput(key: string, requested: OutputFormat | undefined): Promise<JobEventMessage['output'] | null> {
+    if ((await this.storage.sizeOf(key)) === null) return null;
+    const data = await this.storage.read(key);
+    const { width, height } = await sharp(data).metadata();
+    const format = requested ?? (detectImageFormat(data) as OutputFormat);
+    return { key, format, width: width ?? 0, height: height ?? 0, sizeBytes: data.length };
+  }
+
+  private publishEvent(job: Pick<ImageJobMessage, 'jobId' | 'attempt'>, delivery: number, outcome: Outcome | { type: 'started' }): Promise<void> {
+    const event: JobEventMessage = {
+      eventId: jobEventId(job.jobId, job.attempt, outcome.type, delivery),
+      jobId: job.jobId,
+      attempt: job.attempt,
+      delivery,
+      workerId: this.config.WORKER_ID,
+      at: new Date().toISOString(),
+      ...outcome,
+    };
+    return this.publisher.publish(MessageType.jobEvent, event.eventId, event);
+  }
+}

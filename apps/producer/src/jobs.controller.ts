@@ -1,0 +1,89 @@
+import { Controller, Get, HttpCode, NotFoundException, ConflictException, Param, ParseUUIDPipe, Post, Query, Req, Res, StreamableFile } from '@nestjs/common';
+import { CONTENT_TYPES, JOB_STATUSES, JobStatus, JobView, parseJobSpec, parseJsonJobRequest, parseJsonText, ValidationFailed } from '@pipeline/contracts';
+import { JobsRepository, StoredJob } from '@pipeline/database';
+import { BlobStorage, ImagesFolder, StorageKeys } from '@pipeline/storage';
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
+import { FastifyReply, FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { JobSubmissionService } from './job-submission.service';
+import { UploadReader } from './upload-reader';
+
+class ListJobsQuery {
+  @IsOptional() @IsIn(JOB_STATUSES) status?: JobStatus;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(500) limit = 50;
+}
+
+function toView({ outputKey: _outputKey, ...view }: StoredJob): JobView {
+  return view;
+}
+
+@Controller('v1/jobs')
+export class JobsController {
+  constructor(
+    private readonly submission: JobSubmissionService,
+    private readonly uploads: UploadReader,
+    private readonly jobs: JobsRepository,
+    private readonly images: ImagesFolder,
+    private readonly storage: BlobStorage,
+  ) {}
+
+  /** Takes a job as multipart (an uploaded image) or JSON (a file in the images folder); 202 once the broker has it. */
+  @Post()
+  @HttpCode(202)
+  async submit(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<{ id: string; status: 'queued' }> {
+    const id = randomUUID();
+    if (request.isMultipart()) {
+      const upload = await this.uploads.read(request, StorageKeys.upload(id));
+      try {
+        if (!upload.imageKey) throw new ValidationFailed(['image is required: send the image as a file part named image']);
+        const { operations, output } = upload.fields;
+        const spec = parseJobSpec(
+          operations === undefined ? undefined : parseJsonText(operations, 'operations'),
+          output === undefined ? undefined : parseJsonText(output, 'output'),
+        );
+        await this.submission.submit(id, { kind: 'upload', key: upload.imageKey }, spec);
+      } catch (error) {
+        if (upload.imageKey) await this.storage.delete(upload.imageKey);
+        throw error;
+      }
+    } else {
+      const { source, ...spec } = parseJsonJobRequest(request.body);
+      await this.images.resolve(source.path);
+      await this.submission.submit(id, { kind: 'images', path: source.path }, spec);
+    }
+    reply.header('Location', `/v1/jobs/${id}`);
+    return { id, status: 'queued' };
+  }
+
+  @Get()
+  async list(@Query() query: ListJobsQuery): Promise<JobView[]> {
+    return (await this.jobs.list({ status: query.status, limit: query.limit })).map(toView);
+  }
+
+  @Get(':id')
+  async get(@Param('id', new ParseUUIDPipe()) id: string): Promise<JobView> {
+    return toView(await this.find(id));
+  }
+
+  @Get(':id/result')
+  async result(@Param('id', new ParseUUIDPipe()) id: string): Promise<StreamableFile> {
+    const job = await this.find(id);
+    if (job.status !== 'succeeded' || !job.output || !job.outputKey) {
+      throw new ConflictException(job.status === 'failed' ? `job ${id} failed: ${job.error?.message}` : `job ${id} is ${job.status}; its result is not ready`);
+    }
+    const { stream, sizeBytes } = await this.storage.openReadStream(job.outputKey);
+    const extension = job.output.format === 'jpeg' ? 'jpg' : job.output.format;
+    return new StreamableFile(stream, {
+      type: CONTENT_TYPES[job.output.format],
+      length: sizeBytes,
+      disposition: `inline; filename="${id}.${extension}"`,
+    });
+  }
+
+  private async find(id: string): Promise<StoredJob> {
+    const job = await this.jobs.findById(id);
+    if (!job) throw new NotFoundException(`job ${id} does not exist`);
+    return job;
+  }
+}

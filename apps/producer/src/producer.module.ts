@@ -1,0 +1,39 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { DatabaseModule, JobsRepository } from '@pipeline/database';
+import { HealthModule, postgresCheck, rabbitmqCheck } from '@pipeline/health';
+import { AmqpConnection, MessagingModule } from '@pipeline/messaging';
+import { ProducerConfig } from '@pipeline/platform';
+import { StorageModule } from '@pipeline/storage';
+import { Pool } from 'pg';
+import { JobsController } from './jobs.controller';
+import { JobSubmissionService } from './job-submission.service';
+import { UploadReader } from './upload-reader';
+
+@Module({})
+export class ProducerModule {
+  static forRoot(config: ProducerConfig): DynamicModule {
+    return {
+      module: ProducerModule,
+      imports: [
+        DatabaseModule.forRoot({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, applicationName: 'producer' }),
+        MessagingModule.forRoot({
+          url: config.AMQP_URL,
+          prefix: config.AMQP_PREFIX,
+          heartbeatSeconds: config.AMQP_HEARTBEAT_S,
+          deliveryLimit: config.AMQP_DELIVERY_LIMIT,
+          connectionName: 'producer',
+          publishTimeoutMs: config.PUBLISH_TIMEOUT_MS,
+        }),
+        StorageModule.forRoot({ storageDir: config.STORAGE_DIR, imagesDir: config.IMAGES_DIR }),
+        HealthModule.forChecks({ inject: [AmqpConnection, Pool], useFactory: (amqp: AmqpConnection, pool: Pool) => [rabbitmqCheck(amqp), postgresCheck(pool)] }),
+      ],
+      controllers: [JobsController],
+      providers: [
+        { provide: ProducerConfig, useValue: config },
+        { provide: JobsRepository, inject: [Pool], useFactory: (pool: Pool) => new JobsRepository(pool) },
+        JobSubmissionService,
+        UploadReader,
+      ],
+    };
+  }
+}

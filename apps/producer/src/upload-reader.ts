@@ -1,0 +1,85 @@
+import { Injectable } from '@nestjs/common';
+import { detectImageFormat, SNIFF_BYTES } from '@pipeline/imaging';
+import { ProducerConfig } from '@pipeline/platform';
+import { BlobStorage } from '@pipeline/storage';
+import { ValidationFailed } from '@pipeline/contracts';
+import { FastifyRequest } from 'fastify';
+import { Transform, TransformCallback } from 'node:stream';
+import { PayloadTooLargeError, UnsupportedImageError } from './errors';
+
+/** Passes bytes through once the first ones have been recognised as a supported image. */
+class ImageSniffer extends Transform {
+  private head: Buffer | null = Buffer.alloc(0);
+
+  _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (this.head === null) return callback(null, chunk);
+    this.head = Buffer.concat([this.head, chunk]);
+    if (this.head.length < SNIFF_BYTES) return callback();
+    this.release(callback);
+  }
+
+  _flush(callback: TransformCallback): void {
+    if (this.head === null) return callback();
+    if (this.head.length === 0) return callback(new ValidationFailed(['image is empty']));
+    this.release(callback);
+  }
+
+  private release(callback: TransformCallback): void {
+    const head = this.head!;
+    this.head = null;
+    if (detectImageFormat(head) === null) {
+      return callback(new UnsupportedImageError('image is not a supported image (JPEG, PNG, WebP, GIF, TIFF, AVIF or HEIF), judged by its content'));
+    }
+    callback(null, head);
+  }
+}
+
+export interface Upload {
+  fields: Record<string, string>;
+  /** Storage key of the stored image, or null when the request had none. */
+  imageKey: string | null;
+}
+
+/**
+ * Reads a multipart job submission, streaming the `image` part into storage as it arrives
+ * (never the whole body in memory) and collecting the text parts.
+ */
+@Injectable()
+export class UploadReader {
+  constructor(
+    private readonly storage: BlobStorage,
+    private readonly config: ProducerConfig,
+  ) {}
+
+  async read(request: FastifyRequest, imageKey: string): Promise<Upload> {
+    const fields: Record<string, string> = {};
+    let stored = false;
+    try {
+      for await (const part of request.parts()) {
+        if (part.type === 'file') {
+          if (part.fieldname !== 'image' || stored) {
+            part.file.resume();
+            throw new ValidationFailed([`unexpected file part "${part.fieldname}": send one file, in the part named image`]);
+          }
+          await this.storage.put(imageKey, part.file.pipe(new ImageSniffer()));
+          stored = true;
+        } else {
+          fields[part.fieldname] = String(part.value);
+        }
+      }
+    } catch (error) {
+      if (stored) await this.storage.delete(imageKey);
+      throw this.translate(error);
+    }
+    return { fields, imageKey: stored ? imageKey : null };
+  }
+
+  private translate(error: unknown): unknown {
+    const code = (error as { code?: string }).code;
+    if (code === 'FST_REQ_FILE_TOO_LARGE') return new PayloadTooLargeError(`image is larger than the limit of ${this.config.MAX_UPLOAD_BYTES} bytes`);
+    if (code === 'FST_PARTS_LIMIT' || code === 'FST_FILES_LIMIT' || code === 'FST_FIELDS_LIMIT') {
+      return new ValidationFailed([`too many parts: send image, operations and output only`]);
+    }
+    return error;
+  }
+}

@@ -1,0 +1,16 @@
+/** `error.code` values a failed job can carry. */
+export const JobErrorCode = {
+  /** The input could not be decoded as an image. */
+  invalidImage: 'INVALID_IMAGE',
+  /** The input is larger than the configured pixel limit. */
+  imageTooLarge: 'IMAGE_TOO_LARGE',
+  /** An operation does not fit this image (a crop outside its bounds, say). */
+  invalidOperation: 'INVALID_OPERATION',
+  /** The input named by the job is gone. */
+  inputNotFound: 'INPUT_NOT_FOUND',
+  /** The message itself was malformed and was parked. */
+  invalidMessage: 'INVALID_MESSAGE',
+  /** Anything unexpected. */
+  internal: 'INTERNAL',
+} as const;
+export type JobErrorCode = (typeof JobErrorCode)[keyof typeof JobErrorCode];

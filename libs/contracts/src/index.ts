@@ -1,0 +1,7 @@
+import 'reflect-metadata';
+export * from './operations';
+export * from './output';
+export * from './validation';
+export * from './jobs';
+export * from './messages';
+export * from './errors';

@@ -1,0 +1,71 @@
+import { IsNotEmpty, IsString, MaxLength } from 'class-validator';
+import { Operation } from './operations';
+import { OutputInfo, OutputOptions } from './output';
+import { collectProblems, isPlainObject, parseOperations, parseOutputOptions, validateAs, ValidationFailed } from './validation';
+
+export const JOB_STATUSES = ['queued', 'processing', 'succeeded', 'failed'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+/** Where a job's input lives: a file in the read-only images folder, or an upload kept in storage. */
+export type JobSource = { kind: 'images'; path: string } | { kind: 'upload'; key: string };
+
+export interface JobError {
+  code: string;
+  message: string;
+}
+
+/** A job as the API shows it. */
+export interface JobView {
+  id: string;
+  status: JobStatus;
+  attempts: number;
+  operations: Operation[];
+  output: OutputInfo | null;
+  error: JobError | null;
+  workerId: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export class ImagesFolderSource {
+  @IsString() @IsNotEmpty() @MaxLength(1024) path: string;
+}
+
+/** What a user asks for: operations in order and the output encoding. */
+export interface JobSpec {
+  operations: Operation[];
+  output: OutputOptions;
+}
+
+/** Body of `POST /v1/jobs` sent as JSON. */
+export interface JsonJobRequest extends JobSpec {
+  source: ImagesFolderSource;
+}
+
+/** Parses operations and output options, adding what is wrong to `problems`; `prefix` locates them (e.g. `message.`). */
+export function parseSpecInto(problems: string[], operations: unknown, output: unknown, prefix = ''): Partial<JobSpec> {
+  if (operations === undefined) problems.push(`${prefix}operations is required (a JSON array of operations)`);
+  return {
+    operations: operations === undefined ? undefined : collectProblems(problems, () => parseOperations(operations, `${prefix}operations`)),
+    output: collectProblems(problems, () => parseOutputOptions(output, `${prefix}output`)),
+  };
+}
+
+export function parseJobSpec(operations: unknown, output: unknown): JobSpec {
+  const problems: string[] = [];
+  const spec = parseSpecInto(problems, operations, output);
+  if (problems.length > 0) throw new ValidationFailed(problems);
+  return spec as JobSpec;
+}
+
+export function parseJsonJobRequest(body: unknown): JsonJobRequest {
+  if (!isPlainObject(body)) throw new ValidationFailed(['body must be a JSON object with source, operations and output']);
+  const { source, operations, output, ...rest } = body;
+  const problems = Object.keys(rest).map((key) => `${key} is not a known field`);
+  if (source === undefined) problems.push('source is required (source.path names a file in the images folder)');
+  const parsedSource = source === undefined ? undefined : collectProblems(problems, () => validateAs(ImagesFolderSource, source, 'source'));
+  const spec = parseSpecInto(problems, operations, output);
+  if (problems.length > 0) throw new ValidationFailed(problems);
+  return { source: { path: parsedSource!.path }, ...(spec as JobSpec) };
+}

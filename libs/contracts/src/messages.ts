@@ -1,0 +1,104 @@
+import { Type } from 'class-transformer';
+import { Allow, IsIn, IsInt, IsISO8601, IsNotEmpty, IsObject, IsOptional, IsString, IsUUID, Min, ValidateNested } from 'class-validator';
+import { JobError, JobSource, JobSpec, parseSpecInto } from './jobs';
+import { Operation } from './operations';
+import { OutputInfo, OutputOptions } from './output';
+import { collectProblems, validateAs, ValidationFailed } from './validation';
+
+/** AMQP `type` property of each message; consumers dispatch on it. */
+export const MessageType = {
+  imageJob: 'image.job',
+  jobEvent: 'job.event',
+} as const;
+export type MessageType = (typeof MessageType)[keyof typeof MessageType];
+
+/** Work for an image worker. Carries references to storage, never image bytes. */
+export interface ImageJobMessage {
+  jobId: string;
+  /** 1 for the first run; a replayed job carries the next number. */
+  attempt: number;
+  source: JobSource;
+  operations: Operation[];
+  output: OutputOptions;
+  submittedAt: string;
+}
+
+export const JOB_EVENT_TYPES = ['started', 'succeeded', 'failed'] as const;
+export type JobEventType = (typeof JOB_EVENT_TYPES)[number];
+
+/** A step in a job's life, recorded by the results writer. */
+export interface JobEventMessage {
+  /** Idempotency key: a redelivered or republished event carries the same id and changes nothing. */
+  eventId: string;
+  jobId: string;
+  type: JobEventType;
+  attempt: number;
+  /** Which broker delivery of the job message this is (1 = first). */
+  delivery: number;
+  workerId: string;
+  at: string;
+  output?: OutputInfo & { key: string };
+  error?: JobError;
+}
+
+/**
+ * Event ids are derived, not random, so that a worker that redoes a step after a crash
+ * produces the same id: one `started` per delivery, one outcome per attempt.
+ */
+export function jobEventId(jobId: string, attempt: number, type: JobEventType, delivery: number): string {
+  return type === 'started' ? `${jobId}/${attempt}/started/${delivery}` : `${jobId}/${attempt}/outcome`;
+}
+
+class JobSourceShape {
+  @IsIn(['images', 'upload']) kind: 'images' | 'upload';
+  @IsOptional() @IsString() @IsNotEmpty() path?: string;
+  @IsOptional() @IsString() @IsNotEmpty() key?: string;
+}
+
+class ImageJobEnvelope {
+  @IsUUID() jobId: string;
+  @IsInt() @Min(1) attempt: number;
+  @ValidateNested() @Type(() => JobSourceShape) source: JobSourceShape;
+  @Allow() operations: unknown;
+  @Allow() output: unknown;
+  @IsISO8601() submittedAt: string;
+}
+
+/** Checks a job message from the broker; what fails here is a poison message, not a retryable one. */
+export function parseImageJobMessage(raw: unknown): ImageJobMessage {
+  const problems: string[] = [];
+  const envelope = collectProblems(problems, () => validateAs(ImageJobEnvelope, raw, 'message'));
+  if (!envelope) throw new ValidationFailed(problems);
+  const { source } = envelope;
+  const reference = source.kind === 'images' ? source.path : source.key;
+  if (!reference) problems.push(`message.source.${source.kind === 'images' ? 'path' : 'key'} is required for kind ${source.kind}`);
+  const spec = parseSpecInto(problems, envelope.operations, envelope.output, 'message.') as JobSpec;
+  if (problems.length > 0) throw new ValidationFailed(problems);
+  return {
+    jobId: envelope.jobId,
+    attempt: envelope.attempt,
+    source: source.kind === 'images' ? { kind: 'images', path: reference! } : { kind: 'upload', key: reference! },
+    operations: spec.operations,
+    output: spec.output,
+    submittedAt: envelope.submittedAt,
+  };
+}
+
+class JobEventShape {
+  @IsString() @IsNotEmpty() eventId: string;
+  @IsUUID() jobId: string;
+  @IsIn(JOB_EVENT_TYPES) type: JobEventType;
+  @IsInt() @Min(1) attempt: number;
+  @IsInt() @Min(1) delivery: number;
+  @IsString() @IsNotEmpty() workerId: string;
+  @IsISO8601() at: string;
+  @IsOptional() @IsObject() output?: OutputInfo & { key: string };
+  @IsOptional() @IsObject() error?: JobError;
+}
+
+export function parseJobEventMessage(raw: unknown): JobEventMessage {
+  const event = validateAs(JobEventShape, raw, 'message');
+  if (event.type === 'succeeded' && !event.output) throw new ValidationFailed(['message.output is required for a succeeded event']);
+  if (event.type === 'failed' && !event.error) throw new ValidationFailed(['message.error is required for a failed event']);
+  return { ...event };
+}

@@ -1,0 +1,112 @@
+import { Equals, IsIn, IsInt, IsNumber, IsOptional, IsString, Max, Min, ValidateBy, ValidateIf, ValidationOptions } from 'class-validator';
+
+/** Largest width or height an operation may ask for; keeps a single job from allocating gigapixels. */
+export const MAX_DIMENSION = 16_384;
+
+/** A width or height in pixels, with one message for every way it can be wrong. */
+function IsDimension(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isDimension',
+      validator: {
+        validate: (value: unknown) => Number.isInteger(value) && (value as number) >= 1 && (value as number) <= MAX_DIMENSION,
+        defaultMessage: () => `$property must be an integer from 1 to ${MAX_DIMENSION}`,
+      },
+    },
+    options,
+  );
+}
+
+export const RESIZE_FITS = ['cover', 'contain', 'fill', 'inside', 'outside'] as const;
+export type ResizeFit = (typeof RESIZE_FITS)[number];
+
+export class ResizeOperation {
+  @Equals('resize') op: 'resize';
+
+  // Checked when given, or when neither dimension is: then the message asks for one.
+  @ValidateIf((o: ResizeOperation) => o.width !== undefined || o.height === undefined)
+  @IsDimension({
+    message: (args) => (args.value === undefined ? 'resize needs width and/or height' : `$property must be an integer from 1 to ${MAX_DIMENSION}`),
+  })
+  width?: number;
+
+  @IsOptional() @IsDimension()
+  height?: number;
+
+  @IsOptional() @IsIn(RESIZE_FITS)
+  fit?: ResizeFit;
+}
+
+export class CropOperation {
+  @Equals('crop') op: 'crop';
+  @IsInt() @Min(0) left: number;
+  @IsInt() @Min(0) top: number;
+  @IsDimension() width: number;
+  @IsDimension() height: number;
+}
+
+export class RotateOperation {
+  @Equals('rotate') op: 'rotate';
+  @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(-360) @Max(360) angle: number;
+  /** Fill for the corners uncovered by an angle that is not a multiple of 90, as a CSS colour. */
+  @IsOptional() @IsString() background?: string;
+}
+
+export class FlipOperation {
+  @Equals('flip') op: 'flip';
+}
+
+export class FlopOperation {
+  @Equals('flop') op: 'flop';
+}
+
+export class BlurOperation {
+  @Equals('blur') op: 'blur';
+  /** libvips accepts 0.3 to 1000; larger values only cost time. */
+  @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0.3) @Max(1000) sigma: number;
+}
+
+export class SharpenOperation {
+  @Equals('sharpen') op: 'sharpen';
+  @IsOptional() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0.000001) @Max(10) sigma?: number;
+}
+
+export class GrayscaleOperation {
+  @Equals('grayscale') op: 'grayscale';
+}
+
+export class BrightnessOperation {
+  @Equals('brightness') op: 'brightness';
+  @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) @Max(10) factor: number;
+}
+
+export type Operation =
+  | ResizeOperation
+  | CropOperation
+  | RotateOperation
+  | FlipOperation
+  | FlopOperation
+  | BlurOperation
+  | SharpenOperation
+  | GrayscaleOperation
+  | BrightnessOperation;
+
+export type OperationName = Operation['op'];
+
+/** The one registry of operations: validation and the API documentation both read it. */
+export const OPERATION_CLASSES: Record<OperationName, new () => Operation> = {
+  resize: ResizeOperation,
+  crop: CropOperation,
+  rotate: RotateOperation,
+  flip: FlipOperation,
+  flop: FlopOperation,
+  blur: BlurOperation,
+  sharpen: SharpenOperation,
+  grayscale: GrayscaleOperation,
+  brightness: BrightnessOperation,
+};
+
+export const OPERATION_NAMES = Object.keys(OPERATION_CLASSES) as OperationName[];
+
+/** Most operations a single job may carry. */
+export const MAX_OPERATIONS = 32;

@@ -1,0 +1,7 @@
+export * from './batcher';
+export * from './database.module';
+export * from './job-events.repository';
+export * from './job-patch';
+export * from './jobs.repository';
+export * from './migrate';
+export { MIGRATIONS } from './migrations';

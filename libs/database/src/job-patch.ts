@@ -1,0 +1,51 @@
+import { JobError, JobEventMessage, JobStatus, OutputInfo } from '@pipeline/contracts';
+
+/** The change a set of new events makes to one job row. */
+export interface JobPatch {
+  jobId: string;
+  status: JobStatus;
+  /** Deliveries started among the new events. */
+  startedCount: number;
+  startedAt: string | null;
+  finishedAt: string | null;
+  workerId: string | null;
+  output: (OutputInfo & { key: string }) | null;
+  error: JobError | null;
+}
+
+/**
+ * Folds newly recorded events into one patch per job, in the order they happened. An outcome
+ * wins over a start, whatever order they arrive in; the SQL that applies a patch leaves
+ * finished jobs alone, so a late or repeated event cannot undo an outcome.
+ */
+export function foldJobEvents(events: JobEventMessage[]): JobPatch[] {
+  const patches = new Map<string, JobPatch>();
+  const ordered = [...events].sort((a, b) => a.at.localeCompare(b.at));
+  for (const event of ordered) {
+    const patch = patches.get(event.jobId) ?? {
+      jobId: event.jobId,
+      status: 'processing',
+      startedCount: 0,
+      startedAt: null,
+      finishedAt: null,
+      workerId: null,
+      output: null,
+      error: null,
+    };
+    if (event.type === 'started') {
+      patch.startedCount += 1;
+      if (patch.finishedAt === null) {
+        patch.startedAt = event.at;
+        patch.workerId = event.workerId;
+      }
+    } else if (patch.finishedAt === null) {
+      patch.status = event.type;
+      patch.finishedAt = event.at;
+      patch.workerId = event.workerId;
+      patch.output = event.type === 'succeeded' ? (event.output ?? null) : null;
+      patch.error = event.type === 'failed' ? (event.error ?? null) : null;
+    }
+    patches.set(event.jobId, patch);
+  }
+  return [...patches.values()];
+}

@@ -1,0 +1,113 @@
+import { JobSource, JobStatus, JobView, Operation, OutputFormat, OutputOptions } from '@pipeline/contracts';
+import { Pool } from 'pg';
+import { Batcher } from './batcher';
+
+export interface NewJob {
+  id: string;
+  source: JobSource;
+  operations: Operation[];
+  output: OutputOptions;
+  createdAt: Date;
+}
+
+interface JobRow {
+  id: string;
+  status: JobStatus;
+  attempts: number;
+  operations: Operation[];
+  output_format: OutputFormat | null;
+  output_width: number | null;
+  output_height: number | null;
+  output_bytes: string | null;
+  output_key: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  worker_id: string | null;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+/** A job as stored, with what the API does not show. */
+export interface StoredJob extends JobView {
+  outputKey: string | null;
+}
+
+const JOB_COLUMNS = `id, status, attempts, operations, output_format, output_width, output_height, output_bytes, output_key,
+  error_code, error_message, worker_id, created_at, started_at, finished_at`;
+
+function toStoredJob(row: JobRow): StoredJob {
+  return {
+    id: row.id,
+    status: row.status,
+    attempts: row.attempts,
+    operations: row.operations,
+    output:
+      row.status === 'succeeded' && row.output_format
+        ? { format: row.output_format, width: row.output_width!, height: row.output_height!, sizeBytes: Number(row.output_bytes) }
+        : null,
+    error: row.error_code ? { code: row.error_code, message: row.error_message ?? '' } : null,
+    workerId: row.worker_id,
+    createdAt: row.created_at.toISOString(),
+    startedAt: row.started_at?.toISOString() ?? null,
+    finishedAt: row.finished_at?.toISOString() ?? null,
+    outputKey: row.output_key,
+  };
+}
+
+/** The producer's access to jobs: record a submission, read jobs back. */
+export class JobsRepository {
+  private readonly inserts: Batcher<NewJob>;
+
+  constructor(
+    private readonly pool: Pool,
+    maxBatch = 500,
+  ) {
+    this.inserts = new Batcher((jobs) => this.insertBatch(jobs), maxBatch);
+  }
+
+  /** Records a job as queued, with the first event of its timeline. Concurrent calls share a statement. */
+  insertQueued(job: NewJob): Promise<void> {
+    return this.inserts.add(job);
+  }
+
+  private async insertBatch(jobs: NewJob[]): Promise<void[]> {
+    await this.pool.query(
+      `WITH new_jobs AS (
+         INSERT INTO jobs (id, status, source, operations, output_options, created_at, updated_at)
+         SELECT id, 'queued', source, operations, output_options, created_at, created_at
+         FROM unnest($1::uuid[], $2::jsonb[], $3::jsonb[], $4::jsonb[], $5::timestamptz[])
+           AS t(id, source, operations, output_options, created_at)
+         RETURNING id, created_at)
+       INSERT INTO job_events (event_id, job_id, type, attempt, at)
+       SELECT id::text || '/1/queued', id, 'queued', 1, created_at FROM new_jobs`,
+      [
+        jobs.map((job) => job.id),
+        jobs.map((job) => JSON.stringify(job.source)),
+        jobs.map((job) => JSON.stringify(job.operations)),
+        jobs.map((job) => JSON.stringify(job.output)),
+        jobs.map((job) => job.createdAt.toISOString()),
+      ],
+    );
+    return jobs.map(() => undefined);
+  }
+
+  /** Removes a job that was never accepted (its message could not be published). */
+  async delete(id: string): Promise<void> {
+    await this.pool.query('DELETE FROM jobs WHERE id = $1', [id]);
+  }
+
+  async findById(id: string): Promise<StoredJob | null> {
+    const { rows } = await this.pool.query<JobRow>(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1`, [id]);
+    return rows.length > 0 ? toStoredJob(rows[0]) : null;
+  }
+
+  /** Most recent first. */
+  async list(filter: { status?: JobStatus; limit: number }): Promise<StoredJob[]> {
+    const { rows } = await this.pool.query<JobRow>(
+      `SELECT ${JOB_COLUMNS} FROM jobs WHERE ($1::text IS NULL OR status = $1) ORDER BY created_at DESC, id LIMIT $2`,
+      [filter.status ?? null, filter.limit],
+    );
+    return rows.map(toStoredJob);
+  }
+}

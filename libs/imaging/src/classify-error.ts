@@ -1,0 +1,40 @@
+import { JobError, JobErrorCode } from '@pipeline/contracts';
+import { BlobNotFoundError, ImagePathError } from '@pipeline/storage';
+
+/** The outcome of a failure: permanent ones fail the job, the rest are retried. */
+export interface ClassifiedError {
+  permanent: boolean;
+  error: JobError;
+}
+
+// libvips reports these for inputs that no retry will fix.
+const INVALID_IMAGE_PATTERNS = [
+  /unsupported image format/i,
+  /Input buffer contains unsupported image format/i,
+  /Input (buffer|file) is missing/i,
+  /premature end of/i,
+  /corrupt/i,
+  /Invalid (SOS|SOF|marker|JPEG)/i,
+  /not a known file format/i,
+  /VipsJpeg|VipsPng|VipsWebp|VipsForeignLoad|vipspng|heifload|gifload|tiff2vips/i,
+  /bad seek|read error|truncated|invalid/i,
+];
+
+export function classifyProcessingError(error: unknown): ClassifiedError {
+  // libvips repeats its warnings once per scanline it failed on.
+  const text = error instanceof Error ? error.message : String(error);
+  const message = [...new Set(text.split('\n').map((line) => line.trim()).filter(Boolean))].join('; ');
+  if (error instanceof ImagePathError || error instanceof BlobNotFoundError) {
+    return { permanent: true, error: { code: JobErrorCode.inputNotFound, message } };
+  }
+  if (/exceeds pixel limit/i.test(message)) {
+    return { permanent: true, error: { code: JobErrorCode.imageTooLarge, message: `The input image is too large: ${message}` } };
+  }
+  if (/extract_area|bad extract area|Expected .* for|Invalid parameter/i.test(message)) {
+    return { permanent: true, error: { code: JobErrorCode.invalidOperation, message: `An operation does not fit this image: ${message}` } };
+  }
+  if (INVALID_IMAGE_PATTERNS.some((pattern) => pattern.test(message))) {
+    return { permanent: true, error: { code: JobErrorCode.invalidImage, message: `The input could not be decoded as an image: ${message}` } };
+  }
+  return { permanent: false, error: { code: JobErrorCode.internal, message } };
+}

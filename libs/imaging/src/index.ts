@@ -1,0 +1,4 @@
+export * from './formats';
+export * from './plan';
+export * from './process-image';
+export * from './classify-error';

@@ -1,0 +1,72 @@
+import { Operation, OutputFormat, OutputOptions } from '@pipeline/contracts';
+import sharp, { Sharp } from 'sharp';
+import { defaultOutputFormat, detectImageFormat } from './formats';
+import { planStages, Stage } from './plan';
+
+export interface ProcessingLimits {
+  /** Inputs with more pixels are refused before decoding. */
+  maxInputPixels: number;
+}
+
+export interface ProcessedImage {
+  data: Buffer;
+  format: OutputFormat;
+  width: number;
+  height: number;
+}
+
+function applyOperation(image: Sharp, operation: Operation): Sharp {
+  switch (operation.op) {
+    case 'resize':
+      return image.resize({ width: operation.width, height: operation.height, fit: operation.fit });
+    case 'crop':
+      return image.extract({ left: operation.left, top: operation.top, width: operation.width, height: operation.height });
+    case 'rotate':
+      return image.rotate(operation.angle, { background: operation.background ?? '#000000' });
+    case 'flip':
+      return image.flip();
+    case 'flop':
+      return image.flop();
+    case 'blur':
+      return image.blur(operation.sigma);
+    case 'sharpen':
+      return operation.sigma === undefined ? image.sharpen() : image.sharpen({ sigma: operation.sigma });
+    case 'grayscale':
+      return image.grayscale();
+    case 'brightness':
+      return image.modulate({ brightness: operation.factor });
+  }
+}
+
+function applyStage(image: Sharp, stage: Stage): Sharp {
+  return stage.reduce(applyOperation, image);
+}
+
+function encode(image: Sharp, format: OutputFormat, quality: number | undefined): Sharp {
+  switch (format) {
+    case 'jpeg':
+      return image.jpeg({ quality: quality ?? 80, mozjpeg: false });
+    case 'png':
+      return image.png(quality === undefined ? {} : { quality, palette: quality < 100 });
+    case 'webp':
+      return image.webp({ quality: quality ?? 80 });
+    case 'avif':
+      return image.avif({ quality: quality ?? 50 });
+  }
+}
+
+/**
+ * Runs a job's operations on an encoded image and encodes the result. Metadata is not
+ * copied to the output; EXIF orientation is applied first, so what users see is upright.
+ */
+export async function processImage(input: Buffer, operations: Operation[], output: OutputOptions, limits: ProcessingLimits): Promise<ProcessedImage> {
+  const format = output.format ?? defaultOutputFormat(detectImageFormat(input));
+  const stages = planStages(operations);
+  let image = sharp(input, { limitInputPixels: limits.maxInputPixels, failOn: 'warning' }).autoOrient();
+  for (const stage of stages.slice(0, -1)) {
+    const { data, info } = await applyStage(image, stage).raw().toBuffer({ resolveWithObject: true });
+    image = sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } });
+  }
+  const { data, info } = await encode(applyStage(image, stages[stages.length - 1]), format, output.quality).toBuffer({ resolveWithObject: true });
+  return { data, format, width: info.width, height: info.height };
+}

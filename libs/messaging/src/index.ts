@@ -1,0 +1,6 @@
+export * from './topology';
+export * from './amqp-connection';
+export * from './errors';
+export * from './message-publisher';
+export * from './amqp-transport';
+export * from './messaging.module';

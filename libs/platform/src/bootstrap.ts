@@ -1,0 +1,47 @@
+import { DynamicModule, INestApplication, LoggerService } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { CustomTransportStrategy } from '@nestjs/microservices';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { createLogger } from './logger';
+import { SharedConfig } from './settings';
+
+export interface AppStartOptions<C extends SharedConfig & { PORT: number; HOST: string }> {
+  name: string;
+  config: C;
+  module: DynamicModule;
+  /** Before listening: register plugins, pipes, filters. */
+  configure?: (app: NestFastifyApplication) => Promise<void> | void;
+  /** For apps that consume messages: the transport, built from the app's providers. */
+  transport?: (app: INestApplication) => CustomTransportStrategy;
+  bodyLimit?: number;
+}
+
+/**
+ * Starts an app the same way everywhere: Fastify, Nest's logger, shutdown hooks so SIGTERM
+ * and SIGINT drain consumers and close connections, and the HTTP port (API or health) open
+ * only once every dependency is connected.
+ */
+export async function startApp<C extends SharedConfig & { PORT: number; HOST: string }>(options: AppStartOptions<C>): Promise<NestFastifyApplication> {
+  const logger: LoggerService = createLogger(options.config, options.name);
+  const app = await NestFactory.create<NestFastifyApplication>(options.module, new FastifyAdapter({ bodyLimit: options.bodyLimit }), {
+    logger,
+    bufferLogs: false,
+  });
+  app.enableShutdownHooks();
+  await options.configure?.(app);
+  if (options.transport) {
+    app.connectMicroservice({ strategy: options.transport(app) }, { inheritAppConfig: true });
+    await app.startAllMicroservices();
+  }
+  await app.listen(options.config.PORT, options.config.HOST);
+  logger.log(`${options.name} listening on ${await app.getUrl()}`);
+  return app;
+}
+
+/** Runs `main`, reporting a failed start on stderr with exit code 1. */
+export function run(main: () => Promise<unknown>): void {
+  main().catch((error: unknown) => {
+    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,5 @@
+import 'reflect-metadata';
+export * from './load-config';
+export * from './settings';
+export * from './logger';
+export * from './bootstrap';

@@ -1,0 +1,38 @@
+import { plainToInstance } from 'class-transformer';
+import { validateSync } from 'class-validator';
+
+/** Configuration that cannot be used; the message lists every offending variable. */
+export class ConfigError extends Error {
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** An environment string as the type of the setting's default; what does not convert is left for the validator to name. */
+function convert(value: string, like: unknown): unknown {
+  if (typeof like === 'number') return value.trim() === '' || Number.isNaN(Number(value)) ? value : Number(value);
+  if (typeof like === 'boolean') return value === 'true' ? true : value === 'false' ? false : value;
+  return value;
+}
+
+/**
+ * Reads environment variables into a config class: property names are the variable names,
+ * property initialisers are the defaults (and give each setting its type), class-validator
+ * decorators the rules.
+ */
+export function loadConfig<T extends object>(cls: new () => T, env: NodeJS.ProcessEnv = process.env): T {
+  const defaults = new cls();
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(defaults)) {
+    const value = env[key];
+    const fallback = (defaults as Record<string, unknown>)[key];
+    raw[key] = value === undefined || value === '' ? fallback : convert(value, fallback);
+  }
+  const config = plainToInstance(cls, raw);
+  const errors = validateSync(config);
+  if (errors.length > 0) {
+    throw new ConfigError(errors.flatMap((error) => Object.values(error.constraints ?? {}).map((message) => `${message} (got ${JSON.stringify(raw[error.property])})`)));
+  }
+  return Object.freeze(config);
+}

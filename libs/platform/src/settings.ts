@@ -1,0 +1,61 @@
+import { IsIn, IsInt, IsNotEmpty, IsString, Matches, Max, Min } from 'class-validator';
+import { hostname } from 'node:os';
+
+/** Settings every app shares: where the broker, the database and storage are. */
+export class SharedConfig {
+  @IsString() @Matches(/^amqps?:\/\//, { message: 'AMQP_URL must be an amqp:// or amqps:// URL' })
+  AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
+
+  /** Prefix of every exchange and queue, so several stacks (or test runs) can share one broker. */
+  @IsString() @Matches(/^[a-zA-Z0-9_.-]+$/, { message: 'AMQP_PREFIX may hold letters, digits, dot, dash and underscore' })
+  AMQP_PREFIX = 'pipeline';
+
+  /** Seconds between heartbeats: a dead peer is noticed after about two of them. */
+  @IsInt() @Min(1) @Max(600) AMQP_HEARTBEAT_S = 15;
+
+  /** Deliveries of one message before the broker parks it in the dead-letter queue. */
+  @IsInt() @Min(1) @Max(1000) AMQP_DELIVERY_LIMIT = 5;
+
+  @IsString() @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
+  DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/pipeline';
+
+  @IsInt() @Min(1) @Max(200) DATABASE_POOL_SIZE = 10;
+
+  /** Shared folder for uploaded inputs and outputs. */
+  @IsString() @IsNotEmpty() STORAGE_DIR = './data/storage';
+
+  /** Read-only folder that JSON jobs name their inputs in. */
+  @IsString() @IsNotEmpty() IMAGES_DIR = './data/images';
+
+  @IsIn(['json', 'text']) LOG_FORMAT: 'json' | 'text' = 'json';
+  @IsIn(['error', 'warn', 'log', 'debug', 'verbose']) LOG_LEVEL: 'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
+}
+
+export class ProducerConfig extends SharedConfig {
+  @IsInt() @Min(0) @Max(65535) PORT = 3000;
+  @IsString() HOST = '0.0.0.0';
+  /** How long to wait for the broker's confirm before answering 503. */
+  @IsInt() @Min(100) @Max(120_000) PUBLISH_TIMEOUT_MS = 5000;
+  @IsInt() @Min(1) MAX_UPLOAD_BYTES = 50 * 1024 * 1024;
+}
+
+export class WorkerConfig extends SharedConfig {
+  /** Port of the health endpoints. */
+  @IsInt() @Min(0) @Max(65535) PORT = 3001;
+  @IsString() HOST = '0.0.0.0';
+  /** Jobs a worker holds at once; each runs on its own libuv thread. */
+  @IsInt() @Min(1) @Max(1000) WORKER_PREFETCH = 4;
+  @IsString() @IsNotEmpty() WORKER_ID = `${hostname()}-${process.pid}`;
+  @IsInt() @Min(100) @Max(120_000) PUBLISH_TIMEOUT_MS = 10_000;
+  /** Largest input, in pixels, a worker will decode. */
+  @IsInt() @Min(1) MAX_INPUT_PIXELS = 100_000_000;
+}
+
+export class WriterConfig extends SharedConfig {
+  @IsInt() @Min(0) @Max(65535) PORT = 3002;
+  @IsString() HOST = '0.0.0.0';
+  /** Unacked events the writer holds; bounds its batch size from above. */
+  @IsInt() @Min(1) @Max(10_000) WRITER_PREFETCH = 1000;
+  /** Most events committed in one transaction. */
+  @IsInt() @Min(1) @Max(10_000) WRITER_MAX_BATCH = 500;
+}

@@ -1,0 +1,30 @@
+import { Readable } from 'node:stream';
+
+/** A stored object could not be found. */
+export class BlobNotFoundError extends Error {
+  constructor(readonly key: string) {
+    super(`No stored object at ${key}`);
+    this.name = 'BlobNotFoundError';
+  }
+}
+
+/**
+ * Where inputs and outputs live. Keys are slash-separated names such as `outputs/<job id>`.
+ * A write is all-or-nothing: readers never see a partly written object.
+ */
+export abstract class BlobStorage {
+  /** Stores the bytes under `key`, replacing what was there; returns the stored size. */
+  abstract put(key: string, data: Buffer | Readable): Promise<{ sizeBytes: number }>;
+  abstract read(key: string): Promise<Buffer>;
+  abstract openReadStream(key: string): Promise<{ stream: Readable; sizeBytes: number }>;
+  /** Size of the object, or null when there is none. */
+  abstract sizeOf(key: string): Promise<number | null>;
+  /** Removes the object; removing one that is not there is not an error. */
+  abstract delete(key: string): Promise<void>;
+}
+
+/** Keys the pipeline stores under; one place decides the layout. */
+export const StorageKeys = {
+  upload: (jobId: string) => `uploads/${jobId}`,
+  output: (jobId: string) => `outputs/${jobId}`,
+};

@@ -1,0 +1,4 @@
+export * from './blob-storage';
+export * from './filesystem-storage';
+export * from './images-folder';
+export * from './storage.module';

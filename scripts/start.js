@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// Runs the whole pipeline on one machine: migrations first, then the producer, the image
+// workers and the results writer, each a separate process. Ctrl-C (or SIGTERM) stops them all.
+'use strict';
+const { spawn, spawnSync } = require('node:child_process');
+const { mkdirSync } = require('node:fs');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const entry = (app) => path.join(root, 'dist/apps', app, 'apps', app, 'src/main.js');
+const workers = Number(process.env.WORKERS ?? 2);
+const port = Number(process.env.PORT ?? 3000);
+const env = {
+  LOG_FORMAT: process.stdout.isTTY ? 'text' : 'json',
+  STORAGE_DIR: path.join(root, 'data/storage'),
+  IMAGES_DIR: path.join(root, 'data/images'),
+  ...process.env,
+};
+mkdirSync(env.STORAGE_DIR, { recursive: true });
+mkdirSync(env.IMAGES_DIR, { recursive: true });
+
+const migration = spawnSync(process.execPath, [entry('migrator')], { env, stdio: 'inherit' });
+if (migration.status !== 0) process.exit(migration.status ?? 1);
+
+const processes = [
+  ['producer', entry('producer'), { PORT: String(port) }],
+  ...Array.from({ length: workers }, (_, i) => [`worker-${i + 1}`, entry('image-worker'), { PORT: String(port + 1 + i), WORKER_ID: `worker-${i + 1}` }]),
+  ['writer', entry('results-writer'), { PORT: String(port + 1 + workers) }],
+];
+
+let stopping = false;
+const children = processes.map(([name, file, extra]) => {
+  const child = spawn(process.execPath, [file], { env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const prefix = (stream, out) => {
+    let rest = '';
+    stream.on('data', (chunk) => {
+      const lines = (rest + chunk).split('\n');
+      rest = lines.pop();
+      for (const line of lines) out.write(`[${name}] ${line}\n`);
+    });
+  };
+  prefix(child.stdout, process.stdout);
+  prefix(child.stderr, process.stderr);
+  child.on('exit', (code, signal) => {
+    if (!stopping) {
+      console.error(`[${name}] exited (${signal ?? code}); stopping the pipeline`);
+      stop(code || 1);
+    }
+  });
+  return child;
+});
+
+function stop(code = 0) {
+  if (stopping) return;
+  stopping = true;
+  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+  let alive = children.length;
+  for (const child of children) {
+    if (child.exitCode !== null) alive--;
+    else child.on('exit', () => --alive === 0 && process.exit(code));
+  }
+  if (alive === 0) process.exit(code);
+}
+process.on('SIGINT', () => stop(0));
+process.on('SIGTERM', () => stop(0));
+console.log(`Pipeline starting: API on http://127.0.0.1:${port}, ${workers} workers; images folder ${env.IMAGES_DIR}`);
