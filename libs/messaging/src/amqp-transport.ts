@@ -1,8 +1,8 @@
-import { Logger } from '@nestjs/common';
+import { Catch, Logger, RpcExceptionFilter } from '@nestjs/common';
 import { BaseRpcContext, CustomTransportStrategy, Server } from '@nestjs/microservices';
 import { ValidationFailed } from '@pipeline/contracts';
 import { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
-import { lastValueFrom } from 'rxjs';
+import { lastValueFrom, Observable, throwError } from 'rxjs';
 import { AmqpConnection } from './amqp-connection';
 import { PermanentMessageError } from './errors';
 
@@ -30,6 +30,18 @@ export class AmqpContext extends BaseRpcContext<[ConsumeMessage]> {
   get deliveryNumber(): number {
     const count = Number(this.message.properties.headers?.['x-delivery-count'] ?? 0);
     return (Number.isFinite(count) ? count : 0) + 1;
+  }
+}
+
+/**
+ * Nest's default RPC exception filter replaces every error with a generic one. The transport
+ * needs the original to tell a permanent failure from a transient one, so apps that consume
+ * messages install this filter on their microservice.
+ */
+@Catch()
+export class PassHandlerErrorsToTransport implements RpcExceptionFilter<unknown> {
+  catch(exception: unknown): Observable<never> {
+    return throwError(() => exception);
   }
 }
 

@@ -2,6 +2,7 @@ import { DynamicModule, INestApplication, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { CustomTransportStrategy } from '@nestjs/microservices';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { PassHandlerErrorsToTransport } from '@pipeline/messaging';
 import { createLogger } from './logger';
 import { SharedConfig } from './settings';
 
@@ -30,7 +31,7 @@ export async function startApp<C extends SharedConfig & { PORT: number; HOST: st
   app.enableShutdownHooks();
   await options.configure?.(app);
   if (options.transport) {
-    app.connectMicroservice({ strategy: options.transport(app) }, { inheritAppConfig: true });
+    app.connectMicroservice({ strategy: options.transport(app) }).useGlobalFilters(new PassHandlerErrorsToTransport());
     await app.startAllMicroservices();
   }
   await app.listen(options.config.PORT, options.config.HOST);

@@ -1,0 +1,144 @@
+import { JobEventMessage, jobEventId } from '@pipeline/contracts';
+import { JobEventsRepository, JobsRepository, migrate, MIGRATIONS } from '@pipeline/database';
+import { randomUUID } from 'node:crypto';
+import { Pool } from 'pg';
+import { createTestDatabase } from '../support/resources';
+
+describe('PostgreSQL layer (real database)', () => {
+  let database: { url: string; drop: () => Promise<void> };
+  let pool: Pool;
+  let jobs: JobsRepository;
+  let events: JobEventsRepository;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    pool = new Pool({ connectionString: database.url, max: 10 });
+    jobs = new JobsRepository(pool);
+    events = new JobEventsRepository(pool);
+  });
+
+  afterAll(async () => {
+    await pool.end();
+    await database.drop();
+  });
+
+  async function newJob(): Promise<string> {
+    const id = randomUUID();
+    await jobs.insertQueued({ id, source: { kind: 'images', path: 'a.jpg' }, operations: [{ op: 'grayscale' }], output: {}, createdAt: new Date() });
+    return id;
+  }
+
+  let clock = Date.now();
+  /** Events made later in a test happen later, even within one millisecond. */
+  function event(jobId: string, type: JobEventMessage['type'], delivery = 1, at = new Date((clock = Math.max(clock + 1, Date.now())))): JobEventMessage {
+    return {
+      eventId: jobEventId(jobId, 1, type, delivery),
+      jobId,
+      type,
+      attempt: 1,
+      delivery,
+      workerId: `worker-${delivery}`,
+      at: at.toISOString(),
+      ...(type === 'succeeded' ? { output: { key: `outputs/${jobId}`, format: 'jpeg' as const, width: 10, height: 20, sizeBytes: 300 } } : {}),
+      ...(type === 'failed' ? { error: { code: 'INVALID_IMAGE', message: 'bad bytes' } } : {}),
+    };
+  }
+
+  const timeline = async (jobId: string) =>
+    (await pool.query('SELECT type, delivery, worker_id FROM job_events WHERE job_id = $1 ORDER BY at, recorded_at', [jobId])).rows;
+
+  it('migrations are recorded and applying them again does nothing, even from several processes at once', async () => {
+    const again = await Promise.all([migrate({ connectionString: database.url }), migrate({ connectionString: database.url })]);
+    expect(again).toEqual([[], []]);
+    const { rows } = await pool.query('SELECT name FROM schema_migrations ORDER BY name');
+    expect(rows.map((r) => r.name)).toEqual(MIGRATIONS.map((m) => m.name));
+  });
+
+  it('records a submitted job as queued with the first event of its timeline, readable at once', async () => {
+    const id = await newJob();
+    const job = await jobs.findById(id);
+    expect(job).toMatchObject({ id, status: 'queued', attempts: 0, operations: [{ op: 'grayscale' }], output: null, error: null, startedAt: null });
+    expect(await timeline(id)).toEqual([{ type: 'queued', delivery: null, worker_id: null }]);
+  });
+
+  it('batches concurrent submissions into few statements, and every one is stored', async () => {
+    const ids = await Promise.all(Array.from({ length: 200 }, () => newJob()));
+    const { rows } = await pool.query('SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1::uuid[])', [ids]);
+    expect(rows[0].n).toBe(200);
+  });
+
+  it('moves a job through processing to succeeded, with output and timeline', async () => {
+    const id = await newJob();
+    await events.record([event(id, 'started')]);
+    expect(await jobs.findById(id)).toMatchObject({ status: 'processing', attempts: 1, workerId: 'worker-1' });
+    await events.record([event(id, 'succeeded')]);
+    const job = await jobs.findById(id);
+    expect(job).toMatchObject({ status: 'succeeded', output: { format: 'jpeg', width: 10, height: 20, sizeBytes: 300 }, outputKey: `outputs/${id}` });
+    expect(job!.finishedAt).not.toBeNull();
+    expect((await timeline(id)).map((e) => e.type)).toEqual(['queued', 'started', 'succeeded']);
+  });
+
+  it('is idempotent: a redelivered batch changes nothing', async () => {
+    const id = await newJob();
+    const batch = [event(id, 'started'), event(id, 'failed')];
+    const first = await events.record(batch);
+    const before = await jobs.findById(id);
+    const second = await events.record(batch);
+    expect(first).toMatchObject({ recorded: 2, duplicates: 0, orphans: [] });
+    expect(second).toMatchObject({ recorded: 0, duplicates: 2, orphans: [] });
+    expect(await jobs.findById(id)).toEqual(before);
+    expect(before).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'INVALID_IMAGE', message: 'bad bytes' } });
+    expect(await timeline(id)).toHaveLength(3);
+  });
+
+  it('the same event twice in one batch counts once', async () => {
+    const id = await newJob();
+    const started = event(id, 'started');
+    await events.record([started, { ...started }]);
+    expect(await jobs.findById(id)).toMatchObject({ attempts: 1 });
+  });
+
+  it('an outcome is final: a late start from a redelivery does not reopen the job', async () => {
+    const id = await newJob();
+    await events.record([event(id, 'started', 1), event(id, 'succeeded', 1)]);
+    await events.record([event(id, 'started', 2)]);
+    const job = await jobs.findById(id);
+    expect(job!.status).toBe('succeeded');
+    expect((await timeline(id)).map((e) => `${e.type}:${e.delivery ?? '-'}`)).toEqual(['queued:-', 'started:1', 'succeeded:1', 'started:2']);
+  });
+
+  it('a second outcome for the same attempt (work redone after a crash) is ignored', async () => {
+    const id = await newJob();
+    await events.record([event(id, 'started', 1), event(id, 'succeeded', 1)]);
+    const redone = { ...event(id, 'succeeded', 2), workerId: 'worker-other' };
+    const outcome = await events.record([event(id, 'started', 2), redone]);
+    expect(outcome).toMatchObject({ recorded: 1, duplicates: 1 });
+    expect(await jobs.findById(id)).toMatchObject({ status: 'succeeded', workerId: 'worker-1' });
+  });
+
+  it('events for unknown jobs are reported as orphans and stored nowhere', async () => {
+    const ghost = randomUUID();
+    const outcome = await events.record([event(ghost, 'started')]);
+    expect(outcome.orphans).toEqual([jobEventId(ghost, 1, 'started', 1)]);
+    expect(await timeline(ghost)).toEqual([]);
+  });
+
+  it('lists jobs newest first, filtered by status', async () => {
+    const a = await newJob();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const b = await newJob();
+    await events.record([event(b, 'started')]);
+    const queued = await jobs.list({ status: 'queued', limit: 500 });
+    expect(queued.map((j) => j.id)).toContain(a);
+    expect(queued.map((j) => j.id)).not.toContain(b);
+    const recent = await jobs.list({ limit: 2 });
+    expect(recent.map((j) => j.id)).toEqual([b, a]);
+  });
+
+  it('deleting a job that was never accepted removes its timeline too', async () => {
+    const id = await newJob();
+    await jobs.delete(id);
+    expect(await jobs.findById(id)).toBeNull();
+    expect(await timeline(id)).toEqual([]);
+  });
+});

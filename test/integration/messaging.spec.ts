@@ -1,0 +1,184 @@
+import { Controller, INestMicroservice, Module } from '@nestjs/common';
+import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
+import { Test } from '@nestjs/testing';
+import { MessageType } from '@pipeline/contracts';
+import {
+  AmqpConnection,
+  AmqpContext,
+  AmqpTransport,
+  BrokerUnavailableError,
+  MessagePublisher,
+  PassHandlerErrorsToTransport,
+  PermanentMessageError,
+  Topology,
+  UnroutableMessageError,
+} from '@pipeline/messaging';
+import { Channel, ChannelModel, connect, GetMessage } from 'amqplib';
+import { AMQP_URL, deleteTopology, rabbitmqctl, uniqueName, waitFor } from '../support/resources';
+
+/** What the test handler saw, and what it should do next. */
+const seen: Array<{ payload: unknown; delivery: number }> = [];
+let behaviour: (payload: { n: number }, delivery: number) => Promise<void> = async () => undefined;
+
+@Controller()
+class TestHandler {
+  @EventPattern(MessageType.imageJob)
+  async handle(@Payload() payload: { n: number }, @Ctx() context: AmqpContext): Promise<void> {
+    seen.push({ payload, delivery: context.deliveryNumber });
+    await behaviour(payload, context.deliveryNumber);
+  }
+}
+
+@Module({ controllers: [TestHandler] })
+class TestModule {}
+
+describe('RabbitMQ layer (real broker)', () => {
+  let topology: Topology;
+  let connection: AmqpConnection;
+  let publisher: MessagePublisher;
+  let inspector: ChannelModel;
+  let channel: Channel;
+  let microservice: INestMicroservice | undefined;
+
+  const get = async (queue: string): Promise<GetMessage | undefined> => (await channel.get(queue, { noAck: true })) || undefined;
+  const depth = async (queue: string) => (await channel.checkQueue(queue)).messageCount;
+
+  async function startConsumer(prefetch = 10): Promise<void> {
+    const moduleRef = await Test.createTestingModule({ imports: [TestModule] }).compile();
+    microservice = moduleRef.createNestMicroservice({
+      strategy: new AmqpTransport(connection, { consumers: [{ queue: topology.jobsQueue, prefetch }], retryDelayMs: 50, shutdownGraceMs: 1000 }),
+      logger: false,
+    });
+    microservice.useGlobalFilters(new PassHandlerErrorsToTransport());
+    await microservice.listen();
+  }
+
+  beforeEach(async () => {
+    seen.length = 0;
+    behaviour = async () => undefined;
+    topology = new Topology(uniqueName('amqp'), 3);
+    connection = new AmqpConnection({ url: AMQP_URL, heartbeatSeconds: 5, connectionName: 'test' }, topology);
+    await connection.connect();
+    publisher = new MessagePublisher(connection, 5000);
+    await publisher.start();
+    inspector = await connect(AMQP_URL);
+    channel = await inspector.createChannel();
+  });
+
+  afterEach(async () => {
+    await microservice?.close();
+    microservice = undefined;
+    await connection.close();
+    await inspector.close();
+    await deleteTopology(topology);
+  });
+
+  it('declares durable quorum queues with a delivery limit and at-least-once dead-lettering', async () => {
+    const line = rabbitmqctl(['list_queues', 'name', 'durable', 'type', 'arguments'])
+      .split('\n')
+      .find((l) => l.startsWith(`${topology.jobsQueue}\t`));
+    expect(line).toBeDefined();
+    const [, durable, type, args] = line!.split('\t');
+    expect(durable).toBe('true');
+    expect(type).toBe('quorum');
+    expect(args).toContain('{"x-delivery-limit",3}');
+    expect(args).toContain(`{"x-dead-letter-exchange","${topology.deadLetterExchange}"}`);
+    expect(args).toContain('{"x-dead-letter-strategy","at-least-once"}');
+  });
+
+  it('resolves a publish only once confirmed, as a persistent message with its id and type', async () => {
+    await publisher.publish(MessageType.imageJob, 'message-1', { n: 1 });
+    const message = await get(topology.jobsQueue);
+    expect(message).toBeDefined();
+    expect(message!.properties.deliveryMode).toBe(2);
+    expect(message!.properties.messageId).toBe('message-1');
+    expect(message!.properties.type).toBe(MessageType.imageJob);
+    expect(JSON.parse(message!.content.toString())).toEqual({ n: 1 });
+  });
+
+  it('rejects a publish that no queue takes (mandatory + basic.return)', async () => {
+    await channel.unbindQueue(topology.jobsQueue, topology.exchange, MessageType.imageJob);
+    await expect(publisher.publish(MessageType.imageJob, 'lost', { n: 1 })).rejects.toBeInstanceOf(UnroutableMessageError);
+    // The channel still works for the next publish.
+    await expect(publisher.publish(MessageType.jobEvent, 'ok', { n: 2 })).resolves.toBeUndefined();
+  });
+
+  it('rejects a publish when not connected, instead of buffering it', async () => {
+    await connection.close();
+    await expect(publisher.publish(MessageType.imageJob, 'x', { n: 1 })).rejects.toBeInstanceOf(BrokerUnavailableError);
+  });
+
+  it('acks a message only after its handler has finished: a crash before that means redelivery', async () => {
+    behaviour = (payload) => (payload.n === 1 ? new Promise<void>(() => undefined) : Promise.resolve());
+    await startConsumer();
+    await publisher.publish(MessageType.imageJob, 'stuck', { n: 1 });
+    await publisher.publish(MessageType.imageJob, 'quick', { n: 2 });
+    await waitFor(async () => (seen.length === 2 ? true : undefined));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await depth(topology.jobsQueue)).toBe(0);
+    // The consumer's process "dies": its connection goes away with one handler unfinished.
+    await connection.close();
+    const back = await waitFor(async () => get(topology.jobsQueue), 10_000, 'the unacked message to return');
+    expect(back.properties.messageId).toBe('stuck');
+    expect(back.fields.redelivered).toBe(true);
+    expect(await depth(topology.jobsQueue)).toBe(0);
+  });
+
+  it('redelivers after a transient failure, counting deliveries', async () => {
+    behaviour = async (_payload, delivery) => {
+      if (delivery === 1) throw new Error('disk hiccup');
+    };
+    await startConsumer();
+    await publisher.publish(MessageType.imageJob, 'retry-me', { n: 7 });
+    await waitFor(async () => (seen.length === 2 ? true : undefined));
+    expect(seen.map((s) => s.delivery)).toEqual([1, 2]);
+    expect(await depth(topology.jobsDeadLetterQueue)).toBe(0);
+  });
+
+  it('parks permanent failures, non-JSON bodies and unknown types in the dead-letter queue without blocking the queue', async () => {
+    behaviour = async (payload) => {
+      if (payload.n === 1) throw new PermanentMessageError('cannot ever work');
+    };
+    await startConsumer(1);
+    await publisher.publish(MessageType.imageJob, 'permanent', { n: 1 });
+    channel.publish(topology.exchange, MessageType.imageJob, Buffer.from('{not json'), { type: MessageType.imageJob, messageId: 'garbage', persistent: true });
+    channel.publish(topology.exchange, MessageType.imageJob, Buffer.from('{}'), { type: 'no.such.type', messageId: 'unknown-type', persistent: true });
+    await publisher.publish(MessageType.imageJob, 'fine', { n: 2 });
+    await waitFor(async () => ((await depth(topology.jobsDeadLetterQueue)) === 3 ? true : undefined), 10_000, 'three parked messages');
+    expect(seen.map((s) => (s.payload as { n: number }).n)).toEqual([1, 2]);
+    const parked = [await get(topology.jobsDeadLetterQueue), await get(topology.jobsDeadLetterQueue), await get(topology.jobsDeadLetterQueue)];
+    expect(parked.map((m) => m!.properties.messageId).sort()).toEqual(['garbage', 'permanent', 'unknown-type']);
+    expect(await depth(topology.jobsQueue)).toBe(0);
+  });
+
+  it('parks a message that keeps failing once the delivery limit is reached', async () => {
+    behaviour = async () => {
+      throw new Error('always fails');
+    };
+    await startConsumer();
+    await publisher.publish(MessageType.imageJob, 'doomed', { n: 3 });
+    await waitFor(async () => ((await depth(topology.jobsDeadLetterQueue)) === 1 ? true : undefined), 15_000, 'the parked message');
+    // x-delivery-limit 3: the first delivery plus three redeliveries, then the broker parks it.
+    expect(seen.map((s) => s.delivery)).toEqual([1, 2, 3, 4]);
+    const parked = await get(topology.jobsDeadLetterQueue);
+    expect(parked!.properties.messageId).toBe('doomed');
+  });
+
+  it('on close, stops consuming and lets the handler in flight finish and ack', async () => {
+    let finished = false;
+    behaviour = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      finished = true;
+    };
+    await startConsumer();
+    await publisher.publish(MessageType.imageJob, 'in-flight', { n: 1 });
+    await waitFor(async () => (seen.length === 1 ? true : undefined));
+    await microservice!.close();
+    microservice = undefined;
+    expect(finished).toBe(true);
+    await publisher.publish(MessageType.imageJob, 'after-close', { n: 2 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(seen.length).toBe(1);
+    expect(await depth(topology.jobsQueue)).toBe(1);
+  });
+});

@@ -1,0 +1,65 @@
+import { ensureDatabase, migrate } from '@pipeline/database';
+import { Topology } from '@pipeline/messaging';
+import { connect } from 'amqplib';
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+
+export const AMQP_URL = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const PG_BASE = process.env.TEST_DATABASE_BASE_URL ?? 'postgres://postgres@127.0.0.1:5432';
+
+/** A name no other test run uses: queues, databases and folders are all isolated by it. */
+export function uniqueName(kind: string): string {
+  return `test_${kind}_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+}
+
+/** A fresh, migrated database; `drop` removes it. */
+export async function createTestDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = uniqueName('db');
+  const url = `${PG_BASE}/${name}`;
+  await ensureDatabase(url);
+  await migrate({ connectionString: url });
+  return {
+    url,
+    drop: async () => {
+      const admin = new Client({ connectionString: `${PG_BASE}/postgres` });
+      await admin.connect();
+      await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+}
+
+/** Deletes every queue and exchange of a test topology. */
+export async function deleteTopology(topology: Topology): Promise<void> {
+  const connection = await connect(AMQP_URL);
+  const channel = await connection.createChannel();
+  for (const queue of topology.queues) await channel.deleteQueue(queue);
+  await channel.deleteExchange(topology.exchange);
+  await channel.deleteExchange(topology.deadLetterExchange);
+  await connection.close();
+}
+
+export async function makeTempDir(): Promise<{ path: string; remove: () => Promise<void> }> {
+  const path = await mkdtemp(join(tmpdir(), 'pipeline-test-'));
+  return { path, remove: () => rm(path, { recursive: true, force: true }) };
+}
+
+/** Polls until `check` returns a value (not undefined) or the time is up. */
+export async function waitFor<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** The broker's own view (queue arguments, consumers), as rabbitmqctl prints it. */
+export function rabbitmqctl(args: string[]): string {
+  return execFileSync('rabbitmqctl', ['-q', ...args], { encoding: 'utf8' });
+}
