@@ -1,0 +1,24 @@
+import multipart from '@fastify/multipart';
+import { ValidationPipe } from '@nestjs/common';
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { migrate } from '@pipeline/database';
+import { ProducerConfig, startApp } from '@pipeline/platform';
+import { ApiExceptionFilter } from './api-exception.filter';
+import { ProducerModule } from './producer.module';
+
+/** The producer, configured and listening: used by `main` and by the tests. */
+export async function startProducer(config: ProducerConfig): Promise<NestFastifyApplication> {
+  await migrate({ connectionString: config.DATABASE_URL });
+  return startApp({
+    name: 'producer',
+    config,
+    module: ProducerModule.forRoot(config),
+    configure: async (app) => {
+      await app.register(multipart, {
+        limits: { fileSize: config.MAX_UPLOAD_BYTES, files: 1, fields: 8, fieldSize: 1024 * 1024, parts: 10 },
+      });
+      app.useGlobalPipes(new ValidationPipe({ transform: true, whitelist: true, forbidNonWhitelisted: true }));
+      app.useGlobalFilters(new ApiExceptionFilter());
+    },
+  });
+}

@@ -1,0 +1,232 @@
+import { MessageType, jobEventId } from '@pipeline/contracts';
+import { JobEventsRepository } from '@pipeline/database';
+import { AmqpConnection, Topology } from '@pipeline/messaging';
+import { loadConfig, ProducerConfig } from '@pipeline/platform';
+import { FilesystemBlobStorage } from '@pipeline/storage';
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { connect, ChannelModel, Channel } from 'amqplib';
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Pool } from 'pg';
+import { startProducer } from '../../apps/producer/src/producer.app';
+import { makeImage } from '../support/images';
+import { AMQP_URL, createTestDatabase, deleteTopology, makeTempDir, uniqueName } from '../support/resources';
+
+describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
+  let database: { url: string; drop: () => Promise<void> };
+  let folder: { path: string; remove: () => Promise<void> };
+  let app: NestFastifyApplication;
+  let base: string;
+  let pool: Pool;
+  let topology: Topology;
+  let inspector: ChannelModel;
+  let channel: Channel;
+  let storageDir: string;
+  let imagesDir: string;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    folder = await makeTempDir();
+    storageDir = join(folder.path, 'storage');
+    imagesDir = join(folder.path, 'images');
+    await mkdir(join(imagesDir, 'nested'), { recursive: true });
+    await writeFile(join(imagesDir, 'photo.jpg'), await makeImage(320, 240));
+    await writeFile(join(imagesDir, 'nested', 'photo.png'), await makeImage(64, 64, 'png'));
+    await writeFile(join(folder.path, 'secret.jpg'), await makeImage(16, 16));
+    await symlink(join(folder.path, 'secret.jpg'), join(imagesDir, 'escape.jpg'));
+    const config = loadConfig(ProducerConfig, {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATABASE_URL: database.url,
+      AMQP_URL,
+      AMQP_PREFIX: uniqueName('api'),
+      STORAGE_DIR: storageDir,
+      IMAGES_DIR: imagesDir,
+      MAX_UPLOAD_BYTES: String(200 * 1024),
+      PUBLISH_TIMEOUT_MS: '2000',
+    });
+    app = await startProducer(config);
+    base = await app.getUrl();
+    topology = app.get(AmqpConnection).topology;
+    pool = new Pool({ connectionString: database.url });
+    inspector = await connect(AMQP_URL);
+    channel = await inspector.createChannel();
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await inspector?.close();
+    await pool?.end();
+    if (topology) await deleteTopology(topology);
+    await database.drop();
+    await folder.remove();
+  });
+
+  const postJson = (body: unknown) =>
+    fetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  async function postForm(parts: Record<string, string | Blob>): Promise<Response> {
+    const form = new FormData();
+    for (const [name, value] of Object.entries(parts)) {
+      if (typeof value === 'string') form.append(name, value);
+      else form.append(name, value, `${name}.bin`);
+    }
+    return fetch(`${base}/v1/jobs`, { method: 'POST', body: form });
+  }
+
+  const jobCount = async () => (await pool.query('SELECT count(*)::int AS n FROM jobs')).rows[0].n as number;
+  const uploads = () => (existsSync(join(storageDir, 'uploads')) ? readdirSync(join(storageDir, 'uploads')) : []);
+
+  async function takeJobMessage() {
+    const message = await channel.get(topology.jobsQueue, { noAck: true });
+    expect(message).not.toBe(false);
+    return message as Exclude<typeof message, false>;
+  }
+
+  it('accepts a JSON job naming a file in the images folder: 202, Location, queued, published', async () => {
+    const response = await postJson({ source: { path: 'nested/photo.png' }, operations: [{ op: 'resize', width: 32 }], output: { format: 'webp', quality: 70 } });
+    expect(response.status).toBe(202);
+    const body = await response.json();
+    expect(body).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), status: 'queued' });
+    expect(response.headers.get('location')).toBe(`/v1/jobs/${body.id}`);
+
+    // A GET right after the 202 finds the job.
+    const job = await (await fetch(`${base}/v1/jobs/${body.id}`)).json();
+    expect(job).toMatchObject({ id: body.id, status: 'queued', attempts: 0, operations: [{ op: 'resize', width: 32 }], output: null, error: null });
+
+    const message = await takeJobMessage();
+    expect(message.properties).toMatchObject({ messageId: body.id, type: MessageType.imageJob, deliveryMode: 2 });
+    expect(JSON.parse(message.content.toString())).toMatchObject({
+      jobId: body.id,
+      attempt: 1,
+      source: { kind: 'images', path: 'nested/photo.png' },
+      operations: [{ op: 'resize', width: 32 }],
+      output: { format: 'webp', quality: 70 },
+    });
+  });
+
+  it('accepts a multipart upload, streams it to storage and publishes a reference, never the bytes', async () => {
+    const image = await makeImage(100, 80);
+    const response = await postForm({ image: new Blob([image]), operations: JSON.stringify([{ op: 'grayscale' }]) });
+    expect(response.status).toBe(202);
+    const { id } = await response.json();
+    expect(uploads()).toContain(id);
+    const message = await takeJobMessage();
+    expect(message.content.length).toBeLessThan(1000);
+    expect(JSON.parse(message.content.toString()).source).toEqual({ kind: 'upload', key: `uploads/${id}` });
+  });
+
+  it.each([
+    ['an unknown operation', { source: { path: 'photo.jpg' }, operations: [{ op: 'explode' }] }, 'operations[0].op "explode" is not a known operation'],
+    ['a resize without width or height', { source: { path: 'photo.jpg' }, operations: [{ op: 'resize' }] }, 'resize needs width and/or height'],
+    ['a blur sigma out of range', { source: { path: 'photo.jpg' }, operations: [{ op: 'blur', sigma: 5000 }] }, 'operations[0].sigma must not be greater than 1000'],
+    ['operations that are not a list', { source: { path: 'photo.jpg' }, operations: 'resize' }, 'operations must be an array'],
+    ['no source', { operations: [] }, 'source is required'],
+    ['an unknown output format', { source: { path: 'photo.jpg' }, operations: [], output: { format: 'bmp' } }, 'output.format must be one of'],
+    ['a path with ..', { source: { path: '../secret.jpg' }, operations: [] }, 'must not contain ".." segments'],
+    ['an absolute path', { source: { path: '/etc/passwd' }, operations: [] }, 'must be relative to the images folder'],
+    ['a symlink leading out of the folder', { source: { path: 'escape.jpg' }, operations: [] }, 'leads outside the images folder'],
+    ['a missing file', { source: { path: 'nope.jpg' }, operations: [] }, 'does not exist in the images folder'],
+    ['a folder', { source: { path: 'nested' }, operations: [] }, 'is not a file'],
+  ])('rejects %s with 400 naming the problem, and queues nothing', async (_what, body, expected) => {
+    const before = await jobCount();
+    const response = await postJson(body);
+    expect(response.status).toBe(400);
+    const { message } = await response.json();
+    expect((Array.isArray(message) ? message : [message]).join('\n')).toContain(expected);
+    expect(await jobCount()).toBe(before);
+  });
+
+  it('rejects malformed JSON with 400', async () => {
+    const response = await fetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"source":' });
+    expect(response.status).toBe(400);
+    expect((await response.json()).message).toMatch(/JSON/);
+  });
+
+  it('rejects a multipart job without an image, or with malformed operations, and keeps no upload', async () => {
+    const noImage = await postForm({ operations: '[]' });
+    expect(noImage.status).toBe(400);
+    expect((await noImage.json()).message.join()).toContain('image is required');
+
+    const badJson = await postForm({ image: new Blob([await makeImage(20, 20)]), operations: '[{"op":' });
+    expect(badJson.status).toBe(400);
+    expect((await badJson.json()).message.join()).toContain('operations is not valid JSON');
+    expect(uploads().filter((name) => !name.endsWith('.tmp'))).toHaveLength(1); // only the accepted upload of the earlier test
+  });
+
+  it('rejects a file that is not an image with 415, whatever its declared type', async () => {
+    const before = uploads().length;
+    const response = await postForm({ image: new Blob(['<svg onload=alert(1)>'], { type: 'image/jpeg' }), operations: '[]' });
+    expect(response.status).toBe(415);
+    expect(uploads()).toHaveLength(before);
+  });
+
+  it('rejects an upload above the size limit with 413 and keeps nothing of it', async () => {
+    const before = uploads().length;
+    const big = Buffer.concat([await makeImage(64, 64), Buffer.alloc(300 * 1024)]);
+    const response = await postForm({ image: new Blob([big]), operations: '[]' });
+    expect(response.status).toBe(413);
+    expect(uploads()).toHaveLength(before);
+  });
+
+  it('answers 404 for an unknown job, 400 for a malformed id, 409 for a result not ready', async () => {
+    expect((await fetch(`${base}/v1/jobs/00000000-0000-4000-8000-000000000000`)).status).toBe(404);
+    expect((await fetch(`${base}/v1/jobs/not-a-uuid`)).status).toBe(400);
+    const { id } = await (await postJson({ source: { path: 'photo.jpg' }, operations: [] })).json();
+    await takeJobMessage();
+    const result = await fetch(`${base}/v1/jobs/${id}/result`);
+    expect(result.status).toBe(409);
+    expect((await result.json()).message).toContain('queued');
+  });
+
+  it('serves a finished job\'s output with its content type', async () => {
+    const { id } = await (await postJson({ source: { path: 'photo.jpg' }, operations: [], output: { format: 'png' } })).json();
+    await takeJobMessage();
+    const png = await makeImage(12, 10, 'png');
+    const key = `outputs/${id}`;
+    await new FilesystemBlobStorage(storageDir).put(key, png);
+    const events = new JobEventsRepository(pool);
+    const at = new Date().toISOString();
+    await events.record([
+      { eventId: jobEventId(id, 1, 'started', 1), jobId: id, type: 'started', attempt: 1, delivery: 1, workerId: 'w', at },
+      { eventId: jobEventId(id, 1, 'succeeded', 1), jobId: id, type: 'succeeded', attempt: 1, delivery: 1, workerId: 'w', at, output: { key, format: 'png', width: 12, height: 10, sizeBytes: png.length } },
+    ]);
+    const result = await fetch(`${base}/v1/jobs/${id}/result`);
+    expect(result.status).toBe(200);
+    expect(result.headers.get('content-type')).toBe('image/png');
+    expect(Buffer.from(await result.arrayBuffer()).equals(png)).toBe(true);
+  });
+
+  it('lists recent jobs newest first, filtered by status', async () => {
+    const response = await fetch(`${base}/v1/jobs?status=queued&limit=2`);
+    expect(response.status).toBe(200);
+    const jobs = await response.json();
+    expect(jobs).toHaveLength(2);
+    expect(jobs.every((job: { status: string }) => job.status === 'queued')).toBe(true);
+    expect(Date.parse(jobs[0].createdAt)).toBeGreaterThanOrEqual(Date.parse(jobs[1].createdAt));
+    expect((await fetch(`${base}/v1/jobs?status=lost`)).status).toBe(400);
+    expect((await fetch(`${base}/v1/jobs?limit=0`)).status).toBe(400);
+  });
+
+  it('is ready while both dependencies answer', async () => {
+    const ready = await fetch(`${base}/health/ready`);
+    expect(ready.status).toBe(200);
+    expect((await ready.json()).info).toEqual({ rabbitmq: { status: 'up' }, postgres: { status: 'up' } });
+    expect((await fetch(`${base}/health/live`)).status).toBe(200);
+  });
+
+  // Last: it takes the broker connection away.
+  it('answers 503, never 202, when the broker is unreachable, and leaves no job or upload behind', async () => {
+    await app.get(AmqpConnection).close();
+    const before = await jobCount();
+    const uploadsBefore = uploads().length;
+    const json = await postJson({ source: { path: 'photo.jpg' }, operations: [] });
+    expect(json.status).toBe(503);
+    const upload = await postForm({ image: new Blob([await makeImage(30, 30)]), operations: '[]' });
+    expect(upload.status).toBe(503);
+    expect(await jobCount()).toBe(before);
+    expect(uploads()).toHaveLength(uploadsBefore);
+    expect((await fetch(`${base}/health/ready`)).status).toBe(503);
+  });
+});
