@@ -1,0 +1,157 @@
+import { JobView } from '@pipeline/contracts';
+import { Topology } from '@pipeline/messaging';
+import { connect } from 'amqplib';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Pool } from 'pg';
+import sharp from 'sharp';
+import { makeImage } from '../support/images';
+import { AMQP_URL, createTestDatabase, deleteTopology, makeTempDir, uniqueName, waitFor } from '../support/resources';
+import { RunningStack, startStack } from '../support/stack';
+
+/**
+ * The whole product as users run it: `npm start`'s launcher starts the built producer, two
+ * image workers and the results writer as separate processes against the real broker and
+ * database; jobs go in over HTTP and come out as rows and files.
+ */
+describe('pipeline end to end (separate processes)', () => {
+  const prefix = uniqueName('e2e');
+  let database: { url: string; drop: () => Promise<void> };
+  let folder: { path: string; remove: () => Promise<void> };
+  let stack: RunningStack | undefined;
+  let pool: Pool;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    folder = await makeTempDir();
+    await mkdir(join(folder.path, 'images'));
+    stack = await startStack(
+      {
+        AMQP_PREFIX: prefix,
+        WORKERS: '2',
+        DATABASE_URL: database.url,
+        STORAGE_DIR: join(folder.path, 'storage'),
+        IMAGES_DIR: join(folder.path, 'images'),
+        WORKER_PREFETCH: '2',
+      },
+      40_000 + Math.floor(Math.random() * 10_000),
+    );
+    pool = new Pool({ connectionString: database.url });
+  });
+
+  afterAll(async () => {
+    if (stack) await stack.stop();
+    await pool?.end();
+    await deleteTopology(new Topology(prefix, 1));
+    await database.drop();
+    await folder.remove();
+  });
+
+  it('processes a batch of uploads and folder images on both workers, one row per job, outputs as asked', async () => {
+    const { baseUrl } = stack!;
+    // Twelve inputs of different sizes and formats; half uploaded, half named in the images folder.
+    const inputs = await Promise.all(
+      Array.from({ length: 12 }, async (_, i) => {
+        const width = 300 + i * 40;
+        const height = 200 + i * 25;
+        const format = (['jpeg', 'png', 'webp'] as const)[i % 3];
+        return { i, width, height, format, bytes: await makeImage(width, height, format) };
+      }),
+    );
+    const submitted = await Promise.all(
+      inputs.map(async ({ i, format, bytes }) => {
+        const operations = [{ op: 'resize', width: 160 }, { op: 'sharpen' }];
+        const output = i % 4 === 0 ? { format: 'webp', quality: 70 } : {};
+        let response: Response;
+        if (i % 2 === 0) {
+          const form = new FormData();
+          form.append('image', new Blob([bytes]), `in-${i}.${format}`);
+          form.append('operations', JSON.stringify(operations));
+          form.append('output', JSON.stringify(output));
+          response = await fetch(`${baseUrl}/v1/jobs`, { method: 'POST', body: form });
+        } else {
+          await writeFile(join(folder.path, 'images', `in-${i}.${format}`), bytes);
+          response = await fetch(`${baseUrl}/v1/jobs`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ source: { path: `in-${i}.${format}` }, operations, output }),
+          });
+        }
+        expect(response.status).toBe(202);
+        const { id } = await response.json();
+        return { id, expectedFormat: output.format ?? format, ...inputs[i] };
+      }),
+    );
+
+    const finished = await waitFor(
+      async () => {
+        const jobs: JobView[] = await Promise.all(submitted.map(async ({ id }) => (await fetch(`${baseUrl}/v1/jobs/${id}`)).json()));
+        return jobs.every((job) => job.status === 'succeeded' || job.status === 'failed') ? jobs : undefined;
+      },
+      90_000,
+      'every job to finish',
+    );
+
+    expect(finished.map((job) => job.status)).toEqual(submitted.map(() => 'succeeded'));
+    for (const [index, job] of finished.entries()) {
+      const input = submitted[index];
+      const expectedHeight = Math.round((input.height * 160) / input.width);
+      expect(job.output).toEqual({ format: input.expectedFormat, width: 160, height: expectedHeight, sizeBytes: expect.any(Number) });
+      const result = await fetch(`${baseUrl}/v1/jobs/${job.id}/result`);
+      expect(result.status).toBe(200);
+      expect(result.headers.get('content-type')).toBe(`image/${input.expectedFormat}`);
+      const bytes = Buffer.from(await result.arrayBuffer());
+      expect(bytes.length).toBe(job.output!.sizeBytes);
+      const decoded = await sharp(bytes).metadata();
+      expect({ format: decoded.format, width: decoded.width, height: decoded.height }).toEqual({ format: input.expectedFormat, width: 160, height: expectedHeight });
+    }
+
+    const ids = submitted.map((s) => s.id);
+    const { rows } = await pool.query('SELECT id, count(*) OVER (PARTITION BY id)::int AS copies, worker_id FROM jobs WHERE id = ANY($1::uuid[])', [ids]);
+    expect(rows).toHaveLength(12);
+    expect(rows.every((row) => row.copies === 1)).toBe(true);
+    expect(new Set(rows.map((row) => row.worker_id))).toEqual(new Set(['worker-1', 'worker-2']));
+
+    const { rows: timeline } = await pool.query(
+      `SELECT job_id, array_agg(type ORDER BY at, recorded_at) AS types FROM job_events WHERE job_id = ANY($1::uuid[]) GROUP BY job_id`,
+      [ids],
+    );
+    expect(timeline.map((row) => row.types)).toEqual(ids.map(() => ['queued', 'started', 'succeeded']));
+  });
+
+  it('fails an unreadable image with a clear error, and the workers keep going', async () => {
+    const { baseUrl } = stack!;
+    await writeFile(join(folder.path, 'images', 'broken.jpg'), Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(200, 7)]));
+    const broken = await (
+      await fetch(`${baseUrl}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ source: { path: 'broken.jpg' }, operations: [] }) })
+    ).json();
+    const form = new FormData();
+    form.append('image', new Blob([await makeImage(64, 64)]), 'ok.jpg');
+    form.append('operations', '[{"op":"flip"}]');
+    const healthy = await (await fetch(`${baseUrl}/v1/jobs`, { method: 'POST', body: form })).json();
+
+    const jobs = await waitFor(
+      async () => {
+        const both: JobView[] = await Promise.all([broken.id, healthy.id].map(async (id) => (await fetch(`${baseUrl}/v1/jobs/${id}`)).json()));
+        return both.every((job) => job.status === 'succeeded' || job.status === 'failed') ? both : undefined;
+      },
+      30_000,
+      'both jobs to finish',
+    );
+    expect(jobs[0]).toMatchObject({ status: 'failed', error: { code: 'INVALID_IMAGE', message: expect.stringContaining('could not be decoded') } });
+    expect(jobs[1]).toMatchObject({ status: 'succeeded' });
+    expect((await fetch(`${baseUrl}/v1/jobs/${broken.id}/result`)).status).toBe(409);
+  });
+
+  it('stops cleanly on SIGTERM, leaving no message unacknowledged', async () => {
+    const code = await stack!.stop();
+    stack = undefined;
+    expect(code).toBe(0);
+    const broker = await connect(AMQP_URL);
+    const channel = await broker.createChannel();
+    const jobs = await channel.checkQueue(`${prefix}.jobs`);
+    const events = await channel.checkQueue(`${prefix}.events`);
+    await broker.close();
+    expect({ jobs: jobs.messageCount, events: events.messageCount, consumers: jobs.consumerCount + events.consumerCount }).toEqual({ jobs: 0, events: 0, consumers: 0 });
+  });
+});

@@ -1,0 +1,72 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { connect } from 'amqplib';
+import { AMQP_URL } from './resources';
+
+const ROOT = join(__dirname, '..', '..');
+
+export interface RunningStack {
+  baseUrl: string;
+  output: () => string;
+  /** Sends SIGTERM and resolves with the launcher's exit code. */
+  stop: () => Promise<number | null>;
+}
+
+/**
+ * Starts the built pipeline as separate processes through `npm start`'s launcher
+ * (migrations, producer, workers, writer) and waits until the producer is ready.
+ */
+export async function startStack(env: Record<string, string> & { AMQP_PREFIX: string; WORKERS: string }, port: number): Promise<RunningStack> {
+  let log = '';
+  const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'scripts/start.js')], {
+    env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: 'warn', PORT: String(port), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (chunk) => (log += chunk));
+  child.stderr!.on('data', (chunk) => (log += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const broker = await connect(AMQP_URL);
+  const channel = await broker.createChannel();
+  channel.on('error', () => undefined);
+  const consumers = async (queue: string) => {
+    const probe = await broker.createChannel();
+    probe.on('error', () => undefined);
+    try {
+      return (await probe.checkQueue(queue)).consumerCount;
+    } catch {
+      return 0; // not declared yet
+    } finally {
+      await probe.close().catch(() => undefined);
+    }
+  };
+  const deadline = Date.now() + 60_000;
+  try {
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`The pipeline exited while starting:\n${log}`);
+      const ready = await fetch(`${baseUrl}/health/ready`).then((r) => r.ok, () => false);
+      if (
+        ready &&
+        (await consumers(`${env.AMQP_PREFIX}.jobs`)) === Number(env.WORKERS) &&
+        (await consumers(`${env.AMQP_PREFIX}.events`)) === 1
+      ) {
+        break;
+      }
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`The pipeline did not become ready in time:\n${log}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  } finally {
+    await broker.close();
+  }
+  return {
+    baseUrl,
+    output: () => log,
+    stop: async () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
