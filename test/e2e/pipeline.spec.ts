@@ -78,14 +78,14 @@ describe('pipeline end to end (separate processes)', () => {
           });
         }
         expect(response.status).toBe(202);
-        const { id } = await response.json();
+        const { id } = (await response.json()) as { id: string };
         return { id, expectedFormat: output.format ?? format, ...inputs[i] };
       }),
     );
 
     const finished = await waitFor(
       async () => {
-        const jobs: JobView[] = await Promise.all(submitted.map(async ({ id }) => (await fetch(`${baseUrl}/v1/jobs/${id}`)).json()));
+        const jobs: JobView[] = await Promise.all(submitted.map(async ({ id }) => (await fetch(`${baseUrl}/v1/jobs/${id}`)).json() as Promise<JobView>));
         return jobs.every((job) => job.status === 'succeeded' || job.status === 'failed') ? jobs : undefined;
       },
       90_000,
@@ -122,17 +122,17 @@ describe('pipeline end to end (separate processes)', () => {
   it('fails an unreadable image with a clear error, and the workers keep going', async () => {
     const { baseUrl } = stack!;
     await writeFile(join(folder.path, 'images', 'broken.jpg'), Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(200, 7)]));
-    const broken = await (
+    const broken = (await (
       await fetch(`${baseUrl}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ source: { path: 'broken.jpg' }, operations: [] }) })
-    ).json();
+    ).json()) as { id: string };
     const form = new FormData();
     form.append('image', new Blob([await makeImage(64, 64)]), 'ok.jpg');
     form.append('operations', '[{"op":"flip"}]');
-    const healthy = await (await fetch(`${baseUrl}/v1/jobs`, { method: 'POST', body: form })).json();
+    const healthy = (await (await fetch(`${baseUrl}/v1/jobs`, { method: 'POST', body: form })).json()) as { id: string };
 
     const jobs = await waitFor(
       async () => {
-        const both: JobView[] = await Promise.all([broken.id, healthy.id].map(async (id) => (await fetch(`${baseUrl}/v1/jobs/${id}`)).json()));
+        const both: JobView[] = await Promise.all([broken.id, healthy.id].map(async (id) => (await fetch(`${baseUrl}/v1/jobs/${id}`)).json() as Promise<JobView>));
         return both.every((job) => job.status === 'succeeded' || job.status === 'failed') ? both : undefined;
       },
       30_000,

@@ -87,7 +87,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
   it('accepts a JSON job naming a file in the images folder: 202, Location, queued, published', async () => {
     const response = await postJson({ source: { path: 'nested/photo.png' }, operations: [{ op: 'resize', width: 32 }], output: { format: 'webp', quality: 70 } });
     expect(response.status).toBe(202);
-    const body = await response.json();
+    const body = (await response.json()) as { id: string; status: string };
     expect(body).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), status: 'queued' });
     expect(response.headers.get('location')).toBe(`/v1/jobs/${body.id}`);
 

@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { Allow, IsIn, IsInt, IsISO8601, IsNotEmpty, IsObject, IsOptional, IsString, IsUUID, Min, ValidateNested } from 'class-validator';
+import { Allow, IsIn, IsInt, IsISO8601, IsNotEmpty, IsDefined, IsObject, IsOptional, IsString, IsUUID, Min, ValidateNested } from 'class-validator';
 import { JobError, JobSource, JobSpec, parseSpecInto } from './jobs';
 import { Operation } from './operations';
 import { OutputInfo, OutputOptions } from './output';
@@ -58,7 +58,8 @@ class JobSourceShape {
 class ImageJobEnvelope {
   @IsUUID() jobId: string;
   @IsInt() @Min(1) attempt: number;
-  @ValidateNested() @Type(() => JobSourceShape) source: JobSourceShape;
+  @IsDefined({ message: '$property is required (an object with kind and path or key)' }) @ValidateNested() @Type(() => JobSourceShape)
+  source: JobSourceShape;
   @Allow() operations: unknown;
   @Allow() output: unknown;
   @IsISO8601() submittedAt: string;

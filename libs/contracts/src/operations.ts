@@ -1,4 +1,4 @@
-import { Equals, IsIn, IsInt, IsNumber, IsOptional, IsString, Max, Min, ValidateBy, ValidateIf, ValidationOptions } from 'class-validator';
+import { Equals, IsIn, IsInt, IsNumber, IsOptional, Matches, Max, Min, ValidateBy, ValidateIf, ValidationOptions } from 'class-validator';
 
 /** Largest width or height an operation may ask for; keeps a single job from allocating gigapixels. */
 export const MAX_DIMENSION = 16_384;
@@ -48,8 +48,10 @@ export class CropOperation {
 export class RotateOperation {
   @Equals('rotate') op: 'rotate';
   @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(-360) @Max(360) angle: number;
-  /** Fill for the corners uncovered by an angle that is not a multiple of 90, as a CSS colour. */
-  @IsOptional() @IsString() background?: string;
+  /** Fill for the corners uncovered by an angle that is not a multiple of 90; `#rrggbbaa` allows transparency. */
+  @IsOptional()
+  @Matches(/^#([0-9a-f]{3,4}|[0-9a-f]{6}|[0-9a-f]{8})$/i, { message: '$property must be a hex colour such as #ffffff or #00000000' })
+  background?: string;
 }
 
 export class FlipOperation {

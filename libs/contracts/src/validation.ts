@@ -30,7 +30,9 @@ function describeErrors(errors: ValidationError[], path: string): string[] {
   const problems: string[] = [];
   for (const error of errors) {
     const fieldPath = `${path}.${error.property}`;
-    for (const [constraint, message] of Object.entries(error.constraints ?? {})) {
+    // A missing value gets one message, not one per rule it would also break.
+    const constraints = error.constraints?.isDefined ? { isDefined: error.constraints.isDefined } : (error.constraints ?? {});
+    for (const [constraint, message] of Object.entries(constraints)) {
       if (constraint === 'whitelistValidation') {
         problems.push(`${fieldPath} is not a known field`);
       } else {

@@ -20,7 +20,7 @@ export interface JobPatch {
  */
 export function foldJobEvents(events: JobEventMessage[]): JobPatch[] {
   const patches = new Map<string, JobPatch>();
-  const ordered = [...events].sort((a, b) => a.at.localeCompare(b.at));
+  const ordered = [...events].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
   for (const event of ordered) {
     const patch = patches.get(event.jobId) ?? {
       jobId: event.jobId,

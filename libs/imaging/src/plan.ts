@@ -9,56 +9,49 @@ import { Operation } from '@pipeline/contracts';
  */
 export type Stage = Operation[];
 
-const ORIENTATION_OPS = new Set<Operation['op']>(['flip', 'flop', 'rotate']);
+const ORIENTATION = new Set<Operation['op']>(['flip', 'flop', 'rotate']);
+const FILTER_RANK: Partial<Record<Operation['op'], number>> = { blur: 70, brightness: 80, sharpen: 90 };
 
-/** Position in sharp's pipeline (src/pipeline.cc), given what the stage already holds; null: cannot join. */
-function rankInStage(stage: Stage, ranks: number[], operation: Operation): number | null {
-  const previous = ranks.length === 0 ? -Infinity : Math.max(...ranks);
-  const rank = (value: number) => (value >= previous ? value : null);
+/** Whether `operation` can be appended to `stage` without sharp reordering it (src/pipeline.cc). */
+function canJoin(stage: Stage, operation: Operation): boolean {
+  if (stage.some((op) => op.op === operation.op)) return false;
+  // A colour-space change commutes with the geometry and filters here: it may join any stage.
+  if (operation.op === 'grayscale') return true;
+  const ops = stage.filter((op) => op.op !== 'grayscale');
+  const has = (name: Operation['op']) => ops.some((op) => op.op === name);
   switch (operation.op) {
-    case 'grayscale':
-      // A colour-space change commutes with the geometry and filters of v1: it may join any stage.
-      return previous === -Infinity ? 0 : previous;
     case 'crop':
-      // Before a resize sharp extracts first ("pre"); after one, it extracts from the resized image ("post").
-      // Without a resize it extracts before mirroring, so a crop after a flip must start a new stage.
-      if (stage.length === 0) return 10;
-      return stage.some((op) => op.op === 'resize') ? rank(45) : null;
+      // First in a stage sharp extracts before everything; after a resize it extracts from the
+      // resized image. Anywhere else it would not run where it was asked to.
+      return ops.length === 0 || ops[ops.length - 1].op === 'resize';
     case 'resize':
-      // When a resize follows a rotation sharp rotates (and mirrors) first, as asked.
-      if (stage.length > 0 && stage.every((op) => ORIENTATION_OPS.has(op.op))) return 20;
-      return rank(20);
+      // After a pre-resize crop, or after a rotation: sharp then rotates (and mirrors) before resizing.
+      // Mirroring alone would be done after the resize, which shifts a cover crop by a pixel.
+      if (ops.length === 0) return true;
+      if (ops.length === 1 && ops[0].op === 'crop') return true;
+      return has('rotate') && ops.every((op) => ORIENTATION.has(op.op));
     case 'flip':
-      return rank(31);
     case 'flop':
-      return rank(32);
     case 'rotate':
-      return rank(33);
-    case 'blur':
-      return rank(70);
-    case 'brightness':
-      return rank(80);
-    case 'sharpen':
-      return rank(90);
+      // Before any resize (sharp's own order is flip, flop, rotate), or after a leading crop; after a
+      // resize sharp would still mirror or rotate before cropping or padding to the requested box.
+      return ops.every((op, index) => (ORIENTATION.has(op.op) && orientationRank(op) < orientationRank(operation)) || (op.op === 'crop' && index === 0));
+    default:
+      // Filters run after all geometry, in sharp's order: blur, brightness, sharpen.
+      return ops.every((op) => (FILTER_RANK[op.op] ?? 0) < FILTER_RANK[operation.op]!);
   }
 }
 
+function orientationRank(operation: Operation): number {
+  return operation.op === 'flip' ? 1 : operation.op === 'flop' ? 2 : 3;
+}
+
 export function planStages(operations: Operation[]): Stage[] {
-  const stages: Stage[] = [];
-  let stage: Stage = [];
-  let ranks: number[] = [];
+  const stages: Stage[] = [[]];
   for (const operation of operations) {
-    const repeated = stage.some((op) => op.op === operation.op);
-    let rank = repeated ? null : rankInStage(stage, ranks, operation);
-    if (rank === null) {
-      stages.push(stage);
-      stage = [];
-      ranks = [];
-      rank = rankInStage(stage, ranks, operation)!;
-    }
-    stage.push(operation);
-    ranks.push(rank);
+    const current = stages[stages.length - 1];
+    if (canJoin(current, operation)) current.push(operation);
+    else stages.push([operation]);
   }
-  stages.push(stage);
   return stages;
 }

@@ -1,4 +1,5 @@
-import { Catch, Logger, RpcExceptionFilter } from '@nestjs/common';
+import { ArgumentsHost, Catch, Logger } from '@nestjs/common';
+import { BaseExceptionFilter } from '@nestjs/core';
 import { BaseRpcContext, CustomTransportStrategy, Server } from '@nestjs/microservices';
 import { ValidationFailed } from '@pipeline/contracts';
 import { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
@@ -36,12 +37,13 @@ export class AmqpContext extends BaseRpcContext<[ConsumeMessage]> {
 /**
  * Nest's default RPC exception filter replaces every error with a generic one. The transport
  * needs the original to tell a permanent failure from a transient one, so apps that consume
- * messages install this filter on their microservice.
+ * messages install this filter globally; HTTP errors still go to Nest's usual handling.
  */
 @Catch()
-export class PassHandlerErrorsToTransport implements RpcExceptionFilter<unknown> {
-  catch(exception: unknown): Observable<never> {
-    return throwError(() => exception);
+export class PassHandlerErrorsToTransport extends BaseExceptionFilter {
+  catch(exception: unknown, host: ArgumentsHost): Observable<never> | void {
+    if (host.getType() === 'rpc') return throwError(() => exception);
+    return super.catch(exception, host);
   }
 }
 

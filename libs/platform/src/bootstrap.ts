@@ -31,7 +31,8 @@ export async function startApp<C extends SharedConfig & { PORT: number; HOST: st
   app.enableShutdownHooks();
   await options.configure?.(app);
   if (options.transport) {
-    app.connectMicroservice({ strategy: options.transport(app) }).useGlobalFilters(new PassHandlerErrorsToTransport());
+    app.useGlobalFilters(new PassHandlerErrorsToTransport(app.getHttpAdapter()));
+    app.connectMicroservice({ strategy: options.transport(app) }, { inheritAppConfig: true });
     await app.startAllMicroservices();
   }
   await app.listen(options.config.PORT, options.config.HOST);

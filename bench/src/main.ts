@@ -1,0 +1,234 @@
+import 'reflect-metadata';
+import { Operation, OutputOptions } from '@pipeline/contracts';
+import { ensureDatabase } from '@pipeline/database';
+import { processImage } from '@pipeline/imaging';
+import { ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { connect } from 'amqplib';
+import { Client } from 'pg';
+import sharp from 'sharp';
+
+/**
+ * `npm run bench -- --images DIR --jobs N --workers K --workload thumb|filters|tiny`
+ *
+ * Measures, in one run on one machine: (1) the limit — sharp alone in this process on the
+ * same images and operations, best of several in-flight counts; (2) the pipeline end to end,
+ * HTTP accept to row committed, with K worker processes. Prints both and their ratio, job
+ * latency percentiles, and writes the figures as JSON.
+ */
+
+// Compiled to dist/bench/bench/src/main.js.
+const ROOT = resolve(__dirname, '../../../..');
+const WORKLOADS: Record<string, { operations: Operation[]; output: OutputOptions }> = {
+  thumb: { operations: [{ op: 'resize', width: 320 }], output: { format: 'jpeg', quality: 80 } },
+  filters: {
+    operations: [{ op: 'resize', width: 1024 }, { op: 'blur', sigma: 2 }, { op: 'brightness', factor: 1.2 }, { op: 'grayscale' }],
+    output: { format: 'jpeg', quality: 80 },
+  },
+  tiny: { operations: [{ op: 'resize', width: 32 }], output: { format: 'jpeg', quality: 80 } },
+};
+
+const { values: args } = parseArgs({
+  options: {
+    images: { type: 'string' },
+    jobs: { type: 'string', default: '300' },
+    workers: { type: 'string', default: '2' },
+    workload: { type: 'string', default: 'thumb' },
+    concurrency: { type: 'string' },
+    prefetch: { type: 'string' },
+    out: { type: 'string' },
+  },
+});
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+
+async function prepareImages(workload: string, folder: string): Promise<string[]> {
+  if (workload === 'tiny') {
+    // 64×64 inputs: the image work is negligible, so this measures the plumbing.
+    const names: string[] = [];
+    for (let i = 0; i < 16; i++) {
+      const bytes = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: i * 15, g: 100, b: 200 - i * 10 } } }).jpeg().toBuffer();
+      names.push(`tiny-${i}.jpg`);
+      await writeFile(join(folder, names[i]), bytes);
+    }
+    return names;
+  }
+  const source = resolve(args.images ?? join(ROOT, '..', 'shared', 'fixtures', 'photos'));
+  if (!existsSync(source)) throw new Error(`--images ${source} does not exist`);
+  const names = (await readdir(source)).filter((name) => /\.(jpe?g|png|webp|avif|tiff?|gif)$/i.test(name)).sort();
+  if (names.length === 0) throw new Error(`no images in ${source}`);
+  for (const name of names) await writeFile(join(folder, name), await readFile(join(source, name)));
+  return names;
+}
+
+/** Sharp alone: the same decode, operations and encode as a worker, with `inFlight` images at once. */
+async function measureLimit(folder: string, names: string[], jobs: number, inFlight: number, workload: (typeof WORKLOADS)[string]): Promise<number> {
+  let next = 0;
+  const started = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < jobs) {
+        const name = names[next++ % names.length];
+        await processImage(await readFile(join(folder, name)), workload.operations, workload.output, { maxInputPixels: 268_402_689 });
+      }
+    }),
+  );
+  return jobs / (Number(process.hrtime.bigint() - started) / 1e9);
+}
+
+function post(agent: Agent, port: number, body: string): Promise<number> {
+  return new Promise((resolvePost, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/v1/jobs', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      res.resume();
+      res.on('end', () => resolvePost(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function waitUntilReady(port: number, prefix: string, workers: number, child: ChildProcess): Promise<void> {
+  const broker = await connect('amqp://guest:guest@127.0.0.1:5672');
+  try {
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
+      if (child.exitCode !== null) throw new Error('the pipeline exited while starting');
+      const ready = await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.ok, () => false);
+      const channel = await broker.createChannel();
+      channel.on('error', () => undefined);
+      const consumers = await channel.checkQueue(`${prefix}.jobs`).then((q) => q.consumerCount, () => 0);
+      await channel.close().catch(() => undefined);
+      if (ready && consumers === workers) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error('the pipeline did not become ready within 60 s');
+  } finally {
+    await broker.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const workloadName = args.workload!;
+  const workload = WORKLOADS[workloadName];
+  if (!workload) throw new Error(`--workload must be one of ${Object.keys(WORKLOADS).join(', ')}`);
+  const jobs = Number(args.jobs);
+  const workers = Number(args.workers);
+  const concurrency = Number(args.concurrency ?? (workloadName === 'tiny' ? 128 : 32));
+  const work = await mkdtemp(join(tmpdir(), 'pipeline-bench-'));
+  const imagesDir = join(work, 'images');
+  await mkdir(imagesDir);
+  const names = await prepareImages(workloadName, imagesDir);
+  console.log(`workload ${workloadName}: ${names.length} images, ${jobs} jobs, ${workers} workers, ${concurrency} requests in flight`);
+
+  // (1) The limit.
+  const limitJobs = Math.min(jobs, workloadName === 'tiny' ? 2000 : Math.max(60, names.length * 10));
+  await measureLimit(imagesDir, names, Math.min(limitJobs, 20), 2, workload); // warm-up
+  const limits: Record<string, number> = {};
+  for (const inFlight of [1, 2, 4, 8]) limits[inFlight] = await measureLimit(imagesDir, names, limitJobs, inFlight, workload);
+  const limit = Math.max(...Object.values(limits));
+  console.log(`sharp alone: ${Object.entries(limits).map(([n, rate]) => `${n} in flight ${rate.toFixed(1)}/s`).join(', ')} → limit ${limit.toFixed(1)} images/s`);
+
+  // (2) The pipeline, as separate processes, on a database and queues of its own.
+  const prefix = `bench_${randomUUID().slice(0, 8)}`;
+  const databaseUrl = `postgres://postgres@127.0.0.1:5432/${prefix}`;
+  await ensureDatabase(databaseUrl);
+  const port = 39_000 + Math.floor(Math.random() * 1000);
+  const child = spawn(process.execPath, [join(ROOT, 'scripts/start.js')], {
+    env: {
+      ...process.env,
+      PORT: String(port),
+      WORKERS: String(workers),
+      AMQP_PREFIX: prefix,
+      DATABASE_URL: databaseUrl,
+      STORAGE_DIR: join(work, 'storage'),
+      IMAGES_DIR: imagesDir,
+      LOG_FORMAT: 'json',
+      LOG_LEVEL: 'warn',
+      ...(args.prefetch ? { WORKER_PREFETCH: args.prefetch } : {}),
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const db = new Client({ connectionString: databaseUrl });
+  let result: Record<string, unknown> | undefined;
+  try {
+    await waitUntilReady(port, prefix, workers, child);
+    await db.connect();
+    const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+    const bodies = names.map((name) => JSON.stringify({ source: { path: name }, ...workload }));
+    let submitted = 0;
+    const rejected: number[] = [];
+    const start = Date.now();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (submitted < jobs) {
+          const status = await post(agent, port, bodies[submitted++ % bodies.length]);
+          if (status !== 202) rejected.push(status);
+        }
+      }),
+    );
+    const acceptedIn = (Date.now() - start) / 1000;
+    if (rejected.length > 0) throw new Error(`${rejected.length} submissions were refused (statuses ${[...new Set(rejected)].join(', ')})`);
+    for (;;) {
+      const { rows } = await db.query(`SELECT count(*) FILTER (WHERE status IN ('succeeded', 'failed'))::int AS done FROM jobs`);
+      if (rows[0].done >= jobs) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const { rows } = await db.query(
+      `SELECT extract(epoch FROM (updated_at - created_at)) * 1000 AS latency_ms, extract(epoch FROM updated_at) * 1000 AS committed_ms, status FROM jobs`,
+    );
+    const failed = rows.filter((row) => row.status !== 'succeeded').length;
+    const latencies = rows.map((row) => Number(row.latency_ms)).sort((a, b) => a - b);
+    const lastCommit = Math.max(...rows.map((row) => Number(row.committed_ms)));
+    const pipelineRate = jobs / ((lastCommit - start) / 1000);
+    agent.destroy();
+    result = {
+      workload: workloadName,
+      images: names.length,
+      jobs,
+      workers,
+      concurrency,
+      limitImagesPerSecond: Number(limit.toFixed(1)),
+      limitByInFlight: limits,
+      pipelineImagesPerSecond: Number(pipelineRate.toFixed(1)),
+      ratio: Number((pipelineRate / limit).toFixed(3)),
+      acceptRatePerSecond: Number((jobs / acceptedIn).toFixed(1)),
+      latencyMs: { p50: Math.round(percentile(latencies, 50)), p99: Math.round(percentile(latencies, 99)), max: Math.round(latencies[latencies.length - 1]) },
+      failed,
+      node: process.version,
+      at: new Date().toISOString(),
+    };
+    console.log(
+      `pipeline: ${pipelineRate.toFixed(1)} images/s end to end (limit ${limit.toFixed(1)}, ratio ${(pipelineRate / limit).toFixed(2)}); ` +
+        `latency p50 ${result.latencyMs && (result.latencyMs as { p50: number }).p50} ms, p99 ${(result.latencyMs as { p99: number }).p99} ms; failed ${failed}`,
+    );
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    await db.end().catch(() => undefined);
+    const admin = new Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS "${prefix}" WITH (FORCE)`);
+    await admin.end();
+    const broker = await connect('amqp://guest:guest@127.0.0.1:5672');
+    const channel = await broker.createChannel();
+    for (const queue of ['jobs', 'events', 'jobs.dead', 'events.dead']) await channel.deleteQueue(`${prefix}.${queue}`);
+    await channel.deleteExchange(prefix);
+    await channel.deleteExchange(`${prefix}.dlx`);
+    await broker.close();
+    await rm(work, { recursive: true, force: true });
+  }
+  const out = resolve(args.out ?? join(ROOT, 'bench-results', `${workloadName}.json`));
+  await mkdir(join(out, '..'), { recursive: true });
+  await writeFile(out, JSON.stringify(result, null, 2) + '\n');
+  console.log(`figures written to ${out}`);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,106 @@
+import { BlobNotFoundError, ImagePathError } from '@pipeline/storage';
+import sharp from 'sharp';
+import { classifyProcessingError } from './classify-error';
+
+describe('classifyProcessingError', () => {
+  it('treats an ordinary error such as ECONNRESET as transient INTERNAL, keeping its message', () => {
+    expect(classifyProcessingError(new Error('ECONNRESET'))).toEqual({ permanent: false, error: { code: 'INTERNAL', message: 'ECONNRESET' } });
+  });
+
+  it.each([
+    ['a timeout', new Error('Timeout waiting for the disk')],
+    ['an out-of-memory error', new Error('Cannot allocate memory')],
+    ['a TypeError', new TypeError("Cannot read properties of undefined (reading 'x')")],
+  ])('treats %s as transient INTERNAL', (_label, error) => {
+    const classified = classifyProcessingError(error);
+    expect(classified.permanent).toBe(false);
+    expect(classified.error.code).toBe('INTERNAL');
+  });
+
+  it('accepts a thrown value that is not an Error', () => {
+    expect(classifyProcessingError('socket hang up')).toEqual({ permanent: false, error: { code: 'INTERNAL', message: 'socket hang up' } });
+    expect(classifyProcessingError(undefined)).toEqual({ permanent: false, error: { code: 'INTERNAL', message: 'undefined' } });
+  });
+
+  it('treats a missing images-folder file as a permanent INPUT_NOT_FOUND', () => {
+    const error = new ImagePathError('source.path "a.jpg" does not exist in the images folder');
+    expect(classifyProcessingError(error)).toEqual({
+      permanent: true,
+      error: { code: 'INPUT_NOT_FOUND', message: 'source.path "a.jpg" does not exist in the images folder' },
+    });
+  });
+
+  it('treats a missing stored upload as a permanent INPUT_NOT_FOUND', () => {
+    expect(classifyProcessingError(new BlobNotFoundError('uploads/x'))).toEqual({
+      permanent: true,
+      error: { code: 'INPUT_NOT_FOUND', message: 'No stored object at uploads/x' },
+    });
+  });
+
+  it('an ImagePathError is INPUT_NOT_FOUND even when its text looks like another kind', () => {
+    expect(classifyProcessingError(new ImagePathError('source.path "invalid.jpg" is not a file')).error.code).toBe('INPUT_NOT_FOUND');
+  });
+
+  it('treats the pixel limit as a permanent IMAGE_TOO_LARGE', () => {
+    expect(classifyProcessingError(new Error('Input image exceeds pixel limit'))).toEqual({
+      permanent: true,
+      error: { code: 'IMAGE_TOO_LARGE', message: 'The input image is too large: Input image exceeds pixel limit' },
+    });
+  });
+
+  it.each([
+    'extract_area: bad extract area',
+    'Expected integer between 0 and 100000000 for left but received -1 of type number',
+    'Invalid parameter: width',
+  ])('treats %j as a permanent INVALID_OPERATION', (message) => {
+    expect(classifyProcessingError(new Error(message))).toEqual({
+      permanent: true,
+      error: { code: 'INVALID_OPERATION', message: `An operation does not fit this image: ${message}` },
+    });
+  });
+
+  it('classifies what sharp really throws for a bad extract parameter', () => {
+    let thrown: unknown;
+    try {
+      sharp({ create: { width: 4, height: 4, channels: 3, background: '#000' } }).extract({ left: -1, top: 0, width: 1, height: 1 });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(Error);
+    expect(classifyProcessingError(thrown)).toMatchObject({ permanent: true, error: { code: 'INVALID_OPERATION' } });
+  });
+
+  it.each([
+    'Input buffer contains unsupported image format',
+    'Input buffer is missing',
+    'VipsJpeg: premature end of JPEG image',
+    'Input buffer has corrupt header: something',
+    'VipsJpeg: Invalid SOS parameters for sequential JPEG',
+    'VipsForeignLoad: "x" is not a known file format',
+    'gifload: no frames in GIF',
+    'tiff2vips: read error',
+    'pngload: libpng read error',
+  ])('treats %j as a permanent INVALID_IMAGE', (message) => {
+    expect(classifyProcessingError(new Error(message))).toEqual({
+      permanent: true,
+      error: { code: 'INVALID_IMAGE', message: `The input could not be decoded as an image: ${message}` },
+    });
+  });
+
+  it('collapses the lines libvips repeats into one message', () => {
+    const error = new Error(
+      'Input buffer has corrupt header: VipsJpeg: premature end of JPEG image\n  VipsJpeg: JPEG datastream contains no image\nVipsJpeg: premature end of JPEG image\n\nVipsJpeg: JPEG datastream contains no image',
+    );
+    expect(classifyProcessingError(error).error.message).toBe(
+      'The input could not be decoded as an image: Input buffer has corrupt header: VipsJpeg: premature end of JPEG image; VipsJpeg: JPEG datastream contains no image; VipsJpeg: premature end of JPEG image',
+    );
+  });
+
+  it('collapses repeated lines of a transient error too', () => {
+    expect(classifyProcessingError(new Error('EIO\nEIO\nEIO')).error).toEqual({ code: 'INTERNAL', message: 'EIO' });
+  });
+
+  it('prefers IMAGE_TOO_LARGE when the message also mentions an invalid input', () => {
+    expect(classifyProcessingError(new Error('Input image exceeds pixel limit\ninvalid')).error.code).toBe('IMAGE_TOO_LARGE');
+  });
+});

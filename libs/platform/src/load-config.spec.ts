@@ -1,0 +1,186 @@
+import { IsBoolean, IsIn, IsInt, IsString, Min } from 'class-validator';
+import { hostname } from 'node:os';
+import { ConfigError, loadConfig } from './load-config';
+import { ProducerConfig, SharedConfig, WorkerConfig, WriterConfig } from './settings';
+
+function configErrorOf(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error('expected a ConfigError, but nothing was thrown');
+}
+
+class TestConfig {
+  @IsInt() @Min(1) COUNT = 3;
+  @IsBoolean() ENABLED = false;
+  @IsString() NAME = 'default-name';
+  @IsIn(['a', 'b']) MODE: 'a' | 'b' = 'a';
+}
+
+describe('loadConfig', () => {
+  describe('defaults', () => {
+    it('applies every default for an empty environment', () => {
+      const config = loadConfig(ProducerConfig, {});
+      expect(config).toBeInstanceOf(ProducerConfig);
+      expect({ ...config }).toEqual({
+        AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672',
+        AMQP_PREFIX: 'pipeline',
+        AMQP_HEARTBEAT_S: 15,
+        AMQP_DELIVERY_LIMIT: 5,
+        DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/pipeline',
+        DATABASE_POOL_SIZE: 10,
+        STORAGE_DIR: './data/storage',
+        IMAGES_DIR: './data/images',
+        LOG_FORMAT: 'json',
+        LOG_LEVEL: 'log',
+        PORT: 3000,
+        HOST: '0.0.0.0',
+        PUBLISH_TIMEOUT_MS: 5000,
+        MAX_UPLOAD_BYTES: 50 * 1024 * 1024,
+      });
+    });
+
+    it('applies the default for a variable set to the empty string', () => {
+      const config = loadConfig(ProducerConfig, { PORT: '', AMQP_URL: '', LOG_LEVEL: '' });
+      expect(config.PORT).toBe(3000);
+      expect(config.AMQP_URL).toBe('amqp://guest:guest@127.0.0.1:5672');
+      expect(config.LOG_LEVEL).toBe('log');
+    });
+
+    it('gives each app its own defaults', () => {
+      expect(loadConfig(WorkerConfig, {}).PORT).toBe(3001);
+      expect(loadConfig(WriterConfig, {}).PORT).toBe(3002);
+      expect(loadConfig(WorkerConfig, {}).MAX_INPUT_PIXELS).toBe(100_000_000);
+      expect(loadConfig(WriterConfig, {}).WRITER_MAX_BATCH).toBe(500);
+      expect(loadConfig(WorkerConfig, {}).WORKER_ID).toBe(`${hostname()}-${process.pid}`);
+    });
+
+    it('ignores variables the config does not declare', () => {
+      const config = loadConfig(SharedConfig, { PATH: '/usr/bin', PORT: '1234', SOMETHING: 'x' });
+      expect(config).not.toHaveProperty('PATH');
+      expect(config).not.toHaveProperty('PORT');
+      expect(config).not.toHaveProperty('SOMETHING');
+    });
+  });
+
+  describe('values from the environment', () => {
+    it('turns numeric strings into numbers', () => {
+      const config = loadConfig(WriterConfig, { PORT: '8080', WRITER_PREFETCH: '250', WRITER_MAX_BATCH: '100', AMQP_HEARTBEAT_S: '30' });
+      expect(config.PORT).toBe(8080);
+      expect(config.WRITER_PREFETCH).toBe(250);
+      expect(config.WRITER_MAX_BATCH).toBe(100);
+      expect(config.AMQP_HEARTBEAT_S).toBe(30);
+      expect(typeof config.PORT).toBe('number');
+    });
+
+    it('accepts numbers with surrounding spaces', () => {
+      expect(loadConfig(ProducerConfig, { PORT: ' 8080 ' }).PORT).toBe(8080);
+    });
+
+    it('keeps strings as given', () => {
+      const config = loadConfig(ProducerConfig, {
+        AMQP_URL: 'amqps://user:pw@broker:5671/vhost',
+        DATABASE_URL: 'postgresql://db/pipeline',
+        HOST: '127.0.0.1',
+        LOG_FORMAT: 'text',
+        STORAGE_DIR: '/var/lib/storage',
+      });
+      expect(config.AMQP_URL).toBe('amqps://user:pw@broker:5671/vhost');
+      expect(config.DATABASE_URL).toBe('postgresql://db/pipeline');
+      expect(config.HOST).toBe('127.0.0.1');
+      expect(config.LOG_FORMAT).toBe('text');
+      expect(config.STORAGE_DIR).toBe('/var/lib/storage');
+    });
+
+    it('does not turn numeric-looking text into a number for a string setting', () => {
+      expect(loadConfig(WorkerConfig, { WORKER_ID: '42' }).WORKER_ID).toBe('42');
+    });
+
+    it.each([
+      ['true', true],
+      ['false', false],
+    ])('turns %j into a boolean for a boolean setting', (text, value) => {
+      expect(loadConfig(TestConfig, { ENABLED: text }).ENABLED).toBe(value);
+    });
+
+    it('does not read other words as booleans', () => {
+      const error = configErrorOf(() => loadConfig(TestConfig, { ENABLED: 'yes' }));
+      expect(error.message).toContain('ENABLED');
+      expect(error.message).toContain('(got "yes")');
+    });
+
+    it('returns a frozen config', () => {
+      const config = loadConfig(TestConfig, {});
+      expect(Object.isFrozen(config)).toBe(true);
+      expect(() => {
+        (config as { COUNT: number }).COUNT = 9;
+      }).toThrow(TypeError);
+      expect(config.COUNT).toBe(3);
+    });
+
+    it('does not change the defaults of the class', () => {
+      loadConfig(TestConfig, { COUNT: '7', NAME: 'other' });
+      const fresh = new TestConfig();
+      expect(fresh.COUNT).toBe(3);
+      expect(fresh.NAME).toBe('default-name');
+    });
+  });
+
+  describe('invalid values', () => {
+    it('PORT=abc throws a ConfigError naming the variable and the value', () => {
+      const error = configErrorOf(() => loadConfig(ProducerConfig, { PORT: 'abc' }));
+      expect(error.name).toBe('ConfigError');
+      expect(error.message).toMatch(/^Invalid configuration:\n {2}- /);
+      expect(error.message).toContain('PORT must be an integer number (got "abc")');
+    });
+
+    it('AMQP_URL=http://x throws a ConfigError naming the variable and the value', () => {
+      const error = configErrorOf(() => loadConfig(ProducerConfig, { AMQP_URL: 'http://x' }));
+      expect(error.message).toBe('Invalid configuration:\n  - AMQP_URL must be an amqp:// or amqps:// URL (got "http://x")');
+    });
+
+    it('DATABASE_URL of another scheme is refused', () => {
+      const error = configErrorOf(() => loadConfig(WriterConfig, { DATABASE_URL: 'mysql://db' }));
+      expect(error.message).toBe('Invalid configuration:\n  - DATABASE_URL must be a postgres:// URL (got "mysql://db")');
+    });
+
+    it.each([
+      ['PORT', '70000', 'PORT must not be greater than 65535 (got 70000)'],
+      ['PORT', '-1', 'PORT must not be less than 0 (got -1)'],
+      ['PORT', '80.5', 'PORT must be an integer number (got 80.5)'],
+      ['PUBLISH_TIMEOUT_MS', '99', 'PUBLISH_TIMEOUT_MS must not be less than 100 (got 99)'],
+      ['LOG_LEVEL', 'trace', 'LOG_LEVEL must be one of the following values: error, warn, log, debug, verbose (got "trace")'],
+      ['AMQP_PREFIX', 'has space', 'AMQP_PREFIX may hold letters, digits, dot, dash and underscore (got "has space")'],
+    ])('%s=%s is refused', (name, value, problem) => {
+      const error = configErrorOf(() => loadConfig(ProducerConfig, { [name]: value }));
+      expect(error.message).toContain(`  - ${problem}`);
+    });
+
+    it('a value of only spaces for a number is refused, not read as 0', () => {
+      const error = configErrorOf(() => loadConfig(ProducerConfig, { PORT: '   ' }));
+      expect(error.message).toContain('PORT must be an integer number (got "   ")');
+    });
+
+    it('lists every offending variable, one per line', () => {
+      const error = configErrorOf(() => loadConfig(WorkerConfig, { PORT: 'abc', AMQP_URL: 'http://x', WORKER_PREFETCH: '0', LOG_FORMAT: 'xml' }));
+      const lines = error.message.split('\n').slice(1);
+      expect(lines.every((line) => line.startsWith('  - '))).toBe(true);
+      for (const name of ['PORT', 'AMQP_URL', 'WORKER_PREFETCH', 'LOG_FORMAT']) {
+        expect(lines.some((line) => line.startsWith(`  - ${name} `))).toBe(true);
+      }
+      expect(error.message).toContain('(got "abc")');
+      expect(error.message).toContain('(got "http://x")');
+      expect(error.message).toContain('WORKER_PREFETCH must not be less than 1 (got 0)');
+      expect(error.message).toContain('(got "xml")');
+    });
+
+    it('does not mention valid variables', () => {
+      const error = configErrorOf(() => loadConfig(ProducerConfig, { PORT: 'abc', HOST: '10.0.0.1' }));
+      expect(error.message).not.toContain('HOST');
+      expect(error.message).not.toContain('AMQP_URL');
+    });
+  });
+});

@@ -1,0 +1,246 @@
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, relative } from 'node:path';
+import { Readable } from 'node:stream';
+import { BlobNotFoundError, StorageKeys } from './blob-storage';
+import { FilesystemBlobStorage } from './filesystem-storage';
+
+/** Every file under `dir`, relative to it, sorted. */
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => relative(dir, join(entry.parentPath, entry.name)))
+    .sort();
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.from(chunk));
+  return Buffer.concat(chunks);
+}
+
+/** A stream that sends `good` chunks and then fails. */
+function failingStream(good: Buffer[], error: Error): Readable {
+  let index = 0;
+  return new Readable({
+    read() {
+      if (index < good.length) {
+        this.push(good[index++]);
+      } else {
+        setImmediate(() => this.destroy(error));
+      }
+    },
+  });
+}
+
+describe('FilesystemBlobStorage', () => {
+  let root: string;
+  let storage: FilesystemBlobStorage;
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'blob-storage-'));
+    storage = new FilesystemBlobStorage(root);
+  });
+
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  describe('put and read', () => {
+    it('stores a Buffer and reads it back', async () => {
+      const data = Buffer.from('hello, storage');
+      expect(await storage.put('outputs/job-1', data)).toEqual({ sizeBytes: data.length });
+      expect(await storage.read('outputs/job-1')).toEqual(data);
+      expect(await readFile(join(root, 'outputs', 'job-1'))).toEqual(data);
+    });
+
+    it('stores a Readable and reads it back', async () => {
+      const chunks = [Buffer.alloc(70_000, 1), Buffer.from('middle'), Buffer.alloc(10, 7)];
+      const expected = Buffer.concat(chunks);
+      expect(await storage.put('uploads/job-2', Readable.from(chunks))).toEqual({ sizeBytes: expected.length });
+      expect(await storage.read('uploads/job-2')).toEqual(expected);
+    });
+
+    it('stores an empty object', async () => {
+      expect(await storage.put('uploads/empty', Buffer.alloc(0))).toEqual({ sizeBytes: 0 });
+      expect(await storage.sizeOf('uploads/empty')).toBe(0);
+      expect(await storage.read('uploads/empty')).toEqual(Buffer.alloc(0));
+    });
+
+    it('replaces what was stored under the key', async () => {
+      await storage.put('outputs/x', Buffer.from('first, longer content'));
+      await storage.put('outputs/x', Buffer.from('second'));
+      expect((await storage.read('outputs/x')).toString()).toBe('second');
+      expect(await storage.sizeOf('outputs/x')).toBe(6);
+    });
+
+    it('creates nested folders for a key', async () => {
+      await storage.put('a/b/c/d.bin', Buffer.from([1, 2, 3]));
+      expect(await readFile(join(root, 'a', 'b', 'c', 'd.bin'))).toEqual(Buffer.from([1, 2, 3]));
+    });
+
+    it('keeps objects under different keys apart', async () => {
+      await storage.put(StorageKeys.upload('j1'), Buffer.from('upload'));
+      await storage.put(StorageKeys.output('j1'), Buffer.from('output'));
+      expect((await storage.read('uploads/j1')).toString()).toBe('upload');
+      expect((await storage.read('outputs/j1')).toString()).toBe('output');
+    });
+
+    it('leaves no temporary files after successful writes', async () => {
+      await storage.put('outputs/a', Buffer.from('a'));
+      await storage.put('outputs/b', Readable.from([Buffer.from('b')]));
+      expect(await filesUnder(root)).toEqual(['outputs/a', 'outputs/b']);
+    });
+
+    it('handles concurrent writes of different keys', async () => {
+      const keys = Array.from({ length: 10 }, (_, index) => `outputs/job-${index}`);
+      await Promise.all(keys.map((key, index) => storage.put(key, Buffer.alloc(100 + index, index))));
+      for (const [index, key] of keys.entries()) {
+        expect(await storage.sizeOf(key)).toBe(100 + index);
+      }
+      expect(await filesUnder(root)).toHaveLength(10);
+    });
+  });
+
+  describe('sizeOf', () => {
+    it('gives the size of a stored object', async () => {
+      await storage.put('outputs/s', Buffer.alloc(1234));
+      expect(await storage.sizeOf('outputs/s')).toBe(1234);
+    });
+
+    it('gives null for a missing object', async () => {
+      expect(await storage.sizeOf('outputs/missing')).toBeNull();
+      expect(await storage.sizeOf('nothing-here/at-all')).toBeNull();
+    });
+  });
+
+  describe('read of a missing object', () => {
+    it('throws BlobNotFoundError naming the key', async () => {
+      const error = await storage.read('outputs/missing').catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(BlobNotFoundError);
+      expect((error as BlobNotFoundError).key).toBe('outputs/missing');
+      expect((error as Error).message).toBe('No stored object at outputs/missing');
+    });
+  });
+
+  describe('openReadStream', () => {
+    it('streams a stored object and gives its size', async () => {
+      const data = Buffer.alloc(100_000, 9);
+      await storage.put('outputs/big', data);
+      const { stream, sizeBytes } = await storage.openReadStream('outputs/big');
+      expect(sizeBytes).toBe(data.length);
+      expect(await readAll(stream)).toEqual(data);
+    });
+
+    it('throws BlobNotFoundError for a missing object', async () => {
+      await expect(storage.openReadStream('outputs/none')).rejects.toBeInstanceOf(BlobNotFoundError);
+    });
+  });
+
+  describe('delete', () => {
+    it('removes a stored object', async () => {
+      await storage.put('outputs/d', Buffer.from('x'));
+      await storage.delete('outputs/d');
+      expect(await storage.sizeOf('outputs/d')).toBeNull();
+      await expect(storage.read('outputs/d')).rejects.toBeInstanceOf(BlobNotFoundError);
+    });
+
+    it('is idempotent', async () => {
+      await storage.put('outputs/d', Buffer.from('x'));
+      await storage.delete('outputs/d');
+      await expect(storage.delete('outputs/d')).resolves.toBeUndefined();
+      await expect(storage.delete('never/stored')).resolves.toBeUndefined();
+    });
+
+    it('removes only the object asked for', async () => {
+      await storage.put('outputs/keep', Buffer.from('k'));
+      await storage.put('outputs/drop', Buffer.from('d'));
+      await storage.delete('outputs/drop');
+      expect(await filesUnder(root)).toEqual(['outputs/keep']);
+    });
+  });
+
+  describe('keys', () => {
+    it.each([
+      '../escape',
+      'outputs/../../escape',
+      'outputs/..',
+      'outputs/./x',
+      '/etc/passwd',
+      '/absolute',
+      '',
+      'outputs//x',
+      'outputs/',
+      '.hidden',
+      'back\\slash',
+      'with space',
+      'nul\0byte',
+    ])('refuses %j in every method', async (key) => {
+      const message = `Invalid storage key: ${JSON.stringify(key)}`;
+      await expect(storage.put(key, Buffer.from('x'))).rejects.toThrow(message);
+      await expect(storage.put(key, Readable.from([Buffer.from('x')]))).rejects.toThrow(message);
+      await expect(storage.read(key)).rejects.toThrow(message);
+      await expect(storage.openReadStream(key)).rejects.toThrow(message);
+      await expect(storage.sizeOf(key)).rejects.toThrow(message);
+      await expect(storage.delete(key)).rejects.toThrow(message);
+    });
+
+    it('does not write anything for a refused key', async () => {
+      await storage.put('../escape', Buffer.from('x')).catch(() => undefined);
+      expect(await filesUnder(root)).toEqual([]);
+    });
+
+    it.each(['outputs/file.name.png', 'a_b-c/D-9', 'outputs/...'])('accepts %j', async (key) => {
+      await storage.put(key, Buffer.from('ok'));
+      expect((await storage.read(key)).toString()).toBe('ok');
+    });
+  });
+
+  describe('a failing stream', () => {
+    it('rejects with the stream error, leaves no temporary file and no object', async () => {
+      const failure = new Error('client went away');
+      const error = await storage
+        .put('uploads/partial', failingStream([Buffer.alloc(20_000, 1), Buffer.alloc(20_000, 2)], failure))
+        .catch((caught: unknown) => caught);
+      expect(error).toBe(failure);
+      expect(await storage.sizeOf('uploads/partial')).toBeNull();
+      await expect(storage.read('uploads/partial')).rejects.toBeInstanceOf(BlobNotFoundError);
+      const left = await readdir(join(root, 'uploads'));
+      expect(left.filter((name) => name.endsWith('.tmp'))).toEqual([]);
+      expect(left).toEqual([]);
+    });
+
+    it('leaves an object stored earlier under the key as it was', async () => {
+      await storage.put('uploads/kept', Buffer.from('original'));
+      await expect(storage.put('uploads/kept', failingStream([Buffer.from('new partial data')], new Error('boom')))).rejects.toThrow('boom');
+      expect((await storage.read('uploads/kept')).toString()).toBe('original');
+      expect(await filesUnder(root)).toEqual(['uploads/kept']);
+    });
+
+    it('can write the key afterwards', async () => {
+      await storage.put('uploads/retry', failingStream([Buffer.from('x')], new Error('boom'))).catch(() => undefined);
+      await storage.put('uploads/retry', Buffer.from('second try'));
+      expect((await storage.read('uploads/retry')).toString()).toBe('second try');
+    });
+  });
+
+  it('resolves a relative root against the working directory', async () => {
+    const relativeRoot = relative(process.cwd(), join(root, 'rel'));
+    expect(isAbsolute(relativeRoot)).toBe(false);
+    await new FilesystemBlobStorage(relativeRoot).put('outputs/r', Buffer.from('r'));
+    expect(await readFile(join(root, 'rel', 'outputs', 'r'), 'utf8')).toBe('r');
+  });
+
+  it('works when the root does not exist yet', async () => {
+    const fresh = new FilesystemBlobStorage(join(root, 'not', 'yet'));
+    await fresh.put('outputs/x', Buffer.from('x'));
+    expect(await readFile(join(root, 'not', 'yet', 'outputs', 'x'), 'utf8')).toBe('x');
+  });
+
+  it('reads a file written by another process under the key', async () => {
+    await storage.put('outputs/seed', Buffer.from('seed'));
+    await writeFile(join(root, 'outputs', 'external'), 'from elsewhere');
+    expect((await storage.read('outputs/external')).toString()).toBe('from elsewhere');
+  });
+});
