@@ -1,20 +1,11 @@
 // Three suites: unit (pure logic, no servers), integration (real RabbitMQ and PostgreSQL on
 // loopback) and e2e (the built apps as separate processes). `npm test` runs all of them.
-const swc = [
-  '@swc/jest',
-  {
-    jsc: {
-      parser: { syntax: 'typescript', decorators: true },
-      transform: { legacyDecorator: true, decoratorMetadata: true },
-      target: 'es2022',
-    },
-    module: { type: 'commonjs' },
-  },
-];
+// ts-jest keeps Nest's decorator metadata; type checking is `npm run typecheck`'s job.
+const typescript = ['ts-jest', { isolatedModules: true, tsconfig: 'tsconfig.json' }];
 
 const shared = {
   testEnvironment: 'node',
-  transform: { '^.+\\.ts$': swc },
+  transform: { '^.+\\.ts$': typescript },
   moduleNameMapper: { '^@pipeline/(.*)$': '<rootDir>/libs/$1/src' },
   setupFiles: ['reflect-metadata'],
 };

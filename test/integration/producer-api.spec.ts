@@ -63,6 +63,10 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     await folder.remove();
   });
 
+  // The API's JSON, loosely typed: the assertions say what it must hold.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const readBody = (response: Response): Promise<any> => response.json();
+
   const postJson = (body: unknown) =>
     fetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
@@ -87,12 +91,12 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
   it('accepts a JSON job naming a file in the images folder: 202, Location, queued, published', async () => {
     const response = await postJson({ source: { path: 'nested/photo.png' }, operations: [{ op: 'resize', width: 32 }], output: { format: 'webp', quality: 70 } });
     expect(response.status).toBe(202);
-    const body = (await response.json()) as { id: string; status: string };
+    const body = (await readBody(response)) as { id: string; status: string };
     expect(body).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), status: 'queued' });
     expect(response.headers.get('location')).toBe(`/v1/jobs/${body.id}`);
 
     // A GET right after the 202 finds the job.
-    const job = await (await fetch(`${base}/v1/jobs/${body.id}`)).json();
+    const job = await readBody(await fetch(`${base}/v1/jobs/${body.id}`));
     expect(job).toMatchObject({ id: body.id, status: 'queued', attempts: 0, operations: [{ op: 'resize', width: 32 }], output: null, error: null });
 
     const message = await takeJobMessage();
@@ -110,7 +114,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     const image = await makeImage(100, 80);
     const response = await postForm({ image: new Blob([image]), operations: JSON.stringify([{ op: 'grayscale' }]) });
     expect(response.status).toBe(202);
-    const { id } = await response.json();
+    const { id } = await readBody(response);
     expect(uploads()).toContain(id);
     const message = await takeJobMessage();
     expect(message.content.length).toBeLessThan(1000);
@@ -133,7 +137,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     const before = await jobCount();
     const response = await postJson(body);
     expect(response.status).toBe(400);
-    const { message } = await response.json();
+    const { message } = await readBody(response);
     expect((Array.isArray(message) ? message : [message]).join('\n')).toContain(expected);
     expect(await jobCount()).toBe(before);
   });
@@ -141,17 +145,17 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
   it('rejects malformed JSON with 400', async () => {
     const response = await fetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"source":' });
     expect(response.status).toBe(400);
-    expect((await response.json()).message).toMatch(/JSON/);
+    expect((await readBody(response)).message).toMatch(/JSON/);
   });
 
   it('rejects a multipart job without an image, or with malformed operations, and keeps no upload', async () => {
     const noImage = await postForm({ operations: '[]' });
     expect(noImage.status).toBe(400);
-    expect((await noImage.json()).message.join()).toContain('image is required');
+    expect((await readBody(noImage)).message.join()).toContain('image is required');
 
     const badJson = await postForm({ image: new Blob([await makeImage(20, 20)]), operations: '[{"op":' });
     expect(badJson.status).toBe(400);
-    expect((await badJson.json()).message.join()).toContain('operations is not valid JSON');
+    expect((await readBody(badJson)).message.join()).toContain('operations is not valid JSON');
     expect(uploads().filter((name) => !name.endsWith('.tmp'))).toHaveLength(1); // only the accepted upload of the earlier test
   });
 
@@ -173,15 +177,15 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
   it('answers 404 for an unknown job, 400 for a malformed id, 409 for a result not ready', async () => {
     expect((await fetch(`${base}/v1/jobs/00000000-0000-4000-8000-000000000000`)).status).toBe(404);
     expect((await fetch(`${base}/v1/jobs/not-a-uuid`)).status).toBe(400);
-    const { id } = await (await postJson({ source: { path: 'photo.jpg' }, operations: [] })).json();
+    const { id } = await readBody(await postJson({ source: { path: 'photo.jpg' }, operations: [] }));
     await takeJobMessage();
     const result = await fetch(`${base}/v1/jobs/${id}/result`);
     expect(result.status).toBe(409);
-    expect((await result.json()).message).toContain('queued');
+    expect((await readBody(result)).message).toContain('queued');
   });
 
   it('serves a finished job\'s output with its content type', async () => {
-    const { id } = await (await postJson({ source: { path: 'photo.jpg' }, operations: [], output: { format: 'png' } })).json();
+    const { id } = await readBody(await postJson({ source: { path: 'photo.jpg' }, operations: [], output: { format: 'png' } }));
     await takeJobMessage();
     const png = await makeImage(12, 10, 'png');
     const key = `outputs/${id}`;
@@ -201,7 +205,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
   it('lists recent jobs newest first, filtered by status', async () => {
     const response = await fetch(`${base}/v1/jobs?status=queued&limit=2`);
     expect(response.status).toBe(200);
-    const jobs = await response.json();
+    const jobs = await readBody(response);
     expect(jobs).toHaveLength(2);
     expect(jobs.every((job: { status: string }) => job.status === 'queued')).toBe(true);
     expect(Date.parse(jobs[0].createdAt)).toBeGreaterThanOrEqual(Date.parse(jobs[1].createdAt));
@@ -212,7 +216,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
   it('is ready while both dependencies answer', async () => {
     const ready = await fetch(`${base}/health/ready`);
     expect(ready.status).toBe(200);
-    expect((await ready.json()).info).toEqual({ rabbitmq: { status: 'up' }, postgres: { status: 'up' } });
+    expect((await readBody(ready)).info).toEqual({ rabbitmq: { status: 'up' }, postgres: { status: 'up' } });
     expect((await fetch(`${base}/health/live`)).status).toBe(200);
   });
 
