@@ -1,7 +1,7 @@
 // Three suites: unit (pure logic, no servers), integration (real RabbitMQ and PostgreSQL on
 // loopback) and e2e (the built apps as separate processes). `npm test` runs all of them.
 // ts-jest keeps Nest's decorator metadata; type checking is `npm run typecheck`'s job.
-const typescript = ['ts-jest', { isolatedModules: true, tsconfig: 'tsconfig.json' }];
+const typescript = ['ts-jest', { tsconfig: 'tsconfig.json' }];
 
 const shared = {
   testEnvironment: 'node',
