@@ -116,6 +116,21 @@ describe('PostgreSQL layer (real database)', () => {
     expect(await jobs.findById(id)).toMatchObject({ status: 'succeeded', workerId: 'worker-1' });
   });
 
+  it('records the start an outcome carries, once, whether or not the worker also announced it', async () => {
+    const quick = await newJob();
+    const startedAt = new Date((clock = Math.max(clock + 1, Date.now()))).toISOString();
+    await events.record([{ ...event(quick, 'succeeded'), startedAt }]);
+    expect(await jobs.findById(quick)).toMatchObject({ status: 'succeeded', attempts: 1, startedAt });
+    expect((await timeline(quick)).map((e) => e.type)).toEqual(['queued', 'started', 'succeeded']);
+
+    const slow = await newJob();
+    const announced = event(slow, 'started');
+    await events.record([announced]);
+    await events.record([{ ...event(slow, 'succeeded'), startedAt: announced.at }]);
+    expect(await jobs.findById(slow)).toMatchObject({ status: 'succeeded', attempts: 1, startedAt: announced.at });
+    expect((await timeline(slow)).map((e) => e.type)).toEqual(['queued', 'started', 'succeeded']);
+  });
+
   it('events for unknown jobs are reported as orphans and stored nowhere', async () => {
     const ghost = randomUUID();
     const outcome = await events.record([event(ghost, 'started')]);

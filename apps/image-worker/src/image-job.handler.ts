@@ -17,7 +17,7 @@ import { WorkerConfig } from '@pipeline/platform';
 import { BlobStorage, ImagesFolder, StorageKeys } from '@pipeline/storage';
 import sharp from 'sharp';
 
-type Outcome = Pick<JobEventMessage, 'output' | 'error'> & { type: Exclude<JobEventType, 'started'> };
+type Outcome = Pick<JobEventMessage, 'output' | 'error' | 'startedAt'> & { type: Exclude<JobEventType, 'started'> };
 
 /**
  * Runs one image job per message. The message is acked (by the transport) only after the
@@ -39,12 +39,23 @@ export class ImageJobHandler {
   async handle(@Payload() payload: unknown, @Ctx() context: AmqpContext): Promise<void> {
     const job = await this.parse(payload, context);
     const delivery = context.deliveryNumber;
-    const started = this.publishEvent(job, delivery, { type: 'started' });
-    // Awaited below; if the work throws first, the message is redelivered and this outcome does not matter.
-    started.catch(() => undefined);
-    const outcome = await this.run(job);
-    await started;
-    await this.publishEvent(job, delivery, outcome);
+    const startedAt = new Date().toISOString();
+    // Announce the start only if the job runs long enough for anyone to see it processing;
+    // otherwise the outcome carries `startedAt` and the writer records the start from it.
+    let started: Promise<void> | undefined;
+    const announce = setTimeout(() => {
+      started = this.publishEvent(job, delivery, { type: 'started' }, startedAt);
+      // Awaited below; if the work throws first, the message is redelivered and this does not matter.
+      started.catch(() => undefined);
+    }, this.config.STARTED_EVENT_AFTER_MS);
+    let outcome: Outcome;
+    try {
+      outcome = await this.run(job);
+    } finally {
+      clearTimeout(announce);
+    }
+    if (started) await started;
+    await this.publishEvent(job, delivery, { ...outcome, startedAt });
   }
 
   private async parse(payload: unknown, context: AmqpContext): Promise<ImageJobMessage> {
@@ -88,14 +99,14 @@ export class ImageJobHandler {
     return { key, format, width: width ?? 0, height: height ?? 0, sizeBytes: data.length };
   }
 
-  private publishEvent(job: Pick<ImageJobMessage, 'jobId' | 'attempt'>, delivery: number, outcome: Outcome | { type: 'started' }): Promise<void> {
+  private publishEvent(job: Pick<ImageJobMessage, 'jobId' | 'attempt'>, delivery: number, outcome: Outcome | { type: 'started' }, at = new Date().toISOString()): Promise<void> {
     const event: JobEventMessage = {
       eventId: jobEventId(job.jobId, job.attempt, outcome.type, delivery),
       jobId: job.jobId,
       attempt: job.attempt,
       delivery,
       workerId: this.config.WORKER_ID,
-      at: new Date().toISOString(),
+      at,
       ...outcome,
     };
     return this.publisher.publish(MessageType.jobEvent, event.eventId, event);

@@ -39,6 +39,12 @@ export interface JobEventMessage {
   at: string;
   output?: OutputInfo & { key: string };
   error?: JobError;
+  /**
+   * On an outcome: when this delivery started. Workers announce `started` separately only for
+   * jobs that run long enough for someone to see them processing; for the rest the writer
+   * records the start from here, which saves a message per job.
+   */
+  startedAt?: string;
 }
 
 /**
@@ -95,11 +101,13 @@ class JobEventShape {
   @IsISO8601() at: string;
   @IsOptional() @IsObject() output?: OutputInfo & { key: string };
   @IsOptional() @IsObject() error?: JobError;
+  @IsOptional() @IsISO8601() startedAt?: string;
 }
 
 export function parseJobEventMessage(raw: unknown): JobEventMessage {
   const event = validateAs(JobEventShape, raw, 'message');
   if (event.type === 'succeeded' && !event.output) throw new ValidationFailed(['message.output is required for a succeeded event']);
   if (event.type === 'failed' && !event.error) throw new ValidationFailed(['message.error is required for a failed event']);
+  if (event.type === 'started' && event.startedAt) throw new ValidationFailed(['message.startedAt belongs on an outcome, not on a started event']);
   return { ...event };
 }

@@ -1,6 +1,6 @@
 import { JobEventMessage } from '@pipeline/contracts';
 import { Pool } from 'pg';
-import { foldJobEvents } from './job-patch';
+import { foldJobEvents, withImpliedStarts } from './job-patch';
 
 export interface RecordOutcome {
   /** Events that were new and changed the timeline. */
@@ -21,7 +21,7 @@ export class JobEventsRepository {
    */
   async record(batch: JobEventMessage[]): Promise<RecordOutcome> {
     // The same event twice in one batch (a redelivery racing the original) is one event.
-    const events = [...new Map(batch.map((event) => [event.eventId, event])).values()];
+    const events = [...new Map(withImpliedStarts(batch).map((event) => [event.eventId, event])).values()];
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');

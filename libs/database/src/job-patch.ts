@@ -1,4 +1,4 @@
-import { JobError, JobEventMessage, JobStatus, OutputInfo } from '@pipeline/contracts';
+import { JobError, JobEventMessage, jobEventId, JobStatus, OutputInfo } from '@pipeline/contracts';
 
 /** The change a set of new events makes to one job row. */
 export interface JobPatch {
@@ -48,4 +48,25 @@ export function foldJobEvents(events: JobEventMessage[]): JobPatch[] {
     patches.set(event.jobId, patch);
   }
   return [...patches.values()];
+}
+
+/**
+ * The events a batch stands for: an outcome that carries `startedAt` also stands for the
+ * `started` event of its delivery, with the id the worker would have given it, so it is
+ * recorded once whether or not the worker also announced it.
+ */
+export function withImpliedStarts(events: JobEventMessage[]): JobEventMessage[] {
+  return events.flatMap((event) => {
+    if (event.type === 'started' || !event.startedAt) return [event];
+    const started: JobEventMessage = {
+      eventId: jobEventId(event.jobId, event.attempt, 'started', event.delivery),
+      jobId: event.jobId,
+      type: 'started',
+      attempt: event.attempt,
+      delivery: event.delivery,
+      workerId: event.workerId,
+      at: event.startedAt,
+    };
+    return [started, event];
+  });
 }

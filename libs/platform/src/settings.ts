@@ -47,6 +47,8 @@ export class WorkerConfig extends SharedConfig {
   @IsInt() @Min(1) @Max(1000) WORKER_PREFETCH = 4;
   @IsString() @IsNotEmpty() WORKER_ID = `${hostname()}-${process.pid}`;
   @IsInt() @Min(100) @Max(120_000) PUBLISH_TIMEOUT_MS = 10_000;
+  /** A job still running after this long is announced as processing; quicker ones go straight to their outcome. */
+  @IsInt() @Min(0) @Max(600_000) STARTED_EVENT_AFTER_MS = 200;
   /** Largest input, in pixels, a worker will decode. */
   @IsInt() @Min(1) MAX_INPUT_PIXELS = 100_000_000;
 }
