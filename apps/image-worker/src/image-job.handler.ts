@@ -50,7 +50,7 @@ export class ImageJobHandler {
     }, this.config.STARTED_EVENT_AFTER_MS);
     let outcome: Outcome;
     try {
-      outcome = await this.run(job);
+      outcome = await this.run(job, context.message.fields.redelivered || delivery > 1);
     } finally {
       clearTimeout(announce);
     }
@@ -73,10 +73,11 @@ export class ImageJobHandler {
     }
   }
 
-  private async run(job: ImageJobMessage): Promise<Outcome> {
+  /** `redelivered`: an earlier delivery may have stored the output already (and then died before acking). */
+  private async run(job: ImageJobMessage, redelivered: boolean): Promise<Outcome> {
     const outputKey = StorageKeys.output(job.jobId);
     try {
-      const done = await this.storedOutput(outputKey, job.output.format);
+      const done = redelivered ? await this.storedOutput(outputKey, job.output.format) : null;
       if (done) return { type: 'succeeded', output: done };
       const input = job.source.kind === 'images' ? await this.images.read(job.source.path) : await this.storage.read(job.source.key);
       const image = await processImage(input, job.operations, job.output, { maxInputPixels: this.config.MAX_INPUT_PIXELS });

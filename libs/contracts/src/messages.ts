@@ -3,7 +3,7 @@ import { Allow, IsIn, IsInt, IsISO8601, IsNotEmpty, IsDefined, IsObject, IsOptio
 import { JobError, JobSource, JobSpec, parseSpecInto } from './jobs';
 import { Operation } from './operations';
 import { OutputInfo, OutputOptions } from './output';
-import { collectProblems, validateAs, ValidationFailed } from './validation';
+import { collectProblems, isPlainObject, validateAs, ValidationFailed } from './validation';
 
 /** AMQP `type` property of each message; consumers dispatch on it. */
 export const MessageType = {
@@ -75,12 +75,13 @@ class ImageJobEnvelope {
 export function parseImageJobMessage(raw: unknown): ImageJobMessage {
   const problems: string[] = [];
   const envelope = collectProblems(problems, () => validateAs(ImageJobEnvelope, raw, 'message'));
-  if (!envelope) throw new ValidationFailed(problems);
-  const { source } = envelope;
-  const reference = source.kind === 'images' ? source.path : source.key;
-  if (!reference) problems.push(`message.source.${source.kind === 'images' ? 'path' : 'key'} is required for kind ${source.kind}`);
-  const spec = parseSpecInto(problems, envelope.operations, envelope.output, 'message.') as JobSpec;
-  if (problems.length > 0) throw new ValidationFailed(problems);
+  if (!isPlainObject(raw)) throw new ValidationFailed(problems);
+  const source = envelope?.source;
+  const reference = source?.kind === 'images' ? source.path : source?.key;
+  if (source && !reference) problems.push(`message.source.${source.kind === 'images' ? 'path' : 'key'} is required for kind ${source.kind}`);
+  // The operations are checked even when the envelope is broken, so the report is complete.
+  const spec = parseSpecInto(problems, raw.operations, raw.output, 'message.') as JobSpec;
+  if (!envelope || !source || problems.length > 0) throw new ValidationFailed(problems);
   return {
     jobId: envelope.jobId,
     attempt: envelope.attempt,

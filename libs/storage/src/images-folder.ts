@@ -45,6 +45,13 @@ export class ImagesFolder {
   }
 
   async read(relativePath: string): Promise<Buffer> {
-    return readFile(await this.resolve(relativePath));
+    const path = await this.resolve(relativePath);
+    try {
+      return await readFile(path);
+    } catch (error) {
+      // Gone between the check and the read: the same answer as a path that never existed.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new ImagePathError(`source.path "${relativePath}" does not exist in the images folder`);
+      throw error;
+    }
   }
 }

@@ -1,0 +1,19 @@
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { AmqpConnection, AmqpTransport } from '@pipeline/messaging';
+import { startApp, WorkerConfig } from '@pipeline/platform';
+import { WorkerModule } from './worker.module';
+
+/** An image worker, consuming and serving its health endpoints: used by `main` and by the tests. */
+export function startWorker(config: WorkerConfig): Promise<NestFastifyApplication> {
+  return startApp({
+    name: `image-worker ${config.WORKER_ID}`,
+    config,
+    module: WorkerModule.forRoot(config),
+    transport: (app) =>
+      new AmqpTransport(app.get(AmqpConnection), {
+        consumers: [{ queue: app.get(AmqpConnection).topology.jobsQueue, prefetch: config.WORKER_PREFETCH }],
+        retryDelayMs: 1000,
+        shutdownGraceMs: 25_000,
+      }),
+  });
+}

@@ -1,0 +1,21 @@
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { migrate } from '@pipeline/database';
+import { AmqpConnection, AmqpTransport } from '@pipeline/messaging';
+import { startApp, WriterConfig } from '@pipeline/platform';
+import { WriterModule } from './writer.module';
+
+/** The results writer, migrated and consuming: used by `main` and by the tests. */
+export async function startWriter(config: WriterConfig): Promise<NestFastifyApplication> {
+  await migrate({ connectionString: config.DATABASE_URL });
+  return startApp({
+    name: 'results-writer',
+    config,
+    module: WriterModule.forRoot(config),
+    transport: (app) =>
+      new AmqpTransport(app.get(AmqpConnection), {
+        consumers: [{ queue: app.get(AmqpConnection).topology.eventsQueue, prefetch: config.WRITER_PREFETCH }],
+        retryDelayMs: 2000,
+        shutdownGraceMs: 10_000,
+      }),
+  });
+}
