@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { startWorker } from '../../apps/image-worker/src/worker.app';
 import { makeImage } from '../support/images';
-import { AMQP_URL, deleteTopology, makeTempDir, uniqueName, waitFor } from '../support/resources';
+import { AMQP_URL, deleteTopology, dropBrokerConnections, makeTempDir, uniqueName, waitFor } from '../support/resources';
 
 describe('Image worker (real RabbitMQ, in process)', () => {
   let folder: { path: string; remove: () => Promise<void> };
@@ -140,6 +140,15 @@ describe('Image worker (real RabbitMQ, in process)', () => {
     // The stored output stands: 7x5, not the 50x25 a new run would make.
     expect(outcome).toMatchObject({ type: 'succeeded', delivery: 2, output: { width: 7, height: 5, format: 'png', sizeBytes: marker.length } });
     expect((await storage.read(StorageKeys.output(message.jobId))).equals(marker)).toBe(true);
+  });
+
+  it('reconnects after the broker drops its connection, and consumes again', async () => {
+    worker = await startWorker(config);
+    expect(dropBrokerConnections(`${config.AMQP_PREFIX} image-worker`)).toBe(1);
+    const message = job();
+    await publisher.publish(MessageType.imageJob, message.jobId, message);
+    const events = await eventsFor(message.jobId, 2);
+    expect(events[1]).toMatchObject({ type: 'succeeded' });
   });
 
   it('on shutdown finishes the job in flight before closing', async () => {

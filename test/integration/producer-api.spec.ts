@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Pool } from 'pg';
 import { startProducer } from '../../apps/producer/src/producer.app';
 import { makeImage } from '../support/images';
-import { AMQP_URL, createTestDatabase, deleteTopology, makeTempDir, uniqueName } from '../support/resources';
+import { AMQP_URL, createTestDatabase, deleteTopology, dropBrokerConnections, makeTempDir, uniqueName, waitFor } from '../support/resources';
 
 describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
   let database: { url: string; drop: () => Promise<void> };
@@ -220,7 +220,22 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     expect((await fetch(`${base}/health/live`)).status).toBe(200);
   });
 
-  // Last: it takes the broker connection away.
+  it('recovers by itself when the broker drops its connection', async () => {
+    expect(dropBrokerConnections(`${topology.prefix} producer`)).toBe(1);
+    const accepted = await waitFor(
+      async () => {
+        const response = await postJson({ source: { path: 'photo.jpg' }, operations: [] });
+        return response.status === 202 ? response : (expect(response.status).toBe(503), undefined);
+      },
+      20_000,
+      'the producer to accept jobs again',
+    );
+    expect(accepted.status).toBe(202);
+    await takeJobMessage();
+    expect((await fetch(`${base}/health/ready`)).status).toBe(200);
+  });
+
+  // Last: it takes the broker connection away for good.
   it('answers 503, never 202, when the broker is unreachable, and leaves no job or upload behind', async () => {
     await app.get(AmqpConnection).close();
     const before = await jobCount();

@@ -63,3 +63,11 @@ export async function waitFor<T>(check: () => Promise<T | undefined>, timeoutMs 
 export function rabbitmqctl(args: string[]): string {
   return execFileSync('rabbitmqctl', ['-q', ...args], { encoding: 'utf8' });
 }
+
+/** Has the broker drop the connections whose client-given name contains `name` (as a network fault would). */
+export function dropBrokerConnections(name: string): number {
+  const lines = rabbitmqctl(['list_connections', 'pid', 'client_properties']).split('\n');
+  const pids = lines.filter((line) => line.includes(`{"connection_name","`) && line.includes(name)).map((line) => line.split('\t')[0]);
+  for (const pid of pids) rabbitmqctl(['close_connection', pid, 'dropped by a test']);
+  return pids.length;
+}

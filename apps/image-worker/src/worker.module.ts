@@ -16,7 +16,7 @@ export class WorkerModule {
           prefix: config.AMQP_PREFIX,
           heartbeatSeconds: config.AMQP_HEARTBEAT_S,
           deliveryLimit: config.AMQP_DELIVERY_LIMIT,
-          connectionName: `image-worker ${config.WORKER_ID}`,
+          connectionName: `${config.AMQP_PREFIX} image-worker ${config.WORKER_ID}`,
           publishTimeoutMs: config.PUBLISH_TIMEOUT_MS,
         }),
         StorageModule.forRoot({ storageDir: config.STORAGE_DIR, imagesDir: config.IMAGES_DIR }),

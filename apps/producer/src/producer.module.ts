@@ -21,7 +21,7 @@ export class ProducerModule {
           prefix: config.AMQP_PREFIX,
           heartbeatSeconds: config.AMQP_HEARTBEAT_S,
           deliveryLimit: config.AMQP_DELIVERY_LIMIT,
-          connectionName: 'producer',
+          connectionName: `${config.AMQP_PREFIX} producer`,
           publishTimeoutMs: config.PUBLISH_TIMEOUT_MS,
         }),
         StorageModule.forRoot({ storageDir: config.STORAGE_DIR, imagesDir: config.IMAGES_DIR }),
