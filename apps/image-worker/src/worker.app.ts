@@ -1,5 +1,4 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { AmqpConnection, AmqpTransport } from '@pipeline/messaging';
 import { startApp, WorkerConfig } from '@pipeline/platform';
 import { WorkerModule } from './worker.module';
 
@@ -9,11 +8,6 @@ export function startWorker(config: WorkerConfig): Promise<NestFastifyApplicatio
     name: `image-worker ${config.WORKER_ID}`,
     config,
     module: WorkerModule.forRoot(config),
-    transport: (app) =>
-      new AmqpTransport(app.get(AmqpConnection), {
-        consumers: [{ queue: app.get(AmqpConnection).topology.jobsQueue, prefetch: config.WORKER_PREFETCH }],
-        retryDelayMs: 1000,
-        shutdownGraceMs: 25_000,
-      }),
+    consume: { queue: (topology) => topology.jobsQueue, prefetch: config.WORKER_PREFETCH, retryDelayMs: 1000, shutdownGraceMs: 25_000 },
   });
 }

@@ -1,6 +1,5 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { migrate } from '@pipeline/database';
-import { AmqpConnection, AmqpTransport } from '@pipeline/messaging';
 import { startApp, WriterConfig } from '@pipeline/platform';
 import { WriterModule } from './writer.module';
 
@@ -11,11 +10,6 @@ export async function startWriter(config: WriterConfig): Promise<NestFastifyAppl
     name: 'results-writer',
     config,
     module: WriterModule.forRoot(config),
-    transport: (app) =>
-      new AmqpTransport(app.get(AmqpConnection), {
-        consumers: [{ queue: app.get(AmqpConnection).topology.eventsQueue, prefetch: config.WRITER_PREFETCH }],
-        retryDelayMs: 2000,
-        shutdownGraceMs: 10_000,
-      }),
+    consume: { queue: (topology) => topology.eventsQueue, prefetch: config.WRITER_PREFETCH, retryDelayMs: 2000, shutdownGraceMs: 10_000 },
   });
 }

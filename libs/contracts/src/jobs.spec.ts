@@ -1,16 +1,8 @@
 import { parseJobSpec, parseJsonJobRequest } from './jobs';
 import { OPERATION_NAMES } from './operations';
 import { ValidationFailed } from './validation';
+import { problemsOf } from '../../../test/support/validation';
 
-function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ValidationFailed);
-    return (error as ValidationFailed).problems;
-  }
-  throw new Error('expected a ValidationFailed, but nothing was thrown');
-}
 
 const KNOWN = `(one of: ${OPERATION_NAMES.join(', ')})`;
 

@@ -1,16 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { jobEventId, parseImageJobMessage, parseJobEventMessage } from './messages';
 import { ValidationFailed } from './validation';
+import { problemsOf } from '../../../test/support/validation';
 
-function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ValidationFailed);
-    return (error as ValidationFailed).problems;
-  }
-  throw new Error('expected a ValidationFailed, but nothing was thrown');
-}
 
 const JOB_ID = '3b241101-e2bb-4255-8caf-4136c566a962';
 

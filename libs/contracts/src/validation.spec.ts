@@ -1,16 +1,7 @@
 import { MAX_DIMENSION, MAX_OPERATIONS, OPERATION_NAMES } from './operations';
 import { collectProblems, parseJsonText, parseOperations, parseOutputOptions, ValidationFailed } from './validation';
+import { problemsOf } from '../../../test/support/validation';
 
-/** Runs `fn`, expecting a ValidationFailed, and returns its problems. */
-function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ValidationFailed);
-    return (error as ValidationFailed).problems;
-  }
-  throw new Error('expected a ValidationFailed, but nothing was thrown');
-}
 
 const KNOWN = `(one of: ${OPERATION_NAMES.join(', ')})`;
 

@@ -1,8 +1,7 @@
-import { DynamicModule, INestApplication, LoggerService } from '@nestjs/common';
+import { DynamicModule, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { CustomTransportStrategy } from '@nestjs/microservices';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { PassHandlerErrorsToTransport } from '@pipeline/messaging';
+import { AmqpConnection, AmqpTransport, PassHandlerErrorsToTransport, Topology } from '@pipeline/messaging';
 import { createLogger } from './logger';
 import { SharedConfig } from './settings';
 
@@ -12,8 +11,15 @@ export interface AppStartOptions<C extends SharedConfig & { PORT: number; HOST: 
   module: DynamicModule;
   /** Before listening: register plugins, pipes, filters. */
   configure?: (app: NestFastifyApplication) => Promise<void> | void;
-  /** For apps that consume messages: the transport, built from the app's providers. */
-  transport?: (app: INestApplication) => CustomTransportStrategy;
+  /** For apps that consume messages: which queue, and how. */
+  consume?: {
+    queue: (topology: Topology) => string;
+    prefetch: number;
+    /** Pause before a transiently failed message goes back to the queue. */
+    retryDelayMs: number;
+    /** Longest wait for handlers in flight at shutdown. */
+    shutdownGraceMs: number;
+  };
   bodyLimit?: number;
 }
 
@@ -30,9 +36,12 @@ export async function startApp<C extends SharedConfig & { PORT: number; HOST: st
   });
   app.enableShutdownHooks();
   await options.configure?.(app);
-  if (options.transport) {
+  if (options.consume) {
+    const { queue, prefetch, retryDelayMs, shutdownGraceMs } = options.consume;
+    const connection = app.get(AmqpConnection);
+    const transport = new AmqpTransport(connection, { consumers: [{ queue: queue(connection.topology), prefetch }], retryDelayMs, shutdownGraceMs });
     app.useGlobalFilters(new PassHandlerErrorsToTransport(app.getHttpAdapter()));
-    app.connectMicroservice({ strategy: options.transport(app) }, { inheritAppConfig: true });
+    app.connectMicroservice({ strategy: transport }, { inheritAppConfig: true });
     await app.startAllMicroservices();
   }
   await app.listen(options.config.PORT, options.config.HOST);

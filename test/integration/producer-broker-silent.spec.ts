@@ -1,0 +1,71 @@
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { loadConfig, ProducerConfig } from '@pipeline/platform';
+import { Topology } from '@pipeline/messaging';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Pool } from 'pg';
+import { startProducer } from '../../apps/producer/src/producer.app';
+import { makeImage } from '../support/images';
+import { createTestDatabase, deleteTopology, makeTempDir, uniqueName } from '../support/resources';
+import { TcpProxy } from '../support/tcp-proxy';
+
+describe('Producer when the broker stops answering (real RabbitMQ behind a proxy)', () => {
+  let database: { url: string; drop: () => Promise<void> };
+  let folder: { path: string; remove: () => Promise<void> };
+  let proxy: TcpProxy;
+  let app: NestFastifyApplication;
+  let pool: Pool;
+  const prefix = uniqueName('silent');
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    folder = await makeTempDir();
+    await mkdir(join(folder.path, 'images'));
+    await writeFile(join(folder.path, 'images', 'photo.jpg'), await makeImage(32, 32));
+    proxy = new TcpProxy('127.0.0.1', 5672);
+    await proxy.start();
+    app = await startProducer(
+      loadConfig(ProducerConfig, {
+        PORT: '0',
+        HOST: '127.0.0.1',
+        DATABASE_URL: database.url,
+        AMQP_URL: `amqp://guest:guest@127.0.0.1:${proxy.port}`,
+        AMQP_PREFIX: prefix,
+        STORAGE_DIR: join(folder.path, 'storage'),
+        IMAGES_DIR: join(folder.path, 'images'),
+        PUBLISH_TIMEOUT_MS: '1000',
+      }),
+    );
+    pool = new Pool({ connectionString: database.url });
+  });
+
+  afterAll(async () => {
+    proxy.blackhole();
+    await Promise.race([app.close(), new Promise((resolve) => setTimeout(resolve, 3000))]);
+    await proxy.stop();
+    await pool.end();
+    await deleteTopology(new Topology(prefix, 1));
+    await database.drop();
+    await folder.remove();
+  });
+
+  it('answers 503 when no confirm comes in time, never 202, and keeps no row of the job', async () => {
+    const submit = async () =>
+      fetch(`${await app.getUrl()}/v1/jobs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ source: { path: 'photo.jpg' }, operations: [] }),
+      });
+    expect((await submit()).status).toBe(202);
+    const rowsBefore = (await pool.query('SELECT count(*)::int AS n FROM jobs')).rows[0].n;
+
+    proxy.blackhole();
+    const started = Date.now();
+    const response = await submit();
+    expect(response.status).toBe(503);
+    expect(response.headers.get('retry-after')).toBe('5');
+    expect(((await response.json()) as { message: string }).message).toContain('did not confirm within 1000 ms');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    expect((await pool.query('SELECT count(*)::int AS n FROM jobs')).rows[0].n).toBe(rowsBefore);
+  });
+});
