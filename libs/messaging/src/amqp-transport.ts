@@ -144,7 +144,11 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
     this.stopping = true;
     for (const { channel, consumerTag } of this.consumers) await channel.cancel(consumerTag).catch(() => undefined);
     if (this.inFlight > 0) {
-      await Promise.race([new Promise<void>((resolve) => (this.drained = resolve)), sleep(this.options.shutdownGraceMs)]);
+      let timer: NodeJS.Timeout | undefined;
+      const graceOver = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.shutdownGraceMs)));
+      await Promise.race([new Promise<void>((resolve) => (this.drained = resolve)), graceOver]);
+      // A pending grace timer would keep the process alive after everything else has closed.
+      clearTimeout(timer);
     }
     for (const { channel } of this.consumers) await channel.close().catch(() => undefined);
     this.consumers.length = 0;
