@@ -30,6 +30,7 @@ describe('Image worker (real RabbitMQ, in process)', () => {
     storage = new FilesystemBlobStorage(join(folder.path, 'storage'));
     config = loadConfig(WorkerConfig, {
       PORT: '0',
+      LOG_LEVEL: 'warn',
       HOST: '127.0.0.1',
       AMQP_URL,
       AMQP_PREFIX: uniqueName('worker'),

@@ -37,6 +37,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     await symlink(join(folder.path, 'secret.jpg'), join(imagesDir, 'escape.jpg'));
     const config = loadConfig(ProducerConfig, {
       PORT: '0',
+      LOG_LEVEL: 'warn',
       HOST: '127.0.0.1',
       DATABASE_URL: database.url,
       AMQP_URL,

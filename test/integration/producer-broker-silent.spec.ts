@@ -27,6 +27,7 @@ describe('Producer when the broker stops answering (real RabbitMQ behind a proxy
     app = await startProducer(
       loadConfig(ProducerConfig, {
         PORT: '0',
+        LOG_LEVEL: 'warn',
         HOST: '127.0.0.1',
         DATABASE_URL: database.url,
         AMQP_URL: `amqp://guest:guest@127.0.0.1:${proxy.port}`,
