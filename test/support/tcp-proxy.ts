@@ -2,12 +2,14 @@ import { createConnection, createServer, Server, Socket } from 'node:net';
 
 /**
  * A TCP proxy on loopback for fault tests: forwards to a target until told to blackhole
- * (keep connections open, pass nothing: a broker that stopped answering) or to reset them.
+ * (keep connections open, pass nothing: a server that stopped answering) or to refuse
+ * (cut connections, refuse new ones: a server that is down).
  */
 export class TcpProxy {
   private server?: Server;
   private readonly pairs = new Set<[Socket, Socket]>();
   private blackholed = false;
+  private refusing = false;
   port = 0;
 
   constructor(
@@ -17,6 +19,10 @@ export class TcpProxy {
 
   async start(): Promise<void> {
     this.server = createServer((client) => {
+      if (this.refusing) {
+        client.destroy();
+        return;
+      }
       const upstream = createConnection({ host: this.targetHost, port: this.targetPort });
       const pair: [Socket, Socket] = [client, upstream];
       this.pairs.add(pair);
@@ -39,8 +45,18 @@ export class TcpProxy {
     this.blackholed = true;
   }
 
+  /** Cuts every connection and refuses new ones: a server that went down. */
+  refuse(): void {
+    this.refusing = true;
+    for (const [client, upstream] of this.pairs) {
+      client.destroy();
+      upstream.destroy();
+    }
+  }
+
   heal(): void {
     this.blackholed = false;
+    this.refusing = false;
   }
 
   async stop(): Promise<void> {

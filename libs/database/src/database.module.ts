@@ -20,7 +20,13 @@ export class DatabaseModule implements OnApplicationShutdown {
         {
           provide: Pool,
           useFactory: () => {
-            const pool = new Pool({ connectionString: options.url, max: options.poolSize, application_name: options.applicationName });
+            const pool = new Pool({
+              connectionString: options.url,
+              max: options.poolSize,
+              application_name: options.applicationName,
+              // Fail fast while the server is unreachable instead of queueing forever.
+              connectionTimeoutMillis: 5000,
+            });
             // An idle client that loses its connection emits here; the pool replaces it.
             pool.on('error', () => undefined);
             return pool;

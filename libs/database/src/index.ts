@@ -4,4 +4,5 @@ export * from './job-events.repository';
 export * from './job-patch';
 export * from './jobs.repository';
 export * from './migrate';
+export * from './transient-errors';
 export { MIGRATIONS } from './migrations';

@@ -1,0 +1,123 @@
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { JobEventMessage, jobEventId, MessageType } from '@pipeline/contracts';
+import { JobsRepository } from '@pipeline/database';
+import { AmqpConnection, MessagePublisher, Topology } from '@pipeline/messaging';
+import { loadConfig, WriterConfig } from '@pipeline/platform';
+import { Channel, ChannelModel, connect } from 'amqplib';
+import { randomUUID } from 'node:crypto';
+import { Pool } from 'pg';
+import { startWriter } from '../../apps/results-writer/src/writer.app';
+import { AMQP_URL, createTestDatabase, deleteTopology, uniqueName, waitFor } from '../support/resources';
+import { TcpProxy } from '../support/tcp-proxy';
+
+describe('Results writer (real RabbitMQ and PostgreSQL, in process)', () => {
+  let database: { url: string; drop: () => Promise<void> };
+  let proxy: TcpProxy;
+  let writer: NestFastifyApplication;
+  let pool: Pool;
+  let jobs: JobsRepository;
+  let topology: Topology;
+  let publisherConnection: AmqpConnection;
+  let publisher: MessagePublisher;
+  let inspector: ChannelModel;
+  let channel: Channel;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    // The writer reaches PostgreSQL through a proxy the test can cut.
+    proxy = new TcpProxy('127.0.0.1', 5432);
+    await proxy.start();
+    const viaProxy = new URL(database.url);
+    viaProxy.port = String(proxy.port);
+    const config = loadConfig(WriterConfig, {
+      PORT: '0',
+      LOG_LEVEL: 'error',
+      HOST: '127.0.0.1',
+      AMQP_URL,
+      AMQP_PREFIX: uniqueName('writer'),
+      AMQP_DELIVERY_LIMIT: '2',
+      DATABASE_URL: viaProxy.toString(),
+    });
+    writer = await startWriter(config);
+    topology = new Topology(config.AMQP_PREFIX, config.AMQP_DELIVERY_LIMIT);
+    pool = new Pool({ connectionString: database.url });
+    jobs = new JobsRepository(pool);
+    publisherConnection = new AmqpConnection({ url: AMQP_URL, heartbeatSeconds: 5, connectionName: 'test' }, topology);
+    await publisherConnection.connect();
+    publisher = new MessagePublisher(publisherConnection, 5000);
+    await publisher.start();
+    inspector = await connect(AMQP_URL);
+    channel = await inspector.createChannel();
+  });
+
+  afterAll(async () => {
+    proxy.heal();
+    await writer.close();
+    await publisherConnection.close();
+    await inspector.close();
+    await proxy.stop();
+    await pool.end();
+    await deleteTopology(topology);
+    await database.drop();
+  });
+
+  async function newJob(): Promise<string> {
+    const id = randomUUID();
+    await jobs.insertQueued({ id, source: { kind: 'images', path: 'a.jpg' }, operations: [], output: {}, createdAt: new Date() });
+    return id;
+  }
+
+  function succeeded(jobId: string, workerId = 'w1'): JobEventMessage {
+    const at = new Date().toISOString();
+    return {
+      eventId: jobEventId(jobId, 1, 'succeeded', 1),
+      jobId,
+      type: 'succeeded',
+      attempt: 1,
+      delivery: 1,
+      workerId,
+      at,
+      startedAt: at,
+      output: { key: `outputs/${jobId}`, format: 'png', width: 4, height: 3, sizeBytes: 99 },
+    };
+  }
+
+  const parked = async () => (await channel.checkQueue(topology.eventsDeadLetterQueue)).messageCount;
+
+  it('records events into the job rows', async () => {
+    const id = await newJob();
+    await publisher.publish(MessageType.jobEvent, `${id}/outcome`, succeeded(id));
+    const job = await waitFor(async () => ((await jobs.findById(id))?.status === 'succeeded' ? jobs.findById(id) : undefined), 10_000, 'the outcome');
+    expect(job).toMatchObject({ status: 'succeeded', attempts: 1, workerId: 'w1', output: { format: 'png', width: 4, height: 3, sizeBytes: 99 } });
+  });
+
+  it('parks an invalid event and an event the database refuses, and still records the rest of their batch', async () => {
+    const before = await parked();
+    const good = await Promise.all([newJob(), newJob()]);
+    const refused = await newJob();
+    await Promise.all([
+      publisher.publish(MessageType.jobEvent, 'invalid', { eventId: 'x', type: 'exploded' }),
+      // PostgreSQL text cannot hold a NUL character: valid to the contract, refused by the database.
+      publisher.publish(MessageType.jobEvent, 'refused', succeeded(refused, 'worker\u0000nul')),
+      ...good.map((id) => publisher.publish(MessageType.jobEvent, `${id}/outcome`, succeeded(id))),
+    ]);
+    await waitFor(async () => ((await parked()) === before + 2 ? true : undefined), 15_000, 'two parked events');
+    for (const id of good) expect((await jobs.findById(id))?.status).toBe('succeeded');
+    expect((await jobs.findById(refused))?.status).toBe('queued');
+  });
+
+  it('holds events unacked while PostgreSQL is down, dead-letters nothing, and records them once it is back', async () => {
+    const before = await parked();
+    const id = await newJob();
+    proxy.refuse();
+    await publisher.publish(MessageType.jobEvent, `${id}/outcome`, succeeded(id));
+    // Several retries' worth of outage, past what the delivery limit (2) would allow if it requeued.
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    expect((await jobs.findById(id))?.status).toBe('queued');
+    expect(await parked()).toBe(before);
+    expect((await fetch(`${await writer.getUrl()}/health/ready`)).status).toBe(503);
+    proxy.heal();
+    await waitFor(async () => ((await jobs.findById(id))?.status === 'succeeded' ? true : undefined), 20_000, 'the event after the outage');
+    expect(await parked()).toBe(before);
+  });
+});
