@@ -11,7 +11,7 @@ export interface ClassifiedError {
 const INVALID_IMAGE_PATTERNS = [
   /unsupported image format/i,
   /Input buffer contains unsupported image format/i,
-  /Input (buffer|file) is missing/i,
+  /Input buffer is missing/i,
   /premature end of/i,
   /corrupt/i,
   /Invalid (SOS|SOF|marker|JPEG)/i,
@@ -24,7 +24,7 @@ export function classifyProcessingError(error: unknown): ClassifiedError {
   // libvips repeats its warnings once per scanline it failed on.
   const text = error instanceof Error ? error.message : String(error);
   const message = [...new Set(text.split('\n').map((line) => line.trim()).filter(Boolean))].join('; ');
-  if (error instanceof ImagePathError || error instanceof BlobNotFoundError) {
+  if (error instanceof ImagePathError || error instanceof BlobNotFoundError || /Input file is missing/i.test(message)) {
     return { permanent: true, error: { code: JobErrorCode.inputNotFound, message } };
   }
   if (/exceeds pixel limit/i.test(message)) {

@@ -1,5 +1,8 @@
 import { Operation } from '@pipeline/contracts';
 import sharp, { Sharp } from 'sharp';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { makeImage } from '../../../test/support/images';
 import { classifyProcessingError } from './classify-error';
 import { detectImageFormat } from './formats';
@@ -512,6 +515,38 @@ describe('processImage', () => {
     it('classifies an unparseable rotate background as permanent', async () => {
       const error = await rejectionOf(processImage(jpeg400x300, [{ op: 'rotate', angle: 45, background: 'not-a-colour' }], {}, limits));
       expect(classifyProcessingError(error).permanent).toBe(true);
+    });
+  });
+
+  describe('a file path as input', () => {
+    let dir: string;
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'imaging-'));
+    });
+    afterAll(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('reads the file itself and keeps its format by default', async () => {
+      const path = join(dir, 'in.png');
+      await writeFile(path, await makeImage(120, 80, 'png'));
+      const result = await processImage(path, [{ op: 'resize', width: 60 }], {}, limits);
+      expect([result.format, result.width, result.height]).toEqual(['png', 60, 40]);
+      expect((await sharp(result.data).metadata()).format).toBe('png');
+    });
+
+    it('gives the same pixels as the same bytes in memory', async () => {
+      const bytes = await makeImage(90, 60);
+      const path = join(dir, 'same.jpg');
+      await writeFile(path, bytes);
+      const operations: Operation[] = [{ op: 'crop', left: 5, top: 5, width: 50, height: 40 }, { op: 'blur', sigma: 1.5 }];
+      const [fromFile, fromMemory] = await Promise.all([processImage(path, operations, { format: 'png' }, limits), processImage(bytes, operations, { format: 'png' }, limits)]);
+      expect(fromFile.data.equals(fromMemory.data)).toBe(true);
+    });
+
+    it('a missing file is a permanent INPUT_NOT_FOUND', async () => {
+      const error = await rejectionOf(processImage(join(dir, 'gone.jpg'), [], { format: 'jpeg' }, limits));
+      expect(classifyProcessingError(error)).toMatchObject({ permanent: true, error: { code: 'INPUT_NOT_FOUND' } });
     });
   });
 });

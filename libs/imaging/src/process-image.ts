@@ -1,6 +1,6 @@
 import { Operation, OutputFormat, OutputOptions } from '@pipeline/contracts';
-import sharp, { Sharp } from 'sharp';
-import { defaultOutputFormat, detectImageFormat } from './formats';
+import sharp, { Sharp, SharpOptions } from 'sharp';
+import { defaultOutputFormat, detectImageFormat, InputFormat } from './formats';
 import { planStages, Stage } from './plan';
 
 export interface ProcessingLimits {
@@ -55,14 +55,23 @@ function encode(image: Sharp, format: OutputFormat, quality: number | undefined)
   }
 }
 
+/** The input's format: sniffed from a buffer's first bytes, or read by libvips from a file's header. */
+async function inputFormat(input: Buffer | string, options: SharpOptions): Promise<InputFormat | null> {
+  if (Buffer.isBuffer(input)) return detectImageFormat(input);
+  const { format } = await sharp(input, options).metadata();
+  return format === 'jpeg' || format === 'png' || format === 'webp' ? format : null;
+}
+
 /**
- * Runs a job's operations on an encoded image and encodes the result. Metadata is not
+ * Runs a job's operations on an encoded image (its bytes, or the path of a file, which libvips
+ * then reads as it goes instead of holding it all in memory) and encodes the result. Metadata is not
  * copied to the output; EXIF orientation is applied first, so what users see is upright.
  */
-export async function processImage(input: Buffer, operations: Operation[], output: OutputOptions, limits: ProcessingLimits): Promise<ProcessedImage> {
-  const format = output.format ?? defaultOutputFormat(detectImageFormat(input));
+export async function processImage(input: Buffer | string, operations: Operation[], output: OutputOptions, limits: ProcessingLimits): Promise<ProcessedImage> {
+  const options = { limitInputPixels: limits.maxInputPixels, failOn: 'warning' } as const;
+  const format = output.format ?? defaultOutputFormat(await inputFormat(input, options));
   const stages = planStages(operations);
-  let image = sharp(input, { limitInputPixels: limits.maxInputPixels, failOn: 'warning' }).autoOrient();
+  let image = sharp(input, options).autoOrient();
   for (const stage of stages.slice(0, -1)) {
     const { data, info } = await applyStage(image, stage).raw().toBuffer({ resolveWithObject: true });
     image = sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } });

@@ -19,6 +19,11 @@ export abstract class BlobStorage {
   abstract openReadStream(key: string): Promise<{ stream: Readable; sizeBytes: number }>;
   /** Size of the object, or null when there is none. */
   abstract sizeOf(key: string): Promise<number | null>;
+  /**
+   * A path on this machine where the object can be read directly, or null where the store
+   * has none (an object store): readers that can take a path (libvips) then skip a copy.
+   */
+  abstract localPath(key: string): string | null;
   /** Removes the object; removing one that is not there is not an error. */
   abstract delete(key: string): Promise<void>;
 }

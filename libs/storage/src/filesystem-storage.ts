@@ -90,6 +90,10 @@ export class FilesystemBlobStorage extends BlobStorage {
     }
   }
 
+  localPath(key: string): string {
+    return this.pathOf(key);
+  }
+
   async delete(key: string): Promise<void> {
     await rm(this.pathOf(key), { force: true });
   }

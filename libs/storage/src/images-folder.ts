@@ -1,4 +1,4 @@
-import { readFile, realpath, stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import { isAbsolute, resolve, sep } from 'node:path';
 
 /** A requested path that is not a readable file inside the images folder. */
@@ -42,16 +42,5 @@ export class ImagesFolder {
     if (!real.startsWith(root + sep)) throw new ImagePathError(`source.path "${relativePath}" leads outside the images folder`);
     if (!(await stat(real)).isFile()) throw new ImagePathError(`source.path "${relativePath}" is not a file`);
     return real;
-  }
-
-  async read(relativePath: string): Promise<Buffer> {
-    const path = await this.resolve(relativePath);
-    try {
-      return await readFile(path);
-    } catch (error) {
-      // Gone between the check and the read: the same answer as a path that never existed.
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new ImagePathError(`source.path "${relativePath}" does not exist in the images folder`);
-      throw error;
-    }
   }
 }
