@@ -48,7 +48,7 @@ export class WorkerConfig extends SharedConfig {
   @IsString() @IsNotEmpty() WORKER_ID = `${hostname()}-${process.pid}`;
   @IsInt() @Min(100) @Max(120_000) PUBLISH_TIMEOUT_MS = 10_000;
   /** A job still running after this long is announced as processing; quicker ones go straight to their outcome. */
-  @IsInt() @Min(0) @Max(600_000) STARTED_EVENT_AFTER_MS = 200;
+  @IsInt() @Min(0) @Max(600_000) STARTED_EVENT_AFTER_MS = 500;
   /** Largest input, in pixels, a worker will decode. */
   @IsInt() @Min(1) MAX_INPUT_PIXELS = 100_000_000;
 }
