@@ -1,6 +1,5 @@
 import { parseJobSpec, parseJsonJobRequest } from './jobs';
 import { OPERATION_NAMES } from './operations';
-import { ValidationFailed } from './validation';
 import { problemsOf } from '../../../test/support/validation';
 
 
