@@ -1,26 +1,26 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ImageJobMessage, JobEventMessage, MessageType } from '@pipeline/contracts';
-import { AmqpConnection, MessagePublisher, Topology } from '@pipeline/messaging';
+import { MessagePublisher, Topology } from '@pipeline/messaging';
 import { loadConfig, WorkerConfig } from '@pipeline/platform';
 import { FilesystemBlobStorage, StorageKeys } from '@pipeline/storage';
-import { Channel, ChannelModel, connect } from 'amqplib';
+import { Channel, connect } from 'amqplib';
 import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { startWorker } from '../../apps/image-worker/src/worker.app';
+import { connectTestBroker, TestBroker } from '../support/broker';
 import { makeImage } from '../support/images';
 import { AMQP_URL, deleteTopology, dropBrokerConnections, makeTempDir, uniqueName, waitFor } from '../support/resources';
 
 describe('Image worker (real RabbitMQ, in process)', () => {
   let folder: { path: string; remove: () => Promise<void> };
   let topology: Topology;
-  let inspector: ChannelModel;
   let channel: Channel;
   let storage: FilesystemBlobStorage;
   let worker: NestFastifyApplication | undefined;
   let publisher: MessagePublisher;
-  let publisherConnection: AmqpConnection;
+  let broker: TestBroker;
   let config: WorkerConfig;
 
   beforeAll(async () => {
@@ -40,12 +40,8 @@ describe('Image worker (real RabbitMQ, in process)', () => {
       STARTED_EVENT_AFTER_MS: '0',
     });
     topology = new Topology(config.AMQP_PREFIX, config.AMQP_DELIVERY_LIMIT);
-    publisherConnection = new AmqpConnection({ url: AMQP_URL, heartbeatSeconds: 5, connectionName: 'test' }, topology);
-    await publisherConnection.connect();
-    publisher = new MessagePublisher(publisherConnection, 5000);
-    await publisher.start();
-    inspector = await connect(AMQP_URL);
-    channel = await inspector.createChannel();
+    broker = await connectTestBroker(topology);
+    ({ publisher, channel } = broker);
   });
 
   afterEach(async () => {
@@ -54,8 +50,7 @@ describe('Image worker (real RabbitMQ, in process)', () => {
   });
 
   afterAll(async () => {
-    await publisherConnection.close();
-    await inspector.close();
+    await broker.close();
     await deleteTopology(topology);
     await folder.remove();
   });
@@ -130,10 +125,11 @@ describe('Image worker (real RabbitMQ, in process)', () => {
     const marker = await sharp({ create: { width: 7, height: 5, channels: 3, background: '#ff0000' } }).png().toBuffer();
     await storage.put(StorageKeys.output(message.jobId), marker);
     await publisher.publish(MessageType.imageJob, message.jobId, message);
-    const crashing = await inspector.createChannel();
+    const crashingWorker = await connect(AMQP_URL);
+    const crashing = await crashingWorker.createChannel();
     const taken = await waitFor(async () => (await crashing.get(topology.jobsQueue, { noAck: false })) || undefined, 5000, 'the job');
     expect(taken.properties.messageId).toBe(message.jobId);
-    await crashing.close();
+    await crashingWorker.close();
 
     worker = await startWorker(config);
     const [started, outcome] = await eventsFor(message.jobId, 2);

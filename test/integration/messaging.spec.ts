@@ -13,8 +13,9 @@ import {
   Topology,
   UnroutableMessageError,
 } from '@pipeline/messaging';
-import { Channel, ChannelModel, connect, GetMessage } from 'amqplib';
-import { AMQP_URL, deleteTopology, rabbitmqctl, uniqueName, waitFor } from '../support/resources';
+import { Channel, GetMessage } from 'amqplib';
+import { connectTestBroker, TestBroker } from '../support/broker';
+import { deleteTopology, rabbitmqctl, uniqueName, waitFor } from '../support/resources';
 
 /** What the test handler saw, and what it should do next. */
 const seen: Array<{ payload: unknown; delivery: number }> = [];
@@ -36,7 +37,7 @@ describe('RabbitMQ layer (real broker)', () => {
   let topology: Topology;
   let connection: AmqpConnection;
   let publisher: MessagePublisher;
-  let inspector: ChannelModel;
+  let broker: TestBroker;
   let channel: Channel;
   let microservice: INestMicroservice | undefined;
 
@@ -57,19 +58,14 @@ describe('RabbitMQ layer (real broker)', () => {
     seen.length = 0;
     behaviour = async () => undefined;
     topology = new Topology(uniqueName('amqp'), 3);
-    connection = new AmqpConnection({ url: AMQP_URL, heartbeatSeconds: 5, connectionName: 'test' }, topology);
-    await connection.connect();
-    publisher = new MessagePublisher(connection, 5000);
-    await publisher.start();
-    inspector = await connect(AMQP_URL);
-    channel = await inspector.createChannel();
+    broker = await connectTestBroker(topology);
+    ({ connection, publisher, channel } = broker);
   });
 
   afterEach(async () => {
     await microservice?.close();
     microservice = undefined;
-    await connection.close();
-    await inspector.close();
+    await broker.close();
     await deleteTopology(topology);
   });
 

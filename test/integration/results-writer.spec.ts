@@ -1,12 +1,13 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { JobEventMessage, jobEventId, MessageType } from '@pipeline/contracts';
 import { JobsRepository } from '@pipeline/database';
-import { AmqpConnection, MessagePublisher, Topology } from '@pipeline/messaging';
+import { MessagePublisher, Topology } from '@pipeline/messaging';
 import { loadConfig, WriterConfig } from '@pipeline/platform';
-import { Channel, ChannelModel, connect } from 'amqplib';
+import { Channel } from 'amqplib';
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
 import { startWriter } from '../../apps/results-writer/src/writer.app';
+import { connectTestBroker, TestBroker } from '../support/broker';
 import { AMQP_URL, createTestDatabase, deleteTopology, uniqueName, waitFor } from '../support/resources';
 import { TcpProxy } from '../support/tcp-proxy';
 
@@ -17,9 +18,8 @@ describe('Results writer (real RabbitMQ and PostgreSQL, in process)', () => {
   let pool: Pool;
   let jobs: JobsRepository;
   let topology: Topology;
-  let publisherConnection: AmqpConnection;
+  let broker: TestBroker;
   let publisher: MessagePublisher;
-  let inspector: ChannelModel;
   let channel: Channel;
 
   beforeAll(async () => {
@@ -42,19 +42,14 @@ describe('Results writer (real RabbitMQ and PostgreSQL, in process)', () => {
     topology = new Topology(config.AMQP_PREFIX, config.AMQP_DELIVERY_LIMIT);
     pool = new Pool({ connectionString: database.url });
     jobs = new JobsRepository(pool);
-    publisherConnection = new AmqpConnection({ url: AMQP_URL, heartbeatSeconds: 5, connectionName: 'test' }, topology);
-    await publisherConnection.connect();
-    publisher = new MessagePublisher(publisherConnection, 5000);
-    await publisher.start();
-    inspector = await connect(AMQP_URL);
-    channel = await inspector.createChannel();
+    broker = await connectTestBroker(topology);
+    ({ publisher, channel } = broker);
   });
 
   afterAll(async () => {
     proxy.heal();
     await writer.close();
-    await publisherConnection.close();
-    await inspector.close();
+    await broker.close();
     await proxy.stop();
     await pool.end();
     await deleteTopology(topology);
