@@ -104,7 +104,7 @@ describe('Image worker (real RabbitMQ, in process)', () => {
     const message = job({ source: { kind: 'images', path: 'text.jpg' } });
     await publisher.publish(MessageType.imageJob, message.jobId, message);
     const events = await eventsFor(message.jobId, 2);
-    expect(events[1]).toMatchObject({ type: 'failed', error: { code: 'INVALID_IMAGE' } });
+    expect(events[1]).toMatchObject({ type: 'failed', error: { code: 'UNSUPPORTED_FORMAT' } });
     expect((await channel.checkQueue(topology.jobsDeadLetterQueue)).messageCount).toBe(0);
   });
 

@@ -4,6 +4,10 @@ export const JobErrorCode = {
   invalidImage: 'INVALID_IMAGE',
   /** The input is larger than the configured pixel limit. */
   imageTooLarge: 'IMAGE_TOO_LARGE',
+  /** The input is in a format this service does not decode (SVG, PDF, …). */
+  unsupportedFormat: 'UNSUPPORTED_FORMAT',
+  /** Processing took longer than the per-job time limit. */
+  timedOut: 'PROCESSING_TIMEOUT',
   /** An operation does not fit this image (a crop outside its bounds, say). */
   invalidOperation: 'INVALID_OPERATION',
   /** The input named by the job is gone. */

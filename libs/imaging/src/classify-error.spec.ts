@@ -71,7 +71,6 @@ describe('classifyProcessingError', () => {
   });
 
   it.each([
-    'Input buffer contains unsupported image format',
     'Input buffer is missing',
     'VipsJpeg: premature end of JPEG image',
     'Input buffer has corrupt header: something',
@@ -102,5 +101,19 @@ describe('classifyProcessingError', () => {
 
   it('prefers IMAGE_TOO_LARGE when the message also mentions an invalid input', () => {
     expect(classifyProcessingError(new Error('Input image exceeds pixel limit\ninvalid')).error.code).toBe('IMAGE_TOO_LARGE');
+  });
+
+  it.each(['Input buffer contains unsupported image format', 'Input file contains unsupported image format'])(
+    'treats "%s" (no loader, or a blocked one) as a permanent UNSUPPORTED_FORMAT',
+    (message) => {
+      expect(classifyProcessingError(new Error(message))).toMatchObject({ permanent: true, error: { code: 'UNSUPPORTED_FORMAT' } });
+    },
+  );
+
+  it('treats a libvips timeout as a permanent PROCESSING_TIMEOUT', () => {
+    expect(classifyProcessingError(new Error('timeout: 12% complete\nVipsImage: killed for image "temp-1"'))).toMatchObject({
+      permanent: true,
+      error: { code: 'PROCESSING_TIMEOUT' },
+    });
   });
 });

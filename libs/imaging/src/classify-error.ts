@@ -9,8 +9,6 @@ export interface ClassifiedError {
 
 // libvips reports these for inputs that no retry will fix.
 const INVALID_IMAGE_PATTERNS = [
-  /unsupported image format/i,
-  /Input buffer contains unsupported image format/i,
   /Input buffer is missing/i,
   /premature end of/i,
   /corrupt/i,
@@ -26,6 +24,12 @@ export function classifyProcessingError(error: unknown): ClassifiedError {
   const message = [...new Set(text.split('\n').map((line) => line.trim()).filter(Boolean))].join('; ');
   if (error instanceof ImagePathError || error instanceof BlobNotFoundError || /Input file is missing/i.test(message)) {
     return { permanent: true, error: { code: JobErrorCode.inputNotFound, message } };
+  }
+  if (/unsupported image format/i.test(message)) {
+    return { permanent: true, error: { code: JobErrorCode.unsupportedFormat, message: `The input is not in a supported image format (JPEG, PNG, WebP, GIF, TIFF, AVIF, HEIF): ${message}` } };
+  }
+  if (/^timeout: \d+% complete/i.test(message)) {
+    return { permanent: true, error: { code: JobErrorCode.timedOut, message: `Processing took longer than the time limit (${message})` } };
   }
   if (/exceeds pixel limit/i.test(message)) {
     return { permanent: true, error: { code: JobErrorCode.imageTooLarge, message: `The input image is too large: ${message}` } };

@@ -2,3 +2,4 @@ export * from './formats';
 export * from './plan';
 export * from './process-image';
 export * from './classify-error';
+export * from './decoders';

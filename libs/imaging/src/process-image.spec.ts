@@ -459,9 +459,9 @@ describe('processImage', () => {
       expect(classifyProcessingError(error)).toMatchObject({ permanent: true, error: { code: 'INVALID_IMAGE' } });
     });
 
-    it('rejects bytes that are no image as a permanent INVALID_IMAGE', async () => {
+    it('rejects bytes that are no image as a permanent UNSUPPORTED_FORMAT', async () => {
       const error = await rejectionOf(processImage(Buffer.from('this is not an image, just some text'), [], {}, limits));
-      expect(classifyProcessingError(error)).toMatchObject({ permanent: true, error: { code: 'INVALID_IMAGE' } });
+      expect(classifyProcessingError(error)).toMatchObject({ permanent: true, error: { code: 'UNSUPPORTED_FORMAT' } });
     });
 
     it('rejects a crop outside the image as a permanent INVALID_OPERATION', async () => {

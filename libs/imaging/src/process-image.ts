@@ -4,8 +4,10 @@ import { defaultOutputFormat, detectImageFormat, InputFormat } from './formats';
 import { planStages, Stage } from './plan';
 
 export interface ProcessingLimits {
-  /** Inputs with more pixels are refused before decoding. */
+  /** Inputs with more pixels are refused from their header, before decoding. */
   maxInputPixels: number;
+  /** Longest a single pipeline may run; unlimited when absent. */
+  timeoutSeconds?: number;
 }
 
 export interface ProcessedImage {
@@ -36,6 +38,10 @@ function applyOperation(image: Sharp, operation: Operation): Sharp {
     case 'brightness':
       return image.modulate({ brightness: operation.factor });
   }
+}
+
+function withTimeout(image: Sharp, limits: ProcessingLimits): Sharp {
+  return limits.timeoutSeconds ? image.timeout({ seconds: limits.timeoutSeconds }) : image;
 }
 
 function applyStage(image: Sharp, stage: Stage): Sharp {
@@ -73,9 +79,9 @@ export async function processImage(input: Buffer | string, operations: Operation
   const stages = planStages(operations);
   let image = sharp(input, options).autoOrient();
   for (const stage of stages.slice(0, -1)) {
-    const { data, info } = await applyStage(image, stage).raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await withTimeout(applyStage(image, stage), limits).raw().toBuffer({ resolveWithObject: true });
     image = sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } });
   }
-  const { data, info } = await encode(applyStage(image, stages[stages.length - 1]), format, output.quality).toBuffer({ resolveWithObject: true });
+  const { data, info } = await withTimeout(encode(applyStage(image, stages[stages.length - 1]), format, output.quality), limits).toBuffer({ resolveWithObject: true });
   return { data, format, width: info.width, height: info.height };
 }

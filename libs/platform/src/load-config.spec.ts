@@ -53,7 +53,7 @@ describe('loadConfig', () => {
     it('gives each app its own defaults', () => {
       expect(loadConfig(WorkerConfig, {}).PORT).toBe(3001);
       expect(loadConfig(WriterConfig, {}).PORT).toBe(3002);
-      expect(loadConfig(WorkerConfig, {}).MAX_INPUT_PIXELS).toBe(100_000_000);
+      expect(loadConfig(WorkerConfig, {}).MAX_INPUT_PIXELS).toBe(50_000_000);
       expect(loadConfig(WriterConfig, {}).WRITER_MAX_BATCH).toBe(500);
       expect(loadConfig(WorkerConfig, {}).WORKER_ID).toBe(`${hostname()}-${process.pid}`);
     });

@@ -49,8 +49,15 @@ export class WorkerConfig extends SharedConfig {
   @IsInt() @Min(100) @Max(120_000) PUBLISH_TIMEOUT_MS = 10_000;
   /** A job still running after this long is announced as processing; quicker ones go straight to their outcome. */
   @IsInt() @Min(0) @Max(600_000) STARTED_EVENT_AFTER_MS = 500;
-  /** Largest input, in pixels, a worker will decode. */
-  @IsInt() @Min(1) MAX_INPUT_PIXELS = 100_000_000;
+  /** Largest input, in pixels, a worker will decode (judged from the header, before decoding). */
+  @IsInt() @Min(1) MAX_INPUT_PIXELS = 50_000_000;
+  /** Longest one image may take; past it the job fails with PROCESSING_TIMEOUT. */
+  @IsInt() @Min(1) @Max(3600) JOB_TIMEOUT_S = 120;
+  /** Input formats workers decode, comma-separated; libvips' other loaders (SVG, PDF, …) are blocked. */
+  @Matches(/^(jpeg|png|webp|gif|tiff|avif|heif)(,(jpeg|png|webp|gif|tiff|avif|heif))*$/, {
+    message: 'INPUT_FORMATS must be a comma-separated list of jpeg, png, webp, gif, tiff, avif, heif',
+  })
+  INPUT_FORMATS = 'jpeg,png,webp,gif,tiff,avif,heif';
 }
 
 export class WriterConfig extends SharedConfig {
