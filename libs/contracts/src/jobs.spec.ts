@@ -20,9 +20,9 @@ describe('parseJobSpec', () => {
   });
 
   it('reports problems with operations and output together', () => {
-    expect(problemsOf(() => parseJobSpec([{ op: 'nope' }], { format: 'gif' }))).toEqual([
+    expect(problemsOf(() => parseJobSpec([{ op: 'nope' }], { format: 'bmp' }))).toEqual([
       `operations[0].op "nope" is not a known operation ${KNOWN}`,
-      'output.format must be one of the following values: jpeg, png, webp, avif',
+      'output.format must be one of the following values: jpeg, png, webp, avif, tiff, gif',
     ]);
   });
 

@@ -150,9 +150,9 @@ describe('parseImageJobMessage', () => {
     });
 
     it('bad operations and output, located under message.', () => {
-      expect(problemsOf(() => parseImageJobMessage({ ...valid(), operations: [{ op: 'resize' }], output: { format: 'tiff' } }))).toEqual([
+      expect(problemsOf(() => parseImageJobMessage({ ...valid(), operations: [{ op: 'resize' }], output: { format: 'bmp' } }))).toEqual([
         'message.operations[0].width: resize needs width and/or height',
-        'message.output.format must be one of the following values: jpeg, png, webp, avif',
+        'message.output.format must be one of the following values: jpeg, png, webp, avif, tiff, gif',
       ]);
     });
 

@@ -278,8 +278,8 @@ describe('parseOutputOptions', () => {
   });
 
   it('names every bad field', () => {
-    expect(problemsOf(() => parseOutputOptions({ format: 'gif', quality: 0 }))).toEqual([
-      'output.format must be one of the following values: jpeg, png, webp, avif',
+    expect(problemsOf(() => parseOutputOptions({ format: 'bmp', quality: 0 }))).toEqual([
+      'output.format must be one of the following values: jpeg, png, webp, avif, tiff, gif',
       'output.quality must not be less than 1',
     ]);
   });
@@ -301,7 +301,7 @@ describe('parseOutputOptions', () => {
 
   it('uses the path it is given', () => {
     expect(problemsOf(() => parseOutputOptions({ format: 'bmp' }, 'message.output'))).toEqual([
-      'message.output.format must be one of the following values: jpeg, png, webp, avif',
+      'message.output.format must be one of the following values: jpeg, png, webp, avif, tiff, gif',
     ]);
   });
 });

@@ -1,7 +1,7 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync, ValidationError } from 'class-validator';
 import { MAX_OPERATIONS, Operation, OPERATION_CLASSES, OPERATION_NAMES, OperationName } from './operations';
-import { OutputOptions } from './output';
+import { OutputOptions, outputOptionProblems } from './output';
 
 /** Input that does not satisfy a contract; every problem names the field it concerns. */
 export class ValidationFailed extends Error {
@@ -76,7 +76,16 @@ export function parseOperations(raw: unknown, path = 'operations'): Operation[] 
 
 export function parseOutputOptions(raw: unknown, path = 'output'): OutputOptions {
   if (raw === undefined || raw === null) return {};
-  return { ...validateAs(OutputOptions, raw, path) };
+  const options = { ...validateAs(OutputOptions, raw, path) };
+  // Without a format the input's decides, so only options valid for every default may be given.
+  const problems = options.format ? outputOptionProblems(options, options.format, path) : outputOptionProblemsForDefault(options, path);
+  if (problems.length > 0) throw new ValidationFailed(problems);
+  return options;
+}
+
+function outputOptionProblemsForDefault(options: OutputOptions, path: string): string[] {
+  const named = (['lossless', 'progressive', 'effort'] as const).filter((field) => options[field] !== undefined);
+  return named.map((field) => `${path}.${field} needs output.format, since the default format follows the input`);
 }
 
 /** Parses a text field that must hold JSON (a multipart part, a message body). */

@@ -48,16 +48,22 @@ function applyStage(image: Sharp, stage: Stage): Sharp {
   return stage.reduce(applyOperation, image);
 }
 
-function encode(image: Sharp, format: OutputFormat, quality: number | undefined): Sharp {
+function encode(image: Sharp, format: OutputFormat, output: OutputOptions): Sharp {
+  const { quality, lossless, progressive, effort } = output;
   switch (format) {
     case 'jpeg':
-      return image.jpeg({ quality: quality ?? 80, mozjpeg: false });
+      return image.jpeg({ quality: quality ?? 80, progressive: progressive ?? false, mozjpeg: false });
     case 'png':
-      return image.png(quality === undefined ? {} : { quality, palette: quality < 100 });
+      return image.png({ ...(quality === undefined ? {} : { quality, palette: quality < 100 }), ...(effort === undefined ? {} : { effort }) });
     case 'webp':
-      return image.webp({ quality: quality ?? 80 });
+      return image.webp({ quality: quality ?? 80, lossless: lossless ?? false, ...(effort === undefined ? {} : { effort }) });
     case 'avif':
-      return image.avif({ quality: quality ?? 50 });
+      return image.avif({ quality: quality ?? 50, lossless: lossless ?? false, ...(effort === undefined ? {} : { effort }) });
+    case 'tiff':
+      // Lossless LZW unless a quality asks for JPEG compression inside the TIFF.
+      return image.tiff(quality === undefined ? { compression: 'lzw' } : { compression: 'jpeg', quality });
+    case 'gif':
+      return image.gif(effort === undefined ? {} : { effort });
   }
 }
 
@@ -82,6 +88,6 @@ export async function processImage(input: Buffer | string, operations: Operation
     const { data, info } = await withTimeout(applyStage(image, stage), limits).raw().toBuffer({ resolveWithObject: true });
     image = sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } });
   }
-  const { data, info } = await withTimeout(encode(applyStage(image, stages[stages.length - 1]), format, output.quality), limits).toBuffer({ resolveWithObject: true });
+  const { data, info } = await withTimeout(encode(applyStage(image, stages[stages.length - 1]), format, output), limits).toBuffer({ resolveWithObject: true });
   return { data, format, width: info.width, height: info.height };
 }
