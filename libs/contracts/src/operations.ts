@@ -82,6 +82,52 @@ export class BrightnessOperation {
   @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) @Max(10) factor: number;
 }
 
+export class MedianOperation {
+  @Equals('median') op: 'median';
+  /** Window size in pixels (odd); 3 removes salt-and-pepper noise. */
+  @IsOptional() @IsInt() @Min(1) @Max(15) size?: number;
+}
+
+export class ThresholdOperation {
+  @Equals('threshold') op: 'threshold';
+  /** Pixels at or above become white, the rest black. */
+  @IsOptional() @IsInt() @Min(0) @Max(255) value?: number;
+}
+
+export class EdgesOperation {
+  @Equals('edges') op: 'edges';
+}
+
+export class ModulateOperation {
+  @Equals('modulate') op: 'modulate';
+  @IsOptional() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) @Max(10) brightness?: number;
+  @IsOptional() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) @Max(10) saturation?: number;
+  /** Degrees around the colour wheel. */
+  @IsOptional() @IsInt() @Min(-360) @Max(360) hue?: number;
+  /** Added to lightness (L*, 0–100). */
+  @IsOptional() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(-100) @Max(100) lightness?: number;
+}
+
+export class ContrastOperation {
+  @Equals('contrast') op: 'contrast';
+  /** Linear contrast around mid-grey: above 1 more, below 1 less. */
+  @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) @Max(10) factor: number;
+}
+
+export class NormalizeOperation {
+  @Equals('normalize') op: 'normalize';
+}
+
+export class NegateOperation {
+  @Equals('negate') op: 'negate';
+}
+
+export class TintOperation {
+  @Equals('tint') op: 'tint';
+  @Matches(/^#([0-9a-f]{3}|[0-9a-f]{6})$/i, { message: '$property must be a hex colour such as #704214' })
+  color: string;
+}
+
 export type Operation =
   | ResizeOperation
   | CropOperation
@@ -91,7 +137,15 @@ export type Operation =
   | BlurOperation
   | SharpenOperation
   | GrayscaleOperation
-  | BrightnessOperation;
+  | BrightnessOperation
+  | MedianOperation
+  | ThresholdOperation
+  | EdgesOperation
+  | ModulateOperation
+  | ContrastOperation
+  | NormalizeOperation
+  | NegateOperation
+  | TintOperation;
 
 export type OperationName = Operation['op'];
 
@@ -106,6 +160,14 @@ export const OPERATION_CLASSES: Record<OperationName, new () => Operation> = {
   sharpen: SharpenOperation,
   grayscale: GrayscaleOperation,
   brightness: BrightnessOperation,
+  median: MedianOperation,
+  threshold: ThresholdOperation,
+  edges: EdgesOperation,
+  modulate: ModulateOperation,
+  contrast: ContrastOperation,
+  normalize: NormalizeOperation,
+  negate: NegateOperation,
+  tint: TintOperation,
 };
 
 export const OPERATION_NAMES = Object.keys(OPERATION_CLASSES) as OperationName[];

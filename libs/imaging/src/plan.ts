@@ -10,14 +10,31 @@ import { Operation } from '@pipeline/contracts';
 export type Stage = Operation[];
 
 const ORIENTATION = new Set<Operation['op']>(['flip', 'flop', 'rotate']);
-const FILTER_RANK: Partial<Record<Operation['op'], number>> = { blur: 70, brightness: 80, sharpen: 90 };
+// Where sharp runs each filter, after all geometry (src/pipeline.cc); equal ranks share one sharp call.
+const FILTER_RANK: Partial<Record<Operation['op'], number>> = {
+  median: 60,
+  threshold: 65,
+  blur: 70,
+  edges: 75,
+  brightness: 80,
+  modulate: 80,
+  sharpen: 90,
+  contrast: 110,
+  normalize: 120,
+  tint: 130,
+};
+const GEOMETRY = new Set<Operation['op']>(['crop', 'resize', 'flip', 'flop', 'rotate']);
 
 /** Whether `operation` can be appended to `stage` without sharp reordering it (src/pipeline.cc). */
 function canJoin(stage: Stage, operation: Operation): boolean {
   if (stage.some((op) => op.op === operation.op)) return false;
-  // A colour-space change commutes with the geometry and filters here: it may join any stage.
-  if (operation.op === 'grayscale') return true;
-  const ops = stage.filter((op) => op.op !== 'grayscale');
+  // A colour-space change commutes with the geometry and the other filters. sharp's greyscale
+  // output has one channel, so a tint in the same pipeline would be lost, whatever the order.
+  if (operation.op === 'grayscale') return !stage.some((op) => op.op === 'tint');
+  if (operation.op === 'tint' && stage.some((op) => op.op === 'grayscale')) return false;
+  // sharp negates before everything else; that is the same as after geometry alone (per pixel).
+  if (operation.op === 'negate') return stage.every((op) => GEOMETRY.has(op.op) || op.op === 'grayscale');
+  const ops = stage.filter((op) => op.op !== 'grayscale' && op.op !== 'negate');
   const has = (name: Operation['op']) => ops.some((op) => op.op === name);
   switch (operation.op) {
     case 'crop':
@@ -37,7 +54,7 @@ function canJoin(stage: Stage, operation: Operation): boolean {
       // resize sharp would still mirror or rotate before cropping or padding to the requested box.
       return ops.every((op, index) => (ORIENTATION.has(op.op) && orientationRank(op) < orientationRank(operation)) || (op.op === 'crop' && index === 0));
     default:
-      // Filters run after all geometry, in sharp's order: blur, brightness, sharpen.
+      // Filters run after all geometry, in sharp's order (FILTER_RANK).
       return ops.every((op) => (FILTER_RANK[op.op] ?? 0) < FILTER_RANK[operation.op]!);
   }
 }

@@ -1,5 +1,5 @@
 import { Operation, OutputFormat, OutputOptions } from '@pipeline/contracts';
-import sharp, { Sharp, SharpOptions } from 'sharp';
+import sharp, { OutputInfo, Sharp, SharpOptions } from 'sharp';
 import { defaultOutputFormat, detectImageFormat, InputFormat } from './formats';
 import { planStages, Stage } from './plan';
 
@@ -16,6 +16,9 @@ export interface ProcessedImage {
   width: number;
   height: number;
 }
+
+/** A Laplacian: flat areas go to black, edges light up. */
+const EDGE_KERNEL = { width: 3, height: 3, kernel: [-1, -1, -1, -1, 8, -1, -1, -1, -1] };
 
 function applyOperation(image: Sharp, operation: Operation): Sharp {
   switch (operation.op) {
@@ -37,7 +40,29 @@ function applyOperation(image: Sharp, operation: Operation): Sharp {
       return image.grayscale();
     case 'brightness':
       return image.modulate({ brightness: operation.factor });
+    case 'median':
+      return image.median(operation.size ?? 3);
+    case 'threshold':
+      return image.threshold(operation.value ?? 128);
+    case 'edges':
+      return image.convolve(EDGE_KERNEL);
+    case 'modulate':
+      // sharp refuses a field that is present but undefined: pass only the ones given.
+      return image.modulate(Object.fromEntries(Object.entries({ brightness: operation.brightness, saturation: operation.saturation, hue: operation.hue, lightness: operation.lightness }).filter(([, value]) => value !== undefined)));
+    case 'contrast':
+      // Scale around mid-grey, so that mid-grey stays where it is.
+      return image.linear(operation.factor, 128 * (1 - operation.factor));
+    case 'normalize':
+      return image.normalise();
+    case 'negate':
+      return image.negate({ alpha: false });
+    case 'tint':
+      return image.tint(operation.color);
   }
+}
+
+function rawShape(info: OutputInfo): { width: number; height: number; channels: 1 | 2 | 3 | 4 } {
+  return { width: info.width, height: info.height, channels: info.channels };
 }
 
 function withTimeout(image: Sharp, limits: ProcessingLimits): Sharp {
@@ -85,8 +110,12 @@ export async function processImage(input: Buffer | string, operations: Operation
   const stages = planStages(operations);
   let image = sharp(input, options).autoOrient();
   for (const stage of stages.slice(0, -1)) {
-    const { data, info } = await withTimeout(applyStage(image, stage), limits).raw().toBuffer({ resolveWithObject: true });
-    image = sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } });
+    let { data, info } = await withTimeout(applyStage(image, stage), limits).raw().toBuffer({ resolveWithObject: true });
+    if (info.channels <= 2) {
+      // A grey stage result goes on in colour, or a later tint or colour change would stay grey.
+      ({ data, info } = await sharp(data, { raw: rawShape(info) }).toColourspace('srgb').raw().toBuffer({ resolveWithObject: true }));
+    }
+    image = sharp(data, { raw: rawShape(info) });
   }
   const { data, info } = await withTimeout(encode(applyStage(image, stages[stages.length - 1]), format, output), limits).toBuffer({ resolveWithObject: true });
   return { data, format, width: info.width, height: info.height };
