@@ -1,4 +1,4 @@
-import { Equals, IsIn, IsInt, IsNumber, IsOptional, Matches, Max, Min, ValidateBy, ValidateIf, ValidationOptions } from 'class-validator';
+import { Equals, IsBoolean, IsIn, IsInt, IsNumber, IsOptional, Matches, Max, Min, ValidateBy, ValidateIf, ValidationOptions } from 'class-validator';
 
 /** Largest width or height an operation may ask for; keeps a single job from allocating gigapixels. */
 export const MAX_DIMENSION = 16_384;
@@ -20,6 +20,16 @@ function IsDimension(options?: ValidationOptions): PropertyDecorator {
 export const RESIZE_FITS = ['cover', 'contain', 'fill', 'inside', 'outside'] as const;
 export type ResizeFit = (typeof RESIZE_FITS)[number];
 
+/** Where a cover or contain resize anchors the image; `entropy` and `attention` pick the crop by content (cover only). */
+export const RESIZE_POSITIONS = [
+  'centre', 'center', 'top', 'right top', 'right', 'right bottom', 'bottom', 'left bottom', 'left', 'left top',
+  'north', 'northeast', 'east', 'southeast', 'south', 'southwest', 'west', 'northwest', 'entropy', 'attention',
+] as const;
+export type ResizePosition = (typeof RESIZE_POSITIONS)[number];
+
+const HEX_COLOUR = /^#([0-9a-f]{3,4}|[0-9a-f]{6}|[0-9a-f]{8})$/i;
+const HEX_COLOUR_MESSAGE = '$property must be a hex colour such as #ffffff or #00000000';
+
 export class ResizeOperation {
   @Equals('resize') op: 'resize';
 
@@ -34,7 +44,53 @@ export class ResizeOperation {
   height?: number;
 
   @IsOptional() @IsIn(RESIZE_FITS)
+  @ValidateBy({
+    name: 'smartCropNeedsCover',
+    validator: {
+      validate: (fit: unknown, args) => !['entropy', 'attention'].includes((args?.object as ResizeOperation).position ?? '') || fit === undefined || fit === 'cover',
+      defaultMessage: () => 'fit must be cover (the default) for the entropy and attention positions',
+    },
+  })
   fit?: ResizeFit;
+
+  @IsOptional() @IsIn(RESIZE_POSITIONS)
+  position?: ResizePosition;
+
+  /** Never make the image larger than it is. */
+  @IsOptional() @IsBoolean()
+  withoutEnlargement?: boolean;
+}
+
+export class TrimOperation {
+  @Equals('trim') op: 'trim';
+  /** How far from the background colour a pixel may be and still be trimmed. */
+  @IsOptional() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) @Max(255) threshold?: number;
+  /** The colour to trim; the top-left pixel's when absent. */
+  @IsOptional() @Matches(HEX_COLOUR, { message: HEX_COLOUR_MESSAGE }) background?: string;
+}
+
+export class ExtendOperation {
+  @Equals('extend') op: 'extend';
+  @IsOptional() @IsInt() @Min(0) @Max(MAX_DIMENSION) top?: number;
+  @IsOptional() @IsInt() @Min(0) @Max(MAX_DIMENSION) bottom?: number;
+  @IsOptional() @IsInt() @Min(0) @Max(MAX_DIMENSION) left?: number;
+  // Checked when given, or when no side is: padding by nothing is a mistake worth naming.
+  @ValidateIf((o: ExtendOperation) => o.right !== undefined || ![o.top, o.bottom, o.left].some((side) => typeof side === 'number' && side > 0))
+  @ValidateBy({
+    name: 'extendSide',
+    validator: {
+      validate: (right: unknown, args) => {
+        const o = args?.object as ExtendOperation;
+        const valid = right === undefined || (Number.isInteger(right) && (right as number) >= 0 && (right as number) <= MAX_DIMENSION);
+        return valid && [o.top, o.bottom, o.left, right].some((side) => typeof side === 'number' && side > 0);
+      },
+      defaultMessage: (args) =>
+        args?.value === undefined || args.value === 0 ? 'extend needs top, bottom, left or right above 0' : `$property must be an integer from 0 to ${MAX_DIMENSION}`,
+    },
+  })
+  right?: number;
+  /** The padding's colour; `#rrggbbaa` allows transparency. */
+  @IsOptional() @Matches(HEX_COLOUR, { message: HEX_COLOUR_MESSAGE }) background?: string;
 }
 
 export class CropOperation {
@@ -49,8 +105,7 @@ export class RotateOperation {
   @Equals('rotate') op: 'rotate';
   @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(-360) @Max(360) angle: number;
   /** Fill for the corners uncovered by an angle that is not a multiple of 90; `#rrggbbaa` allows transparency. */
-  @IsOptional()
-  @Matches(/^#([0-9a-f]{3,4}|[0-9a-f]{6}|[0-9a-f]{8})$/i, { message: '$property must be a hex colour such as #ffffff or #00000000' })
+  @IsOptional() @Matches(HEX_COLOUR, { message: HEX_COLOUR_MESSAGE })
   background?: string;
 }
 
@@ -145,7 +200,9 @@ export type Operation =
   | ContrastOperation
   | NormalizeOperation
   | NegateOperation
-  | TintOperation;
+  | TintOperation
+  | TrimOperation
+  | ExtendOperation;
 
 export type OperationName = Operation['op'];
 
@@ -168,6 +225,8 @@ export const OPERATION_CLASSES: Record<OperationName, new () => Operation> = {
   normalize: NormalizeOperation,
   negate: NegateOperation,
   tint: TintOperation,
+  trim: TrimOperation,
+  extend: ExtendOperation,
 };
 
 export const OPERATION_NAMES = Object.keys(OPERATION_CLASSES) as OperationName[];

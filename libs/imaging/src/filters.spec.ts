@@ -115,7 +115,9 @@ describe('planStages with the filters', () => {
     ['tint then grayscale', [{ op: 'tint', color: '#123456' }, { op: 'grayscale' }], [['tint'], ['grayscale']]],
     ['grayscale then tint (sharp would drop the tint)', [{ op: 'grayscale' }, { op: 'tint', color: '#123456' }], [['grayscale'], ['tint']]],
     ['negate after geometry', [{ op: 'resize', width: 10 }, { op: 'flip' }, { op: 'negate' }], [['resize'], ['flip', 'negate']]],
-    ['negate after a filter', [{ op: 'blur', sigma: 1 }, { op: 'negate' }], [['blur'], ['negate']]],
+    ['negate after a filter (sharp negates last)', [{ op: 'blur', sigma: 1 }, { op: 'negate' }], [['blur', 'negate']]],
+    ['a filter after negate', [{ op: 'negate' }, { op: 'threshold' }], [['negate'], ['threshold']]],
+    ['geometry after negate', [{ op: 'negate' }, { op: 'resize', width: 4 }], [['negate', 'resize']]],
     ['normalize then contrast', [{ op: 'normalize' }, { op: 'contrast', factor: 2 }], [['normalize'], ['contrast']]],
   ])('%s', (_label, operations, expected) => {
     expect(shape(operations)).toEqual(expected);

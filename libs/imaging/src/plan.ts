@@ -32,27 +32,39 @@ function canJoin(stage: Stage, operation: Operation): boolean {
   // output has one channel, so a tint in the same pipeline would be lost, whatever the order.
   if (operation.op === 'grayscale') return !stage.some((op) => op.op === 'tint');
   if (operation.op === 'tint' && stage.some((op) => op.op === 'grayscale')) return false;
-  // sharp negates before everything else; that is the same as after geometry alone (per pixel).
-  if (operation.op === 'negate') return stage.every((op) => GEOMETRY.has(op.op) || op.op === 'grayscale');
+  // sharp negates after everything else, so a negate may end any stage; after it only geometry
+  // may follow, which commutes with it pixel by pixel.
+  if (operation.op === 'negate') return true;
+  if (stage.some((op) => op.op === 'negate') && !GEOMETRY.has(operation.op)) return false;
   const ops = stage.filter((op) => op.op !== 'grayscale' && op.op !== 'negate');
   const has = (name: Operation['op']) => ops.some((op) => op.op === name);
   switch (operation.op) {
+    case 'trim':
+      // sharp trims before any extract or resize.
+      return ops.length === 0;
     case 'crop':
-      // First in a stage sharp extracts before everything; after a resize it extracts from the
-      // resized image. Anywhere else it would not run where it was asked to.
-      return ops.length === 0 || ops[ops.length - 1].op === 'resize';
+      // First in a stage (after a trim) sharp extracts before everything; after a resize it extracts
+      // from the resized image. Anywhere else it would not run where it was asked to.
+      return ops.every((op) => op.op === 'trim') || ops[ops.length - 1].op === 'resize';
     case 'resize':
-      // After a pre-resize crop, or after a rotation: sharp then rotates (and mirrors) before resizing.
-      // Mirroring alone would be done after the resize, which shifts a cover crop by a pixel.
-      if (ops.length === 0) return true;
-      if (ops.length === 1 && ops[0].op === 'crop') return true;
+      // After a trim or pre-resize crop, or after a rotation: sharp then rotates (and mirrors) before
+      // resizing. Mirroring alone would be done after the resize, which shifts a cover crop by a pixel.
+      if (ops.every((op) => op.op === 'trim' || op.op === 'crop')) return true;
       return has('rotate') && ops.every((op) => ORIENTATION.has(op.op));
+    case 'extend':
+      // sharp pads after every resize, rotation and crop, and before every filter.
+      return ops.every((op) => GEOMETRY.has(op.op) || op.op === 'trim');
     case 'flip':
     case 'flop':
     case 'rotate':
-      // Before any resize (sharp's own order is flip, flop, rotate), or after a leading crop; after a
-      // resize sharp would still mirror or rotate before cropping or padding to the requested box.
-      return ops.every((op, index) => (ORIENTATION.has(op.op) && orientationRank(op) < orientationRank(operation)) || (op.op === 'crop' && index === 0));
+      // Before any resize (sharp's own order is flip, flop, rotate), or after a leading trim or crop;
+      // after a resize sharp would still mirror or rotate before cropping or padding to the box.
+      return ops.every(
+        (op, index) =>
+          (ORIENTATION.has(op.op) && orientationRank(op) < orientationRank(operation)) ||
+          (op.op === 'trim' && index === 0) ||
+          (op.op === 'crop' && ops.slice(0, index).every((before) => before.op === 'trim')),
+      );
     default:
       // Filters run after all geometry, in sharp's order (FILTER_RANK).
       return ops.every((op) => (FILTER_RANK[op.op] ?? 0) < FILTER_RANK[operation.op]!);

@@ -23,7 +23,23 @@ const EDGE_KERNEL = { width: 3, height: 3, kernel: [-1, -1, -1, -1, 8, -1, -1, -
 function applyOperation(image: Sharp, operation: Operation): Sharp {
   switch (operation.op) {
     case 'resize':
-      return image.resize({ width: operation.width, height: operation.height, fit: operation.fit });
+      return image.resize({
+        width: operation.width,
+        height: operation.height,
+        fit: operation.fit,
+        position: operation.position,
+        withoutEnlargement: operation.withoutEnlargement,
+      });
+    case 'trim':
+      return image.trim({ threshold: operation.threshold, background: operation.background });
+    case 'extend':
+      return image.extend({
+        top: operation.top ?? 0,
+        bottom: operation.bottom ?? 0,
+        left: operation.left ?? 0,
+        right: operation.right ?? 0,
+        background: operation.background ?? '#000000',
+      });
     case 'crop':
       return image.extract({ left: operation.left, top: operation.top, width: operation.width, height: operation.height });
     case 'rotate':
