@@ -134,6 +134,8 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     ['a symlink leading out of the folder', { source: { path: 'escape.jpg' }, operations: [] }, 'leads outside the images folder'],
     ['a missing file', { source: { path: 'nope.jpg' }, operations: [] }, 'does not exist in the images folder'],
     ['a folder', { source: { path: 'nested' }, operations: [] }, 'is not a file'],
+    ['a watermark image outside the folder', { source: { path: 'photo.jpg' }, operations: [{ op: 'watermark', image: '../secret.jpg' }] }, 'operations[0].image must not contain ".." segments'],
+    ['a missing watermark image', { source: { path: 'photo.jpg' }, operations: [{ op: 'watermark', image: 'logo.png' }] }, 'operations[0].image "logo.png" does not exist'],
   ])('rejects %s with 400 naming the problem, and queues nothing', async (_what, body, expected) => {
     const before = await jobCount();
     const response = await postJson(body);

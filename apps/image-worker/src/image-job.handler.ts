@@ -82,7 +82,11 @@ export class ImageJobHandler {
       // A path where there is one: libvips reads the file itself, off the event loop.
       const input =
         job.source.kind === 'images' ? await this.images.resolve(job.source.path) : (this.storage.localPath(job.source.key) ?? (await this.storage.read(job.source.key)));
-      const image = await processImage(input, job.operations, job.output, { maxInputPixels: this.config.MAX_INPUT_PIXELS, timeoutSeconds: this.config.JOB_TIMEOUT_S });
+      const image = await processImage(input, job.operations, job.output, {
+        maxInputPixels: this.config.MAX_INPUT_PIXELS,
+        timeoutSeconds: this.config.JOB_TIMEOUT_S,
+        resolveWatermarkImage: (path) => this.images.resolve(path, 'watermark image'),
+      });
       const { sizeBytes } = await this.storage.put(outputKey, image.data);
       return { type: 'succeeded', output: { key: outputKey, format: image.format, width: image.width, height: image.height, sizeBytes } };
     } catch (error) {

@@ -1,5 +1,5 @@
 import { Controller, Get, HttpCode, NotFoundException, ConflictException, Param, ParseUUIDPipe, Post, Query, Req, Res, StreamableFile } from '@nestjs/common';
-import { CONTENT_TYPES, JOB_STATUSES, JobStatus, JobView, parseJobSpec, parseJsonJobRequest, parseJsonText, ValidationFailed } from '@pipeline/contracts';
+import { CONTENT_TYPES, JOB_STATUSES, JobSpec, JobStatus, JobView, parseJobSpec, parseJsonJobRequest, parseJsonText, ValidationFailed } from '@pipeline/contracts';
 import { JobsRepository, StoredJob } from '@pipeline/database';
 import { BlobStorage, ImagesFolder, StorageKeys } from '@pipeline/storage';
 import { Type } from 'class-transformer';
@@ -42,6 +42,7 @@ export class JobsController {
           operations === undefined ? undefined : parseJsonText(operations, 'operations'),
           output === undefined ? undefined : parseJsonText(output, 'output'),
         );
+        await this.checkImagePaths(spec);
         await this.submission.submit(id, { kind: 'upload', key: upload.imageKey }, spec);
       } catch (error) {
         if (upload.imageKey) await this.storage.delete(upload.imageKey);
@@ -50,6 +51,7 @@ export class JobsController {
     } else {
       const { source, ...spec } = parseJsonJobRequest(request.body);
       await this.images.resolve(source.path);
+      await this.checkImagePaths(spec);
       await this.submission.submit(id, { kind: 'images', path: source.path }, spec);
     }
     reply.header('Location', `/v1/jobs/${id}`);
@@ -79,6 +81,13 @@ export class JobsController {
       length: sizeBytes,
       disposition: `inline; filename="${id}.${extension}"`,
     });
+  }
+
+  /** Files an operation names (a watermark image) must be in the images folder too: 400 now, not a failed job later. */
+  private async checkImagePaths(spec: JobSpec): Promise<void> {
+    for (const [index, operation] of spec.operations.entries()) {
+      if (operation.op === 'watermark' && operation.image !== undefined) await this.images.resolve(operation.image, `operations[${index}].image`);
+    }
   }
 
   private async find(id: string): Promise<StoredJob> {

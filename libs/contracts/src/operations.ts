@@ -1,4 +1,4 @@
-import { Equals, IsBoolean, IsIn, IsInt, IsNumber, IsOptional, Matches, Max, Min, ValidateBy, ValidateIf, ValidationOptions } from 'class-validator';
+import { Equals, IsBoolean, IsIn, IsInt, IsNotEmpty, IsNumber, IsOptional, IsString, MaxLength, Matches, Max, Min, ValidateBy, ValidateIf, ValidationOptions } from 'class-validator';
 
 /** Largest width or height an operation may ask for; keeps a single job from allocating gigapixels. */
 export const MAX_DIMENSION = 16_384;
@@ -183,6 +183,40 @@ export class TintOperation {
   color: string;
 }
 
+export const GRAVITIES = ['centre', 'north', 'northeast', 'east', 'southeast', 'south', 'southwest', 'west', 'northwest'] as const;
+export type Gravity = (typeof GRAVITIES)[number];
+
+/** Text (shown as written: no markup) or an image from the images folder, laid over the picture. */
+export class WatermarkOperation {
+  @Equals('watermark') op: 'watermark';
+
+  @ValidateIf((o: WatermarkOperation) => o.text !== undefined || o.image === undefined)
+  @IsString() @IsNotEmpty() @MaxLength(200)
+  @ValidateBy({
+    name: 'textOrImage',
+    validator: {
+      validate: (_text: unknown, args) => (args?.object as WatermarkOperation).image === undefined,
+      defaultMessage: () => 'a watermark has text or image, not both',
+    },
+  })
+  text?: string;
+
+  /** A path in the images folder, like source.path. */
+  @IsOptional() @IsString() @IsNotEmpty() @MaxLength(1024) image?: string;
+
+  /** Where it goes; southeast by default. */
+  @IsOptional() @IsIn(GRAVITIES) gravity?: Gravity;
+
+  /** 0 invisible, 1 opaque; 0.5 by default. */
+  @IsOptional() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) @Max(1) opacity?: number;
+
+  /** Text height in pixels; 24 by default. */
+  @IsOptional() @IsInt() @Min(6) @Max(512) size?: number;
+
+  /** Text colour; white by default. */
+  @IsOptional() @Matches(/^#([0-9a-f]{3}|[0-9a-f]{6})$/i, { message: '$property must be a hex colour such as #ffffff' }) color?: string;
+}
+
 export type Operation =
   | ResizeOperation
   | CropOperation
@@ -202,7 +236,8 @@ export type Operation =
   | NegateOperation
   | TintOperation
   | TrimOperation
-  | ExtendOperation;
+  | ExtendOperation
+  | WatermarkOperation;
 
 export type OperationName = Operation['op'];
 
@@ -227,6 +262,7 @@ export const OPERATION_CLASSES: Record<OperationName, new () => Operation> = {
   tint: TintOperation,
   trim: TrimOperation,
   extend: ExtendOperation,
+  watermark: WatermarkOperation,
 };
 
 export const OPERATION_NAMES = Object.keys(OPERATION_CLASSES) as OperationName[];

@@ -34,7 +34,7 @@ export function classifyProcessingError(error: unknown): ClassifiedError {
   if (/exceeds pixel limit/i.test(message)) {
     return { permanent: true, error: { code: JobErrorCode.imageTooLarge, message: `The input image is too large: ${message}` } };
   }
-  if (/extract_area|bad extract area|Expected .* for|Invalid parameter|Unable to parse colou?r/i.test(message)) {
+  if (/extract_area|bad extract area|Expected .* for|Invalid parameter|Unable to parse colou?r|Image to composite must have same dimensions or smaller/i.test(message)) {
     return { permanent: true, error: { code: JobErrorCode.invalidOperation, message: `An operation does not fit this image: ${message}` } };
   }
   if (INVALID_IMAGE_PATTERNS.some((pattern) => pattern.test(message))) {

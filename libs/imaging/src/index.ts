@@ -3,3 +3,4 @@ export * from './plan';
 export * from './process-image';
 export * from './classify-error';
 export * from './decoders';
+export * from './watermark';

@@ -19,6 +19,7 @@ const FILTER_RANK: Partial<Record<Operation['op'], number>> = {
   brightness: 80,
   modulate: 80,
   sharpen: 90,
+  watermark: 100,
   contrast: 110,
   normalize: 120,
   tint: 130,

@@ -2,13 +2,19 @@ import { Operation, OutputFormat, OutputOptions } from '@pipeline/contracts';
 import sharp, { OutputInfo, Sharp, SharpOptions } from 'sharp';
 import { defaultOutputFormat, detectImageFormat, InputFormat } from './formats';
 import { planStages, Stage } from './plan';
+import { renderWatermark, WatermarkImageResolver } from './watermark';
 
 export interface ProcessingLimits {
   /** Inputs with more pixels are refused from their header, before decoding. */
   maxInputPixels: number;
   /** Longest a single pipeline may run; unlimited when absent. */
   timeoutSeconds?: number;
+  /** How watermark images are found; without it a watermark image fails the job. */
+  resolveWatermarkImage?: WatermarkImageResolver;
 }
+
+/** Layers rendered ahead of the pipeline, one per watermark operation. */
+type Overlays = Map<Operation, Buffer>;
 
 export interface ProcessedImage {
   data: Buffer;
@@ -20,8 +26,10 @@ export interface ProcessedImage {
 /** A Laplacian: flat areas go to black, edges light up. */
 const EDGE_KERNEL = { width: 3, height: 3, kernel: [-1, -1, -1, -1, 8, -1, -1, -1, -1] };
 
-function applyOperation(image: Sharp, operation: Operation): Sharp {
+function applyOperation(image: Sharp, operation: Operation, overlays: Overlays): Sharp {
   switch (operation.op) {
+    case 'watermark':
+      return image.composite([{ input: overlays.get(operation)!, gravity: operation.gravity ?? 'southeast' }]);
     case 'resize':
       return image.resize({
         width: operation.width,
@@ -85,8 +93,8 @@ function withTimeout(image: Sharp, limits: ProcessingLimits): Sharp {
   return limits.timeoutSeconds ? image.timeout({ seconds: limits.timeoutSeconds }) : image;
 }
 
-function applyStage(image: Sharp, stage: Stage): Sharp {
-  return stage.reduce(applyOperation, image);
+function applyStage(image: Sharp, stage: Stage, overlays: Overlays): Sharp {
+  return stage.reduce((current, operation) => applyOperation(current, operation, overlays), image);
 }
 
 function encode(image: Sharp, format: OutputFormat, output: OutputOptions): Sharp {
@@ -124,15 +132,19 @@ export async function processImage(input: Buffer | string, operations: Operation
   const options = { limitInputPixels: limits.maxInputPixels, failOn: 'warning' } as const;
   const format = output.format ?? defaultOutputFormat(await inputFormat(input, options));
   const stages = planStages(operations);
+  const overlays: Overlays = new Map();
+  for (const operation of operations) {
+    if (operation.op === 'watermark') overlays.set(operation, await renderWatermark(operation, limits.resolveWatermarkImage, limits.maxInputPixels));
+  }
   let image = sharp(input, options).autoOrient();
   for (const stage of stages.slice(0, -1)) {
-    let { data, info } = await withTimeout(applyStage(image, stage), limits).raw().toBuffer({ resolveWithObject: true });
+    let { data, info } = await withTimeout(applyStage(image, stage, overlays), limits).raw().toBuffer({ resolveWithObject: true });
     if (info.channels <= 2) {
       // A grey stage result goes on in colour, or a later tint or colour change would stay grey.
       ({ data, info } = await sharp(data, { raw: rawShape(info) }).toColourspace('srgb').raw().toBuffer({ resolveWithObject: true }));
     }
     image = sharp(data, { raw: rawShape(info) });
   }
-  const { data, info } = await withTimeout(encode(applyStage(image, stages[stages.length - 1]), format, output), limits).toBuffer({ resolveWithObject: true });
+  const { data, info } = await withTimeout(encode(applyStage(image, stages[stages.length - 1], overlays), format, output), limits).toBuffer({ resolveWithObject: true });
   return { data, format, width: info.width, height: info.height };
 }

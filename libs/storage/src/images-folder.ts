@@ -22,12 +22,12 @@ export class ImagesFolder {
   }
 
   /** The real path of a file inside the folder; throws ImagePathError otherwise. */
-  async resolve(relativePath: string): Promise<string> {
-    if (relativePath.includes('\0')) throw new ImagePathError('source.path must not contain NUL characters');
+  async resolve(relativePath: string, field = 'source.path'): Promise<string> {
+    if (relativePath.includes('\0')) throw new ImagePathError(`${field} must not contain NUL characters`);
     if (isAbsolute(relativePath) || /^[A-Za-z]:[\\/]/.test(relativePath)) {
-      throw new ImagePathError('source.path must be relative to the images folder, not absolute');
+      throw new ImagePathError(`${field} must be relative to the images folder, not absolute`);
     }
-    if (relativePath.split(/[\\/]/).includes('..')) throw new ImagePathError('source.path must not contain ".." segments');
+    if (relativePath.split(/[\\/]/).includes('..')) throw new ImagePathError(`${field} must not contain ".." segments`);
     this.realRoot ??= realpath(this.root).catch(() => {
       this.realRoot = undefined;
       throw new ImagePathError('the images folder does not exist on this server');
@@ -37,10 +37,10 @@ export class ImagesFolder {
     try {
       real = await realpath(resolve(root, relativePath));
     } catch {
-      throw new ImagePathError(`source.path "${relativePath}" does not exist in the images folder`);
+      throw new ImagePathError(`${field} "${relativePath}" does not exist in the images folder`);
     }
-    if (!real.startsWith(root + sep)) throw new ImagePathError(`source.path "${relativePath}" leads outside the images folder`);
-    if (!(await stat(real)).isFile()) throw new ImagePathError(`source.path "${relativePath}" is not a file`);
+    if (!real.startsWith(root + sep)) throw new ImagePathError(`${field} "${relativePath}" leads outside the images folder`);
+    if (!(await stat(real)).isFile()) throw new ImagePathError(`${field} "${relativePath}" is not a file`);
     return real;
   }
 }
