@@ -111,6 +111,19 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     });
   });
 
+  it('takes a preset instead of operations, and lists the presets', async () => {
+    const response = await postJson({ source: { path: 'photo.jpg' }, preset: 'thumbnail', output: { quality: 60 } });
+    expect(response.status).toBe(202);
+    const message = JSON.parse((await takeJobMessage()).content.toString());
+    expect(message.operations).toEqual([{ op: 'resize', width: 320, height: 320, fit: 'cover', position: 'attention' }]);
+    expect(message.output).toEqual({ format: 'webp', quality: 60 });
+    const presets = await readBody(await fetch(`${base}/v1/presets`));
+    expect(presets.map((preset: { name: string }) => preset.name)).toEqual(['thumbnail', 'web', 'avatar']);
+    const unknown = await postJson({ source: { path: 'photo.jpg' }, preset: 'poster' });
+    expect(unknown.status).toBe(400);
+    expect((await readBody(unknown)).message).toEqual(['preset "poster" is not defined (defined: thumbnail, web, avatar)']);
+  });
+
   it('accepts a multipart upload, streams it to storage and publishes a reference, never the bytes', async () => {
     const image = await makeImage(100, 80);
     const response = await postForm({ image: new Blob([image]), operations: JSON.stringify([{ op: 'grayscale' }]) });

@@ -1,5 +1,5 @@
-import { Controller, Get, HttpCode, NotFoundException, ConflictException, Param, ParseUUIDPipe, Post, Query, Req, Res, StreamableFile } from '@nestjs/common';
-import { CONTENT_TYPES, JOB_STATUSES, JobSpec, JobStatus, JobView, parseJobSpec, parseJsonJobRequest, parseJsonText, ValidationFailed } from '@pipeline/contracts';
+import { Controller, Get, HttpCode, Inject, NotFoundException, ConflictException, Param, ParseUUIDPipe, Post, Query, Req, Res, StreamableFile } from '@nestjs/common';
+import { CONTENT_TYPES, JOB_STATUSES, JobSpec, JobStatus, JobView, parseJsonJobRequest, parseJsonText, Presets, resolveRequestedSpec, ValidationFailed } from '@pipeline/contracts';
 import { JobsRepository, StoredJob } from '@pipeline/database';
 import { BlobStorage, ImagesFolder, StorageKeys } from '@pipeline/storage';
 import { Type } from 'class-transformer';
@@ -7,6 +7,7 @@ import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
 import { FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { JobSubmissionService } from './job-submission.service';
+import { PRESETS } from './presets.controller';
 import { UploadReader } from './upload-reader';
 
 class ListJobsQuery {
@@ -26,6 +27,7 @@ export class JobsController {
     private readonly jobs: JobsRepository,
     private readonly images: ImagesFolder,
     private readonly storage: BlobStorage,
+    @Inject(PRESETS) private readonly presets: Presets,
   ) {}
 
   /** Takes a job as multipart (an uploaded image) or JSON (a file in the images folder); 202 once the broker has it. */
@@ -37,10 +39,14 @@ export class JobsController {
       const upload = await this.uploads.read(request, StorageKeys.upload(id));
       try {
         if (!upload.imageKey) throw new ValidationFailed(['image is required: send the image as a file part named image']);
-        const { operations, output } = upload.fields;
-        const spec = parseJobSpec(
-          operations === undefined ? undefined : parseJsonText(operations, 'operations'),
-          output === undefined ? undefined : parseJsonText(output, 'output'),
+        const { operations, output, preset } = upload.fields;
+        const spec = resolveRequestedSpec(
+          {
+            operations: operations === undefined ? undefined : parseJsonText(operations, 'operations'),
+            output: output === undefined ? undefined : parseJsonText(output, 'output'),
+            preset,
+          },
+          this.presets,
         );
         await this.checkImagePaths(spec);
         await this.submission.submit(id, { kind: 'upload', key: upload.imageKey }, spec);
@@ -49,7 +55,7 @@ export class JobsController {
         throw error;
       }
     } else {
-      const { source, ...spec } = parseJsonJobRequest(request.body);
+      const { source, ...spec } = parseJsonJobRequest(request.body, (fields) => resolveRequestedSpec(fields, this.presets));
       await this.images.resolve(source.path);
       await this.checkImagePaths(spec);
       await this.submission.submit(id, { kind: 'images', path: source.path }, spec);

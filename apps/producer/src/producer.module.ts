@@ -5,7 +5,9 @@ import { AmqpConnection, MessagingModule } from '@pipeline/messaging';
 import { ProducerConfig } from '@pipeline/platform';
 import { StorageModule } from '@pipeline/storage';
 import { Pool } from 'pg';
+import { DEFAULT_PRESETS, parsePresets } from '@pipeline/contracts';
 import { JobsController } from './jobs.controller';
+import { PRESETS, PresetsController } from './presets.controller';
 import { JobSubmissionService } from './job-submission.service';
 import { UploadReader } from './upload-reader';
 
@@ -27,9 +29,10 @@ export class ProducerModule {
         StorageModule.forRoot({ storageDir: config.STORAGE_DIR, imagesDir: config.IMAGES_DIR }),
         HealthModule.forChecks({ inject: [AmqpConnection, Pool], useFactory: (amqp: AmqpConnection, pool: Pool) => [rabbitmqCheck(amqp), postgresCheck(pool)] }),
       ],
-      controllers: [JobsController],
+      controllers: [JobsController, PresetsController],
       providers: [
         { provide: ProducerConfig, useValue: config },
+        { provide: PRESETS, useValue: config.PRESETS ? parsePresets(config.PRESETS) : DEFAULT_PRESETS },
         { provide: JobsRepository, inject: [Pool], useFactory: (pool: Pool) => new JobsRepository(pool) },
         JobSubmissionService,
         UploadReader,

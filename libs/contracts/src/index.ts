@@ -5,3 +5,4 @@ export * from './validation';
 export * from './jobs';
 export * from './messages';
 export * from './errors';
+export * from './presets';

@@ -59,13 +59,17 @@ export function parseJobSpec(operations: unknown, output: unknown): JobSpec {
   return spec as JobSpec;
 }
 
-export function parseJsonJobRequest(body: unknown): JsonJobRequest {
+/** The body of a JSON submission; `resolveSpec` turns operations, output and preset into the job's spec. */
+export function parseJsonJobRequest(
+  body: unknown,
+  resolveSpec: (fields: { operations: unknown; output: unknown; preset: unknown }) => JobSpec = ({ operations, output }) => parseJobSpec(operations, output),
+): JsonJobRequest {
   if (!isPlainObject(body)) throw new ValidationFailed(['body must be a JSON object with source, operations and output']);
-  const { source, operations, output, ...rest } = body;
+  const { source, operations, output, preset, ...rest } = body;
   const problems = Object.keys(rest).map((key) => `${key} is not a known field`);
   if (source === undefined) problems.push('source is required (source.path names a file in the images folder)');
   const parsedSource = source === undefined ? undefined : collectProblems(problems, () => validateAs(ImagesFolderSource, source, 'source'));
-  const spec = parseSpecInto(problems, operations, output);
+  const spec = collectProblems(problems, () => resolveSpec({ operations, output, preset }));
   if (problems.length > 0) throw new ValidationFailed(problems);
-  return { source: { path: parsedSource!.path }, ...(spec as JobSpec) };
+  return { source: { path: parsedSource!.path }, ...spec! };
 }
