@@ -39,6 +39,7 @@ describe('loadConfig', () => {
         PORT: 3000,
         HOST: '0.0.0.0',
         PUBLISH_TIMEOUT_MS: 5000,
+        PRESETS: '',
         MAX_UPLOAD_BYTES: 50 * 1024 * 1024,
       });
     });
