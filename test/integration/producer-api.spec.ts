@@ -124,6 +124,38 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     expect((await readBody(unknown)).message).toEqual(['preset "poster" is not defined (defined: thumbnail, web, avatar)']);
   });
 
+  it('takes a batch of JSON jobs, each accepted or refused on its own, answering in order', async () => {
+    const before = await jobCount();
+    const response = await fetch(`${base}/v1/jobs/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        jobs: [
+          { source: { path: 'photo.jpg' }, operations: [{ op: 'flip' }] },
+          { source: { path: '../secret.jpg' }, operations: [] },
+          { source: { path: 'photo.jpg' }, operations: [{ op: 'explode' }] },
+          { source: { path: 'nested/photo.png' }, preset: 'avatar' },
+        ],
+      }),
+    });
+    expect(response.status).toBe(200);
+    const { jobs } = await readBody(response);
+    expect(jobs).toEqual([
+      { id: expect.stringMatching(/^[0-9a-f-]{36}$/), status: 'queued' },
+      { error: { statusCode: 400, message: ['source.path must not contain ".." segments'] } },
+      { error: { statusCode: 400, message: [expect.stringContaining('operations[0].op "explode" is not a known operation')] } },
+      { id: expect.stringMatching(/^[0-9a-f-]{36}$/), status: 'queued' },
+    ]);
+    expect(await jobCount()).toBe(before + 2);
+    const published = [await takeJobMessage(), await takeJobMessage()].map((m) => m.properties.messageId).sort();
+    expect(published).toEqual([jobs[0].id, jobs[3].id].sort());
+    expect((await readBody(await fetch(`${base}/v1/jobs/${jobs[3].id}`))).status).toBe('queued');
+
+    const empty = await fetch(`${base}/v1/jobs/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"jobs":[]}' });
+    expect(empty.status).toBe(400);
+    expect((await readBody(empty)).message).toEqual(['jobs must hold 1 to 100 jobs (got 0)']);
+  });
+
   it('accepts a multipart upload, streams it to storage and publishes a reference, never the bytes', async () => {
     const image = await makeImage(100, 80);
     const response = await postForm({ image: new Blob([image]), operations: JSON.stringify([{ op: 'grayscale' }]) });

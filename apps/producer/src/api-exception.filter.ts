@@ -13,28 +13,29 @@ export class ApiExceptionFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
-    const [status, message] = this.describe(exception);
+    const [status, message] = describeApiError(exception, this.logger);
     if (status >= 500) this.logger.warn(`${status}: ${Array.isArray(message) ? message.join('; ') : message}`);
     if (status === HttpStatus.SERVICE_UNAVAILABLE) reply.header('Retry-After', '5');
     reply.status(status).send({ statusCode: status, error: STATUS_CODES[status] ?? 'Error', message });
   }
+}
 
-  private describe(exception: unknown): [number, string | string[]] {
-    if (exception instanceof HttpException) {
-      const body = exception.getResponse();
-      const message = typeof body === 'object' && body !== null && 'message' in body ? (body as { message: string | string[] }).message : exception.message;
-      return [exception.getStatus(), message];
-    }
-    if (exception instanceof ValidationFailed) return [HttpStatus.BAD_REQUEST, exception.problems];
-    if (exception instanceof ImagePathError) return [HttpStatus.BAD_REQUEST, [exception.message]];
-    if (exception instanceof UnsupportedImageError) return [HttpStatus.UNSUPPORTED_MEDIA_TYPE, exception.message];
-    if (exception instanceof PayloadTooLargeError) return [HttpStatus.PAYLOAD_TOO_LARGE, exception.message];
-    if (exception instanceof BrokerUnavailableError || exception instanceof UnroutableMessageError || exception instanceof DependencyUnavailableError) {
-      return [HttpStatus.SERVICE_UNAVAILABLE, `Job not accepted, try again: ${exception.message}`];
-    }
-    const code = (exception as { statusCode?: number }).statusCode;
-    if (typeof code === 'number' && code >= 400 && code < 500) return [code, (exception as Error).message];
-    this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
-    return [HttpStatus.INTERNAL_SERVER_ERROR, 'Internal server error'];
+/** The HTTP status and message for an error, as every answer of the API gives them. */
+export function describeApiError(exception: unknown, logger: Logger): [number, string | string[]] {
+  if (exception instanceof HttpException) {
+    const body = exception.getResponse();
+    const message = typeof body === 'object' && body !== null && 'message' in body ? (body as { message: string | string[] }).message : exception.message;
+    return [exception.getStatus(), message];
   }
+  if (exception instanceof ValidationFailed) return [HttpStatus.BAD_REQUEST, exception.problems];
+  if (exception instanceof ImagePathError) return [HttpStatus.BAD_REQUEST, [exception.message]];
+  if (exception instanceof UnsupportedImageError) return [HttpStatus.UNSUPPORTED_MEDIA_TYPE, exception.message];
+  if (exception instanceof PayloadTooLargeError) return [HttpStatus.PAYLOAD_TOO_LARGE, exception.message];
+  if (exception instanceof BrokerUnavailableError || exception instanceof UnroutableMessageError || exception instanceof DependencyUnavailableError) {
+    return [HttpStatus.SERVICE_UNAVAILABLE, `Job not accepted, try again: ${exception.message}`];
+  }
+  const code = (exception as { statusCode?: number }).statusCode;
+  if (typeof code === 'number' && code >= 400 && code < 500) return [code, (exception as Error).message];
+  logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+  return [HttpStatus.INTERNAL_SERVER_ERROR, 'Internal server error'];
 }

@@ -1,11 +1,13 @@
-import { Controller, Get, HttpCode, Inject, NotFoundException, ConflictException, Param, ParseUUIDPipe, Post, Query, Req, Res, StreamableFile } from '@nestjs/common';
-import { CONTENT_TYPES, JOB_STATUSES, JobSpec, JobStatus, JobView, parseJsonJobRequest, parseJsonText, Presets, resolveRequestedSpec, ValidationFailed } from '@pipeline/contracts';
+import { Controller, Get, HttpCode, Inject, Logger, NotFoundException, ConflictException, Param, ParseUUIDPipe, Post, Query, Req, Res, StreamableFile } from '@nestjs/common';
+import { CONTENT_TYPES, isPlainObject, JOB_STATUSES, JobSpec, JobStatus, JobView, parseJsonJobRequest, parseJsonText, Presets, resolveRequestedSpec, ValidationFailed } from '@pipeline/contracts';
 import { JobsRepository, StoredJob } from '@pipeline/database';
+import { ProducerConfig } from '@pipeline/platform';
 import { BlobStorage, ImagesFolder, StorageKeys } from '@pipeline/storage';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
 import { FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
+import { describeApiError } from './api-exception.filter';
 import { JobSubmissionService } from './job-submission.service';
 import { PRESETS } from './presets.controller';
 import { UploadReader } from './upload-reader';
@@ -14,6 +16,8 @@ class ListJobsQuery {
   @IsOptional() @IsIn(JOB_STATUSES) status?: JobStatus;
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(500) limit = 50;
 }
+
+type BatchItemResult = { id: string; status: 'queued' } | { error: { statusCode: number; message: string | string[] } };
 
 function toView({ outputKey: _outputKey, ...view }: StoredJob): JobView {
   return view;
@@ -28,7 +32,10 @@ export class JobsController {
     private readonly images: ImagesFolder,
     private readonly storage: BlobStorage,
     @Inject(PRESETS) private readonly presets: Presets,
+    private readonly config: ProducerConfig,
   ) {}
+
+  private readonly logger = new Logger('Api');
 
   /** Takes a job as multipart (an uploaded image) or JSON (a file in the images folder); 202 once the broker has it. */
   @Post()
@@ -55,13 +62,43 @@ export class JobsController {
         throw error;
       }
     } else {
-      const { source, ...spec } = parseJsonJobRequest(request.body, (fields) => resolveRequestedSpec(fields, this.presets));
-      await this.images.resolve(source.path);
-      await this.checkImagePaths(spec);
-      await this.submission.submit(id, { kind: 'images', path: source.path }, spec);
+      await this.submitJson(id, request.body);
     }
     reply.header('Location', `/v1/jobs/${id}`);
     return { id, status: 'queued' };
+  }
+
+  /**
+   * Several JSON jobs in one request, each validated and accepted on its own: the answer lists,
+   * in order, the id of each accepted job or the error that kept it out.
+   */
+  @Post('batch')
+  @HttpCode(200)
+  async submitBatch(@Req() request: FastifyRequest): Promise<{ jobs: BatchItemResult[] }> {
+    const body = request.body;
+    if (!isPlainObject(body) || !Array.isArray(body.jobs)) throw new ValidationFailed(['body must be {"jobs": [...]}, one JSON job per item']);
+    const max = this.config.MAX_BATCH_JOBS;
+    if (body.jobs.length === 0 || body.jobs.length > max) throw new ValidationFailed([`jobs must hold 1 to ${max} jobs (got ${body.jobs.length})`]);
+    const jobs = await Promise.all(
+      body.jobs.map(async (item: unknown): Promise<BatchItemResult> => {
+        const id = randomUUID();
+        try {
+          await this.submitJson(id, item);
+          return { id, status: 'queued' };
+        } catch (error) {
+          const [statusCode, message] = describeApiError(error, this.logger);
+          return { error: { statusCode, message } };
+        }
+      }),
+    );
+    return { jobs };
+  }
+
+  private async submitJson(id: string, body: unknown): Promise<void> {
+    const { source, ...spec } = parseJsonJobRequest(body, (fields) => resolveRequestedSpec(fields, this.presets));
+    await this.images.resolve(source.path);
+    await this.checkImagePaths(spec);
+    await this.submission.submit(id, { kind: 'images', path: source.path }, spec);
   }
 
   @Get()

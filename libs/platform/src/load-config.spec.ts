@@ -40,6 +40,7 @@ describe('loadConfig', () => {
         HOST: '0.0.0.0',
         PUBLISH_TIMEOUT_MS: 5000,
         PRESETS: '',
+        MAX_BATCH_JOBS: 100,
         MAX_UPLOAD_BYTES: 50 * 1024 * 1024,
       });
     });

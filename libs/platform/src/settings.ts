@@ -37,6 +37,8 @@ export class ProducerConfig extends SharedConfig {
   /** How long to wait for the broker's confirm before answering 503. */
   @IsInt() @Min(100) @Max(120_000) PUBLISH_TIMEOUT_MS = 5000;
   @IsInt() @Min(1) MAX_UPLOAD_BYTES = 50 * 1024 * 1024;
+  /** Most jobs one `POST /v1/jobs/batch` may carry. */
+  @IsInt() @Min(1) @Max(10_000) MAX_BATCH_JOBS = 100;
   /** Named presets as JSON (name → {operations, output}); empty for the built-in thumbnail, web and avatar. */
   @IsString() PRESETS = '';
 }
