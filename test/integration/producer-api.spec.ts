@@ -156,6 +156,43 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     expect((await readBody(empty)).message).toEqual(['jobs must hold 1 to 100 jobs (got 0)']);
   });
 
+  it('with an Idempotency-Key, a repeated request returns the first job; a different one under the key is refused', async () => {
+    const before = await jobCount();
+    const post = (key: string, body: unknown) =>
+      fetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(body) });
+    const first = await post('order-1', { source: { path: 'photo.jpg' }, operations: [{ op: 'resize', width: 10, height: 8 }] });
+    expect(first.status).toBe(202);
+    const { id } = await readBody(first);
+    // The same request, its keys in another order: the same job.
+    const repeat = await post('order-1', { operations: [{ height: 8, op: 'resize', width: 10 }], source: { path: 'photo.jpg' } });
+    expect(repeat.status).toBe(202);
+    expect(await readBody(repeat)).toEqual({ id, status: 'queued' });
+    expect(repeat.headers.get('location')).toBe(`/v1/jobs/${id}`);
+    const different = await post('order-1', { source: { path: 'photo.jpg' }, operations: [{ op: 'flip' }] });
+    expect(different.status).toBe(409);
+    expect((await readBody(different)).message).toContain('Idempotency-Key "order-1" was already used for a different request');
+    expect(await jobCount()).toBe(before + 1);
+    expect((await takeJobMessage()).properties.messageId).toBe(id);
+    expect(await channel.get(topology.jobsQueue)).toBe(false);
+
+    // An upload repeated under its key keeps one stored input.
+    const image = await makeImage(40, 30);
+    const upload = () => {
+      const form = new FormData();
+      form.append('image', new Blob([image]), 'a.jpg');
+      form.append('operations', '[]');
+      return fetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'idempotency-key': 'upload-1' }, body: form });
+    };
+    const firstUpload = await readBody(await upload());
+    const uploadsAfterFirst = uploads().length;
+    expect(await readBody(await upload())).toEqual(firstUpload);
+    expect(uploads()).toHaveLength(uploadsAfterFirst);
+    await takeJobMessage();
+
+    const badKey = await post('x'.repeat(201), { source: { path: 'photo.jpg' }, operations: [] });
+    expect(badKey.status).toBe(400);
+  });
+
   it('accepts a multipart upload, streams it to storage and publishes a reference, never the bytes', async () => {
     const image = await makeImage(100, 80);
     const response = await postForm({ image: new Blob([image]), operations: JSON.stringify([{ op: 'grayscale' }]) });
@@ -197,6 +234,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
   });
 
   it('rejects a multipart job without an image, or with malformed operations, and keeps no upload', async () => {
+    const before = uploads();
     const noImage = await postForm({ operations: '[]' });
     expect(noImage.status).toBe(400);
     expect((await readBody(noImage)).message.join()).toContain('image is required');
@@ -204,7 +242,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     const badJson = await postForm({ image: new Blob([await makeImage(20, 20)]), operations: '[{"op":' });
     expect(badJson.status).toBe(400);
     expect((await readBody(badJson)).message.join()).toContain('operations is not valid JSON');
-    expect(uploads().filter((name) => !name.endsWith('.tmp'))).toHaveLength(1); // only the accepted upload of the earlier test
+    expect(uploads()).toEqual(before);
   });
 
   it('rejects a file that is not an image with 415, whatever its declared type', async () => {

@@ -4,7 +4,7 @@ import { BrokerUnavailableError, UnroutableMessageError } from '@pipeline/messag
 import { ImagePathError } from '@pipeline/storage';
 import { FastifyReply } from 'fastify';
 import { STATUS_CODES } from 'node:http';
-import { DependencyUnavailableError, PayloadTooLargeError, UnsupportedImageError } from './errors';
+import { DependencyUnavailableError, IdempotencyConflictError, PayloadTooLargeError, UnsupportedImageError } from './errors';
 
 /** Maps the domain's errors to HTTP answers of one shape: `{ statusCode, error, message }`. */
 @Catch()
@@ -31,6 +31,7 @@ export function describeApiError(exception: unknown, logger: Logger): [number, s
   if (exception instanceof ImagePathError) return [HttpStatus.BAD_REQUEST, [exception.message]];
   if (exception instanceof UnsupportedImageError) return [HttpStatus.UNSUPPORTED_MEDIA_TYPE, exception.message];
   if (exception instanceof PayloadTooLargeError) return [HttpStatus.PAYLOAD_TOO_LARGE, exception.message];
+  if (exception instanceof IdempotencyConflictError) return [HttpStatus.CONFLICT, exception.message];
   if (exception instanceof BrokerUnavailableError || exception instanceof UnroutableMessageError || exception instanceof DependencyUnavailableError) {
     return [HttpStatus.SERVICE_UNAVAILABLE, `Job not accepted, try again: ${exception.message}`];
   }

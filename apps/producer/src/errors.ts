@@ -19,3 +19,11 @@ export class DependencyUnavailableError extends Error {
     this.name = 'DependencyUnavailableError';
   }
 }
+
+/** An Idempotency-Key already used for a different request. */
+export class IdempotencyConflictError extends Error {
+  constructor(key: string) {
+    super(`Idempotency-Key "${key}" was already used for a different request`);
+    this.name = 'IdempotencyConflictError';
+  }
+}

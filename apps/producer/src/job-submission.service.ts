@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ImageJobMessage, JobSource, JobSpec, MessageType } from '@pipeline/contracts';
 import { JobsRepository } from '@pipeline/database';
 import { MessagePublisher } from '@pipeline/messaging';
-import { DependencyUnavailableError } from './errors';
+import { DependencyUnavailableError, IdempotencyConflictError } from './errors';
 
 /**
  * Accepting a job: record it as queued, publish it, and return only once the broker has
@@ -16,12 +16,24 @@ export class JobSubmissionService {
     private readonly publisher: MessagePublisher,
   ) {}
 
-  async submit(id: string, source: JobSource, spec: JobSpec): Promise<void> {
+  /**
+   * Accepts the job, or, when `idempotency` names a key already used for the same request,
+   * returns the job first accepted under it (a different request under the key: 409).
+   */
+  async submit(id: string, source: JobSource, spec: JobSpec, idempotency?: { key: string; requestHash: string }): Promise<{ id: string; repeated: boolean }> {
     const createdAt = new Date();
+    let recorded: boolean;
     try {
-      await this.jobs.insertQueued({ id, source, operations: spec.operations, output: spec.output, createdAt });
+      recorded = await this.jobs.insertQueued({ id, source, operations: spec.operations, output: spec.output, createdAt, idempotency });
     } catch (error) {
       throw new DependencyUnavailableError('the database', error);
+    }
+    if (!recorded) {
+      const first = await this.jobs.findByIdempotencyKey(idempotency!.key);
+      // Gone again: the first request under the key was not accepted after all; the client may retry.
+      if (!first) throw new DependencyUnavailableError('the first request under this Idempotency-Key', 'it was not accepted');
+      if (first.requestHash !== idempotency!.requestHash) throw new IdempotencyConflictError(idempotency!.key);
+      return { id: first.id, repeated: true };
     }
     const message: ImageJobMessage = { jobId: id, attempt: 1, source, ...spec, submittedAt: createdAt.toISOString() };
     try {
@@ -30,5 +42,6 @@ export class JobSubmissionService {
       await this.jobs.delete(id).catch(() => undefined);
       throw error;
     }
+    return { id, repeated: false };
   }
 }

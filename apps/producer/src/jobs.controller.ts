@@ -1,12 +1,12 @@
 import { Controller, Get, HttpCode, Inject, Logger, NotFoundException, ConflictException, Param, ParseUUIDPipe, Post, Query, Req, Res, StreamableFile } from '@nestjs/common';
-import { CONTENT_TYPES, isPlainObject, JOB_STATUSES, JobSpec, JobStatus, JobView, parseJsonJobRequest, parseJsonText, Presets, resolveRequestedSpec, ValidationFailed } from '@pipeline/contracts';
+import { canonicalJson, CONTENT_TYPES, isPlainObject, JOB_STATUSES, JobSpec, JobStatus, JobView, parseJsonJobRequest, parseJsonText, Presets, resolveRequestedSpec, ValidationFailed } from '@pipeline/contracts';
 import { JobsRepository, StoredJob } from '@pipeline/database';
 import { ProducerConfig } from '@pipeline/platform';
 import { BlobStorage, ImagesFolder, StorageKeys } from '@pipeline/storage';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
 import { FastifyReply, FastifyRequest } from 'fastify';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { describeApiError } from './api-exception.filter';
 import { JobSubmissionService } from './job-submission.service';
 import { PRESETS } from './presets.controller';
@@ -18,6 +18,20 @@ class ListJobsQuery {
 }
 
 type BatchItemResult = { id: string; status: 'queued' } | { error: { statusCode: number; message: string | string[] } };
+
+/** The request's Idempotency-Key, if it sent one that can be used. */
+function idempotencyKeyOf(request: FastifyRequest): string | undefined {
+  const key = request.headers['idempotency-key'];
+  if (key === undefined) return undefined;
+  if (typeof key !== 'string' || !/^[\x21-\x7e]{1,200}$/.test(key)) {
+    throw new ValidationFailed(['Idempotency-Key must be 1 to 200 visible ASCII characters']);
+  }
+  return key;
+}
+
+function digest(request: unknown): string {
+  return createHash('sha256').update(canonicalJson(request)).digest('hex');
+}
 
 function toView({ outputKey: _outputKey, ...view }: StoredJob): JobView {
   return view;
@@ -37,11 +51,16 @@ export class JobsController {
 
   private readonly logger = new Logger('Api');
 
-  /** Takes a job as multipart (an uploaded image) or JSON (a file in the images folder); 202 once the broker has it. */
+  /**
+   * Takes a job as multipart (an uploaded image) or JSON (a file in the images folder); 202 once
+   * the broker has it. With an Idempotency-Key, a repeat of the same request returns the first job.
+   */
   @Post()
   @HttpCode(202)
-  async submit(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<{ id: string; status: 'queued' }> {
+  async submit(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<{ id: string; status: JobStatus }> {
     const id = randomUUID();
+    const key = idempotencyKeyOf(request);
+    let accepted: { id: string; repeated: boolean };
     if (request.isMultipart()) {
       const upload = await this.uploads.read(request, StorageKeys.upload(id));
       try {
@@ -56,16 +75,19 @@ export class JobsController {
           this.presets,
         );
         await this.checkImagePaths(spec);
-        await this.submission.submit(id, { kind: 'upload', key: upload.imageKey }, spec);
+        const idempotency = key === undefined ? undefined : { key, requestHash: digest({ image: upload.imageDigest, spec }) };
+        accepted = await this.submission.submit(id, { kind: 'upload', key: upload.imageKey }, spec, idempotency);
+        if (accepted.repeated) await this.storage.delete(upload.imageKey);
       } catch (error) {
         if (upload.imageKey) await this.storage.delete(upload.imageKey);
         throw error;
       }
     } else {
-      await this.submitJson(id, request.body);
+      accepted = await this.submitJson(id, request.body, key);
     }
-    reply.header('Location', `/v1/jobs/${id}`);
-    return { id, status: 'queued' };
+    reply.header('Location', `/v1/jobs/${accepted.id}`);
+    if (!accepted.repeated) return { id: accepted.id, status: 'queued' };
+    return { id: accepted.id, status: (await this.find(accepted.id)).status };
   }
 
   /**
@@ -94,11 +116,12 @@ export class JobsController {
     return { jobs };
   }
 
-  private async submitJson(id: string, body: unknown): Promise<void> {
+  private async submitJson(id: string, body: unknown, key?: string): Promise<{ id: string; repeated: boolean }> {
     const { source, ...spec } = parseJsonJobRequest(body, (fields) => resolveRequestedSpec(fields, this.presets));
     await this.images.resolve(source.path);
     await this.checkImagePaths(spec);
-    await this.submission.submit(id, { kind: 'images', path: source.path }, spec);
+    const idempotency = key === undefined ? undefined : { key, requestHash: digest({ source, spec }) };
+    return this.submission.submit(id, { kind: 'images', path: source.path }, spec, idempotency);
   }
 
   @Get()

@@ -4,14 +4,18 @@ import { ProducerConfig } from '@pipeline/platform';
 import { BlobStorage } from '@pipeline/storage';
 import { ValidationFailed } from '@pipeline/contracts';
 import { FastifyRequest } from 'fastify';
+import { createHash } from 'node:crypto';
 import { Transform, TransformCallback } from 'node:stream';
 import { PayloadTooLargeError, UnsupportedImageError } from './errors';
 
 /** Passes bytes through once the first ones have been recognised as a supported image. */
 class ImageSniffer extends Transform {
   private head: Buffer | null = Buffer.alloc(0);
+  /** Digest of every byte that passed, for Idempotency-Key comparisons. */
+  readonly hash = createHash('sha256');
 
   _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.hash.update(chunk);
     if (this.head === null) return callback(null, chunk);
     this.head = Buffer.concat([this.head, chunk]);
     if (this.head.length < SNIFF_BYTES) return callback();
@@ -38,6 +42,8 @@ export interface Upload {
   fields: Record<string, string>;
   /** Storage key of the stored image, or null when the request had none. */
   imageKey: string | null;
+  /** SHA-256 of the image's bytes, when there is one. */
+  imageDigest: string | null;
 }
 
 /**
@@ -54,6 +60,7 @@ export class UploadReader {
   async read(request: FastifyRequest, imageKey: string): Promise<Upload> {
     const fields: Record<string, string> = {};
     let stored = false;
+    let imageDigest: string | null = null;
     try {
       for await (const part of request.parts()) {
         if (part.type === 'file') {
@@ -61,7 +68,9 @@ export class UploadReader {
             part.file.resume();
             throw new ValidationFailed([`unexpected file part "${part.fieldname}": send one file, in the part named image`]);
           }
-          await this.storage.put(imageKey, part.file.pipe(new ImageSniffer()));
+          const sniffer = new ImageSniffer();
+          await this.storage.put(imageKey, part.file.pipe(sniffer));
+          imageDigest = sniffer.hash.digest('hex');
           stored = true;
         } else {
           fields[part.fieldname] = String(part.value);
@@ -71,7 +80,7 @@ export class UploadReader {
       if (stored) await this.storage.delete(imageKey);
       throw this.translate(error);
     }
-    return { fields, imageKey: stored ? imageKey : null };
+    return { fields, imageKey: stored ? imageKey : null, imageDigest };
   }
 
   private translate(error: unknown): unknown {

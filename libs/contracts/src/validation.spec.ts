@@ -1,5 +1,5 @@
 import { MAX_DIMENSION, MAX_OPERATIONS, OPERATION_NAMES } from './operations';
-import { collectProblems, parseJsonText, parseOperations, parseOutputOptions, ValidationFailed } from './validation';
+import { canonicalJson, collectProblems, parseJsonText, parseOperations, parseOutputOptions, ValidationFailed } from './validation';
 import { problemsOf } from '../../../test/support/validation';
 
 
@@ -328,5 +328,14 @@ describe('parseJsonText', () => {
       parserMessage = (error as Error).message;
     }
     expect(problemsOf(() => parseJsonText('{bad', 'output'))).toEqual([`output is not valid JSON: ${parserMessage}`]);
+  });
+});
+
+describe('canonicalJson', () => {
+  it('gives equal text for equal values, whatever their key order', () => {
+    expect(canonicalJson({ b: 1, a: { d: [1, { y: 2, x: 1 }], c: 'x' } })).toBe(canonicalJson({ a: { c: 'x', d: [1, { x: 1, y: 2 }] }, b: 1 }));
+    expect(canonicalJson({ b: 1, a: 2 })).toBe('{"a":2,"b":1}');
+    expect(canonicalJson({ a: undefined, b: null })).toBe('{"b":null}');
+    expect(canonicalJson({ a: [1, 2] })).not.toBe(canonicalJson({ a: [2, 1] }));
   });
 });

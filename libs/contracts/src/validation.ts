@@ -96,3 +96,16 @@ export function parseJsonText(text: string, path: string): unknown {
     throw new ValidationFailed([`${path} is not valid JSON: ${(error as Error).message}`]);
   }
 }
+
+/** JSON with object keys sorted at every depth: equal values give equal text, whatever their key order. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (isPlainObject(value)) {
+    const entries = Object.keys(value)
+      .filter((key) => value[key] !== undefined)
+      .sort()
+      .map((key) => `${JSON.stringify(key)}:${canonicalJson(value[key])}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}

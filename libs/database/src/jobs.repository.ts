@@ -8,6 +8,14 @@ export interface NewJob {
   operations: Operation[];
   output: OutputOptions;
   createdAt: Date;
+  /** With an idempotency key, a second job under the same key is not recorded. */
+  idempotency?: { key: string; requestHash: string };
+}
+
+/** The job already recorded under an idempotency key. */
+export interface IdempotentMatch {
+  id: string;
+  requestHash: string;
 }
 
 interface JobRow {
@@ -57,7 +65,7 @@ function toStoredJob(row: JobRow): StoredJob {
 
 /** The producer's access to jobs: record a submission, read jobs back. */
 export class JobsRepository {
-  private readonly inserts: Batcher<NewJob>;
+  private readonly inserts: Batcher<NewJob, boolean>;
 
   constructor(
     private readonly pool: Pool,
@@ -66,30 +74,44 @@ export class JobsRepository {
     this.inserts = new Batcher((jobs) => this.insertBatch(jobs), maxBatch);
   }
 
-  /** Records a job as queued, with the first event of its timeline. Concurrent calls share a statement. */
-  insertQueued(job: NewJob): Promise<void> {
+  /**
+   * Records a job as queued, with the first event of its timeline; concurrent calls share a
+   * statement. Returns false when its idempotency key is already taken (nothing is recorded).
+   */
+  insertQueued(job: NewJob): Promise<boolean> {
     return this.inserts.add(job);
   }
 
-  private async insertBatch(jobs: NewJob[]): Promise<void[]> {
-    await this.pool.query(
+  private async insertBatch(jobs: NewJob[]): Promise<boolean[]> {
+    const { rows } = await this.pool.query<{ id: string }>(
       `WITH new_jobs AS (
-         INSERT INTO jobs (id, status, source, operations, output_options, created_at, updated_at)
-         SELECT id, 'queued', source, operations, output_options, created_at, created_at
-         FROM unnest($1::uuid[], $2::jsonb[], $3::jsonb[], $4::jsonb[], $5::timestamptz[])
-           AS t(id, source, operations, output_options, created_at)
-         RETURNING id, created_at)
-       INSERT INTO job_events (event_id, job_id, type, attempt, at)
-       SELECT id::text || '/1/queued', id, 'queued', 1, created_at FROM new_jobs`,
+         INSERT INTO jobs (id, status, source, operations, output_options, created_at, updated_at, idempotency_key, request_hash)
+         SELECT id, 'queued', source, operations, output_options, created_at, created_at, idempotency_key, request_hash
+         FROM unnest($1::uuid[], $2::jsonb[], $3::jsonb[], $4::jsonb[], $5::timestamptz[], $6::text[], $7::text[])
+           AS t(id, source, operations, output_options, created_at, idempotency_key, request_hash)
+         ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+         RETURNING id, created_at),
+       queued AS (
+         INSERT INTO job_events (event_id, job_id, type, attempt, at)
+         SELECT id::text || '/1/queued', id, 'queued', 1, created_at FROM new_jobs)
+       SELECT id FROM new_jobs`,
       [
         jobs.map((job) => job.id),
         jobs.map((job) => JSON.stringify(job.source)),
         jobs.map((job) => JSON.stringify(job.operations)),
         jobs.map((job) => JSON.stringify(job.output)),
         jobs.map((job) => job.createdAt.toISOString()),
+        jobs.map((job) => job.idempotency?.key ?? null),
+        jobs.map((job) => job.idempotency?.requestHash ?? null),
       ],
     );
-    return jobs.map(() => undefined);
+    const inserted = new Set(rows.map((row) => row.id));
+    return jobs.map((job) => inserted.has(job.id));
+  }
+
+  async findByIdempotencyKey(key: string): Promise<IdempotentMatch | null> {
+    const { rows } = await this.pool.query<{ id: string; request_hash: string }>('SELECT id, request_hash FROM jobs WHERE idempotency_key = $1', [key]);
+    return rows.length > 0 ? { id: rows[0].id, requestHash: rows[0].request_hash } : null;
   }
 
   /** Removes a job that was never accepted (its message could not be published). */
