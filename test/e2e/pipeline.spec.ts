@@ -5,7 +5,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Pool } from 'pg';
 import sharp from 'sharp';
-import { makeImage } from '../support/images';
+import { bombPng, makeImage } from '../support/images';
 import { AMQP_URL, createTestDatabase, deleteTopology, makeTempDir, uniqueName, waitFor } from '../support/resources';
 import { RunningStack, startStack } from '../support/stack';
 
@@ -141,6 +141,40 @@ describe('pipeline end to end (separate processes)', () => {
     expect(jobs[0]).toMatchObject({ status: 'failed', error: { code: 'INVALID_IMAGE', message: expect.stringContaining('could not be decoded') } });
     expect(jobs[1]).toMatchObject({ status: 'succeeded' });
     expect((await fetch(`${baseUrl}/v1/jobs/${broken.id}/result`)).status).toBe(409);
+  });
+
+  it('hostile inputs end in a clear 4xx or a failed job with its code, and the workers keep serving', async () => {
+    const { baseUrl } = stack!;
+    const upload = async (bytes: Buffer, name: string) => {
+      const form = new FormData();
+      form.append('image', new Blob([bytes]), name);
+      form.append('operations', '[{"op":"resize","width":64}]');
+      return fetch(`${baseUrl}/v1/jobs`, { method: 'POST', body: form });
+    };
+    const svgWithEntity = Buffer.from(
+      '<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY x SYSTEM "file:///etc/passwd">]><svg xmlns="http://www.w3.org/2000/svg"><text>&x;</text></svg>',
+    );
+    const refused = await Promise.all([
+      upload(Buffer.alloc(0), 'empty.jpg'),
+      upload(Buffer.from('just some text, named like a photo'), 'text.jpg'),
+      upload(svgWithEntity, 'entity.svg'),
+      upload(Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 251)), 'random.jpg'),
+    ]);
+    expect(refused.map((response) => response.status)).toEqual([400, 415, 415, 415]);
+
+    const photo = await makeImage(400, 300);
+    const accepted = await Promise.all([upload(bombPng(), 'bomb.png'), upload(photo.subarray(0, Math.floor(photo.length / 2)), 'truncated.jpg'), upload(photo, 'fine.jpg')]);
+    expect(accepted.map((response) => response.status)).toEqual([202, 202, 202]);
+    const ids = await Promise.all(accepted.map(async (response) => ((await response.json()) as { id: string }).id));
+    const jobs = await waitFor(
+      async () => {
+        const all: JobView[] = await Promise.all(ids.map(async (id) => (await fetch(`${baseUrl}/v1/jobs/${id}`)).json() as Promise<JobView>));
+        return all.every((job) => job.status === 'succeeded' || job.status === 'failed') ? all : undefined;
+      },
+      30_000,
+      'the hostile jobs to finish',
+    );
+    expect(jobs.map((job) => job.error?.code ?? job.status)).toEqual(['IMAGE_TOO_LARGE', 'INVALID_IMAGE', 'succeeded']);
   });
 
   it('stops cleanly on SIGTERM, leaving no message unacknowledged', async () => {

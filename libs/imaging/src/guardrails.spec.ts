@@ -1,6 +1,5 @@
 import sharp from 'sharp';
-import { crc32, deflateSync } from 'node:zlib';
-import { makeImage } from '../../../test/support/images';
+import { bombPng, makeImage } from '../../../test/support/images';
 import { classifyProcessingError } from './classify-error';
 import { allowOnlyDecoders, INPUT_FORMATS } from './decoders';
 import { processImage } from './process-image';
@@ -14,29 +13,6 @@ async function failureOf(promise: Promise<unknown>) {
     return classifyProcessingError(error);
   }
   throw new Error('expected the processing to fail');
-}
-
-function chunk(type: string, data: Buffer): Buffer {
-  const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(data.length);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body));
-  return Buffer.concat([length, body, crc]);
-}
-
-/** A few hundred bytes that declare a 30000×30000 picture: a decompression bomb. */
-function bombPng(): Buffer {
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(30_000, 0);
-  header.writeUInt32BE(30_000, 4);
-  header.set([8, 2, 0, 0, 0], 8); // 8-bit RGB, deflate, no filter, no interlace
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', header),
-    chunk('IDAT', deflateSync(Buffer.alloc(30_001 * 3))),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
 }
 
 const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="40" height="30"><rect width="40" height="30" fill="red"/></svg>');
