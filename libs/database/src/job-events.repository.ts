@@ -25,14 +25,21 @@ export class JobEventsRepository {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      const { rows: inserted } = await client.query<{ event_id: string }>(
-        `INSERT INTO job_events (event_id, job_id, type, attempt, delivery, worker_id, at, detail)
-         SELECT e.event_id, e.job_id, e.type, e.attempt, e.delivery, e.worker_id, e.at, e.detail
-         FROM unnest($1::text[], $2::uuid[], $3::text[], $4::int[], $5::int[], $6::text[], $7::timestamptz[], $8::jsonb[])
-           AS e(event_id, job_id, type, attempt, delivery, worker_id, at, detail)
-         WHERE EXISTS (SELECT 1 FROM jobs j WHERE j.id = e.job_id)
-         ON CONFLICT (event_id) DO NOTHING
-         RETURNING event_id`,
+      // One statement records the new events and names those whose job does not exist; the
+      // rest were recorded before (redeliveries).
+      const { rows } = await client.query<{ event_id: string; outcome: 'inserted' | 'orphan' }>(
+        `WITH incoming AS (
+           SELECT e.*, EXISTS (SELECT 1 FROM jobs j WHERE j.id = e.job_id) AS job_exists
+           FROM unnest($1::text[], $2::uuid[], $3::text[], $4::int[], $5::int[], $6::text[], $7::timestamptz[], $8::jsonb[])
+             AS e(event_id, job_id, type, attempt, delivery, worker_id, at, detail)),
+         inserted AS (
+           INSERT INTO job_events (event_id, job_id, type, attempt, delivery, worker_id, at, detail)
+           SELECT event_id, job_id, type, attempt, delivery, worker_id, at, detail FROM incoming WHERE job_exists
+           ON CONFLICT (event_id) DO NOTHING
+           RETURNING event_id)
+         SELECT event_id, 'inserted' AS outcome FROM inserted
+         UNION ALL
+         SELECT event_id, 'orphan' AS outcome FROM incoming WHERE NOT job_exists`,
         [
           events.map((event) => event.eventId),
           events.map((event) => event.jobId),
@@ -44,6 +51,8 @@ export class JobEventsRepository {
           events.map((event) => (event.output || event.error ? JSON.stringify(event.output ?? event.error) : null)),
         ],
       );
+      const inserted = rows.filter((row) => row.outcome === 'inserted');
+      const orphans = rows.filter((row) => row.outcome === 'orphan').map((row) => row.event_id);
       const newIds = new Set(inserted.map((row) => row.event_id));
       const fresh = events.filter((event) => newIds.has(event.eventId));
       const patches = foldJobEvents(fresh);
@@ -82,24 +91,12 @@ export class JobEventsRepository {
         );
       }
       await client.query('COMMIT');
-      const known = await this.knownEventIds(events, newIds);
-      return {
-        recorded: fresh.length,
-        duplicates: known.length,
-        orphans: events.filter((event) => !newIds.has(event.eventId) && !known.includes(event.eventId)).map((event) => event.eventId),
-      };
+      return { recorded: fresh.length, duplicates: events.length - fresh.length - orphans.length, orphans };
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
       client.release();
     }
-  }
-
-  private async knownEventIds(events: JobEventMessage[], newIds: Set<string>): Promise<string[]> {
-    const rest = events.filter((event) => !newIds.has(event.eventId)).map((event) => event.eventId);
-    if (rest.length === 0) return [];
-    const { rows } = await this.pool.query<{ event_id: string }>('SELECT event_id FROM job_events WHERE event_id = ANY($1::text[])', [rest]);
-    return rows.map((row) => row.event_id);
   }
 }
