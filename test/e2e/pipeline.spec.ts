@@ -119,6 +119,53 @@ describe('pipeline end to end (separate processes)', () => {
     expect(timeline.map((row) => row.types)).toEqual(ids.map(() => ['queued', 'started', 'succeeded']));
   });
 
+  it('makes several outputs from one upload, each stored, listed, downloadable by name and a row of its own', async () => {
+    const { baseUrl } = stack!;
+    const form = new FormData();
+    form.append('image', new Blob([await makeImage(400, 300, 'jpeg')]), 'photo.jpg');
+    form.append('operations', JSON.stringify([{ op: 'rotate', angle: 90 }]));
+    form.append(
+      'outputs',
+      JSON.stringify([
+        { name: 'thumb', preset: 'thumbnail' },
+        { name: 'large', operations: [{ op: 'resize', width: 150 }], format: 'avif', quality: 60 },
+        { name: 'original', format: 'png' },
+      ]),
+    );
+    const response = await fetch(`${baseUrl}/v1/jobs`, { method: 'POST', body: form });
+    expect(response.status).toBe(202);
+    const { id } = (await response.json()) as { id: string };
+    const job = await waitFor(
+      async () => {
+        const current = (await (await fetch(`${baseUrl}/v1/jobs/${id}`)).json()) as JobView;
+        return current.status === 'succeeded' || current.status === 'failed' ? current : undefined;
+      },
+      30_000,
+      'the variant job to finish',
+    );
+    // Rotated once, before every output: 300 wide, 400 high.
+    const expected = [
+      { name: 'thumb', format: 'webp', width: 320, height: 320 },
+      { name: 'large', format: 'avif', width: 150, height: 200 },
+      { name: 'original', format: 'png', width: 300, height: 400 },
+    ];
+    expect(job).toMatchObject({ status: 'succeeded', output: { format: 'webp', width: 320, height: 320 } });
+    expect(job.outputs).toEqual(expected.map((output) => ({ ...output, sizeBytes: expect.any(Number) })));
+    expect(job.variants!.map((variant) => variant.name)).toEqual(['thumb', 'large', 'original']);
+    for (const [index, output] of expected.entries()) {
+      const result = await fetch(`${baseUrl}/v1/jobs/${id}/result/${output.name}`);
+      expect(result.status).toBe(200);
+      expect(result.headers.get('content-type')).toBe(`image/${output.format}`);
+      const bytes = Buffer.from(await result.arrayBuffer());
+      expect(bytes.length).toBe(job.outputs[index].sizeBytes);
+      const decoded = await sharp(bytes).metadata();
+      expect({ format: decoded.format === 'heif' ? 'avif' : decoded.format, width: decoded.width, height: decoded.height }).toEqual({ format: output.format, width: output.width, height: output.height });
+    }
+    expect((await fetch(`${baseUrl}/v1/jobs/${id}/result/missing`)).status).toBe(404);
+    const { rows } = await pool.query('SELECT name, format, width, height FROM job_outputs WHERE job_id = $1 ORDER BY position', [id]);
+    expect(rows).toEqual(expected);
+  });
+
   it('fails an unreadable image with a clear error, and the workers keep going', async () => {
     const { baseUrl } = stack!;
     await writeFile(join(folder.path, 'images', 'broken.jpg'), Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(200, 7)]));

@@ -39,7 +39,7 @@ describe('PostgreSQL layer (real database)', () => {
       delivery,
       workerId: `worker-${delivery}`,
       at: at.toISOString(),
-      ...(type === 'succeeded' ? { output: { key: `outputs/${jobId}`, format: 'jpeg' as const, width: 10, height: 20, sizeBytes: 300 } } : {}),
+      ...(type === 'succeeded' ? { outputs: [{ name: 'default', key: `outputs/${jobId}`, format: 'jpeg' as const, width: 10, height: 20, sizeBytes: 300 }] } : {}),
       ...(type === 'failed' ? { error: { code: 'INVALID_IMAGE', message: 'bad bytes' } } : {}),
     };
   }
@@ -73,7 +73,8 @@ describe('PostgreSQL layer (real database)', () => {
     expect(await jobs.findById(id)).toMatchObject({ status: 'processing', attempts: 1, workerId: 'worker-1' });
     await events.record([event(id, 'succeeded')]);
     const job = await jobs.findById(id);
-    expect(job).toMatchObject({ status: 'succeeded', output: { format: 'jpeg', width: 10, height: 20, sizeBytes: 300 }, outputKey: `outputs/${id}` });
+    expect(job).toMatchObject({ status: 'succeeded', output: { format: 'jpeg', width: 10, height: 20, sizeBytes: 300 } });
+    expect(job!.outputs).toEqual([{ name: 'default', key: `outputs/${id}`, format: 'jpeg', width: 10, height: 20, sizeBytes: 300 }]);
     expect(job!.finishedAt).not.toBeNull();
     expect((await timeline(id)).map((e) => e.type)).toEqual(['queued', 'started', 'succeeded']);
   });

@@ -91,10 +91,10 @@ describe('Image worker (real RabbitMQ, in process)', () => {
     await publisher.publish(MessageType.imageJob, message.jobId, message);
     const [started, outcome] = await eventsFor(message.jobId, 2);
     expect(started).toMatchObject({ type: 'started', jobId: message.jobId, attempt: 1, delivery: 1, workerId: 'worker-under-test' });
-    expect(outcome).toMatchObject({ type: 'succeeded', output: { key: StorageKeys.output(message.jobId), format: 'png', width: 50, height: 25 } });
+    expect(outcome).toMatchObject({ type: 'succeeded', outputs: [{ name: 'default', key: StorageKeys.output(message.jobId), format: 'png', width: 50, height: 25 }] });
     const stored = await sharp(await storage.read(StorageKeys.output(message.jobId))).metadata();
     expect([stored.format, stored.width, stored.height]).toEqual(['png', 50, 25]);
-    expect(outcome.output!.sizeBytes).toBe((await storage.read(StorageKeys.output(message.jobId))).length);
+    expect(outcome.outputs![0].sizeBytes).toBe((await storage.read(StorageKeys.output(message.jobId))).length);
     expect((await channel.checkQueue(topology.jobsQueue)).messageCount).toBe(0);
   });
 
@@ -135,7 +135,7 @@ describe('Image worker (real RabbitMQ, in process)', () => {
     const [started, outcome] = await eventsFor(message.jobId, 2);
     expect(started).toMatchObject({ type: 'started', delivery: 2 });
     // The stored output stands: 7x5, not the 50x25 a new run would make.
-    expect(outcome).toMatchObject({ type: 'succeeded', delivery: 2, output: { width: 7, height: 5, format: 'png', sizeBytes: marker.length } });
+    expect(outcome).toMatchObject({ type: 'succeeded', delivery: 2, outputs: [{ name: 'default', width: 7, height: 5, format: 'png', sizeBytes: marker.length }] });
     expect((await storage.read(StorageKeys.output(message.jobId))).equals(marker)).toBe(true);
   });
 

@@ -124,6 +124,29 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     expect((await readBody(unknown)).message).toEqual(['preset "poster" is not defined (defined: thumbnail, web, avatar)']);
   });
 
+  it('takes several named outputs, publishes them as variants, and names what is wrong in each', async () => {
+    const response = await postJson({
+      source: { path: 'photo.jpg' },
+      operations: [{ op: 'flip' }],
+      outputs: [{ name: 'small', preset: 'avatar' }, { name: 'wide', operations: [{ op: 'resize', width: 64 }], format: 'png' }],
+    });
+    expect(response.status).toBe(202);
+    const { id } = await readBody(response);
+    const message = JSON.parse((await takeJobMessage()).content.toString());
+    expect(message.variants).toEqual([
+      { name: 'small', operations: [{ op: 'resize', width: 256, height: 256, fit: 'cover', position: 'attention' }], output: { format: 'webp', quality: 85 } },
+      { name: 'wide', operations: [{ op: 'resize', width: 64 }], output: { format: 'png' } },
+    ]);
+    expect(await readBody(await fetch(`${base}/v1/jobs/${id}`))).toMatchObject({ operations: [{ op: 'flip' }], variants: message.variants, outputs: [] });
+
+    const invalid = await postJson({ source: { path: 'photo.jpg' }, outputs: [{ name: 'x', operations: [{ op: 'watermark', image: '../etc/passwd' }] }, { name: 'x' }] });
+    expect(invalid.status).toBe(400);
+    expect((await readBody(invalid)).message).toEqual(['outputs[1].name "x" is used by an earlier output']);
+    const outside = await postJson({ source: { path: 'photo.jpg' }, outputs: [{ name: 'x', operations: [{ op: 'watermark', image: '../etc/passwd' }] }] });
+    expect(outside.status).toBe(400);
+    expect((await readBody(outside)).message.join(' ')).toMatch(/^outputs\[0\]\.operations\[0\]\.image/);
+  });
+
   it('takes a batch of JSON jobs, each accepted or refused on its own, answering in order', async () => {
     const before = await jobCount();
     const response = await fetch(`${base}/v1/jobs/batch`, {
@@ -280,7 +303,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     const at = new Date().toISOString();
     await events.record([
       { eventId: jobEventId(id, 1, 'started', 1), jobId: id, type: 'started', attempt: 1, delivery: 1, workerId: 'w', at },
-      { eventId: jobEventId(id, 1, 'succeeded', 1), jobId: id, type: 'succeeded', attempt: 1, delivery: 1, workerId: 'w', at, output: { key, format: 'png', width: 12, height: 10, sizeBytes: png.length } },
+      { eventId: jobEventId(id, 1, 'succeeded', 1), jobId: id, type: 'succeeded', attempt: 1, delivery: 1, workerId: 'w', at, outputs: [{ name: 'default', key, format: 'png', width: 12, height: 10, sizeBytes: png.length }] },
     ]);
     const result = await fetch(`${base}/v1/jobs/${id}/result`);
     expect(result.status).toBe(200);

@@ -73,7 +73,7 @@ describe('Results writer (real RabbitMQ and PostgreSQL, in process)', () => {
       workerId,
       at,
       startedAt: at,
-      output: { key: `outputs/${jobId}`, format: 'png', width: 4, height: 3, sizeBytes: 99 },
+      outputs: [{ name: 'default', key: `outputs/${jobId}`, format: 'png', width: 4, height: 3, sizeBytes: 99 }],
     };
   }
 

@@ -1,6 +1,7 @@
 import { Controller, Logger } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import {
+  DEFAULT_OUTPUT_NAME,
   ImageJobMessage,
   JobErrorCode,
   JobEventMessage,
@@ -9,15 +10,16 @@ import {
   MessageType,
   OutputFormat,
   parseImageJobMessage,
+  StoredOutput,
   ValidationFailed,
 } from '@pipeline/contracts';
-import { classifyProcessingError, detectImageFormat, processImage } from '@pipeline/imaging';
+import { classifyProcessingError, detectImageFormat, processImage, processVariants } from '@pipeline/imaging';
 import { AmqpContext, MessagePublisher, PermanentMessageError } from '@pipeline/messaging';
 import { WorkerConfig } from '@pipeline/platform';
 import { BlobStorage, ImagesFolder, StorageKeys } from '@pipeline/storage';
 import sharp from 'sharp';
 
-type Outcome = Pick<JobEventMessage, 'output' | 'error' | 'startedAt'> & { type: Exclude<JobEventType, 'started'> };
+type Outcome = Pick<JobEventMessage, 'outputs' | 'error' | 'startedAt'> & { type: Exclude<JobEventType, 'started'> };
 
 /**
  * Runs one image job per message. The message is acked (by the transport) only after the
@@ -73,22 +75,31 @@ export class ImageJobHandler {
     }
   }
 
-  /** `redelivered`: an earlier delivery may have stored the output already (and then died before acking). */
+  /** `redelivered`: an earlier delivery may have stored the outputs already (and then died before acking). */
   private async run(job: ImageJobMessage, redelivered: boolean): Promise<Outcome> {
-    const outputKey = StorageKeys.output(job.jobId);
+    const planned = job.variants
+      ? job.variants.map((variant) => ({ name: variant.name, key: StorageKeys.output(job.jobId, variant.name), format: variant.output.format }))
+      : [{ name: DEFAULT_OUTPUT_NAME, key: StorageKeys.output(job.jobId), format: job.output.format }];
     try {
-      const done = redelivered ? await this.storedOutput(outputKey, job.output.format) : null;
-      if (done) return { type: 'succeeded', output: done };
+      const done = redelivered ? await this.storedOutputs(planned) : null;
+      if (done) return { type: 'succeeded', outputs: done };
       // A path where there is one: libvips reads the file itself, off the event loop.
       const input =
         job.source.kind === 'images' ? await this.images.resolve(job.source.path) : (this.storage.localPath(job.source.key) ?? (await this.storage.read(job.source.key)));
-      const image = await processImage(input, job.operations, job.output, {
+      const limits = {
         maxInputPixels: this.config.MAX_INPUT_PIXELS,
         timeoutSeconds: this.config.JOB_TIMEOUT_S,
-        resolveWatermarkImage: (path) => this.images.resolve(path, 'watermark image'),
-      });
-      const { sizeBytes } = await this.storage.put(outputKey, image.data);
-      return { type: 'succeeded', output: { key: outputKey, format: image.format, width: image.width, height: image.height, sizeBytes } };
+        resolveWatermarkImage: (path: string) => this.images.resolve(path, 'watermark image'),
+      };
+      const images = job.variants
+        ? await processVariants(input, job.operations, job.variants, limits)
+        : [{ name: DEFAULT_OUTPUT_NAME, ...(await processImage(input, job.operations, job.output, limits)) }];
+      const outputs: StoredOutput[] = [];
+      for (const [index, image] of images.entries()) {
+        const { sizeBytes } = await this.storage.put(planned[index].key, image.data);
+        outputs.push({ name: image.name, key: planned[index].key, format: image.format, width: image.width, height: image.height, sizeBytes });
+      }
+      return { type: 'succeeded', outputs };
     } catch (error) {
       const classified = classifyProcessingError(error);
       if (!classified.permanent) throw error;
@@ -97,13 +108,16 @@ export class ImageJobHandler {
     }
   }
 
-  /** The output of an earlier delivery that stored it but did not get to ack. */
-  private async storedOutput(key: string, requested: OutputFormat | undefined): Promise<JobEventMessage['output'] | null> {
-    if ((await this.storage.sizeOf(key)) === null) return null;
-    const data = await this.storage.read(key);
-    const { width, height } = await sharp(data).metadata();
-    const format = requested ?? (detectImageFormat(data) as OutputFormat);
-    return { key, format, width: width ?? 0, height: height ?? 0, sizeBytes: data.length };
+  /** The outputs of an earlier delivery that stored them all but did not get to ack; null if any is missing. */
+  private async storedOutputs(planned: Array<{ name: string; key: string; format: OutputFormat | undefined }>): Promise<StoredOutput[] | null> {
+    const outputs: StoredOutput[] = [];
+    for (const { name, key, format } of planned) {
+      if ((await this.storage.sizeOf(key)) === null) return null;
+      const data = await this.storage.read(key);
+      const { width, height } = await sharp(data).metadata();
+      outputs.push({ name, key, format: format ?? (detectImageFormat(data) as OutputFormat), width: width ?? 0, height: height ?? 0, sizeBytes: data.length });
+    }
+    return outputs;
   }
 
   private publishEvent(job: Pick<ImageJobMessage, 'jobId' | 'attempt'>, delivery: number, outcome: Outcome | { type: 'started' }, at = new Date().toISOString()): Promise<void> {

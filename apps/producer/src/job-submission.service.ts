@@ -24,7 +24,7 @@ export class JobSubmissionService {
     const createdAt = new Date();
     let recorded: boolean;
     try {
-      recorded = await this.jobs.insertQueued({ id, source, operations: spec.operations, output: spec.output, createdAt, idempotency });
+      recorded = await this.jobs.insertQueued({ id, source, ...spec, createdAt, idempotency });
     } catch (error) {
       throw new DependencyUnavailableError('the database', error);
     }

@@ -33,8 +33,8 @@ function digest(request: unknown): string {
   return createHash('sha256').update(canonicalJson(request)).digest('hex');
 }
 
-function toView({ outputKey: _outputKey, ...view }: StoredJob): JobView {
-  return view;
+function toView(job: StoredJob): JobView {
+  return { ...job, outputs: job.outputs.map(({ key: _key, ...output }) => output) };
 }
 
 @Controller('v1/jobs')
@@ -65,12 +65,13 @@ export class JobsController {
       const upload = await this.uploads.read(request, StorageKeys.upload(id));
       try {
         if (!upload.imageKey) throw new ValidationFailed(['image is required: send the image as a file part named image']);
-        const { operations, output, preset } = upload.fields;
+        const { operations, output, preset, outputs } = upload.fields;
         const spec = resolveRequestedSpec(
           {
             operations: operations === undefined ? undefined : parseJsonText(operations, 'operations'),
             output: output === undefined ? undefined : parseJsonText(output, 'output'),
             preset,
+            outputs: outputs === undefined ? undefined : parseJsonText(outputs, 'outputs'),
           },
           this.presets,
         );
@@ -134,25 +135,42 @@ export class JobsController {
     return toView(await this.find(id));
   }
 
+  /** The job's first (for most jobs its only) output. */
   @Get(':id/result')
   async result(@Param('id', new ParseUUIDPipe()) id: string): Promise<StreamableFile> {
+    return this.download(await this.finished(id), undefined);
+  }
+
+  /** One output by name: a variant's, or `default` for a job with one output. */
+  @Get(':id/result/:name')
+  async namedResult(@Param('id', new ParseUUIDPipe()) id: string, @Param('name') name: string): Promise<StreamableFile> {
+    return this.download(await this.finished(id), name);
+  }
+
+  private async finished(id: string): Promise<StoredJob> {
     const job = await this.find(id);
-    if (job.status !== 'succeeded' || !job.output || !job.outputKey) {
+    if (job.status !== 'succeeded') {
       throw new ConflictException(job.status === 'failed' ? `job ${id} failed: ${job.error?.message}` : `job ${id} is ${job.status}; its result is not ready`);
     }
-    const { stream, sizeBytes } = await this.storage.openReadStream(job.outputKey);
-    const extension = job.output.format === 'jpeg' ? 'jpg' : job.output.format;
-    return new StreamableFile(stream, {
-      type: CONTENT_TYPES[job.output.format],
-      length: sizeBytes,
-      disposition: `inline; filename="${id}.${extension}"`,
-    });
+    return job;
+  }
+
+  private async download(job: StoredJob, name: string | undefined): Promise<StreamableFile> {
+    const output = name === undefined ? job.outputs[0] : job.outputs.find((candidate) => candidate.name === name);
+    if (!output) throw new NotFoundException(`job ${job.id} has no output named ${JSON.stringify(name)} (its outputs: ${job.outputs.map((o) => o.name).join(', ')})`);
+    const { stream, sizeBytes } = await this.storage.openReadStream(output.key);
+    const extension = output.format === 'jpeg' ? 'jpg' : output.format;
+    const filename = job.outputs.length > 1 ? `${job.id}-${output.name}.${extension}` : `${job.id}.${extension}`;
+    return new StreamableFile(stream, { type: CONTENT_TYPES[output.format], length: sizeBytes, disposition: `inline; filename="${filename}"` });
   }
 
   /** Files an operation names (a watermark image) must be in the images folder too: 400 now, not a failed job later. */
   private async checkImagePaths(spec: JobSpec): Promise<void> {
-    for (const [index, operation] of spec.operations.entries()) {
-      if (operation.op === 'watermark' && operation.image !== undefined) await this.images.resolve(operation.image, `operations[${index}].image`);
+    const lists = [{ path: 'operations', operations: spec.operations }, ...(spec.variants ?? []).map((variant, index) => ({ path: `outputs[${index}].operations`, operations: variant.operations }))];
+    for (const { path, operations } of lists) {
+      for (const [index, operation] of operations.entries()) {
+        if (operation.op === 'watermark' && operation.image !== undefined) await this.images.resolve(operation.image, `${path}[${index}].image`);
+      }
     }
   }
 

@@ -12,6 +12,10 @@ export const JobErrorCode = {
   invalidOperation: 'INVALID_OPERATION',
   /** The input named by the job is gone. */
   inputNotFound: 'INPUT_NOT_FOUND',
+  /** A URL source points where workers may not go (a private, loopback or otherwise internal address), or is not http(s). */
+  sourceRefused: 'SOURCE_REFUSED',
+  /** A URL source answered with an error status, too many redirects, or not an image. */
+  sourceUnavailable: 'SOURCE_UNAVAILABLE',
   /** The message itself was malformed and was parked. */
   invalidMessage: 'INVALID_MESSAGE',
   /** Anything unexpected. */

@@ -6,3 +6,4 @@ export * from './jobs';
 export * from './messages';
 export * from './errors';
 export * from './presets';
+export * from './variants';

@@ -1,6 +1,7 @@
 import { IsNotEmpty, IsString, MaxLength } from 'class-validator';
 import { Operation } from './operations';
 import { OutputInfo, OutputOptions } from './output';
+import { VariantSpec } from './variants';
 import { collectProblems, isPlainObject, parseOperations, parseOutputOptions, validateAs, ValidationFailed } from './validation';
 
 export const JOB_STATUSES = ['queued', 'processing', 'succeeded', 'failed'] as const;
@@ -14,13 +15,23 @@ export interface JobError {
   message: string;
 }
 
+/** An output a job produced: its only one (named `default`), or one of its variants. */
+export interface NamedOutputInfo extends OutputInfo {
+  name: string;
+}
+
 /** A job as the API shows it. */
 export interface JobView {
   id: string;
   status: JobStatus;
   attempts: number;
   operations: Operation[];
+  /** The outputs asked for, when the job asked for several; null for a job with one output. */
+  variants: VariantSpec[] | null;
+  /** The first (for most jobs the only) entry of `outputs`. */
   output: OutputInfo | null;
+  /** Every output, in the order asked for, once the job succeeded. */
+  outputs: NamedOutputInfo[];
   error: JobError | null;
   workerId: string | null;
   createdAt: string;
@@ -32,15 +43,28 @@ export class ImagesFolderSource {
   @IsString() @IsNotEmpty() @MaxLength(1024) path: string;
 }
 
-/** What a user asks for: operations in order and the output encoding. */
+/**
+ * What a user asks for: operations in order and the output encoding; or, with `variants`,
+ * operations shared by several outputs, each with operations and an encoding of its own
+ * (`output` is then empty).
+ */
 export interface JobSpec {
   operations: Operation[];
   output: OutputOptions;
+  variants?: VariantSpec[];
 }
 
 /** Body of `POST /v1/jobs` sent as JSON. */
 export interface JsonJobRequest extends JobSpec {
   source: ImagesFolderSource;
+}
+
+/** The fields of a request that say what to make, before presets are resolved. */
+export interface RequestedSpecFields {
+  operations: unknown;
+  output: unknown;
+  preset: unknown;
+  outputs?: unknown;
 }
 
 /** Parses operations and output options, adding what is wrong to `problems`; `prefix` locates them (e.g. `message.`). */
@@ -62,14 +86,14 @@ export function parseJobSpec(operations: unknown, output: unknown): JobSpec {
 /** The body of a JSON submission; `resolveSpec` turns operations, output and preset into the job's spec. */
 export function parseJsonJobRequest(
   body: unknown,
-  resolveSpec: (fields: { operations: unknown; output: unknown; preset: unknown }) => JobSpec = ({ operations, output }) => parseJobSpec(operations, output),
+  resolveSpec: (fields: RequestedSpecFields) => JobSpec = ({ operations, output }) => parseJobSpec(operations, output),
 ): JsonJobRequest {
   if (!isPlainObject(body)) throw new ValidationFailed(['body must be a JSON object with source, operations and output']);
-  const { source, operations, output, preset, ...rest } = body;
+  const { source, operations, output, preset, outputs, ...rest } = body;
   const problems = Object.keys(rest).map((key) => `${key} is not a known field`);
   if (source === undefined) problems.push('source is required (source.path names a file in the images folder)');
   const parsedSource = source === undefined ? undefined : collectProblems(problems, () => validateAs(ImagesFolderSource, source, 'source'));
-  const spec = collectProblems(problems, () => resolveSpec({ operations, output, preset }));
+  const spec = collectProblems(problems, () => resolveSpec({ operations, output, preset, outputs }));
   if (problems.length > 0) throw new ValidationFailed(problems);
   return { source: { path: parsedSource!.path }, ...spec! };
 }

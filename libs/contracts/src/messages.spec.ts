@@ -188,10 +188,21 @@ describe('parseJobEventMessage', () => {
     expect(Object.getPrototypeOf(event)).toBe(Object.prototype);
   });
 
-  it('returns a succeeded event with its output', () => {
-    const event = parseJobEventMessage({ ...base(), eventId: `${JOB_ID}/1/outcome`, type: 'succeeded', output });
+  it('returns a succeeded event with its outputs', () => {
+    const outputs = [{ name: 'thumb', ...output }];
+    const event = parseJobEventMessage({ ...base(), eventId: `${JOB_ID}/1/outcome`, type: 'succeeded', outputs });
     expect(event.type).toBe('succeeded');
-    expect(event.output).toEqual(output);
+    expect(event.outputs).toEqual(outputs);
+  });
+
+  it('reads the single output of an event from an older worker as the default output', () => {
+    const event = parseJobEventMessage({ ...base(), eventId: `${JOB_ID}/1/outcome`, type: 'succeeded', output });
+    expect(event.outputs).toEqual([{ name: 'default', ...output }]);
+    expect(event).not.toHaveProperty('output');
+  });
+
+  it('refuses a succeeded event without outputs', () => {
+    expect(() => parseJobEventMessage({ ...base(), eventId: `${JOB_ID}/1/outcome`, type: 'succeeded', outputs: [] })).toThrow('message.outputs is required for a succeeded event');
   });
 
   it('returns a failed event with its error', () => {
@@ -199,8 +210,8 @@ describe('parseJobEventMessage', () => {
     expect(event.error).toEqual(error);
   });
 
-  it('requires output for a succeeded event', () => {
-    expect(problemsOf(() => parseJobEventMessage({ ...base(), type: 'succeeded' }))).toEqual(['message.output is required for a succeeded event']);
+  it('requires outputs for a succeeded event', () => {
+    expect(problemsOf(() => parseJobEventMessage({ ...base(), type: 'succeeded' }))).toEqual(['message.outputs is required for a succeeded event']);
   });
 
   it('requires error for a failed event', () => {

@@ -1,9 +1,10 @@
 import { Type } from 'class-transformer';
-import { Allow, IsIn, IsInt, IsISO8601, IsNotEmpty, IsDefined, IsObject, IsOptional, IsString, IsUUID, Min, ValidateNested } from 'class-validator';
-import { JobError, JobSource, JobSpec, parseSpecInto } from './jobs';
+import { Allow, IsArray, IsIn, IsInt, IsISO8601, IsNotEmpty, IsDefined, IsObject, IsOptional, IsString, IsUUID, Min, ValidateNested } from 'class-validator';
+import { JobError, JobSource, JobSpec, NamedOutputInfo, parseSpecInto } from './jobs';
 import { Operation } from './operations';
-import { OutputInfo, OutputOptions } from './output';
+import { OutputOptions } from './output';
 import { collectProblems, isPlainObject, validateAs, ValidationFailed } from './validation';
+import { DEFAULT_OUTPUT_NAME, parseVariantSpecs, VariantSpec } from './variants';
 
 /** AMQP `type` property of each message; consumers dispatch on it. */
 export const MessageType = {
@@ -20,7 +21,14 @@ export interface ImageJobMessage {
   source: JobSource;
   operations: Operation[];
   output: OutputOptions;
+  /** Present when the job asked for several outputs. */
+  variants?: VariantSpec[];
   submittedAt: string;
+}
+
+/** An output a worker stored: what it is and where. */
+export interface StoredOutput extends NamedOutputInfo {
+  key: string;
 }
 
 export const JOB_EVENT_TYPES = ['started', 'succeeded', 'failed'] as const;
@@ -37,7 +45,8 @@ export interface JobEventMessage {
   delivery: number;
   workerId: string;
   at: string;
-  output?: OutputInfo & { key: string };
+  /** On success: every output, in the order the job asked for them. */
+  outputs?: StoredOutput[];
   error?: JobError;
   /**
    * On an outcome: when this delivery started. Workers announce `started` separately only for
@@ -68,6 +77,7 @@ class ImageJobEnvelope {
   source: JobSourceShape;
   @Allow() operations: unknown;
   @Allow() output: unknown;
+  @Allow() variants: unknown;
   @IsISO8601() submittedAt: string;
 }
 
@@ -81,6 +91,7 @@ export function parseImageJobMessage(raw: unknown): ImageJobMessage {
   if (source && !reference) problems.push(`message.source.${source.kind === 'images' ? 'path' : 'key'} is required for kind ${source.kind}`);
   // The operations are checked even when the envelope is broken, so the report is complete.
   const spec = parseSpecInto(problems, raw.operations, raw.output, 'message.') as JobSpec;
+  const variants = raw.variants === undefined ? undefined : collectProblems(problems, () => parseVariantSpecs(raw.variants, 'message.variants'));
   if (!envelope || !source || problems.length > 0) throw new ValidationFailed(problems);
   return {
     jobId: envelope.jobId,
@@ -88,6 +99,7 @@ export function parseImageJobMessage(raw: unknown): ImageJobMessage {
     source: source.kind === 'images' ? { kind: 'images', path: reference! } : { kind: 'upload', key: reference! },
     operations: spec.operations,
     output: spec.output,
+    ...(variants ? { variants } : {}),
     submittedAt: envelope.submittedAt,
   };
 }
@@ -100,14 +112,17 @@ class JobEventShape {
   @IsInt() @Min(1) delivery: number;
   @IsString() @IsNotEmpty() workerId: string;
   @IsISO8601() at: string;
-  @IsOptional() @IsObject() output?: OutputInfo & { key: string };
+  @IsOptional() @IsArray() @IsObject({ each: true }) outputs?: StoredOutput[];
+  /** The single output of events from workers that predate variants. */
+  @IsOptional() @IsObject() output?: Omit<StoredOutput, 'name'>;
   @IsOptional() @IsObject() error?: JobError;
   @IsOptional() @IsISO8601() startedAt?: string;
 }
 
 export function parseJobEventMessage(raw: unknown): JobEventMessage {
-  const event = validateAs(JobEventShape, raw, 'message');
-  if (event.type === 'succeeded' && !event.output) throw new ValidationFailed(['message.output is required for a succeeded event']);
+  const { output, ...event } = validateAs(JobEventShape, raw, 'message');
+  if (output && !event.outputs) event.outputs = [{ name: DEFAULT_OUTPUT_NAME, ...output }];
+  if (event.type === 'succeeded' && !event.outputs?.length) throw new ValidationFailed(['message.outputs is required for a succeeded event']);
   if (event.type === 'failed' && !event.error) throw new ValidationFailed(['message.error is required for a failed event']);
   if (event.type === 'started' && event.startedAt) throw new ValidationFailed(['message.startedAt belongs on an outcome, not on a started event']);
   return { ...event };

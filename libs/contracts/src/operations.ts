@@ -137,6 +137,12 @@ export class BrightnessOperation {
   @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) @Max(10) factor: number;
 }
 
+/** Gamma correction: each channel becomes (value / max) ^ (1 / gamma); above 1 brightens the mid-tones, below 1 darkens them. */
+export class GammaOperation {
+  @Equals('gamma') op: 'gamma';
+  @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(1 / 3) @Max(3) gamma: number;
+}
+
 export class MedianOperation {
   @Equals('median') op: 'median';
   /** Window size in pixels (odd); 3 removes salt-and-pepper noise. */
@@ -227,6 +233,7 @@ export type Operation =
   | SharpenOperation
   | GrayscaleOperation
   | BrightnessOperation
+  | GammaOperation
   | MedianOperation
   | ThresholdOperation
   | EdgesOperation
@@ -252,6 +259,7 @@ export const OPERATION_CLASSES: Record<OperationName, new () => Operation> = {
   sharpen: SharpenOperation,
   grayscale: GrayscaleOperation,
   brightness: BrightnessOperation,
+  gamma: GammaOperation,
   median: MedianOperation,
   threshold: ThresholdOperation,
   edges: EdgesOperation,

@@ -1,5 +1,6 @@
-import { JobSpec, parseJobSpec } from './jobs';
-import { isPlainObject, parseJsonText, ValidationFailed } from './validation';
+import { JobSpec, parseJobSpec, RequestedSpecFields } from './jobs';
+import { collectProblems, isPlainObject, parseJsonText, parseOperations, ValidationFailed } from './validation';
+import { parseRequestedVariants } from './variants';
 
 /** Named operation lists with their output, chosen by `"preset": "<name>"` instead of `operations`. */
 export type Presets = Record<string, JobSpec>;
@@ -37,9 +38,11 @@ export function parsePresets(json: string): Presets {
 
 /**
  * The spec a request asks for: its own operations, or a preset's (whose output options the
- * request's `output` may override field by field). Never both.
+ * request's `output` may override field by field), never both. With `outputs`, the same for
+ * each output, after the request's own operations, which all outputs share.
  */
-export function resolveRequestedSpec(fields: { operations: unknown; output: unknown; preset: unknown }, presets: Presets): JobSpec {
+export function resolveRequestedSpec(fields: RequestedSpecFields, presets: Presets): JobSpec {
+  if (fields.outputs !== undefined) return resolveVariants(fields, presets);
   if (fields.preset === undefined) return parseJobSpec(fields.operations, fields.output);
   if (typeof fields.preset !== 'string' || !Object.hasOwn(presets, fields.preset)) {
     throw new ValidationFailed([`preset ${JSON.stringify(fields.preset)} is not defined (defined: ${Object.keys(presets).join(', ') || 'none'})`]);
@@ -48,4 +51,14 @@ export function resolveRequestedSpec(fields: { operations: unknown; output: unkn
   if (fields.output !== undefined && !isPlainObject(fields.output)) throw new ValidationFailed(['output must be an object']);
   const preset = presets[fields.preset];
   return parseJobSpec(preset.operations, { ...preset.output, ...(fields.output ?? {}) });
+}
+
+function resolveVariants(fields: RequestedSpecFields, presets: Presets): JobSpec {
+  const problems: string[] = [];
+  if (fields.preset !== undefined) problems.push('preset goes inside each of outputs, not beside them');
+  if (fields.output !== undefined) problems.push('output options go inside each of outputs (format, quality, …), not in output');
+  const operations = fields.operations === undefined ? [] : collectProblems(problems, () => parseOperations(fields.operations));
+  const variants = collectProblems(problems, () => parseRequestedVariants(fields.outputs, (item) => resolveRequestedSpec(item, presets)));
+  if (problems.length > 0) throw new ValidationFailed(problems);
+  return { operations: operations!, output: {}, variants: variants! };
 }

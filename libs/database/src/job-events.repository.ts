@@ -48,7 +48,7 @@ export class JobEventsRepository {
           events.map((event) => event.delivery),
           events.map((event) => event.workerId),
           events.map((event) => event.at),
-          events.map((event) => (event.output || event.error ? JSON.stringify(event.output ?? event.error) : null)),
+          events.map((event) => (event.outputs || event.error ? JSON.stringify(event.outputs ? { outputs: event.outputs } : event.error) : null)),
         ],
       );
       const inserted = rows.filter((row) => row.outcome === 'inserted');
@@ -57,22 +57,28 @@ export class JobEventsRepository {
       const fresh = events.filter((event) => newIds.has(event.eventId));
       const patches = foldJobEvents(fresh);
       if (patches.length > 0) {
+        const outputs = patches.flatMap((p) => p.outputs.map((output, position) => ({ jobId: p.jobId, position, ...output })));
+        // Outputs are recorded only for the jobs this batch finishes, so a late duplicate outcome adds none.
         await client.query(
-          `UPDATE jobs j SET
-             status = p.status,
-             attempts = j.attempts + p.started_count,
-             started_at = COALESCE(p.started_at, j.started_at),
-             finished_at = p.finished_at,
-             worker_id = COALESCE(p.worker_id, j.worker_id),
-             output_format = p.output_format, output_width = p.output_width, output_height = p.output_height,
-             output_bytes = p.output_bytes, output_key = p.output_key,
-             error_code = p.error_code, error_message = p.error_message,
-             updated_at = now()
-           FROM unnest($1::uuid[], $2::text[], $3::int[], $4::timestamptz[], $5::timestamptz[], $6::text[],
-                       $7::text[], $8::int[], $9::int[], $10::bigint[], $11::text[], $12::text[], $13::text[])
-             AS p(job_id, status, started_count, started_at, finished_at, worker_id,
-                  output_format, output_width, output_height, output_bytes, output_key, error_code, error_message)
-           WHERE j.id = p.job_id AND j.status NOT IN ('succeeded', 'failed')`,
+          `WITH patched AS (
+             UPDATE jobs j SET
+               status = p.status,
+               attempts = j.attempts + p.started_count,
+               started_at = COALESCE(p.started_at, j.started_at),
+               finished_at = p.finished_at,
+               worker_id = COALESCE(p.worker_id, j.worker_id),
+               error_code = p.error_code, error_message = p.error_message,
+               updated_at = now()
+             FROM unnest($1::uuid[], $2::text[], $3::int[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[], $8::text[])
+               AS p(job_id, status, started_count, started_at, finished_at, worker_id, error_code, error_message)
+             WHERE j.id = p.job_id AND j.status NOT IN ('succeeded', 'failed')
+             RETURNING j.id, j.status)
+           INSERT INTO job_outputs (job_id, name, position, format, width, height, size_bytes, storage_key)
+           SELECT o.job_id, o.name, o.position, o.format, o.width, o.height, o.size_bytes, o.storage_key
+           FROM unnest($9::uuid[], $10::text[], $11::int[], $12::text[], $13::int[], $14::int[], $15::bigint[], $16::text[])
+             AS o(job_id, name, position, format, width, height, size_bytes, storage_key)
+           JOIN patched ON patched.id = o.job_id AND patched.status = 'succeeded'
+           ON CONFLICT (job_id, name) DO NOTHING`,
           [
             patches.map((p) => p.jobId),
             patches.map((p) => p.status),
@@ -80,13 +86,16 @@ export class JobEventsRepository {
             patches.map((p) => p.startedAt),
             patches.map((p) => p.finishedAt),
             patches.map((p) => p.workerId),
-            patches.map((p) => p.output?.format ?? null),
-            patches.map((p) => p.output?.width ?? null),
-            patches.map((p) => p.output?.height ?? null),
-            patches.map((p) => p.output?.sizeBytes ?? null),
-            patches.map((p) => p.output?.key ?? null),
             patches.map((p) => p.error?.code ?? null),
             patches.map((p) => p.error?.message ?? null),
+            outputs.map((o) => o.jobId),
+            outputs.map((o) => o.name),
+            outputs.map((o) => o.position),
+            outputs.map((o) => o.format),
+            outputs.map((o) => o.width),
+            outputs.map((o) => o.height),
+            outputs.map((o) => o.sizeBytes),
+            outputs.map((o) => o.key),
           ],
         );
       }

@@ -4,7 +4,7 @@ import { foldJobEvents } from './job-patch';
 const JOB_A = '11111111-1111-4111-8111-111111111111';
 const JOB_B = '22222222-2222-4222-8222-222222222222';
 
-const output = { key: `outputs/${JOB_A}`, format: 'png' as const, width: 10, height: 20, sizeBytes: 300 };
+const output = [{ name: 'default', key: `outputs/${JOB_A}`, format: 'png' as const, width: 10, height: 20, sizeBytes: 300 }];
 const error = { code: 'INVALID_IMAGE', message: 'bad bytes' };
 
 function started(jobId: string, at: string, delivery = 1, workerId = 'worker-1'): JobEventMessage {
@@ -12,7 +12,7 @@ function started(jobId: string, at: string, delivery = 1, workerId = 'worker-1')
 }
 
 function succeeded(jobId: string, at: string, workerId = 'worker-1', out = output): JobEventMessage {
-  return { eventId: jobEventId(jobId, 1, 'succeeded', 1), jobId, type: 'succeeded', attempt: 1, delivery: 1, workerId, at, output: out };
+  return { eventId: jobEventId(jobId, 1, 'succeeded', 1), jobId, type: 'succeeded', attempt: 1, delivery: 1, workerId, at, outputs: out };
 }
 
 function failed(jobId: string, at: string, workerId = 'worker-1', err = error): JobEventMessage {
@@ -30,19 +30,19 @@ describe('foldJobEvents', () => {
 
   it('started alone: processing, one start, no outcome', () => {
     expect(foldJobEvents([started(JOB_A, T1)])).toEqual([
-      { jobId: JOB_A, status: 'processing', startedCount: 1, startedAt: T1, finishedAt: null, workerId: 'worker-1', output: null, error: null },
+      { jobId: JOB_A, status: 'processing', startedCount: 1, startedAt: T1, finishedAt: null, workerId: 'worker-1', outputs: [], error: null },
     ]);
   });
 
   it('started then succeeded: succeeded with startedCount 1', () => {
     expect(foldJobEvents([started(JOB_A, T1), succeeded(JOB_A, T2)])).toEqual([
-      { jobId: JOB_A, status: 'succeeded', startedCount: 1, startedAt: T1, finishedAt: T2, workerId: 'worker-1', output, error: null },
+      { jobId: JOB_A, status: 'succeeded', startedCount: 1, startedAt: T1, finishedAt: T2, workerId: 'worker-1', outputs: output, error: null },
     ]);
   });
 
   it('succeeded arriving before started (reversed in the array) still ends succeeded', () => {
     const [patch] = foldJobEvents([succeeded(JOB_A, T2), started(JOB_A, T1)]);
-    expect(patch).toEqual({ jobId: JOB_A, status: 'succeeded', startedCount: 1, startedAt: T1, finishedAt: T2, workerId: 'worker-1', output, error: null });
+    expect(patch).toEqual({ jobId: JOB_A, status: 'succeeded', startedCount: 1, startedAt: T1, finishedAt: T2, workerId: 'worker-1', outputs: output, error: null });
   });
 
   it('a start that happened after the outcome (a redelivery) is counted but does not reopen the job', () => {
@@ -61,7 +61,7 @@ describe('foldJobEvents', () => {
 
   it('failed carries the error and no output', () => {
     const [patch] = foldJobEvents([started(JOB_A, T1), failed(JOB_A, T2, 'worker-3')]);
-    expect(patch).toEqual({ jobId: JOB_A, status: 'failed', startedCount: 1, startedAt: T1, finishedAt: T2, workerId: 'worker-3', output: null, error });
+    expect(patch).toEqual({ jobId: JOB_A, status: 'failed', startedCount: 1, startedAt: T1, finishedAt: T2, workerId: 'worker-3', outputs: [], error });
   });
 
   it('an outcome alone leaves startedAt null', () => {
@@ -71,15 +71,15 @@ describe('foldJobEvents', () => {
 
   it('the first outcome, by time, wins over a later one', () => {
     const [patch] = foldJobEvents([succeeded(JOB_A, T3, 'worker-2'), failed(JOB_A, T2, 'worker-1')]);
-    expect(patch).toMatchObject({ status: 'failed', finishedAt: T2, workerId: 'worker-1', error, output: null });
+    expect(patch).toMatchObject({ status: 'failed', finishedAt: T2, workerId: 'worker-1', error, outputs: [] });
   });
 
   it('gives one patch per job for the events of two jobs', () => {
-    const outputB = { ...output, key: `outputs/${JOB_B}` };
+    const outputB = [{ ...output[0], key: `outputs/${JOB_B}` }];
     const patches = foldJobEvents([started(JOB_A, T1), started(JOB_B, T1, 1, 'worker-9'), succeeded(JOB_B, T2, 'worker-9', outputB), failed(JOB_A, T3)]);
     expect(patches).toHaveLength(2);
     const byJob = new Map(patches.map((patch) => [patch.jobId, patch]));
-    expect(byJob.get(JOB_A)).toEqual({ jobId: JOB_A, status: 'failed', startedCount: 1, startedAt: T1, finishedAt: T3, workerId: 'worker-1', output: null, error });
+    expect(byJob.get(JOB_A)).toEqual({ jobId: JOB_A, status: 'failed', startedCount: 1, startedAt: T1, finishedAt: T3, workerId: 'worker-1', outputs: [], error });
     expect(byJob.get(JOB_B)).toEqual({
       jobId: JOB_B,
       status: 'succeeded',
@@ -87,7 +87,7 @@ describe('foldJobEvents', () => {
       startedAt: T1,
       finishedAt: T2,
       workerId: 'worker-9',
-      output: outputB,
+      outputs: outputB,
       error: null,
     });
   });

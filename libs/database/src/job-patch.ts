@@ -1,4 +1,4 @@
-import { JobError, JobEventMessage, jobEventId, JobStatus, OutputInfo } from '@pipeline/contracts';
+import { JobError, JobEventMessage, jobEventId, JobStatus, StoredOutput } from '@pipeline/contracts';
 
 /** The change a set of new events makes to one job row. */
 export interface JobPatch {
@@ -9,7 +9,7 @@ export interface JobPatch {
   startedAt: string | null;
   finishedAt: string | null;
   workerId: string | null;
-  output: (OutputInfo & { key: string }) | null;
+  outputs: StoredOutput[];
   error: JobError | null;
 }
 
@@ -29,7 +29,7 @@ export function foldJobEvents(events: JobEventMessage[]): JobPatch[] {
       startedAt: null,
       finishedAt: null,
       workerId: null,
-      output: null,
+      outputs: [],
       error: null,
     };
     if (event.type === 'started') {
@@ -42,7 +42,7 @@ export function foldJobEvents(events: JobEventMessage[]): JobPatch[] {
       patch.status = event.type;
       patch.finishedAt = event.at;
       patch.workerId = event.workerId;
-      patch.output = event.type === 'succeeded' ? (event.output ?? null) : null;
+      patch.outputs = event.type === 'succeeded' ? (event.outputs ?? []) : [];
       patch.error = event.type === 'failed' ? (event.error ?? null) : null;
     }
     patches.set(event.jobId, patch);

@@ -1,4 +1,4 @@
-import { JobSource, JobStatus, JobView, Operation, OutputFormat, OutputOptions } from '@pipeline/contracts';
+import { JobSource, JobStatus, JobView, Operation, OutputOptions, StoredOutput, VariantSpec } from '@pipeline/contracts';
 import { Pool } from 'pg';
 import { Batcher } from './batcher';
 
@@ -7,6 +7,7 @@ export interface NewJob {
   source: JobSource;
   operations: Operation[];
   output: OutputOptions;
+  variants?: VariantSpec[];
   createdAt: Date;
   /** With an idempotency key, a second job under the same key is not recorded. */
   idempotency?: { key: string; requestHash: string };
@@ -23,11 +24,8 @@ interface JobRow {
   status: JobStatus;
   attempts: number;
   operations: Operation[];
-  output_format: OutputFormat | null;
-  output_width: number | null;
-  output_height: number | null;
-  output_bytes: string | null;
-  output_key: string | null;
+  variants: VariantSpec[] | null;
+  outputs: Array<{ name: string; format: StoredOutput['format']; width: number; height: number; size_bytes: number; storage_key: string }>;
   error_code: string | null;
   error_message: string | null;
   worker_id: string | null;
@@ -36,30 +34,31 @@ interface JobRow {
   finished_at: Date | null;
 }
 
-/** A job as stored, with what the API does not show. */
-export interface StoredJob extends JobView {
-  outputKey: string | null;
+/** A job as stored, with what the API does not show: where its outputs are kept. */
+export interface StoredJob extends Omit<JobView, 'outputs'> {
+  outputs: StoredOutput[];
 }
 
-const JOB_COLUMNS = `id, status, attempts, operations, output_format, output_width, output_height, output_bytes, output_key,
-  error_code, error_message, worker_id, created_at, started_at, finished_at`;
+const JOB_COLUMNS = `id, status, attempts, operations, variants, error_code, error_message, worker_id, created_at, started_at, finished_at,
+  COALESCE((SELECT jsonb_agg(jsonb_build_object('name', o.name, 'format', o.format, 'width', o.width, 'height', o.height,
+                                                'size_bytes', o.size_bytes, 'storage_key', o.storage_key) ORDER BY o.position)
+            FROM job_outputs o WHERE o.job_id = jobs.id), '[]'::jsonb) AS outputs`;
 
 function toStoredJob(row: JobRow): StoredJob {
+  const outputs = row.outputs.map((o) => ({ name: o.name, format: o.format, width: o.width, height: o.height, sizeBytes: Number(o.size_bytes), key: o.storage_key }));
   return {
     id: row.id,
     status: row.status,
     attempts: row.attempts,
     operations: row.operations,
-    output:
-      row.status === 'succeeded' && row.output_format
-        ? { format: row.output_format, width: row.output_width!, height: row.output_height!, sizeBytes: Number(row.output_bytes) }
-        : null,
+    variants: row.variants,
+    output: outputs.length > 0 ? { format: outputs[0].format, width: outputs[0].width, height: outputs[0].height, sizeBytes: outputs[0].sizeBytes } : null,
+    outputs,
     error: row.error_code ? { code: row.error_code, message: row.error_message ?? '' } : null,
     workerId: row.worker_id,
     createdAt: row.created_at.toISOString(),
     startedAt: row.started_at?.toISOString() ?? null,
     finishedAt: row.finished_at?.toISOString() ?? null,
-    outputKey: row.output_key,
   };
 }
 
@@ -85,10 +84,10 @@ export class JobsRepository {
   private async insertBatch(jobs: NewJob[]): Promise<boolean[]> {
     const { rows } = await this.pool.query<{ id: string }>(
       `WITH new_jobs AS (
-         INSERT INTO jobs (id, status, source, operations, output_options, created_at, updated_at, idempotency_key, request_hash)
-         SELECT id, 'queued', source, operations, output_options, created_at, created_at, idempotency_key, request_hash
-         FROM unnest($1::uuid[], $2::jsonb[], $3::jsonb[], $4::jsonb[], $5::timestamptz[], $6::text[], $7::text[])
-           AS t(id, source, operations, output_options, created_at, idempotency_key, request_hash)
+         INSERT INTO jobs (id, status, source, operations, output_options, variants, created_at, updated_at, idempotency_key, request_hash)
+         SELECT id, 'queued', source, operations, output_options, variants, created_at, created_at, idempotency_key, request_hash
+         FROM unnest($1::uuid[], $2::jsonb[], $3::jsonb[], $4::jsonb[], $5::jsonb[], $6::timestamptz[], $7::text[], $8::text[])
+           AS t(id, source, operations, output_options, variants, created_at, idempotency_key, request_hash)
          ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
          RETURNING id, created_at),
        queued AS (
@@ -100,6 +99,7 @@ export class JobsRepository {
         jobs.map((job) => JSON.stringify(job.source)),
         jobs.map((job) => JSON.stringify(job.operations)),
         jobs.map((job) => JSON.stringify(job.output)),
+        jobs.map((job) => (job.variants ? JSON.stringify(job.variants) : null)),
         jobs.map((job) => job.createdAt.toISOString()),
         jobs.map((job) => job.idempotency?.key ?? null),
         jobs.map((job) => job.idempotency?.requestHash ?? null),

@@ -39,6 +39,17 @@ describe('filters, each checked on real pixels', () => {
     expect(negated.data.every((v, i) => v === 255 - original.data[i])).toBe(true);
   });
 
+  it.each([
+    [2.2, 186],
+    [0.5, 64],
+    [1, 128],
+  ])('gamma %p maps mid-grey 128 to (128/255)^(1/gamma) = %p', async (gamma, expected) => {
+    const result = await run(await flat(128), [{ op: 'gamma', gamma }]);
+    expect(Math.abs(mean(result) - expected)).toBeLessThanOrEqual(2);
+    const ends = await run(await drawn((x) => (x < 16 ? 0 : 255)), [{ op: 'gamma', gamma }]);
+    expect([ends.data[0], ends.data[ends.data.length - 1]]).toEqual([0, 255]);
+  });
+
   it('threshold leaves only black and white', async () => {
     const result = await run(photo, [{ op: 'threshold', value: 100 }]);
     expect(new Set(result.data)).toEqual(new Set([0, 255]));

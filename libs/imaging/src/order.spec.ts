@@ -28,6 +28,8 @@ describe('operations run in the order given, whatever order sharp would use', ()
     ['edges, blur', [{ op: 'edges' }, { op: 'blur', sigma: 2 }]],
     ['modulate, sharpen, contrast, normalize, tint', [{ op: 'modulate', saturation: 0.3, hue: 40 }, { op: 'sharpen' }, { op: 'contrast', factor: 1.3 }, { op: 'normalize' }, { op: 'tint', color: '#704214' }]],
     ['tint, grayscale', [{ op: 'tint', color: '#704214' }, { op: 'grayscale' }]],
+    ['resize, gamma 2, contrast, blur', [{ op: 'resize', width: 60 }, { op: 'gamma', gamma: 2 }, { op: 'contrast', factor: 1.2 }, { op: 'blur', sigma: 1 }]],
+    ['contrast, gamma 0.5, resize', [{ op: 'contrast', factor: 1.2 }, { op: 'gamma', gamma: 0.5 }, { op: 'resize', width: 60 }]],
     ['grayscale, tint', [{ op: 'grayscale' }, { op: 'tint', color: '#704214' }]],
   ])('%s', async (_label, operations) => {
     const together = await processImage(framed, operations, { format: 'png' }, limits);

@@ -20,6 +20,7 @@ const FILTER_RANK: Partial<Record<Operation['op'], number>> = {
   modulate: 80,
   sharpen: 90,
   watermark: 100,
+  gamma: 105,
   contrast: 110,
   normalize: 120,
   tint: 130,
@@ -40,6 +41,10 @@ function canJoin(stage: Stage, operation: Operation): boolean {
   const ops = stage.filter((op) => op.op !== 'grayscale' && op.op !== 'negate');
   const has = (name: Operation['op']) => ops.some((op) => op.op === name);
   switch (operation.op) {
+    case 'gamma':
+      // Brightening runs after the composite (FILTER_RANK); darkening before anything else, so it starts a stage.
+      if (operation.gamma < 1) return stage.length === 0;
+      return ops.every((op) => (FILTER_RANK[op.op] ?? 0) < FILTER_RANK.gamma!);
     case 'trim':
       // sharp trims before any extract or resize.
       return ops.length === 0;

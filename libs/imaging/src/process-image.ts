@@ -1,4 +1,4 @@
-import { Operation, OutputFormat, OutputOptions } from '@pipeline/contracts';
+import { Operation, OutputFormat, OutputOptions, VariantSpec } from '@pipeline/contracts';
 import sharp, { OutputInfo, Sharp, SharpOptions } from 'sharp';
 import { defaultOutputFormat, detectImageFormat, InputFormat } from './formats';
 import { planStages, Stage } from './plan';
@@ -64,6 +64,10 @@ function applyOperation(image: Sharp, operation: Operation, overlays: Overlays):
       return image.grayscale();
     case 'brightness':
       return image.modulate({ brightness: operation.factor });
+    case 'gamma':
+      // sharp applies gamma in two places: darkening before everything (1/gamma), brightening
+      // after the composite; each takes an exponent of 1 to 3. plan.ts places them accordingly.
+      return operation.gamma >= 1 ? image.gamma(1, operation.gamma) : image.gamma(1 / operation.gamma, 1);
     case 'median':
       return image.median(operation.size ?? 3);
     case 'threshold':
@@ -123,28 +127,80 @@ async function inputFormat(input: Buffer | string, options: SharpOptions): Promi
   return format === 'jpeg' || format === 'png' || format === 'webp' ? format : null;
 }
 
+/** An image held as pixels between stages, so several pipelines can start from it. */
+interface RawImage {
+  data: Buffer;
+  info: OutputInfo;
+}
+
+function fromRaw({ data, info }: RawImage): Sharp {
+  return sharp(data, { raw: rawShape(info) });
+}
+
+/** Runs stages that must see their predecessor's finished pixels, holding each result as raw pixels. */
+async function materialise(image: Sharp, stages: Stage[], overlays: Overlays, limits: ProcessingLimits): Promise<RawImage> {
+  let raw: RawImage | undefined;
+  for (const stage of stages) {
+    let { data, info } = await withTimeout(applyStage(raw ? fromRaw(raw) : image, stage, overlays), limits).raw().toBuffer({ resolveWithObject: true });
+    if (info.channels <= 2) {
+      // A grey stage result goes on in colour, or a later tint or colour change would stay grey.
+      ({ data, info } = await sharp(data, { raw: rawShape(info) }).toColourspace('srgb').raw().toBuffer({ resolveWithObject: true }));
+    }
+    raw = { data, info };
+  }
+  return raw!;
+}
+
+async function renderOverlays(operations: Operation[], overlays: Overlays, limits: ProcessingLimits): Promise<void> {
+  for (const operation of operations) {
+    if (operation.op === 'watermark') overlays.set(operation, await renderWatermark(operation, limits.resolveWatermarkImage, limits.maxInputPixels));
+  }
+}
+
+/** Applies the last stage and encodes; `stages` are the operations after `image`'s. */
+async function finish(image: Sharp, stages: Stage[], overlays: Overlays, format: OutputFormat, output: OutputOptions, limits: ProcessingLimits): Promise<ProcessedImage> {
+  const settled = stages.length > 1 ? fromRaw(await materialise(image, stages.slice(0, -1), overlays, limits)) : image;
+  const { data, info } = await withTimeout(encode(applyStage(settled, stages[stages.length - 1], overlays), format, output), limits).toBuffer({ resolveWithObject: true });
+  return { data, format, width: info.width, height: info.height };
+}
+
+function decode(input: Buffer | string, limits: ProcessingLimits): { image: Sharp; options: SharpOptions } {
+  const options = { limitInputPixels: limits.maxInputPixels, failOn: 'warning' } as const;
+  return { image: sharp(input, options).autoOrient(), options };
+}
+
 /**
  * Runs a job's operations on an encoded image (its bytes, or the path of a file, which libvips
  * then reads as it goes instead of holding it all in memory) and encodes the result. Metadata is not
  * copied to the output; EXIF orientation is applied first, so what users see is upright.
  */
 export async function processImage(input: Buffer | string, operations: Operation[], output: OutputOptions, limits: ProcessingLimits): Promise<ProcessedImage> {
-  const options = { limitInputPixels: limits.maxInputPixels, failOn: 'warning' } as const;
+  const { image, options } = decode(input, limits);
   const format = output.format ?? defaultOutputFormat(await inputFormat(input, options));
-  const stages = planStages(operations);
   const overlays: Overlays = new Map();
-  for (const operation of operations) {
-    if (operation.op === 'watermark') overlays.set(operation, await renderWatermark(operation, limits.resolveWatermarkImage, limits.maxInputPixels));
+  await renderOverlays(operations, overlays, limits);
+  return finish(image, planStages(operations), overlays, format, output, limits);
+}
+
+/**
+ * Makes several outputs from one decode: the shared operations run once, their result is held
+ * as pixels, and each variant's operations and encoding start from there.
+ */
+export async function processVariants(
+  input: Buffer | string,
+  sharedOperations: Operation[],
+  variants: VariantSpec[],
+  limits: ProcessingLimits,
+): Promise<Array<ProcessedImage & { name: string }>> {
+  const { image, options } = decode(input, limits);
+  const inputDefault = defaultOutputFormat(await inputFormat(input, options));
+  const overlays: Overlays = new Map();
+  await renderOverlays([...sharedOperations, ...variants.flatMap((variant) => variant.operations)], overlays, limits);
+  const shared = await materialise(image, planStages(sharedOperations), overlays, limits);
+  const results: Array<ProcessedImage & { name: string }> = [];
+  for (const variant of variants) {
+    const processed = await finish(fromRaw(shared), planStages(variant.operations), overlays, variant.output.format ?? inputDefault, variant.output, limits);
+    results.push({ name: variant.name, ...processed });
   }
-  let image = sharp(input, options).autoOrient();
-  for (const stage of stages.slice(0, -1)) {
-    let { data, info } = await withTimeout(applyStage(image, stage, overlays), limits).raw().toBuffer({ resolveWithObject: true });
-    if (info.channels <= 2) {
-      // A grey stage result goes on in colour, or a later tint or colour change would stay grey.
-      ({ data, info } = await sharp(data, { raw: rawShape(info) }).toColourspace('srgb').raw().toBuffer({ resolveWithObject: true }));
-    }
-    image = sharp(data, { raw: rawShape(info) });
-  }
-  const { data, info } = await withTimeout(encode(applyStage(image, stages[stages.length - 1], overlays), format, output), limits).toBuffer({ resolveWithObject: true });
-  return { data, format, width: info.width, height: info.height };
+  return results;
 }

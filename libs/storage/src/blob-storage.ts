@@ -31,5 +31,6 @@ export abstract class BlobStorage {
 /** Keys the pipeline stores under; one place decides the layout. */
 export const StorageKeys = {
   upload: (jobId: string) => `uploads/${jobId}`,
-  output: (jobId: string) => `outputs/${jobId}`,
+  /** A job's only output, or one of its named variants. */
+  output: (jobId: string, variant?: string) => (variant === undefined ? `outputs/${jobId}` : `outputs/${jobId}/${variant}`),
 };

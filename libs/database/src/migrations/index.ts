@@ -1,5 +1,6 @@
 import * as jobs from './001-jobs';
 import * as idempotencyKeys from './002-idempotency-keys';
+import * as jobOutputs from './003-job-outputs';
 
 /** Every migration, in the order applied. Append; never edit one that has shipped. */
-export const MIGRATIONS: Array<{ name: string; sql: string }> = [jobs, idempotencyKeys];
+export const MIGRATIONS: Array<{ name: string; sql: string }> = [jobs, idempotencyKeys, jobOutputs];
