@@ -88,6 +88,7 @@ export class ImageJobHandler {
         job.source.kind === 'images' ? await this.images.resolve(job.source.path) : (this.storage.localPath(job.source.key) ?? (await this.storage.read(job.source.key)));
       const limits = {
         maxInputPixels: this.config.MAX_INPUT_PIXELS,
+        maxInputFrames: this.config.MAX_INPUT_FRAMES,
         timeoutSeconds: this.config.JOB_TIMEOUT_S,
         resolveWatermarkImage: (path: string) => this.images.resolve(path, 'watermark image'),
       };

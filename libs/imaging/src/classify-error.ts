@@ -31,7 +31,7 @@ export function classifyProcessingError(error: unknown): ClassifiedError {
   if (/^timeout: \d+% complete/i.test(message)) {
     return { permanent: true, error: { code: JobErrorCode.timedOut, message: `Processing took longer than the time limit (${message})` } };
   }
-  if (/exceeds pixel limit/i.test(message)) {
+  if (/exceeds (pixel|frame) limit/i.test(message)) {
     return { permanent: true, error: { code: JobErrorCode.imageTooLarge, message: `The input image is too large: ${message}` } };
   }
   if (/extract_area|bad extract area|Expected .* for|Invalid parameter|Unable to parse colou?r|Image to composite must have same dimensions or smaller/i.test(message)) {

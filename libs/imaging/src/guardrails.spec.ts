@@ -49,6 +49,33 @@ describe('guardrails against hostile inputs', () => {
     expect(await failureOf(processImage(svg, [], { format: 'png' }, limits))).toMatchObject({ error: { code: 'UNSUPPORTED_FORMAT' } });
   });
 
+  it('refuses an animation with more frames than the limit, from its header, as IMAGE_TOO_LARGE', async () => {
+    const frames = await Promise.all([1, 2, 3, 4, 5].map((i) => sharp({ create: { width: 10, height: 8, channels: 3, background: { r: i * 40, g: 0, b: 0 } } }).png().toBuffer()));
+    const animation = await sharp(frames, { join: { animated: true } }).gif().toBuffer();
+    const failure = await failureOf(processImage(animation, [], { format: 'png' }, { ...limits, maxInputFrames: 4 }));
+    expect(failure).toEqual({ permanent: true, error: { code: 'IMAGE_TOO_LARGE', message: expect.stringContaining('5 frames, which exceeds frame limit of 4') } });
+    await expect(processImage(animation, [], { format: 'png' }, { ...limits, maxInputFrames: 5 })).resolves.toMatchObject({ width: 10, height: 8 });
+  });
+
+  it('converts a tagged colour profile to sRGB and strips the metadata, also across stages', async () => {
+    // sRGB red stored with a Display P3 profile holds other values (about 234, 51, 35) and an EXIF block.
+    const tagged = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#ff0000' } })
+      .withIccProfile('p3')
+      .withExif({ IFD0: { Copyright: 'secret owner', ImageDescription: 'private' } })
+      .jpeg({ quality: 100 })
+      .toBuffer();
+    const stored = await sharp(tagged).keepIccProfile().raw().toBuffer();
+    expect(stored[1]).toBeGreaterThan(30);
+    for (const operations of [[], [{ op: 'blur', sigma: 1 }, { op: 'resize', width: 8 }, { op: 'flip' }]] as const) {
+      const output = await processImage(tagged, [...operations], { format: 'png' }, limits);
+      const metadata = await sharp(output.data).metadata();
+      expect([metadata.icc, metadata.exif, metadata.space]).toEqual([undefined, undefined, 'srgb']);
+      const pixels = await sharp(output.data).raw().toBuffer();
+      expect(pixels[0]).toBeGreaterThan(245);
+      expect(pixels[1]).toBeLessThan(10);
+    }
+  });
+
   it('stops an image that runs past the time limit, as PROCESSING_TIMEOUT', async () => {
     const big = await sharp({ create: { width: 3000, height: 3000, channels: 3, background: '#345678' } }).png({ compressionLevel: 1 }).toBuffer();
     const failure = await failureOf(processImage(big, [{ op: 'blur', sigma: 400 }], { format: 'jpeg' }, { ...limits, timeoutSeconds: 1 }));

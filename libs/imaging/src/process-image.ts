@@ -1,12 +1,14 @@
 import { Operation, OutputFormat, OutputOptions, VariantSpec } from '@pipeline/contracts';
 import sharp, { OutputInfo, Sharp, SharpOptions } from 'sharp';
-import { defaultOutputFormat, detectImageFormat, InputFormat } from './formats';
+import { defaultOutputFormat, InputFormat } from './formats';
 import { planStages, Stage } from './plan';
 import { renderWatermark, WatermarkImageResolver } from './watermark';
 
 export interface ProcessingLimits {
   /** Inputs with more pixels are refused from their header, before decoding. */
   maxInputPixels: number;
+  /** Inputs with more frames (pages of an animation or a multi-page TIFF) are refused; unlimited when absent. */
+  maxInputFrames?: number;
   /** Longest a single pipeline may run; unlimited when absent. */
   timeoutSeconds?: number;
   /** How watermark images are found; without it a watermark image fails the job. */
@@ -120,10 +122,15 @@ function encode(image: Sharp, format: OutputFormat, output: OutputOptions): Shar
   }
 }
 
-/** The input's format: sniffed from a buffer's first bytes, or read by libvips from a file's header. */
-async function inputFormat(input: Buffer | string, options: SharpOptions): Promise<InputFormat | null> {
-  if (Buffer.isBuffer(input)) return detectImageFormat(input);
-  const { format } = await sharp(input, options).metadata();
+/**
+ * Reads the input's header: its format (for the default output format) and its frame count,
+ * refused over the limit before anything is decoded.
+ */
+async function inspect(input: Buffer | string, options: SharpOptions, limits: ProcessingLimits): Promise<InputFormat | null> {
+  const { format, pages } = await sharp(input, options).metadata();
+  if (limits.maxInputFrames !== undefined && (pages ?? 1) > limits.maxInputFrames) {
+    throw new Error(`Input image has ${pages} frames, which exceeds frame limit of ${limits.maxInputFrames}`);
+  }
   return format === 'jpeg' || format === 'png' || format === 'webp' ? format : null;
 }
 
@@ -176,7 +183,8 @@ function decode(input: Buffer | string, limits: ProcessingLimits): { image: Shar
  */
 export async function processImage(input: Buffer | string, operations: Operation[], output: OutputOptions, limits: ProcessingLimits): Promise<ProcessedImage> {
   const { image, options } = decode(input, limits);
-  const format = output.format ?? defaultOutputFormat(await inputFormat(input, options));
+  const inputFormat = await inspect(input, options, limits);
+  const format = output.format ?? defaultOutputFormat(inputFormat);
   const overlays: Overlays = new Map();
   await renderOverlays(operations, overlays, limits);
   return finish(image, planStages(operations), overlays, format, output, limits);
@@ -193,7 +201,7 @@ export async function processVariants(
   limits: ProcessingLimits,
 ): Promise<Array<ProcessedImage & { name: string }>> {
   const { image, options } = decode(input, limits);
-  const inputDefault = defaultOutputFormat(await inputFormat(input, options));
+  const inputDefault = defaultOutputFormat(await inspect(input, options, limits));
   const overlays: Overlays = new Map();
   await renderOverlays([...sharedOperations, ...variants.flatMap((variant) => variant.operations)], overlays, limits);
   const shared = await materialise(image, planStages(sharedOperations), overlays, limits);

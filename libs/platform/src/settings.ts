@@ -55,6 +55,8 @@ export class WorkerConfig extends SharedConfig {
   @IsInt() @Min(0) @Max(600_000) STARTED_EVENT_AFTER_MS = 500;
   /** Largest input, in pixels, a worker will decode (judged from the header, before decoding). */
   @IsInt() @Min(1) MAX_INPUT_PIXELS = 50_000_000;
+  /** Most frames (of an animation, or pages of a TIFF) an input may declare; more fail as IMAGE_TOO_LARGE. */
+  @IsInt() @Min(1) MAX_INPUT_FRAMES = 500;
   /** Longest one image may take; past it the job fails with PROCESSING_TIMEOUT. */
   @IsInt() @Min(1) @Max(3600) JOB_TIMEOUT_S = 120;
   /** Input formats workers decode, comma-separated; libvips' other loaders (SVG, PDF, …) are blocked. */
