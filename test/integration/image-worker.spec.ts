@@ -5,7 +5,10 @@ import { loadConfig, WorkerConfig } from '@pipeline/platform';
 import { FilesystemBlobStorage, StorageKeys } from '@pipeline/storage';
 import { Channel, connect } from 'amqplib';
 import { randomUUID } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { createServer, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { startWorker } from '../../apps/image-worker/src/worker.app';
@@ -22,13 +25,14 @@ describe('Image worker (real RabbitMQ, in process)', () => {
   let publisher: MessagePublisher;
   let broker: TestBroker;
   let config: WorkerConfig;
+  let configEnv: Record<string, string>;
 
   beforeAll(async () => {
     folder = await makeTempDir();
     await mkdir(join(folder.path, 'images'));
     await writeFile(join(folder.path, 'images', 'photo.jpg'), await makeImage(200, 100));
     storage = new FilesystemBlobStorage(join(folder.path, 'storage'));
-    config = loadConfig(WorkerConfig, {
+    configEnv = {
       PORT: '0',
       LOG_LEVEL: 'warn',
       HOST: '127.0.0.1',
@@ -38,7 +42,8 @@ describe('Image worker (real RabbitMQ, in process)', () => {
       IMAGES_DIR: join(folder.path, 'images'),
       WORKER_ID: 'worker-under-test',
       STARTED_EVENT_AFTER_MS: '0',
-    });
+    };
+    config = loadConfig(WorkerConfig, configEnv);
     topology = new Topology(config.AMQP_PREFIX, config.AMQP_DELIVERY_LIMIT);
     broker = await connectTestBroker(topology);
     ({ publisher, channel } = broker);
@@ -67,7 +72,8 @@ describe('Image worker (real RabbitMQ, in process)', () => {
     };
   }
 
-  async function eventsFor(jobId: string, count: number): Promise<JobEventMessage[]> {
+  /** Events for the job until `enough` says so (by default: `count` of them). */
+  async function eventsFor(jobId: string, count: number, enough = (seen: JobEventMessage[]) => seen.length >= count): Promise<JobEventMessage[]> {
     const seen: JobEventMessage[] = [];
     await waitFor(
       async () => {
@@ -77,12 +83,18 @@ describe('Image worker (real RabbitMQ, in process)', () => {
           const event = JSON.parse(message.content.toString()) as JobEventMessage;
           if (event.jobId === jobId) seen.push(event);
         }
-        return seen.length >= count ? true : undefined;
+        return enough(seen) ? true : undefined;
       },
       15_000,
       `${count} events for ${jobId}`,
     );
     return seen;
+  }
+
+  /** The job's outcome; a job that fails at once has no separate started event. */
+  async function outcomeOf(jobId: string): Promise<JobEventMessage> {
+    const events = await eventsFor(jobId, 1, (seen) => seen.some((event) => event.type !== 'started'));
+    return events.find((event) => event.type !== 'started')!;
   }
 
   it('processes a job: stores the output, then publishes started and the outcome, then acks', async () => {
@@ -96,6 +108,89 @@ describe('Image worker (real RabbitMQ, in process)', () => {
     expect([stored.format, stored.width, stored.height]).toEqual(['png', 50, 25]);
     expect(outcome.outputs![0].sizeBytes).toBe((await storage.read(StorageKeys.output(message.jobId))).length);
     expect((await channel.checkQueue(topology.jobsQueue)).messageCount).toBe(0);
+  });
+
+  it('makes every variant of a job from one input and stores each under its name', async () => {
+    worker = await startWorker(config);
+    const message = job({
+      operations: [{ op: 'flop' }],
+      variants: [
+        { name: 'small', operations: [{ op: 'resize', width: 20 }], output: { format: 'webp' } },
+        { name: 'grey', operations: [{ op: 'grayscale' }], output: { format: 'png' } },
+      ],
+    });
+    await publisher.publish(MessageType.imageJob, message.jobId, message);
+    const [, outcome] = await eventsFor(message.jobId, 2);
+    expect(outcome).toMatchObject({
+      type: 'succeeded',
+      outputs: [
+        { name: 'small', key: StorageKeys.output(message.jobId, 'small'), format: 'webp', width: 20, height: 10 },
+        { name: 'grey', key: StorageKeys.output(message.jobId, 'grey'), format: 'png', width: 200, height: 100 },
+      ],
+    });
+    for (const output of outcome.outputs!) {
+      const stored = await storage.read(output.key);
+      expect(stored.length).toBe(output.sizeBytes);
+      expect((await sharp(stored).metadata()).format).toBe(output.format);
+    }
+  });
+
+  describe('URL sources (a local HTTP server on 127.0.0.1)', () => {
+    let server: Server;
+    let origin: string;
+    let requests = 0;
+    const sourceFiles = async () => (await readdir(tmpdir())).filter((name) => name.startsWith('image-source-'));
+
+    beforeAll(async () => {
+      const png = await makeImage(80, 60, 'png');
+      server = createServer((request, response) => {
+        requests++;
+        if (request.url === '/photo.png') response.writeHead(200, { 'content-type': 'image/png' }).end(png);
+        else if (request.url === '/moved') response.writeHead(302, { location: '/photo.png' }).end();
+        else if (request.url === '/to-metadata') response.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end();
+        else response.writeHead(404).end();
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    });
+
+    afterAll(async () => {
+      await new Promise((resolve) => server.close(resolve));
+    });
+
+    const withAllowlist = (allowlist: string) => loadConfig(WorkerConfig, { ...configEnv, SOURCE_URL_ALLOWLIST: allowlist });
+
+    it('downloads the source when the allowlist names the address, following a redirect, and leaves no temporary file', async () => {
+      const before = await sourceFiles();
+      worker = await startWorker(withAllowlist('127.0.0.1/32'));
+      const message = job({ source: { kind: 'url', url: `${origin}/moved` } });
+      await publisher.publish(MessageType.imageJob, message.jobId, message);
+      const outcome = await outcomeOf(message.jobId);
+      expect(outcome).toMatchObject({ type: 'succeeded', outputs: [{ name: 'default', format: 'png', width: 50, height: 38 }] });
+      expect(await sourceFiles()).toEqual(before);
+    });
+
+    it('refuses a loopback source without the allowlist, and a redirect to the metadata address with it, before connecting', async () => {
+      worker = await startWorker(withAllowlist(''));
+      const seen = requests;
+      const loopback = job({ source: { kind: 'url', url: `${origin}/photo.png` } });
+      await publisher.publish(MessageType.imageJob, loopback.jobId, loopback);
+      const refused = await outcomeOf(loopback.jobId);
+      expect(refused).toMatchObject({ type: 'failed', error: { code: 'SOURCE_REFUSED', message: expect.stringContaining('127.0.0.1 is a loopback address') } });
+      expect(requests).toBe(seen);
+      await worker.close();
+
+      worker = await startWorker(withAllowlist('127.0.0.1/32'));
+      const redirected = job({ source: { kind: 'url', url: `${origin}/to-metadata` } });
+      await publisher.publish(MessageType.imageJob, redirected.jobId, redirected);
+      const metadata = await outcomeOf(redirected.jobId);
+      expect(metadata).toMatchObject({ type: 'failed', error: { code: 'SOURCE_REFUSED', message: expect.stringContaining('169.254.169.254 is a link-local address') } });
+      const missing = job({ source: { kind: 'url', url: `${origin}/gone.png` } });
+      await publisher.publish(MessageType.imageJob, missing.jobId, missing);
+      const gone = await outcomeOf(missing.jobId);
+      expect(gone).toMatchObject({ type: 'failed', error: { code: 'SOURCE_UNAVAILABLE', message: expect.stringContaining('404') } });
+      expect((await channel.checkQueue(topology.jobsDeadLetterQueue)).messageCount).toBe(0);
+    });
   });
 
   it('fails a job whose input is not an image, and parks nothing', async () => {

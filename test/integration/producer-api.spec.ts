@@ -111,6 +111,22 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     });
   });
 
+  it('takes a URL source, publishing it for the workers to fetch, and refuses one that is not http(s) or carries credentials', async () => {
+    const response = await postJson({ source: { url: 'https://images.example.com/a%20b.jpg?size=2' }, operations: [{ op: 'flip' }] });
+    expect(response.status).toBe(202);
+    expect(JSON.parse((await takeJobMessage()).content.toString()).source).toEqual({ kind: 'url', url: 'https://images.example.com/a%20b.jpg?size=2' });
+    for (const [url, problem] of [
+      ['file:///etc/passwd', 'source.url is not allowed: only http and https URLs are allowed, not file'],
+      ['gopher://127.0.0.1:25/', 'source.url is not allowed: only http and https URLs are allowed, not gopher'],
+      ['http://user:secret@example.com/a.jpg', 'source.url is not allowed: the URL must not contain a user name or password'],
+      ['not a url', 'source.url is not allowed: it is not a valid absolute URL'],
+    ]) {
+      const refused = await postJson({ source: { url }, operations: [] });
+      expect(refused.status).toBe(400);
+      expect((await readBody(refused)).message).toEqual([problem]);
+    }
+  });
+
   it('takes a preset instead of operations, and lists the presets', async () => {
     const response = await postJson({ source: { path: 'photo.jpg' }, preset: 'thumbnail', output: { quality: 60 } });
     expect(response.status).toBe(202);

@@ -14,9 +14,14 @@ import {
   ValidationFailed,
 } from '@pipeline/contracts';
 import { classifyProcessingError, detectImageFormat, processImage, processVariants } from '@pipeline/imaging';
+import { UrlFetcher } from '@pipeline/fetching';
 import { AmqpContext, MessagePublisher, PermanentMessageError } from '@pipeline/messaging';
 import { WorkerConfig } from '@pipeline/platform';
 import { BlobStorage, ImagesFolder, StorageKeys } from '@pipeline/storage';
+import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import sharp from 'sharp';
 
 type Outcome = Pick<JobEventMessage, 'outputs' | 'error' | 'startedAt'> & { type: Exclude<JobEventType, 'started'> };
@@ -34,6 +39,7 @@ export class ImageJobHandler {
     private readonly publisher: MessagePublisher,
     private readonly storage: BlobStorage,
     private readonly images: ImagesFolder,
+    private readonly fetcher: UrlFetcher,
     private readonly config: WorkerConfig,
   ) {}
 
@@ -83,18 +89,17 @@ export class ImageJobHandler {
     try {
       const done = redelivered ? await this.storedOutputs(planned) : null;
       if (done) return { type: 'succeeded', outputs: done };
-      // A path where there is one: libvips reads the file itself, off the event loop.
-      const input =
-        job.source.kind === 'images' ? await this.images.resolve(job.source.path) : (this.storage.localPath(job.source.key) ?? (await this.storage.read(job.source.key)));
+      const { input, release } = await this.openInput(job);
       const limits = {
         maxInputPixels: this.config.MAX_INPUT_PIXELS,
         maxInputFrames: this.config.MAX_INPUT_FRAMES,
         timeoutSeconds: this.config.JOB_TIMEOUT_S,
         resolveWatermarkImage: (path: string) => this.images.resolve(path, 'watermark image'),
       };
-      const images = job.variants
-        ? await processVariants(input, job.operations, job.variants, limits)
-        : [{ name: DEFAULT_OUTPUT_NAME, ...(await processImage(input, job.operations, job.output, limits)) }];
+      const images = await (job.variants
+        ? processVariants(input, job.operations, job.variants, limits)
+        : processImage(input, job.operations, job.output, limits).then((image) => [{ name: DEFAULT_OUTPUT_NAME, ...image }])
+      ).finally(release);
       const outputs: StoredOutput[] = [];
       for (const [index, image] of images.entries()) {
         const { sizeBytes } = await this.storage.put(planned[index].key, image.data);
@@ -106,6 +111,25 @@ export class ImageJobHandler {
       if (!classified.permanent) throw error;
       this.logger.warn(`Job ${job.jobId} failed: ${classified.error.message}`);
       return { type: 'failed', error: classified.error };
+    }
+  }
+
+  /**
+   * The job's input, as a path where there is one (libvips then reads the file itself, off the
+   * event loop); a URL source is first downloaded to a temporary file, removed by `release`.
+   */
+  private async openInput(job: ImageJobMessage): Promise<{ input: Buffer | string; release: () => Promise<void> }> {
+    const kept = async () => undefined;
+    switch (job.source.kind) {
+      case 'images':
+        return { input: await this.images.resolve(job.source.path), release: kept };
+      case 'upload':
+        return { input: this.storage.localPath(job.source.key) ?? (await this.storage.read(job.source.key)), release: kept };
+      case 'url': {
+        const path = join(tmpdir(), `image-source-${job.jobId}-${randomUUID()}`);
+        await this.fetcher.download(job.source.url, path);
+        return { input: path, release: () => rm(path, { force: true }) };
+      }
     }
   }
 

@@ -1,4 +1,5 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Module, OnApplicationShutdown } from '@nestjs/common';
+import { parseAddressAllowlist, UrlFetcher } from '@pipeline/fetching';
 import { HealthModule, rabbitmqCheck } from '@pipeline/health';
 import { AmqpConnection, MessagingModule } from '@pipeline/messaging';
 import { WorkerConfig } from '@pipeline/platform';
@@ -6,7 +7,14 @@ import { StorageModule } from '@pipeline/storage';
 import { ImageJobHandler } from './image-job.handler';
 
 @Module({})
-export class WorkerModule {
+export class WorkerModule implements OnApplicationShutdown {
+  constructor(private readonly fetcher: UrlFetcher) {}
+
+  /** After the consumers drained: closes the pooled connections of URL downloads. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.fetcher.close();
+  }
+
   static forRoot(config: WorkerConfig): DynamicModule {
     return {
       module: WorkerModule,
@@ -23,7 +31,20 @@ export class WorkerModule {
         HealthModule.forChecks({ inject: [AmqpConnection], useFactory: (amqp: AmqpConnection) => [rabbitmqCheck(amqp)] }),
       ],
       controllers: [ImageJobHandler],
-      providers: [{ provide: WorkerConfig, useValue: config }],
+      providers: [
+        { provide: WorkerConfig, useValue: config },
+        {
+          provide: UrlFetcher,
+          useFactory: () =>
+            new UrlFetcher({
+              allowlist: parseAddressAllowlist(config.SOURCE_URL_ALLOWLIST),
+              maxBytes: config.SOURCE_URL_MAX_BYTES,
+              timeoutMs: config.SOURCE_URL_TIMEOUT_MS,
+              maxRedirects: config.SOURCE_URL_MAX_REDIRECTS,
+              userAgent: 'image-pipeline-worker',
+            }),
+        },
+      ],
     };
   }
 }

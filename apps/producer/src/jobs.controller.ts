@@ -1,6 +1,7 @@
 import { Controller, Get, HttpCode, Inject, Logger, NotFoundException, ConflictException, Param, ParseUUIDPipe, Post, Query, Req, Res, StreamableFile } from '@nestjs/common';
-import { canonicalJson, CONTENT_TYPES, isPlainObject, JOB_STATUSES, JobSpec, JobStatus, JobView, parseJsonJobRequest, parseJsonText, Presets, resolveRequestedSpec, ValidationFailed } from '@pipeline/contracts';
+import { canonicalJson, CONTENT_TYPES, isPlainObject, JOB_STATUSES, JobSource, JobSpec, JobStatus, JobView, JsonJobRequest, parseJsonJobRequest, parseJsonText, Presets, resolveRequestedSpec, ValidationFailed } from '@pipeline/contracts';
 import { JobsRepository, StoredJob } from '@pipeline/database';
+import { checkSourceUrl } from '@pipeline/fetching';
 import { ProducerConfig } from '@pipeline/platform';
 import { BlobStorage, ImagesFolder, StorageKeys } from '@pipeline/storage';
 import { Type } from 'class-transformer';
@@ -119,10 +120,21 @@ export class JobsController {
 
   private async submitJson(id: string, body: unknown, key?: string): Promise<{ id: string; repeated: boolean }> {
     const { source, ...spec } = parseJsonJobRequest(body, (fields) => resolveRequestedSpec(fields, this.presets));
-    await this.images.resolve(source.path);
+    const jobSource = await this.checkSource(source);
     await this.checkImagePaths(spec);
-    const idempotency = key === undefined ? undefined : { key, requestHash: digest({ source, spec }) };
-    return this.submission.submit(id, { kind: 'images', path: source.path }, spec, idempotency);
+    const idempotency = key === undefined ? undefined : { key, requestHash: digest({ source: jobSource, spec }) };
+    return this.submission.submit(id, jobSource, spec, idempotency);
+  }
+
+  /** A folder path must name a file there; a URL must be one workers may try (where it leads, they check when they connect). */
+  private async checkSource(source: JsonJobRequest['source']): Promise<JobSource> {
+    if ('path' in source) {
+      await this.images.resolve(source.path);
+      return { kind: 'images', path: source.path };
+    }
+    const checked = checkSourceUrl(source.url);
+    if ('problem' in checked) throw new ValidationFailed([`source.url is not allowed: ${checked.problem}`]);
+    return { kind: 'url', url: checked.url.href };
   }
 
   @Get()

@@ -77,7 +77,7 @@ describe('parseJsonJobRequest', () => {
 
   it('requires a source', () => {
     const { source: _omitted, ...withoutSource } = valid;
-    expect(problemsOf(() => parseJsonJobRequest(withoutSource))).toEqual(['source is required (source.path names a file in the images folder)']);
+    expect(problemsOf(() => parseJsonJobRequest(withoutSource))).toEqual(['source is required: source.path (a file in the images folder) or source.url (an http or https URL)']);
   });
 
   it('requires operations', () => {
@@ -100,7 +100,15 @@ describe('parseJsonJobRequest', () => {
 
   it('accepts a path of exactly 1024 characters', () => {
     const path = 'a'.repeat(1024);
-    expect(parseJsonJobRequest({ ...valid, source: { path } }).source.path).toBe(path);
+    expect(parseJsonJobRequest({ ...valid, source: { path } }).source).toEqual({ path });
+  });
+
+  it('takes a URL as the source instead of a path, never both or neither', () => {
+    expect(parseJsonJobRequest({ ...valid, source: { url: 'https://images.example.com/a.jpg' } }).source).toEqual({ url: 'https://images.example.com/a.jpg' });
+    const exactlyOne = 'source must have exactly one of source.path (a file in the images folder) or source.url (an http or https URL)';
+    expect(problemsOf(() => parseJsonJobRequest({ ...valid, source: { path: 'a.jpg', url: 'https://example.com/a.jpg' } }))).toEqual([exactlyOne]);
+    expect(problemsOf(() => parseJsonJobRequest({ ...valid, source: {} }))).toEqual([exactlyOne]);
+    expect(problemsOf(() => parseJsonJobRequest({ ...valid, source: { url: 'x'.repeat(2049) } }))).toEqual(['source.url must be shorter than or equal to 2048 characters']);
   });
 
   it('collects problems from every part of the body at once', () => {

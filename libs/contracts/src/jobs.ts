@@ -1,4 +1,4 @@
-import { IsNotEmpty, IsString, MaxLength } from 'class-validator';
+import { IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
 import { Operation } from './operations';
 import { OutputInfo, OutputOptions } from './output';
 import { VariantSpec } from './variants';
@@ -7,8 +7,8 @@ import { collectProblems, isPlainObject, parseOperations, parseOutputOptions, va
 export const JOB_STATUSES = ['queued', 'processing', 'succeeded', 'failed'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
-/** Where a job's input lives: a file in the read-only images folder, or an upload kept in storage. */
-export type JobSource = { kind: 'images'; path: string } | { kind: 'upload'; key: string };
+/** Where a job's input lives: a file in the read-only images folder, an upload kept in storage, or a URL workers download. */
+export type JobSource = { kind: 'images'; path: string } | { kind: 'upload'; key: string } | { kind: 'url'; url: string };
 
 export interface JobError {
   code: string;
@@ -39,8 +39,11 @@ export interface JobView {
   finishedAt: string | null;
 }
 
-export class ImagesFolderSource {
-  @IsString() @IsNotEmpty() @MaxLength(1024) path: string;
+/** `source` of a JSON job: exactly one of `path` (in the images folder) and `url`. */
+export class RequestedSource {
+  @IsOptional() @IsString() @IsNotEmpty() @MaxLength(1024) path?: string;
+  /** http(s) only; where it leads is checked by the worker when it connects. */
+  @IsOptional() @IsString() @IsNotEmpty() @MaxLength(2048) url?: string;
 }
 
 /**
@@ -56,7 +59,7 @@ export interface JobSpec {
 
 /** Body of `POST /v1/jobs` sent as JSON. */
 export interface JsonJobRequest extends JobSpec {
-  source: ImagesFolderSource;
+  source: { path: string } | { url: string };
 }
 
 /** The fields of a request that say what to make, before presets are resolved. */
@@ -91,9 +94,11 @@ export function parseJsonJobRequest(
   if (!isPlainObject(body)) throw new ValidationFailed(['body must be a JSON object with source, operations and output']);
   const { source, operations, output, preset, outputs, ...rest } = body;
   const problems = Object.keys(rest).map((key) => `${key} is not a known field`);
-  if (source === undefined) problems.push('source is required (source.path names a file in the images folder)');
-  const parsedSource = source === undefined ? undefined : collectProblems(problems, () => validateAs(ImagesFolderSource, source, 'source'));
+  const sourceHelp = 'source.path (a file in the images folder) or source.url (an http or https URL)';
+  if (source === undefined) problems.push(`source is required: ${sourceHelp}`);
+  const parsedSource = source === undefined ? undefined : collectProblems(problems, () => validateAs(RequestedSource, source, 'source'));
+  if (parsedSource && (parsedSource.path === undefined) === (parsedSource.url === undefined)) problems.push(`source must have exactly one of ${sourceHelp}`);
   const spec = collectProblems(problems, () => resolveSpec({ operations, output, preset, outputs }));
   if (problems.length > 0) throw new ValidationFailed(problems);
-  return { source: { path: parsedSource!.path }, ...spec! };
+  return { source: parsedSource!.path !== undefined ? { path: parsedSource!.path } : { url: parsedSource!.url! }, ...spec! };
 }

@@ -55,6 +55,12 @@ describe('parseImageJobMessage', () => {
     expect(message.attempt).toBe(3);
   });
 
+  it('accepts a URL source', () => {
+    const message = parseImageJobMessage({ ...valid(), source: { kind: 'url', url: 'https://example.com/a.jpg' } });
+    expect(message.source).toStrictEqual({ kind: 'url', url: 'https://example.com/a.jpg' });
+    expect(problemsOf(() => parseImageJobMessage({ ...valid(), source: { kind: 'url', path: 'a.jpg' } }))).toEqual(['message.source.url is required for kind url']);
+  });
+
   it('keeps only the reference that matches the kind', () => {
     const message = parseImageJobMessage({ ...valid(), source: { kind: 'upload', key: 'uploads/a', path: 'ignored.jpg' } });
     expect(message.source).toStrictEqual({ kind: 'upload', key: 'uploads/a' });
@@ -93,7 +99,7 @@ describe('parseImageJobMessage', () => {
 
     it('an unknown source kind', () => {
       expect(problemsOf(() => parseImageJobMessage({ ...valid(), source: { kind: 'ftp', path: 'x' } }))).toEqual([
-        'message.source.kind must be one of the following values: images, upload',
+        'message.source.kind must be one of the following values: images, upload, url',
       ]);
     });
 

@@ -64,10 +64,13 @@ export function jobEventId(jobId: string, attempt: number, type: JobEventType, d
   return type === 'started' ? `${jobId}/${attempt}/started/${delivery}` : `${jobId}/${attempt}/outcome`;
 }
 
+const SOURCE_REFERENCE = { images: 'path', upload: 'key', url: 'url' } as const;
+
 class JobSourceShape {
-  @IsIn(['images', 'upload']) kind: 'images' | 'upload';
+  @IsIn(Object.keys(SOURCE_REFERENCE)) kind: JobSource['kind'];
   @IsOptional() @IsString() @IsNotEmpty() path?: string;
   @IsOptional() @IsString() @IsNotEmpty() key?: string;
+  @IsOptional() @IsString() @IsNotEmpty() url?: string;
 }
 
 class ImageJobEnvelope {
@@ -87,8 +90,9 @@ export function parseImageJobMessage(raw: unknown): ImageJobMessage {
   const envelope = collectProblems(problems, () => validateAs(ImageJobEnvelope, raw, 'message'));
   if (!isPlainObject(raw)) throw new ValidationFailed(problems);
   const source = envelope?.source;
-  const reference = source?.kind === 'images' ? source.path : source?.key;
-  if (source && !reference) problems.push(`message.source.${source.kind === 'images' ? 'path' : 'key'} is required for kind ${source.kind}`);
+  const field = source ? SOURCE_REFERENCE[source.kind] : undefined;
+  const reference = source && field ? source[field] : undefined;
+  if (source && !reference) problems.push(`message.source.${field} is required for kind ${source.kind}`);
   // The operations are checked even when the envelope is broken, so the report is complete.
   const spec = parseSpecInto(problems, raw.operations, raw.output, 'message.') as JobSpec;
   const variants = raw.variants === undefined ? undefined : collectProblems(problems, () => parseVariantSpecs(raw.variants, 'message.variants'));
@@ -96,7 +100,7 @@ export function parseImageJobMessage(raw: unknown): ImageJobMessage {
   return {
     jobId: envelope.jobId,
     attempt: envelope.attempt,
-    source: source.kind === 'images' ? { kind: 'images', path: reference! } : { kind: 'upload', key: reference! },
+    source: { kind: source.kind, [field!]: reference } as JobSource,
     operations: spec.operations,
     output: spec.output,
     ...(variants ? { variants } : {}),

@@ -59,6 +59,13 @@ export class WorkerConfig extends SharedConfig {
   @IsInt() @Min(1) MAX_INPUT_FRAMES = 500;
   /** Longest one image may take; past it the job fails with PROCESSING_TIMEOUT. */
   @IsInt() @Min(1) @Max(3600) JOB_TIMEOUT_S = 120;
+  /** Internal addresses URL sources may reach all the same: IPs and CIDR ranges, comma-separated (e.g. `10.1.2.0/24`); empty refuses every internal address. */
+  @IsString() SOURCE_URL_ALLOWLIST = '';
+  /** Largest download of a URL source. */
+  @IsInt() @Min(1) SOURCE_URL_MAX_BYTES = 50 * 1024 * 1024;
+  /** Longest a URL source's download may take, redirects included. */
+  @IsInt() @Min(100) @Max(600_000) SOURCE_URL_TIMEOUT_MS = 20_000;
+  @IsInt() @Min(0) @Max(20) SOURCE_URL_MAX_REDIRECTS = 3;
   /** Input formats workers decode, comma-separated; libvips' other loaders (SVG, PDF, …) are blocked. */
   @Matches(/^(jpeg|png|webp|gif|tiff|avif|heif)(,(jpeg|png|webp|gif|tiff|avif|heif))*$/, {
     message: 'INPUT_FORMATS must be a comma-separated list of jpeg, png, webp, gif, tiff, avif, heif',
