@@ -1,8 +1,12 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { ImageJobMessage, JobSource, JobSpec, MessageType } from '@pipeline/contracts';
-import { JobsRepository } from '@pipeline/database';
+import { JobsRepository, RecordedJob } from '@pipeline/database';
 import { MessagePublisher } from '@pipeline/messaging';
+import { ProducerConfig } from '@pipeline/platform';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DependencyUnavailableError, IdempotencyConflictError } from './errors';
+
+const CONFIRM_POLL_MS = 50;
 
 /**
  * Accepting a job: record it as queued, publish it, and return only once the broker has
@@ -11,9 +15,12 @@ import { DependencyUnavailableError, IdempotencyConflictError } from './errors';
  */
 @Injectable()
 export class JobSubmissionService {
+  private readonly logger = new Logger(JobSubmissionService.name);
+
   constructor(
     private readonly jobs: JobsRepository,
     private readonly publisher: MessagePublisher,
+    private readonly config: ProducerConfig,
   ) {}
 
   /**
@@ -28,20 +35,49 @@ export class JobSubmissionService {
     } catch (error) {
       throw new DependencyUnavailableError('the database', error);
     }
-    if (!recorded) {
-      const first = await this.jobs.findByIdempotencyKey(idempotency!.key);
-      // Gone again: the first request under the key was not accepted after all; the client may retry.
-      if (!first) throw new DependencyUnavailableError('the first request under this Idempotency-Key', 'it was not accepted');
-      if (first.requestHash !== idempotency!.requestHash) throw new IdempotencyConflictError(idempotency!.key);
-      return { id: first.id, repeated: true };
-    }
-    const message: ImageJobMessage = { jobId: id, attempt: 1, source, ...spec, submittedAt: createdAt.toISOString() };
+    if (!recorded) return this.repeat(idempotency!);
     try {
-      await this.publisher.publish(MessageType.imageJob, id, message);
+      await this.publish({ id, source, ...spec, createdAt });
     } catch (error) {
       await this.jobs.delete(id).catch(() => undefined);
       throw error;
     }
+    if (idempotency) {
+      // The job is accepted either way; should this write fail, a repeat finds the job
+      // unconfirmed and publishes it again (the same job id, which workers and writer dedupe).
+      await this.jobs.confirmIdempotent(id).catch((error) => this.logger.warn(`Job ${id} accepted, but its Idempotency-Key could not be marked confirmed: ${error.message}`));
+    }
     return { id, repeated: false };
+  }
+
+  private publish(job: RecordedJob): Promise<void> {
+    const { id, createdAt, ...spec } = job;
+    const message: ImageJobMessage = { jobId: id, attempt: 1, ...spec, submittedAt: createdAt.toISOString() };
+    return this.publisher.publish(MessageType.imageJob, id, message);
+  }
+
+  /**
+   * A repeat answers with the first job only once the broker confirmed it, so that it never
+   * reports a job that its first request then failed to publish. A first request that never
+   * got to say (its producer died between the insert and the confirm) is published again here.
+   */
+  private async repeat(idempotency: { key: string; requestHash: string }): Promise<{ id: string; repeated: boolean }> {
+    const deadline = Date.now() + this.config.PUBLISH_TIMEOUT_MS + 1000;
+    for (;;) {
+      const first = await this.jobs.findByIdempotencyKey(idempotency.key);
+      // Gone: the first request under the key was not accepted after all; the client may retry.
+      if (!first) throw new DependencyUnavailableError('the first request under this Idempotency-Key', 'it was not accepted');
+      if (first.requestHash !== idempotency.requestHash) throw new IdempotencyConflictError(idempotency.key);
+      if (first.confirmed) return { id: first.id, repeated: true };
+      if (Date.now() > deadline) {
+        const recorded = await this.jobs.findRecorded(first.id);
+        if (!recorded) continue;
+        this.logger.warn(`Job ${first.id} was recorded but never confirmed; publishing it again for a repeat of its request`);
+        await this.publish(recorded);
+        await this.jobs.confirmIdempotent(first.id);
+        return { id: first.id, repeated: true };
+      }
+      await sleep(CONFIRM_POLL_MS);
+    }
   }
 }

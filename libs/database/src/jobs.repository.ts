@@ -17,6 +17,18 @@ export interface NewJob {
 export interface IdempotentMatch {
   id: string;
   requestHash: string;
+  /** Whether the broker confirmed it; until then the first request may still fail. */
+  confirmed: boolean;
+}
+
+/** What it takes to publish a recorded job again. */
+export interface RecordedJob {
+  id: string;
+  source: JobSource;
+  operations: Operation[];
+  output: OutputOptions;
+  variants?: VariantSpec[];
+  createdAt: Date;
 }
 
 interface JobRow {
@@ -110,8 +122,27 @@ export class JobsRepository {
   }
 
   async findByIdempotencyKey(key: string): Promise<IdempotentMatch | null> {
-    const { rows } = await this.pool.query<{ id: string; request_hash: string }>('SELECT id, request_hash FROM jobs WHERE idempotency_key = $1', [key]);
-    return rows.length > 0 ? { id: rows[0].id, requestHash: rows[0].request_hash } : null;
+    const { rows } = await this.pool.query<{ id: string; request_hash: string; confirmed: boolean }>(
+      'SELECT id, request_hash, idempotency_confirmed_at IS NOT NULL AS confirmed FROM jobs WHERE idempotency_key = $1',
+      [key],
+    );
+    return rows.length > 0 ? { id: rows[0].id, requestHash: rows[0].request_hash, confirmed: rows[0].confirmed } : null;
+  }
+
+  /** Marks a job submitted with an idempotency key as confirmed by the broker. */
+  async confirmIdempotent(id: string): Promise<void> {
+    await this.pool.query('UPDATE jobs SET idempotency_confirmed_at = now() WHERE id = $1 AND idempotency_confirmed_at IS NULL', [id]);
+  }
+
+  /** The request a job was recorded with, to publish it again. */
+  async findRecorded(id: string): Promise<RecordedJob | null> {
+    const { rows } = await this.pool.query<{ source: JobSource; operations: Operation[]; output_options: OutputOptions; variants: VariantSpec[] | null; created_at: Date }>(
+      'SELECT source, operations, output_options, variants, created_at FROM jobs WHERE id = $1',
+      [id],
+    );
+    if (rows.length === 0) return null;
+    const row = rows[0];
+    return { id, source: row.source, operations: row.operations, output: row.output_options, ...(row.variants ? { variants: row.variants } : {}), createdAt: row.created_at };
   }
 
   /** Removes a job that was never accepted (its message could not be published). */
