@@ -2,13 +2,17 @@ import { JobSource, JobStatus, JobView, Operation, OutputOptions, StoredOutput, 
 import { Pool } from 'pg';
 import { Batcher } from './batcher';
 
-export interface NewJob {
+/** A job as recorded: what it takes to publish it (again). */
+export interface RecordedJob {
   id: string;
   source: JobSource;
   operations: Operation[];
   output: OutputOptions;
   variants?: VariantSpec[];
   createdAt: Date;
+}
+
+export interface NewJob extends RecordedJob {
   /** With an idempotency key, a second job under the same key is not recorded. */
   idempotency?: { key: string; requestHash: string };
 }
@@ -19,16 +23,6 @@ export interface IdempotentMatch {
   requestHash: string;
   /** Whether the broker confirmed it; until then the first request may still fail. */
   confirmed: boolean;
-}
-
-/** What it takes to publish a recorded job again. */
-export interface RecordedJob {
-  id: string;
-  source: JobSource;
-  operations: Operation[];
-  output: OutputOptions;
-  variants?: VariantSpec[];
-  createdAt: Date;
 }
 
 interface JobRow {
