@@ -1,7 +1,7 @@
 import 'reflect-metadata';
-import { Operation, OutputOptions } from '@pipeline/contracts';
+import { JobSpec } from '@pipeline/contracts';
 import { ensureDatabase } from '@pipeline/database';
-import { processImage } from '@pipeline/imaging';
+import { processImage, processVariants } from '@pipeline/imaging';
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -15,7 +15,7 @@ import { Client } from 'pg';
 import sharp from 'sharp';
 
 /**
- * `npm run bench -- --images DIR --jobs N --workers K --workload thumb|filters|tiny`
+ * `npm run bench -- --images DIR --jobs N --workers K --workload thumb|filters|tiny|variants`
  *
  * Measures, in one run on one machine: (1) the limit — sharp alone in this process on the
  * same images and operations, best of several in-flight counts; (2) the pipeline end to end,
@@ -25,13 +25,23 @@ import sharp from 'sharp';
 
 // Compiled to dist/bench/bench/src/main.js.
 const ROOT = resolve(__dirname, '../../../..');
-const WORKLOADS: Record<string, { operations: Operation[]; output: OutputOptions }> = {
+const WORKLOADS: Record<string, JobSpec> = {
   thumb: { operations: [{ op: 'resize', width: 320 }], output: { format: 'jpeg', quality: 80 } },
   filters: {
     operations: [{ op: 'resize', width: 1024 }, { op: 'blur', sigma: 2 }, { op: 'brightness', factor: 1.2 }, { op: 'grayscale' }],
     output: { format: 'jpeg', quality: 80 },
   },
   tiny: { operations: [{ op: 'resize', width: 32 }], output: { format: 'jpeg', quality: 80 } },
+  // Three outputs per job from one decode; the limit is sharp making the same three in-process.
+  variants: {
+    operations: [],
+    output: {},
+    variants: [
+      { name: 'thumb', operations: [{ op: 'resize', width: 320, height: 320, fit: 'cover' }], output: { format: 'webp', quality: 80 } },
+      { name: 'web', operations: [{ op: 'resize', width: 1600, fit: 'inside', withoutEnlargement: true }], output: { format: 'jpeg', quality: 82 } },
+      { name: 'small', operations: [{ op: 'resize', width: 640 }], output: { format: 'jpeg', quality: 80 } },
+    ],
+  },
 };
 
 const { values: args } = parseArgs({
@@ -75,7 +85,9 @@ async function measureLimit(folder: string, names: string[], jobs: number, inFli
     Array.from({ length: inFlight }, async () => {
       while (next < jobs) {
         const name = names[next++ % names.length];
-        await processImage(await readFile(join(folder, name)), workload.operations, workload.output, { maxInputPixels: 268_402_689 });
+        const input = await readFile(join(folder, name));
+        const limits = { maxInputPixels: 268_402_689 };
+        await (workload.variants ? processVariants(input, workload.operations, workload.variants, limits) : processImage(input, workload.operations, workload.output, limits));
       }
     }),
   );
@@ -164,7 +176,10 @@ async function main(): Promise<void> {
     await waitUntilReady(port, prefix, workers, child);
     await db.connect();
     const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
-    const bodies = names.map((name) => JSON.stringify({ source: { path: name }, ...workload }));
+    const spec = workload.variants
+      ? { operations: workload.operations, outputs: workload.variants.map(({ name, operations, output }) => ({ name, operations, ...output })) }
+      : { operations: workload.operations, output: workload.output };
+    const bodies = names.map((name) => JSON.stringify({ source: { path: name }, ...spec }));
     let submitted = 0;
     const rejected: number[] = [];
     const start = Date.now();
