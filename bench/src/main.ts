@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { JobSpec } from '@pipeline/contracts';
 import { ensureDatabase } from '@pipeline/database';
+import { Topology } from '@pipeline/messaging';
 import { processImage, processVariants } from '@pipeline/imaging';
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -239,7 +240,7 @@ async function main(): Promise<void> {
     await admin.end();
     const broker = await connect('amqp://guest:guest@127.0.0.1:5672');
     const channel = await broker.createChannel();
-    for (const queue of ['jobs', 'events', 'jobs.dead', 'events.dead']) await channel.deleteQueue(`${prefix}.${queue}`);
+    for (const queue of new Topology(prefix, 1).queues) await channel.deleteQueue(queue);
     await channel.deleteExchange(prefix);
     await channel.deleteExchange(`${prefix}.dlx`);
     await broker.close();

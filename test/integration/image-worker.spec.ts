@@ -42,9 +42,11 @@ describe('Image worker (real RabbitMQ, in process)', () => {
       IMAGES_DIR: join(folder.path, 'images'),
       WORKER_ID: 'worker-under-test',
       STARTED_EVENT_AFTER_MS: '0',
+      RETRY_DELAYS_MS: '100,300',
+      MAX_TRIES: '3',
     };
     config = loadConfig(WorkerConfig, configEnv);
-    topology = new Topology(config.AMQP_PREFIX, config.AMQP_DELIVERY_LIMIT);
+    topology = new Topology(config.AMQP_PREFIX, config.AMQP_DELIVERY_LIMIT, [100, 300]);
     broker = await connectTestBroker(topology);
     ({ publisher, channel } = broker);
   });
@@ -93,8 +95,9 @@ describe('Image worker (real RabbitMQ, in process)', () => {
 
   /** The job's outcome; a job that fails at once has no separate started event. */
   async function outcomeOf(jobId: string): Promise<JobEventMessage> {
-    const events = await eventsFor(jobId, 1, (seen) => seen.some((event) => event.type !== 'started'));
-    return events.find((event) => event.type !== 'started')!;
+    const isOutcome = (event: JobEventMessage) => event.type === 'succeeded' || event.type === 'failed';
+    const events = await eventsFor(jobId, 1, (seen) => seen.some(isOutcome));
+    return events.find(isOutcome)!;
   }
 
   it('processes a job: stores the output, then publishes started and the outcome, then acks', async () => {
@@ -139,6 +142,7 @@ describe('Image worker (real RabbitMQ, in process)', () => {
     let server: Server;
     let origin: string;
     let requests = 0;
+    const flaky = new Map<string, number>();
     const sourceFiles = async () => (await readdir(tmpdir())).filter((name) => name.startsWith('image-source-'));
 
     beforeAll(async () => {
@@ -146,6 +150,13 @@ describe('Image worker (real RabbitMQ, in process)', () => {
       server = createServer((request, response) => {
         requests++;
         if (request.url === '/photo.png') response.writeHead(200, { 'content-type': 'image/png' }).end(png);
+        else if (request.url?.startsWith('/flaky/')) {
+          // Unavailable for the first two requests of each path, then fine.
+          const count = (flaky.get(request.url) ?? 0) + 1;
+          flaky.set(request.url, count);
+          if (count <= 2) response.writeHead(503).end();
+          else response.writeHead(200, { 'content-type': 'image/png' }).end(png);
+        } else if (request.url === '/down') response.writeHead(503).end();
         else if (request.url === '/moved') response.writeHead(302, { location: '/photo.png' }).end();
         else if (request.url === '/to-metadata') response.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end();
         else response.writeHead(404).end();
@@ -168,6 +179,35 @@ describe('Image worker (real RabbitMQ, in process)', () => {
       const outcome = await outcomeOf(message.jobId);
       expect(outcome).toMatchObject({ type: 'succeeded', outputs: [{ name: 'default', format: 'png', width: 50, height: 38 }] });
       expect(await sourceFiles()).toEqual(before);
+    });
+
+    it('retries a transient failure through the delay queues, recording each try, until it succeeds', async () => {
+      worker = await startWorker(withAllowlist('127.0.0.1/32'));
+      const message = job({ source: { kind: 'url', url: `${origin}/flaky/${randomUUID()}` } });
+      await publisher.publish(MessageType.imageJob, message.jobId, message);
+      const events = await eventsFor(message.jobId, 0, (seen) => seen.some((event) => event.type === 'succeeded' || event.type === 'failed'));
+      const tries = events.filter((event) => event.type === 'retrying');
+      expect(tries).toHaveLength(2);
+      expect(tries.map((event) => [event.delivery, event.error?.code])).toEqual([
+        [1, 'SOURCE_UNAVAILABLE'],
+        [2, 'SOURCE_UNAVAILABLE'],
+      ]);
+      expect(new Set(tries.map((event) => event.eventId)).size).toBe(2);
+      expect(events.find((event) => event.type === 'succeeded')).toMatchObject({ delivery: 3, outputs: [{ name: 'default', width: 50 }] });
+      await waitFor(async () => ((await channel.checkQueue(topology.jobsQueue)).messageCount === 0 ? true : undefined), 5000, 'the jobs queue to drain');
+      for (const tier of topology.jobRetryTiers) expect((await channel.checkQueue(tier.queue)).messageCount).toBe(0);
+    });
+
+    it('fails the job after the last try, with the reason and the number of tries, and parks its message', async () => {
+      worker = await startWorker(withAllowlist('127.0.0.1/32'));
+      const parkedBefore = (await channel.checkQueue(topology.jobsDeadLetterQueue)).messageCount;
+      const message = job({ source: { kind: 'url', url: `${origin}/down` } });
+      await publisher.publish(MessageType.imageJob, message.jobId, message);
+      const outcome = await outcomeOf(message.jobId);
+      expect(outcome).toMatchObject({ type: 'failed', delivery: 3, error: { code: 'SOURCE_UNAVAILABLE', message: expect.stringMatching(/^Gave up after 3 tries: could not fetch .*503/) } });
+      await waitFor(async () => ((await channel.checkQueue(topology.jobsDeadLetterQueue)).messageCount === parkedBefore + 1 ? true : undefined), 5000, 'the parked message');
+      const parked = await channel.get(topology.jobsDeadLetterQueue, { noAck: true });
+      expect(parked && parked.properties.messageId).toBe(message.jobId);
     });
 
     it('refuses a loopback source without the allowlist, and a redirect to the metadata address with it, before connecting', async () => {

@@ -59,11 +59,32 @@ export class ImageJobHandler {
     let outcome: Outcome;
     try {
       outcome = await this.run(job, context.message.fields.redelivered || delivery > 1);
+    } catch (error) {
+      clearTimeout(announce);
+      if (started) await started;
+      return this.triedTransiently(job, context, error, startedAt);
     } finally {
       clearTimeout(announce);
     }
     if (started) await started;
     await this.publishEvent(job, delivery, { ...outcome, startedAt });
+  }
+
+  /**
+   * A transient failure (a download that timed out, a storage hiccup): the job waits in a delay
+   * queue for its next try, which the timeline records; after the last try it fails for good,
+   * with the reason and the number of tries, and its message is parked.
+   */
+  private async triedTransiently(job: ImageJobMessage, context: AmqpContext, error: unknown, startedAt: string): Promise<never> {
+    const { error: reason } = classifyProcessingError(error);
+    if (context.isLastTry) {
+      const message = `Gave up after ${context.tryNumber} ${context.tryNumber === 1 ? 'try' : 'tries'}: ${reason.message}`;
+      this.logger.warn(`Job ${job.jobId} failed: ${message}`);
+      await this.publishEvent(job, context.deliveryNumber, { type: 'failed', error: { code: reason.code, message }, startedAt });
+      throw new PermanentMessageError(message);
+    }
+    await this.publishEvent(job, context.deliveryNumber, { type: 'retrying', error: reason, startedAt });
+    throw error;
   }
 
   private async parse(payload: unknown, context: AmqpContext): Promise<ImageJobMessage> {

@@ -23,6 +23,7 @@ export class ProducerModule {
           prefix: config.AMQP_PREFIX,
           heartbeatSeconds: config.AMQP_HEARTBEAT_S,
           deliveryLimit: config.AMQP_DELIVERY_LIMIT,
+          retryDelaysMs: config.RETRY_DELAYS_MS.split(',').map(Number),
           connectionName: `${config.AMQP_PREFIX} producer`,
           publishTimeoutMs: config.PUBLISH_TIMEOUT_MS,
         }),

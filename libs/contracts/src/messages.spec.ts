@@ -225,7 +225,7 @@ describe('parseJobEventMessage', () => {
   });
 
   it.each([
-    ['type', { type: 'queued' }, 'message.type must be one of the following values: started, succeeded, failed'],
+    ['type', { type: 'queued' }, 'message.type must be one of the following values: started, retrying, succeeded, failed'],
     ['jobId', { jobId: 'abc' }, 'message.jobId must be a UUID'],
     ['delivery', { delivery: 0 }, 'message.delivery must not be less than 1'],
     ['attempt', { attempt: 0 }, 'message.attempt must not be less than 1'],

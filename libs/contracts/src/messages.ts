@@ -31,7 +31,8 @@ export interface StoredOutput extends NamedOutputInfo {
   key: string;
 }
 
-export const JOB_EVENT_TYPES = ['started', 'succeeded', 'failed'] as const;
+/** `retrying`: a try failed transiently and the job waits in a delay queue for the next. */
+export const JOB_EVENT_TYPES = ['started', 'retrying', 'succeeded', 'failed'] as const;
 export type JobEventType = (typeof JOB_EVENT_TYPES)[number];
 
 /** A step in a job's life, recorded by the results writer. */
@@ -61,7 +62,7 @@ export interface JobEventMessage {
  * produces the same id: one `started` per delivery, one outcome per attempt.
  */
 export function jobEventId(jobId: string, attempt: number, type: JobEventType, delivery: number): string {
-  return type === 'started' ? `${jobId}/${attempt}/started/${delivery}` : `${jobId}/${attempt}/outcome`;
+  return type === 'started' || type === 'retrying' ? `${jobId}/${attempt}/${type}/${delivery}` : `${jobId}/${attempt}/outcome`;
 }
 
 const SOURCE_REFERENCE = { images: 'path', upload: 'key', url: 'url' } as const;
@@ -127,7 +128,7 @@ export function parseJobEventMessage(raw: unknown): JobEventMessage {
   const { output, ...event } = validateAs(JobEventShape, raw, 'message');
   if (output && !event.outputs) event.outputs = [{ name: DEFAULT_OUTPUT_NAME, ...output }];
   if (event.type === 'succeeded' && !event.outputs?.length) throw new ValidationFailed(['message.outputs is required for a succeeded event']);
-  if (event.type === 'failed' && !event.error) throw new ValidationFailed(['message.error is required for a failed event']);
+  if ((event.type === 'failed' || event.type === 'retrying') && !event.error) throw new ValidationFailed([`message.error is required for a ${event.type} event`]);
   if (event.type === 'started' && event.startedAt) throw new ValidationFailed(['message.startedAt belongs on an outcome, not on a started event']);
   return { ...event };
 }

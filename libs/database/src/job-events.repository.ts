@@ -69,9 +69,9 @@ export class JobEventsRepository {
                worker_id = COALESCE(p.worker_id, j.worker_id),
                error_code = p.error_code, error_message = p.error_message,
                updated_at = now()
-             FROM unnest($1::uuid[], $2::text[], $3::int[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[], $8::text[])
-               AS p(job_id, status, started_count, started_at, finished_at, worker_id, error_code, error_message)
-             WHERE j.id = p.job_id AND j.status NOT IN ('succeeded', 'failed')
+             FROM unnest($1::uuid[], $2::text[], $3::int[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[], $8::text[], $17::int[])
+               AS p(job_id, status, started_count, started_at, finished_at, worker_id, error_code, error_message, attempt)
+             WHERE j.id = p.job_id AND j.attempt = p.attempt AND j.status NOT IN ('succeeded', 'failed')
              RETURNING j.id, j.status)
            INSERT INTO job_outputs (job_id, name, position, format, width, height, size_bytes, storage_key)
            SELECT o.job_id, o.name, o.position, o.format, o.width, o.height, o.size_bytes, o.storage_key
@@ -96,6 +96,7 @@ export class JobEventsRepository {
             outputs.map((o) => o.height),
             outputs.map((o) => o.sizeBytes),
             outputs.map((o) => o.key),
+            patches.map((p) => p.attempt),
           ],
         );
       }

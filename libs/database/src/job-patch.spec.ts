@@ -30,19 +30,19 @@ describe('foldJobEvents', () => {
 
   it('started alone: processing, one start, no outcome', () => {
     expect(foldJobEvents([started(JOB_A, T1)])).toEqual([
-      { jobId: JOB_A, status: 'processing', startedCount: 1, startedAt: T1, finishedAt: null, workerId: 'worker-1', outputs: [], error: null },
+      { jobId: JOB_A, attempt: 1, status: 'processing', startedCount: 1, startedAt: T1, finishedAt: null, workerId: 'worker-1', outputs: [], error: null },
     ]);
   });
 
   it('started then succeeded: succeeded with startedCount 1', () => {
     expect(foldJobEvents([started(JOB_A, T1), succeeded(JOB_A, T2)])).toEqual([
-      { jobId: JOB_A, status: 'succeeded', startedCount: 1, startedAt: T1, finishedAt: T2, workerId: 'worker-1', outputs: output, error: null },
+      { jobId: JOB_A, attempt: 1, status: 'succeeded', startedCount: 1, startedAt: T1, finishedAt: T2, workerId: 'worker-1', outputs: output, error: null },
     ]);
   });
 
   it('succeeded arriving before started (reversed in the array) still ends succeeded', () => {
     const [patch] = foldJobEvents([succeeded(JOB_A, T2), started(JOB_A, T1)]);
-    expect(patch).toEqual({ jobId: JOB_A, status: 'succeeded', startedCount: 1, startedAt: T1, finishedAt: T2, workerId: 'worker-1', outputs: output, error: null });
+    expect(patch).toEqual({ jobId: JOB_A, attempt: 1, status: 'succeeded', startedCount: 1, startedAt: T1, finishedAt: T2, workerId: 'worker-1', outputs: output, error: null });
   });
 
   it('a start that happened after the outcome (a redelivery) is counted but does not reopen the job', () => {
@@ -61,7 +61,7 @@ describe('foldJobEvents', () => {
 
   it('failed carries the error and no output', () => {
     const [patch] = foldJobEvents([started(JOB_A, T1), failed(JOB_A, T2, 'worker-3')]);
-    expect(patch).toEqual({ jobId: JOB_A, status: 'failed', startedCount: 1, startedAt: T1, finishedAt: T2, workerId: 'worker-3', outputs: [], error });
+    expect(patch).toEqual({ jobId: JOB_A, attempt: 1, status: 'failed', startedCount: 1, startedAt: T1, finishedAt: T2, workerId: 'worker-3', outputs: [], error });
   });
 
   it('an outcome alone leaves startedAt null', () => {
@@ -79,9 +79,10 @@ describe('foldJobEvents', () => {
     const patches = foldJobEvents([started(JOB_A, T1), started(JOB_B, T1, 1, 'worker-9'), succeeded(JOB_B, T2, 'worker-9', outputB), failed(JOB_A, T3)]);
     expect(patches).toHaveLength(2);
     const byJob = new Map(patches.map((patch) => [patch.jobId, patch]));
-    expect(byJob.get(JOB_A)).toEqual({ jobId: JOB_A, status: 'failed', startedCount: 1, startedAt: T1, finishedAt: T3, workerId: 'worker-1', outputs: [], error });
+    expect(byJob.get(JOB_A)).toEqual({ jobId: JOB_A, attempt: 1, status: 'failed', startedCount: 1, startedAt: T1, finishedAt: T3, workerId: 'worker-1', outputs: [], error });
     expect(byJob.get(JOB_B)).toEqual({
       jobId: JOB_B,
+      attempt: 1,
       status: 'succeeded',
       startedCount: 1,
       startedAt: T1,
@@ -97,5 +98,36 @@ describe('foldJobEvents', () => {
     const copy = structuredClone(events);
     foldJobEvents(events);
     expect(events).toEqual(copy);
+  });
+});
+
+describe('foldJobEvents with retries and runs', () => {
+  const JOB = '3f1c2d4e-0000-4000-8000-000000000001';
+  const event = (type: JobEventMessage['type'], at: string, extra: Partial<JobEventMessage> = {}): JobEventMessage => ({
+    eventId: jobEventId(JOB, extra.attempt ?? 1, type, extra.delivery ?? 1),
+    jobId: JOB,
+    type,
+    attempt: 1,
+    delivery: 1,
+    workerId: 'w',
+    at,
+    ...extra,
+  });
+  const transient = { code: 'SOURCE_UNAVAILABLE', message: 'timed out' };
+
+  it('a retrying job waits as queued, showing the last error; the next try moves it on', () => {
+    expect(foldJobEvents([event('started', T1), event('retrying', T2, { error: transient })])).toEqual([
+      expect.objectContaining({ status: 'queued', startedCount: 1, error: transient, finishedAt: null }),
+    ]);
+    const [patch] = foldJobEvents([event('retrying', T1, { error: transient }), event('started', T2, { delivery: 2 }), event('succeeded', T3, { delivery: 2, outputs: [] })]);
+    expect(patch).toMatchObject({ status: 'succeeded', startedCount: 1, error: null, finishedAt: T3 });
+  });
+
+  it('keeps the events of different runs apart, one patch each', () => {
+    const patches = foldJobEvents([event('failed', T1, { error: transient }), event('started', T2, { attempt: 2 })]);
+    expect(patches.map((p) => [p.attempt, p.status])).toEqual([
+      [1, 'failed'],
+      [2, 'processing'],
+    ]);
   });
 });

@@ -3,6 +3,8 @@ import { JobError, JobEventMessage, jobEventId, JobStatus, StoredOutput } from '
 /** The change a set of new events makes to one job row. */
 export interface JobPatch {
   jobId: string;
+  /** The run the events belong to; the row takes them only while it is on that run. */
+  attempt: number;
   status: JobStatus;
   /** Deliveries started among the new events. */
   startedCount: number;
@@ -22,8 +24,10 @@ export function foldJobEvents(events: JobEventMessage[]): JobPatch[] {
   const patches = new Map<string, JobPatch>();
   const ordered = [...events].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
   for (const event of ordered) {
-    const patch = patches.get(event.jobId) ?? {
+    const key = `${event.jobId}/${event.attempt}`;
+    const patch = patches.get(key) ?? {
       jobId: event.jobId,
+      attempt: event.attempt,
       status: 'processing',
       startedCount: 0,
       startedAt: null,
@@ -35,8 +39,15 @@ export function foldJobEvents(events: JobEventMessage[]): JobPatch[] {
     if (event.type === 'started') {
       patch.startedCount += 1;
       if (patch.finishedAt === null) {
+        patch.status = 'processing';
         patch.startedAt = event.at;
         patch.workerId = event.workerId;
+      }
+    } else if (event.type === 'retrying') {
+      // Waiting in a delay queue for its next try; the last error shows why.
+      if (patch.finishedAt === null) {
+        patch.status = 'queued';
+        patch.error = event.error ?? null;
       }
     } else if (patch.finishedAt === null) {
       patch.status = event.type;
@@ -45,7 +56,7 @@ export function foldJobEvents(events: JobEventMessage[]): JobPatch[] {
       patch.outputs = event.type === 'succeeded' ? (event.outputs ?? []) : [];
       patch.error = event.type === 'failed' ? (event.error ?? null) : null;
     }
-    patches.set(event.jobId, patch);
+    patches.set(key, patch);
   }
   return [...patches.values()];
 }

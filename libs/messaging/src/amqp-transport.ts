@@ -2,7 +2,7 @@ import { ArgumentsHost, Catch, Logger } from '@nestjs/common';
 import { BaseExceptionFilter } from '@nestjs/core';
 import { BaseRpcContext, CustomTransportStrategy, Server } from '@nestjs/microservices';
 import { ValidationFailed } from '@pipeline/contracts';
-import { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
+import { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { lastValueFrom, Observable, throwError } from 'rxjs';
 import { AmqpConnection } from './amqp-connection';
 import { PermanentMessageError } from './errors';
@@ -11,6 +11,12 @@ export interface QueueConsumer {
   queue: string;
   /** Unacked messages this consumer may hold; also how many handlers run at once. */
   prefetch: number;
+  /**
+   * With a limit, a message whose handler fails transiently waits in the topology's delay
+   * queues and is tried again, up to this many tries in all; then it is parked. Without one
+   * it goes straight back to its queue after `retryDelayMs`.
+   */
+  maxTries?: number;
 }
 
 export interface AmqpTransportOptions {
@@ -21,16 +27,44 @@ export interface AmqpTransportOptions {
   shutdownGraceMs: number;
 }
 
-/** What a handler gets besides the payload: the raw delivery. */
-export class AmqpContext extends BaseRpcContext<[ConsumeMessage]> {
+/** Headers the transport keeps on a message it sends to a delay queue. */
+export const RetryHeaders = {
+  /** Retries so far. */
+  retries: 'x-retries',
+  /** Deliveries of the message before it went to the delay queue, so delivery numbers keep counting. */
+  priorDeliveries: 'x-prior-deliveries',
+  /** Why the last try failed. */
+  lastError: 'x-last-error',
+} as const;
+
+function numericHeader(message: ConsumeMessage, name: string): number {
+  const value = Number(message.properties.headers?.[name] ?? 0);
+  return Number.isFinite(value) && value > 0 ? value : 0;
+}
+
+/** What a handler gets besides the payload: the raw delivery, and where it stands in its tries. */
+export class AmqpContext extends BaseRpcContext<[ConsumeMessage, number | undefined]> {
   get message(): ConsumeMessage {
     return this.args[0];
   }
 
-  /** 1 for the first delivery; quorum queues count redeliveries in `x-delivery-count`. */
+  /**
+   * 1 for the first delivery, counting redeliveries (quorum queues count them in
+   * `x-delivery-count`) and the deliveries before each retry.
+   */
   get deliveryNumber(): number {
-    const count = Number(this.message.properties.headers?.['x-delivery-count'] ?? 0);
-    return (Number.isFinite(count) ? count : 0) + 1;
+    return numericHeader(this.message, RetryHeaders.priorDeliveries) + numericHeader(this.message, 'x-delivery-count') + 1;
+  }
+
+  /** 1 for the first try; each retry from a delay queue adds one (a crash redelivery does not). */
+  get tryNumber(): number {
+    return numericHeader(this.message, RetryHeaders.retries) + 1;
+  }
+
+  /** Whether a transient failure now is final: the message will be parked, not retried. */
+  get isLastTry(): boolean {
+    const maxTries = this.args[1];
+    return maxTries === undefined || this.tryNumber >= maxTries;
   }
 }
 
@@ -58,6 +92,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export class AmqpTransport extends Server implements CustomTransportStrategy {
   protected readonly logger = new Logger(AmqpTransport.name);
   private readonly consumers: Array<{ channel: Channel; consumerTag: string }> = [];
+  private retryChannel: ConfirmChannel | null = null;
   private inFlight = 0;
   private drained?: () => void;
   private stopping = false;
@@ -76,11 +111,20 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
   private async attach(model: ChannelModel): Promise<void> {
     if (this.stopping) return;
     this.consumers.length = 0;
-    for (const { queue, prefetch } of this.options.consumers) {
+    if (this.options.consumers.some((consumer) => consumer.maxTries !== undefined)) {
+      const retryChannel = await model.createConfirmChannel();
+      retryChannel.on('error', (error: Error) => this.logger.warn(`Retry channel: ${error.message}`));
+      retryChannel.on('close', () => {
+        if (this.retryChannel === retryChannel) this.retryChannel = null;
+      });
+      this.retryChannel = retryChannel;
+    }
+    for (const consumer of this.options.consumers) {
+      const { queue, prefetch } = consumer;
       const channel = await model.createChannel();
       channel.on('error', (error: Error) => this.logger.warn(`Consumer channel for ${queue}: ${error.message}`));
       await channel.prefetch(prefetch);
-      const { consumerTag } = await channel.consume(queue, (message) => void this.handle(channel, queue, message), { noAck: false });
+      const { consumerTag } = await channel.consume(queue, (message) => void this.handle(channel, consumer, message), { noAck: false });
       this.consumers.push({ channel, consumerTag });
       this.logger.log(`Consuming ${queue} (prefetch ${prefetch})`);
     }
@@ -96,21 +140,21 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
     }
   }
 
-  private async handle(channel: Channel, queue: string, message: ConsumeMessage | null): Promise<void> {
+  private async handle(channel: Channel, consumer: QueueConsumer, message: ConsumeMessage | null): Promise<void> {
     if (message === null) {
-      this.logger.error(`RabbitMQ cancelled the consumer of ${queue}`);
+      this.logger.error(`RabbitMQ cancelled the consumer of ${consumer.queue}`);
       return;
     }
     this.inFlight++;
     try {
-      this.settle(channel, message, await this.dispatch(message));
+      this.settle(channel, message, await this.dispatch(message, consumer));
     } finally {
       this.inFlight--;
       if (this.inFlight === 0) this.drained?.();
     }
   }
 
-  private async dispatch(message: ConsumeMessage): Promise<'ack' | 'requeue' | 'park'> {
+  private async dispatch(message: ConsumeMessage, consumer: QueueConsumer): Promise<'ack' | 'requeue' | 'park'> {
     const { type, messageId } = message.properties;
     const handler = this.getHandlerByPattern(String(type));
     if (!handler) {
@@ -124,8 +168,9 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
       this.logger.error(`Parking message ${messageId}: body is not JSON (${(error as Error).message})`);
       return 'park';
     }
+    const context = new AmqpContext([message, consumer.maxTries]);
     try {
-      await lastValueFrom(this.transformToObservable(await handler(payload, new AmqpContext([message]))), { defaultValue: undefined });
+      await lastValueFrom(this.transformToObservable(await handler(payload, context)), { defaultValue: undefined });
       return 'ack';
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
@@ -133,9 +178,58 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
         this.logger.error(`Parking message ${messageId} (${type}): ${reason}`);
         return 'park';
       }
+      if (consumer.maxTries !== undefined) {
+        if (context.isLastTry) {
+          this.logger.error(`Parking message ${messageId} (${type}) after ${context.tryNumber} tries: ${reason}`);
+          return 'park';
+        }
+        const tier = this.connection.topology.retryTier(context.tryNumber - 1);
+        if (tier && (await this.sendToDelayQueue(message, context, tier.queue, reason))) {
+          this.logger.warn(`Try ${context.tryNumber} of ${messageId} (${type}) failed, trying again in ${tier.delayMs} ms: ${reason}`);
+          return 'ack';
+        }
+      }
       this.logger.warn(`Handler for ${type} failed on message ${messageId}, will be redelivered: ${reason}`);
       await sleep(this.options.retryDelayMs);
       return 'requeue';
+    }
+  }
+
+  /**
+   * Puts a copy of the message in a delay queue and resolves true once the broker confirmed it;
+   * only then is the original acked. Should the process die in between, the original is
+   * delivered again as well: the job runs twice, and event ids keep its result single.
+   */
+  private async sendToDelayQueue(message: ConsumeMessage, context: AmqpContext, queue: string, reason: string): Promise<boolean> {
+    const channel = this.retryChannel;
+    if (!channel) return false;
+    const { properties } = message;
+    const { 'x-delivery-count': _count, 'x-death': _death, ...headers } = properties.headers ?? {};
+    try {
+      await new Promise<void>((resolve, reject) => {
+        channel.sendToQueue(
+          queue,
+          message.content,
+          {
+            persistent: true,
+            messageId: properties.messageId,
+            type: properties.type,
+            contentType: properties.contentType,
+            timestamp: properties.timestamp,
+            headers: {
+              ...headers,
+              [RetryHeaders.retries]: context.tryNumber,
+              [RetryHeaders.priorDeliveries]: context.deliveryNumber,
+              [RetryHeaders.lastError]: reason.slice(0, 500),
+            },
+          },
+          (error: unknown) => (error ? reject(error) : resolve()),
+        );
+      });
+      return true;
+    } catch (error) {
+      this.logger.warn(`Could not send message ${properties.messageId} to ${queue}: ${(error as Error)?.message ?? error}`);
+      return false;
     }
   }
 
@@ -152,6 +246,8 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
     }
     for (const { channel } of this.consumers) await channel.close().catch(() => undefined);
     this.consumers.length = 0;
+    await this.retryChannel?.close().catch(() => undefined);
+    this.retryChannel = null;
   }
 
   on(): void {

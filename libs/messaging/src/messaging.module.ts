@@ -8,6 +8,8 @@ export interface MessagingOptions {
   prefix: string;
   heartbeatSeconds: number;
   deliveryLimit: number;
+  /** Delays of the jobs queue's retries; see Topology. */
+  retryDelaysMs: number[];
   connectionName: string;
   /** Set where the app publishes: how long to wait for a confirm. */
   publishTimeoutMs?: number;
@@ -26,7 +28,7 @@ export class MessagingModule {
           useFactory: async () => {
             const connection = new AmqpConnection(
               { url: options.url, heartbeatSeconds: options.heartbeatSeconds, connectionName: options.connectionName },
-              new Topology(options.prefix, options.deliveryLimit),
+              new Topology(options.prefix, options.deliveryLimit, options.retryDelaysMs),
             );
             await connection.connect();
             return connection;

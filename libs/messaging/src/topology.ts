@@ -1,6 +1,15 @@
 import { MessageType } from '@pipeline/contracts';
 import { Channel } from 'amqplib';
 
+/** Waits before a job that failed transiently is tried again: one delay queue each. */
+export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [1000, 10_000, 60_000];
+
+/** A delay queue: messages wait there `delayMs`, then the broker dead-letters them back to their queue. */
+export interface RetryTier {
+  queue: string;
+  delayMs: number;
+}
+
 /** Names of the exchanges and queues of one pipeline, all under a common prefix. */
 export class Topology {
   readonly exchange: string;
@@ -9,11 +18,14 @@ export class Topology {
   readonly eventsQueue: string;
   readonly jobsDeadLetterQueue: string;
   readonly eventsDeadLetterQueue: string;
+  /** Delay queues of the jobs queue, shortest first. */
+  readonly jobRetryTiers: RetryTier[];
 
   constructor(
     readonly prefix: string,
     /** Deliveries of one message before it is parked; RabbitMQ 3.x has no limit unless one is set. */
     readonly deliveryLimit: number,
+    retryDelaysMs: readonly number[] = DEFAULT_RETRY_DELAYS_MS,
   ) {
     this.exchange = prefix;
     this.deadLetterExchange = `${prefix}.dlx`;
@@ -21,6 +33,12 @@ export class Topology {
     this.eventsQueue = `${prefix}.events`;
     this.jobsDeadLetterQueue = `${prefix}.jobs.dead`;
     this.eventsDeadLetterQueue = `${prefix}.events.dead`;
+    this.jobRetryTiers = retryDelaysMs.map((delayMs) => ({ queue: `${prefix}.jobs.retry.${delayMs}ms`, delayMs }));
+  }
+
+  /** The delay queue for a message retried `retries` times before: longer waits as retries add up. */
+  retryTier(retries: number): RetryTier | undefined {
+    return this.jobRetryTiers[Math.min(retries, this.jobRetryTiers.length - 1)];
   }
 
   /** Queue each message type is routed to; the routing key is the message type. */
@@ -32,7 +50,7 @@ export class Topology {
   }
 
   get queues(): string[] {
-    return this.routes.flatMap((route) => [route.queue, route.deadLetterQueue]);
+    return [...this.routes.flatMap((route) => [route.queue, route.deadLetterQueue]), ...this.jobRetryTiers.map((tier) => tier.queue)];
   }
 
   /**
@@ -57,6 +75,21 @@ export class Topology {
         },
       });
       await channel.bindQueue(route.queue, this.exchange, route.routingKey);
+    }
+    // Published to by name through the default exchange; when a message's time is up the broker
+    // routes it back through the main exchange to the jobs queue.
+    for (const tier of this.jobRetryTiers) {
+      await channel.assertQueue(tier.queue, {
+        durable: true,
+        arguments: {
+          'x-queue-type': 'quorum',
+          'x-message-ttl': tier.delayMs,
+          'x-dead-letter-exchange': this.exchange,
+          'x-dead-letter-routing-key': MessageType.imageJob,
+          'x-dead-letter-strategy': 'at-least-once',
+          'x-overflow': 'reject-publish',
+        },
+      });
     }
   }
 }

@@ -15,10 +15,10 @@ export interface AppStartOptions<C extends SharedConfig & { PORT: number; HOST: 
   consume?: {
     queue: (topology: Topology) => string;
     prefetch: number;
-    /** Pause before a transiently failed message goes back to the queue. */
+    /** Pause before a transiently failed message goes back to the queue (without `maxTries`). */
     retryDelayMs: number;
-    /** Longest wait for handlers in flight at shutdown. */
-    shutdownGraceMs: number;
+    /** With a limit, transient failures are retried through the delay queues; see QueueConsumer. */
+    maxTries?: number;
   };
   bodyLimit?: number;
 }
@@ -37,9 +37,13 @@ export async function startApp<C extends SharedConfig & { PORT: number; HOST: st
   app.enableShutdownHooks();
   await options.configure?.(app);
   if (options.consume) {
-    const { queue, prefetch, retryDelayMs, shutdownGraceMs } = options.consume;
+    const { queue, prefetch, retryDelayMs, maxTries } = options.consume;
     const connection = app.get(AmqpConnection);
-    const transport = new AmqpTransport(connection, { consumers: [{ queue: queue(connection.topology), prefetch }], retryDelayMs, shutdownGraceMs });
+    const transport = new AmqpTransport(connection, {
+      consumers: [{ queue: queue(connection.topology), prefetch, maxTries }],
+      retryDelayMs,
+      shutdownGraceMs: options.config.SHUTDOWN_GRACE_MS,
+    });
     app.useGlobalFilters(new PassHandlerErrorsToTransport(app.getHttpAdapter()));
     app.connectMicroservice({ strategy: transport }, { inheritAppConfig: true });
     await app.startAllMicroservices();

@@ -16,6 +16,16 @@ export class SharedConfig {
   /** Deliveries of one message before the broker parks it in the dead-letter queue. */
   @IsInt() @Min(1) @Max(1000) AMQP_DELIVERY_LIMIT = 5;
 
+  /**
+   * Delays before the retries of a job that failed transiently, in ms, comma-separated: one
+   * delay queue each, the last one reused. Every app declares them, so all must agree.
+   */
+  @Matches(/^\d{2,9}(,\d{2,9}){0,9}$/, { message: 'RETRY_DELAYS_MS must be 1 to 10 delays in milliseconds, comma-separated (e.g. 1000,10000,60000)' })
+  RETRY_DELAYS_MS = '1000,10000,60000';
+
+  /** Longest a stopping app waits for the work in flight; what is not done by then is redelivered. */
+  @IsInt() @Min(0) @Max(3_600_000) SHUTDOWN_GRACE_MS = 25_000;
+
   @IsString() @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
   DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/pipeline';
 
@@ -55,6 +65,8 @@ export class WorkerConfig extends SharedConfig {
   @IsInt() @Min(0) @Max(600_000) STARTED_EVENT_AFTER_MS = 500;
   /** Largest input, in pixels, a worker will decode (judged from the header, before decoding). */
   @IsInt() @Min(1) MAX_INPUT_PIXELS = 50_000_000;
+  /** Tries of a job that keeps failing transiently (the first and its retries) before it fails for good. */
+  @IsInt() @Min(1) @Max(100) MAX_TRIES = 4;
   /** Most frames (of an animation, or pages of a TIFF) an input may declare; more fail as IMAGE_TOO_LARGE. */
   @IsInt() @Min(1) MAX_INPUT_FRAMES = 500;
   /** Longest one image may take; past it the job fails with PROCESSING_TIMEOUT. */
