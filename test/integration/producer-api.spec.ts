@@ -4,7 +4,7 @@ import { AmqpConnection, Topology } from '@pipeline/messaging';
 import { loadConfig, ProducerConfig } from '@pipeline/platform';
 import { FilesystemBlobStorage } from '@pipeline/storage';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { connect, ChannelModel, Channel } from 'amqplib';
+import { connect, ChannelModel, Channel, ConfirmChannel } from 'amqplib';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -22,6 +22,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
   let topology: Topology;
   let inspector: ChannelModel;
   let channel: Channel;
+  let confirmChannel: ConfirmChannel;
   let storageDir: string;
   let imagesDir: string;
 
@@ -53,6 +54,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     pool = new Pool({ connectionString: database.url });
     inspector = await connect(AMQP_URL);
     channel = await inspector.createChannel();
+    confirmChannel = await inspector.createConfirmChannel();
   });
 
   afterAll(async () => {
@@ -338,6 +340,81 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     expect(result.status).toBe(200);
     expect(result.headers.get('content-type')).toBe('image/png');
     expect(Buffer.from(await result.arrayBuffer()).equals(png)).toBe(true);
+  });
+
+  /** A job accepted through the API and failed by a (recorded) worker outcome. */
+  async function failedJob(): Promise<string> {
+    const { id } = await readBody(await postJson({ source: { path: 'photo.jpg' }, operations: [{ op: 'flip' }] }));
+    expect((await takeJobMessage()).properties.messageId).toBe(id);
+    const at = new Date().toISOString();
+    await new JobEventsRepository(pool).record([
+      { eventId: jobEventId(id, 1, 'failed', 1), jobId: id, type: 'failed', attempt: 1, delivery: 1, workerId: 'w', at, startedAt: at, error: { code: 'SOURCE_UNAVAILABLE', message: 'Gave up after 4 tries' } },
+    ]);
+    return id;
+  }
+
+  const timelineOf = async (id: string) =>
+    (await pool.query('SELECT type, attempt FROM job_events WHERE job_id = $1 ORDER BY at, recorded_at', [id])).rows.map((row) => `${row.type}/${row.attempt}`);
+
+  it('runs a failed job again as its next attempt, recorded in its timeline; only a failed one', async () => {
+    const id = await failedJob();
+    const response = await fetch(`${base}/v1/jobs/${id}/retry`, { method: 'POST' });
+    expect(response.status).toBe(202);
+    expect(await readBody(response)).toEqual({ id, status: 'queued', attempt: 2 });
+    expect(JSON.parse((await takeJobMessage()).content.toString())).toMatchObject({ jobId: id, attempt: 2, operations: [{ op: 'flip' }] });
+    expect(await readBody(await fetch(`${base}/v1/jobs/${id}`))).toMatchObject({ status: 'queued', attempt: 2, error: null, finishedAt: null });
+    expect(await timelineOf(id)).toEqual(['queued/1', 'started/1', 'failed/1', 'retried/2']);
+
+    // A late event of the first run changes nothing; the second run's outcome does.
+    const at = new Date().toISOString();
+    const events = new JobEventsRepository(pool);
+    await events.record([{ eventId: `${id}/1/started/9`, jobId: id, type: 'started', attempt: 1, delivery: 9, workerId: 'late', at }]);
+    expect((await readBody(await fetch(`${base}/v1/jobs/${id}`))).status).toBe('queued');
+    await events.record([{ eventId: jobEventId(id, 2, 'succeeded', 1), jobId: id, type: 'succeeded', attempt: 2, delivery: 1, workerId: 'w', at, startedAt: at, outputs: [{ name: 'default', key: 'outputs/x', format: 'jpeg', width: 1, height: 1, sizeBytes: 1 }] }]);
+    expect(await readBody(await fetch(`${base}/v1/jobs/${id}`))).toMatchObject({ status: 'succeeded', attempt: 2 });
+
+    const again = await fetch(`${base}/v1/jobs/${id}/retry`, { method: 'POST' });
+    expect(again.status).toBe(409);
+    expect((await readBody(again)).message).toBe(`job ${id} is succeeded; only a failed job can be retried`);
+    expect((await fetch(`${base}/v1/jobs/6bd11ae1-d21c-4d55-b97e-56168f81701b/retry`, { method: 'POST' })).status).toBe(404);
+  });
+
+  it('replays parked job messages as new attempts, and purges them, failing what had not finished', async () => {
+    const park = async (messageId: string, body = '{}') => {
+      await new Promise<void>((resolve, reject) =>
+        confirmChannel.sendToQueue(topology.jobsDeadLetterQueue, Buffer.from(body), { messageId, type: MessageType.imageJob, persistent: true }, (error) => (error ? reject(error) : resolve())),
+      );
+    };
+    const failed = await failedJob();
+    await park(failed);
+    await park('not-a-job-id', 'garbage');
+    expect(await readBody(await fetch(`${base}/v1/dead-letters`))).toEqual({ jobs: 2, events: 0 });
+    const replay = await fetch(`${base}/v1/dead-letters/jobs/replay`, { method: 'POST' });
+    expect(replay.status).toBe(200);
+    expect(await readBody(replay)).toEqual({ done: [failed], kept: [{ messageId: 'not-a-job-id', reason: 'the message names no job' }] });
+    expect(JSON.parse((await takeJobMessage()).content.toString())).toMatchObject({ jobId: failed, attempt: 2 });
+    expect(await timelineOf(failed)).toEqual(['queued/1', 'started/1', 'failed/1', 'retried/2']);
+
+    // A job whose message was parked while it looked in progress: purged, it fails with PURGED.
+    const { id: waiting } = await readBody(await postJson({ source: { path: 'photo.jpg' }, operations: [] }));
+    await takeJobMessage();
+    await park(waiting);
+    const purge = await fetch(`${base}/v1/dead-letters/jobs`, { method: 'DELETE' });
+    expect(await readBody(purge)).toEqual({ done: expect.arrayContaining(['not-a-job-id', waiting]), kept: [] });
+    expect(await readBody(await fetch(`${base}/v1/jobs/${waiting}`))).toMatchObject({ status: 'failed', error: { code: 'PURGED' } });
+    expect(await timelineOf(waiting)).toEqual(['queued/1', 'purged/1']);
+    expect(await readBody(await fetch(`${base}/v1/dead-letters`))).toEqual({ jobs: 0, events: 0 });
+  });
+
+  it('lists the jobs stuck in processing, and marks them', async () => {
+    const { id } = await readBody(await postJson({ source: { path: 'photo.jpg' }, operations: [] }));
+    await takeJobMessage();
+    const longAgo = new Date(Date.now() - 3600_000).toISOString();
+    await new JobEventsRepository(pool).record([{ eventId: jobEventId(id, 1, 'started', 1), jobId: id, type: 'started', attempt: 1, delivery: 1, workerId: 'gone', at: longAgo }]);
+    const stuck = await readBody(await fetch(`${base}/v1/jobs?stuck=true`));
+    expect(stuck.map((job: { id: string }) => job.id)).toEqual([id]);
+    expect(stuck[0]).toMatchObject({ status: 'processing', stuck: true, workerId: 'gone' });
+    expect((await readBody(await fetch(`${base}/v1/jobs?status=queued&limit=1`)))[0].stuck).toBe(false);
   });
 
   it('lists recent jobs newest first, filtered by status', async () => {

@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logge
 import { ValidationFailed } from '@pipeline/contracts';
 import { BrokerUnavailableError, UnroutableMessageError } from '@pipeline/messaging';
 import { ImagePathError } from '@pipeline/storage';
+import { JobNotRetryableError } from '@pipeline/database';
 import { FastifyReply } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import { DependencyUnavailableError, IdempotencyConflictError, PayloadTooLargeError, UnsupportedImageError } from './errors';
@@ -31,7 +32,7 @@ export function describeApiError(exception: unknown, logger: Logger): [number, s
   if (exception instanceof ImagePathError) return [HttpStatus.BAD_REQUEST, [exception.message]];
   if (exception instanceof UnsupportedImageError) return [HttpStatus.UNSUPPORTED_MEDIA_TYPE, exception.message];
   if (exception instanceof PayloadTooLargeError) return [HttpStatus.PAYLOAD_TOO_LARGE, exception.message];
-  if (exception instanceof IdempotencyConflictError) return [HttpStatus.CONFLICT, exception.message];
+  if (exception instanceof IdempotencyConflictError || exception instanceof JobNotRetryableError) return [HttpStatus.CONFLICT, exception.message];
   if (exception instanceof BrokerUnavailableError || exception instanceof UnroutableMessageError || exception instanceof DependencyUnavailableError) {
     return [HttpStatus.SERVICE_UNAVAILABLE, `Job not accepted, try again: ${exception.message}`];
   }

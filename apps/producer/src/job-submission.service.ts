@@ -50,9 +50,10 @@ export class JobSubmissionService {
     return { id, repeated: false };
   }
 
-  private publish(job: RecordedJob): Promise<void> {
+  /** Publishes a recorded job's message (its first run, or the run `attempt`), resolving once confirmed. */
+  publish(job: RecordedJob, attempt = 1): Promise<void> {
     const { id, createdAt, ...spec } = job;
-    const message: ImageJobMessage = { jobId: id, attempt: 1, ...spec, submittedAt: createdAt.toISOString() };
+    const message: ImageJobMessage = { jobId: id, attempt, ...spec, submittedAt: createdAt.toISOString() };
     return this.publisher.publish(MessageType.imageJob, id, message);
   }
 

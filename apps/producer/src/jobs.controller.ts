@@ -4,17 +4,20 @@ import { JobsRepository, StoredJob } from '@pipeline/database';
 import { checkSourceUrl } from '@pipeline/fetching';
 import { ProducerConfig } from '@pipeline/platform';
 import { BlobStorage, ImagesFolder, StorageKeys } from '@pipeline/storage';
-import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
+import { Transform, Type } from 'class-transformer';
+import { IsBoolean, IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
 import { FastifyReply, FastifyRequest } from 'fastify';
 import { createHash, randomUUID } from 'node:crypto';
 import { describeApiError } from './api-exception.filter';
+import { JobOperationsService } from './job-operations.service';
 import { JobSubmissionService } from './job-submission.service';
 import { PRESETS } from './presets.controller';
 import { UploadReader } from './upload-reader';
 
 class ListJobsQuery {
   @IsOptional() @IsIn(JOB_STATUSES) status?: JobStatus;
+  /** Only the jobs processing for longer than STUCK_AFTER_S. */
+  @IsOptional() @Transform(({ value }) => value === 'true' || value === true) @IsBoolean() stuck?: boolean;
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(500) limit = 50;
 }
 
@@ -34,14 +37,16 @@ function digest(request: unknown): string {
   return createHash('sha256').update(canonicalJson(request)).digest('hex');
 }
 
-function toView(job: StoredJob): JobView {
-  return { ...job, outputs: job.outputs.map(({ key: _key, ...output }) => output) };
+/** A job is stuck when it has been processing for longer than `stuckAfterMs`: its worker most likely vanished. */
+export function isStuck(job: Pick<StoredJob, 'status' | 'startedAt'>, stuckAfterMs: number, now = Date.now()): boolean {
+  return job.status === 'processing' && job.startedAt !== null && now - Date.parse(job.startedAt) > stuckAfterMs;
 }
 
 @Controller('v1/jobs')
 export class JobsController {
   constructor(
     private readonly submission: JobSubmissionService,
+    private readonly operations: JobOperationsService,
     private readonly uploads: UploadReader,
     private readonly jobs: JobsRepository,
     private readonly images: ImagesFolder,
@@ -137,14 +142,24 @@ export class JobsController {
     return { kind: 'url', url: checked.url.href };
   }
 
+  /** Runs a failed job again, as its next attempt; 409 for a job that has not failed. */
+  @Post(':id/retry')
+  @HttpCode(202)
+  async retry(@Param('id', new ParseUUIDPipe()) id: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<{ id: string; status: JobStatus; attempt: number }> {
+    const { attempt } = await this.operations.retry(id);
+    reply.header('Location', `/v1/jobs/${id}`);
+    return { id, status: 'queued', attempt };
+  }
+
   @Get()
   async list(@Query() query: ListJobsQuery): Promise<JobView[]> {
-    return (await this.jobs.list({ status: query.status, limit: query.limit })).map(toView);
+    const startedBefore = query.stuck ? new Date(Date.now() - this.config.STUCK_AFTER_S * 1000) : undefined;
+    return (await this.jobs.list({ status: query.status, limit: query.limit, startedBefore })).map((job) => this.toView(job));
   }
 
   @Get(':id')
   async get(@Param('id', new ParseUUIDPipe()) id: string): Promise<JobView> {
-    return toView(await this.find(id));
+    return this.toView(await this.find(id));
   }
 
   /** The job's first (for most jobs its only) output. */
@@ -174,6 +189,10 @@ export class JobsController {
     const extension = output.format === 'jpeg' ? 'jpg' : output.format;
     const filename = job.outputs.length > 1 ? `${job.id}-${output.name}.${extension}` : `${job.id}.${extension}`;
     return new StreamableFile(stream, { type: CONTENT_TYPES[output.format], length: sizeBytes, disposition: `inline; filename="${filename}"` });
+  }
+
+  private toView(job: StoredJob): JobView {
+    return { ...job, stuck: isStuck(job, this.config.STUCK_AFTER_S * 1000), outputs: job.outputs.map(({ key: _key, ...output }) => output) };
   }
 
   /** Files an operation names (a watermark image) must be in the images folder too: 400 now, not a failed job later. */

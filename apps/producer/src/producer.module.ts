@@ -6,6 +6,8 @@ import { ProducerConfig } from '@pipeline/platform';
 import { StorageModule } from '@pipeline/storage';
 import { Pool } from 'pg';
 import { DEFAULT_PRESETS, parsePresets } from '@pipeline/contracts';
+import { DeadLettersController } from './dead-letters.controller';
+import { JobOperationsService } from './job-operations.service';
 import { JobsController } from './jobs.controller';
 import { PRESETS, PresetsController } from './presets.controller';
 import { JobSubmissionService } from './job-submission.service';
@@ -30,12 +32,13 @@ export class ProducerModule {
         StorageModule.forRoot({ storageDir: config.STORAGE_DIR, imagesDir: config.IMAGES_DIR }),
         HealthModule.forChecks({ inject: [AmqpConnection, Pool], useFactory: (amqp: AmqpConnection, pool: Pool) => [rabbitmqCheck(amqp), postgresCheck(pool)] }),
       ],
-      controllers: [JobsController, PresetsController],
+      controllers: [JobsController, PresetsController, DeadLettersController],
       providers: [
         { provide: ProducerConfig, useValue: config },
         { provide: PRESETS, useValue: config.PRESETS ? parsePresets(config.PRESETS) : DEFAULT_PRESETS },
         { provide: JobsRepository, inject: [Pool], useFactory: (pool: Pool) => new JobsRepository(pool) },
         JobSubmissionService,
+        JobOperationsService,
         UploadReader,
       ],
     };

@@ -18,6 +18,8 @@ export const JobErrorCode = {
   sourceUnavailable: 'SOURCE_UNAVAILABLE',
   /** The message itself was malformed and was parked. */
   invalidMessage: 'INVALID_MESSAGE',
+  /** An operator purged the job's message from the dead-letter queue before it finished. */
+  purged: 'PURGED',
   /** Anything unexpected. */
   internal: 'INTERNAL',
 } as const;

@@ -24,7 +24,12 @@ export interface NamedOutputInfo extends OutputInfo {
 export interface JobView {
   id: string;
   status: JobStatus;
+  /** The current run: 1, plus one for each time an operator ran the job again. */
+  attempt: number;
+  /** Deliveries to workers that started, over all runs and retries. */
   attempts: number;
+  /** Processing for longer than the stuck threshold: its worker probably vanished, and the broker will hand the job out again. */
+  stuck: boolean;
   operations: Operation[];
   /** The outputs asked for, when the job asked for several; null for a job with one output. */
   variants: VariantSpec[] | null;

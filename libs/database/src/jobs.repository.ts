@@ -17,6 +17,17 @@ export interface NewJob extends RecordedJob {
   idempotency?: { key: string; requestHash: string };
 }
 
+/** A job can run again only from these states. */
+export class JobNotRetryableError extends Error {
+  constructor(
+    readonly jobId: string,
+    readonly status: JobStatus,
+  ) {
+    super(`job ${jobId} is ${status}; only a failed job can be retried`);
+    this.name = 'JobNotRetryableError';
+  }
+}
+
 /** The job already recorded under an idempotency key. */
 export interface IdempotentMatch {
   id: string;
@@ -28,6 +39,7 @@ export interface IdempotentMatch {
 interface JobRow {
   id: string;
   status: JobStatus;
+  attempt: number;
   attempts: number;
   operations: Operation[];
   variants: VariantSpec[] | null;
@@ -41,11 +53,11 @@ interface JobRow {
 }
 
 /** A job as stored, with what the API does not show: where its outputs are kept. */
-export interface StoredJob extends Omit<JobView, 'outputs'> {
+export interface StoredJob extends Omit<JobView, 'outputs' | 'stuck'> {
   outputs: StoredOutput[];
 }
 
-const JOB_COLUMNS = `id, status, attempts, operations, variants, error_code, error_message, worker_id, created_at, started_at, finished_at,
+const JOB_COLUMNS = `id, status, attempt, attempts, operations, variants, error_code, error_message, worker_id, created_at, started_at, finished_at,
   COALESCE((SELECT jsonb_agg(jsonb_build_object('name', o.name, 'format', o.format, 'width', o.width, 'height', o.height,
                                                 'size_bytes', o.size_bytes, 'storage_key', o.storage_key) ORDER BY o.position)
             FROM job_outputs o WHERE o.job_id = jobs.id), '[]'::jsonb) AS outputs`;
@@ -55,6 +67,7 @@ function toStoredJob(row: JobRow): StoredJob {
   return {
     id: row.id,
     status: row.status,
+    attempt: row.attempt,
     attempts: row.attempts,
     operations: row.operations,
     variants: row.variants,
@@ -149,12 +162,75 @@ export class JobsRepository {
     return rows.length > 0 ? toStoredJob(rows[0]) : null;
   }
 
-  /** Most recent first. */
-  async list(filter: { status?: JobStatus; limit: number }): Promise<StoredJob[]> {
+  /** Most recent first; `startedBefore` keeps only jobs processing since before then (the stuck ones). */
+  async list(filter: { status?: JobStatus; limit: number; startedBefore?: Date }): Promise<StoredJob[]> {
     const { rows } = await this.pool.query<JobRow>(
-      `SELECT ${JOB_COLUMNS} FROM jobs WHERE ($1::text IS NULL OR status = $1) ORDER BY created_at DESC, id LIMIT $2`,
-      [filter.status ?? null, filter.limit],
+      `SELECT ${JOB_COLUMNS} FROM jobs
+       WHERE ($1::text IS NULL OR status = $1) AND ($3::timestamptz IS NULL OR (status = 'processing' AND started_at < $3))
+       ORDER BY created_at DESC, id LIMIT $2`,
+      [filter.status ?? null, filter.limit, filter.startedBefore?.toISOString() ?? null],
     );
     return rows.map(toStoredJob);
+  }
+
+  /**
+   * Starts the next run of a job: back to queued with a new attempt number and a `retried`
+   * event, committed only if `publish` (given the job as recorded, with its new attempt)
+   * succeeds, so that a job is never shown queued without a message behind it.
+   * Null when the job does not exist.
+   */
+  async startNextAttempt(
+    id: string,
+    reason: string,
+    retryable: readonly JobStatus[],
+    publish: (job: RecordedJob & { attempt: number }) => Promise<void>,
+  ): Promise<{ attempt: number } | null> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query<{ status: JobStatus; attempt: number; source: JobSource; operations: Operation[]; output_options: OutputOptions; variants: VariantSpec[] | null; created_at: Date }>(
+        'SELECT status, attempt, source, operations, output_options, variants, created_at FROM jobs WHERE id = $1 FOR UPDATE',
+        [id],
+      );
+      if (rows.length === 0) {
+        await client.query('ROLLBACK');
+        return null;
+      }
+      const row = rows[0];
+      if (!retryable.includes(row.status)) throw new JobNotRetryableError(id, row.status);
+      const attempt = row.attempt + 1;
+      await client.query(
+        `UPDATE jobs SET status = 'queued', attempt = $2, error_code = NULL, error_message = NULL, worker_id = NULL,
+           started_at = NULL, finished_at = NULL, updated_at = now() WHERE id = $1`,
+        [id, attempt],
+      );
+      await client.query(`INSERT INTO job_events (event_id, job_id, type, attempt, at, detail) VALUES ($1, $2, 'retried', $3, now(), $4)`, [
+        `${id}/${attempt}/retried`,
+        id,
+        attempt,
+        JSON.stringify({ reason, previousStatus: row.status }),
+      ]);
+      await publish({ id, attempt, source: row.source, operations: row.operations, output: row.output_options, ...(row.variants ? { variants: row.variants } : {}), createdAt: row.created_at });
+      await client.query('COMMIT');
+      return { attempt };
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Records that a job's message was purged from the dead-letter queue; a job not yet finished fails with that reason. */
+  async recordPurged(id: string, reason: string): Promise<void> {
+    await this.pool.query(
+      `WITH purged AS (
+         INSERT INTO job_events (event_id, job_id, type, attempt, at, detail)
+         SELECT id::text || '/' || attempt || '/purged/' || extract(epoch FROM clock_timestamp())::text, id, 'purged', attempt, now(), $2::jsonb
+         FROM jobs WHERE id = $1)
+       UPDATE jobs SET status = 'failed', error_code = 'PURGED', error_message = $3, finished_at = now(), updated_at = now()
+       WHERE id = $1 AND status NOT IN ('succeeded', 'failed')`,
+      [id, JSON.stringify({ reason }), `Its message was purged from the dead-letter queue (${reason})`],
+    );
   }
 }

@@ -34,6 +34,11 @@ export class AmqpConnection implements OnApplicationShutdown {
     return this.model !== null;
   }
 
+  /** The live connection, for short-lived channels (operator actions); null while reconnecting. */
+  get current(): ChannelModel | null {
+    return this.model;
+  }
+
   async connect(): Promise<void> {
     if (this.recovering) return;
     const url = new URL(this.options.url);

@@ -4,3 +4,4 @@ export * from './errors';
 export * from './message-publisher';
 export * from './amqp-transport';
 export * from './messaging.module';
+export * from './dead-letters';

@@ -49,6 +49,8 @@ export class ProducerConfig extends SharedConfig {
   @IsInt() @Min(1) MAX_UPLOAD_BYTES = 50 * 1024 * 1024;
   /** Most jobs one `POST /v1/jobs/batch` may carry. */
   @IsInt() @Min(1) @Max(10_000) MAX_BATCH_JOBS = 100;
+  /** A job processing for longer than this is shown as stuck (its worker probably vanished; the broker hands it out again). */
+  @IsInt() @Min(1) STUCK_AFTER_S = 300;
   /** Named presets as JSON (name → {operations, output}); empty for the built-in thumbnail, web and avatar. */
   @IsString() PRESETS = '';
 }

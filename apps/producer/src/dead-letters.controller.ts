@@ -1,0 +1,43 @@
+import { Controller, Delete, Get, HttpCode, Post, Query } from '@nestjs/common';
+import { DeadLetterReport } from '@pipeline/messaging';
+import { Type } from 'class-transformer';
+import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { JobOperationsService } from './job-operations.service';
+
+class DrainQuery {
+  /** Messages to go through in one call. */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(10_000) limit = 1000;
+}
+
+/** The dead-letter queues: parked job messages (poison, or out of tries) and events the database refused. */
+@Controller('v1/dead-letters')
+export class DeadLettersController {
+  constructor(private readonly operations: JobOperationsService) {}
+
+  @Get()
+  counts(): Promise<{ jobs: number; events: number }> {
+    return this.operations.deadLetterCounts();
+  }
+
+  @Post('jobs/replay')
+  @HttpCode(200)
+  replayJobs(@Query() query: DrainQuery): Promise<DeadLetterReport> {
+    return this.operations.replayDeadJobs(query.limit);
+  }
+
+  @Delete('jobs')
+  purgeJobs(@Query() query: DrainQuery): Promise<DeadLetterReport> {
+    return this.operations.purgeDeadJobs(query.limit);
+  }
+
+  @Post('events/replay')
+  @HttpCode(200)
+  replayEvents(@Query() query: DrainQuery): Promise<DeadLetterReport> {
+    return this.operations.replayDeadEvents(query.limit);
+  }
+
+  @Delete('events')
+  purgeEvents(@Query() query: DrainQuery): Promise<DeadLetterReport> {
+    return this.operations.purgeDeadEvents(query.limit);
+  }
+}
