@@ -30,6 +30,8 @@ describe('loadConfig', () => {
         AMQP_PREFIX: 'pipeline',
         AMQP_HEARTBEAT_S: 15,
         AMQP_DELIVERY_LIMIT: 5,
+        RETRY_DELAYS_MS: '1000,10000,60000',
+        SHUTDOWN_GRACE_MS: 25_000,
         DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/pipeline',
         DATABASE_POOL_SIZE: 10,
         STORAGE_DIR: './data/storage',
@@ -42,7 +44,13 @@ describe('loadConfig', () => {
         PRESETS: '',
         MAX_BATCH_JOBS: 100,
         MAX_UPLOAD_BYTES: 50 * 1024 * 1024,
+        STUCK_AFTER_S: 300,
       });
+    });
+
+    it('refuses retry delays that are not a list of milliseconds, naming the variable', () => {
+      expect(() => loadConfig(ProducerConfig, { RETRY_DELAYS_MS: '1s,10s' })).toThrow(/RETRY_DELAYS_MS must be 1 to 10 delays in milliseconds/);
+      expect(loadConfig(ProducerConfig, { RETRY_DELAYS_MS: '500,5000' }).RETRY_DELAYS_MS).toBe('500,5000');
     });
 
     it('applies the default for a variable set to the empty string', () => {
