@@ -20,11 +20,13 @@ describe('pipeline end to end (separate processes)', () => {
   let folder: { path: string; remove: () => Promise<void> };
   let stack: RunningStack | undefined;
   let pool: Pool;
+  let port: number;
 
   beforeAll(async () => {
     database = await createTestDatabase();
     folder = await makeTempDir();
     await mkdir(join(folder.path, 'images'));
+    port = 40_000 + Math.floor(Math.random() * 10_000);
     stack = await startStack(
       {
         AMQP_PREFIX: prefix,
@@ -33,8 +35,9 @@ describe('pipeline end to end (separate processes)', () => {
         STORAGE_DIR: join(folder.path, 'storage'),
         IMAGES_DIR: join(folder.path, 'images'),
         WORKER_PREFETCH: '2',
+        HEARTBEAT_INTERVAL_S: '1',
       },
-      40_000 + Math.floor(Math.random() * 10_000),
+      port,
     );
     pool = new Pool({ connectionString: database.url });
   });
@@ -166,6 +169,30 @@ describe('pipeline end to end (separate processes)', () => {
     expect(rows).toEqual(expected);
   });
 
+  it('reports the queues, the jobs by status, the throughput and both workers with their heartbeats', async () => {
+    const { baseUrl } = stack!;
+    const stats = await waitFor(
+      async () => {
+        const current = (await (await fetch(`${baseUrl}/v1/stats`)).json()) as {
+          queues: { jobs: { ready: number; consumers: number }; retries: unknown[] };
+          jobs: Record<string, number>;
+          throughput: { succeeded: number; perSecond: number };
+          workers: Array<{ id: string; gone: boolean; heartbeatAgeSeconds: number; jobsSucceeded: number; inFlight: number }>;
+        };
+        return current.workers.length === 2 && current.workers.every((worker) => worker.jobsSucceeded > 0) ? current : undefined;
+      },
+      20_000,
+      'both workers to report jobs done in a heartbeat',
+    );
+    expect(stats.queues.jobs).toMatchObject({ queue: `${prefix}.jobs`, consumers: 2 });
+    expect(stats.queues.retries).toHaveLength(3);
+    const { rows } = await pool.query(`SELECT count(*) FILTER (WHERE status = 'succeeded')::int AS succeeded FROM jobs`);
+    expect(stats.jobs.succeeded).toBe(rows[0].succeeded);
+    expect(stats.throughput.succeeded).toBeGreaterThan(0);
+    expect(stats.workers.map((worker) => worker.id).sort()).toEqual(['worker-1', 'worker-2']);
+    expect(stats.workers.every((worker) => !worker.gone && worker.heartbeatAgeSeconds < 15)).toBe(true);
+  });
+
   it('fails an unreadable image with a clear error, and the workers keep going', async () => {
     const { baseUrl } = stack!;
     await writeFile(join(folder.path, 'images', 'broken.jpg'), Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(200, 7)]));
@@ -188,6 +215,23 @@ describe('pipeline end to end (separate processes)', () => {
     expect(jobs[0]).toMatchObject({ status: 'failed', error: { code: 'INVALID_IMAGE', message: expect.stringContaining('could not be decoded') } });
     expect(jobs[1]).toMatchObject({ status: 'succeeded' });
     expect((await fetch(`${baseUrl}/v1/jobs/${broken.id}/result`)).status).toBe(409);
+  });
+
+  it('every app serves Prometheus metrics: requests, accepted jobs, queue depths, job durations, batches', async () => {
+    const scrape = async (appPort: number) => (await fetch(`http://127.0.0.1:${appPort}/metrics`)).text();
+    const producer = await scrape(port);
+    expect(producer).toMatch(/^pipeline_http_request_duration_seconds_count\{method="POST",route="\/v1\/jobs",status="202",app="producer"\} [1-9]/m);
+    expect(producer).toMatch(/^pipeline_jobs_accepted_total\{source="upload",app="producer"\} [1-9]/m);
+    expect(producer).toContain(`pipeline_queue_consumers{queue="${prefix}.jobs",app="producer"} 2`);
+    expect(producer).toMatch(/^process_cpu_seconds_total\{app="producer"\}/m);
+    const workers = await Promise.all([scrape(port + 1), scrape(port + 2)]);
+    const resized = workers.map((text) => Number(/^pipeline_job_duration_seconds_count\{operation="resize",outcome="succeeded",app="image-worker"\} (\d+)/m.exec(text)?.[1] ?? 0));
+    expect(resized[0] + resized[1]).toBeGreaterThanOrEqual(12);
+    expect(workers.join('\n')).toMatch(/^pipeline_job_failures_total\{code="INVALID_IMAGE",app="image-worker"\} 1/m);
+    expect(workers[0]).toMatch(/^pipeline_worker_utilisation_ratio\{app="image-worker"\} 0/m);
+    const writer = await scrape(port + 3);
+    expect(writer).toMatch(/^pipeline_writer_batch_size_count\{app="results-writer"\} [1-9]/m);
+    expect(writer).toMatch(/^pipeline_writer_commit_duration_seconds_sum\{app="results-writer"\} /m);
   });
 
   it('hostile inputs end in a clear 4xx or a failed job with its code, and the workers keep serving', async () => {

@@ -1,6 +1,6 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { JobEventMessage, jobEventId, MessageType } from '@pipeline/contracts';
-import { JobsRepository } from '@pipeline/database';
+import { JobEventMessage, jobEventId, MessageType, WorkerHeartbeatMessage } from '@pipeline/contracts';
+import { JobsRepository, WorkersRepository } from '@pipeline/database';
 import { MessagePublisher, Topology } from '@pipeline/messaging';
 import { loadConfig, WriterConfig } from '@pipeline/platform';
 import { Channel } from 'amqplib';
@@ -84,6 +84,33 @@ describe('Results writer (real RabbitMQ and PostgreSQL, in process)', () => {
     await publisher.publish(MessageType.jobEvent, `${id}/outcome`, succeeded(id));
     const job = await waitFor(async () => ((await jobs.findById(id))?.status === 'succeeded' ? jobs.findById(id) : undefined), 10_000, 'the outcome');
     expect(job).toMatchObject({ status: 'succeeded', attempts: 1, workerId: 'w1', output: { format: 'png', width: 4, height: 3, sizeBytes: 99 } });
+  });
+
+  it('keeps the workers table from heartbeats, ignoring an older one that arrives late', async () => {
+    const beat = (at: string, extra: Partial<WorkerHeartbeatMessage> = {}): WorkerHeartbeatMessage => ({
+      workerId: 'w-beat',
+      host: 'host-a',
+      pid: 42,
+      startedAt: '2026-01-01T00:00:00.000Z',
+      at,
+      jobsSucceeded: 3,
+      jobsFailed: 1,
+      inFlight: 2,
+      stopping: false,
+      ...extra,
+    });
+    await publisher.publish(MessageType.workerHeartbeat, 'b1', beat('2026-01-01T00:00:10.000Z'));
+    await publisher.publish(MessageType.workerHeartbeat, 'b2', beat('2026-01-01T00:00:20.000Z', { jobsSucceeded: 9, inFlight: 0, stopping: true }));
+    await publisher.publish(MessageType.workerHeartbeat, 'b0', beat('2026-01-01T00:00:05.000Z', { jobsSucceeded: 1 }));
+    const workers = new WorkersRepository(pool);
+    const [worker] = await waitFor(async () => {
+      const seen = await workers.seenSince(new Date('2026-01-01T00:00:00.000Z'));
+      return seen.length === 1 && seen[0].jobsSucceeded === 9 ? seen : undefined;
+    }, 10_000, 'the latest heartbeat');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await workers.seenSince(new Date('2026-01-01T00:00:00.000Z'))).toEqual([
+      { ...worker, id: 'w-beat', host: 'host-a', pid: 42, lastSeenAt: '2026-01-01T00:00:20.000Z', jobsSucceeded: 9, jobsFailed: 1, inFlight: 0, stoppedAt: '2026-01-01T00:00:20.000Z' },
+    ]);
   });
 
   it('parks an invalid event and an event the database refuses, and still records the rest of their batch', async () => {

@@ -16,6 +16,7 @@ import {
 import { classifyProcessingError, detectImageFormat, processImage, processVariants } from '@pipeline/imaging';
 import { UrlFetcher } from '@pipeline/fetching';
 import { AmqpContext, MessagePublisher, PermanentMessageError } from '@pipeline/messaging';
+import { WorkerMetrics } from '@pipeline/metrics';
 import { WorkerConfig } from '@pipeline/platform';
 import { BlobStorage, ImagesFolder, StorageKeys } from '@pipeline/storage';
 import { randomUUID } from 'node:crypto';
@@ -23,6 +24,7 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { WorkerActivity } from './worker-activity';
 
 type Outcome = Pick<JobEventMessage, 'outputs' | 'error' | 'startedAt'> & { type: Exclude<JobEventType, 'started'> };
 
@@ -40,14 +42,27 @@ export class ImageJobHandler {
     private readonly storage: BlobStorage,
     private readonly images: ImagesFolder,
     private readonly fetcher: UrlFetcher,
+    private readonly activity: WorkerActivity,
+    private readonly metrics: WorkerMetrics,
     private readonly config: WorkerConfig,
   ) {}
 
   @EventPattern(MessageType.imageJob)
   async handle(@Payload() payload: unknown, @Ctx() context: AmqpContext): Promise<void> {
+    this.activity.inFlight++;
+    try {
+      await this.handleJob(payload, context);
+    } finally {
+      this.activity.inFlight--;
+    }
+  }
+
+  private async handleJob(payload: unknown, context: AmqpContext): Promise<void> {
     const job = await this.parse(payload, context);
     const delivery = context.deliveryNumber;
     const startedAt = new Date().toISOString();
+    const began = performance.now();
+    const seconds = () => (performance.now() - began) / 1000;
     // Announce the start only if the job runs long enough for anyone to see it processing;
     // otherwise the outcome carries `startedAt` and the writer records the start from it.
     let started: Promise<void> | undefined;
@@ -62,12 +77,15 @@ export class ImageJobHandler {
     } catch (error) {
       clearTimeout(announce);
       if (started) await started;
-      return this.triedTransiently(job, context, error, startedAt);
+      return this.triedTransiently(job, context, error, startedAt, seconds());
     } finally {
       clearTimeout(announce);
     }
     if (started) await started;
     await this.publishEvent(job, delivery, { ...outcome, startedAt });
+    if (outcome.type === 'succeeded') this.activity.jobsSucceeded++;
+    else this.activity.jobsFailed++;
+    this.metrics.observeJob(this.operationsOf(job), seconds(), outcome.type, outcome.error?.code);
   }
 
   /**
@@ -75,12 +93,14 @@ export class ImageJobHandler {
    * queue for its next try, which the timeline records; after the last try it fails for good,
    * with the reason and the number of tries, and its message is parked.
    */
-  private async triedTransiently(job: ImageJobMessage, context: AmqpContext, error: unknown, startedAt: string): Promise<never> {
+  private async triedTransiently(job: ImageJobMessage, context: AmqpContext, error: unknown, startedAt: string, seconds: number): Promise<never> {
     const { error: reason } = classifyProcessingError(error);
+    this.metrics.observeJob(this.operationsOf(job), seconds, context.isLastTry ? 'failed' : 'retrying', reason.code);
     if (context.isLastTry) {
       const message = `Gave up after ${context.tryNumber} ${context.tryNumber === 1 ? 'try' : 'tries'}: ${reason.message}`;
       this.logger.warn(`Job ${job.jobId} failed: ${message}`);
       await this.publishEvent(job, context.deliveryNumber, { type: 'failed', error: { code: reason.code, message }, startedAt });
+      this.activity.jobsFailed++;
       throw new PermanentMessageError(message);
     }
     await this.publishEvent(job, context.deliveryNumber, { type: 'retrying', error: reason, startedAt });
@@ -133,6 +153,11 @@ export class ImageJobHandler {
       this.logger.warn(`Job ${job.jobId} failed: ${classified.error.message}`);
       return { type: 'failed', error: classified.error };
     }
+  }
+
+  /** Every operation the job runs: the shared ones and each variant's. */
+  private operationsOf(job: ImageJobMessage): Array<{ op: string }> {
+    return [...job.operations, ...(job.variants ?? []).flatMap((variant) => variant.operations)];
   }
 
   /**

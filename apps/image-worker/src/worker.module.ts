@@ -1,10 +1,14 @@
 import { DynamicModule, Module, OnApplicationShutdown } from '@nestjs/common';
 import { parseAddressAllowlist, UrlFetcher } from '@pipeline/fetching';
 import { HealthModule, rabbitmqCheck } from '@pipeline/health';
+import { MetricsModule, WorkerMetrics } from '@pipeline/metrics';
+import { Registry } from 'prom-client';
 import { AmqpConnection, MessagingModule } from '@pipeline/messaging';
 import { WorkerConfig } from '@pipeline/platform';
 import { StorageModule } from '@pipeline/storage';
+import { HeartbeatService } from './heartbeat.service';
 import { ImageJobHandler } from './image-job.handler';
+import { WorkerActivity } from './worker-activity';
 
 @Module({})
 export class WorkerModule implements OnApplicationShutdown {
@@ -29,11 +33,19 @@ export class WorkerModule implements OnApplicationShutdown {
           publishTimeoutMs: config.PUBLISH_TIMEOUT_MS,
         }),
         StorageModule.forRoot({ storageDir: config.STORAGE_DIR, imagesDir: config.IMAGES_DIR }),
+        MetricsModule.forRoot('image-worker'),
         HealthModule.forChecks({ inject: [AmqpConnection], useFactory: (amqp: AmqpConnection) => [rabbitmqCheck(amqp)] }),
       ],
       controllers: [ImageJobHandler],
       providers: [
         { provide: WorkerConfig, useValue: config },
+        WorkerActivity,
+        HeartbeatService,
+        {
+          provide: WorkerMetrics,
+          inject: [Registry, WorkerActivity],
+          useFactory: (registry: Registry, activity: WorkerActivity) => new WorkerMetrics(registry, config.WORKER_PREFETCH, () => activity.inFlight),
+        },
         {
           provide: UrlFetcher,
           useFactory: () =>

@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { ImageJobMessage, JobSource, JobSpec, MessageType } from '@pipeline/contracts';
 import { JobsRepository, RecordedJob } from '@pipeline/database';
 import { MessagePublisher } from '@pipeline/messaging';
+import { ProducerMetrics } from '@pipeline/metrics';
 import { ProducerConfig } from '@pipeline/platform';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DependencyUnavailableError, IdempotencyConflictError } from './errors';
@@ -21,6 +22,7 @@ export class JobSubmissionService {
     private readonly jobs: JobsRepository,
     private readonly publisher: MessagePublisher,
     private readonly config: ProducerConfig,
+    private readonly metrics: ProducerMetrics,
   ) {}
 
   /**
@@ -47,6 +49,7 @@ export class JobSubmissionService {
       // unconfirmed and publishes it again (the same job id, which workers and writer dedupe).
       await this.jobs.confirmIdempotent(id).catch((error) => this.logger.warn(`Job ${id} accepted, but its Idempotency-Key could not be marked confirmed: ${error.message}`));
     }
+    this.metrics.jobsAccepted.inc({ source: source.kind });
     return { id, repeated: false };
   }
 

@@ -2,6 +2,7 @@ import multipart from '@fastify/multipart';
 import { ValidationPipe } from '@nestjs/common';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { migrate } from '@pipeline/database';
+import { ProducerMetrics } from '@pipeline/metrics';
 import { ProducerConfig, startApp } from '@pipeline/platform';
 import { ApiExceptionFilter } from './api-exception.filter';
 import { ProducerModule } from './producer.module';
@@ -19,6 +20,15 @@ export async function startProducer(config: ProducerConfig): Promise<NestFastify
       });
       app.useGlobalPipes(new ValidationPipe({ transform: true, whitelist: true, forbidNonWhitelisted: true }));
       app.useGlobalFilters(new ApiExceptionFilter());
+      const metrics = app.get(ProducerMetrics);
+      app
+        .getHttpAdapter()
+        .getInstance()
+        .addHook('onResponse', async (request, reply) => {
+          // The route's pattern, not the URL, so that job ids do not become labels.
+          const route = request.routeOptions.url ?? 'unmatched';
+          metrics.httpRequestDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+        });
     },
   });
 }

@@ -1,15 +1,20 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { DatabaseModule, JobsRepository } from '@pipeline/database';
+import { DatabaseModule, JobsRepository, WorkersRepository } from '@pipeline/database';
 import { HealthModule, postgresCheck, rabbitmqCheck } from '@pipeline/health';
-import { AmqpConnection, MessagingModule } from '@pipeline/messaging';
+import { AmqpConnection, MessagingModule, queueDepths } from '@pipeline/messaging';
+import { MetricsModule, ProducerMetrics } from '@pipeline/metrics';
+import { Registry } from 'prom-client';
 import { ProducerConfig } from '@pipeline/platform';
 import { StorageModule } from '@pipeline/storage';
 import { Pool } from 'pg';
 import { DEFAULT_PRESETS, parsePresets } from '@pipeline/contracts';
+import { DashboardController } from './dashboard.controller';
 import { DeadLettersController } from './dead-letters.controller';
 import { JobOperationsService } from './job-operations.service';
 import { JobsController } from './jobs.controller';
 import { PRESETS, PresetsController } from './presets.controller';
+import { StatsController } from './stats.controller';
+import { StatsService } from './stats.service';
 import { JobSubmissionService } from './job-submission.service';
 import { UploadReader } from './upload-reader';
 
@@ -30,15 +35,23 @@ export class ProducerModule {
           publishTimeoutMs: config.PUBLISH_TIMEOUT_MS,
         }),
         StorageModule.forRoot({ storageDir: config.STORAGE_DIR, imagesDir: config.IMAGES_DIR }),
+        MetricsModule.forRoot('producer'),
         HealthModule.forChecks({ inject: [AmqpConnection, Pool], useFactory: (amqp: AmqpConnection, pool: Pool) => [rabbitmqCheck(amqp), postgresCheck(pool)] }),
       ],
-      controllers: [JobsController, PresetsController, DeadLettersController],
+      controllers: [JobsController, PresetsController, DeadLettersController, StatsController, DashboardController],
       providers: [
         { provide: ProducerConfig, useValue: config },
         { provide: PRESETS, useValue: config.PRESETS ? parsePresets(config.PRESETS) : DEFAULT_PRESETS },
         { provide: JobsRepository, inject: [Pool], useFactory: (pool: Pool) => new JobsRepository(pool) },
         JobSubmissionService,
         JobOperationsService,
+        StatsService,
+        {
+          provide: ProducerMetrics,
+          inject: [Registry, AmqpConnection],
+          useFactory: (registry: Registry, connection: AmqpConnection) => new ProducerMetrics(registry, () => queueDepths(connection, connection.topology.queues)),
+        },
+        { provide: WorkersRepository, inject: [Pool], useFactory: (pool: Pool) => new WorkersRepository(pool) },
         UploadReader,
       ],
     };

@@ -3,6 +3,7 @@ import { EventPattern, Payload } from '@nestjs/microservices';
 import { JobEventMessage, MessageType, parseJobEventMessage } from '@pipeline/contracts';
 import { Batcher, isTransientDatabaseError, JobEventsRepository } from '@pipeline/database';
 import { PermanentMessageError } from '@pipeline/messaging';
+import { WriterMetrics } from '@pipeline/metrics';
 import { WriterConfig } from '@pipeline/platform';
 
 /** How one event of a batch fared: stored, or refused by the database for its content. */
@@ -30,6 +31,7 @@ export class JobEventsHandler implements BeforeApplicationShutdown {
 
   constructor(
     private readonly events: JobEventsRepository,
+    private readonly metrics: WriterMetrics,
     config: WriterConfig,
   ) {
     this.batcher = new Batcher((batch) => this.commit(batch), config.WRITER_MAX_BATCH);
@@ -73,7 +75,10 @@ export class JobEventsHandler implements BeforeApplicationShutdown {
   private async recordPatiently(batch: JobEventMessage[]): Promise<void> {
     for (let delay = 250; ; delay = Math.min(delay * 2, 10_000)) {
       try {
+        const stopTimer = this.metrics.commitDuration.startTimer();
         const outcome = await this.events.record(batch);
+        stopTimer();
+        this.metrics.batchSize.observe(batch.length);
         if (outcome.orphans.length > 0) this.logger.warn(`Events for unknown jobs, dropped: ${outcome.orphans.join(', ')}`);
         return;
       } catch (error) {

@@ -1,10 +1,13 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { DatabaseModule, JobEventsRepository } from '@pipeline/database';
+import { DatabaseModule, JobEventsRepository, WorkersRepository } from '@pipeline/database';
 import { HealthModule, postgresCheck, rabbitmqCheck } from '@pipeline/health';
+import { MetricsModule, WriterMetrics } from '@pipeline/metrics';
+import { Registry } from 'prom-client';
 import { AmqpConnection, MessagingModule } from '@pipeline/messaging';
 import { WriterConfig } from '@pipeline/platform';
 import { Pool } from 'pg';
 import { JobEventsHandler } from './job-events.handler';
+import { WorkerHeartbeatsHandler } from './worker-heartbeats.handler';
 
 @Module({})
 export class WriterModule {
@@ -21,12 +24,15 @@ export class WriterModule {
           retryDelaysMs: config.RETRY_DELAYS_MS.split(',').map(Number),
           connectionName: `${config.AMQP_PREFIX} results-writer`,
         }),
+        MetricsModule.forRoot('results-writer'),
         HealthModule.forChecks({ inject: [AmqpConnection, Pool], useFactory: (amqp: AmqpConnection, pool: Pool) => [rabbitmqCheck(amqp), postgresCheck(pool)] }),
       ],
-      controllers: [JobEventsHandler],
+      controllers: [JobEventsHandler, WorkerHeartbeatsHandler],
       providers: [
         { provide: WriterConfig, useValue: config },
         { provide: JobEventsRepository, inject: [Pool], useFactory: (pool: Pool) => new JobEventsRepository(pool) },
+        { provide: WriterMetrics, inject: [Registry], useFactory: (registry: Registry) => new WriterMetrics(registry) },
+        { provide: WorkersRepository, inject: [Pool], useFactory: (pool: Pool) => new WorkersRepository(pool) },
       ],
     };
   }

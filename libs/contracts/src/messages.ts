@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { Allow, IsArray, IsIn, IsInt, IsISO8601, IsNotEmpty, IsDefined, IsObject, IsOptional, IsString, IsUUID, Min, ValidateNested } from 'class-validator';
+import { Allow, IsArray, IsBoolean, IsIn, IsInt, IsISO8601, IsNotEmpty, IsDefined, IsObject, IsOptional, IsString, IsUUID, Min, ValidateNested } from 'class-validator';
 import { JobError, JobSource, JobSpec, NamedOutputInfo, parseSpecInto } from './jobs';
 import { Operation } from './operations';
 import { OutputOptions } from './output';
@@ -10,6 +10,7 @@ import { DEFAULT_OUTPUT_NAME, parseVariantSpecs, VariantSpec } from './variants'
 export const MessageType = {
   imageJob: 'image.job',
   jobEvent: 'job.event',
+  workerHeartbeat: 'worker.heartbeat',
 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
@@ -131,4 +132,34 @@ export function parseJobEventMessage(raw: unknown): JobEventMessage {
   if ((event.type === 'failed' || event.type === 'retrying') && !event.error) throw new ValidationFailed([`message.error is required for a ${event.type} event`]);
   if (event.type === 'started' && event.startedAt) throw new ValidationFailed(['message.startedAt belongs on an outcome, not on a started event']);
   return { ...event };
+}
+
+/** A worker saying it is alive, every few seconds, with what it has done since it started. */
+export interface WorkerHeartbeatMessage {
+  workerId: string;
+  host: string;
+  pid: number;
+  startedAt: string;
+  at: string;
+  jobsSucceeded: number;
+  jobsFailed: number;
+  inFlight: number;
+  /** The last heartbeat of a worker shutting down cleanly. */
+  stopping: boolean;
+}
+
+class WorkerHeartbeatShape {
+  @IsString() @IsNotEmpty() workerId: string;
+  @IsString() host: string;
+  @IsInt() @Min(0) pid: number;
+  @IsISO8601() startedAt: string;
+  @IsISO8601() at: string;
+  @IsInt() @Min(0) jobsSucceeded: number;
+  @IsInt() @Min(0) jobsFailed: number;
+  @IsInt() @Min(0) inFlight: number;
+  @IsBoolean() stopping: boolean;
+}
+
+export function parseWorkerHeartbeat(raw: unknown): WorkerHeartbeatMessage {
+  return { ...validateAs(WorkerHeartbeatShape, raw, 'message') };
 }

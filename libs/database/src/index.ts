@@ -5,4 +5,5 @@ export * from './job-patch';
 export * from './jobs.repository';
 export * from './migrate';
 export * from './transient-errors';
+export * from './workers.repository';
 export { MIGRATIONS } from './migrations';

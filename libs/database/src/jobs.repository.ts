@@ -17,6 +17,12 @@ export interface NewJob extends RecordedJob {
   idempotency?: { key: string; requestHash: string };
 }
 
+export interface JobCounts {
+  byStatus: Record<JobStatus, number>;
+  stuck: number;
+  finishedSince: { succeeded: number; failed: number };
+}
+
 /** A job can run again only from these states. */
 export class JobNotRetryableError extends Error {
   constructor(
@@ -232,5 +238,27 @@ export class JobsRepository {
        WHERE id = $1 AND status NOT IN ('succeeded', 'failed')`,
       [id, JSON.stringify({ reason }), `Its message was purged from the dead-letter queue (${reason})`],
     );
+  }
+
+  /** Jobs by status, stuck ones (processing since before `stuckBefore`), and outcomes since `since`. */
+  async counts(stuckBefore: Date, since: Date): Promise<JobCounts> {
+    const { rows } = await this.pool.query(
+      `SELECT
+         count(*) FILTER (WHERE status = 'queued')::int AS queued,
+         count(*) FILTER (WHERE status = 'processing')::int AS processing,
+         count(*) FILTER (WHERE status = 'succeeded')::int AS succeeded,
+         count(*) FILTER (WHERE status = 'failed')::int AS failed,
+         count(*) FILTER (WHERE status = 'processing' AND started_at < $1)::int AS stuck,
+         count(*) FILTER (WHERE status = 'succeeded' AND finished_at >= $2)::int AS recent_succeeded,
+         count(*) FILTER (WHERE status = 'failed' AND finished_at >= $2)::int AS recent_failed
+       FROM jobs`,
+      [stuckBefore.toISOString(), since.toISOString()],
+    );
+    const row = rows[0];
+    return {
+      byStatus: { queued: row.queued, processing: row.processing, succeeded: row.succeeded, failed: row.failed },
+      stuck: row.stuck,
+      finishedSince: { succeeded: row.recent_succeeded, failed: row.recent_failed },
+    };
   }
 }

@@ -1,6 +1,7 @@
 import { GetMessage } from 'amqplib';
 import { AmqpConnection } from './amqp-connection';
 import { BrokerUnavailableError } from './errors';
+import { queueDepths } from './queue-depths';
 
 /** What to do with one parked message: it was dealt with (and leaves the queue), or it stays. */
 export type DeadLetterDecision = 'done' | { keep: string };
@@ -24,14 +25,8 @@ export class DeadLetterQueue {
   ) {}
 
   async count(): Promise<number> {
-    const model = this.connection.current;
-    if (!model) throw new BrokerUnavailableError('not connected to RabbitMQ');
-    const channel = await model.createChannel();
-    try {
-      return (await channel.checkQueue(this.queue)).messageCount;
-    } finally {
-      await channel.close().catch(() => undefined);
-    }
+    const [depth] = await queueDepths(this.connection, [this.queue]);
+    return depth.ready;
   }
 
   /** Hands each message (up to `limit`) to `decide`; an error from it stops the pass and leaves that message parked. */

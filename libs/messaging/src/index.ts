@@ -5,3 +5,4 @@ export * from './message-publisher';
 export * from './amqp-transport';
 export * from './messaging.module';
 export * from './dead-letters';
+export * from './queue-depths';

@@ -42,10 +42,10 @@ export class Topology {
   }
 
   /** Queue each message type is routed to; the routing key is the message type. */
-  get routes(): Array<{ queue: string; deadLetterQueue: string; routingKey: MessageType }> {
+  get routes(): Array<{ queue: string; deadLetterQueue: string; routingKeys: MessageType[] }> {
     return [
-      { queue: this.jobsQueue, deadLetterQueue: this.jobsDeadLetterQueue, routingKey: MessageType.imageJob },
-      { queue: this.eventsQueue, deadLetterQueue: this.eventsDeadLetterQueue, routingKey: MessageType.jobEvent },
+      { queue: this.jobsQueue, deadLetterQueue: this.jobsDeadLetterQueue, routingKeys: [MessageType.imageJob] },
+      { queue: this.eventsQueue, deadLetterQueue: this.eventsDeadLetterQueue, routingKeys: [MessageType.jobEvent, MessageType.workerHeartbeat] },
     ];
   }
 
@@ -74,7 +74,7 @@ export class Topology {
           'x-overflow': 'reject-publish',
         },
       });
-      await channel.bindQueue(route.queue, this.exchange, route.routingKey);
+      for (const routingKey of route.routingKeys) await channel.bindQueue(route.queue, this.exchange, routingKey);
     }
     // Published to by name through the default exchange; when a message's time is up the broker
     // routes it back through the main exchange to the jobs queue.

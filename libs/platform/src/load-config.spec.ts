@@ -45,6 +45,7 @@ describe('loadConfig', () => {
         MAX_BATCH_JOBS: 100,
         MAX_UPLOAD_BYTES: 50 * 1024 * 1024,
         STUCK_AFTER_S: 300,
+        WORKER_GONE_AFTER_S: 20,
       });
     });
 

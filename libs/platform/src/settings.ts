@@ -49,6 +49,8 @@ export class ProducerConfig extends SharedConfig {
   @IsInt() @Min(1) MAX_UPLOAD_BYTES = 50 * 1024 * 1024;
   /** Most jobs one `POST /v1/jobs/batch` may carry. */
   @IsInt() @Min(1) @Max(10_000) MAX_BATCH_JOBS = 100;
+  /** A worker whose last heartbeat is older than this is shown as gone. */
+  @IsInt() @Min(1) WORKER_GONE_AFTER_S = 20;
   /** A job processing for longer than this is shown as stuck (its worker probably vanished; the broker hands it out again). */
   @IsInt() @Min(1) STUCK_AFTER_S = 300;
   /** Named presets as JSON (name → {operations, output}); empty for the built-in thumbnail, web and avatar. */
@@ -67,6 +69,8 @@ export class WorkerConfig extends SharedConfig {
   @IsInt() @Min(0) @Max(600_000) STARTED_EVENT_AFTER_MS = 500;
   /** Largest input, in pixels, a worker will decode (judged from the header, before decoding). */
   @IsInt() @Min(1) MAX_INPUT_PIXELS = 50_000_000;
+  /** Seconds between the worker's heartbeats. */
+  @IsInt() @Min(1) @Max(300) HEARTBEAT_INTERVAL_S = 5;
   /** Tries of a job that keeps failing transiently (the first and its retries) before it fails for good. */
   @IsInt() @Min(1) @Max(100) MAX_TRIES = 4;
   /** Most frames (of an animation, or pages of a TIFF) an input may declare; more fail as IMAGE_TOO_LARGE. */

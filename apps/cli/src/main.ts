@@ -1,0 +1,237 @@
+import type { JobView } from '@pipeline/contracts';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseOperationFlag, progressLine } from './op-syntax';
+import { ApiError, PipelineClient, ProducerUnreachableError } from './pipeline-client';
+
+const USAGE = `Usage: pipeline <command> [options]
+
+  submit <files or folders…> [--op name:field=value,…]… [--format F] [--quality N] [--preset P]
+         [--concurrency N] [--out DIR] [--no-wait]
+                          upload images as jobs, wait for them, print a summary
+  status <id>             a job as the API shows it
+  wait <id…>              wait until the jobs finish; exit 1 if any failed
+  download <id> [dir]     save a job's outputs (default: the current folder)
+  retry <id>              run a failed job again
+  monitor                 live figures of the pipeline, every 2 s (Ctrl-C to quit)
+
+  --url URL               the producer (default: $PIPELINE_URL or http://localhost:3000)`;
+
+const IMAGE_FILE = /\.(jpe?g|png|webp|gif|tiff?|avif|heic|heif)$/i;
+const POLL_MS = 500;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const isFinished = (job: JobView) => job.status === 'succeeded' || job.status === 'failed';
+
+/** Exit codes: 0 all went well, 1 a job failed, 2 the command or the producer is at fault. */
+class UsageError extends Error {}
+
+/** Writes a progress line in place on a terminal; elsewhere only the final state, once. */
+function progress(label: string, done: number, total: number): void {
+  if (process.stderr.isTTY) process.stderr.write(`\r${progressLine(label, done, total)}`);
+  if (done === total) process.stderr.write(process.stderr.isTTY ? '\n' : `${progressLine(label, done, total)}\n`);
+}
+
+/** Runs `task` over `items`, `concurrency` at a time, in order of the items. */
+async function eachLimited<T, R>(items: T[], concurrency: number, task: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+      while (next < items.length) {
+        const index = next++;
+        results[index] = await task(items[index]);
+      }
+    }),
+  );
+  return results;
+}
+
+async function expandInputs(paths: string[]): Promise<string[]> {
+  const files: string[] = [];
+  for (const path of paths) {
+    const info = await stat(path).catch(() => null);
+    if (!info) throw new UsageError(`${path} does not exist`);
+    if (info.isDirectory()) files.push(...(await readdir(path)).filter((name) => IMAGE_FILE.test(name)).sort().map((name) => join(path, name)));
+    else files.push(path);
+  }
+  if (files.length === 0) throw new UsageError('no image files to submit');
+  return files;
+}
+
+async function waitForJobs(client: PipelineClient, ids: string[]): Promise<JobView[]> {
+  const finished = new Map<string, JobView>();
+  progress('jobs   ', 0, ids.length);
+  while (finished.size < ids.length) {
+    const pending = ids.filter((id) => !finished.has(id));
+    const jobs = await eachLimited(pending, 8, (id) => client.job(id));
+    for (const job of jobs) if (isFinished(job)) finished.set(job.id, job);
+    progress('jobs   ', finished.size, ids.length);
+    if (finished.size < ids.length) await sleep(POLL_MS);
+  }
+  return ids.map((id) => finished.get(id)!);
+}
+
+/** Fetches every output of the succeeded jobs and checks its size against the job's record; saves them under `out` if given. */
+async function verifyOutputs(client: PipelineClient, jobs: JobView[], out: string | undefined): Promise<{ verified: number; mismatched: string[] }> {
+  const dir = out ?? tmpdir();
+  if (out) await mkdir(out, { recursive: true });
+  let verified = 0;
+  const mismatched: string[] = [];
+  for (const job of jobs.filter((candidate) => candidate.status === 'succeeded')) {
+    for (const output of job.outputs) {
+      const extension = output.format === 'jpeg' ? 'jpg' : output.format;
+      const file = join(dir, job.outputs.length > 1 ? `${job.id}-${output.name}.${extension}` : `${job.id}.${extension}`);
+      const bytes = await client.download(job.id, file, output.name);
+      if (bytes === output.sizeBytes) verified++;
+      else mismatched.push(`${job.id}/${output.name}: ${bytes} bytes, expected ${output.sizeBytes}`);
+      if (!out) await rm(file, { force: true });
+    }
+  }
+  return { verified, mismatched };
+}
+
+function summarise(jobs: JobView[], seconds: number, outputs: { verified: number; mismatched: string[] }): void {
+  const succeeded = jobs.filter((job) => job.status === 'succeeded').length;
+  const failed = jobs.filter((job) => job.status === 'failed');
+  const byWorker = new Map<string, number>();
+  for (const job of jobs) if (job.workerId) byWorker.set(job.workerId, (byWorker.get(job.workerId) ?? 0) + 1);
+  console.log(`succeeded ${succeeded}, failed ${failed.length}, in ${seconds.toFixed(1)} s (${(jobs.length / seconds).toFixed(1)} images/s)`);
+  for (const [worker, count] of [...byWorker.entries()].sort()) console.log(`  ${worker}: ${count} jobs`);
+  console.log(`outputs verified: ${outputs.verified}${outputs.mismatched.length ? `, mismatched: ${outputs.mismatched.join('; ')}` : ''}`);
+  for (const job of failed) console.log(`  failed ${job.id}: ${job.error?.code} ${job.error?.message}`);
+}
+
+async function submit(client: PipelineClient, positionals: string[], options: Record<string, string | boolean | string[] | undefined>): Promise<number> {
+  const files = await expandInputs(positionals);
+  const operations = ((options.op as string[] | undefined) ?? []).map(parseOperationFlag);
+  const output = {
+    ...(options.format ? { format: options.format } : {}),
+    ...(options.quality ? { quality: Number(options.quality) } : {}),
+  };
+  const fields = { operations: options.preset ? undefined : operations, output: Object.keys(output).length ? output : undefined, preset: options.preset as string | undefined };
+  const started = performance.now();
+  let uploaded = 0;
+  progress('upload ', 0, files.length);
+  const ids = await eachLimited(files, Number(options.concurrency ?? 4), async (file) => {
+    const id = await client.submitFile(file, fields);
+    progress('upload ', ++uploaded, files.length);
+    return id;
+  });
+  if (options['no-wait']) {
+    for (const id of ids) console.log(id);
+    return 0;
+  }
+  const jobs = await waitForJobs(client, ids);
+  const seconds = (performance.now() - started) / 1000;
+  const outputs = await verifyOutputs(client, jobs, options.out as string | undefined);
+  summarise(jobs, seconds, outputs);
+  return jobs.some((job) => job.status === 'failed') || outputs.mismatched.length > 0 ? 1 : 0;
+}
+
+function formatStats(stats: Awaited<ReturnType<PipelineClient['stats']>>, baseUrl: string): string {
+  const lines = [
+    `pipeline at ${baseUrl} — ${new Date().toLocaleTimeString()}`,
+    '',
+    `pending ${stats.jobs.queued}   processing ${stats.jobs.processing}   succeeded ${stats.jobs.succeeded}   failed ${stats.jobs.failed}   stuck ${stats.jobs.stuck}`,
+    `throughput ${stats.throughput.perSecond.toFixed(2)} jobs/s over the last minute`,
+    stats.queues
+      ? `jobs queue ${stats.queues.jobs.ready} waiting, ${stats.queues.jobs.consumers} consumers; dead letters ${stats.queues.deadLetters.jobs.ready + stats.queues.deadLetters.events.ready}`
+      : 'RabbitMQ unreachable',
+    '',
+    'worker                 heartbeat   in flight   succeeded   failed',
+    ...stats.workers.map(
+      (worker) =>
+        `${worker.id.padEnd(22)} ${(worker.gone ? `gone ${worker.heartbeatAgeSeconds}s` : `${worker.heartbeatAgeSeconds}s ago`).padEnd(11)} ${String(worker.inFlight).padEnd(11)} ${String(worker.jobsSucceeded).padEnd(11)} ${worker.jobsFailed}`,
+    ),
+  ];
+  return lines.join('\n');
+}
+
+async function monitor(client: PipelineClient, baseUrl: string): Promise<number> {
+  let running = true;
+  const stop = () => (running = false);
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  while (running) {
+    const screen = await client.stats().then(
+      (stats) => formatStats(stats, baseUrl),
+      (error: Error) => `pipeline at ${baseUrl}: ${error.message}`,
+    );
+    process.stdout.write(process.stdout.isTTY ? `\x1b[2J\x1b[H${screen}\n` : `${screen}\n\n`);
+    for (let waited = 0; running && waited < 2000; waited += 100) await sleep(100);
+  }
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      url: { type: 'string' },
+      op: { type: 'string', multiple: true },
+      format: { type: 'string' },
+      quality: { type: 'string' },
+      preset: { type: 'string' },
+      concurrency: { type: 'string' },
+      out: { type: 'string' },
+      'no-wait': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    console.log(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const baseUrl = values.url ?? process.env.PIPELINE_URL ?? 'http://localhost:3000';
+  const client = new PipelineClient(baseUrl);
+  switch (command) {
+    case 'submit':
+      return submit(client, rest, values);
+    case 'status':
+      if (rest.length !== 1) throw new UsageError('status takes one job id');
+      console.log(JSON.stringify(await client.job(rest[0]), null, 2));
+      return 0;
+    case 'wait': {
+      if (rest.length === 0) throw new UsageError('wait takes one or more job ids');
+      const jobs = await waitForJobs(client, rest);
+      for (const job of jobs) console.log(`${job.id} ${job.status}${job.error ? ` ${job.error.code}: ${job.error.message}` : ''}`);
+      return jobs.some((job) => job.status === 'failed') ? 1 : 0;
+    }
+    case 'download': {
+      if (rest.length < 1 || rest.length > 2) throw new UsageError('download takes a job id and, optionally, a folder');
+      const job = await client.job(rest[0]);
+      if (job.status !== 'succeeded') throw new UsageError(`job ${job.id} is ${job.status}; nothing to download`);
+      const { verified, mismatched } = await verifyOutputs(client, [job], rest[1] ?? '.');
+      console.log(`saved ${verified} output(s) to ${rest[1] ?? '.'}`);
+      return mismatched.length > 0 ? 1 : 0;
+    }
+    case 'retry': {
+      if (rest.length !== 1) throw new UsageError('retry takes one job id');
+      const { attempt } = await client.retry(rest[0]);
+      console.log(`${rest[0]} queued again as attempt ${attempt}`);
+      return 0;
+    }
+    case 'monitor':
+      return monitor(client, baseUrl);
+    default:
+      throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    const known =
+      error instanceof UsageError ||
+      error instanceof ProducerUnreachableError ||
+      error instanceof ApiError ||
+      (error as Error).message?.startsWith('--op') ||
+      String((error as { code?: string }).code).startsWith('ERR_PARSE_ARGS');
+    console.error(`pipeline: ${known ? (error as Error).message : ((error as Error).stack ?? String(error))}`);
+    process.exit(2);
+  },
+);

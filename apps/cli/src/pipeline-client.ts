@@ -1,0 +1,81 @@
+import type { JobView } from '@pipeline/contracts';
+import { createWriteStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+/** The producer could not be reached at all (not an HTTP error). */
+export class ProducerUnreachableError extends Error {}
+
+/** An HTTP answer other than the one expected, with the producer's own message. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface PipelineStatsView {
+  jobs: Record<'queued' | 'processing' | 'succeeded' | 'failed' | 'stuck', number>;
+  throughput: { perSecond: number; succeeded: number; failed: number };
+  queues: { jobs: { ready: number; consumers: number }; deadLetters: { jobs: { ready: number }; events: { ready: number } } } | null;
+  workers: Array<{ id: string; host: string; heartbeatAgeSeconds: number; gone: boolean; inFlight: number; jobsSucceeded: number; jobsFailed: number }>;
+}
+
+/** The producer's HTTP API, as the CLI uses it. */
+export class PipelineClient {
+  constructor(private readonly baseUrl: string) {}
+
+  private async request(path: string, init?: RequestInit): Promise<Response> {
+    let response: Response;
+    try {
+      response = await fetch(new URL(path, this.baseUrl), init);
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      throw new ProducerUnreachableError(`cannot reach the producer at ${this.baseUrl}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
+    }
+    if (!response.ok) {
+      const body = (await response.json().catch(() => ({}))) as { message?: string | string[] };
+      const message = Array.isArray(body.message) ? body.message.join('; ') : (body.message ?? response.statusText);
+      throw new ApiError(response.status, `${init?.method ?? 'GET'} ${path}: ${response.status} ${message}`);
+    }
+    return response;
+  }
+
+  /** Uploads one file as a job; resolves with its id once the producer accepted it. */
+  async submitFile(path: string, fields: { operations?: unknown[]; output?: object; preset?: string }): Promise<string> {
+    const form = new FormData();
+    form.append('image', new Blob([await readFile(path)]), basename(path));
+    if (fields.operations) form.append('operations', JSON.stringify(fields.operations));
+    if (fields.output) form.append('output', JSON.stringify(fields.output));
+    if (fields.preset) form.append('preset', fields.preset);
+    const response = await this.request('/v1/jobs', { method: 'POST', body: form });
+    return ((await response.json()) as { id: string }).id;
+  }
+
+  async job(id: string): Promise<JobView> {
+    return (await this.request(`/v1/jobs/${encodeURIComponent(id)}`)).json() as Promise<JobView>;
+  }
+
+  async stats(): Promise<PipelineStatsView> {
+    return (await this.request('/v1/stats')).json() as Promise<PipelineStatsView>;
+  }
+
+  async retry(id: string): Promise<{ id: string; attempt: number }> {
+    return (await this.request(`/v1/jobs/${encodeURIComponent(id)}/retry`, { method: 'POST' })).json() as Promise<{ id: string; attempt: number }>;
+  }
+
+  /** Streams the job's output (or one named output) to `file`; resolves with the bytes written. */
+  async download(id: string, file: string, name?: string): Promise<number> {
+    const path = `/v1/jobs/${encodeURIComponent(id)}/result${name ? `/${encodeURIComponent(name)}` : ''}`;
+    const response = await this.request(path);
+    let bytes = 0;
+    const body = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>);
+    body.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    await pipeline(body, createWriteStream(file));
+    return bytes;
+  }
+}

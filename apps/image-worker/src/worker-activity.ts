@@ -1,0 +1,10 @@
+import { Injectable } from '@nestjs/common';
+
+/** What this worker has done since it started, as its heartbeats report it. */
+@Injectable()
+export class WorkerActivity {
+  readonly startedAt = new Date().toISOString();
+  jobsSucceeded = 0;
+  jobsFailed = 0;
+  inFlight = 0;
+}

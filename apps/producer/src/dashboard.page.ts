@@ -1,0 +1,156 @@
+/**
+ * The operators' dashboard, one self-contained page: it polls `/v1/stats` and the latest
+ * failures every two seconds, draws the throughput of the last minutes, lists the workers with
+ * their heartbeats, and retries a failed job with a button. Plain HTML and JS, so it needs no
+ * build step and no assets; everything it shows comes from the public API.
+ */
+export const DASHBOARD_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Image pipeline</title>
+<style>
+  :root { font-family: system-ui, sans-serif; color: #1d2330; background: #f5f6f8; }
+  body { margin: 0; padding: 1.5rem; }
+  h1 { font-size: 1.3rem; margin: 0 0 1rem; }
+  h2 { font-size: 1rem; margin: 1.5rem 0 .5rem; }
+  .tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(9rem, 1fr)); gap: .75rem; }
+  .tile { background: #fff; border-radius: .5rem; padding: .75rem 1rem; box-shadow: 0 1px 2px #0002; }
+  .tile .value { font-size: 1.8rem; font-weight: 600; font-variant-numeric: tabular-nums; }
+  .tile .label { color: #5b6475; font-size: .85rem; }
+  table { border-collapse: collapse; width: 100%; background: #fff; border-radius: .5rem; box-shadow: 0 1px 2px #0002; }
+  th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid #e6e8ec; font-size: .9rem; }
+  th { color: #5b6475; font-weight: 500; }
+  .gone { color: #b3261e; }
+  .ok { color: #1e7a3a; }
+  #error { color: #b3261e; min-height: 1.2rem; }
+  canvas { width: 100%; height: 140px; background: #fff; border-radius: .5rem; box-shadow: 0 1px 2px #0002; }
+  button { cursor: pointer; }
+  code { font-size: .85rem; }
+</style>
+</head>
+<body>
+<h1>Image pipeline <small id="updated" style="color:#5b6475;font-weight:400"></small></h1>
+<div id="error" role="alert"></div>
+<div class="tiles">
+  <div class="tile"><div class="value" id="queued">–</div><div class="label">queued</div></div>
+  <div class="tile"><div class="value" id="processing">–</div><div class="label">processing</div></div>
+  <div class="tile"><div class="value" id="succeeded">–</div><div class="label">succeeded</div></div>
+  <div class="tile"><div class="value" id="failed">–</div><div class="label">failed</div></div>
+  <div class="tile"><div class="value" id="stuck">–</div><div class="label">stuck</div></div>
+  <div class="tile"><div class="value" id="rate">–</div><div class="label">jobs/s (last minute)</div></div>
+  <div class="tile"><div class="value" id="ready">–</div><div class="label">waiting in the jobs queue</div></div>
+  <div class="tile"><div class="value" id="dead">–</div><div class="label">dead letters</div></div>
+</div>
+<h2>Throughput</h2>
+<canvas id="chart" width="900" height="140"></canvas>
+<h2>Workers</h2>
+<table><thead><tr><th>worker</th><th>host</th><th>heartbeat</th><th>in flight</th><th>succeeded</th><th>failed</th><th>up since</th></tr></thead><tbody id="workers"></tbody></table>
+<h2>Latest failures</h2>
+<table><thead><tr><th>job</th><th>code</th><th>reason</th><th>finished</th><th></th></tr></thead><tbody id="failures"></tbody></table>
+<script>
+(() => {
+  const history = [];
+  const text = (id, value) => { document.getElementById(id).textContent = value; };
+  const cell = (row, value, className) => {
+    const td = row.insertCell();
+    td.textContent = value;
+    if (className) td.className = className;
+    return td;
+  };
+  const fetchJson = async (path, options) => {
+    const response = await fetch(path, options);
+    if (!response.ok) throw new Error(path + ' answered ' + response.status);
+    return response.json();
+  };
+
+  function drawChart() {
+    const canvas = document.getElementById('chart');
+    const context = canvas.getContext('2d');
+    context.clearRect(0, 0, canvas.width, canvas.height);
+    const max = Math.max(1, ...history.map((point) => point.rate));
+    context.strokeStyle = '#3b5bdb';
+    context.lineWidth = 2;
+    context.beginPath();
+    history.forEach((point, index) => {
+      const x = (index / Math.max(1, history.length - 1)) * (canvas.width - 20) + 10;
+      const y = canvas.height - 10 - (point.rate / max) * (canvas.height - 30);
+      if (index === 0) context.moveTo(x, y); else context.lineTo(x, y);
+    });
+    context.stroke();
+    context.fillStyle = '#5b6475';
+    context.fillText(max.toFixed(1) + ' jobs/s', 10, 14);
+  }
+
+  function showWorkers(workers) {
+    const body = document.getElementById('workers');
+    body.replaceChildren();
+    for (const worker of workers) {
+      const row = body.insertRow();
+      row.dataset.worker = worker.id;
+      cell(row, worker.id);
+      cell(row, worker.host);
+      cell(row, worker.gone ? 'gone (' + worker.heartbeatAgeSeconds + ' s ago)' : worker.heartbeatAgeSeconds + ' s ago', worker.gone ? 'gone' : 'ok');
+      cell(row, worker.inFlight);
+      cell(row, worker.jobsSucceeded);
+      cell(row, worker.jobsFailed);
+      cell(row, new Date(worker.startedAt).toLocaleString());
+    }
+  }
+
+  function showFailures(jobs) {
+    const body = document.getElementById('failures');
+    body.replaceChildren();
+    for (const job of jobs) {
+      const row = body.insertRow();
+      row.dataset.job = job.id;
+      const id = cell(row, '');
+      const code = document.createElement('code');
+      code.textContent = job.id;
+      id.append(code);
+      cell(row, job.error ? job.error.code : '');
+      cell(row, job.error ? job.error.message : '');
+      cell(row, job.finishedAt ? new Date(job.finishedAt).toLocaleTimeString() : '');
+      const button = document.createElement('button');
+      button.textContent = 'Retry';
+      button.addEventListener('click', async () => {
+        button.disabled = true;
+        try {
+          await fetchJson('/v1/jobs/' + job.id + '/retry', { method: 'POST' });
+          button.textContent = 'Retried';
+        } catch (error) {
+          button.disabled = false;
+          text('error', 'Retry failed: ' + error.message);
+        }
+      });
+      row.insertCell().append(button);
+    }
+  }
+
+  async function refresh() {
+    try {
+      const [stats, failures] = await Promise.all([fetchJson('/v1/stats'), fetchJson('/v1/jobs?status=failed&limit=10')]);
+      for (const status of ['queued', 'processing', 'succeeded', 'failed', 'stuck']) text(status, stats.jobs[status]);
+      text('rate', stats.throughput.perSecond.toFixed(2));
+      text('ready', stats.queues ? stats.queues.jobs.ready : '?');
+      text('dead', stats.queues ? stats.queues.deadLetters.jobs.ready + stats.queues.deadLetters.events.ready : '?');
+      text('updated', 'updated ' + new Date(stats.at).toLocaleTimeString());
+      text('error', stats.queues ? '' : 'RabbitMQ is unreachable');
+      history.push({ at: stats.at, rate: stats.throughput.perSecond });
+      if (history.length > 150) history.shift();
+      drawChart();
+      showWorkers(stats.workers);
+      showFailures(failures);
+    } catch (error) {
+      text('error', 'Cannot reach the pipeline: ' + error.message);
+    }
+  }
+
+  refresh();
+  setInterval(refresh, 2000);
+})();
+</script>
+</body>
+</html>
+`;

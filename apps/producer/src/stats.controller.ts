@@ -1,0 +1,13 @@
+import { Controller, Get } from '@nestjs/common';
+import { PipelineStats, StatsService } from './stats.service';
+
+@Controller('v1/stats')
+export class StatsController {
+  constructor(private readonly stats: StatsService) {}
+
+  /** Queue depths, job counts by status, throughput over the last minute, and the workers with their heartbeats. */
+  @Get()
+  snapshot(): Promise<PipelineStats> {
+    return this.stats.snapshot();
+  }
+}

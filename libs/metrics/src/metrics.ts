@@ -1,0 +1,107 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Buckets for image work and HTTP calls, in seconds: from a tiny thumbnail to a slow download. */
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+/** A Prometheus registry for one app: the process defaults, labelled with the app's name. */
+export function createRegistry(app: string): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ app });
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
+/** What the producer counts: HTTP requests and accepted jobs; queue depths are read on each scrape. */
+export class ProducerMetrics {
+  readonly httpRequestDuration: Histogram<'method' | 'route' | 'status'>;
+  readonly jobsAccepted: Counter<'source'>;
+
+  constructor(registry: Registry, readQueueDepths: () => Promise<Array<{ queue: string; ready: number; consumers: number }>>) {
+    this.httpRequestDuration = new Histogram({
+      name: 'pipeline_http_request_duration_seconds',
+      help: 'HTTP requests by method, route and status',
+      labelNames: ['method', 'route', 'status'],
+      buckets: DURATION_BUCKETS,
+      registers: [registry],
+    });
+    this.jobsAccepted = new Counter({ name: 'pipeline_jobs_accepted_total', help: 'Jobs accepted (202) by source kind', labelNames: ['source'], registers: [registry] });
+    const depth = new Gauge({ name: 'pipeline_queue_messages_ready', help: 'Messages waiting in each queue', labelNames: ['queue'], registers: [registry] });
+    new Gauge({
+      name: 'pipeline_queue_consumers',
+      help: 'Consumers of each queue',
+      labelNames: ['queue'],
+      registers: [registry],
+      // Read once per scrape for both gauges; while the broker is away they keep their last values.
+      async collect() {
+        const depths = await readQueueDepths().catch(() => []);
+        for (const { queue, ready, consumers: count } of depths) {
+          depth.set({ queue }, ready);
+          this.set({ queue }, count);
+        }
+      },
+    });
+  }
+}
+
+/** What an image worker counts: job durations per operation, failures by code, what it holds. */
+export class WorkerMetrics {
+  readonly jobDuration: Histogram<'operation' | 'outcome'>;
+  readonly jobFailures: Counter<'code'>;
+
+  /** `readInFlight`: the jobs the worker is running now, read on each scrape. */
+  constructor(registry: Registry, prefetch: number, readInFlight: () => number) {
+    this.jobDuration = new Histogram({
+      name: 'pipeline_job_duration_seconds',
+      help: 'Time to run a job, observed once for each operation it has (operation="none" for a job without)',
+      labelNames: ['operation', 'outcome'],
+      buckets: DURATION_BUCKETS,
+      registers: [registry],
+    });
+    this.jobFailures = new Counter({ name: 'pipeline_job_failures_total', help: 'Failed tries by error.code', labelNames: ['code'], registers: [registry] });
+    new Gauge({
+      name: 'pipeline_worker_jobs_in_flight',
+      help: 'Jobs this worker is running',
+      registers: [registry],
+      collect() {
+        this.set(readInFlight());
+      },
+    });
+    new Gauge({
+      name: 'pipeline_worker_utilisation_ratio',
+      help: 'Jobs in flight over the prefetch (how busy this worker is, 0 to 1)',
+      registers: [registry],
+      collect() {
+        this.set(readInFlight() / prefetch);
+      },
+    });
+  }
+
+  /** Records a finished try: its duration under each distinct operation, and its failure code. */
+  observeJob(operations: Array<{ op: string }>, seconds: number, outcome: 'succeeded' | 'failed' | 'retrying', errorCode?: string): void {
+    const names = new Set(operations.map((operation) => operation.op));
+    if (names.size === 0) names.add('none');
+    for (const operation of names) this.jobDuration.observe({ operation, outcome }, seconds);
+    if (errorCode) this.jobFailures.inc({ code: errorCode });
+  }
+}
+
+/** What the results writer counts: batch sizes and commit latency. */
+export class WriterMetrics {
+  readonly batchSize: Histogram;
+  readonly commitDuration: Histogram;
+
+  constructor(registry: Registry) {
+    this.batchSize = new Histogram({
+      name: 'pipeline_writer_batch_size',
+      help: 'Events committed per transaction',
+      buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500],
+      registers: [registry],
+    });
+    this.commitDuration = new Histogram({
+      name: 'pipeline_writer_commit_duration_seconds',
+      help: 'Time to record a batch of events, from the first statement to the commit',
+      buckets: DURATION_BUCKETS,
+      registers: [registry],
+    });
+  }
+}
