@@ -1,7 +1,8 @@
 import { JobView } from '@pipeline/contracts';
 import { Topology } from '@pipeline/messaging';
 import { connect } from 'amqplib';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Pool } from 'pg';
 import sharp from 'sharp';
@@ -277,6 +278,44 @@ describe('pipeline end to end (separate processes)', () => {
       'the hostile jobs to finish',
     );
     expect(jobs.map((job) => job.error?.code ?? job.status)).toEqual(['IMAGE_TOO_LARGE', 'INVALID_IMAGE', 'succeeded']);
+  });
+
+  it('the CLI submits a folder with a progress bar, waits, verifies the outputs and summarises; fails clearly', async () => {
+    const { baseUrl } = stack!;
+    const cli = (args: string[]) => spawnSync(process.execPath, [join(__dirname, '..', '..', 'bin', 'pipeline.js'), ...args], { encoding: 'utf8', timeout: 60_000 });
+    const inputs = join(folder.path, 'cli-inputs');
+    await mkdir(inputs);
+    for (let i = 0; i < 4; i++) await writeFile(join(inputs, `photo-${i}.jpg`), await makeImage(100 + i * 10, 80));
+    const out = join(folder.path, 'cli-outputs');
+    const run = cli(['submit', inputs, '--op', 'resize:width=32', '--op', 'grayscale', '--format', 'webp', '--out', out, '--url', baseUrl]);
+    expect(run.status).toBe(0);
+    expect(run.stderr).toContain('upload  [##############################] 4/4');
+    expect(run.stderr).toContain('jobs    [##############################] 4/4');
+    expect(run.stdout).toMatch(/^succeeded 4, failed 0, in [\d.]+ s \([\d.]+ images\/s\)$/m);
+    expect(run.stdout).toMatch(/^ {2}worker-\d: \d jobs$/m);
+    expect(run.stdout).toContain('outputs verified: 4');
+    const saved = await readdir(out);
+    expect(saved).toHaveLength(4);
+    expect((await sharp(join(out, saved[0])).metadata()).width).toBe(32);
+
+    const failures = join(folder.path, 'cli-failures');
+    await mkdir(failures);
+    await writeFile(join(failures, 'truncated.jpg'), Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(200, 7)]));
+    await writeFile(join(failures, 'text.jpg'), 'not an image');
+    await writeFile(join(failures, 'fine.jpg'), await makeImage(40, 30));
+    const failing = cli(['submit', failures, '--url', baseUrl]);
+    expect(failing.status).toBe(1);
+    expect(failing.stdout).toContain('succeeded 1, failed 1');
+    expect(failing.stdout).toMatch(/failed [0-9a-f-]{36}: INVALID_IMAGE/);
+    expect(failing.stdout).toMatch(/rejected .*text\.jpg: POST \/v1\/jobs: 415 /);
+
+    const unreachable = cli(['status', '6bd11ae1-d21c-4d55-b97e-56168f81701b', '--url', 'http://127.0.0.1:2']);
+    expect(unreachable.status).toBe(2);
+    expect(unreachable.stderr).toBe('pipeline: cannot reach the producer at http://127.0.0.1:2: ECONNREFUSED\n');
+    const unknown = cli(['status', '6bd11ae1-d21c-4d55-b97e-56168f81701b', '--url', baseUrl]);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toContain('404 job 6bd11ae1-d21c-4d55-b97e-56168f81701b does not exist');
+    expect(cli(['submit', '--op', 'Bad', inputs, '--url', baseUrl]).stderr).toContain('--op "Bad": expected name');
   });
 
   it('stops cleanly on SIGTERM, leaving no message unacknowledged', async () => {

@@ -103,6 +103,11 @@ function summarise(jobs: JobView[], seconds: number, outputs: { verified: number
   for (const job of failed) console.log(`  failed ${job.id}: ${job.error?.code} ${job.error?.message}`);
 }
 
+function reportRejected(rejected: string[], code: number): number {
+  for (const line of rejected) console.log(`  rejected ${line}`);
+  return rejected.length > 0 ? 1 : code;
+}
+
 async function submit(client: PipelineClient, positionals: string[], options: Record<string, string | boolean | string[] | undefined>): Promise<number> {
   const files = await expandInputs(positionals);
   const operations = ((options.op as string[] | undefined) ?? []).map(parseOperationFlag);
@@ -114,20 +119,30 @@ async function submit(client: PipelineClient, positionals: string[], options: Re
   const started = performance.now();
   let uploaded = 0;
   progress('upload ', 0, files.length);
-  const ids = await eachLimited(files, Number(options.concurrency ?? 4), async (file) => {
-    const id = await client.submitFile(file, fields);
-    progress('upload ', ++uploaded, files.length);
-    return id;
+  // A file the producer refuses (not an image, too large) is reported, and the others go on.
+  const rejected: string[] = [];
+  const submitted = await eachLimited(files, Number(options.concurrency ?? 4), async (file) => {
+    try {
+      return await client.submitFile(file, fields);
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status >= 500) throw error;
+      rejected.push(`${file}: ${error.message}`);
+      return null;
+    } finally {
+      progress('upload ', ++uploaded, files.length);
+    }
   });
+  const ids = submitted.filter((id): id is string => id !== null);
   if (options['no-wait']) {
     for (const id of ids) console.log(id);
-    return 0;
+  } else {
+    const jobs = await waitForJobs(client, ids);
+    const seconds = (performance.now() - started) / 1000;
+    const outputs = await verifyOutputs(client, jobs, options.out as string | undefined);
+    summarise(jobs, seconds, outputs);
+    if (jobs.some((job) => job.status === 'failed') || outputs.mismatched.length > 0) return reportRejected(rejected, 1);
   }
-  const jobs = await waitForJobs(client, ids);
-  const seconds = (performance.now() - started) / 1000;
-  const outputs = await verifyOutputs(client, jobs, options.out as string | undefined);
-  summarise(jobs, seconds, outputs);
-  return jobs.some((job) => job.status === 'failed') || outputs.mismatched.length > 0 ? 1 : 0;
+  return reportRejected(rejected, 0);
 }
 
 function formatStats(stats: Awaited<ReturnType<PipelineClient['stats']>>, baseUrl: string): string {
