@@ -417,6 +417,17 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     expect((await readBody(await fetch(`${base}/v1/jobs?status=queued&limit=1`)))[0].stuck).toBe(false);
   });
 
+  it('serves its OpenAPI description, every path of which is a route it answers', async () => {
+    const document = await readBody(await fetch(`${base}/openapi.json`));
+    expect(document.openapi).toBe('3.1.0');
+    const fastify = app.getHttpAdapter().getInstance();
+    const documented = Object.entries(document.paths as Record<string, Record<string, unknown>>).flatMap(([path, methods]) =>
+      Object.keys(methods).map((method) => ({ method: method.toUpperCase(), url: path.replace(/\{(\w+)\}/g, ':$1') })),
+    );
+    expect(documented.length).toBeGreaterThanOrEqual(14);
+    for (const route of documented) expect([route.method, route.url, fastify.hasRoute(route)]).toEqual([route.method, route.url, true]);
+  });
+
   it('lists recent jobs newest first, filtered by status', async () => {
     const response = await fetch(`${base}/v1/jobs?status=queued&limit=2`);
     expect(response.status).toBe(200);

@@ -8,6 +8,7 @@ import { ProducerConfig } from '@pipeline/platform';
 import { StorageModule } from '@pipeline/storage';
 import { Pool } from 'pg';
 import { DEFAULT_PRESETS, parsePresets } from '@pipeline/contracts';
+import { ApiDocsController } from './api-docs.controller';
 import { DashboardController } from './dashboard.controller';
 import { DeadLettersController } from './dead-letters.controller';
 import { JobOperationsService } from './job-operations.service';
@@ -38,7 +39,7 @@ export class ProducerModule {
         MetricsModule.forRoot('producer'),
         HealthModule.forChecks({ inject: [AmqpConnection, Pool], useFactory: (amqp: AmqpConnection, pool: Pool) => [rabbitmqCheck(amqp), postgresCheck(pool)] }),
       ],
-      controllers: [JobsController, PresetsController, DeadLettersController, StatsController, DashboardController],
+      controllers: [JobsController, PresetsController, DeadLettersController, StatsController, DashboardController, ApiDocsController],
       providers: [
         { provide: ProducerConfig, useValue: config },
         { provide: PRESETS, useValue: config.PRESETS ? parsePresets(config.PRESETS) : DEFAULT_PRESETS },

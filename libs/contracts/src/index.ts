@@ -7,3 +7,4 @@ export * from './messages';
 export * from './errors';
 export * from './presets';
 export * from './variants';
+export * from './openapi';

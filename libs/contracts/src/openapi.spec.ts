@@ -1,0 +1,33 @@
+import { buildOpenApiDocument } from './openapi';
+import { OPERATION_CLASSES, OPERATION_NAMES } from './operations';
+import { OUTPUT_FORMATS } from './output';
+
+type Schema = Record<string, unknown>;
+
+function refsIn(value: unknown): string[] {
+  if (Array.isArray(value)) return value.flatMap(refsIn);
+  if (typeof value !== 'object' || value === null) return [];
+  return Object.entries(value).flatMap(([key, inner]) => (key === '$ref' ? [inner as string] : refsIn(inner)));
+}
+
+describe('the OpenAPI description', () => {
+  const document = buildOpenApiDocument();
+  const schemas = (document.components as { schemas: Record<string, Schema> }).schemas;
+
+  it('describes every operation from its DTO, each told apart by op', () => {
+    const oneOf = (schemas.Operation.oneOf as Schema[]).map((entry) => entry.$ref);
+    expect(oneOf).toEqual(Object.values(OPERATION_CLASSES).map((cls) => `#/components/schemas/${cls.name}`));
+    for (const name of OPERATION_NAMES) {
+      const schema = schemas[OPERATION_CLASSES[name].name];
+      expect((schema.properties as Record<string, Schema>).op).toEqual({ type: 'string', enum: [name] });
+      expect(schema.required).toContain('op');
+    }
+    expect((schemas.ResizeOperation.properties as Record<string, Schema>).fit).toEqual({ type: 'string', enum: ['cover', 'contain', 'fill', 'inside', 'outside'] });
+    expect((schemas.OutputOptions.properties as Record<string, Schema>).format).toEqual({ type: 'string', enum: [...OUTPUT_FORMATS] });
+  });
+
+  it('has no reference to a schema it does not define, and no internal message shape', () => {
+    for (const target of refsIn(document)) expect(Object.keys(schemas)).toContain(target.replace('#/components/schemas/', ''));
+    expect(Object.keys(schemas)).not.toContain('ImageJobEnvelope');
+  });
+});

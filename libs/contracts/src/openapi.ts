@@ -1,0 +1,152 @@
+import { validationMetadatasToSchemas } from 'class-validator-jsonschema';
+import { JOB_STATUSES } from './jobs';
+import { OPERATION_CLASSES } from './operations';
+import { OUTPUT_FORMATS } from './output';
+import { MAX_VARIANTS } from './variants';
+
+type Schema = Record<string, unknown>;
+const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: Schema) => ({ content: { 'application/json': { schema } } });
+const problem = (description: string) => ({ description, ...json(ref('Problem')) });
+const uuidParameter = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
+
+/** The request and message classes, as JSON Schema, straight from their class-validator decorators. */
+function dtoSchemas(): Record<string, Schema> {
+  const schemas = validationMetadatasToSchemas({ refPointerPrefix: '#/components/schemas/' }) as Record<string, Schema>;
+  // Fields typed with a union of literals get a `$ref` to `Object` besides their enum; the enum says it all.
+  for (const schema of Object.values(schemas)) {
+    for (const property of Object.values((schema.properties ?? {}) as Record<string, Schema>)) {
+      if (property.$ref === '#/components/schemas/Object') delete property.$ref;
+    }
+  }
+  // Internal message shapes are not part of the HTTP API.
+  for (const name of ['JobSourceShape', 'ImageJobEnvelope', 'JobEventShape', 'WorkerHeartbeatShape']) delete schemas[name];
+  return schemas;
+}
+
+/**
+ * The OpenAPI description of the HTTP API, served at `/openapi.json`. Operation and output
+ * schemas are generated from the DTOs that validate requests, so the two cannot drift apart.
+ */
+export function buildOpenApiDocument(): Schema {
+  const outputInfo = {
+    type: 'object',
+    properties: { name: { type: 'string' }, format: { enum: OUTPUT_FORMATS }, width: { type: 'integer' }, height: { type: 'integer' }, sizeBytes: { type: 'integer' } },
+  };
+  const variantRequest = {
+    type: 'object',
+    required: ['name'],
+    description: 'One output: its own operations or preset, and its output options as fields of its own.',
+    properties: {
+      name: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' },
+      operations: { type: 'array', items: ref('Operation') },
+      preset: { type: 'string' },
+      ...((dtoSchemas().OutputOptions.properties as Schema) ?? {}),
+    },
+  };
+  const jobRequest = {
+    type: 'object',
+    required: ['source'],
+    properties: {
+      source: ref('RequestedSource'),
+      operations: { type: 'array', items: ref('Operation') },
+      output: ref('OutputOptions'),
+      preset: { type: 'string' },
+      outputs: { type: 'array', minItems: 1, maxItems: MAX_VARIANTS, items: variantRequest },
+    },
+  };
+  const jobView = {
+    type: 'object',
+    properties: {
+      id: { type: 'string', format: 'uuid' },
+      status: { enum: JOB_STATUSES },
+      attempt: { type: 'integer' },
+      attempts: { type: 'integer' },
+      stuck: { type: 'boolean' },
+      operations: { type: 'array', items: ref('Operation') },
+      variants: { type: ['array', 'null'] },
+      output: { oneOf: [outputInfo, { type: 'null' }] },
+      outputs: { type: 'array', items: outputInfo },
+      error: { oneOf: [{ type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } }, { type: 'null' }] },
+      workerId: { type: ['string', 'null'] },
+      createdAt: { type: 'string', format: 'date-time' },
+      startedAt: { type: ['string', 'null'], format: 'date-time' },
+      finishedAt: { type: ['string', 'null'], format: 'date-time' },
+    },
+  };
+  const accepted = { description: 'Accepted: the broker has the job', headers: { Location: { schema: { type: 'string' } } }, ...json({ type: 'object', properties: { id: { type: 'string', format: 'uuid' }, status: { enum: JOB_STATUSES } } }) };
+  const deadLetterReport = { description: 'What was done', ...json({ type: 'object', properties: { done: { type: 'array', items: { type: 'string' } }, kept: { type: 'array', items: { type: 'object', properties: { messageId: { type: 'string' }, reason: { type: 'string' } } } } } }) };
+  const limit = { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 10000 } };
+
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Image pipeline', version: '1', description: 'Image jobs: submitted here, processed by sharp workers through RabbitMQ, recorded in PostgreSQL.' },
+    paths: {
+      '/v1/jobs': {
+        post: {
+          summary: 'Submit a job: JSON naming a source, or multipart with the image',
+          parameters: [{ name: 'Idempotency-Key', in: 'header', schema: { type: 'string', maxLength: 200 } }],
+          requestBody: {
+            content: {
+              'application/json': { schema: ref('JobRequest') },
+              'multipart/form-data': {
+                schema: {
+                  type: 'object',
+                  required: ['image'],
+                  properties: { image: { type: 'string', format: 'binary' }, operations: { type: 'string', description: 'JSON array' }, output: { type: 'string', description: 'JSON object' }, preset: { type: 'string' }, outputs: { type: 'string', description: 'JSON array' } },
+                },
+              },
+            },
+          },
+          responses: { 202: accepted, 400: problem('Invalid request; every problem is named'), 409: problem('Idempotency-Key used for another request'), 413: problem('Upload too large'), 415: problem('Not a supported image'), 503: problem('Broker or database unavailable; nothing was accepted') },
+        },
+        get: {
+          summary: 'Recent jobs, newest first',
+          parameters: [
+            { name: 'status', in: 'query', schema: { enum: JOB_STATUSES } },
+            { name: 'stuck', in: 'query', schema: { type: 'boolean' } },
+            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500 } },
+          ],
+          responses: { 200: { description: 'Jobs', ...json({ type: 'array', items: ref('JobView') }) } },
+        },
+      },
+      '/v1/jobs/batch': {
+        post: {
+          summary: 'Several JSON jobs, each accepted or refused on its own',
+          requestBody: json({ type: 'object', required: ['jobs'], properties: { jobs: { type: 'array', items: ref('JobRequest') } } }),
+          responses: { 200: { description: 'An id or an error per job, in order', ...json({ type: 'object' }) } },
+        },
+      },
+      '/v1/jobs/{id}': { get: { summary: 'A job', parameters: [uuidParameter], responses: { 200: { description: 'The job', ...json(ref('JobView')) }, 404: problem('Unknown job') } } },
+      '/v1/jobs/{id}/result': {
+        get: { summary: "The job's first output", parameters: [uuidParameter], responses: { 200: { description: 'The image', content: { 'image/*': {} } }, 404: problem('Unknown job'), 409: problem('Not finished, or failed') } },
+      },
+      '/v1/jobs/{id}/result/{name}': {
+        get: {
+          summary: 'One output by name',
+          parameters: [uuidParameter, { name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { 200: { description: 'The image', content: { 'image/*': {} } }, 404: problem('Unknown job or output'), 409: problem('Not finished, or failed') },
+        },
+      },
+      '/v1/jobs/{id}/retry': {
+        post: { summary: 'Run a failed job again as its next attempt', parameters: [uuidParameter], responses: { 202: accepted, 404: problem('Unknown job'), 409: problem('The job has not failed'), 503: problem('Broker unavailable') } },
+      },
+      '/v1/presets': { get: { summary: 'The named presets', responses: { 200: { description: 'Presets', ...json({ type: 'array' }) } } } },
+      '/v1/stats': { get: { summary: 'Queues, jobs by status, throughput and workers', responses: { 200: { description: 'A snapshot', ...json({ type: 'object' }) } } } },
+      '/v1/dead-letters': { get: { summary: 'Messages parked in each dead-letter queue', responses: { 200: { description: 'Counts', ...json({ type: 'object', properties: { jobs: { type: 'integer' }, events: { type: 'integer' } } }) } } } },
+      '/v1/dead-letters/jobs/replay': { post: { summary: 'Run the jobs of parked messages again', parameters: [limit], responses: { 200: deadLetterReport } } },
+      '/v1/dead-letters/jobs': { delete: { summary: 'Drop parked job messages', parameters: [limit], responses: { 200: deadLetterReport } } },
+      '/v1/dead-letters/events/replay': { post: { summary: 'Send parked events back to the writer', parameters: [limit], responses: { 200: deadLetterReport } } },
+      '/v1/dead-letters/events': { delete: { summary: 'Drop parked events', parameters: [limit], responses: { 200: deadLetterReport } } },
+    },
+    components: {
+      schemas: {
+        ...dtoSchemas(),
+        Operation: { oneOf: Object.values(OPERATION_CLASSES).map((cls) => ref(cls.name)), discriminator: { propertyName: 'op' } },
+        JobRequest: jobRequest,
+        JobView: jobView,
+        Problem: { type: 'object', properties: { statusCode: { type: 'integer' }, error: { type: 'string' }, message: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] } } },
+      },
+    },
+  };
+}
