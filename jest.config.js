@@ -1,5 +1,6 @@
-// Three suites: unit (pure logic, no servers), integration (real RabbitMQ and PostgreSQL on
-// loopback) and e2e (the built apps as separate processes). `npm test` runs all of them.
+// Four suites: unit (pure logic, no servers), integration (real RabbitMQ and PostgreSQL on
+// loopback), e2e (the built apps as separate processes) and faults (the built apps under load
+// while processes, the broker, the database and the network fail). `npm test` runs all of them.
 // ts-jest keeps Nest's decorator metadata; type checking is `npm run typecheck`'s job.
 const typescript = ['ts-jest', { tsconfig: 'tsconfig.json' }];
 
@@ -16,5 +17,6 @@ module.exports = {
     { ...shared, displayName: 'unit', testMatch: ['<rootDir>/libs/**/*.spec.ts', '<rootDir>/apps/**/*.spec.ts'] },
     { ...shared, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.spec.ts'], setupFilesAfterEnv: ['<rootDir>/test/support/setup.ts'] },
     { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.spec.ts'], setupFilesAfterEnv: ['<rootDir>/test/support/setup.ts'] },
+    { ...shared, displayName: 'faults', testMatch: ['<rootDir>/test/faults/**/*.spec.ts'], setupFilesAfterEnv: ['<rootDir>/test/support/setup.ts'] },
   ],
 };

@@ -2,8 +2,9 @@ import { createConnection, createServer, Server, Socket } from 'node:net';
 
 /**
  * A TCP proxy on loopback for fault tests: forwards to a target until told to blackhole
- * (keep connections open, pass nothing: a server that stopped answering) or to refuse
- * (cut connections, refuse new ones: a server that is down).
+ * (keep connections open, pass nothing: a server that stopped answering), to reset (cut
+ * connections, accept new ones) or to refuse (cut connections, refuse new ones: a server
+ * that is down).
  */
 export class TcpProxy {
   private server?: Server;
@@ -45,13 +46,18 @@ export class TcpProxy {
     this.blackholed = true;
   }
 
-  /** Cuts every connection and refuses new ones: a server that went down. */
-  refuse(): void {
-    this.refusing = true;
+  /** Cuts every connection but accepts new ones: a network blip or a restarted load balancer. */
+  reset(): void {
     for (const [client, upstream] of this.pairs) {
       client.destroy();
       upstream.destroy();
     }
+  }
+
+  /** Cuts every connection and refuses new ones: a server that went down. */
+  refuse(): void {
+    this.refusing = true;
+    this.reset();
   }
 
   heal(): void {

@@ -34,7 +34,9 @@ export async function startApp<C extends SharedConfig & { PORT: number; HOST: st
     logger,
     bufferLogs: false,
   });
-  app.enableShutdownHooks();
+  // Exit 0 once the hooks have drained and closed everything; without the option Nest re-raises
+  // the signal, and a clean stop looks like a crash (status 143) to a supervisor.
+  app.enableShutdownHooks(undefined, { useProcessExit: true });
   await options.configure?.(app);
   if (options.consume) {
     const { queue, prefetch, retryDelayMs, maxTries } = options.consume;

@@ -1,0 +1,152 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Pool } from 'pg';
+import { waitFor } from '../support/resources';
+import { consumerCounts, undrainedQueues } from './broker-state';
+import { Pipeline, PipelineOptions } from './harness';
+import { JobLoad, LoadOptions } from './load';
+import { inspectionPool, summaryLine, Tally, tallyJobs, waitUntilFinished } from './tally';
+
+/** Load before the fault is injected, so that it hits a pipeline at work. */
+const WARMUP_MS = 3000;
+/** Load after the fault is over, so that the pipeline is seen taking jobs again. */
+const COOLDOWN_MS = 2000;
+/** Jobs the producer must accept after the fault: it came back (reconnected) by itself. */
+const ACCEPTED_AFTER_FAULT = 10;
+const RECOVERY_TIMEOUT_MS = 60_000;
+const FINISH_TIMEOUT_MS = 90_000;
+const DRAIN_TIMEOUT_MS = 30_000;
+
+export interface ScenarioContext {
+  pipeline: Pipeline;
+  load: JobLoad;
+  /** The scenario's database, for looking at jobs. */
+  pool: Pool;
+}
+
+/** Checks a scenario makes once its jobs are finished and counted. */
+type Checks = () => Promise<void> | void;
+
+export interface Scenario {
+  name: string;
+  pipeline?: Omit<PipelineOptions, 'scenario' | 'workers'> & { workers?: number };
+  load: LoadOptions;
+  /** Shortest time the load runs, fault included. */
+  loadMs?: number;
+  /**
+   * Injects the fault while the load runs, and undoes it (in a finally) before returning;
+   * may return checks to make at the end.
+   */
+  fault: (context: ScenarioContext) => Promise<Checks | void>;
+  /** Runs once every accepted job is finished, before they are counted (e.g. to deliver something late). */
+  afterFinished?: (context: ScenarioContext) => Promise<void>;
+  /**
+   * Queues the scenario fills on purpose (a dead-letter queue), by full name, with the ready
+   * messages each must hold at the end; every other queue of the prefix must be empty.
+   */
+  parked?: (prefix: string) => Record<string, number>;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Runs one fault scenario end to end: a fresh pipeline under load, the fault, then the
+ * reckoning. Prints the scenario's summary line and adds its tally to `tallies`; fails when
+ * an accepted job was lost, finished twice or failed although its input was fine, when a
+ * queue was left with messages in it, or when a process did not come back to work.
+ */
+export async function runScenario(scenario: Scenario, tallies: Tally[]): Promise<void> {
+  const pipeline = await Pipeline.start({ scenario: scenario.name, workers: scenario.pipeline?.workers ?? 2, ...scenario.pipeline });
+  const pool = inspectionPool(pipeline.databaseUrl);
+  try {
+    const load = await JobLoad.prepare(pipeline.baseUrl, pipeline.imagesDir, scenario.load);
+    const context = { pipeline, load, pool };
+    const checks = await underLoad(scenario, context);
+    await waitUntilFinished(pool, load.accepted, FINISH_TIMEOUT_MS);
+    await scenario.afterFinished?.(context);
+    const tally = await tallyJobs(pool, load.accepted);
+    tallies.push(tally);
+    process.stdout.write(`${summaryLine(tally, scenario.name)}\n`);
+
+    expect({ lost: tally.lostIds, duplicated: tally.duplicatedIds }).toEqual({ lost: [], duplicated: [] });
+    // Every input is a valid image: a failed job is a fault the pipeline let through.
+    expect(tally.failures).toEqual([]);
+    await expectDrained(pipeline.prefix, scenario.parked?.(pipeline.prefix) ?? {});
+    await expectConsuming(pipeline);
+    await checks?.();
+  } catch (error) {
+    await keepLogs(pipeline, scenario.name);
+    throw error;
+  } finally {
+    await pool.end();
+    await pipeline.stop();
+  }
+}
+
+async function underLoad(scenario: Scenario, context: ScenarioContext): Promise<Checks | void> {
+  const startedAt = Date.now();
+  context.load.start();
+  try {
+    await sleep(WARMUP_MS);
+    const checks = await scenario.fault(context);
+    const faultOver = Date.now();
+    await waitFor(
+      async () => (context.load.acceptedSince(faultOver) >= ACCEPTED_AFTER_FAULT ? true : undefined),
+      RECOVERY_TIMEOUT_MS,
+      `the producer to accept ${ACCEPTED_AFTER_FAULT} jobs after the fault`,
+    );
+    await sleep(Math.max(COOLDOWN_MS, startedAt + (scenario.loadMs ?? 12_000) - Date.now()));
+    return checks;
+  } finally {
+    await context.load.stop();
+  }
+}
+
+/** Waits (bounded) until the prefix's queues hold nothing but what the scenario parked on purpose. */
+async function expectDrained(prefix: string, parked: Record<string, number>): Promise<void> {
+  let wrong = {};
+  try {
+    await waitFor(
+      async () => {
+        wrong = await undrainedQueues(prefix, parked);
+        return Object.keys(wrong).length === 0 ? true : undefined;
+      },
+      DRAIN_TIMEOUT_MS,
+      'the queues to drain',
+    );
+  } catch {
+    // Shown as a difference: which queue holds what.
+  }
+  expect(wrong).toEqual({});
+}
+
+/**
+ * Every process is back to work: ready (connected to what it needs), and each worker and the
+ * writer consuming once, no more (a consumer attached twice after a reconnect would double
+ * what a process takes at once; one not attached again would leave it idle but healthy).
+ */
+async function expectConsuming(pipeline: Pipeline): Promise<void> {
+  await pipeline.waitUntilAllReady();
+  const running = (prefix: string) => pipeline.names.filter((name) => name.startsWith(prefix) && pipeline.isRunning(name)).length;
+  const expected = { [`${pipeline.prefix}.jobs`]: running('worker-'), [`${pipeline.prefix}.events`]: running('writer') };
+  let counts = {};
+  await waitFor(
+    async () => {
+      counts = await consumerCounts(Object.keys(expected));
+      return JSON.stringify(counts) === JSON.stringify(expected) ? true : undefined;
+    },
+    30_000,
+    'every worker and the writer to consume',
+  ).catch(() => undefined);
+  expect(counts).toEqual(expected);
+}
+
+/** Saves what the processes of a failed scenario said, and says where. */
+async function keepLogs(pipeline: Pipeline, name: string): Promise<void> {
+  const folder = join(tmpdir(), 'pipeline-faults');
+  await mkdir(folder, { recursive: true });
+  const file = join(folder, `${pipeline.prefix}.log`);
+  await writeFile(file, `${pipeline.output()}\n`);
+  process.stderr.write(`faults: scenario ${name} failed; the processes' output is in ${file}\n`);
+}
