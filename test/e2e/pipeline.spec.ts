@@ -37,6 +37,7 @@ describe('pipeline end to end (separate processes)', () => {
         IMAGES_DIR: join(folder.path, 'images'),
         WORKER_PREFETCH: '2',
         HEARTBEAT_INTERVAL_S: '1',
+        LOG_LEVEL: 'debug',
       },
       port,
     );
@@ -121,6 +122,42 @@ describe('pipeline end to end (separate processes)', () => {
       [ids],
     );
     expect(timeline.map((row) => row.types)).toEqual(ids.map(() => ['queued', 'started', 'succeeded']));
+  });
+
+  it('logs one JSON line per step with the job id, and carries the request id from HTTP through the messages to the writer', async () => {
+    const { baseUrl } = stack!;
+    await writeFile(join(folder.path, 'images', 'traced.jpg'), await makeImage(60, 40));
+    const response = await fetch(`${baseUrl}/v1/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'trace-e2e-42' },
+      body: JSON.stringify({ source: { path: 'traced.jpg' }, operations: [{ op: 'flip' }] }),
+    });
+    expect(response.status).toBe(202);
+    expect(response.headers.get('x-request-id')).toBe('trace-e2e-42');
+    const { id } = (await response.json()) as { id: string };
+    /** Log lines about the job, by the process that wrote them; each line is one JSON object. */
+    const linesAbout = () =>
+      stack!
+        .output()
+        .split('\n')
+        .filter((line) => line.includes(id))
+        .map((line) => {
+          const [, process, json] = /^\[([\w-]+)\] (\{.*\})$/.exec(line) ?? [];
+          return { process, entry: JSON.parse(json) as { message: Record<string, unknown> } };
+        });
+    const lines = await waitFor(async () => {
+      const found = linesAbout();
+      return found.some((line) => line.process === 'writer' && line.entry.message.type === 'succeeded') ? found : undefined;
+    }, 20_000, 'the writer to log the outcome');
+    const messages: Array<Record<string, unknown>> = lines.map((line) => ({ process: line.process.replace(/-\d$/, ''), ...line.entry.message }));
+    expect(messages).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ process: 'producer', msg: 'job accepted', jobId: id, correlationId: 'trace-e2e-42' }),
+        expect.objectContaining({ process: 'worker', msg: 'job succeeded', jobId: id, correlationId: 'trace-e2e-42', attempt: 1, delivery: 1 }),
+        expect.objectContaining({ process: 'writer', msg: 'event recorded', jobId: id, type: 'succeeded', correlationId: 'trace-e2e-42' }),
+      ]),
+    );
+    expect(messages.every((message) => message.jobId === id && message.correlationId === 'trace-e2e-42')).toBe(true);
   });
 
   it('makes several outputs from one upload, each stored, listed, downloadable by name and a row of its own', async () => {

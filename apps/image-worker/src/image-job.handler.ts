@@ -67,7 +67,7 @@ export class ImageJobHandler {
     // otherwise the outcome carries `startedAt` and the writer records the start from it.
     let started: Promise<void> | undefined;
     const announce = setTimeout(() => {
-      started = this.publishEvent(job, delivery, { type: 'started' }, startedAt);
+      started = this.publishEvent(job, context, { type: 'started' }, startedAt);
       // Awaited below; if the work throws first, the message is redelivered and this does not matter.
       started.catch(() => undefined);
     }, this.config.STARTED_EVENT_AFTER_MS);
@@ -82,9 +82,15 @@ export class ImageJobHandler {
       clearTimeout(announce);
     }
     if (started) await started;
-    await this.publishEvent(job, delivery, { ...outcome, startedAt });
+    await this.publishEvent(job, context, { ...outcome, startedAt });
     if (outcome.type === 'succeeded') this.activity.jobsSucceeded++;
     else this.activity.jobsFailed++;
+    this.logger[outcome.type === 'failed' ? 'warn' : 'log']({
+      msg: `job ${outcome.type}`,
+      ...this.logFields(job, context),
+      durationMs: Math.round(seconds() * 1000),
+      ...(outcome.error ? { code: outcome.error.code, error: outcome.error.message } : { outputs: outcome.outputs?.map((output) => output.name) }),
+    });
     this.metrics.observeJob(this.operationsOf(job), seconds(), outcome.type, outcome.error?.code);
   }
 
@@ -98,12 +104,13 @@ export class ImageJobHandler {
     this.metrics.observeJob(this.operationsOf(job), seconds, context.isLastTry ? 'failed' : 'retrying', reason.code);
     if (context.isLastTry) {
       const message = `Gave up after ${context.tryNumber} ${context.tryNumber === 1 ? 'try' : 'tries'}: ${reason.message}`;
-      this.logger.warn(`Job ${job.jobId} failed: ${message}`);
-      await this.publishEvent(job, context.deliveryNumber, { type: 'failed', error: { code: reason.code, message }, startedAt });
+      this.logger.warn({ msg: 'job failed', ...this.logFields(job, context), code: reason.code, error: message });
+      await this.publishEvent(job, context, { type: 'failed', error: { code: reason.code, message }, startedAt });
       this.activity.jobsFailed++;
       throw new PermanentMessageError(message);
     }
-    await this.publishEvent(job, context.deliveryNumber, { type: 'retrying', error: reason, startedAt });
+    this.logger.warn({ msg: 'job will be retried', ...this.logFields(job, context), try: context.tryNumber, code: reason.code, error: reason.message });
+    await this.publishEvent(job, context, { type: 'retrying', error: reason, startedAt });
     throw error;
   }
 
@@ -116,7 +123,7 @@ export class ImageJobHandler {
       const { jobId, attempt } = (payload ?? {}) as { jobId?: unknown; attempt?: unknown };
       if (typeof jobId === 'string' && /^[0-9a-f-]{36}$/i.test(jobId)) {
         const job = { jobId, attempt: typeof attempt === 'number' && attempt >= 1 ? attempt : 1 } as ImageJobMessage;
-        await this.publishEvent(job, context.deliveryNumber, { type: 'failed', error: { code: JobErrorCode.invalidMessage, message: error.message } });
+        await this.publishEvent(job, context, { type: 'failed', error: { code: JobErrorCode.invalidMessage, message: error.message } });
       }
       throw new PermanentMessageError(`invalid job message: ${error.message}`);
     }
@@ -150,7 +157,6 @@ export class ImageJobHandler {
     } catch (error) {
       const classified = classifyProcessingError(error);
       if (!classified.permanent) throw error;
-      this.logger.warn(`Job ${job.jobId} failed: ${classified.error.message}`);
       return { type: 'failed', error: classified.error };
     }
   }
@@ -191,7 +197,14 @@ export class ImageJobHandler {
     return outputs;
   }
 
-  private publishEvent(job: Pick<ImageJobMessage, 'jobId' | 'attempt'>, delivery: number, outcome: Outcome | { type: 'started' }, at = new Date().toISOString()): Promise<void> {
+  /** What every log line about a job carries. */
+  private logFields(job: Pick<ImageJobMessage, 'jobId' | 'attempt'>, context: AmqpContext): Record<string, unknown> {
+    return { jobId: job.jobId, attempt: job.attempt, delivery: context.deliveryNumber, correlationId: context.message.properties.correlationId };
+  }
+
+  /** Publishes a step of the job under the id derived for it, carrying the job's correlation id along. */
+  private publishEvent(job: Pick<ImageJobMessage, 'jobId' | 'attempt'>, context: AmqpContext, outcome: Outcome | { type: 'started' }, at = new Date().toISOString()): Promise<void> {
+    const delivery = context.deliveryNumber;
     const event: JobEventMessage = {
       eventId: jobEventId(job.jobId, job.attempt, outcome.type, delivery),
       jobId: job.jobId,
@@ -201,6 +214,6 @@ export class ImageJobHandler {
       at,
       ...outcome,
     };
-    return this.publisher.publish(MessageType.jobEvent, event.eventId, event);
+    return this.publisher.publish(MessageType.jobEvent, event.eventId, event, context.message.properties.correlationId);
   }
 }

@@ -27,8 +27,8 @@ export class JobOperationsService {
   }
 
   /** Runs a failed job again as its next attempt; answered once the broker has the new message. */
-  async retry(id: string): Promise<{ id: string; attempt: number }> {
-    const started = await this.jobs.startNextAttempt(id, 'retried by an operator', ['failed'], (job) => this.submission.publish(job, job.attempt));
+  async retry(id: string, correlationId?: string): Promise<{ id: string; attempt: number }> {
+    const started = await this.jobs.startNextAttempt(id, 'retried by an operator', ['failed'], (job) => this.submission.publish(job, job.attempt, correlationId));
     if (!started) throw new NotFoundException(`job ${id} does not exist`);
     return { id, attempt: started.attempt };
   }

@@ -29,7 +29,13 @@ export class JobSubmissionService {
    * Accepts the job, or, when `idempotency` names a key already used for the same request,
    * returns the job first accepted under it (a different request under the key: 409).
    */
-  async submit(id: string, source: JobSource, spec: JobSpec, idempotency?: { key: string; requestHash: string }): Promise<{ id: string; repeated: boolean }> {
+  async submit(
+    id: string,
+    source: JobSource,
+    spec: JobSpec,
+    idempotency?: { key: string; requestHash: string },
+    correlationId?: string,
+  ): Promise<{ id: string; repeated: boolean }> {
     const createdAt = new Date();
     let recorded: boolean;
     try {
@@ -39,7 +45,7 @@ export class JobSubmissionService {
     }
     if (!recorded) return this.repeat(idempotency!);
     try {
-      await this.publish({ id, source, ...spec, createdAt });
+      await this.publish({ id, source, ...spec, createdAt }, 1, correlationId);
     } catch (error) {
       await this.jobs.delete(id).catch(() => undefined);
       throw error;
@@ -50,14 +56,15 @@ export class JobSubmissionService {
       await this.jobs.confirmIdempotent(id).catch((error) => this.logger.warn(`Job ${id} accepted, but its Idempotency-Key could not be marked confirmed: ${error.message}`));
     }
     this.metrics.jobsAccepted.inc({ source: source.kind });
+    this.logger.debug({ msg: 'job accepted', jobId: id, correlationId, source: source.kind });
     return { id, repeated: false };
   }
 
   /** Publishes a recorded job's message (its first run, or the run `attempt`), resolving once confirmed. */
-  publish(job: RecordedJob, attempt = 1): Promise<void> {
+  publish(job: RecordedJob, attempt = 1, correlationId?: string): Promise<void> {
     const { id, createdAt, ...spec } = job;
     const message: ImageJobMessage = { jobId: id, attempt, ...spec, submittedAt: createdAt.toISOString() };
-    return this.publisher.publish(MessageType.imageJob, id, message);
+    return this.publisher.publish(MessageType.imageJob, id, message, correlationId);
   }
 
   /**

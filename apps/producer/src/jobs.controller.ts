@@ -33,6 +33,11 @@ function idempotencyKeyOf(request: FastifyRequest): string | undefined {
   return key;
 }
 
+/** The id that follows this request into the logs and the job's messages (X-Request-Id, if sane). */
+function correlationIdOf(request: FastifyRequest): string {
+  return /^[\w.:-]{1,128}$/.test(request.id) ? request.id : randomUUID();
+}
+
 function digest(request: unknown): string {
   return createHash('sha256').update(canonicalJson(request)).digest('hex');
 }
@@ -83,14 +88,14 @@ export class JobsController {
         );
         await this.checkImagePaths(spec);
         const idempotency = key === undefined ? undefined : { key, requestHash: digest({ image: upload.imageDigest, spec }) };
-        accepted = await this.submission.submit(id, { kind: 'upload', key: upload.imageKey }, spec, idempotency);
+        accepted = await this.submission.submit(id, { kind: 'upload', key: upload.imageKey }, spec, idempotency, correlationIdOf(request));
         if (accepted.repeated) await this.storage.delete(upload.imageKey);
       } catch (error) {
         if (upload.imageKey) await this.storage.delete(upload.imageKey);
         throw error;
       }
     } else {
-      accepted = await this.submitJson(id, request.body, key);
+      accepted = await this.submitJson(id, request.body, correlationIdOf(request), key);
     }
     reply.header('Location', `/v1/jobs/${accepted.id}`);
     if (!accepted.repeated) return { id: accepted.id, status: 'queued' };
@@ -112,7 +117,7 @@ export class JobsController {
       body.jobs.map(async (item: unknown): Promise<BatchItemResult> => {
         const id = randomUUID();
         try {
-          await this.submitJson(id, item);
+          await this.submitJson(id, item, correlationIdOf(request));
           return { id, status: 'queued' };
         } catch (error) {
           const [statusCode, message] = describeApiError(error, this.logger);
@@ -123,12 +128,12 @@ export class JobsController {
     return { jobs };
   }
 
-  private async submitJson(id: string, body: unknown, key?: string): Promise<{ id: string; repeated: boolean }> {
+  private async submitJson(id: string, body: unknown, correlationId: string, key?: string): Promise<{ id: string; repeated: boolean }> {
     const { source, ...spec } = parseJsonJobRequest(body, (fields) => resolveRequestedSpec(fields, this.presets));
     const jobSource = await this.checkSource(source);
     await this.checkImagePaths(spec);
     const idempotency = key === undefined ? undefined : { key, requestHash: digest({ source: jobSource, spec }) };
-    return this.submission.submit(id, jobSource, spec, idempotency);
+    return this.submission.submit(id, jobSource, spec, idempotency, correlationId);
   }
 
   /** A folder path must name a file there; a URL must be one workers may try (where it leads, they check when they connect). */
@@ -145,8 +150,8 @@ export class JobsController {
   /** Runs a failed job again, as its next attempt; 409 for a job that has not failed. */
   @Post(':id/retry')
   @HttpCode(202)
-  async retry(@Param('id', new ParseUUIDPipe()) id: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<{ id: string; status: JobStatus; attempt: number }> {
-    const { attempt } = await this.operations.retry(id);
+  async retry(@Param('id', new ParseUUIDPipe()) id: string, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<{ id: string; status: JobStatus; attempt: number }> {
+    const { attempt } = await this.operations.retry(id, correlationIdOf(request));
     reply.header('Location', `/v1/jobs/${id}`);
     return { id, status: 'queued', attempt };
   }

@@ -24,6 +24,9 @@ export async function startProducer(config: ProducerConfig): Promise<NestFastify
       app
         .getHttpAdapter()
         .getInstance()
+        .addHook('onSend', async (request, reply) => {
+          reply.header('x-request-id', request.id);
+        })
         .addHook('onResponse', async (request, reply) => {
           // The route's pattern, not the URL, so that job ids do not become labels.
           const route = request.routeOptions.url ?? 'unmatched';

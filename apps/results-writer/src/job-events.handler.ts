@@ -1,8 +1,8 @@
 import { BeforeApplicationShutdown, Controller, Logger } from '@nestjs/common';
-import { EventPattern, Payload } from '@nestjs/microservices';
+import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { JobEventMessage, MessageType, parseJobEventMessage } from '@pipeline/contracts';
 import { Batcher, isTransientDatabaseError, JobEventsRepository } from '@pipeline/database';
-import { PermanentMessageError } from '@pipeline/messaging';
+import { AmqpContext, PermanentMessageError } from '@pipeline/messaging';
 import { WriterMetrics } from '@pipeline/metrics';
 import { WriterConfig } from '@pipeline/platform';
 
@@ -42,9 +42,15 @@ export class JobEventsHandler implements BeforeApplicationShutdown {
   }
 
   @EventPattern(MessageType.jobEvent)
-  async record(@Payload() payload: unknown): Promise<void> {
-    const outcome = await this.batcher.add(parseJobEventMessage(payload));
-    if (!outcome.stored) throw new PermanentMessageError(`the database refused the event: ${outcome.reason}`);
+  async record(@Payload() payload: unknown, @Ctx() context: AmqpContext): Promise<void> {
+    const event = parseJobEventMessage(payload);
+    const outcome = await this.batcher.add(event);
+    const fields = { jobId: event.jobId, eventId: event.eventId, type: event.type, correlationId: context.message.properties.correlationId };
+    if (!outcome.stored) {
+      this.logger.error({ msg: 'event refused by the database', ...fields, error: outcome.reason });
+      throw new PermanentMessageError(`the database refused the event: ${outcome.reason}`);
+    }
+    this.logger.debug({ msg: 'event recorded', ...fields });
   }
 
   private async commit(batch: JobEventMessage[]): Promise<Recorded[]> {

@@ -43,7 +43,8 @@ export class MessagePublisher {
     return this.channel !== null && !this.connection.blocked;
   }
 
-  async publish(type: MessageType, messageId: string, payload: object): Promise<void> {
+  /** `correlationId`: the request the message stems from, carried in the AMQP property of that name. */
+  async publish(type: MessageType, messageId: string, payload: object, correlationId?: string): Promise<void> {
     const channel = this.channel;
     if (!channel) throw new BrokerUnavailableError('not connected to RabbitMQ');
     if (this.connection.blocked) throw new BrokerUnavailableError('RabbitMQ is refusing publishes (resource alarm)');
@@ -58,7 +59,7 @@ export class MessagePublisher {
           this.connection.topology.exchange,
           type,
           content,
-          { persistent: true, mandatory: true, messageId, type, contentType: 'application/json', timestamp: Math.floor(Date.now() / 1000) },
+          { persistent: true, mandatory: true, messageId, type, contentType: 'application/json', timestamp: Math.floor(Date.now() / 1000), ...(correlationId ? { correlationId } : {}) },
           (error: unknown) => {
             clearTimeout(timer);
             const wasReturned = this.returned.delete(messageId);

@@ -2,6 +2,7 @@ import { DynamicModule, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AmqpConnection, AmqpTransport, PassHandlerErrorsToTransport, Topology } from '@pipeline/messaging';
+import { randomUUID } from 'node:crypto';
 import { createLogger } from './logger';
 import { SharedConfig } from './settings';
 
@@ -30,7 +31,12 @@ export interface AppStartOptions<C extends SharedConfig & { PORT: number; HOST: 
  */
 export async function startApp<C extends SharedConfig & { PORT: number; HOST: string }>(options: AppStartOptions<C>): Promise<NestFastifyApplication> {
   const logger: LoggerService = createLogger(options.config, options.name);
-  const app = await NestFactory.create<NestFastifyApplication>(options.module, new FastifyAdapter({ bodyLimit: options.bodyLimit }), {
+  const app = await NestFactory.create<NestFastifyApplication>(options.module, new FastifyAdapter({
+      bodyLimit: options.bodyLimit,
+      // A caller's X-Request-Id (if it is a sane token) follows the request into the logs and messages.
+      requestIdHeader: 'x-request-id',
+      genReqId: () => randomUUID(),
+    }), {
     logger,
     bufferLogs: false,
   });
