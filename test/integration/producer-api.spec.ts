@@ -417,8 +417,14 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     expect((await readBody(await fetch(`${base}/v1/jobs?status=queued&limit=1`)))[0].stuck).toBe(false);
   });
 
-  it('serves its OpenAPI description, every path of which is a route it answers', async () => {
-    const document = await readBody(await fetch(`${base}/openapi.json`));
+  it('serves its OpenAPI description and its docs page, every documented path a route it answers', async () => {
+    const page = await fetch(`${base}/docs`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('swagger-ui');
+    const bundle = await fetch(`${base}/docs/swagger-ui-bundle.js`);
+    expect([bundle.status, bundle.headers.get('content-type')]).toEqual([200, 'text/javascript; charset=utf-8']);
+    expect((await fetch(`${base}/docs/..%2Fpackage.json`)).status).toBe(404);
+    const document = await readBody(await fetch(`${base}/docs-json`));
     expect(document.openapi).toBe('3.1.0');
     const fastify = app.getHttpAdapter().getInstance();
     const documented = Object.entries(document.paths as Record<string, Record<string, unknown>>).flatMap(([path, methods]) =>

@@ -8,3 +8,4 @@ export * from './errors';
 export * from './presets';
 export * from './variants';
 export * from './openapi';
+export * from './operation-examples';

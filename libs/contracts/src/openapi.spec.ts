@@ -1,6 +1,8 @@
 import { buildOpenApiDocument } from './openapi';
 import { OPERATION_CLASSES, OPERATION_NAMES } from './operations';
 import { OUTPUT_FORMATS } from './output';
+import { parseJsonJobRequest } from './jobs';
+import { DEFAULT_PRESETS, resolveRequestedSpec } from './presets';
 
 type Schema = Record<string, unknown>;
 
@@ -22,8 +24,19 @@ describe('the OpenAPI description', () => {
       expect((schema.properties as Record<string, Schema>).op).toEqual({ type: 'string', enum: [name] });
       expect(schema.required).toContain('op');
     }
+    for (const name of OPERATION_NAMES) {
+      const examples = schemas[OPERATION_CLASSES[name].name].examples as Array<{ op: string }>;
+      expect(examples.length).toBeGreaterThan(0);
+      expect(examples.every((example) => example.op === name)).toBe(true);
+    }
     expect((schemas.ResizeOperation.properties as Record<string, Schema>).fit).toEqual({ type: 'string', enum: ['cover', 'contain', 'fill', 'inside', 'outside'] });
     expect((schemas.OutputOptions.properties as Record<string, Schema>).format).toEqual({ type: 'string', enum: [...OUTPUT_FORMATS] });
+  });
+
+  it('carries job examples that are valid requests', () => {
+    for (const example of schemas.JobRequest.examples as unknown[]) {
+      expect(() => parseJsonJobRequest(example, (fields) => resolveRequestedSpec(fields, DEFAULT_PRESETS))).not.toThrow();
+    }
   });
 
   it('has no reference to a schema it does not define, and no internal message shape', () => {

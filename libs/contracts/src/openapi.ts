@@ -1,6 +1,7 @@
 import { validationMetadatasToSchemas } from 'class-validator-jsonschema';
 import { JOB_STATUSES } from './jobs';
-import { OPERATION_CLASSES } from './operations';
+import { OPERATION_EXAMPLES } from './operation-examples';
+import { OPERATION_CLASSES, OperationName } from './operations';
 import { OUTPUT_FORMATS } from './output';
 import { MAX_VARIANTS } from './variants';
 
@@ -21,14 +22,18 @@ function dtoSchemas(): Record<string, Schema> {
   }
   // Internal message shapes are not part of the HTTP API.
   for (const name of ['JobSourceShape', 'ImageJobEnvelope', 'JobEventShape', 'WorkerHeartbeatShape']) delete schemas[name];
+  for (const [op, cls] of Object.entries(OPERATION_CLASSES)) {
+    schemas[cls.name].examples = OPERATION_EXAMPLES.filter((example) => example.op === (op as OperationName));
+  }
   return schemas;
 }
 
 /**
- * The OpenAPI description of the HTTP API, served at `/openapi.json`. Operation and output
+ * The OpenAPI description of the HTTP API, served at `/docs` and `/docs-json`. Operation and output
  * schemas are generated from the DTOs that validate requests, so the two cannot drift apart.
  */
 export function buildOpenApiDocument(): Schema {
+  const schemas = dtoSchemas();
   const outputInfo = {
     type: 'object',
     properties: { name: { type: 'string' }, format: { enum: OUTPUT_FORMATS }, width: { type: 'integer' }, height: { type: 'integer' }, sizeBytes: { type: 'integer' } },
@@ -41,12 +46,17 @@ export function buildOpenApiDocument(): Schema {
       name: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' },
       operations: { type: 'array', items: ref('Operation') },
       preset: { type: 'string' },
-      ...((dtoSchemas().OutputOptions.properties as Schema) ?? {}),
+      ...((schemas.OutputOptions.properties as Schema) ?? {}),
     },
   };
   const jobRequest = {
     type: 'object',
     required: ['source'],
+    examples: [
+      { source: { path: 'holiday/beach.jpg' }, operations: [{ op: 'resize', width: 320 }, { op: 'blur', sigma: 2 }], output: { format: 'webp', quality: 80 } },
+      { source: { url: 'https://example.com/cat.jpg' }, preset: 'thumbnail' },
+      { source: { path: 'photo.jpg' }, outputs: [{ name: 'thumb', preset: 'thumbnail' }, { name: 'large', operations: [{ op: 'resize', width: 1600, fit: 'inside' }], format: 'avif', quality: 60 }] },
+    ],
     properties: {
       source: ref('RequestedSource'),
       operations: { type: 'array', items: ref('Operation') },
@@ -141,7 +151,7 @@ export function buildOpenApiDocument(): Schema {
     },
     components: {
       schemas: {
-        ...dtoSchemas(),
+        ...schemas,
         Operation: { oneOf: Object.values(OPERATION_CLASSES).map((cls) => ref(cls.name)), discriminator: { propertyName: 'op' } },
         JobRequest: jobRequest,
         JobView: jobView,

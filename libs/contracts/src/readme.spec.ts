@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { OPERATION_EXAMPLES } from './operation-examples';
 import { OPERATION_NAMES } from './operations';
 import { parseOperations } from './validation';
 
@@ -13,7 +14,8 @@ describe('the README', () => {
     .filter(Boolean)
     .map((line) => JSON.parse(line) as { op: string });
 
-  it('has an example of every operation', () => {
+  it('shows the examples the OpenAPI description carries, one or more of every operation', () => {
+    expect(examples).toEqual(OPERATION_EXAMPLES);
     expect(new Set(examples.map((example) => example.op))).toEqual(new Set(OPERATION_NAMES));
   });
 

@@ -1,0 +1,257 @@
+{{/* Names */}}
+{{- define "pipeline.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "pipeline.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 40 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 40 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Labels; components are called with (dict "root" $ "component" "producer"). */}}
+{{- define "pipeline.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "pipeline.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- define "pipeline.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" }}
+{{ include "pipeline.selectorLabels" . }}
+app.kubernetes.io/part-of: {{ include "pipeline.name" .root }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+{{- end }}
+
+{{- define "pipeline.image" -}}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+
+{{/* Secrets: the chart's generated credentials, or the user's Secret with the URLs. */}}
+{{- define "pipeline.credentialsSecret" -}}
+{{- printf "%s-credentials" (include "pipeline.fullname" .) }}
+{{- end }}
+
+{{- define "pipeline.rabbitmqHost" -}}
+{{- printf "%s-rabbitmq.%s.svc" (include "pipeline.fullname" .) .Release.Namespace }}
+{{- end }}
+
+{{- define "pipeline.postgresqlHost" -}}
+{{- printf "%s-postgresql.%s.svc" (include "pipeline.fullname" .) .Release.Namespace }}
+{{- end }}
+
+{{- define "pipeline.amqpSecret" -}}
+{{- if .Values.rabbitmq.enabled }}
+{{- include "pipeline.credentialsSecret" . }}
+{{- else }}
+{{- $name := .Values.externalServices.amqpSecret | default .Values.externalServices.existingSecret }}
+{{- required "rabbitmq.enabled is false: name the Secret holding AMQP_URL in externalServices.existingSecret (or externalServices.amqpSecret)" $name }}
+{{- end }}
+{{- end }}
+
+{{- define "pipeline.databaseSecret" -}}
+{{- if .Values.postgresql.enabled }}
+{{- include "pipeline.credentialsSecret" . }}
+{{- else }}
+{{- $name := .Values.externalServices.databaseSecret | default .Values.externalServices.existingSecret }}
+{{- required "postgresql.enabled is false: name the Secret holding DATABASE_URL in externalServices.existingSecret (or externalServices.databaseSecret)" $name }}
+{{- end }}
+{{- end }}
+
+{{- define "pipeline.amqpUrlRef" -}}
+secretKeyRef:
+  name: {{ include "pipeline.amqpSecret" . }}
+  key: {{ ternary "AMQP_URL" .Values.externalServices.amqpUrlKey .Values.rabbitmq.enabled }}
+{{- end }}
+
+{{- define "pipeline.databaseUrlRef" -}}
+secretKeyRef:
+  name: {{ include "pipeline.databaseSecret" . }}
+  key: {{ ternary "DATABASE_URL" .Values.externalServices.databaseUrlKey .Values.postgresql.enabled }}
+{{- end }}
+
+{{/* Environment: the broker's URL and the shared settings (every app). */}}
+{{- define "pipeline.sharedEnv" -}}
+- name: AMQP_URL
+  valueFrom:
+    {{- include "pipeline.amqpUrlRef" . | nindent 4 }}
+{{- range $name, $value := .Values.config }}
+- name: {{ $name }}
+  value: {{ include "pipeline.envValue" $value }}
+{{- end }}
+{{- end }}
+
+{{/* A setting as an env value: whole numbers as written (YAML gives Helm 1e+08 otherwise). */}}
+{{- define "pipeline.envValue" -}}
+{{- if and (kindIs "float64" .) (eq . (floor .)) }}
+{{- . | int64 | toString | quote }}
+{{- else }}
+{{- . | toString | quote }}
+{{- end }}
+{{- end }}
+
+{{- define "pipeline.databaseEnv" -}}
+- name: DATABASE_URL
+  valueFrom:
+    {{- include "pipeline.databaseUrlRef" . | nindent 4 }}
+{{- end }}
+
+{{/* An app's own settings: (dict "env" .Values.producer.env) */}}
+{{- define "pipeline.extraEnv" -}}
+{{- range $name, $value := .env }}
+- name: {{ $name }}
+  value: {{ include "pipeline.envValue" $value }}
+{{- end }}
+{{- end }}
+
+{{/*
+An init container that waits until the services of the given URL variables accept TCP
+connections: (dict "root" $ "urls" (list "AMQP_URL" "DATABASE_URL")).
+*/}}
+{{- define "pipeline.waitFor" -}}
+{{- $root := .root }}
+{{- if $root.Values.waitForServices.enabled -}}
+initContainers:
+- name: wait-for-services
+  image: {{ include "pipeline.image" $root }}
+  imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+  args: ["deploy/wait-for.js", {{ range $i, $url := .urls }}{{ if $i }}, {{ end }}{{ $url | quote }}{{ end }}]
+  env:
+    - name: WAIT_TIMEOUT_S
+      value: {{ $root.Values.waitForServices.timeoutSeconds | quote }}
+    {{- range .urls }}
+    - name: {{ . }}
+      valueFrom:
+        {{- if eq . "AMQP_URL" }}
+        {{- include "pipeline.amqpUrlRef" $root | nindent 8 }}
+        {{- else }}
+        {{- include "pipeline.databaseUrlRef" $root | nindent 8 }}
+        {{- end }}
+    {{- end }}
+  resources:
+    requests:
+      cpu: 10m
+      memory: 32Mi
+    limits:
+      memory: 64Mi
+  securityContext:
+    {{- toYaml $root.Values.securityContext | nindent 4 }}
+{{- end }}
+{{- end }}
+
+{{/* Liveness, readiness and startup probes on an app's health endpoints. */}}
+{{- define "pipeline.probes" -}}
+startupProbe:
+  httpGet:
+    path: /health/live
+    port: http
+  periodSeconds: 5
+  failureThreshold: 60
+livenessProbe:
+  httpGet:
+    path: /health/live
+    port: http
+  periodSeconds: 10
+  timeoutSeconds: 5
+  failureThreshold: 3
+readinessProbe:
+  httpGet:
+    path: /health/ready
+    port: http
+  periodSeconds: 5
+  timeoutSeconds: 5
+  failureThreshold: 2
+{{- end }}
+
+{{- define "pipeline.metricsAnnotations" -}}
+prometheus.io/scrape: "true"
+prometheus.io/port: {{ . | quote }}
+prometheus.io/path: /metrics
+{{- end }}
+
+{{- define "pipeline.storageClass" -}}
+{{- if eq . "-" -}}
+storageClassName: ""
+{{- else if . -}}
+storageClassName: {{ . | quote }}
+{{- end }}
+{{- end }}
+
+{{/* The shared storage and the images folder (producer and workers). */}}
+{{- define "pipeline.storageVolumes" -}}
+- name: storage
+  persistentVolumeClaim:
+    claimName: {{ .Values.storage.existingClaim | default (printf "%s-storage" (include "pipeline.fullname" .)) }}
+{{- if .Values.images.existingClaim }}
+- name: images
+  persistentVolumeClaim:
+    claimName: {{ .Values.images.existingClaim }}
+    readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "pipeline.storageMounts" -}}
+- name: storage
+  mountPath: {{ .Values.storage.mountPath }}
+{{- if .Values.images.existingClaim }}
+- name: images
+  mountPath: {{ .Values.images.mountPath }}
+  readOnly: true
+  {{- with .Values.images.subPath }}
+  subPath: {{ . }}
+  {{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "pipeline.storageEnv" -}}
+- name: STORAGE_DIR
+  value: {{ .Values.storage.mountPath | quote }}
+- name: IMAGES_DIR
+  value: {{ .Values.images.mountPath | quote }}
+{{- end }}
+
+{{- define "pipeline.scheduling" -}}
+{{- with .nodeSelector -}}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{- define "pipeline.imagePullSecrets" -}}
+{{- with .Values.imagePullSecrets -}}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* Egress every pod needs: DNS, wherever the cluster's resolver runs. */}}
+{{- define "pipeline.np.dns" -}}
+- ports:
+    - port: 53
+      protocol: UDP
+    - port: 53
+      protocol: TCP
+{{- end }}
+{{- define "pipeline.np.ports" -}}
+{{- range $i, $port := . }}
+{{- if $i }}{{ "\n" }}{{ end -}}
+- port: {{ $port }}
+  protocol: TCP
+{{- end }}
+{{- end }}

@@ -1,0 +1,160 @@
+// docker-compose.yml and its helpers (deploy/pgadmin, deploy/prometheus, .env.example),
+// checked with docker-compose itself (`config`) and against the apps' own settings.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { composePorts, composeVolumes, dockerCompose, parseYaml, readRepoFile } from './tools';
+
+jest.setTimeout(60_000);
+
+const example = readRepoFile('.env.example');
+const required = ['RABBITMQ_PASSWORD', 'POSTGRES_PASSWORD', 'PGADMIN_EMAIL', 'PGADMIN_PASSWORD'];
+const appServices = ['migrate', 'producer', 'image-worker', 'results-writer'];
+let dir: string;
+let envFile: string;
+let config: any;
+
+/** `docker-compose config` with this env file, parsed; every profile on. */
+function composeConfig(file: string): any {
+  const result = dockerCompose(['--profile', 'tools', '--profile', 'monitoring', 'config'], file);
+  if (result.status !== 0) throw new Error(`docker-compose config failed: ${result.stderr}`);
+  return parseYaml(result.stdout);
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'compose-'));
+  envFile = join(dir, '.env');
+  writeFileSync(envFile, example);
+  config = composeConfig(envFile);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('docker-compose.yml', () => {
+  test('docker-compose config -q accepts it with the settings of .env.example', () => {
+    const result = dockerCompose(['config', '-q'], envFile);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(readRepoFile('docker-compose.yml')).not.toMatch(/^version:/m); // the Compose Specification
+  });
+
+  test.each(required)('refuses to start without %s in .env: no default secrets', (name) => {
+    const file = join(dir, `.env-without-${name}`);
+    writeFileSync(file, example.replace(new RegExp(`^${name}=.*$`, 'm'), ''));
+    const result = dockerCompose(['config', '-q'], file);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain(`set ${name} in .env`);
+  });
+
+  test('no password is written in the file itself', () => {
+    for (const line of readRepoFile('docker-compose.yml').split('\n')) {
+      if (/PASS/.test(line) && !line.trim().startsWith('#')) expect(line).toMatch(/\$\{[A-Z_]*PASSWORD:\?[^}]+\}/);
+    }
+  });
+
+  test('.env.example names every variable the file reads, and the apps know every setting it passes', () => {
+    const text = readRepoFile('docker-compose.yml');
+    const used = new Set([...text.matchAll(/\$\{([A-Z0-9_]+)/g)].map((m) => m[1]));
+    const listed = new Set([...example.matchAll(/^([A-Z0-9_]+)=/gm)].map((m) => m[1]));
+    expect([...used].filter((name) => !listed.has(name))).toEqual([]);
+
+    const settings = new Set([...readRepoFile('libs/platform/src/settings.ts').matchAll(/\b([A-Z][A-Z0-9_]+)(?::[^=\n]*)?\s=\s/g)].map((m) => m[1]));
+    for (const service of appServices) {
+      const unknown = Object.keys(config.services[service].environment).filter((name) => !settings.has(name));
+      expect({ service, unknown }).toEqual({ service, unknown: [] });
+    }
+  });
+
+  test('the services: broker, database, a one-shot migration, the three apps, pgAdmin and Prometheus under profiles', () => {
+    expect(Object.keys(config.services).sort()).toEqual(['image-worker', 'migrate', 'pgadmin', 'postgres', 'producer', 'prometheus', 'rabbitmq', 'results-writer']);
+    expect(config.services.pgadmin.profiles).toEqual(['tools']);
+    expect(config.services.prometheus.profiles).toEqual(['monitoring']);
+    for (const name of ['rabbitmq', 'postgres', ...appServices]) expect(config.services[name].profiles).toBeUndefined();
+  });
+
+  test('RabbitMQ and PostgreSQL: official images, named volumes, health checks, passwords from .env', () => {
+    const { rabbitmq, postgres } = config.services;
+    expect(rabbitmq.image).toMatch(/^rabbitmq:3\.\d+\.\d+-management$/);
+    expect(rabbitmq.hostname).toBe('rabbitmq'); // the node name, and with it the data, survives re-creation
+    expect(composeVolumes(rabbitmq)).toContainEqual(expect.objectContaining({ source: 'rabbitmq-data', target: '/var/lib/rabbitmq', type: 'volume' }));
+    expect(rabbitmq.healthcheck.test).toEqual(['CMD', 'rabbitmq-diagnostics', '-q', 'check_port_connectivity']);
+    expect(rabbitmq.environment.RABBITMQ_DEFAULT_PASS).toBe('change-me-rabbitmq');
+    expect(postgres.image).toMatch(/^postgres:\d+/);
+    expect(composeVolumes(postgres)).toContainEqual(expect.objectContaining({ source: 'postgres-data', target: '/var/lib/postgresql/data', type: 'volume' }));
+    expect(postgres.healthcheck.test.slice(0, 2)).toEqual(['CMD', 'pg_isready']);
+    expect(postgres.environment.POSTGRES_PASSWORD).toBe('change-me-postgres');
+    expect(Object.keys(config.volumes).sort()).toEqual(['pgadmin-data', 'postgres-data', 'prometheus-data', 'rabbitmq-data', 'storage']);
+  });
+
+  test('start order: migrations after a healthy database, the apps after a healthy broker and the migration', () => {
+    const healthy = { condition: 'service_healthy' };
+    const services = config.services;
+    expect(services.migrate.depends_on).toEqual({ postgres: healthy });
+    expect(services.migrate.restart).toBe('no');
+    for (const name of ['producer', 'results-writer']) {
+      expect(services[name].depends_on).toEqual({ rabbitmq: healthy, postgres: healthy, migrate: { condition: 'service_completed_successfully' } });
+    }
+    expect(services['image-worker'].depends_on).toEqual({ rabbitmq: healthy });
+    for (const name of ['rabbitmq', 'postgres', 'producer', 'image-worker', 'results-writer', 'pgadmin', 'prometheus']) expect(services[name].restart).toBe('unless-stopped');
+  });
+
+  test('the apps: one image, the app chosen by command, drained on stop, hardened', () => {
+    for (const name of appServices) {
+      const service = config.services[name];
+      expect(service.image).toBe('image-pipeline:local');
+      expect(service.build).toEqual({ context: expect.any(String), dockerfile: 'deploy/Dockerfile' });
+      const app = name === 'migrate' ? 'migrator' : name;
+      expect(service.command).toEqual([`dist/apps/${app}/apps/${app}/src/main.js`]);
+      expect(service.read_only).toBe(true);
+      expect(service.cap_drop).toEqual(['ALL']);
+    }
+    for (const name of ['producer', 'image-worker', 'results-writer']) {
+      const service = config.services[name];
+      expect(service.tmpfs).toEqual(['/tmp']);
+      expect(service.stop_grace_period).toBe('40s'); // longer than SHUTDOWN_GRACE_MS
+    }
+    expect(config.services.producer.environment.PORT).toBe('3000');
+    expect(config.services['image-worker'].environment.PORT).toBe('3001'); // the image's HEALTHCHECK reads PORT
+    expect(config.services['results-writer'].environment.PORT).toBe('3002');
+    expect(composePorts(config.services.producer)).toEqual([{ target: 3000, published: 3000, host_ip: '127.0.0.1' }]);
+    // The workers are given no database: they do not use one.
+    expect(config.services['image-worker'].environment.DATABASE_URL).toBeUndefined();
+    expect(config.services.producer.environment.DATABASE_URL).toBe('postgres://pipeline:change-me-postgres@postgres:5432/pipeline');
+    expect(config.services.producer.environment.AMQP_URL).toBe('amqp://pipeline:change-me-rabbitmq@rabbitmq:5672');
+  });
+
+  test('storage is one named volume shared by the producer and the workers; the images folder a read-only bind mount', () => {
+    for (const name of ['producer', 'image-worker']) {
+      const service = config.services[name];
+      const volumes = composeVolumes(service);
+      expect(volumes).toContainEqual(expect.objectContaining({ type: 'volume', source: 'storage', target: '/data/storage', read_only: false }));
+      expect(volumes).toContainEqual(expect.objectContaining({ type: 'bind', target: '/images', read_only: true }));
+      expect(volumes.find((v) => v.target === '/images')!.source).toMatch(/\/data\/images$/);
+      expect(service.environment).toMatchObject({ STORAGE_DIR: '/data/storage', IMAGES_DIR: '/images' });
+    }
+    expect(config.services['results-writer'].volumes).toBeUndefined();
+  });
+
+  test('pgAdmin starts with the database registered, as the compose file names it', () => {
+    const { pgadmin, postgres } = config.services;
+    expect(pgadmin.image).toMatch(/^dpage\/pgadmin4:/);
+    expect(pgadmin.environment).toMatchObject({ PGADMIN_DEFAULT_EMAIL: 'admin@example.com', PGADMIN_DEFAULT_PASSWORD: 'change-me-pgadmin' });
+    const mount = composeVolumes(pgadmin).find((v) => v.target === '/pgadmin4/servers.json')!;
+    expect(mount).toMatchObject({ type: 'bind', read_only: true });
+    expect(mount.source).toMatch(/deploy\/pgadmin\/servers\.json$/);
+    const server = JSON.parse(readRepoFile('deploy/pgadmin/servers.json')).Servers['1'];
+    expect(server).toMatchObject({ Host: 'postgres', Port: 5432, MaintenanceDB: postgres.environment.POSTGRES_DB, Username: postgres.environment.POSTGRES_USER });
+    expect(composePorts(pgadmin)).toEqual([{ target: 80, published: 5050, host_ip: '127.0.0.1' }]);
+  });
+
+  test('Prometheus scrapes /metrics of every app, every worker replica through Docker DNS', () => {
+    const prometheus = parseYaml(readRepoFile('deploy/prometheus/prometheus.yml')) as any;
+    const jobs = Object.fromEntries(prometheus.scrape_configs.map((job: any) => [job.job_name, job]));
+    expect(jobs.producer.static_configs[0].targets).toEqual(['producer:3000']);
+    expect(jobs['results-writer'].static_configs[0].targets).toEqual(['results-writer:3002']);
+    expect(jobs['image-worker'].dns_sd_configs).toEqual([expect.objectContaining({ names: ['image-worker'], type: 'A', port: 3001 })]);
+    expect(jobs.rabbitmq.static_configs[0].targets).toEqual(['rabbitmq:15692']);
+    for (const job of Object.values(jobs) as any[]) expect(job.metrics_path ?? '/metrics').toBe('/metrics');
+    const service = config.services.prometheus;
+    expect(composeVolumes(service)).toContainEqual(expect.objectContaining({ type: 'bind', target: '/etc/prometheus/prometheus.yml', read_only: true }));
+  });
+});

@@ -1,0 +1,346 @@
+// The Helm chart (helm/image-pipeline): lint, render with every value set, validate what it
+// renders against the Kubernetes API schemas, and check the promises the README makes about
+// it (restricted pods, probes, kept secrets, hooks, autoscaling, network policies).
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chartDir, containersOf, find, helm, K8sObject, label, parseManifests, podSpecOf, renderChart, validateAgainstSchemas, valueSets } from './tools';
+
+jest.setTimeout(60_000);
+
+const sets = Object.entries(valueSets);
+const rendered = new Map<string, K8sObject[]>();
+const renderedFor = (set: string) => {
+  if (!rendered.has(set)) rendered.set(set, renderChart(valueSets[set]));
+  return rendered.get(set)!;
+};
+const workloads = (objects: K8sObject[]) => objects.filter((o) => podSpecOf(o) !== undefined);
+const appComponents = ['producer', 'image-worker', 'results-writer', 'migrate'];
+const componentOf = (o: K8sObject) => o.metadata.labels?.['app.kubernetes.io/component'] ?? '';
+
+describe('helm chart', () => {
+  test.each(sets)('helm lint --strict passes with the %s values', (_set, file) => {
+    const result = helm(['lint', '--strict', chartDir, ...(file ? ['--values', file] : [])]);
+    expect(result.stderr + result.stdout).toContain('0 chart(s) failed');
+    expect(result.status).toBe(0);
+  });
+
+  test.each(sets)('the %s values render manifests valid against the Kubernetes API schemas', (set) => {
+    const objects = renderedFor(set);
+    expect(objects.length).toBeGreaterThan(10);
+    expect(validateAgainstSchemas(objects)).toEqual([]);
+  });
+
+  test('the schema check catches a misplaced field and a wrong type', () => {
+    const objects = renderChart(undefined, []);
+    const misspelt = structuredClone(find(objects, 'Deployment', 'demo-image-pipeline-image-worker'));
+    misspelt.spec.template.spec.containers[0].securityContex = {};
+    expect(validateAgainstSchemas([misspelt]).join('\n')).toMatch(/securityContex"?' does not exist in type 'IContainer'/);
+    const wrongType = structuredClone(find(objects, 'Deployment', 'demo-image-pipeline-image-worker'));
+    wrongType.spec.template.spec.containers[0].ports[0].containerPort = 'http';
+    expect(validateAgainstSchemas([wrongType]).join('\n')).toContain('containerPort must be integer');
+  });
+
+  test.each(sets)('every pod of the %s values meets the restricted Pod Security Standard', (set) => {
+    const problems: string[] = [];
+    const allowedVolumes = ['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret'];
+    for (const workload of workloads(renderedFor(set))) {
+      const pod = podSpecOf(workload);
+      const at = label(workload);
+      const podContext = pod.securityContext ?? {};
+      if (podContext.runAsNonRoot !== true) problems.push(`${at}: runAsNonRoot`);
+      if (podContext.runAsUser === 0) problems.push(`${at}: runAsUser 0`);
+      if (podContext.seccompProfile?.type !== 'RuntimeDefault') problems.push(`${at}: seccompProfile`);
+      if (pod.hostNetwork || pod.hostPID || pod.hostIPC) problems.push(`${at}: host namespaces`);
+      for (const volume of pod.volumes ?? []) {
+        const type = Object.keys(volume).find((key) => key !== 'name');
+        if (!type || !allowedVolumes.includes(type)) problems.push(`${at}: volume ${volume.name} of type ${type}`);
+      }
+      for (const container of containersOf(pod)) {
+        const where = `${at} ${container.name}`;
+        const context = container.securityContext ?? {};
+        if (context.allowPrivilegeEscalation !== false) problems.push(`${where}: allowPrivilegeEscalation`);
+        if (context.privileged) problems.push(`${where}: privileged`);
+        if (context.runAsUser === 0) problems.push(`${where}: runAsUser 0`);
+        if (!(context.capabilities?.drop ?? []).includes('ALL')) problems.push(`${where}: capabilities not dropped`);
+        for (const added of context.capabilities?.add ?? []) if (added !== 'NET_BIND_SERVICE') problems.push(`${where}: adds ${added}`);
+        for (const port of container.ports ?? []) if (port.hostPort) problems.push(`${where}: hostPort`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  test.each(sets)('with the %s values every container but pgAdmin has a read-only root filesystem and an emptyDir at /tmp', (set) => {
+    const problems: string[] = [];
+    for (const workload of workloads(renderedFor(set))) {
+      if (componentOf(workload) === 'pgadmin') continue; // its entrypoint writes into the image
+      const pod = podSpecOf(workload);
+      const emptyDirs = new Set((pod.volumes ?? []).filter((v: any) => v.emptyDir).map((v: any) => v.name));
+      for (const container of containersOf(pod)) {
+        const where = `${label(workload)} ${container.name}`;
+        if (container.securityContext?.readOnlyRootFilesystem !== true) problems.push(`${where}: root filesystem writable`);
+        if (container.name === 'wait-for-services') continue; // writes nothing
+        const tmp = (container.volumeMounts ?? []).find((m: any) => m.mountPath === '/tmp');
+        if (!tmp || !emptyDirs.has(tmp.name)) problems.push(`${where}: no emptyDir at /tmp`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  test('the apps run node on the one image, with probes on their health endpoints', () => {
+    const objects = renderedFor('default');
+    const expected: Record<string, [string, number]> = {
+      'demo-image-pipeline-producer': ['producer', 3000],
+      'demo-image-pipeline-image-worker': ['image-worker', 3001],
+      'demo-image-pipeline-results-writer': ['results-writer', 3002],
+    };
+    for (const [name, [app, port]] of Object.entries(expected)) {
+      const pod = podSpecOf(find(objects, 'Deployment', name));
+      const container = pod.containers[0];
+      expect(container.image).toBe('image-pipeline:0.1.0');
+      expect(container.command).toBeUndefined(); // the image's ENTRYPOINT: node, PID 1
+      expect(container.args).toEqual([`dist/apps/${app}/apps/${app}/src/main.js`]);
+      expect(container.ports).toEqual([{ name: 'http', containerPort: port, protocol: 'TCP' }]);
+      expect(container.env).toContainEqual({ name: 'PORT', value: String(port) });
+      expect(container.livenessProbe.httpGet).toEqual({ path: '/health/live', port: 'http' });
+      expect(container.readinessProbe.httpGet).toEqual({ path: '/health/ready', port: 'http' });
+      expect(container.startupProbe.httpGet).toEqual({ path: '/health/live', port: 'http' });
+      expect(container.resources.requests).toBeDefined();
+      expect(container.resources.limits.memory).toBeDefined();
+      // Longer than SHUTDOWN_GRACE_MS (25 s): work in flight finishes on SIGTERM.
+      expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(25);
+      expect(pod.automountServiceAccountToken).toBe(false);
+    }
+  });
+
+  test('the producer and the workers share one ReadWriteMany claim at STORAGE_DIR; the writer does not mount it', () => {
+    const objects = renderedFor('default');
+    const claim = find(objects, 'PersistentVolumeClaim', 'demo-image-pipeline-storage');
+    expect(claim.spec.accessModes).toEqual(['ReadWriteMany']);
+    expect(claim.metadata.annotations?.['helm.sh/resource-policy']).toBe('keep');
+    for (const name of ['demo-image-pipeline-producer', 'demo-image-pipeline-image-worker']) {
+      const pod = podSpecOf(find(objects, 'Deployment', name));
+      expect(pod.volumes).toContainEqual({ name: 'storage', persistentVolumeClaim: { claimName: 'demo-image-pipeline-storage' } });
+      expect(pod.containers[0].volumeMounts).toContainEqual({ name: 'storage', mountPath: '/data/storage' });
+      expect(pod.containers[0].env).toContainEqual({ name: 'STORAGE_DIR', value: '/data/storage' });
+    }
+    const writer = podSpecOf(find(objects, 'Deployment', 'demo-image-pipeline-results-writer'));
+    expect(writer.volumes.map((v: any) => v.name)).toEqual(['tmp']);
+
+    const external = renderedFor('external');
+    expect(external.some((o) => o.kind === 'PersistentVolumeClaim')).toBe(false);
+    const worker = podSpecOf(find(external, 'Deployment', 'demo-image-pipeline-image-worker'));
+    expect(worker.volumes).toContainEqual({ name: 'storage', persistentVolumeClaim: { claimName: 'pipeline-storage' } });
+    expect(worker.volumes).toContainEqual({ name: 'images', persistentVolumeClaim: { claimName: 'photo-library', readOnly: true } });
+    expect(worker.containers[0].volumeMounts).toContainEqual({ name: 'images', mountPath: '/images', readOnly: true, subPath: 'published' });
+  });
+
+  test('generated passwords are kept: the Secret is looked up before it is generated, and survives uninstall', () => {
+    const secret = find(renderedFor('default'), 'Secret', 'demo-image-pipeline-credentials');
+    expect(secret.metadata.annotations?.['helm.sh/resource-policy']).toBe('keep');
+    expect(Object.keys(secret.data ?? {}).sort()).toEqual(['AMQP_URL', 'DATABASE_URL', 'PGADMIN_PASSWORD', 'POSTGRES_PASSWORD', 'RABBITMQ_MANAGEMENT_URL', 'RABBITMQ_PASSWORD']);
+    const decoded = (key: string) => Buffer.from(secret.data![key], 'base64').toString();
+    expect(decoded('RABBITMQ_PASSWORD')).toMatch(/^[A-Za-z0-9]{32}$/);
+    expect(decoded('AMQP_URL')).toBe(`amqp://pipeline:${decoded('RABBITMQ_PASSWORD')}@demo-image-pipeline-rabbitmq.pipeline.svc:5672`);
+    expect(decoded('DATABASE_URL')).toBe(`postgres://pipeline:${decoded('POSTGRES_PASSWORD')}@demo-image-pipeline-postgresql.pipeline.svc:5432/pipeline`);
+    // `helm template` has no cluster to look the Secret up in; the template must do it.
+    const template = readFileSync(join(chartDir, 'templates', 'secret.yaml'), 'utf8');
+    expect(template).toMatch(/lookup "v1" "Secret" \.Release\.Namespace \$name/);
+    for (const key of ['RABBITMQ_PASSWORD', 'POSTGRES_PASSWORD', 'PGADMIN_PASSWORD']) expect(template).toContain(`get $data "${key}" | b64dec`);
+    // The services' data outlives the release too, and is made with those passwords.
+    for (const name of ['demo-image-pipeline-rabbitmq', 'demo-image-pipeline-postgresql']) {
+      const statefulSet = find(renderedFor('default'), 'StatefulSet', name);
+      expect(statefulSet.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Retain', whenScaled: 'Retain' });
+      expect(statefulSet.spec.volumeClaimTemplates).toHaveLength(1);
+      expect(statefulSet.spec.replicas).toBe(1);
+    }
+  });
+
+  test('the in-chart services use the official images and a password from the credentials Secret', () => {
+    const objects = renderedFor('default');
+    const rabbitmq = podSpecOf(find(objects, 'StatefulSet', 'demo-image-pipeline-rabbitmq')).containers[0];
+    expect(rabbitmq.image).toMatch(/^rabbitmq:3\.\d+\.\d+-management$/);
+    expect(rabbitmq.env).toContainEqual({ name: 'RABBITMQ_DEFAULT_PASS', valueFrom: { secretKeyRef: { name: 'demo-image-pipeline-credentials', key: 'RABBITMQ_PASSWORD' } } });
+    const postgres = podSpecOf(find(objects, 'StatefulSet', 'demo-image-pipeline-postgresql')).containers[0];
+    expect(postgres.image).toMatch(/^postgres:\d+/);
+    expect(postgres.env).toContainEqual({ name: 'POSTGRES_PASSWORD', valueFrom: { secretKeyRef: { name: 'demo-image-pipeline-credentials', key: 'POSTGRES_PASSWORD' } } });
+  });
+
+  test('external services: no StatefulSets, the URLs come from the existing Secret', () => {
+    const objects = renderedFor('external');
+    expect(objects.filter((o) => o.kind === 'StatefulSet' || o.kind === 'Secret')).toEqual([]);
+    for (const workload of workloads(objects)) {
+      for (const container of containersOf(podSpecOf(workload))) {
+        for (const env of container.env ?? []) {
+          if (env.name === 'AMQP_URL') expect(env.valueFrom).toEqual({ secretKeyRef: { name: 'pipeline-services', key: 'AMQP_URL' } });
+          if (env.name === 'DATABASE_URL') expect(env.valueFrom).toEqual({ secretKeyRef: { name: 'pipeline-services', key: 'DATABASE_URL' } });
+        }
+      }
+    }
+    const producer = podSpecOf(find(objects, 'Deployment', 'demo-image-pipeline-producer')).containers[0];
+    expect(producer.env).toContainEqual({ name: 'AMQP_PREFIX', value: 'images-prod' });
+    // Each URL may come from a Secret of its own, e.g. the one a database operator makes.
+    const separate = podSpecOf(find(renderedFor('keda-external'), 'Deployment', 'demo-image-pipeline-results-writer')).containers[0];
+    expect(separate.env).toContainEqual({ name: 'AMQP_URL', valueFrom: { secretKeyRef: { name: 'pipeline-broker', key: 'url' } } });
+    expect(separate.env).toContainEqual({ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'pipeline-db-app', key: 'uri' } } });
+    expect(producer.env).toContainEqual({ name: 'MAX_UPLOAD_BYTES', value: '104857600' });
+  });
+
+  test('without the in-chart services an existingSecret is required, and values are checked against values.schema.json', () => {
+    const noSecret = helm(['template', 'demo', chartDir, '--set', 'postgresql.enabled=false']);
+    expect(noSecret.status).not.toBe(0);
+    expect(noSecret.stderr).toContain('externalServices.existingSecret');
+    const typo = helm(['template', 'demo', chartDir, '--set', 'producer.replica=3']);
+    expect(typo.status).not.toBe(0);
+    expect(typo.stderr).toContain('Additional property replica is not allowed');
+    const secretInConfig = helm(['template', 'demo', chartDir, '--set', 'config.DATABASE_URL=postgres://x']);
+    expect(secretInConfig.status).not.toBe(0);
+  });
+
+  test('migrations run as a hook Job: pre-install with an external database, post-install with the in-chart one, and pre-upgrade', () => {
+    const inChart = find(renderedFor('default'), 'Job', 'demo-image-pipeline-migrate');
+    expect(inChart.metadata.annotations?.['helm.sh/hook']).toBe('post-install,pre-upgrade');
+    const external = find(renderedFor('external'), 'Job', 'demo-image-pipeline-migrate');
+    expect(external.metadata.annotations?.['helm.sh/hook']).toBe('pre-install,pre-upgrade');
+    for (const job of [inChart, external]) {
+      expect(job.metadata.annotations?.['helm.sh/hook-delete-policy']).toBe('before-hook-creation,hook-succeeded');
+      const pod = podSpecOf(job);
+      expect(pod.restartPolicy).toBe('Never');
+      expect(pod.serviceAccountName).toBeUndefined(); // nothing the chart makes: it may not exist yet
+      expect(pod.containers[0].args).toEqual(['dist/apps/migrator/apps/migrator/src/main.js']);
+      expect(JSON.stringify(pod)).not.toContain('configMapRef');
+    }
+    expect(JSON.stringify(podSpecOf(external))).toContain('"name":"pipeline-services"');
+  });
+
+  test('workers scale with an HPA by default, with a KEDA ScaledObject on <AMQP_PREFIX>.jobs when enabled (and then no HPA)', () => {
+    const defaults = renderedFor('default');
+    const hpa = find(defaults, 'HorizontalPodAutoscaler', 'demo-image-pipeline-image-worker');
+    expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'demo-image-pipeline-image-worker' });
+    expect(find(defaults, 'Deployment', 'demo-image-pipeline-image-worker').spec.replicas).toBeUndefined();
+
+    const keda = renderedFor('keda');
+    expect(keda.some((o) => o.kind === 'HorizontalPodAutoscaler')).toBe(false);
+    const scaled = find(keda, 'ScaledObject', 'demo-image-pipeline-image-worker');
+    expect(scaled.spec.scaleTargetRef).toEqual({ name: 'demo-image-pipeline-image-worker' });
+    expect(scaled.spec.maxReplicaCount).toBe(30);
+    expect(scaled.spec.triggers).toEqual([
+      {
+        type: 'rabbitmq',
+        metadata: { protocol: 'http', queueName: 'pipeline.jobs', mode: 'QueueLength', value: '10' },
+        authenticationRef: { name: 'demo-image-pipeline-image-worker-rabbitmq' },
+      },
+    ]);
+    const auth = find(keda, 'TriggerAuthentication', 'demo-image-pipeline-image-worker-rabbitmq');
+    expect(auth.spec.secretTargetRef).toEqual([{ parameter: 'host', name: 'demo-image-pipeline-credentials', key: 'RABBITMQ_MANAGEMENT_URL' }]);
+
+    const kedaExternal = renderedFor('keda-external');
+    expect(find(kedaExternal, 'TriggerAuthentication', 'demo-image-pipeline-image-worker-rabbitmq').spec.secretTargetRef).toEqual([
+      { parameter: 'host', name: 'pipeline-broker', key: 'url' },
+    ]);
+    expect(find(kedaExternal, 'ScaledObject', 'demo-image-pipeline-image-worker').spec.triggers[0].metadata.protocol).toBe('amqp');
+
+    const prefixed = renderChart(undefined, ['imageWorker.keda.enabled=true', 'config.AMQP_PREFIX=prod']);
+    expect(find(prefixed, 'ScaledObject', 'demo-image-pipeline-image-worker').spec.triggers[0].metadata.queueName).toBe('prod.jobs');
+  });
+
+  test('PodDisruptionBudgets cover the producer, the workers and the writer', () => {
+    const objects = renderedFor('default');
+    for (const component of ['producer', 'image-worker', 'results-writer']) {
+      const pdb = find(objects, 'PodDisruptionBudget', `demo-image-pipeline-${component}`);
+      const deployment = find(objects, 'Deployment', `demo-image-pipeline-${component}`);
+      expect(pdb.spec.selector).toEqual(deployment.spec.selector);
+      expect(pdb.spec.maxUnavailable).toBe(1);
+    }
+  });
+
+  test('Services and the Ingress reach pods of the chart on named ports', () => {
+    for (const set of ['default', 'keda']) {
+      const objects = renderedFor(set);
+      for (const service of objects.filter((o) => o.kind === 'Service')) {
+        const targets = workloads(objects).filter((w) => Object.entries(service.spec.selector).every(([k, v]) => podSpecOf(w) && w.spec.template.metadata.labels[k] === v));
+        expect(targets.length).toBe(1);
+        const ports = containersOf(podSpecOf(targets[0])).flatMap((c) => (c.ports ?? []).map((p: any) => p.name));
+        for (const port of service.spec.ports) expect(ports).toContain(port.targetPort);
+      }
+    }
+    const ingress = find(renderedFor('keda'), 'Ingress', 'demo-image-pipeline-producer');
+    expect(ingress.spec.rules[0].http.paths[0].backend).toEqual({ service: { name: 'demo-image-pipeline-producer', port: { name: 'http' } } });
+  });
+
+  test('NetworkPolicies let the apps reach only DNS, the broker and the database (workers also the web), and open the API port', () => {
+    const objects = renderedFor('default');
+    const egressPorts = (name: string) =>
+      find(objects, 'NetworkPolicy', name)
+        .spec.egress.flatMap((rule: any) => rule.ports.map((p: any) => p.port))
+        .sort((a: number, b: number) => a - b);
+    expect(egressPorts('demo-image-pipeline-producer')).toEqual([53, 53, 5432, 5671, 5672]);
+    expect(egressPorts('demo-image-pipeline-results-writer')).toEqual([53, 53, 5432, 5671, 5672]);
+    expect(egressPorts('demo-image-pipeline-image-worker')).toEqual([53, 53, 80, 443, 5671, 5672]);
+    expect(egressPorts('demo-image-pipeline-migrate')).toEqual([53, 53, 5432]);
+    const workerWeb = find(objects, 'NetworkPolicy', 'demo-image-pipeline-image-worker').spec.egress.find((r: any) => r.to);
+    expect(workerWeb.to[0].ipBlock.except).toContain('169.254.0.0/16');
+
+    const producer = find(objects, 'NetworkPolicy', 'demo-image-pipeline-producer');
+    expect(producer.spec.ingress).toEqual([{ ports: [{ port: 'http', protocol: 'TCP' }] }]);
+    // Without metricsFrom nothing reaches the workers and the writer.
+    expect(find(objects, 'NetworkPolicy', 'demo-image-pipeline-image-worker').spec.ingress).toEqual([]);
+    const postgres = find(objects, 'NetworkPolicy', 'demo-image-pipeline-postgresql');
+    expect(postgres.spec.ingress[0].ports).toEqual([{ port: 5432, protocol: 'TCP' }]);
+    expect(postgres.spec.ingress[0].from[0].podSelector.matchExpressions[0].values).toEqual(['producer', 'results-writer', 'migrate', 'pgadmin']);
+    const rabbitmq = find(objects, 'NetworkPolicy', 'demo-image-pipeline-rabbitmq');
+    expect(rabbitmq.spec.ingress).toHaveLength(1);
+
+    // Metrics scraping, KEDA and the API's clients are configurable.
+    const keda = renderedFor('keda');
+    expect(find(keda, 'NetworkPolicy', 'demo-image-pipeline-image-worker').spec.ingress[0].from).toEqual([
+      { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } },
+    ]);
+    expect(find(keda, 'NetworkPolicy', 'demo-image-pipeline-rabbitmq').spec.ingress).toHaveLength(3);
+    const external = find(renderedFor('external'), 'NetworkPolicy', 'demo-image-pipeline-producer');
+    expect(external.spec.ingress[0].from).toHaveLength(2);
+    // Every app pod is selected by a policy.
+    for (const workload of workloads(objects).filter((w) => appComponents.includes(componentOf(w)))) {
+      const policies = objects.filter((o) => o.kind === 'NetworkPolicy' && o.spec.podSelector.matchLabels['app.kubernetes.io/component'] === componentOf(workload));
+      expect(policies).toHaveLength(1);
+    }
+  });
+
+  test('pgAdmin comes with the database registered', () => {
+    const objects = renderedFor('keda');
+    const config = find(objects, 'ConfigMap', 'demo-image-pipeline-pgadmin');
+    const servers = JSON.parse(config.data!['servers.json']);
+    expect(servers.Servers['1']).toMatchObject({ Host: 'demo-image-pipeline-postgresql.pipeline.svc', Port: 5432, MaintenanceDB: 'pipeline', Username: 'pipeline' });
+    const pod = podSpecOf(find(objects, 'Deployment', 'demo-image-pipeline-pgadmin'));
+    expect(pod.containers[0].volumeMounts).toContainEqual({ name: 'servers', mountPath: '/pgadmin4/servers.json', subPath: 'servers.json', readOnly: true });
+    expect(pod.containers[0].env).toContainEqual({ name: 'PGADMIN_DEFAULT_EMAIL', value: 'dba@example.com' });
+  });
+
+  test('NOTES.txt tells how to reach the API and submit a first job', () => {
+    // helm renders NOTES.txt only on install; render it through tpl in a copy of the chart.
+    const dir = mkdtempSync(join(tmpdir(), 'chart-notes-'));
+    try {
+      const copy = join(dir, 'image-pipeline');
+      cpSync(chartDir, copy, { recursive: true });
+      cpSync(join(copy, 'templates', 'NOTES.txt'), join(copy, 'notes-source.txt'));
+      writeFileSync(join(copy, 'templates', 'notes.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n  notes: {{ tpl (.Files.Get "notes-source.txt") . | toJson }}\n');
+      const notesFor = (values: string[]) => {
+        const result = helm(['template', 'demo', copy, '--namespace', 'pipeline', '--show-only', 'templates/notes.yaml', ...values]);
+        expect(result.stderr).toBe('');
+        return parseManifests(result.stdout)[0].data!.notes;
+      };
+      const notes = notesFor([]);
+      expect(notes).toContain('kubectl -n pipeline port-forward svc/demo-image-pipeline-producer 3000:80');
+      expect(notes).toContain('http://localhost:3000/v1/jobs');
+      expect(notes).toContain("-F 'operations=[");
+      expect(notes).toContain('kubectl -n pipeline get hpa demo-image-pipeline-image-worker');
+      const keda = notesFor(['--values', valueSets.keda!]);
+      expect(keda).toContain('https://images.example.com/');
+      expect(keda).toContain('get scaledobject');
+      expect(keda).toContain('port-forward svc/demo-image-pipeline-pgadmin 5050:80');
+      expect(keda).toContain('login dba@example.com');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
