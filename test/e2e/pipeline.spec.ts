@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Pool } from 'pg';
 import sharp from 'sharp';
 import { bombPng, makeImage } from '../support/images';
+import { PrometheusText } from '../support/prometheus-text';
 import { AMQP_URL, createTestDatabase, deleteTopology, makeTempDir, uniqueName, waitFor } from '../support/resources';
 import { RunningStack, startStack } from '../support/stack';
 
@@ -255,32 +256,25 @@ describe('pipeline end to end (separate processes)', () => {
     expect((await fetch(`${baseUrl}/v1/jobs/${broken.id}/result`)).status).toBe(409);
   });
 
-  it('every app serves Prometheus metrics: requests, accepted jobs, queue depths, job durations, batches', async () => {
-    const scrape = async (appPort: number) => (await fetch(`http://127.0.0.1:${appPort}/metrics`)).text();
-    /** The value of the sample `name` whose labels include `labels` (in any order), or undefined. */
-    const sample = (text: string, name: string, labels: Record<string, string>) => {
-      for (const line of text.split('\n')) {
-        const match = /^([a-z_]+)\{(.*)\} (\S+)$/.exec(line);
-        if (!match || match[1] !== name) continue;
-        const found = Object.fromEntries([...match[2].matchAll(/(\w+)="([^"]*)"/g)].map((pair) => [pair[1], pair[2]]));
-        if (Object.entries(labels).every(([key, value]) => found[key] === value)) return Number(match[3]);
-      }
-      return undefined;
-    };
+  it('every app serves Prometheus metrics that parse: requests, accepted jobs, queue depths, job durations, batches', async () => {
+    const scrape = async (appPort: number) => new PrometheusText(await (await fetch(`http://127.0.0.1:${appPort}/metrics`)).text());
     const producer = await scrape(port);
-    expect(sample(producer, 'pipeline_http_request_duration_seconds_count', { app: 'producer', method: 'POST', route: '/v1/jobs', status: '202' })).toBeGreaterThanOrEqual(12);
-    expect(sample(producer, 'pipeline_jobs_accepted_total', { app: 'producer', source: 'upload' })).toBeGreaterThanOrEqual(6);
-    expect(sample(producer, 'pipeline_queue_consumers', { app: 'producer', queue: `${prefix}.jobs` })).toBe(2);
-    expect(sample(producer, 'process_cpu_seconds_total', { app: 'producer' })).toBeGreaterThan(0);
+    expect(producer.families.find((family) => family.name === 'pipeline_http_request_duration_seconds')?.type).toBe('HISTOGRAM');
+    expect(producer.value('pipeline_http_request_duration_seconds_count', { app: 'producer', method: 'POST', route: '/v1/jobs', status: '202' })).toBeGreaterThanOrEqual(12);
+    expect(producer.value('pipeline_jobs_accepted_total', { app: 'producer', source: 'upload' })).toBeGreaterThanOrEqual(6);
+    expect(producer.value('pipeline_queue_consumers', { app: 'producer', queue: `${prefix}.jobs` })).toBe(2);
+    expect(producer.value('pipeline_queue_messages_ready', { app: 'producer', queue: `${prefix}.jobs.dead` })).toBe(0);
+    expect(producer.value('process_cpu_seconds_total', { app: 'producer' })).toBeGreaterThan(0);
     const workers = await Promise.all([scrape(port + 1), scrape(port + 2)]);
-    const resized = workers.map((text) => sample(text, 'pipeline_job_duration_seconds_count', { app: 'image-worker', operation: 'resize', outcome: 'succeeded' }) ?? 0);
+    const resized = workers.map((text) => text.value('pipeline_job_duration_seconds_count', { app: 'image-worker', operation: 'resize', outcome: 'succeeded' }) ?? 0);
     expect(resized[0] + resized[1]).toBeGreaterThanOrEqual(12);
-    const invalid = workers.map((text) => sample(text, 'pipeline_job_failures_total', { code: 'INVALID_IMAGE' }) ?? 0);
+    const invalid = workers.map((text) => text.value('pipeline_job_failures_total', { code: 'INVALID_IMAGE' }) ?? 0);
     expect(invalid[0] + invalid[1]).toBe(1);
-    expect(sample(workers[0], 'pipeline_worker_utilisation_ratio', { app: 'image-worker' })).toBe(0);
+    expect(workers[0].value('pipeline_worker_utilisation_ratio', { app: 'image-worker' })).toBe(0);
+    expect(workers[0].value('pipeline_worker_jobs_in_flight', { app: 'image-worker' })).toBe(0);
     const writer = await scrape(port + 3);
-    expect(sample(writer, 'pipeline_writer_batch_size_count', { app: 'results-writer' })).toBeGreaterThan(0);
-    expect(sample(writer, 'pipeline_writer_commit_duration_seconds_sum', { app: 'results-writer' })).toBeGreaterThan(0);
+    expect(writer.value('pipeline_writer_batch_size_count', { app: 'results-writer' })).toBeGreaterThan(0);
+    expect(writer.value('pipeline_writer_commit_duration_seconds_sum', { app: 'results-writer' })).toBeGreaterThan(0);
   });
 
   it('hostile inputs end in a clear 4xx or a failed job with its code, and the workers keep serving', async () => {
@@ -331,6 +325,12 @@ describe('pipeline end to end (separate processes)', () => {
     expect(run.stdout).toMatch(/^succeeded 4, failed 0, in [\d.]+ s \([\d.]+ images\/s\)$/m);
     expect(run.stdout).toMatch(/^ {2}worker-\d: \d jobs$/m);
     expect(run.stdout).toContain('outputs verified: 4');
+    // The summary's per-worker counts are the database's.
+    const perWorker = Object.fromEntries([...run.stdout.matchAll(/^ {2}(worker-\d): (\d+) jobs$/gm)].map((match) => [match[1], Number(match[2])]));
+    const { rows: byWorker } = await pool.query(
+      `SELECT worker_id, count(*)::int AS jobs FROM jobs WHERE source->>'kind' = 'upload' AND created_at > now() - interval '1 minute' AND operations @> '[{"op":"grayscale"}]' GROUP BY worker_id`,
+    );
+    expect(perWorker).toEqual(Object.fromEntries(byWorker.map((row) => [row.worker_id, row.jobs])));
     const saved = await readdir(out);
     expect(saved).toHaveLength(4);
     expect((await sharp(join(out, saved[0])).metadata()).width).toBe(32);

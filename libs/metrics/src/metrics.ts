@@ -25,19 +25,29 @@ export class ProducerMetrics {
       registers: [registry],
     });
     this.jobsAccepted = new Counter({ name: 'pipeline_jobs_accepted_total', help: 'Jobs accepted (202) by source kind', labelNames: ['source'], registers: [registry] });
-    const depth = new Gauge({ name: 'pipeline_queue_messages_ready', help: 'Messages waiting in each queue', labelNames: ['queue'], registers: [registry] });
+    // One read of the broker serves both gauges of a scrape (the registry collects them at once).
+    let lastRead: { at: number; depths: ReturnType<typeof readQueueDepths> } | undefined;
+    const depths = () => {
+      if (!lastRead || Date.now() - lastRead.at > 1000) lastRead = { at: Date.now(), depths: readQueueDepths().catch(() => []) };
+      return lastRead.depths;
+    };
+    // While the broker is away the gauges keep their last values.
+    new Gauge({
+      name: 'pipeline_queue_messages_ready',
+      help: 'Messages waiting in each queue',
+      labelNames: ['queue'],
+      registers: [registry],
+      async collect() {
+        for (const { queue, ready } of await depths()) this.set({ queue }, ready);
+      },
+    });
     new Gauge({
       name: 'pipeline_queue_consumers',
       help: 'Consumers of each queue',
       labelNames: ['queue'],
       registers: [registry],
-      // Read once per scrape for both gauges; while the broker is away they keep their last values.
       async collect() {
-        const depths = await readQueueDepths().catch(() => []);
-        for (const { queue, ready, consumers: count } of depths) {
-          depth.set({ queue }, ready);
-          this.set({ queue }, count);
-        }
+        for (const { queue, consumers } of await depths()) this.set({ queue }, consumers);
       },
     });
   }
