@@ -63,4 +63,4 @@ function stop(code = 0) {
 }
 process.on('SIGINT', () => stop(0));
 process.on('SIGTERM', () => stop(0));
-console.log(`Pipeline starting: API on http://127.0.0.1:${port}, ${workers} workers; images folder ${env.IMAGES_DIR}`);
+console.log(`Pipeline starting: API and dashboard on http://127.0.0.1:${port} (docs at /docs), ${workers} workers; images folder ${env.IMAGES_DIR}`);
