@@ -108,6 +108,22 @@ describe('PostgreSQL layer (real database)', () => {
     expect((await timeline(id)).map((e) => `${e.type}:${e.delivery ?? '-'}`)).toEqual(['queued:-', 'started:1', 'succeeded:1', 'started:2']);
   });
 
+  it('a retry shows the job queued with the last error; a retrying event that arrives after the next try began changes nothing', async () => {
+    const id = await newJob();
+    const firstTry = event(id, 'started', 1);
+    const retrying: JobEventMessage = { ...event(id, 'retrying', 1), startedAt: firstTry.at, error: { code: 'SOURCE_UNAVAILABLE', message: 'HTTP 503' } };
+    await events.record([retrying]);
+    expect(await jobs.findById(id)).toMatchObject({ status: 'queued', error: { code: 'SOURCE_UNAVAILABLE' }, startedAt: firstTry.at });
+
+    const other = await newJob();
+    const otherFirst = event(other, 'started', 1);
+    const late: JobEventMessage = { ...event(other, 'retrying', 1), startedAt: otherFirst.at, error: { code: 'SOURCE_UNAVAILABLE', message: 'HTTP 503' } };
+    const secondTry = event(other, 'started', 2);
+    await events.record([secondTry]);
+    await events.record([late]);
+    expect(await jobs.findById(other)).toMatchObject({ status: 'processing', error: null, startedAt: secondTry.at, workerId: 'worker-2', attempts: 2 });
+  });
+
   it('a second outcome for the same attempt (work redone after a crash) is ignored', async () => {
     const id = await newJob();
     await events.record([event(id, 'started', 1), event(id, 'succeeded', 1)]);

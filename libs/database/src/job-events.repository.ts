@@ -11,6 +11,12 @@ export interface RecordOutcome {
   orphans: string[];
 }
 
+/**
+ * A `retrying` patch (status queued) whose try started before the start already recorded: it
+ * arrived after the next try began, and must not set the job back to queued.
+ */
+const STALE_RETRY = `(p.status = 'queued' AND j.started_at > p.started_at)`;
+
 /** The results writer's access: records lifecycle events and folds them into the job rows. */
 export class JobEventsRepository {
   constructor(private readonly pool: Pool) {}
@@ -62,12 +68,13 @@ export class JobEventsRepository {
         await client.query(
           `WITH patched AS (
              UPDATE jobs j SET
-               status = p.status,
+               status = CASE WHEN ${STALE_RETRY} THEN j.status ELSE p.status END,
                attempts = j.attempts + p.started_count,
-               started_at = COALESCE(p.started_at, j.started_at),
+               started_at = GREATEST(p.started_at, j.started_at),
                finished_at = p.finished_at,
-               worker_id = COALESCE(p.worker_id, j.worker_id),
-               error_code = p.error_code, error_message = p.error_message,
+               worker_id = CASE WHEN ${STALE_RETRY} THEN j.worker_id ELSE COALESCE(p.worker_id, j.worker_id) END,
+               error_code = CASE WHEN ${STALE_RETRY} THEN j.error_code ELSE p.error_code END,
+               error_message = CASE WHEN ${STALE_RETRY} THEN j.error_message ELSE p.error_message END,
                updated_at = now()
              FROM unnest($1::uuid[], $2::text[], $3::int[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[], $8::text[], $17::int[])
                AS p(job_id, status, started_count, started_at, finished_at, worker_id, error_code, error_message, attempt)
