@@ -353,8 +353,12 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     return id;
   }
 
-  const timelineOf = async (id: string) =>
-    (await pool.query('SELECT type, attempt FROM job_events WHERE job_id = $1 ORDER BY at, recorded_at', [id])).rows.map((row) => `${row.type}/${row.attempt}`);
+  /** The job's timeline as the API shows it, as `type/attempt`. */
+  const timelineOf = async (id: string) => {
+    const response = await fetch(`${base}/v1/jobs/${id}/events`);
+    expect(response.status).toBe(200);
+    return ((await readBody(response)) as Array<{ type: string; attempt: number }>).map((event) => `${event.type}/${event.attempt}`);
+  };
 
   it('runs a failed job again as its next attempt, recorded in its timeline; only a failed one', async () => {
     const id = await failedJob();
@@ -364,6 +368,10 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     expect(JSON.parse((await takeJobMessage()).content.toString())).toMatchObject({ jobId: id, attempt: 2, operations: [{ op: 'flip' }] });
     expect(await readBody(await fetch(`${base}/v1/jobs/${id}`))).toMatchObject({ status: 'queued', attempt: 2, error: null, finishedAt: null });
     expect(await timelineOf(id)).toEqual(['queued/1', 'started/1', 'failed/1', 'retried/2']);
+    const [, , failedEvent, retried] = await readBody(await fetch(`${base}/v1/jobs/${id}/events`));
+    expect(failedEvent).toMatchObject({ type: 'failed', delivery: 1, workerId: 'w', detail: { code: 'SOURCE_UNAVAILABLE' } });
+    expect(retried).toMatchObject({ type: 'retried', delivery: null, detail: { reason: 'retried by an operator', previousStatus: 'failed' } });
+    expect((await fetch(`${base}/v1/jobs/6bd11ae1-d21c-4d55-b97e-56168f81701b/events`)).status).toBe(404);
 
     // A late event of the first run changes nothing; the second run's outcome does.
     const at = new Date().toISOString();

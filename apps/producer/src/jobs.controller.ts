@@ -1,5 +1,5 @@
 import { Controller, Get, HttpCode, Inject, Logger, NotFoundException, ConflictException, Param, ParseUUIDPipe, Post, Query, Req, Res, StreamableFile } from '@nestjs/common';
-import { canonicalJson, CONTENT_TYPES, isPlainObject, JOB_STATUSES, JobSource, JobSpec, JobStatus, JobView, JsonJobRequest, parseJsonJobRequest, parseJsonText, Presets, resolveRequestedSpec, ValidationFailed } from '@pipeline/contracts';
+import { canonicalJson, CONTENT_TYPES, isPlainObject, JOB_STATUSES, JobSource, JobEventView, JobSpec, JobStatus, JobView, JsonJobRequest, parseJsonJobRequest, parseJsonText, Presets, resolveRequestedSpec, ValidationFailed } from '@pipeline/contracts';
 import { JobsRepository, StoredJob } from '@pipeline/database';
 import { checkSourceUrl } from '@pipeline/fetching';
 import { ProducerConfig } from '@pipeline/platform';
@@ -165,6 +165,13 @@ export class JobsController {
   @Get(':id')
   async get(@Param('id', new ParseUUIDPipe()) id: string): Promise<JobView> {
     return this.toView(await this.find(id));
+  }
+
+  /** The job's timeline: queued, each delivery's start, retries, the outcome, operators' steps. */
+  @Get(':id/events')
+  async events(@Param('id', new ParseUUIDPipe()) id: string): Promise<JobEventView[]> {
+    await this.find(id);
+    return this.jobs.timeline(id);
   }
 
   /** The job's first (for most jobs its only) output. */

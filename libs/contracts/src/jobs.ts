@@ -20,6 +20,18 @@ export interface NamedOutputInfo extends OutputInfo {
   name: string;
 }
 
+/** A step of a job's timeline, as the API shows it. */
+export interface JobEventView {
+  type: 'queued' | 'started' | 'retrying' | 'succeeded' | 'failed' | 'retried' | 'purged';
+  attempt: number;
+  /** Which delivery of the job's message (started, retrying, outcomes); null for the producer's steps. */
+  delivery: number | null;
+  workerId: string | null;
+  at: string;
+  /** The error of a failure or a retry, the outputs of a success, the reason of an operator's step. */
+  detail: unknown;
+}
+
 /** A job as the API shows it. */
 export interface JobView {
   id: string;

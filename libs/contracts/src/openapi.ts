@@ -128,6 +128,32 @@ export function buildOpenApiDocument(): Schema {
         },
       },
       '/v1/jobs/{id}': { get: { summary: 'A job', parameters: [uuidParameter], responses: { 200: { description: 'The job', ...json(ref('JobView')) }, 404: problem('Unknown job') } } },
+      '/v1/jobs/{id}/events': {
+        get: {
+          summary: "The job's timeline, oldest first",
+          parameters: [uuidParameter],
+          responses: {
+            200: {
+              description: 'Events',
+              ...json({
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    type: { enum: ['queued', 'started', 'retrying', 'succeeded', 'failed', 'retried', 'purged'] },
+                    attempt: { type: 'integer' },
+                    delivery: { type: ['integer', 'null'] },
+                    workerId: { type: ['string', 'null'] },
+                    at: { type: 'string', format: 'date-time' },
+                    detail: {},
+                  },
+                },
+              }),
+            },
+            404: problem('Unknown job'),
+          },
+        },
+      },
       '/v1/jobs/{id}/result': {
         get: { summary: "The job's first output", parameters: [uuidParameter], responses: { 200: { description: 'The image', content: { 'image/*': {} } }, 404: problem('Unknown job'), 409: problem('Not finished, or failed') } },
       },

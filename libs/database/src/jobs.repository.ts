@@ -1,4 +1,4 @@
-import { JobSource, JobStatus, JobView, Operation, OutputOptions, StoredOutput, VariantSpec } from '@pipeline/contracts';
+import { JobEventView, JobSource, JobStatus, JobView, Operation, OutputOptions, StoredOutput, VariantSpec } from '@pipeline/contracts';
 import { Pool } from 'pg';
 import { Batcher } from './batcher';
 
@@ -161,6 +161,15 @@ export class JobsRepository {
   /** Removes a job that was never accepted (its message could not be published). */
   async delete(id: string): Promise<void> {
     await this.pool.query('DELETE FROM jobs WHERE id = $1', [id]);
+  }
+
+  /** The job's timeline, oldest first (events with the same time in the order they were recorded). */
+  async timeline(id: string): Promise<JobEventView[]> {
+    const { rows } = await this.pool.query(
+      'SELECT type, attempt, delivery, worker_id, at, detail FROM job_events WHERE job_id = $1 ORDER BY at, recorded_at',
+      [id],
+    );
+    return rows.map((row) => ({ type: row.type, attempt: row.attempt, delivery: row.delivery, workerId: row.worker_id, at: row.at.toISOString(), detail: row.detail }));
   }
 
   async findById(id: string): Promise<StoredJob | null> {
