@@ -71,17 +71,17 @@ export class ImageJobHandler {
       // Awaited below; if the work throws first, the message is redelivered and this does not matter.
       started.catch(() => undefined);
     }, this.config.STARTED_EVENT_AFTER_MS);
-    let outcome: Outcome;
+    let outcome: Outcome | undefined;
+    let failure: unknown;
     try {
       outcome = await this.run(job, context.message.fields.redelivered || delivery > 1);
     } catch (error) {
-      clearTimeout(announce);
-      if (started) await started;
-      return this.triedTransiently(job, context, error, startedAt, seconds());
+      failure = error;
     } finally {
       clearTimeout(announce);
     }
     if (started) await started;
+    if (!outcome) return this.triedTransiently(job, context, failure, startedAt, seconds());
     await this.publishEvent(job, context, { ...outcome, startedAt });
     if (outcome.type === 'succeeded') this.activity.jobsSucceeded++;
     else this.activity.jobsFailed++;
