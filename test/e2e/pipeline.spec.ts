@@ -346,6 +346,12 @@ describe('pipeline end to end (separate processes)', () => {
     expect(failing.stdout).toMatch(/failed [0-9a-f-]{36}: INVALID_IMAGE/);
     expect(failing.stdout).toMatch(/rejected .*text\.jpg: POST \/v1\/jobs: 415 /);
 
+    const { rows: [submitted] } = await pool.query(`SELECT id FROM jobs WHERE operations @> '[{"op":"grayscale"}]' AND source->>'kind' = 'upload' ORDER BY created_at DESC LIMIT 1`);
+    const status = cli(['status', submitted.id, '--url', baseUrl]);
+    expect(status.status).toBe(0);
+    const shown = JSON.parse(status.stdout) as { id: string; status: string; events: Array<{ type: string }> };
+    expect(shown).toMatchObject({ id: submitted.id, status: 'succeeded' });
+    expect(shown.events.map((event) => event.type)).toEqual(['queued', 'started', 'succeeded']);
     const unreachable = cli(['status', '6bd11ae1-d21c-4d55-b97e-56168f81701b', '--url', 'http://127.0.0.1:2']);
     expect(unreachable.status).toBe(2);
     expect(unreachable.stderr).toBe('pipeline: cannot reach the producer at http://127.0.0.1:2: ECONNREFUSED\n');

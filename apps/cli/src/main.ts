@@ -11,7 +11,7 @@ const USAGE = `Usage: pipeline <command> [options]
   submit <files or folders…> [--op name:field=value,…]… [--format F] [--quality N] [--preset P]
          [--concurrency N] [--out DIR] [--no-wait]
                           upload images as jobs, wait for them, print a summary
-  status <id>             a job as the API shows it
+  status <id>             a job as the API shows it, with its timeline
   wait <id…>              wait until the jobs finish; exit 1 if any failed
   download <id> [dir]     save a job's outputs (default: the current folder)
   retry <id>              run a failed job again
@@ -208,7 +208,7 @@ async function main(argv: string[]): Promise<number> {
       return submit(client, rest, values);
     case 'status':
       if (rest.length !== 1) throw new UsageError('status takes one job id');
-      console.log(JSON.stringify(await client.job(rest[0]), null, 2));
+      console.log(JSON.stringify({ ...(await client.job(rest[0])), events: await client.events(rest[0]) }, null, 2));
       return 0;
     case 'wait': {
       if (rest.length === 0) throw new UsageError('wait takes one or more job ids');

@@ -1,4 +1,4 @@
-import type { JobView } from '@pipeline/contracts';
+import type { JobEventView, JobView } from '@pipeline/contracts';
 import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
@@ -58,6 +58,10 @@ export class PipelineClient {
 
   async job(id: string): Promise<JobView> {
     return (await this.request(`/v1/jobs/${encodeURIComponent(id)}`)).json() as Promise<JobView>;
+  }
+
+  async events(id: string): Promise<JobEventView[]> {
+    return (await this.request(`/v1/jobs/${encodeURIComponent(id)}/events`)).json() as Promise<JobEventView[]>;
   }
 
   async stats(): Promise<PipelineStatsView> {
