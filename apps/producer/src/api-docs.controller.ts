@@ -26,6 +26,7 @@ const PAGE = `<!doctype html>
 @Controller()
 export class ApiDocsController {
   private readonly document = buildOpenApiDocument();
+  private readonly assets = new Map<string, Buffer>();
 
   @Get('docs-json')
   json(): Record<string, unknown> {
@@ -42,6 +43,9 @@ export class ApiDocsController {
   asset(@Param('file') file: string, @Res({ passthrough: true }) reply: FastifyReply): Buffer {
     if (!Object.hasOwn(UI_FILES, file)) throw new NotFoundException(`no such file: ${file}`);
     reply.header('Content-Type', UI_FILES[file]);
-    return readFileSync(join(SWAGGER_UI_DIR, file));
+    // Read once: the bundle is over a megabyte, too much to read synchronously on every request.
+    let content = this.assets.get(file);
+    if (!content) this.assets.set(file, (content = readFileSync(join(SWAGGER_UI_DIR, file))));
+    return content;
   }
 }

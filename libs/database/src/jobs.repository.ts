@@ -23,6 +23,20 @@ export interface JobCounts {
   finishedSince: { succeeded: number; failed: number };
 }
 
+/** The columns that hold a job's request, and how they read as a RecordedJob. */
+const RECORDED_COLUMNS = 'source, operations, output_options, variants, created_at';
+interface RecordedRow {
+  source: JobSource;
+  operations: Operation[];
+  output_options: OutputOptions;
+  variants: VariantSpec[] | null;
+  created_at: Date;
+}
+
+function toRecordedJob(id: string, row: RecordedRow): RecordedJob {
+  return { id, source: row.source, operations: row.operations, output: row.output_options, ...(row.variants ? { variants: row.variants } : {}), createdAt: row.created_at };
+}
+
 /** A job can run again only from these states. */
 export class JobNotRetryableError extends Error {
   constructor(
@@ -149,13 +163,8 @@ export class JobsRepository {
 
   /** The request a job was recorded with, to publish it again. */
   async findRecorded(id: string): Promise<RecordedJob | null> {
-    const { rows } = await this.pool.query<{ source: JobSource; operations: Operation[]; output_options: OutputOptions; variants: VariantSpec[] | null; created_at: Date }>(
-      'SELECT source, operations, output_options, variants, created_at FROM jobs WHERE id = $1',
-      [id],
-    );
-    if (rows.length === 0) return null;
-    const row = rows[0];
-    return { id, source: row.source, operations: row.operations, output: row.output_options, ...(row.variants ? { variants: row.variants } : {}), createdAt: row.created_at };
+    const { rows } = await this.pool.query<RecordedRow>(`SELECT ${RECORDED_COLUMNS} FROM jobs WHERE id = $1`, [id]);
+    return rows.length > 0 ? toRecordedJob(id, rows[0]) : null;
   }
 
   /** Removes a job that was never accepted (its message could not be published). */
@@ -203,8 +212,8 @@ export class JobsRepository {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      const { rows } = await client.query<{ status: JobStatus; attempt: number; source: JobSource; operations: Operation[]; output_options: OutputOptions; variants: VariantSpec[] | null; created_at: Date }>(
-        'SELECT status, attempt, source, operations, output_options, variants, created_at FROM jobs WHERE id = $1 FOR UPDATE',
+      const { rows } = await client.query<RecordedRow & { status: JobStatus; attempt: number }>(
+        `SELECT status, attempt, ${RECORDED_COLUMNS} FROM jobs WHERE id = $1 FOR UPDATE`,
         [id],
       );
       if (rows.length === 0) {
@@ -225,7 +234,7 @@ export class JobsRepository {
         attempt,
         JSON.stringify({ reason, previousStatus: row.status }),
       ]);
-      await publish({ id, attempt, source: row.source, operations: row.operations, output: row.output_options, ...(row.variants ? { variants: row.variants } : {}), createdAt: row.created_at });
+      await publish({ ...toRecordedJob(id, row), attempt });
       await client.query('COMMIT');
       return { attempt };
     } catch (error) {
