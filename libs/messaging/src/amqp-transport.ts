@@ -5,6 +5,7 @@ import { ValidationFailed } from '@pipeline/contracts';
 import { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { lastValueFrom, Observable, throwError } from 'rxjs';
 import { AmqpConnection } from './amqp-connection';
+import { NackedChannelRenewal, wasNacked } from './channel-renewal';
 import { PermanentMessageError } from './errors';
 
 export interface QueueConsumer {
@@ -93,6 +94,11 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
   protected readonly logger = new Logger(AmqpTransport.name);
   private readonly consumers: Array<{ channel: Channel; consumerTag: string }> = [];
   private retryChannel: ConfirmChannel | null = null;
+  private readonly retryRenewal = new NackedChannelRenewal(
+    (model) => this.openRetryChannel(model),
+    10_000,
+    (error) => this.logger.warn(`Could not open a new retry channel: ${error.message}`),
+  );
   private inFlight = 0;
   private drained?: () => void;
   private stopping = false;
@@ -111,14 +117,7 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
   private async attach(model: ChannelModel): Promise<void> {
     if (this.stopping) return;
     this.consumers.length = 0;
-    if (this.options.consumers.some((consumer) => consumer.maxTries !== undefined)) {
-      const retryChannel = await model.createConfirmChannel();
-      retryChannel.on('error', (error: Error) => this.logger.warn(`Retry channel: ${error.message}`));
-      retryChannel.on('close', () => {
-        if (this.retryChannel === retryChannel) this.retryChannel = null;
-      });
-      this.retryChannel = retryChannel;
-    }
+    if (this.options.consumers.some((consumer) => consumer.maxTries !== undefined)) await this.openRetryChannel(model);
     for (const consumer of this.options.consumers) {
       const { queue, prefetch } = consumer;
       const channel = await model.createChannel();
@@ -128,6 +127,15 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
       this.consumers.push({ channel, consumerTag });
       this.logger.log(`Consuming ${queue} (prefetch ${prefetch})`);
     }
+  }
+
+  private async openRetryChannel(model: ChannelModel): Promise<void> {
+    const retryChannel = await model.createConfirmChannel();
+    retryChannel.on('error', (error: Error) => this.logger.warn(`Retry channel: ${error.message}`));
+    retryChannel.on('close', () => {
+      if (this.retryChannel === retryChannel) this.retryChannel = null;
+    });
+    this.retryChannel = retryChannel;
   }
 
   private settle(channel: Channel, message: ConsumeMessage, outcome: 'ack' | 'requeue' | 'park'): void {
@@ -228,7 +236,8 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
       });
       return true;
     } catch (error) {
-      this.logger.warn(`Could not send message ${properties.messageId} to ${queue}: ${(error as Error)?.message ?? error}`);
+      if (wasNacked(error)) this.retryRenewal.renew(channel, this.retryChannel, this.connection.current);
+      this.logger.warn(`Could not send message ${properties.messageId} to ${queue}: ${String((error as Error)?.message ?? error)}`);
       return false;
     }
   }

@@ -1,5 +1,6 @@
 export * from './topology';
 export * from './amqp-connection';
+export * from './amqp-urls';
 export * from './errors';
 export * from './message-publisher';
 export * from './amqp-transport';

@@ -2,23 +2,28 @@ import { Logger } from '@nestjs/common';
 import { MessageType } from '@pipeline/contracts';
 import { ConfirmChannel, ChannelModel } from 'amqplib';
 import { AmqpConnection } from './amqp-connection';
+import { NackedChannelRenewal, wasNacked } from './channel-renewal';
 import { BrokerUnavailableError, UnroutableMessageError } from './errors';
 
 /**
  * Publishes persistent, mandatory messages on a confirm channel and resolves only when the
  * broker has confirmed them. A returned (unroutable) message, a nack, a closed channel or
  * a confirm that does not come in time all reject: the caller never mistakes them for success.
+ * A nack also renews the channel (see NackedChannelRenewal).
  */
 export class MessagePublisher {
   private readonly logger = new Logger(MessagePublisher.name);
   private channel: ConfirmChannel | null = null;
   private readonly returned = new Set<string>();
   private ready?: Promise<void>;
+  private readonly renewal: NackedChannelRenewal;
 
   constructor(
     private readonly connection: AmqpConnection,
     private readonly confirmTimeoutMs: number,
-  ) {}
+  ) {
+    this.renewal = new NackedChannelRenewal((model) => this.openChannel(model), confirmTimeoutMs, (error) => this.logger.warn(`Could not open a new publish channel: ${error.message}`));
+  }
 
   /** Opens the confirm channel now and after every reconnect. */
   start(): Promise<void> {
@@ -63,7 +68,10 @@ export class MessagePublisher {
           (error: unknown) => {
             clearTimeout(timer);
             const wasReturned = this.returned.delete(messageId);
-            if (error) reject(new BrokerUnavailableError(`RabbitMQ did not accept the message: ${String((error as Error)?.message ?? error)}`));
+            if (error) {
+              if (wasNacked(error)) this.renewal.renew(channel, this.channel, this.connection.current);
+              reject(new BrokerUnavailableError(`RabbitMQ did not accept the message: ${String((error as Error)?.message ?? error)}`));
+            }
             else if (wasReturned) reject(new UnroutableMessageError(type));
             else resolve();
           },

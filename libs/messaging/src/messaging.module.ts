@@ -4,12 +4,15 @@ import { MessagePublisher } from './message-publisher';
 import { Topology } from './topology';
 
 export interface MessagingOptions {
+  /** One node's URL, or a cluster's nodes' URLs, comma-separated. */
   url: string;
   prefix: string;
   heartbeatSeconds: number;
   deliveryLimit: number;
   /** Delays of the jobs queue's retries; see Topology. */
   retryDelaysMs: number[];
+  /** Members of each quorum queue when created; 0 or unset: the broker's default (every cluster node). */
+  quorumInitialGroupSize?: number;
   connectionName: string;
   /** Set where the app publishes: how long to wait for a confirm. */
   publishTimeoutMs?: number;
@@ -28,7 +31,7 @@ export class MessagingModule {
           useFactory: async () => {
             const connection = new AmqpConnection(
               { url: options.url, heartbeatSeconds: options.heartbeatSeconds, connectionName: options.connectionName },
-              new Topology(options.prefix, options.deliveryLimit, options.retryDelaysMs),
+              new Topology(options.prefix, options.deliveryLimit, options.retryDelaysMs, { quorumInitialGroupSize: options.quorumInitialGroupSize }),
             );
             await connection.connect();
             return connection;

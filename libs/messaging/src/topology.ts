@@ -1,5 +1,6 @@
+import { Logger } from '@nestjs/common';
 import { MessageType } from '@pipeline/contracts';
-import { Channel } from 'amqplib';
+import { Channel, ChannelModel } from 'amqplib';
 
 /** Waits before a job that failed transiently is tried again: one delay queue each. */
 export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [1000, 10_000, 60_000];
@@ -9,6 +10,35 @@ export interface RetryTier {
   queue: string;
   delayMs: number;
 }
+
+/**
+ * Deliveries of a parked message before the broker would drop it: in effect never. Explicit
+ * because RabbitMQ 4 gives quorum queues a limit of 20 by default, and a dead-letter queue has
+ * no dead-letter queue of its own: an operator looking at a parked message (and leaving it)
+ * 20 times would lose it there.
+ */
+export const PARKED_DELIVERY_LIMIT = 1_000_000;
+
+export interface TopologyOptions {
+  /**
+   * Members of each quorum queue when it is created (`x-quorum-initial-group-size`); 0 or
+   * unset leaves it to the broker, which puts a member on every cluster node (RabbitMQ 3.x).
+   */
+  quorumInitialGroupSize?: number;
+}
+
+/** A queue and the arguments it is declared with. */
+export interface QueueDeclaration {
+  queue: string;
+  arguments: Record<string, unknown>;
+  /**
+   * Arguments given only to a queue being created: one that exists without them, or with
+   * other values (made by an earlier version, or under another setting), keeps what it has.
+   */
+  creationOnly: string[];
+}
+
+const INITIAL_GROUP_SIZE = 'x-quorum-initial-group-size';
 
 /** Names of the exchanges and queues of one pipeline, all under a common prefix. */
 export class Topology {
@@ -26,6 +56,7 @@ export class Topology {
     /** Deliveries of one message before it is parked; RabbitMQ 3.x has no limit unless one is set. */
     readonly deliveryLimit: number,
     retryDelaysMs: readonly number[] = DEFAULT_RETRY_DELAYS_MS,
+    readonly options: TopologyOptions = {},
   ) {
     this.exchange = prefix;
     this.deadLetterExchange = `${prefix}.dlx`;
@@ -53,43 +84,113 @@ export class Topology {
     return [...this.routes.flatMap((route) => [route.queue, route.deadLetterQueue]), ...this.jobRetryTiers.map((tier) => tier.queue)];
   }
 
+  /** Arguments every quorum queue of the topology shares. */
+  private quorumArguments(): Record<string, unknown> {
+    const size = this.options.quorumInitialGroupSize ?? 0;
+    return { 'x-queue-type': 'quorum', ...(size > 0 ? { [INITIAL_GROUP_SIZE]: size } : {}) };
+  }
+
   /**
-   * Declares everything (idempotent; every app does it on every connect). Quorum queues are
-   * replicated and durable; dead-lettering is at-least-once, which needs reject-publish overflow.
+   * Every queue with the arguments it is declared with. All are quorum queues (replicated,
+   * durable) with an explicit delivery limit: the jobs and events queues park a message after
+   * `deliveryLimit` deliveries; the delay queues are never consumed (their messages leave when
+   * their time is up) and carry the same limit; the dead-letter queues never drop anything.
+   * Dead-lettering is at-least-once, which needs reject-publish overflow.
    */
-  async declare(channel: Channel): Promise<void> {
-    await channel.assertExchange(this.exchange, 'direct', { durable: true });
-    await channel.assertExchange(this.deadLetterExchange, 'direct', { durable: true });
+  get declarations(): QueueDeclaration[] {
+    const quorum = this.quorumArguments();
+    const queues: QueueDeclaration[] = [];
+    // The delay and dead-letter queues' limits came later than the queues: an older queue keeps none.
+    const limitAddedLater = [INITIAL_GROUP_SIZE, 'x-delivery-limit'];
     for (const route of this.routes) {
-      await channel.assertQueue(route.deadLetterQueue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-      await channel.bindQueue(route.deadLetterQueue, this.deadLetterExchange, route.deadLetterQueue);
-      await channel.assertQueue(route.queue, {
-        durable: true,
+      queues.push({ queue: route.deadLetterQueue, arguments: { ...quorum, 'x-delivery-limit': PARKED_DELIVERY_LIMIT }, creationOnly: limitAddedLater });
+      queues.push({
+        queue: route.queue,
         arguments: {
-          'x-queue-type': 'quorum',
+          ...quorum,
           'x-delivery-limit': this.deliveryLimit,
           'x-dead-letter-exchange': this.deadLetterExchange,
           'x-dead-letter-routing-key': route.deadLetterQueue,
           'x-dead-letter-strategy': 'at-least-once',
           'x-overflow': 'reject-publish',
         },
+        creationOnly: [INITIAL_GROUP_SIZE],
       });
-      for (const routingKey of route.routingKeys) await channel.bindQueue(route.queue, this.exchange, routingKey);
     }
     // Published to by name through the default exchange; when a message's time is up the broker
     // routes it back through the main exchange to the jobs queue.
     for (const tier of this.jobRetryTiers) {
-      await channel.assertQueue(tier.queue, {
-        durable: true,
+      queues.push({
+        queue: tier.queue,
         arguments: {
-          'x-queue-type': 'quorum',
+          ...quorum,
+          'x-delivery-limit': this.deliveryLimit,
           'x-message-ttl': tier.delayMs,
           'x-dead-letter-exchange': this.exchange,
           'x-dead-letter-routing-key': MessageType.imageJob,
           'x-dead-letter-strategy': 'at-least-once',
           'x-overflow': 'reject-publish',
         },
+        creationOnly: limitAddedLater,
       });
     }
+    return queues;
   }
+
+  /**
+   * Declares everything (idempotent; every app does it on every connect), on channels of its
+   * own. A queue that exists with other values of creation-only arguments (e.g. the initial
+   * group size, changed after the queue was made) is declared again without them, and if that
+   * is refused too, only checked for existence: it keeps its members (`rabbitmq-queues grow` /
+   * `shrink` change them). Any other difference still fails, as it should.
+   */
+  async declare(model: Pick<ChannelModel, 'createChannel'>): Promise<void> {
+    let channel = await model.createChannel();
+    // A refused declaration closes the channel with an error; the failed call reports it.
+    channel.on('error', () => undefined);
+    try {
+      await channel.assertExchange(this.exchange, 'direct', { durable: true });
+      await channel.assertExchange(this.deadLetterExchange, 'direct', { durable: true });
+      for (const declaration of this.declarations) channel = await this.assertQueue(model, channel, declaration);
+      for (const route of this.routes) {
+        await channel.bindQueue(route.deadLetterQueue, this.deadLetterExchange, route.deadLetterQueue);
+        for (const routingKey of route.routingKeys) await channel.bindQueue(route.queue, this.exchange, routingKey);
+      }
+    } finally {
+      await channel.close().catch(() => undefined);
+    }
+  }
+
+  /** Declares one queue; returns the channel to go on with (a new one when the broker closed the first). */
+  private async assertQueue(model: Pick<ChannelModel, 'createChannel'>, channel: Channel, { queue, arguments: args, creationOnly }: QueueDeclaration): Promise<Channel> {
+    const fresh = async () => {
+      const next = await model.createChannel();
+      next.on('error', () => undefined);
+      return next;
+    };
+    try {
+      await channel.assertQueue(queue, { durable: true, arguments: args });
+      return channel;
+    } catch (error) {
+      if (!isInequivalentArgument(error, creationOnly)) throw error;
+    }
+    const without = Object.fromEntries(Object.entries(args).filter(([name]) => !creationOnly.includes(name)));
+    const kept = creationOnly.filter((name) => name in args).join(', ');
+    channel = await fresh();
+    try {
+      await channel.assertQueue(queue, { durable: true, arguments: without });
+    } catch (error) {
+      if (!isInequivalentArgument(error, creationOnly)) throw error;
+      channel = await fresh();
+      await channel.checkQueue(queue);
+    }
+    new Logger(Topology.name).warn(`Queue ${queue} exists with other values of ${kept} than configured; it keeps its own (they apply only when a queue is created)`);
+    return channel;
+  }
+}
+
+/** The broker refused a declaration because the queue exists with another value of one of `names`. */
+function isInequivalentArgument(error: unknown, names: string[]): boolean {
+  const message = String((error as Error)?.message ?? '');
+  return message.includes('PRECONDITION_FAILED') && names.some((name) => message.includes(`inequivalent arg '${name}'`));
 }
