@@ -1,6 +1,7 @@
-// Five suites: unit (pure logic, no servers), integration (real RabbitMQ and PostgreSQL on
+// Six suites: unit (pure logic, no servers), integration (real RabbitMQ and PostgreSQL on
 // loopback), e2e (the built apps as separate processes), faults (the built apps under load
-// while processes, the broker, the database and the network fail) and deploy (the Dockerfile,
+// while processes, the broker, the database and the network fail), cluster (the built apps on
+// a three-node RabbitMQ cluster of their own while its nodes die) and deploy (the Dockerfile,
 // the compose file and the Helm chart, checked offline). `npm test` runs all of them.
 // ts-jest keeps Nest's decorator metadata; type checking is `npm run typecheck`'s job.
 const typescript = ['ts-jest', { tsconfig: 'tsconfig.json' }];
@@ -19,6 +20,7 @@ module.exports = {
     { ...shared, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.spec.ts'], setupFilesAfterEnv: ['<rootDir>/test/support/setup.ts'] },
     { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.spec.ts'], setupFilesAfterEnv: ['<rootDir>/test/support/setup.ts'] },
     { ...shared, displayName: 'faults', testMatch: ['<rootDir>/test/faults/**/*.spec.ts'], setupFilesAfterEnv: ['<rootDir>/test/support/setup.ts'] },
+    { ...shared, displayName: 'cluster', testMatch: ['<rootDir>/test/cluster/**/*.spec.ts'], setupFilesAfterEnv: ['<rootDir>/test/support/setup.ts'] },
     // The container image, docker-compose.yml and the Helm chart, checked offline (test/deploy).
     { ...shared, displayName: 'deploy', testMatch: ['<rootDir>/test/deploy/**/*.spec.ts'] },
   ],

@@ -3,7 +3,8 @@
 // workers and the results writer, each a separate process. Ctrl-C (or SIGTERM) stops them all.
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');
-const { mkdirSync } = require('node:fs');
+const { randomBytes } = require('node:crypto');
+const { existsSync, mkdirSync, readFileSync, writeFileSync } = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
@@ -19,11 +20,22 @@ const env = {
 mkdirSync(env.STORAGE_DIR, { recursive: true });
 mkdirSync(env.IMAGES_DIR, { recursive: true });
 
+// The bootstrap admin key: ADMIN_API_KEY if set, else one generated once and kept in a file
+// only this user can read, so that it stays the same from one start to the next.
+const adminKeyFile = path.join(root, 'data/admin-api-key');
+let adminKeySource = 'ADMIN_API_KEY';
+if (!env.ADMIN_API_KEY) {
+  if (!existsSync(adminKeyFile)) writeFileSync(adminKeyFile, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
+  env.ADMIN_API_KEY = readFileSync(adminKeyFile, 'utf8').trim();
+  adminKeySource = `${path.relative(process.cwd(), adminKeyFile) || adminKeyFile} (generated once; set ADMIN_API_KEY to use your own). For the CLI: export PIPELINE_API_KEY=$(cat ${adminKeyFile})`;
+}
+const metricsPort = Number(env.METRICS_PORT ?? port + workers + 2);
+
 const migration = spawnSync(process.execPath, [entry('migrator')], { env, stdio: 'inherit' });
 if (migration.status !== 0) process.exit(migration.status ?? 1);
 
 const processes = [
-  ['producer', entry('producer'), { PORT: String(port) }],
+  ['producer', entry('producer'), { PORT: String(port), METRICS_PORT: String(metricsPort) }],
   ...Array.from({ length: workers }, (_, i) => [`worker-${i + 1}`, entry('image-worker'), { PORT: String(port + 1 + i), WORKER_ID: `worker-${i + 1}` }]),
   ['writer', entry('results-writer'), { PORT: String(port + 1 + workers) }],
 ];
@@ -63,4 +75,5 @@ function stop(code = 0) {
 }
 process.on('SIGINT', () => stop(0));
 process.on('SIGTERM', () => stop(0));
-console.log(`Pipeline starting: API and dashboard on http://127.0.0.1:${port} (docs at /docs), ${workers} workers; images folder ${env.IMAGES_DIR}`);
+console.log(`Pipeline starting: API and dashboard on http://127.0.0.1:${port} (docs at /docs, producer metrics on :${metricsPort}/metrics), ${workers} workers; images folder ${env.IMAGES_DIR}`);
+console.log(`Admin API key: from ${adminKeySource}`);

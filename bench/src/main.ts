@@ -1,10 +1,9 @@
 import 'reflect-metadata';
 import { JobSpec } from '@pipeline/contracts';
 import { ensureDatabase } from '@pipeline/database';
-import { Topology } from '@pipeline/messaging';
 import { processImage, processVariants } from '@pipeline/imaging';
 import { ChildProcess, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
@@ -14,6 +13,10 @@ import { parseArgs } from 'node:util';
 import { connect } from 'amqplib';
 import { Client } from 'pg';
 import sharp from 'sharp';
+import { removeBenchResources } from './bench-resources';
+
+/** The bootstrap admin key of the pipeline the benchmark starts. */
+const BENCH_KEY = randomBytes(32).toString('base64url');
 
 /**
  * `npm run bench -- --images DIR --jobs N --workers K --workload thumb|filters|tiny|variants`
@@ -97,7 +100,7 @@ async function measureLimit(folder: string, names: string[], jobs: number, inFli
 
 function post(agent: Agent, port: number, body: string): Promise<number> {
   return new Promise((resolvePost, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/v1/jobs', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path: '/v1/jobs', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${BENCH_KEY}` } }, (res) => {
       res.resume();
       res.on('end', () => resolvePost(res.statusCode ?? 0));
     });
@@ -167,6 +170,10 @@ async function main(): Promise<void> {
       IMAGES_DIR: imagesDir,
       LOG_FORMAT: 'json',
       LOG_LEVEL: 'warn',
+      ADMIN_API_KEY: BENCH_KEY,
+      // Capacity is measured here, not the per-key limits.
+      RATE_LIMIT_REQUESTS: '0',
+      RATE_LIMIT_JOBS_IN_FLIGHT: '0',
       ...(args.prefetch ? { WORKER_PREFETCH: args.prefetch } : {}),
     },
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -234,16 +241,7 @@ async function main(): Promise<void> {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
     await db.end().catch(() => undefined);
-    const admin = new Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS "${prefix}" WITH (FORCE)`);
-    await admin.end();
-    const broker = await connect('amqp://guest:guest@127.0.0.1:5672');
-    const channel = await broker.createChannel();
-    for (const queue of new Topology(prefix, 1).queues) await channel.deleteQueue(queue);
-    await channel.deleteExchange(prefix);
-    await channel.deleteExchange(`${prefix}.dlx`);
-    await broker.close();
+    await removeBenchResources(prefix);
     await rm(work, { recursive: true, force: true });
   }
   const out = resolve(args.out ?? join(ROOT, 'bench-results', `${workloadName}.json`));

@@ -307,7 +307,9 @@ write_env() {
   # nothing on this machine (all published on 127.0.0.1).
   sed -e "s/^RABBITMQ_PASSWORD=.*/RABBITMQ_PASSWORD=r$(secret)/" \
     -e "s/^POSTGRES_PASSWORD=.*/POSTGRES_PASSWORD=p$(secret)/" \
+    -e "s/^RABBITMQ_ERLANG_COOKIE=.*/RABBITMQ_ERLANG_COOKIE=c$(secret)/" \
     -e "s/^PGADMIN_PASSWORD=.*/PGADMIN_PASSWORD=a$(secret)/" \
+    -e "s/^ADMIN_API_KEY=.*/ADMIN_API_KEY=k$(secret)$(secret)/" \
     -e "s|^PIPELINE_IMAGE=.*|PIPELINE_IMAGE=$PIPELINE_IMAGE|" \
     -e "s/^PRODUCER_BIND=.*/PRODUCER_BIND=127.0.0.1/" \
     -e "s/^PRODUCER_PORT=.*/PRODUCER_PORT=$PRODUCER_PORT/" \
@@ -315,6 +317,9 @@ write_env() {
     "$repo/.env.example" >"$RUN_DIR/env"
   chmod 600 "$RUN_DIR/env"
   BASE_URL="http://127.0.0.1:$PRODUCER_PORT"
+  # jobs.mjs calls the API with the stack's admin key, read from the environment (not argv).
+  PIPELINE_API_KEY="$(sed -n 's/^ADMIN_API_KEY=//p' "$RUN_DIR/env")"
+  export PIPELINE_API_KEY
 }
 
 up() {
@@ -370,6 +375,10 @@ wait_healthy() {
       console.log(q ? `jobs=${q.jobs.consumers} events=${q.events.consumers}` : "");' 2>/dev/null)" || consumers=""
   done
   log "  consumers: $consumers"
+  local anonymous
+  anonymous="$(node -e 'fetch(process.argv[1] + "/v1/stats").then((r) => console.log(r.status), () => console.log("unreachable"))' "$BASE_URL")"
+  log "  GET /v1/stats without an API key: $anonymous"
+  [ "$anonymous" = 401 ] || fail "GET /v1/stats without an API key answered $anonymous, expected 401"
 }
 
 psql_query() { compose exec -T postgres psql -U pipeline -d pipeline -At -F ' ' -v ON_ERROR_STOP=1 -c "$1"; }

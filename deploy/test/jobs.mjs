@@ -8,7 +8,8 @@
 //   node jobs.mjs midbatch --base URL --ids FILE --timeout S      (prints a busy worker's id)
 //   node jobs.mjs stats    --base URL
 //
-// Every request goes to --base (127.0.0.1); counts and times are bounded.
+// Every request goes to --base (127.0.0.1) with the API key in $PIPELINE_API_KEY; counts and
+// times are bounded.
 import { readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, dirname } from 'node:path';
@@ -38,7 +39,8 @@ function options(argv) {
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function request(base, path, init = {}) {
-  const response = await fetch(new URL(path, base), { ...init, signal: AbortSignal.timeout(30_000) });
+  const headers = { ...init.headers, authorization: `Bearer ${process.env.PIPELINE_API_KEY}` };
+  const response = await fetch(new URL(path, base), { ...init, headers, signal: AbortSignal.timeout(30_000) });
   const type = response.headers.get('content-type') ?? '';
   const body = type.includes('json') ? await response.json() : Buffer.from(await response.arrayBuffer());
   return { status: response.status, type, body };

@@ -8,7 +8,7 @@ import { composePorts, composeVolumes, dockerCompose, parseYaml, readRepoFile } 
 jest.setTimeout(60_000);
 
 const example = readRepoFile('.env.example');
-const required = ['RABBITMQ_PASSWORD', 'POSTGRES_PASSWORD', 'PGADMIN_EMAIL', 'PGADMIN_PASSWORD'];
+const required = ['RABBITMQ_PASSWORD', 'RABBITMQ_ERLANG_COOKIE', 'POSTGRES_PASSWORD', 'ADMIN_API_KEY', 'PGADMIN_EMAIL', 'PGADMIN_PASSWORD'];
 const appServices = ['migrate', 'producer', 'image-worker', 'results-writer'];
 let dir: string;
 let envFile: string;
@@ -16,7 +16,7 @@ let config: any;
 
 /** `docker-compose config` with this env file, parsed; every profile on. */
 function composeConfig(file: string): any {
-  const result = dockerCompose(['--profile', 'tools', '--profile', 'monitoring', 'config'], file);
+  const result = dockerCompose(['--profile', 'tools', '--profile', 'monitoring', '--profile', 'cluster', 'config'], file);
   if (result.status !== 0) throw new Error(`docker-compose config failed: ${result.stderr}`);
   return parseYaml(result.stdout);
 }
@@ -64,8 +64,10 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  test('the services: broker, database, a one-shot migration, the three apps, pgAdmin and Prometheus under profiles', () => {
-    expect(Object.keys(config.services).sort()).toEqual(['image-worker', 'migrate', 'pgadmin', 'postgres', 'producer', 'prometheus', 'rabbitmq', 'results-writer']);
+  test('the services: broker, database, a one-shot migration, the three apps, pgAdmin, Prometheus and two more broker nodes under profiles', () => {
+    expect(Object.keys(config.services).sort()).toEqual(['image-worker', 'migrate', 'pgadmin', 'postgres', 'producer', 'prometheus', 'rabbitmq', 'rabbitmq-2', 'rabbitmq-3', 'results-writer']);
+    expect(config.services['rabbitmq-2'].profiles).toEqual(['cluster']);
+    expect(config.services['rabbitmq-3'].profiles).toEqual(['cluster']);
     expect(config.services.pgadmin.profiles).toEqual(['tools']);
     expect(config.services.prometheus.profiles).toEqual(['monitoring']);
     for (const name of ['rabbitmq', 'postgres', ...appServices]) expect(config.services[name].profiles).toBeUndefined();
@@ -82,7 +84,7 @@ describe('docker-compose.yml', () => {
     expect(composeVolumes(postgres)).toContainEqual(expect.objectContaining({ source: 'postgres-data', target: '/var/lib/postgresql/data', type: 'volume' }));
     expect(postgres.healthcheck.test.slice(0, 2)).toEqual(['CMD', 'pg_isready']);
     expect(postgres.environment.POSTGRES_PASSWORD).toBe('change-me-postgres');
-    expect(Object.keys(config.volumes).sort()).toEqual(['pgadmin-data', 'postgres-data', 'prometheus-data', 'rabbitmq-data', 'storage']);
+    expect(Object.keys(config.volumes).sort()).toEqual(['pgadmin-data', 'postgres-data', 'prometheus-data', 'rabbitmq-2-data', 'rabbitmq-3-data', 'rabbitmq-data', 'storage']);
   });
 
   test('start order: migrations after a healthy database, the apps after a healthy broker and the migration', () => {
@@ -122,6 +124,14 @@ describe('docker-compose.yml', () => {
     expect(config.services.producer.environment.AMQP_URL).toBe('amqp://pipeline:change-me-rabbitmq@rabbitmq:5672');
   });
 
+  test('the producer takes its admin key from .env, and keeps /metrics on an unpublished port', () => {
+    const producer = config.services.producer;
+    expect(producer.environment.ADMIN_API_KEY).toBe(example.match(/^ADMIN_API_KEY=(.*)$/m)![1]);
+    expect(producer.environment.METRICS_PORT).toBe('9464');
+    expect(composePorts(producer).map((port) => port.target)).toEqual([3000]);
+    for (const name of ['image-worker', 'results-writer']) expect(config.services[name].environment.ADMIN_API_KEY).toBeUndefined();
+  });
+
   test('storage is one named volume shared by the producer and the workers; the images folder a read-only bind mount', () => {
     for (const name of ['producer', 'image-worker']) {
       const service = config.services[name];
@@ -146,10 +156,43 @@ describe('docker-compose.yml', () => {
     expect(composePorts(pgadmin)).toEqual([{ target: 80, published: 5050, host_ip: '127.0.0.1' }]);
   });
 
+  test('profile cluster: rabbitmq-2 and rabbitmq-3 join rabbit@rabbitmq, with the same image, cookie and credentials; AMQP_URL can name all three', () => {
+    const { rabbitmq } = config.services;
+    const clusterConf = readRepoFile('deploy/rabbitmq/cluster.conf');
+    expect(clusterConf).toContain('cluster_formation.peer_discovery_backend = classic_config');
+    for (const [index, name] of ['rabbitmq', 'rabbitmq-2', 'rabbitmq-3'].entries()) {
+      expect(clusterConf).toContain(`cluster_formation.classic_config.nodes.${index + 1} = rabbit@${name}`);
+      const node = config.services[name];
+      expect(node.hostname).toBe(name);
+      expect(node.image).toBe(rabbitmq.image);
+      expect(node.environment).toEqual(rabbitmq.environment);
+      expect(node.environment.RABBITMQ_ERLANG_COOKIE).toBe('change-me-erlang-cookie');
+      expect(node.healthcheck.test).toEqual(rabbitmq.healthcheck.test);
+      expect(node.restart).toBe('unless-stopped');
+    }
+    for (const name of ['rabbitmq-2', 'rabbitmq-3']) {
+      const volumes = composeVolumes(config.services[name]);
+      expect(volumes).toContainEqual(expect.objectContaining({ type: 'volume', source: `${name}-data`, target: '/var/lib/rabbitmq' }));
+      const conf = volumes.find((v) => v.target === '/etc/rabbitmq/conf.d/20-cluster.conf')!;
+      expect(conf).toMatchObject({ type: 'bind', read_only: true });
+      expect(conf.source).toMatch(/deploy\/rabbitmq\/cluster\.conf$/);
+      expect(config.services[name].depends_on).toEqual({ rabbitmq: { condition: 'service_healthy' } });
+      expect(config.services[name].ports).toBeUndefined();
+    }
+
+    const file = join(dir, '.env-cluster');
+    writeFileSync(file, example.replace(/^RABBITMQ_HOSTS=.*$/m, 'RABBITMQ_HOSTS=rabbitmq:5672,rabbitmq-2:5672,rabbitmq-3:5672'));
+    const clustered = composeConfig(file);
+    for (const name of ['producer', 'image-worker', 'results-writer']) {
+      expect(clustered.services[name].environment.AMQP_URL).toBe('amqp://pipeline:change-me-rabbitmq@rabbitmq:5672,rabbitmq-2:5672,rabbitmq-3:5672');
+    }
+    expect(example).toMatch(/^#\s+RABBITMQ_HOSTS=rabbitmq:5672,rabbitmq-2:5672,rabbitmq-3:5672$/m);
+  });
+
   test('Prometheus scrapes /metrics of every app, every worker replica through Docker DNS', () => {
     const prometheus = parseYaml(readRepoFile('deploy/prometheus/prometheus.yml')) as any;
     const jobs = Object.fromEntries(prometheus.scrape_configs.map((job: any) => [job.job_name, job]));
-    expect(jobs.producer.static_configs[0].targets).toEqual(['producer:3000']);
+    expect(jobs.producer.static_configs[0].targets).toEqual(['producer:9464']);
     expect(jobs['results-writer'].static_configs[0].targets).toEqual(['results-writer:3002']);
     expect(jobs['image-worker'].dns_sd_configs).toEqual([expect.objectContaining({ names: ['image-worker'], type: 'A', port: 3001 })]);
     expect(jobs.rabbitmq.static_configs[0].targets).toEqual(['rabbitmq:15692']);

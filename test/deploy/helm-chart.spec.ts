@@ -100,7 +100,10 @@ describe('helm chart', () => {
       expect(container.image).toBe('image-pipeline:0.1.0');
       expect(container.command).toBeUndefined(); // the image's ENTRYPOINT: node, PID 1
       expect(container.args).toEqual([`dist/apps/${app}/apps/${app}/src/main.js`]);
-      expect(container.ports).toEqual([{ name: 'http', containerPort: port, protocol: 'TCP' }]);
+      // The producer's /metrics has a port of its own, which its Service does not expose.
+      const metrics = app === 'producer' ? [{ name: 'metrics', containerPort: 9464, protocol: 'TCP' }] : [];
+      expect(container.ports).toEqual([{ name: 'http', containerPort: port, protocol: 'TCP' }, ...metrics]);
+      expect(find(objects, 'Deployment', name).spec.template.metadata.annotations['prometheus.io/port']).toBe(String(metrics[0]?.containerPort ?? port));
       expect(container.env).toContainEqual({ name: 'PORT', value: String(port) });
       expect(container.livenessProbe.httpGet).toEqual({ path: '/health/live', port: 'http' });
       expect(container.readinessProbe.httpGet).toEqual({ path: '/health/ready', port: 'http' });
@@ -138,7 +141,7 @@ describe('helm chart', () => {
   test('generated passwords are kept: the Secret is looked up before it is generated, and survives uninstall', () => {
     const secret = find(renderedFor('default'), 'Secret', 'demo-image-pipeline-credentials');
     expect(secret.metadata.annotations?.['helm.sh/resource-policy']).toBe('keep');
-    expect(Object.keys(secret.data ?? {}).sort()).toEqual(['AMQP_URL', 'DATABASE_URL', 'PGADMIN_PASSWORD', 'POSTGRES_PASSWORD', 'RABBITMQ_MANAGEMENT_URL', 'RABBITMQ_PASSWORD']);
+    expect(Object.keys(secret.data ?? {}).sort()).toEqual(['AMQP_URL', 'DATABASE_URL', 'PGADMIN_PASSWORD', 'POSTGRES_PASSWORD', 'RABBITMQ_ERLANG_COOKIE', 'RABBITMQ_MANAGEMENT_URL', 'RABBITMQ_PASSWORD']);
     const decoded = (key: string) => Buffer.from(secret.data![key], 'base64').toString();
     expect(decoded('RABBITMQ_PASSWORD')).toMatch(/^[A-Za-z0-9]{32}$/);
     expect(decoded('AMQP_URL')).toBe(`amqp://pipeline:${decoded('RABBITMQ_PASSWORD')}@demo-image-pipeline-rabbitmq.pipeline.svc:5672`);
@@ -146,7 +149,7 @@ describe('helm chart', () => {
     // `helm template` has no cluster to look the Secret up in; the template must do it.
     const template = readFileSync(join(chartDir, 'templates', 'secret.yaml'), 'utf8');
     expect(template).toMatch(/lookup "v1" "Secret" \.Release\.Namespace \$name/);
-    for (const key of ['RABBITMQ_PASSWORD', 'POSTGRES_PASSWORD', 'PGADMIN_PASSWORD']) expect(template).toContain(`get $data "${key}" | b64dec`);
+    for (const key of ['RABBITMQ_PASSWORD', 'POSTGRES_PASSWORD', 'PGADMIN_PASSWORD', 'RABBITMQ_ERLANG_COOKIE']) expect(template).toContain(`get $data "${key}" | b64dec`);
     // The services' data outlives the release too, and is made with those passwords.
     for (const name of ['demo-image-pipeline-rabbitmq', 'demo-image-pipeline-postgresql']) {
       const statefulSet = find(renderedFor('default'), 'StatefulSet', name);
@@ -166,9 +169,73 @@ describe('helm chart', () => {
     expect(postgres.env).toContainEqual({ name: 'POSTGRES_PASSWORD', valueFrom: { secretKeyRef: { name: 'demo-image-pipeline-credentials', key: 'POSTGRES_PASSWORD' } } });
   });
 
+  test('rabbitmq.replicas 3: a cluster by Kubernetes peer discovery, with its RBAC, cookie, node names, PDB and network paths', () => {
+    const objects = renderedFor('rabbitmq-cluster');
+    const name = 'demo-image-pipeline-rabbitmq';
+    const statefulSet = find(objects, 'StatefulSet', name);
+    expect(statefulSet.spec.replicas).toBe(3);
+    expect(statefulSet.spec.podManagementPolicy).toBe('Parallel');
+    expect(statefulSet.spec.serviceName).toBe(`${name}-headless`);
+    const pod = podSpecOf(statefulSet);
+    expect(pod.serviceAccountName).toBe(name);
+    expect(pod.automountServiceAccountToken).toBe(true);
+    const container = pod.containers[0];
+    expect(container.env).toContainEqual({ name: 'RABBITMQ_ERLANG_COOKIE', valueFrom: { secretKeyRef: { name: 'demo-image-pipeline-credentials', key: 'RABBITMQ_ERLANG_COOKIE' } } });
+    expect(container.env).toContainEqual({ name: 'RABBITMQ_USE_LONGNAME', value: 'true' });
+    expect(container.env).toContainEqual({ name: 'RABBITMQ_NODENAME', value: `rabbit@$(MY_POD_NAME).${name}-headless.pipeline.svc` });
+    expect(container.volumeMounts).toContainEqual({ name: 'cluster-config', mountPath: '/etc/rabbitmq/conf.d/20-cluster.conf', subPath: 'cluster.conf', readOnly: true });
+
+    const config = find(objects, 'ConfigMap', `${name}-cluster`);
+    expect(config.data!['enabled_plugins']).toContain('rabbitmq_peer_discovery_k8s');
+    const conf = config.data!['cluster.conf'];
+    expect(conf).toContain('cluster_formation.peer_discovery_backend = rabbit_peer_discovery_k8s');
+    expect(conf).toContain(`cluster_formation.k8s.service_name = ${name}-headless`);
+    expect(conf).toContain(`cluster_formation.k8s.hostname_suffix = .${name}-headless.pipeline.svc`);
+
+    // Peer discovery may read the headless Service's endpoints, nothing more.
+    const role = find(objects, 'Role', `${name}-peer-discovery`);
+    expect(role.rules).toEqual([{ apiGroups: [''], resources: ['endpoints'], verbs: ['get'] }]);
+    const binding = find(objects, 'RoleBinding', `${name}-peer-discovery`);
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name, namespace: 'pipeline' }]);
+    expect(binding.roleRef).toMatchObject({ kind: 'Role', name: `${name}-peer-discovery` });
+    expect(find(objects, 'ServiceAccount', name)).toBeDefined();
+    expect(find(objects, 'PodDisruptionBudget', name).spec).toMatchObject({ maxUnavailable: 1 });
+    const headless = find(objects, 'Service', `${name}-headless`);
+    expect(headless.spec.publishNotReadyAddresses).toBe(true);
+    expect(headless.spec.ports.map((port: any) => port.port)).toEqual([5672, 4369, 25672]);
+
+    // The apps name every node, through the headless Service: one URL, several hosts.
+    const secret = find(objects, 'Secret', 'demo-image-pipeline-credentials');
+    const decoded = (key: string) => Buffer.from(secret.data![key], 'base64').toString();
+    const hosts = [0, 1, 2].map((i) => `${name}-${i}.${name}-headless.pipeline.svc:5672`).join(',');
+    expect(decoded('AMQP_URL')).toBe(`amqp://pipeline:${decoded('RABBITMQ_PASSWORD')}@${hosts}`);
+    expect(decoded('RABBITMQ_ERLANG_COOKIE')).toMatch(/^[A-Za-z0-9]{48}$/);
+    const producer = podSpecOf(find(objects, 'Deployment', 'demo-image-pipeline-producer')).containers[0];
+    expect(producer.env).toContainEqual({ name: 'AMQP_QUORUM_INITIAL_GROUP_SIZE', value: '3' });
+
+    // The nodes reach each other; a single node gets none of this.
+    const policy = find(objects, 'NetworkPolicy', name);
+    const nodePorts = (rules: any[]) => rules.flatMap((rule) => (rule.ports ?? []).map((port: any) => port.port));
+    expect(nodePorts(policy.spec.ingress)).toEqual(expect.arrayContaining([4369, 25672]));
+    expect(nodePorts(policy.spec.egress)).toEqual(expect.arrayContaining([4369, 25672, 443]));
+    const single = renderedFor('default');
+    expect(podSpecOf(find(single, 'StatefulSet', name)).automountServiceAccountToken).toBe(false);
+    expect(single.filter((o) => ['Role', 'RoleBinding', 'ServiceAccount'].includes(o.kind) || o.metadata.name === `${name}-cluster`)).toEqual([]);
+    expect(find(single, 'StatefulSet', name).spec.podManagementPolicy).toBeUndefined();
+    expect(helm(['template', 'demo', chartDir, '--set', 'rabbitmq.replicas=2']).stderr).toContain('rabbitmq.replicas');
+  });
+
+  test('a cluster of the RabbitMQ Cluster Operator: no in-chart broker, AMQP_URL from the Secret made for it', () => {
+    const objects = renderedFor('rabbitmq-operator');
+    expect(objects.some((o) => o.kind === 'StatefulSet' && o.metadata.name === 'demo-image-pipeline-rabbitmq')).toBe(false);
+    const writer = podSpecOf(find(objects, 'Deployment', 'demo-image-pipeline-results-writer')).containers[0];
+    expect(writer.env).toContainEqual({ name: 'AMQP_URL', valueFrom: { secretKeyRef: { name: 'pipeline-rabbitmq-amqp', key: 'AMQP_URL' } } });
+  });
+
   test('external services: no StatefulSets, the URLs come from the existing Secret', () => {
     const objects = renderedFor('external');
-    expect(objects.filter((o) => o.kind === 'StatefulSet' || o.kind === 'Secret')).toEqual([]);
+    // The only Secret the chart makes then is the generated admin API key's.
+    expect(objects.filter((o) => o.kind === 'StatefulSet' || o.kind === 'Secret').map((o) => o.metadata.name)).toEqual(['demo-image-pipeline-api-key']);
     for (const workload of workloads(objects)) {
       for (const container of containersOf(podSpecOf(workload))) {
         for (const env of container.env ?? []) {
@@ -184,6 +251,38 @@ describe('helm chart', () => {
     expect(separate.env).toContainEqual({ name: 'AMQP_URL', valueFrom: { secretKeyRef: { name: 'pipeline-broker', key: 'url' } } });
     expect(separate.env).toContainEqual({ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'pipeline-db-app', key: 'uri' } } });
     expect(producer.env).toContainEqual({ name: 'MAX_UPLOAD_BYTES', value: '104857600' });
+  });
+
+  test('the producer takes the admin API key from a Secret generated once and kept, or from one of yours; limits and CORS from values', () => {
+    const objects = renderedFor('default');
+    const secret = find(objects, 'Secret', 'demo-image-pipeline-api-key');
+    expect(secret.metadata.annotations?.['helm.sh/resource-policy']).toBe('keep');
+    expect(Buffer.from(secret.data!.ADMIN_API_KEY, 'base64').toString()).toMatch(/^[A-Za-z0-9]{48}$/);
+    const producer = podSpecOf(find(objects, 'Deployment', 'demo-image-pipeline-producer')).containers[0];
+    expect(producer.env).toContainEqual({ name: 'ADMIN_API_KEY', valueFrom: { secretKeyRef: { name: 'demo-image-pipeline-api-key', key: 'ADMIN_API_KEY' } } });
+    expect(producer.env).toEqual(expect.arrayContaining([
+      { name: 'METRICS_PORT', value: '9464' },
+      { name: 'RATE_LIMIT_WINDOW_S', value: '60' },
+      { name: 'RATE_LIMIT_REQUESTS', value: '1200' },
+      { name: 'RATE_LIMIT_JOBS_IN_FLIGHT', value: '1000' },
+      { name: 'CORS_ORIGINS', value: '' },
+    ]));
+    // No other app gets the key.
+    for (const name of ['demo-image-pipeline-image-worker', 'demo-image-pipeline-results-writer']) {
+      expect(podSpecOf(find(objects, 'Deployment', name)).containers[0].env.map((e: { name: string }) => e.name)).not.toContain('ADMIN_API_KEY');
+    }
+    const service = find(objects, 'Service', 'demo-image-pipeline-producer');
+    expect(service.spec.ports.map((port: { targetPort: string }) => port.targetPort)).toEqual(['http']);
+
+    const own = helm(['template', 'demo', chartDir, '--set', 'producer.adminApiKey.existingSecret=pipeline-admin', '--set', 'producer.adminApiKey.existingSecretKey=key', '--set', 'producer.corsOrigins[0]=https://app.example.com']);
+    expect(own.status).toBe(0);
+    const ownObjects = parseManifests(own.stdout);
+    expect(ownObjects.find((o) => o.kind === 'Secret' && o.metadata.name.endsWith('api-key'))).toBeUndefined();
+    const ownProducer = podSpecOf(find(ownObjects, 'Deployment', 'demo-image-pipeline-producer')).containers[0];
+    expect(ownProducer.env).toContainEqual({ name: 'ADMIN_API_KEY', valueFrom: { secretKeyRef: { name: 'pipeline-admin', key: 'key' } } });
+    expect(ownProducer.env).toContainEqual({ name: 'CORS_ORIGINS', value: 'https://app.example.com' });
+    const wildcard = helm(['template', 'demo', chartDir, '--set', 'producer.corsOrigins[0]=*']);
+    expect(wildcard.status).not.toBe(0);
   });
 
   test('without the in-chart services an existingSecret is required, and values are checked against values.schema.json', () => {
@@ -298,7 +397,10 @@ describe('helm chart', () => {
     ]);
     expect(find(keda, 'NetworkPolicy', 'demo-image-pipeline-rabbitmq').spec.ingress).toHaveLength(3);
     const external = find(renderedFor('external'), 'NetworkPolicy', 'demo-image-pipeline-producer');
-    expect(external.spec.ingress[0].from).toHaveLength(2);
+    expect(external.spec.ingress).toEqual([
+      { ports: [{ port: 'http', protocol: 'TCP' }], from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }] },
+      { ports: [{ port: 'metrics', protocol: 'TCP' }], from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }] },
+    ]);
     // Every app pod is selected by a policy.
     for (const workload of workloads(objects).filter((w) => appComponents.includes(componentOf(w)))) {
       const policies = objects.filter((o) => o.kind === 'NetworkPolicy' && o.spec.podSelector.matchLabels['app.kubernetes.io/component'] === componentOf(workload));

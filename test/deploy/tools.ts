@@ -18,6 +18,8 @@ export const valueSets: Record<string, string | undefined> = {
   external: join(chartDir, 'ci', 'external-values.yaml'),
   keda: join(chartDir, 'ci', 'keda-values.yaml'),
   'keda-external': join(chartDir, 'ci', 'keda-external-values.yaml'),
+  'rabbitmq-cluster': join(chartDir, 'ci', 'rabbitmq-cluster-values.yaml'),
+  'rabbitmq-operator': join(chartDir, 'ci', 'rabbitmq-operator-values.yaml'),
 };
 
 function missing(what: string): never {

@@ -1,7 +1,8 @@
 import { Topology } from '@pipeline/messaging';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Browser, chromium } from 'playwright-core';
+import { Browser, chromium, Page } from 'playwright-core';
+import { adminFetch, TEST_ADMIN_KEY } from '../support/api-keys';
 import { makeImage } from '../support/images';
 import { createTestDatabase, deleteTopology, makeTempDir, uniqueName } from '../support/resources';
 import { RunningStack, startStack } from '../support/stack';
@@ -10,8 +11,18 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = join(__dirname, '..', '..', 'test-artifacts');
 
 /**
- * The dashboard in a real headless browser against the real processes: the counts move as
- * jobs are submitted, the workers show their heartbeats, and a failed job can be retried.
+ * Waits for an element's text. Locators, not `waitForFunction`: the page's Content-Security-Policy
+ * forbids evaluating strings as script, and the test must not turn it off.
+ */
+/** What the page keeps in its session or local storage, as JSON. */
+const storage = (page: Page, kind: 'sessionStorage' | 'localStorage') => page.evaluate((name) => JSON.stringify((globalThis as unknown as Record<string, object>)[name]), kind);
+
+const shows = (page: Page, id: string, text: string) => page.locator(`#${id}`, { hasText: new RegExp(`^${text}$`) }).waitFor({ timeout: 20_000 });
+
+/**
+ * The dashboard in a real headless browser against the real processes: it asks for an admin
+ * key, the counts move as jobs are submitted, the workers show their heartbeats, and a failed
+ * job can be retried.
  */
 describe('dashboard (headless Chromium)', () => {
   const prefix = uniqueName('dash');
@@ -47,7 +58,7 @@ describe('dashboard (headless Chromium)', () => {
   });
 
   const submit = async (path: string) => {
-    const response = await fetch(`${stack!.baseUrl}/v1/jobs`, {
+    const response = await adminFetch(`${stack!.baseUrl}/v1/jobs`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ source: { path }, operations: [{ op: 'resize', width: 40 }] }),
@@ -56,20 +67,59 @@ describe('dashboard (headless Chromium)', () => {
     return ((await response.json()) as { id: string }).id;
   };
 
+  it('asks for an admin key, keeps it out of the URL, and refuses a key without the admin scope', async () => {
+    const page = await browser!.newPage();
+    const problems: string[] = [];
+    page.on('console', (message) => message.type() === 'error' && problems.push(message.text()));
+    await page.goto(stack!.baseUrl);
+    await expect(page.title()).resolves.toBe('Image pipeline');
+    await page.locator('#key-form').waitFor({ state: 'visible' });
+    expect(await page.locator('#succeeded').textContent()).toBe('–');
+
+    const reader = (await (
+      await adminFetch(`${stack!.baseUrl}/v1/keys`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'viewer', scopes: ['jobs:read'] }) })
+    ).json()) as { key: string };
+    await page.locator('#key-input').fill(reader.key);
+    await page.locator('#key-form button').click();
+    await page.locator('#error', { hasText: 'lacks the admin scope' }).waitFor();
+    expect(await page.locator('#key-form').isVisible()).toBe(true);
+
+    await page.locator('#key-input').fill('not a key at all');
+    await page.locator('#key-form button').click();
+    await page.locator('#error', { hasText: 'not accepted' }).waitFor();
+
+    await page.locator('#key-input').fill(TEST_ADMIN_KEY);
+    await page.locator('#key-form button').click();
+    await shows(page, 'succeeded', '0');
+    expect(await page.locator('#key-name').textContent()).toBe('bootstrap admin (ADMIN_API_KEY)');
+    expect(page.url()).toBe(`${stack!.baseUrl}/`);
+    expect(await storage(page, 'sessionStorage')).toContain(TEST_ADMIN_KEY);
+    expect(await storage(page, 'localStorage')).toBe('{}');
+
+    await page.getByRole('button', { name: 'Forget key' }).click();
+    await page.locator('#key-form').waitFor({ state: 'visible' });
+    expect(await storage(page, 'sessionStorage')).not.toContain(TEST_ADMIN_KEY);
+    // Only the refused keys' answers: no blocked script or style (the CSP allows what the page needs).
+    expect(problems.filter((text) => !/status of 40[13]/.test(text))).toEqual([]);
+    await page.close();
+  });
+
   it('shows the counts change as jobs finish, the workers, and retries a failed job', async () => {
     const page = await browser!.newPage();
     await page.goto(stack!.baseUrl);
-    await expect(page.title()).resolves.toBe('Image pipeline');
-    await page.waitForFunction(`document.getElementById('succeeded').textContent === '0'`);
+    await page.locator('#key-input').fill(TEST_ADMIN_KEY);
+    await page.locator('#key-form button').click();
+    await shows(page, 'succeeded', '0');
 
     await writeFile(join(folder.path, 'images', 'ok.jpg'), await makeImage(120, 80));
     await writeFile(join(folder.path, 'images', 'broken.jpg'), Buffer.from('not an image at all'));
     for (let i = 0; i < 3; i++) await submit('ok.jpg');
     const failed = await submit('broken.jpg');
 
-    await page.waitForFunction(`document.getElementById('succeeded').textContent === '3'`, undefined, { timeout: 20_000 });
-    await page.waitForFunction(`document.getElementById('failed').textContent === '1'`, undefined, { timeout: 20_000 });
-    await page.waitForFunction(`document.querySelectorAll('#workers tr').length === 2`, undefined, { timeout: 20_000 });
+    await shows(page, 'succeeded', '3');
+    await shows(page, 'failed', '1');
+    await page.locator('#workers tr').nth(1).waitFor({ timeout: 20_000 });
+    expect(await page.locator('#workers tr').count()).toBe(2);
     expect(await page.locator('#workers tr td:first-child').allTextContents()).toEqual(expect.arrayContaining(['worker-1', 'worker-2']));
     const failure = page.locator(`#failures tr[data-job="${failed}"]`);
     await failure.waitFor({ timeout: 20_000 });
@@ -80,7 +130,7 @@ describe('dashboard (headless Chromium)', () => {
 
     await failure.getByRole('button', { name: 'Retry' }).click();
     await failure.getByRole('button', { name: 'Retried' }).waitFor({ timeout: 10_000 });
-    const job = (await (await fetch(`${stack!.baseUrl}/v1/jobs/${failed}`)).json()) as { attempt: number };
+    const job = (await (await adminFetch(`${stack!.baseUrl}/v1/jobs/${failed}`)).json()) as { attempt: number };
     expect(job.attempt).toBe(2);
     expect(await page.locator('#error').textContent()).toBe('');
   });

@@ -8,6 +8,7 @@ import { Pool } from 'pg';
 import sharp from 'sharp';
 import { bombPng, makeImage } from '../support/images';
 import { PrometheusText } from '../support/prometheus-text';
+import { adminFetch, fetchAs, TEST_ADMIN_KEY } from '../support/api-keys';
 import { AMQP_URL, createTestDatabase, deleteTopology, makeTempDir, uniqueName, waitFor } from '../support/resources';
 import { RunningStack, startStack } from '../support/stack';
 
@@ -74,10 +75,10 @@ describe('pipeline end to end (separate processes)', () => {
           form.append('image', new Blob([bytes]), `in-${i}.${format}`);
           form.append('operations', JSON.stringify(operations));
           form.append('output', JSON.stringify(output));
-          response = await fetch(`${baseUrl}/v1/jobs`, { method: 'POST', body: form });
+          response = await adminFetch(`${baseUrl}/v1/jobs`, { method: 'POST', body: form });
         } else {
           await writeFile(join(folder.path, 'images', `in-${i}.${format}`), bytes);
-          response = await fetch(`${baseUrl}/v1/jobs`, {
+          response = await adminFetch(`${baseUrl}/v1/jobs`, {
             method: 'POST',
             headers: { 'content-type': 'application/json' },
             body: JSON.stringify({ source: { path: `in-${i}.${format}` }, operations, output }),
@@ -91,7 +92,7 @@ describe('pipeline end to end (separate processes)', () => {
 
     const finished = await waitFor(
       async () => {
-        const jobs: JobView[] = await Promise.all(submitted.map(async ({ id }) => (await fetch(`${baseUrl}/v1/jobs/${id}`)).json() as Promise<JobView>));
+        const jobs: JobView[] = await Promise.all(submitted.map(async ({ id }) => (await adminFetch(`${baseUrl}/v1/jobs/${id}`)).json() as Promise<JobView>));
         return jobs.every((job) => job.status === 'succeeded' || job.status === 'failed') ? jobs : undefined;
       },
       90_000,
@@ -103,7 +104,7 @@ describe('pipeline end to end (separate processes)', () => {
       const input = submitted[index];
       const expectedHeight = Math.round((input.height * 160) / input.width);
       expect(job.output).toEqual({ format: input.expectedFormat, width: 160, height: expectedHeight, sizeBytes: expect.any(Number) });
-      const result = await fetch(`${baseUrl}/v1/jobs/${job.id}/result`);
+      const result = await adminFetch(`${baseUrl}/v1/jobs/${job.id}/result`);
       expect(result.status).toBe(200);
       expect(result.headers.get('content-type')).toBe(`image/${input.expectedFormat}`);
       const bytes = Buffer.from(await result.arrayBuffer());
@@ -128,7 +129,7 @@ describe('pipeline end to end (separate processes)', () => {
   it('logs one JSON line per step with the job id, and carries the request id from HTTP through the messages to the writer', async () => {
     const { baseUrl } = stack!;
     await writeFile(join(folder.path, 'images', 'traced.jpg'), await makeImage(60, 40));
-    const response = await fetch(`${baseUrl}/v1/jobs`, {
+    const response = await adminFetch(`${baseUrl}/v1/jobs`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-request-id': 'trace-e2e-42' },
       body: JSON.stringify({ source: { path: 'traced.jpg' }, operations: [{ op: 'flip' }] }),
@@ -174,12 +175,12 @@ describe('pipeline end to end (separate processes)', () => {
         { name: 'original', format: 'png' },
       ]),
     );
-    const response = await fetch(`${baseUrl}/v1/jobs`, { method: 'POST', body: form });
+    const response = await adminFetch(`${baseUrl}/v1/jobs`, { method: 'POST', body: form });
     expect(response.status).toBe(202);
     const { id } = (await response.json()) as { id: string };
     const job = await waitFor(
       async () => {
-        const current = (await (await fetch(`${baseUrl}/v1/jobs/${id}`)).json()) as JobView;
+        const current = (await (await adminFetch(`${baseUrl}/v1/jobs/${id}`)).json()) as JobView;
         return current.status === 'succeeded' || current.status === 'failed' ? current : undefined;
       },
       30_000,
@@ -195,7 +196,7 @@ describe('pipeline end to end (separate processes)', () => {
     expect(job.outputs).toEqual(expected.map((output) => ({ ...output, sizeBytes: expect.any(Number) })));
     expect(job.variants!.map((variant) => variant.name)).toEqual(['thumb', 'large', 'original']);
     for (const [index, output] of expected.entries()) {
-      const result = await fetch(`${baseUrl}/v1/jobs/${id}/result/${output.name}`);
+      const result = await adminFetch(`${baseUrl}/v1/jobs/${id}/result/${output.name}`);
       expect(result.status).toBe(200);
       expect(result.headers.get('content-type')).toBe(`image/${output.format}`);
       const bytes = Buffer.from(await result.arrayBuffer());
@@ -203,7 +204,7 @@ describe('pipeline end to end (separate processes)', () => {
       const decoded = await sharp(bytes).metadata();
       expect({ format: decoded.format === 'heif' ? 'avif' : decoded.format, width: decoded.width, height: decoded.height }).toEqual({ format: output.format, width: output.width, height: output.height });
     }
-    expect((await fetch(`${baseUrl}/v1/jobs/${id}/result/missing`)).status).toBe(404);
+    expect((await adminFetch(`${baseUrl}/v1/jobs/${id}/result/missing`)).status).toBe(404);
     const { rows } = await pool.query('SELECT name, format, width, height FROM job_outputs WHERE job_id = $1 ORDER BY position', [id]);
     expect(rows).toEqual(expected);
   });
@@ -212,7 +213,7 @@ describe('pipeline end to end (separate processes)', () => {
     const { baseUrl } = stack!;
     const stats = await waitFor(
       async () => {
-        const current = (await (await fetch(`${baseUrl}/v1/stats`)).json()) as {
+        const current = (await (await adminFetch(`${baseUrl}/v1/stats`)).json()) as {
           queues: { jobs: { ready: number; consumers: number }; retries: unknown[] };
           jobs: Record<string, number>;
           throughput: { succeeded: number; perSecond: number };
@@ -236,16 +237,16 @@ describe('pipeline end to end (separate processes)', () => {
     const { baseUrl } = stack!;
     await writeFile(join(folder.path, 'images', 'broken.jpg'), Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(200, 7)]));
     const broken = (await (
-      await fetch(`${baseUrl}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ source: { path: 'broken.jpg' }, operations: [] }) })
+      await adminFetch(`${baseUrl}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ source: { path: 'broken.jpg' }, operations: [] }) })
     ).json()) as { id: string };
     const form = new FormData();
     form.append('image', new Blob([await makeImage(64, 64)]), 'ok.jpg');
     form.append('operations', '[{"op":"flip"}]');
-    const healthy = (await (await fetch(`${baseUrl}/v1/jobs`, { method: 'POST', body: form })).json()) as { id: string };
+    const healthy = (await (await adminFetch(`${baseUrl}/v1/jobs`, { method: 'POST', body: form })).json()) as { id: string };
 
     const jobs = await waitFor(
       async () => {
-        const both: JobView[] = await Promise.all([broken.id, healthy.id].map(async (id) => (await fetch(`${baseUrl}/v1/jobs/${id}`)).json() as Promise<JobView>));
+        const both: JobView[] = await Promise.all([broken.id, healthy.id].map(async (id) => (await adminFetch(`${baseUrl}/v1/jobs/${id}`)).json() as Promise<JobView>));
         return both.every((job) => job.status === 'succeeded' || job.status === 'failed') ? both : undefined;
       },
       30_000,
@@ -253,12 +254,13 @@ describe('pipeline end to end (separate processes)', () => {
     );
     expect(jobs[0]).toMatchObject({ status: 'failed', error: { code: 'INVALID_IMAGE', message: expect.stringContaining('could not be decoded') } });
     expect(jobs[1]).toMatchObject({ status: 'succeeded' });
-    expect((await fetch(`${baseUrl}/v1/jobs/${broken.id}/result`)).status).toBe(409);
+    expect((await adminFetch(`${baseUrl}/v1/jobs/${broken.id}/result`)).status).toBe(409);
   });
 
   it('every app serves Prometheus metrics that parse: requests, accepted jobs, queue depths, job durations, batches', async () => {
-    const scrape = async (appPort: number) => new PrometheusText(await (await fetch(`http://127.0.0.1:${appPort}/metrics`)).text());
-    const producer = await scrape(port);
+    const scrape = async (appPort: number) => new PrometheusText(await (await adminFetch(`http://127.0.0.1:${appPort}/metrics`)).text());
+    expect((await adminFetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(404);
+    const producer = await scrape(stack!.metricsPort);
     expect(producer.families.find((family) => family.name === 'pipeline_http_request_duration_seconds')?.type).toBe('HISTOGRAM');
     expect(producer.value('pipeline_http_request_duration_seconds_count', { app: 'producer', method: 'POST', route: '/v1/jobs', status: '202' })).toBeGreaterThanOrEqual(12);
     expect(producer.value('pipeline_jobs_accepted_total', { app: 'producer', source: 'upload' })).toBeGreaterThanOrEqual(6);
@@ -283,7 +285,7 @@ describe('pipeline end to end (separate processes)', () => {
       const form = new FormData();
       form.append('image', new Blob([bytes]), name);
       form.append('operations', '[{"op":"resize","width":64}]');
-      return fetch(`${baseUrl}/v1/jobs`, { method: 'POST', body: form });
+      return adminFetch(`${baseUrl}/v1/jobs`, { method: 'POST', body: form });
     };
     const svgWithEntity = Buffer.from(
       '<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY x SYSTEM "file:///etc/passwd">]><svg xmlns="http://www.w3.org/2000/svg"><text>&x;</text></svg>',
@@ -302,7 +304,7 @@ describe('pipeline end to end (separate processes)', () => {
     const ids = await Promise.all(accepted.map(async (response) => ((await response.json()) as { id: string }).id));
     const jobs = await waitFor(
       async () => {
-        const all: JobView[] = await Promise.all(ids.map(async (id) => (await fetch(`${baseUrl}/v1/jobs/${id}`)).json() as Promise<JobView>));
+        const all: JobView[] = await Promise.all(ids.map(async (id) => (await adminFetch(`${baseUrl}/v1/jobs/${id}`)).json() as Promise<JobView>));
         return all.every((job) => job.status === 'succeeded' || job.status === 'failed') ? all : undefined;
       },
       30_000,
@@ -313,7 +315,8 @@ describe('pipeline end to end (separate processes)', () => {
 
   it('the CLI submits a folder with a progress bar, waits, verifies the outputs and summarises; fails clearly', async () => {
     const { baseUrl } = stack!;
-    const cli = (args: string[]) => spawnSync(process.execPath, [join(__dirname, '..', '..', 'bin', 'pipeline.js'), ...args], { encoding: 'utf8', timeout: 60_000 });
+    const cli = (args: string[]) =>
+      spawnSync(process.execPath, [join(__dirname, '..', '..', 'bin', 'pipeline.js'), ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, PIPELINE_API_KEY: TEST_ADMIN_KEY } });
     const inputs = join(folder.path, 'cli-inputs');
     await mkdir(inputs);
     for (let i = 0; i < 4; i++) await writeFile(join(inputs, `photo-${i}.jpg`), await makeImage(100 + i * 10, 80));
@@ -359,6 +362,73 @@ describe('pipeline end to end (separate processes)', () => {
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toContain('404 job 6bd11ae1-d21c-4d55-b97e-56168f81701b does not exist');
     expect(cli(['submit', '--op', 'Bad', inputs, '--url', baseUrl]).stderr).toContain('--op "Bad": expected name');
+  });
+
+  const createdKeys: string[] = [];
+
+  it('the CLI creates, lists and revokes API keys, calls with a key from a flag, and a key sees only its own jobs', async () => {
+    const { baseUrl } = stack!;
+    const run = (args: string[], apiKey?: string) =>
+      spawnSync(process.execPath, [join(__dirname, '..', '..', 'bin', 'pipeline.js'), ...args, '--url', baseUrl], {
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, PIPELINE_API_KEY: apiKey },
+      });
+    const anonymous = run(['keys', 'list']);
+    expect(anonymous.status).toBe(2);
+    expect(anonymous.stderr).toContain('GET /v1/keys: 401 an API key is required');
+    expect(anonymous.stderr).toContain('(set PIPELINE_API_KEY or pass --api-key)');
+
+    const created = run(['keys', 'create', '--name', 'e2e-uploader', '--scope', 'jobs:write', '--scope', 'jobs:read'], TEST_ADMIN_KEY);
+    expect(created.status).toBe(0);
+    expect(created.stderr).toContain('The key is shown this once');
+    const key = JSON.parse(created.stdout) as { id: string; key: string; scopes: string[] };
+    expect(key.scopes).toEqual(['jobs:write', 'jobs:read']);
+    createdKeys.push(key.key);
+
+    const photo = join(folder.path, 'key-photo.jpg');
+    await writeFile(photo, await makeImage(50, 40));
+    const submitted = run(['submit', photo, '--no-wait', '--api-key', key.key]);
+    expect(submitted.status).toBe(0);
+    const jobId = submitted.stdout.trim();
+    expect((await pool.query('SELECT api_key_id FROM jobs WHERE id = $1', [jobId])).rows[0].api_key_id).toBe(key.id);
+    expect(run(['wait', jobId, '--api-key', key.key]).stdout).toBe(`${jobId} succeeded\n`);
+    const { rows: [adminJob] } = await pool.query("SELECT id FROM jobs WHERE api_key_id = '00000000-0000-4000-8000-000000000000' LIMIT 1");
+    const hidden = run(['status', adminJob.id, '--api-key', key.key]);
+    expect(hidden.status).toBe(2);
+    expect(hidden.stderr).toContain(`404 job ${adminJob.id} does not exist`);
+    expect(run(['keys', 'list', '--api-key', key.key]).stderr).toContain('403 this API key lacks the scope admin');
+
+    const listed = run(['keys', 'list'], TEST_ADMIN_KEY);
+    expect(listed.status).toBe(0);
+    expect(listed.stdout).toMatch(new RegExp(`^${key.id} +e2e-uploader +jobs:write,jobs:read +ipk_[0-9a-f]{16}_… +last used 20`, 'm'));
+    expect(listed.stdout).toMatch(/bootstrap admin \(ADMIN_API_KEY\) +admin +ADMIN_API_KEY/);
+    expect(listed.stdout).not.toContain(key.key);
+
+    // A key allowed 2 jobs in flight still gets a folder of 5 through: the CLI waits out each 429 as Retry-After says.
+    const limited = JSON.parse(run(['keys', 'create', '--name', 'e2e-limited', '--scope', 'jobs:write', '--scope', 'jobs:read', '--jobs-in-flight', '2'], TEST_ADMIN_KEY).stdout) as { key: string; limits: object };
+    createdKeys.push(limited.key);
+    expect(limited.limits).toEqual({ requestsPerWindow: null, jobsInFlight: 2 });
+    const five = join(folder.path, 'five');
+    await mkdir(five);
+    for (let i = 0; i < 5; i++) await writeFile(join(five, `p${i}.jpg`), await makeImage(40 + i, 30));
+    const throttled = run(['submit', five, '--concurrency', '5'], limited.key);
+    expect(throttled.stdout).toMatch(/^succeeded 5, failed 0/m);
+    expect(throttled.status).toBe(0);
+
+    expect(run(['keys', 'revoke', key.id], TEST_ADMIN_KEY).stdout).toBe(`revoked ${key.id} (e2e-uploader)\n`);
+    const refused = run(['status', jobId], key.key);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain('401 the API key is not valid (unknown or revoked)');
+  });
+
+  it('writes no API key to any log of the run (debug level, every process)', async () => {
+    await fetchAs(`ipk_${'0'.repeat(16)}_${'B'.repeat(43)}`)(`${stack!.baseUrl}/v1/jobs`);
+    const log = stack!.output();
+    expect(log).toContain('"msg":"job accepted"');
+    expect(log).toContain('Admin API key: from ADMIN_API_KEY');
+    for (const secret of [TEST_ADMIN_KEY, ...createdKeys]) expect(log).not.toContain(secret);
+    expect(log).not.toMatch(/ipk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}/);
   });
 
   it('stops cleanly on SIGTERM, leaving no message unacknowledged', async () => {

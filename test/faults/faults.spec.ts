@@ -9,6 +9,7 @@ import { JobLoad } from './load';
 import { runScenario } from './scenario';
 import { startBroker, startDatabaseServer, stopBroker, stopDatabaseServer } from './services';
 import { summaryLine, sumTallies, Tally } from './tally';
+import { adminFetch } from '../support/api-keys';
 
 /**
  * The built pipeline, as separate processes under a steady load of jobs, against the faults
@@ -350,9 +351,9 @@ async function expectOutputsIntact(pipeline: Pipeline, pool: Pool, ids: string[]
     const { rows } = await pool.query('SELECT name, format, width, height, size_bytes::int AS size FROM job_outputs WHERE job_id = $1', [id]);
     expect(rows).toHaveLength(1);
     const [row] = rows;
-    const job = (await (await fetch(`${pipeline.baseUrl}/v1/jobs/${id}`)).json()) as JobView;
+    const job = (await (await adminFetch(`${pipeline.baseUrl}/v1/jobs/${id}`)).json()) as JobView;
     expect(job).toMatchObject({ status: 'succeeded', output: { format: row.format, width: row.width, height: row.height, sizeBytes: row.size } });
-    const bytes = Buffer.from(await (await fetch(`${pipeline.baseUrl}/v1/jobs/${id}/result`)).arrayBuffer());
+    const bytes = Buffer.from(await (await adminFetch(`${pipeline.baseUrl}/v1/jobs/${id}/result`)).arrayBuffer());
     const decoded = await sharp(bytes).metadata();
     expect({ size: bytes.length, format: decoded.format, width: decoded.width, height: decoded.height }).toEqual({ size: row.size, format: row.format, width: row.width, height: row.height });
   }

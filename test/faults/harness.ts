@@ -5,6 +5,7 @@ import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { AMQP_URL, createTestDatabase, deleteTopology, makeTempDir, rabbitmqctl, uniqueName } from '../support/resources';
+import { TEST_ADMIN_KEY } from '../support/api-keys';
 
 const ROOT = join(__dirname, '..', '..');
 const READY_TIMEOUT_MS = 60_000;
@@ -24,6 +25,10 @@ export interface PipelineOptions {
   env?: Record<string, string>;
   /** For the image workers only. */
   workerEnv?: Record<string, string>;
+  /** Start of the queue prefix and database names (`faults` unless given). */
+  kind?: string;
+  /** Whether `stop` deletes the prefix's queues and exchanges on the machine's broker (true unless the pipeline ran on a broker of its own). */
+  cleanBroker?: boolean;
 }
 
 /** One process of the pipeline: what it runs, with what, and what it said (across restarts). */
@@ -61,6 +66,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export class Pipeline {
   private readonly processes = new Map<string, AppProcess>();
   private readonly cleanups: Array<() => Promise<void>> = [];
+  private cleanBroker = true;
+  /** The producer's bootstrap admin API key (ADMIN_API_KEY): clients send it as `Authorization: Bearer <key>`. */
+  readonly adminApiKey = TEST_ADMIN_KEY;
 
   private constructor(
     readonly prefix: string,
@@ -75,12 +83,15 @@ export class Pipeline {
     let pipeline: Pipeline | undefined;
     try {
       database = await createTestDatabase();
-      pipeline = new Pipeline(uniqueName(`faults_${options.scenario.replace(/-/g, '_')}`), database.url, join(folder.path, 'images'), join(folder.path, 'storage'));
+      pipeline = new Pipeline(uniqueName(`${options.kind ?? 'faults'}_${options.scenario.replace(/-/g, '_')}`), database.url, join(folder.path, 'images'), join(folder.path, 'storage'));
+      pipeline.cleanBroker = options.cleanBroker ?? true;
       pipeline.cleanups.push(folder.remove, database.drop);
       await mkdir(pipeline.imagesDir, { recursive: true });
       await mkdir(pipeline.storageDir, { recursive: true });
       await pipeline.migrate(options.env);
-      await pipeline.define('producer', 'producer', options.env);
+      // The suites measure what survives faults, not the per-key limits, which would slow their load.
+      const producerEnv = { ADMIN_API_KEY: pipeline.adminApiKey, METRICS_PORT: '0', RATE_LIMIT_REQUESTS: '0', RATE_LIMIT_JOBS_IN_FLIGHT: '0' };
+      await pipeline.define('producer', 'producer', { ...producerEnv, ...options.env });
       for (let i = 1; i <= options.workers; i++) {
         await pipeline.define(`worker-${i}`, 'image-worker', { WORKER_ID: `worker-${i}`, ...options.env, ...options.workerEnv });
       }
@@ -159,7 +170,7 @@ export class Pipeline {
       ),
     );
     for (const cleanup of this.cleanups) await attempt(cleanup);
-    await attempt(() => deleteBrokerObjects(this.prefix));
+    if (this.cleanBroker) await attempt(() => deleteBrokerObjects(this.prefix));
     if (problems.length > 0) throw new Error(`Could not clean up after ${this.prefix}: ${problems.map(String).join('; ')}`);
   }
 

@@ -11,6 +11,8 @@ export interface LoadOptions {
   heavy?: boolean;
   /** Most requests awaiting an answer at once; a tick beyond it sends nothing (a client backing off). */
   maxInFlight?: number;
+  /** Sent as `Authorization: Bearer <apiKey>` with every request. */
+  apiKey?: string;
 }
 
 /** One request and how it was answered: 0 for no answer at all (refused connection, timeout). */
@@ -143,7 +145,9 @@ export class JobLoad {
   }
 
   private headers(n: number): { headers?: Record<string, string> } {
-    return this.isUpload(n) ? {} : { headers: { 'content-type': 'application/json' } };
+    const headers: Record<string, string> = this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}` } : {};
+    if (!this.isUpload(n)) headers['content-type'] = 'application/json';
+    return Object.keys(headers).length > 0 ? { headers } : {};
   }
 
   private body(n: number, input: Input, operations: object[], output: object): FormData | string {

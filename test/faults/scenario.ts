@@ -9,14 +9,14 @@ import { JobLoad, LoadOptions } from './load';
 import { inspectionPool, summaryLine, Tally, tallyJobs, waitUntilFinished } from './tally';
 
 /** Load before the fault is injected, so that it hits a pipeline at work. */
-const WARMUP_MS = 3000;
+export const WARMUP_MS = 3000;
 /** Load after the fault is over, so that the pipeline is seen taking jobs again. */
-const COOLDOWN_MS = 2000;
+export const COOLDOWN_MS = 2000;
 /** Jobs the producer must accept after the fault: it came back (reconnected) by itself. */
-const ACCEPTED_AFTER_FAULT = 10;
+export const ACCEPTED_AFTER_FAULT = 10;
 const RECOVERY_TIMEOUT_MS = 60_000;
-const FINISH_TIMEOUT_MS = 90_000;
-const DRAIN_TIMEOUT_MS = 30_000;
+export const FINISH_TIMEOUT_MS = 90_000;
+export const DRAIN_TIMEOUT_MS = 30_000;
 
 export interface ScenarioContext {
   pipeline: Pipeline;
@@ -48,7 +48,7 @@ export interface Scenario {
   parked?: (prefix: string) => Record<string, number>;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Runs one fault scenario end to end: a fresh pipeline under load, the fault, then the
@@ -60,7 +60,7 @@ export async function runScenario(scenario: Scenario, tallies: Tally[]): Promise
   const pipeline = await Pipeline.start({ scenario: scenario.name, workers: scenario.pipeline?.workers ?? 2, ...scenario.pipeline });
   const pool = inspectionPool(pipeline.databaseUrl);
   try {
-    const load = await JobLoad.prepare(pipeline.baseUrl, pipeline.imagesDir, scenario.load);
+    const load = await JobLoad.prepare(pipeline.baseUrl, pipeline.imagesDir, { apiKey: pipeline.adminApiKey, ...scenario.load });
     const context = { pipeline, load, pool };
     const checks = await underLoad(scenario, context);
     await waitUntilFinished(pool, load.accepted, FINISH_TIMEOUT_MS);
@@ -90,17 +90,21 @@ async function underLoad(scenario: Scenario, context: ScenarioContext): Promise<
   try {
     await sleep(WARMUP_MS);
     const checks = await scenario.fault(context);
-    const faultOver = Date.now();
-    await waitFor(
-      async () => (context.load.acceptedSince(faultOver) >= ACCEPTED_AFTER_FAULT ? true : undefined),
-      RECOVERY_TIMEOUT_MS,
-      `the producer to accept ${ACCEPTED_AFTER_FAULT} jobs after the fault`,
-    );
+    await acceptedAfter(context.load, Date.now(), 'after the fault');
     await sleep(Math.max(COOLDOWN_MS, startedAt + (scenario.loadMs ?? 12_000) - Date.now()));
     return checks;
   } finally {
     await context.load.stop();
   }
+}
+
+/** Waits until the producer has accepted ACCEPTED_AFTER_FAULT jobs sent since `from`: it works again. */
+export async function acceptedAfter(load: JobLoad, from: number, what: string): Promise<void> {
+  await waitFor(
+    async () => (load.acceptedSince(from) >= ACCEPTED_AFTER_FAULT ? true : undefined),
+    RECOVERY_TIMEOUT_MS,
+    `the producer to accept ${ACCEPTED_AFTER_FAULT} jobs ${what}`,
+  );
 }
 
 /** Waits (bounded) until the prefix's queues hold nothing but what the scenario parked on purpose. */
@@ -143,10 +147,10 @@ async function expectConsuming(pipeline: Pipeline): Promise<void> {
 }
 
 /** Saves what the processes of a failed scenario said, and says where. */
-async function keepLogs(pipeline: Pipeline, name: string): Promise<void> {
-  const folder = join(tmpdir(), 'pipeline-faults');
+export async function keepLogs(pipeline: Pipeline, name: string, suite = 'faults'): Promise<void> {
+  const folder = join(tmpdir(), `pipeline-${suite}-logs`);
   await mkdir(folder, { recursive: true });
   const file = join(folder, `${pipeline.prefix}.log`);
   await writeFile(file, `${pipeline.output()}\n`);
-  process.stderr.write(`faults: scenario ${name} failed; the processes' output is in ${file}\n`);
+  process.stderr.write(`${suite}: scenario ${name} failed; the processes' output is in ${file}\n`);
 }

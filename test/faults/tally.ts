@@ -81,7 +81,8 @@ export function sumTallies(tallies: Tally[]): Tally {
 }
 
 /** The summary line: `faults: [scenario=<name> ]accepted=N succeeded=N failed=N lost=N duplicated=N`. */
-export function summaryLine(tally: Tally, scenario?: string): string {
+export function summaryLine(tally: Tally, scenario?: string, { suite = 'faults', fields = {} }: { suite?: string; fields?: Record<string, number> } = {}): string {
   const name = scenario ? `scenario=${scenario} ` : '';
-  return `faults: ${name}accepted=${tally.accepted} succeeded=${tally.succeeded} failed=${tally.failed} lost=${tally.lost} duplicated=${tally.duplicated}`;
+  const extra = Object.entries(fields).map(([field, value]) => `${field}=${value} `).join('');
+  return `${suite}: ${name}${extra}accepted=${tally.accepted} succeeded=${tally.succeeded} failed=${tally.failed} lost=${tally.lost} duplicated=${tally.duplicated}`;
 }

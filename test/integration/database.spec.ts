@@ -1,5 +1,5 @@
 import { JobEventMessage, jobEventId } from '@pipeline/contracts';
-import { JobEventsRepository, JobsRepository, migrate, MIGRATIONS } from '@pipeline/database';
+import { BOOTSTRAP_ADMIN_KEY_ID, JobEventsRepository, JobsRepository, migrate, MIGRATIONS } from '@pipeline/database';
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
 import { createTestDatabase } from '../support/resources';
@@ -24,7 +24,7 @@ describe('PostgreSQL layer (real database)', () => {
 
   async function newJob(): Promise<string> {
     const id = randomUUID();
-    await jobs.insertQueued({ id, source: { kind: 'images', path: 'a.jpg' }, operations: [{ op: 'grayscale' }], output: {}, createdAt: new Date() });
+    await jobs.insertQueued({ id, apiKeyId: BOOTSTRAP_ADMIN_KEY_ID, source: { kind: 'images', path: 'a.jpg' }, operations: [{ op: 'grayscale' }], output: {}, createdAt: new Date() });
     return id;
   }
 

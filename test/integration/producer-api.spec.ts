@@ -12,6 +12,7 @@ import { Pool } from 'pg';
 import { startProducer } from '../../apps/producer/src/producer.app';
 import { makeImage } from '../support/images';
 import { AMQP_URL, createTestDatabase, deleteTopology, dropBrokerConnections, makeTempDir, uniqueName, waitFor } from '../support/resources';
+import { adminFetch, TEST_ADMIN_KEY } from '../support/api-keys';
 
 describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
   let database: { url: string; drop: () => Promise<void> };
@@ -38,6 +39,8 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     await symlink(join(folder.path, 'secret.jpg'), join(imagesDir, 'escape.jpg'));
     const config = loadConfig(ProducerConfig, {
       PORT: '0',
+      METRICS_PORT: '0',
+      ADMIN_API_KEY: TEST_ADMIN_KEY,
       LOG_LEVEL: 'warn',
       HOST: '127.0.0.1',
       DATABASE_URL: database.url,
@@ -71,7 +74,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
   const readBody = (response: Response): Promise<any> => response.json();
 
   const postJson = (body: unknown) =>
-    fetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    adminFetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
   async function postForm(parts: Record<string, string | Blob>): Promise<Response> {
     const form = new FormData();
@@ -79,7 +82,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
       if (typeof value === 'string') form.append(name, value);
       else form.append(name, value, `${name}.bin`);
     }
-    return fetch(`${base}/v1/jobs`, { method: 'POST', body: form });
+    return adminFetch(`${base}/v1/jobs`, { method: 'POST', body: form });
   }
 
   const jobCount = async () => (await pool.query('SELECT count(*)::int AS n FROM jobs')).rows[0].n as number;
@@ -99,7 +102,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     expect(response.headers.get('location')).toBe(`/v1/jobs/${body.id}`);
 
     // A GET right after the 202 finds the job.
-    const job = await readBody(await fetch(`${base}/v1/jobs/${body.id}`));
+    const job = await readBody(await adminFetch(`${base}/v1/jobs/${body.id}`));
     expect(job).toMatchObject({ id: body.id, status: 'queued', attempts: 0, operations: [{ op: 'resize', width: 32 }], output: null, error: null });
 
     const message = await takeJobMessage();
@@ -135,7 +138,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     const message = JSON.parse((await takeJobMessage()).content.toString());
     expect(message.operations).toEqual([{ op: 'resize', width: 320, height: 320, fit: 'cover', position: 'attention' }]);
     expect(message.output).toEqual({ format: 'webp', quality: 60 });
-    const presets = await readBody(await fetch(`${base}/v1/presets`));
+    const presets = await readBody(await adminFetch(`${base}/v1/presets`));
     expect(presets.map((preset: { name: string }) => preset.name)).toEqual(['thumbnail', 'web', 'avatar']);
     const unknown = await postJson({ source: { path: 'photo.jpg' }, preset: 'poster' });
     expect(unknown.status).toBe(400);
@@ -155,7 +158,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
       { name: 'small', operations: [{ op: 'resize', width: 256, height: 256, fit: 'cover', position: 'attention' }], output: { format: 'webp', quality: 85 } },
       { name: 'wide', operations: [{ op: 'resize', width: 64 }], output: { format: 'png' } },
     ]);
-    expect(await readBody(await fetch(`${base}/v1/jobs/${id}`))).toMatchObject({ operations: [{ op: 'flip' }], variants: message.variants, outputs: [] });
+    expect(await readBody(await adminFetch(`${base}/v1/jobs/${id}`))).toMatchObject({ operations: [{ op: 'flip' }], variants: message.variants, outputs: [] });
 
     const invalid = await postJson({ source: { path: 'photo.jpg' }, outputs: [{ name: 'x', operations: [{ op: 'watermark', image: '../etc/passwd' }] }, { name: 'x' }] });
     expect(invalid.status).toBe(400);
@@ -167,7 +170,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
 
   it('takes a batch of JSON jobs, each accepted or refused on its own, answering in order', async () => {
     const before = await jobCount();
-    const response = await fetch(`${base}/v1/jobs/batch`, {
+    const response = await adminFetch(`${base}/v1/jobs/batch`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -190,9 +193,9 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     expect(await jobCount()).toBe(before + 2);
     const published = [await takeJobMessage(), await takeJobMessage()].map((m) => m.properties.messageId).sort();
     expect(published).toEqual([jobs[0].id, jobs[3].id].sort());
-    expect((await readBody(await fetch(`${base}/v1/jobs/${jobs[3].id}`))).status).toBe('queued');
+    expect((await readBody(await adminFetch(`${base}/v1/jobs/${jobs[3].id}`))).status).toBe('queued');
 
-    const empty = await fetch(`${base}/v1/jobs/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"jobs":[]}' });
+    const empty = await adminFetch(`${base}/v1/jobs/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"jobs":[]}' });
     expect(empty.status).toBe(400);
     expect((await readBody(empty)).message).toEqual(['jobs must hold 1 to 100 jobs (got 0)']);
   });
@@ -200,7 +203,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
   it('with an Idempotency-Key, a repeated request returns the first job; a different one under the key is refused', async () => {
     const before = await jobCount();
     const post = (key: string, body: unknown) =>
-      fetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(body) });
+      adminFetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(body) });
     const first = await post('order-1', { source: { path: 'photo.jpg' }, operations: [{ op: 'resize', width: 10, height: 8 }] });
     expect(first.status).toBe(202);
     const { id } = await readBody(first);
@@ -235,7 +238,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
       const form = new FormData();
       form.append('image', new Blob([image]), 'a.jpg');
       form.append('operations', '[]');
-      return fetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'idempotency-key': 'upload-1' }, body: form });
+      return adminFetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'idempotency-key': 'upload-1' }, body: form });
     };
     const firstUpload = await readBody(await upload());
     const uploadsAfterFirst = uploads().length;
@@ -282,7 +285,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
   });
 
   it('rejects malformed JSON with 400', async () => {
-    const response = await fetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"source":' });
+    const response = await adminFetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"source":' });
     expect(response.status).toBe(400);
     expect((await readBody(response)).message).toMatch(/JSON/);
   });
@@ -315,11 +318,11 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
   });
 
   it('answers 404 for an unknown job, 400 for a malformed id, 409 for a result not ready', async () => {
-    expect((await fetch(`${base}/v1/jobs/00000000-0000-4000-8000-000000000000`)).status).toBe(404);
-    expect((await fetch(`${base}/v1/jobs/not-a-uuid`)).status).toBe(400);
+    expect((await adminFetch(`${base}/v1/jobs/00000000-0000-4000-8000-000000000000`)).status).toBe(404);
+    expect((await adminFetch(`${base}/v1/jobs/not-a-uuid`)).status).toBe(400);
     const { id } = await readBody(await postJson({ source: { path: 'photo.jpg' }, operations: [] }));
     await takeJobMessage();
-    const result = await fetch(`${base}/v1/jobs/${id}/result`);
+    const result = await adminFetch(`${base}/v1/jobs/${id}/result`);
     expect(result.status).toBe(409);
     expect((await readBody(result)).message).toContain('queued');
   });
@@ -336,7 +339,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
       { eventId: jobEventId(id, 1, 'started', 1), jobId: id, type: 'started', attempt: 1, delivery: 1, workerId: 'w', at },
       { eventId: jobEventId(id, 1, 'succeeded', 1), jobId: id, type: 'succeeded', attempt: 1, delivery: 1, workerId: 'w', at, outputs: [{ name: 'default', key, format: 'png', width: 12, height: 10, sizeBytes: png.length }] },
     ]);
-    const result = await fetch(`${base}/v1/jobs/${id}/result`);
+    const result = await adminFetch(`${base}/v1/jobs/${id}/result`);
     expect(result.status).toBe(200);
     expect(result.headers.get('content-type')).toBe('image/png');
     expect(Buffer.from(await result.arrayBuffer()).equals(png)).toBe(true);
@@ -355,36 +358,36 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
 
   /** The job's timeline as the API shows it, as `type/attempt`. */
   const timelineOf = async (id: string) => {
-    const response = await fetch(`${base}/v1/jobs/${id}/events`);
+    const response = await adminFetch(`${base}/v1/jobs/${id}/events`);
     expect(response.status).toBe(200);
     return ((await readBody(response)) as Array<{ type: string; attempt: number }>).map((event) => `${event.type}/${event.attempt}`);
   };
 
   it('runs a failed job again as its next attempt, recorded in its timeline; only a failed one', async () => {
     const id = await failedJob();
-    const response = await fetch(`${base}/v1/jobs/${id}/retry`, { method: 'POST' });
+    const response = await adminFetch(`${base}/v1/jobs/${id}/retry`, { method: 'POST' });
     expect(response.status).toBe(202);
     expect(await readBody(response)).toEqual({ id, status: 'queued', attempt: 2 });
     expect(JSON.parse((await takeJobMessage()).content.toString())).toMatchObject({ jobId: id, attempt: 2, operations: [{ op: 'flip' }] });
-    expect(await readBody(await fetch(`${base}/v1/jobs/${id}`))).toMatchObject({ status: 'queued', attempt: 2, error: null, finishedAt: null });
+    expect(await readBody(await adminFetch(`${base}/v1/jobs/${id}`))).toMatchObject({ status: 'queued', attempt: 2, error: null, finishedAt: null });
     expect(await timelineOf(id)).toEqual(['queued/1', 'started/1', 'failed/1', 'retried/2']);
-    const [, , failedEvent, retried] = await readBody(await fetch(`${base}/v1/jobs/${id}/events`));
+    const [, , failedEvent, retried] = await readBody(await adminFetch(`${base}/v1/jobs/${id}/events`));
     expect(failedEvent).toMatchObject({ type: 'failed', delivery: 1, workerId: 'w', detail: { code: 'SOURCE_UNAVAILABLE' } });
     expect(retried).toMatchObject({ type: 'retried', delivery: null, detail: { reason: 'retried by an operator', previousStatus: 'failed' } });
-    expect((await fetch(`${base}/v1/jobs/6bd11ae1-d21c-4d55-b97e-56168f81701b/events`)).status).toBe(404);
+    expect((await adminFetch(`${base}/v1/jobs/6bd11ae1-d21c-4d55-b97e-56168f81701b/events`)).status).toBe(404);
 
     // A late event of the first run changes nothing; the second run's outcome does.
     const at = new Date().toISOString();
     const events = new JobEventsRepository(pool);
     await events.record([{ eventId: `${id}/1/started/9`, jobId: id, type: 'started', attempt: 1, delivery: 9, workerId: 'late', at }]);
-    expect((await readBody(await fetch(`${base}/v1/jobs/${id}`))).status).toBe('queued');
+    expect((await readBody(await adminFetch(`${base}/v1/jobs/${id}`))).status).toBe('queued');
     await events.record([{ eventId: jobEventId(id, 2, 'succeeded', 1), jobId: id, type: 'succeeded', attempt: 2, delivery: 1, workerId: 'w', at, startedAt: at, outputs: [{ name: 'default', key: 'outputs/x', format: 'jpeg', width: 1, height: 1, sizeBytes: 1 }] }]);
-    expect(await readBody(await fetch(`${base}/v1/jobs/${id}`))).toMatchObject({ status: 'succeeded', attempt: 2 });
+    expect(await readBody(await adminFetch(`${base}/v1/jobs/${id}`))).toMatchObject({ status: 'succeeded', attempt: 2 });
 
-    const again = await fetch(`${base}/v1/jobs/${id}/retry`, { method: 'POST' });
+    const again = await adminFetch(`${base}/v1/jobs/${id}/retry`, { method: 'POST' });
     expect(again.status).toBe(409);
     expect((await readBody(again)).message).toBe(`job ${id} is succeeded; only a failed job can be retried`);
-    expect((await fetch(`${base}/v1/jobs/6bd11ae1-d21c-4d55-b97e-56168f81701b/retry`, { method: 'POST' })).status).toBe(404);
+    expect((await adminFetch(`${base}/v1/jobs/6bd11ae1-d21c-4d55-b97e-56168f81701b/retry`, { method: 'POST' })).status).toBe(404);
   });
 
   it('replays parked job messages as new attempts, and purges them, failing what had not finished', async () => {
@@ -396,8 +399,8 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     const failed = await failedJob();
     await park(failed);
     await park('not-a-job-id', 'garbage');
-    expect(await readBody(await fetch(`${base}/v1/dead-letters`))).toEqual({ jobs: 2, events: 0 });
-    const replay = await fetch(`${base}/v1/dead-letters/jobs/replay`, { method: 'POST' });
+    expect(await readBody(await adminFetch(`${base}/v1/dead-letters`))).toEqual({ jobs: 2, events: 0 });
+    const replay = await adminFetch(`${base}/v1/dead-letters/jobs/replay`, { method: 'POST' });
     expect(replay.status).toBe(200);
     expect(await readBody(replay)).toEqual({ done: [failed], kept: [{ messageId: 'not-a-job-id', reason: 'the message names no job' }] });
     expect(JSON.parse((await takeJobMessage()).content.toString())).toMatchObject({ jobId: failed, attempt: 2 });
@@ -407,11 +410,11 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     const { id: waiting } = await readBody(await postJson({ source: { path: 'photo.jpg' }, operations: [] }));
     await takeJobMessage();
     await park(waiting);
-    const purge = await fetch(`${base}/v1/dead-letters/jobs`, { method: 'DELETE' });
+    const purge = await adminFetch(`${base}/v1/dead-letters/jobs`, { method: 'DELETE' });
     expect(await readBody(purge)).toEqual({ done: expect.arrayContaining(['not-a-job-id', waiting]), kept: [] });
-    expect(await readBody(await fetch(`${base}/v1/jobs/${waiting}`))).toMatchObject({ status: 'failed', error: { code: 'PURGED' } });
+    expect(await readBody(await adminFetch(`${base}/v1/jobs/${waiting}`))).toMatchObject({ status: 'failed', error: { code: 'PURGED' } });
     expect(await timelineOf(waiting)).toEqual(['queued/1', 'purged/1']);
-    expect(await readBody(await fetch(`${base}/v1/dead-letters`))).toEqual({ jobs: 0, events: 0 });
+    expect(await readBody(await adminFetch(`${base}/v1/dead-letters`))).toEqual({ jobs: 0, events: 0 });
   });
 
   it('lists the jobs stuck in processing, and marks them', async () => {
@@ -419,20 +422,20 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     await takeJobMessage();
     const longAgo = new Date(Date.now() - 3600_000).toISOString();
     await new JobEventsRepository(pool).record([{ eventId: jobEventId(id, 1, 'started', 1), jobId: id, type: 'started', attempt: 1, delivery: 1, workerId: 'gone', at: longAgo }]);
-    const stuck = await readBody(await fetch(`${base}/v1/jobs?stuck=true`));
+    const stuck = await readBody(await adminFetch(`${base}/v1/jobs?stuck=true`));
     expect(stuck.map((job: { id: string }) => job.id)).toEqual([id]);
     expect(stuck[0]).toMatchObject({ status: 'processing', stuck: true, workerId: 'gone' });
-    expect((await readBody(await fetch(`${base}/v1/jobs?status=queued&limit=1`)))[0].stuck).toBe(false);
+    expect((await readBody(await adminFetch(`${base}/v1/jobs?status=queued&limit=1`)))[0].stuck).toBe(false);
   });
 
   it('serves its OpenAPI description and its docs page, every documented path a route it answers', async () => {
-    const page = await fetch(`${base}/docs`);
+    const page = await adminFetch(`${base}/docs`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('swagger-ui');
-    const bundle = await fetch(`${base}/docs/swagger-ui-bundle.js`);
+    const bundle = await adminFetch(`${base}/docs/swagger-ui-bundle.js`);
     expect([bundle.status, bundle.headers.get('content-type')]).toEqual([200, 'text/javascript; charset=utf-8']);
-    expect((await fetch(`${base}/docs/..%2Fpackage.json`)).status).toBe(404);
-    const document = await readBody(await fetch(`${base}/docs-json`));
+    expect((await adminFetch(`${base}/docs/..%2Fpackage.json`)).status).toBe(404);
+    const document = await readBody(await adminFetch(`${base}/docs-json`));
     expect(document.openapi).toBe('3.1.0');
     const fastify = app.getHttpAdapter().getInstance();
     const documented = Object.entries(document.paths as Record<string, Record<string, unknown>>).flatMap(([path, methods]) =>
@@ -443,21 +446,21 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
   });
 
   it('lists recent jobs newest first, filtered by status', async () => {
-    const response = await fetch(`${base}/v1/jobs?status=queued&limit=2`);
+    const response = await adminFetch(`${base}/v1/jobs?status=queued&limit=2`);
     expect(response.status).toBe(200);
     const jobs = await readBody(response);
     expect(jobs).toHaveLength(2);
     expect(jobs.every((job: { status: string }) => job.status === 'queued')).toBe(true);
     expect(Date.parse(jobs[0].createdAt)).toBeGreaterThanOrEqual(Date.parse(jobs[1].createdAt));
-    expect((await fetch(`${base}/v1/jobs?status=lost`)).status).toBe(400);
-    expect((await fetch(`${base}/v1/jobs?limit=0`)).status).toBe(400);
+    expect((await adminFetch(`${base}/v1/jobs?status=lost`)).status).toBe(400);
+    expect((await adminFetch(`${base}/v1/jobs?limit=0`)).status).toBe(400);
   });
 
   it('is ready while both dependencies answer', async () => {
-    const ready = await fetch(`${base}/health/ready`);
+    const ready = await adminFetch(`${base}/health/ready`);
     expect(ready.status).toBe(200);
     expect((await readBody(ready)).info).toEqual({ rabbitmq: { status: 'up' }, postgres: { status: 'up' } });
-    expect((await fetch(`${base}/health/live`)).status).toBe(200);
+    expect((await adminFetch(`${base}/health/live`)).status).toBe(200);
   });
 
   it('recovers by itself when the broker drops its connection', async () => {
@@ -472,7 +475,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     );
     expect(accepted.status).toBe(202);
     await takeJobMessage();
-    expect((await fetch(`${base}/health/ready`)).status).toBe(200);
+    expect((await adminFetch(`${base}/health/ready`)).status).toBe(200);
   });
 
   // Last: it takes the broker connection away for good.
@@ -486,6 +489,6 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     expect(upload.status).toBe(503);
     expect(await jobCount()).toBe(before);
     expect(uploads()).toHaveLength(uploadsBefore);
-    expect((await fetch(`${base}/health/ready`)).status).toBe(503);
+    expect((await adminFetch(`${base}/health/ready`)).status).toBe(503);
   });
 });

@@ -8,6 +8,7 @@ import { startProducer } from '../../apps/producer/src/producer.app';
 import { makeImage } from '../support/images';
 import { createTestDatabase, deleteTopology, makeTempDir, uniqueName } from '../support/resources';
 import { TcpProxy } from '../support/tcp-proxy';
+import { adminFetch, TEST_ADMIN_KEY } from '../support/api-keys';
 
 describe('Producer when the broker stops answering (real RabbitMQ behind a proxy)', () => {
   let database: { url: string; drop: () => Promise<void> };
@@ -27,6 +28,8 @@ describe('Producer when the broker stops answering (real RabbitMQ behind a proxy
     app = await startProducer(
       loadConfig(ProducerConfig, {
         PORT: '0',
+      METRICS_PORT: '0',
+      ADMIN_API_KEY: TEST_ADMIN_KEY,
         LOG_LEVEL: 'warn',
         HOST: '127.0.0.1',
         DATABASE_URL: database.url,
@@ -52,7 +55,7 @@ describe('Producer when the broker stops answering (real RabbitMQ behind a proxy
 
   it('answers 503 when no confirm comes in time, never 202, and keeps no row of the job', async () => {
     const submit = async () =>
-      fetch(`${await app.getUrl()}/v1/jobs`, {
+      adminFetch(`${await app.getUrl()}/v1/jobs`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ source: { path: 'photo.jpg' }, operations: [] }),

@@ -8,6 +8,7 @@ import { startProducer } from '../../apps/producer/src/producer.app';
 import { makeImage } from '../support/images';
 import { AMQP_URL, createTestDatabase, deleteTopology, makeTempDir, uniqueName } from '../support/resources';
 import { TcpProxy } from '../support/tcp-proxy';
+import { adminFetch, TEST_ADMIN_KEY } from '../support/api-keys';
 
 describe('Producer while PostgreSQL is down (real database behind a proxy)', () => {
   let database: { url: string; drop: () => Promise<void> };
@@ -28,6 +29,8 @@ describe('Producer while PostgreSQL is down (real database behind a proxy)', () 
     app = await startProducer(
       loadConfig(ProducerConfig, {
         PORT: '0',
+      METRICS_PORT: '0',
+      ADMIN_API_KEY: TEST_ADMIN_KEY,
         LOG_LEVEL: 'error',
         HOST: '127.0.0.1',
         DATABASE_URL: viaProxy.toString(),
@@ -51,7 +54,7 @@ describe('Producer while PostgreSQL is down (real database behind a proxy)', () 
   it('answers 503 with Retry-After, keeps no upload, reports not ready, and accepts again once it is back', async () => {
     const base = await app.getUrl();
     const submit = () =>
-      fetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ source: { path: 'photo.jpg' }, operations: [] }) });
+      adminFetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ source: { path: 'photo.jpg' }, operations: [] }) });
     const uploads = () => (existsSync(join(folder.path, 'storage', 'uploads')) ? readdirSync(join(folder.path, 'storage', 'uploads')) : []);
     expect((await submit()).status).toBe(202);
     const uploadsBefore = uploads();
@@ -64,12 +67,12 @@ describe('Producer while PostgreSQL is down (real database behind a proxy)', () 
     const form = new FormData();
     form.append('image', new Blob([await makeImage(16, 16)]), 'a.jpg');
     form.append('operations', '[]');
-    expect((await fetch(`${base}/v1/jobs`, { method: 'POST', body: form })).status).toBe(503);
+    expect((await adminFetch(`${base}/v1/jobs`, { method: 'POST', body: form })).status).toBe(503);
     expect(uploads()).toEqual(uploadsBefore);
-    expect((await fetch(`${base}/health/ready`)).status).toBe(503);
+    expect((await adminFetch(`${base}/health/ready`)).status).toBe(503);
 
     proxy.heal();
     expect((await submit()).status).toBe(202);
-    expect((await fetch(`${base}/health/ready`)).status).toBe(200);
+    expect((await adminFetch(`${base}/health/ready`)).status).toBe(200);
   });
 });

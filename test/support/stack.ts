@@ -1,12 +1,15 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { connect } from 'amqplib';
+import { TEST_ADMIN_KEY } from './api-keys';
 import { AMQP_URL } from './resources';
 
 const ROOT = join(__dirname, '..', '..');
 
 export interface RunningStack {
   baseUrl: string;
+  /** The producer's /metrics port (start.js puts it after the workers' and the writer's ports). */
+  metricsPort: number;
   output: () => string;
   /** Sends SIGTERM and resolves with the launcher's exit code. */
   stop: () => Promise<number | null>;
@@ -19,7 +22,7 @@ export interface RunningStack {
 export async function startStack(env: Record<string, string> & { AMQP_PREFIX: string; WORKERS: string }, port: number): Promise<RunningStack> {
   let log = '';
   const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'scripts/start.js')], {
-    env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: 'warn', PORT: String(port), ...env },
+    env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: 'warn', ADMIN_API_KEY: TEST_ADMIN_KEY, PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (chunk) => (log += chunk));
@@ -63,6 +66,7 @@ export async function startStack(env: Record<string, string> & { AMQP_PREFIX: st
   }
   return {
     baseUrl,
+    metricsPort: port + Number(env.WORKERS) + 2,
     output: () => log,
     stop: async () => {
       child.kill('SIGTERM');

@@ -1,4 +1,4 @@
-import type { JobView } from '@pipeline/contracts';
+import type { ApiKeyView, JobView, Scope } from '@pipeline/contracts';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,8 +16,14 @@ const USAGE = `Usage: pipeline <command> [options]
   download <id> [dir]     save a job's outputs (default: the current folder)
   retry <id>              run a failed job again
   monitor                 live figures of the pipeline, every 2 s (Ctrl-C to quit)
+  keys create --name N --scope S [--scope S]… [--requests-per-window N] [--jobs-in-flight N]
+                          create an API key (admin); prints it, the only time it is shown
+  keys list               every API key, never the keys themselves (admin)
+  keys revoke <id>        revoke a key, at once on every producer (admin)
 
-  --url URL               the producer (default: $PIPELINE_URL or http://localhost:3000)`;
+  --url URL               the producer (default: $PIPELINE_URL or http://localhost:3000)
+  --api-key KEY           the API key to call with (default: $PIPELINE_API_KEY; prefer the
+                          variable, since other users of the machine can see a command's flags)`;
 
 const IMAGE_FILE = /\.(jpe?g|png|webp|gif|tiff?|avif|heic|heif)$/i;
 const POLL_MS = 500;
@@ -180,12 +186,52 @@ async function monitor(client: PipelineClient, baseUrl: string): Promise<number>
   return 0;
 }
 
+function formatKey(key: ApiKeyView): string {
+  const state = key.revokedAt ? `revoked ${key.revokedAt}` : `last used ${key.lastUsedAt ?? 'never'}`;
+  return `${key.id}  ${key.name.padEnd(32)} ${key.scopes.join(',').padEnd(20)} ${(key.prefix ?? 'ADMIN_API_KEY').padEnd(22)} ${state}`;
+}
+
+async function keys(client: PipelineClient, rest: string[], options: Record<string, string | boolean | string[] | undefined>): Promise<number> {
+  const [action, ...args] = rest;
+  switch (action) {
+    case 'create': {
+      const scopes = (options.scope as string[] | undefined) ?? [];
+      if (!options.name || scopes.length === 0 || args.length > 0) throw new UsageError('keys create takes --name and at least one --scope (jobs:write, jobs:read, admin)');
+      const created = await client.createKey({
+        name: options.name as string,
+        scopes: scopes as Scope[],
+        ...(options['requests-per-window'] ? { requestsPerWindow: Number(options['requests-per-window']) } : {}),
+        ...(options['jobs-in-flight'] ? { jobsInFlight: Number(options['jobs-in-flight']) } : {}),
+      });
+      console.error('The key is shown this once: keep it now (only its digest is stored).');
+      console.log(JSON.stringify(created, null, 2));
+      return 0;
+    }
+    case 'list':
+      for (const key of await client.keys()) console.log(formatKey(key));
+      return 0;
+    case 'revoke': {
+      if (args.length !== 1) throw new UsageError('keys revoke takes one key id');
+      const revoked = await client.revokeKey(args[0]);
+      console.log(`revoked ${revoked.id} (${revoked.name})`);
+      return 0;
+    }
+    default:
+      throw new UsageError('keys takes create, list or revoke');
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
       url: { type: 'string' },
+      'api-key': { type: 'string' },
+      name: { type: 'string' },
+      scope: { type: 'string', multiple: true },
+      'requests-per-window': { type: 'string' },
+      'jobs-in-flight': { type: 'string' },
       op: { type: 'string', multiple: true },
       format: { type: 'string' },
       quality: { type: 'string' },
@@ -202,7 +248,7 @@ async function main(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   const baseUrl = values.url ?? process.env.PIPELINE_URL ?? 'http://localhost:3000';
-  const client = new PipelineClient(baseUrl);
+  const client = new PipelineClient(baseUrl, values['api-key'] ?? process.env.PIPELINE_API_KEY);
   switch (command) {
     case 'submit':
       return submit(client, rest, values);
@@ -232,6 +278,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'monitor':
       return monitor(client, baseUrl);
+    case 'keys':
+      return keys(client, rest, values);
     default:
       throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
   }

@@ -1,4 +1,4 @@
-import type { JobEventView, JobView } from '@pipeline/contracts';
+import type { ApiKeyView, CreateApiKeyRequest, CreatedApiKey, JobEventView, JobView } from '@pipeline/contracts';
 import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
@@ -25,22 +25,39 @@ export interface PipelineStatsView {
   workers: Array<{ id: string; host: string; heartbeatAgeSeconds: number; gone: boolean; inFlight: number; jobsSucceeded: number; jobsFailed: number }>;
 }
 
+/** Answers 429 (a limit of the key) are waited out this many times, as Retry-After says, before they count as errors. */
+const RATE_LIMIT_RETRIES = 30;
+const MAX_RETRY_AFTER_S = 60;
+
 /** The producer's HTTP API, as the CLI uses it. */
 export class PipelineClient {
-  constructor(private readonly baseUrl: string) {}
+  constructor(
+    private readonly baseUrl: string,
+    private readonly apiKey: string | undefined,
+  ) {}
 
-  private async request(path: string, init?: RequestInit): Promise<Response> {
+  private async request(path: string, init: RequestInit = {}): Promise<Response> {
     let response: Response;
-    try {
-      response = await fetch(new URL(path, this.baseUrl), init);
-    } catch (error) {
-      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      throw new ProducerUnreachableError(`cannot reach the producer at ${this.baseUrl}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
+    const headers = new Headers(init.headers);
+    if (this.apiKey) headers.set('authorization', `Bearer ${this.apiKey}`);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        response = await fetch(new URL(path, this.baseUrl), { ...init, headers });
+      } catch (error) {
+        const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+        throw new ProducerUnreachableError(`cannot reach the producer at ${this.baseUrl}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
+      }
+      if (response.status !== 429 || attempt >= RATE_LIMIT_RETRIES) break;
+      // The key is past a limit (requests per window, or jobs in flight): wait as told, then send again.
+      await response.body?.cancel();
+      const seconds = Number(response.headers.get('retry-after'));
+      await new Promise((resolve) => setTimeout(resolve, 1000 * Math.min(MAX_RETRY_AFTER_S, Number.isFinite(seconds) && seconds > 0 ? seconds : 1)));
     }
     if (!response.ok) {
       const body = (await response.json().catch(() => ({}))) as { message?: string | string[] };
       const message = Array.isArray(body.message) ? body.message.join('; ') : (body.message ?? response.statusText);
-      throw new ApiError(response.status, `${init?.method ?? 'GET'} ${path}: ${response.status} ${message}`);
+      const hint = response.status === 401 && !this.apiKey ? ' (set PIPELINE_API_KEY or pass --api-key)' : '';
+      throw new ApiError(response.status, `${init.method ?? 'GET'} ${path}: ${response.status} ${message}${hint}`);
     }
     return response;
   }
@@ -70,6 +87,19 @@ export class PipelineClient {
 
   async retry(id: string): Promise<{ id: string; attempt: number }> {
     return (await this.request(`/v1/jobs/${encodeURIComponent(id)}/retry`, { method: 'POST' })).json() as Promise<{ id: string; attempt: number }>;
+  }
+
+  async createKey(request: CreateApiKeyRequest): Promise<CreatedApiKey> {
+    const response = await this.request('/v1/keys', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
+    return response.json() as Promise<CreatedApiKey>;
+  }
+
+  async keys(): Promise<ApiKeyView[]> {
+    return (await this.request('/v1/keys')).json() as Promise<ApiKeyView[]>;
+  }
+
+  async revokeKey(id: string): Promise<ApiKeyView> {
+    return (await this.request(`/v1/keys/${encodeURIComponent(id)}`, { method: 'DELETE' })).json() as Promise<ApiKeyView>;
   }
 
   /** Streams the job's output (or one named output) to `file`; resolves with the bytes written. */

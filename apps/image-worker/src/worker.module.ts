@@ -28,6 +28,7 @@ export class WorkerModule implements OnApplicationShutdown {
           prefix: config.AMQP_PREFIX,
           heartbeatSeconds: config.AMQP_HEARTBEAT_S,
           deliveryLimit: config.AMQP_DELIVERY_LIMIT,
+          quorumInitialGroupSize: config.AMQP_QUORUM_INITIAL_GROUP_SIZE,
           retryDelaysMs: config.RETRY_DELAYS_MS.split(',').map(Number),
           connectionName: `${config.AMQP_PREFIX} image-worker ${config.WORKER_ID}`,
           publishTimeoutMs: config.PUBLISH_TIMEOUT_MS,

@@ -10,14 +10,17 @@ const UI_FILES: Record<string, string> = {
   'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
 };
 
+/** Inline scripts are forbidden by the Content-Security-Policy, so the page starts Swagger UI from a file. */
+const INIT_SCRIPT = "SwaggerUIBundle({ url: '/docs-json', dom_id: '#swagger-ui', persistAuthorization: false });\n";
+
 const SWAGGER_UI_DIR = dirname(require.resolve('swagger-ui-dist/package.json'));
 
 const PAGE = `<!doctype html>
 <html lang="en">
-<head><meta charset="utf-8"><title>Image pipeline API</title><link rel="stylesheet" href="/docs/swagger-ui.css"></head>
+<head><meta charset="utf-8"><title>Image pipeline API</title><link rel="icon" href="data:,"><link rel="stylesheet" href="/docs/swagger-ui.css"></head>
 <body><div id="swagger-ui"></div>
 <script src="/docs/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({ url: '/docs-json', dom_id: '#swagger-ui' });</script>
+<script src="/docs/init.js"></script>
 </body>
 </html>
 `;
@@ -37,6 +40,12 @@ export class ApiDocsController {
   @Header('Content-Type', 'text/html; charset=utf-8')
   page(): string {
     return PAGE;
+  }
+
+  @Get('docs/init.js')
+  @Header('Content-Type', 'text/javascript; charset=utf-8')
+  init(): string {
+    return INIT_SCRIPT;
   }
 
   @Get('docs/:file')

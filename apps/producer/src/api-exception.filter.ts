@@ -2,7 +2,8 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logge
 import { ValidationFailed } from '@pipeline/contracts';
 import { BrokerUnavailableError, UnroutableMessageError } from '@pipeline/messaging';
 import { ImagePathError } from '@pipeline/storage';
-import { JobNotRetryableError } from '@pipeline/database';
+import { BootstrapKeyError, JobNotRetryableError } from '@pipeline/database';
+import { RateLimitExceededError } from '@pipeline/auth';
 import { FastifyReply } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import { DependencyUnavailableError, IdempotencyConflictError, PayloadTooLargeError, UnsupportedImageError } from './errors';
@@ -17,6 +18,8 @@ export class ApiExceptionFilter implements ExceptionFilter {
     const [status, message] = describeApiError(exception, this.logger);
     if (status >= 500) this.logger.warn(`${status}: ${Array.isArray(message) ? message.join('; ') : message}`);
     if (status === HttpStatus.SERVICE_UNAVAILABLE) reply.header('Retry-After', '5');
+    if (status === HttpStatus.UNAUTHORIZED) reply.header('WWW-Authenticate', 'Bearer realm="image-pipeline"');
+    if (exception instanceof RateLimitExceededError) reply.header('Retry-After', String(exception.retryAfterSeconds));
     reply.status(status).send({ statusCode: status, error: STATUS_CODES[status] ?? 'Error', message });
   }
 }
@@ -32,7 +35,8 @@ export function describeApiError(exception: unknown, logger: Logger): [number, s
   if (exception instanceof ImagePathError) return [HttpStatus.BAD_REQUEST, [exception.message]];
   if (exception instanceof UnsupportedImageError) return [HttpStatus.UNSUPPORTED_MEDIA_TYPE, exception.message];
   if (exception instanceof PayloadTooLargeError) return [HttpStatus.PAYLOAD_TOO_LARGE, exception.message];
-  if (exception instanceof IdempotencyConflictError || exception instanceof JobNotRetryableError) return [HttpStatus.CONFLICT, exception.message];
+  if (exception instanceof IdempotencyConflictError || exception instanceof JobNotRetryableError || exception instanceof BootstrapKeyError) return [HttpStatus.CONFLICT, exception.message];
+  if (exception instanceof RateLimitExceededError) return [HttpStatus.TOO_MANY_REQUESTS, exception.message];
   if (exception instanceof BrokerUnavailableError || exception instanceof UnroutableMessageError || exception instanceof DependencyUnavailableError) {
     return [HttpStatus.SERVICE_UNAVAILABLE, `Job not accepted, try again: ${exception.message}`];
   }

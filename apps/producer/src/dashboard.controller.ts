@@ -1,7 +1,7 @@
 import { Controller, Get, Header } from '@nestjs/common';
-import { DASHBOARD_HTML } from './dashboard.page';
+import { DASHBOARD_HTML, DASHBOARD_JS } from './dashboard.page';
 
-/** The operators' dashboard at `/`. */
+/** The operators' dashboard at `/`: a page and its script, both public (the data behind them needs an admin key). */
 @Controller()
 export class DashboardController {
   @Get()
@@ -9,5 +9,12 @@ export class DashboardController {
   @Header('Cache-Control', 'no-store')
   page(): string {
     return DASHBOARD_HTML;
+  }
+
+  @Get('dashboard.js')
+  @Header('Content-Type', 'text/javascript; charset=utf-8')
+  @Header('Cache-Control', 'no-store')
+  script(): string {
+    return DASHBOARD_JS;
   }
 }

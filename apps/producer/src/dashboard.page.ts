@@ -2,7 +2,9 @@
  * The operators' dashboard, one self-contained page: it polls `/v1/stats` and the latest
  * failures every two seconds, draws the throughput of the last minutes, lists the workers with
  * their heartbeats, and retries a failed job with a button. Plain HTML and JS, so it needs no
- * build step and no assets; everything it shows comes from the public API.
+ * build step; everything it shows comes from the public API, called with an admin key that the
+ * operator types in and the tab keeps in sessionStorage (never in a URL). The script is a file
+ * of its own so that the Content-Security-Policy can forbid inline scripts.
  */
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
@@ -10,6 +12,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Image pipeline</title>
+<link rel="icon" href="data:,">
 <style>
   :root { font-family: system-ui, sans-serif; color: #1d2330; background: #f5f6f8; }
   body { margin: 0; padding: 1.5rem; }
@@ -28,11 +31,17 @@ export const DASHBOARD_HTML = `<!doctype html>
   canvas { width: 100%; height: 140px; background: #fff; border-radius: .5rem; box-shadow: 0 1px 2px #0002; }
   button { cursor: pointer; }
   code { font-size: .85rem; }
+  form, #key-bar { margin: 0 0 1rem; }
 </style>
 </head>
 <body>
 <h1>Image pipeline <small id="updated" style="color:#5b6475;font-weight:400"></small></h1>
 <div id="error" role="alert"></div>
+<form id="key-form" hidden>
+  <label>Admin API key <input id="key-input" type="password" autocomplete="off" spellcheck="false" size="50" required></label>
+  <button type="submit">Use this key</button>
+</form>
+<p id="key-bar" hidden>Using the key named <b id="key-name"></b> <button id="forget-key" type="button">Forget key</button></p>
 <div class="tiles">
   <div class="tile"><div class="value" id="queued">–</div><div class="label">queued</div></div>
   <div class="tile"><div class="value" id="processing">–</div><div class="label">processing</div></div>
@@ -49,8 +58,13 @@ export const DASHBOARD_HTML = `<!doctype html>
 <table><thead><tr><th>worker</th><th>host</th><th>heartbeat</th><th>in flight</th><th>succeeded</th><th>failed</th><th>up since</th></tr></thead><tbody id="workers"></tbody></table>
 <h2>Latest failures</h2>
 <table><thead><tr><th>job</th><th>code</th><th>reason</th><th>finished</th><th></th></tr></thead><tbody id="failures"></tbody></table>
-<script>
-(() => {
+<script src="/dashboard.js"></script>
+</body>
+</html>
+`;
+
+/** The dashboard's script, served at `/dashboard.js`. */
+export const DASHBOARD_JS = `(() => {
   const history = [];
   const text = (id, value) => { document.getElementById(id).textContent = value; };
   const cell = (row, value, className) => {
@@ -59,11 +73,47 @@ export const DASHBOARD_HTML = `<!doctype html>
     if (className) td.className = className;
     return td;
   };
-  const fetchJson = async (path, options) => {
-    const response = await fetch(path, options);
-    if (!response.ok) throw new Error(path + ' answered ' + response.status);
+  const KEY_ITEM = 'pipeline.apiKey';
+  const keyForm = document.getElementById('key-form');
+  const keyBar = document.getElementById('key-bar');
+  let timer = null;
+
+  class ApiError extends Error {
+    constructor(status, message) {
+      super(message);
+      this.status = status;
+    }
+  }
+
+  const fetchJson = async (path, options = {}) => {
+    const key = sessionStorage.getItem(KEY_ITEM);
+    const response = await fetch(path, { ...options, headers: { ...options.headers, Authorization: 'Bearer ' + key } });
+    if (!response.ok) {
+      const body = await response.json().catch(() => ({}));
+      throw new ApiError(response.status, path + ' answered ' + response.status + (body.message ? ': ' + body.message : ''));
+    }
     return response.json();
   };
+
+  /** Without a usable key the page shows only the form; a key that is refused is forgotten. */
+  function askForKey(message) {
+    sessionStorage.removeItem(KEY_ITEM);
+    clearInterval(timer);
+    timer = null;
+    keyBar.hidden = true;
+    keyForm.hidden = false;
+    text('error', message);
+    document.getElementById('key-input').focus();
+  }
+
+  keyForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const input = document.getElementById('key-input');
+    sessionStorage.setItem(KEY_ITEM, input.value.trim());
+    input.value = '';
+    start();
+  });
+  document.getElementById('forget-key').addEventListener('click', () => askForKey(''));
 
   function drawChart() {
     const canvas = document.getElementById('chart');
@@ -143,14 +193,27 @@ export const DASHBOARD_HTML = `<!doctype html>
       showWorkers(stats.workers);
       showFailures(failures);
     } catch (error) {
+      if (error.status === 401) return askForKey('The key was not accepted (unknown or revoked).');
+      if (error.status === 403) return askForKey('That key lacks the admin scope, which the dashboard needs.');
       text('error', 'Cannot reach the pipeline: ' + error.message);
     }
   }
 
-  refresh();
-  setInterval(refresh, 2000);
+  async function start() {
+    keyForm.hidden = true;
+    text('error', '');
+    try {
+      text('key-name', (await fetchJson('/v1/keys/me')).name);
+    } catch (error) {
+      if (error.status === 401) return askForKey('The key was not accepted (unknown or revoked).');
+    }
+    await refresh();
+    if (!sessionStorage.getItem(KEY_ITEM)) return;
+    keyBar.hidden = false;
+    if (timer === null) timer = setInterval(refresh, 2000);
+  }
+
+  if (sessionStorage.getItem(KEY_ITEM)) start();
+  else askForKey('');
 })();
-</script>
-</body>
-</html>
 `;

@@ -1,4 +1,5 @@
-import { Controller, Delete, Get, HttpCode, Post, Query } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Post, Query, UseGuards } from '@nestjs/common';
+import { ApiKeyGuard, RequireScopes } from '@pipeline/auth';
 import { DeadLetterReport } from '@pipeline/messaging';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
@@ -11,6 +12,8 @@ class DrainQuery {
 
 /** The dead-letter queues: parked job messages (poison, or out of tries) and events the database refused. */
 @Controller('v1/dead-letters')
+@UseGuards(ApiKeyGuard)
+@RequireScopes('admin')
 export class DeadLettersController {
   constructor(private readonly operations: JobOperationsService) {}
 

@@ -26,11 +26,13 @@ export class JobSubmissionService {
   ) {}
 
   /**
-   * Accepts the job, or, when `idempotency` names a key already used for the same request,
-   * returns the job first accepted under it (a different request under the key: 409).
+   * Accepts the job for the API key `apiKeyId`, or, when `idempotency` names a key that API key
+   * already used for the same request, returns the job first accepted under it (a different
+   * request under the key: 409).
    */
   async submit(
     id: string,
+    apiKeyId: string,
     source: JobSource,
     spec: JobSpec,
     idempotency?: { key: string; requestHash: string },
@@ -39,11 +41,11 @@ export class JobSubmissionService {
     const createdAt = new Date();
     let recorded: boolean;
     try {
-      recorded = await this.jobs.insertQueued({ id, source, ...spec, createdAt, idempotency });
+      recorded = await this.jobs.insertQueued({ id, apiKeyId, source, ...spec, createdAt, idempotency });
     } catch (error) {
       throw new DependencyUnavailableError('the database', error);
     }
-    if (!recorded) return this.repeat(idempotency!);
+    if (!recorded) return this.repeat(apiKeyId, idempotency!);
     try {
       await this.publish({ id, source, ...spec, createdAt }, 1, correlationId);
     } catch (error) {
@@ -72,10 +74,10 @@ export class JobSubmissionService {
    * reports a job that its first request then failed to publish. A first request that never
    * got to say (its producer died between the insert and the confirm) is published again here.
    */
-  private async repeat(idempotency: { key: string; requestHash: string }): Promise<{ id: string; repeated: boolean }> {
+  private async repeat(apiKeyId: string, idempotency: { key: string; requestHash: string }): Promise<{ id: string; repeated: boolean }> {
     const deadline = Date.now() + this.config.PUBLISH_TIMEOUT_MS + 1000;
     for (;;) {
-      const first = await this.jobs.findByIdempotencyKey(idempotency.key);
+      const first = await this.jobs.findByIdempotencyKey(apiKeyId, idempotency.key);
       // Gone: the first request under the key was not accepted after all; the client may retry.
       if (!first) throw new DependencyUnavailableError('the first request under this Idempotency-Key', 'it was not accepted');
       if (first.requestHash !== idempotency.requestHash) throw new IdempotencyConflictError(idempotency.key);

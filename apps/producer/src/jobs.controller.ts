@@ -1,4 +1,5 @@
-import { Controller, Get, HttpCode, Inject, Logger, NotFoundException, ConflictException, Param, ParseUUIDPipe, Post, Query, Req, Res, StreamableFile } from '@nestjs/common';
+import { Controller, Get, HttpCode, Inject, Logger, NotFoundException, ConflictException, Param, ParseUUIDPipe, Post, Query, Req, Res, StreamableFile, UseGuards } from '@nestjs/common';
+import { ApiKeyGuard, ApiKeysService, Caller, CurrentCaller, jobOwnerFilter, RequireScopes } from '@pipeline/auth';
 import { canonicalJson, CONTENT_TYPES, isPlainObject, JOB_STATUSES, JobSource, JobEventView, JobSpec, JobStatus, JobView, JsonJobRequest, parseJsonJobRequest, parseJsonText, Presets, resolveRequestedSpec, ValidationFailed } from '@pipeline/contracts';
 import { JobsRepository, StoredJob } from '@pipeline/database';
 import { checkSourceUrl } from '@pipeline/fetching';
@@ -47,7 +48,9 @@ export function isStuck(job: Pick<StoredJob, 'status' | 'startedAt'>, stuckAfter
   return job.status === 'processing' && job.startedAt !== null && now - Date.parse(job.startedAt) > stuckAfterMs;
 }
 
+/** Jobs: a key with jobs:write submits, with jobs:read reads its own jobs back; admin keys see and retry every job. */
 @Controller('v1/jobs')
+@UseGuards(ApiKeyGuard)
 export class JobsController {
   constructor(
     private readonly submission: JobSubmissionService,
@@ -58,6 +61,7 @@ export class JobsController {
     private readonly storage: BlobStorage,
     @Inject(PRESETS) private readonly presets: Presets,
     private readonly config: ProducerConfig,
+    private readonly keys: ApiKeysService,
   ) {}
 
   private readonly logger = new Logger('Api');
@@ -68,9 +72,11 @@ export class JobsController {
    */
   @Post()
   @HttpCode(202)
-  async submit(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<{ id: string; status: JobStatus }> {
+  @RequireScopes('jobs:write')
+  async submit(@CurrentCaller() caller: Caller, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<{ id: string; status: JobStatus }> {
     const id = randomUUID();
     const key = idempotencyKeyOf(request);
+    await this.keys.admitJobs(caller, 1);
     let accepted: { id: string; repeated: boolean };
     if (request.isMultipart()) {
       const upload = await this.uploads.read(request, StorageKeys.upload(id));
@@ -88,18 +94,18 @@ export class JobsController {
         );
         await this.checkImagePaths(spec);
         const idempotency = key === undefined ? undefined : { key, requestHash: digest({ image: upload.imageDigest, spec }) };
-        accepted = await this.submission.submit(id, { kind: 'upload', key: upload.imageKey }, spec, idempotency, correlationIdOf(request));
+        accepted = await this.submission.submit(id, caller.keyId, { kind: 'upload', key: upload.imageKey }, spec, idempotency, correlationIdOf(request));
         if (accepted.repeated) await this.storage.delete(upload.imageKey);
       } catch (error) {
         if (upload.imageKey) await this.storage.delete(upload.imageKey);
         throw error;
       }
     } else {
-      accepted = await this.submitJson(id, request.body, correlationIdOf(request), key);
+      accepted = await this.submitJson(caller, id, request.body, correlationIdOf(request), key);
     }
     reply.header('Location', `/v1/jobs/${accepted.id}`);
     if (!accepted.repeated) return { id: accepted.id, status: 'queued' };
-    return { id: accepted.id, status: (await this.find(accepted.id)).status };
+    return { id: accepted.id, status: (await this.find(caller, accepted.id)).status };
   }
 
   /**
@@ -108,16 +114,18 @@ export class JobsController {
    */
   @Post('batch')
   @HttpCode(200)
-  async submitBatch(@Req() request: FastifyRequest): Promise<{ jobs: BatchItemResult[] }> {
+  @RequireScopes('jobs:write')
+  async submitBatch(@CurrentCaller() caller: Caller, @Req() request: FastifyRequest): Promise<{ jobs: BatchItemResult[] }> {
     const body = request.body;
     if (!isPlainObject(body) || !Array.isArray(body.jobs)) throw new ValidationFailed(['body must be {"jobs": [...]}, one JSON job per item']);
     const max = this.config.MAX_BATCH_JOBS;
     if (body.jobs.length === 0 || body.jobs.length > max) throw new ValidationFailed([`jobs must hold 1 to ${max} jobs (got ${body.jobs.length})`]);
+    await this.keys.admitJobs(caller, body.jobs.length);
     const jobs = await Promise.all(
       body.jobs.map(async (item: unknown): Promise<BatchItemResult> => {
         const id = randomUUID();
         try {
-          await this.submitJson(id, item, correlationIdOf(request));
+          await this.submitJson(caller, id, item, correlationIdOf(request));
           return { id, status: 'queued' };
         } catch (error) {
           const [statusCode, message] = describeApiError(error, this.logger);
@@ -128,12 +136,12 @@ export class JobsController {
     return { jobs };
   }
 
-  private async submitJson(id: string, body: unknown, correlationId: string, key?: string): Promise<{ id: string; repeated: boolean }> {
+  private async submitJson(caller: Caller, id: string, body: unknown, correlationId: string, key?: string): Promise<{ id: string; repeated: boolean }> {
     const { source, ...spec } = parseJsonJobRequest(body, (fields) => resolveRequestedSpec(fields, this.presets));
     const jobSource = await this.checkSource(source);
     await this.checkImagePaths(spec);
     const idempotency = key === undefined ? undefined : { key, requestHash: digest({ source: jobSource, spec }) };
-    return this.submission.submit(id, jobSource, spec, idempotency, correlationId);
+    return this.submission.submit(id, caller.keyId, jobSource, spec, idempotency, correlationId);
   }
 
   /** A folder path must name a file there; a URL must be one workers may try (where it leads, they check when they connect). */
@@ -150,44 +158,51 @@ export class JobsController {
   /** Runs a failed job again, as its next attempt; 409 for a job that has not failed. */
   @Post(':id/retry')
   @HttpCode(202)
+  @RequireScopes('admin')
   async retry(@Param('id', new ParseUUIDPipe()) id: string, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<{ id: string; status: JobStatus; attempt: number }> {
     const { attempt } = await this.operations.retry(id, correlationIdOf(request));
     reply.header('Location', `/v1/jobs/${id}`);
     return { id, status: 'queued', attempt };
   }
 
+  /** The caller's jobs (an admin's: every job), newest first. */
   @Get()
-  async list(@Query() query: ListJobsQuery): Promise<JobView[]> {
+  @RequireScopes('jobs:read')
+  async list(@CurrentCaller() caller: Caller, @Query() query: ListJobsQuery): Promise<JobView[]> {
     const startedBefore = query.stuck ? new Date(Date.now() - this.config.STUCK_AFTER_S * 1000) : undefined;
-    return (await this.jobs.list({ status: query.status, limit: query.limit, startedBefore })).map((job) => this.toView(job));
+    return (await this.jobs.list({ status: query.status, limit: query.limit, startedBefore, ownedBy: jobOwnerFilter(caller) })).map((job) => this.toView(job));
   }
 
   @Get(':id')
-  async get(@Param('id', new ParseUUIDPipe()) id: string): Promise<JobView> {
-    return this.toView(await this.find(id));
+  @RequireScopes('jobs:read')
+  async get(@CurrentCaller() caller: Caller, @Param('id', new ParseUUIDPipe()) id: string): Promise<JobView> {
+    return this.toView(await this.find(caller, id));
   }
 
   /** The job's timeline: queued, each delivery's start, retries, the outcome, operators' steps. */
   @Get(':id/events')
-  async events(@Param('id', new ParseUUIDPipe()) id: string): Promise<JobEventView[]> {
-    await this.find(id);
+  @RequireScopes('jobs:read')
+  async events(@CurrentCaller() caller: Caller, @Param('id', new ParseUUIDPipe()) id: string): Promise<JobEventView[]> {
+    await this.find(caller, id);
     return this.jobs.timeline(id);
   }
 
   /** The job's first (for most jobs its only) output. */
   @Get(':id/result')
-  async result(@Param('id', new ParseUUIDPipe()) id: string): Promise<StreamableFile> {
-    return this.download(await this.finished(id), undefined);
+  @RequireScopes('jobs:read')
+  async result(@CurrentCaller() caller: Caller, @Param('id', new ParseUUIDPipe()) id: string): Promise<StreamableFile> {
+    return this.download(await this.finished(caller, id), undefined);
   }
 
   /** One output by name: a variant's, or `default` for a job with one output. */
   @Get(':id/result/:name')
-  async namedResult(@Param('id', new ParseUUIDPipe()) id: string, @Param('name') name: string): Promise<StreamableFile> {
-    return this.download(await this.finished(id), name);
+  @RequireScopes('jobs:read')
+  async namedResult(@CurrentCaller() caller: Caller, @Param('id', new ParseUUIDPipe()) id: string, @Param('name') name: string): Promise<StreamableFile> {
+    return this.download(await this.finished(caller, id), name);
   }
 
-  private async finished(id: string): Promise<StoredJob> {
-    const job = await this.find(id);
+  private async finished(caller: Caller, id: string): Promise<StoredJob> {
+    const job = await this.find(caller, id);
     if (job.status !== 'succeeded') {
       throw new ConflictException(job.status === 'failed' ? `job ${id} failed: ${job.error?.message}` : `job ${id} is ${job.status}; its result is not ready`);
     }
@@ -217,8 +232,9 @@ export class JobsController {
     }
   }
 
-  private async find(id: string): Promise<StoredJob> {
-    const job = await this.jobs.findById(id);
+  /** The job, if the caller may see it: another key's job is answered as if it did not exist. */
+  private async find(caller: Caller, id: string): Promise<StoredJob> {
+    const job = await this.jobs.findById(id, jobOwnerFilter(caller));
     if (!job) throw new NotFoundException(`job ${id} does not exist`);
     return job;
   }

@@ -20,6 +20,11 @@ export async function startProducer(config: ProducerConfig): Promise<NestFastify
       });
       app.useGlobalPipes(new ValidationPipe({ transform: true, whitelist: true, forbidNonWhitelisted: true }));
       app.useGlobalFilters(new ApiExceptionFilter());
+      // Closed unless configured: browsers then refuse other sites' pages the answers.
+      const origins = config.CORS_ORIGINS.split(',').filter(Boolean);
+      if (origins.length > 0) {
+        app.enableCors({ origin: origins, allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id'], exposedHeaders: ['Location', 'Retry-After', 'X-Request-Id', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'], maxAge: 600 });
+      }
       const metrics = app.get(ProducerMetrics);
       app
         .getHttpAdapter()

@@ -1,4 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { AuthModule } from '@pipeline/auth';
 import { DatabaseModule, JobsRepository, WorkersRepository } from '@pipeline/database';
 import { HealthModule, postgresCheck, rabbitmqCheck } from '@pipeline/health';
 import { AmqpConnection, MessagingModule, queueDepths } from '@pipeline/messaging';
@@ -13,6 +14,7 @@ import { DashboardController } from './dashboard.controller';
 import { DeadLettersController } from './dead-letters.controller';
 import { JobOperationsService } from './job-operations.service';
 import { JobsController } from './jobs.controller';
+import { KeysController } from './keys.controller';
 import { PRESETS, PresetsController } from './presets.controller';
 import { StatsController } from './stats.controller';
 import { StatsService } from './stats.service';
@@ -31,15 +33,22 @@ export class ProducerModule {
           prefix: config.AMQP_PREFIX,
           heartbeatSeconds: config.AMQP_HEARTBEAT_S,
           deliveryLimit: config.AMQP_DELIVERY_LIMIT,
+          quorumInitialGroupSize: config.AMQP_QUORUM_INITIAL_GROUP_SIZE,
           retryDelaysMs: config.RETRY_DELAYS_MS.split(',').map(Number),
           connectionName: `${config.AMQP_PREFIX} producer`,
           publishTimeoutMs: config.PUBLISH_TIMEOUT_MS,
         }),
         StorageModule.forRoot({ storageDir: config.STORAGE_DIR, imagesDir: config.IMAGES_DIR }),
-        MetricsModule.forRoot('producer'),
+        MetricsModule.forRoot('producer', { port: config.METRICS_PORT, host: config.HOST }),
+        AuthModule.forRoot({
+          adminKey: config.ADMIN_API_KEY,
+          windowMs: config.RATE_LIMIT_WINDOW_S * 1000,
+          requestsPerWindow: config.RATE_LIMIT_REQUESTS,
+          jobsInFlight: config.RATE_LIMIT_JOBS_IN_FLIGHT,
+        }),
         HealthModule.forChecks({ inject: [AmqpConnection, Pool], useFactory: (amqp: AmqpConnection, pool: Pool) => [rabbitmqCheck(amqp), postgresCheck(pool)] }),
       ],
-      controllers: [JobsController, PresetsController, DeadLettersController, StatsController, DashboardController, ApiDocsController],
+      controllers: [JobsController, KeysController, PresetsController, DeadLettersController, StatsController, DashboardController, ApiDocsController],
       providers: [
         { provide: ProducerConfig, useValue: config },
         { provide: PRESETS, useValue: config.PRESETS ? parsePresets(config.PRESETS) : DEFAULT_PRESETS },

@@ -1,7 +1,10 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, UseGuards } from '@nestjs/common';
+import { ApiKeyGuard, RequireScopes } from '@pipeline/auth';
 import { PipelineStats, StatsService } from './stats.service';
 
 @Controller('v1/stats')
+@UseGuards(ApiKeyGuard)
+@RequireScopes('admin')
 export class StatsController {
   constructor(private readonly stats: StatsService) {}
 

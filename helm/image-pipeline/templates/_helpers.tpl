@@ -36,12 +36,31 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- end }}
 
 {{/* Secrets: the chart's generated credentials, or the user's Secret with the URLs. */}}
+{{- define "pipeline.apiKeySecret" -}}
+{{- .Values.producer.adminApiKey.existingSecret | default (printf "%s-api-key" (include "pipeline.fullname" .)) }}
+{{- end }}
+
 {{- define "pipeline.credentialsSecret" -}}
 {{- printf "%s-credentials" (include "pipeline.fullname" .) }}
 {{- end }}
 
 {{- define "pipeline.rabbitmqHost" -}}
 {{- printf "%s-rabbitmq.%s.svc" (include "pipeline.fullname" .) .Release.Namespace }}
+{{- end }}
+
+{{/* The in-chart broker's nodes for AMQP_URL, host:port, comma-separated: the Service, or each pod of a cluster through the headless Service. */}}
+{{- define "pipeline.rabbitmqHosts" -}}
+{{- $replicas := int (.Values.rabbitmq.replicas | default 1) }}
+{{- if eq $replicas 1 }}
+{{- printf "%s:5672" (include "pipeline.rabbitmqHost" .) }}
+{{- else }}
+{{- $name := printf "%s-rabbitmq" (include "pipeline.fullname" .) }}
+{{- $hosts := list }}
+{{- range $i := until $replicas }}
+{{- $hosts = append $hosts (printf "%s-%d.%s-headless.%s.svc:5672" $name $i $name $.Release.Namespace) }}
+{{- end }}
+{{- join "," $hosts }}
+{{- end }}
 {{- end }}
 
 {{- define "pipeline.postgresqlHost" -}}

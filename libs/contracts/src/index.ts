@@ -9,3 +9,4 @@ export * from './presets';
 export * from './variants';
 export * from './openapi';
 export * from './operation-examples';
+export * from './api-keys';

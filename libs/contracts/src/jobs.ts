@@ -51,6 +51,8 @@ export interface JobView {
   outputs: NamedOutputInfo[];
   error: JobError | null;
   workerId: string | null;
+  /** The API key that submitted the job (null for jobs from before keys). */
+  apiKeyId: string | null;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;

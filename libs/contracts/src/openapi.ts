@@ -4,12 +4,39 @@ import { OPERATION_EXAMPLES } from './operation-examples';
 import { OPERATION_CLASSES, OperationName } from './operations';
 import { OUTPUT_FORMATS } from './output';
 import { MAX_VARIANTS } from './variants';
+import { Scope, SCOPES } from './api-keys';
 
 type Schema = Record<string, unknown>;
 const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: Schema) => ({ content: { 'application/json': { schema } } });
 const problem = (description: string) => ({ description, ...json(ref('Problem')) });
 const uuidParameter = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
+
+/**
+ * The scopes each route needs, as the producer's controllers declare them (a test keeps the two
+ * in step); the description shows them per operation.
+ */
+export const ROUTE_SCOPES: Record<string, Scope[]> = {
+  'POST /v1/jobs': ['jobs:write'],
+  'GET /v1/jobs': ['jobs:read'],
+  'POST /v1/jobs/batch': ['jobs:write'],
+  'GET /v1/jobs/{id}': ['jobs:read'],
+  'GET /v1/jobs/{id}/events': ['jobs:read'],
+  'GET /v1/jobs/{id}/result': ['jobs:read'],
+  'GET /v1/jobs/{id}/result/{name}': ['jobs:read'],
+  'POST /v1/jobs/{id}/retry': ['admin'],
+  'GET /v1/presets': ['jobs:write', 'jobs:read'],
+  'GET /v1/stats': ['admin'],
+  'GET /v1/dead-letters': ['admin'],
+  'POST /v1/dead-letters/jobs/replay': ['admin'],
+  'DELETE /v1/dead-letters/jobs': ['admin'],
+  'POST /v1/dead-letters/events/replay': ['admin'],
+  'DELETE /v1/dead-letters/events': ['admin'],
+  'POST /v1/keys': ['admin'],
+  'GET /v1/keys': ['admin'],
+  'GET /v1/keys/me': ['jobs:write', 'jobs:read'],
+  'DELETE /v1/keys/{id}': ['admin'],
+};
 
 /** The request and message classes, as JSON Schema, straight from their class-validator decorators. */
 function dtoSchemas(): Record<string, Schema> {
@@ -79,6 +106,7 @@ export function buildOpenApiDocument(): Schema {
       outputs: { type: 'array', items: outputInfo },
       error: { oneOf: [{ type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } }, { type: 'null' }] },
       workerId: { type: ['string', 'null'] },
+      apiKeyId: { type: ['string', 'null'], format: 'uuid', description: 'The API key that submitted the job.' },
       createdAt: { type: 'string', format: 'date-time' },
       startedAt: { type: ['string', 'null'], format: 'date-time' },
       finishedAt: { type: ['string', 'null'], format: 'date-time' },
@@ -88,10 +116,20 @@ export function buildOpenApiDocument(): Schema {
   const deadLetterReport = { description: 'What was done', ...json({ type: 'object', properties: { done: { type: 'array', items: { type: 'string' } }, kept: { type: 'array', items: { type: 'object', properties: { messageId: { type: 'string' }, reason: { type: 'string' } } } } } }) };
   const limit = { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 10000 } };
 
-  return {
-    openapi: '3.1.0',
-    info: { title: 'Image pipeline', version: '1', description: 'Image jobs: submitted here, processed by sharp workers through RabbitMQ, recorded in PostgreSQL.' },
-    paths: {
+  const apiKeyView = {
+    type: 'object',
+    properties: {
+      id: { type: 'string', format: 'uuid' },
+      name: { type: 'string' },
+      scopes: { type: 'array', items: { enum: SCOPES } },
+      prefix: { type: ['string', 'null'] },
+      limits: { type: 'object', properties: { requestsPerWindow: { type: ['integer', 'null'] }, jobsInFlight: { type: ['integer', 'null'] } } },
+      createdAt: { type: 'string', format: 'date-time' },
+      lastUsedAt: { type: ['string', 'null'], format: 'date-time' },
+      revokedAt: { type: ['string', 'null'], format: 'date-time' },
+    },
+  };
+  const paths: Record<string, Record<string, Schema>> = {
       '/v1/jobs': {
         post: {
           summary: 'Submit a job: JSON naming a source, or multipart with the image',
@@ -174,8 +212,38 @@ export function buildOpenApiDocument(): Schema {
       '/v1/dead-letters/jobs': { delete: { summary: 'Drop parked job messages', parameters: [limit], responses: { 200: deadLetterReport } } },
       '/v1/dead-letters/events/replay': { post: { summary: 'Send parked events back to the writer', parameters: [limit], responses: { 200: deadLetterReport } } },
       '/v1/dead-letters/events': { delete: { summary: 'Drop parked events', parameters: [limit], responses: { 200: deadLetterReport } } },
-    },
+      '/v1/keys': {
+        post: {
+          summary: 'Create an API key; the answer is the only time the key is shown',
+          requestBody: json(ref('CreateApiKeyRequest')),
+          responses: { 201: { description: 'The key, with `key` set', ...json({ ...apiKeyView, properties: { ...apiKeyView.properties, key: { type: 'string' } } }) }, 400: problem('Invalid request') },
+        },
+        get: { summary: 'Every API key (never the keys themselves)', responses: { 200: { description: 'Keys', ...json({ type: 'array', items: apiKeyView }) } } },
+      },
+      '/v1/keys/me': { get: { summary: 'The calling key: its id, name, scopes and limits', responses: { 200: { description: 'The key', ...json({ type: 'object' }) } } } },
+      '/v1/keys/{id}': { delete: { summary: 'Revoke an API key, at once on every producer', parameters: [uuidParameter], responses: { 200: { description: 'The revoked key', ...json(apiKeyView) }, 404: problem('Unknown key'), 409: problem('The bootstrap admin key (ADMIN_API_KEY)') } } },
+  };
+  for (const [path, operations] of Object.entries(paths)) {
+    for (const [method, operation] of Object.entries(operations)) {
+      const scopes = ROUTE_SCOPES[`${method.toUpperCase()} ${path}`];
+      operation['x-scopes'] = scopes;
+      operation.description = `Needs an API key with ${scopes.length > 1 ? 'one of the scopes' : 'the scope'} ${scopes.join(', ')}${scopes.includes('admin') ? '' : ' (or admin)'}.`;
+      operation.responses = {
+        ...(operation.responses as Schema),
+        401: problem('No API key, or an unknown or revoked one'),
+        403: problem('The key lacks the scope'),
+        429: { ...problem('Past the key\'s request or jobs-in-flight limit; see Retry-After'), headers: { 'Retry-After': { schema: { type: 'integer' } } } },
+      };
+    }
+  }
+
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Image pipeline', version: '1', description: 'Image jobs: submitted here, processed by sharp workers through RabbitMQ, recorded in PostgreSQL. Every /v1 route needs `Authorization: Bearer <api key>`.' },
+    security: [{ apiKey: [] }],
+    paths,
     components: {
+      securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'An API key: ADMIN_API_KEY, or one created with POST /v1/keys' } },
       schemas: {
         ...schemas,
         Operation: { oneOf: Object.values(OPERATION_CLASSES).map((cls) => ref(cls.name)), discriminator: { propertyName: 'op' } },

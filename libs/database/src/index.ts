@@ -1,3 +1,4 @@
+export * from './api-keys.repository';
 export * from './batcher';
 export * from './database.module';
 export * from './job-events.repository';

@@ -13,6 +13,8 @@ export interface RecordedJob {
 }
 
 export interface NewJob extends RecordedJob {
+  /** The API key that submits the job, and owns it. */
+  apiKeyId: string;
   /** With an idempotency key, a second job under the same key is not recorded. */
   idempotency?: { key: string; requestHash: string };
 }
@@ -67,6 +69,7 @@ interface JobRow {
   error_code: string | null;
   error_message: string | null;
   worker_id: string | null;
+  api_key_id: string | null;
   created_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
@@ -77,7 +80,7 @@ export interface StoredJob extends Omit<JobView, 'outputs' | 'stuck'> {
   outputs: StoredOutput[];
 }
 
-const JOB_COLUMNS = `id, status, attempt, attempts, operations, variants, error_code, error_message, worker_id, created_at, started_at, finished_at,
+const JOB_COLUMNS = `id, status, attempt, attempts, operations, variants, error_code, error_message, worker_id, api_key_id, created_at, started_at, finished_at,
   COALESCE((SELECT jsonb_agg(jsonb_build_object('name', o.name, 'format', o.format, 'width', o.width, 'height', o.height,
                                                 'size_bytes', o.size_bytes, 'storage_key', o.storage_key) ORDER BY o.position)
             FROM job_outputs o WHERE o.job_id = jobs.id), '[]'::jsonb) AS outputs`;
@@ -95,6 +98,7 @@ function toStoredJob(row: JobRow): StoredJob {
     outputs,
     error: row.error_code ? { code: row.error_code, message: row.error_message ?? '' } : null,
     workerId: row.worker_id,
+    apiKeyId: row.api_key_id,
     createdAt: row.created_at.toISOString(),
     startedAt: row.started_at?.toISOString() ?? null,
     finishedAt: row.finished_at?.toISOString() ?? null,
@@ -123,11 +127,11 @@ export class JobsRepository {
   private async insertBatch(jobs: NewJob[]): Promise<boolean[]> {
     const { rows } = await this.pool.query<{ id: string }>(
       `WITH new_jobs AS (
-         INSERT INTO jobs (id, status, source, operations, output_options, variants, created_at, updated_at, idempotency_key, request_hash)
-         SELECT id, 'queued', source, operations, output_options, variants, created_at, created_at, idempotency_key, request_hash
-         FROM unnest($1::uuid[], $2::jsonb[], $3::jsonb[], $4::jsonb[], $5::jsonb[], $6::timestamptz[], $7::text[], $8::text[])
-           AS t(id, source, operations, output_options, variants, created_at, idempotency_key, request_hash)
-         ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+         INSERT INTO jobs (id, status, source, operations, output_options, variants, created_at, updated_at, idempotency_key, request_hash, api_key_id)
+         SELECT id, 'queued', source, operations, output_options, variants, created_at, created_at, idempotency_key, request_hash, api_key_id
+         FROM unnest($1::uuid[], $2::jsonb[], $3::jsonb[], $4::jsonb[], $5::jsonb[], $6::timestamptz[], $7::text[], $8::text[], $9::uuid[])
+           AS t(id, source, operations, output_options, variants, created_at, idempotency_key, request_hash, api_key_id)
+         ON CONFLICT (api_key_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
          RETURNING id, created_at),
        queued AS (
          INSERT INTO job_events (event_id, job_id, type, attempt, at)
@@ -142,16 +146,18 @@ export class JobsRepository {
         jobs.map((job) => job.createdAt.toISOString()),
         jobs.map((job) => job.idempotency?.key ?? null),
         jobs.map((job) => job.idempotency?.requestHash ?? null),
+        jobs.map((job) => job.apiKeyId),
       ],
     );
     const inserted = new Set(rows.map((row) => row.id));
     return jobs.map((job) => inserted.has(job.id));
   }
 
-  async findByIdempotencyKey(key: string): Promise<IdempotentMatch | null> {
+  /** The job `apiKeyId` submitted under an Idempotency-Key (each API key has keys of its own). */
+  async findByIdempotencyKey(apiKeyId: string, key: string): Promise<IdempotentMatch | null> {
     const { rows } = await this.pool.query<{ id: string; request_hash: string; confirmed: boolean }>(
-      'SELECT id, request_hash, idempotency_confirmed_at IS NOT NULL AS confirmed FROM jobs WHERE idempotency_key = $1',
-      [key],
+      'SELECT id, request_hash, idempotency_confirmed_at IS NOT NULL AS confirmed FROM jobs WHERE api_key_id = $1 AND idempotency_key = $2',
+      [apiKeyId, key],
     );
     return rows.length > 0 ? { id: rows[0].id, requestHash: rows[0].request_hash, confirmed: rows[0].confirmed } : null;
   }
@@ -181,18 +187,20 @@ export class JobsRepository {
     return rows.map((row) => ({ type: row.type, attempt: row.attempt, delivery: row.delivery, workerId: row.worker_id, at: row.at.toISOString(), detail: row.detail }));
   }
 
-  async findById(id: string): Promise<StoredJob | null> {
-    const { rows } = await this.pool.query<JobRow>(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1`, [id]);
+  /** The job, if it exists and `ownedBy` (when given) submitted it. */
+  async findById(id: string, ownedBy?: string): Promise<StoredJob | null> {
+    const { rows } = await this.pool.query<JobRow>(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1 AND ($2::uuid IS NULL OR api_key_id = $2)`, [id, ownedBy ?? null]);
     return rows.length > 0 ? toStoredJob(rows[0]) : null;
   }
 
   /** Most recent first; `startedBefore` keeps only jobs processing since before then (the stuck ones). */
-  async list(filter: { status?: JobStatus; limit: number; startedBefore?: Date }): Promise<StoredJob[]> {
+  async list(filter: { status?: JobStatus; limit: number; startedBefore?: Date; ownedBy?: string }): Promise<StoredJob[]> {
     const { rows } = await this.pool.query<JobRow>(
       `SELECT ${JOB_COLUMNS} FROM jobs
        WHERE ($1::text IS NULL OR status = $1) AND ($3::timestamptz IS NULL OR (status = 'processing' AND started_at < $3))
+         AND ($4::uuid IS NULL OR api_key_id = $4)
        ORDER BY created_at DESC, id LIMIT $2`,
-      [filter.status ?? null, filter.limit, filter.startedBefore?.toISOString() ?? null],
+      [filter.status ?? null, filter.limit, filter.startedBefore?.toISOString() ?? null, filter.ownedBy ?? null],
     );
     return rows.map(toStoredJob);
   }

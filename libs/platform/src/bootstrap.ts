@@ -1,9 +1,11 @@
+import helmet from '@fastify/helmet';
 import { DynamicModule, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AmqpConnection, AmqpTransport, PassHandlerErrorsToTransport, Topology } from '@pipeline/messaging';
 import { randomUUID } from 'node:crypto';
 import { createLogger } from './logger';
+import { redactSecrets } from './redact';
 import { SharedConfig } from './settings';
 
 export interface AppStartOptions<C extends SharedConfig & { PORT: number; HOST: string }> {
@@ -25,9 +27,9 @@ export interface AppStartOptions<C extends SharedConfig & { PORT: number; HOST: 
 }
 
 /**
- * Starts an app the same way everywhere: Fastify, Nest's logger, shutdown hooks so SIGTERM
- * and SIGINT drain consumers and close connections, and the HTTP port (API or health) open
- * only once every dependency is connected.
+ * Starts an app the same way everywhere: Fastify with security headers (helmet), Nest's logger
+ * with secrets redacted, shutdown hooks so SIGTERM and SIGINT drain consumers and close
+ * connections, and the HTTP port (API or health) open only once every dependency is connected.
  */
 export async function startApp<C extends SharedConfig & { PORT: number; HOST: string }>(options: AppStartOptions<C>): Promise<NestFastifyApplication> {
   const logger: LoggerService = createLogger(options.config, options.name);
@@ -43,6 +45,12 @@ export async function startApp<C extends SharedConfig & { PORT: number; HOST: st
   // Exit 0 once the hooks have drained and closed everything; without the option Nest re-raises
   // the signal, and a clean stop looks like a crash (status 143) to a supervisor.
   app.enableShutdownHooks(undefined, { useProcessExit: true });
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      // TLS ends at the ingress or proxy, so the page itself may be plain HTTP inside.
+      directives: { upgradeInsecureRequests: null },
+    },
+  });
   await options.configure?.(app);
   if (options.consume) {
     const { queue, prefetch, retryDelayMs, maxTries } = options.consume;
@@ -64,7 +72,7 @@ export async function startApp<C extends SharedConfig & { PORT: number; HOST: st
 /** Runs `main`, reporting a failed start on stderr with exit code 1. */
 export function run(main: () => Promise<unknown>): void {
   main().catch((error: unknown) => {
-    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    console.error(redactSecrets(error instanceof Error ? (error.stack ?? error.message) : String(error)));
     process.exit(1);
   });
 }

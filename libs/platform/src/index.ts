@@ -2,4 +2,5 @@ import 'reflect-metadata';
 export * from './load-config';
 export * from './settings';
 export * from './logger';
+export * from './redact';
 export * from './bootstrap';

@@ -13,6 +13,9 @@ function configErrorOf(fn: () => unknown): ConfigError {
   throw new Error('expected a ConfigError, but nothing was thrown');
 }
 
+/** The producer needs its bootstrap admin key. */
+const ADMIN = { ADMIN_API_KEY: 'k'.repeat(32) };
+
 class TestConfig {
   @IsInt() @Min(1) COUNT = 3;
   @IsBoolean() ENABLED = false;
@@ -23,13 +26,14 @@ class TestConfig {
 describe('loadConfig', () => {
   describe('defaults', () => {
     it('applies every default for an empty environment', () => {
-      const config = loadConfig(ProducerConfig, {});
+      const config = loadConfig(ProducerConfig, ADMIN);
       expect(config).toBeInstanceOf(ProducerConfig);
       expect({ ...config }).toEqual({
         AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672',
         AMQP_PREFIX: 'pipeline',
         AMQP_HEARTBEAT_S: 15,
         AMQP_DELIVERY_LIMIT: 5,
+        AMQP_QUORUM_INITIAL_GROUP_SIZE: 0,
         RETRY_DELAYS_MS: '1000,10000,60000',
         SHUTDOWN_GRACE_MS: 25_000,
         DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/pipeline',
@@ -46,16 +50,22 @@ describe('loadConfig', () => {
         MAX_UPLOAD_BYTES: 50 * 1024 * 1024,
         STUCK_AFTER_S: 300,
         WORKER_GONE_AFTER_S: 20,
+        ADMIN_API_KEY: 'k'.repeat(32),
+        RATE_LIMIT_WINDOW_S: 60,
+        RATE_LIMIT_REQUESTS: 1200,
+        RATE_LIMIT_JOBS_IN_FLIGHT: 1000,
+        CORS_ORIGINS: '',
+        METRICS_PORT: 9464,
       });
     });
 
     it('refuses retry delays that are not a list of milliseconds, naming the variable', () => {
-      expect(() => loadConfig(ProducerConfig, { RETRY_DELAYS_MS: '1s,10s' })).toThrow(/RETRY_DELAYS_MS must be 1 to 10 delays in milliseconds/);
-      expect(loadConfig(ProducerConfig, { RETRY_DELAYS_MS: '500,5000' }).RETRY_DELAYS_MS).toBe('500,5000');
+      expect(() => loadConfig(ProducerConfig, { ...ADMIN, RETRY_DELAYS_MS: '1s,10s' })).toThrow(/RETRY_DELAYS_MS must be 1 to 10 delays in milliseconds/);
+      expect(loadConfig(ProducerConfig, { ...ADMIN, RETRY_DELAYS_MS: '500,5000' }).RETRY_DELAYS_MS).toBe('500,5000');
     });
 
     it('applies the default for a variable set to the empty string', () => {
-      const config = loadConfig(ProducerConfig, { PORT: '', AMQP_URL: '', LOG_LEVEL: '' });
+      const config = loadConfig(ProducerConfig, { ...ADMIN, PORT: '', AMQP_URL: '', LOG_LEVEL: '' });
       expect(config.PORT).toBe(3000);
       expect(config.AMQP_URL).toBe('amqp://guest:guest@127.0.0.1:5672');
       expect(config.LOG_LEVEL).toBe('log');
@@ -88,11 +98,12 @@ describe('loadConfig', () => {
     });
 
     it('accepts numbers with surrounding spaces', () => {
-      expect(loadConfig(ProducerConfig, { PORT: ' 8080 ' }).PORT).toBe(8080);
+      expect(loadConfig(ProducerConfig, { ...ADMIN, PORT: ' 8080 ' }).PORT).toBe(8080);
     });
 
     it('keeps strings as given', () => {
       const config = loadConfig(ProducerConfig, {
+        ...ADMIN,
         AMQP_URL: 'amqps://user:pw@broker:5671/vhost',
         DATABASE_URL: 'postgresql://db/pipeline',
         HOST: '127.0.0.1',
@@ -142,15 +153,28 @@ describe('loadConfig', () => {
 
   describe('invalid values', () => {
     it('PORT=abc throws a ConfigError naming the variable and the value', () => {
-      const error = configErrorOf(() => loadConfig(ProducerConfig, { PORT: 'abc' }));
+      const error = configErrorOf(() => loadConfig(ProducerConfig, { ...ADMIN, PORT: 'abc' }));
       expect(error.name).toBe('ConfigError');
       expect(error.message).toMatch(/^Invalid configuration:\n {2}- /);
       expect(error.message).toContain('PORT must be an integer number (got "abc")');
     });
 
     it('AMQP_URL=http://x throws a ConfigError naming the variable and the value', () => {
-      const error = configErrorOf(() => loadConfig(ProducerConfig, { AMQP_URL: 'http://x' }));
-      expect(error.message).toBe('Invalid configuration:\n  - AMQP_URL must be an amqp:// or amqps:// URL (got "http://x")');
+      const error = configErrorOf(() => loadConfig(ProducerConfig, { ...ADMIN, AMQP_URL: 'http://x' }));
+      expect(error.message).toBe('Invalid configuration:\n  - AMQP_URL must be amqp:// or amqps:// URLs, comma-separated: "http://x" is not amqp:// or amqps:// (got "http://x")');
+    });
+
+    it('AMQP_URL may list a cluster\'s nodes; a bad entry is named by its position', () => {
+      const nodes = 'amqp://u:pw@rabbit-1:5672,amqp://u:pw@rabbit-2:5672, amqps://u:pw@rabbit-3:5671';
+      expect(loadConfig(WorkerConfig, { AMQP_URL: nodes }).AMQP_URL).toBe(nodes);
+      expect(loadConfig(WorkerConfig, { AMQP_URL: 'amqp://u:pw@rabbit-1,rabbit-2:5672,rabbit-3' }).AMQP_URL).toBe('amqp://u:pw@rabbit-1,rabbit-2:5672,rabbit-3');
+      const error = configErrorOf(() => loadConfig(WorkerConfig, { AMQP_URL: 'amqp://rabbit-1,http://rabbit-2:5672' }));
+      expect(error.message).toContain('AMQP_URL must be amqp:// or amqps:// URLs, comma-separated: entry 2 ("http://rabbit-2:5672") is not amqp:// or amqps://');
+    });
+
+    it('AMQP_QUORUM_INITIAL_GROUP_SIZE is a count of replicas, 0 for the broker\'s default', () => {
+      expect(loadConfig(WriterConfig, { AMQP_QUORUM_INITIAL_GROUP_SIZE: '3' }).AMQP_QUORUM_INITIAL_GROUP_SIZE).toBe(3);
+      expect(configErrorOf(() => loadConfig(WriterConfig, { AMQP_QUORUM_INITIAL_GROUP_SIZE: '-1' })).message).toContain('AMQP_QUORUM_INITIAL_GROUP_SIZE must not be less than 0');
     });
 
     it('DATABASE_URL of another scheme is refused', () => {
@@ -166,12 +190,26 @@ describe('loadConfig', () => {
       ['LOG_LEVEL', 'trace', 'LOG_LEVEL must be one of the following values: error, warn, log, debug, verbose (got "trace")'],
       ['AMQP_PREFIX', 'has space', 'AMQP_PREFIX may hold letters, digits, dot, dash and underscore (got "has space")'],
     ])('%s=%s is refused', (name, value, problem) => {
-      const error = configErrorOf(() => loadConfig(ProducerConfig, { [name]: value }));
+      const error = configErrorOf(() => loadConfig(ProducerConfig, { ...ADMIN, [name]: value }));
       expect(error.message).toContain(`  - ${problem}`);
     });
 
+    it('refuses to start the producer without an admin key, and never prints a secret it was given', () => {
+      expect(configErrorOf(() => loadConfig(ProducerConfig, {})).message).toContain('ADMIN_API_KEY must be set to a random string of at least 32 characters');
+      const error = configErrorOf(() => loadConfig(ProducerConfig, { ADMIN_API_KEY: 'too-short-secret', AMQP_URL: 'ampq://user:hunter2@broker' }));
+      expect(error.message).toContain('(got 16 characters)');
+      expect(error.message).toContain('(got "ampq://user:[redacted]@broker")');
+      expect(error.message).not.toContain('too-short-secret');
+      expect(error.message).not.toContain('hunter2');
+    });
+
+    it('takes CORS origins only as a list of origins', () => {
+      expect(loadConfig(ProducerConfig, { ...ADMIN, CORS_ORIGINS: 'https://app.example.com,http://localhost:5173' }).CORS_ORIGINS).toBe('https://app.example.com,http://localhost:5173');
+      expect(configErrorOf(() => loadConfig(ProducerConfig, { ...ADMIN, CORS_ORIGINS: '*' })).message).toContain('CORS_ORIGINS must be empty or a comma-separated list of origins');
+    });
+
     it('a value of only spaces for a number is refused, not read as 0', () => {
-      const error = configErrorOf(() => loadConfig(ProducerConfig, { PORT: '   ' }));
+      const error = configErrorOf(() => loadConfig(ProducerConfig, { ...ADMIN, PORT: '   ' }));
       expect(error.message).toContain('PORT must be an integer number (got "   ")');
     });
 
@@ -189,7 +227,7 @@ describe('loadConfig', () => {
     });
 
     it('does not mention valid variables', () => {
-      const error = configErrorOf(() => loadConfig(ProducerConfig, { PORT: 'abc', HOST: '10.0.0.1' }));
+      const error = configErrorOf(() => loadConfig(ProducerConfig, { ...ADMIN, PORT: 'abc', HOST: '10.0.0.1' }));
       expect(error.message).not.toContain('HOST');
       expect(error.message).not.toContain('AMQP_URL');
     });

@@ -1,3 +1,4 @@
+import { redactSecrets } from './redact';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 
@@ -16,6 +17,12 @@ function convert(value: string, like: unknown): unknown {
   return value;
 }
 
+/** A value for an error message: a secret only by its length, a URL without its password. */
+function describeValue(name: string, value: unknown): string {
+  if (/KEY|SECRET|PASSWORD|TOKEN/.test(name)) return typeof value === 'string' ? `${value.length} characters` : typeof value;
+  return redactSecrets(JSON.stringify(value) ?? String(value));
+}
+
 /**
  * Reads environment variables into a config class: property names are the variable names,
  * property initialisers are the defaults (and give each setting its type), class-validator
@@ -32,7 +39,7 @@ export function loadConfig<T extends object>(cls: new () => T, env: NodeJS.Proce
   const config = plainToInstance(cls, raw);
   const errors = validateSync(config);
   if (errors.length > 0) {
-    throw new ConfigError(errors.flatMap((error) => Object.values(error.constraints ?? {}).map((message) => `${message} (got ${JSON.stringify(raw[error.property])})`)));
+    throw new ConfigError(errors.flatMap((error) => Object.values(error.constraints ?? {}).map((message) => `${message} (got ${describeValue(error.property, raw[error.property])})`)));
   }
   return Object.freeze(config);
 }

@@ -1,9 +1,24 @@
-import { IsIn, IsInt, IsNotEmpty, IsString, Matches, Max, Min } from 'class-validator';
+import { amqpUrlListProblem } from '@pipeline/messaging';
+import { IsIn, IsInt, IsNotEmpty, IsString, Matches, Max, Min, MinLength, ValidateBy } from 'class-validator';
 import { hostname } from 'node:os';
+
+/** One amqp:// or amqps:// URL, or several (a cluster's nodes), comma-separated; the message names the bad entry. */
+const IsAmqpUrlList = () =>
+  ValidateBy({
+    name: 'isAmqpUrlList',
+    validator: {
+      validate: (value: unknown) => amqpUrlListProblem(value) === undefined,
+      defaultMessage: (args) => `${args?.property ?? 'AMQP_URL'} ${amqpUrlListProblem(args?.value)}`,
+    },
+  });
 
 /** Settings every app shares: where the broker, the database and storage are. */
 export class SharedConfig {
-  @IsString() @Matches(/^amqps?:\/\//, { message: 'AMQP_URL must be an amqp:// or amqps:// URL' })
+  /**
+   * The broker: one amqp:// or amqps:// URL, or the URLs of a cluster's nodes, comma-separated
+   * (each app connects to one of them and moves to another when its node goes away).
+   */
+  @IsAmqpUrlList()
   AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
 
   /** Prefix of every exchange and queue, so several stacks (or test runs) can share one broker. */
@@ -15,6 +30,12 @@ export class SharedConfig {
 
   /** Deliveries of one message before the broker parks it in the dead-letter queue. */
   @IsInt() @Min(1) @Max(1000) AMQP_DELIVERY_LIMIT = 5;
+
+  /**
+   * Members (replicas) of each quorum queue when it is created; 0 leaves it to the broker, which
+   * puts one on every cluster node. Only applies to queues created after it is set.
+   */
+  @IsInt() @Min(0) @Max(99) AMQP_QUORUM_INITIAL_GROUP_SIZE = 0;
 
   /**
    * Delays before the retries of a job that failed transiently, in ms, comma-separated: one
@@ -55,6 +76,24 @@ export class ProducerConfig extends SharedConfig {
   @IsInt() @Min(1) STUCK_AFTER_S = 300;
   /** Named presets as JSON (name → {operations, output}); empty for the built-in thumbnail, web and avatar. */
   @IsString() PRESETS = '';
+
+  /** The bootstrap admin key: a random string of 32 or more characters (e.g. `openssl rand -base64 32`). */
+  @IsString() @MinLength(32, { message: 'ADMIN_API_KEY must be set to a random string of at least 32 characters (e.g. the output of openssl rand -base64 32)' })
+  ADMIN_API_KEY = '';
+
+  /** Length of a rate-limit window, in seconds. */
+  @IsInt() @Min(1) @Max(86_400) RATE_LIMIT_WINDOW_S = 60;
+  /** Requests one API key may make per window, over all producers together (0: no limit); a key may have its own. */
+  @IsInt() @Min(0) RATE_LIMIT_REQUESTS = 1200;
+  /** Jobs one API key may have queued or processing at once (0: no limit); a key may have its own. */
+  @IsInt() @Min(0) RATE_LIMIT_JOBS_IN_FLIGHT = 1000;
+
+  /** Origins whose web pages may call the API, comma-separated (e.g. `https://app.example.com`); empty: none (CORS closed). */
+  @Matches(/^$|^(https?:\/\/[^\s,/]+)(,https?:\/\/[^\s,/]+)*$/, { message: 'CORS_ORIGINS must be empty or a comma-separated list of origins such as https://app.example.com' })
+  CORS_ORIGINS = '';
+
+  /** Port of `/metrics`, kept apart from the API's so that only the cluster reaches it. */
+  @IsInt() @Min(0) @Max(65535) METRICS_PORT = 9464;
 }
 
 export class WorkerConfig extends SharedConfig {

@@ -1,0 +1,112 @@
+import 'reflect-metadata';
+import { ensureDatabase } from '@pipeline/database';
+import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { removeBenchResources } from './bench-resources';
+
+/**
+ * `npm run bench:auth -- [--seconds 5] [--concurrency 16]`
+ *
+ * What checking API keys costs the producer: requests per second, in one run, of an open
+ * route, of a route with the bootstrap admin key, and of the same route with a created key
+ * (its row looked up and its digest compared), each with and without the shared
+ * per-key request count. The producer runs alone, on a database and queues of its own.
+ */
+
+// Compiled to dist/bench/bench/src/auth-overhead.js.
+const ROOT = resolve(__dirname, '../../../..');
+const PRODUCER = join(ROOT, 'dist/apps/producer/apps/producer/src/main.js');
+
+const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '16' } } });
+const seconds = Number(args.seconds);
+const concurrency = Number(args.concurrency);
+
+/** Requests per second of `path` with `key` (none: no Authorization header), `concurrency` at a time. */
+async function rate(base: string, path: string, key: string | undefined): Promise<number> {
+  const headers: Record<string, string> = key ? { authorization: `Bearer ${key}` } : {};
+  let done = 0;
+  const end = Date.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < end) {
+        const response = await fetch(base + path, { headers });
+        await response.arrayBuffer();
+        if (response.status !== 200) throw new Error(`${path} answered ${response.status}`);
+        done++;
+      }
+    }),
+  );
+  return done / seconds;
+}
+
+async function startProducer(adminKey: string, databaseUrl: string, prefix: string, folder: string, counting: boolean): Promise<{ base: string; child: ChildProcess }> {
+  const port = 38_000 + Math.floor(Math.random() * 1000);
+  const child = spawn(process.execPath, [PRODUCER], {
+    env: {
+      ...process.env,
+      ADMIN_API_KEY: adminKey,
+      PORT: String(port),
+      METRICS_PORT: '0',
+      HOST: '127.0.0.1',
+      DATABASE_URL: databaseUrl,
+      AMQP_PREFIX: prefix,
+      STORAGE_DIR: join(folder, 'storage'),
+      IMAGES_DIR: folder,
+      LOG_LEVEL: 'error',
+      // A limit no run reaches: the count is kept, the answer is never 429.
+      RATE_LIMIT_REQUESTS: counting ? '1000000000' : '0',
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  while (!(await fetch(`${base}/health/ready`).then((response) => response.ok, () => false))) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error('the producer did not start');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return { base, child };
+}
+
+async function main(): Promise<void> {
+  const prefix = `bench_auth_${randomUUID().slice(0, 8)}`;
+  const databaseUrl = `postgres://postgres@127.0.0.1:5432/${prefix}`;
+  const folder = await mkdtemp(join(tmpdir(), 'bench-auth-'));
+  const adminKey = randomBytes(32).toString('base64url');
+  await ensureDatabase(databaseUrl);
+  const figures: Record<string, number> = {};
+  try {
+    for (const counting of [false, true]) {
+      const { base, child } = await startProducer(adminKey, databaseUrl, prefix, folder, counting);
+      try {
+        const created = await fetch(`${base}/v1/keys`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ name: 'bench', scopes: ['jobs:read'] }),
+        });
+        const { key } = (await created.json()) as { key: string };
+        const counted = counting ? 'request counted' : 'no request count';
+        await rate(base, '/health/live', undefined); // warm-up
+        if (!counting) figures['GET /health/live, no key'] = await rate(base, '/health/live', undefined);
+        figures[`GET /v1/keys/me, bootstrap admin key, ${counted}`] = await rate(base, '/v1/keys/me', adminKey);
+        figures[`GET /v1/keys/me, created key (row lookup, digest), ${counted}`] = await rate(base, '/v1/keys/me', key);
+      } finally {
+        child.kill('SIGTERM');
+        await new Promise((resolve) => child.once('exit', resolve));
+      }
+    }
+  } finally {
+    await removeBenchResources(prefix);
+    await rm(folder, { recursive: true, force: true });
+  }
+  const open = figures['GET /health/live, no key'];
+  for (const [label, perSecond] of Object.entries(figures)) console.log(`${label}: ${perSecond.toFixed(0)} req/s (${(perSecond / open).toFixed(2)} of the open route)`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,114 @@
+import { Injectable, NotFoundException, ServiceUnavailableException, UnauthorizedException } from '@nestjs/common';
+import { ApiKeyView, CreateApiKeyRequest, CreatedApiKey } from '@pipeline/contracts';
+import { ApiKeysRepository, BOOTSTRAP_ADMIN_KEY_ID } from '@pipeline/database';
+import { randomUUID } from 'node:crypto';
+import { hashApiKey, issueApiKey, lookupIdOf, sameDigest } from './api-key';
+import { Caller } from './caller';
+import { RateLimitExceededError } from './rate-limit-exceeded.error';
+import { currentWindow, retryAfterSeconds } from './rate-window';
+
+/** How keys are checked and limited; from the producer's configuration. */
+export class ApiKeyOptions {
+  /** ADMIN_API_KEY. */
+  adminKey: string;
+  windowMs: number;
+  /** Defaults for keys without limits of their own; 0 means no limit. */
+  requestsPerWindow: number;
+  jobsInFlight: number;
+}
+
+/**
+ * API keys: who a bearer token belongs to, whether the key is within its limits, and the keys
+ * admins create and revoke. Nothing is cached, so a revocation holds on every producer at once.
+ */
+@Injectable()
+export class ApiKeysService {
+  private readonly adminKeyHash: Buffer;
+
+  constructor(
+    private readonly keys: ApiKeysRepository,
+    private readonly options: ApiKeyOptions,
+  ) {
+    this.adminKeyHash = hashApiKey(options.adminKey);
+  }
+
+  /** The caller a token stands for; 401 for an unknown or revoked key, 503 if that cannot be told. */
+  async authenticate(token: string): Promise<Caller> {
+    const hash = hashApiKey(token);
+    if (sameDigest(hash, this.adminKeyHash)) {
+      return this.caller({ id: BOOTSTRAP_ADMIN_KEY_ID, name: 'bootstrap admin (ADMIN_API_KEY)', scopes: ['admin'], limits: { requestsPerWindow: null, jobsInFlight: null } });
+    }
+    const lookupId = lookupIdOf(token);
+    if (lookupId === null) throw new UnauthorizedException('the API key is not valid');
+    const key = await this.keys.findLive(lookupId).catch(databaseUnavailable);
+    if (!key || !sameDigest(hash, key.hash)) throw new UnauthorizedException('the API key is not valid (unknown or revoked)');
+    return this.caller(key);
+  }
+
+  /**
+   * Counts a request against the caller's window (shared by every producer through the
+   * database). Resolves with the figures for the RateLimit headers; past the limit, 429.
+   */
+  async countRequest(caller: Caller, now = Date.now()): Promise<{ limit: number; remaining: number; resetSeconds: number } | null> {
+    const limit = caller.limits.requestsPerWindow;
+    if (limit === 0) return null;
+    const window = currentWindow(now, this.options.windowMs);
+    const used = await this.keys.countRequest(caller.keyId, window.start).catch(databaseUnavailable);
+    const resetSeconds = retryAfterSeconds(window.resetInMs);
+    if (used > limit) throw new RateLimitExceededError(`this API key made more than ${limit} requests in ${this.options.windowMs / 1000} s; try again in ${resetSeconds} s`, resetSeconds);
+    return { limit, remaining: limit - used, resetSeconds };
+  }
+
+  /**
+   * Refuses `adding` more jobs when the caller would have more than its limit queued or
+   * processing. Concurrent submissions of one key are counted before either is recorded, so
+   * a burst can pass the limit by as many requests as run at that moment.
+   */
+  async admitJobs(caller: Caller, adding: number): Promise<void> {
+    const limit = caller.limits.jobsInFlight;
+    if (limit === 0) return;
+    const inFlight = await this.keys.jobsInFlight(caller.keyId).catch(databaseUnavailable);
+    if (inFlight + adding > limit) {
+      throw new RateLimitExceededError(`this API key has ${inFlight} jobs queued or processing, and may have at most ${limit}; wait for some to finish`, 5);
+    }
+  }
+
+  async create(request: CreateApiKeyRequest): Promise<CreatedApiKey> {
+    const issued = issueApiKey();
+    const view = await this.keys.create({
+      id: randomUUID(),
+      name: request.name,
+      scopes: request.scopes,
+      lookupId: issued.lookupId,
+      hash: issued.hash,
+      limits: { requestsPerWindow: request.requestsPerWindow, jobsInFlight: request.jobsInFlight },
+    });
+    return { ...view, key: issued.key };
+  }
+
+  list(): Promise<ApiKeyView[]> {
+    return this.keys.list();
+  }
+
+  async revoke(id: string): Promise<ApiKeyView> {
+    const revoked = await this.keys.revoke(id);
+    if (!revoked) throw new NotFoundException(`API key ${id} does not exist`);
+    return revoked;
+  }
+
+  private caller(key: { id: string; name: string; scopes: Caller['scopes']; limits: { requestsPerWindow: number | null; jobsInFlight: number | null } }): Caller {
+    return {
+      keyId: key.id,
+      name: key.name,
+      scopes: key.scopes,
+      limits: {
+        requestsPerWindow: key.limits.requestsPerWindow ?? this.options.requestsPerWindow,
+        jobsInFlight: key.limits.jobsInFlight ?? this.options.jobsInFlight,
+      },
+    };
+  }
+}
+
+function databaseUnavailable(error: Error): never {
+  throw new ServiceUnavailableException(`the database is unavailable, so the API key cannot be checked (${error.message}); try again`);
+}

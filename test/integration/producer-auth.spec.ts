@@ -1,0 +1,257 @@
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { ROUTE_SCOPES } from '@pipeline/contracts';
+import { MetricsServer } from '@pipeline/metrics';
+import { Topology } from '@pipeline/messaging';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Pool } from 'pg';
+import { startProducer } from '../../apps/producer/src/producer.app';
+import { adminFetch, fetchAs, TEST_ADMIN_KEY } from '../support/api-keys';
+import { makeImage } from '../support/images';
+import { producerTestConfig } from '../support/producer-config';
+import { createTestDatabase, deleteTopology, makeTempDir, uniqueName } from '../support/resources';
+
+const WINDOW_S = 3600;
+
+describe('Who may do what: API keys, scopes, isolation and limits (two producers on the real broker and database)', () => {
+  let database: { url: string; drop: () => Promise<void> };
+  let folder: { path: string; remove: () => Promise<void> };
+  let first: NestFastifyApplication;
+  let second: NestFastifyApplication;
+  let firstUrl: string;
+  let secondUrl: string;
+  let pool: Pool;
+  const prefix = uniqueName('auth');
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const readBody = (response: Response): Promise<any> => response.json();
+  const jobBody = (path = 'photo.jpg') => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ source: { path }, operations: [{ op: 'grayscale' }] }) });
+
+  async function createKey(body: Record<string, unknown>): Promise<{ id: string; key: string; name: string }> {
+    const response = await adminFetch(`${firstUrl}/v1/keys`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect(response.status).toBe(201);
+    return readBody(response);
+  }
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    folder = await makeTempDir();
+    await mkdir(join(folder.path, 'images'));
+    await writeFile(join(folder.path, 'images', 'photo.jpg'), await makeImage(32, 32));
+    const config = (extra: Record<string, string>) =>
+      producerTestConfig({
+        DATABASE_URL: database.url,
+        AMQP_PREFIX: prefix,
+        STORAGE_DIR: join(folder.path, 'storage'),
+        IMAGES_DIR: join(folder.path, 'images'),
+        RATE_LIMIT_WINDOW_S: String(WINDOW_S),
+        ...extra,
+      });
+    first = await startProducer(config({}));
+    second = await startProducer(config({ CORS_ORIGINS: 'https://app.example.com' }));
+    firstUrl = await first.getUrl();
+    secondUrl = await second.getUrl();
+    pool = new Pool({ connectionString: database.url });
+  });
+
+  afterAll(async () => {
+    await first?.close();
+    await second?.close();
+    await pool?.end();
+    await deleteTopology(new Topology(prefix, 1));
+    await database.drop();
+    await folder.remove();
+  });
+
+  it('answers 401 on every /v1 route without a key, with a wrong one, and with a malformed header, naming no key', async () => {
+    const wrongKeys = [`ipk_${'0'.repeat(16)}_${'A'.repeat(43)}`, 'not-the-admin-key-but-long-enough-to-be-one', `${TEST_ADMIN_KEY}x`];
+    for (const route of Object.keys(ROUTE_SCOPES)) {
+      const [method, path] = route.split(' ');
+      const url = `${firstUrl}${path.replace('{id}', randomUUID()).replace('{name}', 'default')}`;
+      const missing = await fetch(url, { method });
+      expect({ route, status: missing.status }).toEqual({ route, status: 401 });
+      expect(missing.headers.get('www-authenticate')).toBe('Bearer realm="image-pipeline"');
+      expect((await readBody(missing)).message).toContain('Authorization: Bearer');
+      for (const wrong of wrongKeys) {
+        const refused = await fetchAs(wrong)(url, { method });
+        expect({ route, status: refused.status }).toEqual({ route, status: 401 });
+        expect(JSON.stringify(await readBody(refused))).not.toContain(wrong);
+      }
+      expect((await fetch(url, { method, headers: { authorization: `Basic ${Buffer.from(`x:${TEST_ADMIN_KEY}`).toString('base64')}` } })).status).toBe(401);
+    }
+    for (const open of ['/health/live', '/health/ready', '/', '/dashboard.js', '/docs', '/docs-json']) expect({ open, status: (await fetch(`${firstUrl}${open}`)).status }).toEqual({ open, status: 200 });
+  });
+
+  it('shows a created key once, lists keys without it, and stores only its SHA-256 digest', async () => {
+    const created = await createKey({ name: 'reporting', scopes: ['jobs:read'] });
+    expect(created.key).toMatch(/^ipk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
+    expect(created).toMatchObject({ name: 'reporting', scopes: ['jobs:read'], revokedAt: null, prefix: `${created.key.slice(0, 20)}_…` });
+    const listed = await readBody(await adminFetch(`${secondUrl}/v1/keys`));
+    expect(listed.find((key: { id: string }) => key.id === created.id)).toMatchObject({ name: 'reporting', scopes: ['jobs:read'] });
+    expect(listed.find((key: { prefix: string | null }) => key.prefix === null)).toMatchObject({ name: 'bootstrap admin (ADMIN_API_KEY)', scopes: ['admin'] });
+    expect(JSON.stringify(listed)).not.toContain(created.key);
+    const { rows } = await pool.query('SELECT key_hash, row_to_json(k)::text AS everything FROM api_keys k WHERE id = $1', [created.id]);
+    expect(rows[0].key_hash.equals(createHash('sha256').update(created.key).digest())).toBe(true);
+    expect(rows[0].everything).not.toContain(created.key.slice(21));
+    const everywhere = await pool.query("SELECT string_agg(row_to_json(j)::text, '') AS text FROM jobs j");
+    expect(everywhere.rows[0].text ?? '').not.toContain(TEST_ADMIN_KEY);
+    const bad = await adminFetch(`${firstUrl}/v1/keys`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: '', scopes: ['jobs:delete'] }) });
+    expect(bad.status).toBe(400);
+    expect((await readBody(bad)).message).toEqual(expect.arrayContaining(['each of scopes must be one of jobs:write, jobs:read, admin', 'name must be longer than or equal to 1 characters']));
+  });
+
+  it('answers 403 at every scope boundary', async () => {
+    const writer = fetchAs((await createKey({ name: 'uploader', scopes: ['jobs:write'] })).key);
+    const reader = fetchAs((await createKey({ name: 'viewer', scopes: ['jobs:read'] })).key);
+    const both = fetchAs((await createKey({ name: 'app', scopes: ['jobs:write', 'jobs:read'] })).key);
+    const accepted = await readBody(await writer(`${firstUrl}/v1/jobs`, jobBody()));
+    expect(accepted.status).toBe('queued');
+    expect((await writer(`${firstUrl}/v1/jobs/${accepted.id}`)).status).toBe(403);
+    expect((await writer(`${firstUrl}/v1/jobs`)).status).toBe(403);
+    expect((await reader(`${firstUrl}/v1/jobs`, jobBody())).status).toBe(403);
+    expect((await reader(`${firstUrl}/v1/jobs/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"jobs":[]}' })).status).toBe(403);
+    for (const [method, path] of [
+      ['POST', `/v1/jobs/${accepted.id}/retry`],
+      ['GET', '/v1/stats'],
+      ['GET', '/v1/dead-letters'],
+      ['POST', '/v1/dead-letters/jobs/replay'],
+      ['DELETE', '/v1/dead-letters/events'],
+      ['GET', '/v1/keys'],
+      ['POST', '/v1/keys'],
+      ['DELETE', `/v1/keys/${randomUUID()}`],
+    ]) {
+      const refused = await both(`${firstUrl}${path}`, { method });
+      expect({ method, path, status: refused.status }).toEqual({ method, path, status: 403 });
+      expect((await readBody(refused)).message).toBe('this API key lacks the scope admin');
+    }
+    for (const caller of [writer, reader, both]) expect((await caller(`${firstUrl}/v1/presets`)).status).toBe(200);
+    expect(await readBody(await reader(`${firstUrl}/v1/keys/me`))).toMatchObject({ name: 'viewer', scopes: ['jobs:read'], limits: { requestsPerWindow: 1200, jobsInFlight: 1000 } });
+    expect((await adminFetch(`${firstUrl}/v1/stats`)).status).toBe(200);
+  });
+
+  it("keeps each key's jobs and Idempotency-Keys to itself: another key's job is 404, an admin sees all", async () => {
+    const alice = await createKey({ name: 'alice', scopes: ['jobs:write', 'jobs:read'] });
+    const bob = await createKey({ name: 'bob', scopes: ['jobs:write', 'jobs:read'] });
+    const asAlice = fetchAs(alice.key);
+    const asBob = fetchAs(bob.key);
+    const job = await readBody(await asAlice(`${firstUrl}/v1/jobs`, jobBody()));
+    for (const path of [`/v1/jobs/${job.id}`, `/v1/jobs/${job.id}/events`, `/v1/jobs/${job.id}/result`, `/v1/jobs/${job.id}/result/default`]) {
+      const hidden = await asBob(`${secondUrl}${path}`);
+      expect({ path, status: hidden.status }).toEqual({ path, status: 404 });
+      expect((await readBody(hidden)).message).toBe(`job ${job.id} does not exist`);
+    }
+    expect(await readBody(await asAlice(`${secondUrl}/v1/jobs/${job.id}`))).toMatchObject({ id: job.id, status: 'queued', apiKeyId: alice.id });
+    expect((await readBody(await asBob(`${firstUrl}/v1/jobs`))).map((j: { id: string }) => j.id)).not.toContain(job.id);
+    expect((await readBody(await asAlice(`${firstUrl}/v1/jobs`))).map((j: { id: string }) => j.id)).toEqual([job.id]);
+    expect((await readBody(await adminFetch(`${firstUrl}/v1/jobs?limit=500`))).map((j: { id: string }) => j.id)).toContain(job.id);
+    expect(await readBody(await adminFetch(`${firstUrl}/v1/jobs/${job.id}`))).toMatchObject({ apiKeyId: alice.id });
+
+    const idempotent = (caller: typeof asAlice, path: string) => caller(`${firstUrl}/v1/jobs`, { ...jobBody(path), headers: { 'content-type': 'application/json', 'idempotency-key': 'order-42' } });
+    const aliceFirst = await readBody(await idempotent(asAlice, 'photo.jpg'));
+    const bobFirst = await idempotent(asBob, 'photo.jpg');
+    expect(bobFirst.status).toBe(202);
+    expect((await readBody(bobFirst)).id).not.toBe(aliceFirst.id);
+    expect((await readBody(await idempotent(asAlice, 'photo.jpg'))).id).toBe(aliceFirst.id);
+  });
+
+  it('refuses a revoked key on the very next request, on every producer', async () => {
+    const carol = await createKey({ name: 'carol', scopes: ['jobs:read'] });
+    const asCarol = fetchAs(carol.key);
+    expect((await asCarol(`${firstUrl}/v1/jobs`)).status).toBe(200);
+    expect((await asCarol(`${secondUrl}/v1/jobs`)).status).toBe(200);
+    const revoked = await adminFetch(`${firstUrl}/v1/keys/${carol.id}`, { method: 'DELETE' });
+    expect(revoked.status).toBe(200);
+    expect((await readBody(revoked)).revokedAt).not.toBeNull();
+    expect((await asCarol(`${secondUrl}/v1/jobs`)).status).toBe(401);
+    expect((await asCarol(`${firstUrl}/v1/jobs`)).status).toBe(401);
+    expect((await adminFetch(`${secondUrl}/v1/keys/${carol.id}`, { method: 'DELETE' })).status).toBe(200);
+    expect((await adminFetch(`${firstUrl}/v1/keys/${randomUUID()}`, { method: 'DELETE' })).status).toBe(404);
+    const bootstrap = await adminFetch(`${firstUrl}/v1/keys/00000000-0000-4000-8000-000000000000`, { method: 'DELETE' });
+    expect(bootstrap.status).toBe(409);
+    expect((await readBody(bootstrap)).message).toContain('change ADMIN_API_KEY');
+    const listed = await readBody(await adminFetch(`${firstUrl}/v1/keys`));
+    expect(listed.find((key: { id: string }) => key.id === carol.id).lastUsedAt).not.toBeNull();
+  });
+
+  it('answers 429 with Retry-After past a key’s request limit, counted over both producers', async () => {
+    // Not across a window's end, where the count starts again.
+    const intoWindow = Date.now() % (WINDOW_S * 1000);
+    if (intoWindow > WINDOW_S * 1000 - 10_000) await new Promise((resolve) => setTimeout(resolve, WINDOW_S * 1000 - intoWindow + 100));
+    const dave = fetchAs((await createKey({ name: 'dave', scopes: ['jobs:read'], requestsPerWindow: 5 })).key);
+    const remaining: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const response = await dave(`${i % 2 === 0 ? firstUrl : secondUrl}/v1/jobs`);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('ratelimit-limit')).toBe('5');
+      remaining.push(response.headers.get('ratelimit-remaining')!);
+    }
+    expect(remaining).toEqual(['4', '3', '2', '1', '0']);
+    for (const url of [firstUrl, secondUrl]) {
+      const limited = await dave(`${url}/v1/jobs`);
+      expect(limited.status).toBe(429);
+      const retryAfter = Number(limited.headers.get('retry-after'));
+      expect(retryAfter).toBeGreaterThanOrEqual(1);
+      expect(retryAfter).toBeLessThanOrEqual(WINDOW_S);
+      expect((await readBody(limited)).message).toMatch(/^this API key made more than 5 requests in 3600 s; try again in \d+ s$/);
+    }
+    // Other keys are not affected.
+    expect((await adminFetch(`${firstUrl}/v1/jobs`)).status).toBe(200);
+
+    // A burst, counted in shared statements on both producers: exactly the limit gets through.
+    const burst = fetchAs((await createKey({ name: 'burst', scopes: ['jobs:read'], requestsPerWindow: 10 })).key);
+    const statuses = await Promise.all(Array.from({ length: 24 }, (_, i) => burst(`${i % 2 === 0 ? firstUrl : secondUrl}/v1/keys/me`).then((response) => response.status)));
+    expect(statuses.filter((status) => status === 200)).toHaveLength(10);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(14);
+  });
+
+  it('answers 429 past a key’s jobs in flight, for single jobs and batches, and accepts nothing of a refused batch', async () => {
+    const erin = await createKey({ name: 'erin', scopes: ['jobs:write', 'jobs:read'], jobsInFlight: 2 });
+    const asErin = fetchAs(erin.key);
+    expect((await asErin(`${firstUrl}/v1/jobs`, jobBody())).status).toBe(202);
+    expect((await asErin(`${secondUrl}/v1/jobs`, jobBody())).status).toBe(202);
+    const limited = await asErin(`${firstUrl}/v1/jobs`, jobBody());
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect((await readBody(limited)).message).toBe('this API key has 2 jobs queued or processing, and may have at most 2; wait for some to finish');
+    const batch = await asErin(`${secondUrl}/v1/jobs/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jobs: [{ source: { path: 'photo.jpg' } }] }) });
+    expect(batch.status).toBe(429);
+    expect((await readBody(await asErin(`${firstUrl}/v1/jobs`))).length).toBe(2);
+    await pool.query("UPDATE jobs SET status = 'succeeded' WHERE api_key_id = $1", [erin.id]);
+    expect((await asErin(`${firstUrl}/v1/jobs`, jobBody())).status).toBe(202);
+  });
+
+  it('sends security headers on every answer and keeps CORS closed unless origins are configured', async () => {
+    for (const path of ['/', '/v1/jobs', '/health/live', '/docs']) {
+      const response = await fetch(`${firstUrl}${path}`);
+      expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(response.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+      expect(response.headers.get('strict-transport-security')).toContain('max-age=');
+      expect(response.headers.get('referrer-policy')).toBe('no-referrer');
+      expect(response.headers.get('content-security-policy')).toContain("script-src 'self'");
+      expect(response.headers.get('content-security-policy')).not.toContain('unsafe-inline\'; script');
+    }
+    const preflight = (url: string, origin: string) =>
+      fetch(`${url}/v1/jobs`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' } });
+    const closed = await preflight(firstUrl, 'https://app.example.com');
+    expect(closed.headers.get('access-control-allow-origin')).toBeNull();
+    const simple = await adminFetch(`${firstUrl}/v1/jobs`, { headers: { origin: 'https://evil.example' } });
+    expect(simple.headers.get('access-control-allow-origin')).toBeNull();
+    const allowed = await preflight(secondUrl, 'https://app.example.com');
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    expect(allowed.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('authorization');
+    expect((await preflight(secondUrl, 'https://evil.example')).headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('serves /metrics only on the metrics port, with no key in any label', async () => {
+    expect((await adminFetch(`${firstUrl}/metrics`)).status).toBe(404);
+    const metrics = await fetch(`http://127.0.0.1:${first.get(MetricsServer).port}/metrics`);
+    expect(metrics.status).toBe(200);
+    const text = await metrics.text();
+    expect(text).toContain('pipeline_http_request_duration_seconds');
+    expect(text).toMatch(/status="401"/);
+    expect(text).toMatch(/status="429"/);
+    expect(text).not.toContain(TEST_ADMIN_KEY);
+    expect(text).not.toMatch(/ipk_[0-9a-f]{16}/);
+  });
+});
