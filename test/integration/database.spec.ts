@@ -1,8 +1,9 @@
 import { JobEventMessage, jobEventId } from '@pipeline/contracts';
-import { BOOTSTRAP_ADMIN_KEY_ID, JobEventsRepository, JobsRepository, migrate, MIGRATIONS } from '@pipeline/database';
+import { BOOTSTRAP_ADMIN_KEY_ID, createPool, isTransientDatabaseError, JobEventsRepository, JobsRepository, migrate, MIGRATIONS } from '@pipeline/database';
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
 import { createTestDatabase } from '../support/resources';
+import { TcpProxy } from '../support/tcp-proxy';
 
 describe('PostgreSQL layer (real database)', () => {
   let database: { url: string; drop: () => Promise<void> };
@@ -46,6 +47,28 @@ describe('PostgreSQL layer (real database)', () => {
 
   const timeline = async (jobId: string) =>
     (await pool.query('SELECT type, delivery, worker_id FROM job_events WHERE job_id = $1 ORDER BY at, recorded_at', [jobId])).rows;
+
+  it("a connection lost between two statements of a transaction fails the next one (transient), the process lives on, and so does the pool", async () => {
+    const proxy = new TcpProxy('127.0.0.1', 5432);
+    await proxy.start();
+    const viaProxy = new URL(database.url);
+    viaProxy.port = String(proxy.port);
+    const appPool = createPool({ url: viaProxy.toString(), poolSize: 2, applicationName: 'database-spec' });
+    try {
+      const client = await appPool.connect();
+      await client.query('BEGIN');
+      // No statement runs on the client when its server goes away: the client itself emits the error.
+      proxy.reset();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const failure = await client.query('SELECT 1').then(() => null, (error: unknown) => error);
+      client.release();
+      expect(isTransientDatabaseError(failure)).toBe(true);
+      expect((await appPool.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await appPool.end();
+      await proxy.stop();
+    }
+  });
 
   it('migrations are recorded and applying them again does nothing, even from several processes at once', async () => {
     const again = await Promise.all([migrate({ connectionString: database.url }), migrate({ connectionString: database.url })]);
