@@ -366,7 +366,7 @@ describe('pipeline end to end (separate processes)', () => {
 
   const createdKeys: string[] = [];
 
-  it('the CLI creates, lists and revokes API keys, calls with a key from a flag, and a key sees only its own jobs', async () => {
+  it('the CLI creates, lists, rotates and revokes API keys, calls with a key from a flag, and a key sees only its own jobs', async () => {
     const { baseUrl } = stack!;
     const run = (args: string[], apiKey?: string) =>
       spawnSync(process.execPath, [join(__dirname, '..', '..', 'bin', 'pipeline.js'), ...args, '--url', baseUrl], {
@@ -416,8 +416,21 @@ describe('pipeline end to end (separate processes)', () => {
     expect(throttled.stdout).toMatch(/^succeeded 5, failed 0/m);
     expect(throttled.status).toBe(0);
 
+    // Rotated with no overlap and an expiry: the old secret stops at once, the new one sees the key's jobs.
+    const rotation = run(['keys', 'rotate', key.id, '--overlap', '0s', '--expires-in', '30d'], TEST_ADMIN_KEY);
+    expect(rotation.status).toBe(0);
+    expect(rotation.stderr).toContain('The new key is shown this once');
+    const rotated = JSON.parse(rotation.stdout) as { id: string; key: string; expiresAt: string };
+    createdKeys.push(rotated.key);
+    expect(rotated.id).toBe(key.id);
+    expect(Math.abs(new Date(rotated.expiresAt).getTime() - Date.now() - 30 * 86_400_000)).toBeLessThan(60_000);
+    expect(run(['status', jobId], key.key).stderr).toContain('401 the API key was rotated and its old secret stopped working at');
+    expect(run(['wait', jobId], rotated.key).stdout).toBe(`${jobId} succeeded\n`);
+    expect(run(['keys', 'list'], TEST_ADMIN_KEY).stdout).toMatch(new RegExp(`^${key.id} .* last used 20\\S+, expires ${rotated.expiresAt}$`, 'm'));
+    expect(run(['keys', 'rotate', key.id, '--overlap', '2 hours'], TEST_ADMIN_KEY).stderr).toContain('--overlap "2 hours": expected a whole number and a unit');
+
     expect(run(['keys', 'revoke', key.id], TEST_ADMIN_KEY).stdout).toBe(`revoked ${key.id} (e2e-uploader)\n`);
-    const refused = run(['status', jobId], key.key);
+    const refused = run(['status', jobId], rotated.key);
     expect(refused.status).toBe(2);
     expect(refused.stderr).toContain('401 the API key is not valid (unknown or revoked)');
   });

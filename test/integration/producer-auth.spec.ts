@@ -120,6 +120,7 @@ describe('Who may do what: API keys, scopes, isolation and limits (two producers
       ['GET', '/v1/keys'],
       ['POST', '/v1/keys'],
       ['DELETE', `/v1/keys/${randomUUID()}`],
+      ['POST', `/v1/keys/${randomUUID()}/rotate`],
     ]) {
       const refused = await both(`${firstUrl}${path}`, { method });
       expect({ method, path, status: refused.status }).toEqual({ method, path, status: 403 });
@@ -172,6 +173,69 @@ describe('Who may do what: API keys, scopes, isolation and limits (two producers
     expect((await readBody(bootstrap)).message).toContain('change ADMIN_API_KEY');
     const listed = await readBody(await adminFetch(`${firstUrl}/v1/keys`));
     expect(listed.find((key: { id: string }) => key.id === carol.id).lastUsedAt).not.toBeNull();
+  });
+
+  it('refuses a key once it expired, on every producer, saying so; refuses an expiry that is not in the future', async () => {
+    const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
+    const dave = await createKey({ name: 'dave', scopes: ['jobs:read'], expiresAt });
+    expect(dave).toMatchObject({ expiresAt });
+    const asDave = fetchAs(dave.key);
+    expect(await readBody(await asDave(`${secondUrl}/v1/keys/me`))).toMatchObject({ id: dave.id, expiresAt });
+    // The clock is the database's and the producer's: move the expiry instead of waiting for it.
+    await pool.query("UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE id = $1", [dave.id]);
+    for (const url of [firstUrl, secondUrl]) {
+      const refused = await asDave(`${url}/v1/jobs`);
+      expect(refused.status).toBe(401);
+      expect((await readBody(refused)).message).toMatch(/^the API key expired at \d{4}-\d\d-\d\dT/);
+    }
+    for (const [body, problem] of [
+      [{ expiresAt: new Date(Date.now() - 1000).toISOString() }, 'expiresAt must be in the future'],
+      [{ expiresAt: 'next tuesday' }, 'expiresAt must be an ISO 8601 date-time, e.g. 2027-01-31T00:00:00Z'],
+    ]) {
+      const bad = await adminFetch(`${firstUrl}/v1/keys`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'late', scopes: ['jobs:read'], ...(body as object) }) });
+      expect(bad.status).toBe(400);
+      expect((await readBody(bad)).message).toEqual([expect.stringContaining(problem as string)]);
+    }
+  });
+
+  it('rotates a key: a new secret, the old one working for the overlap only, the same id, scopes and jobs', async () => {
+    const erin = await createKey({ name: 'erin', scopes: ['jobs:write', 'jobs:read'], jobsInFlight: 50 });
+    const job = await readBody(await fetchAs(erin.key)(`${firstUrl}/v1/jobs`, jobBody()));
+    const rotate = (id: string, body: Record<string, unknown>, url = firstUrl) =>
+      adminFetch(`${url}/v1/keys/${id}/rotate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+    const first = await rotate(erin.id, {});
+    expect(first.status).toBe(200);
+    const second = await readBody(first);
+    expect(second.key).toMatch(/^ipk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
+    expect(second.key).not.toBe(erin.key);
+    expect(second).toMatchObject({ id: erin.id, name: 'erin', scopes: ['jobs:write', 'jobs:read'], limits: { jobsInFlight: 50 }, expiresAt: null });
+    // The default overlap is an hour.
+    const overlapMs = new Date(second.previousSecretExpiresAt).getTime() - new Date(second.rotatedAt).getTime();
+    expect(Math.abs(overlapMs - 3_600_000)).toBeLessThan(1000);
+    for (const key of [erin.key, second.key]) {
+      expect(await readBody(await fetchAs(key)(`${secondUrl}/v1/jobs/${job.id}`))).toMatchObject({ id: job.id, apiKeyId: erin.id });
+    }
+    const { rows } = await pool.query('SELECT key_hash FROM api_keys WHERE id = $1', [erin.id]);
+    expect(rows[0].key_hash.equals(createHash('sha256').update(second.key).digest())).toBe(true);
+
+    // A rotation without overlap stops the replaced secret at once; the one replaced before stops too.
+    const third = await readBody(await rotate(erin.id, { overlapSeconds: 0, expiresAt: new Date(Date.now() + 86_400_000).toISOString() }, secondUrl));
+    expect((await readBody(await fetchAs(second.key)(`${firstUrl}/v1/jobs`))).message).toMatch(/^the API key was rotated and its old secret stopped working at /);
+    expect((await fetchAs(erin.key)(`${firstUrl}/v1/jobs`)).status).toBe(401);
+    expect(await readBody(await fetchAs(third.key)(`${firstUrl}/v1/keys/me`))).toMatchObject({ id: erin.id, expiresAt: third.expiresAt });
+    expect(third.expiresAt).not.toBeNull();
+
+    expect((await rotate(randomUUID(), {})).status).toBe(404);
+    expect((await rotate(erin.id, { overlapSeconds: 8 * 86_400 })).status).toBe(400);
+    const bootstrap = await rotate('00000000-0000-4000-8000-000000000000', {});
+    expect(bootstrap.status).toBe(409);
+    expect((await readBody(bootstrap)).message).toContain('cannot be rotated here: change ADMIN_API_KEY');
+    expect((await adminFetch(`${firstUrl}/v1/keys/${erin.id}`, { method: 'DELETE' })).status).toBe(200);
+    const revoked = await rotate(erin.id, {});
+    expect(revoked.status).toBe(409);
+    expect((await readBody(revoked)).message).toBe(`API key ${erin.id} is revoked and cannot be rotated; create a new key`);
+    expect((await fetchAs(third.key)(`${firstUrl}/v1/jobs`)).status).toBe(401);
   });
 
   it('answers 429 with Retry-After past a key’s request limit, counted over both producers', async () => {

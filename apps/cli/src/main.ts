@@ -3,7 +3,7 @@ import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseOperationFlag, progressLine } from './op-syntax';
+import { FlagError, parseDurationFlag, parseOperationFlag, progressLine } from './op-syntax';
 import { ApiError, PipelineClient, ProducerUnreachableError } from './pipeline-client';
 
 const USAGE = `Usage: pipeline <command> [options]
@@ -17,9 +17,14 @@ const USAGE = `Usage: pipeline <command> [options]
   retry <id>              run a failed job again
   monitor                 live figures of the pipeline, every 2 s (Ctrl-C to quit)
   keys create --name N --scope S [--scope S]… [--requests-per-window N] [--jobs-in-flight N]
+              [--expires-in D | --expires-at ISO]
                           create an API key (admin); prints it, the only time it is shown
+  keys rotate <id> [--overlap D] [--expires-in D | --expires-at ISO]
+                          give a key a new secret (admin); the old one works on for the
+                          overlap (default 1h), the key keeps its id, scopes and jobs
   keys list               every API key, never the keys themselves (admin)
   keys revoke <id>        revoke a key, at once on every producer (admin)
+                          (D: a duration such as 90m, 12h or 30d)
 
   --url URL               the producer (default: $PIPELINE_URL or http://localhost:3000)
   --api-key KEY           the API key to call with (default: $PIPELINE_API_KEY; prefer the
@@ -114,7 +119,9 @@ function reportRejected(rejected: string[], code: number): number {
   return rejected.length > 0 ? 1 : code;
 }
 
-async function submit(client: PipelineClient, positionals: string[], options: Record<string, string | boolean | string[] | undefined>): Promise<number> {
+type Flags = Record<string, string | boolean | string[] | undefined>;
+
+async function submit(client: PipelineClient, positionals: string[], options: Flags): Promise<number> {
   const files = await expandInputs(positionals);
   const operations = ((options.op as string[] | undefined) ?? []).map(parseOperationFlag);
   const output = {
@@ -187,11 +194,19 @@ async function monitor(client: PipelineClient, baseUrl: string): Promise<number>
 }
 
 function formatKey(key: ApiKeyView): string {
-  const state = key.revokedAt ? `revoked ${key.revokedAt}` : `last used ${key.lastUsedAt ?? 'never'}`;
+  const expiry = key.expiresAt ? `, expires ${key.expiresAt}` : '';
+  const state = key.revokedAt ? `revoked ${key.revokedAt}` : `last used ${key.lastUsedAt ?? 'never'}${expiry}`;
   return `${key.id}  ${key.name.padEnd(32)} ${key.scopes.join(',').padEnd(20)} ${(key.prefix ?? 'ADMIN_API_KEY').padEnd(22)} ${state}`;
 }
 
-async function keys(client: PipelineClient, rest: string[], options: Record<string, string | boolean | string[] | undefined>): Promise<number> {
+/** `--expires-in D` or `--expires-at ISO` as the API's expiresAt; neither: the key does not expire. */
+function expiryFlags(options: Flags): { expiresAt?: string } {
+  if (options['expires-in'] && options['expires-at']) throw new UsageError('give --expires-in or --expires-at, not both');
+  if (options['expires-in']) return { expiresAt: new Date(Date.now() + parseDurationFlag('expires-in', options['expires-in'] as string) * 1000).toISOString() };
+  return options['expires-at'] ? { expiresAt: options['expires-at'] as string } : {};
+}
+
+async function keys(client: PipelineClient, rest: string[], options: Flags): Promise<number> {
   const [action, ...args] = rest;
   switch (action) {
     case 'create': {
@@ -202,9 +217,20 @@ async function keys(client: PipelineClient, rest: string[], options: Record<stri
         scopes: scopes as Scope[],
         ...(options['requests-per-window'] ? { requestsPerWindow: Number(options['requests-per-window']) } : {}),
         ...(options['jobs-in-flight'] ? { jobsInFlight: Number(options['jobs-in-flight']) } : {}),
+        ...expiryFlags(options),
       });
       console.error('The key is shown this once: keep it now (only its digest is stored).');
       console.log(JSON.stringify(created, null, 2));
+      return 0;
+    }
+    case 'rotate': {
+      if (args.length !== 1) throw new UsageError('keys rotate takes one key id');
+      const rotated = await client.rotateKey(args[0], {
+        ...(options.overlap ? { overlapSeconds: parseDurationFlag('overlap', options.overlap as string) } : {}),
+        ...expiryFlags(options),
+      });
+      console.error(`The new key is shown this once: keep it now. The old one works until ${rotated.previousSecretExpiresAt}.`);
+      console.log(JSON.stringify(rotated, null, 2));
       return 0;
     }
     case 'list':
@@ -217,7 +243,7 @@ async function keys(client: PipelineClient, rest: string[], options: Record<stri
       return 0;
     }
     default:
-      throw new UsageError('keys takes create, list or revoke');
+      throw new UsageError('keys takes create, rotate, list or revoke');
   }
 }
 
@@ -232,6 +258,9 @@ async function main(argv: string[]): Promise<number> {
       scope: { type: 'string', multiple: true },
       'requests-per-window': { type: 'string' },
       'jobs-in-flight': { type: 'string' },
+      'expires-in': { type: 'string' },
+      'expires-at': { type: 'string' },
+      overlap: { type: 'string' },
       op: { type: 'string', multiple: true },
       format: { type: 'string' },
       quality: { type: 'string' },
@@ -292,7 +321,7 @@ main(process.argv.slice(2)).then(
       error instanceof UsageError ||
       error instanceof ProducerUnreachableError ||
       error instanceof ApiError ||
-      (error as Error).message?.startsWith('--op') ||
+      error instanceof FlagError ||
       String((error as { code?: string }).code).startsWith('ERR_PARSE_ARGS');
     console.error(`pipeline: ${known ? (error as Error).message : ((error as Error).stack ?? String(error))}`);
     process.exit(2);

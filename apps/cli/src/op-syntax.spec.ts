@@ -1,4 +1,4 @@
-import { parseOperationFlag, progressLine } from './op-syntax';
+import { parseDurationFlag, parseOperationFlag, progressLine } from './op-syntax';
 
 describe('the CLI operation syntax', () => {
   it.each([
@@ -20,5 +20,21 @@ describe('the CLI operation syntax', () => {
   it('draws a progress bar', () => {
     expect(progressLine('upload', 5, 10, 10)).toBe('upload [#####.....] 5/10');
     expect(progressLine('upload', 0, 0, 4)).toBe('upload [####] 0/0');
+  });
+});
+
+describe('the CLI duration syntax', () => {
+  it.each([
+    ['0s', 0],
+    ['45s', 45],
+    ['90m', 5400],
+    ['1h', 3600],
+    ['30d', 2_592_000],
+  ])('%s', (value, seconds) => {
+    expect(parseDurationFlag('overlap', value)).toBe(seconds);
+  });
+
+  it.each(['', '1', 'h', '1.5h', '-1h', '1w', '1 h 2 m'])('refuses "%s", naming the flag', (value) => {
+    expect(() => parseDurationFlag('expires-in', value)).toThrow(`--expires-in "${value}": expected a whole number and a unit`);
   });
 });

@@ -1,4 +1,4 @@
-import type { ApiKeyView, CreateApiKeyRequest, CreatedApiKey, JobEventView, JobView } from '@pipeline/contracts';
+import type { ApiKeyView, CreateApiKeyRequest, CreatedApiKey, JobEventView, JobView, RotateApiKeyRequest } from '@pipeline/contracts';
 import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
@@ -91,6 +91,11 @@ export class PipelineClient {
 
   async createKey(request: CreateApiKeyRequest): Promise<CreatedApiKey> {
     const response = await this.request('/v1/keys', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
+    return response.json() as Promise<CreatedApiKey>;
+  }
+
+  async rotateKey(id: string, request: RotateApiKeyRequest): Promise<CreatedApiKey> {
+    const response = await this.request(`/v1/keys/${encodeURIComponent(id)}/rotate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
     return response.json() as Promise<CreatedApiKey>;
   }
 

@@ -1,5 +1,5 @@
-import { Injectable, NotFoundException, ServiceUnavailableException, UnauthorizedException } from '@nestjs/common';
-import { ApiKeyView, CreateApiKeyRequest, CreatedApiKey } from '@pipeline/contracts';
+import { BadRequestException, Injectable, NotFoundException, ServiceUnavailableException, UnauthorizedException } from '@nestjs/common';
+import { ApiKeyView, CreateApiKeyRequest, CreatedApiKey, DEFAULT_ROTATION_OVERLAP_S, RotateApiKeyRequest } from '@pipeline/contracts';
 import { ApiKeysRepository, BOOTSTRAP_ADMIN_KEY_ID } from '@pipeline/database';
 import { randomUUID } from 'node:crypto';
 import { hashApiKey, issueApiKey, lookupIdOf, sameDigest } from './api-key';
@@ -32,16 +32,21 @@ export class ApiKeysService {
     this.adminKeyHash = hashApiKey(options.adminKey);
   }
 
-  /** The caller a token stands for; 401 for an unknown or revoked key, 503 if that cannot be told. */
-  async authenticate(token: string): Promise<Caller> {
+  /** The caller a token stands for; 401 for an unknown, revoked or expired key, 503 if that cannot be told. */
+  async authenticate(token: string, now = Date.now()): Promise<Caller> {
     const hash = hashApiKey(token);
     if (sameDigest(hash, this.adminKeyHash)) {
-      return this.caller({ id: BOOTSTRAP_ADMIN_KEY_ID, name: 'bootstrap admin (ADMIN_API_KEY)', scopes: ['admin'], limits: { requestsPerWindow: null, jobsInFlight: null } });
+      return this.caller({ id: BOOTSTRAP_ADMIN_KEY_ID, name: 'bootstrap admin (ADMIN_API_KEY)', scopes: ['admin'], limits: { requestsPerWindow: null, jobsInFlight: null }, expiresAt: null });
     }
     const lookupId = lookupIdOf(token);
     if (lookupId === null) throw new UnauthorizedException('the API key is not valid');
     const key = await this.keys.findLive(lookupId).catch(databaseUnavailable);
     if (!key || !sameDigest(hash, key.hash)) throw new UnauthorizedException('the API key is not valid (unknown or revoked)');
+    // Said only to a caller who holds the secret: the digest matched.
+    if (key.expiresAt !== null && key.expiresAt.getTime() <= now) {
+      const when = key.expiresAt.toISOString();
+      throw new UnauthorizedException(key.replaced ? `the API key was rotated and its old secret stopped working at ${when}; use the new one` : `the API key expired at ${when}`);
+    }
     return this.caller(key);
   }
 
@@ -82,7 +87,21 @@ export class ApiKeysService {
       lookupId: issued.lookupId,
       hash: issued.hash,
       limits: { requestsPerWindow: request.requestsPerWindow, jobsInFlight: request.jobsInFlight },
+      expiresAt: futureExpiry(request.expiresAt),
     });
+    return { ...view, key: issued.key };
+  }
+
+  /** A new secret for the key (shown this once); the one it replaces works on for the overlap. */
+  async rotate(id: string, request: RotateApiKeyRequest): Promise<CreatedApiKey> {
+    const issued = issueApiKey();
+    const view = await this.keys.rotate(id, {
+      lookupId: issued.lookupId,
+      hash: issued.hash,
+      expiresAt: futureExpiry(request.expiresAt),
+      overlapSeconds: request.overlapSeconds ?? DEFAULT_ROTATION_OVERLAP_S,
+    });
+    if (!view) throw new NotFoundException(`API key ${id} does not exist`);
     return { ...view, key: issued.key };
   }
 
@@ -96,7 +115,7 @@ export class ApiKeysService {
     return revoked;
   }
 
-  private caller(key: { id: string; name: string; scopes: Caller['scopes']; limits: { requestsPerWindow: number | null; jobsInFlight: number | null } }): Caller {
+  private caller(key: { id: string; name: string; scopes: Caller['scopes']; limits: { requestsPerWindow: number | null; jobsInFlight: number | null }; expiresAt: Date | null }): Caller {
     return {
       keyId: key.id,
       name: key.name,
@@ -105,8 +124,17 @@ export class ApiKeysService {
         requestsPerWindow: key.limits.requestsPerWindow ?? this.options.requestsPerWindow,
         jobsInFlight: key.limits.jobsInFlight ?? this.options.jobsInFlight,
       },
+      expiresAt: key.expiresAt?.toISOString() ?? null,
     };
   }
+}
+
+/** The expiry a request asks for; a key that would be born expired is a mistake worth a 400. */
+function futureExpiry(expiresAt: string | undefined): Date | null {
+  if (expiresAt === undefined) return null;
+  const at = new Date(expiresAt);
+  if (at.getTime() <= Date.now()) throw new BadRequestException([`expiresAt must be in the future (it is ${at.toISOString()})`]);
+  return at;
 }
 
 function databaseUnavailable(error: Error): never {

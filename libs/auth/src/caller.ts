@@ -6,6 +6,8 @@ export interface Caller {
   name: string;
   scopes: Scope[];
   limits: { requestsPerWindow: number; jobsInFlight: number };
+  /** When the secret the request used stops working; null: never. */
+  expiresAt: string | null;
 }
 
 export function isAdmin(caller: Caller): boolean {

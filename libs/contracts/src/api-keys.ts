@@ -1,4 +1,4 @@
-import { ArrayNotEmpty, ArrayUnique, IsArray, IsIn, IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { ArrayNotEmpty, ArrayUnique, IsArray, IsIn, IsInt, IsISO8601, IsOptional, IsString, Length, Max, Min } from 'class-validator';
 
 /** What a key may do. `admin` may do everything the others may, on every key's jobs. */
 export const SCOPES = ['jobs:write', 'jobs:read', 'admin'] as const;
@@ -16,6 +16,25 @@ export class CreateApiKeyRequest {
 
   /** Jobs queued or processing at once; without it, RATE_LIMIT_JOBS_IN_FLIGHT. */
   @IsOptional() @IsInt() @Min(1) @Max(10_000_000) jobsInFlight?: number;
+
+  /** When the key stops working (ISO 8601 date-time, in the future); without it, never. */
+  @IsOptional() @IsISO8601({ strict: true, strictSeparator: true }, { message: 'expiresAt must be an ISO 8601 date-time, e.g. 2027-01-31T00:00:00Z' })
+  expiresAt?: string;
+}
+
+/** How long a replaced secret keeps working when a rotation does not say: an hour. */
+export const DEFAULT_ROTATION_OVERLAP_S = 3600;
+/** The longest a replaced secret may keep working: a week. */
+export const MAX_ROTATION_OVERLAP_S = 7 * 24 * 3600;
+
+/** `POST /v1/keys/:id/rotate`: a new secret for a key, which keeps its id, scopes, limits and jobs. */
+export class RotateApiKeyRequest {
+  /** How long the secret being replaced keeps working, so that clients can switch over; default an hour, 0 stops it at once. */
+  @IsOptional() @IsInt() @Min(0) @Max(MAX_ROTATION_OVERLAP_S) overlapSeconds?: number;
+
+  /** When the new secret stops working (ISO 8601 date-time, in the future); without it, never. */
+  @IsOptional() @IsISO8601({ strict: true, strictSeparator: true }, { message: 'expiresAt must be an ISO 8601 date-time, e.g. 2027-01-31T00:00:00Z' })
+  expiresAt?: string;
 }
 
 /** A key as `GET /v1/keys` shows it: never the key itself. */
@@ -30,9 +49,15 @@ export interface ApiKeyView {
   /** Within one rate-limit window. */
   lastUsedAt: string | null;
   revokedAt: string | null;
+  /** When the key stops working; null: never. */
+  expiresAt: string | null;
+  /** When the key was last given a new secret. */
+  rotatedAt: string | null;
+  /** Until when the secret the last rotation replaced keeps working. */
+  previousSecretExpiresAt: string | null;
 }
 
-/** The answer to `POST /v1/keys`: the only time the key is shown. */
+/** The answer to `POST /v1/keys` and `POST /v1/keys/:id/rotate`: the only time the key is shown. */
 export interface CreatedApiKey extends ApiKeyView {
   key: string;
 }

@@ -36,6 +36,7 @@ export const ROUTE_SCOPES: Record<string, Scope[]> = {
   'GET /v1/keys': ['admin'],
   'GET /v1/keys/me': ['jobs:write', 'jobs:read'],
   'DELETE /v1/keys/{id}': ['admin'],
+  'POST /v1/keys/{id}/rotate': ['admin'],
 };
 
 /** The request and message classes, as JSON Schema, straight from their class-validator decorators. */
@@ -127,8 +128,12 @@ export function buildOpenApiDocument(): Schema {
       createdAt: { type: 'string', format: 'date-time' },
       lastUsedAt: { type: ['string', 'null'], format: 'date-time' },
       revokedAt: { type: ['string', 'null'], format: 'date-time' },
+      expiresAt: { type: ['string', 'null'], format: 'date-time' },
+      rotatedAt: { type: ['string', 'null'], format: 'date-time' },
+      previousSecretExpiresAt: { type: ['string', 'null'], format: 'date-time', description: 'Until when the secret the last rotation replaced keeps working' },
     },
   };
+  const createdApiKey = { ...apiKeyView, properties: { ...apiKeyView.properties, key: { type: 'string', description: 'The key: shown this once' } } };
   const paths: Record<string, Record<string, Schema>> = {
       '/v1/jobs': {
         post: {
@@ -216,11 +221,19 @@ export function buildOpenApiDocument(): Schema {
         post: {
           summary: 'Create an API key; the answer is the only time the key is shown',
           requestBody: json(ref('CreateApiKeyRequest')),
-          responses: { 201: { description: 'The key, with `key` set', ...json({ ...apiKeyView, properties: { ...apiKeyView.properties, key: { type: 'string' } } }) }, 400: problem('Invalid request') },
+          responses: { 201: { description: 'The key, with `key` set', ...json(createdApiKey) }, 400: problem('Invalid request') },
         },
         get: { summary: 'Every API key (never the keys themselves)', responses: { 200: { description: 'Keys', ...json({ type: 'array', items: apiKeyView }) } } },
       },
-      '/v1/keys/me': { get: { summary: 'The calling key: its id, name, scopes and limits', responses: { 200: { description: 'The key', ...json({ type: 'object' }) } } } },
+      '/v1/keys/me': { get: { summary: 'The calling key: its id, name, scopes, limits and expiry', responses: { 200: { description: 'The key', ...json({ type: 'object' }) } } } },
+      '/v1/keys/{id}/rotate': {
+        post: {
+          summary: 'Give an API key a new secret; the one it replaces keeps working for overlapSeconds (default 3600)',
+          parameters: [uuidParameter],
+          requestBody: { required: false, ...json(ref('RotateApiKeyRequest')) },
+          responses: { 200: { description: 'The key, with its new `key` set', ...json(createdApiKey) }, 400: problem('Invalid request'), 404: problem('Unknown key'), 409: problem('A revoked key, or the bootstrap admin key (ADMIN_API_KEY)') },
+        },
+      },
       '/v1/keys/{id}': { delete: { summary: 'Revoke an API key, at once on every producer', parameters: [uuidParameter], responses: { 200: { description: 'The revoked key', ...json(apiKeyView) }, 404: problem('Unknown key'), 409: problem('The bootstrap admin key (ADMIN_API_KEY)') } } },
   };
   for (const [path, operations] of Object.entries(paths)) {

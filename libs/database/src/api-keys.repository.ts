@@ -5,13 +5,17 @@ import { Batcher } from './batcher';
 /** The row that stands for ADMIN_API_KEY: its jobs belong to it, and it cannot be revoked through the API. */
 export const BOOTSTRAP_ADMIN_KEY_ID = '00000000-0000-4000-8000-000000000000';
 
-/** A live key as authentication needs it. */
+/** A live (not revoked) secret of a key, as authentication needs it. */
 export interface ApiKeyCredentials {
   id: string;
   name: string;
   scopes: Scope[];
   hash: Buffer;
   limits: { requestsPerWindow: number | null; jobsInFlight: number | null };
+  /** When this secret stops working; null: never. */
+  expiresAt: Date | null;
+  /** The secret was replaced by a rotation and works only until `expiresAt`. */
+  replaced: boolean;
 }
 
 export interface NewApiKey {
@@ -21,6 +25,16 @@ export interface NewApiKey {
   lookupId: string;
   hash: Buffer;
   limits: { requestsPerWindow?: number; jobsInFlight?: number };
+  expiresAt: Date | null;
+}
+
+/** A key's new secret, and how long the one it replaces keeps working. */
+export interface ApiKeyRotation {
+  lookupId: string;
+  hash: Buffer;
+  /** The new secret's expiry; null: never. */
+  expiresAt: Date | null;
+  overlapSeconds: number;
 }
 
 interface ApiKeyRow {
@@ -33,9 +47,12 @@ interface ApiKeyRow {
   created_at: Date;
   last_used_at: Date | null;
   revoked_at: Date | null;
+  expires_at: Date | null;
+  rotated_at: Date | null;
+  previous_expires_at: Date | null;
 }
 
-const VIEW_COLUMNS = 'id, name, scopes, lookup_id, requests_per_window, jobs_in_flight, created_at, last_used_at, revoked_at';
+const VIEW_COLUMNS = 'id, name, scopes, lookup_id, requests_per_window, jobs_in_flight, created_at, last_used_at, revoked_at, expires_at, rotated_at, previous_expires_at';
 
 function toView(row: ApiKeyRow): ApiKeyView {
   return {
@@ -47,14 +64,25 @@ function toView(row: ApiKeyRow): ApiKeyView {
     createdAt: row.created_at.toISOString(),
     lastUsedAt: row.last_used_at?.toISOString() ?? null,
     revokedAt: row.revoked_at?.toISOString() ?? null,
+    expiresAt: row.expires_at?.toISOString() ?? null,
+    rotatedAt: row.rotated_at?.toISOString() ?? null,
+    previousSecretExpiresAt: row.previous_expires_at?.toISOString() ?? null,
   };
 }
 
-/** The bootstrap admin key's row, which the API cannot revoke. */
+/** The bootstrap admin key's row, which the API cannot revoke or rotate. */
 export class BootstrapKeyError extends Error {
-  constructor() {
-    super('the bootstrap admin key cannot be revoked here: change ADMIN_API_KEY and restart the producers');
+  constructor(action: 'revoked' | 'rotated') {
+    super(`the bootstrap admin key cannot be ${action} here: change ADMIN_API_KEY and restart the producers`);
     this.name = 'BootstrapKeyError';
+  }
+}
+
+/** A revoked key stays revoked: it cannot be given a new secret. */
+export class RevokedKeyError extends Error {
+  constructor(id: string) {
+    super(`API key ${id} is revoked and cannot be rotated; create a new key`);
+    this.name = 'RevokedKeyError';
   }
 }
 
@@ -73,9 +101,9 @@ export class ApiKeysRepository {
 
   async create(key: NewApiKey): Promise<ApiKeyView> {
     const { rows } = await this.pool.query<ApiKeyRow>(
-      `INSERT INTO api_keys (id, name, scopes, lookup_id, key_hash, requests_per_window, jobs_in_flight)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${VIEW_COLUMNS}`,
-      [key.id, key.name, key.scopes, key.lookupId, key.hash, key.limits.requestsPerWindow ?? null, key.limits.jobsInFlight ?? null],
+      `INSERT INTO api_keys (id, name, scopes, lookup_id, key_hash, requests_per_window, jobs_in_flight, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${VIEW_COLUMNS}`,
+      [key.id, key.name, key.scopes, key.lookupId, key.hash, key.limits.requestsPerWindow ?? null, key.limits.jobsInFlight ?? null, key.expiresAt],
     );
     return toView(rows[0]);
   }
@@ -88,7 +116,7 @@ export class ApiKeysRepository {
 
   /** Revokes a key (a second revocation changes nothing); null when there is no such key. */
   async revoke(id: string): Promise<ApiKeyView | null> {
-    if (id === BOOTSTRAP_ADMIN_KEY_ID) throw new BootstrapKeyError();
+    if (id === BOOTSTRAP_ADMIN_KEY_ID) throw new BootstrapKeyError('revoked');
     const { rows } = await this.pool.query<ApiKeyRow>(
       `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 RETURNING ${VIEW_COLUMNS}`,
       [id],
@@ -96,22 +124,53 @@ export class ApiKeysRepository {
     return rows.length > 0 ? toView(rows[0]) : null;
   }
 
-  /** The live (not revoked) key with this lookup id; concurrent calls share a statement. */
+  /**
+   * Gives a key a new secret. The secret it had keeps working for `overlapSeconds` (never
+   * past its own expiry), so that clients can switch over; a secret replaced before stops at
+   * once. The key keeps its id, and with it its jobs, limits and usage. Null when there is no
+   * such key.
+   */
+  async rotate(id: string, rotation: ApiKeyRotation): Promise<ApiKeyView | null> {
+    if (id === BOOTSTRAP_ADMIN_KEY_ID) throw new BootstrapKeyError('rotated');
+    const { rows } = await this.pool.query<ApiKeyRow>(
+      `UPDATE api_keys SET
+         previous_lookup_id = lookup_id,
+         previous_key_hash = key_hash,
+         previous_expires_at = LEAST(now() + make_interval(secs => $4), COALESCE(expires_at, 'infinity')),
+         lookup_id = $2, key_hash = $3, expires_at = $5, rotated_at = now()
+       WHERE id = $1 AND revoked_at IS NULL
+       RETURNING ${VIEW_COLUMNS}`,
+      [id, rotation.lookupId, rotation.hash, rotation.overlapSeconds, rotation.expiresAt],
+    );
+    if (rows.length > 0) return toView(rows[0]);
+    const { rows: revoked } = await this.pool.query('SELECT 1 FROM api_keys WHERE id = $1', [id]);
+    if (revoked.length > 0) throw new RevokedKeyError(id);
+    return null;
+  }
+
+  /**
+   * The live secret with this lookup id: a key's current one or the one its last rotation
+   * replaced. Concurrent calls share a statement.
+   */
   findLive(lookupId: string): Promise<ApiKeyCredentials | null> {
     return this.lookups.add(lookupId);
   }
 
   private async findLiveBatch(lookupIds: string[]): Promise<Array<ApiKeyCredentials | null>> {
-    const { rows } = await this.pool.query<ApiKeyRow & { key_hash: Buffer }>(
-      `SELECT ${VIEW_COLUMNS}, key_hash FROM api_keys WHERE revoked_at IS NULL AND lookup_id = ANY($1::text[])`,
-      [[...new Set(lookupIds)]],
+    const wanted = [...new Set(lookupIds)];
+    const { rows } = await this.pool.query<ApiKeyRow & { key_hash: Buffer; previous_lookup_id: string | null; previous_key_hash: Buffer | null }>(
+      `SELECT ${VIEW_COLUMNS}, key_hash, previous_lookup_id, previous_key_hash FROM api_keys
+       WHERE revoked_at IS NULL AND (lookup_id = ANY($1::text[]) OR previous_lookup_id = ANY($1::text[]))`,
+      [wanted],
     );
-    const found = new Map(
-      rows.map((row) => [
-        row.lookup_id,
-        { id: row.id, name: row.name, scopes: row.scopes, hash: row.key_hash, limits: { requestsPerWindow: row.requests_per_window, jobsInFlight: row.jobs_in_flight } },
-      ]),
-    );
+    const found = new Map<string, ApiKeyCredentials>();
+    for (const row of rows) {
+      const key = { id: row.id, name: row.name, scopes: row.scopes, limits: { requestsPerWindow: row.requests_per_window, jobsInFlight: row.jobs_in_flight } };
+      if (row.lookup_id !== null) found.set(row.lookup_id, { ...key, hash: row.key_hash, expiresAt: row.expires_at, replaced: false });
+      if (row.previous_lookup_id !== null && row.previous_key_hash !== null) {
+        found.set(row.previous_lookup_id, { ...key, hash: row.previous_key_hash, expiresAt: row.previous_expires_at, replaced: true });
+      }
+    }
     return lookupIds.map((lookupId) => found.get(lookupId) ?? null);
   }
 

@@ -14,11 +14,19 @@ CREATE TABLE api_keys (
   created_at          timestamptz NOT NULL DEFAULT now(),
   last_used_at        timestamptz,
   revoked_at          timestamptz,
-  CHECK ((lookup_id IS NULL) = (key_hash IS NULL))
+  expires_at          timestamptz,
+  rotated_at          timestamptz,
+  previous_lookup_id  text UNIQUE,
+  previous_key_hash   bytea,
+  previous_expires_at timestamptz,
+  CHECK ((lookup_id IS NULL) = (key_hash IS NULL)),
+  CHECK ((previous_lookup_id IS NULL) = (previous_key_hash IS NULL) AND (previous_lookup_id IS NULL) = (previous_expires_at IS NULL))
 );
 COMMENT ON TABLE api_keys IS 'API keys: only a SHA-256 digest of each key is kept. The row without a lookup id stands for ADMIN_API_KEY, which is checked against the environment.';
 COMMENT ON COLUMN api_keys.lookup_id IS 'The public part of a key (ipk_<lookup id>_<secret>), to find its row before comparing digests.';
 COMMENT ON COLUMN api_keys.last_used_at IS 'The start of the last rate-limit window in which the key was used.';
+COMMENT ON COLUMN api_keys.expires_at IS 'When the key stops working; null: never.';
+COMMENT ON COLUMN api_keys.previous_lookup_id IS 'The secret a rotation replaced, which keeps working until previous_expires_at, so that clients can switch over.';
 INSERT INTO api_keys (id, name, scopes) VALUES ('${BOOTSTRAP_ADMIN_KEY_ID}', 'bootstrap admin (ADMIN_API_KEY)', ARRAY['admin']);
 
 -- Requests per key per window, shared by every producer replica. Unlogged: after a crash the
