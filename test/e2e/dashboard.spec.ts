@@ -22,7 +22,7 @@ const shows = (page: Page, id: string, text: string) => page.locator(`#${id}`, {
 /**
  * The dashboard in a real headless browser against the real processes: it asks for an admin
  * key, the counts move as jobs are submitted, the workers show their heartbeats, and a failed
- * job can be retried.
+ * job can be retried, which the operator actions then show.
  */
 describe('dashboard (headless Chromium)', () => {
   const prefix = uniqueName('dash');
@@ -104,7 +104,7 @@ describe('dashboard (headless Chromium)', () => {
     await page.close();
   });
 
-  it('shows the counts change as jobs finish, the workers, and retries a failed job', async () => {
+  it('shows the counts change as jobs finish, the workers, and retries a failed job, which the operator actions show', async () => {
     const page = await browser!.newPage();
     await page.goto(stack!.baseUrl);
     await page.locator('#key-input').fill(TEST_ADMIN_KEY);
@@ -132,6 +132,10 @@ describe('dashboard (headless Chromium)', () => {
     await failure.getByRole('button', { name: 'Retried' }).waitFor({ timeout: 10_000 });
     const job = (await (await adminFetch(`${stack!.baseUrl}/v1/jobs/${failed}`)).json()) as { attempt: number };
     expect(job.attempt).toBe(2);
+    // The retry is in the operator actions, under the key that made it.
+    const action = page.locator(`#audit tr[data-action="job.retried"][data-target="${failed}"]`);
+    await action.waitFor({ timeout: 10_000 });
+    expect(await action.locator('td').nth(1).textContent()).toBe('bootstrap admin (ADMIN_API_KEY)');
     expect(await page.locator('#error').textContent()).toBe('');
   });
 });

@@ -406,7 +406,7 @@ describe('pipeline end to end (separate processes)', () => {
     expect(listed.stdout).not.toContain(key.key);
 
     // A key allowed 2 jobs in flight still gets a folder of 5 through: the CLI waits out each 429 as Retry-After says.
-    const limited = JSON.parse(run(['keys', 'create', '--name', 'e2e-limited', '--scope', 'jobs:write', '--scope', 'jobs:read', '--jobs-in-flight', '2'], TEST_ADMIN_KEY).stdout) as { key: string; limits: object };
+    const limited = JSON.parse(run(['keys', 'create', '--name', 'e2e-limited', '--scope', 'jobs:write', '--scope', 'jobs:read', '--jobs-in-flight', '2'], TEST_ADMIN_KEY).stdout) as { id: string; key: string; limits: object };
     createdKeys.push(limited.key);
     expect(limited.limits).toEqual({ requestsPerWindow: null, jobsInFlight: 2 });
     const five = join(folder.path, 'five');
@@ -430,6 +430,14 @@ describe('pipeline end to end (separate processes)', () => {
     expect(run(['keys', 'rotate', key.id, '--overlap', '2 hours'], TEST_ADMIN_KEY).stderr).toContain('--overlap "2 hours": expected a whole number and a unit');
 
     expect(run(['keys', 'revoke', key.id], TEST_ADMIN_KEY).stdout).toBe(`revoked ${key.id} (e2e-uploader)\n`);
+    const audit = run(['audit', '--limit', '3'], TEST_ADMIN_KEY);
+    expect(audit.status).toBe(0);
+    const lines = audit.stdout.trim().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(new RegExp(`^\\S+ +bootstrap admin \\(ADMIN_API_KEY\\) +key\\.revoked +${key.id} `));
+    expect(lines[1]).toMatch(new RegExp(`^\\S+ +bootstrap admin \\(ADMIN_API_KEY\\) +key\\.rotated +${key.id} `));
+    expect(lines[2]).toMatch(new RegExp(`^\\S+ +bootstrap admin \\(ADMIN_API_KEY\\) +key\\.created +${limited.id} `));
+    expect(run(['audit', '--action', 'key.created'], TEST_ADMIN_KEY).stdout).toMatch(new RegExp(`key\\.created +${key.id} `));
     const refused = run(['status', jobId], rotated.key);
     expect(refused.status).toBe(2);
     expect(refused.stderr).toContain('401 the API key is not valid (unknown or revoked)');

@@ -121,6 +121,7 @@ describe('Who may do what: API keys, scopes, isolation and limits (two producers
       ['POST', '/v1/keys'],
       ['DELETE', `/v1/keys/${randomUUID()}`],
       ['POST', `/v1/keys/${randomUUID()}/rotate`],
+      ['GET', '/v1/audit'],
     ]) {
       const refused = await both(`${firstUrl}${path}`, { method });
       expect({ method, path, status: refused.status }).toEqual({ method, path, status: 403 });
@@ -305,6 +306,51 @@ describe('Who may do what: API keys, scopes, isolation and limits (two producers
     expect(allowed.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
     expect(allowed.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('authorization');
     expect((await preflight(secondUrl, 'https://evil.example')).headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('records every change an admin makes in the audit log, with the key and the request id; a change refused leaves no entry', async () => {
+    const ops = await createKey({ name: 'ops-admin', scopes: ['admin'] });
+    const asOps = (path: string, init: RequestInit = {}, requestId = `req-${randomUUID()}`) =>
+      fetchAs(ops.key)(`${secondUrl}${path}`, { ...init, headers: { ...(init.headers as Record<string, string>), 'x-request-id': requestId } });
+    const post = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+    const created = await readBody(await asOps('/v1/keys', post({ name: 'audited', scopes: ['jobs:write', 'jobs:read'] }), 'req-create'));
+    expect((await asOps(`/v1/keys/${created.id}/rotate`, post({ overlapSeconds: 60 }), 'req-rotate')).status).toBe(200);
+    expect((await asOps(`/v1/keys/${created.id}`, { method: 'DELETE' }, 'req-revoke')).status).toBe(200);
+    // A second revocation changes nothing, and so is not audited.
+    expect((await asOps(`/v1/keys/${created.id}`, { method: 'DELETE' }, 'req-revoke-again')).status).toBe(200);
+    // A refused change (the key is revoked) leaves no entry: the entry is written with the change or not at all.
+    expect((await asOps(`/v1/keys/${created.id}/rotate`, post({}), 'req-refused')).status).toBe(409);
+
+    const job = await readBody(await adminFetch(`${firstUrl}/v1/jobs`, jobBody()));
+    await pool.query("UPDATE jobs SET status = 'failed', error_code = 'INTERNAL', error_message = 'test' WHERE id = $1", [job.id]);
+    expect((await asOps(`/v1/jobs/${job.id}/retry`, { method: 'POST' }, 'req-retry')).status).toBe(202);
+    const replay = await readBody(await asOps('/v1/dead-letters/jobs/replay?limit=5', { method: 'POST' }, 'req-replay'));
+
+    const entries = await readBody(await adminFetch(`${firstUrl}/v1/audit?apiKeyId=${ops.id}`));
+    expect(entries.map((entry: { action: string; requestId: string }) => [entry.action, entry.requestId])).toEqual([
+      ['dead-letters.jobs.replayed', 'req-replay'],
+      ['job.retried', 'req-retry'],
+      ['key.revoked', 'req-revoke'],
+      ['key.rotated', 'req-rotate'],
+      ['key.created', 'req-create'],
+    ]);
+    const [replayed, retried, revoked, rotated, createdEntry] = entries;
+    expect(createdEntry).toMatchObject({ apiKeyId: ops.id, apiKeyName: 'ops-admin', target: created.id, detail: { name: 'audited', scopes: ['jobs:write', 'jobs:read'] } });
+    expect(rotated.detail.previousSecretExpiresAt).toEqual(expect.any(String));
+    expect(revoked).toMatchObject({ target: created.id, detail: { name: 'audited' } });
+    expect(retried).toMatchObject({ target: job.id, detail: { attempt: 2, previousStatus: 'failed' } });
+    expect(replayed).toMatchObject({ target: `${prefix}.jobs.dead`, detail: { limit: 5, done: replay.done.length, kept: replay.kept.length } });
+    expect(Number(replayed.id)).toBeGreaterThan(Number(retried.id));
+    // The job's timeline names who retried it.
+    const events = await readBody(await adminFetch(`${firstUrl}/v1/jobs/${job.id}/events`));
+    expect(events.find((event: { type: string }) => event.type === 'retried').detail).toMatchObject({ apiKeyId: ops.id, requestId: 'req-retry' });
+
+    expect(await readBody(await adminFetch(`${firstUrl}/v1/audit?apiKeyId=${ops.id}&action=key.rotated`))).toEqual([rotated]);
+    expect(await readBody(await adminFetch(`${firstUrl}/v1/audit?apiKeyId=${ops.id}&limit=2&before=${retried.id}`))).toEqual([revoked, rotated]);
+    const bad = await adminFetch(`${firstUrl}/v1/audit?action=key.exploded`);
+    expect(bad.status).toBe(400);
+    expect((await readBody(bad)).message).toEqual([expect.stringContaining('action must be one of key.created')]);
   });
 
   it('serves /metrics only on the metrics port, with no key in any label', async () => {

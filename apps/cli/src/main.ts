@@ -1,4 +1,4 @@
-import type { ApiKeyView, JobView, Scope } from '@pipeline/contracts';
+import type { ApiKeyView, AuditEntryView, JobView, Scope } from '@pipeline/contracts';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,8 @@ const USAGE = `Usage: pipeline <command> [options]
                           overlap (default 1h), the key keeps its id, scopes and jobs
   keys list               every API key, never the keys themselves (admin)
   keys revoke <id>        revoke a key, at once on every producer (admin)
+  audit [--action A] [--limit N]
+                          the latest changes admins made, newest first (admin)
                           (D: a duration such as 90m, 12h or 30d)
 
   --url URL               the producer (default: $PIPELINE_URL or http://localhost:3000)
@@ -193,6 +195,10 @@ async function monitor(client: PipelineClient, baseUrl: string): Promise<number>
   return 0;
 }
 
+function formatAuditEntry(entry: AuditEntryView): string {
+  return `${entry.at}  ${entry.apiKeyName.padEnd(32)} ${entry.action.padEnd(28)} ${entry.target.padEnd(36)} ${entry.requestId}`;
+}
+
 function formatKey(key: ApiKeyView): string {
   const expiry = key.expiresAt ? `, expires ${key.expiresAt}` : '';
   const state = key.revokedAt ? `revoked ${key.revokedAt}` : `last used ${key.lastUsedAt ?? 'never'}${expiry}`;
@@ -261,6 +267,8 @@ async function main(argv: string[]): Promise<number> {
       'expires-in': { type: 'string' },
       'expires-at': { type: 'string' },
       overlap: { type: 'string' },
+      action: { type: 'string' },
+      limit: { type: 'string' },
       op: { type: 'string', multiple: true },
       format: { type: 'string' },
       quality: { type: 'string' },
@@ -309,6 +317,12 @@ async function main(argv: string[]): Promise<number> {
       return monitor(client, baseUrl);
     case 'keys':
       return keys(client, rest, values);
+    case 'audit': {
+      if (rest.length > 0) throw new UsageError('audit takes no arguments, only --action and --limit');
+      const entries = await client.audit({ action: values.action, limit: values.limit });
+      for (const entry of entries) console.log(formatAuditEntry(entry));
+      return 0;
+    }
     default:
       throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
   }

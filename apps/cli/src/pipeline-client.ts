@@ -1,4 +1,4 @@
-import type { ApiKeyView, CreateApiKeyRequest, CreatedApiKey, JobEventView, JobView, RotateApiKeyRequest } from '@pipeline/contracts';
+import type { ApiKeyView, AuditEntryView, CreateApiKeyRequest, CreatedApiKey, JobEventView, JobView, RotateApiKeyRequest } from '@pipeline/contracts';
 import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
@@ -97,6 +97,11 @@ export class PipelineClient {
   async rotateKey(id: string, request: RotateApiKeyRequest): Promise<CreatedApiKey> {
     const response = await this.request(`/v1/keys/${encodeURIComponent(id)}/rotate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
     return response.json() as Promise<CreatedApiKey>;
+  }
+
+  async audit(filter: { action?: string; limit?: string }): Promise<AuditEntryView[]> {
+    const query = new URLSearchParams(Object.entries(filter).filter((entry): entry is [string, string] => entry[1] !== undefined));
+    return (await this.request(`/v1/audit?${query}`)).json() as Promise<AuditEntryView[]>;
   }
 
   async keys(): Promise<ApiKeyView[]> {

@@ -1,7 +1,8 @@
 /**
  * The operators' dashboard, one self-contained page: it polls `/v1/stats` and the latest
  * failures every two seconds, draws the throughput of the last minutes, lists the workers with
- * their heartbeats, and retries a failed job with a button. Plain HTML and JS, so it needs no
+ * their heartbeats, retries a failed job with a button, and shows the latest operator actions
+ * from the audit log. Plain HTML and JS, so it needs no
  * build step; everything it shows comes from the public API, called with an admin key that the
  * operator types in and the tab keeps in sessionStorage (never in a URL). The script is a file
  * of its own so that the Content-Security-Policy can forbid inline scripts.
@@ -58,6 +59,8 @@ export const DASHBOARD_HTML = `<!doctype html>
 <table><thead><tr><th>worker</th><th>host</th><th>heartbeat</th><th>in flight</th><th>succeeded</th><th>failed</th><th>up since</th></tr></thead><tbody id="workers"></tbody></table>
 <h2>Latest failures</h2>
 <table><thead><tr><th>job</th><th>code</th><th>reason</th><th>finished</th><th></th></tr></thead><tbody id="failures"></tbody></table>
+<h2>Operator actions</h2>
+<table><thead><tr><th>when</th><th>key</th><th>action</th><th>target</th><th>request</th></tr></thead><tbody id="audit"></tbody></table>
 <script src="/dashboard.js"></script>
 </body>
 </html>
@@ -178,9 +181,24 @@ export const DASHBOARD_JS = `(() => {
     }
   }
 
+  function showAudit(entries) {
+    const body = document.getElementById('audit');
+    body.replaceChildren();
+    for (const entry of entries) {
+      const row = body.insertRow();
+      row.dataset.action = entry.action;
+      row.dataset.target = entry.target;
+      cell(row, new Date(entry.at).toLocaleString());
+      cell(row, entry.apiKeyName);
+      cell(row, entry.action);
+      cell(row, entry.target);
+      cell(row, entry.requestId);
+    }
+  }
+
   async function refresh() {
     try {
-      const [stats, failures] = await Promise.all([fetchJson('/v1/stats'), fetchJson('/v1/jobs?status=failed&limit=10')]);
+      const [stats, failures, audit] = await Promise.all([fetchJson('/v1/stats'), fetchJson('/v1/jobs?status=failed&limit=10'), fetchJson('/v1/audit?limit=10')]);
       for (const status of ['queued', 'processing', 'succeeded', 'failed', 'stuck']) text(status, stats.jobs[status]);
       text('rate', stats.throughput.perSecond.toFixed(2));
       text('ready', stats.queues ? stats.queues.jobs.ready : '?');
@@ -192,6 +210,7 @@ export const DASHBOARD_JS = `(() => {
       drawChart();
       showWorkers(stats.workers);
       showFailures(failures);
+      showAudit(audit);
     } catch (error) {
       if (error.status === 401) return askForKey('The key was not accepted (unknown or revoked).');
       if (error.status === 403) return askForKey('That key lacks the admin scope, which the dashboard needs.');

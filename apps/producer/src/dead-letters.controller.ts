@@ -1,9 +1,11 @@
 import { Controller, Delete, Get, HttpCode, Post, Query, UseGuards } from '@nestjs/common';
 import { ApiKeyGuard, RequireScopes } from '@pipeline/auth';
+import { Actor } from '@pipeline/contracts';
 import { DeadLetterReport } from '@pipeline/messaging';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 import { JobOperationsService } from './job-operations.service';
+import { CurrentActor } from './request-context';
 
 class DrainQuery {
   /** Messages to go through in one call. */
@@ -24,23 +26,23 @@ export class DeadLettersController {
 
   @Post('jobs/replay')
   @HttpCode(200)
-  replayJobs(@Query() query: DrainQuery): Promise<DeadLetterReport> {
-    return this.operations.replayDeadJobs(query.limit);
+  replayJobs(@Query() query: DrainQuery, @CurrentActor() actor: Actor): Promise<DeadLetterReport> {
+    return this.operations.replayDeadJobs(query.limit, actor);
   }
 
   @Delete('jobs')
-  purgeJobs(@Query() query: DrainQuery): Promise<DeadLetterReport> {
-    return this.operations.purgeDeadJobs(query.limit);
+  purgeJobs(@Query() query: DrainQuery, @CurrentActor() actor: Actor): Promise<DeadLetterReport> {
+    return this.operations.purgeDeadJobs(query.limit, actor);
   }
 
   @Post('events/replay')
   @HttpCode(200)
-  replayEvents(@Query() query: DrainQuery): Promise<DeadLetterReport> {
-    return this.operations.replayDeadEvents(query.limit);
+  replayEvents(@Query() query: DrainQuery, @CurrentActor() actor: Actor): Promise<DeadLetterReport> {
+    return this.operations.replayDeadEvents(query.limit, actor);
   }
 
   @Delete('events')
-  purgeEvents(@Query() query: DrainQuery): Promise<DeadLetterReport> {
-    return this.operations.purgeDeadEvents(query.limit);
+  purgeEvents(@Query() query: DrainQuery, @CurrentActor() actor: Actor): Promise<DeadLetterReport> {
+    return this.operations.purgeDeadEvents(query.limit, actor);
   }
 }

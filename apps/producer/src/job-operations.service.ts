@@ -1,7 +1,7 @@
 import { Injectable, NotFoundException } from '@nestjs/common';
-import { JobsRepository, JobNotRetryableError } from '@pipeline/database';
+import { AuditLogRepository, JobsRepository, JobNotRetryableError } from '@pipeline/database';
 import { AmqpConnection, DeadLetterQueue, DeadLetterReport, MessagePublisher } from '@pipeline/messaging';
-import { MessageType, isPlainObject } from '@pipeline/contracts';
+import { Actor, AuditAction, MessageType, isPlainObject } from '@pipeline/contracts';
 import { GetMessage } from 'amqplib';
 import { JobSubmissionService } from './job-submission.service';
 
@@ -9,7 +9,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * What operators do to jobs that went wrong: run a failed job again, and replay or purge the
- * dead-letter queues. Each step is recorded in the job's timeline.
+ * dead-letter queues. Each step is recorded in the job's timeline, with the key that made it,
+ * and each operation in the audit log.
  */
 @Injectable()
 export class JobOperationsService {
@@ -18,6 +19,7 @@ export class JobOperationsService {
 
   constructor(
     private readonly jobs: JobsRepository,
+    private readonly audit: AuditLogRepository,
     private readonly submission: JobSubmissionService,
     private readonly publisher: MessagePublisher,
     connection: AmqpConnection,
@@ -27,8 +29,9 @@ export class JobOperationsService {
   }
 
   /** Runs a failed job again as its next attempt; answered once the broker has the new message. */
-  async retry(id: string, correlationId?: string): Promise<{ id: string; attempt: number }> {
-    const started = await this.jobs.startNextAttempt(id, 'retried by an operator', ['failed'], (job) => this.submission.publish(job, job.attempt, correlationId));
+  async retry(id: string, actor: Actor): Promise<{ id: string; attempt: number }> {
+    const run = { reason: 'retried by an operator', retryable: ['failed'] as const, actor, auditAs: 'job.retried' as const };
+    const started = await this.jobs.startNextAttempt(id, run, (job) => this.submission.publish(job, job.attempt, actor.requestId));
     if (!started) throw new NotFoundException(`job ${id} does not exist`);
     return { id, attempt: started.attempt };
   }
@@ -41,14 +44,13 @@ export class JobOperationsService {
    * Runs the jobs of parked messages again, each as its next attempt, from the job as recorded
    * (not the parked body). A job that finished well, or a message that names no job, stays parked.
    */
-  replayDeadJobs(limit: number): Promise<DeadLetterReport> {
-    return this.deadJobs.drain(limit, async (message) => {
+  replayDeadJobs(limit: number, actor: Actor): Promise<DeadLetterReport> {
+    const run = { reason: 'replayed from the dead-letter queue', retryable: ['failed', 'queued', 'processing'] as const, actor };
+    return this.audited(actor, 'dead-letters.jobs.replayed', this.deadJobs, limit, async (message) => {
       const id = jobIdOf(message);
       if (!id) return { keep: 'the message names no job' };
       try {
-        const started = await this.jobs.startNextAttempt(id, 'replayed from the dead-letter queue', ['failed', 'queued', 'processing'], (job) =>
-          this.submission.publish(job, job.attempt),
-        );
+        const started = await this.jobs.startNextAttempt(id, run, (job) => this.submission.publish(job, job.attempt, actor.requestId));
         return started ? 'done' : { keep: `job ${id} does not exist` };
       } catch (error) {
         if (error instanceof JobNotRetryableError) return { keep: error.message };
@@ -58,17 +60,17 @@ export class JobOperationsService {
   }
 
   /** Drops parked job messages; a job that had not finished fails with PURGED. */
-  purgeDeadJobs(limit: number): Promise<DeadLetterReport> {
-    return this.deadJobs.drain(limit, async (message) => {
+  purgeDeadJobs(limit: number, actor: Actor): Promise<DeadLetterReport> {
+    return this.audited(actor, 'dead-letters.jobs.purged', this.deadJobs, limit, async (message) => {
       const id = jobIdOf(message);
-      if (id) await this.jobs.recordPurged(id, 'purged by an operator');
+      if (id) await this.jobs.recordPurged(id, 'purged by an operator', actor);
       return 'done';
     });
   }
 
   /** Sends parked events back to the results writer (after whatever made the database refuse them is fixed). */
-  replayDeadEvents(limit: number): Promise<DeadLetterReport> {
-    return this.deadEvents.drain(limit, async (message) => {
+  replayDeadEvents(limit: number, actor: Actor): Promise<DeadLetterReport> {
+    return this.audited(actor, 'dead-letters.events.replayed', this.deadEvents, limit, async (message) => {
       let payload: unknown;
       try {
         payload = JSON.parse(message.content.toString('utf8'));
@@ -81,8 +83,21 @@ export class JobOperationsService {
     });
   }
 
-  purgeDeadEvents(limit: number): Promise<DeadLetterReport> {
-    return this.deadEvents.drain(limit, async () => 'done');
+  purgeDeadEvents(limit: number, actor: Actor): Promise<DeadLetterReport> {
+    return this.audited(actor, 'dead-letters.events.purged', this.deadEvents, limit, async () => 'done');
+  }
+
+  /**
+   * Drains a dead-letter queue under an audit entry: written before the first message is
+   * touched (no entry, no operation), completed with what was done. The broker's acks and the
+   * database cannot share a transaction, so an entry left without figures means the operation
+   * stopped on the way; each job's timeline still shows what happened to it.
+   */
+  private async audited(actor: Actor, action: AuditAction, queue: DeadLetterQueue, limit: number, decide: Parameters<DeadLetterQueue['drain']>[1]): Promise<DeadLetterReport> {
+    const entry = await this.audit.record({ actor, action, target: queue.queue, detail: { limit } });
+    const report = await queue.drain(limit, decide);
+    await this.audit.complete(entry, { done: report.done.length, kept: report.kept.length });
+    return report;
   }
 }
 

@@ -1,6 +1,6 @@
 import { Controller, Get, HttpCode, Inject, Logger, NotFoundException, ConflictException, Param, ParseUUIDPipe, Post, Query, Req, Res, StreamableFile, UseGuards } from '@nestjs/common';
 import { ApiKeyGuard, ApiKeysService, Caller, CurrentCaller, jobOwnerFilter, RequireScopes } from '@pipeline/auth';
-import { canonicalJson, CONTENT_TYPES, isPlainObject, JOB_STATUSES, JobSource, JobEventView, JobSpec, JobStatus, JobView, JsonJobRequest, parseJsonJobRequest, parseJsonText, Presets, resolveRequestedSpec, ValidationFailed } from '@pipeline/contracts';
+import { Actor, canonicalJson, CONTENT_TYPES, isPlainObject, JOB_STATUSES, JobSource, JobEventView, JobSpec, JobStatus, JobView, JsonJobRequest, parseJsonJobRequest, parseJsonText, Presets, resolveRequestedSpec, ValidationFailed } from '@pipeline/contracts';
 import { JobsRepository, StoredJob } from '@pipeline/database';
 import { checkSourceUrl } from '@pipeline/fetching';
 import { ProducerConfig } from '@pipeline/platform';
@@ -13,6 +13,7 @@ import { describeApiError } from './api-exception.filter';
 import { JobOperationsService } from './job-operations.service';
 import { JobSubmissionService } from './job-submission.service';
 import { PRESETS } from './presets.controller';
+import { correlationIdOf, CurrentActor } from './request-context';
 import { UploadReader } from './upload-reader';
 
 class ListJobsQuery {
@@ -32,11 +33,6 @@ function idempotencyKeyOf(request: FastifyRequest): string | undefined {
     throw new ValidationFailed(['Idempotency-Key must be 1 to 200 visible ASCII characters']);
   }
   return key;
-}
-
-/** The id that follows this request into the logs and the job's messages (X-Request-Id, if sane). */
-function correlationIdOf(request: FastifyRequest): string {
-  return /^[\w.:-]{1,128}$/.test(request.id) ? request.id : randomUUID();
 }
 
 function digest(request: unknown): string {
@@ -159,8 +155,8 @@ export class JobsController {
   @Post(':id/retry')
   @HttpCode(202)
   @RequireScopes('admin')
-  async retry(@Param('id', new ParseUUIDPipe()) id: string, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<{ id: string; status: JobStatus; attempt: number }> {
-    const { attempt } = await this.operations.retry(id, correlationIdOf(request));
+  async retry(@Param('id', new ParseUUIDPipe()) id: string, @CurrentActor() actor: Actor, @Res({ passthrough: true }) reply: FastifyReply): Promise<{ id: string; status: JobStatus; attempt: number }> {
+    const { attempt } = await this.operations.retry(id, actor);
     reply.header('Location', `/v1/jobs/${id}`);
     return { id, status: 'queued', attempt };
   }

@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post, UseGuards } from '@nestjs/common';
 import { ApiKeyGuard, ApiKeysService, Caller, CurrentCaller, RequireScopes } from '@pipeline/auth';
-import { ApiKeyView, CreateApiKeyRequest, CreatedApiKey, RotateApiKeyRequest } from '@pipeline/contracts';
+import { Actor, ApiKeyView, CreateApiKeyRequest, CreatedApiKey, RotateApiKeyRequest } from '@pipeline/contracts';
+import { CurrentActor } from './request-context';
 
 /** API keys, for admins: create and rotate (the key is shown once), list (never the key), revoke; and any key's own description. */
 @Controller('v1/keys')
@@ -10,8 +11,8 @@ export class KeysController {
   constructor(private readonly keys: ApiKeysService) {}
 
   @Post()
-  create(@Body() request: CreateApiKeyRequest): Promise<CreatedApiKey> {
-    return this.keys.create(request);
+  create(@Body() request: CreateApiKeyRequest, @CurrentActor() actor: Actor): Promise<CreatedApiKey> {
+    return this.keys.create(request, actor);
   }
 
   /** The calling key itself: any key may ask. */
@@ -29,13 +30,13 @@ export class KeysController {
   /** The key keeps its id, scopes, limits and jobs; only its secret changes. */
   @Post(':id/rotate')
   @HttpCode(200)
-  rotate(@Param('id', new ParseUUIDPipe()) id: string, @Body() request: RotateApiKeyRequest): Promise<CreatedApiKey> {
-    return this.keys.rotate(id, request);
+  rotate(@Param('id', new ParseUUIDPipe()) id: string, @Body() request: RotateApiKeyRequest, @CurrentActor() actor: Actor): Promise<CreatedApiKey> {
+    return this.keys.rotate(id, request, actor);
   }
 
   /** Takes effect on the next request, on every producer. */
   @Delete(':id')
-  revoke(@Param('id', new ParseUUIDPipe()) id: string): Promise<ApiKeyView> {
-    return this.keys.revoke(id);
+  revoke(@Param('id', new ParseUUIDPipe()) id: string, @CurrentActor() actor: Actor): Promise<ApiKeyView> {
+    return this.keys.revoke(id, actor);
   }
 }

@@ -1,6 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { AuthModule } from '@pipeline/auth';
-import { DatabaseModule, JobsRepository, WorkersRepository } from '@pipeline/database';
+import { AuditLogRepository, DatabaseModule, JobsRepository, WorkersRepository } from '@pipeline/database';
 import { HealthModule, postgresCheck, rabbitmqCheck } from '@pipeline/health';
 import { AmqpConnection, MessagingModule, queueDepths } from '@pipeline/messaging';
 import { MetricsModule, ProducerMetrics } from '@pipeline/metrics';
@@ -10,6 +10,7 @@ import { StorageModule } from '@pipeline/storage';
 import { Pool } from 'pg';
 import { DEFAULT_PRESETS, parsePresets } from '@pipeline/contracts';
 import { ApiDocsController } from './api-docs.controller';
+import { AuditController } from './audit.controller';
 import { DashboardController } from './dashboard.controller';
 import { DeadLettersController } from './dead-letters.controller';
 import { JobOperationsService } from './job-operations.service';
@@ -20,6 +21,9 @@ import { StatsController } from './stats.controller';
 import { StatsService } from './stats.service';
 import { JobSubmissionService } from './job-submission.service';
 import { UploadReader } from './upload-reader';
+
+/** Every controller of the producer: what it serves. */
+export const PRODUCER_CONTROLLERS = [JobsController, KeysController, PresetsController, DeadLettersController, StatsController, AuditController, DashboardController, ApiDocsController];
 
 @Module({})
 export class ProducerModule {
@@ -48,7 +52,7 @@ export class ProducerModule {
         }),
         HealthModule.forChecks({ inject: [AmqpConnection, Pool], useFactory: (amqp: AmqpConnection, pool: Pool) => [rabbitmqCheck(amqp), postgresCheck(pool)] }),
       ],
-      controllers: [JobsController, KeysController, PresetsController, DeadLettersController, StatsController, DashboardController, ApiDocsController],
+      controllers: PRODUCER_CONTROLLERS,
       providers: [
         { provide: ProducerConfig, useValue: config },
         { provide: PRESETS, useValue: config.PRESETS ? parsePresets(config.PRESETS) : DEFAULT_PRESETS },
@@ -62,6 +66,7 @@ export class ProducerModule {
           useFactory: (registry: Registry, connection: AmqpConnection) => new ProducerMetrics(registry, () => queueDepths(connection, connection.topology.queues)),
         },
         { provide: WorkersRepository, inject: [Pool], useFactory: (pool: Pool) => new WorkersRepository(pool) },
+        { provide: AuditLogRepository, inject: [Pool], useFactory: (pool: Pool) => new AuditLogRepository(pool) },
         UploadReader,
       ],
     };

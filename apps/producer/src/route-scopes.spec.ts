@@ -2,19 +2,11 @@ import { RequestMethod } from '@nestjs/common';
 import { GUARDS_METADATA, METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { ApiKeyGuard, REQUIRED_SCOPES } from '@pipeline/auth';
 import { buildOpenApiDocument, ROUTE_SCOPES } from '@pipeline/contracts';
-import { ApiDocsController } from './api-docs.controller';
-import { DashboardController } from './dashboard.controller';
-import { DeadLettersController } from './dead-letters.controller';
-import { JobsController } from './jobs.controller';
-import { KeysController } from './keys.controller';
-import { PresetsController } from './presets.controller';
-import { StatsController } from './stats.controller';
-
-const CONTROLLERS = [JobsController, KeysController, PresetsController, DeadLettersController, StatsController, DashboardController, ApiDocsController];
+import { PRODUCER_CONTROLLERS } from './producer.module';
 
 /** Every route of the producer's controllers, with its guards and the scopes it declares. */
 function routes(): Array<{ route: string; guarded: boolean; scopes: string[] | undefined }> {
-  return CONTROLLERS.flatMap((controller) => {
+  return PRODUCER_CONTROLLERS.flatMap((controller) => {
     const base = Reflect.getMetadata(PATH_METADATA, controller) as string;
     const classGuards = (Reflect.getMetadata(GUARDS_METADATA, controller) ?? []) as unknown[];
     return Object.getOwnPropertyNames(controller.prototype)

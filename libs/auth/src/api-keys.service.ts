@@ -1,5 +1,5 @@
 import { BadRequestException, Injectable, NotFoundException, ServiceUnavailableException, UnauthorizedException } from '@nestjs/common';
-import { ApiKeyView, CreateApiKeyRequest, CreatedApiKey, DEFAULT_ROTATION_OVERLAP_S, RotateApiKeyRequest } from '@pipeline/contracts';
+import { Actor, ApiKeyView, CreateApiKeyRequest, CreatedApiKey, DEFAULT_ROTATION_OVERLAP_S, RotateApiKeyRequest } from '@pipeline/contracts';
 import { ApiKeysRepository, BOOTSTRAP_ADMIN_KEY_ID } from '@pipeline/database';
 import { randomUUID } from 'node:crypto';
 import { hashApiKey, issueApiKey, lookupIdOf, sameDigest } from './api-key';
@@ -78,7 +78,7 @@ export class ApiKeysService {
     }
   }
 
-  async create(request: CreateApiKeyRequest): Promise<CreatedApiKey> {
+  async create(request: CreateApiKeyRequest, actor: Actor): Promise<CreatedApiKey> {
     const issued = issueApiKey();
     const view = await this.keys.create({
       id: randomUUID(),
@@ -88,19 +88,19 @@ export class ApiKeysService {
       hash: issued.hash,
       limits: { requestsPerWindow: request.requestsPerWindow, jobsInFlight: request.jobsInFlight },
       expiresAt: futureExpiry(request.expiresAt),
-    });
+    }, actor);
     return { ...view, key: issued.key };
   }
 
   /** A new secret for the key (shown this once); the one it replaces works on for the overlap. */
-  async rotate(id: string, request: RotateApiKeyRequest): Promise<CreatedApiKey> {
+  async rotate(id: string, request: RotateApiKeyRequest, actor: Actor): Promise<CreatedApiKey> {
     const issued = issueApiKey();
     const view = await this.keys.rotate(id, {
       lookupId: issued.lookupId,
       hash: issued.hash,
       expiresAt: futureExpiry(request.expiresAt),
       overlapSeconds: request.overlapSeconds ?? DEFAULT_ROTATION_OVERLAP_S,
-    });
+    }, actor);
     if (!view) throw new NotFoundException(`API key ${id} does not exist`);
     return { ...view, key: issued.key };
   }
@@ -109,8 +109,8 @@ export class ApiKeysService {
     return this.keys.list();
   }
 
-  async revoke(id: string): Promise<ApiKeyView> {
-    const revoked = await this.keys.revoke(id);
+  async revoke(id: string, actor: Actor): Promise<ApiKeyView> {
+    const revoked = await this.keys.revoke(id, actor);
     if (!revoked) throw new NotFoundException(`API key ${id} does not exist`);
     return revoked;
   }

@@ -10,3 +10,4 @@ export * from './variants';
 export * from './openapi';
 export * from './operation-examples';
 export * from './api-keys';
+export * from './audit';

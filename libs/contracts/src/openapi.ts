@@ -5,6 +5,7 @@ import { OPERATION_CLASSES, OperationName } from './operations';
 import { OUTPUT_FORMATS } from './output';
 import { MAX_VARIANTS } from './variants';
 import { Scope, SCOPES } from './api-keys';
+import { AUDIT_ACTIONS } from './audit';
 
 type Schema = Record<string, unknown>;
 const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
@@ -37,6 +38,7 @@ export const ROUTE_SCOPES: Record<string, Scope[]> = {
   'GET /v1/keys/me': ['jobs:write', 'jobs:read'],
   'DELETE /v1/keys/{id}': ['admin'],
   'POST /v1/keys/{id}/rotate': ['admin'],
+  'GET /v1/audit': ['admin'],
 };
 
 /** The request and message classes, as JSON Schema, straight from their class-validator decorators. */
@@ -217,6 +219,39 @@ export function buildOpenApiDocument(): Schema {
       '/v1/dead-letters/jobs': { delete: { summary: 'Drop parked job messages', parameters: [limit], responses: { 200: deadLetterReport } } },
       '/v1/dead-letters/events/replay': { post: { summary: 'Send parked events back to the writer', parameters: [limit], responses: { 200: deadLetterReport } } },
       '/v1/dead-letters/events': { delete: { summary: 'Drop parked events', parameters: [limit], responses: { 200: deadLetterReport } } },
+      '/v1/audit': {
+        get: {
+          summary: 'The audit log: every change an admin made through the API (keys, retries, dead-letter replays and purges), newest first',
+          parameters: [
+            { name: 'action', in: 'query', schema: { enum: AUDIT_ACTIONS } },
+            { name: 'apiKeyId', in: 'query', schema: { type: 'string', format: 'uuid' } },
+            { name: 'before', in: 'query', description: 'Entries older than this id (the last id of the previous page)', schema: { type: 'integer', minimum: 1 } },
+            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 100 } },
+          ],
+          responses: {
+            200: {
+              description: 'Entries',
+              ...json({
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    id: { type: 'string' },
+                    at: { type: 'string', format: 'date-time' },
+                    apiKeyId: { type: 'string', format: 'uuid' },
+                    apiKeyName: { type: 'string' },
+                    action: { enum: AUDIT_ACTIONS },
+                    target: { type: 'string' },
+                    detail: { type: 'object' },
+                    requestId: { type: 'string' },
+                  },
+                },
+              }),
+            },
+            400: problem('Invalid query'),
+          },
+        },
+      },
       '/v1/keys': {
         post: {
           summary: 'Create an API key; the answer is the only time the key is shown',

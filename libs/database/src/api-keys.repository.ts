@@ -1,6 +1,8 @@
-import { ApiKeyView, Scope } from '@pipeline/contracts';
+import { Actor, ApiKeyView, Scope } from '@pipeline/contracts';
 import { Pool } from 'pg';
+import { recordAudit } from './audit-log.repository';
 import { Batcher } from './batcher';
+import { inTransaction } from './transaction';
 
 /** The row that stands for ADMIN_API_KEY: its jobs belong to it, and it cannot be revoked through the API. */
 export const BOOTSTRAP_ADMIN_KEY_ID = '00000000-0000-4000-8000-000000000000';
@@ -99,13 +101,18 @@ export class ApiKeysRepository {
     this.lookups = new Batcher((lookupIds) => this.findLiveBatch(lookupIds), maxBatch);
   }
 
-  async create(key: NewApiKey): Promise<ApiKeyView> {
-    const { rows } = await this.pool.query<ApiKeyRow>(
-      `INSERT INTO api_keys (id, name, scopes, lookup_id, key_hash, requests_per_window, jobs_in_flight, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${VIEW_COLUMNS}`,
-      [key.id, key.name, key.scopes, key.lookupId, key.hash, key.limits.requestsPerWindow ?? null, key.limits.jobsInFlight ?? null, key.expiresAt],
-    );
-    return toView(rows[0]);
+  /** Creates a key and its audit entry, together. */
+  async create(key: NewApiKey, actor: Actor): Promise<ApiKeyView> {
+    return inTransaction(this.pool, async (client) => {
+      const { rows } = await client.query<ApiKeyRow>(
+        `INSERT INTO api_keys (id, name, scopes, lookup_id, key_hash, requests_per_window, jobs_in_flight, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${VIEW_COLUMNS}`,
+        [key.id, key.name, key.scopes, key.lookupId, key.hash, key.limits.requestsPerWindow ?? null, key.limits.jobsInFlight ?? null, key.expiresAt],
+      );
+      const view = toView(rows[0]);
+      await recordAudit(client, { actor, action: 'key.created', target: key.id, detail: { name: view.name, scopes: view.scopes, limits: view.limits, expiresAt: view.expiresAt } });
+      return view;
+    });
   }
 
   /** Every key, the revoked ones too, newest first. */
@@ -114,14 +121,19 @@ export class ApiKeysRepository {
     return rows.map(toView);
   }
 
-  /** Revokes a key (a second revocation changes nothing); null when there is no such key. */
-  async revoke(id: string): Promise<ApiKeyView | null> {
+  /** Revokes a key (a second revocation changes nothing, and is not audited); null when there is no such key. */
+  async revoke(id: string, actor: Actor): Promise<ApiKeyView | null> {
     if (id === BOOTSTRAP_ADMIN_KEY_ID) throw new BootstrapKeyError('revoked');
-    const { rows } = await this.pool.query<ApiKeyRow>(
-      `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 RETURNING ${VIEW_COLUMNS}`,
-      [id],
-    );
-    return rows.length > 0 ? toView(rows[0]) : null;
+    return inTransaction(this.pool, async (client) => {
+      // now() is the transaction's start: equal to revoked_at only when this statement set it.
+      const { rows } = await client.query<ApiKeyRow & { revoked_now: boolean }>(
+        `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 RETURNING ${VIEW_COLUMNS}, revoked_at = now() AS revoked_now`,
+        [id],
+      );
+      if (rows.length === 0) return null;
+      if (rows[0].revoked_now) await recordAudit(client, { actor, action: 'key.revoked', target: id, detail: { name: rows[0].name } });
+      return toView(rows[0]);
+    });
   }
 
   /**
@@ -130,22 +142,28 @@ export class ApiKeysRepository {
    * once. The key keeps its id, and with it its jobs, limits and usage. Null when there is no
    * such key.
    */
-  async rotate(id: string, rotation: ApiKeyRotation): Promise<ApiKeyView | null> {
+  async rotate(id: string, rotation: ApiKeyRotation, actor: Actor): Promise<ApiKeyView | null> {
     if (id === BOOTSTRAP_ADMIN_KEY_ID) throw new BootstrapKeyError('rotated');
-    const { rows } = await this.pool.query<ApiKeyRow>(
-      `UPDATE api_keys SET
-         previous_lookup_id = lookup_id,
-         previous_key_hash = key_hash,
-         previous_expires_at = LEAST(now() + make_interval(secs => $4), COALESCE(expires_at, 'infinity')),
-         lookup_id = $2, key_hash = $3, expires_at = $5, rotated_at = now()
-       WHERE id = $1 AND revoked_at IS NULL
-       RETURNING ${VIEW_COLUMNS}`,
-      [id, rotation.lookupId, rotation.hash, rotation.overlapSeconds, rotation.expiresAt],
-    );
-    if (rows.length > 0) return toView(rows[0]);
-    const { rows: revoked } = await this.pool.query('SELECT 1 FROM api_keys WHERE id = $1', [id]);
-    if (revoked.length > 0) throw new RevokedKeyError(id);
-    return null;
+    return inTransaction(this.pool, async (client) => {
+      const { rows } = await client.query<ApiKeyRow>(
+        `UPDATE api_keys SET
+           previous_lookup_id = lookup_id,
+           previous_key_hash = key_hash,
+           previous_expires_at = LEAST(now() + make_interval(secs => $4), COALESCE(expires_at, 'infinity')),
+           lookup_id = $2, key_hash = $3, expires_at = $5, rotated_at = now()
+         WHERE id = $1 AND revoked_at IS NULL
+         RETURNING ${VIEW_COLUMNS}`,
+        [id, rotation.lookupId, rotation.hash, rotation.overlapSeconds, rotation.expiresAt],
+      );
+      if (rows.length === 0) {
+        const { rows: revoked } = await client.query('SELECT 1 FROM api_keys WHERE id = $1', [id]);
+        if (revoked.length > 0) throw new RevokedKeyError(id);
+        return null;
+      }
+      const view = toView(rows[0]);
+      await recordAudit(client, { actor, action: 'key.rotated', target: id, detail: { name: view.name, previousSecretExpiresAt: view.previousSecretExpiresAt, expiresAt: view.expiresAt } });
+      return view;
+    });
   }
 
   /**

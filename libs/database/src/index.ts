@@ -8,3 +8,5 @@ export * from './migrate';
 export * from './transient-errors';
 export * from './workers.repository';
 export { MIGRATIONS } from './migrations';
+export * from './transaction';
+export * from './audit-log.repository';

@@ -1,5 +1,6 @@
 import { JobEventMessage } from '@pipeline/contracts';
 import { Pool } from 'pg';
+import { inTransaction } from './transaction';
 import { foldJobEvents, withImpliedStarts } from './job-patch';
 
 export interface RecordOutcome {
@@ -28,9 +29,7 @@ export class JobEventsRepository {
   async record(batch: JobEventMessage[]): Promise<RecordOutcome> {
     // The same event twice in one batch (a redelivery racing the original) is one event.
     const events = [...new Map(withImpliedStarts(batch).map((event) => [event.eventId, event])).values()];
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    return inTransaction(this.pool, async (client) => {
       // One statement records the new events and names those whose job does not exist; the
       // rest were recorded before (redeliveries).
       const { rows } = await client.query<{ event_id: string; outcome: 'inserted' | 'orphan' }>(
@@ -107,13 +106,7 @@ export class JobEventsRepository {
           ],
         );
       }
-      await client.query('COMMIT');
       return { recorded: fresh.length, duplicates: events.length - fresh.length - orphans.length, orphans };
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 }

@@ -1,6 +1,8 @@
-import { JobEventView, JobSource, JobStatus, JobView, Operation, OutputOptions, StoredOutput, VariantSpec } from '@pipeline/contracts';
+import { Actor, AuditAction, JobEventView, JobSource, JobStatus, JobView, Operation, OutputOptions, StoredOutput, VariantSpec } from '@pipeline/contracts';
 import { Pool } from 'pg';
+import { recordAudit } from './audit-log.repository';
 import { Batcher } from './batcher';
+import { inTransaction } from './transaction';
 
 /** A job as recorded: what it takes to publish it (again). */
 export interface RecordedJob {
@@ -103,6 +105,15 @@ function toStoredJob(row: JobRow): StoredJob {
     startedAt: row.started_at?.toISOString() ?? null,
     finishedAt: row.finished_at?.toISOString() ?? null,
   };
+}
+
+/** Why a job runs again, who made it, and which job states allow it. */
+export interface NextAttempt {
+  reason: string;
+  retryable: readonly JobStatus[];
+  actor: Actor;
+  /** Writes this audit entry in the same transaction (a retry of one job; a replay audits itself as a whole). */
+  auditAs?: AuditAction;
 }
 
 /** The producer's access to jobs: record a submission, read jobs back. */
@@ -213,21 +224,16 @@ export class JobsRepository {
    */
   async startNextAttempt(
     id: string,
-    reason: string,
-    retryable: readonly JobStatus[],
+    run: NextAttempt,
     publish: (job: RecordedJob & { attempt: number }) => Promise<void>,
   ): Promise<{ attempt: number } | null> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    const { reason, retryable, actor } = run;
+    return inTransaction(this.pool, async (client) => {
       const { rows } = await client.query<RecordedRow & { status: JobStatus; attempt: number }>(
         `SELECT status, attempt, ${RECORDED_COLUMNS} FROM jobs WHERE id = $1 FOR UPDATE`,
         [id],
       );
-      if (rows.length === 0) {
-        await client.query('ROLLBACK');
-        return null;
-      }
+      if (rows.length === 0) return null;
       const row = rows[0];
       if (!retryable.includes(row.status)) throw new JobNotRetryableError(id, row.status);
       const attempt = row.attempt + 1;
@@ -240,21 +246,16 @@ export class JobsRepository {
         `${id}/${attempt}/retried`,
         id,
         attempt,
-        JSON.stringify({ reason, previousStatus: row.status }),
+        JSON.stringify({ reason, previousStatus: row.status, apiKeyId: actor.apiKeyId, requestId: actor.requestId }),
       ]);
+      if (run.auditAs) await recordAudit(client, { actor, action: run.auditAs, target: id, detail: { attempt, previousStatus: row.status } });
       await publish({ ...toRecordedJob(id, row), attempt });
-      await client.query('COMMIT');
       return { attempt };
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   /** Records that a job's message was purged from the dead-letter queue; a job not yet finished fails with that reason. */
-  async recordPurged(id: string, reason: string): Promise<void> {
+  async recordPurged(id: string, reason: string, actor: Actor): Promise<void> {
     await this.pool.query(
       `WITH purged AS (
          INSERT INTO job_events (event_id, job_id, type, attempt, at, detail)
@@ -262,7 +263,7 @@ export class JobsRepository {
          FROM jobs WHERE id = $1)
        UPDATE jobs SET status = 'failed', error_code = 'PURGED', error_message = $3, finished_at = now(), updated_at = now()
        WHERE id = $1 AND status NOT IN ('succeeded', 'failed')`,
-      [id, JSON.stringify({ reason }), `Its message was purged from the dead-letter queue (${reason})`],
+      [id, JSON.stringify({ reason, apiKeyId: actor.apiKeyId, requestId: actor.requestId }), `Its message was purged from the dead-letter queue (${reason})`],
     );
   }
 

@@ -5,6 +5,7 @@ import * as idempotencyConfirmed from './004-idempotency-confirmed';
 import * as retries from './005-retries';
 import * as workers from './006-workers';
 import * as apiKeys from './007-api-keys';
+import * as auditLog from './008-audit-log';
 
 /** Every migration, in the order applied. Append; never edit one that has shipped. */
-export const MIGRATIONS: Array<{ name: string; sql: string }> = [jobs, idempotencyKeys, jobOutputs, idempotencyConfirmed, retries, workers, apiKeys];
+export const MIGRATIONS: Array<{ name: string; sql: string }> = [jobs, idempotencyKeys, jobOutputs, idempotencyConfirmed, retries, workers, apiKeys, auditLog];
