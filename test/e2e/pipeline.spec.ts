@@ -393,6 +393,9 @@ describe('pipeline end to end (separate processes)', () => {
     const jobId = submitted.stdout.trim();
     expect((await pool.query('SELECT api_key_id FROM jobs WHERE id = $1', [jobId])).rows[0].api_key_id).toBe(key.id);
     expect(run(['wait', jobId, '--api-key', key.key]).stdout).toBe(`${jobId} succeeded\n`);
+    const tooLate = run(['cancel', jobId, '--api-key', key.key]);
+    expect(tooLate.status).toBe(2);
+    expect(tooLate.stderr).toContain(`409 job ${jobId} is succeeded already; only a queued or processing job can be cancelled`);
     const { rows: [adminJob] } = await pool.query("SELECT id FROM jobs WHERE api_key_id = '00000000-0000-4000-8000-000000000000' LIMIT 1");
     const hidden = run(['status', adminJob.id, '--api-key', key.key]);
     expect(hidden.status).toBe(2);

@@ -156,6 +156,23 @@ describe('PostgreSQL layer (real database)', () => {
     expect(await jobs.findById(id)).toMatchObject({ status: 'succeeded', workerId: 'worker-1' });
   });
 
+  it('a cancelled job stays cancelled: the outcome of the worker still busy with it is a repeat, and adds no output', async () => {
+    const actor = { apiKeyId: BOOTSTRAP_ADMIN_KEY_ID, requestId: 'req-cancel' };
+    const id = await newJob();
+    await events.record([event(id, 'started', 1)]);
+    expect(await jobs.cancel(id, undefined, actor)).toEqual({ attempt: 1 });
+    expect(await jobs.findById(id)).toMatchObject({ status: 'failed', error: { code: 'CANCELLED', message: 'Cancelled before it finished' } });
+    const late = await events.record([event(id, 'succeeded', 1)]);
+    expect(late).toMatchObject({ recorded: 0, duplicates: 1 });
+    expect(await jobs.findById(id)).toMatchObject({ status: 'failed', error: { code: 'CANCELLED' }, outputs: [] });
+    expect((await timeline(id)).map((row) => row.type)).toEqual(['queued', 'started', 'failed']);
+    await expect(jobs.cancel(id, undefined, actor)).rejects.toThrow(`job ${id} is failed already; only a queued or processing job can be cancelled`);
+    // Another key's job is not found, and nothing changes.
+    const other = await newJob();
+    expect(await jobs.cancel(other, randomUUID(), actor)).toBeNull();
+    expect(await jobs.findById(other)).toMatchObject({ status: 'queued' });
+  });
+
   it('records the start an outcome carries, once, whether or not the worker also announced it', async () => {
     const quick = await newJob();
     const startedAt = new Date((clock = Math.max(clock + 1, Date.now()))).toISOString();

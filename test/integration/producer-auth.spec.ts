@@ -157,6 +157,36 @@ describe('Who may do what: API keys, scopes, isolation and limits (two producers
     expect((await readBody(await idempotent(asAlice, 'photo.jpg'))).id).toBe(aliceFirst.id);
   });
 
+  it("lets a key cancel its own unfinished jobs, not another key's; a finished job is 409; each cancellation is audited", async () => {
+    const frank = await createKey({ name: 'frank', scopes: ['jobs:write', 'jobs:read'] });
+    const asFrank = fetchAs(frank.key);
+    const job = await readBody(await asFrank(`${firstUrl}/v1/jobs`, jobBody()));
+    const cancel = (caller: typeof asFrank, id: string) => caller(`${secondUrl}/v1/jobs/${id}/cancel`, { method: 'POST', headers: { 'x-request-id': `req-cancel-${id}` } });
+
+    const reader = fetchAs((await createKey({ name: 'frank-reader', scopes: ['jobs:read'] })).key);
+    expect((await cancel(reader, job.id)).status).toBe(403);
+    const stranger = fetchAs((await createKey({ name: 'stranger', scopes: ['jobs:write', 'jobs:read'] })).key);
+    const hidden = await cancel(stranger, job.id);
+    expect(hidden.status).toBe(404);
+    expect((await readBody(hidden)).message).toBe(`job ${job.id} does not exist`);
+
+    const cancelled = await cancel(asFrank, job.id);
+    expect(cancelled.status).toBe(200);
+    expect(await readBody(cancelled)).toMatchObject({ id: job.id, status: 'failed', error: { code: 'CANCELLED', message: 'Cancelled before it finished' } });
+    const again = await cancel(asFrank, job.id);
+    expect(again.status).toBe(409);
+    expect((await readBody(again)).message).toBe(`job ${job.id} is failed already; only a queued or processing job can be cancelled`);
+    const timeline = await readBody(await asFrank(`${firstUrl}/v1/jobs/${job.id}/events`));
+    expect(timeline.at(-1)).toMatchObject({ type: 'failed', detail: { code: 'CANCELLED', apiKeyId: frank.id, requestId: `req-cancel-${job.id}` } });
+
+    // An admin may cancel anyone's job.
+    const other = await readBody(await asFrank(`${firstUrl}/v1/jobs`, jobBody()));
+    expect((await adminFetch(`${firstUrl}/v1/jobs/${other.id}/cancel`, { method: 'POST' })).status).toBe(200);
+    const audit = await readBody(await adminFetch(`${firstUrl}/v1/audit?action=job.cancelled`));
+    expect(audit.find((entry: { target: string }) => entry.target === job.id)).toMatchObject({ apiKeyId: frank.id, apiKeyName: 'frank', requestId: `req-cancel-${job.id}`, detail: { attempt: 1, previousStatus: 'queued' } });
+    expect(audit.find((entry: { target: string }) => entry.target === other.id)).toMatchObject({ apiKeyName: 'bootstrap admin (ADMIN_API_KEY)' });
+  });
+
   it('refuses a revoked key on the very next request, on every producer', async () => {
     const carol = await createKey({ name: 'carol', scopes: ['jobs:read'] });
     const asCarol = fetchAs(carol.key);

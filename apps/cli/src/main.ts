@@ -15,6 +15,7 @@ const USAGE = `Usage: pipeline <command> [options]
   wait <id…>              wait until the jobs finish; exit 1 if any failed
   download <id> [dir]     save a job's outputs (default: the current folder)
   retry <id>              run a failed job again
+  cancel <id>             cancel a queued or processing job (it fails with CANCELLED)
   monitor                 live figures of the pipeline, every 2 s (Ctrl-C to quit)
   keys create --name N --scope S [--scope S]… [--requests-per-window N] [--jobs-in-flight N]
               [--expires-in D | --expires-at ISO]
@@ -311,6 +312,12 @@ async function main(argv: string[]): Promise<number> {
       if (rest.length !== 1) throw new UsageError('retry takes one job id');
       const { attempt } = await client.retry(rest[0]);
       console.log(`${rest[0]} queued again as attempt ${attempt}`);
+      return 0;
+    }
+    case 'cancel': {
+      if (rest.length !== 1) throw new UsageError('cancel takes one job id');
+      const job = await client.cancel(rest[0]);
+      console.log(`${job.id} ${job.status}${job.error ? ` ${job.error.code}: ${job.error.message}` : ''}`);
       return 0;
     }
     case 'monitor':

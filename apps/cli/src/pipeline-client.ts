@@ -89,6 +89,10 @@ export class PipelineClient {
     return (await this.request(`/v1/jobs/${encodeURIComponent(id)}/retry`, { method: 'POST' })).json() as Promise<{ id: string; attempt: number }>;
   }
 
+  async cancel(id: string): Promise<JobView> {
+    return (await this.request(`/v1/jobs/${encodeURIComponent(id)}/cancel`, { method: 'POST' })).json() as Promise<JobView>;
+  }
+
   async createKey(request: CreateApiKeyRequest): Promise<CreatedApiKey> {
     const response = await this.request('/v1/keys', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
     return response.json() as Promise<CreatedApiKey>;

@@ -2,7 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logge
 import { ValidationFailed } from '@pipeline/contracts';
 import { BrokerUnavailableError, UnroutableMessageError } from '@pipeline/messaging';
 import { ImagePathError } from '@pipeline/storage';
-import { BootstrapKeyError, JobNotRetryableError, RevokedKeyError } from '@pipeline/database';
+import { BootstrapKeyError, JobNotCancellableError, JobNotRetryableError, RevokedKeyError } from '@pipeline/database';
 import { RateLimitExceededError } from '@pipeline/auth';
 import { FastifyReply } from 'fastify';
 import { STATUS_CODES } from 'node:http';
@@ -35,7 +35,7 @@ export function describeApiError(exception: unknown, logger: Logger): [number, s
   if (exception instanceof ImagePathError) return [HttpStatus.BAD_REQUEST, [exception.message]];
   if (exception instanceof UnsupportedImageError) return [HttpStatus.UNSUPPORTED_MEDIA_TYPE, exception.message];
   if (exception instanceof PayloadTooLargeError) return [HttpStatus.PAYLOAD_TOO_LARGE, exception.message];
-  const conflicts = [IdempotencyConflictError, JobNotRetryableError, BootstrapKeyError, RevokedKeyError];
+  const conflicts = [IdempotencyConflictError, JobNotRetryableError, JobNotCancellableError, BootstrapKeyError, RevokedKeyError];
   if (conflicts.some((conflict) => exception instanceof conflict)) return [HttpStatus.CONFLICT, (exception as Error).message];
   if (exception instanceof RateLimitExceededError) return [HttpStatus.TOO_MANY_REQUESTS, exception.message];
   if (exception instanceof BrokerUnavailableError || exception instanceof UnroutableMessageError || exception instanceof DependencyUnavailableError) {

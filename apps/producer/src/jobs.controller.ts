@@ -161,6 +161,18 @@ export class JobsController {
     return { id, status: 'queued', attempt };
   }
 
+  /**
+   * Cancels a queued or processing job of the caller's (an admin's: any job): it fails with
+   * CANCELLED at once; 409 for a finished job.
+   */
+  @Post(':id/cancel')
+  @HttpCode(200)
+  @RequireScopes('jobs:write')
+  async cancel(@CurrentCaller() caller: Caller, @CurrentActor() actor: Actor, @Param('id', new ParseUUIDPipe()) id: string): Promise<JobView> {
+    if (!(await this.jobs.cancel(id, jobOwnerFilter(caller), actor))) throw new NotFoundException(`job ${id} does not exist`);
+    return this.toView(await this.find(caller, id));
+  }
+
   /** The caller's jobs (an admin's: every job), newest first. */
   @Get()
   @RequireScopes('jobs:read')

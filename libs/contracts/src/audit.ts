@@ -1,12 +1,13 @@
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsUUID, Max, Min } from 'class-validator';
 
-/** What the audit log records: every change an admin makes through the API. */
+/** What the audit log records: every change an admin makes through the API, and every cancellation. */
 export const AUDIT_ACTIONS = [
   'key.created',
   'key.rotated',
   'key.revoked',
   'job.retried',
+  'job.cancelled',
   'dead-letters.jobs.replayed',
   'dead-letters.jobs.purged',
   'dead-letters.events.replayed',

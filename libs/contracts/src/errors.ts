@@ -20,6 +20,8 @@ export const JobErrorCode = {
   invalidMessage: 'INVALID_MESSAGE',
   /** An operator purged the job's message from the dead-letter queue before it finished. */
   purged: 'PURGED',
+  /** Its submitter (or an admin) cancelled the job before it finished. */
+  cancelled: 'CANCELLED',
   /** Anything unexpected. */
   internal: 'INTERNAL',
 } as const;

@@ -39,6 +39,7 @@ export const ROUTE_SCOPES: Record<string, Scope[]> = {
   'DELETE /v1/keys/{id}': ['admin'],
   'POST /v1/keys/{id}/rotate': ['admin'],
   'GET /v1/audit': ['admin'],
+  'POST /v1/jobs/{id}/cancel': ['jobs:write'],
 };
 
 /** The request and message classes, as JSON Schema, straight from their class-validator decorators. */
@@ -211,6 +212,13 @@ export function buildOpenApiDocument(): Schema {
       },
       '/v1/jobs/{id}/retry': {
         post: { summary: 'Run a failed job again as its next attempt', parameters: [uuidParameter], responses: { 202: accepted, 404: problem('Unknown job'), 409: problem('The job has not failed'), 503: problem('Broker unavailable') } },
+      },
+      '/v1/jobs/{id}/cancel': {
+        post: {
+          summary: 'Cancel a queued or processing job: it fails with CANCELLED at once (a worker busy with it finishes, and its result is dropped)',
+          parameters: [uuidParameter],
+          responses: { 200: { description: 'The job, failed with CANCELLED', ...json(ref('JobView')) }, 404: problem('Unknown job'), 409: problem('The job has finished') },
+        },
       },
       '/v1/presets': { get: { summary: 'The named presets', responses: { 200: { description: 'Presets', ...json({ type: 'array' }) } } } },
       '/v1/stats': { get: { summary: 'Queues, jobs by status, throughput and workers', responses: { 200: { description: 'A snapshot', ...json({ type: 'object' }) } } } },

@@ -107,6 +107,17 @@ function toStoredJob(row: JobRow): StoredJob {
   };
 }
 
+/** A finished job cannot be cancelled: its outcome is final. */
+export class JobNotCancellableError extends Error {
+  constructor(
+    readonly jobId: string,
+    readonly status: JobStatus,
+  ) {
+    super(`job ${jobId} is ${status} already; only a queued or processing job can be cancelled`);
+    this.name = 'JobNotCancellableError';
+  }
+}
+
 /** Why a job runs again, who made it, and which job states allow it. */
 export interface NextAttempt {
   reason: string;
@@ -250,6 +261,36 @@ export class JobsRepository {
       ]);
       if (run.auditAs) await recordAudit(client, { actor, action: run.auditAs, target: id, detail: { attempt, previousStatus: row.status } });
       await publish({ ...toRecordedJob(id, row), attempt });
+      return { attempt };
+    });
+  }
+
+  /**
+   * Cancels a job that has not finished: records its attempt's outcome, `failed` with
+   * CANCELLED, under the id a worker's outcome for that attempt would have. A worker still
+   * busy with it finishes, but its outcome is then a repeat of a recorded one and changes
+   * nothing. Null when the job does not exist or `ownedBy` (when given) did not submit it.
+   */
+  async cancel(id: string, ownedBy: string | undefined, actor: Actor): Promise<{ attempt: number } | null> {
+    return inTransaction(this.pool, async (client) => {
+      const { rows } = await client.query<{ status: JobStatus; attempt: number }>(
+        'SELECT status, attempt FROM jobs WHERE id = $1 AND ($2::uuid IS NULL OR api_key_id = $2) FOR UPDATE',
+        [id, ownedBy ?? null],
+      );
+      if (rows.length === 0) return null;
+      const { status, attempt } = rows[0];
+      if (status === 'succeeded' || status === 'failed') throw new JobNotCancellableError(id, status);
+      const message = 'Cancelled before it finished';
+      await client.query(
+        `INSERT INTO job_events (event_id, job_id, type, attempt, at, detail) VALUES ($1, $2, 'failed', $3, now(), $4)
+         ON CONFLICT (event_id) DO NOTHING`,
+        [`${id}/${attempt}/outcome`, id, attempt, JSON.stringify({ code: 'CANCELLED', message, apiKeyId: actor.apiKeyId, requestId: actor.requestId })],
+      );
+      await client.query(
+        `UPDATE jobs SET status = 'failed', error_code = 'CANCELLED', error_message = $2, finished_at = now(), updated_at = now() WHERE id = $1`,
+        [id, message],
+      );
+      await recordAudit(client, { actor, action: 'job.cancelled', target: id, detail: { attempt, previousStatus: status } });
       return { attempt };
     });
   }
