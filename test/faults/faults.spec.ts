@@ -1,4 +1,6 @@
 import { JobView } from '@pipeline/contracts';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Pool } from 'pg';
 import sharp from 'sharp';
 import { waitFor } from '../support/resources';
@@ -15,7 +17,7 @@ import { adminFetch } from '../support/api-keys';
  * The built pipeline, as separate processes under a steady load of jobs, against the faults
  * it promises to survive: processes killed or stopped mid-work, the broker and the database
  * going away and coming back, a network that cuts or swallows traffic, a job delivered twice,
- * poison messages. Each scenario counts what became of every accepted job: none may be
+ * poison messages, jobs cancelled while workers have them. Each scenario counts what became of every accepted job: none may be
  * lost, none may finish twice, and no queue may be left holding anything.
  */
 describe('fault injection', () => {
@@ -235,6 +237,44 @@ describe('fault injection', () => {
         },
         tallies,
       ),
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  it(
+    'jobs cancelled under load: each ends cancelled once and without output, although a worker still processes its message; the rest succeed',
+    () => {
+      const cancelled: string[] = [];
+      return runScenario(
+        {
+          name: 'cancellations',
+          // A backlog, so that jobs are cancelled before a worker is done with them.
+          load: { ratePerSecond: 10, heavy: true },
+          fault: async ({ pipeline, load, pool }) => {
+            const tried = new Set<string>();
+            for (const until = Date.now() + 6000; Date.now() < until; await sleep(200)) {
+              // Every third job accepted so far, as soon as it is seen.
+              for (const id of load.accepted.filter((_, index) => index % 3 === 0 && !tried.has(load.accepted[index]))) {
+                tried.add(id);
+                const answer = await adminFetch(`${pipeline.baseUrl}/v1/jobs/${id}/cancel`, { method: 'POST' });
+                if (answer.status === 200) cancelled.push(id);
+                // 409: it finished first.
+                else if (answer.status !== 409) throw new Error(`cancelling ${id}: ${answer.status} ${await answer.text()}`);
+              }
+            }
+            return async () => {
+              expect(cancelled.length).toBeGreaterThan(0);
+              const { rows } = await pool.query<{ outputs: number }>('SELECT count(*)::int AS outputs FROM job_outputs WHERE job_id = ANY($1::uuid[])', [cancelled]);
+              expect(rows[0].outputs).toBe(0);
+              // Their messages were not taken out of the queue: a worker processed each, and the writer dropped its outcome.
+              const processed = cancelled.filter((id) => existsSync(join(pipeline.storageDir, 'outputs', id)));
+              expect(processed).toEqual(cancelled);
+            };
+          },
+          cancelled: () => cancelled,
+        },
+        tallies,
+      );
+    },
     SCENARIO_TIMEOUT_MS,
   );
 
