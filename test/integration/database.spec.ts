@@ -1,5 +1,5 @@
 import { JobEventMessage, jobEventId } from '@pipeline/contracts';
-import { BOOTSTRAP_ADMIN_KEY_ID, createPool, isTransientDatabaseError, JobEventsRepository, JobsRepository, migrate, MIGRATIONS } from '@pipeline/database';
+import { ApiKeysRepository, BOOTSTRAP_ADMIN_KEY_ID, createPool, isTransientDatabaseError, JobEventsRepository, JobsRepository, migrate, MIGRATIONS } from '@pipeline/database';
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
 import { createTestDatabase } from '../support/resources';
@@ -154,6 +154,25 @@ describe('PostgreSQL layer (real database)', () => {
     const outcome = await events.record([event(id, 'started', 2), redone]);
     expect(outcome).toMatchObject({ recorded: 1, duplicates: 1 });
     expect(await jobs.findById(id)).toMatchObject({ status: 'succeeded', workerId: 'worker-1' });
+  });
+
+  it("counts a key's requests per fixed window with the window before, concurrently, and drops older windows", async () => {
+    const keys = new ApiKeysRepository(pool);
+    const key = await keys.create(
+      { id: randomUUID(), name: 'counted', scopes: ['jobs:read'], lookupId: randomUUID().replace(/-/g, '').slice(0, 16), hash: Buffer.alloc(32), limits: {}, expiresAt: null },
+      { apiKeyId: BOOTSTRAP_ADMIN_KEY_ID, requestId: 'req-counted' },
+    );
+    const windowMs = 60_000;
+    const window = (n: number) => new Date(Date.parse('2026-01-01T00:00:00.000Z') + n * windowMs);
+    const count = (n: number, times: number) => Promise.all(Array.from({ length: times }, () => keys.countRequest(key.id, window(n), windowMs)));
+
+    expect(await count(0, 3)).toEqual([1, 2, 3].map((current) => ({ previous: 0, current })));
+    expect(await count(1, 2)).toEqual([{ previous: 3, current: 1 }, { previous: 3, current: 2 }]);
+    expect(await count(2, 1)).toEqual([{ previous: 2, current: 1 }]);
+    // A window after a quiet one: nothing before it.
+    expect(await count(4, 1)).toEqual([{ previous: 0, current: 1 }]);
+    const { rows } = await pool.query('SELECT window_start FROM api_key_usage WHERE api_key_id = $1 ORDER BY window_start', [key.id]);
+    expect(rows.map((row) => row.window_start.toISOString())).toEqual([window(4).toISOString()]);
   });
 
   it('a cancelled job stays cancelled: the outcome of the worker still busy with it is a repeat, and adds no output', async () => {

@@ -23,6 +23,7 @@ describe('Who may do what: API keys, scopes, isolation and limits (two producers
   let secondUrl: string;
   let pool: Pool;
   const prefix = uniqueName('auth');
+  let config: (extra: Record<string, string>) => ReturnType<typeof producerTestConfig>;
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const readBody = (response: Response): Promise<any> => response.json();
@@ -39,7 +40,7 @@ describe('Who may do what: API keys, scopes, isolation and limits (two producers
     folder = await makeTempDir();
     await mkdir(join(folder.path, 'images'));
     await writeFile(join(folder.path, 'images', 'photo.jpg'), await makeImage(32, 32));
-    const config = (extra: Record<string, string>) =>
+    config = (extra: Record<string, string>) =>
       producerTestConfig({
         DATABASE_URL: database.url,
         AMQP_PREFIX: prefix,
@@ -208,14 +209,14 @@ describe('Who may do what: API keys, scopes, isolation and limits (two producers
 
   it('refuses a key once it expired, on every producer, saying so; refuses an expiry that is not in the future', async () => {
     const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
-    const dave = await createKey({ name: 'dave', scopes: ['jobs:read'], expiresAt });
-    expect(dave).toMatchObject({ expiresAt });
-    const asDave = fetchAs(dave.key);
-    expect(await readBody(await asDave(`${secondUrl}/v1/keys/me`))).toMatchObject({ id: dave.id, expiresAt });
+    const expiring = await createKey({ name: 'expiring', scopes: ['jobs:read'], expiresAt });
+    expect(expiring).toMatchObject({ expiresAt });
+    const asExpiring = fetchAs(expiring.key);
+    expect(await readBody(await asExpiring(`${secondUrl}/v1/keys/me`))).toMatchObject({ id: expiring.id, expiresAt });
     // The clock is the database's and the producer's: move the expiry instead of waiting for it.
-    await pool.query("UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE id = $1", [dave.id]);
+    await pool.query("UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE id = $1", [expiring.id]);
     for (const url of [firstUrl, secondUrl]) {
-      const refused = await asDave(`${url}/v1/jobs`);
+      const refused = await asExpiring(`${url}/v1/jobs`);
       expect(refused.status).toBe(401);
       expect((await readBody(refused)).message).toMatch(/^the API key expired at \d{4}-\d\d-\d\dT/);
     }
@@ -230,47 +231,47 @@ describe('Who may do what: API keys, scopes, isolation and limits (two producers
   });
 
   it('rotates a key: a new secret, the old one working for the overlap only, the same id, scopes and jobs', async () => {
-    const erin = await createKey({ name: 'erin', scopes: ['jobs:write', 'jobs:read'], jobsInFlight: 50 });
-    const job = await readBody(await fetchAs(erin.key)(`${firstUrl}/v1/jobs`, jobBody()));
+    const rotating = await createKey({ name: 'rotating', scopes: ['jobs:write', 'jobs:read'], jobsInFlight: 50 });
+    const job = await readBody(await fetchAs(rotating.key)(`${firstUrl}/v1/jobs`, jobBody()));
     const rotate = (id: string, body: Record<string, unknown>, url = firstUrl) =>
       adminFetch(`${url}/v1/keys/${id}/rotate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
-    const first = await rotate(erin.id, {});
+    const first = await rotate(rotating.id, {});
     expect(first.status).toBe(200);
     const second = await readBody(first);
     expect(second.key).toMatch(/^ipk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
-    expect(second.key).not.toBe(erin.key);
-    expect(second).toMatchObject({ id: erin.id, name: 'erin', scopes: ['jobs:write', 'jobs:read'], limits: { jobsInFlight: 50 }, expiresAt: null });
+    expect(second.key).not.toBe(rotating.key);
+    expect(second).toMatchObject({ id: rotating.id, name: 'rotating', scopes: ['jobs:write', 'jobs:read'], limits: { jobsInFlight: 50 }, expiresAt: null });
     // The default overlap is an hour.
     const overlapMs = new Date(second.previousSecretExpiresAt).getTime() - new Date(second.rotatedAt).getTime();
     expect(Math.abs(overlapMs - 3_600_000)).toBeLessThan(1000);
-    for (const key of [erin.key, second.key]) {
-      expect(await readBody(await fetchAs(key)(`${secondUrl}/v1/jobs/${job.id}`))).toMatchObject({ id: job.id, apiKeyId: erin.id });
+    for (const key of [rotating.key, second.key]) {
+      expect(await readBody(await fetchAs(key)(`${secondUrl}/v1/jobs/${job.id}`))).toMatchObject({ id: job.id, apiKeyId: rotating.id });
     }
-    const { rows } = await pool.query('SELECT key_hash FROM api_keys WHERE id = $1', [erin.id]);
+    const { rows } = await pool.query('SELECT key_hash FROM api_keys WHERE id = $1', [rotating.id]);
     expect(rows[0].key_hash.equals(createHash('sha256').update(second.key).digest())).toBe(true);
 
     // A rotation without overlap stops the replaced secret at once; the one replaced before stops too.
-    const third = await readBody(await rotate(erin.id, { overlapSeconds: 0, expiresAt: new Date(Date.now() + 86_400_000).toISOString() }, secondUrl));
+    const third = await readBody(await rotate(rotating.id, { overlapSeconds: 0, expiresAt: new Date(Date.now() + 86_400_000).toISOString() }, secondUrl));
     expect((await readBody(await fetchAs(second.key)(`${firstUrl}/v1/jobs`))).message).toMatch(/^the API key was rotated and its old secret stopped working at /);
-    expect((await fetchAs(erin.key)(`${firstUrl}/v1/jobs`)).status).toBe(401);
-    expect(await readBody(await fetchAs(third.key)(`${firstUrl}/v1/keys/me`))).toMatchObject({ id: erin.id, expiresAt: third.expiresAt });
+    expect((await fetchAs(rotating.key)(`${firstUrl}/v1/jobs`)).status).toBe(401);
+    expect(await readBody(await fetchAs(third.key)(`${firstUrl}/v1/keys/me`))).toMatchObject({ id: rotating.id, expiresAt: third.expiresAt });
     expect(third.expiresAt).not.toBeNull();
 
     expect((await rotate(randomUUID(), {})).status).toBe(404);
-    expect((await rotate(erin.id, { overlapSeconds: 8 * 86_400 })).status).toBe(400);
+    expect((await rotate(rotating.id, { overlapSeconds: 8 * 86_400 })).status).toBe(400);
     const bootstrap = await rotate('00000000-0000-4000-8000-000000000000', {});
     expect(bootstrap.status).toBe(409);
     expect((await readBody(bootstrap)).message).toContain('cannot be rotated here: change ADMIN_API_KEY');
-    expect((await adminFetch(`${firstUrl}/v1/keys/${erin.id}`, { method: 'DELETE' })).status).toBe(200);
-    const revoked = await rotate(erin.id, {});
+    expect((await adminFetch(`${firstUrl}/v1/keys/${rotating.id}`, { method: 'DELETE' })).status).toBe(200);
+    const revoked = await rotate(rotating.id, {});
     expect(revoked.status).toBe(409);
-    expect((await readBody(revoked)).message).toBe(`API key ${erin.id} is revoked and cannot be rotated; create a new key`);
+    expect((await readBody(revoked)).message).toBe(`API key ${rotating.id} is revoked and cannot be rotated; create a new key`);
     expect((await fetchAs(third.key)(`${firstUrl}/v1/jobs`)).status).toBe(401);
   });
 
   it('answers 429 with Retry-After past a key’s request limit, counted over both producers', async () => {
-    // Not across a window's end, where the count starts again.
+    // Not across a fixed window's end, where the previous window's count starts to slide out.
     const intoWindow = Date.now() % (WINDOW_S * 1000);
     if (intoWindow > WINDOW_S * 1000 - 10_000) await new Promise((resolve) => setTimeout(resolve, WINDOW_S * 1000 - intoWindow + 100));
     const dave = fetchAs((await createKey({ name: 'dave', scopes: ['jobs:read'], requestsPerWindow: 5 })).key);
@@ -288,7 +289,7 @@ describe('Who may do what: API keys, scopes, isolation and limits (two producers
       const retryAfter = Number(limited.headers.get('retry-after'));
       expect(retryAfter).toBeGreaterThanOrEqual(1);
       expect(retryAfter).toBeLessThanOrEqual(WINDOW_S);
-      expect((await readBody(limited)).message).toMatch(/^this API key made more than 5 requests in 3600 s; try again in \d+ s$/);
+      expect((await readBody(limited)).message).toMatch(/^this API key made more than 5 requests in the last 3600 s; try again in \d+ s$/);
     }
     // Other keys are not affected.
     expect((await adminFetch(`${firstUrl}/v1/jobs`)).status).toBe(200);
@@ -298,6 +299,29 @@ describe('Who may do what: API keys, scopes, isolation and limits (two producers
     const statuses = await Promise.all(Array.from({ length: 24 }, (_, i) => burst(`${i % 2 === 0 ? firstUrl : secondUrl}/v1/keys/me`).then((response) => response.status)));
     expect(statuses.filter((status) => status === 200)).toHaveLength(10);
     expect(statuses.filter((status) => status === 429)).toHaveLength(14);
+  });
+
+  it('slides the window: a burst at the end of one fixed window still counts just after the next begins', async () => {
+    const windowMs = 4000;
+    const short = await startProducer(config({ RATE_LIMIT_WINDOW_S: String(windowMs / 1000) }));
+    try {
+      const url = await short.getUrl();
+      const slider = fetchAs((await createKey({ name: 'slider', scopes: ['jobs:read'], requestsPerWindow: 4 })).key);
+      // The burst 2.5 s into a fixed window; the next request just after that window ends.
+      const sleepUntil = (at: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
+      const windowStart = Date.now() - (Date.now() % windowMs);
+      await sleepUntil(Date.now() % windowMs < 2500 ? windowStart + 2500 : windowStart + windowMs + 2500);
+      const burst = await Promise.all(Array.from({ length: 4 }, () => slider(`${url}/v1/keys/me`)));
+      expect(burst.map((response) => response.status)).toEqual([200, 200, 200, 200]);
+      await sleepUntil(Date.now() - (Date.now() % windowMs) + windowMs + 100);
+      // A fixed window would start again from 0 here; the sliding estimate still holds nearly all 4.
+      const after = await slider(`${url}/v1/keys/me`);
+      expect(after.status).toBe(429);
+      expect(Number(after.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect((await readBody(after)).message).toMatch(/^this API key made more than 4 requests in the last 4 s; try again in \d+ s$/);
+    } finally {
+      await short.close();
+    }
   });
 
   it('answers 429 past a key’s jobs in flight, for single jobs and batches, and accepts nothing of a refused batch', async () => {

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { hashApiKey, issueApiKey, lookupIdOf, sameDigest } from './api-key';
 import { Caller } from './caller';
 import { RateLimitExceededError } from './rate-limit-exceeded.error';
-import { currentWindow, retryAfterSeconds } from './rate-window';
+import { currentWindow, msUntilAllowed, retryAfterSeconds, slidingEstimate } from './rate-window';
 
 /** How keys are checked and limited; from the producer's configuration. */
 export class ApiKeyOptions {
@@ -51,17 +51,24 @@ export class ApiKeysService {
   }
 
   /**
-   * Counts a request against the caller's window (shared by every producer through the
-   * database). Resolves with the figures for the RateLimit headers; past the limit, 429.
+   * Counts a request against the caller's sliding window (shared by every producer through
+   * the database; refused requests count too). Resolves with the figures for the RateLimit
+   * headers; past the limit, 429 with how long until one more request fits.
    */
   async countRequest(caller: Caller, now = Date.now()): Promise<{ limit: number; remaining: number; resetSeconds: number } | null> {
     const limit = caller.limits.requestsPerWindow;
     if (limit === 0) return null;
-    const window = currentWindow(now, this.options.windowMs);
-    const used = await this.keys.countRequest(caller.keyId, window.start).catch(databaseUnavailable);
-    const resetSeconds = retryAfterSeconds(window.resetInMs);
-    if (used > limit) throw new RateLimitExceededError(`this API key made more than ${limit} requests in ${this.options.windowMs / 1000} s; try again in ${resetSeconds} s`, resetSeconds);
-    return { limit, remaining: limit - used, resetSeconds };
+    const { windowMs } = this.options;
+    const window = currentWindow(now, windowMs);
+    const counts = await this.keys.countRequest(caller.keyId, window.start, windowMs).catch(databaseUnavailable);
+    const elapsedMs = windowMs - window.resetInMs;
+    const estimate = slidingEstimate(counts, elapsedMs, windowMs);
+    if (estimate > limit) {
+      // The counts hold this refused request: the next one comes on top of it.
+      const wait = retryAfterSeconds(msUntilAllowed(limit, counts, elapsedMs, windowMs));
+      throw new RateLimitExceededError(`this API key made more than ${limit} requests in the last ${windowMs / 1000} s; try again in ${wait} s`, wait);
+    }
+    return { limit, remaining: Math.max(0, Math.floor(limit - estimate)), resetSeconds: retryAfterSeconds(window.resetInMs) };
   }
 
   /**

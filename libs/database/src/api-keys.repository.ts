@@ -72,6 +72,12 @@ function toView(row: ApiKeyRow): ApiKeyView {
   };
 }
 
+interface RequestToCount {
+  keyId: string;
+  windowStart: Date;
+  previousStart: Date;
+}
+
 /** The bootstrap admin key's row, which the API cannot revoke or rotate. */
 export class BootstrapKeyError extends Error {
   constructor(action: 'revoked' | 'rotated') {
@@ -90,7 +96,7 @@ export class RevokedKeyError extends Error {
 
 /** API keys and their use: only digests are stored; usage counts are shared by every producer. */
 export class ApiKeysRepository {
-  private readonly requestCounts: Batcher<{ keyId: string; windowStart: Date }, number>;
+  private readonly requestCounts: Batcher<RequestToCount, { previous: number; current: number }>;
   private readonly lookups: Batcher<string, ApiKeyCredentials | null>;
 
   constructor(
@@ -193,50 +199,58 @@ export class ApiKeysRepository {
   }
 
   /**
-   * Counts a request in the key's current window and answers how many the key has made there,
-   * this one included. Concurrent calls share a statement: one row update per key and window
-   * however many requests arrive at once, which is what keeps a busy key from queueing on its
-   * row's lock.
+   * Counts a request in the key's current fixed window and answers how many the key has made
+   * there, this one included, and in the window before (for a sliding estimate). Concurrent
+   * calls share a statement: one row update per key and window however many requests arrive
+   * at once, which is what keeps a busy key from queueing on its row's lock.
    */
-  countRequest(keyId: string, windowStart: Date): Promise<number> {
-    return this.requestCounts.add({ keyId, windowStart });
+  countRequest(keyId: string, windowStart: Date, windowMs: number): Promise<{ previous: number; current: number }> {
+    return this.requestCounts.add({ keyId, windowStart, previousStart: new Date(windowStart.getTime() - windowMs) });
   }
 
-  /** The first requests of a key's window also stamp its last use and drop its older windows. */
-  private async countRequests(requests: Array<{ keyId: string; windowStart: Date }>): Promise<number[]> {
-    const groups = new Map<string, { keyId: string; windowStart: Date; count: number }>();
-    const groupOf = (request: { keyId: string; windowStart: Date }) => `${request.keyId}/${request.windowStart.getTime()}`;
+  /** The first requests of a key's window also stamp its last use and drop the windows before the previous one. */
+  private async countRequests(requests: RequestToCount[]): Promise<Array<{ previous: number; current: number }>> {
+    const groups = new Map<string, RequestToCount & { count: number }>();
+    const groupOf = (request: RequestToCount) => `${request.keyId}/${request.windowStart.getTime()}`;
     for (const request of requests) {
       const group = groups.get(groupOf(request)) ?? { ...request, count: 0 };
       group.count++;
       groups.set(groupOf(request), group);
     }
     const batch = [...groups.values()];
-    const { rows } = await this.pool.query<{ api_key_id: string; window_start: Date; requests: number }>(
+    const { rows } = await this.pool.query<{ api_key_id: string; window_start: Date; requests: number; previous: number }>(
       `WITH input AS (
-         SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::int[]) AS t(api_key_id, window_start, n)
+         SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::int[], $4::timestamptz[]) AS t(api_key_id, window_start, n, previous_start)
        ), counted AS (
          INSERT INTO api_key_usage (api_key_id, window_start, requests) SELECT api_key_id, window_start, n FROM input
          ON CONFLICT (api_key_id, window_start) DO UPDATE SET requests = api_key_usage.requests + EXCLUDED.requests
          RETURNING api_key_id, window_start, requests
        ), opened AS (
-         SELECT c.api_key_id, c.window_start FROM counted c JOIN input i USING (api_key_id, window_start) WHERE c.requests = i.n
+         SELECT c.api_key_id, c.window_start, i.previous_start FROM counted c JOIN input i USING (api_key_id, window_start) WHERE c.requests = i.n
        ), touched AS (
          UPDATE api_keys k SET last_used_at = o.window_start FROM opened o WHERE k.id = o.api_key_id RETURNING k.id
        ), pruned AS (
-         DELETE FROM api_key_usage u USING opened o WHERE u.api_key_id = o.api_key_id AND u.window_start < o.window_start RETURNING 1
+         DELETE FROM api_key_usage u USING opened o WHERE u.api_key_id = o.api_key_id AND u.window_start < o.previous_start RETURNING 1
        )
-       SELECT api_key_id, window_start, requests FROM counted`,
-      [batch.map((group) => group.keyId), batch.map((group) => group.windowStart.toISOString()), batch.map((group) => group.count)],
+       SELECT c.api_key_id, c.window_start, c.requests, COALESCE(p.requests, 0) AS previous
+       FROM counted c JOIN input i USING (api_key_id, window_start)
+       LEFT JOIN api_key_usage p ON p.api_key_id = c.api_key_id AND p.window_start = i.previous_start`,
+      [
+        batch.map((group) => group.keyId),
+        batch.map((group) => group.windowStart.toISOString()),
+        batch.map((group) => group.count),
+        batch.map((group) => group.previousStart.toISOString()),
+      ],
     );
-    const totals = new Map(rows.map((row) => [`${row.api_key_id}/${row.window_start.getTime()}`, row.requests]));
+    const totals = new Map(rows.map((row) => [`${row.api_key_id}/${row.window_start.getTime()}`, row]));
     // Within a group, each request gets the next number of those the statement added.
     const handedOut = new Map<string, number>();
     return requests.map((request) => {
       const key = groupOf(request);
       const position = (handedOut.get(key) ?? 0) + 1;
       handedOut.set(key, position);
-      return totals.get(key)! - groups.get(key)!.count + position;
+      const total = totals.get(key)!;
+      return { previous: total.previous, current: total.requests - groups.get(key)!.count + position };
     });
   }
 

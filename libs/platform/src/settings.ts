@@ -81,7 +81,7 @@ export class ProducerConfig extends SharedConfig {
   @IsString() @MinLength(32, { message: 'ADMIN_API_KEY must be set to a random string of at least 32 characters (e.g. the output of openssl rand -base64 32)' })
   ADMIN_API_KEY = '';
 
-  /** Length of a rate-limit window, in seconds. */
+  /** Length of the sliding rate-limit window, in seconds. */
   @IsInt() @Min(1) @Max(86_400) RATE_LIMIT_WINDOW_S = 60;
   /** Requests one API key may make per window, over all producers together (0: no limit); a key may have its own. */
   @IsInt() @Min(0) RATE_LIMIT_REQUESTS = 1200;
