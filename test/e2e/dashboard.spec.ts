@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Browser, chromium, Page } from 'playwright-core';
 import { adminFetch, TEST_ADMIN_KEY } from '../support/api-keys';
 import { makeImage } from '../support/images';
-import { createTestDatabase, deleteTopology, makeTempDir, uniqueName } from '../support/resources';
+import { createTestDatabase, deleteTopology, makeTempDir, uniqueName, waitFor } from '../support/resources';
 import { RunningStack, startStack } from '../support/stack';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -104,7 +104,7 @@ describe('dashboard (headless Chromium)', () => {
     await page.close();
   });
 
-  it('shows the counts change as jobs finish, the workers, and retries a failed job, which the operator actions show', async () => {
+  it('shows the counts change as jobs finish, the workers, retries a failed job (which the operator actions show), and all failed jobs', async () => {
     const page = await browser!.newPage();
     await page.goto(stack!.baseUrl);
     await page.locator('#key-input').fill(TEST_ADMIN_KEY);
@@ -136,6 +136,13 @@ describe('dashboard (headless Chromium)', () => {
     const action = page.locator(`#audit tr[data-action="job.retried"][data-target="${failed}"]`);
     await action.waitFor({ timeout: 10_000 });
     expect(await action.locator('td').nth(1).textContent()).toBe('bootstrap admin (ADMIN_API_KEY)');
+
+    // Once it has failed again, "Retry all failed" (confirmed) runs it a third time.
+    await waitFor(async () => (((await (await adminFetch(`${stack!.baseUrl}/v1/jobs/${failed}`)).json()) as { status: string }).status === 'failed' ? true : undefined), 20_000, 'the retried job to fail again');
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.locator('#retry-failed').click();
+    await page.locator('#bulk-result', { hasText: 'Retried 1, skipped 0' }).waitFor({ timeout: 10_000 });
+    expect(((await (await adminFetch(`${stack!.baseUrl}/v1/jobs/${failed}`)).json()) as { attempt: number }).attempt).toBe(3);
     expect(await page.locator('#error').textContent()).toBe('');
   });
 });

@@ -1,4 +1,4 @@
-import type { ApiKeyView, AuditEntryView, JobView, Scope } from '@pipeline/contracts';
+import type { ApiKeyView, AuditEntryView, JobErrorCode, JobView, Scope } from '@pipeline/contracts';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,9 @@ const USAGE = `Usage: pipeline <command> [options]
   wait <id…>              wait until the jobs finish; exit 1 if any failed
   download <id> [dir]     save a job's outputs (default: the current folder)
   retry <id>              run a failed job again
+  retry-failed [--code C] [--limit N]
+                          run failed jobs again, oldest first (admin); cancelled ones only
+                          with --code CANCELLED
   cancel <id>             cancel a queued or processing job (it fails with CANCELLED)
   monitor                 live figures of the pipeline, every 2 s (Ctrl-C to quit)
   keys create --name N --scope S [--scope S]… [--requests-per-window N] [--jobs-in-flight N]
@@ -269,6 +272,7 @@ async function main(argv: string[]): Promise<number> {
       'expires-at': { type: 'string' },
       overlap: { type: 'string' },
       action: { type: 'string' },
+      code: { type: 'string' },
       limit: { type: 'string' },
       op: { type: 'string', multiple: true },
       format: { type: 'string' },
@@ -312,6 +316,18 @@ async function main(argv: string[]): Promise<number> {
       if (rest.length !== 1) throw new UsageError('retry takes one job id');
       const { attempt } = await client.retry(rest[0]);
       console.log(`${rest[0]} queued again as attempt ${attempt}`);
+      return 0;
+    }
+    case 'retry-failed': {
+      if (rest.length > 0) throw new UsageError('retry-failed takes no arguments, only --code and --limit');
+      const report = await client.retryFailed({
+        ...(values.code ? { code: values.code as JobErrorCode } : {}),
+        ...(values.limit ? { limit: Number(values.limit) } : {}),
+      });
+      for (const job of report.retried) console.log(`${job.id} queued again as attempt ${job.attempt}`);
+      for (const job of report.skipped) console.error(`${job.id} skipped: ${job.reason}`);
+      console.error(`retried ${report.retried.length}, skipped ${report.skipped.length}`);
+      if (report.stoppedBecause) throw new UsageError(`stopped early: ${report.stoppedBecause}`);
       return 0;
     }
     case 'cancel': {

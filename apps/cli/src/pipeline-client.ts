@@ -1,4 +1,4 @@
-import type { ApiKeyView, AuditEntryView, CreateApiKeyRequest, CreatedApiKey, JobEventView, JobView, RotateApiKeyRequest } from '@pipeline/contracts';
+import type { ApiKeyView, AuditEntryView, BulkRetryReport, CreateApiKeyRequest, CreatedApiKey, JobEventView, JobView, RetryFailedJobsRequest, RotateApiKeyRequest } from '@pipeline/contracts';
 import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
@@ -87,6 +87,11 @@ export class PipelineClient {
 
   async retry(id: string): Promise<{ id: string; attempt: number }> {
     return (await this.request(`/v1/jobs/${encodeURIComponent(id)}/retry`, { method: 'POST' })).json() as Promise<{ id: string; attempt: number }>;
+  }
+
+  async retryFailed(request: RetryFailedJobsRequest): Promise<BulkRetryReport> {
+    const response = await this.request('/v1/jobs/retry-failed', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
+    return response.json() as Promise<BulkRetryReport>;
   }
 
   async cancel(id: string): Promise<JobView> {

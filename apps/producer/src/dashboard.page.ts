@@ -1,7 +1,7 @@
 /**
  * The operators' dashboard, one self-contained page: it polls `/v1/stats` and the latest
  * failures every two seconds, draws the throughput of the last minutes, lists the workers with
- * their heartbeats, retries a failed job with a button, and shows the latest operator actions
+ * their heartbeats, retries a failed job (or all of them) with a button, and shows the latest operator actions
  * from the audit log. Plain HTML and JS, so it needs no
  * build step; everything it shows comes from the public API, called with an admin key that the
  * operator types in and the tab keeps in sessionStorage (never in a URL). The script is a file
@@ -57,7 +57,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <canvas id="chart" width="900" height="140"></canvas>
 <h2>Workers</h2>
 <table><thead><tr><th>worker</th><th>host</th><th>heartbeat</th><th>in flight</th><th>succeeded</th><th>failed</th><th>up since</th></tr></thead><tbody id="workers"></tbody></table>
-<h2>Latest failures</h2>
+<h2>Latest failures <button id="retry-failed" type="button">Retry all failed</button> <small id="bulk-result"></small></h2>
 <table><thead><tr><th>job</th><th>code</th><th>reason</th><th>finished</th><th></th></tr></thead><tbody id="failures"></tbody></table>
 <h2>Operator actions</h2>
 <table><thead><tr><th>when</th><th>key</th><th>action</th><th>target</th><th>request</th></tr></thead><tbody id="audit"></tbody></table>
@@ -180,6 +180,21 @@ export const DASHBOARD_JS = `(() => {
       row.insertCell().append(button);
     }
   }
+
+  document.getElementById('retry-failed').addEventListener('click', async (event) => {
+    const button = event.currentTarget;
+    if (!confirm('Run up to 100 failed jobs again, oldest first (not the cancelled ones)?')) return;
+    button.disabled = true;
+    try {
+      const report = await fetchJson('/v1/jobs/retry-failed', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+      text('bulk-result', 'Retried ' + report.retried.length + ', skipped ' + report.skipped.length + (report.stoppedBecause ? '; stopped early: ' + report.stoppedBecause : ''));
+    } catch (error) {
+      text('error', 'Retrying the failed jobs failed: ' + error.message);
+    } finally {
+      button.disabled = false;
+    }
+    refresh();
+  });
 
   function showAudit(entries) {
     const body = document.getElementById('audit');

@@ -1,7 +1,7 @@
 import { Injectable, NotFoundException } from '@nestjs/common';
 import { AuditLogRepository, JobsRepository, JobNotRetryableError } from '@pipeline/database';
 import { AmqpConnection, DeadLetterQueue, DeadLetterReport, MessagePublisher } from '@pipeline/messaging';
-import { Actor, AuditAction, MessageType, isPlainObject } from '@pipeline/contracts';
+import { Actor, AuditAction, BulkRetryReport, MessageType, isPlainObject, RetryFailedJobsRequest } from '@pipeline/contracts';
 import { GetMessage } from 'amqplib';
 import { JobSubmissionService } from './job-submission.service';
 
@@ -34,6 +34,29 @@ export class JobOperationsService {
     const started = await this.jobs.startNextAttempt(id, run, (job) => this.submission.publish(job, job.attempt, actor.requestId));
     if (!started) throw new NotFoundException(`job ${id} does not exist`);
     return { id, attempt: started.attempt };
+  }
+
+  /**
+   * Retries failed jobs one by one, oldest first, each in its own transaction and audited like
+   * a single retry. A job that was retried (or removed) meanwhile is skipped; when the broker
+   * or the database becomes unavailable the call stops and says so.
+   */
+  async retryFailed(request: RetryFailedJobsRequest, actor: Actor): Promise<BulkRetryReport> {
+    const ids = await this.jobs.failedIds({ code: request.code, limit: request.limit ?? 100 });
+    const report: BulkRetryReport = { retried: [], skipped: [] };
+    for (const id of ids) {
+      try {
+        report.retried.push(await this.retry(id, actor));
+      } catch (error) {
+        if (error instanceof JobNotRetryableError || error instanceof NotFoundException) {
+          report.skipped.push({ id, reason: error.message });
+          continue;
+        }
+        report.stoppedBecause = (error as Error).message;
+        break;
+      }
+    }
+    return report;
   }
 
   async deadLetterCounts(): Promise<{ jobs: number; events: number }> {

@@ -1,6 +1,6 @@
-import { Controller, Get, HttpCode, Inject, Logger, NotFoundException, ConflictException, Param, ParseUUIDPipe, Post, Query, Req, Res, StreamableFile, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Logger, NotFoundException, ConflictException, Param, ParseUUIDPipe, Post, Query, Req, Res, StreamableFile, UseGuards } from '@nestjs/common';
 import { ApiKeyGuard, ApiKeysService, Caller, CurrentCaller, jobOwnerFilter, RequireScopes } from '@pipeline/auth';
-import { Actor, canonicalJson, CONTENT_TYPES, isPlainObject, JOB_STATUSES, JobSource, JobEventView, JobSpec, JobStatus, JobView, JsonJobRequest, parseJsonJobRequest, parseJsonText, Presets, resolveRequestedSpec, ValidationFailed } from '@pipeline/contracts';
+import { Actor, BulkRetryReport, canonicalJson, CONTENT_TYPES, isPlainObject, JOB_STATUSES, JobSource, JobEventView, JobSpec, JobStatus, JobView, JsonJobRequest, parseJsonJobRequest, parseJsonText, Presets, resolveRequestedSpec, RetryFailedJobsRequest, ValidationFailed } from '@pipeline/contracts';
 import { JobsRepository, StoredJob } from '@pipeline/database';
 import { checkSourceUrl } from '@pipeline/fetching';
 import { ProducerConfig } from '@pipeline/platform';
@@ -159,6 +159,14 @@ export class JobsController {
     const { attempt } = await this.operations.retry(id, actor);
     reply.header('Location', `/v1/jobs/${id}`);
     return { id, status: 'queued', attempt };
+  }
+
+  /** Runs failed jobs again (admin), oldest first: `code` picks which; the cancelled ones only when asked for by code. */
+  @Post('retry-failed')
+  @HttpCode(200)
+  @RequireScopes('admin')
+  retryFailed(@Body() request: RetryFailedJobsRequest, @CurrentActor() actor: Actor): Promise<BulkRetryReport> {
+    return this.operations.retryFailed(request, actor);
   }
 
   /**

@@ -11,3 +11,4 @@ export * from './openapi';
 export * from './operation-examples';
 export * from './api-keys';
 export * from './audit';
+export * from './bulk-retry';

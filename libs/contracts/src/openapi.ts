@@ -6,6 +6,7 @@ import { OUTPUT_FORMATS } from './output';
 import { MAX_VARIANTS } from './variants';
 import { Scope, SCOPES } from './api-keys';
 import { AUDIT_ACTIONS } from './audit';
+import { RetryFailedJobsRequest } from './bulk-retry';
 
 type Schema = Record<string, unknown>;
 const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
@@ -40,6 +41,7 @@ export const ROUTE_SCOPES: Record<string, Scope[]> = {
   'POST /v1/keys/{id}/rotate': ['admin'],
   'GET /v1/audit': ['admin'],
   'POST /v1/jobs/{id}/cancel': ['jobs:write'],
+  'POST /v1/jobs/retry-failed': ['admin'],
 };
 
 /** The request and message classes, as JSON Schema, straight from their class-validator decorators. */
@@ -212,6 +214,26 @@ export function buildOpenApiDocument(): Schema {
       },
       '/v1/jobs/{id}/retry': {
         post: { summary: 'Run a failed job again as its next attempt', parameters: [uuidParameter], responses: { 202: accepted, 404: problem('Unknown job'), 409: problem('The job has not failed'), 503: problem('Broker unavailable') } },
+      },
+      '/v1/jobs/retry-failed': {
+        post: {
+          summary: 'Run failed jobs again, oldest first, each as its next attempt (cancelled jobs only when asked for by code)',
+          requestBody: { required: false, ...json(ref(RetryFailedJobsRequest.name)) },
+          responses: {
+            200: {
+              description: 'What was retried, what was skipped, and why the call stopped early if it did',
+              ...json({
+                type: 'object',
+                properties: {
+                  retried: { type: 'array', items: { type: 'object', properties: { id: { type: 'string', format: 'uuid' }, attempt: { type: 'integer' } } } },
+                  skipped: { type: 'array', items: { type: 'object', properties: { id: { type: 'string', format: 'uuid' }, reason: { type: 'string' } } } },
+                  stoppedBecause: { type: 'string' },
+                },
+              }),
+            },
+            400: problem('Invalid request'),
+          },
+        },
       },
       '/v1/jobs/{id}/cancel': {
         post: {

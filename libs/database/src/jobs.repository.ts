@@ -228,6 +228,20 @@ export class JobsRepository {
   }
 
   /**
+   * Failed jobs, oldest first: those that failed with `code`, or (without it) every failed job
+   * but the cancelled ones, whose submitters chose to stop them.
+   */
+  async failedIds(filter: { code?: string; limit: number }): Promise<string[]> {
+    const { rows } = await this.pool.query<{ id: string }>(
+      `SELECT id FROM jobs
+       WHERE status = 'failed' AND CASE WHEN $1::text IS NULL THEN error_code IS DISTINCT FROM 'CANCELLED' ELSE error_code = $1 END
+       ORDER BY created_at, id LIMIT $2`,
+      [filter.code ?? null, filter.limit],
+    );
+    return rows.map((row) => row.id);
+  }
+
+  /**
    * Starts the next run of a job: back to queued with a new attempt number and a `retried`
    * event, committed only if `publish` (given the job as recorded, with its new attempt)
    * succeeds, so that a job is never shown queued without a message behind it.
