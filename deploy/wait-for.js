@@ -4,8 +4,10 @@
 // The Helm chart runs it as an init container, so an app starts once its broker and database
 // answer instead of failing and being restarted with a growing back-off. A variable naming
 // several nodes (AMQP_URL of a cluster: comma-separated URLs, or one URL with several hosts) is
-// satisfied once any of them answers. Prints host and port only, never a URL (they carry passwords). Gives up after
-// WAIT_TIMEOUT_S (300) with exit 1.
+// satisfied once any of them answers. Prints host and port only, never a URL (they carry
+// passwords). Gives up after WAIT_TIMEOUT_S (300) with exit 1. Plain Node.js with no
+// dependencies, so that it runs before anything else; the apps read AMQP_URL with
+// libs/messaging/src/amqp-urls.ts, which this follows.
 'use strict';
 const net = require('node:net');
 

@@ -1,7 +1,8 @@
+import { JobLoad } from '../faults/load';
 import { sumTallies } from '../faults/tally';
-import { acceptedAfter } from '../faults/scenario';
+import { acceptedAfter, sleep } from '../faults/scenario';
 import { ClusterTally, clusterLine, restartIfDown, runClusterScenario } from './cluster-scenario';
-import { LocalCluster } from '../support/local-rabbitmq';
+import { ClusterNode, LocalCluster } from '../support/local-rabbitmq';
 
 /**
  * The pipeline on a three-node RabbitMQ cluster of its own (started next to the machine's
@@ -27,11 +28,29 @@ describe('three-node RabbitMQ cluster', () => {
     if (tallies.length > 0) process.stdout.write(`${clusterLine(NODES, sumTallies(tallies))}\n`);
   }, 120_000);
 
-  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   const the = () => {
     if (!cluster) throw new Error('The cluster did not start');
     return cluster;
   };
+
+  /**
+   * Kills `node` with -9 under load, waits until jobs are accepted without it, notes what
+   * `observe` says then, and brings the node back into the cluster.
+   */
+  async function whileKilled<T>(running: LocalCluster, load: JobLoad, node: ClusterNode, observe: () => Promise<T>): Promise<T> {
+    let seen: T;
+    try {
+      const killedAt = Date.now();
+      await running.killNode(node);
+      await sleep(DOWN_MS);
+      await acceptedAfter(load, killedAt, `with ${node.name} down`);
+      seen = await observe();
+    } finally {
+      await restartIfDown(running, node);
+    }
+    await running.waitUntilClustered();
+    return seen;
+  }
 
   it(
     'kill -9 of the node leading the jobs queue: another node leads, jobs keep flowing, nothing lost or done twice',
@@ -42,17 +61,7 @@ describe('three-node RabbitMQ cluster', () => {
           name: 'leader-kill',
           fault: async ({ cluster, load, jobsQueue }) => {
             const leader = await cluster.leaderOf(jobsQueue);
-            let newLeader: string | undefined;
-            try {
-              const killedAt = Date.now();
-              await cluster.killNode(leader);
-              await sleep(DOWN_MS);
-              await acceptedAfter(load, killedAt, `with ${leader.name} down`);
-              newLeader = (await cluster.leaderOf(jobsQueue)).name;
-            } finally {
-              await restartIfDown(cluster, leader);
-            }
-            await cluster.waitUntilClustered();
+            const newLeader = await whileKilled(cluster, load, leader, async () => (await cluster.leaderOf(jobsQueue)).name);
             return () => expect(newLeader).not.toBe(leader.name);
           },
         },
@@ -74,17 +83,7 @@ describe('three-node RabbitMQ cluster', () => {
             // The hardest case: the node also leads the jobs queue, so the producer's new channel
             // on another node publishes while that queue is still electing a leader.
             await cluster.moveLeader(jobsQueue, node);
-            let movedTo: string | undefined;
-            try {
-              const killedAt = Date.now();
-              await cluster.killNode(node);
-              await sleep(DOWN_MS);
-              await acceptedAfter(load, killedAt, `with ${node.name} down`);
-              movedTo = (await cluster.nodeOfConnection(connectionName)).name;
-            } finally {
-              await restartIfDown(cluster, node);
-            }
-            await cluster.waitUntilClustered();
+            const movedTo = await whileKilled(cluster, load, node, async () => (await cluster.nodeOfConnection(connectionName)).name);
             return () => expect(movedTo).not.toBe(node.name);
           },
         },

@@ -1,7 +1,6 @@
 import { MessageType, jobEventId } from '@pipeline/contracts';
 import { JobEventsRepository } from '@pipeline/database';
 import { AmqpConnection, Topology } from '@pipeline/messaging';
-import { loadConfig, ProducerConfig } from '@pipeline/platform';
 import { FilesystemBlobStorage } from '@pipeline/storage';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { connect, ChannelModel, Channel, ConfirmChannel } from 'amqplib';
@@ -12,7 +11,8 @@ import { Pool } from 'pg';
 import { startProducer } from '../../apps/producer/src/producer.app';
 import { makeImage } from '../support/images';
 import { AMQP_URL, createTestDatabase, deleteTopology, dropBrokerConnections, makeTempDir, uniqueName, waitFor } from '../support/resources';
-import { adminFetch, TEST_ADMIN_KEY } from '../support/api-keys';
+import { adminFetch } from '../support/api-keys';
+import { producerTestConfig } from '../support/producer-config';
 
 describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
   let database: { url: string; drop: () => Promise<void> };
@@ -37,14 +37,9 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     await writeFile(join(imagesDir, 'nested', 'photo.png'), await makeImage(64, 64, 'png'));
     await writeFile(join(folder.path, 'secret.jpg'), await makeImage(16, 16));
     await symlink(join(folder.path, 'secret.jpg'), join(imagesDir, 'escape.jpg'));
-    const config = loadConfig(ProducerConfig, {
-      PORT: '0',
-      METRICS_PORT: '0',
-      ADMIN_API_KEY: TEST_ADMIN_KEY,
+    const config = producerTestConfig({
       LOG_LEVEL: 'warn',
-      HOST: '127.0.0.1',
       DATABASE_URL: database.url,
-      AMQP_URL,
       AMQP_PREFIX: uniqueName('api'),
       STORAGE_DIR: storageDir,
       IMAGES_DIR: imagesDir,

@@ -29,7 +29,7 @@ describe('Who may do what: API keys, scopes, isolation and limits (two producers
   const readBody = (response: Response): Promise<any> => response.json();
   const jobBody = (path = 'photo.jpg') => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ source: { path }, operations: [{ op: 'grayscale' }] }) });
 
-  async function createKey(body: Record<string, unknown>): Promise<{ id: string; key: string; name: string }> {
+  async function createKey(body: Record<string, unknown>): Promise<{ id: string; key: string; name: string; expiresAt: string | null }> {
     const response = await adminFetch(`${firstUrl}/v1/keys`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     expect(response.status).toBe(201);
     return readBody(response);
@@ -258,6 +258,12 @@ describe('Who may do what: API keys, scopes, isolation and limits (two producers
     expect((await fetchAs(rotating.key)(`${firstUrl}/v1/jobs`)).status).toBe(401);
     expect(await readBody(await fetchAs(third.key)(`${firstUrl}/v1/keys/me`))).toMatchObject({ id: rotating.id, expiresAt: third.expiresAt });
     expect(third.expiresAt).not.toBeNull();
+
+    // The replaced secret never outlives the key's own expiry, however long the overlap.
+    const shortLived = await createKey({ name: 'short-lived', scopes: ['jobs:read'], expiresAt: new Date(Date.now() + 600_000).toISOString() });
+    const rolled = await readBody(await rotate(shortLived.id, { overlapSeconds: 86_400 }));
+    expect(rolled.previousSecretExpiresAt).toBe(shortLived.expiresAt);
+    expect(rolled.expiresAt).toBeNull();
 
     expect((await rotate(randomUUID(), {})).status).toBe(404);
     expect((await rotate(rotating.id, { overlapSeconds: 8 * 86_400 })).status).toBe(400);

@@ -1,6 +1,7 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { loadConfig, ProducerConfig } from '@pipeline/platform';
+import { BOOTSTRAP_ADMIN_KEY_ID, JobsRepository } from '@pipeline/database';
 import { Topology } from '@pipeline/messaging';
+import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Pool } from 'pg';
@@ -8,7 +9,8 @@ import { startProducer } from '../../apps/producer/src/producer.app';
 import { makeImage } from '../support/images';
 import { createTestDatabase, deleteTopology, makeTempDir, uniqueName } from '../support/resources';
 import { TcpProxy } from '../support/tcp-proxy';
-import { adminFetch, TEST_ADMIN_KEY } from '../support/api-keys';
+import { adminFetch } from '../support/api-keys';
+import { producerTestConfig } from '../support/producer-config';
 
 describe('Producer when the broker stops answering (real RabbitMQ behind a proxy)', () => {
   let database: { url: string; drop: () => Promise<void> };
@@ -26,12 +28,8 @@ describe('Producer when the broker stops answering (real RabbitMQ behind a proxy
     proxy = new TcpProxy('127.0.0.1', 5672);
     await proxy.start();
     app = await startProducer(
-      loadConfig(ProducerConfig, {
-        PORT: '0',
-      METRICS_PORT: '0',
-      ADMIN_API_KEY: TEST_ADMIN_KEY,
+      producerTestConfig({
         LOG_LEVEL: 'warn',
-        HOST: '127.0.0.1',
         DATABASE_URL: database.url,
         AMQP_URL: `amqp://guest:guest@127.0.0.1:${proxy.port}`,
         AMQP_PREFIX: prefix,
@@ -71,5 +69,22 @@ describe('Producer when the broker stops answering (real RabbitMQ behind a proxy
     expect(((await response.json()) as { message: string }).message).toContain('did not confirm within 1000 ms');
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
     expect((await pool.query('SELECT count(*)::int AS n FROM jobs')).rows[0].n).toBe(rowsBefore);
+  });
+
+  it('stops a bulk retry when the broker does not confirm, and leaves the job it could not send failed, unaudited', async () => {
+    // The broker is still silent (blackholed above).
+    const jobs = new JobsRepository(pool);
+    const ids = [randomUUID(), randomUUID()];
+    for (const id of ids) {
+      await jobs.insertQueued({ id, apiKeyId: BOOTSTRAP_ADMIN_KEY_ID, source: { kind: 'images', path: 'photo.jpg' }, operations: [], output: {}, createdAt: new Date() });
+      await pool.query("UPDATE jobs SET status = 'failed', error_code = 'SOURCE_UNAVAILABLE', error_message = 'test' WHERE id = $1", [id]);
+    }
+    const response = await adminFetch(`${await app.getUrl()}/v1/jobs/retry-failed`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(response.status).toBe(200);
+    const report = (await response.json()) as { retried: unknown[]; skipped: unknown[]; stoppedBecause?: string };
+    expect(report).toMatchObject({ retried: [], skipped: [] });
+    expect(report.stoppedBecause).toContain('did not confirm within 1000 ms');
+    for (const id of ids) expect(await jobs.findById(id)).toMatchObject({ status: 'failed', attempt: 1, error: { code: 'SOURCE_UNAVAILABLE' } });
+    expect((await pool.query("SELECT count(*)::int AS n FROM audit_log WHERE action = 'job.retried'")).rows[0].n).toBe(0);
   });
 });

@@ -1,14 +1,14 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Topology } from '@pipeline/messaging';
-import { loadConfig, ProducerConfig } from '@pipeline/platform';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startProducer } from '../../apps/producer/src/producer.app';
 import { makeImage } from '../support/images';
-import { AMQP_URL, createTestDatabase, deleteTopology, makeTempDir, uniqueName } from '../support/resources';
+import { createTestDatabase, deleteTopology, makeTempDir, uniqueName } from '../support/resources';
 import { TcpProxy } from '../support/tcp-proxy';
-import { adminFetch, TEST_ADMIN_KEY } from '../support/api-keys';
+import { adminFetch } from '../support/api-keys';
+import { producerTestConfig } from '../support/producer-config';
 
 describe('Producer while PostgreSQL is down (real database behind a proxy)', () => {
   let database: { url: string; drop: () => Promise<void> };
@@ -27,14 +27,8 @@ describe('Producer while PostgreSQL is down (real database behind a proxy)', () 
     const viaProxy = new URL(database.url);
     viaProxy.port = String(proxy.port);
     app = await startProducer(
-      loadConfig(ProducerConfig, {
-        PORT: '0',
-      METRICS_PORT: '0',
-      ADMIN_API_KEY: TEST_ADMIN_KEY,
-        LOG_LEVEL: 'error',
-        HOST: '127.0.0.1',
+      producerTestConfig({
         DATABASE_URL: viaProxy.toString(),
-        AMQP_URL,
         AMQP_PREFIX: prefix,
         STORAGE_DIR: join(folder.path, 'storage'),
         IMAGES_DIR: join(folder.path, 'images'),

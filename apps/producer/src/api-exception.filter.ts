@@ -24,6 +24,9 @@ export class ApiExceptionFilter implements ExceptionFilter {
   }
 }
 
+/** Requests that contradict the state they act on: 409. */
+const CONFLICTS = [IdempotencyConflictError, JobNotRetryableError, JobNotCancellableError, BootstrapKeyError, RevokedKeyError];
+
 /** The HTTP status and message for an error, as every answer of the API gives them. */
 export function describeApiError(exception: unknown, logger: Logger): [number, string | string[]] {
   if (exception instanceof HttpException) {
@@ -35,8 +38,7 @@ export function describeApiError(exception: unknown, logger: Logger): [number, s
   if (exception instanceof ImagePathError) return [HttpStatus.BAD_REQUEST, [exception.message]];
   if (exception instanceof UnsupportedImageError) return [HttpStatus.UNSUPPORTED_MEDIA_TYPE, exception.message];
   if (exception instanceof PayloadTooLargeError) return [HttpStatus.PAYLOAD_TOO_LARGE, exception.message];
-  const conflicts = [IdempotencyConflictError, JobNotRetryableError, JobNotCancellableError, BootstrapKeyError, RevokedKeyError];
-  if (conflicts.some((conflict) => exception instanceof conflict)) return [HttpStatus.CONFLICT, (exception as Error).message];
+  if (CONFLICTS.some((conflict) => exception instanceof conflict)) return [HttpStatus.CONFLICT, (exception as Error).message];
   if (exception instanceof RateLimitExceededError) return [HttpStatus.TOO_MANY_REQUESTS, exception.message];
   if (exception instanceof BrokerUnavailableError || exception instanceof UnroutableMessageError || exception instanceof DependencyUnavailableError) {
     return [HttpStatus.SERVICE_UNAVAILABLE, `Job not accepted, try again: ${exception.message}`];

@@ -1,6 +1,6 @@
 import { BadRequestException, Injectable, NotFoundException, ServiceUnavailableException, UnauthorizedException } from '@nestjs/common';
 import { Actor, ApiKeyView, CreateApiKeyRequest, CreatedApiKey, DEFAULT_ROTATION_OVERLAP_S, RotateApiKeyRequest } from '@pipeline/contracts';
-import { ApiKeysRepository, BOOTSTRAP_ADMIN_KEY_ID } from '@pipeline/database';
+import { ApiKeyCredentials, ApiKeysRepository, BOOTSTRAP_ADMIN_KEY_ID } from '@pipeline/database';
 import { randomUUID } from 'node:crypto';
 import { hashApiKey, issueApiKey, lookupIdOf, sameDigest } from './api-key';
 import { Caller } from './caller';
@@ -122,7 +122,7 @@ export class ApiKeysService {
     return revoked;
   }
 
-  private caller(key: { id: string; name: string; scopes: Caller['scopes']; limits: { requestsPerWindow: number | null; jobsInFlight: number | null }; expiresAt: Date | null }): Caller {
+  private caller(key: Omit<ApiKeyCredentials, 'hash' | 'replaced'>): Caller {
     return {
       keyId: key.id,
       name: key.name,

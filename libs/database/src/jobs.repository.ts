@@ -1,4 +1,4 @@
-import { Actor, AuditAction, JobEventView, JobSource, JobStatus, JobView, Operation, OutputOptions, StoredOutput, VariantSpec } from '@pipeline/contracts';
+import { Actor, AuditAction, JobErrorCode, jobEventId, JobEventView, JobSource, JobStatus, JobView, Operation, OutputOptions, StoredOutput, VariantSpec } from '@pipeline/contracts';
 import { Pool } from 'pg';
 import { recordAudit } from './audit-log.repository';
 import { Batcher } from './batcher';
@@ -234,9 +234,9 @@ export class JobsRepository {
   async failedIds(filter: { code?: string; limit: number }): Promise<string[]> {
     const { rows } = await this.pool.query<{ id: string }>(
       `SELECT id FROM jobs
-       WHERE status = 'failed' AND CASE WHEN $1::text IS NULL THEN error_code IS DISTINCT FROM 'CANCELLED' ELSE error_code = $1 END
+       WHERE status = 'failed' AND CASE WHEN $1::text IS NULL THEN error_code IS DISTINCT FROM $3 ELSE error_code = $1 END
        ORDER BY created_at, id LIMIT $2`,
-      [filter.code ?? null, filter.limit],
+      [filter.code ?? null, filter.limit, JobErrorCode.cancelled],
     );
     return rows.map((row) => row.id);
   }
@@ -294,15 +294,15 @@ export class JobsRepository {
       if (rows.length === 0) return null;
       const { status, attempt } = rows[0];
       if (status === 'succeeded' || status === 'failed') throw new JobNotCancellableError(id, status);
-      const message = 'Cancelled before it finished';
+      const error = { code: JobErrorCode.cancelled, message: 'Cancelled before it finished' };
       await client.query(
         `INSERT INTO job_events (event_id, job_id, type, attempt, at, detail) VALUES ($1, $2, 'failed', $3, now(), $4)
          ON CONFLICT (event_id) DO NOTHING`,
-        [`${id}/${attempt}/outcome`, id, attempt, JSON.stringify({ code: 'CANCELLED', message, apiKeyId: actor.apiKeyId, requestId: actor.requestId })],
+        [jobEventId(id, attempt, 'failed', 0), id, attempt, JSON.stringify({ ...error, apiKeyId: actor.apiKeyId, requestId: actor.requestId })],
       );
       await client.query(
-        `UPDATE jobs SET status = 'failed', error_code = 'CANCELLED', error_message = $2, finished_at = now(), updated_at = now() WHERE id = $1`,
-        [id, message],
+        `UPDATE jobs SET status = 'failed', error_code = $2, error_message = $3, finished_at = now(), updated_at = now() WHERE id = $1`,
+        [id, error.code, error.message],
       );
       await recordAudit(client, { actor, action: 'job.cancelled', target: id, detail: { attempt, previousStatus: status } });
       return { attempt };

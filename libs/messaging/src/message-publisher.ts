@@ -71,8 +71,7 @@ export class MessagePublisher {
             if (error) {
               if (wasNacked(error)) this.renewal.renew(channel, this.channel, this.connection.current);
               reject(new BrokerUnavailableError(`RabbitMQ did not accept the message: ${String((error as Error)?.message ?? error)}`));
-            }
-            else if (wasReturned) reject(new UnroutableMessageError(type));
+            } else if (wasReturned) reject(new UnroutableMessageError(type));
             else resolve();
           },
         );

@@ -145,9 +145,7 @@ export class Topology {
    * `shrink` change them). Any other difference still fails, as it should.
    */
   async declare(model: Pick<ChannelModel, 'createChannel'>): Promise<void> {
-    let channel = await model.createChannel();
-    // A refused declaration closes the channel with an error; the failed call reports it.
-    channel.on('error', () => undefined);
+    let channel = await openQuietly(model);
     try {
       await channel.assertExchange(this.exchange, 'direct', { durable: true });
       await channel.assertExchange(this.deadLetterExchange, 'direct', { durable: true });
@@ -163,11 +161,6 @@ export class Topology {
 
   /** Declares one queue; returns the channel to go on with (a new one when the broker closed the first). */
   private async assertQueue(model: Pick<ChannelModel, 'createChannel'>, channel: Channel, { queue, arguments: args, creationOnly }: QueueDeclaration): Promise<Channel> {
-    const fresh = async () => {
-      const next = await model.createChannel();
-      next.on('error', () => undefined);
-      return next;
-    };
     try {
       await channel.assertQueue(queue, { durable: true, arguments: args });
       return channel;
@@ -176,17 +169,24 @@ export class Topology {
     }
     const without = Object.fromEntries(Object.entries(args).filter(([name]) => !creationOnly.includes(name)));
     const kept = creationOnly.filter((name) => name in args).join(', ');
-    channel = await fresh();
+    channel = await openQuietly(model);
     try {
       await channel.assertQueue(queue, { durable: true, arguments: without });
     } catch (error) {
       if (!isInequivalentArgument(error, creationOnly)) throw error;
-      channel = await fresh();
+      channel = await openQuietly(model);
       await channel.checkQueue(queue);
     }
     new Logger(Topology.name).warn(`Queue ${queue} exists with other values of ${kept} than configured; it keeps its own (they apply only when a queue is created)`);
     return channel;
   }
+}
+
+/** A channel for declarations: one the broker refuses closes it with an error, which the failed call reports. */
+async function openQuietly(model: Pick<ChannelModel, 'createChannel'>): Promise<Channel> {
+  const channel = await model.createChannel();
+  channel.on('error', () => undefined);
+  return channel;
 }
 
 /** The broker refused a declaration because the queue exists with another value of one of `names`. */

@@ -1,4 +1,4 @@
-import { redactSecrets } from './redact';
+import { isSecretSetting, redactSecrets } from './redact';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 
@@ -19,7 +19,7 @@ function convert(value: string, like: unknown): unknown {
 
 /** A value for an error message: a secret only by its length, a URL without its password. */
 function describeValue(name: string, value: unknown): string {
-  if (/KEY|SECRET|PASSWORD|TOKEN/.test(name)) return typeof value === 'string' ? `${value.length} characters` : typeof value;
+  if (isSecretSetting(name)) return typeof value === 'string' ? `${value.length} characters` : typeof value;
   return redactSecrets(JSON.stringify(value) ?? String(value));
 }
 

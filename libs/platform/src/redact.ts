@@ -30,9 +30,14 @@ export function redactValue(value: unknown, known: readonly string[] = [], seen 
   return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, redactValue(item, known, seen)]));
 }
 
-/** The values of a configuration's secret settings (named *KEY*, *SECRET*, *PASSWORD*, *TOKEN*). */
+/** Whether a setting holds a secret: its name says KEY, SECRET, PASSWORD or TOKEN. */
+export function isSecretSetting(name: string): boolean {
+  return /KEY|SECRET|PASSWORD|TOKEN/.test(name);
+}
+
+/** The values of a configuration's secret settings (see isSecretSetting). */
 export function secretValuesOf(config: object): string[] {
   return Object.entries(config)
-    .filter(([name, value]) => /KEY|SECRET|PASSWORD|TOKEN/.test(name) && typeof value === 'string' && value.length >= 8)
+    .filter(([name, value]) => isSecretSetting(name) && typeof value === 'string' && value.length >= 8)
     .map(([, value]) => value as string);
 }
