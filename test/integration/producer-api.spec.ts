@@ -216,7 +216,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
 
     // A first request whose confirmation was never recorded (its producer died between the
     // insert and the confirm): the repeat waits out the publish timeout, then publishes the job again.
-    await pool.query('UPDATE jobs SET idempotency_confirmed_at = NULL WHERE id = $1', [id]);
+    await pool.query('UPDATE jobs SET published_at = NULL WHERE id = $1', [id]);
     const started = Date.now();
     const unconfirmed = await post('order-1', { source: { path: 'photo.jpg' }, operations: [{ op: 'resize', width: 10, height: 8 }] });
     expect(unconfirmed.status).toBe(202);
@@ -224,7 +224,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
     const again = await takeJobMessage();
     expect(JSON.parse(again.content.toString())).toMatchObject({ jobId: id, attempt: 1, source: { kind: 'images', path: 'photo.jpg' }, operations: [{ op: 'resize', width: 10, height: 8 }] });
-    expect((await pool.query('SELECT idempotency_confirmed_at IS NOT NULL AS confirmed FROM jobs WHERE id = $1', [id])).rows[0].confirmed).toBe(true);
+    expect((await pool.query('SELECT published_at IS NOT NULL AS confirmed FROM jobs WHERE id = $1', [id])).rows[0].confirmed).toBe(true);
     expect(await jobCount()).toBe(before + 1);
 
     // An upload repeated under its key keeps one stored input.

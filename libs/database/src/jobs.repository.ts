@@ -178,7 +178,7 @@ export class JobsRepository {
   /** The job `apiKeyId` submitted under an Idempotency-Key (each API key has keys of its own). */
   async findByIdempotencyKey(apiKeyId: string, key: string): Promise<IdempotentMatch | null> {
     const { rows } = await this.pool.query<{ id: string; request_hash: string; confirmed: boolean }>(
-      'SELECT id, request_hash, idempotency_confirmed_at IS NOT NULL AS confirmed FROM jobs WHERE api_key_id = $1 AND idempotency_key = $2',
+      'SELECT id, request_hash, published_at IS NOT NULL AS confirmed FROM jobs WHERE api_key_id = $1 AND idempotency_key = $2',
       [apiKeyId, key],
     );
     return rows.length > 0 ? { id: rows[0].id, requestHash: rows[0].request_hash, confirmed: rows[0].confirmed } : null;
@@ -186,7 +186,7 @@ export class JobsRepository {
 
   /** Marks a job submitted with an idempotency key as confirmed by the broker. */
   async confirmIdempotent(id: string): Promise<void> {
-    await this.pool.query('UPDATE jobs SET idempotency_confirmed_at = now() WHERE id = $1 AND idempotency_confirmed_at IS NULL', [id]);
+    await this.pool.query('UPDATE jobs SET published_at = now() WHERE id = $1 AND published_at IS NULL', [id]);
   }
 
   /** The request a job was recorded with, to publish it again. */

@@ -6,6 +6,7 @@ import * as retries from './005-retries';
 import * as workers from './006-workers';
 import * as apiKeys from './007-api-keys';
 import * as auditLog from './008-audit-log';
+import * as deliveryBookkeeping from './009-delivery-bookkeeping';
 
 /** Every migration, in the order applied. Append; never edit one that has shipped. */
-export const MIGRATIONS: Array<{ name: string; sql: string }> = [jobs, idempotencyKeys, jobOutputs, idempotencyConfirmed, retries, workers, apiKeys, auditLog];
+export const MIGRATIONS: Array<{ name: string; sql: string }> = [jobs, idempotencyKeys, jobOutputs, idempotencyConfirmed, retries, workers, apiKeys, auditLog, deliveryBookkeeping];
