@@ -57,6 +57,8 @@ export const DASHBOARD_HTML = `<!doctype html>
 <canvas id="chart" width="900" height="140"></canvas>
 <h2>Workers</h2>
 <table><thead><tr><th>worker</th><th>host</th><th>heartbeat</th><th>in flight</th><th>succeeded</th><th>failed</th><th>up since</th></tr></thead><tbody id="workers"></tbody></table>
+<h2>Stuck jobs</h2>
+<table><thead><tr><th>job</th><th>status</th><th>reason</th><th>since</th><th></th></tr></thead><tbody id="stuck-jobs"></tbody></table>
 <h2>Latest failures <button id="retry-failed" type="button">Retry all failed</button> <small id="bulk-result"></small></h2>
 <table><thead><tr><th>job</th><th>code</th><th>reason</th><th>finished</th><th></th></tr></thead><tbody id="failures"></tbody></table>
 <h2>Operator actions</h2>
@@ -165,19 +167,41 @@ export const DASHBOARD_JS = `(() => {
       cell(row, job.error ? job.error.code : '');
       cell(row, job.error ? job.error.message : '');
       cell(row, job.finishedAt ? new Date(job.finishedAt).toLocaleTimeString() : '');
-      const button = document.createElement('button');
-      button.textContent = 'Retry';
-      button.addEventListener('click', async () => {
-        button.disabled = true;
-        try {
-          await fetchJson('/v1/jobs/' + job.id + '/retry', { method: 'POST' });
-          button.textContent = 'Retried';
-        } catch (error) {
-          button.disabled = false;
-          text('error', 'Retry failed: ' + error.message);
-        }
-      });
-      row.insertCell().append(button);
+      row.insertCell().append(actionButton('Retry', 'Retried', '/v1/jobs/' + job.id + '/retry'));
+    }
+  }
+
+  // A button that POSTs to its path once, saying how it went.
+  function actionButton(label, done, path) {
+    const button = document.createElement('button');
+    button.textContent = label;
+    button.addEventListener('click', async () => {
+      button.disabled = true;
+      try {
+        await fetchJson(path, { method: 'POST' });
+        button.textContent = done;
+      } catch (error) {
+        button.disabled = false;
+        text('error', label + ' failed: ' + error.message);
+      }
+    });
+    return button;
+  }
+
+  function showStuck(jobs) {
+    const body = document.getElementById('stuck-jobs');
+    body.replaceChildren();
+    for (const job of jobs) {
+      const row = body.insertRow();
+      row.dataset.job = job.id;
+      const code = document.createElement('code');
+      code.textContent = job.id;
+      cell(row, '').append(code);
+      cell(row, job.status);
+      cell(row, job.stuckReason || 'processing since ' + new Date(job.startedAt).toLocaleString());
+      cell(row, new Date(job.startedAt || job.createdAt).toLocaleTimeString());
+      const actions = row.insertCell();
+      actions.append(actionButton('Retry', 'Retried', '/v1/jobs/' + job.id + '/retry'), ' ', actionButton('Cancel', 'Cancelled', '/v1/jobs/' + job.id + '/cancel'));
     }
   }
 
@@ -213,7 +237,12 @@ export const DASHBOARD_JS = `(() => {
 
   async function refresh() {
     try {
-      const [stats, failures, audit] = await Promise.all([fetchJson('/v1/stats'), fetchJson('/v1/jobs?status=failed&limit=10'), fetchJson('/v1/audit?limit=10')]);
+      const [stats, failures, stuck, audit] = await Promise.all([
+        fetchJson('/v1/stats'),
+        fetchJson('/v1/jobs?status=failed&limit=10'),
+        fetchJson('/v1/jobs?stuck=true&limit=10'),
+        fetchJson('/v1/audit?limit=10'),
+      ]);
       for (const status of ['queued', 'processing', 'succeeded', 'failed', 'stuck']) text(status, stats.jobs[status]);
       text('rate', stats.throughput.perSecond.toFixed(2));
       text('ready', stats.queues ? stats.queues.jobs.ready : '?');
@@ -224,6 +253,7 @@ export const DASHBOARD_JS = `(() => {
       if (history.length > 150) history.shift();
       drawChart();
       showWorkers(stats.workers);
+      showStuck(stuck);
       showFailures(failures);
       showAudit(audit);
     } catch (error) {

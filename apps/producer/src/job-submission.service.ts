@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { ImageJobMessage, JobSource, JobSpec, MessageType } from '@pipeline/contracts';
+import { imageJobMessage, JobSource, JobSpec, MessageType } from '@pipeline/contracts';
+import { failpoint } from '@pipeline/failpoints';
 import { JobsRepository, RecordedJob } from '@pipeline/database';
 import { MessagePublisher } from '@pipeline/messaging';
 import { ProducerMetrics } from '@pipeline/metrics';
@@ -10,9 +11,11 @@ import { DependencyUnavailableError, IdempotencyConflictError } from './errors';
 const CONFIRM_POLL_MS = 50;
 
 /**
- * Accepting a job: record it as queued, publish it, and return only once the broker has
- * confirmed. If publishing fails the row is removed again, so a job is either fully
- * accepted or not at all (the caller removes an uploaded input it stored).
+ * Accepting a job: record it as queued, publish it, mark it published once the broker has
+ * confirmed, and only then answer. If publishing fails the row is removed again, so a job is
+ * either fully accepted or not at all (the caller removes an uploaded input it stored). A
+ * producer that dies between the insert and the mark leaves a queued row without
+ * `published_at`: the results writer's sweeper publishes it again (see JobSweeper).
  */
 @Injectable()
 export class JobSubmissionService {
@@ -46,17 +49,17 @@ export class JobSubmissionService {
       throw new DependencyUnavailableError('the database', error);
     }
     if (!recorded) return this.repeat(apiKeyId, idempotency!);
+    await failpoint('producer.after-insert');
     try {
       await this.publish({ id, source, ...spec, createdAt }, 1, correlationId);
     } catch (error) {
       await this.jobs.delete(id).catch(() => undefined);
       throw error;
     }
-    if (idempotency) {
-      // The job is accepted either way; should this write fail, a repeat finds the job
-      // unconfirmed and publishes it again (the same job id, which workers and writer dedupe).
-      await this.jobs.confirmIdempotent(id).catch((error) => this.logger.warn(`Job ${id} accepted, but its Idempotency-Key could not be marked confirmed: ${error.message}`));
-    }
+    await failpoint('producer.after-confirm');
+    // The job is accepted either way; should this write fail, the sweeper (or a repeat under its
+    // Idempotency-Key) publishes it again: the same job id and attempt, which workers and writer dedupe.
+    await this.jobs.markPublished(id).catch((error) => this.logger.warn(`Job ${id} accepted, but could not be marked published: ${error.message}`));
     this.metrics.jobsAccepted.inc({ source: source.kind });
     this.logger.debug({ msg: 'job accepted', jobId: id, correlationId, source: source.kind });
     return { id, repeated: false };
@@ -64,9 +67,7 @@ export class JobSubmissionService {
 
   /** Publishes a recorded job's message (its first run, or the run `attempt`), resolving once confirmed. */
   publish(job: RecordedJob, attempt = 1, correlationId?: string): Promise<void> {
-    const { id, createdAt, ...spec } = job;
-    const message: ImageJobMessage = { jobId: id, attempt, ...spec, submittedAt: createdAt.toISOString() };
-    return this.publisher.publish(MessageType.imageJob, id, message, correlationId);
+    return this.publisher.publish(MessageType.imageJob, job.id, imageJobMessage(job, attempt), correlationId);
   }
 
   /**
@@ -87,7 +88,7 @@ export class JobSubmissionService {
         if (!recorded) continue;
         this.logger.warn(`Job ${first.id} was recorded but never confirmed; publishing it again for a repeat of its request`);
         await this.publish(recorded);
-        await this.jobs.confirmIdempotent(first.id);
+        await this.jobs.markPublished(first.id);
         return { id: first.id, repeated: true };
       }
       await sleep(CONFIRM_POLL_MS);

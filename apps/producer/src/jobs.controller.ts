@@ -39,8 +39,12 @@ function digest(request: unknown): string {
   return createHash('sha256').update(canonicalJson(request)).digest('hex');
 }
 
-/** A job is stuck when it has been processing for longer than `stuckAfterMs`: its worker most likely vanished. */
-export function isStuck(job: Pick<StoredJob, 'status' | 'startedAt'>, stuckAfterMs: number, now = Date.now()): boolean {
+/**
+ * A job is stuck when the sweeper found that nothing can move it (`stuckReason`), or when it has
+ * been processing for longer than `stuckAfterMs`: its worker most likely vanished.
+ */
+export function isStuck(job: Pick<StoredJob, 'status' | 'startedAt' | 'stuckReason'>, stuckAfterMs: number, now = Date.now()): boolean {
+  if (job.stuckReason !== null) return true;
   return job.status === 'processing' && job.startedAt !== null && now - Date.parse(job.startedAt) > stuckAfterMs;
 }
 
@@ -185,8 +189,8 @@ export class JobsController {
   @Get()
   @RequireScopes('jobs:read')
   async list(@CurrentCaller() caller: Caller, @Query() query: ListJobsQuery): Promise<JobView[]> {
-    const startedBefore = query.stuck ? new Date(Date.now() - this.config.STUCK_AFTER_S * 1000) : undefined;
-    return (await this.jobs.list({ status: query.status, limit: query.limit, startedBefore, ownedBy: jobOwnerFilter(caller) })).map((job) => this.toView(job));
+    const stuckBefore = query.stuck ? new Date(Date.now() - this.config.STUCK_AFTER_S * 1000) : undefined;
+    return (await this.jobs.list({ status: query.status, limit: query.limit, stuckBefore, ownedBy: jobOwnerFilter(caller) })).map((job) => this.toView(job));
   }
 
   @Get(':id')

@@ -1,5 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { DatabaseModule, JobEventsRepository, WorkersRepository } from '@pipeline/database';
+import { DatabaseModule, JobEventsRepository, JobSweepRepository, WorkersRepository } from '@pipeline/database';
 import { HealthModule, postgresCheck, rabbitmqCheck } from '@pipeline/health';
 import { MetricsModule, WriterMetrics } from '@pipeline/metrics';
 import { Registry } from 'prom-client';
@@ -7,6 +7,7 @@ import { AmqpConnection, MessagingModule } from '@pipeline/messaging';
 import { WriterConfig } from '@pipeline/platform';
 import { Pool } from 'pg';
 import { JobEventsHandler } from './job-events.handler';
+import { JobSweeper } from './job-sweeper.service';
 import { WorkerHeartbeatsHandler } from './worker-heartbeats.handler';
 
 @Module({})
@@ -34,6 +35,8 @@ export class WriterModule {
         { provide: JobEventsRepository, inject: [Pool], useFactory: (pool: Pool) => new JobEventsRepository(pool) },
         { provide: WriterMetrics, inject: [Registry], useFactory: (registry: Registry) => new WriterMetrics(registry) },
         { provide: WorkersRepository, inject: [Pool], useFactory: (pool: Pool) => new WorkersRepository(pool) },
+        { provide: JobSweepRepository, inject: [Pool], useFactory: (pool: Pool) => new JobSweepRepository(pool) },
+        JobSweeper,
       ],
     };
   }

@@ -40,8 +40,13 @@ export interface JobView {
   attempt: number;
   /** Deliveries to workers that started, over all runs and retries. */
   attempts: number;
-  /** Processing for longer than the stuck threshold: its worker probably vanished, and the broker will hand the job out again. */
+  /**
+   * Unfinished, and either flagged by the sweeper (nothing can move it any more: see
+   * `stuckReason`) or processing for longer than the stuck threshold.
+   */
   stuck: boolean;
+  /** Why the sweeper flagged the job stuck; null when it did not. */
+  stuckReason: string | null;
   operations: Operation[];
   /** The outputs asked for, when the job asked for several; null for a job with one output. */
   variants: VariantSpec[] | null;

@@ -27,6 +27,15 @@ export interface ImageJobMessage {
   submittedAt: string;
 }
 
+/** The message that runs attempt `attempt` of a job as recorded; one shape for first runs, retries and republishes. */
+export function imageJobMessage(
+  job: { id: string; source: JobSource; operations: Operation[]; output: OutputOptions; variants?: VariantSpec[]; createdAt: Date },
+  attempt: number,
+): ImageJobMessage {
+  const { id, createdAt, ...spec } = job;
+  return { jobId: id, attempt, ...spec, submittedAt: createdAt.toISOString() };
+}
+
 /** An output a worker stored: what it is and where. */
 export interface StoredOutput extends NamedOutputInfo {
   key: string;

@@ -106,6 +106,7 @@ export function buildOpenApiDocument(): Schema {
       attempt: { type: 'integer' },
       attempts: { type: 'integer' },
       stuck: { type: 'boolean' },
+      stuckReason: { type: ['string', 'null'], description: 'Why the sweeper flagged the job stuck: nothing can move it any more (retry or cancel it).' },
       operations: { type: 'array', items: ref('Operation') },
       variants: { type: ['array', 'null'] },
       output: { oneOf: [outputInfo, { type: 'null' }] },

@@ -10,3 +10,5 @@ export * from './workers.repository';
 export { MIGRATIONS } from './migrations';
 export * from './transaction';
 export * from './audit-log.repository';
+export * from './job-sweep.repository';
+export * from './stuck-verdict';

@@ -74,6 +74,7 @@ export class JobEventsRepository {
                worker_id = CASE WHEN ${STALE_RETRY} THEN j.worker_id ELSE COALESCE(p.worker_id, j.worker_id) END,
                error_code = CASE WHEN ${STALE_RETRY} THEN j.error_code ELSE p.error_code END,
                error_message = CASE WHEN ${STALE_RETRY} THEN j.error_message ELSE p.error_message END,
+               stuck_reason = NULL, stuck_since = NULL,
                updated_at = now()
              FROM unnest($1::uuid[], $2::text[], $3::int[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[], $8::text[], $17::int[])
                AS p(job_id, status, started_count, started_at, finished_at, worker_id, error_code, error_message, attempt)

@@ -70,6 +70,7 @@ interface JobRow {
   outputs: Array<{ name: string; format: StoredOutput['format']; width: number; height: number; size_bytes: number; storage_key: string }>;
   error_code: string | null;
   error_message: string | null;
+  stuck_reason: string | null;
   worker_id: string | null;
   api_key_id: string | null;
   created_at: Date;
@@ -82,7 +83,7 @@ export interface StoredJob extends Omit<JobView, 'outputs' | 'stuck'> {
   outputs: StoredOutput[];
 }
 
-const JOB_COLUMNS = `id, status, attempt, attempts, operations, variants, error_code, error_message, worker_id, api_key_id, created_at, started_at, finished_at,
+const JOB_COLUMNS = `id, status, attempt, attempts, operations, variants, error_code, error_message, stuck_reason, worker_id, api_key_id, created_at, started_at, finished_at,
   COALESCE((SELECT jsonb_agg(jsonb_build_object('name', o.name, 'format', o.format, 'width', o.width, 'height', o.height,
                                                 'size_bytes', o.size_bytes, 'storage_key', o.storage_key) ORDER BY o.position)
             FROM job_outputs o WHERE o.job_id = jobs.id), '[]'::jsonb) AS outputs`;
@@ -99,6 +100,7 @@ function toStoredJob(row: JobRow): StoredJob {
     output: outputs.length > 0 ? { format: outputs[0].format, width: outputs[0].width, height: outputs[0].height, sizeBytes: outputs[0].sizeBytes } : null,
     outputs,
     error: row.error_code ? { code: row.error_code, message: row.error_message ?? '' } : null,
+    stuckReason: row.status === 'queued' || row.status === 'processing' ? row.stuck_reason : null,
     workerId: row.worker_id,
     apiKeyId: row.api_key_id,
     createdAt: row.created_at.toISOString(),
@@ -106,6 +108,9 @@ function toStoredJob(row: JobRow): StoredJob {
     finishedAt: row.finished_at?.toISOString() ?? null,
   };
 }
+
+/** An unfinished job is stuck when the sweeper flagged it, or when it has processed for longer than the threshold (`$STUCK_BEFORE`). */
+const STUCK = `(status IN ('queued', 'processing') AND stuck_reason IS NOT NULL OR status = 'processing' AND started_at < $STUCK_BEFORE)`;
 
 /** A finished job cannot be cancelled: its outcome is final. */
 export class JobNotCancellableError extends Error {
@@ -130,12 +135,17 @@ export interface NextAttempt {
 /** The producer's access to jobs: record a submission, read jobs back. */
 export class JobsRepository {
   private readonly inserts: Batcher<NewJob, boolean>;
+  private readonly publishedMarks: Batcher<string, void>;
 
   constructor(
     private readonly pool: Pool,
     maxBatch = 500,
   ) {
     this.inserts = new Batcher((jobs) => this.insertBatch(jobs), maxBatch);
+    this.publishedMarks = new Batcher<string, void>(async (ids) => {
+      await this.pool.query('UPDATE jobs SET published_at = now() WHERE id = ANY($1::uuid[]) AND published_at IS NULL', [ids]);
+      return ids.map(() => undefined);
+    }, maxBatch);
   }
 
   /**
@@ -184,9 +194,9 @@ export class JobsRepository {
     return rows.length > 0 ? { id: rows[0].id, requestHash: rows[0].request_hash, confirmed: rows[0].confirmed } : null;
   }
 
-  /** Marks a job submitted with an idempotency key as confirmed by the broker. */
-  async confirmIdempotent(id: string): Promise<void> {
-    await this.pool.query('UPDATE jobs SET published_at = now() WHERE id = $1 AND published_at IS NULL', [id]);
+  /** Records that the broker confirmed a job's first message; concurrent calls share a statement. */
+  markPublished(id: string): Promise<void> {
+    return this.publishedMarks.add(id);
   }
 
   /** The request a job was recorded with, to publish it again. */
@@ -215,14 +225,14 @@ export class JobsRepository {
     return rows.length > 0 ? toStoredJob(rows[0]) : null;
   }
 
-  /** Most recent first; `startedBefore` keeps only jobs processing since before then (the stuck ones). */
-  async list(filter: { status?: JobStatus; limit: number; startedBefore?: Date; ownedBy?: string }): Promise<StoredJob[]> {
+  /** Most recent first; `stuckBefore` keeps only stuck jobs: flagged by the sweeper, or processing since before then. */
+  async list(filter: { status?: JobStatus; limit: number; stuckBefore?: Date; ownedBy?: string }): Promise<StoredJob[]> {
     const { rows } = await this.pool.query<JobRow>(
       `SELECT ${JOB_COLUMNS} FROM jobs
-       WHERE ($1::text IS NULL OR status = $1) AND ($3::timestamptz IS NULL OR (status = 'processing' AND started_at < $3))
+       WHERE ($1::text IS NULL OR status = $1) AND ($3::timestamptz IS NULL OR ${STUCK.replace('$STUCK_BEFORE', '$3')})
          AND ($4::uuid IS NULL OR api_key_id = $4)
        ORDER BY created_at DESC, id LIMIT $2`,
-      [filter.status ?? null, filter.limit, filter.startedBefore?.toISOString() ?? null, filter.ownedBy ?? null],
+      [filter.status ?? null, filter.limit, filter.stuckBefore?.toISOString() ?? null, filter.ownedBy ?? null],
     );
     return rows.map(toStoredJob);
   }
@@ -322,7 +332,7 @@ export class JobsRepository {
     );
   }
 
-  /** Jobs by status, stuck ones (processing since before `stuckBefore`), and outcomes since `since`. */
+  /** Jobs by status, stuck ones (flagged, or processing since before `stuckBefore`), and outcomes since `since`. */
   async counts(stuckBefore: Date, since: Date): Promise<JobCounts> {
     const { rows } = await this.pool.query(
       `SELECT
@@ -330,7 +340,7 @@ export class JobsRepository {
          count(*) FILTER (WHERE status = 'processing')::int AS processing,
          count(*) FILTER (WHERE status = 'succeeded')::int AS succeeded,
          count(*) FILTER (WHERE status = 'failed')::int AS failed,
-         count(*) FILTER (WHERE status = 'processing' AND started_at < $1)::int AS stuck,
+         count(*) FILTER (WHERE ${STUCK.replace('$STUCK_BEFORE', '$1')})::int AS stuck,
          count(*) FILTER (WHERE status = 'succeeded' AND finished_at >= $2)::int AS recent_succeeded,
          count(*) FILTER (WHERE status = 'failed' AND finished_at >= $2)::int AS recent_failed
        FROM jobs`,

@@ -95,12 +95,19 @@ export class WorkerMetrics {
   }
 }
 
-/** What the results writer counts: batch sizes and commit latency. */
+/** What the results writer counts: batch sizes, commit latency, and what its sweeper did. */
 export class WriterMetrics {
   readonly batchSize: Histogram;
   readonly commitDuration: Histogram;
+  readonly sweptJobs: Counter<'action'>;
 
   constructor(registry: Registry) {
+    this.sweptJobs = new Counter({
+      name: 'pipeline_sweeper_jobs_total',
+      help: 'Jobs the sweeper acted on: action="republished" (no broker confirm was recorded) or "flagged_stuck"',
+      labelNames: ['action'],
+      registers: [registry],
+    });
     this.batchSize = new Histogram({
       name: 'pipeline_writer_batch_size',
       help: 'Events committed per transaction',

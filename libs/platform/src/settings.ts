@@ -137,4 +137,14 @@ export class WriterConfig extends SharedConfig {
   @IsInt() @Min(1) @Max(10_000) WRITER_PREFETCH = 1000;
   /** Most events committed in one transaction. */
   @IsInt() @Min(1) @Max(10_000) WRITER_MAX_BATCH = 500;
+  /** Seconds between the sweeper's passes (republishing unconfirmed jobs, flagging stuck ones); 0 turns it off. */
+  @IsInt() @Min(0) @Max(86_400) SWEEP_INTERVAL_S = 30;
+  /**
+   * A queued job whose broker confirm was not recorded this long after it was written is
+   * published again. Longer than the producers' PUBLISH_TIMEOUT_MS, so a publish still waiting
+   * for its confirm is left alone.
+   */
+  @IsInt() @Min(1) @Max(86_400) SWEEP_REPUBLISH_AFTER_S = 60;
+  /** A worker silent for this long is gone; a job must also have been quiet this long before it can be flagged stuck. */
+  @IsInt() @Min(1) WORKER_GONE_AFTER_S = 20;
 }
