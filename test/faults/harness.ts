@@ -25,6 +25,8 @@ export interface PipelineOptions {
   env?: Record<string, string>;
   /** For the image workers only. */
   workerEnv?: Record<string, string>;
+  /** For the results writer only. */
+  writerEnv?: Record<string, string>;
   /** Start of the queue prefix and database names (`faults` unless given). */
   kind?: string;
   /** Whether `stop` deletes the prefix's queues and exchanges on the machine's broker (true unless the pipeline ran on a broker of its own). */
@@ -95,7 +97,7 @@ export class Pipeline {
       for (let i = 1; i <= options.workers; i++) {
         await pipeline.define(`worker-${i}`, 'image-worker', { WORKER_ID: `worker-${i}`, ...options.env, ...options.workerEnv });
       }
-      await pipeline.define('writer', 'results-writer', options.env);
+      await pipeline.define('writer', 'results-writer', { ...options.env, ...options.writerEnv });
       await Promise.all([...pipeline.processes.keys()].map((name) => pipeline!.launch(name)));
       return pipeline;
     } catch (error) {
@@ -148,6 +150,22 @@ export class Pipeline {
     if (this.isRunning(name)) throw new Error(`${name} is still running`);
     this.get(name).log.push(`[${name}] <<< restarted by the test >>>`);
     await this.launch(name);
+  }
+
+  /**
+   * Starts a stopped process again with `env` added for this run only (e.g. an armed failpoint),
+   * without waiting for it to be ready: it may well die before. Resolves with its exit.
+   */
+  startWith(name: string, env: Record<string, string>): Promise<ExitStatus> {
+    if (this.isRunning(name)) throw new Error(`${name} is still running`);
+    this.get(name).log.push(`[${name}] <<< started by the test with ${JSON.stringify(env)} >>>`);
+    this.spawn(name, env);
+    return this.get(name).exited!;
+  }
+
+  /** Waits until the named process answers its readiness check. */
+  async waitUntilProcessReady(name: string): Promise<void> {
+    await this.waitUntilReady(this.get(name));
   }
 
   /** Waits until every running process answers its readiness check (after a fault each reconnects by itself). */
@@ -206,12 +224,16 @@ export class Pipeline {
   }
 
   private async launch(name: string): Promise<void> {
+    this.spawn(name);
+    await this.waitUntilReady(this.get(name));
+  }
+
+  private spawn(name: string, extraEnv: Record<string, string> = {}): void {
     const proc = this.get(name);
-    const child = spawn(process.execPath, [entry(proc.app)], { env: { ...process.env, ...proc.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [entry(proc.app)], { env: { ...process.env, ...proc.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
     collectLines(child, name, proc.log);
     proc.child = child;
     proc.exited = exitOf(child);
-    await this.waitUntilReady(proc);
   }
 
   /** Ready: the process answers its readiness check, which covers the broker (and the database where used). */

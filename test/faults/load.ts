@@ -107,6 +107,11 @@ export class JobLoad {
     return this.submissions.filter((submission) => submission.status === 202 && submission.sentAt >= from).length;
   }
 
+  /** Ids of the jobs accepted out of requests sent between `from` and `to` (ms timestamps). */
+  acceptedBetween(from: number, to: number): string[] {
+    return this.submissions.filter((submission) => submission.id && submission.sentAt >= from && submission.sentAt <= to).map((submission) => submission.id!);
+  }
+
   /** Answers to requests sent at or after `from` and answered at or before `to` (ms timestamps). */
   answeredWithin(from: number, to: number): Submission[] {
     return this.submissions.filter((submission) => submission.sentAt >= from && submission.answeredAt <= to);

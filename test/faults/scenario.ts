@@ -112,7 +112,7 @@ export async function acceptedAfter(load: JobLoad, from: number, what: string): 
 }
 
 /** Waits (bounded) until the prefix's queues hold nothing but what the scenario parked on purpose. */
-async function expectDrained(prefix: string, parked: Record<string, number>): Promise<void> {
+export async function expectDrained(prefix: string, parked: Record<string, number>): Promise<void> {
   let wrong = {};
   try {
     await waitFor(
@@ -134,7 +134,7 @@ async function expectDrained(prefix: string, parked: Record<string, number>): Pr
  * writer consuming once, no more (a consumer attached twice after a reconnect would double
  * what a process takes at once; one not attached again would leave it idle but healthy).
  */
-async function expectConsuming(pipeline: Pipeline): Promise<void> {
+export async function expectConsuming(pipeline: Pipeline): Promise<void> {
   await pipeline.waitUntilAllReady();
   const running = (prefix: string) => pipeline.names.filter((name) => name.startsWith(prefix) && pipeline.isRunning(name)).length;
   const expected = { [`${pipeline.prefix}.jobs`]: running('worker-'), [`${pipeline.prefix}.events`]: running('writer') };

@@ -7,7 +7,7 @@ export interface Tally {
   failed: number;
   /** Accepted, yet not succeeded or failed (or no row at all) when the wait was over. */
   lost: number;
-  /** Accepted jobs with more than one outcome event, or an output recorded twice. */
+  /** Accepted jobs with two outcome events for one attempt, two successes, or an output recorded twice. */
   duplicated: number;
   lostIds: string[];
   duplicatedIds: string[];
@@ -46,7 +46,9 @@ export async function waitUntilFinished(pool: Pool, ids: string[], timeoutMs: nu
 export async function tallyJobs(pool: Pool, ids: string[]): Promise<Tally> {
   const { rows } = await pool.query<{ id: string; status: string | null; error_code: string | null; error_message: string | null; outcomes: number; output_copies: number }>(
     `SELECT a.id, j.status, j.error_code, j.error_message,
-            (SELECT count(*) FROM job_events e WHERE e.job_id = a.id AND e.type IN ('succeeded', 'failed'))::int AS outcomes,
+            -- An operator's retry starts a new attempt, which has an outcome of its own; a job succeeds once.
+            GREATEST((SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM job_events e WHERE e.job_id = a.id AND e.type IN ('succeeded', 'failed') GROUP BY e.attempt) per_attempt),
+                     (SELECT count(*) FROM job_events e WHERE e.job_id = a.id AND e.type = 'succeeded'))::int AS outcomes,
             (SELECT coalesce(max(copies), 0) FROM (SELECT count(*) AS copies FROM job_outputs o WHERE o.job_id = a.id GROUP BY o.name) per_name)::int AS output_copies
      FROM unnest($1::uuid[]) AS a(id) LEFT JOIN jobs j ON j.id = a.id`,
     [ids],
@@ -61,7 +63,7 @@ export async function tallyJobs(pool: Pool, ids: string[]): Promise<Tally> {
     lost: lost.length,
     duplicated: duplicated.length,
     lostIds: lost.map((row) => `${row.id} (${row.status ?? 'no row'})`),
-    duplicatedIds: duplicated.map((row) => `${row.id} (${row.outcomes} outcomes, outputs up to ${row.output_copies} times)`),
+    duplicatedIds: duplicated.map((row) => `${row.id} (${row.outcomes} outcomes of one attempt or successes, outputs up to ${row.output_copies} times)`),
     failures: failed.map((row) => ({ id: row.id, code: row.error_code, message: row.error_message })),
   };
 }
@@ -81,7 +83,7 @@ export function sumTallies(tallies: Tally[]): Tally {
 }
 
 /** The summary line: `faults: [scenario=<name> ]accepted=N succeeded=N failed=N lost=N duplicated=N`. */
-export function summaryLine(tally: Tally, scenario?: string, { suite = 'faults', fields = {} }: { suite?: string; fields?: Record<string, number> } = {}): string {
+export function summaryLine(tally: Tally, scenario?: string, { suite = 'faults', fields = {} }: { suite?: string; fields?: Record<string, number | string> } = {}): string {
   const name = scenario ? `scenario=${scenario} ` : '';
   const extra = Object.entries(fields).map(([field, value]) => `${field}=${value} `).join('');
   return `${suite}: ${name}${extra}accepted=${tally.accepted} succeeded=${tally.succeeded} failed=${tally.failed} lost=${tally.lost} duplicated=${tally.duplicated}`;
