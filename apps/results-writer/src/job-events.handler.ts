@@ -5,6 +5,7 @@ import { Batcher, isTransientDatabaseError, JobEventsRepository } from '@pipelin
 import { AmqpContext, PermanentMessageError } from '@pipeline/messaging';
 import { WriterMetrics } from '@pipeline/metrics';
 import { WriterConfig } from '@pipeline/platform';
+import { failpoint } from '@pipeline/failpoints';
 
 /** How one event of a batch fared: stored, or refused by the database for its content. */
 type Recorded = { stored: true } | { stored: false; reason: string };
@@ -56,6 +57,7 @@ export class JobEventsHandler implements BeforeApplicationShutdown {
   private async commit(batch: JobEventMessage[]): Promise<Recorded[]> {
     try {
       await this.recordPatiently(batch);
+      await failpoint('writer.after-commit');
       return batch.map(() => ({ stored: true }));
     } catch (error) {
       if (error instanceof ShuttingDown) throw error;
