@@ -397,7 +397,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     expect(await readBody(await adminFetch(`${base}/v1/dead-letters`))).toEqual({ jobs: 2, events: 0 });
     const replay = await adminFetch(`${base}/v1/dead-letters/jobs/replay`, { method: 'POST' });
     expect(replay.status).toBe(200);
-    expect(await readBody(replay)).toEqual({ done: [failed], kept: [{ messageId: 'not-a-job-id', reason: 'the message names no job' }] });
+    expect(await readBody(replay)).toEqual({ done: [failed], kept: [{ messageId: 'not-a-job-id', reason: 'the message names no job' }], dropped: [] });
     expect(JSON.parse((await takeJobMessage()).content.toString())).toMatchObject({ jobId: failed, attempt: 2 });
     expect(await timelineOf(failed)).toEqual(['queued/1', 'started/1', 'failed/1', 'retried/2']);
 
@@ -406,7 +406,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     await takeJobMessage();
     await park(waiting);
     const purge = await adminFetch(`${base}/v1/dead-letters/jobs`, { method: 'DELETE' });
-    expect(await readBody(purge)).toEqual({ done: expect.arrayContaining(['not-a-job-id', waiting]), kept: [] });
+    expect(await readBody(purge)).toEqual({ done: expect.arrayContaining(['not-a-job-id', waiting]), kept: [], dropped: [] });
     expect(await readBody(await adminFetch(`${base}/v1/jobs/${waiting}`))).toMatchObject({ status: 'failed', error: { code: 'PURGED' } });
     expect(await timelineOf(waiting)).toEqual(['queued/1', 'purged/1']);
     expect(await readBody(await adminFetch(`${base}/v1/dead-letters`))).toEqual({ jobs: 0, events: 0 });

@@ -1,6 +1,7 @@
 import { Controller, Logger } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import {
+  attemptOfJobMessage,
   DEFAULT_OUTPUT_NAME,
   ImageJobMessage,
   JobErrorCode,
@@ -120,9 +121,9 @@ export class ImageJobHandler {
     } catch (error) {
       if (!(error instanceof ValidationFailed)) throw error;
       // Fail the job, if the message says which one, so that it does not look queued forever.
-      const { jobId, attempt } = (payload ?? {}) as { jobId?: unknown; attempt?: unknown };
+      const { jobId } = (payload ?? {}) as { jobId?: unknown };
       if (typeof jobId === 'string' && /^[0-9a-f-]{36}$/i.test(jobId)) {
-        const job = { jobId, attempt: typeof attempt === 'number' && attempt >= 1 ? attempt : 1 } as ImageJobMessage;
+        const job = { jobId, attempt: attemptOfJobMessage(payload) } as ImageJobMessage;
         await this.publishEvent(job, context, { type: 'failed', error: { code: JobErrorCode.invalidMessage, message: error.message } });
       }
       throw new PermanentMessageError(`invalid job message: ${error.message}`);

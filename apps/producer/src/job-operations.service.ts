@@ -1,7 +1,7 @@
-import { Injectable, NotFoundException } from '@nestjs/common';
-import { AuditLogRepository, JobsRepository, JobNotRetryableError } from '@pipeline/database';
+import { Injectable, Logger, NotFoundException } from '@nestjs/common';
+import { AuditLogRepository, JobsRepository, JobNotRetryableError, StaleAttemptError } from '@pipeline/database';
 import { AmqpConnection, DeadLetterQueue, DeadLetterReport, MessagePublisher } from '@pipeline/messaging';
-import { Actor, AuditAction, BulkRetryReport, MessageType, isPlainObject, RetryFailedJobsRequest } from '@pipeline/contracts';
+import { Actor, attemptOfJobMessage, AuditAction, BulkRetryReport, MessageType, isPlainObject, RetryFailedJobsRequest } from '@pipeline/contracts';
 import { GetMessage } from 'amqplib';
 import { JobSubmissionService } from './job-submission.service';
 
@@ -14,6 +14,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  */
 @Injectable()
 export class JobOperationsService {
+  private readonly logger = new Logger(JobOperationsService.name);
   private readonly deadJobs: DeadLetterQueue;
   private readonly deadEvents: DeadLetterQueue;
 
@@ -65,7 +66,9 @@ export class JobOperationsService {
 
   /**
    * Runs the jobs of parked messages again, each as its next attempt, from the job as recorded
-   * (not the parked body). A job that finished well, or a message that names no job, stays parked.
+   * (not the parked body). A job that finished well, or a message that names no job, stays
+   * parked; a message of an attempt the job has moved past is dropped, as the run it would
+   * replay was followed by another.
    */
   replayDeadJobs(limit: number, actor: Actor): Promise<DeadLetterReport> {
     const run = { reason: 'replayed from the dead-letter queue', retryable: ['failed', 'queued', 'processing'] as const, actor };
@@ -73,21 +76,30 @@ export class JobOperationsService {
       const id = jobIdOf(message);
       if (!id) return { keep: 'the message names no job' };
       try {
-        const started = await this.jobs.startNextAttempt(id, run, (job) => this.submission.publish(job, job.attempt, actor.requestId));
+        const started = await this.jobs.startNextAttempt(id, { ...run, fromAttempt: attemptOf(message) }, (job) => this.submission.publish(job, job.attempt, actor.requestId));
         return started ? 'done' : { keep: `job ${id} does not exist` };
       } catch (error) {
+        if (error instanceof StaleAttemptError) return { drop: error.message };
         if (error instanceof JobNotRetryableError) return { keep: error.message };
         throw error;
       }
     });
   }
 
-  /** Drops parked job messages; a job that had not finished fails with PURGED. */
+  /**
+   * Drops parked job messages; a job that had not finished fails with PURGED, unless the
+   * message is of an attempt the job has moved past: the run under way is left alone.
+   */
   purgeDeadJobs(limit: number, actor: Actor): Promise<DeadLetterReport> {
     return this.audited(actor, 'dead-letters.jobs.purged', this.deadJobs, limit, async (message) => {
       const id = jobIdOf(message);
-      if (id) await this.jobs.recordPurged(id, 'purged by an operator', actor);
-      return 'done';
+      try {
+        if (id) await this.jobs.recordPurged(id, attemptOf(message), 'purged by an operator', actor);
+        return 'done';
+      } catch (error) {
+        if (error instanceof StaleAttemptError) return { drop: error.message };
+        throw error;
+      }
     });
   }
 
@@ -112,19 +124,39 @@ export class JobOperationsService {
 
   /**
    * Drains a dead-letter queue under an audit entry: written before the first message is
-   * touched (no entry, no operation), completed with what was done. The broker's acks and the
-   * database cannot share a transaction, so an entry left without figures means the operation
-   * stopped on the way; each job's timeline still shows what happened to it.
+   * touched (no entry, no operation), completed with what was done, also when the pass stopped
+   * early (and why). The broker's acks and the database cannot share a transaction, so an
+   * entry left without figures means the producer died on the way (or the database went away
+   * at the end); each job's timeline still shows what happened to it.
    */
   private async audited(actor: Actor, action: AuditAction, queue: DeadLetterQueue, limit: number, decide: Parameters<DeadLetterQueue['drain']>[1]): Promise<DeadLetterReport> {
     const entry = await this.audit.record({ actor, action, target: queue.queue, detail: { limit } });
-    const report = await queue.drain(limit, decide);
-    await this.audit.complete(entry, { done: report.done.length, kept: report.kept.length });
-    return report;
+    let outcome: Record<string, unknown> = { done: 0, kept: 0, dropped: 0 };
+    try {
+      const report = await queue.drain(limit, decide);
+      outcome = { done: report.done.length, kept: report.kept.length, dropped: report.dropped.length, ...(report.stoppedBecause ? { stoppedBecause: report.stoppedBecause } : {}) };
+      return report;
+    } catch (error) {
+      outcome = { ...outcome, stoppedBecause: (error as Error).message };
+      throw error;
+    } finally {
+      // The messages are dealt with by now: the operator gets the report even if its figures cannot be written.
+      await this.audit.complete(entry, outcome).catch((error) => this.logger.warn(`Audit entry ${entry} of ${action} left without its figures: ${(error as Error).message}`));
+    }
   }
 }
 
+/** The job a parked job message is for: its messageId. */
 function jobIdOf(message: GetMessage): string | null {
   const id = String(message.properties.messageId ?? '');
   return UUID.test(id) ? id : null;
+}
+
+/** The attempt a parked job message is of, as a worker would have run it. */
+function attemptOf(message: GetMessage): number {
+  try {
+    return attemptOfJobMessage(JSON.parse(message.content.toString('utf8')));
+  } catch {
+    return attemptOfJobMessage(undefined);
+  }
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { jobEventId, parseImageJobMessage, parseJobEventMessage } from './messages';
+import { attemptOfJobMessage, jobEventId, parseImageJobMessage, parseJobEventMessage } from './messages';
 import { ValidationFailed } from './validation';
 import { problemsOf } from '../../../test/support/validation';
 
@@ -27,6 +27,18 @@ describe('jobEventId', () => {
       jobEventId(JOB_ID, 1, 'started', 1),
     ];
     expect(new Set(ids).size).toBe(4);
+  });
+});
+
+describe('attemptOfJobMessage', () => {
+  it('reads the attempt a job message names', () => {
+    expect(attemptOfJobMessage({ jobId: JOB_ID, attempt: 3 })).toBe(3);
+  });
+
+  it('reads a message without a valid attempt as the first, as workers run it', () => {
+    for (const payload of [{ jobId: JOB_ID }, { attempt: 0 }, { attempt: -2 }, { attempt: 1.5 }, { attempt: '2' }, null, 'text', [2]]) {
+      expect(attemptOfJobMessage(payload)).toBe(1);
+    }
   });
 });
 

@@ -75,6 +75,15 @@ export function jobEventId(jobId: string, attempt: number, type: JobEventType, d
   return type === 'started' || type === 'retrying' ? `${jobId}/${attempt}/${type}/${delivery}` : `${jobId}/${attempt}/outcome`;
 }
 
+/**
+ * The attempt a job message (parsed from JSON, valid or not) is of, as workers act on it: a
+ * message without a valid `attempt` runs, and fails, as the first.
+ */
+export function attemptOfJobMessage(payload: unknown): number {
+  const attempt = isPlainObject(payload) ? payload.attempt : undefined;
+  return typeof attempt === 'number' && Number.isInteger(attempt) && attempt >= 1 ? attempt : 1;
+}
+
 const SOURCE_REFERENCE = { images: 'path', upload: 'key', url: 'url' } as const;
 
 class JobSourceShape {

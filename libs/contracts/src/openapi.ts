@@ -120,7 +120,26 @@ export function buildOpenApiDocument(): Schema {
     },
   };
   const accepted = { description: 'Accepted: the broker has the job', headers: { Location: { schema: { type: 'string' } } }, ...json({ type: 'object', properties: { id: { type: 'string', format: 'uuid' }, status: { enum: JOB_STATUSES } } }) };
-  const deadLetterReport = { description: 'What was done', ...json({ type: 'object', properties: { done: { type: 'array', items: { type: 'string' } }, kept: { type: 'array', items: { type: 'object', properties: { messageId: { type: 'string' }, reason: { type: 'string' } } } } } }) };
+  const messageWithReason = { type: 'object', properties: { messageId: { type: 'string' }, reason: { type: 'string' } } };
+  const deadLetterReport = {
+    description: 'What was done with each message the pass went through',
+    ...json({
+      type: 'object',
+      properties: {
+        done: { type: 'array', items: { type: 'string' }, description: 'messageIds of the messages dealt with (they left the queue).' },
+        kept: { type: 'array', items: messageWithReason, description: 'Messages left in the queue, with why.' },
+        dropped: {
+          type: 'array',
+          items: messageWithReason,
+          description: 'Messages taken out of the queue without being acted on, with why: a job message of an attempt the job has moved past (it was retried since), whose replay or purge would touch the run under way.',
+        },
+        stoppedBecause: {
+          type: 'string',
+          description: 'Present when the pass ended early: the channel to RabbitMQ closed (a message done but not yet taken out stays parked, and a later pass drops it as of an earlier attempt), or an error on a message (that message stays parked).',
+        },
+      },
+    }),
+  };
   const limit = { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 10000 } };
 
   const apiKeyView = {
@@ -214,7 +233,16 @@ export function buildOpenApiDocument(): Schema {
         },
       },
       '/v1/jobs/{id}/retry': {
-        post: { summary: 'Run a failed job again as its next attempt', parameters: [uuidParameter], responses: { 202: accepted, 404: problem('Unknown job'), 409: problem('The job has not failed'), 503: problem('Broker unavailable') } },
+        post: {
+          summary: 'Run a failed job again as its next attempt',
+          parameters: [uuidParameter],
+          responses: {
+            202: accepted,
+            404: problem('Unknown job'),
+            409: problem('The job has not failed'),
+            503: problem('The broker did not take the message in time: the job stays failed, at its attempt; the attempt number reserved for it is not used again'),
+          },
+        },
       },
       '/v1/jobs/retry-failed': {
         post: {
@@ -246,8 +274,22 @@ export function buildOpenApiDocument(): Schema {
       '/v1/presets': { get: { summary: 'The named presets', responses: { 200: { description: 'Presets', ...json({ type: 'array' }) } } } },
       '/v1/stats': { get: { summary: 'Queues, jobs by status, throughput and workers', responses: { 200: { description: 'A snapshot', ...json({ type: 'object' }) } } } },
       '/v1/dead-letters': { get: { summary: 'Messages parked in each dead-letter queue', responses: { 200: { description: 'Counts', ...json({ type: 'object', properties: { jobs: { type: 'integer' }, events: { type: 'integer' } } }) } } } },
-      '/v1/dead-letters/jobs/replay': { post: { summary: 'Run the jobs of parked messages again', parameters: [limit], responses: { 200: deadLetterReport } } },
-      '/v1/dead-letters/jobs': { delete: { summary: 'Drop parked job messages', parameters: [limit], responses: { 200: deadLetterReport } } },
+      '/v1/dead-letters/jobs/replay': {
+        post: {
+          summary: 'Run the jobs of parked messages again',
+          description: "Each parked message of a job's current attempt starts its next attempt; one of an attempt the job has moved past is dropped (`dropped`), one naming no job or a succeeded one stays (`kept`).",
+          parameters: [limit],
+          responses: { 200: deadLetterReport },
+        },
+      },
+      '/v1/dead-letters/jobs': {
+        delete: {
+          summary: 'Drop parked job messages',
+          description: "A message of a job's current attempt fails the job with PURGED if it had not finished (`done`); one of an attempt the job has moved past leaves the job alone (`dropped`).",
+          parameters: [limit],
+          responses: { 200: deadLetterReport },
+        },
+      },
       '/v1/dead-letters/events/replay': { post: { summary: 'Send parked events back to the writer', parameters: [limit], responses: { 200: deadLetterReport } } },
       '/v1/dead-letters/events': { delete: { summary: 'Drop parked events', parameters: [limit], responses: { 200: deadLetterReport } } },
       '/v1/audit': {

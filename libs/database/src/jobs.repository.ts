@@ -52,6 +52,21 @@ export class JobNotRetryableError extends Error {
   }
 }
 
+/**
+ * An operator action names an attempt the job has moved past (a parked message of an earlier
+ * run): acting on it would touch the run now under way.
+ */
+export class StaleAttemptError extends Error {
+  constructor(
+    readonly jobId: string,
+    readonly namedAttempt: number,
+    readonly currentAttempt: number,
+  ) {
+    super(`the message is of attempt ${namedAttempt} of job ${jobId}, which is at attempt ${currentAttempt} now`);
+    this.name = 'StaleAttemptError';
+  }
+}
+
 /** The job already recorded under an idempotency key. */
 export interface IdempotentMatch {
   id: string;
@@ -130,6 +145,14 @@ export interface NextAttempt {
   actor: Actor;
   /** Writes this audit entry in the same transaction (a retry of one job; a replay audits itself as a whole). */
   auditAs?: AuditAction;
+  /** Only if the job is still at this attempt (the one a parked message is of); else a StaleAttemptError. */
+  fromAttempt?: number;
+}
+
+/** Throws unless the job, as it is now, may start its next attempt as `run` asks. */
+function checkNextAttempt(id: string, job: { status: JobStatus; attempt: number }, run: NextAttempt): void {
+  if (run.fromAttempt !== undefined && run.fromAttempt !== job.attempt) throw new StaleAttemptError(id, run.fromAttempt, job.attempt);
+  if (!run.retryable.includes(job.status)) throw new JobNotRetryableError(id, job.status);
 }
 
 /** The producer's access to jobs: record a submission, read jobs back. */
@@ -255,6 +278,11 @@ export class JobsRepository {
    * Starts the next run of a job: back to queued with a new attempt number and a `retried`
    * event, committed only if `publish` (given the job as recorded, with its new attempt)
    * succeeds, so that a job is never shown queued without a message behind it.
+   *
+   * The attempt number is reserved (jobs.attempt_seq) and committed before the message is
+   * published: should the start be rolled back after the broker took the message anyway (a
+   * confirm after the timeout, a failed COMMIT), that message's events name an attempt the job
+   * never reached and change nothing, and the next start gets a number of its own.
    * Null when the job does not exist.
    */
   async startNextAttempt(
@@ -262,7 +290,17 @@ export class JobsRepository {
     run: NextAttempt,
     publish: (job: RecordedJob & { attempt: number }) => Promise<void>,
   ): Promise<{ attempt: number } | null> {
-    const { reason, retryable, actor } = run;
+    const { reason, actor } = run;
+    // Refused before a number is reserved, so that a refusal does not use one up.
+    const { rows: current } = await this.pool.query<{ status: JobStatus; attempt: number }>('SELECT status, attempt FROM jobs WHERE id = $1', [id]);
+    if (current.length === 0) return null;
+    checkNextAttempt(id, current[0], run);
+    const { rows: reserved } = await this.pool.query<{ attempt_seq: number }>(
+      'UPDATE jobs SET attempt_seq = GREATEST(attempt_seq, attempt) + 1 WHERE id = $1 RETURNING attempt_seq',
+      [id],
+    );
+    if (reserved.length === 0) return null;
+    const attempt = reserved[0].attempt_seq;
     return inTransaction(this.pool, async (client) => {
       const { rows } = await client.query<RecordedRow & { status: JobStatus; attempt: number }>(
         `SELECT status, attempt, ${RECORDED_COLUMNS} FROM jobs WHERE id = $1 FOR UPDATE`,
@@ -270,8 +308,8 @@ export class JobsRepository {
       );
       if (rows.length === 0) return null;
       const row = rows[0];
-      if (!retryable.includes(row.status)) throw new JobNotRetryableError(id, row.status);
-      const attempt = row.attempt + 1;
+      // Checked again under the lock: another start may have taken the job meanwhile.
+      checkNextAttempt(id, row, run);
       await client.query(
         `UPDATE jobs SET status = 'queued', attempt = $2, error_code = NULL, error_message = NULL, worker_id = NULL,
            started_at = NULL, finished_at = NULL, updated_at = now() WHERE id = $1`,
@@ -285,6 +323,7 @@ export class JobsRepository {
       ]);
       if (run.auditAs) await recordAudit(client, { actor, action: run.auditAs, target: id, detail: { attempt, previousStatus: row.status } });
       await publish({ ...toRecordedJob(id, row), attempt });
+      await client.query('UPDATE jobs SET published_at = clock_timestamp() WHERE id = $1', [id]);
       return { attempt };
     });
   }
@@ -319,17 +358,29 @@ export class JobsRepository {
     });
   }
 
-  /** Records that a job's message was purged from the dead-letter queue; a job not yet finished fails with that reason. */
-  async recordPurged(id: string, reason: string, actor: Actor): Promise<void> {
-    await this.pool.query(
-      `WITH purged AS (
-         INSERT INTO job_events (event_id, job_id, type, attempt, at, detail)
-         SELECT id::text || '/' || attempt || '/purged/' || extract(epoch FROM clock_timestamp())::text, id, 'purged', attempt, now(), $2::jsonb
-         FROM jobs WHERE id = $1)
-       UPDATE jobs SET status = 'failed', error_code = 'PURGED', error_message = $3, finished_at = now(), updated_at = now()
-       WHERE id = $1 AND status NOT IN ('succeeded', 'failed')`,
-      [id, JSON.stringify({ reason, apiKeyId: actor.apiKeyId, requestId: actor.requestId }), `Its message was purged from the dead-letter queue (${reason})`],
-    );
+  /**
+   * Records that the message of a job's attempt `attempt` was purged from the dead-letter
+   * queue: a `purged` event, and a job not yet finished fails with that reason. Only while the
+   * job is at that attempt (else a StaleAttemptError, and nothing changes): a purged message of
+   * an earlier run must not end the run under way. False when the job does not exist.
+   */
+  async recordPurged(id: string, attempt: number, reason: string, actor: Actor): Promise<boolean> {
+    return inTransaction(this.pool, async (client) => {
+      const { rows } = await client.query<{ status: JobStatus; attempt: number }>('SELECT status, attempt FROM jobs WHERE id = $1 FOR UPDATE', [id]);
+      if (rows.length === 0) return false;
+      if (rows[0].attempt !== attempt) throw new StaleAttemptError(id, attempt, rows[0].attempt);
+      await client.query(
+        `INSERT INTO job_events (event_id, job_id, type, attempt, at, detail)
+         VALUES ($1::text || extract(epoch FROM clock_timestamp())::text, $2, 'purged', $3, now(), $4::jsonb)`,
+        [`${id}/${attempt}/purged/`, id, attempt, JSON.stringify({ reason, apiKeyId: actor.apiKeyId, requestId: actor.requestId })],
+      );
+      await client.query(
+        `UPDATE jobs SET status = 'failed', error_code = $2, error_message = $3, finished_at = now(), updated_at = now()
+         WHERE id = $1 AND status NOT IN ('succeeded', 'failed')`,
+        [id, JobErrorCode.purged, `Its message was purged from the dead-letter queue (${reason})`],
+      );
+      return true;
+    });
   }
 
   /** Jobs by status, stuck ones (flagged, or processing since before `stuckBefore`), and outcomes since `since`. */
