@@ -1,5 +1,5 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { ImageJobMessage, JobEventMessage, jobEventId, MessageType } from '@pipeline/contracts';
+import { ImageJobMessage, imageJobMessage, JobEventMessage, jobEventId, MessageType } from '@pipeline/contracts';
 import { BOOTSTRAP_ADMIN_KEY_ID, JobsRepository, SWEEP_LOCK_KEY } from '@pipeline/database';
 import { Topology } from '@pipeline/messaging';
 import { loadConfig, WriterConfig } from '@pipeline/platform';
@@ -161,6 +161,23 @@ describe('Job sweeper (real RabbitMQ and PostgreSQL)', () => {
     await broker.publisher.publish(MessageType.jobEvent, outcome.eventId, outcome);
     const job = await waitFor(async () => ((await jobs.findById(id))?.status === 'succeeded' ? jobs.findById(id) : undefined), 10_000, 'the outcome');
     expect(job).toMatchObject({ status: 'succeeded', stuckReason: null });
+  });
+
+  it('lets an operator run a flagged job again (its next attempt clears the flag); an unflagged running job stays refused', async () => {
+    await heartbeat('worker-gone', 300, 0);
+    const id = await processingJob(120, 'worker-gone');
+    const actor = { apiKeyId: BOOTSTRAP_ADMIN_KEY_ID, requestId: 'sweeper-test' };
+    const retry = { reason: 'retried by an operator', retryable: ['failed'] as const, alsoStuck: true, actor };
+    const publish = (job: Parameters<Parameters<JobsRepository['startNextAttempt']>[2]>[0]) =>
+      broker.publisher.publish(MessageType.imageJob, job.id, imageJobMessage(job, job.attempt));
+    await expect(jobs.startNextAttempt(id, retry, publish)).rejects.toThrow(`job ${id} is processing; only a failed job, or one flagged stuck, can be retried`);
+    await sweeper.sweep();
+    await sweeper.sweep();
+    expect(await stuckReason(id)).not.toBeNull();
+    await expect(jobs.startNextAttempt(id, { ...retry, alsoStuck: false }, publish)).rejects.toThrow(/only a failed job/);
+    expect(await jobs.startNextAttempt(id, retry, publish)).toEqual({ attempt: 2 });
+    expect(await jobs.findById(id)).toMatchObject({ status: 'queued', attempt: 2, stuckReason: null });
+    expect((await jobMessages()).map((message) => [message.jobId, message.attempt])).toEqual([[id, 2]]);
   });
 
   it('flags nothing while a job message waits in a queue, or a live worker is busy, or the job changed between passes', async () => {

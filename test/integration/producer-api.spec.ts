@@ -381,7 +381,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
 
     const again = await adminFetch(`${base}/v1/jobs/${id}/retry`, { method: 'POST' });
     expect(again.status).toBe(409);
-    expect((await readBody(again)).message).toBe(`job ${id} is succeeded; only a failed job can be retried`);
+    expect((await readBody(again)).message).toBe(`job ${id} is succeeded; only a failed job, or one flagged stuck, can be retried`);
     expect((await adminFetch(`${base}/v1/jobs/6bd11ae1-d21c-4d55-b97e-56168f81701b/retry`, { method: 'POST' })).status).toBe(404);
   });
 

@@ -2,6 +2,7 @@ import { Injectable, Logger, NotFoundException } from '@nestjs/common';
 import { AuditLogRepository, JobsRepository, JobNotRetryableError, StaleAttemptError } from '@pipeline/database';
 import { AmqpConnection, DeadLetterQueue, DeadLetterReport, MessagePublisher } from '@pipeline/messaging';
 import { Actor, attemptOfJobMessage, AuditAction, BulkRetryReport, MessageType, isPlainObject, RetryFailedJobsRequest } from '@pipeline/contracts';
+import { failpoint } from '@pipeline/failpoints';
 import { GetMessage } from 'amqplib';
 import { JobSubmissionService } from './job-submission.service';
 
@@ -31,7 +32,7 @@ export class JobOperationsService {
 
   /** Runs a failed job again as its next attempt; answered once the broker has the new message. */
   async retry(id: string, actor: Actor): Promise<{ id: string; attempt: number }> {
-    const run = { reason: 'retried by an operator', retryable: ['failed'] as const, actor, auditAs: 'job.retried' as const };
+    const run = { reason: 'retried by an operator', retryable: ['failed'] as const, alsoStuck: true, actor, auditAs: 'job.retried' as const };
     const started = await this.jobs.startNextAttempt(id, run, (job) => this.submission.publish(job, job.attempt, actor.requestId));
     if (!started) throw new NotFoundException(`job ${id} does not exist`);
     return { id, attempt: started.attempt };
@@ -77,6 +78,7 @@ export class JobOperationsService {
       if (!id) return { keep: 'the message names no job' };
       try {
         const started = await this.jobs.startNextAttempt(id, { ...run, fromAttempt: attemptOf(message) }, (job) => this.submission.publish(job, job.attempt, actor.requestId));
+        await failpoint('replay.after-publish');
         return started ? 'done' : { keep: `job ${id} does not exist` };
       } catch (error) {
         if (error instanceof StaleAttemptError) return { drop: error.message };
@@ -95,6 +97,7 @@ export class JobOperationsService {
       const id = jobIdOf(message);
       try {
         if (id) await this.jobs.recordPurged(id, attemptOf(message), 'purged by an operator', actor);
+        await failpoint('purge.after-record');
         return 'done';
       } catch (error) {
         if (error instanceof StaleAttemptError) return { drop: error.message };

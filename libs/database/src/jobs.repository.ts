@@ -1,4 +1,5 @@
 import { Actor, AuditAction, JobErrorCode, jobEventId, JobEventView, JobSource, JobStatus, JobView, Operation, OutputOptions, StoredOutput, VariantSpec } from '@pipeline/contracts';
+import { failpoint } from '@pipeline/failpoints';
 import { Pool } from 'pg';
 import { recordAudit } from './audit-log.repository';
 import { Batcher } from './batcher';
@@ -47,7 +48,7 @@ export class JobNotRetryableError extends Error {
     readonly jobId: string,
     readonly status: JobStatus,
   ) {
-    super(`job ${jobId} is ${status}; only a failed job can be retried`);
+    super(`job ${jobId} is ${status}; only a failed job, or one flagged stuck, can be retried`);
     this.name = 'JobNotRetryableError';
   }
 }
@@ -147,12 +148,15 @@ export interface NextAttempt {
   auditAs?: AuditAction;
   /** Only if the job is still at this attempt (the one a parked message is of); else a StaleAttemptError. */
   fromAttempt?: number;
+  /** A queued or processing job the sweeper flagged stuck may run again too. */
+  alsoStuck?: boolean;
 }
 
 /** Throws unless the job, as it is now, may start its next attempt as `run` asks. */
-function checkNextAttempt(id: string, job: { status: JobStatus; attempt: number }, run: NextAttempt): void {
+function checkNextAttempt(id: string, job: { status: JobStatus; attempt: number; stuck_reason: string | null }, run: NextAttempt): void {
   if (run.fromAttempt !== undefined && run.fromAttempt !== job.attempt) throw new StaleAttemptError(id, run.fromAttempt, job.attempt);
-  if (!run.retryable.includes(job.status)) throw new JobNotRetryableError(id, job.status);
+  const stuck = job.stuck_reason !== null && (job.status === 'queued' || job.status === 'processing');
+  if (!run.retryable.includes(job.status) && !(run.alsoStuck && stuck)) throw new JobNotRetryableError(id, job.status);
 }
 
 /** The producer's access to jobs: record a submission, read jobs back. */
@@ -292,7 +296,7 @@ export class JobsRepository {
   ): Promise<{ attempt: number } | null> {
     const { reason, actor } = run;
     // Refused before a number is reserved, so that a refusal does not use one up.
-    const { rows: current } = await this.pool.query<{ status: JobStatus; attempt: number }>('SELECT status, attempt FROM jobs WHERE id = $1', [id]);
+    const { rows: current } = await this.pool.query<{ status: JobStatus; attempt: number; stuck_reason: string | null }>('SELECT status, attempt, stuck_reason FROM jobs WHERE id = $1', [id]);
     if (current.length === 0) return null;
     checkNextAttempt(id, current[0], run);
     const { rows: reserved } = await this.pool.query<{ attempt_seq: number }>(
@@ -302,8 +306,8 @@ export class JobsRepository {
     if (reserved.length === 0) return null;
     const attempt = reserved[0].attempt_seq;
     return inTransaction(this.pool, async (client) => {
-      const { rows } = await client.query<RecordedRow & { status: JobStatus; attempt: number }>(
-        `SELECT status, attempt, ${RECORDED_COLUMNS} FROM jobs WHERE id = $1 FOR UPDATE`,
+      const { rows } = await client.query<RecordedRow & { status: JobStatus; attempt: number; stuck_reason: string | null }>(
+        `SELECT status, attempt, stuck_reason, ${RECORDED_COLUMNS} FROM jobs WHERE id = $1 FOR UPDATE`,
         [id],
       );
       if (rows.length === 0) return null;
@@ -312,7 +316,7 @@ export class JobsRepository {
       checkNextAttempt(id, row, run);
       await client.query(
         `UPDATE jobs SET status = 'queued', attempt = $2, error_code = NULL, error_message = NULL, worker_id = NULL,
-           started_at = NULL, finished_at = NULL, updated_at = now() WHERE id = $1`,
+           started_at = NULL, finished_at = NULL, stuck_reason = NULL, stuck_since = NULL, updated_at = now() WHERE id = $1`,
         [id, attempt],
       );
       await client.query(`INSERT INTO job_events (event_id, job_id, type, attempt, at, detail) VALUES ($1, $2, 'retried', $3, now(), $4)`, [
@@ -322,7 +326,9 @@ export class JobsRepository {
         JSON.stringify({ reason, previousStatus: row.status, apiKeyId: actor.apiKeyId, requestId: actor.requestId }),
       ]);
       if (run.auditAs) await recordAudit(client, { actor, action: run.auditAs, target: id, detail: { attempt, previousStatus: row.status } });
+      await failpoint('retry.before-publish');
       await publish({ ...toRecordedJob(id, row), attempt });
+      await failpoint('retry.after-publish');
       await client.query('UPDATE jobs SET published_at = clock_timestamp() WHERE id = $1', [id]);
       return { attempt };
     });
@@ -350,7 +356,7 @@ export class JobsRepository {
         [jobEventId(id, attempt, 'failed', 0), id, attempt, JSON.stringify({ ...error, apiKeyId: actor.apiKeyId, requestId: actor.requestId })],
       );
       await client.query(
-        `UPDATE jobs SET status = 'failed', error_code = $2, error_message = $3, finished_at = now(), updated_at = now() WHERE id = $1`,
+        `UPDATE jobs SET status = 'failed', error_code = $2, error_message = $3, finished_at = now(), stuck_reason = NULL, stuck_since = NULL, updated_at = now() WHERE id = $1`,
         [id, error.code, error.message],
       );
       await recordAudit(client, { actor, action: 'job.cancelled', target: id, detail: { attempt, previousStatus: status } });
