@@ -106,10 +106,11 @@ describe('Image worker (real RabbitMQ, in process)', () => {
     await publisher.publish(MessageType.imageJob, message.jobId, message);
     const [started, outcome] = await eventsFor(message.jobId, 2);
     expect(started).toMatchObject({ type: 'started', jobId: message.jobId, attempt: 1, delivery: 1, workerId: 'worker-under-test' });
-    expect(outcome).toMatchObject({ type: 'succeeded', outputs: [{ name: 'default', key: StorageKeys.output(message.jobId), format: 'png', width: 50, height: 25 }] });
-    const stored = await sharp(await storage.read(StorageKeys.output(message.jobId))).metadata();
+    const key = StorageKeys.output(message.jobId, 1, 'default');
+    expect(outcome).toMatchObject({ type: 'succeeded', outputs: [{ name: 'default', key, format: 'png', width: 50, height: 25 }] });
+    const stored = await sharp(await storage.read(key)).metadata();
     expect([stored.format, stored.width, stored.height]).toEqual(['png', 50, 25]);
-    expect(outcome.outputs![0].sizeBytes).toBe((await storage.read(StorageKeys.output(message.jobId))).length);
+    expect(outcome.outputs![0].sizeBytes).toBe((await storage.read(key)).length);
     expect((await channel.checkQueue(topology.jobsQueue)).messageCount).toBe(0);
   });
 
@@ -127,8 +128,8 @@ describe('Image worker (real RabbitMQ, in process)', () => {
     expect(outcome).toMatchObject({
       type: 'succeeded',
       outputs: [
-        { name: 'small', key: StorageKeys.output(message.jobId, 'small'), format: 'webp', width: 20, height: 10 },
-        { name: 'grey', key: StorageKeys.output(message.jobId, 'grey'), format: 'png', width: 200, height: 100 },
+        { name: 'small', key: StorageKeys.output(message.jobId, 1, 'small'), format: 'webp', width: 20, height: 10 },
+        { name: 'grey', key: StorageKeys.output(message.jobId, 1, 'grey'), format: 'png', width: 200, height: 100 },
       ],
     });
     for (const output of outcome.outputs!) {
@@ -143,10 +144,12 @@ describe('Image worker (real RabbitMQ, in process)', () => {
     let origin: string;
     let requests = 0;
     const flaky = new Map<string, number>();
+    const changing = new Map<string, number>();
     const sourceFiles = async () => (await readdir(tmpdir())).filter((name) => name.startsWith('image-source-'));
 
     beforeAll(async () => {
       const png = await makeImage(80, 60, 'png');
+      const wide = await makeImage(120, 30, 'png');
       server = createServer((request, response) => {
         requests++;
         if (request.url === '/photo.png') response.writeHead(200, { 'content-type': 'image/png' }).end(png);
@@ -156,6 +159,11 @@ describe('Image worker (real RabbitMQ, in process)', () => {
           flaky.set(request.url, count);
           if (count <= 2) response.writeHead(503).end();
           else response.writeHead(200, { 'content-type': 'image/png' }).end(png);
+        } else if (request.url?.startsWith('/changing/')) {
+          // The image behind the URL changes between requests: 80x60 first, 120x30 afterwards.
+          const count = (changing.get(request.url) ?? 0) + 1;
+          changing.set(request.url, count);
+          response.writeHead(200, { 'content-type': 'image/png' }).end(count === 1 ? png : wide);
         } else if (request.url === '/down') response.writeHead(503).end();
         else if (request.url === '/moved') response.writeHead(302, { location: '/photo.png' }).end();
         else if (request.url === '/to-metadata') response.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end();
@@ -179,6 +187,26 @@ describe('Image worker (real RabbitMQ, in process)', () => {
       const outcome = await outcomeOf(message.jobId);
       expect(outcome).toMatchObject({ type: 'succeeded', outputs: [{ name: 'default', format: 'png', width: 50, height: 38 }] });
       expect(await sourceFiles()).toEqual(before);
+    });
+
+    it('keeps the output a first run of the attempt stored when the same attempt runs again on a changed source, and reports the stored one', async () => {
+      worker = await startWorker(withAllowlist('127.0.0.1/32'));
+      const path = `/changing/${randomUUID()}`;
+      const message = job({ source: { kind: 'url', url: `${origin}${path}` } });
+      await publisher.publish(MessageType.imageJob, message.jobId, message);
+      const first = await outcomeOf(message.jobId);
+      expect(first).toMatchObject({ type: 'succeeded', outputs: [{ name: 'default', width: 50, height: 38 }] });
+      const firstBytes = await storage.read(first.outputs![0].key);
+
+      // The same attempt published again (a republish, or a redelivery racing the first run): the source now gives 120x30.
+      await publisher.publish(MessageType.imageJob, message.jobId, message);
+      const second = await outcomeOf(message.jobId);
+      expect(changing.get(path)).toBe(2);
+      const stored = await storage.read(second.outputs![0].key);
+      expect(stored.equals(firstBytes)).toBe(true);
+      const { width, height, format } = await sharp(stored).metadata();
+      expect(second.outputs).toEqual([{ name: 'default', key: first.outputs![0].key, format, width, height, sizeBytes: stored.length }]);
+      expect(second.outputs).toEqual(first.outputs);
     });
 
     it('retries a transient failure through the delay queues, recording each try, until it succeeds', async () => {
@@ -258,7 +286,7 @@ describe('Image worker (real RabbitMQ, in process)', () => {
     const message = job();
     // An earlier delivery stored its output, then died before acking: take the message and drop the channel.
     const marker = await sharp({ create: { width: 7, height: 5, channels: 3, background: '#ff0000' } }).png().toBuffer();
-    await storage.put(StorageKeys.output(message.jobId), marker);
+    await storage.put(StorageKeys.output(message.jobId, 1, 'default'), marker);
     await publisher.publish(MessageType.imageJob, message.jobId, message);
     const crashingWorker = await connect(AMQP_URL);
     const crashing = await crashingWorker.createChannel();
@@ -271,7 +299,52 @@ describe('Image worker (real RabbitMQ, in process)', () => {
     expect(started).toMatchObject({ type: 'started', delivery: 2 });
     // The stored output stands: 7x5, not the 50x25 a new run would make.
     expect(outcome).toMatchObject({ type: 'succeeded', delivery: 2, outputs: [{ name: 'default', width: 7, height: 5, format: 'png', sizeBytes: marker.length }] });
-    expect((await storage.read(StorageKeys.output(message.jobId))).equals(marker)).toBe(true);
+    expect((await storage.read(StorageKeys.output(message.jobId, 1, 'default'))).equals(marker)).toBe(true);
+  });
+
+  it('stores the missing outputs of a redelivered job and keeps, and reports, the ones an earlier delivery stored', async () => {
+    const message = job({
+      operations: [],
+      variants: [
+        { name: 'small', operations: [{ op: 'resize', width: 20 }], output: { format: 'png' } },
+        { name: 'grey', operations: [{ op: 'grayscale' }], output: { format: 'png' } },
+      ],
+    });
+    // The earlier delivery stored one output (here with other bytes than a run now makes), then died.
+    const marker = await sharp({ create: { width: 7, height: 5, channels: 3, background: '#00ff00' } }).png().toBuffer();
+    await storage.put(StorageKeys.output(message.jobId, 1, 'small'), marker);
+    await publisher.publish(MessageType.imageJob, message.jobId, message);
+    const crashingWorker = await connect(AMQP_URL);
+    const crashing = await crashingWorker.createChannel();
+    await waitFor(async () => (await crashing.get(topology.jobsQueue, { noAck: false })) || undefined, 5000, 'the job');
+    await crashingWorker.close();
+
+    worker = await startWorker(config);
+    const outcome = await outcomeOf(message.jobId);
+    expect(outcome).toMatchObject({
+      type: 'succeeded',
+      outputs: [
+        { name: 'small', key: StorageKeys.output(message.jobId, 1, 'small'), format: 'png', width: 7, height: 5, sizeBytes: marker.length },
+        { name: 'grey', key: StorageKeys.output(message.jobId, 1, 'grey'), format: 'png', width: 200, height: 100 },
+      ],
+    });
+    expect((await storage.read(StorageKeys.output(message.jobId, 1, 'small'))).equals(marker)).toBe(true);
+    expect((await storage.read(StorageKeys.output(message.jobId, 1, 'grey'))).length).toBe(outcome.outputs![1].sizeBytes);
+  });
+
+  it('stores each attempt of a job under keys of its own, leaving an earlier attempt\'s output as it was', async () => {
+    worker = await startWorker(config);
+    const first = job();
+    await publisher.publish(MessageType.imageJob, first.jobId, first);
+    const firstOutcome = await outcomeOf(first.jobId);
+    const firstBytes = await storage.read(firstOutcome.outputs![0].key);
+    const second = { ...first, attempt: 2, operations: [{ op: 'resize' as const, width: 30 }] };
+    await publisher.publish(MessageType.imageJob, second.jobId, second);
+    const events = await eventsFor(second.jobId, 0, (seen) => seen.some((event) => event.type === 'succeeded' && event.attempt === 2));
+    const outputs = events.find((event) => event.type === 'succeeded' && event.attempt === 2)!.outputs!;
+    expect(outputs).toMatchObject([{ name: 'default', key: StorageKeys.output(first.jobId, 2, 'default'), width: 30, height: 15 }]);
+    expect(outputs[0].key).not.toBe(firstOutcome.outputs![0].key);
+    expect((await storage.read(firstOutcome.outputs![0].key)).equals(firstBytes)).toBe(true);
   });
 
   it('reconnects after the broker drops its connection, and consumes again', async () => {

@@ -5,10 +5,10 @@ import { MessagePublisher, Topology } from '@pipeline/messaging';
 import { loadConfig, WriterConfig } from '@pipeline/platform';
 import { Channel } from 'amqplib';
 import { randomUUID } from 'node:crypto';
-import { Pool } from 'pg';
+import { Client, Pool } from 'pg';
 import { startWriter } from '../../apps/results-writer/src/writer.app';
 import { connectTestBroker, TestBroker } from '../support/broker';
-import { AMQP_URL, createTestDatabase, deleteTopology, uniqueName, waitFor } from '../support/resources';
+import { AMQP_URL, createTestDatabase, deleteTopology, rabbitmqctl, uniqueName, waitFor } from '../support/resources';
 import { TcpProxy } from '../support/tcp-proxy';
 
 describe('Results writer (real RabbitMQ and PostgreSQL, in process)', () => {
@@ -143,5 +143,44 @@ describe('Results writer (real RabbitMQ and PostgreSQL, in process)', () => {
     proxy.heal();
     await waitFor(async () => ((await jobs.findById(id))?.status === 'succeeded' ? true : undefined), 20_000, 'the event after the outage');
     expect(await parked()).toBe(before);
+  });
+
+  it('holds events unacked while its database is read-only (as after a failover), parks none, and records each once when it is writable again', async () => {
+    const before = await parked();
+    const ids = await Promise.all([newJob(), newJob(), newJob()]);
+    const name = new URL(database.url).pathname.slice(1);
+    // Another database's session, so that the test's own statements never run read-only.
+    const admin = new Client({ connectionString: new URL('/postgres', database.url).toString() });
+    await admin.connect();
+    // The setting applies to new sessions: the writer's are ended, and it connects again.
+    const endWriterSessions = () => admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'results-writer'", [name]);
+    const unacked = () => {
+      const line = rabbitmqctl(['list_queues', 'name', 'messages_unacknowledged']).split('\n').find((row) => row.split('\t')[0] === topology.eventsQueue);
+      return Number(line?.split('\t')[1]);
+    };
+    try {
+      await admin.query(`ALTER DATABASE "${name}" SET default_transaction_read_only = on`);
+      try {
+        await endWriterSessions();
+        await Promise.all(ids.map((id) => publisher.publish(MessageType.jobEvent, `${id}/outcome`, succeeded(id))));
+        await waitFor(async () => (unacked() === ids.length ? true : undefined), 10_000, 'the writer to hold the events');
+        // Several retries' worth of refusals, past what the delivery limit (2) would allow if it requeued.
+        await new Promise((resolve) => setTimeout(resolve, 3000));
+        expect(unacked()).toBe(ids.length);
+        expect(await parked()).toBe(before);
+        expect((await Promise.all(ids.map((id) => jobs.findById(id)))).map((job) => job?.status)).toEqual(ids.map(() => 'queued'));
+      } finally {
+        await admin.query(`ALTER DATABASE "${name}" RESET default_transaction_read_only`);
+      }
+      await endWriterSessions();
+      const recorded = async () => (await Promise.all(ids.map((id) => jobs.findById(id)))).every((job) => job?.status === 'succeeded');
+      await waitFor(async () => ((await recorded()) ? true : undefined), 30_000, 'the events once the database is writable');
+      const { rows } = await pool.query("SELECT job_id, count(*)::int AS outcomes FROM job_events WHERE job_id = ANY($1) AND type = 'succeeded' GROUP BY job_id", [ids]);
+      expect(rows.map((row) => row.outcomes)).toEqual(ids.map(() => 1));
+      expect(await parked()).toBe(before);
+      await waitFor(async () => (unacked() === 0 ? true : undefined), 10_000, 'the events to be acked');
+    } finally {
+      await admin.end();
+    }
   });
 });

@@ -9,6 +9,7 @@ import {
   JobEventType,
   jobEventId,
   MessageType,
+  OUTPUT_FORMATS,
   OutputFormat,
   parseImageJobMessage,
   StoredOutput,
@@ -28,6 +29,13 @@ import sharp from 'sharp';
 import { WorkerActivity } from './worker-activity';
 
 type Outcome = Pick<JobEventMessage, 'outputs' | 'error' | 'startedAt'> & { type: Exclude<JobEventType, 'started'> };
+
+/** An output the job asks for, and where this attempt stores it. */
+interface PlannedOutput {
+  name: string;
+  key: string;
+  format: OutputFormat | undefined;
+}
 
 /**
  * Runs one image job per message. The message is acked (by the transport) only after the
@@ -130,11 +138,16 @@ export class ImageJobHandler {
     }
   }
 
-  /** `redelivered`: an earlier delivery may have stored the outputs already (and then died before acking). */
+  /**
+   * `redelivered`: an earlier delivery may have stored the outputs already (and then died before acking).
+   * Outputs are stored create-if-absent under keys of this attempt: an output another delivery of
+   * the attempt stored first stands, and the outcome describes the stored object, never the bytes
+   * this delivery made (a URL source may have changed meanwhile), so what is recorded is what is served.
+   */
   private async run(job: ImageJobMessage, redelivered: boolean): Promise<Outcome> {
-    const planned = job.variants
-      ? job.variants.map((variant) => ({ name: variant.name, key: StorageKeys.output(job.jobId, variant.name), format: variant.output.format }))
-      : [{ name: DEFAULT_OUTPUT_NAME, key: StorageKeys.output(job.jobId), format: job.output.format }];
+    const planned: PlannedOutput[] = (job.variants ? job.variants.map((variant) => ({ name: variant.name, format: variant.output.format })) : [{ name: DEFAULT_OUTPUT_NAME, format: job.output.format }]).map(
+      (output) => ({ ...output, key: StorageKeys.output(job.jobId, job.attempt, output.name) }),
+    );
     try {
       const done = redelivered ? await this.storedOutputs(planned) : null;
       if (done) return { type: 'succeeded', outputs: done };
@@ -151,8 +164,9 @@ export class ImageJobHandler {
       ).finally(release);
       const outputs: StoredOutput[] = [];
       for (const [index, image] of images.entries()) {
-        const { sizeBytes } = await this.storage.put(planned[index].key, image.data);
-        outputs.push({ name: image.name, key: planned[index].key, format: image.format, width: image.width, height: image.height, sizeBytes });
+        const { key } = planned[index];
+        const { created, sizeBytes } = await this.storage.putIfAbsent(key, image.data);
+        outputs.push(created ? { name: image.name, key, format: image.format, width: image.width, height: image.height, sizeBytes } : await this.storedOutput(planned[index]));
       }
       return { type: 'succeeded', outputs };
     } catch (error) {
@@ -187,15 +201,23 @@ export class ImageJobHandler {
   }
 
   /** The outputs of an earlier delivery that stored them all but did not get to ack; null if any is missing. */
-  private async storedOutputs(planned: Array<{ name: string; key: string; format: OutputFormat | undefined }>): Promise<StoredOutput[] | null> {
+  private async storedOutputs(planned: PlannedOutput[]): Promise<StoredOutput[] | null> {
     const outputs: StoredOutput[] = [];
-    for (const { name, key, format } of planned) {
-      if ((await this.storage.sizeOf(key)) === null) return null;
-      const data = await this.storage.read(key);
-      const { width, height } = await sharp(data).metadata();
-      outputs.push({ name, key, format: format ?? (detectImageFormat(data) as OutputFormat), width: width ?? 0, height: height ?? 0, sizeBytes: data.length });
+    for (const output of planned) {
+      if ((await this.storage.sizeOf(output.key)) === null) return null;
+      outputs.push(await this.storedOutput(output));
     }
     return outputs;
+  }
+
+  /** An output as stored: its size, dimensions and format read from the stored bytes. */
+  private async storedOutput({ name, key, format }: PlannedOutput): Promise<StoredOutput> {
+    const data = await this.storage.read(key);
+    const { width, height } = await sharp(data).metadata();
+    const detected = detectImageFormat(data);
+    const storedFormat = (OUTPUT_FORMATS as readonly string[]).includes(detected ?? '') ? (detected as OutputFormat) : format;
+    if (!storedFormat) throw new Error(`The object stored at ${key} is not an image in an output format`);
+    return { name, key, format: storedFormat, width: width ?? 0, height: height ?? 0, sizeBytes: data.length };
   }
 
   /** What every log line about a job carries. */

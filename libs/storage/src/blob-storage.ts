@@ -9,12 +9,19 @@ export class BlobNotFoundError extends Error {
 }
 
 /**
- * Where inputs and outputs live. Keys are slash-separated names such as `outputs/<job id>`.
+ * Where inputs and outputs live. Keys are slash-separated names such as `uploads/<job id>`.
  * A write is all-or-nothing: readers never see a partly written object.
  */
 export abstract class BlobStorage {
   /** Stores the bytes under `key`, replacing what was there; returns the stored size. */
   abstract put(key: string, data: Buffer | Readable): Promise<{ sizeBytes: number }>;
+  /**
+   * Stores the bytes under `key` only if nothing is stored there yet, atomically: of writers
+   * racing for one key exactly one creates it, and an object once stored never changes.
+   * `created` says whether these bytes were stored; `sizeBytes` is the size of what is stored
+   * under the key (these bytes, or the object that was there first).
+   */
+  abstract putIfAbsent(key: string, data: Buffer | Readable): Promise<{ created: boolean; sizeBytes: number }>;
   abstract read(key: string): Promise<Buffer>;
   abstract openReadStream(key: string): Promise<{ stream: Readable; sizeBytes: number }>;
   /** Size of the object, or null when there is none. */
@@ -31,6 +38,14 @@ export abstract class BlobStorage {
 /** Keys the pipeline stores under; one place decides the layout. */
 export const StorageKeys = {
   upload: (jobId: string) => `uploads/${jobId}`,
-  /** A job's only output, or one of its named variants. */
-  output: (jobId: string, variant?: string) => (variant === undefined ? `outputs/${jobId}` : `outputs/${jobId}/${variant}`),
+  /**
+   * One named output (`default`, or a variant's name) of one attempt of a job. Attempts never
+   * share an object, so a retried job cannot change what an earlier attempt recorded. The
+   * attempt is part of the folder's name (`<job>.<attempt>`), not a folder of its own: jobs
+   * stored before this layout have a file at `outputs/<job>` and may still be retried.
+   */
+  output: (jobId: string, attempt: number, name: string) => {
+    if (!Number.isInteger(attempt) || attempt < 1) throw new Error(`Invalid attempt for an output key: ${attempt} (a whole number from 1)`);
+    return `outputs/${jobId}.${attempt}/${name}`;
+  },
 };

@@ -82,9 +82,9 @@ describe('FilesystemBlobStorage', () => {
 
     it('keeps objects under different keys apart', async () => {
       await storage.put(StorageKeys.upload('j1'), Buffer.from('upload'));
-      await storage.put(StorageKeys.output('j1'), Buffer.from('output'));
+      await storage.put(StorageKeys.output('j1', 1, 'default'), Buffer.from('output'));
       expect((await storage.read('uploads/j1')).toString()).toBe('upload');
-      expect((await storage.read('outputs/j1')).toString()).toBe('output');
+      expect((await storage.read('outputs/j1.1/default')).toString()).toBe('output');
     });
 
     it('leaves no temporary files after successful writes', async () => {
@@ -100,6 +100,74 @@ describe('FilesystemBlobStorage', () => {
         expect(await storage.sizeOf(key)).toBe(100 + index);
       }
       expect(await filesUnder(root)).toHaveLength(10);
+    });
+  });
+
+  describe('putIfAbsent', () => {
+    it('stores the bytes under a new key', async () => {
+      const data = Buffer.from('first outcome');
+      expect(await storage.putIfAbsent('outputs/j.1/default', data)).toEqual({ created: true, sizeBytes: data.length });
+      expect(await storage.read('outputs/j.1/default')).toEqual(data);
+      expect(await filesUnder(root)).toEqual(['outputs/j.1/default']);
+    });
+
+    it('stores a Readable under a new key', async () => {
+      const chunks = [Buffer.alloc(70_000, 3), Buffer.from('tail')];
+      expect(await storage.putIfAbsent('outputs/streamed', Readable.from(chunks))).toEqual({ created: true, sizeBytes: 70_004 });
+      expect(await storage.read('outputs/streamed')).toEqual(Buffer.concat(chunks));
+    });
+
+    it('leaves an object already stored under the key as it was, and gives its size', async () => {
+      await storage.put('outputs/kept', Buffer.from('the first, longer bytes'));
+      expect(await storage.putIfAbsent('outputs/kept', Buffer.from('other'))).toEqual({ created: false, sizeBytes: 23 });
+      expect(await storage.putIfAbsent('outputs/kept', Readable.from([Buffer.from('other')]))).toEqual({ created: false, sizeBytes: 23 });
+      expect((await storage.read('outputs/kept')).toString()).toBe('the first, longer bytes');
+      expect(await filesUnder(root)).toEqual(['outputs/kept']);
+    });
+
+    it('lets exactly one of many concurrent writers of a key store its whole bytes, and leaves no temporary file', async () => {
+      const writers = Array.from({ length: 12 }, (_, index) => Buffer.alloc(50_000 + index * 1000, index + 1));
+      const results = await Promise.all(writers.map((data) => storage.putIfAbsent('outputs/raced/default', data)));
+      const winners = results.flatMap((result, index) => (result.created ? [index] : []));
+      expect(winners).toHaveLength(1);
+      const stored = await storage.read('outputs/raced/default');
+      expect(stored.equals(writers[winners[0]])).toBe(true);
+      expect(results.map((result) => result.sizeBytes)).toEqual(writers.map(() => stored.length));
+      expect(await filesUnder(root)).toEqual(['outputs/raced/default']);
+    });
+
+    it('rejects with the error of a failing stream, leaving no temporary file and no object', async () => {
+      const failure = new Error('source went away');
+      await expect(storage.putIfAbsent('outputs/partial', failingStream([Buffer.alloc(20_000, 1)], failure))).rejects.toBe(failure);
+      expect(await storage.sizeOf('outputs/partial')).toBeNull();
+      expect(await filesUnder(root)).toEqual([]);
+    });
+
+    it('creates an attempt\'s output beside a file stored under the job id alone (the layout before attempts)', async () => {
+      await storage.put('outputs/legacy-job', Buffer.from('attempt 1, old layout'));
+      expect(await storage.putIfAbsent(StorageKeys.output('legacy-job', 2, 'default'), Buffer.from('attempt 2'))).toMatchObject({ created: true });
+      expect((await storage.read('outputs/legacy-job')).toString()).toBe('attempt 1, old layout');
+      expect((await storage.read('outputs/legacy-job.2/default')).toString()).toBe('attempt 2');
+    });
+  });
+
+  describe('a folder removed by someone else', () => {
+    it('is made again by the next put', async () => {
+      await storage.put('outputs/job-a/default', Buffer.from('a'));
+      await rm(join(root, 'outputs'), { recursive: true });
+      await storage.put('outputs/job-b/default', Buffer.from('b'));
+      await storage.put('outputs/job-a/default', Buffer.from('a again'));
+      expect(await filesUnder(root)).toEqual(['outputs/job-a/default', 'outputs/job-b/default']);
+      expect((await storage.read('outputs/job-a/default')).toString()).toBe('a again');
+    });
+
+    it('is made again by the next putIfAbsent, and by a streamed put', async () => {
+      await storage.putIfAbsent('outputs/j.1/default', Buffer.from('a'));
+      await rm(join(root, 'outputs'), { recursive: true });
+      expect(await storage.putIfAbsent('outputs/j.1/default', Buffer.from('b'))).toEqual({ created: true, sizeBytes: 1 });
+      await rm(join(root, 'outputs'), { recursive: true });
+      await storage.put('outputs/j.1/default', Readable.from([Buffer.from('streamed')]));
+      expect((await storage.read('outputs/j.1/default')).toString()).toBe('streamed');
     });
   });
 
@@ -180,6 +248,7 @@ describe('FilesystemBlobStorage', () => {
       const message = `Invalid storage key: ${JSON.stringify(key)}`;
       await expect(storage.put(key, Buffer.from('x'))).rejects.toThrow(message);
       await expect(storage.put(key, Readable.from([Buffer.from('x')]))).rejects.toThrow(message);
+      await expect(storage.putIfAbsent(key, Buffer.from('x'))).rejects.toThrow(message);
       await expect(storage.read(key)).rejects.toThrow(message);
       await expect(storage.openReadStream(key)).rejects.toThrow(message);
       await expect(storage.sizeOf(key)).rejects.toThrow(message);
@@ -188,6 +257,7 @@ describe('FilesystemBlobStorage', () => {
 
     it('does not write anything for a refused key', async () => {
       await storage.put('../escape', Buffer.from('x')).catch(() => undefined);
+      await storage.putIfAbsent('../escape', Buffer.from('x')).catch(() => undefined);
       expect(await filesUnder(root)).toEqual([]);
     });
 
@@ -242,5 +312,17 @@ describe('FilesystemBlobStorage', () => {
     await storage.put('outputs/seed', Buffer.from('seed'));
     await writeFile(join(root, 'outputs', 'external'), 'from elsewhere');
     expect((await storage.read('outputs/external')).toString()).toBe('from elsewhere');
+  });
+});
+
+describe('StorageKeys.output', () => {
+  it('names each attempt\'s output apart, in a folder of its own beside the job id', () => {
+    expect(StorageKeys.output('job-1', 1, 'default')).toBe('outputs/job-1.1/default');
+    expect(StorageKeys.output('job-1', 2, 'default')).toBe('outputs/job-1.2/default');
+    expect(StorageKeys.output('job-1', 2, 'thumb')).toBe('outputs/job-1.2/thumb');
+  });
+
+  it.each([0, -1, 1.5, Number.NaN])('refuses the attempt %p', (attempt) => {
+    expect(() => StorageKeys.output('job-1', attempt, 'default')).toThrow(`Invalid attempt for an output key: ${attempt} (a whole number from 1)`);
   });
 });
