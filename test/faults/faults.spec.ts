@@ -1,4 +1,5 @@
-import { JobView } from '@pipeline/contracts';
+import { DEFAULT_OUTPUT_NAME, JobView } from '@pipeline/contracts';
+import { StorageKeys } from '@pipeline/storage';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Pool } from 'pg';
@@ -266,7 +267,7 @@ describe('fault injection', () => {
               const { rows } = await pool.query<{ outputs: number }>('SELECT count(*)::int AS outputs FROM job_outputs WHERE job_id = ANY($1::uuid[])', [cancelled]);
               expect(rows[0].outputs).toBe(0);
               // Their messages were not taken out of the queue: a worker processed each, and the writer dropped its outcome.
-              const processed = cancelled.filter((id) => existsSync(join(pipeline.storageDir, 'outputs', id)));
+              const processed = cancelled.filter((id) => existsSync(join(pipeline.storageDir, StorageKeys.output(id, 1, DEFAULT_OUTPUT_NAME))));
               expect(processed).toEqual(cancelled);
             };
           },

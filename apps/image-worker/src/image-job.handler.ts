@@ -27,6 +27,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { WorkerActivity } from './worker-activity';
+import { failpoint } from '@pipeline/failpoints';
 
 type Outcome = Pick<JobEventMessage, 'outputs' | 'error' | 'startedAt'> & { type: Exclude<JobEventType, 'started'> };
 
@@ -168,6 +169,7 @@ export class ImageJobHandler {
         const { created, sizeBytes } = await this.storage.putIfAbsent(key, image.data);
         outputs.push(created ? { name: image.name, key, format: image.format, width: image.width, height: image.height, sizeBytes } : await this.storedOutput(planned[index]));
       }
+      await failpoint('worker.after-output-stored');
       return { type: 'succeeded', outputs };
     } catch (error) {
       const classified = classifyProcessingError(error);
