@@ -145,6 +145,8 @@ describe('Image worker (real RabbitMQ, in process)', () => {
     let requests = 0;
     const flaky = new Map<string, number>();
     const changing = new Map<string, number>();
+    /** Runs before the third answer on a `/twice-then-*` path. */
+    let beforeThirdAnswer: () => Promise<unknown> = async () => undefined;
     const sourceFiles = async () => (await readdir(tmpdir())).filter((name) => name.startsWith('image-source-'));
 
     beforeAll(async () => {
@@ -164,6 +166,14 @@ describe('Image worker (real RabbitMQ, in process)', () => {
           const count = (changing.get(request.url) ?? 0) + 1;
           changing.set(request.url, count);
           response.writeHead(200, { 'content-type': 'image/png' }).end(count === 1 ? png : wide);
+        } else if (request.url?.startsWith('/twice-then-')) {
+          // Unavailable twice; the third answer (after `beforeThirdAnswer`) and later ones are the image or, for `-down`, 503.
+          const count = (flaky.get(request.url) ?? 0) + 1;
+          flaky.set(request.url, count);
+          void (count === 3 ? beforeThirdAnswer() : Promise.resolve()).then(() => {
+            if (count <= 2 || request.url!.startsWith('/twice-then-down/')) response.writeHead(503).end();
+            else response.writeHead(200, { 'content-type': 'image/png' }).end(png);
+          });
         } else if (request.url === '/down') response.writeHead(503).end();
         else if (request.url === '/moved') response.writeHead(302, { location: '/photo.png' }).end();
         else if (request.url === '/to-metadata') response.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end();
@@ -236,6 +246,53 @@ describe('Image worker (real RabbitMQ, in process)', () => {
       await waitFor(async () => ((await channel.checkQueue(topology.jobsDeadLetterQueue)).messageCount === parkedBefore + 1 ? true : undefined), 5000, 'the parked message');
       const parked = await channel.get(topology.jobsDeadLetterQueue, { noAck: true });
       expect(parked && parked.properties.messageId).toBe(message.jobId);
+    });
+
+    describe.each([
+      ['succeeds', 'ok', 'succeeded'],
+      ['fails', 'down', 'failed'],
+    ])('a job that %s on its last try while its outcome cannot be published', (_title, answer, outcomeType) => {
+      afterEach(() => {
+        beforeThirdAnswer = async () => undefined;
+      });
+
+      it('is requeued, not parked, and its outcome is published once the broker takes it', async () => {
+        worker = await startWorker(withAllowlist('127.0.0.1/32'));
+        const parkedBefore = (await channel.checkQueue(topology.jobsDeadLetterQueue)).messageCount;
+        const message = job({ source: { kind: 'url', url: `${origin}/twice-then-${answer}/${randomUUID()}` } });
+        // Watch the worker's own publishes (they go to the real broker) to know when the outcome was refused.
+        const refused: string[] = [];
+        const workerPublisher = worker.get(MessagePublisher);
+        const publish = workerPublisher.publish.bind(workerPublisher);
+        jest.spyOn(workerPublisher, 'publish').mockImplementation(async (type, id, payload, correlationId) => {
+          try {
+            await publish(type, id, payload, correlationId);
+          } catch (error) {
+            const event = payload as JobEventMessage;
+            if (type === MessageType.jobEvent && event.jobId === message.jobId) refused.push(event.type);
+            throw error;
+          }
+        });
+        // Before the last try ends, job events become unroutable: the outcome's publish is returned.
+        beforeThirdAnswer = () => channel.unbindQueue(topology.eventsQueue, topology.exchange, MessageType.jobEvent);
+        await publisher.publish(MessageType.imageJob, message.jobId, message);
+        await waitFor(async () => (refused.includes(outcomeType) ? true : undefined), 15_000, 'the outcome to be refused');
+        await channel.bindQueue(topology.eventsQueue, topology.exchange, MessageType.jobEvent);
+
+        const outcome = await outcomeOf(message.jobId);
+        expect(outcome.type).toBe(outcomeType);
+        // Delivered again after the refused outcome (3 deliveries before), still as the third try.
+        expect(outcome.delivery).toBeGreaterThan(3);
+        if (outcomeType === 'failed') expect(outcome.error?.message).toMatch(/^Gave up after 3 tries: /);
+        await waitFor(async () => ((await channel.checkQueue(topology.jobsQueue)).messageCount === 0 ? true : undefined), 10_000, 'the jobs queue to drain');
+        for (const tier of topology.jobRetryTiers) expect((await channel.checkQueue(tier.queue)).messageCount).toBe(0);
+        // Parked only once its outcome was out: a failed job's message, never a succeeded one's.
+        expect((await channel.checkQueue(topology.jobsDeadLetterQueue)).messageCount).toBe(parkedBefore + (outcomeType === 'failed' ? 1 : 0));
+        if (outcomeType === 'failed') {
+          const parked = await channel.get(topology.jobsDeadLetterQueue, { noAck: true });
+          expect(parked && parked.properties.messageId).toBe(message.jobId);
+        }
+      });
     });
 
     it('refuses a loopback source without the allowlist, and a redirect to the metadata address with it, before connecting', async () => {
@@ -350,6 +407,20 @@ describe('Image worker (real RabbitMQ, in process)', () => {
   it('reconnects after the broker drops its connection, and consumes again', async () => {
     worker = await startWorker(config);
     expect(dropBrokerConnections(`${config.AMQP_PREFIX} image-worker`)).toBe(1);
+    const message = job();
+    await publisher.publish(MessageType.imageJob, message.jobId, message);
+    const events = await eventsFor(message.jobId, 2);
+    expect(events[1]).toMatchObject({ type: 'succeeded' });
+  });
+
+  it('is not ready while its consumer is gone (jobs queue deleted), and consumes again once the queue is back', async () => {
+    worker = await startWorker(config);
+    const readiness = async () => (await fetch(`${await worker!.getUrl()}/health/ready`)).status;
+    expect(await readiness()).toBe(200);
+    await channel.deleteQueue(topology.jobsQueue);
+    await waitFor(async () => ((await readiness()) === 503 ? true : undefined), 10_000, 'readiness to fail');
+    await topology.declare(broker.connection.current!);
+    await waitFor(async () => ((await readiness()) === 200 ? true : undefined), 20_000, 'readiness to come back');
     const message = job();
     await publisher.publish(MessageType.imageJob, message.jobId, message);
     const events = await eventsFor(message.jobId, 2);

@@ -13,9 +13,9 @@ import {
   Topology,
   UnroutableMessageError,
 } from '@pipeline/messaging';
-import { Channel, GetMessage } from 'amqplib';
+import { Channel, ChannelModel, GetMessage } from 'amqplib';
 import { connectTestBroker, TestBroker } from '../support/broker';
-import { deleteTopology, rabbitmqctl, uniqueName, waitFor } from '../support/resources';
+import { AMQP_URL, deleteTopology, dropBrokerConnections, rabbitmqctl, uniqueName, waitFor } from '../support/resources';
 
 /** What the test handler saw, and what it should do next. */
 const seen: Array<{ payload: unknown; delivery: number }> = [];
@@ -44,14 +44,25 @@ describe('RabbitMQ layer (real broker)', () => {
   const get = async (queue: string): Promise<GetMessage | undefined> => (await channel.get(queue, { noAck: true })) || undefined;
   const depth = async (queue: string) => (await channel.checkQueue(queue)).messageCount;
 
-  async function startConsumer(prefetch = 10): Promise<void> {
+  async function startConsumer(prefetch = 10, maxTries?: number): Promise<AmqpTransport> {
     const moduleRef = await Test.createTestingModule({ imports: [TestModule] }).compile();
-    microservice = moduleRef.createNestMicroservice({
-      strategy: new AmqpTransport(connection, { consumers: [{ queue: topology.jobsQueue, prefetch }], retryDelayMs: 50, shutdownGraceMs: 1000 }),
-      logger: false,
-    });
+    const transport = new AmqpTransport(connection, { consumers: [{ queue: topology.jobsQueue, prefetch, maxTries }], retryDelayMs: 50, shutdownGraceMs: 1000 });
+    microservice = moduleRef.createNestMicroservice({ strategy: transport, logger: false });
     microservice.useGlobalFilters(new PassHandlerErrorsToTransport());
     await microservice.listen();
+    return transport;
+  }
+
+  /**
+   * The channel the transport consumes on. amqplib keeps a connection's open channels in
+   * `connection.channels`; the consumer's is the only one with a consumer.
+   */
+  function consumerChannel(): Channel {
+    type Internals = { connection: { channels: Array<{ channel: Channel & { consumers?: Map<string, unknown> } } | null | undefined> } };
+    const channels = (connection.current as unknown as Internals).connection.channels;
+    const found = channels.find((entry) => (entry?.channel.consumers?.size ?? 0) > 0);
+    if (!found) throw new Error('no consumer channel');
+    return found.channel;
   }
 
   beforeEach(async () => {
@@ -176,5 +187,68 @@ describe('RabbitMQ layer (real broker)', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(seen.length).toBe(1);
     expect(await depth(topology.jobsQueue)).toBe(1);
+  });
+
+  it('consumes again after the broker cancels its consumer (queue deleted, then declared again)', async () => {
+    const transport = await startConsumer();
+    await publisher.publish(MessageType.imageJob, 'before', { n: 1 });
+    await waitFor(async () => (seen.length === 1 ? true : undefined), 10_000, 'the first message');
+    await channel.deleteQueue(topology.jobsQueue);
+    await waitFor(async () => (transport.isConsuming ? undefined : true), 10_000, 'the transport to notice the cancelled consumer');
+    await topology.declare(connection.current!);
+    await publisher.publish(MessageType.imageJob, 'after', { n: 2 });
+    await waitFor(async () => (seen.length === 2 ? true : undefined), 20_000, 'the message published after the queue came back');
+    expect(seen.map((s) => (s.payload as { n: number }).n)).toEqual([1, 2]);
+    expect(transport.isConsuming).toBe(true);
+  });
+
+  it('consumes again after the broker closes its channel (a precondition failure on it)', async () => {
+    await startConsumer();
+    await publisher.publish(MessageType.imageJob, 'before', { n: 1 });
+    await waitFor(async () => (seen.length === 1 ? true : undefined), 10_000, 'the first message');
+    const closed = consumerChannel();
+    const closedByBroker = new Promise<Error>((resolve) => closed.once('error', resolve));
+    // Acking a delivery tag the channel never had: the broker closes the channel (406 PRECONDITION_FAILED).
+    closed.ack({ fields: { deliveryTag: 999_999 } } as GetMessage);
+    expect((await closedByBroker).message).toContain('PRECONDITION_FAILED');
+    await publisher.publish(MessageType.imageJob, 'after', { n: 2 });
+    await waitFor(async () => (seen.length === 2 ? true : undefined), 20_000, 'the message published after the channel closed');
+    expect(consumerChannel()).not.toBe(closed);
+  });
+
+  it('does not lose a message whose delay queue is missing: the copy is refused and the original requeued', async () => {
+    behaviour = async (_payload, delivery) => {
+      if (delivery === 1) throw new Error('disk hiccup');
+    };
+    await channel.deleteQueue(topology.jobRetryTiers[0].queue);
+    await startConsumer(10, 3);
+    await publisher.publish(MessageType.imageJob, 'no-delay-queue', { n: 5 });
+    await waitFor(async () => (seen.length === 2 ? true : undefined), 10_000, 'the requeued message');
+    expect(seen.map((s) => s.delivery)).toEqual([1, 2]);
+    await waitFor(async () => ((await depth(topology.jobsQueue)) === 0 ? true : undefined), 5000, 'the jobs queue to drain');
+    expect(await depth(topology.jobsDeadLetterQueue)).toBe(0);
+  });
+
+  it('runs each connect hook once per connection, also one registered while the hooks run', async () => {
+    const own = new AmqpConnection({ url: AMQP_URL, heartbeatSeconds: 5, connectionName: `${topology.prefix} hooks` }, topology);
+    const runs = { outer: [] as ChannelModel[], inner: [] as ChannelModel[] };
+    let registered = false;
+    await own.onConnect(async (model) => {
+      runs.outer.push(model);
+      if (registered) return;
+      registered = true;
+      await own.onConnect(async (innerModel) => void runs.inner.push(innerModel));
+    });
+    try {
+      await own.connect();
+      expect(runs.outer).toHaveLength(1);
+      expect(runs.inner).toEqual([runs.outer[0]]);
+      expect(dropBrokerConnections(`${topology.prefix} hooks`)).toBe(1);
+      await waitFor(async () => (runs.outer.length === 2 && own.isConnected ? true : undefined), 20_000, 'the reconnect');
+      expect(runs.outer[1]).not.toBe(runs.outer[0]);
+      expect(runs.inner).toEqual(runs.outer);
+    } finally {
+      await own.close();
+    }
   });
 });

@@ -17,7 +17,7 @@ import {
 } from '@pipeline/contracts';
 import { classifyProcessingError, detectImageFormat, processImage, processVariants } from '@pipeline/imaging';
 import { UrlFetcher } from '@pipeline/fetching';
-import { AmqpContext, MessagePublisher, PermanentMessageError } from '@pipeline/messaging';
+import { AmqpContext, MessagePublisher, OutcomeNotPublishedError, PermanentMessageError } from '@pipeline/messaging';
 import { WorkerMetrics } from '@pipeline/metrics';
 import { WorkerConfig } from '@pipeline/platform';
 import { BlobStorage, ImagesFolder, StorageKeys } from '@pipeline/storage';
@@ -90,9 +90,11 @@ export class ImageJobHandler {
     } finally {
       clearTimeout(announce);
     }
-    if (started) await started;
+    // A start the broker did not take is not worth redoing the job for: the outcome carries `startedAt`.
+    if (started) await started.catch((error: Error) => this.logger.warn({ msg: 'started event not published', ...this.logFields(job, context), error: error.message }));
     if (!outcome) return this.triedTransiently(job, context, failure, startedAt, seconds());
     await this.publishEvent(job, context, { ...outcome, startedAt });
+    await failpoint('worker.after-outcome-published');
     if (outcome.type === 'succeeded') this.activity.jobsSucceeded++;
     else this.activity.jobsFailed++;
     this.logger[outcome.type === 'failed' ? 'warn' : 'log']({
@@ -227,8 +229,12 @@ export class ImageJobHandler {
     return { jobId: job.jobId, attempt: job.attempt, delivery: context.deliveryNumber, correlationId: context.message.properties.correlationId };
   }
 
-  /** Publishes a step of the job under the id derived for it, carrying the job's correlation id along. */
-  private publishEvent(job: Pick<ImageJobMessage, 'jobId' | 'attempt'>, context: AmqpContext, outcome: Outcome | { type: 'started' }, at = new Date().toISOString()): Promise<void> {
+  /**
+   * Publishes a step of the job under the id derived for it, carrying the job's correlation id along.
+   * An outcome (succeeded, failed) the broker does not take fails with OutcomeNotPublishedError,
+   * so that the message is redelivered whatever its try, never parked without its outcome.
+   */
+  private async publishEvent(job: Pick<ImageJobMessage, 'jobId' | 'attempt'>, context: AmqpContext, outcome: Outcome | { type: 'started' }, at = new Date().toISOString()): Promise<void> {
     const delivery = context.deliveryNumber;
     const event: JobEventMessage = {
       eventId: jobEventId(job.jobId, job.attempt, outcome.type, delivery),
@@ -239,6 +245,11 @@ export class ImageJobHandler {
       at,
       ...outcome,
     };
-    return this.publisher.publish(MessageType.jobEvent, event.eventId, event, context.message.properties.correlationId);
+    try {
+      await this.publisher.publish(MessageType.jobEvent, event.eventId, event, context.message.properties.correlationId);
+    } catch (error) {
+      if (outcome.type === 'succeeded' || outcome.type === 'failed') throw new OutcomeNotPublishedError(error);
+      throw error;
+    }
   }
 }

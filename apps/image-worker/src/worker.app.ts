@@ -10,6 +10,6 @@ export function startWorker(config: WorkerConfig): Promise<NestFastifyApplicatio
     name: `image-worker ${config.WORKER_ID}`,
     config,
     module: WorkerModule.forRoot(config),
-    consume: { queue: (topology) => topology.jobsQueue, prefetch: config.WORKER_PREFETCH, retryDelayMs: 1000, maxTries: config.MAX_TRIES },
+    consume: true,
   });
 }

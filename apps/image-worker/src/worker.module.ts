@@ -1,9 +1,9 @@
 import { DynamicModule, Module, OnApplicationShutdown } from '@nestjs/common';
 import { parseAddressAllowlist, UrlFetcher } from '@pipeline/fetching';
-import { HealthModule, rabbitmqCheck } from '@pipeline/health';
+import { consumersCheck, HealthModule, rabbitmqCheck } from '@pipeline/health';
 import { MetricsModule, WorkerMetrics } from '@pipeline/metrics';
 import { Registry } from 'prom-client';
-import { AmqpConnection, MessagingModule } from '@pipeline/messaging';
+import { AmqpConnection, AmqpTransport, MessagingModule } from '@pipeline/messaging';
 import { WorkerConfig } from '@pipeline/platform';
 import { StorageModule } from '@pipeline/storage';
 import { HeartbeatService } from './heartbeat.service';
@@ -32,10 +32,14 @@ export class WorkerModule implements OnApplicationShutdown {
           retryDelaysMs: config.RETRY_DELAYS_MS.split(',').map(Number),
           connectionName: `${config.AMQP_PREFIX} image-worker ${config.WORKER_ID}`,
           publishTimeoutMs: config.PUBLISH_TIMEOUT_MS,
+          consume: { queue: (topology) => topology.jobsQueue, prefetch: config.WORKER_PREFETCH, retryDelayMs: 1000, maxTries: config.MAX_TRIES, shutdownGraceMs: config.SHUTDOWN_GRACE_MS },
         }),
         StorageModule.forRoot({ storageDir: config.STORAGE_DIR, imagesDir: config.IMAGES_DIR }),
         MetricsModule.forRoot('image-worker'),
-        HealthModule.forChecks({ inject: [AmqpConnection], useFactory: (amqp: AmqpConnection) => [rabbitmqCheck(amqp)] }),
+        HealthModule.forChecks({
+          inject: [AmqpConnection, AmqpTransport],
+          useFactory: (amqp: AmqpConnection, transport: AmqpTransport) => [rabbitmqCheck(amqp), consumersCheck(transport)],
+        }),
       ],
       controllers: [ImageJobHandler],
       providers: [

@@ -10,6 +10,6 @@ export async function startWriter(config: WriterConfig): Promise<NestFastifyAppl
     name: 'results-writer',
     config,
     module: WriterModule.forRoot(config),
-    consume: { queue: (topology) => topology.eventsQueue, prefetch: config.WRITER_PREFETCH, retryDelayMs: 2000 },
+    consume: true,
   });
 }

@@ -1,9 +1,9 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { DatabaseModule, JobEventsRepository, JobSweepRepository, WorkersRepository } from '@pipeline/database';
-import { HealthModule, postgresCheck, rabbitmqCheck } from '@pipeline/health';
+import { consumersCheck, HealthModule, postgresCheck, rabbitmqCheck } from '@pipeline/health';
 import { MetricsModule, WriterMetrics } from '@pipeline/metrics';
 import { Registry } from 'prom-client';
-import { AmqpConnection, MessagingModule } from '@pipeline/messaging';
+import { AmqpConnection, AmqpTransport, MessagingModule } from '@pipeline/messaging';
 import { WriterConfig } from '@pipeline/platform';
 import { Pool } from 'pg';
 import { JobEventsHandler } from './job-events.handler';
@@ -25,9 +25,13 @@ export class WriterModule {
           quorumInitialGroupSize: config.AMQP_QUORUM_INITIAL_GROUP_SIZE,
           retryDelaysMs: config.RETRY_DELAYS_MS.split(',').map(Number),
           connectionName: `${config.AMQP_PREFIX} results-writer`,
+          consume: { queue: (topology) => topology.eventsQueue, prefetch: config.WRITER_PREFETCH, retryDelayMs: 2000, shutdownGraceMs: config.SHUTDOWN_GRACE_MS },
         }),
         MetricsModule.forRoot('results-writer'),
-        HealthModule.forChecks({ inject: [AmqpConnection, Pool], useFactory: (amqp: AmqpConnection, pool: Pool) => [rabbitmqCheck(amqp), postgresCheck(pool)] }),
+        HealthModule.forChecks({
+          inject: [AmqpConnection, AmqpTransport, Pool],
+          useFactory: (amqp: AmqpConnection, transport: AmqpTransport, pool: Pool) => [rabbitmqCheck(amqp), consumersCheck(transport), postgresCheck(pool)],
+        }),
       ],
       controllers: [JobEventsHandler, WorkerHeartbeatsHandler],
       providers: [

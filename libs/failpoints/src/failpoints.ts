@@ -9,7 +9,7 @@ export const FAILPOINT_NAMES = [
   'producer.after-insert',
   /** The job's message is confirmed by the broker; the client has no answer yet. */
   'producer.after-confirm',
-  /** A message is handed to the broker; its confirm has not come back. Any app that publishes. */
+  /** A job message or job event is handed to the broker; its confirm has not come back. Any app that publishes. */
   'publish.before-confirm',
   /** Every output of a job is stored; its outcome is not published yet. */
   'worker.after-output-stored',

@@ -1,5 +1,5 @@
 import { Pool } from 'pg';
-import { AmqpConnection } from '@pipeline/messaging';
+import { AmqpConnection, AmqpTransport } from '@pipeline/messaging';
 import { ReadinessCheck } from './health.module';
 
 export function rabbitmqCheck(connection: AmqpConnection): ReadinessCheck {
@@ -8,6 +8,16 @@ export function rabbitmqCheck(connection: AmqpConnection): ReadinessCheck {
     async check() {
       if (!connection.isConnected) throw new Error('not connected');
       if (connection.blocked) throw new Error('publishing blocked by a resource alarm');
+    },
+  };
+}
+
+/** An app that consumes is ready only while each of its consumers is attached (the broker can cancel one, or close its channel). */
+export function consumersCheck(transport: Pick<AmqpTransport, 'isConsuming'>): ReadinessCheck {
+  return {
+    name: 'consumers',
+    async check() {
+      if (!transport.isConsuming) throw new Error('not consuming every queue (a consumer is being attached again)');
     },
   };
 }

@@ -35,6 +35,8 @@ const STABLE_AFTER_MS = 5000;
 export class AmqpConnection implements OnApplicationShutdown {
   private readonly logger = new Logger(AmqpConnection.name);
   private readonly hooks: ConnectHook[] = [];
+  /** The connection each hook last ran for: a hook registered while the hooks run must not run twice. */
+  private readonly hookRanFor = new WeakMap<ConnectHook, ChannelModel>();
   private readonly urls: string[];
   /** The node the next round starts with. */
   private nextNode: number;
@@ -84,7 +86,13 @@ export class AmqpConnection implements OnApplicationShutdown {
   /** Runs `hook` now if connected, and after every reconnect. */
   async onConnect(hook: ConnectHook): Promise<void> {
     this.hooks.push(hook);
-    if (this.model) await hook(this.model);
+    if (this.model) await this.runHook(hook, this.model);
+  }
+
+  private async runHook(hook: ConnectHook, model: ChannelModel): Promise<void> {
+    if (this.hookRanFor.get(hook) === model) return;
+    this.hookRanFor.set(hook, model);
+    await hook(model);
   }
 
   async close(): Promise<void> {
@@ -172,7 +180,7 @@ export class AmqpConnection implements OnApplicationShutdown {
       if (this.closing) throw new Error('closing');
       this.model = model;
       this.connectedTo = label;
-      for (const hook of this.hooks) await hook(model);
+      for (const hook of this.hooks) await this.runHook(hook, model);
     } catch (error) {
       if (this.model === model) this.model = null;
       if (!this.closing) this.logger.warn(`RabbitMQ at ${label}: setting up the connection failed: ${(error as Error).message}`);

@@ -5,8 +5,10 @@ import { ValidationFailed } from '@pipeline/contracts';
 import { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { lastValueFrom, Observable, throwError } from 'rxjs';
 import { AmqpConnection } from './amqp-connection';
-import { NackedChannelRenewal, wasNacked } from './channel-renewal';
-import { PermanentMessageError } from './errors';
+import { roundDelay } from './amqp-urls';
+import { NackedChannelRenewal } from './channel-renewal';
+import { ConfirmedPublishes } from './confirmed-publish';
+import { OutcomeNotPublishedError, PermanentMessageError } from './errors';
 
 export interface QueueConsumer {
   queue: string;
@@ -26,6 +28,19 @@ export interface AmqpTransportOptions {
   retryDelayMs: number;
   /** Longest wait for in-flight handlers when the app shuts down. */
   shutdownGraceMs: number;
+  /** Longest wait for the broker to confirm a copy sent to a delay queue; 5000 ms by default. */
+  publishTimeoutMs?: number;
+}
+
+/** Pause before re-attaching a consumer the broker cancelled or whose channel it closed; doubles up to the max. */
+const REATTACH_INITIAL_MS = 200;
+const REATTACH_MAX_MS = 5000;
+
+/** A consumer on its channel, and how many of its deliveries are still being handled. */
+interface AttachedConsumer {
+  channel: Channel;
+  consumerTag: string;
+  inFlight: number;
 }
 
 /** Headers the transport keeps on a message it sends to a delay queue. */
@@ -92,8 +107,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export class AmqpTransport extends Server implements CustomTransportStrategy {
   protected readonly logger = new Logger(AmqpTransport.name);
-  private readonly consumers: Array<{ channel: Channel; consumerTag: string }> = [];
+  /** Each consumer's live attachment; missing while it is being re-attached. */
+  private readonly attached = new Map<QueueConsumer, AttachedConsumer>();
+  /** Consumers with a re-attach loop running, and the connection it runs on. */
+  private readonly reattaching = new Map<QueueConsumer, ChannelModel>();
   private retryChannel: ConfirmChannel | null = null;
+  private readonly retryPublishes = new ConfirmedPublishes();
   private readonly retryRenewal = new NackedChannelRenewal(
     (model) => this.openRetryChannel(model),
     10_000,
@@ -110,27 +129,78 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
     super();
   }
 
+  /** Whether every consumer is attached: false while any is missing (the broker cancelled it, closed its channel, or the connection is down). */
+  get isConsuming(): boolean {
+    return !this.stopping && this.connection.isConnected && this.options.consumers.every((consumer) => this.attached.has(consumer));
+  }
+
   listen(callback: (error?: unknown) => void): void {
     this.connection.onConnect((model) => this.attach(model)).then(() => callback(), callback);
   }
 
   private async attach(model: ChannelModel): Promise<void> {
     if (this.stopping) return;
-    this.consumers.length = 0;
+    this.attached.clear();
     if (this.options.consumers.some((consumer) => consumer.maxTries !== undefined)) await this.openRetryChannel(model);
-    for (const consumer of this.options.consumers) {
-      const { queue, prefetch } = consumer;
-      const channel = await model.createChannel();
-      channel.on('error', (error: Error) => this.logger.warn(`Consumer channel for ${queue}: ${error.message}`));
-      await channel.prefetch(prefetch);
-      const { consumerTag } = await channel.consume(queue, (message) => void this.handle(channel, consumer, message), { noAck: false });
-      this.consumers.push({ channel, consumerTag });
-      this.logger.log(`Consuming ${queue} (prefetch ${prefetch})`);
+    for (const consumer of this.options.consumers) await this.consume(model, consumer);
+  }
+
+  /** Opens a channel and consumes `consumer.queue` on it; throws (the channel closed) if the broker refuses. */
+  private async consume(model: ChannelModel, consumer: QueueConsumer): Promise<void> {
+    const { queue, prefetch } = consumer;
+    const channel = await model.createChannel();
+    channel.on('error', (error: Error) => this.logger.warn(`Consumer channel for ${queue}: ${error.message}`));
+    channel.once('close', () => this.lost(model, consumer, channel, 'the broker closed its channel'));
+    await channel.prefetch(prefetch);
+    const attachment: AttachedConsumer = { channel, consumerTag: '', inFlight: 0 };
+    const { consumerTag } = await channel.consume(
+      queue,
+      (message) => {
+        if (message) return void this.handle(attachment, consumer, message);
+        this.logger.error(`RabbitMQ cancelled the consumer of ${queue}`);
+        this.lost(model, consumer, channel, 'the broker cancelled it');
+        // Deliveries still being handled are settled on this channel; close it after them.
+        if (attachment.inFlight === 0) void channel.close().catch(() => undefined);
+      },
+      { noAck: false },
+    );
+    attachment.consumerTag = consumerTag;
+    this.attached.set(consumer, attachment);
+    this.logger.log(`Consuming ${queue} (prefetch ${prefetch})`);
+  }
+
+  /**
+   * A consumer stopped on a live connection: it is attached again, on a new channel, with a
+   * growing pause between tries (its queue may not exist yet). After a reconnect the
+   * connection's hook re-attaches every consumer instead.
+   */
+  private lost(model: ChannelModel, consumer: QueueConsumer, channel: Channel, reason: string): void {
+    if (this.attached.get(consumer)?.channel !== channel) return;
+    this.attached.delete(consumer);
+    if (this.stopping || this.reattaching.get(consumer) === model) return;
+    this.reattaching.set(consumer, model);
+    void this.reattach(model, consumer, reason).finally(() => {
+      if (this.reattaching.get(consumer) === model) this.reattaching.delete(consumer);
+    });
+  }
+
+  private async reattach(model: ChannelModel, consumer: QueueConsumer, reason: string): Promise<void> {
+    this.logger.warn(`Consumer of ${consumer.queue} stopped (${reason}); attaching it again`);
+    for (let failures = 1; ; failures++) {
+      await new Promise((resolve) => setTimeout(resolve, roundDelay(failures, REATTACH_INITIAL_MS, REATTACH_MAX_MS)).unref());
+      if (this.stopping || this.connection.current !== model || this.attached.has(consumer)) return;
+      try {
+        await this.consume(model, consumer);
+        return;
+      } catch (error) {
+        this.logger.warn(`Cannot consume ${consumer.queue} yet: ${(error as Error).message}`);
+      }
     }
   }
 
   private async openRetryChannel(model: ChannelModel): Promise<void> {
     const retryChannel = await model.createConfirmChannel();
+    this.retryPublishes.watch(retryChannel);
     retryChannel.on('error', (error: Error) => this.logger.warn(`Retry channel: ${error.message}`));
     retryChannel.on('close', () => {
       if (this.retryChannel === retryChannel) this.retryChannel = null;
@@ -148,16 +218,16 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
     }
   }
 
-  private async handle(channel: Channel, consumer: QueueConsumer, message: ConsumeMessage | null): Promise<void> {
-    if (message === null) {
-      this.logger.error(`RabbitMQ cancelled the consumer of ${consumer.queue}`);
-      return;
-    }
+  private async handle(attachment: AttachedConsumer, consumer: QueueConsumer, message: ConsumeMessage): Promise<void> {
     this.inFlight++;
+    attachment.inFlight++;
     try {
-      this.settle(channel, message, await this.dispatch(message, consumer));
+      this.settle(attachment.channel, message, await this.dispatch(message, consumer));
     } finally {
       this.inFlight--;
+      attachment.inFlight--;
+      // A channel whose consumer the broker cancelled is closed once its last delivery is settled.
+      if (attachment.inFlight === 0 && this.attached.get(consumer) !== attachment && !this.stopping) void attachment.channel.close().catch(() => undefined);
       if (this.inFlight === 0) this.drained?.();
     }
   }
@@ -182,6 +252,11 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
       return 'ack';
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
+      if (error instanceof OutcomeNotPublishedError) {
+        this.logger.warn(`Outcome of message ${messageId} (${type}) not published, will be redelivered: ${reason}`);
+        await sleep(this.options.retryDelayMs);
+        return 'requeue';
+      }
       if (error instanceof PermanentMessageError || error instanceof ValidationFailed) {
         this.logger.error(`Parking message ${messageId} (${type}): ${reason}`);
         return 'park';
@@ -205,39 +280,34 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
 
   /**
    * Puts a copy of the message in a delay queue and resolves true once the broker confirmed it;
-   * only then is the original acked. Should the process die in between, the original is
-   * delivered again as well: the job runs twice, and event ids keep its result single.
+   * only then is the original acked. The copy is mandatory: with its delay queue missing it is
+   * returned, and the original is requeued instead of acked. Should the process die in between,
+   * the original is delivered again as well: the job runs twice, and event ids keep its result single.
    */
   private async sendToDelayQueue(message: ConsumeMessage, context: AmqpContext, queue: string, reason: string): Promise<boolean> {
     const channel = this.retryChannel;
     if (!channel) return false;
     const { properties } = message;
     const { 'x-delivery-count': _count, 'x-death': _death, ...headers } = properties.headers ?? {};
+    const options = {
+      messageId: properties.messageId,
+      type: properties.type,
+      contentType: properties.contentType,
+      timestamp: properties.timestamp,
+      headers: {
+        ...headers,
+        [RetryHeaders.retries]: context.tryNumber,
+        [RetryHeaders.priorDeliveries]: context.deliveryNumber,
+        [RetryHeaders.lastError]: reason.slice(0, 500),
+      },
+    };
     try {
-      await new Promise<void>((resolve, reject) => {
-        channel.sendToQueue(
-          queue,
-          message.content,
-          {
-            persistent: true,
-            messageId: properties.messageId,
-            type: properties.type,
-            contentType: properties.contentType,
-            timestamp: properties.timestamp,
-            headers: {
-              ...headers,
-              [RetryHeaders.retries]: context.tryNumber,
-              [RetryHeaders.priorDeliveries]: context.deliveryNumber,
-              [RetryHeaders.lastError]: reason.slice(0, 500),
-            },
-          },
-          (error: unknown) => (error ? reject(error) : resolve()),
-        );
-      });
+      await this.retryPublishes.send(channel, '', queue, message.content, options, this.options.publishTimeoutMs ?? 5000, () =>
+        this.retryRenewal.renew(channel, this.retryChannel, this.connection.current),
+      );
       return true;
     } catch (error) {
-      if (wasNacked(error)) this.retryRenewal.renew(channel, this.retryChannel, this.connection.current);
-      this.logger.warn(`Could not send message ${properties.messageId} to ${queue}: ${String((error as Error)?.message ?? error)}`);
+      this.logger.warn(`Could not send message ${properties.messageId} to ${queue}: ${(error as Error).message}`);
       return false;
     }
   }
@@ -245,7 +315,8 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
   /** Stops taking messages, lets in-flight handlers finish (up to the grace period), then closes. */
   async close(): Promise<void> {
     this.stopping = true;
-    for (const { channel, consumerTag } of this.consumers) await channel.cancel(consumerTag).catch(() => undefined);
+    const attached = [...this.attached.values()];
+    for (const { channel, consumerTag } of attached) await channel.cancel(consumerTag).catch(() => undefined);
     if (this.inFlight > 0) {
       let timer: NodeJS.Timeout | undefined;
       const graceOver = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.shutdownGraceMs)));
@@ -253,8 +324,8 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
       // A pending grace timer would keep the process alive after everything else has closed.
       clearTimeout(timer);
     }
-    for (const { channel } of this.consumers) await channel.close().catch(() => undefined);
-    this.consumers.length = 0;
+    for (const { channel } of attached) await channel.close().catch(() => undefined);
+    this.attached.clear();
     await this.retryChannel?.close().catch(() => undefined);
     this.retryChannel = null;
   }

@@ -24,3 +24,15 @@ export class PermanentMessageError extends Error {
     this.name = 'PermanentMessageError';
   }
 }
+
+/**
+ * Thrown by a handler whose work is done but whose outcome the broker did not take (an alarm,
+ * no confirm, a nack, a return). The transport then requeues the message, whatever its try
+ * number: parking it or sending it to a delay queue would leave the outcome unrecorded.
+ */
+export class OutcomeNotPublishedError extends Error {
+  constructor(cause: unknown) {
+    super(`the outcome could not be published, the message must be redelivered: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'OutcomeNotPublishedError';
+  }
+}

@@ -2,8 +2,9 @@ import { Logger } from '@nestjs/common';
 import { MessageType } from '@pipeline/contracts';
 import { ConfirmChannel, ChannelModel } from 'amqplib';
 import { AmqpConnection } from './amqp-connection';
-import { NackedChannelRenewal, wasNacked } from './channel-renewal';
-import { BrokerUnavailableError, UnroutableMessageError } from './errors';
+import { NackedChannelRenewal } from './channel-renewal';
+import { ConfirmedPublishes } from './confirmed-publish';
+import { BrokerUnavailableError } from './errors';
 
 /**
  * Publishes persistent, mandatory messages on a confirm channel and resolves only when the
@@ -14,7 +15,7 @@ import { BrokerUnavailableError, UnroutableMessageError } from './errors';
 export class MessagePublisher {
   private readonly logger = new Logger(MessagePublisher.name);
   private channel: ConfirmChannel | null = null;
-  private readonly returned = new Set<string>();
+  private readonly publishes = new ConfirmedPublishes();
   private ready?: Promise<void>;
   private readonly renewal: NackedChannelRenewal;
 
@@ -33,10 +34,7 @@ export class MessagePublisher {
 
   private async openChannel(model: ChannelModel): Promise<void> {
     const channel = await model.createConfirmChannel();
-    // The broker sends basic.return before the confirm of the same message.
-    channel.on('return', (message) => {
-      if (message.properties.messageId) this.returned.add(message.properties.messageId);
-    });
+    this.publishes.watch(channel);
     channel.on('error', (error: Error) => this.logger.warn(`Publish channel error: ${error.message}`));
     channel.on('close', () => {
       if (this.channel === channel) this.channel = null;
@@ -54,31 +52,9 @@ export class MessagePublisher {
     if (!channel) throw new BrokerUnavailableError('not connected to RabbitMQ');
     if (this.connection.blocked) throw new BrokerUnavailableError('RabbitMQ is refusing publishes (resource alarm)');
     const content = Buffer.from(JSON.stringify(payload));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.returned.delete(messageId);
-        reject(new BrokerUnavailableError(`RabbitMQ did not confirm within ${this.confirmTimeoutMs} ms`));
-      }, this.confirmTimeoutMs);
-      try {
-        channel.publish(
-          this.connection.topology.exchange,
-          type,
-          content,
-          { persistent: true, mandatory: true, messageId, type, contentType: 'application/json', timestamp: Math.floor(Date.now() / 1000), ...(correlationId ? { correlationId } : {}) },
-          (error: unknown) => {
-            clearTimeout(timer);
-            const wasReturned = this.returned.delete(messageId);
-            if (error) {
-              if (wasNacked(error)) this.renewal.renew(channel, this.channel, this.connection.current);
-              reject(new BrokerUnavailableError(`RabbitMQ did not accept the message: ${String((error as Error)?.message ?? error)}`));
-            } else if (wasReturned) reject(new UnroutableMessageError(type));
-            else resolve();
-          },
-        );
-      } catch (error) {
-        clearTimeout(timer);
-        reject(new BrokerUnavailableError(`cannot publish: ${(error as Error).message}`));
-      }
-    });
+    const options = { messageId, type, contentType: 'application/json', timestamp: Math.floor(Date.now() / 1000), ...(correlationId ? { correlationId } : {}) };
+    await this.publishes.send(channel, this.connection.topology.exchange, type, content, options, this.confirmTimeoutMs, () =>
+      this.renewal.renew(channel, this.channel, this.connection.current),
+    );
   }
 }

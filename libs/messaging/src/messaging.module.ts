@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { AmqpConnection } from './amqp-connection';
+import { AmqpTransport } from './amqp-transport';
 import { MessagePublisher } from './message-publisher';
 import { Topology } from './topology';
 
@@ -16,12 +17,29 @@ export interface MessagingOptions {
   connectionName: string;
   /** Set where the app publishes: how long to wait for a confirm. */
   publishTimeoutMs?: number;
+  /** Set where the app consumes: the module then provides the AmqpTransport that consumes `queue`. */
+  consume?: ConsumeOptions;
 }
 
-/** The broker connection (connected before the app starts) and, for apps that publish, the publisher. */
+export interface ConsumeOptions {
+  queue: (topology: Topology) => string;
+  prefetch: number;
+  /** Pause before a transiently failed message goes back to the queue. */
+  retryDelayMs: number;
+  /** With a limit, transient failures are retried through the delay queues; see QueueConsumer. */
+  maxTries?: number;
+  /** Longest wait for in-flight handlers when the app shuts down. */
+  shutdownGraceMs: number;
+}
+
+/**
+ * The broker connection (connected before the app starts), the publisher, and for apps that
+ * consume the transport (started by startApp; its `isConsuming` feeds readiness).
+ */
 @Module({})
 export class MessagingModule {
   static forRoot(options: MessagingOptions): DynamicModule {
+    const { consume } = options;
     return {
       module: MessagingModule,
       global: true,
@@ -46,8 +64,23 @@ export class MessagingModule {
             return publisher;
           },
         },
+        ...(consume
+          ? [
+              {
+                provide: AmqpTransport,
+                inject: [AmqpConnection],
+                useFactory: (connection: AmqpConnection) =>
+                  new AmqpTransport(connection, {
+                    consumers: [{ queue: consume.queue(connection.topology), prefetch: consume.prefetch, maxTries: consume.maxTries }],
+                    retryDelayMs: consume.retryDelayMs,
+                    shutdownGraceMs: consume.shutdownGraceMs,
+                    publishTimeoutMs: options.publishTimeoutMs,
+                  }),
+              },
+            ]
+          : []),
       ],
-      exports: [AmqpConnection, MessagePublisher],
+      exports: [AmqpConnection, MessagePublisher, ...(consume ? [AmqpTransport] : [])],
     };
   }
 }

@@ -2,7 +2,7 @@ import helmet from '@fastify/helmet';
 import { DynamicModule, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { AmqpConnection, AmqpTransport, PassHandlerErrorsToTransport, Topology } from '@pipeline/messaging';
+import { AmqpTransport, PassHandlerErrorsToTransport } from '@pipeline/messaging';
 import { randomUUID } from 'node:crypto';
 import { createLogger } from './logger';
 import { redactSecrets } from './redact';
@@ -14,15 +14,8 @@ export interface AppStartOptions<C extends SharedConfig & { PORT: number; HOST: 
   module: DynamicModule;
   /** Before listening: register plugins, pipes, filters. */
   configure?: (app: NestFastifyApplication) => Promise<void> | void;
-  /** For apps that consume messages: which queue, and how. */
-  consume?: {
-    queue: (topology: Topology) => string;
-    prefetch: number;
-    /** Pause before a transiently failed message goes back to the queue (without `maxTries`). */
-    retryDelayMs: number;
-    /** With a limit, transient failures are retried through the delay queues; see QueueConsumer. */
-    maxTries?: number;
-  };
+  /** For apps that consume messages: starts the AmqpTransport their MessagingModule provides (see its `consume`). */
+  consume?: boolean;
   bodyLimit?: number;
 }
 
@@ -53,13 +46,7 @@ export async function startApp<C extends SharedConfig & { PORT: number; HOST: st
   });
   await options.configure?.(app);
   if (options.consume) {
-    const { queue, prefetch, retryDelayMs, maxTries } = options.consume;
-    const connection = app.get(AmqpConnection);
-    const transport = new AmqpTransport(connection, {
-      consumers: [{ queue: queue(connection.topology), prefetch, maxTries }],
-      retryDelayMs,
-      shutdownGraceMs: options.config.SHUTDOWN_GRACE_MS,
-    });
+    const transport = app.get(AmqpTransport);
     app.useGlobalFilters(new PassHandlerErrorsToTransport(app.getHttpAdapter()));
     app.connectMicroservice({ strategy: transport }, { inheritAppConfig: true });
     await app.startAllMicroservices();
