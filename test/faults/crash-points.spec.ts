@@ -29,8 +29,8 @@ const POINTS: CrashPoint[] = [
   { point: 'producer.after-insert', in: 'producer' },
   { point: 'publish.before-confirm', in: 'producer' },
   { point: 'producer.after-confirm', in: 'producer' },
-  // The producer's crashes above left rows nobody confirmed: the sweeper publishes them again.
-  { point: 'sweeper.after-publish', in: 'writer' },
+  // A producer dying after an insert leaves a row nobody confirmed: the sweeper publishes it again.
+  { point: 'sweeper.after-publish', in: 'writer', trigger: (walk) => walk.leaveUnconfirmedJob() },
   { point: 'worker.after-output-stored', in: 'worker-1' },
   { point: 'publish.before-confirm', in: 'worker-1' },
   { point: 'worker.after-outcome-published', in: 'worker-1' },
@@ -49,70 +49,79 @@ const POINTS: CrashPoint[] = [
  * recorded output is the bytes served, and every queue is drained.
  */
 describe('crash at every step', () => {
+  it('walks every failpoint under load and operator races: lost=0 duplicated=0 stuck=0, outputs as recorded', () => walkUnderLoad('crash-points', POINTS, { ratePerSecond: 8 }), 480_000);
+
   it(
-    'walks every failpoint under load and operator races: lost=0 duplicated=0 stuck=0, outputs as recorded',
-    async () => {
-      const pipeline = await Pipeline.start({
-        scenario: 'crash-points',
-        workers: 2,
-        env: { PUBLISH_TIMEOUT_MS: '2000', RETRY_DELAYS_MS: '200,500' },
-        workerEnv: { HEARTBEAT_INTERVAL_S: '1', STARTED_EVENT_AFTER_MS: '0' },
-        writerEnv: { SWEEP_INTERVAL_S: String(SWEEP_INTERVAL_S), SWEEP_REPUBLISH_AFTER_S: '4', WORKER_GONE_AFTER_S: String(WORKER_GONE_AFTER_S) },
-      });
-      const pool = inspectionPool(pipeline.databaseUrl);
-      try {
-        const load = await JobLoad.prepare(pipeline.baseUrl, pipeline.imagesDir, { apiKey: pipeline.adminApiKey, ratePerSecond: 8 });
-        const walk = new CrashWalk(pipeline, load);
-        load.start();
-        const operators = walk.operatorRaces();
-        const steps: Array<{ point: CrashPoint; exit: ExitStatus; from: number; to: number }> = [];
-        try {
-          await sleep(2000);
-          for (const point of POINTS) steps.push(await walk.crashAt(point));
-        } finally {
-          walk.stopOperators();
-          await operators;
-          await load.stop();
-        }
-        for (const step of steps) expect({ point: step.point.point, in: step.point.in, exit: step.exit }).toEqual({ point: step.point.point, in: step.point.in, exit: { code: null, signal: 'SIGKILL' } });
-
-        // Whatever operators cancelled runs again, so that every job of the load must end succeeded.
-        const accepted = [...load.accepted, ...walk.urlJobs];
-        await waitUntilFinished(pool, accepted, 90_000);
-        await walk.retryCancelled(pool, load.accepted);
-        await waitUntilFinished(pool, accepted, 90_000);
-        // Parked copies left by the last operator passes go; the jobs they name have finished.
-        await adminFetch(`${pipeline.baseUrl}/v1/dead-letters/jobs`, { method: 'DELETE' });
-        // Two quiet passes of the sweeper (and time for a worker to count as gone): whatever nothing can move is flagged now.
-        await sleep((WORKER_GONE_AFTER_S + 3 * SWEEP_INTERVAL_S) * 1000);
-        const stuck = (await (await adminFetch(`${pipeline.baseUrl}/v1/jobs?stuck=true&limit=500`)).json()) as JobView[];
-
-        const tally = await tallyJobs(pool, accepted);
-        for (const step of steps) {
-          const during = await tallyJobs(pool, load.acceptedBetween(step.from, step.to));
-          process.stdout.write(`${summaryLine(during, 'crash-points', { fields: { point: step.point.point, in: step.point.in } })}\n`);
-        }
-        process.stdout.write(`${summaryLine(tally, 'crash-points', { fields: { points: steps.length, stuck: stuck.length } })}\n`);
-
-        expect(stuck.map((job) => `${job.id}: ${job.stuckReason}`)).toEqual([]);
-        expect({ lost: tally.lostIds, duplicated: tally.duplicatedIds }).toEqual({ lost: [], duplicated: [] });
-        expectEnds(tally, new Set(walk.urlJobs));
-        expect(walk.operatorCalls).toMatchObject({ cancel: expect.any(Number), retryFailed: expect.any(Number), replay: expect.any(Number), purge: expect.any(Number) });
-        expect(Math.min(...Object.values(walk.operatorCalls))).toBeGreaterThan(0);
-        await expectOutputsServedAsRecorded(pipeline, pool, accepted);
-        await expectDrained(pipeline.prefix, {});
-        await expectConsuming(pipeline);
-      } catch (error) {
-        await keepLogs(pipeline, 'crash-points');
-        throw error;
-      } finally {
-        await pool.end();
-        await pipeline.stop();
-      }
-    },
+    'operators cancel, retry, replay and purge while workers run the same jobs: each attempt ends once, nothing is stuck',
+    // A backlog of slow jobs, so that operators act on attempts that workers hold.
+    () => walkUnderLoad('operator-races', [], { ratePerSecond: 4, heavy: true, operateMs: 15_000 }),
     480_000,
   );
 });
+
+/**
+ * One scenario: a fresh pipeline under load and operator races, the crash points walked one by
+ * one (or, without any, operators racing for `operateMs`), then the reckoning.
+ */
+async function walkUnderLoad(name: string, points: CrashPoint[], options: { ratePerSecond: number; heavy?: boolean; operateMs?: number }): Promise<void> {
+  const pipeline = await Pipeline.start({
+    scenario: name,
+    workers: 2,
+    env: { PUBLISH_TIMEOUT_MS: '2000', RETRY_DELAYS_MS: '200,500' },
+    workerEnv: { HEARTBEAT_INTERVAL_S: '1', STARTED_EVENT_AFTER_MS: '0' },
+    writerEnv: { SWEEP_INTERVAL_S: String(SWEEP_INTERVAL_S), SWEEP_REPUBLISH_AFTER_S: '4', WORKER_GONE_AFTER_S: String(WORKER_GONE_AFTER_S) },
+  });
+  const pool = inspectionPool(pipeline.databaseUrl);
+  try {
+    const load = await JobLoad.prepare(pipeline.baseUrl, pipeline.imagesDir, { apiKey: pipeline.adminApiKey, ratePerSecond: options.ratePerSecond, heavy: options.heavy });
+    const walk = new CrashWalk(pipeline, load);
+    load.start();
+    const operators = walk.operatorRaces();
+    const steps: Array<{ point: CrashPoint; exit: ExitStatus; from: number; to: number }> = [];
+    try {
+      await sleep(2000);
+      for (const point of points) steps.push(await walk.crashAt(point));
+      await sleep(options.operateMs ?? 0);
+    } finally {
+      walk.stopOperators();
+      await operators;
+      await load.stop();
+    }
+    for (const step of steps) expect({ point: step.point.point, in: step.point.in, exit: step.exit }).toEqual({ point: step.point.point, in: step.point.in, exit: { code: null, signal: 'SIGKILL' } });
+
+    // Whatever operators cancelled runs again, so that every job of the load must end succeeded.
+    const accepted = [...load.accepted, ...walk.urlJobs];
+    await waitUntilFinished(pool, accepted, 120_000);
+    await walk.retryCancelled(pool, load.accepted);
+    await waitUntilFinished(pool, accepted, 120_000);
+    // Parked copies left by the last operator passes go; the jobs they name have finished.
+    await adminFetch(`${pipeline.baseUrl}/v1/dead-letters/jobs`, { method: 'DELETE' });
+    // Two quiet passes of the sweeper (and time for a worker to count as gone): whatever nothing can move is flagged now.
+    await sleep((WORKER_GONE_AFTER_S + 3 * SWEEP_INTERVAL_S) * 1000);
+    const stuck = (await (await adminFetch(`${pipeline.baseUrl}/v1/jobs?stuck=true&limit=500`)).json()) as JobView[];
+
+    const tally = await tallyJobs(pool, accepted);
+    for (const step of steps) {
+      const during = await tallyJobs(pool, load.acceptedBetween(step.from, step.to));
+      process.stdout.write(`${summaryLine(during, name, { fields: { point: step.point.point, in: step.point.in } })}\n`);
+    }
+    process.stdout.write(`${summaryLine(tally, name, { fields: { points: steps.length, ...walk.operatorCalls, stuck: stuck.length } })}\n`);
+
+    expect(stuck.map((job) => `${job.id}: ${job.stuckReason}`)).toEqual([]);
+    expect({ lost: tally.lostIds, duplicated: tally.duplicatedIds }).toEqual({ lost: [], duplicated: [] });
+    expectEnds(tally, new Set(walk.urlJobs));
+    expect(Math.min(...Object.values(walk.operatorCalls))).toBeGreaterThan(0);
+    await expectOutputsServedAsRecorded(pipeline, pool, accepted);
+    await expectDrained(pipeline.prefix, {});
+    await expectConsuming(pipeline);
+  } catch (error) {
+    await keepLogs(pipeline, name);
+    throw error;
+  } finally {
+    await pool.end();
+    await pipeline.stop();
+  }
+}
 
 /** Jobs of the load succeed; URL jobs fail as refused, or as purged when an operator purged their running attempt. */
 function expectEnds(tally: Tally, urlJobs: Set<string>): void {
@@ -158,8 +167,11 @@ class CrashWalk {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<ExitStatus>((resolve) => (timer = setTimeout(() => resolve({ code: -1, signal: null }), FIRE_TIMEOUT_MS)));
     try {
+      let triggered: Promise<void> | undefined;
       if (point.trigger) {
-        await Promise.race([this.pipeline.waitUntilProcessReady(point.in).then(() => point.trigger!(this)), exited]).catch(() => undefined);
+        const ready = this.pipeline.waitUntilProcessReady(point.in).then(() => (triggered = point.trigger!(this).catch(() => undefined)));
+        await Promise.race([ready, exited]).catch(() => undefined);
+        await triggered;
       }
       const exit = await Promise.race([exited, timeout]);
       return { point, exit, from, to: Date.now() };
@@ -208,6 +220,12 @@ class CrashWalk {
         await this.parkAndDrain('purge');
         return;
     }
+  }
+
+  /** Has the producer die right after recording a job, before publishing it. */
+  async leaveUnconfirmedJob(): Promise<void> {
+    const { exit } = await this.crashAt({ point: 'producer.after-insert', in: 'producer' });
+    if (exit.signal !== 'SIGKILL') throw new Error(`the producer did not die after an insert: ${JSON.stringify(exit)}`);
   }
 
   /** Retries a URL job that has failed (it fails again, on a new attempt). */
