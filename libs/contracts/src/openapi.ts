@@ -182,7 +182,7 @@ export function buildOpenApiDocument(): Schema {
           summary: 'Recent jobs, newest first',
           parameters: [
             { name: 'status', in: 'query', schema: { enum: JOB_STATUSES } },
-            { name: 'stuck', in: 'query', schema: { type: 'boolean' } },
+            { name: 'stuck', in: 'query', schema: { type: 'boolean' }, description: 'Only stuck jobs, queued or processing: flagged by the sweeper (see stuckReason), or processing for longer than STUCK_AFTER_S.' },
             { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500 } },
           ],
           responses: { 200: { description: 'Jobs', ...json({ type: 'array', items: ref('JobView') }) } },
@@ -234,13 +234,13 @@ export function buildOpenApiDocument(): Schema {
       },
       '/v1/jobs/{id}/retry': {
         post: {
-          summary: 'Run a failed job again as its next attempt',
+          summary: 'Run a failed job, or one the sweeper flagged stuck, again as its next attempt',
           parameters: [uuidParameter],
           responses: {
             202: accepted,
             404: problem('Unknown job'),
-            409: problem('The job has not failed'),
-            503: problem('The broker did not take the message in time: the job stays failed, at its attempt; the attempt number reserved for it is not used again'),
+            409: problem('The job has neither failed nor been flagged stuck'),
+            503: problem('The broker did not take the message in time: the job stays as it was, at its attempt; the attempt number reserved for it is not used again'),
           },
         },
       },
