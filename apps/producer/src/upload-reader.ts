@@ -69,7 +69,7 @@ export class UploadReader {
             throw new ValidationFailed([`unexpected file part "${part.fieldname}": send one file, in the part named image`]);
           }
           const sniffer = new ImageSniffer();
-          await this.storage.put(imageKey, part.file.pipe(sniffer));
+          await this.storage.put(imageKey, part.file, sniffer);
           imageDigest = sniffer.hash.digest('hex');
           stored = true;
         } else {

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BlobNotFoundError, BlobStorage } from './blob-storage';
 
@@ -40,29 +40,65 @@ export class FilesystemBlobStorage extends BlobStorage {
     this.createdDirs.add(dir);
   }
 
-  async put(key: string, data: Buffer | Readable): Promise<{ sizeBytes: number }> {
+  async put(key: string, data: Buffer | Readable, through?: Transform): Promise<{ sizeBytes: number }> {
+    if (!Buffer.isBuffer(data)) return this.putStream(key, data, through);
     const path = this.pathOf(key);
     await this.ensureDir(dirname(path));
-    const temporary = `${path}.${randomUUID()}.tmp`;
+    const temporary = this.temporaryPathFor(path);
     try {
-      if (Buffer.isBuffer(data)) {
-        const handle = await open(temporary, 'w');
-        try {
-          await handle.writeFile(data);
-          await handle.datasync();
-        } finally {
-          await handle.close();
-        }
-      } else {
-        const out = createWriteStream(temporary, { flush: true });
-        await pipeline(data, out);
+      const handle = await open(temporary, 'w');
+      try {
+        await handle.writeFile(data);
+        await handle.datasync();
+      } finally {
+        await handle.close();
       }
       await rename(temporary, path);
-      return { sizeBytes: Buffer.isBuffer(data) ? data.length : (await stat(path)).size };
+      return { sizeBytes: data.length };
     } catch (error) {
       await rm(temporary, { force: true });
       throw error;
     }
+  }
+
+  /**
+   * The stream is joined to the file in this call's first, synchronous step: an error it emits
+   * while the folder is still being created is this call's rejection, never an unhandled
+   * 'error' event; and the stream is destroyed whenever the write fails, so whatever feeds it
+   * is not left waiting.
+   */
+  private async putStream(key: string, data: Readable, through: Transform | undefined): Promise<{ sizeBytes: number }> {
+    let temporary: string | undefined;
+    let path: string | undefined;
+    let sizeBytes = 0;
+    const writeFile = async (chunks: AsyncIterable<Buffer | string>) => {
+      path = this.pathOf(key);
+      await this.ensureDir(dirname(path));
+      temporary = this.temporaryPathFor(path);
+      const handle = await open(temporary, 'w');
+      try {
+        for await (const chunk of chunks) {
+          const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+          await handle.write(bytes);
+          sizeBytes += bytes.length;
+        }
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+    };
+    try {
+      await (through ? pipeline(data, through, writeFile) : pipeline(data, writeFile));
+      await rename(temporary!, path!);
+      return { sizeBytes };
+    } catch (error) {
+      if (temporary) await rm(temporary, { force: true });
+      throw error;
+    }
+  }
+
+  private temporaryPathFor(path: string): string {
+    return `${path}.${randomUUID()}.tmp`;
   }
 
   async read(key: string): Promise<Buffer> {
