@@ -272,6 +272,19 @@ describe('FilesystemBlobStorage', () => {
       expect(await filesUnder(root)).toEqual([]);
     });
 
+    it.each([
+      ['on its own', () => undefined],
+      ['through a check', () => new Transform({ transform: (chunk: Buffer, _encoding, callback) => callback(null, chunk) })],
+    ])('rejects a stream destroyed before the call, %s, and leaves nothing', async (_how, check) => {
+      const source = new Readable({ read() {} });
+      source.push(Buffer.alloc(5000, 1));
+      source.push(null);
+      source.destroy();
+      await new Promise((resolve) => setImmediate(resolve));
+      await expect(storage.put('uploads/gone', source, check())).rejects.toThrow(/premature close/i);
+      expect(await filesUnder(root)).toEqual([]);
+    });
+
     it('destroys the stream when the key is invalid, so that its producer is not left waiting', async () => {
       const source = new Readable({ read() {} });
       await expect(storage.put('../escape', source)).rejects.toThrow('Invalid storage key');

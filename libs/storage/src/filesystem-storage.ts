@@ -68,6 +68,11 @@ export class FilesystemBlobStorage extends BlobStorage {
    * is not left waiting.
    */
   private async putStream(key: string, data: Readable, through: Transform | undefined): Promise<{ sizeBytes: number }> {
+    if (data.destroyed) {
+      // pipeline() never settles for a source destroyed before it with a transform after it.
+      through?.destroy();
+      throw data.errored ?? Object.assign(new Error('Premature close: the stream was destroyed before it could be stored'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+    }
     let temporary: string | undefined;
     let path: string | undefined;
     let sizeBytes = 0;
