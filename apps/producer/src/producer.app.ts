@@ -3,9 +3,10 @@ import { ValidationPipe } from '@nestjs/common';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { migrate } from '@pipeline/database';
 import { ProducerMetrics } from '@pipeline/metrics';
-import { ProducerConfig, startApp } from '@pipeline/platform';
+import { enterRequestContext, ProducerConfig, startApp } from '@pipeline/platform';
 import { ApiExceptionFilter } from './api-exception.filter';
 import { ProducerModule } from './producer.module';
+import { correlationIdOf } from './request-context';
 
 /** The producer, configured and listening: used by `main` and by the tests. */
 export async function startProducer(config: ProducerConfig): Promise<NestFastifyApplication> {
@@ -29,6 +30,8 @@ export async function startProducer(config: ProducerConfig): Promise<NestFastify
       app
         .getHttpAdapter()
         .getInstance()
+        // A crash while serving a request names it (see exitOnUncaughtErrors).
+        .addHook('preHandler', enterRequestContext(correlationIdOf))
         .addHook('onSend', async (request, reply) => {
           reply.header('x-request-id', request.id);
         })

@@ -5,7 +5,7 @@ import { BlobStorage } from '@pipeline/storage';
 import { ValidationFailed } from '@pipeline/contracts';
 import { FastifyRequest } from 'fastify';
 import { createHash } from 'node:crypto';
-import { Transform, TransformCallback } from 'node:stream';
+import { Readable, Transform, TransformCallback } from 'node:stream';
 import { PayloadTooLargeError, UnsupportedImageError } from './errors';
 
 /** Passes bytes through once the first ones have been recognised as a supported image. */
@@ -38,6 +38,8 @@ class ImageSniffer extends Transform {
   }
 }
 
+const INCOMPLETE_BODY = 'the request body ended before the upload was complete: send every part, and the closing boundary';
+
 export interface Upload {
   fields: Record<string, string>;
   /** Storage key of the stored image, or null when the request had none. */
@@ -69,13 +71,15 @@ export class UploadReader {
             throw new ValidationFailed([`unexpected file part "${part.fieldname}": send one file, in the part named image`]);
           }
           const sniffer = new ImageSniffer();
-          await this.storage.put(imageKey, part.file.pipe(sniffer));
+          await this.storeImage(request, part.file, imageKey, sniffer);
           imageDigest = sniffer.hash.digest('hex');
           stored = true;
         } else {
           fields[part.fieldname] = String(part.value);
         }
       }
+      // The parts end early, without an error, when the client goes away between them.
+      if (!request.raw.complete) throw new ValidationFailed([INCOMPLETE_BODY]);
     } catch (error) {
       if (stored) await this.storage.delete(imageKey);
       throw this.translate(error);
@@ -83,9 +87,29 @@ export class UploadReader {
     return { fields, imageKey: stored ? imageKey : null, imageDigest };
   }
 
+  /**
+   * Streams the image part into storage through the sniffer. A client that goes away in the
+   * middle of the part can leave the part's stream neither ended nor failed (@fastify/multipart
+   * destroys it in some states only: not once the size limit was hit, for one), so the
+   * request's early close fails it here, and the write with it.
+   */
+  private async storeImage(request: FastifyRequest, file: Readable, imageKey: string, sniffer: ImageSniffer): Promise<void> {
+    const failIfAbandoned = () => {
+      if (!request.raw.complete) file.destroy(new ValidationFailed([INCOMPLETE_BODY]));
+    };
+    if (request.raw.destroyed) failIfAbandoned();
+    request.raw.once('close', failIfAbandoned);
+    try {
+      await this.storage.put(imageKey, file, sniffer);
+    } finally {
+      request.raw.off('close', failIfAbandoned);
+    }
+  }
+
   private translate(error: unknown): unknown {
     const code = (error as { code?: string }).code;
     if (code === 'FST_REQ_FILE_TOO_LARGE') return new PayloadTooLargeError(`image is larger than the limit of ${this.config.MAX_UPLOAD_BYTES} bytes`);
+    if (code === 'ERR_STREAM_PREMATURE_CLOSE' || /terminated early|unexpected end/i.test((error as Error).message ?? '')) return new ValidationFailed([INCOMPLETE_BODY]);
     if (code === 'FST_PARTS_LIMIT' || code === 'FST_FILES_LIMIT' || code === 'FST_FIELDS_LIMIT') {
       return new ValidationFailed([`too many parts: send image, operations and output only`]);
     }

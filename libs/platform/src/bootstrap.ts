@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AmqpTransport, PassHandlerErrorsToTransport } from '@pipeline/messaging';
 import { randomUUID } from 'node:crypto';
+import { exitOnUncaughtErrors } from './crash-report';
 import { createLogger } from './logger';
 import { redactSecrets } from './redact';
 import { SharedConfig } from './settings';
@@ -56,8 +57,12 @@ export async function startApp<C extends SharedConfig & { PORT: number; HOST: st
   return app;
 }
 
-/** Runs `main`, reporting a failed start on stderr with exit code 1. */
+/**
+ * Runs `main`, reporting a failed start on stderr with exit code 1; from then on, an uncaught
+ * exception or unhandled rejection is reported and ends the process (see exitOnUncaughtErrors).
+ */
 export function run(main: () => Promise<unknown>): void {
+  exitOnUncaughtErrors();
   main().catch((error: unknown) => {
     console.error(redactSecrets(error instanceof Error ? (error.stack ?? error.message) : String(error)));
     process.exit(1);

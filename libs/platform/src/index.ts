@@ -4,3 +4,4 @@ export * from './settings';
 export * from './logger';
 export * from './redact';
 export * from './bootstrap';
+export * from './crash-report';

@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 
 /** A stored object could not be found. */
 export class BlobNotFoundError extends Error {
@@ -13,8 +13,13 @@ export class BlobNotFoundError extends Error {
  * A write is all-or-nothing: readers never see a partly written object.
  */
 export abstract class BlobStorage {
-  /** Stores the bytes under `key`, replacing what was there; returns the stored size. */
-  abstract put(key: string, data: Buffer | Readable): Promise<{ sizeBytes: number }>;
+  /**
+   * Stores the bytes under `key`, replacing what was there; returns the stored size. A stream's
+   * bytes pass through `through` first (a check that may refuse them, failing the put); the put
+   * takes charge of the stream from the call on: its errors become the put's rejection, and it
+   * is destroyed if the put fails.
+   */
+  abstract put(key: string, data: Buffer | Readable, through?: Transform): Promise<{ sizeBytes: number }>;
   /**
    * Stores the bytes under `key` only if nothing is stored there yet, atomically: of writers
    * racing for one key exactly one creates it, and an object once stored never changes.

@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { BlobNotFoundError, StorageKeys } from './blob-storage';
 import { FilesystemBlobStorage } from './filesystem-storage';
 
@@ -267,6 +267,41 @@ describe('FilesystemBlobStorage', () => {
     });
   });
 
+  describe('a stream passed through a check on the way', () => {
+    /** Lets bytes through until it has seen `limit` of them, then refuses the rest. */
+    const refusingAfter = (limit: number) => {
+      let seen = 0;
+      return new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          seen += chunk.length;
+          callback(seen > limit ? new Error(`more than ${limit} bytes`) : null, chunk);
+        },
+      });
+    };
+
+    it('stores what passed the check', async () => {
+      const data = Buffer.alloc(50_000, 3);
+      expect(await storage.put('uploads/checked', Readable.from([data]), refusingAfter(100_000))).toEqual({ sizeBytes: data.length });
+      expect(await storage.read('uploads/checked')).toEqual(data);
+    });
+
+    it('rejects with the check\'s error, destroys the source and leaves nothing', async () => {
+      const source = Readable.from([Buffer.alloc(30_000, 1), Buffer.alloc(30_000, 2), Buffer.alloc(30_000, 3)]);
+      await expect(storage.put('uploads/refused', source, refusingAfter(40_000))).rejects.toThrow('more than 40000 bytes');
+      expect(source.destroyed).toBe(true);
+      expect(await filesUnder(root)).toEqual([]);
+    });
+
+    it('rejects, never as an unhandled error, when the check refuses at the end of an empty stream', async () => {
+      const refuseEmpty = new Transform({
+        transform: (chunk: Buffer, _encoding, callback) => callback(null, chunk),
+        flush: (callback) => callback(new Error('nothing came')),
+      });
+      await expect(storage.put('uploads/none', Readable.from([]), refuseEmpty)).rejects.toThrow('nothing came');
+      expect(await filesUnder(root)).toEqual([]);
+    });
+  });
+
   describe('a failing stream', () => {
     it('rejects with the stream error, leaves no temporary file and no object', async () => {
       const failure = new Error('client went away');
@@ -286,6 +321,44 @@ describe('FilesystemBlobStorage', () => {
       await expect(storage.put('uploads/kept', failingStream([Buffer.from('new partial data')], new Error('boom')))).rejects.toThrow('boom');
       expect((await storage.read('uploads/kept')).toString()).toBe('original');
       expect(await filesUnder(root)).toEqual(['uploads/kept']);
+    });
+
+    it('rejects with the error of a stream that fails before anything was written, never as an unhandled error', async () => {
+      // put answers for the stream from the moment it is called, although it has a folder to create
+      // first: an error the stream emits meanwhile is put's rejection, not an unhandled 'error' event.
+      const source = new Readable({ read() {} });
+      const stored = storage.put('uploads/early', source);
+      source.emit('error', new Error('failed at once'));
+      await expect(stored).rejects.toThrow('failed at once');
+      expect(await filesUnder(root)).toEqual([]);
+    });
+
+    it('rejects a stream destroyed without an error (its client went away) and leaves nothing', async () => {
+      const source = new Readable({ read() {} });
+      source.push(Buffer.alloc(1000, 1));
+      const stored = storage.put('uploads/abandoned', source);
+      setImmediate(() => source.destroy());
+      await expect(stored).rejects.toThrow(/premature close/i);
+      expect(await filesUnder(root)).toEqual([]);
+    });
+
+    it.each([
+      ['on its own', () => undefined],
+      ['through a check', () => new Transform({ transform: (chunk: Buffer, _encoding, callback) => callback(null, chunk) })],
+    ])('rejects a stream destroyed before the call, %s, and leaves nothing', async (_how, check) => {
+      const source = new Readable({ read() {} });
+      source.push(Buffer.alloc(5000, 1));
+      source.push(null);
+      source.destroy();
+      await new Promise((resolve) => setImmediate(resolve));
+      await expect(storage.put('uploads/gone', source, check())).rejects.toThrow(/premature close/i);
+      expect(await filesUnder(root)).toEqual([]);
+    });
+
+    it('destroys the stream when the key is invalid, so that its producer is not left waiting', async () => {
+      const source = new Readable({ read() {} });
+      await expect(storage.put('../escape', source)).rejects.toThrow('Invalid storage key');
+      expect(source.destroyed).toBe(true);
     });
 
     it('can write the key afterwards', async () => {

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { FileHandle, link, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { BlobNotFoundError, BlobStorage } from './blob-storage';
 
 const KEY_PATTERN = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_.-]+)*$/;
@@ -38,9 +39,9 @@ export class FilesystemBlobStorage extends BlobStorage {
     return path;
   }
 
-  async put(key: string, data: Buffer | Readable): Promise<{ sizeBytes: number }> {
-    const path = this.pathOf(key);
-    const { temporary, sizeBytes } = await this.writeTemporary(path, data);
+  async put(key: string, data: Buffer | Readable, through?: Transform): Promise<{ sizeBytes: number }> {
+    const path = this.pathToWrite(key, data);
+    const { temporary, sizeBytes } = await this.writeTemporary(path, data, through);
     try {
       await rename(temporary, path);
     } catch (error) {
@@ -52,7 +53,7 @@ export class FilesystemBlobStorage extends BlobStorage {
   }
 
   async putIfAbsent(key: string, data: Buffer | Readable): Promise<{ created: boolean; sizeBytes: number }> {
-    const path = this.pathOf(key);
+    const path = this.pathToWrite(key, data);
     const { temporary, sizeBytes } = await this.writeTemporary(path, data);
     try {
       // Unlike rename, link never replaces: of racing writers exactly one gets the name.
@@ -67,32 +68,53 @@ export class FilesystemBlobStorage extends BlobStorage {
     return { created: true, sizeBytes };
   }
 
-  /**
-   * Writes the bytes to a new temporary file beside `path`, flushed to disk. The folder is
-   * created only when the file cannot be opened for lack of it, so a common write costs no
-   * extra call, and a folder removed by someone else is simply made again.
-   */
-  private async writeTemporary(path: string, data: Buffer | Readable): Promise<{ temporary: string; sizeBytes: number }> {
-    const temporary = `${path}.${randomUUID()}.tmp`;
-    const handle = await openNew(temporary).catch(async (error: unknown) => {
-      if (!isNotFound(error)) throw error;
-      await mkdir(dirname(path), { recursive: true });
-      return openNew(temporary);
-    });
+  /** The key's path; for an invalid key the stream to store is destroyed, so that its producer is not left waiting. */
+  private pathToWrite(key: string, data: Buffer | Readable): string {
     try {
+      return this.pathOf(key);
+    } catch (error) {
+      if (!Buffer.isBuffer(data)) data.destroy();
+      throw error;
+    }
+  }
+
+  /**
+   * Writes the bytes to a new temporary file beside `path`, flushed to disk. A stream is joined
+   * to the file (through `through`) with pipeline() in this call's first, synchronous step: an
+   * error it emits while the file is being opened is this call's rejection, never an unhandled
+   * 'error' event, and the stream is destroyed whenever the write fails, so whatever feeds it is
+   * not left waiting. The folder is created only when the file cannot be opened for lack of it,
+   * so a common write costs no extra call, and a folder removed by someone else is made again.
+   */
+  private async writeTemporary(path: string, data: Buffer | Readable, through?: Transform): Promise<{ temporary: string; sizeBytes: number }> {
+    const temporary = `${path}.${randomUUID()}.tmp`;
+    let sizeBytes = 0;
+    const writeFile = async (chunks: AsyncIterable<Buffer | string> | Iterable<Buffer>) => {
+      const handle = await openNew(temporary).catch(async (error: unknown) => {
+        if (!isNotFound(error)) throw error;
+        await mkdir(dirname(path), { recursive: true });
+        return openNew(temporary);
+      });
       try {
-        let sizeBytes = 0;
-        for await (const chunk of Buffer.isBuffer(data) ? [data] : data) {
-          const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
+        for await (const chunk of chunks) {
+          const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
           // A write may take only part of the bytes (a full disk about to fail, a signal).
           for (let offset = 0; offset < bytes.length; ) offset += (await handle.write(bytes, offset)).bytesWritten;
           sizeBytes += bytes.length;
         }
         await handle.datasync();
-        return { temporary, sizeBytes };
       } finally {
         await handle.close();
       }
+    };
+    try {
+      if (Buffer.isBuffer(data)) await writeFile([data]);
+      else if (data.destroyed) {
+        // pipeline() never settles for a source destroyed before it with a transform after it.
+        through?.destroy();
+        throw data.errored ?? Object.assign(new Error('Premature close: the stream was destroyed before it could be stored'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+      } else await (through ? pipeline(data, through, writeFile) : pipeline(data, writeFile));
+      return { temporary, sizeBytes };
     } catch (error) {
       await rm(temporary, { force: true });
       throw error;
