@@ -150,6 +150,7 @@ describe('UrlFetcher (real HTTP servers)', () => {
       ['IPv6 loopback', (port: number) => `http://[::1]:${port}/`, '::1 is a loopback address'],
       ['IPv4-mapped IPv6', (port: number) => `http://[::ffff:127.0.0.1]:${port}/`, '::ffff:7f00:1 maps to 127.0.0.1, which is a loopback address'],
       ['unspecified', (port: number) => `http://0.0.0.0:${port}/`, '0.0.0.0 is an unspecified address'],
+      ['IPv4-compatible IPv6', (port: number) => `http://[::127.0.0.1]:${port}/`, '::7f00:1 is an IPv4-compatible address (deprecated; it embeds 127.0.0.1)'],
     ])('refuses the %s form of a loopback address', async (_form, urlFor, reason) => {
       const server = await startServer((_request, response) => serveImage(response));
       const error = await failure(fetcher({ allow: '' }).download(urlFor(server.port), destination));

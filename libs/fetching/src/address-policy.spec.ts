@@ -53,6 +53,11 @@ describe('addressRefusal', () => {
     ['2001:0:4136:e378::1', '2001:0:4136:e378::1 is a Teredo address'],
     ['2001:db8::1', '2001:db8::1 is a reserved address'],
     ['not-an-ip', 'not-an-ip is not an IP address'],
+    // IPv4-compatible IPv6 (deprecated, RFC 4291): what the URL parser makes of http://[::127.0.0.1]/.
+    ['::7f00:1', '::7f00:1 is an IPv4-compatible address (deprecated; it embeds 127.0.0.1)'],
+    ['::808:808', '::808:808 is an IPv4-compatible address (deprecated; it embeds 8.8.8.8)'],
+    ['168.63.129.16', '168.63.129.16 is a cloud platform address (Azure WireServer)'],
+    ['::ffff:168.63.129.16', '::ffff:168.63.129.16 maps to 168.63.129.16, which is a cloud platform address (Azure WireServer)'],
   ])('refuses %s', (ip, reason) => {
     expect(addressRefusal(ip, none)).toBe(reason);
   });
@@ -72,6 +77,7 @@ describe('addressRefusal', () => {
     ['10.0.0.0/8, fd00::/8', '10.20.30.40', null],
     ['10.0.0.0/8, fd00::/8', 'fd00::5', null],
     ['10.0.0.0/8', '169.254.169.254', '169.254.169.254 is a link-local address'],
+    ['168.63.129.16', '168.63.129.16', null],
   ])('with the allowlist %j judges %s as %j', (allowlist, ip, expected) => {
     expect(addressRefusal(ip, parseAddressAllowlist(allowlist))).toBe(expected);
   });

@@ -24,6 +24,26 @@ const RANGE_DESCRIPTIONS: Record<string, string> = {
 };
 
 /**
+ * Global unicast addresses that reach a cloud platform's own services from inside a VM, outside
+ * the special-purpose ranges (the usual metadata endpoints are link-local, CGNAT or unique local
+ * and are refused as such).
+ */
+const PLATFORM_ADDRESSES: Record<string, string> = {
+  '168.63.129.16': 'a cloud platform address (Azure WireServer)',
+};
+
+/**
+ * `::a.b.c.d` other than `::` and `::1`: deprecated (RFC 4291), never a real destination, and
+ * read by some stacks as the IPv4 host it embeds. ipaddr.js classes these as plain unicast.
+ */
+function embeddedIPv4OfCompatible(address: IpAddress): ipaddr.IPv4 | null {
+  if (address.kind() !== 'ipv6') return null;
+  const parts = (address as ipaddr.IPv6).parts;
+  if (parts.slice(0, 6).some((part) => part !== 0) || (parts[6] === 0 && parts[7] <= 1)) return null;
+  return new ipaddr.IPv4([parts[6] >> 8, parts[6] & 0xff, parts[7] >> 8, parts[7] & 0xff]);
+}
+
+/**
  * An IPv4-mapped IPv6 address reaches the IPv4 host it embeds, so it is judged (and allowlisted)
  * as that IPv4 address.
  */
@@ -70,7 +90,7 @@ function isAllowlisted(address: IpAddress, allowlist: AddressAllowlist): boolean
 
 /**
  * Why a worker may not connect to `ip`, or null when it may. Anything ipaddr.js does not class as
- * plain `unicast` is refused, since internal services, cloud metadata endpoints and addresses
+ * plain `unicast` is refused, as are IPv4-compatible IPv6 addresses and known platform addresses, since internal services, cloud metadata endpoints and addresses
  * that tunnel to IPv4 hosts all live outside it; the allowlist opens exceptions.
  */
 export function addressRefusal(ip: string, allowlist: AddressAllowlist): string | null {
@@ -78,9 +98,13 @@ export function addressRefusal(ip: string, allowlist: AddressAllowlist): string 
   const original = ipaddr.parse(ip);
   const address = unmapped(original);
   if (isAllowlisted(address, allowlist)) return null;
+  const subject = address === original ? ip : `${ip} maps to ${address.toString()}, which`;
+  const compatible = embeddedIPv4OfCompatible(address);
+  if (compatible) return `${ip} is an IPv4-compatible address (deprecated; it embeds ${compatible.toString()})`;
+  const platform = PLATFORM_ADDRESSES[address.toString()];
+  if (platform) return `${subject} is ${platform}`;
   const range = address.range();
   if (range === 'unicast') return null;
   const kind = RANGE_DESCRIPTIONS[range] ?? `a special-purpose address (${range})`;
-  const subject = address === original ? ip : `${ip} maps to ${address.toString()}, which`;
   return `${subject} is ${kind}`;
 }
