@@ -14,7 +14,7 @@ function configErrorOf(fn: () => unknown): ConfigError {
 }
 
 /** The producer needs its bootstrap admin key. */
-const ADMIN = { ADMIN_API_KEY: 'k'.repeat(32) };
+const ADMIN = { ADMIN_API_KEY: 'q3V8xN1rT6mZ0bL4wY7cK2jH9sF5dA' + 'pE' };
 
 class TestConfig {
   @IsInt() @Min(1) COUNT = 3;
@@ -50,7 +50,7 @@ describe('loadConfig', () => {
         MAX_UPLOAD_BYTES: 50 * 1024 * 1024,
         STUCK_AFTER_S: 300,
         WORKER_GONE_AFTER_S: 20,
-        ADMIN_API_KEY: 'k'.repeat(32),
+        ...ADMIN,
         RATE_LIMIT_WINDOW_S: 60,
         RATE_LIMIT_REQUESTS: 1200,
         RATE_LIMIT_JOBS_IN_FLIGHT: 1000,
@@ -201,6 +201,22 @@ describe('loadConfig', () => {
       expect(error.message).toContain('(got "ampq://user:[redacted]@broker")');
       expect(error.message).not.toContain('too-short-secret');
       expect(error.message).not.toContain('hunter2');
+    });
+
+    it.each([
+      ['the placeholder of .env.example', 'change-me-to-a-random-admin-api-key-of-32-chars-or-more', 'ADMIN_API_KEY is a placeholder'],
+      ['one character repeated', 'k'.repeat(40), 'ADMIN_API_KEY is not random enough (10 distinct characters at least'],
+      ['a short pattern repeated', 'abcd'.repeat(10), 'ADMIN_API_KEY is not random enough'],
+    ])('refuses an admin key that is %s, without printing it', (_what, key, problem) => {
+      const error = configErrorOf(() => loadConfig(ProducerConfig, { ADMIN_API_KEY: key }));
+      expect(error.message).toContain(problem);
+      expect(error.message).not.toContain(key);
+    });
+
+    it('takes a random admin key, as openssl rand -base64 32 or the chart make them', () => {
+      for (const key of ['mJ0yY1Kx7b3yTqvP1ZcVq9mS8oE2rN5aF4uW6hL7dGk=', 'test-admin-Yp2Qx8vT0rLm3Kc9Zb7Wn5Fd1Hs4Jg6E']) {
+        expect(loadConfig(ProducerConfig, { ADMIN_API_KEY: key }).ADMIN_API_KEY).toBe(key);
+      }
     });
 
     it('takes CORS origins only as a list of origins', () => {

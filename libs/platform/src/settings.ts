@@ -12,6 +12,26 @@ const IsAmqpUrlList = () =>
     },
   });
 
+/** Fewest distinct characters a secret may have: a random one of 32 or more has far more, even in hex. */
+const SECRET_MIN_DISTINCT_CHARACTERS = 10;
+
+/** Why a secret that is long enough is still no secret (a placeholder, a pattern), or undefined. */
+export function secretWeakness(value: string): string | undefined {
+  if (/change-?me/i.test(value)) return 'is a placeholder (as in .env.example)';
+  if (new Set(value).size < SECRET_MIN_DISTINCT_CHARACTERS) return `is not random enough (${SECRET_MIN_DISTINCT_CHARACTERS} distinct characters at least)`;
+  return undefined;
+}
+
+/** A secret that is not a placeholder nor a pattern; the message names the setting, never the value. */
+const IsRandomSecret = () =>
+  ValidateBy({
+    name: 'isRandomSecret',
+    validator: {
+      validate: (value: unknown) => typeof value !== 'string' || value.length < 32 || secretWeakness(value) === undefined,
+      defaultMessage: (args) => `${args?.property} ${secretWeakness(String(args?.value ?? ''))}: set it to a random string (e.g. the output of openssl rand -base64 32)`,
+    },
+  });
+
 /** Settings every app shares: where the broker, the database and storage are. */
 export class SharedConfig {
   /**
@@ -79,6 +99,7 @@ export class ProducerConfig extends SharedConfig {
 
   /** The bootstrap admin key: a random string of 32 or more characters (e.g. `openssl rand -base64 32`). */
   @IsString() @MinLength(32, { message: 'ADMIN_API_KEY must be set to a random string of at least 32 characters (e.g. the output of openssl rand -base64 32)' })
+  @IsRandomSecret()
   ADMIN_API_KEY = '';
 
   /** Length of the sliding rate-limit window, in seconds. */
