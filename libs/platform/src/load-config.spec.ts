@@ -213,6 +213,21 @@ describe('loadConfig', () => {
       expect(error.message).not.toContain(key);
     });
 
+    it.each([
+      ['AMQP_URL', 'amqp://pipeline:change-me-rabbitmq@rabbitmq:5672'],
+      ['AMQP_URL', 'amqp://guest:guest@rabbit-1:5672,amqp://pipeline:change-me-rabbitmq@rabbit-2:5672'],
+      ['DATABASE_URL', 'postgres://pipeline:change-me-postgres@postgres:5432/pipeline'],
+    ])('refuses %s with the placeholder password of .env.example', (name, url) => {
+      const error = configErrorOf(() => loadConfig(ProducerConfig, { ...ADMIN, [name]: url }));
+      expect(error.message).toContain(`${name} has a placeholder password (as in .env.example): set a real one`);
+      expect(error.message).not.toContain('change-me');
+    });
+
+    it('takes the local defaults, which have no placeholder', () => {
+      const config = loadConfig(ProducerConfig, { ...ADMIN, AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672', DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/pipeline' });
+      expect(config.DATABASE_URL).toBe('postgres://postgres@127.0.0.1:5432/pipeline');
+    });
+
     it('takes a random admin key, as openssl rand -base64 32 or the chart make them', () => {
       for (const key of ['mJ0yY1Kx7b3yTqvP1ZcVq9mS8oE2rN5aF4uW6hL7dGk=', 'test-admin-Yp2Qx8vT0rLm3Kc9Zb7Wn5Fd1Hs4Jg6E']) {
         expect(loadConfig(ProducerConfig, { ADMIN_API_KEY: key }).ADMIN_API_KEY).toBe(key);

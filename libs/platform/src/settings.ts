@@ -17,7 +17,7 @@ const SECRET_MIN_DISTINCT_CHARACTERS = 10;
 
 /** Why a secret that is long enough is still no secret (a placeholder, a pattern), or undefined. */
 export function secretWeakness(value: string): string | undefined {
-  if (/change-?me/i.test(value)) return 'is a placeholder (as in .env.example)';
+  if (PLACEHOLDER.test(value)) return 'is a placeholder (as in .env.example)';
   if (new Set(value).size < SECRET_MIN_DISTINCT_CHARACTERS) return `is not random enough (${SECRET_MIN_DISTINCT_CHARACTERS} distinct characters at least)`;
   return undefined;
 }
@@ -32,6 +32,29 @@ const IsRandomSecret = () =>
     },
   });
 
+/** The placeholder passwords of .env.example all say so. */
+const PLACEHOLDER = /change-?me/i;
+
+/** Whether any URL of a comma-separated list carries a placeholder password. */
+function hasPlaceholderPassword(urls: string): boolean {
+  return urls.split(',').some((url) => {
+    try {
+      return PLACEHOLDER.test(decodeURIComponent(new URL(url.trim()).password));
+    } catch {
+      return false; // not a URL: the setting's own check says so
+    }
+  });
+}
+
+const HasNoPlaceholderPassword = () =>
+  ValidateBy({
+    name: 'hasNoPlaceholderPassword',
+    validator: {
+      validate: (value: unknown) => typeof value !== 'string' || !hasPlaceholderPassword(value),
+      defaultMessage: (args) => `${args?.property} has a placeholder password (as in .env.example): set a real one`,
+    },
+  });
+
 /** Settings every app shares: where the broker, the database and storage are. */
 export class SharedConfig {
   /**
@@ -39,6 +62,7 @@ export class SharedConfig {
    * (each app connects to one of them and moves to another when its node goes away).
    */
   @IsAmqpUrlList()
+  @HasNoPlaceholderPassword()
   AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
 
   /** Prefix of every exchange and queue, so several stacks (or test runs) can share one broker. */
@@ -68,6 +92,7 @@ export class SharedConfig {
   @IsInt() @Min(0) @Max(3_600_000) SHUTDOWN_GRACE_MS = 25_000;
 
   @IsString() @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
+  @HasNoPlaceholderPassword()
   DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/pipeline';
 
   @IsInt() @Min(1) @Max(200) DATABASE_POOL_SIZE = 10;
