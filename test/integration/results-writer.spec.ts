@@ -139,7 +139,15 @@ describe('Results writer (real RabbitMQ and PostgreSQL, in process)', () => {
     await new Promise((resolve) => setTimeout(resolve, 4000));
     expect((await jobs.findById(id))?.status).toBe('queued');
     expect(await parked()).toBe(before);
-    expect((await fetch(`${await writer.getUrl()}/health/ready`)).status).toBe(503);
+    const notReady = await fetch(`${await writer.getUrl()}/health/ready`);
+    expect(notReady.status).toBe(503);
+    // Which dependency is down, but not the driver's error text: the endpoint is open to anyone.
+    expect(await notReady.json()).toEqual({
+      status: 'error',
+      info: { rabbitmq: { status: 'up' }, consumers: { status: 'up' } },
+      error: { postgres: { status: 'down' } },
+      details: { rabbitmq: { status: 'up' }, consumers: { status: 'up' }, postgres: { status: 'down' } },
+    });
     proxy.heal();
     await waitFor(async () => ((await jobs.findById(id))?.status === 'succeeded' ? true : undefined), 20_000, 'the event after the outage');
     expect(await parked()).toBe(before);

@@ -1,4 +1,4 @@
-import { Controller, DynamicModule, Get, Inject, InjectionToken, Module } from '@nestjs/common';
+import { Controller, DynamicModule, Get, Inject, InjectionToken, Logger, Module } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, TerminusModule } from '@nestjs/terminus';
 
 /** A dependency the app cannot serve without; `check` throws when it is away. */
@@ -11,6 +11,10 @@ export const READINESS_CHECKS = Symbol('READINESS_CHECKS');
 
 @Controller('health')
 class HealthController {
+  private readonly logger = new Logger('Readiness');
+  /** The last failure of each dependency, logged once when it changes. */
+  private readonly failures = new Map<string, string>();
+
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
@@ -32,9 +36,14 @@ class HealthController {
         const indicator = this.indicators.check(dependency.name);
         try {
           await dependency.check();
+          if (this.failures.delete(dependency.name)) this.logger.log(`${dependency.name} is ready again`);
           return indicator.up();
         } catch (error) {
-          return indicator.down({ message: (error as Error).message });
+          // The endpoint is open to anyone: it says which dependency is down, the log says why.
+          const message = (error as Error).message;
+          if (this.failures.get(dependency.name) !== message) this.logger.warn(`${dependency.name} is not ready: ${message}`);
+          this.failures.set(dependency.name, message);
+          return indicator.down();
         }
       }),
     );
