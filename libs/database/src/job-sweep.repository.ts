@@ -1,5 +1,5 @@
 import { Pool, PoolClient } from 'pg';
-import { RecordedJob } from './jobs.repository';
+import { RECORDED_COLUMNS, RecordedJob, RecordedRow, toRecordedJob } from './recorded-job';
 import { UnfinishedJob } from './stuck-verdict';
 
 /** Any constant, the same in every results writer: only the one holding it sweeps. */
@@ -41,21 +41,13 @@ export class JobSweepRepository {
 
   /** Queued jobs recorded before `before` whose message was never marked confirmed, oldest first. */
   async unpublished(before: Date, limit: number): Promise<UnpublishedJob[]> {
-    const { rows } = await this.pool.query(
-      `SELECT id, attempt, source, operations, output_options, variants, created_at FROM jobs
+    const { rows } = await this.pool.query<RecordedRow & { id: string; attempt: number }>(
+      `SELECT id, attempt, ${RECORDED_COLUMNS} FROM jobs
        WHERE status = 'queued' AND published_at IS NULL AND updated_at < $1
        ORDER BY created_at LIMIT $2`,
       [before.toISOString(), limit],
     );
-    return rows.map((row) => ({
-      id: row.id,
-      attempt: row.attempt,
-      source: row.source,
-      operations: row.operations,
-      output: row.output_options,
-      ...(row.variants ? { variants: row.variants } : {}),
-      createdAt: row.created_at,
-    }));
+    return rows.map((row) => ({ ...toRecordedJob(row.id, row), attempt: row.attempt }));
   }
 
   /** Marks the attempt's message as confirmed; false if the job moved on meanwhile. */

@@ -1,19 +1,12 @@
-import { Actor, AuditAction, JobErrorCode, jobEventId, JobEventView, JobSource, JobStatus, JobView, Operation, OutputOptions, StoredOutput, VariantSpec } from '@pipeline/contracts';
+import { Actor, AuditAction, JobErrorCode, jobEventId, JobEventView, JobStatus, JobView, Operation, StoredOutput, VariantSpec } from '@pipeline/contracts';
 import { failpoint } from '@pipeline/failpoints';
 import { Pool } from 'pg';
 import { recordAudit } from './audit-log.repository';
 import { Batcher } from './batcher';
+import { RECORDED_COLUMNS, RecordedJob, RecordedRow, toRecordedJob } from './recorded-job';
 import { inTransaction } from './transaction';
 
-/** A job as recorded: what it takes to publish it (again). */
-export interface RecordedJob {
-  id: string;
-  source: JobSource;
-  operations: Operation[];
-  output: OutputOptions;
-  variants?: VariantSpec[];
-  createdAt: Date;
-}
+export type { RecordedJob } from './recorded-job';
 
 export interface NewJob extends RecordedJob {
   /** The API key that submits the job, and owns it. */
@@ -26,20 +19,6 @@ export interface JobCounts {
   byStatus: Record<JobStatus, number>;
   stuck: number;
   finishedSince: { succeeded: number; failed: number };
-}
-
-/** The columns that hold a job's request, and how they read as a RecordedJob. */
-const RECORDED_COLUMNS = 'source, operations, output_options, variants, created_at';
-interface RecordedRow {
-  source: JobSource;
-  operations: Operation[];
-  output_options: OutputOptions;
-  variants: VariantSpec[] | null;
-  created_at: Date;
-}
-
-function toRecordedJob(id: string, row: RecordedRow): RecordedJob {
-  return { id, source: row.source, operations: row.operations, output: row.output_options, ...(row.variants ? { variants: row.variants } : {}), createdAt: row.created_at };
 }
 
 /** A job can run again only from these states. */
@@ -125,8 +104,13 @@ function toStoredJob(row: JobRow): StoredJob {
   };
 }
 
-/** An unfinished job is stuck when the sweeper flagged it, or when it has processed for longer than the threshold (`$STUCK_BEFORE`). */
-const STUCK = `(status IN ('queued', 'processing') AND stuck_reason IS NOT NULL OR status = 'processing' AND started_at < $STUCK_BEFORE)`;
+/**
+ * The SQL condition of a stuck job: unfinished and flagged by the sweeper, or processing since
+ * before the time in the statement parameter `stuckBefore` (e.g. `$3`).
+ */
+function stuckCondition(stuckBefore: string): string {
+  return `(status IN ('queued', 'processing') AND stuck_reason IS NOT NULL OR status = 'processing' AND started_at < ${stuckBefore})`;
+}
 
 /** A finished job cannot be cancelled: its outcome is final. */
 export class JobNotCancellableError extends Error {
@@ -256,7 +240,7 @@ export class JobsRepository {
   async list(filter: { status?: JobStatus; limit: number; stuckBefore?: Date; ownedBy?: string }): Promise<StoredJob[]> {
     const { rows } = await this.pool.query<JobRow>(
       `SELECT ${JOB_COLUMNS} FROM jobs
-       WHERE ($1::text IS NULL OR status = $1) AND ($3::timestamptz IS NULL OR ${STUCK.replace('$STUCK_BEFORE', '$3')})
+       WHERE ($1::text IS NULL OR status = $1) AND ($3::timestamptz IS NULL OR ${stuckCondition('$3')})
          AND ($4::uuid IS NULL OR api_key_id = $4)
        ORDER BY created_at DESC, id LIMIT $2`,
       [filter.status ?? null, filter.limit, filter.stuckBefore?.toISOString() ?? null, filter.ownedBy ?? null],
@@ -397,7 +381,7 @@ export class JobsRepository {
          count(*) FILTER (WHERE status = 'processing')::int AS processing,
          count(*) FILTER (WHERE status = 'succeeded')::int AS succeeded,
          count(*) FILTER (WHERE status = 'failed')::int AS failed,
-         count(*) FILTER (WHERE ${STUCK.replace('$STUCK_BEFORE', '$1')})::int AS stuck,
+         count(*) FILTER (WHERE ${stuckCondition('$1')})::int AS stuck,
          count(*) FILTER (WHERE status = 'succeeded' AND finished_at >= $2)::int AS recent_succeeded,
          count(*) FILTER (WHERE status = 'failed' AND finished_at >= $2)::int AS recent_failed
        FROM jobs`,
