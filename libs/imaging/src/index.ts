@@ -4,4 +4,5 @@ export * from './process-image';
 export * from './classify-error';
 export * from './deadline';
 export * from './decoders';
+export * from './sharp-settings';
 export * from './watermark';
