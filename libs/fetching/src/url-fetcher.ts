@@ -106,7 +106,8 @@ export class UrlFetcher {
    * `timeoutMs` shortens the fetcher's own time limit (a job's deadline may be nearer).
    */
   async download(url: string, destinationPath: string, { timeoutMs = this.options.timeoutMs }: { timeoutMs?: number } = {}): Promise<DownloadResult> {
-    const limitMs = Math.min(timeoutMs, this.options.timeoutMs);
+    // AbortSignal.timeout takes whole milliseconds.
+    const limitMs = Math.max(1, Math.ceil(Math.min(timeoutMs, this.options.timeoutMs)));
     const signal = AbortSignal.timeout(limitMs);
     let current = this.checkedHop(url, null);
     let where = describeOrigin(current);
