@@ -14,6 +14,7 @@ import { connect } from 'amqplib';
 import { Client } from 'pg';
 import sharp from 'sharp';
 import { removeBenchResources } from './bench-resources';
+import { childProcesses, PeakRssSampler } from './worker-rss';
 
 /** The bootstrap admin key of the pipeline the benchmark starts. */
 const BENCH_KEY = randomBytes(32).toString('base64url');
@@ -24,7 +25,7 @@ const BENCH_KEY = randomBytes(32).toString('base64url');
  * Measures, in one run on one machine: (1) the limit — sharp alone in this process on the
  * same images and operations, best of several in-flight counts; (2) the pipeline end to end,
  * HTTP accept to row committed, with K worker processes. Prints both and their ratio, job
- * latency percentiles, and writes the figures as JSON.
+ * latency percentiles and the highest RSS a worker process reached, and writes the figures as JSON.
  */
 
 // Compiled to dist/bench/bench/src/main.js.
@@ -180,8 +181,12 @@ async function main(): Promise<void> {
   });
   const db = new Client({ connectionString: databaseUrl });
   let result: Record<string, unknown> | undefined;
+  let rss: PeakRssSampler | undefined;
   try {
     await waitUntilReady(port, prefix, workers, child);
+    const workerPids = childProcesses(child.pid!, 'image-worker');
+    if (workerPids.length !== workers) throw new Error(`found ${workerPids.length} worker processes, expected ${workers}`);
+    rss = new PeakRssSampler(workerPids);
     await db.connect();
     const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
     const spec = workload.variants
@@ -213,6 +218,7 @@ async function main(): Promise<void> {
     const latencies = rows.map((row) => Number(row.latency_ms)).sort((a, b) => a - b);
     const lastCommit = Math.max(...rows.map((row) => Number(row.committed_ms)));
     const pipelineRate = jobs / ((lastCommit - start) / 1000);
+    const peakWorkerRssMiB = rss.stop();
     agent.destroy();
     const after = await measureLimits('after');
     const limit = (before.best + after.best) / 2;
@@ -230,14 +236,17 @@ async function main(): Promise<void> {
       acceptRatePerSecond: Number((jobs / acceptedIn).toFixed(1)),
       latencyMs: { p50: Math.round(percentile(latencies, 50)), p99: Math.round(percentile(latencies, 99)), max: Math.round(latencies[latencies.length - 1]) },
       failed,
+      peakWorkerRssMiB,
       node: process.version,
       at: new Date().toISOString(),
     };
     console.log(
       `pipeline: ${pipelineRate.toFixed(1)} images/s end to end (limit ${limit.toFixed(1)}, ratio ${(pipelineRate / limit).toFixed(2)}); ` +
-        `latency p50 ${result.latencyMs && (result.latencyMs as { p50: number }).p50} ms, p99 ${(result.latencyMs as { p99: number }).p99} ms; failed ${failed}`,
+        `latency p50 ${result.latencyMs && (result.latencyMs as { p50: number }).p50} ms, p99 ${(result.latencyMs as { p99: number }).p99} ms; failed ${failed}; ` +
+        `peak worker RSS ${peakWorkerRssMiB} MiB`,
     );
   } finally {
+    rss?.stop();
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
     await db.end().catch(() => undefined);

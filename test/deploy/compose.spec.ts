@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadConfig, longestJobHoldMs, WorkerConfig } from '@pipeline/platform';
 import { composePorts, composeVolumes, dockerCompose, parseYaml, readRepoFile } from './tools';
 
 jest.setTimeout(60_000);
@@ -58,8 +59,10 @@ describe('docker-compose.yml', () => {
     expect([...used].filter((name) => !listed.has(name))).toEqual([]);
 
     const settings = new Set([...readRepoFile('libs/platform/src/settings.ts').matchAll(/\b([A-Z][A-Z0-9_]+)(?::[^=\n]*)?\s=\s/g)].map((m) => m[1]));
+    // Read by the C library under node, not by the apps.
+    const processSettings = new Set(['MALLOC_ARENA_MAX']);
     for (const service of appServices) {
-      const unknown = Object.keys(config.services[service].environment).filter((name) => !settings.has(name));
+      const unknown = Object.keys(config.services[service].environment).filter((name) => !settings.has(name) && !processSettings.has(name));
       expect({ service, unknown }).toEqual({ service, unknown: [] });
     }
   });
@@ -187,6 +190,26 @@ describe('docker-compose.yml', () => {
       expect(clustered.services[name].environment.AMQP_URL).toBe('amqp://pipeline:change-me-rabbitmq@rabbitmq:5672,rabbitmq-2:5672,rabbitmq-3:5672');
     }
     expect(example).toMatch(/^#\s+RABBITMQ_HOSTS=rabbitmq:5672,rabbitmq-2:5672,rabbitmq-3:5672$/m);
+  });
+
+  test("every broker node sets consumer_timeout explicitly, to the workers' AMQP_CONSUMER_TIMEOUT_MS, far above a job's deadline", () => {
+    const conf = readRepoFile('deploy/rabbitmq/pipeline.conf');
+    const timeoutMs = Number(/^consumer_timeout = (\d+)$/m.exec(conf)?.[1]);
+    expect(timeoutMs).toBe(1_800_000);
+    const worker = loadConfig(WorkerConfig, {});
+    expect(worker.AMQP_CONSUMER_TIMEOUT_MS).toBe(timeoutMs);
+    expect(longestJobHoldMs(worker) * 2).toBeLessThanOrEqual(timeoutMs);
+    for (const name of ['rabbitmq', 'rabbitmq-2', 'rabbitmq-3']) {
+      const mount = composeVolumes(config.services[name]).find((v) => v.target === '/etc/rabbitmq/conf.d/10-pipeline.conf');
+      expect(mount).toMatchObject({ type: 'bind', read_only: true });
+      expect(mount!.source).toMatch(/deploy\/rabbitmq\/pipeline\.conf$/);
+    }
+    expect(config.services['image-worker'].environment.AMQP_CONSUMER_TIMEOUT_MS).toBe('');
+  });
+
+  test('the image-workers run with two malloc arenas, which keeps their RSS from creeping up under sharp', () => {
+    expect(config.services['image-worker'].environment.MALLOC_ARENA_MAX).toBe('2');
+    expect(readRepoFile('deploy/Dockerfile')).toMatch(/^\s+MALLOC_ARENA_MAX=2 \\$/m);
   });
 
   test('Prometheus scrapes /metrics of every app, every worker replica through Docker DNS', () => {

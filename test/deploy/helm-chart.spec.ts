@@ -4,6 +4,7 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadConfig, longestJobHoldMs, WorkerConfig } from '@pipeline/platform';
 import { chartDir, containersOf, find, helm, K8sObject, label, parseManifests, podSpecOf, renderChart, validateAgainstSchemas, valueSets } from './tools';
 
 jest.setTimeout(60_000);
@@ -223,6 +224,34 @@ describe('helm chart', () => {
     expect(single.filter((o) => ['Role', 'RoleBinding', 'ServiceAccount'].includes(o.kind) || o.metadata.name === `${name}-cluster`)).toEqual([]);
     expect(find(single, 'StatefulSet', name).spec.podManagementPolicy).toBeUndefined();
     expect(helm(['template', 'demo', chartDir, '--set', 'rabbitmq.replicas=2']).stderr).toContain('rabbitmq.replicas');
+  });
+
+  test("rabbitmq.consumerTimeoutMs: every node's consumer_timeout, and the workers' AMQP_CONSUMER_TIMEOUT_MS, far above a job's deadline", () => {
+    const name = 'demo-image-pipeline-rabbitmq';
+    const settingsOf = (objects: K8sObject[]) => {
+      const conf = find(objects, 'ConfigMap', `${name}-config`).data!['pipeline.conf'];
+      const container = podSpecOf(find(objects, 'StatefulSet', name)).containers[0];
+      const worker = podSpecOf(find(objects, 'Deployment', 'demo-image-pipeline-image-worker')).containers[0];
+      return { conf, mounts: container.volumeMounts, env: worker.env };
+    };
+    for (const set of ['default', 'rabbitmq-cluster']) {
+      const { conf, mounts, env } = settingsOf(renderedFor(set));
+      expect(conf).toMatch(/^consumer_timeout = 1800000$/m);
+      expect(mounts).toContainEqual({ name: 'config', mountPath: '/etc/rabbitmq/conf.d/10-pipeline.conf', subPath: 'pipeline.conf', readOnly: true });
+      expect(env).toContainEqual({ name: 'AMQP_CONSUMER_TIMEOUT_MS', value: '1800000' });
+      expect(env).toContainEqual({ name: 'MALLOC_ARENA_MAX', value: '2' });
+    }
+    // The chart's default agrees with the workers' own and leaves their longest job at most half of it.
+    const worker = loadConfig(WorkerConfig, {});
+    expect(worker.AMQP_CONSUMER_TIMEOUT_MS).toBe(1_800_000);
+    expect(longestJobHoldMs(worker) * 2).toBeLessThanOrEqual(1_800_000);
+
+    const raised = settingsOf(renderChart(undefined, ['rabbitmq.consumerTimeoutMs=7200000']));
+    expect(raised.conf).toMatch(/^consumer_timeout = 7200000$/m);
+    expect(raised.env).toContainEqual({ name: 'AMQP_CONSUMER_TIMEOUT_MS', value: '7200000' });
+    const tooShort = helm(['template', 'demo', chartDir, '--set', 'rabbitmq.consumerTimeoutMs=1000']);
+    expect(tooShort.status).not.toBe(0);
+    expect(tooShort.stderr).toContain('consumerTimeoutMs');
   });
 
   test('a cluster of the RabbitMQ Cluster Operator: no in-chart broker, AMQP_URL from the Secret made for it', () => {

@@ -1,3 +1,4 @@
+import { JobErrorCode } from './errors';
 import { buildOpenApiDocument } from './openapi';
 import { OPERATION_CLASSES, OPERATION_NAMES } from './operations';
 import { OUTPUT_FORMATS } from './output';
@@ -31,6 +32,13 @@ describe('the OpenAPI description', () => {
     }
     expect((schemas.ResizeOperation.properties as Record<string, Schema>).fit).toEqual({ type: 'string', enum: ['cover', 'contain', 'fill', 'inside', 'outside'] });
     expect((schemas.OutputOptions.properties as Record<string, Schema>).format).toEqual({ type: 'string', enum: [...OUTPUT_FORMATS] });
+  });
+
+  it("lists every error code a failed job can carry, PROCESSING_TIMEOUT among them, as the enum of a job's error.code", () => {
+    const error = (schemas.JobView.properties as Record<string, Schema>).error.oneOf as Schema[];
+    const code = (error[0].properties as Record<string, Schema>).code;
+    expect(code).toEqual({ type: 'string', enum: Object.values(JobErrorCode) });
+    expect(code.enum).toContain('PROCESSING_TIMEOUT');
   });
 
   it('carries job examples that are valid requests', () => {

@@ -1,4 +1,5 @@
 import { validationMetadatasToSchemas } from 'class-validator-jsonschema';
+import { JobErrorCode } from './errors';
 import { JOB_STATUSES } from './jobs';
 import { OPERATION_EXAMPLES } from './operation-examples';
 import { OPERATION_CLASSES, OperationName } from './operations';
@@ -111,7 +112,7 @@ export function buildOpenApiDocument(): Schema {
       variants: { type: ['array', 'null'] },
       output: { oneOf: [outputInfo, { type: 'null' }] },
       outputs: { type: 'array', items: outputInfo },
-      error: { oneOf: [{ type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } }, { type: 'null' }] },
+      error: { oneOf: [{ type: 'object', properties: { code: { type: 'string', enum: Object.values(JobErrorCode) }, message: { type: 'string' } } }, { type: 'null' }] },
       workerId: { type: ['string', 'null'] },
       apiKeyId: { type: ['string', 'null'], format: 'uuid', description: 'The API key that submitted the job.' },
       createdAt: { type: 'string', format: 'date-time' },

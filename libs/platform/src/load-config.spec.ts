@@ -260,6 +260,20 @@ describe('loadConfig', () => {
       expect(error.message).toContain('(got "xml")');
     });
 
+    it("keeps a worker's longest job (JOB_TIMEOUT_S plus two publish confirms) within half the broker's consumer_timeout", () => {
+      const defaults = loadConfig(WorkerConfig, {});
+      expect([defaults.JOB_TIMEOUT_S, defaults.PUBLISH_TIMEOUT_MS, defaults.AMQP_CONSUMER_TIMEOUT_MS]).toEqual([120, 10_000, 1_800_000]);
+      // 880 s + 2 × 10 s = 900 s: exactly half of 30 minutes.
+      expect(loadConfig(WorkerConfig, { JOB_TIMEOUT_S: '880' }).JOB_TIMEOUT_S).toBe(880);
+      const error = configErrorOf(() => loadConfig(WorkerConfig, { JOB_TIMEOUT_S: '881' }));
+      expect(error.message).toContain(
+        "JOB_TIMEOUT_S (881 s) plus two publish confirms (PUBLISH_TIMEOUT_MS 10000 ms each) is 901000 ms, more than half of AMQP_CONSUMER_TIMEOUT_MS (1800000 ms, the broker's consumer_timeout)",
+      );
+      expect(() => loadConfig(WorkerConfig, { JOB_TIMEOUT_S: '800', PUBLISH_TIMEOUT_MS: '60000' })).toThrow(/is 920000 ms, more than half of AMQP_CONSUMER_TIMEOUT_MS/);
+      expect(loadConfig(WorkerConfig, { JOB_TIMEOUT_S: '3600', AMQP_CONSUMER_TIMEOUT_MS: '7240000' }).JOB_TIMEOUT_S).toBe(3600);
+      expect(() => loadConfig(WorkerConfig, { AMQP_CONSUMER_TIMEOUT_MS: '1000' })).toThrow('AMQP_CONSUMER_TIMEOUT_MS must not be less than 60000 (got 1000)');
+    });
+
     it('does not mention valid variables', () => {
       const error = configErrorOf(() => loadConfig(ProducerConfig, { ...ADMIN, PORT: 'abc', HOST: '10.0.0.1' }));
       expect(error.message).not.toContain('HOST');

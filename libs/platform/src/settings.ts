@@ -149,6 +149,37 @@ export class ProducerConfig extends SharedConfig {
   @IsInt() @Min(0) @Max(65535) METRICS_PORT = 9464;
 }
 
+/**
+ * Longest a worker may hold a job's message in the worst case: the job's deadline, then the
+ * confirms of its started and outcome events, each up to PUBLISH_TIMEOUT_MS.
+ */
+export function longestJobHoldMs(config: Pick<WorkerConfig, 'JOB_TIMEOUT_S' | 'PUBLISH_TIMEOUT_MS'>): number {
+  return config.JOB_TIMEOUT_S * 1000 + 2 * config.PUBLISH_TIMEOUT_MS;
+}
+
+/**
+ * A job must end well before the broker's consumer_timeout: past it RabbitMQ closes the
+ * worker's channel and hands the job, still running, to another worker. Half of it leaves room
+ * for the storage writes and a slow broker around the job.
+ */
+const FitsConsumerTimeout = () =>
+  ValidateBy({
+    name: 'fitsConsumerTimeout',
+    validator: {
+      validate: (_value: unknown, args) => {
+        const config = args?.object as WorkerConfig;
+        return [config.JOB_TIMEOUT_S, config.PUBLISH_TIMEOUT_MS, config.AMQP_CONSUMER_TIMEOUT_MS].some((value) => typeof value !== 'number') || longestJobHoldMs(config) * 2 <= config.AMQP_CONSUMER_TIMEOUT_MS;
+      },
+      defaultMessage: (args) => {
+        const config = args?.object as WorkerConfig;
+        return (
+          `JOB_TIMEOUT_S (${config.JOB_TIMEOUT_S} s) plus two publish confirms (PUBLISH_TIMEOUT_MS ${config.PUBLISH_TIMEOUT_MS} ms each) is ${longestJobHoldMs(config)} ms, ` +
+          `more than half of AMQP_CONSUMER_TIMEOUT_MS (${config.AMQP_CONSUMER_TIMEOUT_MS} ms, the broker's consumer_timeout): lower them, or raise the broker's consumer_timeout and AMQP_CONSUMER_TIMEOUT_MS with it`
+        );
+      },
+    },
+  });
+
 export class WorkerConfig extends SharedConfig {
   /** Port of the health endpoints. */
   @IsInt() @Min(0) @Max(65535) PORT = 3001;
@@ -167,8 +198,16 @@ export class WorkerConfig extends SharedConfig {
   @IsInt() @Min(1) @Max(100) MAX_TRIES = 4;
   /** Most frames (of an animation, or pages of a TIFF) an input may declare; more fail as IMAGE_TOO_LARGE. */
   @IsInt() @Min(1) MAX_INPUT_FRAMES = 500;
-  /** Longest one image may take; past it the job fails with PROCESSING_TIMEOUT. */
-  @IsInt() @Min(1) @Max(3600) JOB_TIMEOUT_S = 120;
+  /**
+   * Longest one job may take, all of it (download, watermarks, every stage and variant); past it
+   * the job fails with PROCESSING_TIMEOUT, for good. Must stay well under AMQP_CONSUMER_TIMEOUT_MS.
+   */
+  @IsInt() @Min(1) @Max(3600) @FitsConsumerTimeout() JOB_TIMEOUT_S = 120;
+  /**
+   * The broker's consumer_timeout (deploy/rabbitmq/rabbitmq.conf, the chart's
+   * rabbitmq.consumerTimeoutMs): a worker checks at start that its jobs end well within it.
+   */
+  @IsInt() @Min(60_000) AMQP_CONSUMER_TIMEOUT_MS = 1_800_000;
   /** Internal addresses URL sources may reach all the same: IPs and CIDR ranges, comma-separated (e.g. `10.1.2.0/24`); empty refuses every internal address. */
   @IsString() SOURCE_URL_ALLOWLIST = '';
   /** Largest download of a URL source. */
