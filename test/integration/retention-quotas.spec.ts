@@ -4,6 +4,7 @@ import { BOOTSTRAP_ADMIN_KEY_ID, EXPIRY_LOCK_KEY, JobsRepository } from '@pipeli
 import { AmqpConnection, Topology } from '@pipeline/messaging';
 import { loadConfig, WorkerConfig, WriterConfig } from '@pipeline/platform';
 import { FilesystemBlobStorage, StorageKeys } from '@pipeline/storage';
+import { connect } from 'amqplib';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, stat, writeFile } from 'node:fs/promises';
@@ -225,6 +226,22 @@ describe('Retention and quotas (producer, worker and writer on real RabbitMQ and
     expect(retry.status).toBe(409);
     expect((await readBody(retry)).message).toMatch(new RegExp(`^job ${id} cannot run again: its uploaded input expired at .* and was removed`));
     expect((await readBody(await adminFetch(`${base}/v1/jobs/${id}`))).status).toBe('failed');
+
+    // Its message parked in the dead-letter queue can never run again either: a replay drops it.
+    const broker = await connect(AMQP_URL);
+    try {
+      const channel = await broker.createConfirmChannel();
+      const body = { jobId: id, attempt: 1, source: { kind: 'upload', key: StorageKeys.upload(id) }, operations: [], output: { format: 'png' }, submittedAt: new Date().toISOString() };
+      await new Promise<void>((resolve, reject) =>
+        channel.sendToQueue(topology.jobsDeadLetterQueue, Buffer.from(JSON.stringify(body)), { messageId: id, persistent: true }, (error) => (error ? reject(error) : resolve())),
+      );
+    } finally {
+      await broker.close();
+    }
+    const replay = await adminFetch(`${base}/v1/dead-letters/jobs/replay`, { method: 'POST' });
+    expect(replay.status).toBe(200);
+    const report = await readBody(replay);
+    expect(report).toMatchObject({ done: [], kept: [], dropped: [{ messageId: id, reason: expect.stringContaining('its uploaded input expired at') }] });
   });
 
   it('never removes the input of an accepted job that has not finished, however old', async () => {
