@@ -1,6 +1,6 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { secondsUntilNextUtcDay } from '@pipeline/auth';
-import { BOOTSTRAP_ADMIN_KEY_ID, EXPIRY_LOCK_KEY, JobsRepository } from '@pipeline/database';
+import { ApiKeysRepository, BOOTSTRAP_ADMIN_KEY_ID, EXPIRY_LOCK_KEY, JobsRepository } from '@pipeline/database';
 import { AmqpConnection, Topology } from '@pipeline/messaging';
 import { loadConfig, WorkerConfig, WriterConfig } from '@pipeline/platform';
 import { FilesystemBlobStorage, StorageKeys } from '@pipeline/storage';
@@ -166,6 +166,17 @@ describe('Retention and quotas (producer, worker and writer on real RabbitMQ and
     const batch = await as(`${base}/v1/jobs/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jobs: [{ source: { path: 'photo.jpg' }, operations: [] }] }) });
     expect(batch.status).toBe(429);
     expect((await readBody(await as(`${base}/v1/keys/me`))).usage.jobsToday).toBe(2);
+  });
+
+  it('takes a job that was not accepted after all (its message could not be published) off its key\'s usage again', async () => {
+    const keys = new ApiKeysRepository(pool);
+    const jobs = new JobsRepository(pool);
+    const before = await keys.usage(BOOTSTRAP_ADMIN_KEY_ID);
+    const id = randomUUID();
+    await jobs.insertQueued({ id, apiKeyId: BOOTSTRAP_ADMIN_KEY_ID, source: { kind: 'upload', key: StorageKeys.upload(id) }, operations: [], output: { format: 'png' }, createdAt: new Date(), inputBytes: 1234 });
+    expect(await keys.usage(BOOTSTRAP_ADMIN_KEY_ID)).toEqual({ storedBytes: before.storedBytes + 1234, jobsToday: before.jobsToday + 1, jobsInFlight: before.jobsInFlight + 1 });
+    await jobs.delete(id);
+    expect(await keys.usage(BOOTSTRAP_ADMIN_KEY_ID)).toEqual(before);
   });
 
   it('removes expired outputs and uploads: results answer 410 with expiredAt, the files are gone, the bytes come off the key, and metrics count them', async () => {
