@@ -175,6 +175,8 @@ async function main(): Promise<void> {
       // Capacity is measured here, not the per-key limits.
       RATE_LIMIT_REQUESTS: '0',
       RATE_LIMIT_JOBS_IN_FLIGHT: '0',
+      QUOTA_STORED_BYTES: '0',
+      QUOTA_JOBS_PER_DAY: '0',
       ...(args.prefetch ? { WORKER_PREFETCH: args.prefetch } : {}),
     },
     stdio: ['ignore', 'inherit', 'inherit'],

@@ -135,7 +135,7 @@ describe('docker-compose.yml', () => {
     for (const name of ['image-worker', 'results-writer']) expect(config.services[name].environment.ADMIN_API_KEY).toBeUndefined();
   });
 
-  test('storage is one named volume shared by the producer and the workers; the images folder a read-only bind mount', () => {
+  test('storage is one named volume shared by the producer, the workers and the writer (its retention sweep); the images folder a read-only bind mount', () => {
     for (const name of ['producer', 'image-worker']) {
       const service = config.services[name];
       const volumes = composeVolumes(service);
@@ -144,7 +144,10 @@ describe('docker-compose.yml', () => {
       expect(volumes.find((v) => v.target === '/images')!.source).toMatch(/\/data\/images$/);
       expect(service.environment).toMatchObject({ STORAGE_DIR: '/data/storage', IMAGES_DIR: '/images' });
     }
-    expect(config.services['results-writer'].volumes).toBeUndefined();
+    const writer = config.services['results-writer'];
+    expect(composeVolumes(writer)).toEqual([expect.objectContaining({ type: 'volume', source: 'storage', target: '/data/storage', read_only: false })]);
+    expect(writer.environment).toMatchObject({ STORAGE_DIR: '/data/storage' });
+    expect(Object.keys(writer.environment)).toEqual(expect.arrayContaining(['RETENTION_UPLOADS_S', 'RETENTION_OUTPUTS_S', 'RETENTION_JOBS_S', 'RETENTION_SWEEP_INTERVAL_S']));
   });
 
   test('pgAdmin starts with the database registered, as the compose file names it', () => {

@@ -117,19 +117,31 @@ describe('helm chart', () => {
     }
   });
 
-  test('the producer and the workers share one ReadWriteMany claim at STORAGE_DIR; the writer does not mount it', () => {
+  test('the producer, the workers and the writer (for its retention sweep) share one ReadWriteMany claim at STORAGE_DIR', () => {
     const objects = renderedFor('default');
     const claim = find(objects, 'PersistentVolumeClaim', 'demo-image-pipeline-storage');
     expect(claim.spec.accessModes).toEqual(['ReadWriteMany']);
     expect(claim.metadata.annotations?.['helm.sh/resource-policy']).toBe('keep');
-    for (const name of ['demo-image-pipeline-producer', 'demo-image-pipeline-image-worker']) {
+    for (const name of ['demo-image-pipeline-producer', 'demo-image-pipeline-image-worker', 'demo-image-pipeline-results-writer']) {
       const pod = podSpecOf(find(objects, 'Deployment', name));
       expect(pod.volumes).toContainEqual({ name: 'storage', persistentVolumeClaim: { claimName: 'demo-image-pipeline-storage' } });
       expect(pod.containers[0].volumeMounts).toContainEqual({ name: 'storage', mountPath: '/data/storage' });
       expect(pod.containers[0].env).toContainEqual({ name: 'STORAGE_DIR', value: '/data/storage' });
     }
     const writer = podSpecOf(find(objects, 'Deployment', 'demo-image-pipeline-results-writer'));
-    expect(writer.volumes.map((v: any) => v.name)).toEqual(['tmp']);
+    // The writer never reads the images folder.
+    expect(writer.volumes.map((v: any) => v.name)).toEqual(['tmp', 'storage']);
+    expect(writer.containers[0].env).toEqual(expect.arrayContaining([
+      { name: 'RETENTION_UPLOADS_S', value: '604800' },
+      { name: 'RETENTION_OUTPUTS_S', value: '2592000' },
+      { name: 'RETENTION_JOBS_S', value: '0' },
+      { name: 'RETENTION_SWEEP_INTERVAL_S', value: '300' },
+    ]));
+    const kept = helm(['template', 'demo', chartDir, '--set', 'resultsWriter.retention.jobsSeconds=7776000', '--set', 'storage.existingClaim=pipeline-storage']);
+    expect(kept.status).toBe(0);
+    const keptWriter = podSpecOf(find(parseManifests(kept.stdout), 'Deployment', 'demo-image-pipeline-results-writer'));
+    expect(keptWriter.containers[0].env).toContainEqual({ name: 'RETENTION_JOBS_S', value: '7776000' });
+    expect(keptWriter.volumes).toContainEqual({ name: 'storage', persistentVolumeClaim: { claimName: 'pipeline-storage' } });
 
     const external = renderedFor('external');
     expect(external.some((o) => o.kind === 'PersistentVolumeClaim')).toBe(false);
@@ -294,6 +306,8 @@ describe('helm chart', () => {
       { name: 'RATE_LIMIT_WINDOW_S', value: '60' },
       { name: 'RATE_LIMIT_REQUESTS', value: '1200' },
       { name: 'RATE_LIMIT_JOBS_IN_FLIGHT', value: '1000' },
+      { name: 'QUOTA_STORED_BYTES', value: '10737418240' },
+      { name: 'QUOTA_JOBS_PER_DAY', value: '100000' },
       { name: 'CORS_ORIGINS', value: '' },
     ]));
     // No other app gets the key.

@@ -409,15 +409,21 @@ describe('pipeline end to end (separate processes)', () => {
     expect(listed.stdout).not.toContain(key.key);
 
     // A key allowed 2 jobs in flight still gets a folder of 5 through: the CLI waits out each 429 as Retry-After says.
-    const limited = JSON.parse(run(['keys', 'create', '--name', 'e2e-limited', '--scope', 'jobs:write', '--scope', 'jobs:read', '--jobs-in-flight', '2'], TEST_ADMIN_KEY).stdout) as { id: string; key: string; limits: object };
+    const limited = JSON.parse(
+      run(['keys', 'create', '--name', 'e2e-limited', '--scope', 'jobs:write', '--scope', 'jobs:read', '--jobs-in-flight', '2', '--stored-bytes', '100000000', '--jobs-per-day', '6'], TEST_ADMIN_KEY).stdout,
+    ) as { id: string; key: string; limits: object };
     createdKeys.push(limited.key);
-    expect(limited.limits).toEqual({ requestsPerWindow: null, jobsInFlight: 2 });
+    expect(limited.limits).toEqual({ requestsPerWindow: null, jobsInFlight: 2, storedBytes: 100_000_000, jobsPerDay: 6 });
     const five = join(folder.path, 'five');
     await mkdir(five);
     for (let i = 0; i < 5; i++) await writeFile(join(five, `p${i}.jpg`), await makeImage(40 + i, 30));
     const throttled = run(['submit', five, '--concurrency', '5'], limited.key);
     expect(throttled.stdout).toMatch(/^succeeded 5, failed 0/m);
     expect(throttled.status).toBe(0);
+    // Its jobs per day are a wait of hours when used up: said at once, not waited out.
+    const overDay = run(['submit', five, '--concurrency', '1'], limited.key);
+    expect(overDay.status).not.toBe(0);
+    expect(overDay.stdout + overDay.stderr).toContain("jobs-per-day quota is used up: it submitted 6 jobs today (UTC) and may submit 6 a day");
 
     // Rotated with no overlap and an expiry: the old secret stops at once, the new one sees the key's jobs.
     const rotation = run(['keys', 'rotate', key.id, '--overlap', '0s', '--expires-in', '30d'], TEST_ADMIN_KEY);

@@ -91,8 +91,8 @@ export class Pipeline {
       await mkdir(pipeline.imagesDir, { recursive: true });
       await mkdir(pipeline.storageDir, { recursive: true });
       await pipeline.migrate(options.env);
-      // The suites measure what survives faults, not the per-key limits, which would slow their load.
-      const producerEnv = { ADMIN_API_KEY: pipeline.adminApiKey, METRICS_PORT: '0', RATE_LIMIT_REQUESTS: '0', RATE_LIMIT_JOBS_IN_FLIGHT: '0' };
+      // The suites measure what survives faults, not the per-key limits and quotas, which would slow or stop their load.
+      const producerEnv = { ADMIN_API_KEY: pipeline.adminApiKey, METRICS_PORT: '0', RATE_LIMIT_REQUESTS: '0', RATE_LIMIT_JOBS_IN_FLIGHT: '0', QUOTA_STORED_BYTES: '0', QUOTA_JOBS_PER_DAY: '0' };
       await pipeline.define('producer', 'producer', { ...producerEnv, ...options.env });
       for (let i = 1; i <= options.workers; i++) {
         await pipeline.define(`worker-${i}`, 'image-worker', { WORKER_ID: `worker-${i}`, ...options.env, ...options.workerEnv });

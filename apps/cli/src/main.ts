@@ -21,8 +21,9 @@ const USAGE = `Usage: pipeline <command> [options]
   cancel <id>             cancel a queued or processing job (it fails with CANCELLED)
   monitor                 live figures of the pipeline, every 2 s (Ctrl-C to quit)
   keys create --name N --scope S [--scope S]… [--requests-per-window N] [--jobs-in-flight N]
-              [--expires-in D | --expires-at ISO]
-                          create an API key (admin); prints it, the only time it is shown
+              [--stored-bytes N] [--jobs-per-day N] [--expires-in D | --expires-at ISO]
+                          create an API key (admin); prints it, the only time it is shown;
+                          the limits and quotas replace the producer's defaults for it
   keys rotate <id> [--overlap D] [--expires-in D | --expires-at ISO]
                           give a key a new secret (admin); the old one works on for the
                           overlap (default 1h), the key keeps its id, scopes and jobs
@@ -227,6 +228,8 @@ async function keys(client: PipelineClient, rest: string[], options: Flags): Pro
         scopes: scopes as Scope[],
         ...(options['requests-per-window'] ? { requestsPerWindow: Number(options['requests-per-window']) } : {}),
         ...(options['jobs-in-flight'] ? { jobsInFlight: Number(options['jobs-in-flight']) } : {}),
+        ...(options['stored-bytes'] ? { storedBytes: Number(options['stored-bytes']) } : {}),
+        ...(options['jobs-per-day'] ? { jobsPerDay: Number(options['jobs-per-day']) } : {}),
         ...expiryFlags(options),
       });
       console.error('The key is shown this once: keep it now (only its digest is stored).');
@@ -268,6 +271,8 @@ async function main(argv: string[]): Promise<number> {
       scope: { type: 'string', multiple: true },
       'requests-per-window': { type: 'string' },
       'jobs-in-flight': { type: 'string' },
+      'stored-bytes': { type: 'string' },
+      'jobs-per-day': { type: 'string' },
       'expires-in': { type: 'string' },
       'expires-at': { type: 'string' },
       overlap: { type: 'string' },

@@ -25,7 +25,11 @@ export interface PipelineStatsView {
   workers: Array<{ id: string; host: string; heartbeatAgeSeconds: number; gone: boolean; inFlight: number; jobsSucceeded: number; jobsFailed: number }>;
 }
 
-/** Answers 429 (a limit of the key) are waited out this many times, as Retry-After says, before they count as errors. */
+/**
+ * Answers 429 (a limit of the key) are waited out this many times, as Retry-After says, before
+ * they count as errors; one that asks for longer than MAX_RETRY_AFTER_S (the key's jobs per
+ * day, used up until midnight UTC) is an error at once.
+ */
 const RATE_LIMIT_RETRIES = 30;
 const MAX_RETRY_AFTER_S = 60;
 
@@ -48,10 +52,11 @@ export class PipelineClient {
         throw new ProducerUnreachableError(`cannot reach the producer at ${this.baseUrl}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
       }
       if (response.status !== 429 || attempt >= RATE_LIMIT_RETRIES) break;
+      const seconds = Number(response.headers.get('retry-after'));
+      if (seconds > MAX_RETRY_AFTER_S) break;
       // The key is past a limit (requests per window, or jobs in flight): wait as told, then send again.
       await response.body?.cancel();
-      const seconds = Number(response.headers.get('retry-after'));
-      await new Promise((resolve) => setTimeout(resolve, 1000 * Math.min(MAX_RETRY_AFTER_S, Number.isFinite(seconds) && seconds > 0 ? seconds : 1)));
+      await new Promise((resolve) => setTimeout(resolve, 1000 * (Number.isFinite(seconds) && seconds > 0 ? seconds : 1)));
     }
     if (!response.ok) {
       const body = (await response.json().catch(() => ({}))) as { message?: string | string[] };

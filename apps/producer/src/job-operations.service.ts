@@ -1,5 +1,5 @@
 import { Injectable, Logger, NotFoundException } from '@nestjs/common';
-import { AuditLogRepository, JobsRepository, JobNotRetryableError, StaleAttemptError } from '@pipeline/database';
+import { AuditLogRepository, InputExpiredError, JobsRepository, JobNotRetryableError, StaleAttemptError } from '@pipeline/database';
 import { AmqpConnection, DeadLetterQueue, DeadLetterReport, MessagePublisher } from '@pipeline/messaging';
 import { Actor, attemptOfJobMessage, AuditAction, BulkRetryReport, MessageType, isPlainObject, RetryFailedJobsRequest } from '@pipeline/contracts';
 import { failpoint } from '@pipeline/failpoints';
@@ -69,7 +69,7 @@ export class JobOperationsService {
    * Runs the jobs of parked messages again, each as its next attempt, from the job as recorded
    * (not the parked body). A job that finished well, or a message that names no job, stays
    * parked; a message of an attempt the job has moved past is dropped, as the run it would
-   * replay was followed by another.
+   * replay was followed by another, and so is one whose job's uploaded input expired.
    */
   replayDeadJobs(limit: number, actor: Actor): Promise<DeadLetterReport> {
     const run = { reason: 'replayed from the dead-letter queue', retryable: ['failed', 'queued', 'processing'] as const, actor };
@@ -82,6 +82,8 @@ export class JobOperationsService {
         return started ? 'done' : { keep: `job ${id} does not exist` };
       } catch (error) {
         if (error instanceof StaleAttemptError) return { drop: error.message };
+        // Its input is gone for good: the message can never run again.
+        if (error instanceof InputExpiredError) return { drop: error.message };
         if (error instanceof JobNotRetryableError) return { keep: error.message };
         throw error;
       }

@@ -118,7 +118,13 @@ export function buildOpenApiDocument(): Schema {
       createdAt: { type: 'string', format: 'date-time' },
       startedAt: { type: ['string', 'null'], format: 'date-time' },
       finishedAt: { type: ['string', 'null'], format: 'date-time' },
+      inputExpiredAt: { type: ['string', 'null'], format: 'date-time', description: 'When the retention sweep removed the uploaded input (RETENTION_UPLOADS_S after the job finished): the job can no longer be retried.' },
+      outputsExpiredAt: { type: ['string', 'null'], format: 'date-time', description: 'When the retention sweep removed the outputs (RETENTION_OUTPUTS_S after the job finished): their results answer 410.' },
     },
+  };
+  const gone = {
+    description: 'The outputs expired and were removed by the retention sweep',
+    ...json({ type: 'object', properties: { statusCode: { const: 410 }, error: { type: 'string' }, message: { type: 'string' }, expiredAt: { type: 'string', format: 'date-time' } } }),
   };
   const accepted = { description: 'Accepted: the broker has the job', headers: { Location: { schema: { type: 'string' } } }, ...json({ type: 'object', properties: { id: { type: 'string', format: 'uuid' }, status: { enum: JOB_STATUSES } } }) };
   const messageWithReason = { type: 'object', properties: { messageId: { type: 'string' }, reason: { type: 'string' } } };
@@ -150,7 +156,11 @@ export function buildOpenApiDocument(): Schema {
       name: { type: 'string' },
       scopes: { type: 'array', items: { enum: SCOPES } },
       prefix: { type: ['string', 'null'] },
-      limits: { type: 'object', properties: { requestsPerWindow: { type: ['integer', 'null'] }, jobsInFlight: { type: ['integer', 'null'] } } },
+      limits: {
+        type: 'object',
+        description: "The key's own limits and quotas; null: the producer's default",
+        properties: { requestsPerWindow: { type: ['integer', 'null'] }, jobsInFlight: { type: ['integer', 'null'] }, storedBytes: { type: ['integer', 'null'] }, jobsPerDay: { type: ['integer', 'null'] } },
+      },
       createdAt: { type: 'string', format: 'date-time' },
       lastUsedAt: { type: ['string', 'null'], format: 'date-time' },
       revokedAt: { type: ['string', 'null'], format: 'date-time' },
@@ -177,7 +187,7 @@ export function buildOpenApiDocument(): Schema {
               },
             },
           },
-          responses: { 202: accepted, 400: problem('Invalid request; every problem is named'), 409: problem('Idempotency-Key used for another request'), 413: problem('Upload too large'), 415: problem('Not a supported image'), 503: problem('Broker or database unavailable; nothing was accepted') },
+          responses: { 202: accepted, 400: problem('Invalid request; every problem is named'), 409: problem('Idempotency-Key used for another request'), 413: problem("Upload too large, or the key's stored-bytes quota is used up"), 415: problem('Not a supported image'), 503: problem('Broker or database unavailable; nothing was accepted') },
         },
         get: {
           summary: 'Recent jobs, newest first',
@@ -224,13 +234,13 @@ export function buildOpenApiDocument(): Schema {
         },
       },
       '/v1/jobs/{id}/result': {
-        get: { summary: "The job's first output", parameters: [uuidParameter], responses: { 200: { description: 'The image', content: { 'image/*': {} } }, 404: problem('Unknown job'), 409: problem('Not finished, or failed') } },
+        get: { summary: "The job's first output", parameters: [uuidParameter], responses: { 200: { description: 'The image', content: { 'image/*': {} } }, 404: problem('Unknown job'), 409: problem('Not finished, or failed'), 410: gone } },
       },
       '/v1/jobs/{id}/result/{name}': {
         get: {
           summary: 'One output by name',
           parameters: [uuidParameter, { name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
-          responses: { 200: { description: 'The image', content: { 'image/*': {} } }, 404: problem('Unknown job or output'), 409: problem('Not finished, or failed') },
+          responses: { 200: { description: 'The image', content: { 'image/*': {} } }, 404: problem('Unknown job or output'), 409: problem('Not finished, or failed'), 410: gone },
         },
       },
       '/v1/jobs/{id}/retry': {
@@ -240,7 +250,7 @@ export function buildOpenApiDocument(): Schema {
           responses: {
             202: accepted,
             404: problem('Unknown job'),
-            409: problem('The job has neither failed nor been flagged stuck'),
+            409: problem('The job has neither failed nor been flagged stuck, or its uploaded input expired (inputExpiredAt)'),
             503: problem('The broker did not take the message in time: the job stays as it was, at its attempt; the attempt number reserved for it is not used again'),
           },
         },
@@ -334,7 +344,27 @@ export function buildOpenApiDocument(): Schema {
         },
         get: { summary: 'Every API key (never the keys themselves)', responses: { 200: { description: 'Keys', ...json({ type: 'array', items: apiKeyView }) } } },
       },
-      '/v1/keys/me': { get: { summary: 'The calling key: its id, name, scopes, limits and expiry', responses: { 200: { description: 'The key', ...json({ type: 'object' }) } } } },
+      '/v1/keys/me': {
+        get: {
+          summary: 'The calling key: its id, name, scopes, the limits that apply to it (0: none), what it uses of them, and its expiry',
+          responses: {
+            200: {
+              description: 'The key',
+              ...json({
+                type: 'object',
+                properties: {
+                  id: { type: 'string', format: 'uuid' },
+                  name: { type: 'string' },
+                  scopes: { type: 'array', items: { enum: SCOPES } },
+                  limits: { type: 'object', properties: { requestsPerWindow: { type: 'integer' }, jobsInFlight: { type: 'integer' }, storedBytes: { type: 'integer' }, jobsPerDay: { type: 'integer' } } },
+                  usage: { type: 'object', properties: { storedBytes: { type: 'integer' }, jobsToday: { type: 'integer', description: 'Jobs submitted this UTC day' }, jobsInFlight: { type: 'integer' } } },
+                  expiresAt: { type: ['string', 'null'], format: 'date-time' },
+                },
+              }),
+            },
+          },
+        },
+      },
       '/v1/keys/{id}/rotate': {
         post: {
           summary: 'Give an API key a new secret; the one it replaces keeps working for overlapSeconds (default 3600)',
@@ -354,7 +384,7 @@ export function buildOpenApiDocument(): Schema {
         ...(operation.responses as Schema),
         401: problem('No API key, or an unknown or revoked one'),
         403: problem('The key lacks the scope'),
-        429: { ...problem('Past the key\'s request or jobs-in-flight limit; see Retry-After'), headers: { 'Retry-After': { schema: { type: 'integer' } } } },
+        429: { ...problem('Past the key\'s request or jobs-in-flight limit, or its jobs per day (until midnight UTC); see Retry-After'), headers: { 'Retry-After': { schema: { type: 'integer' } } } },
       };
     }
   }
