@@ -1,6 +1,7 @@
 import { JobError, JobErrorCode } from '@pipeline/contracts';
 import { SourceFetchError } from '@pipeline/fetching';
 import { BlobNotFoundError, ImagePathError } from '@pipeline/storage';
+import { OutputTooLargeError } from './output-size';
 
 /** The outcome of a failure: permanent ones fail the job, the rest are retried. */
 export interface ClassifiedError {
@@ -24,6 +25,7 @@ export function classifyProcessingError(error: unknown): ClassifiedError {
   const text = error instanceof Error ? error.message : String(error);
   const message = [...new Set(text.split('\n').map((line) => line.trim()).filter(Boolean))].join('; ');
   if (error instanceof SourceFetchError) return { permanent: error.permanent, error: { code: error.code, message: error.message } };
+  if (error instanceof OutputTooLargeError) return { permanent: true, error: { code: JobErrorCode.imageTooLarge, message: `The operations would make too large an image: ${error.message}` } };
   if (error instanceof ImagePathError || error instanceof BlobNotFoundError || /Input file is missing/i.test(message)) {
     return { permanent: true, error: { code: JobErrorCode.inputNotFound, message } };
   }

@@ -4,3 +4,5 @@ export * from './process-image';
 export * from './classify-error';
 export * from './decoders';
 export * from './watermark';
+export * from './output-size';
+export * from './image-header';
