@@ -1,4 +1,4 @@
-import { Operation, ResizeOperation } from '@pipeline/contracts';
+import { Operation, ResizeOperation, VariantSpec } from '@pipeline/contracts';
 
 export interface ImageSize {
   width: number;
@@ -139,6 +139,11 @@ export interface OperationList {
   operations: Operation[];
   /** Index of `operations[0]` in the list `path` names, when these are a later part of it (a stage). */
   offset?: number;
+}
+
+/** A job's operation lists, named as the request names them: its shared operations, then each variant's (`outputs[i]`). */
+export function jobOperationLists(operations: Operation[], variants?: VariantSpec[] | null): OperationList[] {
+  return [{ path: 'operations', operations }, ...(variants ?? []).map((variant, index) => ({ path: `outputs[${index}].operations`, operations: variant.operations }))];
 }
 
 /**

@@ -2,7 +2,7 @@ import { Operation, OutputFormat, OutputOptions, VariantSpec } from '@pipeline/c
 import sharp, { OutputInfo, Sharp, SharpOptions } from 'sharp';
 import { defaultOutputFormat, InputFormat } from './formats';
 import { readImageHeader, uprightSize } from './image-header';
-import { checkOutputSize, ImageSize, OperationList } from './output-size';
+import { checkOutputSize, ImageSize, jobOperationLists, OperationList } from './output-size';
 import { planStages, Stage } from './plan';
 import { renderWatermark, WatermarkImageResolver } from './watermark';
 
@@ -208,12 +208,12 @@ function decode(input: Buffer | string, limits: ProcessingLimits): { image: Shar
  */
 export async function processImage(input: Buffer | string, operations: Operation[], output: OutputOptions, limits: ProcessingLimits): Promise<ProcessedImage> {
   const { image, options } = decode(input, limits);
-  const list = { path: 'operations', operations };
-  const { format: inputFormat, size } = await inspect(input, options, limits, [list]);
+  const lists = jobOperationLists(operations);
+  const { format: inputFormat, size } = await inspect(input, options, limits, lists);
   const format = output.format ?? defaultOutputFormat(inputFormat);
   const overlays: Overlays = new Map();
   await renderOverlays(operations, overlays, limits);
-  return finish(image, size, planStages(operations), overlays, format, output, limits, stageCheck(list, limits));
+  return finish(image, size, planStages(operations), overlays, format, output, limits, stageCheck(lists[0], limits));
 }
 
 /**
@@ -227,8 +227,7 @@ export async function processVariants(
   limits: ProcessingLimits,
 ): Promise<Array<ProcessedImage & { name: string }>> {
   const { image, options } = decode(input, limits);
-  // Variants are named as the request names them.
-  const lists = [{ path: 'operations', operations: sharedOperations }, ...variants.map((variant, index) => ({ path: `outputs[${index}].operations`, operations: variant.operations }))];
+  const lists = jobOperationLists(sharedOperations, variants);
   const { format, size } = await inspect(input, options, limits, lists);
   const inputDefault = defaultOutputFormat(format);
   const overlays: Overlays = new Map();
