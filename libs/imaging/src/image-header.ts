@@ -11,7 +11,7 @@ export interface ImageHeader {
   height: number;
   /** EXIF orientation, 1 (upright) to 8. */
   orientation: number;
-  /** Frames of an animation, pages of a TIFF; 1 for a still image. */
+  /** Frames of an animation, pages of a TIFF; 1 for a still image. Jobs are run on the first only. */
   pages: number;
 }
 
