@@ -205,9 +205,11 @@ describe('Image worker (real RabbitMQ, in process)', () => {
     beforeAll(async () => {
       const png = await makeImage(80, 60, 'png');
       const wide = await makeImage(120, 30, 'png');
+      const tiny = await makeImage(1, 1, 'png');
       server = createServer((request, response) => {
         requests++;
         if (request.url === '/photo.png') response.writeHead(200, { 'content-type': 'image/png' }).end(png);
+        else if (request.url === '/tiny.png') response.writeHead(200, { 'content-type': 'image/png' }).end(tiny);
         else if (request.url?.startsWith('/flaky/')) {
           // Unavailable for the first two requests of each path, then fine.
           const count = (flaky.get(request.url) ?? 0) + 1;
@@ -283,6 +285,41 @@ describe('Image worker (real RabbitMQ, in process)', () => {
       const { width, height, format } = await sharp(stored).metadata();
       expect(second.outputs).toEqual([{ name: 'default', key: first.outputs![0].key, format, width, height, sizeBytes: stored.length }]);
       expect(second.outputs).toEqual(first.outputs);
+    });
+
+    it('fails a job whose operations would blow a tiny source up past MAX_OUTPUT_PIXELS at once, for good, from its header', async () => {
+      worker = await startWorker(withAllowlist('127.0.0.1/32'));
+      // 1×1 → 16384×16384, padded to 49152×49152, then flipped: a stage of 7 GB of pixels, were it run.
+      const message = job({
+        source: { kind: 'url', url: `${origin}/tiny.png` },
+        operations: [
+          { op: 'resize', width: 16384, height: 16384, fit: 'fill' },
+          { op: 'extend', top: 16384, bottom: 16384, left: 16384, right: 16384 },
+          { op: 'flip' },
+        ],
+      });
+      // This process is the worker: its resident memory is the worker's.
+      let peakRss = process.memoryUsage().rss;
+      const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 10);
+      const started = performance.now();
+      try {
+        await publisher.publish(MessageType.imageJob, message.jobId, message);
+        const events = await eventsFor(message.jobId, 0, (seen) => seen.some((event) => event.type === 'failed' || event.type === 'succeeded'));
+        expect(performance.now() - started).toBeLessThan(5000);
+        expect(events.map((event) => event.type).filter((type) => type !== 'started')).toEqual(['failed']);
+        expect(events.find((event) => event.type === 'failed')).toMatchObject({
+          delivery: 1,
+          error: {
+            code: 'IMAGE_TOO_LARGE',
+            message: 'The operations would make too large an image: operations[0] (resize) would make a 16384×16384 image (268435456 pixels); the limit is 50000000 (MAX_OUTPUT_PIXELS)',
+          },
+        });
+      } finally {
+        clearInterval(sampler);
+      }
+      expect(peakRss).toBeLessThan(1024 ** 3);
+      await waitFor(async () => ((await channel.checkQueue(topology.jobsQueue)).messageCount === 0 ? true : undefined), 5000, 'the jobs queue to drain');
+      for (const tier of topology.jobRetryTiers) expect((await channel.checkQueue(tier.queue)).messageCount).toBe(0);
     });
 
     it('retries a transient failure through the delay queues, recording each try, until it succeeds', async () => {

@@ -8,6 +8,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Pool } from 'pg';
+import sharp from 'sharp';
 import { startProducer } from '../../apps/producer/src/producer.app';
 import { makeImage } from '../support/images';
 import { AMQP_URL, createTestDatabase, deleteTopology, dropBrokerConnections, makeTempDir, uniqueName, waitFor } from '../support/resources';
@@ -310,6 +311,67 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     const response = await postForm({ image: new Blob([big]), operations: '[]' });
     expect(response.status).toBe(413);
     expect(uploads()).toHaveLength(before);
+  });
+
+  describe('operations that would make an image over MAX_OUTPUT_PIXELS (50000000 by default)', () => {
+    // A 1×1 image blown up, padded on every side, then flipped: 49152×49152 pixels, were it run.
+    const blownUp = [
+      { op: 'resize', width: 16384, height: 16384, fit: 'fill' },
+      { op: 'extend', top: 16384, bottom: 16384, left: 16384, right: 16384 },
+      { op: 'flip' },
+    ];
+    const queued = async () => (await channel.checkQueue(topology.jobsQueue)).messageCount;
+
+    it('refuses an upload with 400 naming the operation, the size and the limit, and keeps nothing of it', async () => {
+      const [jobsBefore, uploadsBefore, queuedBefore] = [await jobCount(), uploads(), await queued()];
+      const response = await postForm({ image: new Blob([await makeImage(1, 1, 'png')]), operations: JSON.stringify(blownUp) });
+      expect(response.status).toBe(400);
+      expect((await readBody(response)).message).toEqual(['operations[0] (resize) would make a 16384×16384 image (268435456 pixels); the limit is 50000000 (MAX_OUTPUT_PIXELS)']);
+      expect([await jobCount(), uploads(), await queued()]).toEqual([jobsBefore, uploadsBefore, queuedBefore]);
+    });
+
+    it('names the variant, counting from the end of the shared operations, for an upload and for a folder path', async () => {
+      const uploadsBefore = uploads();
+      // 320×240, turned upright by its EXIF orientation: 240×320; 16384 wide, it would be 16384×21845.
+      const turned = await sharp(await makeImage(320, 240)).withMetadata({ orientation: 6 }).jpeg().toBuffer();
+      const outputs = [{ name: 'small', preset: 'avatar' }, { name: 'huge', operations: [{ op: 'flop' }, { op: 'resize', width: 16384 }] }];
+      const upload = await postForm({ image: new Blob([turned]), operations: '[{"op":"grayscale"}]', outputs: JSON.stringify(outputs) });
+      expect(upload.status).toBe(400);
+      expect((await readBody(upload)).message).toEqual(['outputs[1].operations[1] (resize) would make a 16384×21845 image (357908480 pixels); the limit is 50000000 (MAX_OUTPUT_PIXELS)']);
+      expect(uploads()).toEqual(uploadsBefore);
+
+      // 320×240, cropped to a 10×240 strip: 16384 wide, it would be 16384×393216.
+      const path = await postJson({ source: { path: 'photo.jpg' }, operations: [{ op: 'crop', left: 0, top: 0, width: 10, height: 240 }], outputs });
+      expect(path.status).toBe(400);
+      expect((await readBody(path)).message).toEqual(['outputs[1].operations[1] (resize) would make a 16384×393216 image (6442450944 pixels); the limit is 50000000 (MAX_OUTPUT_PIXELS)']);
+    });
+
+    it('refuses the item of a batch that is too large, in its place, and accepts the others', async () => {
+      const before = await jobCount();
+      const response = await adminFetch(`${base}/v1/jobs/batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          jobs: [
+            { source: { path: 'photo.jpg' }, operations: [{ op: 'resize', width: 640 }] },
+            { source: { path: 'nested/photo.png' }, operations: [{ op: 'rotate', angle: 45 }, { op: 'resize', width: 9000, height: 9000, fit: 'contain' }] },
+          ],
+        }),
+      });
+      expect(response.status).toBe(200);
+      expect((await readBody(response)).jobs).toEqual([
+        { id: expect.stringMatching(/^[0-9a-f-]{36}$/), status: 'queued' },
+        { error: { statusCode: 400, message: ['operations[1] (resize) would make a 9000×9000 image (81000000 pixels); the limit is 50000000 (MAX_OUTPUT_PIXELS)'] } },
+      ]);
+      expect(await jobCount()).toBe(before + 1);
+      await takeJobMessage();
+    });
+
+    it('accepts the same operations on a URL source, whose size only the worker can know', async () => {
+      const response = await postJson({ source: { url: 'https://images.example.com/tiny.png' }, operations: blownUp });
+      expect(response.status).toBe(202);
+      expect(JSON.parse((await takeJobMessage()).content.toString()).operations).toEqual(blownUp);
+    });
   });
 
   it('answers 404 for an unknown job, 400 for a malformed id, 409 for a result not ready', async () => {

@@ -162,6 +162,7 @@ export class ImageJobHandler {
       const limits = {
         maxInputPixels: this.config.MAX_INPUT_PIXELS,
         maxInputFrames: this.config.MAX_INPUT_FRAMES,
+        maxOutputPixels: this.config.MAX_OUTPUT_PIXELS,
         deadline,
         resolveWatermarkImage: (path: string) => this.images.resolve(path, 'watermark image'),
       };

@@ -13,6 +13,7 @@ import { describeApiError } from './api-exception.filter';
 import { OutputsExpiredError } from './errors';
 import { JobOperationsService } from './job-operations.service';
 import { JobSubmissionService } from './job-submission.service';
+import { OutputSizeCheck } from './output-size-check';
 import { PRESETS } from './presets.controller';
 import { correlationIdOf, CurrentActor } from './request-context';
 import { UploadReader } from './upload-reader';
@@ -63,6 +64,7 @@ export class JobsController {
     @Inject(PRESETS) private readonly presets: Presets,
     private readonly config: ProducerConfig,
     private readonly keys: ApiKeysService,
+    private readonly outputSizes: OutputSizeCheck,
   ) {}
 
   private readonly logger = new Logger('Api');
@@ -94,8 +96,10 @@ export class JobsController {
           this.presets,
         );
         await this.checkImagePaths(spec);
+        const source = { kind: 'upload' as const, key: upload.imageKey };
+        await this.outputSizes.check(source, spec);
         const idempotency = key === undefined ? undefined : { key, requestHash: digest({ image: upload.imageDigest, spec }) };
-        accepted = await this.submission.submit(id, caller.keyId, { kind: 'upload', key: upload.imageKey }, spec, idempotency, correlationIdOf(request), upload.imageBytes);
+        accepted = await this.submission.submit(id, caller.keyId, source, spec, idempotency, correlationIdOf(request), upload.imageBytes);
         if (accepted.repeated) await this.storage.delete(upload.imageKey);
       } catch (error) {
         if (upload.imageKey) await this.storage.delete(upload.imageKey);
@@ -141,6 +145,7 @@ export class JobsController {
     const { source, ...spec } = parseJsonJobRequest(body, (fields) => resolveRequestedSpec(fields, this.presets));
     const jobSource = await this.checkSource(source);
     await this.checkImagePaths(spec);
+    await this.outputSizes.check(jobSource, spec);
     const idempotency = key === undefined ? undefined : { key, requestHash: digest({ source: jobSource, spec }) };
     return this.submission.submit(id, caller.keyId, jobSource, spec, idempotency, correlationId);
   }

@@ -20,6 +20,7 @@ import { PRESETS, PresetsController } from './presets.controller';
 import { StatsController } from './stats.controller';
 import { StatsService } from './stats.service';
 import { JobSubmissionService } from './job-submission.service';
+import { OutputSizeCheck } from './output-size-check';
 import { UploadReader } from './upload-reader';
 
 /** Every controller of the producer: what it serves. */
@@ -70,6 +71,7 @@ export class ProducerModule {
         { provide: WorkersRepository, inject: [Pool], useFactory: (pool: Pool) => new WorkersRepository(pool) },
         { provide: AuditLogRepository, inject: [Pool], useFactory: (pool: Pool) => new AuditLogRepository(pool) },
         UploadReader,
+        OutputSizeCheck,
       ],
     };
   }

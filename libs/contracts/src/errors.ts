@@ -2,7 +2,7 @@
 export const JobErrorCode = {
   /** The input could not be decoded as an image. */
   invalidImage: 'INVALID_IMAGE',
-  /** The input is larger than the configured pixel limit. */
+  /** The input, or an image its operations would make, is over the configured pixel limits (MAX_INPUT_PIXELS, MAX_OUTPUT_PIXELS). */
   imageTooLarge: 'IMAGE_TOO_LARGE',
   /** The input is in a format this service does not decode (SVG, PDF, …). */
   unsupportedFormat: 'UNSUPPORTED_FORMAT',

@@ -2,6 +2,7 @@ import { BlobNotFoundError, ImagePathError } from '@pipeline/storage';
 import sharp from 'sharp';
 import { classifyProcessingError } from './classify-error';
 import { Deadline } from './deadline';
+import { OutputTooLargeError } from './output-size';
 
 describe('classifyProcessingError', () => {
   it('treats an ordinary error such as ECONNRESET as transient INTERNAL, keeping its message', () => {
@@ -28,6 +29,16 @@ describe('classifyProcessingError', () => {
     expect(classifyProcessingError(error)).toEqual({
       permanent: true,
       error: { code: 'INPUT_NOT_FOUND', message: 'source.path "a.jpg" does not exist in the images folder' },
+    });
+  });
+
+  it('treats operations that would make too large an image as a permanent IMAGE_TOO_LARGE, naming the operation and the limit', () => {
+    expect(classifyProcessingError(new OutputTooLargeError('outputs[1].operations[0]', 'extend', { width: 20000, height: 5000 }, 50_000_000))).toEqual({
+      permanent: true,
+      error: {
+        code: 'IMAGE_TOO_LARGE',
+        message: 'The operations would make too large an image: outputs[1].operations[0] (extend) would make a 20000×5000 image (100000000 pixels); the limit is 50000000 (MAX_OUTPUT_PIXELS)',
+      },
     });
   });
 

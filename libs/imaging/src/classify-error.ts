@@ -2,6 +2,7 @@ import { JobError, JobErrorCode } from '@pipeline/contracts';
 import { SourceFetchError } from '@pipeline/fetching';
 import { BlobNotFoundError, ImagePathError } from '@pipeline/storage';
 import { ProcessingTimeoutError } from './deadline';
+import { OutputTooLargeError } from './output-size';
 import { WatermarkTooLargeError } from './watermark';
 
 /** The outcome of a failure: permanent ones fail the job, the rest are retried. */
@@ -28,6 +29,7 @@ export function classifyProcessingError(error: unknown): ClassifiedError {
   if (error instanceof ProcessingTimeoutError) return { permanent: true, error: { code: JobErrorCode.timedOut, message } };
   if (error instanceof WatermarkTooLargeError) return { permanent: true, error: { code: JobErrorCode.invalidOperation, message: `An operation does not fit this image: ${message}` } };
   if (error instanceof SourceFetchError) return { permanent: error.permanent, error: { code: error.code, message: error.message } };
+  if (error instanceof OutputTooLargeError) return { permanent: true, error: { code: JobErrorCode.imageTooLarge, message: `The operations would make too large an image: ${error.message}` } };
   if (error instanceof ImagePathError || error instanceof BlobNotFoundError || /Input file is missing/i.test(message)) {
     return { permanent: true, error: { code: JobErrorCode.inputNotFound, message } };
   }

@@ -34,6 +34,57 @@ describe('guardrails against hostile inputs', () => {
     expect(process.memoryUsage().rss - before).toBeLessThan(200 * 1024 * 1024);
   });
 
+  describe('the images operations make, over maxOutputPixels', () => {
+    const bounded = { ...limits, maxOutputPixels: 50_000_000 };
+    // A 1×1 PNG blown up, padded on every side, then flipped: a stage of 49152×49152 pixels.
+    const blownUp = [
+      { op: 'resize', width: 16384, height: 16384, fit: 'fill' },
+      { op: 'extend', top: 16384, bottom: 16384, left: 16384, right: 16384 },
+      { op: 'flip' },
+    ] as const;
+
+    it('refuses a chain from the header, before decoding, as IMAGE_TOO_LARGE naming the operation and the limit', async () => {
+      const tiny = await makeImage(1, 1, 'png');
+      const before = process.memoryUsage().rss;
+      const started = performance.now();
+      const failure = await failureOf(processImage(tiny, [...blownUp], { format: 'png' }, bounded));
+      expect(failure).toEqual({
+        permanent: true,
+        error: { code: 'IMAGE_TOO_LARGE', message: 'The operations would make too large an image: operations[0] (resize) would make a 16384×16384 image (268435456 pixels); the limit is 50000000 (MAX_OUTPUT_PIXELS)' },
+      });
+      expect(performance.now() - started).toBeLessThan(1000);
+      expect(process.memoryUsage().rss - before).toBeLessThan(100 * 1024 * 1024);
+    });
+
+    it('names the variant whose operations are too large, counting the shared ones', async () => {
+      const input = await makeImage(100, 100, 'png');
+      const variants = [
+        { name: 'small', operations: [{ op: 'resize' as const, width: 10 }], output: {} },
+        { name: 'huge', operations: [{ op: 'flip' as const }, { op: 'extend' as const, right: 1500 }], output: {} },
+      ];
+      const failure = await failureOf(processVariants(input, [{ op: 'resize', width: 500 }], variants, { ...limits, maxOutputPixels: 999_999 }));
+      expect(failure?.error.message).toMatch(/outputs\[1\]\.operations\[1\] \(extend\) would make a 2000×500 image \(1000000 pixels\); the limit is 999999 /);
+      await expect(processVariants(input, [{ op: 'resize', width: 500 }], variants, { ...limits, maxOutputPixels: 1_000_000 })).resolves.toHaveLength(2);
+    });
+
+    it('judges what follows a trim from what the trim kept, before it runs', async () => {
+      // A 2×100 dark stripe on a white 200×100 image: trimmed, then resized to 16384 wide, it would be 16384×819200.
+      const striped = await sharp({ create: { width: 200, height: 100, channels: 3, background: '#ffffff' } })
+        .composite([{ input: { create: { width: 2, height: 100, channels: 3, background: '#000000' } }, left: 99, top: 0 }])
+        .png()
+        .toBuffer();
+      const started = performance.now();
+      const failure = await failureOf(processImage(striped, [{ op: 'trim' }, { op: 'resize', width: 16384 }], { format: 'png' }, bounded));
+      expect(failure).toMatchObject({ permanent: true, error: { code: 'IMAGE_TOO_LARGE', message: expect.stringContaining('operations[1] (resize) would make a 16384×819200 image') } });
+      expect(performance.now() - started).toBeLessThan(2000);
+      await expect(processImage(striped, [{ op: 'trim' }, { op: 'resize', width: 20 }], { format: 'png' }, bounded)).resolves.toMatchObject({ width: 20, height: 1000 });
+    });
+
+    it('makes an image of exactly the limit', async () => {
+      await expect(processImage(await makeImage(10, 10, 'png'), [{ op: 'resize', width: 100, height: 50, fit: 'fill' }, { op: 'flip' }], { format: 'png' }, { ...limits, maxOutputPixels: 5000 })).resolves.toMatchObject({ width: 100, height: 50 });
+    });
+  });
+
   it('decodes only the allowed formats: SVG and formats left out fail as UNSUPPORTED_FORMAT', async () => {
     allowOnlyDecoders(['jpeg', 'png']);
     const webp = await makeImage(40, 30, 'webp');

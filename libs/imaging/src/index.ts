@@ -6,3 +6,5 @@ export * from './deadline';
 export * from './decoders';
 export * from './sharp-settings';
 export * from './watermark';
+export * from './output-size';
+export * from './image-header';

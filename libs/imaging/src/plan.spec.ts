@@ -30,6 +30,15 @@ describe('planStages', () => {
     expect(shape([crop, resize, blur, brightness, grayscale])).toEqual([['crop', 'resize', 'blur', 'brightness', 'grayscale']]);
   });
 
+  it('runs a trim before a resize that follows its aspect ratio, so that the resize is judged from what the trim kept', () => {
+    const trim: Operation = { op: 'trim' };
+    expect(shape([trim, resize, blur])).toEqual([['trim'], ['resize', 'blur']]);
+    expect(shape([trim, { op: 'resize', width: 100, height: 50, fit: 'outside' }])).toEqual([['trim'], ['resize']]);
+    expect(shape([trim, { op: 'resize', width: 100, height: 50 }])).toEqual([['trim', 'resize']]);
+    expect(shape([trim, { op: 'resize', width: 100, withoutEnlargement: true }])).toEqual([['trim', 'resize']]);
+    expect(shape([trim, crop, resize])).toEqual([['trim', 'crop', 'resize']]);
+  });
+
   it.each([
     ['crop, resize, sharpen', [crop, resize, sharpen]],
     ['resize then crop', [resize, crop]],

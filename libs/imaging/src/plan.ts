@@ -1,4 +1,5 @@
 import { Operation } from '@pipeline/contracts';
+import { resizeDependsOnAspectRatio } from './output-size';
 
 /**
  * sharp runs the operations of one pipeline in a fixed internal order, whatever order they
@@ -55,6 +56,9 @@ function canJoin(stage: Stage, operation: Operation): boolean {
     case 'resize':
       // After a trim or pre-resize crop, or after a rotation: sharp then rotates (and mirrors) before
       // resizing. Mirroring alone would be done after the resize, which shifts a cover crop by a pixel.
+      // What a trim keeps is known only once it has run: a resize that follows its aspect ratio starts
+      // a stage of its own, so that its size can be judged before it runs (output-size.ts).
+      if (ops.some((op) => op.op === 'trim') && !has('crop') && resizeDependsOnAspectRatio(operation)) return false;
       if (ops.every((op) => op.op === 'trim' || op.op === 'crop')) return true;
       return has('rotate') && ops.every((op) => ORIENTATION.has(op.op));
     case 'extend':

@@ -2,6 +2,8 @@ import { Operation, OutputFormat, OutputOptions, VariantSpec } from '@pipeline/c
 import sharp, { OutputInfo, Sharp, SharpOptions } from 'sharp';
 import { Deadline } from './deadline';
 import { defaultOutputFormat, InputFormat } from './formats';
+import { readImageHeader, uprightSize } from './image-header';
+import { checkOutputSize, ImageSize, jobOperationLists, OperationList } from './output-size';
 import { planStages, Stage } from './plan';
 import { renderWatermark, WatermarkImageResolver, watermarkLayerKey } from './watermark';
 import { toBufferWithin } from './within-deadline';
@@ -11,6 +13,12 @@ export interface ProcessingLimits {
   maxInputPixels: number;
   /** Inputs with more frames (pages of an animation or a multi-page TIFF) are refused; unlimited when absent. */
   maxInputFrames?: number;
+  /**
+   * Most pixels any operation may make, judged from the input's header before decoding, and
+   * again before each stage from the size it starts at; unlimited when absent. It also bounds the
+   * raw pixels held between stages.
+   */
+  maxOutputPixels?: number;
   /** When the whole job must be done (every stage, variant and watermark); unlimited when absent. */
   deadline?: Deadline;
   /** How watermark images are found; without it a watermark image fails the job. */
@@ -121,15 +129,29 @@ function encode(image: Sharp, format: OutputFormat, output: OutputOptions): Shar
 }
 
 /**
- * Reads the input's header: its format (for the default output format) and its frame count,
- * refused over the limit before anything is decoded.
+ * Reads the input's header: its format (for the default output format), its frame count, and
+ * its upright size; refused over the limits, and the operations' sizes judged, before anything is decoded.
  */
-async function inspect(input: Buffer | string, options: SharpOptions, limits: ProcessingLimits): Promise<InputFormat | null> {
-  const { format, pages } = await sharp(input, options).metadata();
-  if (limits.maxInputFrames !== undefined && (pages ?? 1) > limits.maxInputFrames) {
+async function inspect(input: Buffer | string, options: SharpOptions, limits: ProcessingLimits, lists: OperationList[]): Promise<{ format: InputFormat | null; size: ImageSize }> {
+  const header = await readImageHeader(input, options);
+  const { format, pages } = header;
+  if (limits.maxInputFrames !== undefined && pages > limits.maxInputFrames) {
     throw new Error(`Input image has ${pages} frames, which exceeds frame limit of ${limits.maxInputFrames}`);
   }
-  return format === 'jpeg' || format === 'png' || format === 'webp' ? format : null;
+  const size = uprightSize(header);
+  if (limits.maxOutputPixels !== undefined) checkOutputSize({ ...size, exact: true }, lists, limits.maxOutputPixels);
+  return { format: format === 'jpeg' || format === 'png' || format === 'webp' ? format : null, size };
+}
+
+/** Judges each stage of `list`, in order, from the size it starts at, before it runs. */
+type StageCheck = (stage: Stage, size: ImageSize) => void;
+
+function stageCheck(list: OperationList, limits: ProcessingLimits): StageCheck {
+  let offset = 0;
+  return (stage, size) => {
+    if (limits.maxOutputPixels !== undefined) checkOutputSize({ ...size, exact: true }, [{ path: list.path, operations: stage, offset }], limits.maxOutputPixels);
+    offset += stage.length;
+  };
 }
 
 /** An image held as pixels between stages, so several pipelines can start from it. */
@@ -143,9 +165,10 @@ function fromRaw({ data, info }: RawImage): Sharp {
 }
 
 /** Runs stages that must see their predecessor's finished pixels, holding each result as raw pixels. */
-async function materialise(image: Sharp, stages: Stage[], overlays: Overlays, limits: ProcessingLimits): Promise<RawImage> {
+async function materialise(image: Sharp, stages: Stage[], overlays: Overlays, limits: ProcessingLimits, start: ImageSize, check: StageCheck): Promise<RawImage> {
   let raw: RawImage | undefined;
   for (const stage of stages) {
+    check(stage, raw ? raw.info : start);
     let { data, info } = await toBufferWithin(applyStage(raw ? fromRaw(raw) : image, stage, overlays).raw(), limits.deadline, 'applying the operations');
     if (info.channels <= 2) {
       // A grey stage result goes on in colour, or a later tint or colour change would stay grey.
@@ -173,9 +196,11 @@ async function renderOverlays(operations: Operation[], overlays: Overlays, limit
   }
 }
 
-/** Applies the last stage and encodes; `stages` are the operations after `image`'s. */
-async function finish(image: Sharp, stages: Stage[], overlays: Overlays, format: OutputFormat, output: OutputOptions, limits: ProcessingLimits): Promise<ProcessedImage> {
-  const settled = stages.length > 1 ? fromRaw(await materialise(image, stages.slice(0, -1), overlays, limits)) : image;
+/** Applies the last stage and encodes; `stages` are the operations after `image`'s, which is of size `start`. */
+async function finish(image: Sharp, start: ImageSize, stages: Stage[], overlays: Overlays, format: OutputFormat, output: OutputOptions, limits: ProcessingLimits, check: StageCheck): Promise<ProcessedImage> {
+  const raw = stages.length > 1 ? await materialise(image, stages.slice(0, -1), overlays, limits, start, check) : undefined;
+  const settled = raw ? fromRaw(raw) : image;
+  check(stages[stages.length - 1], raw ? raw.info : start);
   const { data, info } = await toBufferWithin(encode(applyStage(settled, stages[stages.length - 1], overlays), format, output), limits.deadline, 'encoding the output');
   return { data, format, width: info.width, height: info.height };
 }
@@ -192,11 +217,12 @@ function decode(input: Buffer | string, limits: ProcessingLimits): { image: Shar
  */
 export async function processImage(input: Buffer | string, operations: Operation[], output: OutputOptions, limits: ProcessingLimits): Promise<ProcessedImage> {
   const { image, options } = decode(input, limits);
-  const inputFormat = await inspect(input, options, limits);
+  const lists = jobOperationLists(operations);
+  const { format: inputFormat, size } = await inspect(input, options, limits, lists);
   const format = output.format ?? defaultOutputFormat(inputFormat);
   const overlays: Overlays = new Map();
   await renderOverlays(operations, overlays, limits);
-  return finish(image, planStages(operations), overlays, format, output, limits);
+  return finish(image, size, planStages(operations), overlays, format, output, limits, stageCheck(lists[0], limits));
 }
 
 /**
@@ -210,13 +236,15 @@ export async function processVariants(
   limits: ProcessingLimits,
 ): Promise<Array<ProcessedImage & { name: string }>> {
   const { image, options } = decode(input, limits);
-  const inputDefault = defaultOutputFormat(await inspect(input, options, limits));
+  const lists = jobOperationLists(sharedOperations, variants);
+  const { format, size } = await inspect(input, options, limits, lists);
+  const inputDefault = defaultOutputFormat(format);
   const overlays: Overlays = new Map();
   await renderOverlays([...sharedOperations, ...variants.flatMap((variant) => variant.operations)], overlays, limits);
-  const shared = await materialise(image, planStages(sharedOperations), overlays, limits);
+  const shared = await materialise(image, planStages(sharedOperations), overlays, limits, size, stageCheck(lists[0], limits));
   const results: Array<ProcessedImage & { name: string }> = [];
-  for (const variant of variants) {
-    const processed = await finish(fromRaw(shared), planStages(variant.operations), overlays, variant.output.format ?? inputDefault, variant.output, limits);
+  for (const [index, variant] of variants.entries()) {
+    const processed = await finish(fromRaw(shared), shared.info, planStages(variant.operations), overlays, variant.output.format ?? inputDefault, variant.output, limits, stageCheck(lists[index + 1], limits));
     results.push({ name: variant.name, ...processed });
   }
   return results;

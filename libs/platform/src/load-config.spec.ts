@@ -47,6 +47,7 @@ describe('loadConfig', () => {
         PUBLISH_TIMEOUT_MS: 5000,
         PRESETS: '',
         MAX_BATCH_JOBS: 100,
+        MAX_OUTPUT_PIXELS: 50_000_000,
         MAX_UPLOAD_BYTES: 50 * 1024 * 1024,
         STUCK_AFTER_S: 300,
         WORKER_GONE_AFTER_S: 20,
@@ -77,6 +78,10 @@ describe('loadConfig', () => {
       expect(loadConfig(WorkerConfig, {}).PORT).toBe(3001);
       expect(loadConfig(WriterConfig, {}).PORT).toBe(3002);
       expect(loadConfig(WorkerConfig, {}).MAX_INPUT_PIXELS).toBe(50_000_000);
+      // Outputs as large as the largest input by default, in the producer (which judges uploads) as in the workers.
+      expect(loadConfig(WorkerConfig, {}).MAX_OUTPUT_PIXELS).toBe(50_000_000);
+      expect(loadConfig(ProducerConfig, { ...ADMIN }).MAX_OUTPUT_PIXELS).toBe(50_000_000);
+      expect(() => loadConfig(WorkerConfig, { MAX_OUTPUT_PIXELS: '0' })).toThrow(/MAX_OUTPUT_PIXELS/);
       expect(loadConfig(WriterConfig, {}).WRITER_MAX_BATCH).toBe(500);
       expect(loadConfig(WriterConfig, {})).toMatchObject({ RETENTION_UPLOADS_S: 604_800, RETENTION_OUTPUTS_S: 2_592_000, RETENTION_JOBS_S: 0, RETENTION_SWEEP_INTERVAL_S: 300 });
       expect(loadConfig(WorkerConfig, {}).WORKER_ID).toBe(`${hostname()}-${process.pid}`);

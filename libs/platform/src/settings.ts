@@ -55,6 +55,9 @@ const HasNoPlaceholderPassword = () =>
     },
   });
 
+/** Default of MAX_INPUT_PIXELS and MAX_OUTPUT_PIXELS: an image of this size takes up to 200 MB as 8-bit RGBA pixels. */
+export const DEFAULT_MAX_PIXELS = 50_000_000;
+
 /** Settings every app shares: where the broker, the database and storage are. */
 export class SharedConfig {
   /**
@@ -147,6 +150,11 @@ export class ProducerConfig extends SharedConfig {
 
   /** Port of `/metrics`, kept apart from the API's so that only the cluster reaches it. */
   @IsInt() @Min(0) @Max(65535) METRICS_PORT = 9464;
+  /**
+   * Most pixels an image made by a job's operations may have, after any of them; a job over it is
+   * refused with 400 when its input's size is known (uploads and folder paths). As the workers'.
+   */
+  @IsInt() @Min(1) MAX_OUTPUT_PIXELS = DEFAULT_MAX_PIXELS;
 }
 
 /**
@@ -191,7 +199,12 @@ export class WorkerConfig extends SharedConfig {
   /** A job still running after this long is announced as processing; quicker ones go straight to their outcome. */
   @IsInt() @Min(0) @Max(600_000) STARTED_EVENT_AFTER_MS = 500;
   /** Largest input, in pixels, a worker will decode (judged from the header, before decoding). */
-  @IsInt() @Min(1) MAX_INPUT_PIXELS = 50_000_000;
+  @IsInt() @Min(1) MAX_INPUT_PIXELS = DEFAULT_MAX_PIXELS;
+  /**
+   * Most pixels an image made by a job's operations may have, after any of them (judged from the
+   * input's header before decoding); more fail as IMAGE_TOO_LARGE. Bounds the pixels held between stages.
+   */
+  @IsInt() @Min(1) MAX_OUTPUT_PIXELS = DEFAULT_MAX_PIXELS;
   /** Seconds between the worker's heartbeats. */
   @IsInt() @Min(1) @Max(300) HEARTBEAT_INTERVAL_S = 5;
   /** Tries of a job that keeps failing transiently (the first and its retries) before it fails for good. */

@@ -1,0 +1,93 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import sharp from 'sharp';
+import { readImageHeader, readSupportedImageHeader, uprightSize } from './image-header';
+
+const solid = (width: number, height: number) => sharp({ create: { width, height, channels: 3, background: '#336699' } });
+
+/** A PNG whose header declares `width`×`height` over the pixels of a 1×1 image: decoding it would fail, or take gigabytes. */
+async function declaredPng(width: number, height: number): Promise<Buffer> {
+  const png = Buffer.from(await solid(1, 1).png().toBuffer());
+  // The IHDR chunk: length (4), type (4), width, height, … and its CRC after 13 bytes of data.
+  png.writeUInt32BE(width, 16);
+  png.writeUInt32BE(height, 20);
+  png.writeUInt32BE(crc32(png.subarray(12, 29)), 29);
+  return png;
+}
+
+describe('readImageHeader', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'image-header-'));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('reads the format, size, orientation and frames of bytes and of a file', async () => {
+    const png = await solid(40, 30).png().toBuffer();
+    expect(await readImageHeader(png)).toEqual({ format: 'png', width: 40, height: 30, orientation: 1, pages: 1 });
+    const path = join(dir, 'turned.jpg');
+    await writeFile(path, await solid(40, 30).jpeg().withMetadata({ orientation: 6 }).toBuffer());
+    expect(await readImageHeader(path)).toEqual({ format: 'jpeg', width: 40, height: 30, orientation: 6, pages: 1 });
+  });
+
+  it('gives the size of one frame of an animation, and the number of frames', async () => {
+    const frame = (colour: string) => sharp({ create: { width: 10, height: 30, channels: 4, background: colour } }).png().toBuffer();
+    const gif = await sharp([await frame('#f00'), await frame('#0f0'), await frame('#00f')], { join: { animated: true } }).gif().toBuffer();
+    expect(await readImageHeader(gif)).toMatchObject({ format: 'gif', width: 10, height: 30, pages: 3 });
+  });
+
+  it('reads a size bomb from its header without decoding it', async () => {
+    const bomb = await declaredPng(100_000, 100_000);
+    expect(await readImageHeader(bomb, { limitInputPixels: false })).toMatchObject({ width: 100_000, height: 100_000 });
+    expect(await readSupportedImageHeader(bomb)).toMatchObject({ width: 100_000, height: 100_000 });
+    await expect(sharp(bomb, { limitInputPixels: false }).raw().toBuffer()).rejects.toThrow();
+  });
+
+  it('fails as sharp does over limitInputPixels, or on bytes that are no image', async () => {
+    await expect(readImageHeader(await declaredPng(10_000, 10_000), { limitInputPixels: 1_000_000 })).rejects.toThrow(/exceeds pixel limit/);
+    await expect(readImageHeader(Buffer.from('not an image at all'))).rejects.toThrow(/unsupported image format/);
+  });
+
+  describe('readSupportedImageHeader', () => {
+    it('reads a supported image, bytes or file', async () => {
+      const path = join(dir, 'photo.webp');
+      await writeFile(path, await solid(21, 12).webp().toBuffer());
+      expect(await readSupportedImageHeader(path)).toMatchObject({ format: 'webp', width: 21, height: 12 });
+      expect(await readSupportedImageHeader(await solid(5, 6).tiff().toBuffer())).toMatchObject({ format: 'tiff', width: 5, height: 6 });
+    });
+
+    it('is null for a format this service does not decode (never handed to its parser), a corrupt header, or a missing file', async () => {
+      const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="2000" height="2000"></svg>');
+      expect(await readImageHeader(svg)).toMatchObject({ format: 'svg' });
+      expect(await readSupportedImageHeader(svg)).toBeNull();
+      const truncated = (await solid(40, 30).png().toBuffer()).subarray(0, 20);
+      expect(await readSupportedImageHeader(truncated)).toBeNull();
+      expect(await readSupportedImageHeader(join(dir, 'missing.png'))).toBeNull();
+    });
+  });
+});
+
+describe('uprightSize', () => {
+  it.each([
+    [1, { width: 40, height: 30 }],
+    [2, { width: 40, height: 30 }],
+    [3, { width: 40, height: 30 }],
+    [4, { width: 40, height: 30 }],
+    [5, { width: 30, height: 40 }],
+    [6, { width: 30, height: 40 }],
+    [7, { width: 30, height: 40 }],
+    [8, { width: 30, height: 40 }],
+  ])('orientation %i', (orientation, size) => {
+    expect(uprightSize({ format: 'jpeg', width: 40, height: 30, orientation, pages: 1 })).toEqual(size);
+  });
+
+  it('agrees with the size sharp gives once it has turned the image upright', async () => {
+    for (const orientation of [1, 3, 5, 6, 8]) {
+      const input = await solid(40, 30).jpeg().withMetadata({ orientation }).toBuffer();
+      const { info } = await sharp(input).autoOrient().raw().toBuffer({ resolveWithObject: true });
+      expect(uprightSize(await readImageHeader(input))).toEqual({ width: info.width, height: info.height });
+    }
+  });
+});
