@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Inject, Logger, NotFoundException, Con
 import { ApiKeyGuard, ApiKeysService, Caller, CurrentCaller, jobOwnerFilter, RequireScopes } from '@pipeline/auth';
 import { Actor, BulkRetryReport, canonicalJson, CONTENT_TYPES, isPlainObject, JOB_STATUSES, JobSource, JobEventView, JobSpec, JobStatus, JobView, JsonJobRequest, parseJsonJobRequest, parseJsonText, Presets, resolveRequestedSpec, RetryFailedJobsRequest, ValidationFailed } from '@pipeline/contracts';
 import { JobsRepository, StoredJob } from '@pipeline/database';
-import { checkSourceUrl } from '@pipeline/fetching';
+import { checkSourceUrl, parseSourcePorts, SourcePorts } from '@pipeline/fetching';
 import { ProducerConfig } from '@pipeline/platform';
 import { BlobStorage, ImagesFolder, StorageKeys } from '@pipeline/storage';
 import { Transform, Type } from 'class-transformer';
@@ -62,9 +62,12 @@ export class JobsController {
     @Inject(PRESETS) private readonly presets: Presets,
     private readonly config: ProducerConfig,
     private readonly keys: ApiKeysService,
-  ) {}
+  ) {
+    this.sourcePorts = parseSourcePorts(config.SOURCE_URL_PORTS);
+  }
 
   private readonly logger = new Logger('Api');
+  private readonly sourcePorts: SourcePorts;
 
   /**
    * Takes a job as multipart (an uploaded image) or JSON (a file in the images folder); 202 once
@@ -144,13 +147,13 @@ export class JobsController {
     return this.submission.submit(id, caller.keyId, jobSource, spec, idempotency, correlationId);
   }
 
-  /** A folder path must name a file there; a URL must be one workers may try (where it leads, they check when they connect). */
+  /** A folder path must name a file there; a URL must be one workers may try, on an allowed port (where it leads, they check when they connect). */
   private async checkSource(source: JsonJobRequest['source']): Promise<JobSource> {
     if ('path' in source) {
       await this.images.resolve(source.path);
       return { kind: 'images', path: source.path };
     }
-    const checked = checkSourceUrl(source.url);
+    const checked = checkSourceUrl(source.url, this.sourcePorts);
     if ('problem' in checked) throw new ValidationFailed([`source.url is not allowed: ${checked.problem}`]);
     return { kind: 'url', url: checked.url.href };
   }

@@ -56,6 +56,7 @@ describe('loadConfig', () => {
         RATE_LIMIT_JOBS_IN_FLIGHT: 1000,
         CORS_ORIGINS: '',
         METRICS_PORT: 9464,
+        SOURCE_URL_PORTS: '80,443',
       });
     });
 
@@ -192,6 +193,15 @@ describe('loadConfig', () => {
     ])('%s=%s is refused', (name, value, problem) => {
       const error = configErrorOf(() => loadConfig(ProducerConfig, { ...ADMIN, [name]: value }));
       expect(error.message).toContain(`  - ${problem}`);
+    });
+
+    it('SOURCE_URL_PORTS is 80,443 unless set, and a bad entry is named, for the producer and the workers alike', () => {
+      expect(loadConfig(ProducerConfig, ADMIN).SOURCE_URL_PORTS).toBe('80,443');
+      expect(loadConfig(WorkerConfig, {}).SOURCE_URL_PORTS).toBe('80,443');
+      expect(loadConfig(WorkerConfig, { SOURCE_URL_PORTS: '443,8000-8099' }).SOURCE_URL_PORTS).toBe('443,8000-8099');
+      const problem = 'SOURCE_URL_PORTS has the invalid entry "http": expected ports 1 to 65535 or ranges such as 8000-8099, comma-separated (got "80,http")';
+      expect(configErrorOf(() => loadConfig(WorkerConfig, { SOURCE_URL_PORTS: '80,http' })).message).toContain(`  - ${problem}`);
+      expect(configErrorOf(() => loadConfig(ProducerConfig, { ...ADMIN, SOURCE_URL_PORTS: '80,http' })).message).toContain(`  - ${problem}`);
     });
 
     it('refuses to start the producer without an admin key, and never prints a secret it was given', () => {

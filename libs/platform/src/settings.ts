@@ -1,3 +1,4 @@
+import { DEFAULT_SOURCE_URL_PORTS, sourcePortsProblem } from '@pipeline/fetching';
 import { amqpUrlListProblem } from '@pipeline/messaging';
 import { IsIn, IsInt, IsNotEmpty, IsString, Matches, Max, Min, MinLength, ValidateBy } from 'class-validator';
 import { hostname } from 'node:os';
@@ -9,6 +10,16 @@ const IsAmqpUrlList = () =>
     validator: {
       validate: (value: unknown) => amqpUrlListProblem(value) === undefined,
       defaultMessage: (args) => `${args?.property ?? 'AMQP_URL'} ${amqpUrlListProblem(args?.value)}`,
+    },
+  });
+
+/** Ports and port ranges, comma-separated (SOURCE_URL_PORTS); the message names the bad entry. */
+const IsPortList = () =>
+  ValidateBy({
+    name: 'isPortList',
+    validator: {
+      validate: (value: unknown) => typeof value === 'string' && sourcePortsProblem(value) === undefined,
+      defaultMessage: (args) => `${args?.property} ${sourcePortsProblem(String(args?.value ?? ''))}`,
     },
   });
 
@@ -140,6 +151,9 @@ export class ProducerConfig extends SharedConfig {
 
   /** Port of `/metrics`, kept apart from the API's so that only the cluster reaches it. */
   @IsInt() @Min(0) @Max(65535) METRICS_PORT = 9464;
+
+  /** Ports a URL source may name (`80,443,8000-8099`); another is refused with 400 (the workers check it again). */
+  @IsPortList() SOURCE_URL_PORTS = DEFAULT_SOURCE_URL_PORTS;
 }
 
 export class WorkerConfig extends SharedConfig {
@@ -164,6 +178,8 @@ export class WorkerConfig extends SharedConfig {
   @IsInt() @Min(1) @Max(3600) JOB_TIMEOUT_S = 120;
   /** Internal addresses URL sources may reach all the same: IPs and CIDR ranges, comma-separated (e.g. `10.1.2.0/24`); empty refuses every internal address. */
   @IsString() SOURCE_URL_ALLOWLIST = '';
+  /** Ports URL sources and their redirects may name, comma-separated, ranges allowed; another fails the job with SOURCE_REFUSED. */
+  @IsPortList() SOURCE_URL_PORTS = DEFAULT_SOURCE_URL_PORTS;
   /** Largest download of a URL source. */
   @IsInt() @Min(1) SOURCE_URL_MAX_BYTES = 50 * 1024 * 1024;
   /** Longest a URL source's download may take, redirects included. */
