@@ -47,6 +47,7 @@ describe('loadConfig', () => {
         PUBLISH_TIMEOUT_MS: 5000,
         PRESETS: '',
         MAX_BATCH_JOBS: 100,
+        MAX_BATCH_OPERATIONS: 2000,
         MAX_UPLOAD_BYTES: 50 * 1024 * 1024,
         STUCK_AFTER_S: 300,
         WORKER_GONE_AFTER_S: 20,

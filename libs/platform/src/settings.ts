@@ -126,6 +126,11 @@ export class ProducerConfig extends SharedConfig {
   @IsInt() @Min(1) MAX_UPLOAD_BYTES = 50 * 1024 * 1024;
   /** Most jobs one `POST /v1/jobs/batch` may carry. */
   @IsInt() @Min(1) @Max(10_000) MAX_BATCH_JOBS = 100;
+  /**
+   * Most operations one batch request may carry, its jobs' and their outputs' together (a job
+   * has 288 at most): counted before anything is validated, so a request's cost is bounded.
+   */
+  @IsInt() @Min(1) @Max(1_000_000) MAX_BATCH_OPERATIONS = 2000;
   /** A worker whose last heartbeat is older than this is shown as gone. */
   @IsInt() @Min(1) WORKER_GONE_AFTER_S = 20;
   /** A job processing for longer than this is shown as stuck (its worker probably vanished; the broker hands it out again). */
