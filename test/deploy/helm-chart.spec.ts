@@ -285,6 +285,15 @@ describe('helm chart', () => {
     expect(wildcard.status).not.toBe(0);
   });
 
+  test.each(sets)('with the %s values the workers are given neither the admin key nor the database, not even to wait for it', (set) => {
+    const worker = podSpecOf(find(renderedFor(set), 'Deployment', 'demo-image-pipeline-image-worker'));
+    for (const container of containersOf(worker)) {
+      const names = (container.env ?? []).map((e: { name: string }) => e.name);
+      const fromSecrets = (container.envFrom ?? []).map((from: any) => from.secretRef?.name ?? from.configMapRef?.name);
+      expect({ container: container.name, names: names.filter((name: string) => /^(ADMIN_API_KEY|DATABASE_URL|DATABASE_POOL_SIZE|PG[A-Z]+)$/.test(name)), fromSecrets }).toEqual({ container: container.name, names: [], fromSecrets: [] });
+    }
+  });
+
   test('without the in-chart services an existingSecret is required, and values are checked against values.schema.json', () => {
     const noSecret = helm(['template', 'demo', chartDir, '--set', 'postgresql.enabled=false']);
     expect(noSecret.status).not.toBe(0);

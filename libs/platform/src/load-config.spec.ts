@@ -1,7 +1,7 @@
 import { IsBoolean, IsIn, IsInt, IsString, Min } from 'class-validator';
 import { hostname } from 'node:os';
 import { ConfigError, loadConfig } from './load-config';
-import { ProducerConfig, SharedConfig, WorkerConfig, WriterConfig } from './settings';
+import { DatabaseConfig, ProducerConfig, SharedConfig, WorkerConfig, WriterConfig } from './settings';
 
 function configErrorOf(fn: () => unknown): ConfigError {
   try {
@@ -79,6 +79,16 @@ describe('loadConfig', () => {
       expect(loadConfig(WorkerConfig, {}).MAX_INPUT_PIXELS).toBe(50_000_000);
       expect(loadConfig(WriterConfig, {}).WRITER_MAX_BATCH).toBe(500);
       expect(loadConfig(WorkerConfig, {}).WORKER_ID).toBe(`${hostname()}-${process.pid}`);
+    });
+
+    it('gives the workers no database settings: they start without them, and read none they are given', () => {
+      const worker = loadConfig(WorkerConfig, { DATABASE_URL: 'mysql://not-read', DATABASE_POOL_SIZE: 'many' });
+      expect(worker).not.toHaveProperty('DATABASE_URL');
+      expect(worker).not.toHaveProperty('DATABASE_POOL_SIZE');
+      expect(worker).not.toHaveProperty('ADMIN_API_KEY');
+      expect(loadConfig(WriterConfig, {}).DATABASE_URL).toBe('postgres://postgres@127.0.0.1:5432/pipeline');
+      expect(loadConfig(DatabaseConfig, {}).DATABASE_POOL_SIZE).toBe(10);
+      expect(() => loadConfig(WriterConfig, { DATABASE_URL: 'mysql://db' })).toThrow(ConfigError);
     });
 
     it('ignores variables the config does not declare', () => {

@@ -66,7 +66,7 @@ const HasNoPlaceholderPassword = () =>
     },
   });
 
-/** Settings every app shares: where the broker, the database and storage are. */
+/** Settings every app shares: where the broker and storage are, how to log. */
 export class SharedConfig {
   /**
    * The broker: one amqp:// or amqps:// URL, or the URLs of a cluster's nodes, comma-separated
@@ -102,12 +102,6 @@ export class SharedConfig {
   /** Longest a stopping app waits for the work in flight; what is not done by then is redelivered. */
   @IsInt() @Min(0) @Max(3_600_000) SHUTDOWN_GRACE_MS = 25_000;
 
-  @IsString() @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
-  @HasNoPlaceholderPassword()
-  DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/pipeline';
-
-  @IsInt() @Min(1) @Max(200) DATABASE_POOL_SIZE = 10;
-
   /** Shared folder for uploaded inputs and outputs. */
   @IsString() @IsNotEmpty() STORAGE_DIR = './data/storage';
 
@@ -118,7 +112,19 @@ export class SharedConfig {
   @IsIn(['error', 'warn', 'log', 'debug', 'verbose']) LOG_LEVEL: 'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
 }
 
-export class ProducerConfig extends SharedConfig {
+/**
+ * The settings of the apps that use the database: the producer, the results writer and the
+ * migrator. The image workers have no database, and are given neither its URL nor its password.
+ */
+export class DatabaseConfig extends SharedConfig {
+  @IsString() @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
+  @HasNoPlaceholderPassword()
+  DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/pipeline';
+
+  @IsInt() @Min(1) @Max(200) DATABASE_POOL_SIZE = 10;
+}
+
+export class ProducerConfig extends DatabaseConfig {
   @IsInt() @Min(0) @Max(65535) PORT = 3000;
   @IsString() HOST = '0.0.0.0';
   /** How long to wait for the broker's confirm before answering 503. */
@@ -197,7 +203,7 @@ export class WorkerConfig extends SharedConfig {
   INPUT_FORMATS = 'jpeg,png,webp,gif,tiff,avif,heif';
 }
 
-export class WriterConfig extends SharedConfig {
+export class WriterConfig extends DatabaseConfig {
   @IsInt() @Min(0) @Max(65535) PORT = 3002;
   @IsString() HOST = '0.0.0.0';
   /** Unacked events the writer holds; bounds its batch size from above. */
