@@ -40,6 +40,8 @@ const APP_SETTINGS = {
     'CORS_ORIGINS',
     'METRICS_PORT',
     'SOURCE_URL_PORTS',
+    'QUOTA_STORED_BYTES',
+    'QUOTA_JOBS_PER_DAY',
   ],
   'image-worker': [
     ...SHARED,
@@ -61,7 +63,21 @@ const APP_SETTINGS = {
     'SOURCE_URL_MAX_REDIRECTS',
     'INPUT_FORMATS',
   ],
-  'results-writer': [...SHARED, ...DATABASE, 'PORT', 'HOST', 'WRITER_PREFETCH', 'WRITER_MAX_BATCH', 'SWEEP_INTERVAL_S', 'SWEEP_REPUBLISH_AFTER_S', 'WORKER_GONE_AFTER_S'],
+  'results-writer': [
+    ...SHARED,
+    ...DATABASE,
+    'PORT',
+    'HOST',
+    'WRITER_PREFETCH',
+    'WRITER_MAX_BATCH',
+    'SWEEP_INTERVAL_S',
+    'SWEEP_REPUBLISH_AFTER_S',
+    'WORKER_GONE_AFTER_S',
+    'RETENTION_OUTPUTS_S',
+    'RETENTION_UPLOADS_S',
+    'RETENTION_JOBS_S',
+    'RETENTION_SWEEP_INTERVAL_S',
+  ],
   migrator: [...SHARED, ...DATABASE],
 };
 
