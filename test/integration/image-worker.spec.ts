@@ -264,7 +264,7 @@ describe('Image worker (real RabbitMQ, in process)', () => {
 
     it("ends a download that stalls at the job's deadline (before the fetcher's own limit) as PROCESSING_TIMEOUT, leaving no temporary file", async () => {
       const before = await sourceFiles();
-      await expectStoppedAtTheDeadline(job({ source: { kind: 'url', url: `${origin}/stalled` } }), { SOURCE_URL_ALLOWLIST: '127.0.0.1/32', SOURCE_URL_TIMEOUT_MS: '20000' });
+      await expectStoppedAtTheDeadline(job({ source: { kind: 'url', url: `${origin}/stalled` } }), { SOURCE_URL_ALLOWLIST: '127.0.0.1/32', SOURCE_URL_PORTS: `80,443,${new URL(origin).port}`, SOURCE_URL_TIMEOUT_MS: '20000' });
       expect(stalled.length).toBe(1);
       expect(await sourceFiles()).toEqual(before);
     });
