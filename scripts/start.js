@@ -6,6 +6,7 @@ const { spawn, spawnSync } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
 const { existsSync, mkdirSync, readFileSync, writeFileSync } = require('node:fs');
 const path = require('node:path');
+const { childEnv } = require('./child-env');
 
 const root = path.resolve(__dirname, '..');
 const entry = (app) => path.join(root, 'dist/apps', app, 'apps', app, 'src/main.js');
@@ -34,18 +35,19 @@ if (!env.ADMIN_API_KEY) {
 }
 const metricsPort = Number(env.METRICS_PORT ?? port + workers + 2);
 
-const migration = spawnSync(process.execPath, [entry('migrator')], { env, stdio: 'inherit' });
+// Each process gets its own settings only (see child-env.js): the workers neither the admin key nor the database.
+const migration = spawnSync(process.execPath, [entry('migrator')], { env: childEnv('migrator', env), stdio: 'inherit' });
 if (migration.status !== 0) process.exit(migration.status ?? 1);
 
 const processes = [
-  ['producer', entry('producer'), { PORT: String(port), METRICS_PORT: String(metricsPort) }],
-  ...Array.from({ length: workers }, (_, i) => [`worker-${i + 1}`, entry('image-worker'), { PORT: String(port + 1 + i), WORKER_ID: `worker-${i + 1}` }]),
-  ['writer', entry('results-writer'), { PORT: String(port + 1 + workers) }],
+  ['producer', 'producer', { PORT: String(port), METRICS_PORT: String(metricsPort) }],
+  ...Array.from({ length: workers }, (_, i) => [`worker-${i + 1}`, 'image-worker', { PORT: String(port + 1 + i), WORKER_ID: `worker-${i + 1}` }]),
+  ['writer', 'results-writer', { PORT: String(port + 1 + workers) }],
 ];
 
 let stopping = false;
-const children = processes.map(([name, file, extra]) => {
-  const child = spawn(process.execPath, [file], { env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
+const children = processes.map(([name, app, extra]) => {
+  const child = spawn(process.execPath, [entry(app)], { env: childEnv(app, env, extra), stdio: ['ignore', 'pipe', 'pipe'] });
   const prefix = (stream, out) => {
     let rest = '';
     stream.on('data', (chunk) => {

@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, longestJobHoldMs, WorkerConfig } from '@pipeline/platform';
+import { DatabaseConfig, loadConfig, longestJobHoldMs, ProducerConfig, WorkerConfig, WriterConfig } from '@pipeline/platform';
 import { composePorts, composeVolumes, dockerCompose, parseYaml, readRepoFile } from './tools';
 
 jest.setTimeout(60_000);
@@ -65,6 +65,18 @@ describe('docker-compose.yml', () => {
       const unknown = Object.keys(config.services[service].environment).filter((name) => !settings.has(name) && !processSettings.has(name));
       expect({ service, unknown }).toEqual({ service, unknown: [] });
     }
+  });
+
+  test('each app is given only settings its own config reads: no admin key or database for the workers', () => {
+    const appConfigs = { migrate: DatabaseConfig, producer: ProducerConfig, 'image-worker': WorkerConfig, 'results-writer': WriterConfig };
+    for (const [service, appConfig] of Object.entries(appConfigs)) {
+      const reads = new Set(Object.keys(new appConfig()));
+      const others = Object.keys(config.services[service].environment).filter((name) => !reads.has(name));
+      expect({ service, others }).toEqual({ service, others: [] });
+    }
+    const worker = Object.keys(config.services['image-worker'].environment);
+    for (const name of ['ADMIN_API_KEY', 'DATABASE_URL', 'DATABASE_POOL_SIZE']) expect(worker).not.toContain(name);
+    expect(Object.keys(config.services['results-writer'].environment)).not.toContain('ADMIN_API_KEY');
   });
 
   test('the services: broker, database, a one-shot migration, the three apps, pgAdmin, Prometheus and two more broker nodes under profiles', () => {

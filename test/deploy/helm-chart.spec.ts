@@ -328,6 +328,15 @@ describe('helm chart', () => {
     expect(wildcard.status).not.toBe(0);
   });
 
+  test.each(sets)('with the %s values the workers are given neither the admin key nor the database, not even to wait for it', (set) => {
+    const worker = podSpecOf(find(renderedFor(set), 'Deployment', 'demo-image-pipeline-image-worker'));
+    for (const container of containersOf(worker)) {
+      const names = (container.env ?? []).map((e: { name: string }) => e.name);
+      const fromSecrets = (container.envFrom ?? []).map((from: any) => from.secretRef?.name ?? from.configMapRef?.name);
+      expect({ container: container.name, names: names.filter((name: string) => /^(ADMIN_API_KEY|DATABASE_URL|DATABASE_POOL_SIZE|PG[A-Z]+)$/.test(name)), fromSecrets }).toEqual({ container: container.name, names: [], fromSecrets: [] });
+    }
+  });
+
   test('without the in-chart services an existingSecret is required, and values are checked against values.schema.json', () => {
     const noSecret = helm(['template', 'demo', chartDir, '--set', 'postgresql.enabled=false']);
     expect(noSecret.status).not.toBe(0);
@@ -422,6 +431,14 @@ describe('helm chart', () => {
     expect(egressPorts('demo-image-pipeline-migrate')).toEqual([53, 53, 5432]);
     const workerWeb = find(objects, 'NetworkPolicy', 'demo-image-pipeline-image-worker').spec.egress.find((r: any) => r.to);
     expect(workerWeb.to[0].ipBlock.except).toContain('169.254.0.0/16');
+    // The producer and the workers allow URL sources the ports the workers' policy opens, and no other.
+    const sourcePorts = (list: K8sObject[], name: string) => podSpecOf(find(list, 'Deployment', name)).containers[0].env.find((e: { name: string }) => e.name === 'SOURCE_URL_PORTS');
+    for (const name of ['demo-image-pipeline-producer', 'demo-image-pipeline-image-worker']) expect(sourcePorts(objects, name)).toEqual({ name: 'SOURCE_URL_PORTS', value: '80,443' });
+    const otherPorts = helm(['template', 'demo', chartDir, '--set', 'networkPolicy.urlSources.ports={443,8443}']);
+    expect(otherPorts.status).toBe(0);
+    const otherObjects = parseManifests(otherPorts.stdout);
+    expect(find(otherObjects, 'NetworkPolicy', 'demo-image-pipeline-image-worker').spec.egress.find((r: any) => r.to).ports.map((p: any) => p.port)).toEqual([443, 8443]);
+    for (const name of ['demo-image-pipeline-producer', 'demo-image-pipeline-image-worker']) expect(sourcePorts(otherObjects, name)).toEqual({ name: 'SOURCE_URL_PORTS', value: '443,8443' });
 
     const producer = find(objects, 'NetworkPolicy', 'demo-image-pipeline-producer');
     expect(producer.spec.ingress).toEqual([{ ports: [{ port: 'http', protocol: 'TCP' }] }]);

@@ -2,7 +2,7 @@ import { JobView } from '@pipeline/contracts';
 import { Topology } from '@pipeline/messaging';
 import { connect } from 'amqplib';
 import { spawnSync } from 'node:child_process';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Pool } from 'pg';
 import sharp from 'sharp';
@@ -450,6 +450,25 @@ describe('pipeline end to end (separate processes)', () => {
     const refused = run(['status', jobId], rotated.key);
     expect(refused.status).toBe(2);
     expect(refused.stderr).toContain('401 the API key is not valid (unknown or revoked)');
+  });
+
+  it('gives each process only its own settings: no worker holds the admin key or the database URL', async () => {
+    // The launcher's children, as Linux lists them, with the app each runs and its environment.
+    const children = (await readFile(`/proc/${stack!.pid}/task/${stack!.pid}/children`, 'utf8')).trim().split(/\s+/);
+    const apps = await Promise.all(
+      children.map(async (pid) => {
+        const command = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+        const environment = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0').map((entry) => entry.split('=')[0]);
+        return { app: /dist\/apps\/([a-z-]+)\//.exec(command[1])?.[1], environment };
+      }),
+    );
+    expect(apps.map(({ app }) => app).sort()).toEqual(['image-worker', 'image-worker', 'producer', 'results-writer']);
+    const holding = (name: string) => apps.filter(({ environment }) => environment.includes(name)).map(({ app }) => app).sort();
+    expect(holding('ADMIN_API_KEY')).toEqual(['producer']);
+    expect(holding('DATABASE_URL')).toEqual(['producer', 'results-writer']);
+    expect(holding('WORKERS')).toEqual([]);
+    expect(holding('AMQP_PREFIX')).toEqual(['image-worker', 'image-worker', 'producer', 'results-writer']);
+    expect(holding('WORKER_PREFETCH')).toEqual(['image-worker', 'image-worker']);
   });
 
   it('writes no API key to any log of the run (debug level, every process)', async () => {

@@ -18,8 +18,8 @@ interface CrashPoint {
   trigger?: (walk: CrashWalk) => Promise<void>;
 }
 
-/** A URL the workers refuse to fetch (loopback): a job that fails for good, on every attempt, for operators to act on. */
-const REFUSED_URL = 'http://127.0.0.1:9/refused.jpg';
+/** A URL the producer takes (port 80) and the workers refuse to fetch (loopback): a job that fails for good, on every attempt, for operators to act on. */
+const REFUSED_URL = 'http://127.0.0.1/refused.jpg';
 const URL_JOB = { source: { url: REFUSED_URL }, operations: [{ op: 'resize', width: 10 }] };
 const SWEEP_INTERVAL_S = 1;
 const WORKER_GONE_AFTER_S = 6;

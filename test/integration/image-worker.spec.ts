@@ -248,11 +248,26 @@ describe('Image worker (real RabbitMQ, in process)', () => {
       await new Promise((resolve) => server.close(resolve));
     });
 
-    const withAllowlist = (allowlist: string) => loadConfig(WorkerConfig, { ...configEnv, SOURCE_URL_ALLOWLIST: allowlist });
+    // The server's port is one the system picked: the workers are told to allow it.
+    const withAllowlist = (allowlist: string) => loadConfig(WorkerConfig, { ...configEnv, SOURCE_URL_ALLOWLIST: allowlist, SOURCE_URL_PORTS: `80,443,${new URL(origin).port}` });
+
+    it('refuses a port SOURCE_URL_PORTS does not list (80 and 443 by default) for good, before connecting', async () => {
+      worker = await startWorker(loadConfig(WorkerConfig, { ...configEnv, SOURCE_URL_ALLOWLIST: '127.0.0.1/32' }));
+      const seen = requests;
+      const message = job({ source: { kind: 'url', url: `${origin}/photo.png` } });
+      await publisher.publish(MessageType.imageJob, message.jobId, message);
+      const outcome = await outcomeOf(message.jobId);
+      expect(outcome).toMatchObject({
+        type: 'failed',
+        delivery: 1,
+        error: { code: 'SOURCE_REFUSED', message: `refused ${origin}: port ${new URL(origin).port} is not one of SOURCE_URL_PORTS (80,443)` },
+      });
+      expect(requests).toBe(seen);
+    });
 
     it("ends a download that stalls at the job's deadline (before the fetcher's own limit) as PROCESSING_TIMEOUT, leaving no temporary file", async () => {
       const before = await sourceFiles();
-      await expectStoppedAtTheDeadline(job({ source: { kind: 'url', url: `${origin}/stalled` } }), { SOURCE_URL_ALLOWLIST: '127.0.0.1/32', SOURCE_URL_TIMEOUT_MS: '20000' });
+      await expectStoppedAtTheDeadline(job({ source: { kind: 'url', url: `${origin}/stalled` } }), { SOURCE_URL_ALLOWLIST: '127.0.0.1/32', SOURCE_URL_PORTS: `80,443,${new URL(origin).port}`, SOURCE_URL_TIMEOUT_MS: '20000' });
       expect(stalled.length).toBe(1);
       expect(await sourceFiles()).toEqual(before);
     });

@@ -112,7 +112,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     });
   });
 
-  it('takes a URL source, publishing it for the workers to fetch, and refuses one that is not http(s) or carries credentials', async () => {
+  it('takes a URL source, publishing it for the workers to fetch, and refuses one that is not http(s), carries credentials or names a port SOURCE_URL_PORTS does not list', async () => {
     const response = await postJson({ source: { url: 'https://images.example.com/a%20b.jpg?size=2' }, operations: [{ op: 'flip' }] });
     expect(response.status).toBe(202);
     expect(JSON.parse((await takeJobMessage()).content.toString()).source).toEqual({ kind: 'url', url: 'https://images.example.com/a%20b.jpg?size=2' });
@@ -121,6 +121,8 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
       ['gopher://127.0.0.1:25/', 'source.url is not allowed: only http and https URLs are allowed, not gopher'],
       ['http://user:secret@example.com/a.jpg', 'source.url is not allowed: the URL must not contain a user name or password'],
       ['not a url', 'source.url is not allowed: it is not a valid absolute URL'],
+      ['http://10.0.0.5:6379/a.jpg', 'source.url is not allowed: port 6379 is not one of SOURCE_URL_PORTS (80,443)'],
+      ['https://images.example.com:8443/a.jpg', 'source.url is not allowed: port 8443 is not one of SOURCE_URL_PORTS (80,443)'],
     ]) {
       const refused = await postJson({ source: { url }, operations: [] });
       expect(refused.status).toBe(400);

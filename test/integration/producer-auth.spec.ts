@@ -447,6 +447,30 @@ describe('Who may do what: API keys, scopes, isolation and limits (two producers
     expect((await readBody(bad)).message).toEqual(expect.arrayContaining([expect.stringContaining('code must be one of INVALID_IMAGE'), 'limit must not be less than 1']));
   });
 
+  it('says on the API port only whether it is ready, unless an admin key asks; the metrics port says which dependency is up', async () => {
+    const reader = await createKey({ name: 'probe-reader', scopes: ['jobs:read', 'jobs:write'] });
+    const detail = { status: 'ok', info: { rabbitmq: { status: 'up' }, postgres: { status: 'up' } }, error: {}, details: { rabbitmq: { status: 'up' }, postgres: { status: 'up' } } };
+    for (const [who, ask] of [
+      ['no key', fetch],
+      ['a key without admin', fetchAs(reader.key)],
+      ['an unknown key', fetchAs(`ipk_${'0'.repeat(16)}_${'A'.repeat(43)}`)],
+      ['a malformed header', (url: string) => fetch(url, { headers: { authorization: 'Bearer' } })],
+    ] as const) {
+      const ready = await ask(`${firstUrl}/health/ready`);
+      expect({ who, status: ready.status, body: await readBody(ready) }).toEqual({ who, status: 200, body: { status: 'ok' } });
+    }
+    const admin = await adminFetch(`${firstUrl}/health/ready`);
+    expect({ status: admin.status, body: await readBody(admin) }).toEqual({ status: 200, body: detail });
+    const admins = await createKey({ name: 'probe-admin', scopes: ['admin'] });
+    expect(await readBody(await fetchAs(admins.key)(`${firstUrl}/health/ready`))).toEqual(detail);
+
+    const internal = await fetch(`http://127.0.0.1:${first.get(MetricsServer).port}/health/ready`);
+    expect(internal.status).toBe(200);
+    expect(internal.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(await readBody(internal)).toEqual(detail);
+    expect((await fetch(`http://127.0.0.1:${first.get(MetricsServer).port}/health/other`)).status).toBe(404);
+  });
+
   it('serves /metrics only on the metrics port, with no key in any label', async () => {
     expect((await adminFetch(`${firstUrl}/metrics`)).status).toBe(404);
     const metrics = await fetch(`http://127.0.0.1:${first.get(MetricsServer).port}/metrics`);

@@ -1,4 +1,5 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { MetricsServer } from '@pipeline/metrics';
 import { Topology } from '@pipeline/messaging';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -64,6 +65,13 @@ describe('Producer while PostgreSQL is down (real database behind a proxy)', () 
     expect((await adminFetch(`${base}/v1/jobs`, { method: 'POST', body: form })).status).toBe(503);
     expect(uploads()).toEqual(uploadsBefore);
     expect((await adminFetch(`${base}/health/ready`)).status).toBe(503);
+    // Which dependency is down: for admin keys on the API port, for anyone on the metrics port; never why.
+    const down = { status: 'error', info: { rabbitmq: { status: 'up' } }, error: { postgres: { status: 'down' } }, details: { rabbitmq: { status: 'up' }, postgres: { status: 'down' } } };
+    const open = await fetch(`${base}/health/ready`);
+    expect({ status: open.status, body: await open.json() }).toEqual({ status: 503, body: { status: 'error' } });
+    expect(await (await adminFetch(`${base}/health/ready`)).json()).toEqual(down);
+    const internal = await fetch(`http://127.0.0.1:${app.get(MetricsServer).port}/health/ready`);
+    expect({ status: internal.status, body: await internal.json() }).toEqual({ status: 503, body: down });
 
     proxy.heal();
     expect((await submit()).status).toBe(202);

@@ -4,9 +4,11 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseAddressAllowlist, SourceFetchError, UrlFetcher, UrlFetcherOptions } from '@pipeline/fetching';
+import { parseAddressAllowlist, parseSourcePorts, SourceFetchError, UrlFetcher, UrlFetcherOptions } from '@pipeline/fetching';
 
 // Real HTTP servers on loopback; the fetcher must refuse them unless the allowlist names them.
+// They listen on ports the system picks, so the fetchers allow the unprivileged ports explicitly.
+const TEST_PORTS = '80,443,1024-65535';
 
 interface TestServer {
   port: number;
@@ -66,7 +68,7 @@ describe('UrlFetcher (real HTTP servers)', () => {
 
   function fetcher(overrides: Partial<UrlFetcherOptions> & { allow?: string } = {}): UrlFetcher {
     const { allow = '127.0.0.1/32', ...options } = overrides;
-    const created = new UrlFetcher({ allowlist: parseAddressAllowlist(allow), maxBytes: 1_000_000, timeoutMs: 5_000, maxRedirects: 3, ...options });
+    const created = new UrlFetcher({ allowlist: parseAddressAllowlist(allow), ports: parseSourcePorts(TEST_PORTS), maxBytes: 1_000_000, timeoutMs: 5_000, maxRedirects: 3, ...options });
     fetchers.push(created);
     return created;
   }
@@ -161,7 +163,7 @@ describe('UrlFetcher (real HTTP servers)', () => {
     });
 
     it('refuses the IPv4-mapped form even when the allowlist names only other addresses', async () => {
-      const error = await failure(fetcher({ allow: '10.0.0.0/8' }).download('http://[::ffff:7f00:1]:9/', destination));
+      const error = await failure(fetcher({ allow: '10.0.0.0/8' }).download('http://[::ffff:7f00:1]/', destination));
       expect(error.code).toBe('SOURCE_REFUSED');
     });
 
@@ -180,6 +182,39 @@ describe('UrlFetcher (real HTTP servers)', () => {
     ])('refuses the unusable URL %s without naming secrets', async (url, message) => {
       const error = await failure(fetcher().download(url, destination));
       expect(error).toMatchObject({ code: 'SOURCE_REFUSED', permanent: true, message });
+    });
+  });
+
+  describe('ports', () => {
+    it('refuses a port SOURCE_URL_PORTS does not list, before any request, naming the port and the setting', async () => {
+      const server = await startServer((_request, response) => serveImage(response));
+      const error = await failure(fetcher({ ports: parseSourcePorts('80,443') }).download(`${server.url}/photo.png?token=secret`, destination));
+      expect(error).toMatchObject({ code: 'SOURCE_REFUSED', permanent: true });
+      expect(error.message).toBe(`refused ${server.url}: port ${server.port} is not one of SOURCE_URL_PORTS (80,443)`);
+      expect(server.hits).toEqual([]);
+      expect(await readdir(dir)).toEqual([]);
+    });
+
+    it('refuses a port nothing listens on just the same: no answer tells which ports are open', async () => {
+      const port = await closedPort();
+      const error = await failure(fetcher({ ports: parseSourcePorts('80,443') }).download(`http://127.0.0.1:${port}/`, destination));
+      expect(error).toMatchObject({ code: 'SOURCE_REFUSED', permanent: true, message: `refused http://127.0.0.1:${port}: port ${port} is not one of SOURCE_URL_PORTS (80,443)` });
+    });
+
+    it('downloads from a port the list names', async () => {
+      const server = await startServer((_request, response) => serveImage(response));
+      const result = await fetcher({ ports: parseSourcePorts(`443,${server.port}`) }).download(`${server.url}/photo.png`, destination);
+      expect(result.bytes).toBe(image.length);
+    });
+
+    it('refuses a redirect to a port the list does not name', async () => {
+      const target = await startServer((_request, response) => serveImage(response));
+      const server = await startServer((_request, response) => redirect(response, `${target.url}/internal`));
+      const error = await failure(fetcher({ ports: parseSourcePorts(`80,443,${server.port}`) }).download(`${server.url}/start`, destination));
+      expect(error).toMatchObject({ code: 'SOURCE_REFUSED', permanent: true });
+      expect(error.message).toBe(`refused ${target.url} (redirected from ${server.url}): port ${target.port} is not one of SOURCE_URL_PORTS (80,443,${server.port})`);
+      expect(server.hits).toEqual(['GET /start']);
+      expect(target.hits).toEqual([]);
     });
   });
 

@@ -10,6 +10,8 @@ export interface RunningStack {
   baseUrl: string;
   /** The producer's /metrics port (start.js puts it after the workers' and the writer's ports). */
   metricsPort: number;
+  /** The launcher's process id; the apps are its children. */
+  pid: number;
   output: () => string;
   /** Sends SIGTERM and resolves with the launcher's exit code. */
   stop: () => Promise<number | null>;
@@ -67,6 +69,7 @@ export async function startStack(env: Record<string, string> & { AMQP_PREFIX: st
   return {
     baseUrl,
     metricsPort: port + Number(env.WORKERS) + 2,
+    pid: child.pid!,
     output: () => log,
     stop: async () => {
       child.kill('SIGTERM');

@@ -1,5 +1,5 @@
 import { DynamicModule, Module, OnApplicationShutdown } from '@nestjs/common';
-import { parseAddressAllowlist, UrlFetcher } from '@pipeline/fetching';
+import { parseAddressAllowlist, parseSourcePorts, UrlFetcher } from '@pipeline/fetching';
 import { consumersCheck, HealthModule, rabbitmqCheck } from '@pipeline/health';
 import { MetricsModule, WorkerMetrics } from '@pipeline/metrics';
 import { Registry } from 'prom-client';
@@ -56,6 +56,7 @@ export class WorkerModule implements OnApplicationShutdown {
           useFactory: () =>
             new UrlFetcher({
               allowlist: parseAddressAllowlist(config.SOURCE_URL_ALLOWLIST),
+              ports: parseSourcePorts(config.SOURCE_URL_PORTS),
               maxBytes: config.SOURCE_URL_MAX_BYTES,
               timeoutMs: config.SOURCE_URL_TIMEOUT_MS,
               maxRedirects: config.SOURCE_URL_MAX_REDIRECTS,

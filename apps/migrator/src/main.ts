@@ -1,10 +1,10 @@
 import 'reflect-metadata';
 import { ensureDatabase, migrate } from '@pipeline/database';
-import { loadConfig, run, SharedConfig } from '@pipeline/platform';
+import { DatabaseConfig, loadConfig, run } from '@pipeline/platform';
 
 /** `npm run migrate`: creates the database if it is missing and applies pending migrations. */
 run(async () => {
-  const config = loadConfig(SharedConfig);
+  const config = loadConfig(DatabaseConfig);
   await ensureDatabase(config.DATABASE_URL);
   const applied = await migrate({ connectionString: config.DATABASE_URL });
   console.log(applied.length > 0 ? `Applied migrations: ${applied.join(', ')}` : 'Database schema is up to date');

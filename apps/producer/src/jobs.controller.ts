@@ -1,9 +1,9 @@
 import { Body, Controller, Get, HttpCode, Inject, Logger, NotFoundException, ConflictException, Param, ParseUUIDPipe, Post, Query, Req, Res, StreamableFile, UseGuards } from '@nestjs/common';
 import { ApiKeyGuard, ApiKeysService, Caller, CurrentCaller, jobOwnerFilter, RequireScopes } from '@pipeline/auth';
-import { Actor, BulkRetryReport, canonicalJson, CONTENT_TYPES, isPlainObject, JOB_STATUSES, JobSource, JobEventView, JobSpec, JobStatus, JobView, JsonJobRequest, parseJsonJobRequest, parseJsonText, Presets, resolveRequestedSpec, RetryFailedJobsRequest, ValidationFailed } from '@pipeline/contracts';
+import { Actor, batchOperationCount, BulkRetryReport, canonicalJson, CONTENT_TYPES, isPlainObject, JOB_STATUSES, JobSource, JobEventView, JobSpec, JobStatus, JobView, JsonJobRequest, parseJsonJobRequest, parseJsonText, Presets, resolveRequestedSpec, RetryFailedJobsRequest, ValidationFailed } from '@pipeline/contracts';
 import { JobsRepository, StoredJob } from '@pipeline/database';
-import { checkSourceUrl } from '@pipeline/fetching';
-import { ProducerConfig } from '@pipeline/platform';
+import { checkSourceUrl, parseSourcePorts, SourcePorts } from '@pipeline/fetching';
+import { ProducerConfig, TaskTurns } from '@pipeline/platform';
 import { BlobStorage, ImagesFolder, StorageKeys } from '@pipeline/storage';
 import { Transform, Type } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
@@ -65,9 +65,14 @@ export class JobsController {
     private readonly config: ProducerConfig,
     private readonly keys: ApiKeysService,
     private readonly outputSizes: OutputSizeCheck,
-  ) {}
+  ) {
+    this.sourcePorts = parseSourcePorts(config.SOURCE_URL_PORTS);
+  }
 
   private readonly logger = new Logger('Api');
+  private readonly sourcePorts: SourcePorts;
+  /** Batch items are validated one per event-loop turn, over every batch in flight. */
+  private readonly validationTurns = new TaskTurns();
 
   /**
    * Takes a job as multipart (an uploaded image) or JSON (a file in the images folder); 202 once
@@ -115,7 +120,9 @@ export class JobsController {
 
   /**
    * Several JSON jobs in one request, each validated and accepted on its own: the answer lists,
-   * in order, the id of each accepted job or the error that kept it out.
+   * in order, the id of each accepted job or the error that kept it out. The operations are
+   * counted before anything else, and the items are validated one per event-loop turn, so that a
+   * big batch (or many at once) does not hold up the producer's other requests.
    */
   @Post('batch')
   @HttpCode(200)
@@ -125,24 +132,41 @@ export class JobsController {
     if (!isPlainObject(body) || !Array.isArray(body.jobs)) throw new ValidationFailed(['body must be {"jobs": [...]}, one JSON job per item']);
     const max = this.config.MAX_BATCH_JOBS;
     if (body.jobs.length === 0 || body.jobs.length > max) throw new ValidationFailed([`jobs must hold 1 to ${max} jobs (got ${body.jobs.length})`]);
+    const operations = batchOperationCount(body.jobs);
+    if (operations > this.config.MAX_BATCH_OPERATIONS) {
+      throw new ValidationFailed([`the batch holds ${operations} operations (its jobs' and their outputs' together), more than MAX_BATCH_OPERATIONS (${this.config.MAX_BATCH_OPERATIONS}) allows in one request`]);
+    }
     await this.keys.admitJobs(caller, body.jobs.length);
-    const jobs = await Promise.all(
-      body.jobs.map(async (item: unknown): Promise<BatchItemResult> => {
-        const id = randomUUID();
-        try {
-          await this.submitJson(caller, id, item, correlationIdOf(request));
-          return { id, status: 'queued' };
-        } catch (error) {
-          const [statusCode, message] = describeApiError(error, this.logger);
-          return { error: { statusCode, message } };
-        }
-      }),
-    );
-    return { jobs };
+    const jobs: Promise<BatchItemResult>[] = [];
+    for (const item of body.jobs as unknown[]) {
+      const id = randomUUID();
+      const parsed = await this.validationTurns.run(() => this.parseJson(item)).then(
+        (request) => ({ request }),
+        (error: unknown) => ({ error }),
+      );
+      jobs.push(
+        ('error' in parsed ? Promise.reject(parsed.error) : this.acceptJson(caller, id, parsed.request, correlationIdOf(request))).then(
+          (): BatchItemResult => ({ id, status: 'queued' }),
+          (error: unknown): BatchItemResult => {
+            const [statusCode, message] = describeApiError(error, this.logger);
+            return { error: { statusCode, message } };
+          },
+        ),
+      );
+    }
+    return { jobs: await Promise.all(jobs) };
   }
 
-  private async submitJson(caller: Caller, id: string, body: unknown, correlationId: string, key?: string): Promise<{ id: string; repeated: boolean }> {
-    const { source, ...spec } = parseJsonJobRequest(body, (fields) => resolveRequestedSpec(fields, this.presets));
+  private parseJson(body: unknown): JsonJobRequest {
+    return parseJsonJobRequest(body, (fields) => resolveRequestedSpec(fields, this.presets));
+  }
+
+  private submitJson(caller: Caller, id: string, body: unknown, correlationId: string, key?: string): Promise<{ id: string; repeated: boolean }> {
+    return this.acceptJson(caller, id, this.parseJson(body), correlationId, key);
+  }
+
+  private async acceptJson(caller: Caller, id: string, request: JsonJobRequest, correlationId: string, key?: string): Promise<{ id: string; repeated: boolean }> {
+    const { source, ...spec } = request;
     const jobSource = await this.checkSource(source);
     await this.checkImagePaths(spec);
     await this.outputSizes.check(jobSource, spec);
@@ -150,13 +174,13 @@ export class JobsController {
     return this.submission.submit(id, caller.keyId, jobSource, spec, idempotency, correlationId);
   }
 
-  /** A folder path must name a file there; a URL must be one workers may try (where it leads, they check when they connect). */
+  /** A folder path must name a file there; a URL must be one workers may try, on an allowed port (where it leads, they check when they connect). */
   private async checkSource(source: JsonJobRequest['source']): Promise<JobSource> {
     if ('path' in source) {
       await this.images.resolve(source.path);
       return { kind: 'images', path: source.path };
     }
-    const checked = checkSourceUrl(source.url);
+    const checked = checkSourceUrl(source.url, this.sourcePorts);
     if ('problem' in checked) throw new ValidationFailed([`source.url is not allowed: ${checked.problem}`]);
     return { kind: 'url', url: checked.url.href };
   }

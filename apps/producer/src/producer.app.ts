@@ -2,7 +2,8 @@ import multipart from '@fastify/multipart';
 import { ValidationPipe } from '@nestjs/common';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { migrate } from '@pipeline/database';
-import { ProducerMetrics } from '@pipeline/metrics';
+import { ReadinessService } from '@pipeline/health';
+import { MetricsServer, ProducerMetrics } from '@pipeline/metrics';
 import { enterRequestContext, ProducerConfig, startApp } from '@pipeline/platform';
 import { ApiExceptionFilter } from './api-exception.filter';
 import { ProducerModule } from './producer.module';
@@ -26,6 +27,12 @@ export async function startProducer(config: ProducerConfig): Promise<NestFastify
       if (origins.length > 0) {
         app.enableCors({ origin: origins, allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id'], exposedHeaders: ['Location', 'Retry-After', 'X-Request-Id', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'], maxAge: 600 });
       }
+      // Readiness in detail (which dependency is down) on the port only the cluster reaches.
+      const readiness = app.get(ReadinessService);
+      app.get(MetricsServer).serve('/health/ready', async () => {
+        const { ready, detail } = await readiness.report();
+        return { status: ready ? 200 : 503, body: detail };
+      });
       const metrics = app.get(ProducerMetrics);
       app
         .getHttpAdapter()

@@ -1,5 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { AuthModule } from '@pipeline/auth';
+import { ApiKeysService, AuthModule, presentsAdminKey } from '@pipeline/auth';
 import { AuditLogRepository, DatabaseModule, JobsRepository, WorkersRepository } from '@pipeline/database';
 import { HealthModule, postgresCheck, rabbitmqCheck } from '@pipeline/health';
 import { AmqpConnection, MessagingModule, queueDepths } from '@pipeline/messaging';
@@ -29,6 +29,15 @@ export const PRODUCER_CONTROLLERS = [JobsController, KeysController, PresetsCont
 @Module({})
 export class ProducerModule {
   static forRoot(config: ProducerConfig): DynamicModule {
+    // One module for the API's guard and for readiness, which shows its detail to admin keys only.
+    const auth = AuthModule.forRoot({
+      adminKey: config.ADMIN_API_KEY,
+      windowMs: config.RATE_LIMIT_WINDOW_S * 1000,
+      requestsPerWindow: config.RATE_LIMIT_REQUESTS,
+      jobsInFlight: config.RATE_LIMIT_JOBS_IN_FLIGHT,
+      storedBytes: config.QUOTA_STORED_BYTES,
+      jobsPerDay: config.QUOTA_JOBS_PER_DAY,
+    });
     return {
       module: ProducerModule,
       imports: [
@@ -45,15 +54,14 @@ export class ProducerModule {
         }),
         StorageModule.forRoot({ storageDir: config.STORAGE_DIR, imagesDir: config.IMAGES_DIR }),
         MetricsModule.forRoot('producer', { port: config.METRICS_PORT, host: config.HOST }),
-        AuthModule.forRoot({
-          adminKey: config.ADMIN_API_KEY,
-          windowMs: config.RATE_LIMIT_WINDOW_S * 1000,
-          requestsPerWindow: config.RATE_LIMIT_REQUESTS,
-          jobsInFlight: config.RATE_LIMIT_JOBS_IN_FLIGHT,
-          storedBytes: config.QUOTA_STORED_BYTES,
-          jobsPerDay: config.QUOTA_JOBS_PER_DAY,
+        auth,
+        // The API port is public: it says ready or not, and which dependency is down only to an
+        // admin key; METRICS_PORT, inside the cluster, says it to everyone (see startProducer).
+        HealthModule.forChecks({
+          inject: [AmqpConnection, Pool],
+          useFactory: (amqp: AmqpConnection, pool: Pool) => [rabbitmqCheck(amqp), postgresCheck(pool)],
+          detail: { imports: [auth], inject: [ApiKeysService], useFactory: (keys: ApiKeysService) => (request) => presentsAdminKey(keys, request) },
         }),
-        HealthModule.forChecks({ inject: [AmqpConnection, Pool], useFactory: (amqp: AmqpConnection, pool: Pool) => [rabbitmqCheck(amqp), postgresCheck(pool)] }),
       ],
       controllers: PRODUCER_CONTROLLERS,
       providers: [

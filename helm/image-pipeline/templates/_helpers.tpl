@@ -123,6 +123,15 @@ secretKeyRef:
     {{- include "pipeline.databaseUrlRef" . | nindent 4 }}
 {{- end }}
 
+{{/*
+The ports URL sources may name, for the producer (400 otherwise) and the workers: the ports
+their NetworkPolicy lets them reach, so that both say the same.
+*/}}
+{{- define "pipeline.sourceUrlPortsEnv" -}}
+- name: SOURCE_URL_PORTS
+  value: {{ join "," .Values.networkPolicy.urlSources.ports | quote }}
+{{- end }}
+
 {{/* An app's own settings: (dict "env" .Values.producer.env) */}}
 {{- define "pipeline.extraEnv" -}}
 {{- range $name, $value := .env }}

@@ -4,7 +4,7 @@ import { Scope } from '@pipeline/contracts';
 import { FastifyReply, FastifyRequest } from 'fastify';
 import { bearerToken, grants } from './api-key';
 import { ApiKeysService } from './api-keys.service';
-import { Caller } from './caller';
+import { Caller, isAdmin } from './caller';
 
 export const REQUIRED_SCOPES = 'pipeline:required-scopes';
 
@@ -50,4 +50,14 @@ export class ApiKeyGuard implements CanActivate {
     request.caller = caller;
     return true;
   }
+}
+
+/**
+ * Whether a request to an open route (readiness) carries a live admin key, for what only admins
+ * may see there. A missing or bad key is not an error on such a route: the answer is only shorter.
+ */
+export async function presentsAdminKey(keys: Pick<ApiKeysService, 'authenticate'>, request: Pick<FastifyRequest, 'headers'>): Promise<boolean> {
+  const token = bearerToken(request.headers.authorization);
+  if (token === null) return false;
+  return keys.authenticate(token).then(isAdmin, () => false);
 }

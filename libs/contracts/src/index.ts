@@ -12,3 +12,4 @@ export * from './operation-examples';
 export * from './api-keys';
 export * from './audit';
 export * from './bulk-retry';
+export * from './batch';

@@ -8,11 +8,13 @@ import { Agent, Dispatcher, request } from 'undici';
 import { AddressAllowlist, addressRefusal } from './address-policy';
 import { errorChain } from './error-chain';
 import { httpStatusError, networkError, SourceFetchError } from './source-fetch-error';
-import { checkSourceUrl, describeOrigin, literalAddressOf } from './source-url';
+import { checkSourceUrl, describeOrigin, literalAddressOf, SourcePorts } from './source-url';
 
 export interface UrlFetcherOptions {
   /** Internal addresses workers may reach all the same (a local test server, an internal CDN). */
   allowlist: AddressAllowlist;
+  /** Ports the source URL and every redirect may name (SOURCE_URL_PORTS). */
+  ports: SourcePorts;
   maxBytes: number;
   /** For the whole download: every redirect, connect and the last byte of the body. */
   timeoutMs: number;
@@ -146,9 +148,9 @@ export class UrlFetcher {
     await this.agent.close();
   }
 
-  /** The URL of the next request, refused when its scheme or literal IP host is not allowed. */
+  /** The URL of the next request, refused when its scheme, port or literal IP host is not allowed. */
   private checkedHop(raw: string, redirectedFrom: URL | null): URL {
-    const checked = checkSourceUrl(raw);
+    const checked = checkSourceUrl(raw, this.options.ports);
     if ('problem' in checked) {
       const parsed = URL.canParse(raw) ? new URL(raw) : null;
       const where = parsed ? hopName(parsed, redirectedFrom) : redirectedFrom ? `a redirect from ${describeOrigin(redirectedFrom)}` : 'the source URL';

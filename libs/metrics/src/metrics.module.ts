@@ -18,11 +18,18 @@ class MetricsController {
 
 const METRICS_LISTEN = Symbol('METRICS_LISTEN');
 
-/** `/metrics` on a port of its own, which a deployment keeps inside the cluster while the API is public. */
+/** An answer of a route served beside `/metrics`: its status and a JSON body. */
+export type InternalRoute = () => Promise<{ status: number; body: unknown }>;
+
+/**
+ * `/metrics` on a port of its own, which a deployment keeps inside the cluster while the API is
+ * public; what only the cluster should see (readiness in detail) can be served here too.
+ */
 @Injectable()
 export class MetricsServer implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(MetricsServer.name);
   private server?: Server;
+  private readonly routes = new Map<string, InternalRoute>();
 
   constructor(
     private readonly registry: Registry,
@@ -34,10 +41,24 @@ export class MetricsServer implements OnApplicationBootstrap, OnApplicationShutd
     return (this.server?.address() as AddressInfo | null)?.port ?? 0;
   }
 
+  /** Serves `GET path` on this port as well (before the app starts, or after). */
+  serve(path: string, route: InternalRoute): void {
+    this.routes.set(path, route);
+  }
+
   async onApplicationBootstrap(): Promise<void> {
     const server = createServer((request, response) => {
-      if (request.method !== 'GET' || request.url?.split('?')[0] !== '/metrics') {
-        response.writeHead(404, { 'content-type': 'text/plain' }).end('only GET /metrics is served here\n');
+      const path = request.url?.split('?')[0] ?? '';
+      const route = this.routes.get(path);
+      if (request.method === 'GET' && route) {
+        route().then(
+          ({ status, body }) => response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }).end(JSON.stringify(body)),
+          (error: Error) => response.writeHead(500, { 'content-type': 'text/plain' }).end(`${error.message}\n`),
+        );
+        return;
+      }
+      if (request.method !== 'GET' || path !== '/metrics') {
+        response.writeHead(404, { 'content-type': 'text/plain' }).end(`only GET ${['/metrics', ...this.routes.keys()].join(', ')} ${this.routes.size > 0 ? 'are' : 'is'} served here\n`);
         return;
       }
       this.registry.metrics().then(

@@ -5,3 +5,4 @@ export * from './logger';
 export * from './redact';
 export * from './bootstrap';
 export * from './crash-report';
+export * from './task-turns';

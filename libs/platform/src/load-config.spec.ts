@@ -1,7 +1,7 @@
 import { IsBoolean, IsIn, IsInt, IsString, Min } from 'class-validator';
 import { hostname } from 'node:os';
 import { ConfigError, loadConfig } from './load-config';
-import { ProducerConfig, SharedConfig, WorkerConfig, WriterConfig } from './settings';
+import { DatabaseConfig, ProducerConfig, SharedConfig, WorkerConfig, WriterConfig } from './settings';
 
 function configErrorOf(fn: () => unknown): ConfigError {
   try {
@@ -48,6 +48,7 @@ describe('loadConfig', () => {
         PRESETS: '',
         MAX_BATCH_JOBS: 100,
         MAX_OUTPUT_PIXELS: 50_000_000,
+        MAX_BATCH_OPERATIONS: 2000,
         MAX_UPLOAD_BYTES: 50 * 1024 * 1024,
         STUCK_AFTER_S: 300,
         WORKER_GONE_AFTER_S: 20,
@@ -59,6 +60,7 @@ describe('loadConfig', () => {
         QUOTA_JOBS_PER_DAY: 100_000,
         CORS_ORIGINS: '',
         METRICS_PORT: 9464,
+        SOURCE_URL_PORTS: '80,443',
       });
     });
 
@@ -85,6 +87,16 @@ describe('loadConfig', () => {
       expect(loadConfig(WriterConfig, {}).WRITER_MAX_BATCH).toBe(500);
       expect(loadConfig(WriterConfig, {})).toMatchObject({ RETENTION_UPLOADS_S: 604_800, RETENTION_OUTPUTS_S: 2_592_000, RETENTION_JOBS_S: 0, RETENTION_SWEEP_INTERVAL_S: 300 });
       expect(loadConfig(WorkerConfig, {}).WORKER_ID).toBe(`${hostname()}-${process.pid}`);
+    });
+
+    it('gives the workers no database settings: they start without them, and read none they are given', () => {
+      const worker = loadConfig(WorkerConfig, { DATABASE_URL: 'mysql://not-read', DATABASE_POOL_SIZE: 'many' });
+      expect(worker).not.toHaveProperty('DATABASE_URL');
+      expect(worker).not.toHaveProperty('DATABASE_POOL_SIZE');
+      expect(worker).not.toHaveProperty('ADMIN_API_KEY');
+      expect(loadConfig(WriterConfig, {}).DATABASE_URL).toBe('postgres://postgres@127.0.0.1:5432/pipeline');
+      expect(loadConfig(DatabaseConfig, {}).DATABASE_POOL_SIZE).toBe(10);
+      expect(() => loadConfig(WriterConfig, { DATABASE_URL: 'mysql://db' })).toThrow(ConfigError);
     });
 
     it('ignores variables the config does not declare', () => {
@@ -200,6 +212,15 @@ describe('loadConfig', () => {
     ])('%s=%s is refused', (name, value, problem) => {
       const error = configErrorOf(() => loadConfig(ProducerConfig, { ...ADMIN, [name]: value }));
       expect(error.message).toContain(`  - ${problem}`);
+    });
+
+    it('SOURCE_URL_PORTS is 80,443 unless set, and a bad entry is named, for the producer and the workers alike', () => {
+      expect(loadConfig(ProducerConfig, ADMIN).SOURCE_URL_PORTS).toBe('80,443');
+      expect(loadConfig(WorkerConfig, {}).SOURCE_URL_PORTS).toBe('80,443');
+      expect(loadConfig(WorkerConfig, { SOURCE_URL_PORTS: '443,8000-8099' }).SOURCE_URL_PORTS).toBe('443,8000-8099');
+      const problem = 'SOURCE_URL_PORTS has the invalid entry "http": expected ports 1 to 65535 or ranges such as 8000-8099, comma-separated (got "80,http")';
+      expect(configErrorOf(() => loadConfig(WorkerConfig, { SOURCE_URL_PORTS: '80,http' })).message).toContain(`  - ${problem}`);
+      expect(configErrorOf(() => loadConfig(ProducerConfig, { ...ADMIN, SOURCE_URL_PORTS: '80,http' })).message).toContain(`  - ${problem}`);
     });
 
     it('refuses to start the producer without an admin key, and never prints a secret it was given', () => {

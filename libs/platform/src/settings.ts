@@ -1,3 +1,4 @@
+import { DEFAULT_SOURCE_URL_PORTS, sourcePortsProblem } from '@pipeline/fetching';
 import { amqpUrlListProblem } from '@pipeline/messaging';
 import { IsIn, IsInt, IsNotEmpty, IsString, Matches, Max, Min, MinLength, ValidateBy } from 'class-validator';
 import { hostname } from 'node:os';
@@ -9,6 +10,16 @@ const IsAmqpUrlList = () =>
     validator: {
       validate: (value: unknown) => amqpUrlListProblem(value) === undefined,
       defaultMessage: (args) => `${args?.property ?? 'AMQP_URL'} ${amqpUrlListProblem(args?.value)}`,
+    },
+  });
+
+/** Ports and port ranges, comma-separated (SOURCE_URL_PORTS); the message names the bad entry. */
+const IsPortList = () =>
+  ValidateBy({
+    name: 'isPortList',
+    validator: {
+      validate: (value: unknown) => typeof value === 'string' && sourcePortsProblem(value) === undefined,
+      defaultMessage: (args) => `${args?.property} ${sourcePortsProblem(String(args?.value ?? ''))}`,
     },
   });
 
@@ -58,7 +69,7 @@ const HasNoPlaceholderPassword = () =>
 /** Default of MAX_INPUT_PIXELS and MAX_OUTPUT_PIXELS: an image of this size takes up to 200 MB as 8-bit RGBA pixels. */
 export const DEFAULT_MAX_PIXELS = 50_000_000;
 
-/** Settings every app shares: where the broker, the database and storage are. */
+/** Settings every app shares: where the broker and storage are, how to log. */
 export class SharedConfig {
   /**
    * The broker: one amqp:// or amqps:// URL, or the URLs of a cluster's nodes, comma-separated
@@ -94,12 +105,6 @@ export class SharedConfig {
   /** Longest a stopping app waits for the work in flight; what is not done by then is redelivered. */
   @IsInt() @Min(0) @Max(3_600_000) SHUTDOWN_GRACE_MS = 25_000;
 
-  @IsString() @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
-  @HasNoPlaceholderPassword()
-  DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/pipeline';
-
-  @IsInt() @Min(1) @Max(200) DATABASE_POOL_SIZE = 10;
-
   /** Shared folder for uploaded inputs and outputs. */
   @IsString() @IsNotEmpty() STORAGE_DIR = './data/storage';
 
@@ -110,7 +115,19 @@ export class SharedConfig {
   @IsIn(['error', 'warn', 'log', 'debug', 'verbose']) LOG_LEVEL: 'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
 }
 
-export class ProducerConfig extends SharedConfig {
+/**
+ * The settings of the apps that use the database: the producer, the results writer and the
+ * migrator. The image workers have no database, and are given neither its URL nor its password.
+ */
+export class DatabaseConfig extends SharedConfig {
+  @IsString() @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
+  @HasNoPlaceholderPassword()
+  DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/pipeline';
+
+  @IsInt() @Min(1) @Max(200) DATABASE_POOL_SIZE = 10;
+}
+
+export class ProducerConfig extends DatabaseConfig {
   @IsInt() @Min(0) @Max(65535) PORT = 3000;
   @IsString() HOST = '0.0.0.0';
   /** How long to wait for the broker's confirm before answering 503. */
@@ -118,6 +135,11 @@ export class ProducerConfig extends SharedConfig {
   @IsInt() @Min(1) MAX_UPLOAD_BYTES = 50 * 1024 * 1024;
   /** Most jobs one `POST /v1/jobs/batch` may carry. */
   @IsInt() @Min(1) @Max(10_000) MAX_BATCH_JOBS = 100;
+  /**
+   * Most operations one batch request may carry, its jobs' and their outputs' together (a job
+   * has 288 at most): counted before anything is validated, so a request's cost is bounded.
+   */
+  @IsInt() @Min(1) @Max(1_000_000) MAX_BATCH_OPERATIONS = 2000;
   /** A worker whose last heartbeat is older than this is shown as gone. */
   @IsInt() @Min(1) WORKER_GONE_AFTER_S = 20;
   /** A job processing for longer than this is shown as stuck (its worker probably vanished; the broker hands it out again). */
@@ -155,6 +177,9 @@ export class ProducerConfig extends SharedConfig {
    * refused with 400 when its input's size is known (uploads and folder paths). As the workers'.
    */
   @IsInt() @Min(1) MAX_OUTPUT_PIXELS = DEFAULT_MAX_PIXELS;
+
+  /** Ports a URL source may name (`80,443,8000-8099`); another is refused with 400 (the workers check it again). */
+  @IsPortList() SOURCE_URL_PORTS = DEFAULT_SOURCE_URL_PORTS;
 }
 
 /**
@@ -223,6 +248,8 @@ export class WorkerConfig extends SharedConfig {
   @IsInt() @Min(60_000) AMQP_CONSUMER_TIMEOUT_MS = 1_800_000;
   /** Internal addresses URL sources may reach all the same: IPs and CIDR ranges, comma-separated (e.g. `10.1.2.0/24`); empty refuses every internal address. */
   @IsString() SOURCE_URL_ALLOWLIST = '';
+  /** Ports URL sources and their redirects may name, comma-separated, ranges allowed; another fails the job with SOURCE_REFUSED. */
+  @IsPortList() SOURCE_URL_PORTS = DEFAULT_SOURCE_URL_PORTS;
   /** Largest download of a URL source. */
   @IsInt() @Min(1) SOURCE_URL_MAX_BYTES = 50 * 1024 * 1024;
   /** Longest a URL source's download may take, redirects included. */
@@ -235,7 +262,7 @@ export class WorkerConfig extends SharedConfig {
   INPUT_FORMATS = 'jpeg,png,webp,gif,tiff,avif,heif';
 }
 
-export class WriterConfig extends SharedConfig {
+export class WriterConfig extends DatabaseConfig {
   @IsInt() @Min(0) @Max(65535) PORT = 3002;
   @IsString() HOST = '0.0.0.0';
   /** Unacked events the writer holds; bounds its batch size from above. */
