@@ -7,3 +7,4 @@ export * from './amqp-transport';
 export * from './messaging.module';
 export * from './dead-letters';
 export * from './queue-depths';
+export * from './permissions';

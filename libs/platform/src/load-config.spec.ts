@@ -31,6 +31,7 @@ describe('loadConfig', () => {
       expect({ ...config }).toEqual({
         AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672',
         AMQP_PREFIX: 'pipeline',
+        AMQP_TOPOLOGY: 'declare',
         AMQP_HEARTBEAT_S: 15,
         AMQP_DELIVERY_LIMIT: 5,
         AMQP_QUORUM_INITIAL_GROUP_SIZE: 0,
@@ -175,6 +176,11 @@ describe('loadConfig', () => {
     it('AMQP_QUORUM_INITIAL_GROUP_SIZE is a count of replicas, 0 for the broker\'s default', () => {
       expect(loadConfig(WriterConfig, { AMQP_QUORUM_INITIAL_GROUP_SIZE: '3' }).AMQP_QUORUM_INITIAL_GROUP_SIZE).toBe(3);
       expect(configErrorOf(() => loadConfig(WriterConfig, { AMQP_QUORUM_INITIAL_GROUP_SIZE: '-1' })).message).toContain('AMQP_QUORUM_INITIAL_GROUP_SIZE must not be less than 0');
+    });
+
+    it('AMQP_TOPOLOGY is declare or check', () => {
+      expect(loadConfig(WorkerConfig, { AMQP_TOPOLOGY: 'check' }).AMQP_TOPOLOGY).toBe('check');
+      expect(configErrorOf(() => loadConfig(WorkerConfig, { AMQP_TOPOLOGY: 'passive' })).message).toContain('AMQP_TOPOLOGY must be one of declare, check');
     });
 
     it('DATABASE_URL of another scheme is refused', () => {

@@ -1,4 +1,4 @@
-import { amqpUrlListProblem } from '@pipeline/messaging';
+import { amqpUrlListProblem, TOPOLOGY_MODES, TopologyMode } from '@pipeline/messaging';
 import { IsIn, IsInt, IsNotEmpty, IsString, Matches, Max, Min, MinLength, ValidateBy } from 'class-validator';
 import { hostname } from 'node:os';
 
@@ -68,6 +68,14 @@ export class SharedConfig {
   /** Prefix of every exchange and queue, so several stacks (or test runs) can share one broker. */
   @IsString() @Matches(/^[a-zA-Z0-9_.-]+$/, { message: 'AMQP_PREFIX may hold letters, digits, dot, dash and underscore' })
   AMQP_PREFIX = 'pipeline';
+
+  /**
+   * What the app does with the exchanges and queues when it connects: `declare` them (its broker
+   * user needs the configure permission on them), or only `check` that they exist, for a user
+   * without it; the app then waits, naming what is missing, until whoever declares has done so.
+   */
+  @IsIn(TOPOLOGY_MODES, { message: `AMQP_TOPOLOGY must be one of ${TOPOLOGY_MODES.join(', ')}` })
+  AMQP_TOPOLOGY: TopologyMode = 'declare';
 
   /** Seconds between heartbeats: a dead peer is noticed after about two of them. */
   @IsInt() @Min(1) @Max(600) AMQP_HEARTBEAT_S = 15;
