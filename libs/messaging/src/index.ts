@@ -8,3 +8,4 @@ export * from './messaging.module';
 export * from './dead-letters';
 export * from './queue-depths';
 export * from './permissions';
+export * from './broker-users';

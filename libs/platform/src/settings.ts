@@ -202,3 +202,37 @@ export class WriterConfig extends SharedConfig {
   /** A worker silent for this long is gone; a job must also have been quiet this long before it can be flagged stuck. */
   @IsInt() @Min(1) WORKER_GONE_AFTER_S = 20;
 }
+
+/** A broker user's password: random, letters and digits only (it goes into AMQP_URL). */
+const IsBrokerPassword = (name: string) => (target: object, property: string) => {
+  Matches(/^[A-Za-z0-9]{16,}$/, { message: `${name} must be set to a random password of 16 or more letters and digits (it goes into a URL)` })(target, property);
+  ValidateBy({
+    name: 'isNoPlaceholder',
+    validator: {
+      validate: (value: unknown) => typeof value !== 'string' || value === '' || secretWeakness(value) === undefined,
+      defaultMessage: (args) => `${name} ${secretWeakness(String(args?.value ?? ''))}: set it to a random password (e.g. the output of openssl rand -hex 16)`,
+    },
+  })(target, property);
+};
+
+/**
+ * The broker users setup (`dist/apps/migrator/apps/migrator/src/broker-users.js`): creates
+ * the users producer, worker and writer with the permissions of brokerPermissions(AMQP_PREFIX)
+ * through RabbitMQ's management API, as its administrator.
+ */
+export class BrokerUsersConfig {
+  /** The management API with an administrator's credentials: http(s)://user:password@host:15672. */
+  @Matches(/^https?:\/\/[^/:@]+:[^/@]+@[^/]+\/?$/, { message: 'RABBITMQ_MANAGEMENT_URL must be http(s)://user:password@host:port of RabbitMQ\'s management API, with an administrator\'s credentials' })
+  @HasNoPlaceholderPassword()
+  RABBITMQ_MANAGEMENT_URL = '';
+
+  /** The vhost the apps' AMQP_URL names ("/" unless the URL has a path). */
+  @IsString() @IsNotEmpty() RABBITMQ_VHOST = '/';
+
+  @IsString() @Matches(/^[a-zA-Z0-9_.-]+$/, { message: 'AMQP_PREFIX may hold letters, digits, dot, dash and underscore' })
+  AMQP_PREFIX = 'pipeline';
+
+  @IsBrokerPassword('RABBITMQ_PRODUCER_PASSWORD') RABBITMQ_PRODUCER_PASSWORD = '';
+  @IsBrokerPassword('RABBITMQ_WORKER_PASSWORD') RABBITMQ_WORKER_PASSWORD = '';
+  @IsBrokerPassword('RABBITMQ_WRITER_PASSWORD') RABBITMQ_WRITER_PASSWORD = '';
+}
