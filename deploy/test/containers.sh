@@ -309,7 +309,7 @@ write_env() {
     -e "s/^RABBITMQ_PRODUCER_PASSWORD=.*/RABBITMQ_PRODUCER_PASSWORD=p$(secret)$(secret)/" \
     -e "s/^RABBITMQ_WORKER_PASSWORD=.*/RABBITMQ_WORKER_PASSWORD=w$(secret)$(secret)/" \
     -e "s/^RABBITMQ_WRITER_PASSWORD=.*/RABBITMQ_WRITER_PASSWORD=e$(secret)$(secret)/" \
-    -e "s/^POSTGRES_PASSWORD=.*/POSTGRES_PASSWORD=p$(secret)$(secret)/" \
+    -e "s/^POSTGRES_PASSWORD=.*/POSTGRES_PASSWORD=p$(secret)/" \
     -e "s/^RABBITMQ_ERLANG_COOKIE=.*/RABBITMQ_ERLANG_COOKIE=c$(secret)/" \
     -e "s/^PGADMIN_PASSWORD=.*/PGADMIN_PASSWORD=a$(secret)/" \
     -e "s/^ADMIN_API_KEY=.*/ADMIN_API_KEY=k$(secret)$(secret)/" \
