@@ -6,7 +6,7 @@ import { FilesystemBlobStorage, StorageKeys } from '@pipeline/storage';
 import { Channel, connect } from 'amqplib';
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
-import { createServer, Server } from 'node:http';
+import { createServer, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -100,6 +100,57 @@ describe('Image worker (real RabbitMQ, in process)', () => {
     return events.find(isOutcome)!;
   }
 
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  /**
+   * Runs `message` on a worker with JOB_TIMEOUT_S=3 and checks that it fails with
+   * PROCESSING_TIMEOUT between 3 and 3.3 s after it started (as its failed event says), on its
+   * first delivery, without a retry or a parked message, and that the worker's CPU is quiet
+   * afterwards (the worker runs in this process: libvips' threads count in its CPU time).
+   */
+  async function expectStoppedAtTheDeadline(message: ImageJobMessage, env: Record<string, string> = {}): Promise<void> {
+    worker = await startWorker(loadConfig(WorkerConfig, { ...configEnv, ...env, JOB_TIMEOUT_S: '3' }));
+    const parkedBefore = (await channel.checkQueue(topology.jobsDeadLetterQueue)).messageCount;
+    await publisher.publish(MessageType.imageJob, message.jobId, message);
+    const isOutcome = (event: JobEventMessage) => event.type === 'succeeded' || event.type === 'failed';
+    const events = await eventsFor(message.jobId, 1, (seen) => seen.some(isOutcome));
+    const outcome = events.find(isOutcome)!;
+    expect(outcome).toMatchObject({ type: 'failed', delivery: 1, error: { code: 'PROCESSING_TIMEOUT', message: expect.stringContaining("the job's time limit of 3 s") } });
+    expect(events.map((event) => event.type)).not.toContain('retrying');
+    const tookMs = Date.parse(outcome.at) - Date.parse(outcome.startedAt!);
+    expect(tookMs).toBeGreaterThanOrEqual(3000);
+    expect(tookMs).toBeLessThanOrEqual(3300);
+    // libvips stops what the deadline cut short within a second of it (sharp's timeout counts whole seconds).
+    await sleep(1200);
+    const cpuBefore = process.cpuUsage();
+    const wallBefore = performance.now();
+    await sleep(1000);
+    const cpu = process.cpuUsage(cpuBefore);
+    expect((cpu.user + cpu.system) / 1000 / (performance.now() - wallBefore)).toBeLessThan(0.2);
+    expect((await channel.checkQueue(topology.jobsQueue)).messageCount).toBe(0);
+    for (const tier of topology.jobRetryTiers) expect((await channel.checkQueue(tier.queue)).messageCount).toBe(0);
+    expect((await channel.checkQueue(topology.jobsDeadLetterQueue)).messageCount).toBe(parkedBefore);
+  }
+
+  describe('JOB_TIMEOUT_S is one deadline for the whole job', () => {
+    beforeAll(async () => {
+      const large = await sharp({ create: { width: 6000, height: 6000, channels: 3, background: '#345678' } }).png({ compressionLevel: 1 }).toBuffer();
+      await writeFile(join(folder.path, 'images', 'large.png'), large);
+    });
+
+    it('stops 32 large text watermarks in each of 8 variants at the deadline, as PROCESSING_TIMEOUT, not retried', async () => {
+      // About 5000×2600 px of text each: under the text-layer limit, and under the image's size.
+      const watermarks = Array.from({ length: 32 }, () => ({ op: 'watermark' as const, text: 'WWWWWWWWWW\n'.repeat(4).trim(), size: 512, opacity: 0.3 }));
+      const variants = Array.from({ length: 8 }, (_, index) => ({ name: `v${index}`, operations: watermarks, output: { format: 'jpeg' as const } }));
+      await expectStoppedAtTheDeadline(job({ source: { kind: 'images', path: 'large.png' }, operations: [], output: {}, variants }));
+    });
+
+    it('stops 32 heavy blurs on a large image, each its own stage and each well under the limit, at the deadline', async () => {
+      const blurs = Array.from({ length: 32 }, (_, index) => ({ op: 'blur' as const, sigma: 30 + index }));
+      await expectStoppedAtTheDeadline(job({ source: { kind: 'images', path: 'large.png' }, operations: blurs, output: { format: 'jpeg' } }));
+    });
+  });
+
   it('processes a job: stores the output, then publishes started and the outcome, then acks', async () => {
     worker = await startWorker(config);
     const message = job();
@@ -147,6 +198,7 @@ describe('Image worker (real RabbitMQ, in process)', () => {
     const changing = new Map<string, number>();
     /** Runs before the third answer on a `/twice-then-*` path. */
     let beforeThirdAnswer: () => Promise<unknown> = async () => undefined;
+    const stalled: ServerResponse[] = [];
     const sourceFiles = async () => (await readdir(tmpdir())).filter((name) => name.startsWith('image-source-'));
 
     beforeAll(async () => {
@@ -175,6 +227,11 @@ describe('Image worker (real RabbitMQ, in process)', () => {
             else response.writeHead(200, { 'content-type': 'image/png' }).end(png);
           });
         } else if (request.url === '/down') response.writeHead(503).end();
+        else if (request.url === '/stalled') {
+          // Headers and a first few bytes, then nothing more, ever.
+          stalled.push(response);
+          response.writeHead(200, { 'content-type': 'image/png' }).write(png.subarray(0, 16));
+        }
         else if (request.url === '/moved') response.writeHead(302, { location: '/photo.png' }).end();
         else if (request.url === '/to-metadata') response.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end();
         else response.writeHead(404).end();
@@ -184,10 +241,18 @@ describe('Image worker (real RabbitMQ, in process)', () => {
     });
 
     afterAll(async () => {
+      for (const response of stalled) response.destroy();
       await new Promise((resolve) => server.close(resolve));
     });
 
     const withAllowlist = (allowlist: string) => loadConfig(WorkerConfig, { ...configEnv, SOURCE_URL_ALLOWLIST: allowlist });
+
+    it("ends a download that stalls at the job's deadline (before the fetcher's own limit) as PROCESSING_TIMEOUT, leaving no temporary file", async () => {
+      const before = await sourceFiles();
+      await expectStoppedAtTheDeadline(job({ source: { kind: 'url', url: `${origin}/stalled` } }), { SOURCE_URL_ALLOWLIST: '127.0.0.1/32', SOURCE_URL_TIMEOUT_MS: '20000' });
+      expect(stalled.length).toBe(1);
+      expect(await sourceFiles()).toEqual(before);
+    });
 
     it('downloads the source when the allowlist names the address, following a redirect, and leaves no temporary file', async () => {
       const before = await sourceFiles();

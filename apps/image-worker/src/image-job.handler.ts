@@ -15,7 +15,7 @@ import {
   StoredOutput,
   ValidationFailed,
 } from '@pipeline/contracts';
-import { classifyProcessingError, detectImageFormat, processImage, processVariants } from '@pipeline/imaging';
+import { classifyProcessingError, Deadline, detectImageFormat, imageDimensions, processImage, processVariants } from '@pipeline/imaging';
 import { UrlFetcher } from '@pipeline/fetching';
 import { AmqpContext, MessagePublisher, OutcomeNotPublishedError, PermanentMessageError } from '@pipeline/messaging';
 import { WorkerMetrics } from '@pipeline/metrics';
@@ -25,7 +25,6 @@ import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import { WorkerActivity } from './worker-activity';
 import { failpoint } from '@pipeline/failpoints';
 
@@ -72,6 +71,8 @@ export class ImageJobHandler {
     const delivery = context.deliveryNumber;
     const startedAt = new Date().toISOString();
     const began = performance.now();
+    // JOB_TIMEOUT_S counts from here, for the whole job: download, watermarks, every stage and variant.
+    const deadline = Deadline.after(this.config.JOB_TIMEOUT_S * 1000);
     const seconds = () => (performance.now() - began) / 1000;
     // Announce the start only if the job runs long enough for anyone to see it processing;
     // otherwise the outcome carries `startedAt` and the writer records the start from it.
@@ -84,7 +85,7 @@ export class ImageJobHandler {
     let outcome: Outcome | undefined;
     let failure: unknown;
     try {
-      outcome = await this.run(job, context.message.fields.redelivered || delivery > 1);
+      outcome = await this.run(job, context.message.fields.redelivered || delivery > 1, deadline);
     } catch (error) {
       failure = error;
     } finally {
@@ -94,6 +95,9 @@ export class ImageJobHandler {
     if (started) await started.catch((error: Error) => this.logger.warn({ msg: 'started event not published', ...this.logFields(job, context), error: error.message }));
     if (!outcome) return this.triedTransiently(job, context, failure, startedAt, seconds());
     await this.publishEvent(job, context, { ...outcome, startedAt });
+    // The message is acked on return: until libvips has stopped what the deadline cut short
+    // (within a second), the worker takes no job in its place.
+    await deadline.settled();
     await failpoint('worker.after-outcome-published');
     if (outcome.type === 'succeeded') this.activity.jobsSucceeded++;
     else this.activity.jobsFailed++;
@@ -147,18 +151,18 @@ export class ImageJobHandler {
    * the attempt stored first stands, and the outcome describes the stored object, never the bytes
    * this delivery made (a URL source may have changed meanwhile), so what is recorded is what is served.
    */
-  private async run(job: ImageJobMessage, redelivered: boolean): Promise<Outcome> {
+  private async run(job: ImageJobMessage, redelivered: boolean, deadline: Deadline): Promise<Outcome> {
     const planned: PlannedOutput[] = (job.variants ? job.variants.map((variant) => ({ name: variant.name, format: variant.output.format })) : [{ name: DEFAULT_OUTPUT_NAME, format: job.output.format }]).map(
       (output) => ({ ...output, key: StorageKeys.output(job.jobId, job.attempt, output.name) }),
     );
     try {
       const done = redelivered ? await this.storedOutputs(planned) : null;
       if (done) return { type: 'succeeded', outputs: done };
-      const { input, release } = await this.openInput(job);
+      const { input, release } = await this.openInput(job, deadline);
       const limits = {
         maxInputPixels: this.config.MAX_INPUT_PIXELS,
         maxInputFrames: this.config.MAX_INPUT_FRAMES,
-        timeoutSeconds: this.config.JOB_TIMEOUT_S,
+        deadline,
         resolveWatermarkImage: (path: string) => this.images.resolve(path, 'watermark image'),
       };
       const images = await (job.variants
@@ -189,7 +193,7 @@ export class ImageJobHandler {
    * The job's input, as a path where there is one (libvips then reads the file itself, off the
    * event loop); a URL source is first downloaded to a temporary file, removed by `release`.
    */
-  private async openInput(job: ImageJobMessage): Promise<{ input: Buffer | string; release: () => Promise<void> }> {
+  private async openInput(job: ImageJobMessage, deadline: Deadline): Promise<{ input: Buffer | string; release: () => Promise<void> }> {
     const kept = async () => undefined;
     switch (job.source.kind) {
       case 'images':
@@ -198,7 +202,14 @@ export class ImageJobHandler {
         return { input: this.storage.localPath(job.source.key) ?? (await this.storage.read(job.source.key)), release: kept };
       case 'url': {
         const path = join(tmpdir(), `image-source-${job.jobId}-${randomUUID()}`);
-        await this.fetcher.download(job.source.url, path);
+        deadline.check('downloading the source');
+        try {
+          await this.fetcher.download(job.source.url, path, { timeoutMs: deadline.remainingMs() });
+        } catch (error) {
+          // Cut short by the job's deadline rather than by the fetcher's own limit: the job is out of time.
+          if (deadline.expired) throw deadline.timeoutError('downloading the source');
+          throw error;
+        }
         return { input: path, release: () => rm(path, { force: true }) };
       }
     }
@@ -217,11 +228,11 @@ export class ImageJobHandler {
   /** An output as stored: its size, dimensions and format read from the stored bytes. */
   private async storedOutput({ name, key, format }: PlannedOutput): Promise<StoredOutput> {
     const data = await this.storage.read(key);
-    const { width, height } = await sharp(data).metadata();
+    const { width, height } = await imageDimensions(data);
     const detected = detectImageFormat(data);
     const storedFormat = (OUTPUT_FORMATS as readonly string[]).includes(detected ?? '') ? (detected as OutputFormat) : format;
     if (!storedFormat) throw new Error(`The object stored at ${key} is not an image in an output format`);
-    return { name, key, format: storedFormat, width: width ?? 0, height: height ?? 0, sizeBytes: data.length };
+    return { name, key, format: storedFormat, width, height, sizeBytes: data.length };
   }
 
   /** What every log line about a job carries. */

@@ -3,10 +3,10 @@ import { ValidationFailed } from '@pipeline/contracts';
 import { BrokerUnavailableError, UnroutableMessageError } from '@pipeline/messaging';
 import { ImagePathError } from '@pipeline/storage';
 import { BootstrapKeyError, JobNotCancellableError, JobNotRetryableError, RevokedKeyError } from '@pipeline/database';
-import { RateLimitExceededError } from '@pipeline/auth';
+import { RateLimitExceededError, StorageQuotaExceededError } from '@pipeline/auth';
 import { FastifyReply } from 'fastify';
 import { STATUS_CODES } from 'node:http';
-import { DependencyUnavailableError, IdempotencyConflictError, PayloadTooLargeError, UnsupportedImageError } from './errors';
+import { DependencyUnavailableError, IdempotencyConflictError, OutputsExpiredError, PayloadTooLargeError, UnsupportedImageError } from './errors';
 
 /** Maps the domain's errors to HTTP answers of one shape: `{ statusCode, error, message }`. */
 @Catch()
@@ -20,7 +20,8 @@ export class ApiExceptionFilter implements ExceptionFilter {
     if (status === HttpStatus.SERVICE_UNAVAILABLE) reply.header('Retry-After', '5');
     if (status === HttpStatus.UNAUTHORIZED) reply.header('WWW-Authenticate', 'Bearer realm="image-pipeline"');
     if (exception instanceof RateLimitExceededError) reply.header('Retry-After', String(exception.retryAfterSeconds));
-    reply.status(status).send({ statusCode: status, error: STATUS_CODES[status] ?? 'Error', message });
+    const extra = exception instanceof OutputsExpiredError ? { expiredAt: exception.expiredAt } : {};
+    reply.status(status).send({ statusCode: status, error: STATUS_CODES[status] ?? 'Error', message, ...extra });
   }
 }
 
@@ -37,7 +38,8 @@ export function describeApiError(exception: unknown, logger: Logger): [number, s
   if (exception instanceof ValidationFailed) return [HttpStatus.BAD_REQUEST, exception.problems];
   if (exception instanceof ImagePathError) return [HttpStatus.BAD_REQUEST, [exception.message]];
   if (exception instanceof UnsupportedImageError) return [HttpStatus.UNSUPPORTED_MEDIA_TYPE, exception.message];
-  if (exception instanceof PayloadTooLargeError) return [HttpStatus.PAYLOAD_TOO_LARGE, exception.message];
+  if (exception instanceof PayloadTooLargeError || exception instanceof StorageQuotaExceededError) return [HttpStatus.PAYLOAD_TOO_LARGE, exception.message];
+  if (exception instanceof OutputsExpiredError) return [HttpStatus.GONE, exception.message];
   if (CONFLICTS.some((conflict) => exception instanceof conflict)) return [HttpStatus.CONFLICT, (exception as Error).message];
   if (exception instanceof RateLimitExceededError) return [HttpStatus.TOO_MANY_REQUESTS, exception.message];
   if (exception instanceof BrokerUnavailableError || exception instanceof UnroutableMessageError || exception instanceof DependencyUnavailableError) {

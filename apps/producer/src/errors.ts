@@ -27,3 +27,14 @@ export class IdempotencyConflictError extends Error {
     this.name = 'IdempotencyConflictError';
   }
 }
+
+/** The job's outputs were removed by the retention sweep: answered 410 Gone, with when. */
+export class OutputsExpiredError extends Error {
+  constructor(
+    readonly jobId: string,
+    readonly expiredAt: string,
+  ) {
+    super(`the outputs of job ${jobId} expired at ${expiredAt} (kept for RETENTION_OUTPUTS_S after the job finished) and were removed; submit the job again to get them`);
+    this.name = 'OutputsExpiredError';
+  }
+}

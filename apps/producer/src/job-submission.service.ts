@@ -31,7 +31,8 @@ export class JobSubmissionService {
   /**
    * Accepts the job for the API key `apiKeyId`, or, when `idempotency` names a key that API key
    * already used for the same request, returns the job first accepted under it (a different
-   * request under the key: 409).
+   * request under the key: 409). `inputBytes`, an upload's size, goes on the key's stored bytes
+   * with the job.
    */
   async submit(
     id: string,
@@ -40,11 +41,12 @@ export class JobSubmissionService {
     spec: JobSpec,
     idempotency?: { key: string; requestHash: string },
     correlationId?: string,
+    inputBytes?: number,
   ): Promise<{ id: string; repeated: boolean }> {
     const createdAt = new Date();
     let recorded: boolean;
     try {
-      recorded = await this.jobs.insertQueued({ id, apiKeyId, source, ...spec, createdAt, idempotency });
+      recorded = await this.jobs.insertQueued({ id, apiKeyId, source, ...spec, createdAt, idempotency, inputBytes });
     } catch (error) {
       throw new DependencyUnavailableError('the database', error);
     }

@@ -10,6 +10,7 @@ import { IsBoolean, IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
 import { FastifyReply, FastifyRequest } from 'fastify';
 import { createHash, randomUUID } from 'node:crypto';
 import { describeApiError } from './api-exception.filter';
+import { OutputsExpiredError } from './errors';
 import { JobOperationsService } from './job-operations.service';
 import { JobSubmissionService } from './job-submission.service';
 import { PRESETS } from './presets.controller';
@@ -94,7 +95,7 @@ export class JobsController {
         );
         await this.checkImagePaths(spec);
         const idempotency = key === undefined ? undefined : { key, requestHash: digest({ image: upload.imageDigest, spec }) };
-        accepted = await this.submission.submit(id, caller.keyId, { kind: 'upload', key: upload.imageKey }, spec, idempotency, correlationIdOf(request));
+        accepted = await this.submission.submit(id, caller.keyId, { kind: 'upload', key: upload.imageKey }, spec, idempotency, correlationIdOf(request), upload.imageBytes);
         if (accepted.repeated) await this.storage.delete(upload.imageKey);
       } catch (error) {
         if (upload.imageKey) await this.storage.delete(upload.imageKey);
@@ -221,11 +222,13 @@ export class JobsController {
     return this.download(await this.finished(caller, id), name);
   }
 
+  /** A succeeded job whose outputs are still kept: 409 before, 410 once the retention sweep removed them. */
   private async finished(caller: Caller, id: string): Promise<StoredJob> {
     const job = await this.find(caller, id);
     if (job.status !== 'succeeded') {
       throw new ConflictException(job.status === 'failed' ? `job ${id} failed: ${job.error?.message}` : `job ${id} is ${job.status}; its result is not ready`);
     }
+    if (job.outputsExpiredAt !== null) throw new OutputsExpiredError(id, job.outputsExpiredAt);
     return job;
   }
 

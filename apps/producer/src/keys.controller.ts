@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post, UseGuards } from '@nestjs/common';
 import { ApiKeyGuard, ApiKeysService, Caller, CurrentCaller, RequireScopes } from '@pipeline/auth';
-import { Actor, ApiKeyView, CreateApiKeyRequest, CreatedApiKey, RotateApiKeyRequest } from '@pipeline/contracts';
+import { Actor, ApiKeySelfView, ApiKeyView, CreateApiKeyRequest, CreatedApiKey, RotateApiKeyRequest } from '@pipeline/contracts';
 import { CurrentActor } from './request-context';
 
 /** API keys, for admins: create and rotate (the key is shown once), list (never the key), revoke; and any key's own description. */
@@ -15,11 +15,11 @@ export class KeysController {
     return this.keys.create(request, actor);
   }
 
-  /** The calling key itself: any key may ask. */
+  /** The calling key itself, with its limits and what it uses of them: any key may ask. */
   @Get('me')
   @RequireScopes('jobs:write', 'jobs:read')
-  me(@CurrentCaller() caller: Caller): { id: string; name: string; scopes: Caller['scopes']; limits: Caller['limits']; expiresAt: string | null } {
-    return { id: caller.keyId, name: caller.name, scopes: caller.scopes, limits: caller.limits, expiresAt: caller.expiresAt };
+  me(@CurrentCaller() caller: Caller): Promise<ApiKeySelfView> {
+    return this.keys.describe(caller);
   }
 
   @Get()

@@ -50,6 +50,8 @@ export class ProducerModule {
           windowMs: config.RATE_LIMIT_WINDOW_S * 1000,
           requestsPerWindow: config.RATE_LIMIT_REQUESTS,
           jobsInFlight: config.RATE_LIMIT_JOBS_IN_FLIGHT,
+          storedBytes: config.QUOTA_STORED_BYTES,
+          jobsPerDay: config.QUOTA_JOBS_PER_DAY,
         }),
         HealthModule.forChecks({ inject: [AmqpConnection, Pool], useFactory: (amqp: AmqpConnection, pool: Pool) => [rabbitmqCheck(amqp), postgresCheck(pool)] }),
       ],

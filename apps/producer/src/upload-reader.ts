@@ -46,6 +46,8 @@ export interface Upload {
   imageKey: string | null;
   /** SHA-256 of the image's bytes, when there is one. */
   imageDigest: string | null;
+  /** Size of the stored image (0 without one): counted in the key's stored bytes. */
+  imageBytes: number;
 }
 
 /**
@@ -63,6 +65,7 @@ export class UploadReader {
     const fields: Record<string, string> = {};
     let stored = false;
     let imageDigest: string | null = null;
+    let imageBytes = 0;
     try {
       for await (const part of request.parts()) {
         if (part.type === 'file') {
@@ -71,7 +74,7 @@ export class UploadReader {
             throw new ValidationFailed([`unexpected file part "${part.fieldname}": send one file, in the part named image`]);
           }
           const sniffer = new ImageSniffer();
-          await this.storeImage(request, part.file, imageKey, sniffer);
+          imageBytes = await this.storeImage(request, part.file, imageKey, sniffer);
           imageDigest = sniffer.hash.digest('hex');
           stored = true;
         } else {
@@ -84,7 +87,7 @@ export class UploadReader {
       if (stored) await this.storage.delete(imageKey);
       throw this.translate(error);
     }
-    return { fields, imageKey: stored ? imageKey : null, imageDigest };
+    return { fields, imageKey: stored ? imageKey : null, imageDigest, imageBytes };
   }
 
   /**
@@ -93,14 +96,14 @@ export class UploadReader {
    * destroys it in some states only: not once the size limit was hit, for one), so the
    * request's early close fails it here, and the write with it.
    */
-  private async storeImage(request: FastifyRequest, file: Readable, imageKey: string, sniffer: ImageSniffer): Promise<void> {
+  private async storeImage(request: FastifyRequest, file: Readable, imageKey: string, sniffer: ImageSniffer): Promise<number> {
     const failIfAbandoned = () => {
       if (!request.raw.complete) file.destroy(new ValidationFailed([INCOMPLETE_BODY]));
     };
     if (request.raw.destroyed) failIfAbandoned();
     request.raw.once('close', failIfAbandoned);
     try {
-      await this.storage.put(imageKey, file, sniffer);
+      return (await this.storage.put(imageKey, file, sniffer)).sizeBytes;
     } finally {
       request.raw.off('close', failIfAbandoned);
     }

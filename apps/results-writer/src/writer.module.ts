@@ -1,11 +1,13 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { DatabaseModule, JobEventsRepository, JobSweepRepository, WorkersRepository } from '@pipeline/database';
+import { DatabaseModule, JobEventsRepository, JobSweepRepository, RetentionRepository, WorkersRepository } from '@pipeline/database';
 import { consumersCheck, HealthModule, postgresCheck, rabbitmqCheck } from '@pipeline/health';
 import { MetricsModule, WriterMetrics } from '@pipeline/metrics';
 import { Registry } from 'prom-client';
 import { AmqpConnection, AmqpTransport, MessagingModule } from '@pipeline/messaging';
 import { WriterConfig } from '@pipeline/platform';
+import { StorageModule } from '@pipeline/storage';
 import { Pool } from 'pg';
+import { ExpirySweeper } from './expiry-sweeper.service';
 import { JobEventsHandler } from './job-events.handler';
 import { JobSweeper } from './job-sweeper.service';
 import { WorkerHeartbeatsHandler } from './worker-heartbeats.handler';
@@ -29,6 +31,7 @@ export class WriterModule {
           consume: { queue: (topology) => topology.eventsQueue, prefetch: config.WRITER_PREFETCH, retryDelayMs: 2000, shutdownGraceMs: config.SHUTDOWN_GRACE_MS },
         }),
         MetricsModule.forRoot('results-writer'),
+        StorageModule.forRoot({ storageDir: config.STORAGE_DIR, imagesDir: config.IMAGES_DIR }),
         HealthModule.forChecks({
           inject: [AmqpConnection, AmqpTransport, Pool],
           useFactory: (amqp: AmqpConnection, transport: AmqpTransport, pool: Pool) => [rabbitmqCheck(amqp), consumersCheck(transport), postgresCheck(pool)],
@@ -42,6 +45,8 @@ export class WriterModule {
         { provide: WorkersRepository, inject: [Pool], useFactory: (pool: Pool) => new WorkersRepository(pool) },
         { provide: JobSweepRepository, inject: [Pool], useFactory: (pool: Pool) => new JobSweepRepository(pool) },
         JobSweeper,
+        { provide: RetentionRepository, inject: [Pool], useFactory: (pool: Pool) => new RetentionRepository(pool) },
+        ExpirySweeper,
       ],
     };
   }

@@ -1,10 +1,12 @@
 import { BadRequestException, Injectable, NotFoundException, ServiceUnavailableException, UnauthorizedException } from '@nestjs/common';
-import { Actor, ApiKeyView, CreateApiKeyRequest, CreatedApiKey, DEFAULT_ROTATION_OVERLAP_S, RotateApiKeyRequest } from '@pipeline/contracts';
+import { Actor, ApiKeySelfView, ApiKeyView, CreateApiKeyRequest, CreatedApiKey, DEFAULT_ROTATION_OVERLAP_S, RotateApiKeyRequest } from '@pipeline/contracts';
 import { ApiKeyCredentials, ApiKeysRepository, BOOTSTRAP_ADMIN_KEY_ID } from '@pipeline/database';
 import { randomUUID } from 'node:crypto';
 import { hashApiKey, issueApiKey, lookupIdOf, sameDigest } from './api-key';
 import { Caller } from './caller';
+import { judgeSubmission } from './quotas';
 import { RateLimitExceededError } from './rate-limit-exceeded.error';
+import { StorageQuotaExceededError } from './storage-quota-exceeded.error';
 import { currentWindow, msUntilAllowed, retryAfterSeconds, slidingEstimate } from './rate-window';
 
 /** How keys are checked and limited; from the producer's configuration. */
@@ -15,6 +17,9 @@ export class ApiKeyOptions {
   /** Defaults for keys without limits of their own; 0 means no limit. */
   requestsPerWindow: number;
   jobsInFlight: number;
+  /** QUOTA_STORED_BYTES and QUOTA_JOBS_PER_DAY: defaults for keys without quotas of their own; 0 means no limit. */
+  storedBytes: number;
+  jobsPerDay: number;
 }
 
 /**
@@ -36,7 +41,7 @@ export class ApiKeysService {
   async authenticate(token: string, now = Date.now()): Promise<Caller> {
     const hash = hashApiKey(token);
     if (sameDigest(hash, this.adminKeyHash)) {
-      return this.caller({ id: BOOTSTRAP_ADMIN_KEY_ID, name: 'bootstrap admin (ADMIN_API_KEY)', scopes: ['admin'], limits: { requestsPerWindow: null, jobsInFlight: null }, expiresAt: null });
+      return this.caller({ id: BOOTSTRAP_ADMIN_KEY_ID, name: 'bootstrap admin (ADMIN_API_KEY)', scopes: ['admin'], limits: { requestsPerWindow: null, jobsInFlight: null, storedBytes: null, jobsPerDay: null }, expiresAt: null });
     }
     const lookupId = lookupIdOf(token);
     if (lookupId === null) throw new UnauthorizedException('the API key is not valid');
@@ -72,17 +77,25 @@ export class ApiKeysService {
   }
 
   /**
-   * Refuses `adding` more jobs when the caller would have more than its limit queued or
-   * processing. Concurrent submissions of one key are counted before either is recorded, so
-   * a burst can pass the limit by as many requests as run at that moment.
+   * Refuses `adding` more jobs when the caller is at its stored-bytes quota (413), or would pass
+   * its jobs per day (429 until midnight UTC) or its jobs queued or processing (429). One read
+   * of the key's usage; concurrent submissions of one key are judged before either is
+   * recorded, so a burst can pass a limit by as many requests as run at that moment.
    */
-  async admitJobs(caller: Caller, adding: number): Promise<void> {
-    const limit = caller.limits.jobsInFlight;
-    if (limit === 0) return;
-    const inFlight = await this.keys.jobsInFlight(caller.keyId).catch(databaseUnavailable);
-    if (inFlight + adding > limit) {
-      throw new RateLimitExceededError(`this API key has ${inFlight} jobs queued or processing, and may have at most ${limit}; wait for some to finish`, 5);
-    }
+  async admitJobs(caller: Caller, adding: number, now = new Date()): Promise<void> {
+    const { limits } = caller;
+    if (limits.jobsInFlight === 0 && limits.storedBytes === 0 && limits.jobsPerDay === 0) return;
+    const usage = await this.keys.usage(caller.keyId).catch(databaseUnavailable);
+    const refusal = judgeSubmission(limits, usage, adding, now);
+    if (!refusal) return;
+    if (refusal.status === 413) throw new StorageQuotaExceededError(refusal.message);
+    throw new RateLimitExceededError(refusal.message, refusal.retryAfterSeconds ?? 5);
+  }
+
+  /** The caller's own description: its limits, and what it holds against them. */
+  async describe(caller: Caller): Promise<ApiKeySelfView> {
+    const usage = await this.keys.usage(caller.keyId).catch(databaseUnavailable);
+    return { id: caller.keyId, name: caller.name, scopes: caller.scopes, limits: caller.limits, usage, expiresAt: caller.expiresAt };
   }
 
   async create(request: CreateApiKeyRequest, actor: Actor): Promise<CreatedApiKey> {
@@ -93,7 +106,7 @@ export class ApiKeysService {
       scopes: request.scopes,
       lookupId: issued.lookupId,
       hash: issued.hash,
-      limits: { requestsPerWindow: request.requestsPerWindow, jobsInFlight: request.jobsInFlight },
+      limits: { requestsPerWindow: request.requestsPerWindow, jobsInFlight: request.jobsInFlight, storedBytes: request.storedBytes, jobsPerDay: request.jobsPerDay },
       expiresAt: futureExpiry(request.expiresAt),
     }, actor);
     return { ...view, key: issued.key };
@@ -130,6 +143,8 @@ export class ApiKeysService {
       limits: {
         requestsPerWindow: key.limits.requestsPerWindow ?? this.options.requestsPerWindow,
         jobsInFlight: key.limits.jobsInFlight ?? this.options.jobsInFlight,
+        storedBytes: key.limits.storedBytes ?? this.options.storedBytes,
+        jobsPerDay: key.limits.jobsPerDay ?? this.options.jobsPerDay,
       },
       expiresAt: key.expiresAt?.toISOString() ?? null,
     };

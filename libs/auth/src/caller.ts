@@ -5,7 +5,8 @@ export interface Caller {
   keyId: string;
   name: string;
   scopes: Scope[];
-  limits: { requestsPerWindow: number; jobsInFlight: number };
+  /** Its own, or the producer's defaults; 0: no limit. */
+  limits: { requestsPerWindow: number; jobsInFlight: number; storedBytes: number; jobsPerDay: number };
   /** When the secret the request used stops working; null: never. */
   expiresAt: string | null;
 }

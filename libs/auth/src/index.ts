@@ -5,3 +5,5 @@ export * from './auth.module';
 export * from './caller';
 export * from './rate-limit-exceeded.error';
 export * from './rate-window';
+export * from './quotas';
+export * from './storage-quota-exceeded.error';

@@ -17,6 +17,12 @@ export class CreateApiKeyRequest {
   /** Jobs queued or processing at once; without it, RATE_LIMIT_JOBS_IN_FLIGHT. */
   @IsOptional() @IsInt() @Min(1) @Max(10_000_000) jobsInFlight?: number;
 
+  /** Bytes of uploaded inputs and outputs the key may keep stored; without it, QUOTA_STORED_BYTES. */
+  @IsOptional() @IsInt() @Min(1) @Max(Number.MAX_SAFE_INTEGER) storedBytes?: number;
+
+  /** Jobs the key may submit per UTC day; without it, QUOTA_JOBS_PER_DAY. */
+  @IsOptional() @IsInt() @Min(1) @Max(1_000_000_000) jobsPerDay?: number;
+
   /** When the key stops working (ISO 8601 date-time, in the future); without it, never. */
   @IsOptional() @IsISO8601({ strict: true, strictSeparator: true }, { message: 'expiresAt must be an ISO 8601 date-time, e.g. 2027-01-31T00:00:00Z' })
   expiresAt?: string;
@@ -44,7 +50,8 @@ export interface ApiKeyView {
   scopes: Scope[];
   /** The key's first characters, to recognise it; null for the bootstrap admin key (ADMIN_API_KEY). */
   prefix: string | null;
-  limits: { requestsPerWindow: number | null; jobsInFlight: number | null };
+  /** The key's own limits and quotas; null: the producer's default. */
+  limits: { requestsPerWindow: number | null; jobsInFlight: number | null; storedBytes: number | null; jobsPerDay: number | null };
   createdAt: string;
   /** Within one rate-limit window. */
   lastUsedAt: string | null;
@@ -60,4 +67,14 @@ export interface ApiKeyView {
 /** The answer to `POST /v1/keys` and `POST /v1/keys/:id/rotate`: the only time the key is shown. */
 export interface CreatedApiKey extends ApiKeyView {
   key: string;
+}
+
+/** `GET /v1/keys/me`: the calling key, the limits that apply to it (its own or the defaults; 0: none) and what it uses of them. */
+export interface ApiKeySelfView {
+  id: string;
+  name: string;
+  scopes: Scope[];
+  limits: { requestsPerWindow: number; jobsInFlight: number; storedBytes: number; jobsPerDay: number };
+  usage: { storedBytes: number; jobsToday: number; jobsInFlight: number };
+  expiresAt: string | null;
 }

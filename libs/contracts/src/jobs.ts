@@ -61,6 +61,10 @@ export interface JobView {
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
+  /** When the retention sweep removed the uploaded input (the job can no longer run again); null while it is kept, or for other sources. */
+  inputExpiredAt: string | null;
+  /** When the retention sweep removed the outputs (their results answer 410 Gone); null while they are kept. */
+  outputsExpiredAt: string | null;
 }
 
 /** `source` of a JSON job: exactly one of `path` (in the images folder) and `url`. */

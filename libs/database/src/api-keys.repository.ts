@@ -2,6 +2,7 @@ import { Actor, ApiKeyView, Scope } from '@pipeline/contracts';
 import { Pool } from 'pg';
 import { recordAudit } from './audit-log.repository';
 import { Batcher } from './batcher';
+import { UTC_TODAY } from './quota-usage';
 import { inTransaction } from './transaction';
 
 /** The row that stands for ADMIN_API_KEY: its jobs belong to it, and it cannot be revoked through the API. */
@@ -13,7 +14,7 @@ export interface ApiKeyCredentials {
   name: string;
   scopes: Scope[];
   hash: Buffer;
-  limits: { requestsPerWindow: number | null; jobsInFlight: number | null };
+  limits: KeyLimits;
   /** When this secret stops working; null: never. */
   expiresAt: Date | null;
   /** The secret was replaced by a rotation and works only until `expiresAt`. */
@@ -26,8 +27,26 @@ export interface NewApiKey {
   scopes: Scope[];
   lookupId: string;
   hash: Buffer;
-  limits: { requestsPerWindow?: number; jobsInFlight?: number };
+  limits: { requestsPerWindow?: number; jobsInFlight?: number; storedBytes?: number; jobsPerDay?: number };
   expiresAt: Date | null;
+}
+
+/** A key's own limits and quotas; null: the producer's default. */
+export interface KeyLimits {
+  requestsPerWindow: number | null;
+  jobsInFlight: number | null;
+  storedBytes: number | null;
+  jobsPerDay: number | null;
+}
+
+/** What a key holds against its quotas now. */
+export interface KeyUsage {
+  /** Bytes of its uploaded inputs and outputs not yet expired. */
+  storedBytes: number;
+  /** Jobs it submitted this UTC day. */
+  jobsToday: number;
+  /** Its jobs queued or processing. */
+  jobsInFlight: number;
 }
 
 /** A key's new secret, and how long the one it replaces keeps working. */
@@ -46,6 +65,8 @@ interface ApiKeyRow {
   lookup_id: string | null;
   requests_per_window: number | null;
   jobs_in_flight: number | null;
+  stored_bytes_quota: string | null;
+  jobs_per_day_quota: number | null;
   created_at: Date;
   last_used_at: Date | null;
   revoked_at: Date | null;
@@ -54,7 +75,16 @@ interface ApiKeyRow {
   previous_expires_at: Date | null;
 }
 
-const VIEW_COLUMNS = 'id, name, scopes, lookup_id, requests_per_window, jobs_in_flight, created_at, last_used_at, revoked_at, expires_at, rotated_at, previous_expires_at';
+const VIEW_COLUMNS = 'id, name, scopes, lookup_id, requests_per_window, jobs_in_flight, stored_bytes_quota, jobs_per_day_quota, created_at, last_used_at, revoked_at, expires_at, rotated_at, previous_expires_at';
+
+function limitsOf(row: ApiKeyRow): KeyLimits {
+  return {
+    requestsPerWindow: row.requests_per_window,
+    jobsInFlight: row.jobs_in_flight,
+    storedBytes: row.stored_bytes_quota === null ? null : Number(row.stored_bytes_quota),
+    jobsPerDay: row.jobs_per_day_quota,
+  };
+}
 
 function toView(row: ApiKeyRow): ApiKeyView {
   return {
@@ -62,7 +92,7 @@ function toView(row: ApiKeyRow): ApiKeyView {
     name: row.name,
     scopes: row.scopes,
     prefix: row.lookup_id === null ? null : `ipk_${row.lookup_id}_…`,
-    limits: { requestsPerWindow: row.requests_per_window, jobsInFlight: row.jobs_in_flight },
+    limits: limitsOf(row),
     createdAt: row.created_at.toISOString(),
     lastUsedAt: row.last_used_at?.toISOString() ?? null,
     revokedAt: row.revoked_at?.toISOString() ?? null,
@@ -111,9 +141,20 @@ export class ApiKeysRepository {
   async create(key: NewApiKey, actor: Actor): Promise<ApiKeyView> {
     return inTransaction(this.pool, async (client) => {
       const { rows } = await client.query<ApiKeyRow>(
-        `INSERT INTO api_keys (id, name, scopes, lookup_id, key_hash, requests_per_window, jobs_in_flight, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${VIEW_COLUMNS}`,
-        [key.id, key.name, key.scopes, key.lookupId, key.hash, key.limits.requestsPerWindow ?? null, key.limits.jobsInFlight ?? null, key.expiresAt],
+        `INSERT INTO api_keys (id, name, scopes, lookup_id, key_hash, requests_per_window, jobs_in_flight, stored_bytes_quota, jobs_per_day_quota, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ${VIEW_COLUMNS}`,
+        [
+          key.id,
+          key.name,
+          key.scopes,
+          key.lookupId,
+          key.hash,
+          key.limits.requestsPerWindow ?? null,
+          key.limits.jobsInFlight ?? null,
+          key.limits.storedBytes ?? null,
+          key.limits.jobsPerDay ?? null,
+          key.expiresAt,
+        ],
       );
       const view = toView(rows[0]);
       await recordAudit(client, { actor, action: 'key.created', target: key.id, detail: { name: view.name, scopes: view.scopes, limits: view.limits, expiresAt: view.expiresAt } });
@@ -189,7 +230,7 @@ export class ApiKeysRepository {
     );
     const found = new Map<string, ApiKeyCredentials>();
     for (const row of rows) {
-      const key = { id: row.id, name: row.name, scopes: row.scopes, limits: { requestsPerWindow: row.requests_per_window, jobsInFlight: row.jobs_in_flight } };
+      const key = { id: row.id, name: row.name, scopes: row.scopes, limits: limitsOf(row) };
       if (row.lookup_id !== null) found.set(row.lookup_id, { ...key, hash: row.key_hash, expiresAt: row.expires_at, replaced: false });
       if (row.previous_lookup_id !== null && row.previous_key_hash !== null) {
         found.set(row.previous_lookup_id, { ...key, hash: row.previous_key_hash, expiresAt: row.previous_expires_at, replaced: true });
@@ -254,12 +295,14 @@ export class ApiKeysRepository {
     });
   }
 
-  /** Jobs of this key that are queued or processing. */
-  async jobsInFlight(keyId: string): Promise<number> {
-    const { rows } = await this.pool.query<{ count: string }>(
-      "SELECT count(*) FROM jobs WHERE api_key_id = $1 AND status IN ('queued', 'processing')",
+  /** What the key holds against its quotas, in one statement (it runs before every submission). */
+  async usage(keyId: string): Promise<KeyUsage> {
+    const { rows } = await this.pool.query<{ in_flight: string; stored_bytes: string | null; jobs_today: number | null }>(
+      `SELECT (SELECT count(*) FROM jobs WHERE api_key_id = $1 AND status IN ('queued', 'processing')) AS in_flight,
+              u.stored_bytes, CASE WHEN u.day = ${UTC_TODAY} THEN u.jobs_on_day ELSE 0 END AS jobs_today
+       FROM (SELECT 1) one LEFT JOIN api_key_quota_usage u ON u.api_key_id = $1`,
       [keyId],
     );
-    return Number(rows[0].count);
+    return { jobsInFlight: Number(rows[0].in_flight), storedBytes: Number(rows[0].stored_bytes ?? 0), jobsToday: rows[0].jobs_today ?? 0 };
   }
 }

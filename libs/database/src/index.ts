@@ -12,3 +12,5 @@ export * from './transaction';
 export * from './audit-log.repository';
 export * from './job-sweep.repository';
 export * from './stuck-verdict';
+export * from './retention.repository';
+export * from './quota-usage';

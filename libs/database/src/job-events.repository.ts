@@ -2,6 +2,7 @@ import { JobEventMessage } from '@pipeline/contracts';
 import { Pool } from 'pg';
 import { inTransaction } from './transaction';
 import { foldJobEvents, withImpliedStarts } from './job-patch';
+import { ADD_USAGE, COUNT_USAGE, UTC_TODAY } from './quota-usage';
 
 export interface RecordOutcome {
   /** Events that were new and changed the timeline. */
@@ -63,7 +64,8 @@ export class JobEventsRepository {
       const patches = foldJobEvents(fresh);
       if (patches.length > 0) {
         const outputs = patches.flatMap((p) => p.outputs.map((output, position) => ({ jobId: p.jobId, position, ...output })));
-        // Outputs are recorded only for the jobs this batch finishes, so a late duplicate outcome adds none.
+        // Outputs are recorded only for the jobs this batch finishes, so a late duplicate outcome adds
+        // none; their bytes go on their key's stored bytes in the same statement.
         await client.query(
           `WITH patched AS (
              UPDATE jobs j SET
@@ -79,13 +81,19 @@ export class JobEventsRepository {
              FROM unnest($1::uuid[], $2::text[], $3::int[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[], $8::text[], $17::int[])
                AS p(job_id, status, started_count, started_at, finished_at, worker_id, error_code, error_message, attempt)
              WHERE j.id = p.job_id AND j.attempt = p.attempt AND j.status NOT IN ('succeeded', 'failed')
-             RETURNING j.id, j.status)
-           INSERT INTO job_outputs (job_id, name, position, format, width, height, size_bytes, storage_key)
-           SELECT o.job_id, o.name, o.position, o.format, o.width, o.height, o.size_bytes, o.storage_key
-           FROM unnest($9::uuid[], $10::text[], $11::int[], $12::text[], $13::int[], $14::int[], $15::bigint[], $16::text[])
-             AS o(job_id, name, position, format, width, height, size_bytes, storage_key)
-           JOIN patched ON patched.id = o.job_id AND patched.status = 'succeeded'
-           ON CONFLICT (job_id, name) DO NOTHING`,
+             RETURNING j.id, j.status, j.api_key_id),
+           added AS (
+             INSERT INTO job_outputs (job_id, name, position, format, width, height, size_bytes, storage_key)
+             SELECT o.job_id, o.name, o.position, o.format, o.width, o.height, o.size_bytes, o.storage_key
+             FROM unnest($9::uuid[], $10::text[], $11::int[], $12::text[], $13::int[], $14::int[], $15::bigint[], $16::text[])
+               AS o(job_id, name, position, format, width, height, size_bytes, storage_key)
+             JOIN patched ON patched.id = o.job_id AND patched.status = 'succeeded'
+             ON CONFLICT (job_id, name) DO NOTHING
+             RETURNING job_id, size_bytes)
+           ${COUNT_USAGE}
+           SELECT p.api_key_id, sum(a.size_bytes), ${UTC_TODAY}, 0 FROM added a JOIN patched p ON p.id = a.job_id
+           WHERE p.api_key_id IS NOT NULL GROUP BY p.api_key_id ORDER BY p.api_key_id
+           ${ADD_USAGE}`,
           [
             patches.map((p) => p.jobId),
             patches.map((p) => p.status),

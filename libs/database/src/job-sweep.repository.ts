@@ -1,6 +1,7 @@
-import { Pool, PoolClient } from 'pg';
+import { Pool } from 'pg';
 import { RECORDED_COLUMNS, RecordedJob, RecordedRow, toRecordedJob } from './recorded-job';
 import { UnfinishedJob } from './stuck-verdict';
+import { whileHoldingAdvisoryLock } from './transaction';
 
 /** Any constant, the same in every results writer: only the one holding it sweeps. */
 export const SWEEP_LOCK_KEY = 0x5eed_10b5;
@@ -23,20 +24,8 @@ export class JobSweepRepository {
    * Runs `sweep` while holding the sweep lock, on a client of its own; resolves false without
    * running it when another writer holds the lock.
    */
-  async whileHoldingLock(sweep: () => Promise<void>): Promise<boolean> {
-    const client: PoolClient = await this.pool.connect();
-    try {
-      const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [SWEEP_LOCK_KEY]);
-      if (!rows[0].locked) return false;
-      try {
-        await sweep();
-      } finally {
-        await client.query('SELECT pg_advisory_unlock($1)', [SWEEP_LOCK_KEY]).catch(() => undefined);
-      }
-      return true;
-    } finally {
-      client.release();
-    }
+  whileHoldingLock(sweep: () => Promise<void>): Promise<boolean> {
+    return whileHoldingAdvisoryLock(this.pool, SWEEP_LOCK_KEY, sweep);
   }
 
   /** Queued jobs recorded before `before` whose message was never marked confirmed, oldest first. */

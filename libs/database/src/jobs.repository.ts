@@ -4,6 +4,7 @@ import { Pool } from 'pg';
 import { recordAudit } from './audit-log.repository';
 import { Batcher } from './batcher';
 import { RECORDED_COLUMNS, RecordedJob, RecordedRow, toRecordedJob } from './recorded-job';
+import { ADD_USAGE, COUNT_USAGE, UTC_TODAY } from './quota-usage';
 import { inTransaction } from './transaction';
 
 export type { RecordedJob } from './recorded-job';
@@ -13,6 +14,8 @@ export interface NewJob extends RecordedJob {
   apiKeyId: string;
   /** With an idempotency key, a second job under the same key is not recorded. */
   idempotency?: { key: string; requestHash: string };
+  /** Size of an uploaded input: counted in the key's stored bytes. */
+  inputBytes?: number;
 }
 
 export interface JobCounts {
@@ -29,6 +32,15 @@ export class JobNotRetryableError extends Error {
   ) {
     super(`job ${jobId} is ${status}; only a failed job, or one flagged stuck, can be retried`);
     this.name = 'JobNotRetryableError';
+  }
+}
+
+/** The uploaded input of the job was removed by the retention sweep: there is nothing to run again. */
+export class InputExpiredError extends JobNotRetryableError {
+  constructor(jobId: string, status: JobStatus, readonly expiredAt: Date) {
+    super(jobId, status);
+    this.message = `job ${jobId} cannot run again: its uploaded input expired at ${expiredAt.toISOString()} (RETENTION_UPLOADS_S) and was removed; submit the image again as a new job`;
+    this.name = 'InputExpiredError';
   }
 }
 
@@ -71,6 +83,8 @@ interface JobRow {
   created_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
+  input_expired_at: Date | null;
+  outputs_expired_at: Date | null;
 }
 
 /** A job as stored, with what the API does not show: where its outputs are kept. */
@@ -79,6 +93,7 @@ export interface StoredJob extends Omit<JobView, 'outputs' | 'stuck'> {
 }
 
 const JOB_COLUMNS = `id, status, attempt, attempts, operations, variants, error_code, error_message, stuck_reason, worker_id, api_key_id, created_at, started_at, finished_at,
+  input_expired_at, outputs_expired_at,
   COALESCE((SELECT jsonb_agg(jsonb_build_object('name', o.name, 'format', o.format, 'width', o.width, 'height', o.height,
                                                 'size_bytes', o.size_bytes, 'storage_key', o.storage_key) ORDER BY o.position)
             FROM job_outputs o WHERE o.job_id = jobs.id), '[]'::jsonb) AS outputs`;
@@ -101,6 +116,8 @@ function toStoredJob(row: JobRow): StoredJob {
     createdAt: row.created_at.toISOString(),
     startedAt: row.started_at?.toISOString() ?? null,
     finishedAt: row.finished_at?.toISOString() ?? null,
+    inputExpiredAt: row.input_expired_at?.toISOString() ?? null,
+    outputsExpiredAt: row.outputs_expired_at?.toISOString() ?? null,
   };
 }
 
@@ -137,11 +154,22 @@ export interface NextAttempt {
 }
 
 /** Throws unless the job, as it is now, may start its next attempt as `run` asks. */
-function checkNextAttempt(id: string, job: { status: JobStatus; attempt: number; stuck_reason: string | null }, run: NextAttempt): void {
+function checkNextAttempt(id: string, job: AttemptState, run: NextAttempt): void {
   if (run.fromAttempt !== undefined && run.fromAttempt !== job.attempt) throw new StaleAttemptError(id, run.fromAttempt, job.attempt);
   const stuck = job.stuck_reason !== null && (job.status === 'queued' || job.status === 'processing');
   if (!run.retryable.includes(job.status) && !(run.alsoStuck && stuck)) throw new JobNotRetryableError(id, job.status);
+  if (job.input_expired_at !== null) throw new InputExpiredError(id, job.status, job.input_expired_at);
 }
+
+/** What decides whether a job may start its next attempt. */
+interface AttemptState {
+  status: JobStatus;
+  attempt: number;
+  stuck_reason: string | null;
+  input_expired_at: Date | null;
+}
+
+const ATTEMPT_STATE_COLUMNS = 'status, attempt, stuck_reason, input_expired_at';
 
 /** The producer's access to jobs: record a submission, read jobs back. */
 export class JobsRepository {
@@ -167,18 +195,27 @@ export class JobsRepository {
     return this.inserts.add(job);
   }
 
+  /**
+   * One statement records the jobs, their first events, and what they add to their keys'
+   * usage (a job for the day, an upload's bytes): a job and its accounting commit together.
+   */
   private async insertBatch(jobs: NewJob[]): Promise<boolean[]> {
     const { rows } = await this.pool.query<{ id: string }>(
       `WITH new_jobs AS (
-         INSERT INTO jobs (id, status, source, operations, output_options, variants, created_at, updated_at, idempotency_key, request_hash, api_key_id)
-         SELECT id, 'queued', source, operations, output_options, variants, created_at, created_at, idempotency_key, request_hash, api_key_id
-         FROM unnest($1::uuid[], $2::jsonb[], $3::jsonb[], $4::jsonb[], $5::jsonb[], $6::timestamptz[], $7::text[], $8::text[], $9::uuid[])
-           AS t(id, source, operations, output_options, variants, created_at, idempotency_key, request_hash, api_key_id)
+         INSERT INTO jobs (id, status, source, operations, output_options, variants, created_at, updated_at, idempotency_key, request_hash, api_key_id, input_bytes)
+         SELECT id, 'queued', source, operations, output_options, variants, created_at, created_at, idempotency_key, request_hash, api_key_id, input_bytes
+         FROM unnest($1::uuid[], $2::jsonb[], $3::jsonb[], $4::jsonb[], $5::jsonb[], $6::timestamptz[], $7::text[], $8::text[], $9::uuid[], $10::bigint[])
+           AS t(id, source, operations, output_options, variants, created_at, idempotency_key, request_hash, api_key_id, input_bytes)
          ON CONFLICT (api_key_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-         RETURNING id, created_at),
+         RETURNING id, created_at, api_key_id, input_bytes),
        queued AS (
          INSERT INTO job_events (event_id, job_id, type, attempt, at)
-         SELECT id::text || '/1/queued', id, 'queued', 1, created_at FROM new_jobs)
+         SELECT id::text || '/1/queued', id, 'queued', 1, created_at FROM new_jobs),
+       counted AS (
+         ${COUNT_USAGE}
+         SELECT api_key_id, COALESCE(sum(input_bytes), 0), ${UTC_TODAY}, count(*) FROM new_jobs
+         GROUP BY api_key_id ORDER BY api_key_id
+         ${ADD_USAGE})
        SELECT id FROM new_jobs`,
       [
         jobs.map((job) => job.id),
@@ -190,6 +227,7 @@ export class JobsRepository {
         jobs.map((job) => job.idempotency?.key ?? null),
         jobs.map((job) => job.idempotency?.requestHash ?? null),
         jobs.map((job) => job.apiKeyId),
+        jobs.map((job) => job.inputBytes ?? null),
       ],
     );
     const inserted = new Set(rows.map((row) => row.id));
@@ -216,9 +254,16 @@ export class JobsRepository {
     return rows.length > 0 ? toRecordedJob(id, rows[0]) : null;
   }
 
-  /** Removes a job that was never accepted (its message could not be published). */
+  /** Removes a job that was never accepted (its message could not be published), and what it added to its key's usage. */
   async delete(id: string): Promise<void> {
-    await this.pool.query('DELETE FROM jobs WHERE id = $1', [id]);
+    await this.pool.query(
+      `WITH removed AS (DELETE FROM jobs WHERE id = $1 RETURNING api_key_id, input_bytes, created_at)
+       UPDATE api_key_quota_usage u SET
+         stored_bytes = GREATEST(0, u.stored_bytes - COALESCE(r.input_bytes, 0)),
+         jobs_on_day = CASE WHEN u.day = (r.created_at AT TIME ZONE 'UTC')::date THEN GREATEST(0, u.jobs_on_day - 1) ELSE u.jobs_on_day END
+       FROM removed r WHERE u.api_key_id = r.api_key_id`,
+      [id],
+    );
   }
 
   /** The job's timeline, oldest first (events with the same time in the order they were recorded). */
@@ -280,7 +325,7 @@ export class JobsRepository {
   ): Promise<{ attempt: number } | null> {
     const { reason, actor } = run;
     // Refused before a number is reserved, so that a refusal does not use one up.
-    const { rows: current } = await this.pool.query<{ status: JobStatus; attempt: number; stuck_reason: string | null }>('SELECT status, attempt, stuck_reason FROM jobs WHERE id = $1', [id]);
+    const { rows: current } = await this.pool.query<AttemptState>(`SELECT ${ATTEMPT_STATE_COLUMNS} FROM jobs WHERE id = $1`, [id]);
     if (current.length === 0) return null;
     checkNextAttempt(id, current[0], run);
     const { rows: reserved } = await this.pool.query<{ attempt_seq: number }>(
@@ -290,8 +335,8 @@ export class JobsRepository {
     if (reserved.length === 0) return null;
     const attempt = reserved[0].attempt_seq;
     return inTransaction(this.pool, async (client) => {
-      const { rows } = await client.query<RecordedRow & { status: JobStatus; attempt: number; stuck_reason: string | null }>(
-        `SELECT status, attempt, stuck_reason, ${RECORDED_COLUMNS} FROM jobs WHERE id = $1 FOR UPDATE`,
+      const { rows } = await client.query<RecordedRow & AttemptState>(
+        `SELECT ${ATTEMPT_STATE_COLUMNS}, ${RECORDED_COLUMNS} FROM jobs WHERE id = $1 FOR UPDATE`,
         [id],
       );
       if (rows.length === 0) return null;

@@ -101,9 +101,14 @@ export class UrlFetcher {
     });
   };
 
-  /** Streams the body at `url` into `destinationPath`; on failure no file is left there. */
-  async download(url: string, destinationPath: string): Promise<DownloadResult> {
-    const signal = AbortSignal.timeout(this.options.timeoutMs);
+  /**
+   * Streams the body at `url` into `destinationPath`; on failure no file is left there.
+   * `timeoutMs` shortens the fetcher's own time limit (a job's deadline may be nearer).
+   */
+  async download(url: string, destinationPath: string, { timeoutMs = this.options.timeoutMs }: { timeoutMs?: number } = {}): Promise<DownloadResult> {
+    // AbortSignal.timeout takes whole milliseconds.
+    const limitMs = Math.max(1, Math.ceil(Math.min(timeoutMs, this.options.timeoutMs)));
+    const signal = AbortSignal.timeout(limitMs);
     let current = this.checkedHop(url, null);
     let where = describeOrigin(current);
     try {
@@ -130,7 +135,7 @@ export class UrlFetcher {
       const refusal = findAddressRefusal(error);
       if (refusal) throw addressRefused(where, refusal.refusal);
       if (signal.aborted) {
-        throw new SourceFetchError('SOURCE_UNAVAILABLE', false, `could not fetch ${where}: timed out after ${this.options.timeoutMs} ms`, { cause: error });
+        throw new SourceFetchError('SOURCE_UNAVAILABLE', false, `could not fetch ${where}: timed out after ${limitMs} ms`, { cause: error });
       }
       throw networkError(error, where);
     }

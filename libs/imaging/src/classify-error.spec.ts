@@ -1,6 +1,7 @@
 import { BlobNotFoundError, ImagePathError } from '@pipeline/storage';
 import sharp from 'sharp';
 import { classifyProcessingError } from './classify-error';
+import { Deadline } from './deadline';
 
 describe('classifyProcessingError', () => {
   it('treats an ordinary error such as ECONNRESET as transient INTERNAL, keeping its message', () => {
@@ -114,6 +115,14 @@ describe('classifyProcessingError', () => {
     expect(classifyProcessingError(new Error('timeout: 12% complete\nVipsImage: killed for image "temp-1"'))).toMatchObject({
       permanent: true,
       error: { code: 'PROCESSING_TIMEOUT' },
+    });
+  });
+
+  it("treats the job's deadline passing as a permanent PROCESSING_TIMEOUT naming the limit and the step", () => {
+    const error = Deadline.after(3000).timeoutError('downloading the source');
+    expect(classifyProcessingError(error)).toEqual({
+      permanent: true,
+      error: { code: 'PROCESSING_TIMEOUT', message: "Processing took longer than the job's time limit of 3 s (stopped while downloading the source)" },
     });
   });
 });

@@ -1,6 +1,8 @@
 import { JobError, JobErrorCode } from '@pipeline/contracts';
 import { SourceFetchError } from '@pipeline/fetching';
 import { BlobNotFoundError, ImagePathError } from '@pipeline/storage';
+import { ProcessingTimeoutError } from './deadline';
+import { WatermarkTooLargeError } from './watermark';
 
 /** The outcome of a failure: permanent ones fail the job, the rest are retried. */
 export interface ClassifiedError {
@@ -23,6 +25,8 @@ export function classifyProcessingError(error: unknown): ClassifiedError {
   // libvips repeats its warnings once per scanline it failed on.
   const text = error instanceof Error ? error.message : String(error);
   const message = [...new Set(text.split('\n').map((line) => line.trim()).filter(Boolean))].join('; ');
+  if (error instanceof ProcessingTimeoutError) return { permanent: true, error: { code: JobErrorCode.timedOut, message } };
+  if (error instanceof WatermarkTooLargeError) return { permanent: true, error: { code: JobErrorCode.invalidOperation, message: `An operation does not fit this image: ${message}` } };
   if (error instanceof SourceFetchError) return { permanent: error.permanent, error: { code: error.code, message: error.message } };
   if (error instanceof ImagePathError || error instanceof BlobNotFoundError || /Input file is missing/i.test(message)) {
     return { permanent: true, error: { code: JobErrorCode.inputNotFound, message } };

@@ -1,8 +1,9 @@
 import sharp from 'sharp';
 import { bombPng, makeImage } from '../../../test/support/images';
 import { classifyProcessingError } from './classify-error';
+import { Deadline } from './deadline';
 import { allowOnlyDecoders, INPUT_FORMATS } from './decoders';
-import { processImage } from './process-image';
+import { processImage, processVariants } from './process-image';
 
 const limits = { maxInputPixels: 50_000_000 };
 
@@ -78,7 +79,21 @@ describe('guardrails against hostile inputs', () => {
 
   it('stops an image that runs past the time limit, as PROCESSING_TIMEOUT', async () => {
     const big = await sharp({ create: { width: 3000, height: 3000, channels: 3, background: '#345678' } }).png({ compressionLevel: 1 }).toBuffer();
-    const failure = await failureOf(processImage(big, [{ op: 'blur', sigma: 400 }], { format: 'jpeg' }, { ...limits, timeoutSeconds: 1 }));
+    const failure = await failureOf(processImage(big, [{ op: 'blur', sigma: 400 }], { format: 'jpeg' }, { ...limits, deadline: Deadline.after(1000) }));
     expect(failure).toMatchObject({ permanent: true, error: { code: 'PROCESSING_TIMEOUT' } });
   });
+
+  it('holds the whole job to one deadline: stages and variants that each stay under it are stopped when their sum does not', async () => {
+    const big = await sharp({ create: { width: 2000, height: 2000, channels: 3, background: '#345678' } }).png({ compressionLevel: 1 }).toBuffer();
+    // Each blur is its own stage, and each variant its own pipelines: none alone nears the limit.
+    const blurs = Array.from({ length: 8 }, (_, index) => ({ op: 'blur' as const, sigma: 20 + index }));
+    const variants = Array.from({ length: 8 }, (_, index) => ({ name: `v${index}`, operations: blurs, output: { format: 'jpeg' as const } }));
+    const began = performance.now();
+    const failure = await failureOf(processVariants(big, [], variants, { ...limits, deadline: Deadline.after(1500) }));
+    const seconds = (performance.now() - began) / 1000;
+    expect(failure).toMatchObject({ permanent: true, error: { code: 'PROCESSING_TIMEOUT' } });
+    expect(seconds).toBeGreaterThanOrEqual(1.45);
+    expect(seconds).toBeLessThan(1.5 * 1.1);
+  });
 });
+

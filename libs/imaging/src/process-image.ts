@@ -1,16 +1,18 @@
 import { Operation, OutputFormat, OutputOptions, VariantSpec } from '@pipeline/contracts';
 import sharp, { OutputInfo, Sharp, SharpOptions } from 'sharp';
+import { Deadline } from './deadline';
 import { defaultOutputFormat, InputFormat } from './formats';
 import { planStages, Stage } from './plan';
-import { renderWatermark, WatermarkImageResolver } from './watermark';
+import { renderWatermark, WatermarkImageResolver, watermarkLayerKey } from './watermark';
+import { toBufferWithin } from './within-deadline';
 
 export interface ProcessingLimits {
   /** Inputs with more pixels are refused from their header, before decoding. */
   maxInputPixels: number;
   /** Inputs with more frames (pages of an animation or a multi-page TIFF) are refused; unlimited when absent. */
   maxInputFrames?: number;
-  /** Longest a single pipeline may run; unlimited when absent. */
-  timeoutSeconds?: number;
+  /** When the whole job must be done (every stage, variant and watermark); unlimited when absent. */
+  deadline?: Deadline;
   /** How watermark images are found; without it a watermark image fails the job. */
   resolveWatermarkImage?: WatermarkImageResolver;
 }
@@ -95,10 +97,6 @@ function rawShape(info: OutputInfo): { width: number; height: number; channels: 
   return { width: info.width, height: info.height, channels: info.channels };
 }
 
-function withTimeout(image: Sharp, limits: ProcessingLimits): Sharp {
-  return limits.timeoutSeconds ? image.timeout({ seconds: limits.timeoutSeconds }) : image;
-}
-
 function applyStage(image: Sharp, stage: Stage, overlays: Overlays): Sharp {
   return stage.reduce((current, operation) => applyOperation(current, operation, overlays), image);
 }
@@ -148,26 +146,37 @@ function fromRaw({ data, info }: RawImage): Sharp {
 async function materialise(image: Sharp, stages: Stage[], overlays: Overlays, limits: ProcessingLimits): Promise<RawImage> {
   let raw: RawImage | undefined;
   for (const stage of stages) {
-    let { data, info } = await withTimeout(applyStage(raw ? fromRaw(raw) : image, stage, overlays), limits).raw().toBuffer({ resolveWithObject: true });
+    let { data, info } = await toBufferWithin(applyStage(raw ? fromRaw(raw) : image, stage, overlays).raw(), limits.deadline, 'applying the operations');
     if (info.channels <= 2) {
       // A grey stage result goes on in colour, or a later tint or colour change would stay grey.
-      ({ data, info } = await sharp(data, { raw: rawShape(info) }).toColourspace('srgb').raw().toBuffer({ resolveWithObject: true }));
+      ({ data, info } = await toBufferWithin(sharp(data, { raw: rawShape(info) }).toColourspace('srgb').raw(), limits.deadline, 'applying the operations'));
     }
     raw = { data, info };
   }
   return raw!;
 }
 
+/** Renders each watermark's layer; identical watermarks (wherever they go) share one rendering. */
 async function renderOverlays(operations: Operation[], overlays: Overlays, limits: ProcessingLimits): Promise<void> {
+  const rendered = new Map<string, Buffer>();
   for (const operation of operations) {
-    if (operation.op === 'watermark') overlays.set(operation, await renderWatermark(operation, limits.resolveWatermarkImage, limits.maxInputPixels));
+    if (operation.op !== 'watermark') continue;
+    const key = watermarkLayerKey(operation);
+    let layer = rendered.get(key);
+    if (!layer) {
+      limits.deadline?.check('rendering a watermark');
+      const rendering = renderWatermark(operation, limits.resolveWatermarkImage, limits.maxInputPixels, limits.deadline);
+      layer = await (limits.deadline ? limits.deadline.race(rendering, 'rendering a watermark') : rendering);
+      rendered.set(key, layer);
+    }
+    overlays.set(operation, layer);
   }
 }
 
 /** Applies the last stage and encodes; `stages` are the operations after `image`'s. */
 async function finish(image: Sharp, stages: Stage[], overlays: Overlays, format: OutputFormat, output: OutputOptions, limits: ProcessingLimits): Promise<ProcessedImage> {
   const settled = stages.length > 1 ? fromRaw(await materialise(image, stages.slice(0, -1), overlays, limits)) : image;
-  const { data, info } = await withTimeout(encode(applyStage(settled, stages[stages.length - 1], overlays), format, output), limits).toBuffer({ resolveWithObject: true });
+  const { data, info } = await toBufferWithin(encode(applyStage(settled, stages[stages.length - 1], overlays), format, output), limits.deadline, 'encoding the output');
   return { data, format, width: info.width, height: info.height };
 }
 

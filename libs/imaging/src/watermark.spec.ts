@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { problemsOf } from '../../../test/support/validation';
 import { classifyProcessingError } from './classify-error';
-import { processImage } from './process-image';
-import { escapeMarkup } from './watermark';
+import { processImage, processVariants } from './process-image';
+import * as watermark from './watermark';
+import { escapeMarkup, MAX_TEXT_LAYER_PIXELS } from './watermark';
 
 const grey = (width = 200) => sharp({ create: { width, height: 100, channels: 3, background: '#404040' } }).png().toBuffer();
 
@@ -65,4 +66,39 @@ describe('watermark', () => {
     expect(problemsOf(() => parseOperations([{ op: 'watermark', text: 'a', opacity: 2 }]))).toEqual(['operations[0].opacity must not be greater than 1']);
     expect(parseOperations([{ op: 'watermark', image: 'logo.png', gravity: 'north' }])).toEqual([{ op: 'watermark', image: 'logo.png', gravity: 'north' }]);
   });
+
+  it('refuses text that would be drawn over the text-layer limit, before drawing it, as INVALID_OPERATION', async () => {
+    // 20 lines of 512 px text: about 55 Mpx, which Pango would take seconds to draw, out of reach of sharp's timeout.
+    const began = performance.now();
+    const failure = await processImage(await grey(), [{ op: 'watermark', text: 'WWWWWWWWW\n'.repeat(20), size: 512 }], { format: 'png' }, limits()).then(
+      () => undefined,
+      (error) => classifyProcessingError(error),
+    );
+    expect(failure).toMatchObject({ permanent: true, error: { code: 'INVALID_OPERATION' } });
+    expect(failure!.error.message).toMatch(/watermark text would be drawn about \d+×\d+ px \(\d+\.\d Mpx\), more than the 16 Mpx a text layer may have/);
+    expect(performance.now() - began).toBeLessThan(500);
+  });
+
+  it('draws text up to the limit', async () => {
+    // One line of 60 characters at 512 px: about 11 Mpx.
+    const layer = await watermark.renderWatermark({ op: 'watermark', text: 'W'.repeat(60), size: 512 }, undefined, 50_000_000);
+    const { width, height } = await sharp(layer).metadata();
+    expect(width * height).toBeGreaterThan(MAX_TEXT_LAYER_PIXELS / 2);
+    expect(width * height).toBeLessThanOrEqual(MAX_TEXT_LAYER_PIXELS);
+  });
+
+  it('draws identical watermarks once, wherever they go, across the shared operations and every variant', async () => {
+    const render = jest.spyOn(watermark, 'renderWatermark');
+    try {
+      const mark = (gravity: 'north' | 'south') => ({ op: 'watermark' as const, text: 'same', size: 12, gravity });
+      const other = { op: 'watermark' as const, text: 'same', size: 12, opacity: 0.9 };
+      const variants = Array.from({ length: 4 }, (_, index) => ({ name: `v${index}`, operations: [mark('south'), other], output: { format: 'png' as const } }));
+      const outputs = await processVariants(await grey(), [mark('north')], variants, limits());
+      expect(outputs).toHaveLength(4);
+      expect(render).toHaveBeenCalledTimes(2);
+    } finally {
+      render.mockRestore();
+    }
+  });
 });
+

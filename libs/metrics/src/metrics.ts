@@ -95,13 +95,29 @@ export class WorkerMetrics {
   }
 }
 
-/** What the results writer counts: batch sizes, commit latency, and what its sweeper did. */
+/** What the results writer counts: batch sizes, commit latency, and what its sweepers did. */
 export class WriterMetrics {
   readonly batchSize: Histogram;
   readonly commitDuration: Histogram;
   readonly sweptJobs: Counter<'action'>;
+  readonly expiredBlobs: Counter<'kind'>;
+  readonly expiredBytes: Counter<'kind'>;
+  readonly expiredJobRows: Counter;
 
   constructor(registry: Registry) {
+    this.expiredBlobs = new Counter({
+      name: 'pipeline_expiry_blobs_total',
+      help: 'Stored objects the retention sweep removed: kind="upload" (inputs) or "output"',
+      labelNames: ['kind'],
+      registers: [registry],
+    });
+    this.expiredBytes = new Counter({
+      name: 'pipeline_expiry_bytes_total',
+      help: 'Bytes of the stored objects the retention sweep removed, by kind ("upload" or "output")',
+      labelNames: ['kind'],
+      registers: [registry],
+    });
+    this.expiredJobRows = new Counter({ name: 'pipeline_expiry_job_rows_total', help: 'Rows of finished jobs the retention sweep removed (RETENTION_JOBS_S)', registers: [registry] });
     this.sweptJobs = new Counter({
       name: 'pipeline_sweeper_jobs_total',
       help: 'Jobs the sweeper acted on: action="republished" (no broker confirm was recorded) or "flagged_stuck"',

@@ -55,6 +55,8 @@ describe('loadConfig', () => {
         RATE_LIMIT_WINDOW_S: 60,
         RATE_LIMIT_REQUESTS: 1200,
         RATE_LIMIT_JOBS_IN_FLIGHT: 1000,
+        QUOTA_STORED_BYTES: 10 * 1024 ** 3,
+        QUOTA_JOBS_PER_DAY: 100_000,
         CORS_ORIGINS: '',
         METRICS_PORT: 9464,
       });
@@ -77,6 +79,7 @@ describe('loadConfig', () => {
       expect(loadConfig(WriterConfig, {}).PORT).toBe(3002);
       expect(loadConfig(WorkerConfig, {}).MAX_INPUT_PIXELS).toBe(50_000_000);
       expect(loadConfig(WriterConfig, {}).WRITER_MAX_BATCH).toBe(500);
+      expect(loadConfig(WriterConfig, {})).toMatchObject({ RETENTION_UPLOADS_S: 604_800, RETENTION_OUTPUTS_S: 2_592_000, RETENTION_JOBS_S: 0, RETENTION_SWEEP_INTERVAL_S: 300 });
       expect(loadConfig(WorkerConfig, {}).WORKER_ID).toBe(`${hostname()}-${process.pid}`);
     });
 

@@ -141,6 +141,13 @@ export class ProducerConfig extends SharedConfig {
   @IsInt() @Min(0) RATE_LIMIT_REQUESTS = 1200;
   /** Jobs one API key may have queued or processing at once (0: no limit); a key may have its own. */
   @IsInt() @Min(0) RATE_LIMIT_JOBS_IN_FLIGHT = 1000;
+  /**
+   * Bytes of uploaded inputs and outputs one API key may keep stored (until they expire, see
+   * RETENTION_*_S); a key at it gets 413 for new jobs. Default 10 GiB; 0: no limit; a key may have its own.
+   */
+  @IsInt() @Min(0) @Max(Number.MAX_SAFE_INTEGER) QUOTA_STORED_BYTES = 10 * 1024 ** 3;
+  /** Jobs one API key may submit per UTC day (429 with Retry-After to midnight UTC past it). Default 100000; 0: no limit; a key may have its own. */
+  @IsInt() @Min(0) QUOTA_JOBS_PER_DAY = 100_000;
 
   /** Origins whose web pages may call the API, comma-separated (e.g. `https://app.example.com`); empty: none (CORS closed). */
   @Matches(/^$|^(https?:\/\/[^\s,/]+)(,https?:\/\/[^\s,/]+)*$/, { message: 'CORS_ORIGINS must be empty or a comma-separated list of origins such as https://app.example.com' })
@@ -201,6 +208,18 @@ export class WriterConfig extends SharedConfig {
   @IsInt() @Min(1) @Max(86_400) SWEEP_REPUBLISH_AFTER_S = 60;
   /** A worker silent for this long is gone; a job must also have been quiet this long before it can be flagged stuck. */
   @IsInt() @Min(1) WORKER_GONE_AFTER_S = 20;
+
+  /** Uploaded inputs are removed this long after their job finished (it can then not be retried). Default 604800 (7 days); 0 keeps them. */
+  @IsInt() @Min(0) RETENTION_UPLOADS_S = 604_800;
+  /** Outputs are removed this long after their job succeeded (their results then answer 410). Default 2592000 (30 days); 0 keeps them. */
+  @IsInt() @Min(0) RETENTION_OUTPUTS_S = 2_592_000;
+  /**
+   * Rows of finished jobs (with their timelines) are removed this long after they finished;
+   * their files go no later. Default 0: job rows are kept for ever.
+   */
+  @IsInt() @Min(0) RETENTION_JOBS_S = 0;
+  /** Seconds between the retention sweep's passes (in one writer at a time); 0 turns it off. Default 300. */
+  @IsInt() @Min(0) @Max(86_400) RETENTION_SWEEP_INTERVAL_S = 300;
 }
 
 /** A broker user's password: random, letters and digits only (it goes into AMQP_URL). */

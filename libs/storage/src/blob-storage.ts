@@ -38,6 +38,12 @@ export abstract class BlobStorage {
   abstract localPath(key: string): string | null;
   /** Removes the object; removing one that is not there is not an error. */
   abstract delete(key: string): Promise<void>;
+
+  /**
+   * Removes many objects at once (the retention sweep's batches): for each key, in order, the
+   * size of the object removed, or null where there was none.
+   */
+  abstract deleteMany(keys: readonly string[]): Promise<Array<number | null>>;
 }
 
 /** Keys the pipeline stores under; one place decides the layout. */

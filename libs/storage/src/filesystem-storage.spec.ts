@@ -206,6 +206,46 @@ describe('FilesystemBlobStorage', () => {
     });
   });
 
+  describe('deleteMany', () => {
+    it('removes every object named and gives the size of each, null for one that was not there', async () => {
+      await storage.put('outputs/j.1/default', Buffer.alloc(10));
+      await storage.put('outputs/j.1/small', Buffer.alloc(3));
+      await storage.put('uploads/j', Buffer.alloc(7));
+      await storage.put('uploads/kept', Buffer.alloc(1));
+      expect(await storage.deleteMany(['outputs/j.1/default', 'uploads/missing', 'outputs/j.1/small', 'uploads/j'])).toEqual([10, null, 3, 7]);
+      expect(await filesUnder(root)).toEqual(['uploads/kept']);
+    });
+
+    it('removes the folder of an attempt once it is empty, but keeps the top folders and folders still holding objects', async () => {
+      await storage.put('outputs/a.1/default', Buffer.from('a'));
+      await storage.put('outputs/b.1/default', Buffer.from('b'));
+      await storage.put('outputs/b.1/other', Buffer.from('c'));
+      await storage.put('uploads/u', Buffer.from('u'));
+      await storage.deleteMany(['outputs/a.1/default', 'outputs/b.1/default', 'uploads/u']);
+      expect(await readdir(join(root, 'outputs'))).toEqual(['b.1']);
+      expect(await readdir(join(root, 'uploads'))).toEqual([]);
+      await storage.put('outputs/a.1/default', Buffer.from('again'));
+      expect((await storage.read('outputs/a.1/default')).toString()).toBe('again');
+    });
+
+    it('removes many objects, more than it removes at once', async () => {
+      const keys = Array.from({ length: 100 }, (_, index) => `outputs/many.1/o${index}`);
+      for (const key of keys) await storage.put(key, Buffer.from('x'));
+      expect(await storage.deleteMany(keys)).toEqual(keys.map(() => 1));
+      expect(await filesUnder(root)).toEqual([]);
+    });
+
+    it('removes nothing when one of the keys is invalid, and names it', async () => {
+      await storage.put('outputs/keep', Buffer.from('k'));
+      await expect(storage.deleteMany(['outputs/keep', '../escape'])).rejects.toThrow('Invalid storage key: "../escape"');
+      expect(await filesUnder(root)).toEqual(['outputs/keep']);
+    });
+
+    it('takes an empty list', async () => {
+      expect(await storage.deleteMany([])).toEqual([]);
+    });
+  });
+
   describe('delete', () => {
     it('removes a stored object', async () => {
       await storage.put('outputs/d', Buffer.from('x'));

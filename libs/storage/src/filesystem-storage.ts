@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { FileHandle, link, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { FileHandle, link, mkdir, open, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -153,7 +153,50 @@ export class FilesystemBlobStorage extends BlobStorage {
   async delete(key: string): Promise<void> {
     await rm(this.pathOf(key), { force: true });
   }
+
+  /**
+   * Every key is checked before anything is removed, so a bad key in a batch removes nothing.
+   * A folder left empty (an attempt's outputs) goes too: a later put makes it again.
+   */
+  async deleteMany(keys: readonly string[]): Promise<Array<number | null>> {
+    const paths = keys.map((key) => this.pathOf(key));
+    const sizes: Array<number | null> = new Array(paths.length).fill(null);
+    const folders = new Set<string>();
+    for (let start = 0; start < paths.length; start += DELETE_CONCURRENCY) {
+      await Promise.all(
+        paths.slice(start, start + DELETE_CONCURRENCY).map(async (path, offset) => {
+          try {
+            sizes[start + offset] = (await stat(path)).size;
+          } catch (error) {
+            if (isNotFound(error)) return;
+            throw error;
+          }
+          await rm(path, { force: true });
+          folders.add(dirname(path));
+        }),
+      );
+    }
+    for (const folder of folders) await this.removeEmptyFolders(folder);
+    return sizes;
+  }
+
+  /** Removes `folder` and its parents while they are empty, below the top folder of a key (`outputs`, `uploads`). */
+  private async removeEmptyFolders(folder: string): Promise<void> {
+    for (let current = folder; dirname(current) !== this.root && current.startsWith(this.root + sep); current = dirname(current)) {
+      try {
+        await rmdir(current);
+      } catch (error) {
+        if (isNotFound(error)) continue;
+        // Not empty (another object, or a write under way): leave it and its parents.
+        if (errorCode(error) === 'ENOTEMPTY' || errorCode(error) === 'EEXIST') return;
+        throw error;
+      }
+    }
+  }
 }
+
+/** Files removed at once by deleteMany: enough to overlap the calls, few enough to spare the file descriptors. */
+const DELETE_CONCURRENCY = 32;
 
 /** A file that must not exist yet (each temporary name is new). */
 function openNew(path: string): Promise<FileHandle> {

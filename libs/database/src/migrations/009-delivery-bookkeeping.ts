@@ -2,7 +2,7 @@ export const name = '009-delivery-bookkeeping';
 
 export const sql = `
 ALTER TABLE jobs ADD COLUMN published_at timestamptz;
-COMMENT ON COLUMN jobs.published_at IS 'When the broker confirmed the job''s current message. A queued job without it was never answered with a 202 (its producer died before the confirm); the sweeper removes it.';
+COMMENT ON COLUMN jobs.published_at IS 'When the broker confirmed the job''s current message. A queued job without it was never answered with a 202 (its producer died before the confirm); the sweeper publishes it again.';
 UPDATE jobs SET published_at = COALESCE(idempotency_confirmed_at, created_at);
 ALTER TABLE jobs DROP COLUMN idempotency_confirmed_at;
 

@@ -7,6 +7,7 @@ import * as workers from './006-workers';
 import * as apiKeys from './007-api-keys';
 import * as auditLog from './008-audit-log';
 import * as deliveryBookkeeping from './009-delivery-bookkeeping';
+import * as retentionQuotas from './010-retention-quotas';
 
 /** Every migration, in the order applied. Append; never edit one that has shipped. */
-export const MIGRATIONS: Array<{ name: string; sql: string }> = [jobs, idempotencyKeys, jobOutputs, idempotencyConfirmed, retries, workers, apiKeys, auditLog, deliveryBookkeeping];
+export const MIGRATIONS: Array<{ name: string; sql: string }> = [jobs, idempotencyKeys, jobOutputs, idempotencyConfirmed, retries, workers, apiKeys, auditLog, deliveryBookkeeping, retentionQuotas];
