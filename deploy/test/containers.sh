@@ -306,6 +306,9 @@ write_env() {
   # .env.example with passwords of this run, its own image tag and ports that collide with
   # nothing on this machine (all published on 127.0.0.1).
   sed -e "s/^RABBITMQ_PASSWORD=.*/RABBITMQ_PASSWORD=r$(secret)/" \
+    -e "s/^RABBITMQ_PRODUCER_PASSWORD=.*/RABBITMQ_PRODUCER_PASSWORD=p$(secret)$(secret)/" \
+    -e "s/^RABBITMQ_WORKER_PASSWORD=.*/RABBITMQ_WORKER_PASSWORD=w$(secret)$(secret)/" \
+    -e "s/^RABBITMQ_WRITER_PASSWORD=.*/RABBITMQ_WRITER_PASSWORD=e$(secret)$(secret)/" \
     -e "s/^POSTGRES_PASSWORD=.*/POSTGRES_PASSWORD=p$(secret)/" \
     -e "s/^RABBITMQ_ERLANG_COOKIE=.*/RABBITMQ_ERLANG_COOKIE=c$(secret)/" \
     -e "s/^PGADMIN_PASSWORD=.*/PGADMIN_PASSWORD=a$(secret)/" \
@@ -339,7 +342,7 @@ up() {
   fi
 }
 
-# Every long-running service healthy, the migration completed, 3 workers.
+# Every long-running service healthy, the migration and the broker users completed, 3 workers.
 wait_healthy() {
   local deadline=$((SECONDS + 180)) id line bad
   while :; do
@@ -350,7 +353,7 @@ wait_healthy() {
       [ "$4" -lt 3 ] || fail "$(name_of "$id") keeps restarting ($4 restarts)"
       set -- "$1" "$2" "$3" "${5:-}"
       case "$1" in
-        migrate) [ "$2" = exited ] && [ "$3" = 0 ] || bad+=" migrate:$2/$3" ;;
+        migrate | rabbitmq-users) [ "$2" = exited ] && [ "$3" = 0 ] || bad+=" $1:$2/$3" ;;
         *) [ "$2" = running ] && [ "${4:-}" = healthy ] || bad+=" $1:$2/${4:-no-health}" ;;
       esac
     done
@@ -429,7 +432,7 @@ batch() {
 
 non_root() {
   local id service user uid name
-  for service in migrate producer results-writer image-worker; do
+  for service in migrate rabbitmq-users producer results-writer image-worker; do
     for id in $(ids "$service"); do
       name="$(name_of "$id")"
       user="$(ctr inspect --format '{{.Config.User}}' "$id")"

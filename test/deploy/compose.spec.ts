@@ -3,14 +3,17 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DatabaseConfig, loadConfig, longestJobHoldMs, ProducerConfig, WorkerConfig, WriterConfig } from '@pipeline/platform';
+import { BROKER_ROLES, brokerUsers } from '@pipeline/messaging';
+import { BrokerUsersConfig, DatabaseConfig, loadConfig, longestJobHoldMs, ProducerConfig, WorkerConfig, WriterConfig } from '@pipeline/platform';
 import { composePorts, composeVolumes, dockerCompose, parseYaml, readRepoFile } from './tools';
 
 jest.setTimeout(60_000);
 
 const example = readRepoFile('.env.example');
-const required = ['RABBITMQ_PASSWORD', 'RABBITMQ_ERLANG_COOKIE', 'POSTGRES_PASSWORD', 'ADMIN_API_KEY', 'PGADMIN_EMAIL', 'PGADMIN_PASSWORD'];
-const appServices = ['migrate', 'producer', 'image-worker', 'results-writer'];
+const required = ['RABBITMQ_PASSWORD', 'RABBITMQ_PRODUCER_PASSWORD', 'RABBITMQ_WORKER_PASSWORD', 'RABBITMQ_WRITER_PASSWORD', 'RABBITMQ_ERLANG_COOKIE', 'POSTGRES_PASSWORD', 'ADMIN_API_KEY', 'PGADMIN_EMAIL', 'PGADMIN_PASSWORD'];
+const appServices = ['migrate', 'rabbitmq-users', 'producer', 'image-worker', 'results-writer'];
+/** The broker user each app connects as. */
+const brokerRoleOf = { producer: 'producer', 'image-worker': 'worker', 'results-writer': 'writer' } as const;
 let dir: string;
 let envFile: string;
 let config: any;
@@ -61,10 +64,12 @@ describe('docker-compose.yml', () => {
     const settings = new Set([...readRepoFile('libs/platform/src/settings.ts').matchAll(/\b([A-Z][A-Z0-9_]+)(?::[^=\n]*)?\s=\s/g)].map((m) => m[1]));
     // Read by the C library under node, not by the apps.
     const processSettings = new Set(['MALLOC_ARENA_MAX']);
-    for (const service of appServices) {
+    for (const service of appServices.filter((name) => name !== 'rabbitmq-users')) {
       const unknown = Object.keys(config.services[service].environment).filter((name) => !settings.has(name) && !processSettings.has(name));
       expect({ service, unknown }).toEqual({ service, unknown: [] });
     }
+    const usersSetup = Object.keys(new BrokerUsersConfig());
+    expect(Object.keys(config.services['rabbitmq-users'].environment).filter((name) => !usersSetup.includes(name))).toEqual([]);
   });
 
   test('each app is given only settings its own config reads: no admin key or database for the workers', () => {
@@ -80,7 +85,7 @@ describe('docker-compose.yml', () => {
   });
 
   test('the services: broker, database, a one-shot migration, the three apps, pgAdmin, Prometheus and two more broker nodes under profiles', () => {
-    expect(Object.keys(config.services).sort()).toEqual(['image-worker', 'migrate', 'pgadmin', 'postgres', 'producer', 'prometheus', 'rabbitmq', 'rabbitmq-2', 'rabbitmq-3', 'results-writer']);
+    expect(Object.keys(config.services).sort()).toEqual(['image-worker', 'migrate', 'pgadmin', 'postgres', 'producer', 'prometheus', 'rabbitmq', 'rabbitmq-2', 'rabbitmq-3', 'rabbitmq-users', 'results-writer']);
     expect(config.services['rabbitmq-2'].profiles).toEqual(['cluster']);
     expect(config.services['rabbitmq-3'].profiles).toEqual(['cluster']);
     expect(config.services.pgadmin.profiles).toEqual(['tools']);
@@ -102,15 +107,18 @@ describe('docker-compose.yml', () => {
     expect(Object.keys(config.volumes).sort()).toEqual(['pgadmin-data', 'postgres-data', 'prometheus-data', 'rabbitmq-2-data', 'rabbitmq-3-data', 'rabbitmq-data', 'storage']);
   });
 
-  test('start order: migrations after a healthy database, the apps after a healthy broker and the migration', () => {
+  test('start order: migrations after a healthy database, broker users after a healthy broker, the apps after both', () => {
     const healthy = { condition: 'service_healthy' };
+    const completed = { condition: 'service_completed_successfully' };
     const services = config.services;
     expect(services.migrate.depends_on).toEqual({ postgres: healthy });
     expect(services.migrate.restart).toBe('no');
+    expect(services['rabbitmq-users'].depends_on).toEqual({ rabbitmq: healthy });
+    expect(services['rabbitmq-users'].restart).toBe('no');
     for (const name of ['producer', 'results-writer']) {
-      expect(services[name].depends_on).toEqual({ rabbitmq: healthy, postgres: healthy, migrate: { condition: 'service_completed_successfully' } });
+      expect(services[name].depends_on).toEqual({ rabbitmq: healthy, 'rabbitmq-users': completed, postgres: healthy, migrate: completed });
     }
-    expect(services['image-worker'].depends_on).toEqual({ rabbitmq: healthy });
+    expect(services['image-worker'].depends_on).toEqual({ rabbitmq: healthy, 'rabbitmq-users': completed });
     for (const name of ['rabbitmq', 'postgres', 'producer', 'image-worker', 'results-writer', 'pgadmin', 'prometheus']) expect(services[name].restart).toBe('unless-stopped');
   });
 
@@ -119,8 +127,8 @@ describe('docker-compose.yml', () => {
       const service = config.services[name];
       expect(service.image).toBe('image-pipeline:local');
       expect(service.build).toEqual({ context: expect.any(String), dockerfile: 'deploy/Dockerfile' });
-      const app = name === 'migrate' ? 'migrator' : name;
-      expect(service.command).toEqual([`dist/apps/${app}/apps/${app}/src/main.js`]);
+      const app = name === 'migrate' || name === 'rabbitmq-users' ? 'migrator' : name;
+      expect(service.command).toEqual([`dist/apps/${app}/apps/${app}/src/${name === 'rabbitmq-users' ? 'broker-users' : 'main'}.js`]);
       expect(service.read_only).toBe(true);
       expect(service.cap_drop).toEqual(['ALL']);
     }
@@ -136,7 +144,34 @@ describe('docker-compose.yml', () => {
     // The workers are given no database: they do not use one.
     expect(config.services['image-worker'].environment.DATABASE_URL).toBeUndefined();
     expect(config.services.producer.environment.DATABASE_URL).toBe('postgres://pipeline:change-me-postgres@postgres:5432/pipeline');
-    expect(config.services.producer.environment.AMQP_URL).toBe('amqp://pipeline:change-me-rabbitmq@rabbitmq:5672');
+    expect(config.services.producer.environment.AMQP_URL).toBe('amqp://producer:change-me-rabbitmq-producer@rabbitmq:5672');
+  });
+
+  test('each app connects as its own broker user, made by rabbitmq-users with the permissions of brokerPermissions(); only the producer declares the topology', () => {
+    // With real passwords, as a deployment's .env has them.
+    const file = join(dir, '.env-users');
+    const secrets: Record<string, string> = { RABBITMQ_PASSWORD: 'Adm1nQx7Kq2mP9vR4t', RABBITMQ_PRODUCER_PASSWORD: 'Pr0dA1b2c3d4e5f6g7', RABBITMQ_WORKER_PASSWORD: 'W0rkB1c2d3e4f5g6h7', RABBITMQ_WRITER_PASSWORD: 'Wr1tC1d2e3f4g5h6i7' };
+    writeFileSync(file, Object.entries(secrets).reduce((text, [name, value]) => text.replace(new RegExp(`^${name}=.*$`, 'm'), `${name}=${value}`), example));
+    const services = composeConfig(file).services;
+    const setup = services['rabbitmq-users'];
+    const { rabbitmq } = services;
+    // The administrator is the broker's default user, and only the setup knows its password.
+    expect(setup.environment.RABBITMQ_MANAGEMENT_URL).toBe(`http://${rabbitmq.environment.RABBITMQ_DEFAULT_USER}:${secrets.RABBITMQ_PASSWORD}@rabbitmq:15672`);
+    const setupConfig = loadConfig(BrokerUsersConfig, setup.environment);
+    const passwords = { producer: setup.environment.RABBITMQ_PRODUCER_PASSWORD, worker: setup.environment.RABBITMQ_WORKER_PASSWORD, writer: setup.environment.RABBITMQ_WRITER_PASSWORD };
+    const users = brokerUsers(setupConfig.AMQP_PREFIX, passwords);
+    expect(users.map((user) => user.role)).toEqual([...BROKER_ROLES]);
+    for (const [service, role] of Object.entries(brokerRoleOf)) {
+      const environment = services[service].environment;
+      const url = new URL(environment.AMQP_URL);
+      const user = users.find((candidate) => candidate.role === role)!;
+      expect({ service, user: url.username, password: url.password, vhost: url.pathname || '/' }).toEqual({ service, user: user.name, password: user.password, vhost: setupConfig.RABBITMQ_VHOST });
+      // The permissions are made for the prefix the app uses.
+      expect({ service, prefix: environment.AMQP_PREFIX }).toEqual({ service, prefix: setup.environment.AMQP_PREFIX });
+      expect({ service, topology: environment.AMQP_TOPOLOGY }).toEqual({ service, topology: role === 'producer' ? 'declare' : 'check' });
+      expect(() => loadConfig(WorkerConfig, { AMQP_TOPOLOGY: environment.AMQP_TOPOLOGY })).not.toThrow();
+    }
+    for (const name of ['producer', 'image-worker', 'results-writer', 'migrate']) expect({ name, admin: JSON.stringify(services[name].environment).includes(secrets.RABBITMQ_PASSWORD) }).toEqual({ name, admin: false });
   });
 
   test('the producer takes its admin key from .env, and keeps /metrics on an unpublished port', () => {
@@ -201,8 +236,8 @@ describe('docker-compose.yml', () => {
     const file = join(dir, '.env-cluster');
     writeFileSync(file, example.replace(/^RABBITMQ_HOSTS=.*$/m, 'RABBITMQ_HOSTS=rabbitmq:5672,rabbitmq-2:5672,rabbitmq-3:5672'));
     const clustered = composeConfig(file);
-    for (const name of ['producer', 'image-worker', 'results-writer']) {
-      expect(clustered.services[name].environment.AMQP_URL).toBe('amqp://pipeline:change-me-rabbitmq@rabbitmq:5672,rabbitmq-2:5672,rabbitmq-3:5672');
+    for (const [name, role] of Object.entries(brokerRoleOf)) {
+      expect(clustered.services[name].environment.AMQP_URL).toBe(`amqp://${role}:change-me-rabbitmq-${role}@rabbitmq:5672,rabbitmq-2:5672,rabbitmq-3:5672`);
     }
     expect(example).toMatch(/^#\s+RABBITMQ_HOSTS=rabbitmq:5672,rabbitmq-2:5672,rabbitmq-3:5672$/m);
   });

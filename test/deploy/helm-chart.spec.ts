@@ -4,7 +4,8 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, longestJobHoldMs, WorkerConfig } from '@pipeline/platform';
+import { BROKER_ROLES, brokerUsers } from '@pipeline/messaging';
+import { BrokerUsersConfig, loadConfig, longestJobHoldMs, WorkerConfig } from '@pipeline/platform';
 import { chartDir, containersOf, find, helm, K8sObject, label, parseManifests, podSpecOf, renderChart, validateAgainstSchemas, valueSets } from './tools';
 
 jest.setTimeout(60_000);
@@ -154,7 +155,21 @@ describe('helm chart', () => {
   test('generated passwords are kept: the Secret is looked up before it is generated, and survives uninstall', () => {
     const secret = find(renderedFor('default'), 'Secret', 'demo-image-pipeline-credentials');
     expect(secret.metadata.annotations?.['helm.sh/resource-policy']).toBe('keep');
-    expect(Object.keys(secret.data ?? {}).sort()).toEqual(['AMQP_URL', 'DATABASE_URL', 'PGADMIN_PASSWORD', 'POSTGRES_PASSWORD', 'RABBITMQ_ERLANG_COOKIE', 'RABBITMQ_MANAGEMENT_URL', 'RABBITMQ_PASSWORD']);
+    expect(Object.keys(secret.data ?? {}).sort()).toEqual([
+      'AMQP_URL',
+      'AMQP_URL_PRODUCER',
+      'AMQP_URL_WORKER',
+      'AMQP_URL_WRITER',
+      'DATABASE_URL',
+      'PGADMIN_PASSWORD',
+      'POSTGRES_PASSWORD',
+      'RABBITMQ_ERLANG_COOKIE',
+      'RABBITMQ_MANAGEMENT_URL',
+      'RABBITMQ_PASSWORD',
+      'RABBITMQ_PRODUCER_PASSWORD',
+      'RABBITMQ_WORKER_PASSWORD',
+      'RABBITMQ_WRITER_PASSWORD',
+    ]);
     const decoded = (key: string) => Buffer.from(secret.data![key], 'base64').toString();
     expect(decoded('RABBITMQ_PASSWORD')).toMatch(/^[A-Za-z0-9]{32}$/);
     expect(decoded('AMQP_URL')).toBe(`amqp://pipeline:${decoded('RABBITMQ_PASSWORD')}@demo-image-pipeline-rabbitmq.pipeline.svc:5672`);
@@ -163,6 +178,8 @@ describe('helm chart', () => {
     const template = readFileSync(join(chartDir, 'templates', 'secret.yaml'), 'utf8');
     expect(template).toMatch(/lookup "v1" "Secret" \.Release\.Namespace \$name/);
     for (const key of ['RABBITMQ_PASSWORD', 'POSTGRES_PASSWORD', 'PGADMIN_PASSWORD', 'RABBITMQ_ERLANG_COOKIE']) expect(template).toContain(`get $data "${key}" | b64dec`);
+    expect(template).toContain('{{- $key := printf "RABBITMQ_%s_PASSWORD" . }}');
+    expect(template).toContain('(get $data $key | b64dec | default (randAlphaNum 32))');
     // The services' data outlives the release too, and is made with those passwords.
     for (const name of ['demo-image-pipeline-rabbitmq', 'demo-image-pipeline-postgresql']) {
       const statefulSet = find(renderedFor('default'), 'StatefulSet', name);
@@ -222,6 +239,7 @@ describe('helm chart', () => {
     const decoded = (key: string) => Buffer.from(secret.data![key], 'base64').toString();
     const hosts = [0, 1, 2].map((i) => `${name}-${i}.${name}-headless.pipeline.svc:5672`).join(',');
     expect(decoded('AMQP_URL')).toBe(`amqp://pipeline:${decoded('RABBITMQ_PASSWORD')}@${hosts}`);
+    for (const role of BROKER_ROLES) expect(decoded(`AMQP_URL_${role.toUpperCase()}`)).toBe(`amqp://${role}:${decoded(`RABBITMQ_${role.toUpperCase()}_PASSWORD`)}@${hosts}`);
     expect(decoded('RABBITMQ_ERLANG_COOKIE')).toMatch(/^[A-Za-z0-9]{48}$/);
     const producer = podSpecOf(find(objects, 'Deployment', 'demo-image-pipeline-producer')).containers[0];
     expect(producer.env).toContainEqual({ name: 'AMQP_QUORUM_INITIAL_GROUP_SIZE', value: '3' });
@@ -264,6 +282,41 @@ describe('helm chart', () => {
     const tooShort = helm(['template', 'demo', chartDir, '--set', 'rabbitmq.consumerTimeoutMs=1000']);
     expect(tooShort.status).not.toBe(0);
     expect(tooShort.stderr).toContain('consumerTimeoutMs');
+  });
+
+  test('each app connects as its own broker user, made by a hook Job with the permissions of brokerPermissions(); only the producer declares the topology', () => {
+    const objects = renderedFor('default');
+    const secret = find(objects, 'Secret', 'demo-image-pipeline-credentials');
+    const decoded = (key: string) => Buffer.from(secret.data![key], 'base64').toString();
+    const job = find(objects, 'Job', 'demo-image-pipeline-rabbitmq-users');
+    expect(job.metadata.annotations).toMatchObject({ 'helm.sh/hook': 'post-install,post-upgrade', 'helm.sh/hook-delete-policy': 'before-hook-creation,hook-succeeded' });
+    const setup = podSpecOf(job).containers[0];
+    expect(setup.args).toEqual(['dist/apps/migrator/apps/migrator/src/broker-users.js']);
+    // The Job's environment as the setup reads it, the Secret's values put in.
+    const setupEnv = Object.fromEntries(setup.env.map((env: any) => [env.name, env.valueFrom ? decoded(env.valueFrom.secretKeyRef.key) : env.value]));
+    for (const env of setup.env.filter((e: any) => e.valueFrom)) expect(env.valueFrom.secretKeyRef.name).toBe('demo-image-pipeline-credentials');
+    const setupConfig = loadConfig(BrokerUsersConfig, setupEnv);
+    expect(setupConfig.RABBITMQ_MANAGEMENT_URL).toBe(`http://pipeline:${decoded('RABBITMQ_PASSWORD')}@demo-image-pipeline-rabbitmq.pipeline.svc:15672/`);
+    const users = brokerUsers(setupConfig.AMQP_PREFIX, { producer: setupConfig.RABBITMQ_PRODUCER_PASSWORD, worker: setupConfig.RABBITMQ_WORKER_PASSWORD, writer: setupConfig.RABBITMQ_WRITER_PASSWORD });
+    const deployments = { producer: 'demo-image-pipeline-producer', worker: 'demo-image-pipeline-image-worker', writer: 'demo-image-pipeline-results-writer' } as const;
+    for (const user of users) {
+      const pod = podSpecOf(find(objects, 'Deployment', deployments[user.role]));
+      const app = pod.containers[0];
+      const envOf = (name: string) => app.env.find((env: any) => env.name === name);
+      const urlKey = `AMQP_URL_${user.role.toUpperCase()}`;
+      expect(envOf('AMQP_URL').valueFrom).toEqual({ secretKeyRef: { name: 'demo-image-pipeline-credentials', key: urlKey } });
+      const url = new URL(decoded(urlKey));
+      expect({ role: user.role, user: url.username, password: url.password, vhost: url.pathname || '/' }).toEqual({ role: user.role, user: user.name, password: user.password, vhost: setupConfig.RABBITMQ_VHOST });
+      expect({ role: user.role, prefix: envOf('AMQP_PREFIX').value }).toEqual({ role: user.role, prefix: setupConfig.AMQP_PREFIX });
+      expect({ role: user.role, topology: envOf('AMQP_TOPOLOGY').value }).toEqual({ role: user.role, topology: user.role === 'producer' ? 'declare' : 'check' });
+      // Not even the init container sees the administrator's URL.
+      expect({ role: user.role, admin: JSON.stringify(pod).includes('"key":"AMQP_URL"') || JSON.stringify(pod).includes('RABBITMQ_MANAGEMENT_URL') }).toEqual({ role: user.role, admin: false });
+    }
+    // With a broker of your own the users are yours to make: one URL, and each app declares.
+    const external = renderedFor('external');
+    expect(external.some((o) => o.kind === 'Job' && o.metadata.name.endsWith('rabbitmq-users'))).toBe(false);
+    for (const deployment of Object.values(deployments)) expect(podSpecOf(find(external, 'Deployment', deployment)).containers[0].env.some((env: any) => env.name === 'AMQP_TOPOLOGY')).toBe(false);
+    expect(helm(['template', 'demo', chartDir, '--set', 'config.AMQP_TOPOLOGY=check']).stderr).toContain('AMQP_TOPOLOGY');
   });
 
   test('a cluster of the RabbitMQ Cluster Operator: no in-chart broker, AMQP_URL from the Secret made for it', () => {
@@ -448,14 +501,17 @@ describe('helm chart', () => {
     expect(postgres.spec.ingress[0].ports).toEqual([{ port: 5432, protocol: 'TCP' }]);
     expect(postgres.spec.ingress[0].from[0].podSelector.matchExpressions[0].values).toEqual(['producer', 'results-writer', 'migrate', 'pgadmin']);
     const rabbitmq = find(objects, 'NetworkPolicy', 'demo-image-pipeline-rabbitmq');
-    expect(rabbitmq.spec.ingress).toHaveLength(1);
+    expect(rabbitmq.spec.ingress.map((rule: any) => rule.ports.map((p: any) => p.port))).toEqual([[5672], [15672]]);
+    // The management API only from the broker users Job, which reaches nothing else.
+    expect(rabbitmq.spec.ingress[1].from).toEqual([{ podSelector: { matchLabels: expect.objectContaining({ 'app.kubernetes.io/component': 'rabbitmq-users' }) } }]);
+    expect(egressPorts('demo-image-pipeline-rabbitmq-users')).toEqual([53, 53, 15672]);
 
     // Metrics scraping, KEDA and the API's clients are configurable.
     const keda = renderedFor('keda');
     expect(find(keda, 'NetworkPolicy', 'demo-image-pipeline-image-worker').spec.ingress[0].from).toEqual([
       { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } },
     ]);
-    expect(find(keda, 'NetworkPolicy', 'demo-image-pipeline-rabbitmq').spec.ingress).toHaveLength(3);
+    expect(find(keda, 'NetworkPolicy', 'demo-image-pipeline-rabbitmq').spec.ingress).toHaveLength(4);
     const external = find(renderedFor('external'), 'NetworkPolicy', 'demo-image-pipeline-producer');
     expect(external.spec.ingress).toEqual([
       { ports: [{ port: 'http', protocol: 'TCP' }], from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }] },

@@ -35,6 +35,8 @@ export interface LocalClusterLayout {
   workDir: string;
   /** The certificate and key the nodes serve AMQP over TLS with. */
   tls?: { cert: string; key: string; ca: string };
+  /** With it, the management plugin runs, its HTTP API on this port (the first node's; the next ones count up). */
+  firstManagementPort?: number;
 }
 
 /** The cluster suite's three nodes. */
@@ -295,6 +297,11 @@ export class LocalCluster {
     await rm(this.workDir, { recursive: true, force: true });
   }
 
+  /** The node's management API port, with the layout's firstManagementPort. */
+  managementPort(node: ClusterNode): number {
+    return (this.layout.firstManagementPort ?? 0) + node.index - 1;
+  }
+
   /** Resolves once the node's script has exited (its VM gone with it). */
   private exited(node: ClusterNode): Promise<void> {
     const child = node.child;
@@ -309,7 +316,7 @@ export class LocalCluster {
     await writeFile(cookie, randomBytes(24).toString('hex'));
     await chmod(cookie, 0o400);
     await writeFile(join(this.workDir, 'rabbitmq-env.conf'), '');
-    await writeFile(join(this.workDir, 'enabled_plugins'), '[].\n');
+    await writeFile(join(this.workDir, 'enabled_plugins'), this.layout.firstManagementPort ? '[rabbitmq_management].\n' : '[].\n');
     for (const node of this.nodes) {
       for (const port of [node.amqpPort, node.distPort]) {
         if (!(await portIsFree(port))) throw new Error(`Port ${port} (for ${node.name}) is taken; set TEST_CLUSTER_AMQP_PORT / TEST_CLUSTER_DIST_PORT`);
@@ -329,6 +336,7 @@ export class LocalCluster {
                 'ssl_options.fail_if_no_peer_cert = false',
               ]
             : [`listeners.tcp.1 = 127.0.0.1:${node.amqpPort}`]),
+          ...(this.layout.firstManagementPort ? ['management.tcp.ip = 127.0.0.1', `management.tcp.port = ${this.managementPort(node)}`] : []),
           // Statistics (list_queues' counts) every second rather than every five.
           'collect_statistics_interval = 1000',
           'log.console = false',

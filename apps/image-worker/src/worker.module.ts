@@ -27,6 +27,7 @@ export class WorkerModule implements OnApplicationShutdown {
           url: config.AMQP_URL,
           prefix: config.AMQP_PREFIX,
           heartbeatSeconds: config.AMQP_HEARTBEAT_S,
+          topologyMode: config.AMQP_TOPOLOGY,
           deliveryLimit: config.AMQP_DELIVERY_LIMIT,
           quorumInitialGroupSize: config.AMQP_QUORUM_INITIAL_GROUP_SIZE,
           retryDelaysMs: config.RETRY_DELAYS_MS.split(',').map(Number),

@@ -91,18 +91,40 @@ secretKeyRef:
   key: {{ ternary "AMQP_URL" .Values.externalServices.amqpUrlKey .Values.rabbitmq.enabled }}
 {{- end }}
 
+{{/*
+An app's broker URL: (dict "root" $ "role" "worker"). The in-chart broker's: the app's own user
+(AMQP_URL_<ROLE> of the credentials Secret); an external broker's: the one URL given.
+*/}}
+{{- define "pipeline.appAmqpUrlRef" -}}
+{{- if .root.Values.rabbitmq.enabled -}}
+secretKeyRef:
+  name: {{ include "pipeline.credentialsSecret" .root }}
+  key: {{ printf "AMQP_URL_%s" (upper .role) }}
+{{- else -}}
+{{- include "pipeline.amqpUrlRef" .root }}
+{{- end }}
+{{- end }}
+
 {{- define "pipeline.databaseUrlRef" -}}
 secretKeyRef:
   name: {{ include "pipeline.databaseSecret" . }}
   key: {{ ternary "DATABASE_URL" .Values.externalServices.databaseUrlKey .Values.postgresql.enabled }}
 {{- end }}
 
-{{/* Environment: the broker's URL and the shared settings (every app). */}}
+{{/*
+Environment: the broker's URL and the shared settings (every app): (dict "root" $ "role" "worker").
+With the in-chart broker only the producer declares the topology; the others, whose users may
+configure nothing, check it.
+*/}}
 {{- define "pipeline.sharedEnv" -}}
 - name: AMQP_URL
   valueFrom:
-    {{- include "pipeline.amqpUrlRef" . | nindent 4 }}
-{{- range $name, $value := .Values.config }}
+    {{- include "pipeline.appAmqpUrlRef" . | nindent 4 }}
+{{- if .root.Values.rabbitmq.enabled }}
+- name: AMQP_TOPOLOGY
+  value: {{ ternary "declare" "check" (eq .role "producer") | quote }}
+{{- end }}
+{{- range $name, $value := .root.Values.config }}
 - name: {{ $name }}
   value: {{ include "pipeline.envValue" $value }}
 {{- end }}
@@ -142,10 +164,12 @@ their NetworkPolicy lets them reach, so that both say the same.
 
 {{/*
 An init container that waits until the services of the given URL variables accept TCP
-connections: (dict "root" $ "urls" (list "AMQP_URL" "DATABASE_URL")).
+connections: (dict "root" $ "urls" (list "AMQP_URL" "DATABASE_URL") "role" "worker"); the
+role picks the app's own broker URL.
 */}}
 {{- define "pipeline.waitFor" -}}
 {{- $root := .root }}
+{{- $role := .role }}
 {{- if $root.Values.waitForServices.enabled -}}
 initContainers:
 - name: wait-for-services
@@ -159,7 +183,7 @@ initContainers:
     - name: {{ . }}
       valueFrom:
         {{- if eq . "AMQP_URL" }}
-        {{- include "pipeline.amqpUrlRef" $root | nindent 8 }}
+        {{- include "pipeline.appAmqpUrlRef" (dict "root" $root "role" $role) | nindent 8 }}
         {{- else }}
         {{- include "pipeline.databaseUrlRef" $root | nindent 8 }}
         {{- end }}

@@ -1,7 +1,7 @@
 import { Logger, OnApplicationShutdown } from '@nestjs/common';
 import { ChannelModel, connect } from 'amqplib';
 import { connectionRound, nodeLabel, parseAmqpUrls, roundDelay } from './amqp-urls';
-import { Topology } from './topology';
+import { Topology, TopologyMode } from './topology';
 
 export interface AmqpConnectionOptions {
   /** One node's URL, or the URLs of a cluster's nodes, comma-separated (see amqp-urls). */
@@ -11,6 +11,8 @@ export interface AmqpConnectionOptions {
   connectionName: string;
   /** Index of the node tried first; a random one by default, so that apps spread over a cluster. */
   firstNode?: number;
+  /** Declare the topology on every connect (the default), or only check that it exists. */
+  topologyMode?: TopologyMode;
 }
 
 type ConnectHook = (model: ChannelModel) => Promise<void>;
@@ -140,7 +142,7 @@ export class AmqpConnection implements OnApplicationShutdown {
   }
 
   /**
-   * Connects to one node, declares the topology and runs the hooks. Resolves with a promise of
+   * Connects to one node, declares (or checks) the topology and runs the hooks. Resolves with a promise of
    * the connection's end, or null when the node could not be reached or the setup failed.
    */
   private async open(index: number): Promise<{ closed: Promise<Error | undefined>; since: number } | null> {
@@ -176,7 +178,8 @@ export class AmqpConnection implements OnApplicationShutdown {
       this.logger.log(`RabbitMQ (${label}) accepts publishing again`);
     });
     try {
-      await this.topology.declare(model);
+      if (this.options.topologyMode === 'check') await this.topology.check(model);
+      else await this.topology.declare(model);
       if (this.closing) throw new Error('closing');
       this.model = model;
       this.connectedTo = label;

@@ -7,3 +7,5 @@ export * from './amqp-transport';
 export * from './messaging.module';
 export * from './dead-letters';
 export * from './queue-depths';
+export * from './permissions';
+export * from './broker-users';

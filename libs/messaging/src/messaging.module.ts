@@ -2,7 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { AmqpConnection } from './amqp-connection';
 import { AmqpTransport } from './amqp-transport';
 import { MessagePublisher } from './message-publisher';
-import { Topology } from './topology';
+import { Topology, TopologyMode } from './topology';
 
 export interface MessagingOptions {
   /** One node's URL, or a cluster's nodes' URLs, comma-separated. */
@@ -15,6 +15,8 @@ export interface MessagingOptions {
   /** Members of each quorum queue when created; 0 or unset: the broker's default (every cluster node). */
   quorumInitialGroupSize?: number;
   connectionName: string;
+  /** Declare the topology (default), or only check it exists: for a broker user without the configure permission. */
+  topologyMode?: TopologyMode;
   /** Set where the app publishes: how long to wait for a confirm. */
   publishTimeoutMs?: number;
   /** Set where the app consumes: the module then provides the AmqpTransport that consumes `queue`. */
@@ -48,7 +50,7 @@ export class MessagingModule {
           provide: AmqpConnection,
           useFactory: async () => {
             const connection = new AmqpConnection(
-              { url: options.url, heartbeatSeconds: options.heartbeatSeconds, connectionName: options.connectionName },
+              { url: options.url, heartbeatSeconds: options.heartbeatSeconds, connectionName: options.connectionName, topologyMode: options.topologyMode },
               new Topology(options.prefix, options.deliveryLimit, options.retryDelaysMs, { quorumInitialGroupSize: options.quorumInitialGroupSize }),
             );
             await connection.connect();

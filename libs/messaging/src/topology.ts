@@ -40,6 +40,30 @@ export interface QueueDeclaration {
 
 const INITIAL_GROUP_SIZE = 'x-quorum-initial-group-size';
 
+/**
+ * What an app does with the topology when it connects: `declare` it (needs the configure
+ * permission on it), or only `check` that it exists (passively), for an app whose broker user
+ * may not configure anything; someone else must then have declared it.
+ */
+export type TopologyMode = 'declare' | 'check';
+export const TOPOLOGY_MODES: readonly TopologyMode[] = ['declare', 'check'];
+
+/** The delay queue of the jobs queue for one delay. */
+export function retryQueueName(prefix: string, delayMs: number | string): string {
+  return `${prefix}.jobs.retry.${delayMs}ms`;
+}
+
+/** An exchange or queue a check found missing. */
+export class MissingTopologyError extends Error {
+  constructor(
+    readonly kind: 'exchange' | 'queue',
+    readonly name: string,
+    vhost: string,
+  ) {
+    super(`RabbitMQ has no ${kind} ${name} in vhost ${vhost}: this app only checks the topology (AMQP_TOPOLOGY=check), so the app that declares it (AMQP_TOPOLOGY=declare) must have connected first`);
+  }
+}
+
 /** Names of the exchanges and queues of one pipeline, all under a common prefix. */
 export class Topology {
   readonly exchange: string;
@@ -64,7 +88,7 @@ export class Topology {
     this.eventsQueue = `${prefix}.events`;
     this.jobsDeadLetterQueue = `${prefix}.jobs.dead`;
     this.eventsDeadLetterQueue = `${prefix}.events.dead`;
-    this.jobRetryTiers = retryDelaysMs.map((delayMs) => ({ queue: `${prefix}.jobs.retry.${delayMs}ms`, delayMs }));
+    this.jobRetryTiers = retryDelaysMs.map((delayMs) => ({ queue: retryQueueName(prefix, delayMs), delayMs }));
   }
 
   /** The delay queue for a message retried `retries` times before: longer waits as retries add up. */
@@ -153,6 +177,35 @@ export class Topology {
       for (const route of this.routes) {
         await channel.bindQueue(route.deadLetterQueue, this.deadLetterExchange, route.deadLetterQueue);
         for (const routingKey of route.routingKeys) await channel.bindQueue(route.queue, this.exchange, routingKey);
+      }
+    } finally {
+      await channel.close().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Checks, without declaring anything (passive declarations, which need no permission), that
+   * every exchange and queue exists; throws MissingTopologyError naming the first one missing.
+   * Bindings cannot be checked passively: a missing one shows as an unroutable publish.
+   */
+  async check(model: Pick<ChannelModel, 'createChannel'>): Promise<void> {
+    const checks: Array<{ kind: 'exchange' | 'queue'; name: string }> = [
+      { kind: 'exchange', name: this.exchange },
+      { kind: 'exchange', name: this.deadLetterExchange },
+      ...this.queues.map((name) => ({ kind: 'queue' as const, name })),
+    ];
+    const channel = await openQuietly(model);
+    try {
+      for (const { kind, name } of checks) {
+        try {
+          if (kind === 'exchange') await channel.checkExchange(name);
+          else await channel.checkQueue(name);
+        } catch (error) {
+          const missing = /NOT_FOUND/.exec(String((error as Error)?.message ?? ''));
+          if (!missing) throw error;
+          const vhost = /in vhost '([^']*)'/.exec(String((error as Error).message))?.[1] ?? '?';
+          throw new MissingTopologyError(kind, name, vhost);
+        }
       }
     } finally {
       await channel.close().catch(() => undefined);

@@ -1,7 +1,7 @@
 import { IsBoolean, IsIn, IsInt, IsString, Min } from 'class-validator';
 import { hostname } from 'node:os';
 import { ConfigError, loadConfig } from './load-config';
-import { DatabaseConfig, ProducerConfig, SharedConfig, WorkerConfig, WriterConfig } from './settings';
+import { BrokerUsersConfig, DatabaseConfig, ProducerConfig, SharedConfig, WorkerConfig, WriterConfig } from './settings';
 
 function configErrorOf(fn: () => unknown): ConfigError {
   try {
@@ -31,6 +31,7 @@ describe('loadConfig', () => {
       expect({ ...config }).toEqual({
         AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672',
         AMQP_PREFIX: 'pipeline',
+        AMQP_TOPOLOGY: 'declare',
         AMQP_HEARTBEAT_S: 15,
         AMQP_DELIVERY_LIMIT: 5,
         AMQP_QUORUM_INITIAL_GROUP_SIZE: 0,
@@ -195,6 +196,23 @@ describe('loadConfig', () => {
     it('AMQP_QUORUM_INITIAL_GROUP_SIZE is a count of replicas, 0 for the broker\'s default', () => {
       expect(loadConfig(WriterConfig, { AMQP_QUORUM_INITIAL_GROUP_SIZE: '3' }).AMQP_QUORUM_INITIAL_GROUP_SIZE).toBe(3);
       expect(configErrorOf(() => loadConfig(WriterConfig, { AMQP_QUORUM_INITIAL_GROUP_SIZE: '-1' })).message).toContain('AMQP_QUORUM_INITIAL_GROUP_SIZE must not be less than 0');
+    });
+
+    it('AMQP_TOPOLOGY is declare or check', () => {
+      expect(loadConfig(WorkerConfig, { AMQP_TOPOLOGY: 'check' }).AMQP_TOPOLOGY).toBe('check');
+      expect(configErrorOf(() => loadConfig(WorkerConfig, { AMQP_TOPOLOGY: 'passive' })).message).toContain('AMQP_TOPOLOGY must be one of declare, check');
+    });
+
+    it('the broker users setup needs the management URL and a random password for each user, naming what is wrong', () => {
+      const good = { RABBITMQ_MANAGEMENT_URL: 'http://pipeline:s3cretAdminPw@rabbitmq:15672', RABBITMQ_PRODUCER_PASSWORD: 'p7f3a9c1e5b2d8046', RABBITMQ_WORKER_PASSWORD: 'w1b2c3d4e5f6a7b8c9', RABBITMQ_WRITER_PASSWORD: 'r9e8d7c6b5a4f3e2d1' };
+      expect(loadConfig(BrokerUsersConfig, good)).toMatchObject({ ...good, RABBITMQ_VHOST: '/', AMQP_PREFIX: 'pipeline' });
+      const message = configErrorOf(() => loadConfig(BrokerUsersConfig, {})).message;
+      expect(message).toContain('RABBITMQ_MANAGEMENT_URL must be http(s)://user:password@host:port');
+      for (const name of ['RABBITMQ_PRODUCER_PASSWORD', 'RABBITMQ_WORKER_PASSWORD', 'RABBITMQ_WRITER_PASSWORD']) expect(message).toContain(`${name} must be set to a random password of 16 or more letters and digits`);
+      const placeholder = configErrorOf(() => loadConfig(BrokerUsersConfig, { ...good, RABBITMQ_WORKER_PASSWORD: 'changemeworkerpassword', RABBITMQ_MANAGEMENT_URL: 'http://pipeline:change-me-rabbitmq@rabbitmq:15672' })).message;
+      expect(placeholder).toContain('RABBITMQ_WORKER_PASSWORD is a placeholder');
+      expect(placeholder).toContain('RABBITMQ_MANAGEMENT_URL has a placeholder password');
+      expect(placeholder).not.toContain('changemeworkerpassword');
     });
 
     it('DATABASE_URL of another scheme is refused', () => {

@@ -1,5 +1,5 @@
 import { DEFAULT_SOURCE_URL_PORTS, sourcePortsProblem } from '@pipeline/fetching';
-import { amqpUrlListProblem } from '@pipeline/messaging';
+import { amqpUrlListProblem, TOPOLOGY_MODES, TopologyMode } from '@pipeline/messaging';
 import { IsIn, IsInt, IsNotEmpty, IsString, Matches, Max, Min, MinLength, ValidateBy } from 'class-validator';
 import { hostname } from 'node:os';
 
@@ -82,6 +82,14 @@ export class SharedConfig {
   /** Prefix of every exchange and queue, so several stacks (or test runs) can share one broker. */
   @IsString() @Matches(/^[a-zA-Z0-9_.-]+$/, { message: 'AMQP_PREFIX may hold letters, digits, dot, dash and underscore' })
   AMQP_PREFIX = 'pipeline';
+
+  /**
+   * What the app does with the exchanges and queues when it connects: `declare` them (its broker
+   * user needs the configure permission on them), or only `check` that they exist, for a user
+   * without it; the app then waits, naming what is missing, until whoever declares has done so.
+   */
+  @IsIn(TOPOLOGY_MODES, { message: `AMQP_TOPOLOGY must be one of ${TOPOLOGY_MODES.join(', ')}` })
+  AMQP_TOPOLOGY: TopologyMode = 'declare';
 
   /** Seconds between heartbeats: a dead peer is noticed after about two of them. */
   @IsInt() @Min(1) @Max(600) AMQP_HEARTBEAT_S = 15;
@@ -291,4 +299,38 @@ export class WriterConfig extends DatabaseConfig {
   @IsInt() @Min(0) RETENTION_JOBS_S = 0;
   /** Seconds between the retention sweep's passes (in one writer at a time); 0 turns it off. Default 300. */
   @IsInt() @Min(0) @Max(86_400) RETENTION_SWEEP_INTERVAL_S = 300;
+}
+
+/** A broker user's password: random, letters and digits only (it goes into AMQP_URL). */
+const IsBrokerPassword = (name: string) => (target: object, property: string) => {
+  Matches(/^[A-Za-z0-9]{16,}$/, { message: `${name} must be set to a random password of 16 or more letters and digits (it goes into a URL)` })(target, property);
+  ValidateBy({
+    name: 'isNoPlaceholder',
+    validator: {
+      validate: (value: unknown) => typeof value !== 'string' || value === '' || secretWeakness(value) === undefined,
+      defaultMessage: (args) => `${name} ${secretWeakness(String(args?.value ?? ''))}: set it to a random password (e.g. the output of openssl rand -hex 16)`,
+    },
+  })(target, property);
+};
+
+/**
+ * The broker users setup (`dist/apps/migrator/apps/migrator/src/broker-users.js`): creates
+ * the users producer, worker and writer with the permissions of brokerPermissions(AMQP_PREFIX)
+ * through RabbitMQ's management API, as its administrator.
+ */
+export class BrokerUsersConfig {
+  /** The management API with an administrator's credentials: http(s)://user:password@host:15672. */
+  @Matches(/^https?:\/\/[^/:@]+:[^/@]+@[^/]+\/?$/, { message: 'RABBITMQ_MANAGEMENT_URL must be http(s)://user:password@host:port of RabbitMQ\'s management API, with an administrator\'s credentials' })
+  @HasNoPlaceholderPassword()
+  RABBITMQ_MANAGEMENT_URL = '';
+
+  /** The vhost the apps' AMQP_URL names ("/" unless the URL has a path). */
+  @IsString() @IsNotEmpty() RABBITMQ_VHOST = '/';
+
+  @IsString() @Matches(/^[a-zA-Z0-9_.-]+$/, { message: 'AMQP_PREFIX may hold letters, digits, dot, dash and underscore' })
+  AMQP_PREFIX = 'pipeline';
+
+  @IsBrokerPassword('RABBITMQ_PRODUCER_PASSWORD') RABBITMQ_PRODUCER_PASSWORD = '';
+  @IsBrokerPassword('RABBITMQ_WORKER_PASSWORD') RABBITMQ_WORKER_PASSWORD = '';
+  @IsBrokerPassword('RABBITMQ_WRITER_PASSWORD') RABBITMQ_WRITER_PASSWORD = '';
 }
