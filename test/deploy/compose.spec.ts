@@ -9,6 +9,9 @@ import { composePorts, composeVolumes, dockerCompose, parseYaml, readRepoFile } 
 
 jest.setTimeout(60_000);
 
+/** Read by the C library under node, not by the apps. */
+const PROCESS_SETTINGS = new Set(['MALLOC_ARENA_MAX']);
+
 const example = readRepoFile('.env.example');
 const required = ['RABBITMQ_PASSWORD', 'RABBITMQ_PRODUCER_PASSWORD', 'RABBITMQ_WORKER_PASSWORD', 'RABBITMQ_WRITER_PASSWORD', 'RABBITMQ_ERLANG_COOKIE', 'POSTGRES_PASSWORD', 'ADMIN_API_KEY', 'PGADMIN_EMAIL', 'PGADMIN_PASSWORD'];
 const appServices = ['migrate', 'rabbitmq-users', 'producer', 'image-worker', 'results-writer'];
@@ -62,10 +65,8 @@ describe('docker-compose.yml', () => {
     expect([...used].filter((name) => !listed.has(name))).toEqual([]);
 
     const settings = new Set([...readRepoFile('libs/platform/src/settings.ts').matchAll(/\b([A-Z][A-Z0-9_]+)(?::[^=\n]*)?\s=\s/g)].map((m) => m[1]));
-    // Read by the C library under node, not by the apps.
-    const processSettings = new Set(['MALLOC_ARENA_MAX']);
     for (const service of appServices.filter((name) => name !== 'rabbitmq-users')) {
-      const unknown = Object.keys(config.services[service].environment).filter((name) => !settings.has(name) && !processSettings.has(name));
+      const unknown = Object.keys(config.services[service].environment).filter((name) => !settings.has(name) && !PROCESS_SETTINGS.has(name));
       expect({ service, unknown }).toEqual({ service, unknown: [] });
     }
     const usersSetup = Object.keys(new BrokerUsersConfig());
@@ -76,7 +77,7 @@ describe('docker-compose.yml', () => {
     const appConfigs = { migrate: DatabaseConfig, producer: ProducerConfig, 'image-worker': WorkerConfig, 'results-writer': WriterConfig };
     for (const [service, appConfig] of Object.entries(appConfigs)) {
       const reads = new Set(Object.keys(new appConfig()));
-      const others = Object.keys(config.services[service].environment).filter((name) => !reads.has(name));
+      const others = Object.keys(config.services[service].environment).filter((name) => !reads.has(name) && !PROCESS_SETTINGS.has(name));
       expect({ service, others }).toEqual({ service, others: [] });
     }
     const worker = Object.keys(config.services['image-worker'].environment);
