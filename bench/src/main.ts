@@ -14,6 +14,8 @@ import { connect } from 'amqplib';
 import { Client } from 'pg';
 import sharp from 'sharp';
 import { removeBenchResources } from './bench-resources';
+import { printProfiles } from './cpu-profile';
+import { CpuMeter, formatCpuPerJob, pipelineRoles } from './process-cpu';
 import { childProcesses, PeakRssSampler } from './worker-rss';
 
 /** The bootstrap admin key of the pipeline the benchmark starts. */
@@ -58,6 +60,8 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string' },
     prefetch: { type: 'string' },
     out: { type: 'string' },
+    // A folder for V8 CPU profiles of the producer, the workers and the writer (node --cpu-prof).
+    'cpu-prof': { type: 'string' },
   },
 });
 
@@ -153,7 +157,12 @@ async function main(): Promise<void> {
     console.log(`sharp alone (${when}): ${Object.entries(byInFlight).map(([n, rate]) => `${n} in flight ${rate.toFixed(1)}/s`).join(', ')} → best ${best.toFixed(1)} images/s`);
     return { byInFlight, best };
   };
+  const sharpCpu = process.cpuUsage();
   const before = await measureLimits('before');
+  const { user, system } = process.cpuUsage(sharpCpu);
+  const sharpAloneCpuMs = (user + system) / 1000 / (limitJobs * Object.keys(before.byInFlight).length);
+  const profileDir = args['cpu-prof'] && resolve(args['cpu-prof']);
+  if (profileDir) await mkdir(profileDir, { recursive: true });
 
   // (2) The pipeline, as separate processes, on a database and queues of its own.
   const prefix = `bench_${randomUUID().slice(0, 8)}`;
@@ -178,18 +187,25 @@ async function main(): Promise<void> {
       QUOTA_STORED_BYTES: '0',
       QUOTA_JOBS_PER_DAY: '0',
       ...(args.prefetch ? { WORKER_PREFETCH: args.prefetch } : {}),
+      ...(profileDir ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${profileDir}`.trim() } : {}),
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const db = new Client({ connectionString: databaseUrl });
   let result: Record<string, unknown> | undefined;
   let rss: PeakRssSampler | undefined;
+  let roles = new Map<number, string>();
+  const phaseUs = { fromUs: 0, toUs: 0 };
   try {
     await waitUntilReady(port, prefix, workers, child);
     const workerPids = childProcesses(child.pid!, 'image-worker');
     if (workerPids.length !== workers) throw new Error(`found ${workerPids.length} worker processes, expected ${workers}`);
     rss = new PeakRssSampler(workerPids);
     await db.connect();
+    roles = pipelineRoles(child.pid!);
+    const cpu = new CpuMeter(child.pid!, db, prefix);
+    await cpu.start();
+    phaseUs.fromUs = Number(process.hrtime.bigint() / 1000n);
     const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
     const spec = workload.variants
       ? { operations: workload.operations, outputs: workload.variants.map(({ name, operations, output }) => ({ name, operations, ...output })) }
@@ -220,6 +236,8 @@ async function main(): Promise<void> {
     const latencies = rows.map((row) => Number(row.latency_ms)).sort((a, b) => a - b);
     const lastCommit = Math.max(...rows.map((row) => Number(row.committed_ms)));
     const pipelineRate = jobs / ((lastCommit - start) / 1000);
+    phaseUs.toUs = Number(process.hrtime.bigint() / 1000n);
+    const cpuPerJobMs = await cpu.stop(jobs);
     const peakWorkerRssMiB = rss.stop();
     agent.destroy();
     const after = await measureLimits('after');
@@ -239,6 +257,8 @@ async function main(): Promise<void> {
       latencyMs: { p50: Math.round(percentile(latencies, 50)), p99: Math.round(percentile(latencies, 99)), max: Math.round(latencies[latencies.length - 1]) },
       failed,
       peakWorkerRssMiB,
+      cpuPerJobMs,
+      sharpAloneCpuMsPerImage: Number(sharpAloneCpuMs.toFixed(2)),
       node: process.version,
       at: new Date().toISOString(),
     };
@@ -247,10 +267,12 @@ async function main(): Promise<void> {
         `latency p50 ${result.latencyMs && (result.latencyMs as { p50: number }).p50} ms, p99 ${(result.latencyMs as { p99: number }).p99} ms; failed ${failed}; ` +
         `peak worker RSS ${peakWorkerRssMiB} MiB`,
     );
+    console.log(formatCpuPerJob(cpuPerJobMs, sharpAloneCpuMs));
   } finally {
     rss?.stop();
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
+    if (profileDir) printProfiles(profileDir, roles, phaseUs);
     await db.end().catch(() => undefined);
     await removeBenchResources(prefix);
     await rm(work, { recursive: true, force: true });
