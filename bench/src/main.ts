@@ -224,7 +224,8 @@ async function main(): Promise<void> {
     );
     const acceptedIn = (Date.now() - start) / 1000;
     if (rejected.length > 0) throw new Error(`${rejected.length} submissions were refused (statuses ${[...new Set(rejected)].join(', ')})`);
-    for (;;) {
+    let polls = 0;
+    for (; ; polls++) {
       const { rows } = await db.query(`SELECT count(*) FILTER (WHERE status IN ('succeeded', 'failed'))::int AS done FROM jobs`);
       if (rows[0].done >= jobs) break;
       await new Promise((r) => setTimeout(r, 50));
@@ -237,7 +238,7 @@ async function main(): Promise<void> {
     const lastCommit = Math.max(...rows.map((row) => Number(row.committed_ms)));
     const pipelineRate = jobs / ((lastCommit - start) / 1000);
     phaseUs.toUs = Number(process.hrtime.bigint() / 1000n);
-    const cpuPerJobMs = await cpu.stop(jobs);
+    const { cpuPerJobMs, transactionsPerJob } = await cpu.stop(jobs, polls + 2);
     const peakWorkerRssMiB = rss.stop();
     agent.destroy();
     const after = await measureLimits('after');
@@ -258,6 +259,7 @@ async function main(): Promise<void> {
       failed,
       peakWorkerRssMiB,
       cpuPerJobMs,
+      transactionsPerJob,
       sharpAloneCpuMsPerImage: Number(sharpAloneCpuMs.toFixed(2)),
       node: process.version,
       at: new Date().toISOString(),
@@ -267,7 +269,7 @@ async function main(): Promise<void> {
         `latency p50 ${result.latencyMs && (result.latencyMs as { p50: number }).p50} ms, p99 ${(result.latencyMs as { p99: number }).p99} ms; failed ${failed}; ` +
         `peak worker RSS ${peakWorkerRssMiB} MiB`,
     );
-    console.log(formatCpuPerJob(cpuPerJobMs, sharpAloneCpuMs));
+    console.log(`${formatCpuPerJob(cpuPerJobMs, sharpAloneCpuMs)}; ${transactionsPerJob} database transactions per job`);
   } finally {
     rss?.stop();
     child.kill('SIGTERM');

@@ -146,6 +146,7 @@ export function postgresPids(serverTree: number[], activity: PostgresActivity[],
 export class CpuMeter {
   private readonly ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
   private before: CpuSnapshot = new Map();
+  private transactionsBefore = 0;
 
   constructor(
     private readonly launcherPid: number,
@@ -164,13 +165,28 @@ export class CpuMeter {
     };
   }
 
-  async start(): Promise<void> {
-    this.before = snapshot(Object.values(await this.groups()).flat());
+  /** The bench database's committed and rolled back transactions so far (pg_stat_database). */
+  private async transactions(): Promise<number> {
+    const { rows } = await this.db.query<{ n: string }>('SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = $1', [this.database]);
+    return Number(rows[0].n);
   }
 
-  async stop(jobs: number): Promise<CpuPerJob> {
+  async start(): Promise<void> {
+    this.before = snapshot(Object.values(await this.groups()).flat());
+    this.transactionsBefore = await this.transactions();
+  }
+
+  /**
+   * CPU per job since start(), and the database transactions per job but the bench's own
+   * (`ownQueries`, each one transaction, and the meter's two).
+   */
+  async stop(jobs: number, ownQueries: number): Promise<{ cpuPerJobMs: CpuPerJob; transactionsPerJob: number }> {
     const groups = await this.groups();
-    return cpuPerJob(this.before, snapshot(Object.values(groups).flat()), groups, jobs, this.ticksPerSecond);
+    const cpuPerJobMs = cpuPerJob(this.before, snapshot(Object.values(groups).flat()), groups, jobs, this.ticksPerSecond);
+    // A backend reports its counts at most once a second once idle: wait for the last of them.
+    await new Promise((r) => setTimeout(r, 2000));
+    const transactions = (await this.transactions()) - this.transactionsBefore - ownQueries - 2;
+    return { cpuPerJobMs, transactionsPerJob: Math.round((transactions / jobs) * 100) / 100 };
   }
 }
 
