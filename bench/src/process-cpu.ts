@@ -183,8 +183,9 @@ export class CpuMeter {
   async stop(jobs: number, ownQueries: number): Promise<{ cpuPerJobMs: CpuPerJob; transactionsPerJob: number }> {
     const groups = await this.groups();
     const cpuPerJobMs = cpuPerJob(this.before, snapshot(Object.values(groups).flat()), groups, jobs, this.ticksPerSecond);
-    // A backend reports its counts at most once a second once idle: wait for the last of them.
-    await new Promise((r) => setTimeout(r, 2000));
+    // A busy backend reports its counts at most once a second, an idle one ten seconds after its
+    // last report (PostgreSQL's PGSTAT_IDLE_INTERVAL): wait for the last of them.
+    await new Promise((r) => setTimeout(r, 11_000));
     const transactions = (await this.transactions()) - this.transactionsBefore - ownQueries - 2;
     return { cpuPerJobMs, transactionsPerJob: Math.round((transactions / jobs) * 100) / 100 };
   }
