@@ -1,5 +1,5 @@
-// Six suites: unit (pure logic, no servers; the launcher's too), integration (real RabbitMQ and PostgreSQL on
-// loopback), e2e (the built apps as separate processes), faults (the built apps under load
+// Six suites: unit (pure logic, no servers; the launcher's and the benchmark's too), integration
+// (real RabbitMQ and PostgreSQL on loopback), e2e (the built apps as separate processes), faults (the built apps under load
 // while processes, the broker, the database and the network fail), cluster (the built apps on
 // a three-node RabbitMQ cluster of their own while its nodes die) and deploy (the Dockerfile,
 // the compose file and the Helm chart, checked offline). `npm test` runs all of them.
@@ -16,7 +16,7 @@ const shared = {
 module.exports = {
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
   projects: [
-    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/libs/**/*.spec.ts', '<rootDir>/apps/**/*.spec.ts', '<rootDir>/scripts/**/*.spec.ts'] },
+    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/libs/**/*.spec.ts', '<rootDir>/apps/**/*.spec.ts', '<rootDir>/scripts/**/*.spec.ts', '<rootDir>/bench/**/*.spec.ts'] },
     { ...shared, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.spec.ts'], setupFilesAfterEnv: ['<rootDir>/test/support/setup.ts'] },
     { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.spec.ts'], setupFilesAfterEnv: ['<rootDir>/test/support/setup.ts'] },
     { ...shared, displayName: 'faults', testMatch: ['<rootDir>/test/faults/**/*.spec.ts'], setupFilesAfterEnv: ['<rootDir>/test/support/setup.ts'] },

@@ -14,18 +14,20 @@ import { connect } from 'amqplib';
 import { Client } from 'pg';
 import sharp from 'sharp';
 import { removeBenchResources } from './bench-resources';
+import { preparePeers, runPeers, withPeersDefault } from './peers';
 import { childProcesses, PeakRssSampler } from './worker-rss';
 
 /** The bootstrap admin key of the pipeline the benchmark starts. */
 const BENCH_KEY = randomBytes(32).toString('base64url');
 
 /**
- * `npm run bench -- --images DIR --jobs N --workers K --workload thumb|filters|tiny|variants`
+ * `npm run bench -- --images DIR --jobs N --workers K --workload thumb|filters|tiny|variants [--peers [DIR]]`
  *
  * Measures, in one run on one machine: (1) the limit — sharp alone in this process on the
  * same images and operations, best of several in-flight counts; (2) the pipeline end to end,
  * HTTP accept to row committed, with K worker processes. Prints both and their ratio, job
  * latency percentiles and the highest RSS a worker process reached, and writes the figures as JSON.
+ * With --peers, then runs the peer pipelines in DIR (default ../shared/bench-peers) on the same images.
  */
 
 // Compiled to dist/bench/bench/src/main.js.
@@ -50,6 +52,7 @@ const WORKLOADS: Record<string, JobSpec> = {
 };
 
 const { values: args } = parseArgs({
+  args: withPeersDefault(process.argv.slice(2), join(ROOT, '..', 'shared', 'bench-peers')),
   options: {
     images: { type: 'string' },
     jobs: { type: 'string', default: '300' },
@@ -58,6 +61,7 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string' },
     prefetch: { type: 'string' },
     out: { type: 'string' },
+    peers: { type: 'string' },
   },
 });
 
@@ -140,6 +144,7 @@ async function main(): Promise<void> {
   const imagesDir = join(work, 'images');
   await mkdir(imagesDir);
   const names = await prepareImages(workloadName, imagesDir);
+  const peers = args.peers === undefined ? undefined : await preparePeers(resolve(args.peers), workloadName, names);
   console.log(`workload ${workloadName}: ${names.length} images, ${jobs} jobs, ${workers} workers, ${concurrency} requests in flight`);
 
   // (1) The limit, measured before and again after the pipeline: a shared machine drifts, and
@@ -253,6 +258,11 @@ async function main(): Promise<void> {
     await new Promise((r) => child.once('exit', r));
     await db.end().catch(() => undefined);
     await removeBenchResources(prefix);
+    // The peers read the same images, once this pipeline no longer competes for the cores.
+    if (peers && result) {
+      const project = { workload: workloadName, jobs, workers, imagesPerSecond: result.pipelineImagesPerSecond as number, sharpAloneImagesPerSecond: result.limitImagesPerSecond as number, ratio: result.ratio as number };
+      result.peers = await runPeers(peers, imagesDir, project);
+    }
     await rm(work, { recursive: true, force: true });
   }
   const out = resolve(args.out ?? join(ROOT, 'bench-results', `${workloadName}.json`));
