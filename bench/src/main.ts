@@ -38,7 +38,8 @@ const WORKLOADS: Record<string, JobSpec> = {
     operations: [{ op: 'resize', width: 1024 }, { op: 'blur', sigma: 2 }, { op: 'brightness', factor: 1.2 }, { op: 'grayscale' }],
     output: { format: 'jpeg', quality: 80 },
   },
-  tiny: { operations: [{ op: 'resize', width: 32 }], output: { format: 'jpeg', quality: 80 } },
+  // The peers' operation (../shared/bench-peers resize whatever they are given to 320 px wide).
+  tiny: { operations: [{ op: 'resize', width: 320 }], output: { format: 'jpeg', quality: 80 } },
   // Three outputs per job from one decode; the limit is sharp making the same three in-process.
   variants: {
     operations: [],
