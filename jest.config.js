@@ -1,5 +1,5 @@
-// Six suites: unit (pure logic, no servers; the launcher's too), integration (real RabbitMQ and PostgreSQL on
-// loopback), e2e (the built apps as separate processes), faults (the built apps under load
+// Six suites: unit (pure logic, no servers; the launcher's and the benchmark's too), integration
+// (real RabbitMQ and PostgreSQL on loopback), e2e (the built apps as separate processes), faults (the built apps under load
 // while processes, the broker, the database and the network fail), cluster (the built apps on
 // a three-node RabbitMQ cluster of their own while its nodes die) and deploy (the Dockerfile,
 // the compose file and the Helm chart, checked offline). `npm test` runs all of them.

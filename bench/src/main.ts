@@ -16,18 +16,21 @@ import sharp from 'sharp';
 import { removeBenchResources } from './bench-resources';
 import { printProfiles } from './cpu-profile';
 import { CpuMeter, formatCpuPerJob, pipelineRoles } from './process-cpu';
+import { preparePeers, runPeers, withPeersDefault } from './peers';
 import { childProcesses, PeakRssSampler } from './worker-rss';
 
 /** The bootstrap admin key of the pipeline the benchmark starts. */
 const BENCH_KEY = randomBytes(32).toString('base64url');
 
 /**
- * `npm run bench -- --images DIR --jobs N --workers K --workload thumb|filters|tiny|variants`
+ * `npm run bench -- --images DIR --jobs N --workers K --workload thumb|filters|tiny|variants [--peers [DIR]] [--cpu-prof DIR]`
  *
  * Measures, in one run on one machine: (1) the limit — sharp alone in this process on the
  * same images and operations, best of several in-flight counts; (2) the pipeline end to end,
  * HTTP accept to row committed, with K worker processes. Prints both and their ratio, job
  * latency percentiles and the highest RSS a worker process reached, and writes the figures as JSON.
+ * With --peers, then runs the peer pipelines in DIR (default ../shared/bench-peers) on the same images.
+ * Also prints the CPU each process spent per job; with --cpu-prof, each app's top functions by self time.
  */
 
 // Compiled to dist/bench/bench/src/main.js.
@@ -38,7 +41,8 @@ const WORKLOADS: Record<string, JobSpec> = {
     operations: [{ op: 'resize', width: 1024 }, { op: 'blur', sigma: 2 }, { op: 'brightness', factor: 1.2 }, { op: 'grayscale' }],
     output: { format: 'jpeg', quality: 80 },
   },
-  tiny: { operations: [{ op: 'resize', width: 32 }], output: { format: 'jpeg', quality: 80 } },
+  // The peers' operation (../shared/bench-peers resize whatever they are given to 320 px wide).
+  tiny: { operations: [{ op: 'resize', width: 320 }], output: { format: 'jpeg', quality: 80 } },
   // Three outputs per job from one decode; the limit is sharp making the same three in-process.
   variants: {
     operations: [],
@@ -52,6 +56,7 @@ const WORKLOADS: Record<string, JobSpec> = {
 };
 
 const { values: args } = parseArgs({
+  args: withPeersDefault(process.argv.slice(2), join(ROOT, '..', 'shared', 'bench-peers')),
   options: {
     images: { type: 'string' },
     jobs: { type: 'string', default: '300' },
@@ -60,6 +65,7 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string' },
     prefetch: { type: 'string' },
     out: { type: 'string' },
+    peers: { type: 'string' },
     // A folder for V8 CPU profiles of the producer, the workers and the writer (node --cpu-prof).
     'cpu-prof': { type: 'string' },
   },
@@ -144,6 +150,7 @@ async function main(): Promise<void> {
   const imagesDir = join(work, 'images');
   await mkdir(imagesDir);
   const names = await prepareImages(workloadName, imagesDir);
+  const peers = args.peers === undefined ? undefined : await preparePeers(resolve(args.peers), workloadName, names);
   console.log(`workload ${workloadName}: ${names.length} images, ${jobs} jobs, ${workers} workers, ${concurrency} requests in flight`);
 
   // (1) The limit, measured before and again after the pipeline: a shared machine drifts, and
@@ -277,6 +284,11 @@ async function main(): Promise<void> {
     if (profileDir) printProfiles(profileDir, roles, phaseUs);
     await db.end().catch(() => undefined);
     await removeBenchResources(prefix);
+    // The peers read the same images, once this pipeline no longer competes for the cores.
+    if (peers && result) {
+      const project = { workload: workloadName, jobs, workers, imagesPerSecond: result.pipelineImagesPerSecond as number, sharpAloneImagesPerSecond: result.limitImagesPerSecond as number, ratio: result.ratio as number };
+      result.peers = await runPeers(peers, imagesDir, project);
+    }
     await rm(work, { recursive: true, force: true });
   }
   const out = resolve(args.out ?? join(ROOT, 'bench-results', `${workloadName}.json`));
