@@ -18,6 +18,12 @@ async function declaredPng(width: number, height: number): Promise<Buffer> {
 }
 
 describe('readImageHeader', () => {
+  beforeAll(() => {
+    // libvips' block list is process-wide, and a worker an earlier test file ran in this process
+    // may have left every loader but the allowed ones blocked: these tests need SVG's.
+    sharp.unblock({ operation: ['VipsForeignLoad'] });
+  });
+
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'image-header-'));
