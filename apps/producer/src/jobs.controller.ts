@@ -167,22 +167,19 @@ export class JobsController {
 
   private async acceptJson(caller: Caller, id: string, request: JsonJobRequest, correlationId: string, key?: string): Promise<{ id: string; repeated: boolean }> {
     const { source, ...spec } = request;
-    const jobSource = await this.checkSource(source);
+    const { source: jobSource, inputPath } = await this.checkSource(source);
     await this.checkImagePaths(spec);
-    await this.outputSizes.check(jobSource, spec);
+    await this.outputSizes.check(jobSource, spec, inputPath);
     const idempotency = key === undefined ? undefined : { key, requestHash: digest({ source: jobSource, spec }) };
     return this.submission.submit(id, caller.keyId, jobSource, spec, idempotency, correlationId);
   }
 
-  /** A folder path must name a file there; a URL must be one workers may try, on an allowed port (where it leads, they check when they connect). */
-  private async checkSource(source: JsonJobRequest['source']): Promise<JobSource> {
-    if ('path' in source) {
-      await this.images.resolve(source.path);
-      return { kind: 'images', path: source.path };
-    }
+  /** A folder path must name a file there (its resolved path is returned); a URL must be one workers may try, on an allowed port (where it leads, they check when they connect). */
+  private async checkSource(source: JsonJobRequest['source']): Promise<{ source: JobSource; inputPath?: string }> {
+    if ('path' in source) return { source: { kind: 'images', path: source.path }, inputPath: await this.images.resolve(source.path) };
     const checked = checkSourceUrl(source.url, this.sourcePorts);
     if ('problem' in checked) throw new ValidationFailed([`source.url is not allowed: ${checked.problem}`]);
-    return { kind: 'url', url: checked.url.href };
+    return { source: { kind: 'url', url: checked.url.href } };
   }
 
   /** Runs a failed job again, as its next attempt; 409 for a job that has not failed. */

@@ -18,8 +18,9 @@ export class OutputSizeCheck {
     private readonly config: ProducerConfig,
   ) {}
 
-  async check(source: JobSource, spec: JobSpec): Promise<void> {
-    const input = await this.inputOf(source);
+  /** `inputPath`: the folder file's path, when the caller has resolved it already. */
+  async check(source: JobSource, spec: JobSpec, inputPath?: string): Promise<void> {
+    const input = inputPath ?? (await this.inputOf(source));
     const header = input === null ? null : await readSupportedImageHeader(input);
     if (!header) return;
     try {
