@@ -1,6 +1,8 @@
 import { Logger, OnApplicationShutdown } from '@nestjs/common';
 import { ChannelModel, connect } from 'amqplib';
+import { Writable } from 'node:stream';
 import { connectionRound, nodeLabel, parseAmqpUrls, roundDelay } from './amqp-urls';
+import { coalesceWrites } from './coalesced-writes';
 import { Topology, TopologyMode } from './topology';
 
 export interface AmqpConnectionOptions {
@@ -161,6 +163,8 @@ export class AmqpConnection implements OnApplicationShutdown {
       this.logger.warn(`Cannot reach RabbitMQ at ${label}: ${(error as Error).message}`);
       return null;
     }
+    // amqplib keeps its socket on the connection it wraps; frames written in one turn share a write.
+    coalesceWrites((model.connection as unknown as { stream: Writable }).stream);
     const closed = new Promise<Error | undefined>((resolve) =>
       model.once('close', (error?: Error) => {
         if (this.model === model) this.model = null;
