@@ -274,6 +274,17 @@ describe('parseImageJobMessage', () => {
       );
     });
 
+    it.each([[[{ kind: 'images', path: 'a.jpg' }]], [[]], ['photos/cat.jpg'], [42]])('a source that is not an object, in one problem that says so: %j', (source) => {
+      expect(problemsOf(() => parseImageJobMessage({ ...valid(), source }))).toEqual(['message.source must be an object with kind and path, key or url']);
+    });
+
+    it('a missing reference beside other envelope problems', () => {
+      expect(problemsOf(() => parseImageJobMessage({ ...valid(), jobId: 'x', source: { kind: 'images' } }))).toEqual([
+        'message.jobId must be a UUID',
+        'message.source.path is required for kind images',
+      ]);
+    });
+
     it('reports a missing path and bad operations together', () => {
       expect(problemsOf(() => parseImageJobMessage({ ...valid(), source: { kind: 'images' }, operations: 'flip' }))).toEqual([
         'message.source.path is required for kind images',
@@ -421,6 +432,11 @@ describe('parseJobEventMessage', () => {
     expect(parseJobEventMessage({ ...base(), type: 'failed', error, outputs: null }).outputs ?? undefined).toBeUndefined();
   });
 
+  it('leaves absent and null optional fields out of the event', () => {
+    expect(parseJobEventMessage({ ...base(), startedAt: null, error: null })).toStrictEqual(base());
+    expect(parseJobEventMessage({ ...base(), type: 'failed', error, outputs: null })).toStrictEqual({ ...base(), type: 'failed', error });
+  });
+
   it('rejects an array', () => {
     expect(problemsOf(() => parseJobEventMessage([base()]))).toEqual(['message must be an object']);
   });
@@ -445,7 +461,7 @@ describe('parseWorkerHeartbeat', () => {
 
   it('returns a heartbeat as a plain object', () => {
     const parsed = parseWorkerHeartbeat(beat());
-    expect(parsed).toEqual(beat());
+    expect(parsed).toStrictEqual(beat());
     expect(Object.getPrototypeOf(parsed)).toBe(Object.prototype);
   });
 
