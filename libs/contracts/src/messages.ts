@@ -1,9 +1,7 @@
-import { Type } from 'class-transformer';
-import { Allow, IsArray, IsBoolean, IsIn, IsInt, IsISO8601, IsNotEmpty, IsDefined, IsObject, IsOptional, IsString, IsUUID, Min, ValidateNested } from 'class-validator';
 import { JobError, JobSource, JobSpec, NamedOutputInfo, parseSpecInto } from './jobs';
 import { Operation } from './operations';
 import { OutputOptions } from './output';
-import { collectProblems, isPlainObject, validateAs, ValidationFailed } from './validation';
+import { checkShape, collectProblems, FieldChecks as check, isPlainObject, objectShape, shapeProblems, ValidationFailed } from './validation';
 import { DEFAULT_OUTPUT_NAME, parseVariantSpecs, VariantSpec } from './variants';
 
 /** AMQP `type` property of each message; consumers dispatch on it. */
@@ -85,71 +83,94 @@ export function attemptOfJobMessage(payload: unknown): number {
 }
 
 const SOURCE_REFERENCE = { images: 'path', upload: 'key', url: 'url' } as const;
+const SOURCE_KINDS = Object.keys(SOURCE_REFERENCE) as Array<JobSource['kind']>;
 
-class JobSourceShape {
-  @IsIn(Object.keys(SOURCE_REFERENCE)) kind: JobSource['kind'];
-  @IsOptional() @IsString() @IsNotEmpty() path?: string;
-  @IsOptional() @IsString() @IsNotEmpty() key?: string;
-  @IsOptional() @IsString() @IsNotEmpty() url?: string;
-}
+// Internal messages are checked by hand rather than with class-validator, whose cost showed in
+// the workers' and the writer's profiles; they are not part of the HTTP API's description.
+const JOB_SOURCE = objectShape({
+  kind: check.oneOf(SOURCE_KINDS),
+  path: check.optional(check.nonEmptyString),
+  key: check.optional(check.nonEmptyString),
+  url: check.optional(check.nonEmptyString),
+});
 
-class ImageJobEnvelope {
-  @IsUUID() jobId: string;
-  @IsInt() @Min(1) attempt: number;
-  @IsDefined({ message: '$property is required (an object with kind and path or key)' }) @ValidateNested() @Type(() => JobSourceShape)
-  source: JobSourceShape;
-  @Allow() operations: unknown;
-  @Allow() output: unknown;
-  @Allow() variants: unknown;
-  @IsISO8601() submittedAt: string;
+const IMAGE_JOB_ENVELOPE = objectShape({
+  jobId: check.uuid,
+  attempt: check.integerFrom(1),
+  source: check.any,
+  operations: check.any,
+  output: check.any,
+  variants: check.any,
+  submittedAt: check.isoDate,
+});
+
+function parseJobSource(problems: string[], raw: unknown, path: string): JobSource | undefined {
+  if (raw === undefined || raw === null) {
+    problems.push(`${path} is required (an object with kind and path or key)`);
+    return undefined;
+  }
+  if (!isPlainObject(raw)) {
+    problems.push(`${path} must be an object with kind and path, key or url`);
+    return undefined;
+  }
+  const found = shapeProblems(raw, JOB_SOURCE, path);
+  if (found.length > 0) {
+    problems.push(...found);
+    return undefined;
+  }
+  const kind = raw.kind as JobSource['kind'];
+  const field = SOURCE_REFERENCE[kind];
+  const reference = raw[field];
+  if (reference === undefined || reference === null) {
+    problems.push(`${path}.${field} is required for kind ${kind}`);
+    return undefined;
+  }
+  // Only the reference the kind uses is kept.
+  return { kind, [field]: reference } as JobSource;
 }
 
 /** Checks a job message from the broker; what fails here is a poison message, not a retryable one. */
 export function parseImageJobMessage(raw: unknown): ImageJobMessage {
-  const problems: string[] = [];
-  const envelope = collectProblems(problems, () => validateAs(ImageJobEnvelope, raw, 'message'));
-  if (!isPlainObject(raw)) throw new ValidationFailed(problems);
-  const source = envelope?.source;
-  const field = source ? SOURCE_REFERENCE[source.kind] : undefined;
-  const reference = source && field ? source[field] : undefined;
-  if (source && !reference) problems.push(`message.source.${field} is required for kind ${source.kind}`);
+  if (!isPlainObject(raw)) throw new ValidationFailed(['message must be an object']);
+  const problems = shapeProblems(raw, IMAGE_JOB_ENVELOPE, 'message');
+  const source = parseJobSource(problems, raw.source, 'message.source');
   // The operations are checked even when the envelope is broken, so the report is complete.
   const spec = parseSpecInto(problems, raw.operations, raw.output, 'message.') as JobSpec;
   const variants = raw.variants === undefined ? undefined : collectProblems(problems, () => parseVariantSpecs(raw.variants, 'message.variants'));
-  if (!envelope || !source || problems.length > 0) throw new ValidationFailed(problems);
+  if (problems.length > 0) throw new ValidationFailed(problems);
   return {
-    jobId: envelope.jobId,
-    attempt: envelope.attempt,
-    source: { kind: source.kind, [field!]: reference } as JobSource,
+    jobId: raw.jobId as string,
+    attempt: raw.attempt as number,
+    source: source!,
     operations: spec.operations,
     output: spec.output,
     ...(variants ? { variants } : {}),
-    submittedAt: envelope.submittedAt,
+    submittedAt: raw.submittedAt as string,
   };
 }
 
-class JobEventShape {
-  @IsString() @IsNotEmpty() eventId: string;
-  @IsUUID() jobId: string;
-  @IsIn(JOB_EVENT_TYPES) type: JobEventType;
-  @IsInt() @Min(1) attempt: number;
-  @IsInt() @Min(1) delivery: number;
-  @IsString() @IsNotEmpty() workerId: string;
-  @IsISO8601() at: string;
-  @IsOptional() @IsArray() @IsObject({ each: true }) outputs?: StoredOutput[];
+const JOB_EVENT = objectShape({
+  eventId: check.nonEmptyString,
+  jobId: check.uuid,
+  type: check.oneOf(JOB_EVENT_TYPES),
+  attempt: check.integerFrom(1),
+  delivery: check.integerFrom(1),
+  workerId: check.nonEmptyString,
+  at: check.isoDate,
+  outputs: check.optional(check.arrayOfObjects),
   /** The single output of events from workers that predate variants. */
-  @IsOptional() @IsObject() output?: Omit<StoredOutput, 'name'>;
-  @IsOptional() @IsObject() error?: JobError;
-  @IsOptional() @IsISO8601() startedAt?: string;
-}
+  output: check.optional(check.object),
+  error: check.optional(check.object),
+  startedAt: check.optional(check.isoDate),
+});
 
 export function parseJobEventMessage(raw: unknown): JobEventMessage {
-  const { output, ...event } = validateAs(JobEventShape, raw, 'message');
+  const { output, ...event } = checkShape(raw, JOB_EVENT, 'message') as unknown as JobEventMessage & { output?: Omit<StoredOutput, 'name'> };
   if (output && !event.outputs) event.outputs = [{ name: DEFAULT_OUTPUT_NAME, ...output }];
   if (event.type === 'succeeded' && !event.outputs?.length) throw new ValidationFailed(['message.outputs is required for a succeeded event']);
   if ((event.type === 'failed' || event.type === 'retrying') && !event.error) throw new ValidationFailed([`message.error is required for a ${event.type} event`]);
   if (event.type === 'started' && event.startedAt) throw new ValidationFailed(['message.startedAt belongs on an outcome, not on a started event']);
-  return { ...event };
+  return event;
 }
 
 /** A worker saying it is alive, every few seconds, with what it has done since it started. */
@@ -166,18 +187,18 @@ export interface WorkerHeartbeatMessage {
   stopping: boolean;
 }
 
-class WorkerHeartbeatShape {
-  @IsString() @IsNotEmpty() workerId: string;
-  @IsString() host: string;
-  @IsInt() @Min(0) pid: number;
-  @IsISO8601() startedAt: string;
-  @IsISO8601() at: string;
-  @IsInt() @Min(0) jobsSucceeded: number;
-  @IsInt() @Min(0) jobsFailed: number;
-  @IsInt() @Min(0) inFlight: number;
-  @IsBoolean() stopping: boolean;
-}
+const WORKER_HEARTBEAT = objectShape({
+  workerId: check.nonEmptyString,
+  host: check.string,
+  pid: check.integerFrom(0),
+  startedAt: check.isoDate,
+  at: check.isoDate,
+  jobsSucceeded: check.integerFrom(0),
+  jobsFailed: check.integerFrom(0),
+  inFlight: check.integerFrom(0),
+  stopping: check.boolean,
+});
 
 export function parseWorkerHeartbeat(raw: unknown): WorkerHeartbeatMessage {
-  return { ...validateAs(WorkerHeartbeatShape, raw, 'message') };
+  return checkShape(raw, WORKER_HEARTBEAT, 'message') as unknown as WorkerHeartbeatMessage;
 }

@@ -45,7 +45,7 @@ export const ROUTE_SCOPES: Record<string, Scope[]> = {
   'POST /v1/jobs/retry-failed': ['admin'],
 };
 
-/** The request and message classes, as JSON Schema, straight from their class-validator decorators. */
+/** The request classes, as JSON Schema, straight from their class-validator decorators. */
 function dtoSchemas(): Record<string, Schema> {
   const schemas = validationMetadatasToSchemas({ refPointerPrefix: '#/components/schemas/' }) as Record<string, Schema>;
   // Fields typed with a union of literals get a `$ref` to `Object` besides their enum; the enum says it all.
@@ -54,8 +54,6 @@ function dtoSchemas(): Record<string, Schema> {
       if (property.$ref === '#/components/schemas/Object') delete property.$ref;
     }
   }
-  // Internal message shapes are not part of the HTTP API.
-  for (const name of ['JobSourceShape', 'ImageJobEnvelope', 'JobEventShape', 'WorkerHeartbeatShape']) delete schemas[name];
   for (const [op, cls] of Object.entries(OPERATION_CLASSES)) {
     schemas[cls.name].examples = OPERATION_EXAMPLES.filter((example) => example.op === (op as OperationName));
   }

@@ -1,5 +1,5 @@
 import { plainToInstance } from 'class-transformer';
-import { validateSync, ValidationError } from 'class-validator';
+import { isISO8601, isUUID, validateSync, ValidationError } from 'class-validator';
 import { MAX_OPERATIONS, Operation, OPERATION_CLASSES, OPERATION_NAMES, OperationName } from './operations';
 import { OutputOptions, outputOptionProblems } from './output';
 
@@ -52,6 +52,73 @@ export function validateAs<T extends object>(cls: new () => T, raw: unknown, pat
   const errors = validateSync(instance, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true });
   if (errors.length > 0) throw new ValidationFailed(describeErrors(errors, path));
   return instance;
+}
+
+/**
+ * A check of one field of a shape checked by hand: the problem with `value`, located at `at`
+ * (e.g. `message.attempt`), or undefined when it is fine. The wording follows class-validator's,
+ * so a field reads the same whichever way it was checked.
+ */
+export type FieldCheck = (value: unknown, at: string, field: string) => string | undefined;
+
+/** The fields of an object and their checks; any other field is refused. */
+export interface ObjectShape {
+  readonly checks: ReadonlyArray<readonly [string, FieldCheck]>;
+  readonly fields: ReadonlySet<string>;
+}
+
+export function objectShape(checks: Record<string, FieldCheck>): ObjectShape {
+  return { checks: Object.entries(checks), fields: new Set(Object.keys(checks)) };
+}
+
+export const FieldChecks = {
+  /** For a field that is known but checked elsewhere. */
+  any: (() => undefined) as FieldCheck,
+  string: ((value, at) => (typeof value === 'string' ? undefined : `${at} must be a string`)) as FieldCheck,
+  nonEmptyString: ((value, at) => (typeof value !== 'string' ? `${at} must be a string` : value === '' ? `${at} should not be empty` : undefined)) as FieldCheck,
+  boolean: ((value, at) => (typeof value === 'boolean' ? undefined : `${at} must be a boolean value`)) as FieldCheck,
+  object: ((value, at) => (isPlainObject(value) ? undefined : `${at} must be an object`)) as FieldCheck,
+  arrayOfObjects: ((value, at, field) =>
+    !Array.isArray(value) ? `${at} must be an array` : value.every(isPlainObject) ? undefined : `${at}: each value in ${field} must be an object`) as FieldCheck,
+  uuid: ((value, at) => (isUUID(value) ? undefined : `${at} must be a UUID`)) as FieldCheck,
+  isoDate: ((value, at) => (isISO8601(value) ? undefined : `${at} must be a valid ISO 8601 date string`)) as FieldCheck,
+  integerFrom:
+    (min: number): FieldCheck =>
+    (value, at) =>
+      !Number.isInteger(value) ? `${at} must be an integer number` : (value as number) < min ? `${at} must not be less than ${min}` : undefined,
+  oneOf:
+    (values: readonly string[]): FieldCheck =>
+    (value, at) =>
+      values.includes(value as string) ? undefined : `${at} must be one of the following values: ${values.join(', ')}`,
+  /** Absent and null pass, as with class-validator's `@IsOptional()`. */
+  optional:
+    (check: FieldCheck): FieldCheck =>
+    (value, at, field) =>
+      value === undefined || value === null ? undefined : check(value, at, field),
+};
+
+/** Every problem of `raw`'s fields against `shape`: fields it does not name first, then each check in order. */
+export function shapeProblems(raw: Record<string, unknown>, shape: ObjectShape, path: string): string[] {
+  const problems: string[] = [];
+  for (const key of Object.keys(raw)) if (!shape.fields.has(key)) problems.push(`${path}.${key} is not a known field`);
+  for (const [field, check] of shape.checks) {
+    const problem = check(raw[field], `${path}.${field}`, field);
+    if (problem !== undefined) problems.push(problem);
+  }
+  return problems;
+}
+
+/**
+ * Checks `raw` against `shape` without class-validator's cost, for messages parsed on every
+ * delivery. Returns a copy with the shape's fields in its order; absent and null ones are left out.
+ */
+export function checkShape(raw: unknown, shape: ObjectShape, path: string): Record<string, unknown> {
+  if (!isPlainObject(raw)) throw new ValidationFailed([`${path} must be an object`]);
+  const problems = shapeProblems(raw, shape, path);
+  if (problems.length > 0) throw new ValidationFailed(problems);
+  const checked: Record<string, unknown> = {};
+  for (const [field] of shape.checks) if (raw[field] !== undefined && raw[field] !== null) checked[field] = raw[field];
+  return checked;
 }
 
 export function parseOperations(raw: unknown, path = 'operations'): Operation[] {
