@@ -102,4 +102,24 @@ describe('openLoop', () => {
     expect(sentAtClock).toEqual([0, 25, 50]);
     expect(lateMs).toBe(30);
   });
+
+  it('sends the rest after a refusal and then fails with it', async () => {
+    const sent: number[] = [];
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const stream = openLoop([0, 15, 30], async (i) => {
+        sent.push(i);
+        if (i === 0) throw new Error('refused with 503');
+        return i;
+      });
+      await expect(stream).rejects.toThrow('refused with 503');
+      await new Promise((r) => setImmediate(r));
+      expect(sent).toEqual([0, 1, 2]);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
 });

@@ -64,7 +64,10 @@ export async function openLoop<T>(offsetsMs: readonly number[], send: (index: nu
       continue;
     }
     lateMs = Math.max(lateMs, -wait);
-    answers.push(send(answers.length));
+    const answer = send(answers.length);
+    // A refusal is reported once every job is sent, not as an unhandled rejection meanwhile.
+    answer.catch(() => undefined);
+    answers.push(answer);
   }
   return { answers: await Promise.all(answers), lateMs };
 }
