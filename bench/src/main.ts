@@ -14,6 +14,7 @@ import { connect } from 'amqplib';
 import { Client } from 'pg';
 import sharp from 'sharp';
 import { removeBenchResources } from './bench-resources';
+import { exited } from './child-exit';
 import { printProfiles } from './cpu-profile';
 import { arrivalCount, arrivalOffsetsMs, formatP99OverIdle, median, openLoop, summarizeLatencies } from './latency';
 import { CpuMeter, formatCpuPerJob, pipelineRoles } from './process-cpu';
@@ -393,7 +394,7 @@ async function main(): Promise<void> {
   } finally {
     rss?.stop();
     child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    await exited(child);
     if (profileDir) printProfiles(profileDir, roles, phaseUs);
     await db.end().catch(() => undefined);
     await removeBenchResources(prefix);
