@@ -1,4 +1,4 @@
-import { arrivalCount, arrivalOffsetsMs, formatP99OverIdle, median, openLoop, percentile, summarizeLatencies } from './latency';
+import { arrivalCount, arrivalOffsetsMs, formatP99OverIdle, median, openLoop, p99OverIdle, percentile, summarizeLatencies } from './latency';
 
 describe('percentile', () => {
   it('takes the nearest rank below, and the last value for p100', () => {
@@ -39,14 +39,16 @@ describe('summarizeLatencies', () => {
   });
 });
 
-describe('formatP99OverIdle', () => {
-  it('says how many times the idle latency the p99 at half capacity is', () => {
-    expect(formatP99OverIdle(85, 25)).toBe('p99 at half capacity = 3.4 × idle latency');
-    expect(formatP99OverIdle(25, 25)).toBe('p99 at half capacity = 1.0 × idle latency');
+describe('p99OverIdle and formatP99OverIdle', () => {
+  it('say how many times the idle latency the p99 at half capacity is', () => {
+    expect(p99OverIdle(85, 25)).toBe(3.4);
+    expect(formatP99OverIdle(p99OverIdle(85, 25))).toBe('p99 at half capacity = 3.4 × idle latency');
+    expect(formatP99OverIdle(p99OverIdle(25, 25))).toBe('p99 at half capacity = 1.0 × idle latency');
   });
 
-  it('does not divide by an idle latency of zero', () => {
-    expect(formatP99OverIdle(5, 0)).toBe('p99 at half capacity = ∞ × idle latency');
+  it('do not divide by an idle latency of zero', () => {
+    expect(p99OverIdle(5, 0)).toBe(Infinity);
+    expect(formatP99OverIdle(p99OverIdle(5, 0))).toBe('p99 at half capacity = ∞ × idle latency');
   });
 });
 

@@ -27,10 +27,14 @@ export function summarizeLatencies(latencies: readonly number[]): LatencySummary
   return { p50: Math.round(percentile(sorted, 50)), p99: Math.round(percentile(sorted, 99)), max: Math.round(sorted[sorted.length - 1]) };
 }
 
-/** "p99 at half capacity = 3.4 × idle latency": how much a steady stream costs a job over an idle pipeline. */
-export function formatP99OverIdle(p99Ms: number, idleMs: number): string {
-  const multiple = idleMs > 0 ? `${(p99Ms / idleMs).toFixed(1)} ×` : '∞ ×';
-  return `p99 at half capacity = ${multiple} idle latency`;
+/** How many times the idle latency a steady stream's p99 is: what the stream costs a job over an idle pipeline. */
+export function p99OverIdle(p99Ms: number, idleMs: number): number {
+  return idleMs > 0 ? p99Ms / idleMs : Infinity;
+}
+
+/** "p99 at half capacity = 3.4 × idle latency". */
+export function formatP99OverIdle(multiple: number): string {
+  return `p99 at half capacity = ${Number.isFinite(multiple) ? multiple.toFixed(1) : '∞'} × idle latency`;
 }
 
 /**

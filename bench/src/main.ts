@@ -16,7 +16,7 @@ import sharp from 'sharp';
 import { removeBenchResources } from './bench-resources';
 import { exited } from './child-exit';
 import { printProfiles } from './cpu-profile';
-import { arrivalCount, arrivalOffsetsMs, formatP99OverIdle, median, openLoop, summarizeLatencies } from './latency';
+import { arrivalCount, arrivalOffsetsMs, formatP99OverIdle, median, openLoop, p99OverIdle, summarizeLatencies } from './latency';
 import { CpuMeter, formatCpuPerJob, pipelineRoles } from './process-cpu';
 import { preparePeers, runPeers, withPeersDefault } from './peers';
 import { refusedStatuses, Submission, submissions } from './submissions';
@@ -156,12 +156,12 @@ interface JobLatency {
   status: string;
 }
 
-/** The latency of each job that has finished, among `ids` (all the database's jobs if none are given). */
-async function finishedLatencies(db: Client, ids?: string[]): Promise<JobLatency[]> {
+/** The latency of each job of `ids` that has finished. */
+async function finishedLatencies(db: Client, ids: string[]): Promise<JobLatency[]> {
   const { rows } = await db.query(
     `SELECT extract(epoch FROM (updated_at - created_at)) * 1000 AS latency_ms, status FROM jobs
-      WHERE status IN ('succeeded', 'failed') AND ($1::uuid[] IS NULL OR id = ANY($1::uuid[]))`,
-    [ids ?? null],
+      WHERE id = ANY($1::uuid[]) AND status IN ('succeeded', 'failed')`,
+    [ids],
   );
   return rows.map((row) => ({ latencyMs: Number(row.latency_ms), status: row.status as string }));
 }
@@ -352,11 +352,12 @@ async function main(): Promise<void> {
     const steady = await latenciesOnceFinished(db, stream.answers, 50, Math.max(120_000, (steadyCount / steadyRate) * 1000 * 4));
     const steadyLatencyMs = summarizeLatencies(steady.map((job) => job.latencyMs));
     const steadyFailed = steady.filter((job) => job.status !== 'succeeded').length;
+    const steadyP99OverIdle = p99OverIdle(steadyLatencyMs.p99, idleLatencyMs);
     const steadyRssMiB = rss.endPhase();
     singleAgent.destroy();
     console.log(
       `steady stream: ${steadyCount} jobs at ${steadyRate.toFixed(1)}/s (half of ${pipelineRate.toFixed(1)}) over ${(steadyCount / steadyRate).toFixed(1)} s: ` +
-        `latency p50 ${steadyLatencyMs.p50} ms, p99 ${steadyLatencyMs.p99} ms, max ${steadyLatencyMs.max} ms; ${formatP99OverIdle(steadyLatencyMs.p99, idleLatencyMs)}; ` +
+        `latency p50 ${steadyLatencyMs.p50} ms, p99 ${steadyLatencyMs.p99} ms, max ${steadyLatencyMs.max} ms; ${formatP99OverIdle(steadyP99OverIdle)}; ` +
         `sender at worst ${Math.round(stream.lateMs)} ms late; failed ${steadyFailed}; peak worker RSS ${steadyRssMiB} MiB`,
     );
     const peakWorkerRssMiB = rss.stop();
@@ -380,7 +381,7 @@ async function main(): Promise<void> {
       steadyRatePerSecond: Number(steadyRate.toFixed(1)),
       steadyJobs: steadyCount,
       steadyLatencyMs,
-      steadyP99OverIdle: Number((steadyLatencyMs.p99 / idleLatencyMs).toFixed(2)),
+      steadyP99OverIdle: Number(steadyP99OverIdle.toFixed(2)),
       steadySenderLateMs: Math.round(stream.lateMs),
       steadyFailed,
       peakWorkerRssMiB,
