@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { removeBenchResources } from './bench-resources';
+import { exited } from './child-exit';
 
 /**
  * `npm run bench:auth -- [--seconds 5] [--concurrency 16]`
@@ -95,7 +96,7 @@ async function main(): Promise<void> {
         figures[`GET /v1/keys/me, created key (row lookup, digest), ${counted}`] = await rate(base, '/v1/keys/me', key);
       } finally {
         child.kill('SIGTERM');
-        await new Promise((resolve) => child.once('exit', resolve));
+        await exited(child);
       }
     }
   } finally {

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { JobSpec } from '@pipeline/contracts';
+import { batchOperationCount, JobSpec } from '@pipeline/contracts';
 import { ensureDatabase } from '@pipeline/database';
 import { processImage, processVariants } from '@pipeline/imaging';
 import { ChildProcess, spawn } from 'node:child_process';
@@ -14,23 +14,33 @@ import { connect } from 'amqplib';
 import { Client } from 'pg';
 import sharp from 'sharp';
 import { removeBenchResources } from './bench-resources';
+import { exited } from './child-exit';
 import { printProfiles } from './cpu-profile';
+import { arrivalCount, arrivalOffsetsMs, formatP99OverIdle, median, openLoop, p99OverIdle, summarizeLatencies } from './latency';
 import { CpuMeter, formatCpuPerJob, pipelineRoles } from './process-cpu';
 import { preparePeers, runPeers, withPeersDefault } from './peers';
+import { refusedStatuses, Submission, submissions } from './submissions';
 import { childProcesses, PeakRssSampler } from './worker-rss';
 
 /** The bootstrap admin key of the pipeline the benchmark starts. */
 const BENCH_KEY = randomBytes(32).toString('base64url');
 
 /**
- * `npm run bench -- --images DIR --jobs N --workers K --workload thumb|filters|tiny|variants [--peers [DIR]] [--cpu-prof DIR]`
+ * `npm run bench -- --images DIR --jobs N --workers K --workload thumb|filters|tiny|variants [--concurrency C] [--prefetch P]
+ *   [--batch B] [--idle-jobs 20] [--steady-seconds 10 | --steady-jobs S] [--out FILE] [--peers [DIR]] [--cpu-prof DIR]`
  *
  * Measures, in one run on one machine: (1) the limit — sharp alone in this process on the
  * same images and operations, best of several in-flight counts; (2) the pipeline end to end,
- * HTTP accept to row committed, with K worker processes. Prints both and their ratio, job
- * latency percentiles and the highest RSS a worker process reached, and writes the figures as JSON.
+ * HTTP accept to row committed, with K worker processes: N jobs with C requests in flight, each
+ * request one job (POST /v1/jobs) or, with --batch B, B jobs (POST /v1/jobs/batch). Prints both
+ * and their ratio, job latency percentiles and the highest RSS a worker process reached.
+ * Then, on the drained pipeline: (3) idle latency — --idle-jobs jobs one at a time, each sent once
+ * the previous one finished, their median; (4) a steady stream — single jobs arriving open-loop at
+ * half the throughput (2) measured, for --steady-seconds (or --steady-jobs jobs), their p50/p99/max
+ * and the p99 as a multiple of the idle latency. A job's latency is its row's updated_at - created_at.
+ * Writes the figures as JSON (--out, default bench-results/<workload>[-batchB].json).
  * With --peers, then runs the peer pipelines in DIR (default ../shared/bench-peers) on the same images.
- * Also prints the CPU each process spent per job; with --cpu-prof, each app's top functions by self time.
+ * Also prints the CPU each process spent per job in (2); with --cpu-prof, each app's top functions by self time.
  */
 
 // Compiled to dist/bench/bench/src/main.js.
@@ -66,12 +76,25 @@ const { values: args } = parseArgs({
     prefetch: { type: 'string' },
     out: { type: 'string' },
     peers: { type: 'string' },
+    batch: { type: 'string', default: '1' },
+    'idle-jobs': { type: 'string', default: '20' },
+    'steady-seconds': { type: 'string', default: '10' },
+    'steady-jobs': { type: 'string' },
     // A folder for V8 CPU profiles of the producer, the workers and the writer (node --cpu-prof).
     'cpu-prof': { type: 'string' },
   },
 });
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+/** What the producer takes in one batch unless told otherwise (MAX_BATCH_JOBS, MAX_BATCH_OPERATIONS), and the most jobs it can be told. */
+const DEFAULT_MAX_BATCH_JOBS = 100;
+const DEFAULT_MAX_BATCH_OPERATIONS = 2000;
+const HIGHEST_MAX_BATCH_JOBS = 10_000;
+
+function positiveInteger(option: string, value: string | undefined, max = Number.MAX_SAFE_INTEGER): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1 || number > max) throw new Error(`--${option} must be an integer from 1 to ${max}, got ${value}`);
+  return number;
+}
 
 async function prepareImages(workload: string, folder: string): Promise<string[]> {
   if (workload === 'tiny') {
@@ -109,15 +132,48 @@ async function measureLimit(folder: string, names: string[], jobs: number, inFli
   return jobs / (Number(process.hrtime.bigint() - started) / 1e9);
 }
 
-function post(agent: Agent, port: number, body: string): Promise<number> {
+function post(agent: Agent, port: number, path: string, body: string): Promise<{ status: number; body: string }> {
   return new Promise((resolvePost, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/v1/jobs', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${BENCH_KEY}` } }, (res) => {
-      res.resume();
-      res.on('end', () => resolvePost(res.statusCode ?? 0));
+    const req = request({ host: '127.0.0.1', port, path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${BENCH_KEY}` } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolvePost({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
     });
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/** Submits one job (POST /v1/jobs); its id. */
+async function submitOne(agent: Agent, port: number, body: string): Promise<string> {
+  const answer = await post(agent, port, '/v1/jobs', body);
+  if (answer.status !== 202) throw new Error(`a job was refused with ${answer.status}: ${answer.body.slice(0, 200)}`);
+  return (JSON.parse(answer.body) as { id: string }).id;
+}
+
+interface JobLatency {
+  latencyMs: number;
+  status: string;
+}
+
+/** The latency of each job of `ids` that has finished. */
+async function finishedLatencies(db: Client, ids: string[]): Promise<JobLatency[]> {
+  const { rows } = await db.query(
+    `SELECT extract(epoch FROM (updated_at - created_at)) * 1000 AS latency_ms, status FROM jobs
+      WHERE id = ANY($1::uuid[]) AND status IN ('succeeded', 'failed')`,
+    [ids],
+  );
+  return rows.map((row) => ({ latencyMs: Number(row.latency_ms), status: row.status as string }));
+}
+
+/** Waits until every job of `ids` has finished, polling every `pollMs`; their latencies. */
+async function latenciesOnceFinished(db: Client, ids: string[], pollMs: number, timeoutMs: number): Promise<JobLatency[]> {
+  for (const deadline = Date.now() + timeoutMs; ; ) {
+    const finished = await finishedLatencies(db, ids);
+    if (finished.length === ids.length) return finished;
+    if (Date.now() > deadline) throw new Error(`${ids.length - finished.length} of ${ids.length} jobs did not finish within ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
 }
 
 async function waitUntilReady(port: number, prefix: string, workers: number, child: ChildProcess): Promise<void> {
@@ -143,15 +199,28 @@ async function main(): Promise<void> {
   const workloadName = args.workload!;
   const workload = WORKLOADS[workloadName];
   if (!workload) throw new Error(`--workload must be one of ${Object.keys(WORKLOADS).join(', ')}`);
-  const jobs = Number(args.jobs);
-  const workers = Number(args.workers);
-  const concurrency = Number(args.concurrency ?? (workloadName === 'tiny' ? 128 : 32));
+  const jobs = positiveInteger('jobs', args.jobs);
+  const workers = positiveInteger('workers', args.workers);
+  const concurrency = positiveInteger('concurrency', args.concurrency ?? (workloadName === 'tiny' ? '128' : '32'));
+  const batch = positiveInteger('batch', args.batch, HIGHEST_MAX_BATCH_JOBS);
+  const idleJobs = positiveInteger('idle-jobs', args['idle-jobs']);
+  const steadySeconds = Number(args['steady-seconds']);
+  if (!(steadySeconds > 0)) throw new Error(`--steady-seconds must be a positive number, got ${args['steady-seconds']}`);
+  const steadyJobs = args['steady-jobs'] === undefined ? undefined : positiveInteger('steady-jobs', args['steady-jobs']);
   const work = await mkdtemp(join(tmpdir(), 'pipeline-bench-'));
   const imagesDir = join(work, 'images');
   await mkdir(imagesDir);
   const names = await prepareImages(workloadName, imagesDir);
   const peers = args.peers === undefined ? undefined : await preparePeers(resolve(args.peers), workloadName, names);
-  console.log(`workload ${workloadName}: ${names.length} images, ${jobs} jobs, ${workers} workers, ${concurrency} requests in flight`);
+  const spec = workload.variants
+    ? { operations: workload.operations, outputs: workload.variants.map(({ name, operations, output }) => ({ name, operations, ...output })) }
+    : { operations: workload.operations, output: workload.output };
+  const jobBodies = names.map((name) => JSON.stringify({ source: { path: name }, ...spec }));
+  const requests = submissions(jobBodies, jobs, batch);
+  // Every job has the workload's operations: a full batch holds the most.
+  const batchOperations = batch * batchOperationCount([JSON.parse(jobBodies[0])]);
+  const perRequest = batch === 1 ? 'one job per request (POST /v1/jobs)' : `batches of ${batch} (POST /v1/jobs/batch)`;
+  console.log(`workload ${workloadName}: ${names.length} images, ${jobs} jobs, ${workers} workers, ${concurrency} requests in flight, ${perRequest}`);
 
   // (1) The limit, measured before and again after the pipeline: a shared machine drifts, and
   // the mean of the two is a fairer yardstick than either.
@@ -194,6 +263,9 @@ async function main(): Promise<void> {
       QUOTA_STORED_BYTES: '0',
       QUOTA_JOBS_PER_DAY: '0',
       ...(args.prefetch ? { WORKER_PREFETCH: args.prefetch } : {}),
+      // The batch size is the bench's choice, not the producer's default limits.
+      ...(batch > DEFAULT_MAX_BATCH_JOBS ? { MAX_BATCH_JOBS: String(batch) } : {}),
+      ...(batchOperations > DEFAULT_MAX_BATCH_OPERATIONS ? { MAX_BATCH_OPERATIONS: String(batchOperations) } : {}),
       ...(profileDir ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${profileDir}`.trim() } : {}),
     },
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -214,18 +286,15 @@ async function main(): Promise<void> {
     await cpu.start();
     phaseUs.fromUs = Number(process.hrtime.bigint() / 1000n);
     const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
-    const spec = workload.variants
-      ? { operations: workload.operations, outputs: workload.variants.map(({ name, operations, output }) => ({ name, operations, ...output })) }
-      : { operations: workload.operations, output: workload.output };
-    const bodies = names.map((name) => JSON.stringify({ source: { path: name }, ...spec }));
-    let submitted = 0;
+    let sent = 0;
     const rejected: number[] = [];
     const start = Date.now();
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
-        while (submitted < jobs) {
-          const status = await post(agent, port, bodies[submitted++ % bodies.length]);
-          if (status !== 202) rejected.push(status);
+        while (sent < requests.length) {
+          const submission: Submission = requests[sent++];
+          const answer = await post(agent, port, submission.path, submission.body);
+          rejected.push(...refusedStatuses(submission, answer.status, answer.body));
         }
       }),
     );
@@ -241,57 +310,103 @@ async function main(): Promise<void> {
       `SELECT extract(epoch FROM (updated_at - created_at)) * 1000 AS latency_ms, extract(epoch FROM updated_at) * 1000 AS committed_ms, status FROM jobs`,
     );
     const failed = rows.filter((row) => row.status !== 'succeeded').length;
-    const latencies = rows.map((row) => Number(row.latency_ms)).sort((a, b) => a - b);
+    const latencies = rows.map((row) => Number(row.latency_ms));
     const lastCommit = Math.max(...rows.map((row) => Number(row.committed_ms)));
     const pipelineRate = jobs / ((lastCommit - start) / 1000);
     phaseUs.toUs = Number(process.hrtime.bigint() / 1000n);
     const { cpuPerJobMs, transactionsPerJob } = await cpu.stop(jobs, polls + 2);
-    const peakWorkerRssMiB = rss.stop();
+    const throughputRssMiB = rss.endPhase();
     agent.destroy();
     const after = await measureLimits('after');
     const limit = (before.best + after.best) / 2;
     const limits = { before: before.byInFlight, after: after.byInFlight };
+    const latencyMs = summarizeLatencies(latencies);
+    console.log(
+      `pipeline${batch > 1 ? ` (batches of ${batch})` : ''}: ${pipelineRate.toFixed(1)} images/s end to end (limit ${limit.toFixed(1)}, ratio ${(pipelineRate / limit).toFixed(2)}); ` +
+        `latency p50 ${latencyMs.p50} ms, p99 ${latencyMs.p99} ms; failed ${failed}; peak worker RSS ${throughputRssMiB} MiB`,
+    );
+    console.log(`${formatCpuPerJob(cpuPerJobMs, sharpAloneCpuMs)}; ${transactionsPerJob} database transactions per job`);
+    // The workers idled while sharp alone was measured again: no phase of theirs.
+    rss.endPhase();
+
+    // (3) Idle latency: one job at a time on the drained pipeline, each sent once the previous finished.
+    const singleAgent = new Agent({ keepAlive: true });
+    const idle: JobLatency[] = [];
+    for (let i = 0; i < idleJobs; i++) {
+      const id = await submitOne(singleAgent, port, jobBodies[i % jobBodies.length]);
+      idle.push(...(await latenciesOnceFinished(db, [id], 10, 60_000)));
+    }
+    const idleLatencies = idle.map((job) => job.latencyMs);
+    const idleLatencyMs = median(idleLatencies);
+    const idleFailed = idle.filter((job) => job.status !== 'succeeded').length;
+    const idleRssMiB = rss.endPhase();
+    console.log(
+      `idle latency: median ${idleLatencyMs.toFixed(1)} ms over ${idleJobs} jobs one at a time (min ${Math.round(Math.min(...idleLatencies))} ms, ` +
+        `max ${Math.round(Math.max(...idleLatencies))} ms); failed ${idleFailed}; peak worker RSS ${idleRssMiB} MiB`,
+    );
+
+    // (4) A steady stream at half the capacity (2) measured: single jobs arriving on a clock, not on answers.
+    const steadyRate = pipelineRate / 2;
+    const steadyCount = steadyJobs ?? arrivalCount(steadyRate, steadySeconds);
+    const stream = await openLoop(arrivalOffsetsMs(steadyRate, steadyCount), (i) => submitOne(singleAgent, port, jobBodies[i % jobBodies.length]));
+    const steady = await latenciesOnceFinished(db, stream.answers, 50, Math.max(120_000, (steadyCount / steadyRate) * 1000 * 4));
+    const steadyLatencyMs = summarizeLatencies(steady.map((job) => job.latencyMs));
+    const steadyFailed = steady.filter((job) => job.status !== 'succeeded').length;
+    const steadyP99OverIdle = p99OverIdle(steadyLatencyMs.p99, idleLatencyMs);
+    const steadyRssMiB = rss.endPhase();
+    singleAgent.destroy();
+    console.log(
+      `steady stream: ${steadyCount} jobs at ${steadyRate.toFixed(1)}/s (half of ${pipelineRate.toFixed(1)}) over ${(steadyCount / steadyRate).toFixed(1)} s: ` +
+        `latency p50 ${steadyLatencyMs.p50} ms, p99 ${steadyLatencyMs.p99} ms, max ${steadyLatencyMs.max} ms; ${formatP99OverIdle(steadyP99OverIdle)}; ` +
+        `sender at worst ${Math.round(stream.lateMs)} ms late; failed ${steadyFailed}; peak worker RSS ${steadyRssMiB} MiB`,
+    );
+    const peakWorkerRssMiB = rss.stop();
     result = {
       workload: workloadName,
       images: names.length,
       jobs,
       workers,
       concurrency,
+      batch,
       limitImagesPerSecond: Number(limit.toFixed(1)),
       limitByInFlight: limits,
       pipelineImagesPerSecond: Number(pipelineRate.toFixed(1)),
       ratio: Number((pipelineRate / limit).toFixed(3)),
       acceptRatePerSecond: Number((jobs / acceptedIn).toFixed(1)),
-      latencyMs: { p50: Math.round(percentile(latencies, 50)), p99: Math.round(percentile(latencies, 99)), max: Math.round(latencies[latencies.length - 1]) },
+      latencyMs,
       failed,
+      idleJobs,
+      idleLatencyMs: Number(idleLatencyMs.toFixed(1)),
+      idleFailed,
+      steadyRatePerSecond: Number(steadyRate.toFixed(1)),
+      steadyJobs: steadyCount,
+      steadyLatencyMs,
+      steadyP99OverIdle: Number(steadyP99OverIdle.toFixed(2)),
+      steadySenderLateMs: Math.round(stream.lateMs),
+      steadyFailed,
       peakWorkerRssMiB,
+      peakWorkerRssMiBByPhase: { throughput: throughputRssMiB, idle: idleRssMiB, steady: steadyRssMiB },
       cpuPerJobMs,
       transactionsPerJob,
       sharpAloneCpuMsPerImage: Number(sharpAloneCpuMs.toFixed(2)),
       node: process.version,
       at: new Date().toISOString(),
     };
-    console.log(
-      `pipeline: ${pipelineRate.toFixed(1)} images/s end to end (limit ${limit.toFixed(1)}, ratio ${(pipelineRate / limit).toFixed(2)}); ` +
-        `latency p50 ${result.latencyMs && (result.latencyMs as { p50: number }).p50} ms, p99 ${(result.latencyMs as { p99: number }).p99} ms; failed ${failed}; ` +
-        `peak worker RSS ${peakWorkerRssMiB} MiB`,
-    );
-    console.log(`${formatCpuPerJob(cpuPerJobMs, sharpAloneCpuMs)}; ${transactionsPerJob} database transactions per job`);
   } finally {
     rss?.stop();
     child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    await exited(child);
     if (profileDir) printProfiles(profileDir, roles, phaseUs);
     await db.end().catch(() => undefined);
     await removeBenchResources(prefix);
     // The peers read the same images, once this pipeline no longer competes for the cores.
     if (peers && result) {
-      const project = { workload: workloadName, jobs, workers, imagesPerSecond: result.pipelineImagesPerSecond as number, sharpAloneImagesPerSecond: result.limitImagesPerSecond as number, ratio: result.ratio as number };
+      const project = { workload: workloadName, jobs, workers, jobsPerRequest: batch, imagesPerSecond: result.pipelineImagesPerSecond as number, sharpAloneImagesPerSecond: result.limitImagesPerSecond as number, ratio: result.ratio as number };
       result.peers = await runPeers(peers, imagesDir, project);
     }
     await rm(work, { recursive: true, force: true });
   }
-  const out = resolve(args.out ?? join(ROOT, 'bench-results', `${workloadName}.json`));
+  const out = resolve(args.out ?? join(ROOT, 'bench-results', `${workloadName}${batch > 1 ? `-batch${batch}` : ''}.json`));
   await mkdir(join(out, '..'), { recursive: true });
   await writeFile(out, JSON.stringify(result, null, 2) + '\n');
   console.log(`figures written to ${out}`);

@@ -43,7 +43,7 @@ describe('parsePeerOutput', () => {
 });
 
 describe('comparisonTable', () => {
-  const project = { workload: 'thumb', jobs: 240, workers: 2, imagesPerSecond: 50.31, sharpAloneImagesPerSecond: 67.6, ratio: 0.743 };
+  const project = { workload: 'thumb', jobs: 240, workers: 2, jobsPerRequest: 1, imagesPerSecond: 50.31, sharpAloneImagesPerSecond: 67.6, ratio: 0.743 };
 
   it('puts this project and every peer in one table, a failed peer with its reason', () => {
     const table = comparisonTable(project, [
@@ -58,6 +58,11 @@ describe('comparisonTable', () => {
       '| thumb, 240 jobs | Nest 2×4 | failed: node x exited with code 1: a / b |  |  |',
       '(each ratio is to sharp alone as measured by that pipeline in this run)',
     ]);
+  });
+
+  it('says so on the project row when the jobs were submitted in batches', () => {
+    const table = comparisonTable({ ...project, workload: 'tiny', jobs: 1000, jobsPerRequest: 100, imagesPerSecond: 251.04, ratio: 0.6 }, []);
+    expect(table.split('\n')[2]).toBe('| tiny, 1000 jobs | this project, 2 workers, batch of 100 | 251.0 | 67.6 | 0.60 |');
   });
 
   it("says each ratio is to that pipeline's own sharp alone", () => {

@@ -42,6 +42,8 @@ export interface ProjectFigures {
   workload: string;
   jobs: number;
   workers: number;
+  /** Jobs per request: above one, they were submitted in batches (POST /v1/jobs/batch). */
+  jobsPerRequest: number;
   imagesPerSecond: number;
   sharpAloneImagesPerSecond: number;
   ratio: number;
@@ -91,7 +93,7 @@ export function comparisonTable(project: ProjectFigures, peers: PeerResult[]): s
   const lines = [
     row(['workload', 'pipeline', 'jobs/s', 'sharp alone/s', 'ratio']),
     row(['---', '---', '---', '---', '---']),
-    row([workload, `this project, ${project.workers} workers`, project.imagesPerSecond.toFixed(1), project.sharpAloneImagesPerSecond.toFixed(1), project.ratio.toFixed(2)]),
+    row([workload, `this project, ${project.workers} workers${project.jobsPerRequest > 1 ? `, batch of ${project.jobsPerRequest}` : ''}`, project.imagesPerSecond.toFixed(1), project.sharpAloneImagesPerSecond.toFixed(1), project.ratio.toFixed(2)]),
     ...peers.map((peer) =>
       'error' in peer
         ? row([workload, peer.name, `failed: ${peer.error.replace(/\|/g, '/')}`, '', ''])

@@ -27,9 +27,10 @@ export function rssBytes(pid: number): number | undefined {
   }
 }
 
-/** Samples the RSS of some processes every `intervalMs` and keeps the highest each reached. */
+/** Samples the RSS of some processes every `intervalMs` and keeps the highest each reached, over the run and over the current phase. */
 export class PeakRssSampler {
   private readonly peaks = new Map<number, number>();
+  private phasePeaks = new Map<number, number>();
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -43,14 +44,28 @@ export class PeakRssSampler {
   private sample(): void {
     for (const pid of this.pids) {
       const rss = rssBytes(pid);
-      if (rss !== undefined) this.peaks.set(pid, Math.max(this.peaks.get(pid) ?? 0, rss));
+      if (rss === undefined) continue;
+      this.peaks.set(pid, Math.max(this.peaks.get(pid) ?? 0, rss));
+      this.phasePeaks.set(pid, Math.max(this.phasePeaks.get(pid) ?? 0, rss));
     }
   }
 
-  /** Stops sampling; the highest RSS of any one process, in MiB. */
+  /** The highest RSS of any one process since the previous phase ended (or sampling began), in MiB; the next phase starts now. */
+  endPhase(): number {
+    this.sample();
+    const peak = toMiB(this.phasePeaks);
+    this.phasePeaks = new Map();
+    return peak;
+  }
+
+  /** Stops sampling; the highest RSS of any one process over the whole run, in MiB. */
   stop(): number {
     this.sample();
     clearInterval(this.timer);
-    return Math.round(Math.max(0, ...this.peaks.values()) / (1024 * 1024));
+    return toMiB(this.peaks);
   }
+}
+
+function toMiB(peaks: Map<number, number>): number {
+  return Math.round(Math.max(0, ...peaks.values()) / (1024 * 1024));
 }
