@@ -1,4 +1,5 @@
 import { BlobStorage, FilesystemBlobStorage, StorageKeys } from '@pipeline/storage';
+import { createHook } from 'node:async_hooks';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -12,7 +13,8 @@ import { mainThreadCpuTicks } from './process-cpu';
  *
  * What a durable write of one object costs: puts per second and CPU per put (the whole
  * process, and its main thread alone: the event loop a worker shares with its jobs), for one
- * and for eight puts at a time, into a new folder under `--dir`. `putIfAbsent` writes each
+ * and for eight puts at a time, into a new folder under `--dir`; and the calls into libuv's
+ * file system requests per put, counted apart (the count slows the calls down). `putIfAbsent` writes each
  * object into a folder of its own, as a worker stores a job's output; `put` writes them all
  * into one folder, as the producer stores uploads.
  */
@@ -29,6 +31,7 @@ const WRITES: Record<string, Write> = {
 };
 
 interface Figures {
+  fsCallsPerPut: number;
   putsPerSecond: number;
   cpuMsPerPut: number;
   mainThreadCpuMsPerPut: number;
@@ -47,12 +50,18 @@ async function measure(write: Write, concurrency: number): Promise<Figures> {
       );
     };
     await run(Date.now() + 500); // warm-up
+    const fsCallsPerPut = await countFsCalls(async () => {
+      const start = next;
+      await run(Date.now() + 500);
+      return next - start;
+    });
     const before = { puts: next, at: process.hrtime.bigint(), cpu: process.cpuUsage(), mainThread: mainThreadCpuTicks() };
     await run(Date.now() + seconds * 1000);
     const puts = next - before.puts;
     const elapsedSeconds = Number(process.hrtime.bigint() - before.at) / 1e9;
     const cpu = process.cpuUsage(before.cpu);
     return {
+      fsCallsPerPut,
       putsPerSecond: puts / elapsedSeconds,
       cpuMsPerPut: (cpu.user + cpu.system) / 1000 / puts,
       mainThreadCpuMsPerPut: (((mainThreadCpuTicks() - before.mainThread) / ticksPerSecond) * 1000) / puts,
@@ -62,13 +71,32 @@ async function measure(write: Write, concurrency: number): Promise<Figures> {
   }
 }
 
+/** The async resources of a file system request, by any of fs's APIs (a FileHandle's close has one of its own). */
+const FS_REQUESTS = new Set(['FSREQCALLBACK', 'FSREQPROMISE', 'FILEHANDLECLOSEREQ']);
+
+/** File system requests (each one a trip to libuv's pool, and a callback or a promise back) per put of `puts()`. */
+async function countFsCalls(puts: () => Promise<number>): Promise<number> {
+  let calls = 0;
+  const hook = createHook({
+    init: (_id, type) => {
+      if (FS_REQUESTS.has(type)) calls++;
+    },
+  }).enable();
+  try {
+    const done = await puts();
+    return calls / done;
+  } finally {
+    hook.disable();
+  }
+}
+
 async function main(): Promise<void> {
   console.log(`${data.length} B objects, ${seconds} s a run, into ${args.dir}`);
   for (const [label, write] of Object.entries(WRITES)) {
     for (const concurrency of [1, 8]) {
       const figures = await measure(write, concurrency);
       console.log(
-        `${label}, ${concurrency} at a time: ${figures.putsPerSecond.toFixed(0)} puts/s, CPU ${figures.cpuMsPerPut.toFixed(3)} ms per put (main thread ${figures.mainThreadCpuMsPerPut.toFixed(3)} ms)`,
+        `${label}, ${concurrency} at a time: ${figures.fsCallsPerPut.toFixed(1)} fs calls per put, ${figures.putsPerSecond.toFixed(0)} puts/s, CPU ${figures.cpuMsPerPut.toFixed(3)} ms per put (main thread ${figures.mainThreadCpuMsPerPut.toFixed(3)} ms)`,
       );
     }
   }
