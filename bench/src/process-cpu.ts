@@ -48,25 +48,24 @@ export function formatCpuPerJob(perJob: CpuPerJob, sharpAloneMs: number): string
   return `CPU per job: ${parts.join(', ')}, total ${perJob.total.toFixed(2)} ms (sharp alone: ${sharpAloneMs.toFixed(2)} ms per image)`;
 }
 
-/** The user and system time in clock ticks of a /proc stat line (its fields 14 and 15). */
-function ticksOfStat(stat: string): number {
-  // Field 2, the command name, may hold spaces and parentheses: the fields after it start past the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
-}
-
 /** The user and system time of a process in clock ticks (fields 14 and 15 of /proc/<pid>/stat), or undefined once it is gone. */
 export function cpuTicks(pid: number): number | undefined {
   try {
-    return ticksOfStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 2, the command name, may hold spaces and parentheses: the fields after it start past the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
   } catch {
     return undefined;
   }
 }
 
-/** The user and system time, in clock ticks, of this process's main thread alone (not libuv's pool nor V8's helpers). */
-export function mainThreadCpuTicks(): number {
-  return ticksOfStat(readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8'));
+/**
+ * The CPU time, in nanoseconds, of this process's main thread alone (not libuv's pool nor V8's
+ * helpers): the scheduler's own count (/proc/<pid>/task/<tid>/schedstat), finer than clock ticks.
+ */
+export function mainThreadCpuNs(): number {
+  return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]);
 }
 
 export function snapshot(pids: Iterable<number>): CpuSnapshot {

@@ -1,12 +1,11 @@
 import { BlobStorage, FilesystemBlobStorage, StorageKeys } from '@pipeline/storage';
 import { createHook } from 'node:async_hooks';
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { mainThreadCpuTicks } from './process-cpu';
+import { mainThreadCpuNs } from './process-cpu';
 
 /**
  * `npm run bench:storage -- [--seconds 5] [--size 65536] [--dir /tmp]`
@@ -22,7 +21,6 @@ import { mainThreadCpuTicks } from './process-cpu';
 const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, size: { type: 'string', default: '65536' }, dir: { type: 'string', default: tmpdir() } } });
 const seconds = Number(args.seconds);
 const data = randomBytes(Number(args.size));
-const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 
 type Write = (storage: BlobStorage, n: number) => Promise<unknown>;
 const WRITES: Record<string, Write> = {
@@ -55,7 +53,7 @@ async function measure(write: Write, concurrency: number): Promise<Figures> {
       await run(Date.now() + 500);
       return next - start;
     });
-    const before = { puts: next, at: process.hrtime.bigint(), cpu: process.cpuUsage(), mainThread: mainThreadCpuTicks() };
+    const before = { puts: next, at: process.hrtime.bigint(), cpu: process.cpuUsage(), mainThread: mainThreadCpuNs() };
     await run(Date.now() + seconds * 1000);
     const puts = next - before.puts;
     const elapsedSeconds = Number(process.hrtime.bigint() - before.at) / 1e9;
@@ -64,7 +62,7 @@ async function measure(write: Write, concurrency: number): Promise<Figures> {
       fsCallsPerPut,
       putsPerSecond: puts / elapsedSeconds,
       cpuMsPerPut: (cpu.user + cpu.system) / 1000 / puts,
-      mainThreadCpuMsPerPut: (((mainThreadCpuTicks() - before.mainThread) / ticksPerSecond) * 1000) / puts,
+      mainThreadCpuMsPerPut: (mainThreadCpuNs() - before.mainThread) / 1e6 / puts,
     };
   } finally {
     await rm(folder, { recursive: true, force: true });
