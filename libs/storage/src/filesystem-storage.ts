@@ -259,10 +259,10 @@ function openNew(path: string): Promise<number> {
   return openFile(path, 'wx');
 }
 
-/** Removes a file; one already gone is not an error. */
+/** Removes a file; one already gone, or whose folder is not there, is not an error. */
 async function removeFile(path: string): Promise<void> {
   await unlink(path).catch((error: unknown) => {
-    if (!isNotFound(error)) throw error;
+    if (!isNotFound(error) && errorCode(error) !== 'ENOTDIR') throw error;
   });
 }
 
