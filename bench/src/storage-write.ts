@@ -10,10 +10,10 @@ import { mainThreadCpuNs } from './process-cpu';
 /**
  * `npm run bench:storage -- [--seconds 5] [--size 65536] [--dir /tmp]`
  *
- * What a durable write of one object costs: puts per second and CPU per put (the whole
+ * What a durable write of one object costs: file system requests per put (counted in a phase
+ * of their own, as counting slows them down), puts per second and CPU per put (the whole
  * process, and its main thread alone: the event loop a worker shares with its jobs), for one
- * and for eight puts at a time, into a new folder under `--dir`; and the calls into libuv's
- * file system requests per put, counted apart (the count slows the calls down). `putIfAbsent` writes each
+ * and for eight puts at a time, into a new folder under `--dir`. `putIfAbsent` writes each
  * object into a folder of its own, as a worker stores a job's output; `put` writes them all
  * into one folder, as the producer stores uploads.
  */
