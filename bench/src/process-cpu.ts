@@ -60,6 +60,14 @@ export function cpuTicks(pid: number): number | undefined {
   }
 }
 
+/**
+ * The CPU time, in nanoseconds, of this process's main thread alone (not libuv's pool nor V8's
+ * helpers): the scheduler's own count (/proc/<pid>/task/<tid>/schedstat), finer than clock ticks.
+ */
+export function mainThreadCpuNs(): number {
+  return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]);
+}
+
 export function snapshot(pids: Iterable<number>): CpuSnapshot {
   const result: CpuSnapshot = new Map();
   for (const pid of pids) {

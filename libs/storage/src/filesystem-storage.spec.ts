@@ -1,3 +1,4 @@
+import { readlinkSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
@@ -32,6 +33,29 @@ function failingStream(good: Buffer[], error: Error): Readable {
       }
     },
   });
+}
+
+type DiskCall = { call: 'fsync' | 'fdatasync'; path: string } | { call: 'link' | 'rename'; from: string; to: string };
+
+/**
+ * Records the flushes and the names put in place by every fs call of this process, whichever
+ * API makes them (fs.promises, FileHandle or callbacks): all of them go through Node's fs
+ * binding, which is wrapped here; a flushed descriptor is named by its /proc link.
+ */
+function recordDiskCalls(): { calls: DiskCall[]; stop: () => void } {
+  const binding = (process as unknown as { binding(name: 'fs'): Record<string, (...args: unknown[]) => unknown> }).binding('fs');
+  const calls: DiskCall[] = [];
+  const originals = new Map<string, (...args: unknown[]) => unknown>();
+  for (const call of ['fsync', 'fdatasync', 'link', 'rename'] as const) {
+    const original = binding[call];
+    originals.set(call, original);
+    binding[call] = function (this: unknown, ...args: unknown[]) {
+      if (call === 'fsync' || call === 'fdatasync') calls.push({ call, path: readlinkSync(`/proc/self/fd/${args[0] as number}`) });
+      else calls.push({ call, from: String(args[0]), to: String(args[1]) });
+      return original.apply(this, args);
+    };
+  }
+  return { calls, stop: () => originals.forEach((original, call) => (binding[call] = original)) };
 }
 
 describe('FilesystemBlobStorage', () => {
@@ -168,6 +192,69 @@ describe('FilesystemBlobStorage', () => {
       await rm(join(root, 'outputs'), { recursive: true });
       await storage.put('outputs/j.1/default', Readable.from([Buffer.from('streamed')]));
       expect((await storage.read('outputs/j.1/default')).toString()).toBe('streamed');
+    });
+  });
+
+  describe('durability', () => {
+    let recorder: ReturnType<typeof recordDiskCalls>;
+    let seen: number;
+    beforeEach(() => {
+      recorder = recordDiskCalls();
+      seen = 0;
+    });
+    afterEach(() => recorder.stop());
+
+    /** The folders flushed since the last call, sorted, relative to the root ('' for the root). */
+    const foldersSynced = () => {
+      const synced = recorder.calls.slice(seen).flatMap((entry) => (entry.call === 'fsync' ? [relative(root, entry.path)] : []));
+      seen = recorder.calls.length;
+      return synced.sort();
+    };
+
+    it('flushes the bytes, then puts the name in place, then flushes the folder that holds it', async () => {
+      await storage.put('outputs/p', Buffer.from('put'));
+      await storage.putIfAbsent('outputs/q', Buffer.from('putIfAbsent'));
+      const withoutFolders = recorder.calls.filter((entry) => !(entry.call === 'fsync' && relative(root, entry.path) !== 'outputs'));
+      expect(withoutFolders.map((entry) => ('path' in entry ? [entry.call, relative(root, entry.path)] : [entry.call, relative(root, entry.to)]))).toEqual([
+        ['fdatasync', expect.stringMatching(/^outputs\/p\..*\.tmp$/)],
+        ['rename', 'outputs/p'],
+        ['fsync', 'outputs'],
+        ['fdatasync', expect.stringMatching(/^outputs\/q\..*\.tmp$/)],
+        ['link', 'outputs/q'],
+        ['fsync', 'outputs'],
+      ]);
+    });
+
+    it('flushes each folder that gained a new folder, once', async () => {
+      await storage.putIfAbsent('outputs/j.1/default', Buffer.from('a'));
+      expect(foldersSynced()).toEqual(['', 'outputs', 'outputs/j.1']);
+      await storage.putIfAbsent('outputs/j.1/small', Buffer.from('b'));
+      expect(foldersSynced()).toEqual(['outputs/j.1']);
+      await storage.put('outputs/k.1/default', Buffer.from('c'));
+      expect(foldersSynced()).toEqual(['outputs', 'outputs/k.1']);
+    });
+
+    it('flushes the parent of a folder it finds made by another writer, which may not have flushed it yet', async () => {
+      await storage.putIfAbsent('outputs/j.1/default', Buffer.from('a'));
+      foldersSynced();
+      const other = new FilesystemBlobStorage(root);
+      await other.putIfAbsent('outputs/j.1/small', Buffer.from('b'));
+      expect(foldersSynced()).toEqual(['outputs', 'outputs/j.1']);
+      await other.putIfAbsent('outputs/j.1/large', Buffer.from('c'));
+      expect(foldersSynced()).toEqual(['outputs/j.1']);
+    });
+
+    it('flushes the folders of a root it made', async () => {
+      await new FilesystemBlobStorage(join(root, 'not', 'yet')).put('outputs/x', Buffer.from('x'));
+      expect(foldersSynced()).toEqual(['', 'not', 'not/yet', 'not/yet/outputs']);
+    });
+
+    it('flushes a folder made again after someone else removed it, and its parent', async () => {
+      await storage.putIfAbsent('outputs/j.1/default', Buffer.from('a'));
+      await rm(join(root, 'outputs', 'j.1'), { recursive: true });
+      foldersSynced();
+      await storage.putIfAbsent('outputs/j.1/default', Buffer.from('b'));
+      expect(foldersSynced()).toEqual(['outputs', 'outputs/j.1']);
     });
   });
 

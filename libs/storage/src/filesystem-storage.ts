@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { FileHandle, link, mkdir, open, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
+import * as fs from 'node:fs';
+import { link, mkdir, readFile, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
 import { BlobNotFoundError, BlobStorage } from './blob-storage';
+import { foldersToSyncAfterMaking, GroupSync } from './folder-sync';
 
 const KEY_PATTERN = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_.-]+)*$/;
 
@@ -20,10 +22,17 @@ function isNotFound(error: unknown): boolean {
  * Storage in a folder shared by every process (a volume in compose and Kubernetes).
  * Writes go to a temporary file in the same folder and are flushed; then the object's name
  * is put in place (a rename replaces, a link creates only) and the folder itself is flushed,
- * so that a stored object survives a power loss.
+ * as is the parent of a folder a write makes, so that a stored object survives a power loss.
  */
 export class FilesystemBlobStorage extends BlobStorage {
   private readonly root: string;
+  /**
+   * Folders known to be there, each with the flush of its entry in its parent (a promise, as a
+   * write into a folder another write has just made must wait for that flush too): a write into
+   * one of them opens its file at once, a write elsewhere makes the folder first.
+   */
+  private readonly knownFolders = new Map<string, Promise<void>>();
+  private readonly folderSyncs = new GroupSync(syncFolder);
 
   constructor(root: string) {
     super();
@@ -41,30 +50,29 @@ export class FilesystemBlobStorage extends BlobStorage {
 
   async put(key: string, data: Buffer | Readable, through?: Transform): Promise<{ sizeBytes: number }> {
     const path = this.pathToWrite(key, data);
-    const { temporary, sizeBytes } = await this.writeTemporary(path, data, through);
+    const { temporary, sizeBytes, folderDurable } = await this.writeTemporary(path, data, through);
     try {
       await rename(temporary, path);
     } catch (error) {
-      await rm(temporary, { force: true });
+      await removeFile(temporary);
       throw error;
     }
-    await syncFolder(dirname(path));
+    await Promise.all([this.folderSyncs.after(dirname(path)), folderDurable]);
     return { sizeBytes };
   }
 
   async putIfAbsent(key: string, data: Buffer | Readable): Promise<{ created: boolean; sizeBytes: number }> {
     const path = this.pathToWrite(key, data);
-    const { temporary, sizeBytes } = await this.writeTemporary(path, data);
+    const { temporary, sizeBytes, folderDurable } = await this.writeTemporary(path, data);
     try {
       // Unlike rename, link never replaces: of racing writers exactly one gets the name.
       await link(temporary, path);
     } catch (error) {
+      await removeFile(temporary);
       if (errorCode(error) !== 'EEXIST') throw error;
       return { created: false, sizeBytes: (await stat(path)).size };
-    } finally {
-      await rm(temporary, { force: true });
     }
-    await syncFolder(dirname(path));
+    await Promise.all([removeFile(temporary), this.folderSyncs.after(dirname(path)), folderDurable]);
     return { created: true, sizeBytes };
   }
 
@@ -79,32 +87,29 @@ export class FilesystemBlobStorage extends BlobStorage {
   }
 
   /**
-   * Writes the bytes to a new temporary file beside `path`, flushed to disk. A stream is joined
-   * to the file (through `through`) with pipeline() in this call's first, synchronous step: an
-   * error it emits while the file is being opened is this call's rejection, never an unhandled
-   * 'error' event, and the stream is destroyed whenever the write fails, so whatever feeds it is
-   * not left waiting. The folder is created only when the file cannot be opened for lack of it,
-   * so a common write costs no extra call, and a folder removed by someone else is made again.
+   * Writes the bytes to a new temporary file beside `path`, flushed to disk; `folderDurable`
+   * settles once the folder's own entry is on disk too. A stream is joined to the file (through
+   * `through`) with pipeline() in this call's first, synchronous step: an error it emits while
+   * the file is being opened is this call's rejection, never an unhandled 'error' event, and the
+   * stream is destroyed whenever the write fails, so whatever feeds it is not left waiting.
    */
-  private async writeTemporary(path: string, data: Buffer | Readable, through?: Transform): Promise<{ temporary: string; sizeBytes: number }> {
+  private async writeTemporary(path: string, data: Buffer | Readable, through?: Transform): Promise<{ temporary: string; sizeBytes: number; folderDurable: Promise<void> }> {
     const temporary = `${path}.${randomUUID()}.tmp`;
     let sizeBytes = 0;
+    let folderDurable: Promise<void> = Promise.resolve();
     const writeFile = async (chunks: AsyncIterable<Buffer | string> | Iterable<Buffer>) => {
-      const handle = await openNew(temporary).catch(async (error: unknown) => {
-        if (!isNotFound(error)) throw error;
-        await mkdir(dirname(path), { recursive: true });
-        return openNew(temporary);
-      });
+      const opened = await this.openInFolder(temporary, dirname(path));
+      folderDurable = opened.folderDurable;
       try {
         for await (const chunk of chunks) {
           const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
           // A write may take only part of the bytes (a full disk about to fail, a signal).
-          for (let offset = 0; offset < bytes.length; ) offset += (await handle.write(bytes, offset)).bytesWritten;
+          for (let offset = 0; offset < bytes.length; ) offset += await writeSome(opened.fd, bytes, offset);
           sizeBytes += bytes.length;
         }
-        await handle.datasync();
+        await fdatasync(opened.fd);
       } finally {
-        await handle.close();
+        await close(opened.fd);
       }
     };
     try {
@@ -114,11 +119,47 @@ export class FilesystemBlobStorage extends BlobStorage {
         through?.destroy();
         throw data.errored ?? Object.assign(new Error('Premature close: the stream was destroyed before it could be stored'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
       } else await (through ? pipeline(data, through, writeFile) : pipeline(data, writeFile));
-      return { temporary, sizeBytes };
+      return { temporary, sizeBytes, folderDurable };
     } catch (error) {
-      await rm(temporary, { force: true });
+      await removeFile(temporary);
       throw error;
     }
+  }
+
+  /**
+   * Opens a new file in `folder`. A folder not known to be there is made first (one call, where
+   * a failed open would cost two), and the folders that gained an entry are flushed meanwhile;
+   * a known folder found gone (removed by someone else) is made again.
+   */
+  private async openInFolder(file: string, folder: string): Promise<{ fd: number; folderDurable: Promise<void> }> {
+    const known = this.knownFolders.get(folder);
+    if (known) {
+      try {
+        return { fd: await openNew(file), folderDurable: known };
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+        this.forgetFolder(folder);
+      }
+    }
+    const firstMade = await mkdir(folder, { recursive: true });
+    const folderDurable = Promise.all(foldersToSyncAfterMaking(this.root, folder, firstMade).map((parent) => this.folderSyncs.after(parent))).then(() => undefined);
+    this.rememberFolder(folder, folderDurable);
+    return { fd: await openNew(file), folderDurable };
+  }
+
+  private rememberFolder(folder: string, durable: Promise<void>): void {
+    this.knownFolders.delete(folder);
+    this.knownFolders.set(folder, durable);
+    // A folder whose flush failed is made and flushed again by the next write into it.
+    durable.catch(() => {
+      if (this.knownFolders.get(folder) === durable) this.forgetFolder(folder);
+    });
+    // Most folders take the outputs of one job: the oldest are forgotten first.
+    if (this.knownFolders.size > KNOWN_FOLDERS_LIMIT) this.knownFolders.delete(this.knownFolders.keys().next().value!);
+  }
+
+  private forgetFolder(folder: string): void {
+    this.knownFolders.delete(folder);
   }
 
   async read(key: string): Promise<Buffer> {
@@ -134,7 +175,7 @@ export class FilesystemBlobStorage extends BlobStorage {
     const path = this.pathOf(key);
     const size = await this.sizeOf(key);
     if (size === null) throw new BlobNotFoundError(key);
-    return { stream: createReadStream(path), sizeBytes: size };
+    return { stream: fs.createReadStream(path), sizeBytes: size };
   }
 
   async sizeOf(key: string): Promise<number | null> {
@@ -151,7 +192,7 @@ export class FilesystemBlobStorage extends BlobStorage {
   }
 
   async delete(key: string): Promise<void> {
-    await rm(this.pathOf(key), { force: true });
+    await removeFile(this.pathOf(key));
   }
 
   /**
@@ -171,7 +212,7 @@ export class FilesystemBlobStorage extends BlobStorage {
             if (isNotFound(error)) return;
             throw error;
           }
-          await rm(path, { force: true });
+          await removeFile(path);
           folders.add(dirname(path));
         }),
       );
@@ -185,6 +226,7 @@ export class FilesystemBlobStorage extends BlobStorage {
     for (let current = folder; dirname(current) !== this.root && current.startsWith(this.root + sep); current = dirname(current)) {
       try {
         await rmdir(current);
+        this.forgetFolder(current);
       } catch (error) {
         if (isNotFound(error)) continue;
         // Not empty (another object, or a write under way): leave it and its parents.
@@ -198,17 +240,38 @@ export class FilesystemBlobStorage extends BlobStorage {
 /** Files removed at once by deleteMany: enough to overlap the calls, few enough to spare the file descriptors. */
 const DELETE_CONCURRENCY = 32;
 
+/** Folders remembered as there; enough for every job a worker has under way, with its variants. */
+const KNOWN_FOLDERS_LIMIT = 1024;
+
+// The callback API on plain descriptors: a FileHandle costs an object, and a promise of its own kind, per call.
+const openFile = promisify(fs.open);
+const close = promisify(fs.close);
+const fdatasync = promisify(fs.fdatasync);
+const fsync = promisify(fs.fsync);
+
+/** Writes from `offset` on; gives how many bytes were written, maybe fewer than asked. */
+function writeSome(fd: number, bytes: Buffer, offset: number): Promise<number> {
+  return new Promise((resolve, reject) => fs.write(fd, bytes, offset, bytes.length - offset, null, (error, written) => (error ? reject(error) : resolve(written))));
+}
+
 /** A file that must not exist yet (each temporary name is new). */
-function openNew(path: string): Promise<FileHandle> {
-  return open(path, 'wx');
+function openNew(path: string): Promise<number> {
+  return openFile(path, 'wx');
+}
+
+/** Removes a file; one already gone, or whose folder is not there, is not an error. */
+async function removeFile(path: string): Promise<void> {
+  await unlink(path).catch((error: unknown) => {
+    if (!isNotFound(error) && errorCode(error) !== 'ENOTDIR') throw error;
+  });
 }
 
 /** Flushes a folder's entries, so that a name just put in place is on disk too. */
 async function syncFolder(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
+  const fd = await openFile(dir, 'r');
   try {
-    await handle.sync();
+    await fsync(fd);
   } finally {
-    await handle.close();
+    await close(fd);
   }
 }
