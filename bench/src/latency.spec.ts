@@ -1,4 +1,4 @@
-import { arrivalCount, arrivalOffsetsMs, formatP99OverIdle, median, openLoop, p99OverIdle, percentile, summarizeLatencies } from './latency';
+import { arrivalCount, arrivalOffsetsMs, formatP99OverIdle, median, openLoop, p99OverIdle, percentile, summarizeLatencies, summarizeSegments, formatSegments } from './latency';
 
 describe('percentile', () => {
   it('takes the nearest rank below, and the last value for p100', () => {
@@ -123,5 +123,14 @@ describe('openLoop', () => {
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }
+  });
+});
+
+describe('latency segments', () => {
+  it('summarises each segment on its own and says which is which', () => {
+    const jobs = Array.from({ length: 100 }, (_, i) => ({ queuedMs: i, processingMs: 10, recordingMs: 100 - i }));
+    const segments = summarizeSegments(jobs);
+    expect(segments).toEqual({ queuedMs: { p50: 50, p99: 99 }, processingMs: { p50: 10, p99: 10 }, recordingMs: { p50: 51, p99: 100 } });
+    expect(formatSegments(segments)).toBe('queued 50/99 ms, processing 10/10 ms, recording 51/100 ms (p50/p99)');
   });
 });

@@ -75,3 +75,29 @@ export async function openLoop<T>(offsetsMs: readonly number[], send: (index: nu
   }
   return { answers: await Promise.all(answers), lateMs };
 }
+
+/**
+ * Where a job's latency went, from its row: queued (accepted → a worker started it: the
+ * producer's publish, the broker, waiting for a worker), processing (started → outcome, the
+ * worker's clock), recording (outcome → committed: the event's publish and the writer's batch).
+ */
+export interface LatencySegments {
+  queuedMs: number;
+  processingMs: number;
+  recordingMs: number;
+}
+
+/** p50 and p99 of each segment, in whole milliseconds. */
+export function summarizeSegments(jobs: readonly LatencySegments[]): Record<keyof LatencySegments, { p50: number; p99: number }> {
+  const of = (key: keyof LatencySegments) => {
+    const { p50, p99 } = summarizeLatencies(jobs.map((job) => job[key]));
+    return { p50, p99 };
+  };
+  return { queuedMs: of('queuedMs'), processingMs: of('processingMs'), recordingMs: of('recordingMs') };
+}
+
+/** "queued 3/40 ms, processing 8/30 ms, recording 5/60 ms (p50/p99)". */
+export function formatSegments(segments: ReturnType<typeof summarizeSegments>): string {
+  const part = (name: string, { p50, p99 }: { p50: number; p99: number }) => `${name} ${p50}/${p99} ms`;
+  return `${part('queued', segments.queuedMs)}, ${part('processing', segments.processingMs)}, ${part('recording', segments.recordingMs)} (p50/p99)`;
+}

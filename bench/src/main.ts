@@ -16,7 +16,7 @@ import sharp from 'sharp';
 import { removeBenchResources } from './bench-resources';
 import { exited } from './child-exit';
 import { printProfiles } from './cpu-profile';
-import { arrivalCount, arrivalOffsetsMs, formatP99OverIdle, median, openLoop, p99OverIdle, summarizeLatencies } from './latency';
+import { arrivalCount, arrivalOffsetsMs, formatP99OverIdle, median, openLoop, p99OverIdle, summarizeLatencies, summarizeSegments, formatSegments, LatencySegments } from './latency';
 import { CpuMeter, formatCpuPerJob, pipelineRoles } from './process-cpu';
 import { preparePeers, runPeers, withPeersDefault } from './peers';
 import { refusedStatuses, Submission, submissions } from './submissions';
@@ -151,19 +151,28 @@ async function submitOne(agent: Agent, port: number, body: string): Promise<stri
   return (JSON.parse(answer.body) as { id: string }).id;
 }
 
-interface JobLatency {
+interface JobLatency extends LatencySegments {
   latencyMs: number;
   status: string;
 }
 
-/** The latency of each job of `ids` that has finished. */
+/** The latency of each job of `ids` that has finished, and its segments. */
 async function finishedLatencies(db: Client, ids: string[]): Promise<JobLatency[]> {
   const { rows } = await db.query(
-    `SELECT extract(epoch FROM (updated_at - created_at)) * 1000 AS latency_ms, status FROM jobs
-      WHERE id = ANY($1::uuid[]) AND status IN ('succeeded', 'failed')`,
+    `SELECT extract(epoch FROM (updated_at - created_at)) * 1000 AS latency_ms, status,
+            extract(epoch FROM (started_at - created_at)) * 1000 AS queued_ms,
+            extract(epoch FROM (finished_at - started_at)) * 1000 AS processing_ms,
+            extract(epoch FROM (updated_at - finished_at)) * 1000 AS recording_ms
+       FROM jobs WHERE id = ANY($1::uuid[]) AND status IN ('succeeded', 'failed')`,
     [ids],
   );
-  return rows.map((row) => ({ latencyMs: Number(row.latency_ms), status: row.status as string }));
+  return rows.map((row) => ({
+    latencyMs: Number(row.latency_ms),
+    status: row.status as string,
+    queuedMs: Number(row.queued_ms),
+    processingMs: Number(row.processing_ms),
+    recordingMs: Number(row.recording_ms),
+  }));
 }
 
 /** Waits until every job of `ids` has finished, polling every `pollMs`; their latencies. */
@@ -360,6 +369,8 @@ async function main(): Promise<void> {
         `latency p50 ${steadyLatencyMs.p50} ms, p99 ${steadyLatencyMs.p99} ms, max ${steadyLatencyMs.max} ms; ${formatP99OverIdle(steadyP99OverIdle)}; ` +
         `sender at worst ${Math.round(stream.lateMs)} ms late; failed ${steadyFailed}; peak worker RSS ${steadyRssMiB} MiB`,
     );
+    const steadySegmentsMs = summarizeSegments(steady);
+    console.log(`steady stream, where the time went: ${formatSegments(steadySegmentsMs)}`);
     const peakWorkerRssMiB = rss.stop();
     result = {
       workload: workloadName,
@@ -381,6 +392,7 @@ async function main(): Promise<void> {
       steadyRatePerSecond: Number(steadyRate.toFixed(1)),
       steadyJobs: steadyCount,
       steadyLatencyMs,
+      steadySegmentsMs,
       steadyP99OverIdle: Number(steadyP99OverIdle.toFixed(2)),
       steadySenderLateMs: Math.round(stream.lateMs),
       steadyFailed,
