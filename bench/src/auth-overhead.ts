@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { ensureDatabase } from '@pipeline/database';
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { removeBenchResources } from './bench-resources';
+import { cpuTicks } from './process-cpu';
 
 /**
  * `npm run bench:auth -- [--seconds 5] [--concurrency 16] [--producer dist/…/main.js]`
@@ -30,6 +31,7 @@ const { values: args } = parseArgs({
   },
 });
 const PRODUCER = resolve(args.producer);
+const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 const seconds = Number(args.seconds);
 const concurrency = Number(args.concurrency);
 
@@ -99,6 +101,7 @@ async function main(): Promise<void> {
   );
   const job = (i: number) => ({ source: { path: images[i % images.length] }, operations: [{ op: 'resize', width: 32 }], output: { format: 'jpeg' } });
   const figures: Record<string, number> = {};
+  let submissionCpu = '';
   try {
     for (const counting of [false, true]) {
       const { base, child } = await startProducer(adminKey, databaseUrl, prefix, folder, counting);
@@ -114,7 +117,13 @@ async function main(): Promise<void> {
         if (!counting) figures['GET /health/live, no key'] = await rate(base, '/health/live', undefined);
         figures[`GET /v1/keys/me, bootstrap admin key, ${counted}`] = await rate(base, '/v1/keys/me', adminKey);
         figures[`GET /v1/keys/me, created key (row lookup, digest), ${counted}`] = await rate(base, '/v1/keys/me', key);
-        if (!counting) figures['POST /v1/jobs, JSON naming a 64×64 JPEG in the images folder, created key'] = await rate(base, '/v1/jobs', key, job);
+        if (!counting) {
+          const ticksBefore = cpuTicks(child.pid!) ?? 0;
+          const perSecond = await rate(base, '/v1/jobs', key, job);
+          const cpuMs = (((cpuTicks(child.pid!) ?? 0) - ticksBefore) / TICKS_PER_SECOND) * 1000;
+          figures['POST /v1/jobs, JSON naming a 64×64 JPEG in the images folder, created key'] = perSecond;
+          submissionCpu = `the producer's CPU per job submitted: ${(cpuMs / (perSecond * seconds)).toFixed(3)} ms`;
+        }
       } finally {
         child.kill('SIGTERM');
         await new Promise((resolve) => child.once('exit', resolve));
@@ -126,6 +135,7 @@ async function main(): Promise<void> {
   }
   const open = figures['GET /health/live, no key'];
   for (const [label, perSecond] of Object.entries(figures)) console.log(`${label}: ${perSecond.toFixed(0)} req/s (${(perSecond / open).toFixed(2)} of the open route)`);
+  console.log(submissionCpu);
 }
 
 main().catch((error: unknown) => {
