@@ -27,15 +27,22 @@ export async function readImageHeader(input: Buffer | string, options?: SharpOpt
   return { format, width, height, orientation: orientation ?? 1, pages: pages ?? 1 };
 }
 
+/** The first bytes of an input (up to HEADER_BYTES), and whether they are all of it. */
+export interface FirstBytes {
+  head: Buffer;
+  complete: boolean;
+}
+
 /**
  * The header of a file or bytes in a format this service decodes (judged by its first bytes,
  * so that no other parser reads it), or null when it is not one or its header cannot be read.
- * The first bytes are read once; the common formats' headers are read from them, the rest (and
- * whatever that reader cannot vouch for) by sharp, with the same result.
+ * The first bytes are read once (or taken from `first`, where the caller has them already); the
+ * common formats' headers are read from them, the rest (and whatever that reader cannot vouch
+ * for) by sharp, with the same result.
  */
-export async function readSupportedImageHeader(input: Buffer | string): Promise<ImageHeader | null> {
+export async function readSupportedImageHeader(input: Buffer | string, first?: FirstBytes): Promise<ImageHeader | null> {
   try {
-    const { head, complete } = await firstBytes(input);
+    const { head, complete } = first ?? (await firstBytes(input));
     if (detectImageFormat(head) === null) return null;
     // Only the header is read, whatever size it declares: judging that size is the caller's business.
     return readHeaderBytes(head, complete) ?? (await readImageHeader(input, { limitInputPixels: false }));
@@ -44,8 +51,7 @@ export async function readSupportedImageHeader(input: Buffer | string): Promise<
   }
 }
 
-/** The input's first HEADER_BYTES; `complete` when that is all of it. */
-async function firstBytes(input: Buffer | string): Promise<{ head: Buffer; complete: boolean }> {
+async function firstBytes(input: Buffer | string): Promise<FirstBytes> {
   if (Buffer.isBuffer(input)) return { head: input, complete: true };
   const file = await open(input, 'r');
   try {
