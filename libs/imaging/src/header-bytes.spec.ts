@@ -1,3 +1,4 @@
+import { crc32 } from 'node:zlib';
 import sharp, { Sharp } from 'sharp';
 import { HEADER_BYTES, readHeaderBytes } from './header-bytes';
 import { ImageHeader, readImageHeader } from './image-header';
@@ -191,10 +192,55 @@ describe('readHeaderBytes', () => {
     }
   });
 
-  it('reads a size bomb from its header, as sharp does, or declines', async () => {
-    const png = Buffer.from(await solid(1, 1).png().toBuffer());
-    png.writeUInt32BE(100_000, 16);
-    png.writeUInt32BE(100_000, 20);
-    expect(readHeaderBytes(png, true)).toBeNull(); // the CRC no longer matches
+  it('reads the orientation of EXIF in either byte order, after other tags; declines an unusual one (sharp may read it otherwise)', async () => {
+    const jpeg = await solid(30, 20).jpeg().toBuffer();
+    /** The JPEG with an EXIF APP1 of IFD0 entries [tag, type, count, value] only. */
+    const withExif = (order: 'II' | 'MM', entries: [number, number, number, number][]) => {
+      const tiff = Buffer.alloc(8 + 2 + 12 * entries.length + 4);
+      const little = order === 'II';
+      const u16 = (value: number, at: number) => (little ? tiff.writeUInt16LE(value, at) : tiff.writeUInt16BE(value, at));
+      const u32 = (value: number, at: number) => (little ? tiff.writeUInt32LE(value, at) : tiff.writeUInt32BE(value, at));
+      tiff.write(order, 0, 'latin1');
+      u16(42, 2);
+      u32(8, 4);
+      u16(entries.length, 8);
+      entries.forEach(([tag, type, count, value], i) => {
+        u16(tag, 10 + 12 * i);
+        u16(type, 12 + 12 * i);
+        u32(count, 14 + 12 * i);
+        if (type === 3) u16(value, 18 + 12 * i);
+        else u32(value, 18 + 12 * i);
+      });
+      const payload = Buffer.concat([Buffer.from('Exif\0\0', 'latin1'), tiff]);
+      const marker = Buffer.from([0xff, 0xe1, 0, 0]);
+      marker.writeUInt16BE(payload.length + 2, 2);
+      return Buffer.concat([jpeg.subarray(0, 2), marker, payload, jpeg.subarray(2)]);
+    };
+    const make = 0x010f;
+    for (const order of ['II', 'MM'] as const) {
+      for (const entries of [[[0x0112, 3, 1, 6]], [[make, 2, 4, 0x41424300], [0x0112, 3, 1, 3]], []] as [number, number, number, number][][]) {
+        const bytes = withExif(order, entries);
+        expect(readHeaderBytes(bytes, true)).toEqual(await sharpHeader(bytes));
+        expect(readHeaderBytes(bytes, true)).not.toBeNull();
+      }
+      for (const entries of [[[0x0112, 4, 1, 6]], [[0x0112, 3, 1, 6], [0x0112, 3, 1, 3]], [[0x0112, 3, 1, 9]], [[0x0112, 3, 1, 0]], [[0x0112, 8, 1, 5]]] as [number, number, number, number][][]) {
+        expect(readHeaderBytes(withExif(order, entries), true)).toBeNull();
+      }
+    }
+  });
+
+  it('reads a size bomb from its header as sharp does; declines one past the sizes it vouches for', async () => {
+    const declared = async (width: number, height: number, fixCrc: boolean) => {
+      const png = Buffer.from(await solid(1, 1).png().toBuffer());
+      png.writeUInt32BE(width, 16);
+      png.writeUInt32BE(height, 20);
+      if (fixCrc) png.writeUInt32BE(crc32(png.subarray(12, 29)), 29);
+      return png;
+    };
+    const bomb = await declared(60_000, 60_000, true);
+    expect(readHeaderBytes(bomb, true)).toEqual(await sharpHeader(bomb));
+    expect(readHeaderBytes(bomb, true)).toMatchObject({ width: 60_000, height: 60_000 });
+    expect(readHeaderBytes(await declared(100_000, 100_000, true), true)).toBeNull();
+    expect(readHeaderBytes(await declared(60_000, 60_000, false), true)).toBeNull(); // its CRC no longer matches
   });
 });
