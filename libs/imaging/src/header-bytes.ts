@@ -79,15 +79,11 @@ function readJpeg(data: Buffer): ImageHeader | null {
     }
   }
   if (!frame) return null;
-  let orientation = 1;
-  if (exifSegments > 1) return null; // libvips keeps the last, libexif's view of it is not worth guessing
-  if (exif) {
-    if (exif.toString('latin1', 0, 6) !== 'Exif\0\0') return null;
-    const read = exifOrientation(exif.subarray(6));
-    if (read === null) return null;
-    orientation = read;
-  }
-  return still('jpeg', frame.width, frame.height, orientation);
+  if (exifSegments > 1) return null; // libvips keeps the last; which one libexif then reads is not worth guessing
+  // libexif finds nothing in an "Exif" segment without the two NULs of its header.
+  if (exif && exif.toString('latin1', 0, 6) !== 'Exif\0\0') return null;
+  const orientation = exif ? exifOrientation(exif.subarray(6)) : 1;
+  return orientation === null ? null : still('jpeg', frame.width, frame.height, orientation);
 }
 
 /** A JFIF APP0 of another major version makes libjpeg warn, which sharp treats as an error. */
@@ -236,20 +232,15 @@ function readPng(data: Buffer): ImageHeader | null {
     }
   }
   if (!ihdr || (ihdr.colourType === 3 && !palette)) return null;
-  let orientation = 1;
-  if (exif) {
-    const tiffHeader = exif.toString('latin1', 0, 4);
-    if (tiffHeader !== 'II*\0' && tiffHeader !== 'MM\0*') return null;
-    const read = exifOrientation(exif);
-    if (read === null) return null;
-    orientation = read;
-  }
-  return still('png', ihdr.width, ihdr.height, orientation);
+  const orientation = exif ? exifOrientation(exif) : 1;
+  return orientation === null ? null : still('png', ihdr.width, ihdr.height, orientation);
 }
 
 // WebP: the RIFF chunks as libwebp's WebPDemux checks them, which needs the whole RIFF.
 
-const WEBP_FLAGS = { animation: 0x02, xmp: 0x04, exif: 0x08, alpha: 0x10, iccp: 0x20 };
+const WEBP_ANIMATION = 0x02;
+const WEBP_EXIF = 0x08;
+/** Animation, XMP, EXIF, alpha, ICC: the demuxer refuses any other flag. */
 const WEBP_VALID_FLAGS = 0x3e;
 
 interface RiffChunk {
@@ -321,7 +312,7 @@ function readWebp(data: Buffer): ImageHeader | null {
   const width = 1 + first.payload.readUIntLE(4, 3);
   const height = 1 + first.payload.readUIntLE(7, 3);
   if (width > 16383 || height > 16383) return null;
-  const animated = (flags & WEBP_FLAGS.animation) !== 0;
+  const animated = (flags & WEBP_ANIMATION) !== 0;
   let exif: Buffer | undefined;
   const image: RiffChunk[] = [];
   let frames = 0;
@@ -351,7 +342,7 @@ function readWebp(data: Buffer): ImageHeader | null {
         break;
       }
       case 'EXIF':
-        if (!(flags & WEBP_FLAGS.exif) || exif) return null;
+        if (!(flags & WEBP_EXIF) || exif) return null;
         exif = chunk.payload;
         break;
       case 'ICCP':
@@ -369,17 +360,10 @@ function readWebp(data: Buffer): ImageHeader | null {
     // The still image's chunks must be next to each other, as the demuxer reads them in one go.
     if (image.length === 2 && image[0].end !== image[1].start) return null;
   }
-  if ((flags & WEBP_FLAGS.exif) !== 0 && !exif) return null;
-  let orientation = 1;
-  if (exif) {
-    // libvips hands libexif the chunk as it is when it starts "Exif", else with that header added.
-    const tiff = exif.toString('latin1', 0, 6) === 'Exif\0\0' ? exif.subarray(6) : exif;
-    const tiffHeader = tiff.toString('latin1', 0, 4);
-    if (tiffHeader !== 'II*\0' && tiffHeader !== 'MM\0*') return null;
-    const read = exifOrientation(tiff);
-    if (read === null) return null;
-    orientation = read;
-  }
+  if ((flags & WEBP_EXIF) !== 0 && !exif) return null;
+  // libvips hands libexif the chunk as it is when it starts "Exif", else with that header added.
+  const orientation = exif ? exifOrientation(exif.toString('latin1', 0, 6) === 'Exif\0\0' ? exif.subarray(6) : exif) : 1;
+  if (orientation === null) return null;
   return { format: 'webp', width, height, orientation, pages: animated ? frames : 1 };
 }
 
