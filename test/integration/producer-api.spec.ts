@@ -348,6 +348,23 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
       expect((await readBody(path)).message).toEqual(['outputs[1].operations[1] (resize) would make a 16384×393216 image (6442450944 pixels); the limit is 50000000 (MAX_OUTPUT_PIXELS)']);
     });
 
+    it('judges an upload from its header wherever that lies: in the first bytes kept, or (the frames of a GIF) only in the whole file', async () => {
+      const uploadsBefore = uploads();
+      // More than the first 64 KiB the producer keeps of an upload (and less than MAX_UPLOAD_BYTES here).
+      const large = await makeImage(400, 300, 'png');
+      const frames = await Promise.all([0, 1].map(async (shift) => sharp(await makeImage(400 + shift, 300)).resize(400, 300).png().toBuffer()));
+      const animated = await sharp(frames, { join: { animated: true } }).gif().toBuffer();
+      expect(Math.min(large.length, animated.length)).toBeGreaterThan(64 * 1024);
+      const tooLarge = JSON.stringify([{ op: 'resize', width: 16384 }]);
+      const png = await postForm({ image: new Blob([large]), operations: tooLarge });
+      expect(png.status).toBe(400);
+      expect((await readBody(png)).message).toEqual(['operations[0] (resize) would make a 16384×12288 image (201326592 pixels); the limit is 50000000 (MAX_OUTPUT_PIXELS)']);
+      const gif = await postForm({ image: new Blob([animated]), operations: tooLarge });
+      expect(gif.status).toBe(400);
+      expect((await readBody(gif)).message).toEqual(['operations[0] (resize) would make a 16384×12288 image (201326592 pixels); the limit is 50000000 (MAX_OUTPUT_PIXELS)']);
+      expect(uploads()).toEqual(uploadsBefore);
+    });
+
     it('refuses the item of a batch that is too large, in its place, and accepts the others', async () => {
       const before = await jobCount();
       const response = await adminFetch(`${base}/v1/jobs/batch`, {

@@ -102,7 +102,7 @@ export class JobsController {
         );
         await this.checkImagePaths(spec);
         const source = { kind: 'upload' as const, key: upload.imageKey };
-        await this.outputSizes.check(source, spec);
+        await this.outputSizes.check(source, spec, { first: upload.imageStart ?? undefined });
         const idempotency = key === undefined ? undefined : { key, requestHash: digest({ image: upload.imageDigest, spec }) };
         accepted = await this.submission.submit(id, caller.keyId, source, spec, idempotency, correlationIdOf(request), upload.imageBytes);
         if (accepted.repeated) await this.storage.delete(upload.imageKey);
@@ -169,7 +169,7 @@ export class JobsController {
     const { source, ...spec } = request;
     const { source: jobSource, inputPath } = await this.checkSource(source);
     await this.checkImagePaths(spec);
-    await this.outputSizes.check(jobSource, spec, inputPath);
+    await this.outputSizes.check(jobSource, spec, { path: inputPath });
     const idempotency = key === undefined ? undefined : { key, requestHash: digest({ source: jobSource, spec }) };
     return this.submission.submit(id, caller.keyId, jobSource, spec, idempotency, correlationId);
   }

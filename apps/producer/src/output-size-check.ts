@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { JobSource, JobSpec, ValidationFailed } from '@pipeline/contracts';
-import { checkOutputSize, jobOperationLists, OutputTooLargeError, readSupportedImageHeader, uprightSize } from '@pipeline/imaging';
+import { checkOutputSize, FirstBytes, jobOperationLists, OutputTooLargeError, readSupportedImageHeader, uprightSize } from '@pipeline/imaging';
 import { ProducerConfig } from '@pipeline/platform';
 import { BlobStorage, ImagesFolder } from '@pipeline/storage';
 
@@ -18,10 +18,13 @@ export class OutputSizeCheck {
     private readonly config: ProducerConfig,
   ) {}
 
-  /** `inputPath`: the folder file's path, when the caller has resolved it already. */
-  async check(source: JobSource, spec: JobSpec, inputPath?: string): Promise<void> {
-    const input = inputPath ?? (await this.inputOf(source));
-    const header = input === null ? null : await readSupportedImageHeader(input);
+  /**
+   * `known.path`: the folder file's path, when the caller has resolved it already;
+   * `known.first`: the input's first bytes, when the caller has them (an upload's, as it was stored).
+   */
+  async check(source: JobSource, spec: JobSpec, known: { path?: string; first?: FirstBytes } = {}): Promise<void> {
+    const input = known.path ?? (await this.inputOf(source));
+    const header = input === null ? null : await readSupportedImageHeader(input, known.first);
     if (!header) return;
     try {
       checkOutputSize({ ...uprightSize(header), exact: true }, jobOperationLists(spec.operations, spec.variants), this.config.MAX_OUTPUT_PIXELS);

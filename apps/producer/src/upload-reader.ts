@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { detectImageFormat, SNIFF_BYTES } from '@pipeline/imaging';
+import { detectImageFormat, FirstBytes, HEADER_BYTES, SNIFF_BYTES } from '@pipeline/imaging';
 import { ProducerConfig } from '@pipeline/platform';
 import { BlobStorage } from '@pipeline/storage';
 import { ValidationFailed } from '@pipeline/contracts';
@@ -13,9 +13,19 @@ class ImageSniffer extends Transform {
   private head: Buffer | null = Buffer.alloc(0);
   /** Digest of every byte that passed, for Idempotency-Key comparisons. */
   readonly hash = createHash('sha256');
+  /** A copy of the first HEADER_BYTES, so that the image's header is read without opening it again. */
+  private readonly start: Buffer[] = [];
+  private startBytes = 0;
+  private total = 0;
 
   _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.hash.update(chunk);
+    this.total += chunk.length;
+    if (this.startBytes < HEADER_BYTES) {
+      const kept = Buffer.from(chunk.subarray(0, HEADER_BYTES - this.startBytes));
+      this.start.push(kept);
+      this.startBytes += kept.length;
+    }
     if (this.head === null) return callback(null, chunk);
     this.head = Buffer.concat([this.head, chunk]);
     if (this.head.length < SNIFF_BYTES) return callback();
@@ -26,6 +36,11 @@ class ImageSniffer extends Transform {
     if (this.head === null) return callback();
     if (this.head.length === 0) return callback(new ValidationFailed(['image is empty']));
     this.release(callback);
+  }
+
+  /** The first bytes that passed, and whether they were all. */
+  firstBytes(): FirstBytes {
+    return { head: Buffer.concat(this.start), complete: this.total === this.startBytes };
   }
 
   private release(callback: TransformCallback): void {
@@ -48,6 +63,8 @@ export interface Upload {
   imageDigest: string | null;
   /** Size of the stored image (0 without one): counted in the key's stored bytes. */
   imageBytes: number;
+  /** The stored image's first bytes, when there is one. */
+  imageStart: FirstBytes | null;
 }
 
 /**
@@ -66,6 +83,7 @@ export class UploadReader {
     let stored = false;
     let imageDigest: string | null = null;
     let imageBytes = 0;
+    let imageStart: FirstBytes | null = null;
     try {
       for await (const part of request.parts()) {
         if (part.type === 'file') {
@@ -76,6 +94,7 @@ export class UploadReader {
           const sniffer = new ImageSniffer();
           imageBytes = await this.storeImage(request, part.file, imageKey, sniffer);
           imageDigest = sniffer.hash.digest('hex');
+          imageStart = sniffer.firstBytes();
           stored = true;
         } else {
           fields[part.fieldname] = String(part.value);
@@ -87,7 +106,7 @@ export class UploadReader {
       if (stored) await this.storage.delete(imageKey);
       throw this.translate(error);
     }
-    return { fields, imageKey: stored ? imageKey : null, imageDigest, imageBytes };
+    return { fields, imageKey: stored ? imageKey : null, imageDigest, imageBytes, imageStart };
   }
 
   /**

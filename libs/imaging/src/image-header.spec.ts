@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
+import { HEADER_BYTES, readHeaderBytes } from './header-bytes';
 import { readImageHeader, readSupportedImageHeader, uprightSize } from './image-header';
 
 const solid = (width: number, height: number) => sharp({ create: { width, height, channels: 3, background: '#336699' } });
@@ -62,6 +63,29 @@ describe('readImageHeader', () => {
       await writeFile(path, await solid(21, 12).webp().toBuffer());
       expect(await readSupportedImageHeader(path)).toMatchObject({ format: 'webp', width: 21, height: 12 });
       expect(await readSupportedImageHeader(await solid(5, 6).tiff().toBuffer())).toMatchObject({ format: 'tiff', width: 5, height: 6 });
+    });
+
+    it('reads from the first bytes given, without opening the input', async () => {
+      const jpeg = await solid(40, 30).jpeg().withMetadata({ orientation: 8 }).toBuffer();
+      expect(await readSupportedImageHeader(join(dir, 'not-there.jpg'), { head: jpeg, complete: true })).toEqual({ format: 'jpeg', width: 40, height: 30, orientation: 8, pages: 1 });
+    });
+
+    it('asks sharp when the header lies beyond the first bytes read, or the frames of an animation do', async () => {
+      // Comments before the frame header push it past HEADER_BYTES.
+      const jpeg = await solid(40, 30).jpeg().toBuffer();
+      const comment = Buffer.concat([Buffer.from([0xff, 0xfe, 0xff, 0xff]), Buffer.alloc(0xfffd, 0x20)]);
+      const late = Buffer.concat([jpeg.subarray(0, 2), comment, comment, jpeg.subarray(2)]);
+      expect(late.length).toBeGreaterThan(HEADER_BYTES);
+      expect(readHeaderBytes(late.subarray(0, HEADER_BYTES), false)).toBeNull();
+      await writeFile(join(dir, 'late.jpg'), late);
+      expect(await readSupportedImageHeader(join(dir, 'late.jpg'))).toEqual({ format: 'jpeg', width: 40, height: 30, orientation: 1, pages: 1 });
+
+      const noise = (i: number) => Buffer.from(Array.from({ length: 160 * 120 * 3 }, (_, j) => (j * 7919 + i * 104729) % 251));
+      const noisy = await Promise.all(Array.from({ length: 24 }, (_, i) => sharp(noise(i), { raw: { width: 160, height: 120, channels: 3 } }).png().toBuffer()));
+      const gif = await sharp(noisy, { join: { animated: true } }).gif().toBuffer();
+      expect(gif.length).toBeGreaterThan(HEADER_BYTES);
+      await writeFile(join(dir, 'long.gif'), gif);
+      expect(await readSupportedImageHeader(join(dir, 'long.gif'))).toEqual({ format: 'gif', width: 160, height: 120, orientation: 1, pages: 24 });
     });
 
     it('is null for a format this service does not decode (never handed to its parser), a corrupt header, or a missing file', async () => {

@@ -1,6 +1,7 @@
 import { open } from 'node:fs/promises';
 import sharp, { SharpOptions } from 'sharp';
-import { detectImageFormat, SNIFF_BYTES } from './formats';
+import { detectImageFormat } from './formats';
+import { HEADER_BYTES, readHeaderBytes } from './header-bytes';
 import { ImageSize } from './output-size';
 
 /** What an image's header says, read without decoding its pixels. */
@@ -26,26 +27,36 @@ export async function readImageHeader(input: Buffer | string, options?: SharpOpt
   return { format, width, height, orientation: orientation ?? 1, pages: pages ?? 1 };
 }
 
+/** The first bytes of an input (up to HEADER_BYTES), and whether they are all of it. */
+export interface FirstBytes {
+  head: Buffer;
+  complete: boolean;
+}
+
 /**
  * The header of a file or bytes in a format this service decodes (judged by its first bytes,
  * so that no other parser reads it), or null when it is not one or its header cannot be read.
+ * The first bytes are read once (or taken from `first`, where the caller has them already); the
+ * common formats' headers are read from them, the rest (and whatever that reader cannot vouch
+ * for) by sharp, with the same result.
  */
-export async function readSupportedImageHeader(input: Buffer | string): Promise<ImageHeader | null> {
+export async function readSupportedImageHeader(input: Buffer | string, first?: FirstBytes): Promise<ImageHeader | null> {
   try {
-    if (detectImageFormat(await firstBytes(input)) === null) return null;
+    const { head, complete } = first ?? (await firstBytes(input));
+    if (detectImageFormat(head) === null) return null;
     // Only the header is read, whatever size it declares: judging that size is the caller's business.
-    return await readImageHeader(input, { limitInputPixels: false });
+    return readHeaderBytes(head, complete) ?? (await readImageHeader(input, { limitInputPixels: false }));
   } catch {
     return null;
   }
 }
 
-async function firstBytes(input: Buffer | string): Promise<Buffer> {
-  if (Buffer.isBuffer(input)) return input.subarray(0, SNIFF_BYTES);
+async function firstBytes(input: Buffer | string): Promise<FirstBytes> {
+  if (Buffer.isBuffer(input)) return { head: input, complete: true };
   const file = await open(input, 'r');
   try {
-    const { buffer, bytesRead } = await file.read(Buffer.alloc(SNIFF_BYTES), 0, SNIFF_BYTES, 0);
-    return buffer.subarray(0, bytesRead);
+    const { buffer, bytesRead } = await file.read(Buffer.allocUnsafe(HEADER_BYTES), 0, HEADER_BYTES, 0);
+    return { head: buffer.subarray(0, bytesRead), complete: bytesRead < HEADER_BYTES };
   } finally {
     await file.close();
   }

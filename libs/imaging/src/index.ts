@@ -8,3 +8,4 @@ export * from './sharp-settings';
 export * from './watermark';
 export * from './output-size';
 export * from './image-header';
+export { HEADER_BYTES } from './header-bytes';
