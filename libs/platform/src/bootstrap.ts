@@ -1,8 +1,8 @@
-import helmet from '@fastify/helmet';
 import { DynamicModule, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AmqpTransport, PassHandlerErrorsToTransport } from '@pipeline/messaging';
+import helmet from 'helmet';
 import { randomUUID } from 'node:crypto';
 import { exitOnUncaughtErrors } from './crash-report';
 import { createLogger } from './logger';
@@ -39,12 +39,17 @@ export async function startApp<C extends SharedConfig & { PORT: number; HOST: st
   // Exit 0 once the hooks have drained and closed everything; without the option Nest re-raises
   // the signal, and a clean stop looks like a crash (status 143) to a supervisor.
   app.enableShutdownHooks(undefined, { useProcessExit: true });
-  await app.register(helmet, {
+  // Built once, not per request (as @fastify/helmet does, parsing the CSP each time).
+  const securityHeaders = helmet({
     contentSecurityPolicy: {
       // TLS ends at the ingress or proxy, so the page itself may be plain HTTP inside.
       directives: { upgradeInsecureRequests: null },
     },
   });
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onRequest', (request, reply, done) => securityHeaders(request.raw, reply.raw, (error?: unknown) => done(error as Error | undefined)));
   await options.configure?.(app);
   if (options.consume) {
     const transport = app.get(AmqpTransport);
