@@ -207,6 +207,41 @@ describe('PostgreSQL layer (real database)', () => {
     expect((await timeline(slow)).map((e) => e.type)).toEqual(['queued', 'started', 'succeeded']);
   });
 
+  it('records a batch of new events of existing jobs in one statement, one round trip', async () => {
+    const [a, b] = [await newJob(), await newJob()];
+    const statements: string[] = [];
+    const counting = new Pool({ connectionString: database.url, max: 2 });
+    // Every statement reaches the server through a client, whether the pool or the repository runs it.
+    counting.on('connect', (client) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+      (client as unknown as { query: unknown }).query = (text: string, ...rest: unknown[]) => (statements.push(text), query(text, ...rest));
+    });
+    try {
+      const outcome = await new JobEventsRepository(counting).record([{ ...event(a, 'succeeded'), startedAt: new Date(clock - 5).toISOString() }, event(b, 'started'), event(b, 'failed')]);
+      expect(outcome).toEqual({ recorded: 4, duplicates: 0, orphans: [] });
+      expect(statements).toHaveLength(1);
+    } finally {
+      await counting.end();
+    }
+    expect(await jobs.findById(a)).toMatchObject({ status: 'succeeded', attempts: 1, outputs: [{ name: 'default', sizeBytes: 300 }] });
+    expect(await jobs.findById(b)).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'INVALID_IMAGE' } });
+    expect((await timeline(a)).map((e) => e.type)).toEqual(['queued', 'started', 'succeeded']);
+  });
+
+  it('a batch mixing new events with a repeat and an orphan records the new ones and folds only those', async () => {
+    const [repeated, fresh] = [await newJob(), await newJob()];
+    const ghost = randomUUID();
+    const started = event(repeated, 'started');
+    await events.record([started]);
+    const outcome = await events.record([started, event(repeated, 'succeeded'), event(fresh, 'started'), event(ghost, 'started')]);
+    expect(outcome).toEqual({ recorded: 2, duplicates: 1, orphans: [jobEventId(ghost, 1, 'started', 1)] });
+    // The repeated start is not counted again; the outcome after it is.
+    expect(await jobs.findById(repeated)).toMatchObject({ status: 'succeeded', attempts: 1 });
+    expect(await jobs.findById(fresh)).toMatchObject({ status: 'processing', attempts: 1 });
+    expect((await timeline(repeated)).map((e) => e.type)).toEqual(['queued', 'started', 'succeeded']);
+    expect(await timeline(ghost)).toEqual([]);
+  });
+
   it('events for unknown jobs are reported as orphans and stored nowhere', async () => {
     const ghost = randomUUID();
     const outcome = await events.record([event(ghost, 'started')]);

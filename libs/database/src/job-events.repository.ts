@@ -1,7 +1,7 @@
 import { JobEventMessage } from '@pipeline/contracts';
 import { Pool } from 'pg';
 import { inTransaction } from './transaction';
-import { foldJobEvents, withImpliedStarts } from './job-patch';
+import { foldJobEvents, JobPatch, withImpliedStarts } from './job-patch';
 import { ADD_USAGE, COUNT_USAGE, UTC_TODAY } from './quota-usage';
 
 export interface RecordOutcome {
@@ -19,102 +19,151 @@ export interface RecordOutcome {
  */
 const STALE_RETRY = `(p.status = 'queued' AND j.started_at > p.started_at)`;
 
+/** The events of a batch as the statements' arrays: $1 to $8. */
+function eventParameters(events: JobEventMessage[]): unknown[] {
+  return [
+    events.map((event) => event.eventId),
+    events.map((event) => event.jobId),
+    events.map((event) => event.type),
+    events.map((event) => event.attempt),
+    events.map((event) => event.delivery),
+    events.map((event) => event.workerId),
+    events.map((event) => event.at),
+    events.map((event) => (event.outputs || event.error ? JSON.stringify(event.outputs ? { outputs: event.outputs } : event.error) : null)),
+  ];
+}
+
+/** The batch's events, each with whether its job exists, and those of them new to job_events. */
+const INCOMING_AND_INSERTED = `
+  incoming AS (
+    SELECT e.*, EXISTS (SELECT 1 FROM jobs j WHERE j.id = e.job_id) AS job_exists
+    FROM unnest($1::text[], $2::uuid[], $3::text[], $4::int[], $5::int[], $6::text[], $7::timestamptz[], $8::jsonb[])
+      AS e(event_id, job_id, type, attempt, delivery, worker_id, at, detail)),
+  inserted AS (
+    INSERT INTO job_events (event_id, job_id, type, attempt, delivery, worker_id, at, detail)
+    SELECT event_id, job_id, type, attempt, delivery, worker_id, at, detail FROM incoming WHERE job_exists
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING event_id)`;
+
+/** The patches as the statements' arrays, from `$first` on (17 of them). */
+function patchParameters(patches: JobPatch[]): unknown[] {
+  const outputs = patches.flatMap((p) => p.outputs.map((output, position) => ({ jobId: p.jobId, position, ...output })));
+  return [
+    patches.map((p) => p.jobId),
+    patches.map((p) => p.status),
+    patches.map((p) => p.startedCount),
+    patches.map((p) => p.startedAt),
+    patches.map((p) => p.finishedAt),
+    patches.map((p) => p.workerId),
+    patches.map((p) => p.error?.code ?? null),
+    patches.map((p) => p.error?.message ?? null),
+    outputs.map((o) => o.jobId),
+    outputs.map((o) => o.name),
+    outputs.map((o) => o.position),
+    outputs.map((o) => o.format),
+    outputs.map((o) => o.width),
+    outputs.map((o) => o.height),
+    outputs.map((o) => o.sizeBytes),
+    outputs.map((o) => o.key),
+    patches.map((p) => p.attempt),
+  ];
+}
+
+/**
+ * Applies the patches to the job rows, records the outputs of the jobs they finish (only those:
+ * a late duplicate outcome adds none) and adds the outputs' bytes to their key's stored bytes.
+ * `$` numbers the patch parameters from `first`; `gate`, when given, is a CTE the update joins,
+ * so that it runs only through it.
+ */
+function patchJobsCtes(first: number, gate?: string): string {
+  const $ = (n: number) => `$${first + n - 1}`;
+  return `
+  patched AS (
+    UPDATE jobs j SET
+      status = CASE WHEN ${STALE_RETRY} THEN j.status ELSE p.status END,
+      attempts = j.attempts + p.started_count,
+      started_at = GREATEST(p.started_at, j.started_at),
+      finished_at = p.finished_at,
+      worker_id = CASE WHEN ${STALE_RETRY} THEN j.worker_id ELSE COALESCE(p.worker_id, j.worker_id) END,
+      error_code = CASE WHEN ${STALE_RETRY} THEN j.error_code ELSE p.error_code END,
+      error_message = CASE WHEN ${STALE_RETRY} THEN j.error_message ELSE p.error_message END,
+      stuck_reason = NULL, stuck_since = NULL,
+      updated_at = now()
+    FROM unnest(${$(1)}::uuid[], ${$(2)}::text[], ${$(3)}::int[], ${$(4)}::timestamptz[], ${$(5)}::timestamptz[], ${$(6)}::text[], ${$(7)}::text[], ${$(8)}::text[], ${$(17)}::int[])
+      AS p(job_id, status, started_count, started_at, finished_at, worker_id, error_code, error_message, attempt)${gate ? `, ${gate}` : ''}
+    WHERE j.id = p.job_id AND j.attempt = p.attempt AND j.status NOT IN ('succeeded', 'failed')
+    RETURNING j.id, j.status, j.api_key_id),
+  added AS (
+    INSERT INTO job_outputs (job_id, name, position, format, width, height, size_bytes, storage_key)
+    SELECT o.job_id, o.name, o.position, o.format, o.width, o.height, o.size_bytes, o.storage_key
+    FROM unnest(${$(9)}::uuid[], ${$(10)}::text[], ${$(11)}::int[], ${$(12)}::text[], ${$(13)}::int[], ${$(14)}::int[], ${$(15)}::bigint[], ${$(16)}::text[])
+      AS o(job_id, name, position, format, width, height, size_bytes, storage_key)
+    JOIN patched ON patched.id = o.job_id AND patched.status = 'succeeded'
+    ON CONFLICT (job_id, name) DO NOTHING
+    RETURNING job_id, size_bytes),
+  usage AS (
+    ${COUNT_USAGE}
+    SELECT p.api_key_id, sum(a.size_bytes), ${UTC_TODAY}, 0 FROM added a JOIN patched p ON p.id = a.job_id
+    WHERE p.api_key_id IS NOT NULL GROUP BY p.api_key_id ORDER BY p.api_key_id
+    ${ADD_USAGE}
+    RETURNING 1)`;
+}
+
+/** A batch that was not all new (a redelivery, an orphan): the statement that assumed it was gave way. */
+const NOT_ALL_NEW = 'PN001';
+
+/** An expression that fails its statement with SQLSTATE `code` (migration 011's pipeline_raise). */
+const raise = (code: string, message: string) => `pipeline_raise('${code}', '${message}')`;
+
 /** The results writer's access: records lifecycle events and folds them into the job rows. */
 export class JobEventsRepository {
   constructor(private readonly pool: Pool) {}
 
   /**
-   * Records a batch of events in one transaction. Idempotent: an event id already stored
-   * is skipped, and only new events move a job's state.
+   * Records a batch of events atomically. Idempotent: an event id already stored is skipped,
+   * and only new events move a job's state.
+   *
+   * The common batch is all new events of existing jobs: one statement records them and folds
+   * them into the job rows, one round trip. Should any of them be stored already or have no job,
+   * that statement fails as a whole (changing nothing) and the batch is recorded again in a
+   * transaction that finds out which events are new and folds only those.
    */
   async record(batch: JobEventMessage[]): Promise<RecordOutcome> {
     // The same event twice in one batch (a redelivery racing the original) is one event.
     const events = [...new Map(withImpliedStarts(batch).map((event) => [event.eventId, event])).values()];
+    try {
+      await this.pool.query(
+        `WITH ${INCOMING_AND_INSERTED},
+           all_new AS (
+             SELECT CASE WHEN count(*) = $9 THEN true
+                         ELSE ${raise(NOT_ALL_NEW, 'not every event of the batch is new')} END AS checked
+             FROM inserted),
+           ${patchJobsCtes(10, 'all_new')}
+         SELECT checked FROM all_new`,
+        [...eventParameters(events), events.length, ...patchParameters(foldJobEvents(events))],
+      );
+      return { recorded: events.length, duplicates: 0, orphans: [] };
+    } catch (error) {
+      if ((error as { code?: string }).code !== NOT_ALL_NEW) throw error;
+    }
+    return this.recordSortingOutRepeats(events);
+  }
+
+  /** Records the events that are new, and folds only those into the job rows; names those without a job. */
+  private recordSortingOutRepeats(events: JobEventMessage[]): Promise<RecordOutcome> {
     return inTransaction(this.pool, async (client) => {
-      // One statement records the new events and names those whose job does not exist; the
-      // rest were recorded before (redeliveries).
       const { rows } = await client.query<{ event_id: string; outcome: 'inserted' | 'orphan' }>(
-        `WITH incoming AS (
-           SELECT e.*, EXISTS (SELECT 1 FROM jobs j WHERE j.id = e.job_id) AS job_exists
-           FROM unnest($1::text[], $2::uuid[], $3::text[], $4::int[], $5::int[], $6::text[], $7::timestamptz[], $8::jsonb[])
-             AS e(event_id, job_id, type, attempt, delivery, worker_id, at, detail)),
-         inserted AS (
-           INSERT INTO job_events (event_id, job_id, type, attempt, delivery, worker_id, at, detail)
-           SELECT event_id, job_id, type, attempt, delivery, worker_id, at, detail FROM incoming WHERE job_exists
-           ON CONFLICT (event_id) DO NOTHING
-           RETURNING event_id)
+        `WITH ${INCOMING_AND_INSERTED}
          SELECT event_id, 'inserted' AS outcome FROM inserted
          UNION ALL
          SELECT event_id, 'orphan' AS outcome FROM incoming WHERE NOT job_exists`,
-        [
-          events.map((event) => event.eventId),
-          events.map((event) => event.jobId),
-          events.map((event) => event.type),
-          events.map((event) => event.attempt),
-          events.map((event) => event.delivery),
-          events.map((event) => event.workerId),
-          events.map((event) => event.at),
-          events.map((event) => (event.outputs || event.error ? JSON.stringify(event.outputs ? { outputs: event.outputs } : event.error) : null)),
-        ],
+        eventParameters(events),
       );
-      const inserted = rows.filter((row) => row.outcome === 'inserted');
       const orphans = rows.filter((row) => row.outcome === 'orphan').map((row) => row.event_id);
-      const newIds = new Set(inserted.map((row) => row.event_id));
+      const newIds = new Set(rows.filter((row) => row.outcome === 'inserted').map((row) => row.event_id));
       const fresh = events.filter((event) => newIds.has(event.eventId));
       const patches = foldJobEvents(fresh);
-      if (patches.length > 0) {
-        const outputs = patches.flatMap((p) => p.outputs.map((output, position) => ({ jobId: p.jobId, position, ...output })));
-        // Outputs are recorded only for the jobs this batch finishes, so a late duplicate outcome adds
-        // none; their bytes go on their key's stored bytes in the same statement.
-        await client.query(
-          `WITH patched AS (
-             UPDATE jobs j SET
-               status = CASE WHEN ${STALE_RETRY} THEN j.status ELSE p.status END,
-               attempts = j.attempts + p.started_count,
-               started_at = GREATEST(p.started_at, j.started_at),
-               finished_at = p.finished_at,
-               worker_id = CASE WHEN ${STALE_RETRY} THEN j.worker_id ELSE COALESCE(p.worker_id, j.worker_id) END,
-               error_code = CASE WHEN ${STALE_RETRY} THEN j.error_code ELSE p.error_code END,
-               error_message = CASE WHEN ${STALE_RETRY} THEN j.error_message ELSE p.error_message END,
-               stuck_reason = NULL, stuck_since = NULL,
-               updated_at = now()
-             FROM unnest($1::uuid[], $2::text[], $3::int[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[], $8::text[], $17::int[])
-               AS p(job_id, status, started_count, started_at, finished_at, worker_id, error_code, error_message, attempt)
-             WHERE j.id = p.job_id AND j.attempt = p.attempt AND j.status NOT IN ('succeeded', 'failed')
-             RETURNING j.id, j.status, j.api_key_id),
-           added AS (
-             INSERT INTO job_outputs (job_id, name, position, format, width, height, size_bytes, storage_key)
-             SELECT o.job_id, o.name, o.position, o.format, o.width, o.height, o.size_bytes, o.storage_key
-             FROM unnest($9::uuid[], $10::text[], $11::int[], $12::text[], $13::int[], $14::int[], $15::bigint[], $16::text[])
-               AS o(job_id, name, position, format, width, height, size_bytes, storage_key)
-             JOIN patched ON patched.id = o.job_id AND patched.status = 'succeeded'
-             ON CONFLICT (job_id, name) DO NOTHING
-             RETURNING job_id, size_bytes)
-           ${COUNT_USAGE}
-           SELECT p.api_key_id, sum(a.size_bytes), ${UTC_TODAY}, 0 FROM added a JOIN patched p ON p.id = a.job_id
-           WHERE p.api_key_id IS NOT NULL GROUP BY p.api_key_id ORDER BY p.api_key_id
-           ${ADD_USAGE}`,
-          [
-            patches.map((p) => p.jobId),
-            patches.map((p) => p.status),
-            patches.map((p) => p.startedCount),
-            patches.map((p) => p.startedAt),
-            patches.map((p) => p.finishedAt),
-            patches.map((p) => p.workerId),
-            patches.map((p) => p.error?.code ?? null),
-            patches.map((p) => p.error?.message ?? null),
-            outputs.map((o) => o.jobId),
-            outputs.map((o) => o.name),
-            outputs.map((o) => o.position),
-            outputs.map((o) => o.format),
-            outputs.map((o) => o.width),
-            outputs.map((o) => o.height),
-            outputs.map((o) => o.sizeBytes),
-            outputs.map((o) => o.key),
-            patches.map((p) => p.attempt),
-          ],
-        );
-      }
+      if (patches.length > 0) await client.query(`WITH ${patchJobsCtes(1)} SELECT count(*) FROM patched`, patchParameters(patches));
       return { recorded: fresh.length, duplicates: events.length - fresh.length - orphans.length, orphans };
     });
   }

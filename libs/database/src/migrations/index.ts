@@ -8,6 +8,7 @@ import * as apiKeys from './007-api-keys';
 import * as auditLog from './008-audit-log';
 import * as deliveryBookkeeping from './009-delivery-bookkeeping';
 import * as retentionQuotas from './010-retention-quotas';
+import * as raiseFunction from './011-raise-function';
 
 /** Every migration, in the order applied. Append; never edit one that has shipped. */
-export const MIGRATIONS: Array<{ name: string; sql: string }> = [jobs, idempotencyKeys, jobOutputs, idempotencyConfirmed, retries, workers, apiKeys, auditLog, deliveryBookkeeping, retentionQuotas];
+export const MIGRATIONS: Array<{ name: string; sql: string }> = [jobs, idempotencyKeys, jobOutputs, idempotencyConfirmed, retries, workers, apiKeys, auditLog, deliveryBookkeeping, retentionQuotas, raiseFunction];
