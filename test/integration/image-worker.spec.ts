@@ -152,6 +152,31 @@ describe('Image worker (real RabbitMQ, in process)', () => {
     });
   });
 
+  it('holds WORKER_PREFETCH messages but processes WORKER_CONCURRENCY jobs at once; a waiting job starts its clock when its turn comes', async () => {
+    await writeFile(join(folder.path, 'images', 'medium.png'), await sharp({ create: { width: 1500, height: 1500, channels: 3, background: '#345678' } }).png({ compressionLevel: 1 }).toBuffer());
+    worker = await startWorker(loadConfig(WorkerConfig, { ...configEnv, WORKER_PREFETCH: '4', WORKER_CONCURRENCY: '1' }));
+    const blur = [{ op: 'blur' as const, sigma: 20 }];
+    const messages = Array.from({ length: 3 }, () => job({ source: { kind: 'images', path: 'medium.png' }, operations: blur, output: { format: 'jpeg' } }));
+    for (const message of messages) await publisher.publish(MessageType.imageJob, message.jobId, message);
+    const ids = new Set(messages.map((message) => message.jobId));
+    const outcomes: JobEventMessage[] = [];
+    await waitFor(
+      async () => {
+        for (let message = await channel.get(topology.eventsQueue, { noAck: true }); message; message = await channel.get(topology.eventsQueue, { noAck: true })) {
+          const event = JSON.parse(message.content.toString()) as JobEventMessage;
+          if (ids.has(event.jobId) && (event.type === 'succeeded' || event.type === 'failed')) outcomes.push(event);
+        }
+        return outcomes.length === messages.length ? true : undefined;
+      },
+      15_000,
+      'the outcomes of the three jobs',
+    );
+    expect(outcomes.map((outcome) => outcome.type)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    const runs = outcomes.map((outcome) => ({ from: Date.parse(outcome.startedAt!), to: Date.parse(outcome.at) })).sort((a, b) => a.from - b.from);
+    // One at a time: each started once the one before had finished.
+    for (let i = 1; i < runs.length; i++) expect(runs[i].from).toBeGreaterThanOrEqual(runs[i - 1].to);
+  });
+
   it('processes a job: stores the output, then publishes started and the outcome, then acks', async () => {
     worker = await startWorker(config);
     const message = job();

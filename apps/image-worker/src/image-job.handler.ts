@@ -19,7 +19,7 @@ import { classifyProcessingError, Deadline, detectImageFormat, imageDimensions, 
 import { UrlFetcher } from '@pipeline/fetching';
 import { AmqpContext, MessagePublisher, OutcomeNotPublishedError, PermanentMessageError } from '@pipeline/messaging';
 import { WorkerMetrics } from '@pipeline/metrics';
-import { WorkerConfig } from '@pipeline/platform';
+import { ConcurrencyLimit, WorkerConfig } from '@pipeline/platform';
 import { BlobStorage, ImagesFolder, StorageKeys } from '@pipeline/storage';
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
@@ -45,6 +45,8 @@ interface PlannedOutput {
 @Controller()
 export class ImageJobHandler {
   private readonly logger = new Logger(ImageJobHandler.name);
+  /** The jobs processed at once; the other messages held wait here (see WORKER_CONCURRENCY). */
+  private readonly processing: ConcurrencyLimit;
 
   constructor(
     private readonly publisher: MessagePublisher,
@@ -54,7 +56,9 @@ export class ImageJobHandler {
     private readonly activity: WorkerActivity,
     private readonly metrics: WorkerMetrics,
     private readonly config: WorkerConfig,
-  ) {}
+  ) {
+    this.processing = new ConcurrencyLimit(config.WORKER_CONCURRENCY);
+  }
 
   @EventPattern(MessageType.imageJob)
   async handle(@Payload() payload: unknown, @Ctx() context: AmqpContext): Promise<void> {
@@ -69,35 +73,46 @@ export class ImageJobHandler {
   private async handleJob(payload: unknown, context: AmqpContext): Promise<void> {
     const job = await this.parse(payload, context);
     const delivery = context.deliveryNumber;
-    const startedAt = new Date().toISOString();
-    const began = performance.now();
-    // JOB_TIMEOUT_S counts from here, for the whole job: download, watermarks, every stage and variant.
-    const deadline = Deadline.after(this.config.JOB_TIMEOUT_S * 1000);
+    let startedAt = '';
+    let finishedAt = '';
+    let began = 0;
     const seconds = () => (performance.now() - began) / 1000;
-    // Announce the start only if the job runs long enough for anyone to see it processing;
-    // otherwise the outcome carries `startedAt` and the writer records the start from it.
     let started: Promise<void> | undefined;
-    const announce = setTimeout(() => {
-      started = this.publishEvent(job, context, { type: 'started' }, startedAt);
-      // Awaited below; if the work throws first, the message is redelivered and this does not matter.
-      started.catch(() => undefined);
-    }, this.config.STARTED_EVENT_AFTER_MS);
     let outcome: Outcome | undefined;
     let failure: unknown;
-    try {
-      outcome = await this.run(job, context.message.fields.redelivered || delivery > 1, deadline);
-    } catch (error) {
-      failure = error;
-    } finally {
-      clearTimeout(announce);
-    }
+    // Publishing the outcome and settling the message happen outside the turn: another job's image work goes on meanwhile.
+    await this.processing.run(async () => {
+      this.activity.processing++;
+      try {
+        startedAt = new Date().toISOString();
+        began = performance.now();
+        // JOB_TIMEOUT_S counts from here, for the whole job: download, watermarks, every stage and variant.
+        const deadline = Deadline.after(this.config.JOB_TIMEOUT_S * 1000);
+        // Announce the start only if the job runs long enough for anyone to see it processing;
+        // otherwise the outcome carries `startedAt` and the writer records the start from it.
+        const announce = setTimeout(() => {
+          started = this.publishEvent(job, context, { type: 'started' }, startedAt);
+          // Awaited below; if the work throws first, the message is redelivered and this does not matter.
+          started.catch(() => undefined);
+        }, this.config.STARTED_EVENT_AFTER_MS);
+        try {
+          outcome = await this.run(job, context.message.fields.redelivered || delivery > 1, deadline);
+        } catch (error) {
+          failure = error;
+        } finally {
+          clearTimeout(announce);
+        }
+        finishedAt = new Date().toISOString();
+        // Until libvips has stopped what the deadline cut short (within a second), no other job takes the turn.
+        await deadline.settled();
+      } finally {
+        this.activity.processing--;
+      }
+    });
     // A start the broker did not take is not worth redoing the job for: the outcome carries `startedAt`.
     if (started) await started.catch((error: Error) => this.logger.warn({ msg: 'started event not published', ...this.logFields(job, context), error: error.message }));
     if (!outcome) return this.triedTransiently(job, context, failure, startedAt, seconds());
-    await this.publishEvent(job, context, { ...outcome, startedAt });
-    // The message is acked on return: until libvips has stopped what the deadline cut short
-    // (within a second), the worker takes no job in its place.
-    await deadline.settled();
+    await this.publishEvent(job, context, { ...outcome, startedAt }, finishedAt);
     await failpoint('worker.after-outcome-published');
     if (outcome.type === 'succeeded') this.activity.jobsSucceeded++;
     else this.activity.jobsFailed++;

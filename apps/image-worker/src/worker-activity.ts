@@ -6,5 +6,8 @@ export class WorkerActivity {
   readonly startedAt = new Date().toISOString();
   jobsSucceeded = 0;
   jobsFailed = 0;
+  /** Job messages held: processing, or waiting their turn. */
   inFlight = 0;
+  /** Jobs processing now (at most WORKER_CONCURRENCY). */
+  processing = 0;
 }

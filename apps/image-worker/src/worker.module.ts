@@ -50,7 +50,7 @@ export class WorkerModule implements OnApplicationShutdown {
         {
           provide: WorkerMetrics,
           inject: [Registry, WorkerActivity],
-          useFactory: (registry: Registry, activity: WorkerActivity) => new WorkerMetrics(registry, config.WORKER_PREFETCH, () => activity.inFlight),
+          useFactory: (registry: Registry, activity: WorkerActivity) => new WorkerMetrics(registry, config.WORKER_CONCURRENCY, () => activity.inFlight, () => activity.processing),
         },
         {
           provide: UrlFetcher,

@@ -11,7 +11,7 @@ export interface SharpSettings {
 /**
  * A worker's: no operation cache, since a worker never asks for the same operation on the same
  * pixels twice and the cache would only hold on to memory (50 MiB and 20 open files by default,
- * per process); one thread per image, since the images a worker holds at once (WORKER_PREFETCH)
+ * per process); one thread per image, since the images a worker processes at once (WORKER_CONCURRENCY)
  * already keep the cores busy, and libvips' default of one thread per core for each of them
  * multiplies its buffers by the number of cores without making a busy worker any faster.
  */

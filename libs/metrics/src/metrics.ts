@@ -58,8 +58,8 @@ export class WorkerMetrics {
   readonly jobDuration: Histogram<'operation' | 'outcome'>;
   readonly jobFailures: Counter<'code'>;
 
-  /** `readInFlight`: the jobs the worker is running now, read on each scrape. */
-  constructor(registry: Registry, prefetch: number, readInFlight: () => number) {
+  /** `readInFlight`: the job messages the worker holds; `readProcessing`: the jobs it is processing, of at most `concurrency`; read on each scrape. */
+  constructor(registry: Registry, concurrency: number, readInFlight: () => number, readProcessing: () => number) {
     this.jobDuration = new Histogram({
       name: 'pipeline_job_duration_seconds',
       help: 'Time to run a job, observed once for each operation it has (operation="none" for a job without)',
@@ -70,7 +70,7 @@ export class WorkerMetrics {
     this.jobFailures = new Counter({ name: 'pipeline_job_failures_total', help: 'Failed tries by error.code', labelNames: ['code'], registers: [registry] });
     new Gauge({
       name: 'pipeline_worker_jobs_in_flight',
-      help: 'Jobs this worker is running',
+      help: 'Job messages this worker holds (processing, or waiting their turn)',
       registers: [registry],
       collect() {
         this.set(readInFlight());
@@ -78,10 +78,10 @@ export class WorkerMetrics {
     });
     new Gauge({
       name: 'pipeline_worker_utilisation_ratio',
-      help: 'Jobs in flight over the prefetch (how busy this worker is, 0 to 1)',
+      help: 'Jobs processing over WORKER_CONCURRENCY (how busy this worker is, 0 to 1)',
       registers: [registry],
       collect() {
-        this.set(readInFlight() / prefetch);
+        this.set(readProcessing() / concurrency);
       },
     });
   }

@@ -6,3 +6,4 @@ export * from './redact';
 export * from './bootstrap';
 export * from './crash-report';
 export * from './task-turns';
+export * from './concurrency-limit';

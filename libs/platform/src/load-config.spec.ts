@@ -304,17 +304,24 @@ describe('loadConfig', () => {
       expect(error.message).toContain('(got "xml")');
     });
 
-    it("keeps a worker's longest job (JOB_TIMEOUT_S plus two publish confirms) within half the broker's consumer_timeout", () => {
+    it("keeps a worker's longest hold of a job (its turns of JOB_TIMEOUT_S plus two publish confirms) within half the broker's consumer_timeout", () => {
       const defaults = loadConfig(WorkerConfig, {});
-      expect([defaults.JOB_TIMEOUT_S, defaults.PUBLISH_TIMEOUT_MS, defaults.AMQP_CONSUMER_TIMEOUT_MS]).toEqual([120, 10_000, 1_800_000]);
-      // 880 s + 2 × 10 s = 900 s: exactly half of 30 minutes.
-      expect(loadConfig(WorkerConfig, { JOB_TIMEOUT_S: '880' }).JOB_TIMEOUT_S).toBe(880);
-      const error = configErrorOf(() => loadConfig(WorkerConfig, { JOB_TIMEOUT_S: '881' }));
+      expect([defaults.JOB_TIMEOUT_S, defaults.PUBLISH_TIMEOUT_MS, defaults.AMQP_CONSUMER_TIMEOUT_MS, defaults.WORKER_PREFETCH, defaults.WORKER_CONCURRENCY]).toEqual([120, 10_000, 1_800_000, 16, 4]);
+      // One turn (a worker holding no more than it processes): 880 s + 2 × 10 s = 900 s, exactly half of 30 minutes.
+      const oneTurn = { WORKER_PREFETCH: '4', WORKER_CONCURRENCY: '4' };
+      expect(loadConfig(WorkerConfig, { ...oneTurn, JOB_TIMEOUT_S: '880' }).JOB_TIMEOUT_S).toBe(880);
+      const error = configErrorOf(() => loadConfig(WorkerConfig, { ...oneTurn, JOB_TIMEOUT_S: '881' }));
       expect(error.message).toContain(
-        "JOB_TIMEOUT_S (881 s) plus two publish confirms (PUBLISH_TIMEOUT_MS 10000 ms each) is 901000 ms, more than half of AMQP_CONSUMER_TIMEOUT_MS (1800000 ms, the broker's consumer_timeout)",
+        "JOB_TIMEOUT_S (881 s) for each of the 1 turns a held job may wait and run (WORKER_PREFETCH 4 over WORKER_CONCURRENCY 4), plus two publish confirms (PUBLISH_TIMEOUT_MS 10000 ms each), is 901000 ms, more than half of AMQP_CONSUMER_TIMEOUT_MS (1800000 ms, the broker's consumer_timeout)",
       );
-      expect(() => loadConfig(WorkerConfig, { JOB_TIMEOUT_S: '800', PUBLISH_TIMEOUT_MS: '60000' })).toThrow(/is 920000 ms, more than half of AMQP_CONSUMER_TIMEOUT_MS/);
-      expect(loadConfig(WorkerConfig, { JOB_TIMEOUT_S: '3600', AMQP_CONSUMER_TIMEOUT_MS: '7240000' }).JOB_TIMEOUT_S).toBe(3600);
+      expect(() => loadConfig(WorkerConfig, { ...oneTurn, JOB_TIMEOUT_S: '800', PUBLISH_TIMEOUT_MS: '60000' })).toThrow(/is 920000 ms, more than half of AMQP_CONSUMER_TIMEOUT_MS/);
+      // The defaults hold 16 and process 4: a job may wait 3 turns before its own, so 4 × 220 s + 20 s = 900 s.
+      expect(loadConfig(WorkerConfig, { JOB_TIMEOUT_S: '220' }).JOB_TIMEOUT_S).toBe(220);
+      expect(() => loadConfig(WorkerConfig, { JOB_TIMEOUT_S: '221' })).toThrow(/for each of the 4 turns .* is 904000 ms/);
+      // A prefetch that is no multiple of the concurrency rounds up; a concurrency above the prefetch is one turn.
+      expect(() => loadConfig(WorkerConfig, { WORKER_PREFETCH: '5', WORKER_CONCURRENCY: '4', JOB_TIMEOUT_S: '441' })).toThrow(/for each of the 2 turns/);
+      expect(loadConfig(WorkerConfig, { WORKER_PREFETCH: '2', WORKER_CONCURRENCY: '8', JOB_TIMEOUT_S: '880' }).JOB_TIMEOUT_S).toBe(880);
+      expect(loadConfig(WorkerConfig, { JOB_TIMEOUT_S: '3600', AMQP_CONSUMER_TIMEOUT_MS: '28840000' }).JOB_TIMEOUT_S).toBe(3600);
       expect(() => loadConfig(WorkerConfig, { AMQP_CONSUMER_TIMEOUT_MS: '1000' })).toThrow('AMQP_CONSUMER_TIMEOUT_MS must not be less than 60000 (got 1000)');
     });
 

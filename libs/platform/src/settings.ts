@@ -191,11 +191,13 @@ export class ProducerConfig extends DatabaseConfig {
 }
 
 /**
- * Longest a worker may hold a job's message in the worst case: the job's deadline, then the
- * confirms of its started and outcome events, each up to PUBLISH_TIMEOUT_MS.
+ * Longest a worker may hold a job's message in the worst case: its turn behind the messages it
+ * holds beyond WORKER_CONCURRENCY (each round up to the job deadline), the job's own deadline,
+ * then the confirms of its started and outcome events, each up to PUBLISH_TIMEOUT_MS.
  */
-export function longestJobHoldMs(config: Pick<WorkerConfig, 'JOB_TIMEOUT_S' | 'PUBLISH_TIMEOUT_MS'>): number {
-  return config.JOB_TIMEOUT_S * 1000 + 2 * config.PUBLISH_TIMEOUT_MS;
+export function longestJobHoldMs(config: Pick<WorkerConfig, 'JOB_TIMEOUT_S' | 'PUBLISH_TIMEOUT_MS' | 'WORKER_PREFETCH' | 'WORKER_CONCURRENCY'>): number {
+  const rounds = Math.ceil(config.WORKER_PREFETCH / Math.min(config.WORKER_CONCURRENCY, config.WORKER_PREFETCH));
+  return rounds * config.JOB_TIMEOUT_S * 1000 + 2 * config.PUBLISH_TIMEOUT_MS;
 }
 
 /**
@@ -209,12 +211,14 @@ const FitsConsumerTimeout = () =>
     validator: {
       validate: (_value: unknown, args) => {
         const config = args?.object as WorkerConfig;
-        return [config.JOB_TIMEOUT_S, config.PUBLISH_TIMEOUT_MS, config.AMQP_CONSUMER_TIMEOUT_MS].some((value) => typeof value !== 'number') || longestJobHoldMs(config) * 2 <= config.AMQP_CONSUMER_TIMEOUT_MS;
+        const settings = [config.JOB_TIMEOUT_S, config.PUBLISH_TIMEOUT_MS, config.AMQP_CONSUMER_TIMEOUT_MS, config.WORKER_PREFETCH, config.WORKER_CONCURRENCY];
+        return settings.some((value) => typeof value !== 'number' || !(value > 0)) || longestJobHoldMs(config) * 2 <= config.AMQP_CONSUMER_TIMEOUT_MS;
       },
       defaultMessage: (args) => {
         const config = args?.object as WorkerConfig;
         return (
-          `JOB_TIMEOUT_S (${config.JOB_TIMEOUT_S} s) plus two publish confirms (PUBLISH_TIMEOUT_MS ${config.PUBLISH_TIMEOUT_MS} ms each) is ${longestJobHoldMs(config)} ms, ` +
+          `JOB_TIMEOUT_S (${config.JOB_TIMEOUT_S} s) for each of the ${Math.ceil(config.WORKER_PREFETCH / Math.min(config.WORKER_CONCURRENCY, config.WORKER_PREFETCH))} turns a held job may wait and run ` +
+          `(WORKER_PREFETCH ${config.WORKER_PREFETCH} over WORKER_CONCURRENCY ${config.WORKER_CONCURRENCY}), plus two publish confirms (PUBLISH_TIMEOUT_MS ${config.PUBLISH_TIMEOUT_MS} ms each), is ${longestJobHoldMs(config)} ms, ` +
           `more than half of AMQP_CONSUMER_TIMEOUT_MS (${config.AMQP_CONSUMER_TIMEOUT_MS} ms, the broker's consumer_timeout): lower them, or raise the broker's consumer_timeout and AMQP_CONSUMER_TIMEOUT_MS with it`
         );
       },
@@ -225,8 +229,14 @@ export class WorkerConfig extends SharedConfig {
   /** Port of the health endpoints. */
   @IsInt() @Min(0) @Max(65535) PORT = 3001;
   @IsString() HOST = '0.0.0.0';
-  /** Jobs a worker holds at once; each runs on its own libuv thread. */
-  @IsInt() @Min(1) @Max(1000) WORKER_PREFETCH = 4;
+  /**
+   * Job messages a worker holds at once (the consumer's prefetch). Those beyond
+   * WORKER_CONCURRENCY wait their turn in the worker, so that one job's waits (confirms, acks,
+   * flushes) overlap with another's image work.
+   */
+  @IsInt() @Min(1) @Max(1000) WORKER_PREFETCH = 16;
+  /** Jobs a worker processes at once, each image on its own thread: what bounds its memory. */
+  @IsInt() @Min(1) @Max(256) WORKER_CONCURRENCY = 4;
   @IsString() @IsNotEmpty() WORKER_ID = `${hostname()}-${process.pid}`;
   @IsInt() @Min(100) @Max(120_000) PUBLISH_TIMEOUT_MS = 10_000;
   /** A job still running after this long is announced as processing; quicker ones go straight to their outcome. */
