@@ -57,7 +57,8 @@ async function rate(base: string, path: string, key: string | undefined, body?: 
 }
 
 async function startProducer(adminKey: string, databaseUrl: string, prefix: string, folder: string, counting: boolean): Promise<{ base: string; child: ChildProcess }> {
-  const port = 38_000 + Math.floor(Math.random() * 1000);
+  // Below Linux's ephemeral range (32768 up): no outgoing connection of this machine holds it.
+  const port = 22_000 + Math.floor(Math.random() * 1000);
   const child = spawn(process.execPath, [PRODUCER], {
     env: {
       ...process.env,
