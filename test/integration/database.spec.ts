@@ -217,7 +217,8 @@ describe('PostgreSQL layer (real database)', () => {
       (client as unknown as { query: unknown }).query = (text: string, ...rest: unknown[]) => (statements.push(text), query(text, ...rest));
     });
     try {
-      const outcome = await new JobEventsRepository(counting).record([{ ...event(a, 'succeeded'), startedAt: new Date(clock - 5).toISOString() }, event(b, 'started'), event(b, 'failed')]);
+      const startedAt = event(a, 'started').at;
+      const outcome = await new JobEventsRepository(counting).record([{ ...event(a, 'succeeded'), startedAt }, event(b, 'started'), event(b, 'failed')]);
       expect(outcome).toEqual({ recorded: 4, duplicates: 0, orphans: [] });
       expect(statements).toHaveLength(1);
     } finally {
@@ -240,6 +241,25 @@ describe('PostgreSQL layer (real database)', () => {
     expect(await jobs.findById(fresh)).toMatchObject({ status: 'processing', attempts: 1 });
     expect((await timeline(repeated)).map((e) => e.type)).toEqual(['queued', 'started', 'succeeded']);
     expect(await timeline(ghost)).toEqual([]);
+  });
+
+  it("an outcome that arrives while the run it belongs to is still being committed (a retry publishes before it commits) is applied once that commit lands", async () => {
+    const id = await newJob();
+    await events.record([event(id, 'started'), event(id, 'failed')]);
+    // What a retry does: lock the row, start attempt 2, publish its message, and only then commit.
+    const retry = await pool.connect();
+    await retry.query('BEGIN');
+    await retry.query('SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE', [id]);
+    await retry.query(`UPDATE jobs SET status = 'queued', attempt = 2, attempt_seq = 2, error_code = NULL, error_message = NULL WHERE id = $1`, [id]);
+    // A quick worker runs attempt 2 and its outcome reaches the writer before that commit.
+    const startedAt = event(id, 'started').at;
+    const second = { ...event(id, 'failed'), eventId: jobEventId(id, 2, 'failed', 1), attempt: 2, startedAt };
+    const recording = events.record([second]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await retry.query('COMMIT');
+    retry.release();
+    await recording;
+    expect(await jobs.findById(id)).toMatchObject({ status: 'failed', attempt: 2, error: { code: 'INVALID_IMAGE' } });
   });
 
   it('events for unknown jobs are reported as orphans and stored nowhere', async () => {

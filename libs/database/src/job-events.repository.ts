@@ -109,8 +109,14 @@ function patchJobsCtes(first: number, gate?: string): string {
     RETURNING 1)`;
 }
 
-/** A batch that was not all new (a redelivery, an orphan): the statement that assumed it was gave way. */
-const NOT_ALL_NEW = 'PN001';
+/**
+ * The one-statement path met a batch it does not handle: an event seen before (a redelivery), an
+ * event without a job, or a job row its patch did not match as the statement's snapshot saw it
+ * (an event of an attempt moved past; or of a run whose start commits only after its message is
+ * out, as a retry's does: the event's insert waits for that commit, but one statement keeps the
+ * snapshot from before it). The statement undoes itself and the transaction below takes over.
+ */
+const NOT_THE_COMMON_BATCH = 'PN001';
 
 /** An expression that fails its statement with SQLSTATE `code` (migration 011's pipeline_raise). */
 const raise = (code: string, message: string) => `pipeline_raise('${code}', '${message}')`;
@@ -123,28 +129,34 @@ export class JobEventsRepository {
    * Records a batch of events atomically. Idempotent: an event id already stored is skipped,
    * and only new events move a job's state.
    *
-   * The common batch is all new events of existing jobs: one statement records them and folds
-   * them into the job rows, one round trip. Should any of them be stored already or have no job,
-   * that statement fails as a whole (changing nothing) and the batch is recorded again in a
-   * transaction that finds out which events are new and folds only those.
+   * The common batch is all new events of existing jobs, each job at the attempt and state its
+   * events move on from: one statement records them and folds them into the job rows, one round
+   * trip. Otherwise (see NOT_THE_COMMON_BATCH) that statement fails as a whole, changing nothing,
+   * and the batch is recorded again in a transaction that finds out which events are new and
+   * folds only those, in a statement of its own that sees whatever committed meanwhile.
    */
   async record(batch: JobEventMessage[]): Promise<RecordOutcome> {
     // The same event twice in one batch (a redelivery racing the original) is one event.
     const events = [...new Map(withImpliedStarts(batch).map((event) => [event.eventId, event])).values()];
+    const patches = foldJobEvents(events);
     try {
       await this.pool.query(
         `WITH ${INCOMING_AND_INSERTED},
            all_new AS (
              SELECT CASE WHEN count(*) = $9 THEN true
-                         ELSE ${raise(NOT_ALL_NEW, 'not every event of the batch is new')} END AS checked
+                         ELSE ${raise(NOT_THE_COMMON_BATCH, 'not every event of the batch is new')} END AS checked
              FROM inserted),
-           ${patchJobsCtes(10, 'all_new')}
-         SELECT checked FROM all_new`,
-        [...eventParameters(events), events.length, ...patchParameters(foldJobEvents(events))],
+           ${patchJobsCtes(11, 'all_new')},
+           all_patched AS (
+             SELECT CASE WHEN count(*) = $10 THEN true
+                         ELSE ${raise(NOT_THE_COMMON_BATCH, 'not every job of the batch took its events')} END AS checked
+             FROM patched)
+         SELECT all_new.checked AND all_patched.checked FROM all_new, all_patched`,
+        [...eventParameters(events), events.length, patches.length, ...patchParameters(patches)],
       );
       return { recorded: events.length, duplicates: 0, orphans: [] };
     } catch (error) {
-      if ((error as { code?: string }).code !== NOT_ALL_NEW) throw error;
+      if ((error as { code?: string }).code !== NOT_THE_COMMON_BATCH) throw error;
     }
     return this.recordSortingOutRepeats(events);
   }
