@@ -2,7 +2,7 @@ import { JobLoad } from '../faults/load';
 import { sumTallies } from '../faults/tally';
 import { acceptedAfter, sleep } from '../faults/scenario';
 import { ClusterTally, clusterLine, restartIfDown, runClusterScenario } from './cluster-scenario';
-import { ClusterNode, LocalCluster } from '../support/local-rabbitmq';
+import { ClusterNode, LocalCluster, privateLayout } from '../support/local-rabbitmq';
 
 /**
  * The pipeline on a three-node RabbitMQ cluster of its own (started next to the machine's
@@ -20,7 +20,7 @@ describe('three-node RabbitMQ cluster', () => {
   let cluster: LocalCluster | undefined;
 
   beforeAll(async () => {
-    cluster = await LocalCluster.start(NODES);
+    cluster = await LocalCluster.start(NODES, await privateLayout('c', NODES));
   }, 180_000);
 
   afterAll(async () => {

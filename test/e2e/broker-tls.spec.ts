@@ -2,12 +2,11 @@ import { connect } from 'amqplib';
 import { ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adminFetch, TEST_ADMIN_KEY } from '../support/api-keys';
 import { makeCertificates, TestCertificates } from '../support/certificates';
 import { makeImage } from '../support/images';
-import { LocalCluster } from '../support/local-rabbitmq';
+import { LocalCluster, privateLayout } from '../support/local-rabbitmq';
 import { createTestDatabase, makeTempDir, uniqueName, waitFor } from '../support/resources';
 
 const PRODUCER = join(__dirname, '..', '..', 'dist/apps/producer/apps/producer/src/main.js');
@@ -25,13 +24,7 @@ describe('TLS to RabbitMQ (a node of its own that accepts only amqps://)', () =>
     folder = await makeTempDir();
     await mkdir(join(folder.path, 'certs'));
     certificates = makeCertificates(join(folder.path, 'certs'));
-    broker = await LocalCluster.start(1, {
-      namePrefix: 'rabbit-tls',
-      firstAmqpPort: Number(process.env.TEST_TLS_AMQP_PORT ?? 5691),
-      firstDistPort: Number(process.env.TEST_TLS_DIST_PORT ?? 25699),
-      workDir: join(tmpdir(), 'pipeline-tls-broker'),
-      tls: { cert: certificates.cert, key: certificates.key, ca: certificates.ca },
-    });
+    broker = await LocalCluster.start(1, await privateLayout('tls', 1, { tls: { cert: certificates.cert, key: certificates.key, ca: certificates.ca } }));
   });
 
   afterAll(async () => {

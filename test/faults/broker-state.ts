@@ -1,15 +1,10 @@
 import { MessageType } from '@pipeline/contracts';
 import { connect, GetMessage } from 'amqplib';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { AMQP_URL } from '../support/resources';
-
-const run = promisify(execFile);
+import { testBrokerCtl } from '../support/test-services';
 
 /** The broker's own view, without blocking this process (a load generator runs on its event loop). */
-async function rabbitmqctl(args: string[]): Promise<string> {
-  return (await run('rabbitmqctl', ['-q', ...args], { encoding: 'utf8' })).stdout;
-}
+const rabbitmqctl = testBrokerCtl;
 
 export interface QueueDepth {
   ready: number;

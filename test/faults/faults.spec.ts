@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Pool } from 'pg';
 import sharp from 'sharp';
-import { waitFor } from '../support/resources';
+import { AMQP_PORT, waitFor } from '../support/resources';
 import { TcpProxy } from '../support/tcp-proxy';
 import { peekQueue, publishJobMessages, readyMessagesOf, unackedOnConnection, undrainedQueues } from './broker-state';
 import { ExitStatus, Pipeline } from './harness';
@@ -124,7 +124,7 @@ describe('fault injection', () => {
   it(
     'the network to RabbitMQ cut, then silent for a while: every app notices, reconnects and carries on',
     async () => {
-      const proxy = new TcpProxy('127.0.0.1', 5672);
+      const proxy = new TcpProxy('127.0.0.1', AMQP_PORT);
       await proxy.start();
       try {
         await runScenario(

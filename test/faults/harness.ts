@@ -203,6 +203,7 @@ export class Pipeline {
       LOG_FORMAT: 'json',
       LOG_LEVEL: 'warn',
       HOST: '127.0.0.1',
+      AMQP_URL,
       AMQP_PREFIX: this.prefix,
       DATABASE_URL: this.databaseUrl,
       STORAGE_DIR: this.storageDir,

@@ -1,9 +1,7 @@
 import { applyBrokerUsers, brokerPermissions, brokerUsers, RabbitManagementApi, Topology } from '@pipeline/messaging';
 import { connect } from 'amqplib';
 import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { LocalCluster } from '../support/local-rabbitmq';
+import { LocalCluster, privateLayout } from '../support/local-rabbitmq';
 
 /**
  * The broker users setup (apps/migrator/src/broker-users.ts) against RabbitMQ's management API:
@@ -15,13 +13,7 @@ describe('Broker users through the management API (a RabbitMQ node of its own)',
   const password = () => randomBytes(18).toString('hex');
 
   beforeAll(async () => {
-    broker = await LocalCluster.start(1, {
-      namePrefix: 'rabbit-mgmt',
-      firstAmqpPort: Number(process.env.TEST_MGMT_AMQP_PORT ?? 5701),
-      firstDistPort: Number(process.env.TEST_MGMT_DIST_PORT ?? 25709),
-      firstManagementPort: Number(process.env.TEST_MGMT_HTTP_PORT ?? 15701),
-      workDir: join(tmpdir(), 'pipeline-management-broker'),
-    });
+    broker = await LocalCluster.start(1, await privateLayout('mgmt', 1, { management: true }));
     managementUrl = `http://guest:guest@127.0.0.1:${broker.managementPort(broker.nodes[0])}`;
   }, 120_000);
 

@@ -8,7 +8,8 @@ import { startProducer } from '../../apps/producer/src/producer.app';
 import { adminFetch } from '../support/api-keys';
 import { makeCertificates, TestCertificates } from '../support/certificates';
 import { makeImage } from '../support/images';
-import { PrivatePostgres, startTlsPostgres } from '../support/private-postgres';
+import { PrivatePostgres, startPostgres } from '../support/private-postgres';
+import { freePortBlock } from '../support/ports';
 import { producerTestConfig } from '../support/producer-config';
 import { deleteTopology, makeTempDir, uniqueName } from '../support/resources';
 
@@ -20,19 +21,18 @@ describe('TLS to PostgreSQL (a private server that accepts only TLS)', () => {
   let folder: { path: string; remove: () => Promise<void> };
   let certificates: TestCertificates;
   let server: PrivatePostgres;
-  const port = 55_000 + Math.floor(Math.random() * 5000);
-  const url = (database: string, query: string) => `postgres://postgres@localhost:${port}/${database}?${query}`;
+  const url = (database: string, query: string) => `postgres://postgres@localhost:${server.port}/${database}?${query}`;
 
   beforeAll(async () => {
     folder = await makeTempDir();
     await chmod(folder.path, 0o755); // the server runs as the postgres user
     await mkdir(join(folder.path, 'certs'));
     certificates = makeCertificates(join(folder.path, 'certs'));
-    server = startTlsPostgres(join(folder.path, 'pg'), port, certificates);
+    server = await startPostgres(join(folder.path, 'pg'), await freePortBlock(), { tls: certificates });
   });
 
   afterAll(async () => {
-    server?.stop();
+    await server?.stop();
     await folder.remove();
   });
 

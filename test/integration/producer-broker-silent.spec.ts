@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Pool } from 'pg';
 import { startProducer } from '../../apps/producer/src/producer.app';
 import { makeImage } from '../support/images';
-import { createTestDatabase, deleteTopology, makeTempDir, uniqueName } from '../support/resources';
+import { AMQP_PORT, createTestDatabase, deleteTopology, makeTempDir, uniqueName } from '../support/resources';
 import { TcpProxy } from '../support/tcp-proxy';
 import { adminFetch } from '../support/api-keys';
 import { producerTestConfig } from '../support/producer-config';
@@ -25,7 +25,7 @@ describe('Producer when the broker stops answering (real RabbitMQ behind a proxy
     folder = await makeTempDir();
     await mkdir(join(folder.path, 'images'));
     await writeFile(join(folder.path, 'images', 'photo.jpg'), await makeImage(32, 32));
-    proxy = new TcpProxy('127.0.0.1', 5672);
+    proxy = new TcpProxy('127.0.0.1', AMQP_PORT);
     await proxy.start();
     app = await startProducer(
       producerTestConfig({

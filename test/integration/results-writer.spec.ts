@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, Pool } from 'pg';
 import { startWriter } from '../../apps/results-writer/src/writer.app';
 import { connectTestBroker, TestBroker } from '../support/broker';
-import { AMQP_URL, createTestDatabase, deleteTopology, rabbitmqctl, uniqueName, waitFor } from '../support/resources';
+import { AMQP_URL, createTestDatabase, DATABASE_PORT, deleteTopology, rabbitmqctl, uniqueName, waitFor } from '../support/resources';
 import { TcpProxy } from '../support/tcp-proxy';
 
 describe('Results writer (real RabbitMQ and PostgreSQL, in process)', () => {
@@ -25,7 +25,7 @@ describe('Results writer (real RabbitMQ and PostgreSQL, in process)', () => {
   beforeAll(async () => {
     database = await createTestDatabase();
     // The writer reaches PostgreSQL through a proxy the test can cut.
-    proxy = new TcpProxy('127.0.0.1', 5432);
+    proxy = new TcpProxy('127.0.0.1', DATABASE_PORT);
     await proxy.start();
     const viaProxy = new URL(database.url);
     viaProxy.port = String(proxy.port);

@@ -1,28 +1,33 @@
 import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, open, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { chmod, mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
+import { freePortBlock, portIsFree } from './ports';
 
 const run = promisify(execFile);
 
 /**
- * A RabbitMQ cluster of its own on this machine, next to the machine's broker (which keeps
- * its node name, its ports 5672/25672 and its data): nodes `rabbit-c1@localhost`, … with
- * AMQP ports 5681, 5682, … and distribution ports 25691, 25692, …, each with its own data
- * and log folders under one work folder, no plugins, listening on 127.0.0.1 only, and an
- * Erlang cookie of their own. The first node starts alone, the others join it
- * (`stop_app`, `join_cluster`, `start_app`). `stop` halts every node and removes the folder,
- * and a run that died before it left nodes behind has them stopped at the next start.
+ * A RabbitMQ cluster of its own on this machine, next to any other broker (the machine's, or
+ * another test run's): nodes `<prefix>1@localhost`, … on free loopback ports, each with its
+ * own data and log folders under one work folder, no plugins unless asked, and an Erlang
+ * cookie of their own. The first node starts alone, the others join it (`stop_app`,
+ * `join_cluster`, `start_app`). `stop` halts every node and removes the folder; nodes left
+ * behind by a test process that died are halted by the next `privateLayout`.
  * With `tls`, the nodes take AMQP over TLS only (amqps://, on the same ports).
  */
 
-/** RabbitMQ's own scripts (the Debian package's `/usr/sbin` wrappers switch to the rabbitmq user and its cookie). */
-const SCRIPTS = existsSync('/usr/lib/rabbitmq/bin/rabbitmqctl') ? '/usr/lib/rabbitmq/bin' : '';
-const script = (name: string) => (SCRIPTS ? join(SCRIPTS, name) : name);
+/**
+ * Where one of RabbitMQ's scripts is, if it is installed: its own folder first (the Debian
+ * package's `/usr/sbin` wrappers switch to the rabbitmq user and its cookie), then PATH.
+ */
+export function rabbitmqScript(name: string): string | undefined {
+  const folders = ['/usr/lib/rabbitmq/bin', ...(process.env.PATH ?? '').split(delimiter)];
+  return folders.map((folder) => join(folder, name)).find((path) => existsSync(path));
+}
+const script = (name: string) => rabbitmqScript(name) ?? name;
 const HOST = 'localhost';
 const START_TIMEOUT_MS = 90_000;
 
@@ -39,13 +44,53 @@ export interface LocalClusterLayout {
   firstManagementPort?: number;
 }
 
-/** The cluster suite's three nodes. */
-export const CLUSTER_LAYOUT: LocalClusterLayout = {
-  namePrefix: 'rabbit-c',
-  firstAmqpPort: Number(process.env.TEST_CLUSTER_AMQP_PORT ?? 5681),
-  firstDistPort: Number(process.env.TEST_CLUSTER_DIST_PORT ?? 25691),
-  workDir: join(tmpdir(), 'pipeline-cluster'),
-};
+const WORK_DIR_PREFIX = 'pipeline-rabbitmq-';
+const OWNER_FILE = 'owner.pid';
+
+/**
+ * Names, ports and a folder for `size` nodes that no other broker on this machine uses: a
+ * fresh work folder, a node-name prefix made from it, and blocks of free ports. `kind`
+ * (letters) makes the names readable in `ps`.
+ */
+export async function privateLayout(kind: string, size: number, options: Pick<LocalClusterLayout, 'tls'> & { management?: boolean } = {}): Promise<LocalClusterLayout> {
+  await haltOrphanedNodes();
+  const workDir = await mkdtemp(join(tmpdir(), `${WORK_DIR_PREFIX}${kind}-`));
+  await writeFile(join(workDir, OWNER_FILE), String(process.pid));
+  const id = workDir.slice(-6).toLowerCase().replace(/[^a-z0-9]/g, 'x');
+  return {
+    namePrefix: `rabbit-${kind}-${id}-`,
+    firstAmqpPort: await freePortBlock(size),
+    firstDistPort: await freePortBlock(size),
+    firstManagementPort: options.management ? await freePortBlock(size) : undefined,
+    workDir,
+    tls: options.tls,
+  };
+}
+
+/** Nodes whose test process died before stopping them would hold their ports for good: they are halted, their folders removed. */
+async function haltOrphanedNodes(): Promise<void> {
+  const folders = (await readdir(tmpdir())).filter((name) => name.startsWith(WORK_DIR_PREFIX)).map((name) => join(tmpdir(), name));
+  for (const workDir of folders) {
+    const owner = Number(await readFile(join(workDir, OWNER_FILE), 'utf8').catch(() => '0'));
+    if (owner && processIsAlive(owner)) continue;
+    const env = { ...process.env, HOME: workDir, RABBITMQ_CONF_ENV_FILE: join(workDir, 'rabbitmq-env.conf'), ERL_EPMD_ADDRESS: '127.0.0.1' };
+    const nodes = (await readdir(workDir).catch(() => [] as string[])).filter((name) => name.startsWith('node-'));
+    for (const folder of nodes) {
+      const name = await readFile(join(workDir, folder, 'name'), 'utf8').catch(() => undefined);
+      if (name) await run(script('rabbitmqctl'), ['-n', name, '-q', 'stop'], { env, timeout: 30_000 }).catch(() => undefined);
+    }
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -68,7 +113,7 @@ export interface ClusterNode {
 export class LocalCluster {
   readonly nodes: ClusterNode[];
   private readonly env: NodeJS.ProcessEnv;
-  private readonly workDir: string;
+  readonly workDir: string;
 
   private constructor(
     size: number,
@@ -99,9 +144,8 @@ export class LocalCluster {
   }
 
   /** Starts a cluster of `size` nodes and waits until all of them run, clustered. */
-  static async start(size = 3, layout: LocalClusterLayout = CLUSTER_LAYOUT): Promise<LocalCluster> {
+  static async start(size: number, layout: LocalClusterLayout): Promise<LocalCluster> {
     const cluster = new LocalCluster(size, layout);
-    await cluster.removeLeftovers();
     try {
       await cluster.prepare();
       await Promise.all(cluster.nodes.map((node) => cluster.startNode(node)));
@@ -246,7 +290,7 @@ export class LocalCluster {
     for (const line of out.split('\n')) {
       const [name, members, online] = line.trim().split('\t');
       if (!name?.startsWith(prefix)) continue;
-      const names = (list = '') => [...list.matchAll(/(rabbit-c\d+@[\w.-]+)/g)].map((match) => match[1]).sort();
+      const names = (list = '') => this.nodes.map((node) => node.name).filter((node) => list.includes(node)).sort();
       result[name] = { members: names(members), online: names(online) };
     }
     return result;
@@ -319,9 +363,10 @@ export class LocalCluster {
     await writeFile(join(this.workDir, 'enabled_plugins'), this.layout.firstManagementPort ? '[rabbitmq_management].\n' : '[].\n');
     for (const node of this.nodes) {
       for (const port of [node.amqpPort, node.distPort]) {
-        if (!(await portIsFree(port))) throw new Error(`Port ${port} (for ${node.name}) is taken; set TEST_CLUSTER_AMQP_PORT / TEST_CLUSTER_DIST_PORT`);
+        if (!(await portIsFree(port))) throw new Error(`Port ${port} (for ${node.name}) is taken`);
       }
       await mkdir(node.dir, { recursive: true });
+      await writeFile(join(node.dir, 'name'), node.name);
       await writeFile(
         join(node.dir, 'rabbitmq.conf'),
         [
@@ -346,24 +391,4 @@ export class LocalCluster {
       );
     }
   }
-
-  /**
-   * Nodes of a run that died before its `stop` still hold the ports and names: they are
-   * halted with the cookie they were started with (still in the work folder), and the folder goes.
-   */
-  private async removeLeftovers(): Promise<void> {
-    if (!existsSync(this.workDir)) return;
-    if (existsSync(join(this.workDir, '.erlang.cookie'))) {
-      await Promise.all(this.nodes.map((node) => this.ctl(node, ['stop']).catch(() => undefined)));
-    }
-    await rm(this.workDir, { recursive: true, force: true });
-  }
-}
-
-async function portIsFree(port: number): Promise<boolean> {
-  const server = createServer();
-  return new Promise((resolve) => {
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
 }

@@ -1,15 +1,24 @@
 import { ensureDatabase, migrate } from '@pipeline/database';
 import { Topology } from '@pipeline/messaging';
 import { connect } from 'amqplib';
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { testBrokerCtlSync } from './test-services';
 
-export const AMQP_URL = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-const PG_BASE = process.env.TEST_DATABASE_BASE_URL ?? 'postgres://postgres@127.0.0.1:5432';
+// The run's own servers, started by Jest's global setup (test/support/test-services.ts).
+export const AMQP_URL = required('TEST_AMQP_URL');
+const PG_BASE = required('TEST_DATABASE_BASE_URL');
+export const AMQP_PORT = Number(new URL(AMQP_URL).port || 5672);
+export const DATABASE_PORT = Number(new URL(PG_BASE).port || 5432);
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: these tests run under Jest's global setup (jest.config.js), which starts the servers`);
+  return value;
+}
 
 /** A name no other test run uses: queues, databases and folders are all isolated by it. */
 export function uniqueName(kind: string): string {
@@ -61,7 +70,7 @@ export async function waitFor<T>(check: () => Promise<T | undefined>, timeoutMs 
 
 /** The broker's own view (queue arguments, consumers), as rabbitmqctl prints it. */
 export function rabbitmqctl(args: string[]): string {
-  return execFileSync('rabbitmqctl', ['-q', ...args], { encoding: 'utf8' });
+  return testBrokerCtlSync(args);
 }
 
 /** Has the broker drop the connections whose client-given name contains `name` (as a network fault would). */

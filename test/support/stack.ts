@@ -24,7 +24,7 @@ export interface RunningStack {
 export async function startStack(env: Record<string, string> & { AMQP_PREFIX: string; WORKERS: string }, port: number): Promise<RunningStack> {
   let log = '';
   const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'scripts/start.js')], {
-    env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: 'warn', ADMIN_API_KEY: TEST_ADMIN_KEY, PORT: String(port), ...env },
+    env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: 'warn', ADMIN_API_KEY: TEST_ADMIN_KEY, PORT: String(port), AMQP_URL, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (chunk) => (log += chunk));

@@ -1,0 +1,3 @@
+import { startTestServices } from './test-services';
+
+export default startTestServices;
