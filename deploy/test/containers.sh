@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The containers check (README, "Checking the containers"; `npm run test:containers`, CI):
 # builds the images from deploy/Dockerfile unchanged, runs docker-compose.yml with 3 image
-# workers, sends a batch of photos through the producer's published port, checks every job
-# in the API and in PostgreSQL, that every worker took a share and that the apps run as a
-# user other than root, then stops a worker in the middle of a second batch and checks that
-# no job was lost. Everything it started is removed at the end, also on failure.
+# workers and no secrets given (the stack makes its own; the admin key is read with the
+# README's command), sends a batch of photos through the producer's published port, checks
+# every job in the API and in PostgreSQL, that every worker took a share and that the apps run
+# as a user other than root, then stops a worker in the middle of a second batch and checks
+# that no job was lost, then takes the stack down and up again and checks that it kept its
+# admin key and still takes jobs. Everything it started is removed at the end, also on failure.
 #
 # CONTAINER_ENGINE=podman (default): for machines where no image can be pulled. Podman serves
 # the Docker API that docker-compose (1.29) drives; the base images are made offline
@@ -302,36 +304,27 @@ free_port() {
 write_env() {
   PRODUCER_PORT="$(free_port "${CONTAINERS_PRODUCER_PORT:-18080}")"
   MANAGEMENT_PORT="$(free_port "${CONTAINERS_MANAGEMENT_PORT:-18672}")"
-  secret() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' | cut -c1-24; }
-  # .env.example with passwords of this run, its own image tag and ports that collide with
-  # nothing on this machine (all published on 127.0.0.1).
-  sed -e "s/^RABBITMQ_PASSWORD=.*/RABBITMQ_PASSWORD=r$(secret)/" \
-    -e "s/^RABBITMQ_PRODUCER_PASSWORD=.*/RABBITMQ_PRODUCER_PASSWORD=p$(secret)$(secret)/" \
-    -e "s/^RABBITMQ_WORKER_PASSWORD=.*/RABBITMQ_WORKER_PASSWORD=w$(secret)$(secret)/" \
-    -e "s/^RABBITMQ_WRITER_PASSWORD=.*/RABBITMQ_WRITER_PASSWORD=e$(secret)$(secret)/" \
-    -e "s/^POSTGRES_PASSWORD=.*/POSTGRES_PASSWORD=p$(secret)/" \
-    -e "s/^RABBITMQ_ERLANG_COOKIE=.*/RABBITMQ_ERLANG_COOKIE=c$(secret)/" \
-    -e "s/^PGADMIN_PASSWORD=.*/PGADMIN_PASSWORD=a$(secret)/" \
-    -e "s/^ADMIN_API_KEY=.*/ADMIN_API_KEY=k$(secret)$(secret)/" \
-    -e "s|^PIPELINE_IMAGE=.*|PIPELINE_IMAGE=$PIPELINE_IMAGE|" \
-    -e "s/^PRODUCER_BIND=.*/PRODUCER_BIND=127.0.0.1/" \
-    -e "s/^PRODUCER_PORT=.*/PRODUCER_PORT=$PRODUCER_PORT/" \
-    -e "s/^RABBITMQ_MANAGEMENT_PORT=.*/RABBITMQ_MANAGEMENT_PORT=$MANAGEMENT_PORT/" \
-    "$repo/.env.example" >"$RUN_DIR/env"
-  chmod 600 "$RUN_DIR/env"
+  # No secret at all: only this run's image tag and ports that collide with nothing on this
+  # machine (all published on 127.0.0.1), the overrides .env is for.
+  {
+    echo "PIPELINE_IMAGE=$PIPELINE_IMAGE"
+    echo "PRODUCER_BIND=127.0.0.1"
+    echo "PRODUCER_PORT=$PRODUCER_PORT"
+    echo "RABBITMQ_MANAGEMENT_PORT=$MANAGEMENT_PORT"
+  } >"$RUN_DIR/env"
   BASE_URL="http://127.0.0.1:$PRODUCER_PORT"
-  # jobs.mjs calls the API with the stack's admin key, read from the environment (not argv).
-  PIPELINE_API_KEY="$(sed -n 's/^ADMIN_API_KEY=//p' "$RUN_DIR/env")"
-  export PIPELINE_API_KEY
+}
+
+# The admin key the stack made on its first start, read with the README's command; jobs.mjs
+# calls the API with it, from the environment (not argv).
+read_admin_key() {
+  compose exec -T producer cat /secrets/admin-api-key
 }
 
 up() {
-  # The compose file mounts ./data/images (README: `mkdir -p data/images`).
-  if [ ! -d "$repo/data/images" ]; then
-    mkdir -p "$repo/data/images"
-    made_images_dir=1
-  fi
-  if [ "$ENGINE" = podman ]; then
+  # The compose file mounts ./data/images, which the engine makes when it is missing.
+  [ -d "$repo/data/images" ] || made_images_dir=1
+  if [ "$ENGINE" = podman ] && [ -z "$pump_pid" ]; then
     health_pump &
     pump_pid=$!
   fi
@@ -340,6 +333,35 @@ up() {
   if ! timeout 420 "${COMPOSE[@]}" up -d --no-build --scale "image-worker=$WORKERS" 2>&1 | sed 's/^/    /'; then
     fail "docker-compose up failed (or took over 420 s)"
   fi
+  [ -d "$repo/data/images" ] || fail "./data/images was not made by the engine"
+}
+
+admin_key() {
+  PIPELINE_API_KEY="$(read_admin_key)" || fail "could not read the admin key: docker compose exec producer cat /secrets/admin-api-key"
+  [ ${#PIPELINE_API_KEY} -ge 32 ] || fail "the admin key read from the stack has ${#PIPELINE_API_KEY} characters"
+  export PIPELINE_API_KEY
+  log "  admin key: ${#PIPELINE_API_KEY} characters, read with: docker compose exec producer cat /secrets/admin-api-key"
+}
+
+# `down` (volumes kept), then `up` again: the same admin key, and jobs go through.
+restart() {
+  local before="$PIPELINE_API_KEY"
+  if ! timeout 180 "${COMPOSE[@]}" down -t 45 >"$RUN_DIR/restart-down.log" 2>&1; then
+    cat "$RUN_DIR/restart-down.log" >&2
+    fail "docker-compose down failed"
+  fi
+  up
+  admin_key
+  wait_healthy
+  [ "$PIPELINE_API_KEY" = "$before" ] || fail "the admin key changed across down and up"
+  log "  the same admin key after down and up"
+  node "$here/jobs.mjs" submit --base "$BASE_URL" --count 6 --profile light --images "$PHOTOS" --ids "$RUN_DIR/batch3.ids" | sed 's/^/  /'
+  node "$here/jobs.mjs" wait --base "$BASE_URL" --ids "$RUN_DIR/batch3.ids" --timeout 120 >"$RUN_DIR/batch3.json"
+  local succeeded
+  succeeded="$(field "$RUN_DIR/batch3.json" succeeded)"
+  log "  after the restart: $succeeded of 6 jobs succeeded"
+  [ "$succeeded" = 6 ] || fail "after down and up, $succeeded of 6 jobs succeeded"
+  RESTART_SUMMARY="restart kept the admin key, 6/6 jobs"
 }
 
 # Every long-running service healthy, the migration and the broker users completed, 3 workers.
@@ -353,7 +375,7 @@ wait_healthy() {
       [ "$4" -lt 3 ] || fail "$(name_of "$id") keeps restarting ($4 restarts)"
       set -- "$1" "$2" "$3" "${5:-}"
       case "$1" in
-        migrate | rabbitmq-users) [ "$2" = exited ] && [ "$3" = 0 ] || bad+=" $1:$2/$3" ;;
+        secrets | migrate | rabbitmq-users) [ "$2" = exited ] && [ "$3" = 0 ] || bad+=" $1:$2/$3" ;;
         *) [ "$2" = running ] && [ "${4:-}" = healthy ] || bad+=" $1:$2/${4:-no-health}" ;;
       esac
     done
@@ -432,7 +454,7 @@ batch() {
 
 non_root() {
   local id service user uid name
-  for service in migrate rabbitmq-users producer results-writer image-worker; do
+  for service in secrets migrate rabbitmq-users producer results-writer image-worker; do
     for id in $(ids "$service"); do
       name="$(name_of "$id")"
       user="$(ctr inspect --format '{{.Config.User}}' "$id")"
@@ -553,9 +575,11 @@ if [ "$ENGINE" = podman ]; then step service "podman system service (the Docker 
 write_env
 step images "images" "build_images_$ENGINE"
 step up "docker-compose up -d --scale image-worker=$WORKERS (real docker-compose.yml${compose_files[2]:+ + deploy/test/compose.override.yml})" up
+step key "the admin key the stack made" admin_key
 step health "every service healthy" wait_healthy
 step batch "a batch of $JOBS photos through $BASE_URL" batch
 step non-root "the apps run as a user other than root" non_root
 step worker-stop "a second batch, one worker stopped in the middle of it" worker_stop
-SUMMARY="containers: $IMAGES_SUMMARY, services healthy, $WORKERS_SUMMARY, $JOBS_SUMMARY, non-root ok, $STOP_SUMMARY"
+step restart "docker-compose down, then up: the secrets kept" restart
+SUMMARY="containers: $IMAGES_SUMMARY, services healthy, $WORKERS_SUMMARY, $JOBS_SUMMARY, non-root ok, $STOP_SUMMARY, $RESTART_SUMMARY"
 # teardown (the EXIT trap) removes the stack, then prints $SUMMARY as the last line.

@@ -1,6 +1,8 @@
-// docker-compose.yml and its helpers (deploy/pgadmin, deploy/prometheus, .env.example),
-// checked with docker-compose itself (`config`) and against the apps' own settings.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// docker-compose.yml and its helpers (deploy/compose-secrets.js, deploy/pgadmin,
+// deploy/prometheus, .env.example), checked with docker-compose itself (`config`) and against
+// the apps' own settings.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BROKER_ROLES, brokerUsers } from '@pipeline/messaging';
@@ -13,7 +15,9 @@ jest.setTimeout(60_000);
 const PROCESS_SETTINGS = new Set(['MALLOC_ARENA_MAX']);
 
 const example = readRepoFile('.env.example');
-const required = ['RABBITMQ_PASSWORD', 'RABBITMQ_PRODUCER_PASSWORD', 'RABBITMQ_WORKER_PASSWORD', 'RABBITMQ_WRITER_PASSWORD', 'RABBITMQ_ERLANG_COOKIE', 'POSTGRES_PASSWORD', 'ADMIN_API_KEY', 'PGADMIN_EMAIL', 'PGADMIN_PASSWORD'];
+/** The secrets the `secrets` step makes, by the variable that may set each. */
+const secretVariables = ['RABBITMQ_PASSWORD', 'RABBITMQ_PRODUCER_PASSWORD', 'RABBITMQ_WORKER_PASSWORD', 'RABBITMQ_WRITER_PASSWORD', 'RABBITMQ_ERLANG_COOKIE', 'POSTGRES_PASSWORD', 'PGADMIN_PASSWORD', 'ADMIN_API_KEY'];
+const SECRETS_STEP = join(__dirname, '..', '..', 'deploy', 'compose-secrets.js');
 const appServices = ['migrate', 'rabbitmq-users', 'producer', 'image-worker', 'results-writer'];
 /** The broker user each app connects as. */
 const brokerRoleOf = { producer: 'producer', 'image-worker': 'worker', 'results-writer': 'writer' } as const;
@@ -27,6 +31,19 @@ function composeConfig(file: string): any {
   if (result.status !== 0) throw new Error(`docker-compose config failed: ${result.stderr}`);
   return parseYaml(result.stdout);
 }
+
+/** Runs the secrets step (as the `secrets` service does) into `folder`, with this environment. */
+function runSecretsStep(folder: string, env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, [SECRETS_STEP, folder], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' });
+}
+
+/** A service's environment as the app reads it: `/secrets/...` files taken from `folder`, made by the secrets step. */
+function withSecretsFrom(folder: string, environment: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(environment).map(([name, value]) => [name, name.endsWith('_FILE') ? value.replace(/^\/secrets\//, `${folder}/`) : value]));
+}
+
+/** Setting names with the `_FILE` suffix read as the setting itself. */
+const settingName = (name: string) => name.replace(/_FILE$/, '');
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'compose-'));
@@ -44,74 +61,137 @@ describe('docker-compose.yml', () => {
     expect(readRepoFile('docker-compose.yml')).not.toMatch(/^version:/m); // the Compose Specification
   });
 
-  test.each(required)('refuses to start without %s in .env: no default secrets', (name) => {
-    const file = join(dir, `.env-without-${name}`);
-    writeFileSync(file, example.replace(new RegExp(`^${name}=.*$`, 'm'), ''));
-    const result = dockerCompose(['config', '-q'], file);
-    expect(result.status).not.toBe(0);
-    expect(result.stderr).toContain(`set ${name} in .env`);
+  test('needs no .env: docker-compose config accepts the file with none', () => {
+    const empty = join(dir, '.env-empty');
+    writeFileSync(empty, '');
+    const result = dockerCompose(['config', '-q'], empty);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
   });
 
-  test('no password is written in the file itself', () => {
+  test('the secrets step makes every password, the cookie and the admin key on the first start, and keeps them', () => {
+    const folder = mkdtempSync(join(dir, 'secrets-'));
+    const first = runSecretsStep(folder);
+    expect(first.stderr).toBe('');
+    expect(first.status).toBe(0);
+    expect(first.stdout).toContain('docker compose exec producer cat /secrets/admin-api-key');
+    const read = () => Object.fromEntries(readdirSync(folder).map((file) => [file, readFileSync(join(folder, file), 'utf8')]));
+    const made = read();
+    expect(Object.keys(made).sort()).toEqual(
+      ['admin-api-key', 'database-url', 'pgadmin-password', 'postgres-password', 'producer-amqp-url', 'rabbitmq-erlang-cookie', 'rabbitmq-management-url', 'rabbitmq-password', 'rabbitmq-producer-password', 'rabbitmq-worker-password', 'rabbitmq-writer-password', 'worker-amqp-url', 'writer-amqp-url'].sort(),
+    );
+    for (const file of ['rabbitmq-password', 'rabbitmq-producer-password', 'rabbitmq-worker-password', 'rabbitmq-writer-password', 'rabbitmq-erlang-cookie', 'postgres-password', 'pgadmin-password']) {
+      expect({ file, value: made[file] }).toEqual({ file, value: expect.stringMatching(/^[0-9a-f]{32}\n$/) });
+    }
+    expect(made['admin-api-key']).toMatch(/^[\w-]{43}\n$/);
+    expect(new Set(Object.values(made)).size).toBe(Object.keys(made).length);
+    // Readable by the services' users (each image runs as its own uid), changed by no one.
+    for (const file of Object.keys(made)) expect((statSync(join(folder, file)).mode & 0o777).toString(8)).toBe('444');
+    // The producer reads its key as it would in the container.
+    expect(loadConfig(ProducerConfig, { ADMIN_API_KEY_FILE: join(folder, 'admin-api-key') }).ADMIN_API_KEY).toBe(made['admin-api-key'].trim());
+
+    const again = runSecretsStep(folder);
+    expect(again.status).toBe(0);
+    expect(again.stdout).not.toContain('generated');
+    expect(read()).toEqual(made);
+  });
+
+  test('the secrets step takes a value set in .env instead, refuses .env.example-style placeholders and weak values, naming them', () => {
+    const folder = mkdtempSync(join(dir, 'secrets-'));
+    const key = 'q3V8xN1rT6mZ0bL4wY7cK2jH9sF5dApEq3V8xN1rT6';
+    const given = runSecretsStep(folder, { ADMIN_API_KEY: key, POSTGRES_PASSWORD: 'Pg0a1b2c3d4e5f6g7h8' });
+    expect(given.status).toBe(0);
+    expect(readFileSync(join(folder, 'admin-api-key'), 'utf8')).toBe(`${key}\n`);
+    expect(readFileSync(join(folder, 'database-url'), 'utf8')).toBe('postgres://pipeline:Pg0a1b2c3d4e5f6g7h8@postgres:5432/pipeline\n');
+
+    const refused = mkdtempSync(join(dir, 'secrets-'));
+    const placeholder = runSecretsStep(refused, { POSTGRES_PASSWORD: 'change-me-postgres', ADMIN_API_KEY: 'short', RABBITMQ_WORKER_PASSWORD: 'has/slash+and=more' });
+    expect(placeholder.status).toBe(1);
+    expect(placeholder.stderr).toContain('POSTGRES_PASSWORD is still a placeholder from .env.example');
+    expect(placeholder.stderr).toContain('ADMIN_API_KEY must have 32 characters or more');
+    expect(placeholder.stderr).toContain('RABBITMQ_WORKER_PASSWORD goes into URLs: use letters and digits only');
+    expect(readdirSync(refused)).toEqual([]); // nothing half-written
+  });
+
+  test('no password is written in the file itself or in .env.example; the services read them from the secrets volume', () => {
     for (const line of readRepoFile('docker-compose.yml').split('\n')) {
-      if (/PASS/.test(line) && !line.trim().startsWith('#')) expect(line).toMatch(/\$\{[A-Z_]*PASSWORD:\?[^}]+\}/);
+      if (/PASS|_KEY|COOKIE/.test(line) && !line.trim().startsWith('#')) expect(line).toMatch(/_FILE: \/secrets\/[a-z-]+$|: \$\{[A-Z_]+:-\}$|RABBITMQ_DEFAULT_USER/);
+    }
+    for (const name of secretVariables) expect(example).toMatch(new RegExp(`^# ${name}=$`, 'm'));
+    expect(example).not.toMatch(/change-me/);
+    for (const [name, service] of Object.entries<any>(config.services)) {
+      const files = Object.entries<string>(service.environment ?? {}).filter(([variable]) => variable.endsWith('_FILE'));
+      if (files.length === 0) continue;
+      expect({ name, mounted: composeVolumes(service).find((v) => v.target === '/secrets') }).toEqual({ name, mounted: expect.objectContaining({ type: 'volume', source: 'secrets', read_only: true }) });
+      for (const [, path] of files) expect(path).toMatch(/^\/secrets\/[a-z-]+$/);
     }
   });
 
   test('.env.example names every variable the file reads, and the apps know every setting it passes', () => {
     const text = readRepoFile('docker-compose.yml');
     const used = new Set([...text.matchAll(/\$\{([A-Z0-9_]+)/g)].map((m) => m[1]));
-    const listed = new Set([...example.matchAll(/^([A-Z0-9_]+)=/gm)].map((m) => m[1]));
+    const listed = new Set([...example.matchAll(/^(?:# )?([A-Z0-9_]+)=/gm)].map((m) => m[1]));
     expect([...used].filter((name) => !listed.has(name))).toEqual([]);
 
     const settings = new Set([...readRepoFile('libs/platform/src/settings.ts').matchAll(/\b([A-Z][A-Z0-9_]+)(?::[^=\n]*)?\s=\s/g)].map((m) => m[1]));
     for (const service of appServices.filter((name) => name !== 'rabbitmq-users')) {
-      const unknown = Object.keys(config.services[service].environment).filter((name) => !settings.has(name) && !PROCESS_SETTINGS.has(name));
+      const unknown = Object.keys(config.services[service].environment).filter((name) => !settings.has(settingName(name)) && !PROCESS_SETTINGS.has(name));
       expect({ service, unknown }).toEqual({ service, unknown: [] });
     }
     const usersSetup = Object.keys(new BrokerUsersConfig());
-    expect(Object.keys(config.services['rabbitmq-users'].environment).filter((name) => !usersSetup.includes(name))).toEqual([]);
+    expect(Object.keys(config.services['rabbitmq-users'].environment).filter((name) => !usersSetup.includes(settingName(name)))).toEqual([]);
   });
 
   test('each app is given only settings its own config reads: no admin key or database for the workers', () => {
     const appConfigs = { migrate: DatabaseConfig, producer: ProducerConfig, 'image-worker': WorkerConfig, 'results-writer': WriterConfig };
     for (const [service, appConfig] of Object.entries(appConfigs)) {
       const reads = new Set(Object.keys(new appConfig()));
-      const others = Object.keys(config.services[service].environment).filter((name) => !reads.has(name) && !PROCESS_SETTINGS.has(name));
+      const others = Object.keys(config.services[service].environment).filter((name) => !reads.has(settingName(name)) && !PROCESS_SETTINGS.has(name));
       expect({ service, others }).toEqual({ service, others: [] });
     }
-    const worker = Object.keys(config.services['image-worker'].environment);
+    const worker = Object.keys(config.services['image-worker'].environment).map(settingName);
     for (const name of ['ADMIN_API_KEY', 'DATABASE_URL', 'DATABASE_POOL_SIZE']) expect(worker).not.toContain(name);
-    expect(Object.keys(config.services['results-writer'].environment)).not.toContain('ADMIN_API_KEY');
+    expect(Object.keys(config.services['results-writer'].environment).map(settingName)).not.toContain('ADMIN_API_KEY');
   });
 
   test('the services: broker, database, a one-shot migration, the three apps, pgAdmin, Prometheus and two more broker nodes under profiles', () => {
-    expect(Object.keys(config.services).sort()).toEqual(['image-worker', 'migrate', 'pgadmin', 'postgres', 'producer', 'prometheus', 'rabbitmq', 'rabbitmq-2', 'rabbitmq-3', 'rabbitmq-users', 'results-writer']);
+    expect(Object.keys(config.services).sort()).toEqual(['image-worker', 'migrate', 'pgadmin', 'postgres', 'producer', 'prometheus', 'rabbitmq', 'rabbitmq-2', 'rabbitmq-3', 'rabbitmq-users', 'results-writer', 'secrets']);
     expect(config.services['rabbitmq-2'].profiles).toEqual(['cluster']);
     expect(config.services['rabbitmq-3'].profiles).toEqual(['cluster']);
     expect(config.services.pgadmin.profiles).toEqual(['tools']);
     expect(config.services.prometheus.profiles).toEqual(['monitoring']);
-    for (const name of ['rabbitmq', 'postgres', ...appServices]) expect(config.services[name].profiles).toBeUndefined();
+    for (const name of ['secrets', 'rabbitmq', 'postgres', ...appServices]) expect(config.services[name].profiles).toBeUndefined();
   });
 
-  test('RabbitMQ and PostgreSQL: official images, named volumes, health checks, passwords from .env', () => {
+  test('RabbitMQ and PostgreSQL: official images, named volumes, health checks, passwords from the secrets volume', () => {
     const { rabbitmq, postgres } = config.services;
     expect(rabbitmq.image).toMatch(/^rabbitmq:3\.\d+\.\d+-management$/);
     expect(rabbitmq.hostname).toBe('rabbitmq'); // the node name, and with it the data, survives re-creation
     expect(composeVolumes(rabbitmq)).toContainEqual(expect.objectContaining({ source: 'rabbitmq-data', target: '/var/lib/rabbitmq', type: 'volume' }));
     expect(rabbitmq.healthcheck.test).toEqual(['CMD', 'rabbitmq-diagnostics', '-q', 'check_port_connectivity']);
-    expect(rabbitmq.environment.RABBITMQ_DEFAULT_PASS).toBe('change-me-rabbitmq');
+    // The official image reads the password from the environment only: a wrapper puts it there, then hands over.
+    expect(rabbitmq.entrypoint).toEqual(['sh', '/usr/local/bin/with-secrets.sh']);
+    expect(rabbitmq.command).toEqual(['rabbitmq-server']);
+    const wrapper = readRepoFile('deploy/rabbitmq/with-secrets.sh');
+    expect(wrapper).toMatch(/^RABBITMQ_DEFAULT_PASS="\$\(cat \/secrets\/rabbitmq-password\)"$/m);
+    expect(wrapper).toMatch(/^exec docker-entrypoint\.sh "\$@"$/m);
+    expect(rabbitmq.environment).toEqual({ RABBITMQ_DEFAULT_USER: 'pipeline' });
     expect(postgres.image).toMatch(/^postgres:\d+/);
     expect(composeVolumes(postgres)).toContainEqual(expect.objectContaining({ source: 'postgres-data', target: '/var/lib/postgresql/data', type: 'volume' }));
     expect(postgres.healthcheck.test.slice(0, 2)).toEqual(['CMD', 'pg_isready']);
-    expect(postgres.environment.POSTGRES_PASSWORD).toBe('change-me-postgres');
-    expect(Object.keys(config.volumes).sort()).toEqual(['pgadmin-data', 'postgres-data', 'prometheus-data', 'rabbitmq-2-data', 'rabbitmq-3-data', 'rabbitmq-data', 'storage']);
+    expect(postgres.environment.POSTGRES_PASSWORD_FILE).toBe('/secrets/postgres-password');
+    expect(postgres.environment.POSTGRES_PASSWORD).toBeUndefined();
+    expect(Object.keys(config.volumes).sort()).toEqual(['pgadmin-data', 'postgres-data', 'prometheus-data', 'rabbitmq-2-data', 'rabbitmq-3-data', 'rabbitmq-data', 'secrets', 'storage']);
   });
 
-  test('start order: migrations after a healthy database, broker users after a healthy broker, the apps after both', () => {
+  test('start order: the secrets first, migrations after a healthy database, broker users after a healthy broker, the apps after both', () => {
     const healthy = { condition: 'service_healthy' };
     const completed = { condition: 'service_completed_successfully' };
     const services = config.services;
+    expect(services.secrets.depends_on).toBeUndefined();
+    expect(services.secrets.restart).toBe('no');
+    expect(services.rabbitmq.depends_on).toEqual({ secrets: completed });
+    expect(services.postgres.depends_on).toEqual({ secrets: completed });
     expect(services.migrate.depends_on).toEqual({ postgres: healthy });
     expect(services.migrate.restart).toBe('no');
     expect(services['rabbitmq-users'].depends_on).toEqual({ rabbitmq: healthy });
@@ -143,28 +223,32 @@ describe('docker-compose.yml', () => {
     expect(config.services['results-writer'].environment.PORT).toBe('3002');
     expect(composePorts(config.services.producer)).toEqual([{ target: 3000, published: 3000, host_ip: '127.0.0.1' }]);
     // The workers are given no database: they do not use one.
-    expect(config.services['image-worker'].environment.DATABASE_URL).toBeUndefined();
-    expect(config.services.producer.environment.DATABASE_URL).toBe('postgres://pipeline:change-me-postgres@postgres:5432/pipeline');
-    expect(config.services.producer.environment.AMQP_URL).toBe('amqp://producer:change-me-rabbitmq-producer@rabbitmq:5672');
+    expect(config.services['image-worker'].environment.DATABASE_URL_FILE).toBeUndefined();
+    expect(config.services.producer.environment.DATABASE_URL_FILE).toBe('/secrets/database-url');
+    expect(config.services.producer.environment.AMQP_URL_FILE).toBe('/secrets/producer-amqp-url');
+    // The secrets step itself runs from the same image.
+    expect(config.services.secrets.image).toBe('image-pipeline:local');
+    expect(config.services.secrets.command).toEqual(['deploy/compose-secrets.js', '/secrets']);
+    expect(readRepoFile('deploy/Dockerfile')).toMatch(/^COPY deploy\/wait-for\.js deploy\/compose-secrets\.js \.\/deploy\/$/m);
   });
 
   test('each app connects as its own broker user, made by rabbitmq-users with the permissions of brokerPermissions(); only the producer declares the topology', () => {
-    // With real passwords, as a deployment's .env has them.
-    const file = join(dir, '.env-users');
-    const secrets: Record<string, string> = { RABBITMQ_PASSWORD: 'Adm1nQx7Kq2mP9vR4t', RABBITMQ_PRODUCER_PASSWORD: 'Pr0dA1b2c3d4e5f6g7', RABBITMQ_WORKER_PASSWORD: 'W0rkB1c2d3e4f5g6h7', RABBITMQ_WRITER_PASSWORD: 'Wr1tC1d2e3f4g5h6i7' };
-    writeFileSync(file, Object.entries(secrets).reduce((text, [name, value]) => text.replace(new RegExp(`^${name}=.*$`, 'm'), `${name}=${value}`), example));
-    const services = composeConfig(file).services;
+    // With the secrets the secrets step makes, read the way each app reads them.
+    const folder = mkdtempSync(join(dir, 'secrets-'));
+    expect(runSecretsStep(folder).status).toBe(0);
+    const secret = (file: string) => readFileSync(join(folder, file), 'utf8').trim();
+    const { services } = config;
     const setup = services['rabbitmq-users'];
     const { rabbitmq } = services;
+    const setupConfig = loadConfig(BrokerUsersConfig, withSecretsFrom(folder, setup.environment));
     // The administrator is the broker's default user, and only the setup knows its password.
-    expect(setup.environment.RABBITMQ_MANAGEMENT_URL).toBe(`http://${rabbitmq.environment.RABBITMQ_DEFAULT_USER}:${secrets.RABBITMQ_PASSWORD}@rabbitmq:15672`);
-    const setupConfig = loadConfig(BrokerUsersConfig, setup.environment);
-    const passwords = { producer: setup.environment.RABBITMQ_PRODUCER_PASSWORD, worker: setup.environment.RABBITMQ_WORKER_PASSWORD, writer: setup.environment.RABBITMQ_WRITER_PASSWORD };
+    expect(setupConfig.RABBITMQ_MANAGEMENT_URL).toBe(`http://${rabbitmq.environment.RABBITMQ_DEFAULT_USER}:${secret('rabbitmq-password')}@rabbitmq:15672`);
+    const passwords = { producer: setupConfig.RABBITMQ_PRODUCER_PASSWORD, worker: setupConfig.RABBITMQ_WORKER_PASSWORD, writer: setupConfig.RABBITMQ_WRITER_PASSWORD };
     const users = brokerUsers(setupConfig.AMQP_PREFIX, passwords);
     expect(users.map((user) => user.role)).toEqual([...BROKER_ROLES]);
     for (const [service, role] of Object.entries(brokerRoleOf)) {
       const environment = services[service].environment;
-      const url = new URL(environment.AMQP_URL);
+      const url = new URL(loadConfig(WorkerConfig, withSecretsFrom(folder, { AMQP_URL_FILE: environment.AMQP_URL_FILE })).AMQP_URL);
       const user = users.find((candidate) => candidate.role === role)!;
       expect({ service, user: url.username, password: url.password, vhost: url.pathname || '/' }).toEqual({ service, user: user.name, password: user.password, vhost: setupConfig.RABBITMQ_VHOST });
       // The permissions are made for the prefix the app uses.
@@ -172,15 +256,19 @@ describe('docker-compose.yml', () => {
       expect({ service, topology: environment.AMQP_TOPOLOGY }).toEqual({ service, topology: role === 'producer' ? 'declare' : 'check' });
       expect(() => loadConfig(WorkerConfig, { AMQP_TOPOLOGY: environment.AMQP_TOPOLOGY })).not.toThrow();
     }
-    for (const name of ['producer', 'image-worker', 'results-writer', 'migrate']) expect({ name, admin: JSON.stringify(services[name].environment).includes(secrets.RABBITMQ_PASSWORD) }).toEqual({ name, admin: false });
+    // No app is pointed at the administrator's password.
+    for (const name of ['producer', 'image-worker', 'results-writer', 'migrate']) {
+      const files = Object.values<string>(services[name].environment).filter((value) => value.startsWith('/secrets/'));
+      expect({ name, admin: files.some((file) => readFileSync(file.replace('/secrets', folder), 'utf8').includes(secret('rabbitmq-password'))) }).toEqual({ name, admin: false });
+    }
   });
 
-  test('the producer takes its admin key from .env, and keeps /metrics on an unpublished port', () => {
+  test('the producer takes its admin key from the secrets volume, and keeps /metrics on an unpublished port', () => {
     const producer = config.services.producer;
-    expect(producer.environment.ADMIN_API_KEY).toBe(example.match(/^ADMIN_API_KEY=(.*)$/m)![1]);
+    expect(producer.environment.ADMIN_API_KEY_FILE).toBe('/secrets/admin-api-key');
     expect(producer.environment.METRICS_PORT).toBe('9464');
     expect(composePorts(producer).map((port) => port.target)).toEqual([3000]);
-    for (const name of ['image-worker', 'results-writer']) expect(config.services[name].environment.ADMIN_API_KEY).toBeUndefined();
+    for (const name of ['image-worker', 'results-writer']) expect(Object.keys(config.services[name].environment).map(settingName)).not.toContain('ADMIN_API_KEY');
   });
 
   test('storage is one named volume shared by the producer, the workers and the writer (its retention sweep); the images folder a read-only bind mount', () => {
@@ -193,7 +281,7 @@ describe('docker-compose.yml', () => {
       expect(service.environment).toMatchObject({ STORAGE_DIR: '/data/storage', IMAGES_DIR: '/images' });
     }
     const writer = config.services['results-writer'];
-    expect(composeVolumes(writer)).toEqual([expect.objectContaining({ type: 'volume', source: 'storage', target: '/data/storage', read_only: false })]);
+    expect(composeVolumes(writer).filter((v) => v.target !== '/secrets')).toEqual([expect.objectContaining({ type: 'volume', source: 'storage', target: '/data/storage', read_only: false })]);
     expect(writer.environment).toMatchObject({ STORAGE_DIR: '/data/storage' });
     expect(Object.keys(writer.environment)).toEqual(expect.arrayContaining(['RETENTION_UPLOADS_S', 'RETENTION_OUTPUTS_S', 'RETENTION_JOBS_S', 'RETENTION_SWEEP_INTERVAL_S']));
   });
@@ -201,7 +289,7 @@ describe('docker-compose.yml', () => {
   test('pgAdmin starts with the database registered, as the compose file names it', () => {
     const { pgadmin, postgres } = config.services;
     expect(pgadmin.image).toMatch(/^dpage\/pgadmin4:/);
-    expect(pgadmin.environment).toMatchObject({ PGADMIN_DEFAULT_EMAIL: 'admin@example.com', PGADMIN_DEFAULT_PASSWORD: 'change-me-pgadmin' });
+    expect(pgadmin.environment).toEqual({ PGADMIN_DEFAULT_EMAIL: 'admin@example.com', PGADMIN_DEFAULT_PASSWORD_FILE: '/secrets/pgadmin-password', PGADMIN_DISABLE_POSTFIX: 'true' });
     const mount = composeVolumes(pgadmin).find((v) => v.target === '/pgadmin4/servers.json')!;
     expect(mount).toMatchObject({ type: 'bind', read_only: true });
     expect(mount.source).toMatch(/deploy\/pgadmin\/servers\.json$/);
@@ -220,7 +308,9 @@ describe('docker-compose.yml', () => {
       expect(node.hostname).toBe(name);
       expect(node.image).toBe(rabbitmq.image);
       expect(node.environment).toEqual(rabbitmq.environment);
-      expect(node.environment.RABBITMQ_ERLANG_COOKIE).toBe('change-me-erlang-cookie');
+      // The cookie and the administrator's password: from the one secrets volume, by the same wrapper.
+      expect(node.entrypoint).toEqual(rabbitmq.entrypoint);
+      expect(composeVolumes(node)).toContainEqual(expect.objectContaining({ type: 'volume', source: 'secrets', target: '/secrets', read_only: true }));
       expect(node.healthcheck.test).toEqual(rabbitmq.healthcheck.test);
       expect(node.restart).toBe('unless-stopped');
     }
@@ -235,10 +325,16 @@ describe('docker-compose.yml', () => {
     }
 
     const file = join(dir, '.env-cluster');
-    writeFileSync(file, example.replace(/^RABBITMQ_HOSTS=.*$/m, 'RABBITMQ_HOSTS=rabbitmq:5672,rabbitmq-2:5672,rabbitmq-3:5672'));
+    const hosts = 'rabbitmq:5672,rabbitmq-2:5672,rabbitmq-3:5672';
+    writeFileSync(file, example.replace(/^RABBITMQ_HOSTS=.*$/m, `RABBITMQ_HOSTS=${hosts}`));
     const clustered = composeConfig(file);
+    expect(clustered.services.secrets.environment.RABBITMQ_HOSTS).toBe(hosts);
+    const folder = mkdtempSync(join(dir, 'secrets-'));
+    expect(runSecretsStep(folder, { RABBITMQ_HOSTS: hosts }).status).toBe(0);
     for (const [name, role] of Object.entries(brokerRoleOf)) {
-      expect(clustered.services[name].environment.AMQP_URL).toBe(`amqp://${role}:change-me-rabbitmq-${role}@rabbitmq:5672,rabbitmq-2:5672,rabbitmq-3:5672`);
+      const url = readFileSync(clustered.services[name].environment.AMQP_URL_FILE.replace('/secrets', folder), 'utf8').trim();
+      const password = readFileSync(join(folder, `rabbitmq-${role}-password`), 'utf8').trim();
+      expect(url).toBe(`amqp://${role}:${password}@${hosts}`);
     }
     expect(example).toMatch(/^#\s+RABBITMQ_HOSTS=rabbitmq:5672,rabbitmq-2:5672,rabbitmq-3:5672$/m);
   });

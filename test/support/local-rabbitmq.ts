@@ -77,13 +77,14 @@ async function haltOrphanedNodes(): Promise<void> {
     const nodes = (await readdir(workDir).catch(() => [] as string[])).filter((name) => name.startsWith('node-'));
     for (const folder of nodes) {
       const name = await readFile(join(workDir, folder, 'name'), 'utf8').catch(() => undefined);
-      if (name) await run(script('rabbitmqctl'), ['-n', name, '-q', 'stop'], { env, timeout: 30_000 }).catch(() => undefined);
+      if (name) await run('setsid', [script('rabbitmqctl'), '-n', name, '-q', 'stop'], { env, timeout: 30_000 }).catch(() => undefined);
     }
     await rm(workDir, { recursive: true, force: true });
   }
 }
 
-function processIsAlive(pid: number): boolean {
+/** Whether a process with this pid exists (it may belong to another user). */
+export function processIsAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -186,7 +187,7 @@ export class LocalCluster {
 
   /** rabbitmqctl against one node; resolves with what it printed. */
   async ctl(node: ClusterNode, args: string[], tool = 'rabbitmqctl'): Promise<string> {
-    const { stdout } = await run(script(tool), ['-n', node.name, '-q', ...args], { env: this.env, encoding: 'utf8', timeout: 60_000 });
+    const { stdout } = await run('setsid', [script(tool), '-n', node.name, '-q', ...args], { env: this.env, encoding: 'utf8', timeout: 60_000 });
     return stdout;
   }
 
@@ -208,6 +209,11 @@ export class LocalCluster {
         RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: '-kernel inet_dist_use_interface {127,0,0,1}',
       },
       stdio: ['ignore', log.fd, log.fd],
+      // A session of its own, as a service has: with the kernel's autogroup scheduling, a node
+      // in the tests' session would share one CPU slice with the apps under test (sharp
+      // saturating every core) and answer in tens of seconds. The CLI calls run in sessions of
+      // their own for the same reason (`setsid`).
+      detached: true,
     });
     await log.close();
     node.child = child;

@@ -74,10 +74,15 @@ export function postgresControl(dir: string): Pick<PrivatePostgres, 'start' | 's
   };
 }
 
-/** Runs a server command as the user the server runs as: postgres when we are root (PostgreSQL refuses root), else ourselves. */
+/**
+ * Runs a server command as the user the server runs as: postgres when we are root (PostgreSQL
+ * refuses root), else ourselves. In a session of its own (`setsid`), which the server started keeps: with
+ * the kernel's autogroup scheduling it then gets its share of the CPU, as a service does, rather
+ * than one slice with the apps under test.
+ */
 async function asServerOwner(args: string[]): Promise<void> {
-  const [command, ...rest] = process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--', ...args] : args;
-  await run(command, rest, { timeout: 120_000 });
+  const command = process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--', ...args] : args;
+  await run('setsid', command, { timeout: 120_000 });
 }
 
 async function postgresIds(): Promise<{ uid: number; gid: number }> {

@@ -1,10 +1,10 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { LocalCluster, privateLayout, rabbitmqScript } from './local-rabbitmq';
+import { LocalCluster, privateLayout, processIsAlive, rabbitmqScript } from './local-rabbitmq';
 import { freePortBlock } from './ports';
 import { postgresBinaries, postgresControl, PrivatePostgres, startPostgres } from './private-postgres';
 
@@ -71,10 +71,26 @@ async function startBroker(): Promise<LocalCluster> {
   return LocalCluster.start(1, await privateLayout('test', 1));
 }
 
+const POSTGRES_DIR_PREFIX = 'pipeline-postgres-';
+const OWNER_FILE = 'owner.pid';
+
 async function startDatabase(services: RunningServices): Promise<PrivatePostgres> {
-  services.postgresDir = await mkdtemp(join(tmpdir(), 'pipeline-postgres-'));
+  await stopOrphanedDatabases();
+  services.postgresDir = await mkdtemp(join(tmpdir(), POSTGRES_DIR_PREFIX));
+  await writeFile(join(services.postgresDir, OWNER_FILE), String(process.pid));
   await chmod(services.postgresDir, 0o755); // the server may run as the postgres user
   return startPostgres(services.postgresDir, await freePortBlock());
+}
+
+/** Servers whose test run died before its teardown would run for good: they are stopped, their folders removed. */
+async function stopOrphanedDatabases(): Promise<void> {
+  for (const name of (await readdir(tmpdir())).filter((entry) => entry.startsWith(POSTGRES_DIR_PREFIX))) {
+    const dir = join(tmpdir(), name);
+    const owner = Number(await readFile(join(dir, OWNER_FILE), 'utf8').catch(() => '0'));
+    if (owner && processIsAlive(owner)) continue;
+    if (existsSync(join(dir, 'data', 'postmaster.pid'))) await postgresControl(dir).stop().catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** How to run a RabbitMQ CLI tool against the run's broker: its node, with its cookie. */
@@ -91,13 +107,14 @@ function brokerTool(tool: string, args: string[]): { file: string; args: string[
 /** rabbitmqctl against the run's broker, synchronously. */
 export function testBrokerCtlSync(args: string[]): string {
   const command = brokerTool('rabbitmqctl', args);
-  return execFileSync(command.file, command.args, { env: command.env, encoding: 'utf8' });
+  return execFileSync('setsid', [command.file, ...command.args], { env: command.env, encoding: 'utf8' });
 }
 
 /** rabbitmqctl against the run's broker: for tests whose event loop must keep turning meanwhile. */
 export async function testBrokerCtl(args: string[]): Promise<string> {
   const command = brokerTool('rabbitmqctl', args);
-  return (await run(command.file, command.args, { env: command.env, encoding: 'utf8', timeout: 60_000 })).stdout;
+  // setsid: a session of its own, as the broker's (see LocalCluster.startNode), not starved by the apps under test.
+  return (await run('setsid', [command.file, ...command.args], { env: command.env, encoding: 'utf8', timeout: 60_000 })).stdout;
 }
 
 /** The run's PostgreSQL server, to stop and start (the fault suite); refuses one the run did not start. */

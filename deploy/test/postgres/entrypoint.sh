@@ -3,7 +3,9 @@
 # image's first-start initialisation on Debian's postgresql-15, then the server as PID 1.
 set -eu
 
-: "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD is required (as with the official image)}"
+# POSTGRES_PASSWORD_FILE (official image): the password from a file, e.g. a mounted secret.
+if [ -n "${POSTGRES_PASSWORD_FILE:-}" ]; then POSTGRES_PASSWORD="$(cat "$POSTGRES_PASSWORD_FILE")"; fi
+: "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD or POSTGRES_PASSWORD_FILE is required (as with the official image)}"
 user="${POSTGRES_USER:-postgres}"
 db="${POSTGRES_DB:-$user}"
 as_postgres() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }

@@ -3,6 +3,10 @@
 # conventions on Debian's rabbitmq-server, then the server in the foreground as PID 1.
 set -eu
 
+# As the official image: `rabbitmq-server [args]` runs the node; any other command runs as given.
+if [ "${1:-}" != rabbitmq-server ]; then exec "$@"; fi
+shift
+
 # RABBITMQ_DEFAULT_USER / RABBITMQ_DEFAULT_PASS (official image): the user made when the node
 # first starts with an empty data folder; guest stays the default otherwise.
 {

@@ -1,5 +1,7 @@
 import { IsBoolean, IsIn, IsInt, IsString, Min } from 'class-validator';
-import { hostname } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError, loadConfig } from './load-config';
 import { BrokerUsersConfig, DatabaseConfig, ProducerConfig, SharedConfig, WorkerConfig, WriterConfig } from './settings';
 
@@ -169,6 +171,37 @@ describe('loadConfig', () => {
       const fresh = new TestConfig();
       expect(fresh.COUNT).toBe(3);
       expect(fresh.NAME).toBe('default-name');
+    });
+  });
+
+  describe('values from files (NAME_FILE)', () => {
+    let folder: string;
+    beforeAll(() => (folder = mkdtempSync(join(tmpdir(), 'load-config-'))));
+    afterAll(() => rmSync(folder, { recursive: true, force: true }));
+
+    it('reads a setting from the file NAME_FILE names, without its final newline', () => {
+      const keyFile = join(folder, 'admin-api-key');
+      writeFileSync(keyFile, `${ADMIN.ADMIN_API_KEY}\n`);
+      const urlFile = join(folder, 'amqp-url');
+      writeFileSync(urlFile, 'amqp://producer:s3cr3tS3cr3tS3cr3t@rabbitmq:5672');
+      const config = loadConfig(ProducerConfig, { ADMIN_API_KEY_FILE: keyFile, AMQP_URL_FILE: urlFile });
+      expect(config.ADMIN_API_KEY).toBe(ADMIN.ADMIN_API_KEY);
+      expect(config.AMQP_URL).toBe('amqp://producer:s3cr3tS3cr3tS3cr3t@rabbitmq:5672');
+    });
+
+    it('validates a value from a file like any other', () => {
+      const file = join(folder, 'count');
+      writeFileSync(file, '0\n');
+      expect(configErrorOf(() => loadConfig(TestConfig, { COUNT_FILE: file })).message).toMatch(/COUNT must not be less than 1 \(got 0\)/);
+    });
+
+    it('refuses a setting given both ways, and a file it cannot read, naming them', () => {
+      const file = join(folder, 'name');
+      writeFileSync(file, 'from-file');
+      const both = configErrorOf(() => loadConfig(TestConfig, { NAME: 'from-env', NAME_FILE: file }));
+      expect(both.message).toContain('NAME and NAME_FILE are both set: set one of them');
+      const missing = configErrorOf(() => loadConfig(TestConfig, { NAME_FILE: join(folder, 'absent') }));
+      expect(missing.message).toContain(`NAME_FILE names ${join(folder, 'absent')}, which cannot be read (ENOENT)`);
     });
   });
 

@@ -1,6 +1,7 @@
 import { isSecretSetting, redactSecrets } from './redact';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
+import { readFileSync } from 'node:fs';
 
 /** Configuration that cannot be used; the message lists every offending variable. */
 export class ConfigError extends Error {
@@ -24,18 +25,41 @@ function describeValue(name: string, value: unknown): string {
 }
 
 /**
- * Reads environment variables into a config class: property names are the variable names,
- * property initialisers are the defaults (and give each setting its type), class-validator
- * decorators the rules.
+ * A setting's value from the environment: `NAME`, or the content of the file `NAME_FILE`
+ * names (as the official PostgreSQL and RabbitMQ images do it, so that secrets can come from
+ * mounted files rather than the environment), without its final newline.
+ */
+function readSetting(name: string, env: NodeJS.ProcessEnv, problems: string[]): string | undefined {
+  const value = env[name];
+  const file = env[`${name}_FILE`];
+  if (!file) return value;
+  if (value) {
+    problems.push(`${name} and ${name}_FILE are both set: set one of them`);
+    return value;
+  }
+  try {
+    return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  } catch (error) {
+    problems.push(`${name}_FILE names ${file}, which cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    return undefined;
+  }
+}
+
+/**
+ * Reads environment variables into a config class: property names are the variable names
+ * (each may also come from a file, `NAME_FILE`), property initialisers are the defaults (and
+ * give each setting its type), class-validator decorators the rules.
  */
 export function loadConfig<T extends object>(cls: new () => T, env: NodeJS.ProcessEnv = process.env): T {
   const defaults = new cls();
   const raw: Record<string, unknown> = {};
+  const problems: string[] = [];
   for (const key of Object.keys(defaults)) {
-    const value = env[key];
+    const value = readSetting(key, env, problems);
     const fallback = (defaults as Record<string, unknown>)[key];
     raw[key] = value === undefined || value === '' ? fallback : convert(value, fallback);
   }
+  if (problems.length > 0) throw new ConfigError(problems);
   const config = plainToInstance(cls, raw);
   const errors = validateSync(config);
   if (errors.length > 0) {
