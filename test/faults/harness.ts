@@ -61,8 +61,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * The built pipeline as separate processes, started one by one rather than through
- * `npm start`'s launcher (which stops everything when one child dies), so that a test can
- * kill, stop and restart any of them. Each pipeline has its own queue prefix, database and
+ * `npm start`'s launcher (which restarts a child that dies on its own), so that a test can
+ * kill, stop and restart any of them when it chooses. Each pipeline has its own queue prefix, database and
  * folders; `stop` removes all of them.
  */
 export class Pipeline {

@@ -17,11 +17,16 @@ export interface RunningStack {
   stop: () => Promise<number | null>;
 }
 
-/**
- * Starts the built pipeline as separate processes through `npm start`'s launcher
- * (migrations, producer, workers, writer) and waits until the producer is ready.
- */
-export async function startStack(env: Record<string, string> & { AMQP_PREFIX: string; WORKERS: string }, port: number): Promise<RunningStack> {
+export interface Launcher {
+  child: ChildProcess;
+  /** Everything the launcher and its children wrote so far, stdout and stderr together. */
+  output: () => string;
+  /** Resolves with the launcher's exit code once it has exited. */
+  exited: Promise<number | null>;
+}
+
+/** Runs `npm start`'s launcher (scripts/start.js) on the built apps, without waiting for anything. */
+export function spawnLauncher(env: Record<string, string>, port: number): Launcher {
   let log = '';
   const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'scripts/start.js')], {
     env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: 'warn', ADMIN_API_KEY: TEST_ADMIN_KEY, PORT: String(port), AMQP_URL, ...env },
@@ -30,6 +35,15 @@ export async function startStack(env: Record<string, string> & { AMQP_PREFIX: st
   child.stdout!.on('data', (chunk) => (log += chunk));
   child.stderr!.on('data', (chunk) => (log += chunk));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => log, exited };
+}
+
+/**
+ * Starts the built pipeline as separate processes through `npm start`'s launcher
+ * (migrations, producer, workers, writer) and waits until the producer is ready.
+ */
+export async function startStack(env: Record<string, string> & { AMQP_PREFIX: string; WORKERS: string }, port: number): Promise<RunningStack> {
+  const { child, output, exited } = spawnLauncher(env, port);
   const baseUrl = `http://127.0.0.1:${port}`;
   const broker = await connect(AMQP_URL);
   const channel = await broker.createChannel();
@@ -48,7 +62,7 @@ export async function startStack(env: Record<string, string> & { AMQP_PREFIX: st
   const deadline = Date.now() + 60_000;
   try {
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`The pipeline exited while starting:\n${log}`);
+      if (child.exitCode !== null) throw new Error(`The pipeline exited while starting:\n${output()}`);
       const ready = await fetch(`${baseUrl}/health/ready`).then((r) => r.ok, () => false);
       if (
         ready &&
@@ -59,7 +73,7 @@ export async function startStack(env: Record<string, string> & { AMQP_PREFIX: st
       }
       if (Date.now() > deadline) {
         child.kill('SIGKILL');
-        throw new Error(`The pipeline did not become ready in time:\n${log}`);
+        throw new Error(`The pipeline did not become ready in time:\n${output()}`);
       }
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
@@ -70,7 +84,7 @@ export async function startStack(env: Record<string, string> & { AMQP_PREFIX: st
     baseUrl,
     metricsPort: port + Number(env.WORKERS) + 2,
     pid: child.pid!,
-    output: () => log,
+    output,
     stop: async () => {
       child.kill('SIGTERM');
       return exited;
