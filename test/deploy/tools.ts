@@ -12,9 +12,12 @@ export const chartDir = join(root, 'helm', 'image-pipeline');
 export const helmBin = join(root, '.tools', 'helm', 'helm');
 export const schemaModules = join(root, '.tools', 'kube-schemas', 'node_modules');
 
-/** Value sets the chart is checked with: the defaults and every file in the chart's ci/. */
-export const valueSets: Record<string, string | undefined> = {
-  default: undefined,
+/**
+ * Value sets the chart is checked with, every file in the chart's ci/: `default` is the defaults
+ * plus what an install must be given (the image's repository, a ReadWriteMany class).
+ */
+export const valueSets: Record<string, string> = {
+  default: join(chartDir, 'ci', 'default-values.yaml'),
   external: join(chartDir, 'ci', 'external-values.yaml'),
   keda: join(chartDir, 'ci', 'keda-values.yaml'),
   'keda-external': join(chartDir, 'ci', 'keda-external-values.yaml'),
