@@ -84,9 +84,9 @@ export function helm(args: string[]): Run {
 }
 
 /** `helm template` of the chart with one value set (plus --set pairs); throws on failure. */
-export function renderChart(valuesFile?: string, sets: string[] = [], release = 'demo', namespace = 'pipeline'): K8sObject[] {
+export function renderChart(valuesFile?: string, sets: string[] = [], release = 'demo', namespace = 'pipeline', moreValues: string[] = []): K8sObject[] {
   const args = ['template', release, chartDir, '--namespace', namespace];
-  if (valuesFile) args.push('--values', valuesFile);
+  for (const file of [valuesFile, ...moreValues]) if (file) args.push('--values', file);
   for (const set of sets) args.push('--set', set);
   const result = helm(args);
   if (result.status !== 0) throw new Error(`helm template failed: ${result.stderr}`);
