@@ -544,7 +544,7 @@ describe('helm chart', () => {
     expect(pod.containers[0].env).toContainEqual({ name: 'PGADMIN_DEFAULT_EMAIL', value: 'dba@example.com' });
   });
 
-  test('NOTES.txt tells how to reach the API and submit a first job', () => {
+  test('NOTES.txt tells how to reach the API, submit a first job, check the storage claim, and what the policies need', () => {
     // helm renders NOTES.txt only on install; render it through tpl in a copy of the chart.
     const dir = mkdtempSync(join(tmpdir(), 'chart-notes-'));
     try {
@@ -562,6 +562,13 @@ describe('helm chart', () => {
       expect(notes).toContain('http://localhost:3000/v1/jobs');
       expect(notes).toContain("-F 'operations=[");
       expect(notes).toContain('kubectl -n pipeline get hpa demo-image-pipeline-image-worker');
+      // A claim its class cannot make stays Pending, and so does every app.
+      expect(notes).toContain('kubectl -n pipeline get pvc demo-image-pipeline-storage');
+      expect(notes).toMatch(/NetworkPolicies take effect only where the network plugin enforces them/);
+      expect(notes).toContain('credentials.existingSecret');
+      const external = notesFor(['--values', valueSets.external]);
+      expect(external).not.toContain('get pvc');
+      expect(notesFor(['--values', valueSets.default, '--set', 'credentials.existingSecret=mine'])).not.toContain('Generated passwords');
       const keda = notesFor(['--values', valueSets.keda!]);
       expect(keda).toContain('https://images.example.com/');
       expect(keda).toContain('get scaledobject');
