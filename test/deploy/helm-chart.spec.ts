@@ -34,7 +34,7 @@ describe('helm chart', () => {
   });
 
   test('the schema check catches a misplaced field and a wrong type', () => {
-    const objects = renderChart(undefined, []);
+    const objects = renderChart(valueSets.default, []);
     const misspelt = structuredClone(find(objects, 'Deployment', 'demo-image-pipeline-image-worker'));
     misspelt.spec.template.spec.containers[0].securityContex = {};
     expect(validateAgainstSchemas([misspelt]).join('\n')).toMatch(/securityContex"?' does not exist in type 'IContainer'/);
@@ -99,7 +99,7 @@ describe('helm chart', () => {
     for (const [name, [app, port]] of Object.entries(expected)) {
       const pod = podSpecOf(find(objects, 'Deployment', name));
       const container = pod.containers[0];
-      expect(container.image).toBe('image-pipeline:0.1.0');
+      expect(container.image).toBe('registry.example.com/image-pipeline:0.1.0');
       expect(container.command).toBeUndefined(); // the image's ENTRYPOINT: node, PID 1
       expect(container.args).toEqual([`dist/apps/${app}/apps/${app}/src/main.js`]);
       // The producer's /metrics has a port of its own, which its Service does not expose.
@@ -138,7 +138,7 @@ describe('helm chart', () => {
       { name: 'RETENTION_JOBS_S', value: '0' },
       { name: 'RETENTION_SWEEP_INTERVAL_S', value: '300' },
     ]));
-    const kept = helm(['template', 'demo', chartDir, '--set', 'resultsWriter.retention.jobsSeconds=7776000', '--set', 'storage.existingClaim=pipeline-storage']);
+    const kept = helm(['template', 'demo', chartDir, '--values', valueSets.default, '--set', 'resultsWriter.retention.jobsSeconds=7776000', '--set', 'storage.existingClaim=pipeline-storage']);
     expect(kept.status).toBe(0);
     const keptWriter = podSpecOf(find(parseManifests(kept.stdout), 'Deployment', 'demo-image-pipeline-results-writer'));
     expect(keptWriter.containers[0].env).toContainEqual({ name: 'RETENTION_JOBS_S', value: '7776000' });
@@ -175,8 +175,11 @@ describe('helm chart', () => {
     expect(decoded('AMQP_URL')).toBe(`amqp://pipeline:${decoded('RABBITMQ_PASSWORD')}@demo-image-pipeline-rabbitmq.pipeline.svc:5672`);
     expect(decoded('DATABASE_URL')).toBe(`postgres://pipeline:${decoded('POSTGRES_PASSWORD')}@demo-image-pipeline-postgresql.pipeline.svc:5432/pipeline`);
     // `helm template` has no cluster to look the Secret up in; the template must do it.
-    const template = readFileSync(join(chartDir, 'templates', 'secret.yaml'), 'utf8');
-    expect(template).toMatch(/lookup "v1" "Secret" \.Release\.Namespace \$name/);
+    expect(readFileSync(join(chartDir, 'templates', 'secret.yaml'), 'utf8')).toMatch(
+      /lookup "v1" "Secret" \.Release\.Namespace \(include "pipeline\.credentialsSecret" \.\)[^\n]*\n\{\{- include "pipeline\.credentials" \(dict "root" \. "data" \(get \$existing "data"/,
+    );
+    const helpers = readFileSync(join(chartDir, 'templates', '_helpers.tpl'), 'utf8');
+    const template = helpers.slice(helpers.indexOf('{{- define "pipeline.credentials" -}}'));
     for (const key of ['RABBITMQ_PASSWORD', 'POSTGRES_PASSWORD', 'PGADMIN_PASSWORD', 'RABBITMQ_ERLANG_COOKIE']) expect(template).toContain(`get $data "${key}" | b64dec`);
     expect(template).toContain('{{- $key := printf "RABBITMQ_%s_PASSWORD" . }}');
     expect(template).toContain('(get $data $key | b64dec | default (randAlphaNum 32))');
@@ -251,9 +254,9 @@ describe('helm chart', () => {
     expect(nodePorts(policy.spec.egress)).toEqual(expect.arrayContaining([4369, 25672, 443]));
     const single = renderedFor('default');
     expect(podSpecOf(find(single, 'StatefulSet', name)).automountServiceAccountToken).toBe(false);
-    expect(single.filter((o) => ['Role', 'RoleBinding', 'ServiceAccount'].includes(o.kind) || o.metadata.name === `${name}-cluster`)).toEqual([]);
+    expect(single.filter((o) => (['Role', 'RoleBinding', 'ServiceAccount'].includes(o.kind) && o.metadata.name.startsWith(name)) || o.metadata.name === `${name}-cluster`)).toEqual([]);
     expect(find(single, 'StatefulSet', name).spec.podManagementPolicy).toBeUndefined();
-    expect(helm(['template', 'demo', chartDir, '--set', 'rabbitmq.replicas=2']).stderr).toContain('rabbitmq.replicas');
+    expect(helm(['template', 'demo', chartDir, '--values', valueSets.default, '--set', 'rabbitmq.replicas=2']).stderr).toContain('rabbitmq.replicas');
   });
 
   test("rabbitmq.consumerTimeoutMs: every node's consumer_timeout, and the workers' AMQP_CONSUMER_TIMEOUT_MS, far above a job's deadline", () => {
@@ -276,10 +279,10 @@ describe('helm chart', () => {
     expect(worker.AMQP_CONSUMER_TIMEOUT_MS).toBe(1_800_000);
     expect(longestJobHoldMs(worker) * 2).toBeLessThanOrEqual(1_800_000);
 
-    const raised = settingsOf(renderChart(undefined, ['rabbitmq.consumerTimeoutMs=7200000']));
+    const raised = settingsOf(renderChart(valueSets.default, ['rabbitmq.consumerTimeoutMs=7200000']));
     expect(raised.conf).toMatch(/^consumer_timeout = 7200000$/m);
     expect(raised.env).toContainEqual({ name: 'AMQP_CONSUMER_TIMEOUT_MS', value: '7200000' });
-    const tooShort = helm(['template', 'demo', chartDir, '--set', 'rabbitmq.consumerTimeoutMs=1000']);
+    const tooShort = helm(['template', 'demo', chartDir, '--values', valueSets.default, '--set', 'rabbitmq.consumerTimeoutMs=1000']);
     expect(tooShort.status).not.toBe(0);
     expect(tooShort.stderr).toContain('consumerTimeoutMs');
   });
@@ -316,7 +319,7 @@ describe('helm chart', () => {
     const external = renderedFor('external');
     expect(external.some((o) => o.kind === 'Job' && o.metadata.name.endsWith('rabbitmq-users'))).toBe(false);
     for (const deployment of Object.values(deployments)) expect(podSpecOf(find(external, 'Deployment', deployment)).containers[0].env.some((env: any) => env.name === 'AMQP_TOPOLOGY')).toBe(false);
-    expect(helm(['template', 'demo', chartDir, '--set', 'config.AMQP_TOPOLOGY=check']).stderr).toContain('AMQP_TOPOLOGY');
+    expect(helm(['template', 'demo', chartDir, '--values', valueSets.default, '--set', 'config.AMQP_TOPOLOGY=check']).stderr).toContain('AMQP_TOPOLOGY');
   });
 
   test('a cluster of the RabbitMQ Cluster Operator: no in-chart broker, AMQP_URL from the Secret made for it', () => {
@@ -370,14 +373,14 @@ describe('helm chart', () => {
     const service = find(objects, 'Service', 'demo-image-pipeline-producer');
     expect(service.spec.ports.map((port: { targetPort: string }) => port.targetPort)).toEqual(['http']);
 
-    const own = helm(['template', 'demo', chartDir, '--set', 'producer.adminApiKey.existingSecret=pipeline-admin', '--set', 'producer.adminApiKey.existingSecretKey=key', '--set', 'producer.corsOrigins[0]=https://app.example.com']);
+    const own = helm(['template', 'demo', chartDir, '--values', valueSets.default, '--set', 'producer.adminApiKey.existingSecret=pipeline-admin', '--set', 'producer.adminApiKey.existingSecretKey=key', '--set', 'producer.corsOrigins[0]=https://app.example.com']);
     expect(own.status).toBe(0);
     const ownObjects = parseManifests(own.stdout);
     expect(ownObjects.find((o) => o.kind === 'Secret' && o.metadata.name.endsWith('api-key'))).toBeUndefined();
     const ownProducer = podSpecOf(find(ownObjects, 'Deployment', 'demo-image-pipeline-producer')).containers[0];
     expect(ownProducer.env).toContainEqual({ name: 'ADMIN_API_KEY', valueFrom: { secretKeyRef: { name: 'pipeline-admin', key: 'key' } } });
     expect(ownProducer.env).toContainEqual({ name: 'CORS_ORIGINS', value: 'https://app.example.com' });
-    const wildcard = helm(['template', 'demo', chartDir, '--set', 'producer.corsOrigins[0]=*']);
+    const wildcard = helm(['template', 'demo', chartDir, '--values', valueSets.default, '--set', 'producer.corsOrigins[0]=*']);
     expect(wildcard.status).not.toBe(0);
   });
 
@@ -391,13 +394,13 @@ describe('helm chart', () => {
   });
 
   test('without the in-chart services an existingSecret is required, and values are checked against values.schema.json', () => {
-    const noSecret = helm(['template', 'demo', chartDir, '--set', 'postgresql.enabled=false']);
+    const noSecret = helm(['template', 'demo', chartDir, '--values', valueSets.default, '--set', 'postgresql.enabled=false']);
     expect(noSecret.status).not.toBe(0);
     expect(noSecret.stderr).toContain('externalServices.existingSecret');
-    const typo = helm(['template', 'demo', chartDir, '--set', 'producer.replica=3']);
+    const typo = helm(['template', 'demo', chartDir, '--values', valueSets.default, '--set', 'producer.replica=3']);
     expect(typo.status).not.toBe(0);
     expect(typo.stderr).toContain('Additional property replica is not allowed');
-    const secretInConfig = helm(['template', 'demo', chartDir, '--set', 'config.DATABASE_URL=postgres://x']);
+    const secretInConfig = helm(['template', 'demo', chartDir, '--values', valueSets.default, '--set', 'config.DATABASE_URL=postgres://x']);
     expect(secretInConfig.status).not.toBe(0);
   });
 
@@ -444,7 +447,7 @@ describe('helm chart', () => {
     ]);
     expect(find(kedaExternal, 'ScaledObject', 'demo-image-pipeline-image-worker').spec.triggers[0].metadata.protocol).toBe('amqp');
 
-    const prefixed = renderChart(undefined, ['imageWorker.keda.enabled=true', 'config.AMQP_PREFIX=prod']);
+    const prefixed = renderChart(valueSets.default, ['imageWorker.keda.enabled=true', 'config.AMQP_PREFIX=prod']);
     expect(find(prefixed, 'ScaledObject', 'demo-image-pipeline-image-worker').spec.triggers[0].metadata.queueName).toBe('prod.jobs');
   });
 
@@ -487,21 +490,28 @@ describe('helm chart', () => {
     // The producer and the workers allow URL sources the ports the workers' policy opens, and no other.
     const sourcePorts = (list: K8sObject[], name: string) => podSpecOf(find(list, 'Deployment', name)).containers[0].env.find((e: { name: string }) => e.name === 'SOURCE_URL_PORTS');
     for (const name of ['demo-image-pipeline-producer', 'demo-image-pipeline-image-worker']) expect(sourcePorts(objects, name)).toEqual({ name: 'SOURCE_URL_PORTS', value: '80,443' });
-    const otherPorts = helm(['template', 'demo', chartDir, '--set', 'networkPolicy.urlSources.ports={443,8443}']);
+    const otherPorts = helm(['template', 'demo', chartDir, '--values', valueSets.default, '--set', 'networkPolicy.urlSources.ports={443,8443}']);
     expect(otherPorts.status).toBe(0);
     const otherObjects = parseManifests(otherPorts.stdout);
     expect(find(otherObjects, 'NetworkPolicy', 'demo-image-pipeline-image-worker').spec.egress.find((r: any) => r.to).ports.map((p: any) => p.port)).toEqual([443, 8443]);
     for (const name of ['demo-image-pipeline-producer', 'demo-image-pipeline-image-worker']) expect(sourcePorts(otherObjects, name)).toEqual({ name: 'SOURCE_URL_PORTS', value: '443,8443' });
 
+    // The pods are annotated for scraping, so their metrics ports are open: to every pod of the cluster without metricsFrom.
+    const anyPod = [{ namespaceSelector: {} }];
     const producer = find(objects, 'NetworkPolicy', 'demo-image-pipeline-producer');
-    expect(producer.spec.ingress).toEqual([{ ports: [{ port: 'http', protocol: 'TCP' }] }]);
-    // Without metricsFrom nothing reaches the workers and the writer.
-    expect(find(objects, 'NetworkPolicy', 'demo-image-pipeline-image-worker').spec.ingress).toEqual([]);
+    expect(producer.spec.ingress).toEqual([{ ports: [{ port: 'http', protocol: 'TCP' }] }, { ports: [{ port: 'metrics', protocol: 'TCP' }], from: anyPod }]);
+    expect(find(objects, 'NetworkPolicy', 'demo-image-pipeline-image-worker').spec.ingress).toEqual([{ ports: [{ port: 'http', protocol: 'TCP' }], from: anyPod }]);
+    // Not scraped: nothing reaches the workers and the writer, the API's port only.
+    const unscraped = renderChart(valueSets.default, ['metrics.scrape=false']);
+    for (const name of ['demo-image-pipeline-image-worker', 'demo-image-pipeline-results-writer']) expect(find(unscraped, 'NetworkPolicy', name).spec.ingress).toEqual([]);
+    expect(find(unscraped, 'NetworkPolicy', 'demo-image-pipeline-producer').spec.ingress).toEqual([{ ports: [{ port: 'http', protocol: 'TCP' }] }]);
+    expect(find(unscraped, 'NetworkPolicy', 'demo-image-pipeline-rabbitmq').spec.ingress.map((rule: any) => rule.ports[0].port)).toEqual([5672, 15672]);
+    expect(find(unscraped, 'Deployment', 'demo-image-pipeline-image-worker').spec.template.metadata.annotations).toBeUndefined();
     const postgres = find(objects, 'NetworkPolicy', 'demo-image-pipeline-postgresql');
     expect(postgres.spec.ingress[0].ports).toEqual([{ port: 5432, protocol: 'TCP' }]);
     expect(postgres.spec.ingress[0].from[0].podSelector.matchExpressions[0].values).toEqual(['producer', 'results-writer', 'migrate', 'pgadmin']);
     const rabbitmq = find(objects, 'NetworkPolicy', 'demo-image-pipeline-rabbitmq');
-    expect(rabbitmq.spec.ingress.map((rule: any) => rule.ports.map((p: any) => p.port))).toEqual([[5672], [15672]]);
+    expect(rabbitmq.spec.ingress.map((rule: any) => rule.ports.map((p: any) => p.port))).toEqual([[5672], [15672], [15692]]);
     // The management API only from the broker users Job, which reaches nothing else.
     expect(rabbitmq.spec.ingress[1].from).toEqual([{ podSelector: { matchLabels: expect.objectContaining({ 'app.kubernetes.io/component': 'rabbitmq-users' }) } }]);
     expect(egressPorts('demo-image-pipeline-rabbitmq-users')).toEqual([53, 53, 15672]);
@@ -534,7 +544,7 @@ describe('helm chart', () => {
     expect(pod.containers[0].env).toContainEqual({ name: 'PGADMIN_DEFAULT_EMAIL', value: 'dba@example.com' });
   });
 
-  test('NOTES.txt tells how to reach the API and submit a first job', () => {
+  test('NOTES.txt tells how to reach the API, submit a first job, check the storage claim, and what the policies need', () => {
     // helm renders NOTES.txt only on install; render it through tpl in a copy of the chart.
     const dir = mkdtempSync(join(tmpdir(), 'chart-notes-'));
     try {
@@ -547,11 +557,18 @@ describe('helm chart', () => {
         expect(result.stderr).toBe('');
         return parseManifests(result.stdout)[0].data!.notes;
       };
-      const notes = notesFor([]);
+      const notes = notesFor(['--values', valueSets.default]);
       expect(notes).toContain('kubectl -n pipeline port-forward svc/demo-image-pipeline-producer 3000:80');
       expect(notes).toContain('http://localhost:3000/v1/jobs');
       expect(notes).toContain("-F 'operations=[");
       expect(notes).toContain('kubectl -n pipeline get hpa demo-image-pipeline-image-worker');
+      // A claim its class cannot make stays Pending, and so does every app.
+      expect(notes).toContain('kubectl -n pipeline get pvc demo-image-pipeline-storage');
+      expect(notes).toMatch(/NetworkPolicies take effect only where the network plugin enforces them/);
+      expect(notes).toContain('credentials.existingSecret');
+      const external = notesFor(['--values', valueSets.external]);
+      expect(external).not.toContain('get pvc');
+      expect(notesFor(['--values', valueSets.default, '--set', 'credentials.existingSecret=mine'])).not.toContain('Generated passwords');
       const keda = notesFor(['--values', valueSets.keda!]);
       expect(keda).toContain('https://images.example.com/');
       expect(keda).toContain('get scaledobject');

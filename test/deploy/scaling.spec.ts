@@ -61,8 +61,8 @@ describe('image workers carry no per-replica state', () => {
 
   test('chart: the replica count is the only difference between 1 and 5 workers', () => {
     const pick = (objects: K8sObject[]) => find(objects, 'Deployment', 'demo-image-pipeline-image-worker');
-    const one = pick(renderChart(undefined, ['imageWorker.autoscaling.enabled=false', 'imageWorker.replicas=1']));
-    const five = pick(renderChart(undefined, ['imageWorker.autoscaling.enabled=false', 'imageWorker.replicas=5']));
+    const one = pick(renderChart(valueSets.default, ['imageWorker.autoscaling.enabled=false', 'imageWorker.replicas=1']));
+    const five = pick(renderChart(valueSets.default, ['imageWorker.autoscaling.enabled=false', 'imageWorker.replicas=5']));
     expect(one.spec.replicas).toBe(1);
     expect(five.spec.replicas).toBe(5);
     expect({ ...five.spec, replicas: 1 }).toEqual(one.spec);

@@ -12,9 +12,12 @@ export const chartDir = join(root, 'helm', 'image-pipeline');
 export const helmBin = join(root, '.tools', 'helm', 'helm');
 export const schemaModules = join(root, '.tools', 'kube-schemas', 'node_modules');
 
-/** Value sets the chart is checked with: the defaults and every file in the chart's ci/. */
-export const valueSets: Record<string, string | undefined> = {
-  default: undefined,
+/**
+ * Value sets the chart is checked with, every file in the chart's ci/: `default` is the defaults
+ * plus what an install must be given (the image's repository, a ReadWriteMany class).
+ */
+export const valueSets: Record<string, string> = {
+  default: join(chartDir, 'ci', 'default-values.yaml'),
   external: join(chartDir, 'ci', 'external-values.yaml'),
   keda: join(chartDir, 'ci', 'keda-values.yaml'),
   'keda-external': join(chartDir, 'ci', 'keda-external-values.yaml'),
@@ -81,9 +84,9 @@ export function helm(args: string[]): Run {
 }
 
 /** `helm template` of the chart with one value set (plus --set pairs); throws on failure. */
-export function renderChart(valuesFile?: string, sets: string[] = [], release = 'demo', namespace = 'pipeline'): K8sObject[] {
+export function renderChart(valuesFile?: string, sets: string[] = [], release = 'demo', namespace = 'pipeline', moreValues: string[] = []): K8sObject[] {
   const args = ['template', release, chartDir, '--namespace', namespace];
-  if (valuesFile) args.push('--values', valuesFile);
+  for (const file of [valuesFile, ...moreValues]) if (file) args.push('--values', file);
   for (const set of sets) args.push('--set', set);
   const result = helm(args);
   if (result.status !== 0) throw new Error(`helm template failed: ${result.stderr}`);

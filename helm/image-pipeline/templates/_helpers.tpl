@@ -31,8 +31,126 @@ app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- end }}
 
+{{/*
+Labels of a pod template: (dict "root" $ "component" "producer" "podLabels" $values.podLabels).
+Only labels that stay the same from one chart version to the next: a changed pod template
+restarts the pods, and a chart upgrade must not restart the single database and broker.
+*/}}
+{{- define "pipeline.podLabels" -}}
+{{ include "pipeline.selectorLabels" . }}
+app.kubernetes.io/part-of: {{ include "pipeline.name" .root }}
+{{- with .podLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* An image reference: (dict "image" .Values.image "tag" "default tag"); by digest when one is given. */}}
+{{- define "pipeline.imageRef" -}}
+{{- $tag := .image.tag | default .tag | toString }}
+{{- .image.repository }}{{ with $tag }}:{{ . }}{{ end }}{{ with .image.digest }}@{{ . }}{{ end }}
+{{- end }}
+
 {{- define "pipeline.image" -}}
-{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- include "pipeline.imageRef" (dict "image" .Values.image "tag" .Chart.AppVersion) }}
+{{- end }}
+
+{{- define "pipeline.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- .Values.serviceAccount.name | default (include "pipeline.fullname" .) }}
+{{- else }}
+{{- .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+Under Argo CD, which runs Helm's hooks in its own phases: the hook Jobs that need the in-chart
+services run in the sync phase once those are healthy (wave 1), the apps and what they use after
+them (wave 2), so that nothing waits for an app that waits for a Job.
+*/}}
+{{- define "pipeline.appWave" -}}
+argocd.argoproj.io/sync-wave: "2"
+{{- end }}
+
+{{/* A Kubernetes quantity (512Mi, 1Gi, 2G, 1e9) in bytes. */}}
+{{- define "pipeline.bytes" -}}
+{{- $q := toString . }}
+{{- $units := dict "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 "k" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 }}
+{{- $bytes := "" }}
+{{- range $unit, $factor := $units }}
+{{- if and (not $bytes) (hasSuffix $unit $q) }}
+{{- $bytes = mulf (trimSuffix $unit $q | float64) $factor | int64 | toString }}
+{{- end }}
+{{- end }}
+{{- $bytes | default (float64 $q | int64 | toString) }}
+{{- end }}
+
+{{/*
+A setting of an app as its container gets it: (dict "root" $ "env" $values.env "name" "JOB_TIMEOUT_S"
+"default" 120); the app's own env first, then config, then the app's default.
+*/}}
+{{- define "pipeline.setting" -}}
+{{- if hasKey .env .name }}{{ index .env .name | int64 }}
+{{- else if hasKey .root.Values.config .name }}{{ index .root.Values.config .name | int64 }}
+{{- else }}{{ .default | int64 }}{{ end }}
+{{- end }}
+
+{{/*
+How long a stopping worker may take to finish the jobs it holds (ms): its SHUTDOWN_GRACE_MS when
+imageWorker.env or config sets one, otherwise the longest it may hold a job (longestJobHoldMs of the worker):
+WORKER_PREFETCH over WORKER_CONCURRENCY turns of JOB_TIMEOUT_S, plus two PUBLISH_TIMEOUT_MS.
+*/}}
+{{- define "pipeline.workerDrainMs" -}}
+{{- $env := .Values.imageWorker.env }}
+{{- $get := dict "root" . "env" $env }}
+{{- if or (hasKey $env "SHUTDOWN_GRACE_MS") (hasKey .Values.config "SHUTDOWN_GRACE_MS") }}
+{{- include "pipeline.setting" (merge (dict "name" "SHUTDOWN_GRACE_MS" "default" 0) $get) }}
+{{- else }}
+{{- $prefetch := include "pipeline.setting" (merge (dict "name" "WORKER_PREFETCH" "default" 16) $get) | int64 }}
+{{- $concurrency := include "pipeline.setting" (merge (dict "name" "WORKER_CONCURRENCY" "default" 4) $get) | int64 }}
+{{- $jobS := include "pipeline.setting" (merge (dict "name" "JOB_TIMEOUT_S" "default" 120) $get) | int64 }}
+{{- $publishMs := include "pipeline.setting" (merge (dict "name" "PUBLISH_TIMEOUT_MS" "default" 10000) $get) | int64 }}
+{{- $turns := div (sub (add $prefetch (min $concurrency $prefetch)) 1) (min $concurrency $prefetch) }}
+{{- add (mul $turns $jobS 1000) (mul 2 $publishMs) }}
+{{- end }}
+{{- end }}
+
+{{- define "pipeline.workerGraceSeconds" -}}
+{{- $drainS := div (add (include "pipeline.workerDrainMs" . | int64) 999) 1000 }}
+{{- .Values.imageWorker.terminationGracePeriodSeconds | int64 | default (add $drainS 10) }}
+{{- end }}
+
+{{/*
+Everything a render must refuse, in one message: what is missing for a first install to work,
+and values that contradict each other.
+*/}}
+{{- define "pipeline.checks" -}}
+{{- $problems := list }}
+{{- if not .Values.image.repository }}
+{{- $problems = append $problems "image.repository is required: no public registry has the pipeline's image. Build it and push it to a registry the cluster pulls from, then name it: docker build -f deploy/Dockerfile -t registry.example.com/image-pipeline:0.1.0 . && docker push registry.example.com/image-pipeline:0.1.0, then --set image.repository=registry.example.com/image-pipeline (README, \"Install on Kubernetes\")" }}
+{{- end }}
+{{- if and (eq .Values.storage.type "filesystem") (not .Values.storage.existingClaim) (not .Values.storage.storageClass) }}
+{{- $problems = append $problems "storage.storageClass or storage.existingClaim is required: the shared storage is ReadWriteMany, which the default classes of EKS (gp3), GKE (standard-rwo), AKS (managed-csi) and Rook (rook-ceph-block) do not offer, so the claim would stay Pending. Name a class that does: efs-sc (Amazon EFS CSI), standard-rwx (GKE Filestore CSI), azurefile-csi (AKS), rook-cephfs (Rook CephFS), nfs-client (NFS); or a claim of yours in storage.existingClaim" }}
+{{- end }}
+{{- $drainMs := include "pipeline.workerDrainMs" . | int64 }}
+{{- $grace := include "pipeline.workerGraceSeconds" . | int64 }}
+{{- if lt (mul $grace 1000) (add $drainMs 5000) }}
+{{- $problems = append $problems (printf "imageWorker.terminationGracePeriodSeconds (%d s) is shorter than the workers' drain (%d ms, their SHUTDOWN_GRACE_MS: the longest a worker holds a job) plus 5 s: a rollout or a scale-in would cut jobs short. Leave it 0 (derived), or raise it" $grace $drainMs) }}
+{{- end }}
+{{- $producerDrainMs := include "pipeline.setting" (dict "root" . "env" .Values.producer.env "name" "SHUTDOWN_GRACE_MS" "default" 25000) | int64 }}
+{{- $producerNeeds := add (mul (int64 .Values.producer.preStopSleepSeconds) 1000) $producerDrainMs 5000 }}
+{{- if lt (mul (int64 .Values.producer.terminationGracePeriodSeconds) 1000) $producerNeeds }}
+{{- $problems = append $problems (printf "producer.terminationGracePeriodSeconds (%d s) is shorter than producer.preStopSleepSeconds (%d s) plus its SHUTDOWN_GRACE_MS (%d ms) plus 5 s: requests in flight would be cut short" (int64 .Values.producer.terminationGracePeriodSeconds) (int64 .Values.producer.preStopSleepSeconds) $producerDrainMs) }}
+{{- end }}
+{{- if .Values.credentials.existingSecret }}
+{{- range $field, $value := dict "rabbitmq.auth.password" .Values.rabbitmq.auth.password "postgresql.auth.password" .Values.postgresql.auth.password "pgadmin.password" .Values.pgadmin.password }}
+{{- if $value }}
+{{- $problems = append $problems (printf "%s and credentials.existingSecret are both set: the passwords come from the Secret %s; leave %s empty" $field $.Values.credentials.existingSecret $field) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- with $problems }}
+{{- fail (printf "\n- %s" (join "\n- " .)) }}
+{{- end }}
 {{- end }}
 
 {{/* Secrets: the chart's generated credentials, or the user's Secret with the URLs. */}}
@@ -40,8 +158,9 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- .Values.producer.adminApiKey.existingSecret | default (printf "%s-api-key" (include "pipeline.fullname" .)) }}
 {{- end }}
 
+{{/* The generated credentials' Secret, or the one of yours with the same keys (credentials.existingSecret). */}}
 {{- define "pipeline.credentialsSecret" -}}
-{{- printf "%s-credentials" (include "pipeline.fullname" .) }}
+{{- .Values.credentials.existingSecret | default (printf "%s-credentials" (include "pipeline.fullname" .)) }}
 {{- end }}
 
 {{- define "pipeline.rabbitmqHost" -}}
@@ -223,10 +342,13 @@ readinessProbe:
   failureThreshold: 2
 {{- end }}
 
+{{/* Scrape annotations of a pod: (dict "root" $ "port" 9464); none while metrics.scrape is off. */}}
 {{- define "pipeline.metricsAnnotations" -}}
+{{- if .root.Values.metrics.scrape -}}
 prometheus.io/scrape: "true"
-prometheus.io/port: {{ . | quote }}
+prometheus.io/port: {{ .port | quote }}
 prometheus.io/path: /metrics
+{{- end }}
 {{- end }}
 
 {{- define "pipeline.storageClass" -}}
@@ -271,7 +393,14 @@ storageClassName: {{ . | quote }}
 {{- end }}
 
 {{- define "pipeline.scheduling" -}}
-{{- with .nodeSelector -}}
+{{- with .priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with .topologySpreadConstraints }}
+topologySpreadConstraints:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .nodeSelector }}
 nodeSelector:
   {{- toYaml . | nindent 2 }}
 {{- end }}
@@ -306,4 +435,63 @@ imagePullSecrets:
 - port: {{ $port }}
   protocol: TCP
 {{- end }}
+{{- end }}
+
+{{/*
+The credentials Secret: (dict "root" $ "data" <data of the release's Secret, empty on install>).
+A password given in values wins, but RabbitMQ and PostgreSQL read theirs on their first start
+only: one that differs from the Secret the running release has is refused, since the next
+restart would fail every login.
+*/}}
+{{- define "pipeline.credentials" -}}
+{{- $root := .root }}
+{{- $data := .data }}
+{{- range $field, $key := dict "rabbitmq.auth.password" "RABBITMQ_PASSWORD" "postgresql.auth.password" "POSTGRES_PASSWORD" }}
+{{- $given := ternary $root.Values.rabbitmq.auth.password $root.Values.postgresql.auth.password (eq $key "RABBITMQ_PASSWORD") }}
+{{- $current := get $data $key | b64dec }}
+{{- if and $given $current (ne $given $current) }}
+{{- fail (printf "%s differs from %s in the Secret %s of the installed release, which the %s was initialised with and reads on its first start only: the next restart would refuse every login. Leave %s empty to keep the current one, or change the password in the %s first, then here" $field $key (include "pipeline.credentialsSecret" $root) (ternary "broker" "database" (eq $key "RABBITMQ_PASSWORD")) $field (ternary "broker (rabbitmqctl change_password)" "database (ALTER ROLE … PASSWORD)" (eq $key "RABBITMQ_PASSWORD"))) }}
+{{- end }}
+{{- end }}
+{{- $rabbitmqPassword := $root.Values.rabbitmq.auth.password | default (get $data "RABBITMQ_PASSWORD" | b64dec) | default (randAlphaNum 32) }}
+{{- $postgresPassword := $root.Values.postgresql.auth.password | default (get $data "POSTGRES_PASSWORD" | b64dec) | default (randAlphaNum 32) }}
+{{- $pgadminPassword := $root.Values.pgadmin.password | default (get $data "PGADMIN_PASSWORD" | b64dec) | default (randAlphaNum 24) }}
+{{- /* Shared by the RabbitMQ nodes of a cluster (and their CLI tools). */}}
+{{- $erlangCookie := get $data "RABBITMQ_ERLANG_COOKIE" | b64dec | default (randAlphaNum 48) }}
+{{- /* The apps' own broker users (made by the rabbitmq-users Job): one password each. */}}
+{{- $appPasswords := dict }}
+{{- range list "PRODUCER" "WORKER" "WRITER" }}
+{{- $key := printf "RABBITMQ_%s_PASSWORD" . }}
+{{- $_ := set $appPasswords . (get $data $key | b64dec | default (randAlphaNum 32)) }}
+{{- end }}
+apiVersion: v1
+kind: Secret
+metadata:
+  name: {{ include "pipeline.credentialsSecret" $root }}
+  labels:
+    {{- include "pipeline.labels" (dict "root" $root "component" "credentials") | nindent 4 }}
+  annotations:
+    helm.sh/resource-policy: keep
+type: Opaque
+data:
+  RABBITMQ_PASSWORD: {{ $rabbitmqPassword | b64enc | quote }}
+  POSTGRES_PASSWORD: {{ $postgresPassword | b64enc | quote }}
+  PGADMIN_PASSWORD: {{ $pgadminPassword | b64enc | quote }}
+  RABBITMQ_ERLANG_COOKIE: {{ $erlangCookie | b64enc | quote }}
+  {{- if $root.Values.rabbitmq.enabled }}
+  {{- $user := $root.Values.rabbitmq.auth.username | urlquery }}
+  {{- $host := include "pipeline.rabbitmqHost" $root }}
+  {{- /* A cluster: every node by name (one URL, several hosts), so that an app moves straight to another node. */}}
+  AMQP_URL: {{ printf "amqp://%s:%s@%s" $user ($rabbitmqPassword | urlquery) (include "pipeline.rabbitmqHosts" $root) | b64enc | quote }}
+  RABBITMQ_MANAGEMENT_URL: {{ printf "http://%s:%s@%s:15672/" $user ($rabbitmqPassword | urlquery) $host | b64enc | quote }}
+  {{- /* Each app's URL names its own user (brokerUsers: producer, worker, writer). */}}
+  {{- range list "PRODUCER" "WORKER" "WRITER" }}
+  RABBITMQ_{{ . }}_PASSWORD: {{ get $appPasswords . | b64enc | quote }}
+  AMQP_URL_{{ . }}: {{ printf "amqp://%s:%s@%s" (lower .) (get $appPasswords .) (include "pipeline.rabbitmqHosts" $root) | b64enc | quote }}
+  {{- end }}
+  {{- end }}
+  {{- if $root.Values.postgresql.enabled }}
+  {{- $auth := $root.Values.postgresql.auth }}
+  DATABASE_URL: {{ printf "postgres://%s:%s@%s:5432/%s" ($auth.username | urlquery) ($postgresPassword | urlquery) (include "pipeline.postgresqlHost" $root) ($auth.database | urlquery) | b64enc | quote }}
+  {{- end }}
 {{- end }}
