@@ -36,6 +36,9 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'off',
       '@typescript-eslint/no-floating-promises': 'warn',
       '@typescript-eslint/no-unsafe-argument': 'warn',
+      // Destructuring a field away to keep the rest is how objects are
+      // copied without it here.
+      '@typescript-eslint/no-unused-vars': ['error', { ignoreRestSiblings: true }],
       'prettier/prettier': ['error', { endOfLine: 'auto' }],
       // Prettier leaves comments, strings and long names alone; this keeps
       // every line, comments included, within its width.
