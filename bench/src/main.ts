@@ -26,8 +26,10 @@ import { childProcesses, PeakRssSampler } from './worker-rss';
 const BENCH_KEY = randomBytes(32).toString('base64url');
 
 /**
- * `npm run bench -- --images DIR --jobs N --workers K --workload thumb|filters|tiny|variants [--concurrency C] [--prefetch P]
- *   [--batch B] [--idle-jobs 20] [--steady-seconds 10 | --steady-jobs S] [--out FILE] [--peers [DIR]] [--cpu-prof DIR]`
+ * `npm run bench -- --images DIR --jobs N --workers K
+ *   --workload thumb|filters|tiny|variants [--concurrency C] [--prefetch P]
+ *   [--batch B] [--idle-jobs 20] [--steady-seconds 10 | --steady-jobs S]
+ *   [--out FILE] [--peers [DIR]] [--cpu-prof DIR]`
  *
  * Measures, in one run on one machine: (1) the limit — sharp alone in this process on the
  * same images and operations, best of several in-flight counts; (2) the pipeline end to end,
