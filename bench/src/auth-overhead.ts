@@ -12,7 +12,8 @@ import { exited } from './child-exit';
 import { cpuTicks } from './process-cpu';
 
 /**
- * `npm run bench:auth -- [--seconds 5] [--concurrency 16] [--producer dist/…/main.js]`
+ * `npm run bench:auth -- [--seconds 5] [--concurrency 16]
+ *   [--producer dist/…/main.js]`
  *
  * What checking API keys costs the producer: requests per second, in one run, of an open
  * route, of a route with the bootstrap admin key, and of the same route with a created key

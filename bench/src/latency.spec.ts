@@ -95,9 +95,10 @@ describe('openLoop', () => {
     const sentAtClock: number[] = [];
     const { lateMs } = await openLoop(
       [0, 10, 20],
-      async () => {
+      () => {
         sentAtClock.push(clock);
         clock += 25; // each send holds the event loop for 25 ms
+        return Promise.resolve();
       },
       () => clock,
     );
@@ -111,10 +112,9 @@ describe('openLoop', () => {
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     process.on('unhandledRejection', onUnhandled);
     try {
-      const stream = openLoop([0, 15, 30], async (i) => {
+      const stream = openLoop([0, 15, 30], (i) => {
         sent.push(i);
-        if (i === 0) throw new Error('refused with 503');
-        return i;
+        return i === 0 ? Promise.reject(new Error('refused with 503')) : Promise.resolve(i);
       });
       await expect(stream).rejects.toThrow('refused with 503');
       await new Promise((r) => setImmediate(r));

@@ -26,8 +26,10 @@ import { childProcesses, PeakRssSampler } from './worker-rss';
 const BENCH_KEY = randomBytes(32).toString('base64url');
 
 /**
- * `npm run bench -- --images DIR --jobs N --workers K --workload thumb|filters|tiny|variants [--concurrency C] [--prefetch P]
- *   [--batch B] [--idle-jobs 20] [--steady-seconds 10 | --steady-jobs S] [--out FILE] [--peers [DIR]] [--cpu-prof DIR]`
+ * `npm run bench -- --images DIR --jobs N --workers K
+ *   --workload thumb|filters|tiny|variants [--concurrency C] [--prefetch P]
+ *   [--batch B] [--idle-jobs 20] [--steady-seconds 10 | --steady-jobs S]
+ *   [--out FILE] [--peers [DIR]] [--cpu-prof DIR]`
  *
  * Measures, in one run on one machine: (1) the limit — sharp alone in this process on the
  * same images and operations, best of several in-flight counts; (2) the pipeline end to end,
@@ -158,7 +160,8 @@ interface JobLatency extends LatencySegments {
 
 /** The latency of each job of `ids` that has finished, and its segments. */
 async function finishedLatencies(db: Client, ids: string[]): Promise<JobLatency[]> {
-  const { rows } = await db.query(
+  // extract() gives numeric, which node-postgres reads as a string.
+  const { rows } = await db.query<{ latency_ms: string; status: string; queued_ms: string; processing_ms: string; recording_ms: string }>(
     `SELECT extract(epoch FROM (updated_at - created_at)) * 1000 AS latency_ms, status,
             extract(epoch FROM (started_at - created_at)) * 1000 AS queued_ms,
             extract(epoch FROM (finished_at - started_at)) * 1000 AS processing_ms,
@@ -168,7 +171,7 @@ async function finishedLatencies(db: Client, ids: string[]): Promise<JobLatency[
   );
   return rows.map((row) => ({
     latencyMs: Number(row.latency_ms),
-    status: row.status as string,
+    status: row.status,
     queuedMs: Number(row.queued_ms),
     processingMs: Number(row.processing_ms),
     recordingMs: Number(row.recording_ms),
@@ -205,7 +208,7 @@ async function waitUntilReady(port: number, prefix: string, workers: number, chi
 }
 
 async function main(): Promise<void> {
-  const workloadName = args.workload!;
+  const workloadName = args.workload;
   const workload = WORKLOADS[workloadName];
   if (!workload) throw new Error(`--workload must be one of ${Object.keys(WORKLOADS).join(', ')}`);
   const jobs = positiveInteger('jobs', args.jobs);
@@ -312,11 +315,11 @@ async function main(): Promise<void> {
     if (rejected.length > 0) throw new Error(`${rejected.length} submissions were refused (statuses ${[...new Set(rejected)].join(', ')})`);
     let polls = 0;
     for (; ; polls++) {
-      const { rows } = await db.query(`SELECT count(*) FILTER (WHERE status IN ('succeeded', 'failed'))::int AS done FROM jobs`);
+      const { rows } = await db.query<{ done: number }>(`SELECT count(*) FILTER (WHERE status IN ('succeeded', 'failed'))::int AS done FROM jobs`);
       if (rows[0].done >= jobs) break;
       await new Promise((r) => setTimeout(r, 50));
     }
-    const { rows } = await db.query(
+    const { rows } = await db.query<{ latency_ms: string; committed_ms: string; status: string }>(
       `SELECT extract(epoch FROM (updated_at - created_at)) * 1000 AS latency_ms, extract(epoch FROM updated_at) * 1000 AS committed_ms, status FROM jobs`,
     );
     const failed = rows.filter((row) => row.status !== 'succeeded').length;

@@ -62,7 +62,7 @@ export function parsePeerOutput(config: PeerConfig, stdout: string): PeerFigures
     if (!line.trim().startsWith('{')) continue;
     let printed: Record<string, unknown>;
     try {
-      printed = JSON.parse(line);
+      printed = JSON.parse(line) as Record<string, unknown>;
     } catch {
       continue;
     }
@@ -165,8 +165,8 @@ function run(command: string, args: string[], cwd: string, timeoutMs: number): P
     });
     let stdout = '';
     let stderr = '';
-    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk));
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk));
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const killGroup = () => {
       try {
         process.kill(-child.pid!, 'SIGKILL');

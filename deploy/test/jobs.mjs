@@ -3,9 +3,12 @@
 // and follows the jobs through the API. Plain Node.js (18+: fetch, FormData, Blob), no
 // dependencies but sharp from the repository's node_modules when it has to make photos.
 //
-//   node jobs.mjs submit   --base URL --count N --profile light|heavy --images DIR --ids FILE
-//   node jobs.mjs wait     --base URL --ids FILE --timeout S      (prints a JSON report)
-//   node jobs.mjs midbatch --base URL --ids FILE --timeout S      (prints a busy worker's id)
+//   node jobs.mjs submit   --base URL --count N --profile light|heavy
+//                          --images DIR --ids FILE
+//   node jobs.mjs wait     --base URL --ids FILE --timeout S
+//                          (prints a JSON report)
+//   node jobs.mjs midbatch --base URL --ids FILE --timeout S
+//                          (prints a busy worker's id)
 //   node jobs.mjs stats    --base URL
 //
 // Every request goes to --base (127.0.0.1) with the API key in $PIPELINE_API_KEY; counts and

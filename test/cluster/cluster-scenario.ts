@@ -29,7 +29,10 @@ export interface ClusterTally extends Tally {
   refused: number;
 }
 
-/** `cluster: [scenario=<name> ]nodes=N accepted=N succeeded=N failed=N lost=N duplicated=N` */
+/**
+ * The summary line: `cluster: [scenario=<name> ]nodes=N` and then
+ * `accepted=N succeeded=N failed=N lost=N duplicated=N`.
+ */
 export function clusterLine(nodes: number, tally: Tally, scenario?: string): string {
   return summaryLine(tally, scenario, { suite: 'cluster', fields: { nodes } });
 }

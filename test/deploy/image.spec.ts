@@ -114,7 +114,7 @@ describe('container image (deploy/Dockerfile)', () => {
   test('a non-root user, the same the chart runs as', () => {
     const user = one(runtime, 'USER');
     expect(user).toMatch(/^[1-9]\d*:[1-9]\d*$/); // numeric, so runAsNonRoot can check it
-    const values = parseYaml(readRepoFile('helm/image-pipeline/values.yaml')) as any;
+    const values = parseYaml(readRepoFile('helm/image-pipeline/values.yaml')) as { podSecurityContext: { runAsUser: number; runAsGroup: number } };
     expect(`${values.podSecurityContext.runAsUser}:${values.podSecurityContext.runAsGroup}`).toBe(user);
     expect(all(runtime, 'RUN').map((i) => i.args).join('\n')).toContain(`chown ${user} /data/storage`);
   });
@@ -131,7 +131,7 @@ describe('container image (deploy/Dockerfile)', () => {
   });
 
   test('every app the build makes is where the commands of the image, compose and the chart say', () => {
-    const nest = JSON.parse(readRepoFile('nest-cli.json'));
+    const nest = JSON.parse(readRepoFile('nest-cli.json')) as { projects: Record<string, { type: string }> };
     for (const app of apps) expect(nest.projects[app].type).toBe('application');
     const commands = [
       ...readRepoFile('docker-compose.yml').matchAll(/dist\/apps\/([a-z-]+)\/apps\/([a-z-]+)\/src\/main\.js/g),

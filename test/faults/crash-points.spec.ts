@@ -247,7 +247,7 @@ class CrashWalk {
   async retryCancelled(pool: Pool, ids: string[]): Promise<void> {
     await waitFor(
       async () => {
-        const { rows } = await pool.query(`SELECT id FROM jobs WHERE id = ANY($1::uuid[]) AND status = 'failed' AND error_code = $2`, [ids, JobErrorCode.cancelled]);
+        const { rows } = await pool.query<{ id: string }>(`SELECT id FROM jobs WHERE id = ANY($1::uuid[]) AND status = 'failed' AND error_code = $2`, [ids, JobErrorCode.cancelled]);
         if (rows.length === 0) return true;
         for (const { id } of rows) await this.api(`/v1/jobs/${id}/retry`, { method: 'POST' });
         await waitUntilFinished(pool, rows.map((row) => row.id), 30_000);

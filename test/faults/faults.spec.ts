@@ -1,4 +1,4 @@
-import { DEFAULT_OUTPUT_NAME, JobView } from '@pipeline/contracts';
+import { DEFAULT_OUTPUT_NAME, ImageJobMessage, JobView } from '@pipeline/contracts';
 import { StorageKeys } from '@pipeline/storage';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -367,7 +367,8 @@ function expectRefusedThroughout(load: JobLoad, outage: { from: number; to: numb
 
 /** The job message the producer published for a job, rebuilt from its row, published once more. */
 async function publishCopyOf(pool: Pool, prefix: string, id: string): Promise<void> {
-  const { rows } = await pool.query('SELECT source, operations, output_options, variants, created_at FROM jobs WHERE id = $1', [id]);
+  type JobRow = Pick<ImageJobMessage, 'source' | 'operations'> & { output_options: ImageJobMessage['output']; variants: ImageJobMessage['variants'] | null; created_at: Date };
+  const { rows } = await pool.query<JobRow>('SELECT source, operations, output_options, variants, created_at FROM jobs WHERE id = $1', [id]);
   const [job] = rows;
   const message = {
     jobId: id,
@@ -376,7 +377,7 @@ async function publishCopyOf(pool: Pool, prefix: string, id: string): Promise<vo
     operations: job.operations,
     output: job.output_options,
     ...(job.variants ? { variants: job.variants } : {}),
-    submittedAt: (job.created_at as Date).toISOString(),
+    submittedAt: job.created_at.toISOString(),
   };
   await publishJobMessages(prefix, [{ messageId: id, body: JSON.stringify(message) }]);
 }
@@ -389,7 +390,7 @@ async function waitForEmptyQueues(prefix: string): Promise<void> {
 /** Each job has one output row, served whole: the bytes decode to what the row says. */
 async function expectOutputsIntact(pipeline: Pipeline, pool: Pool, ids: string[]): Promise<void> {
   for (const id of ids) {
-    const { rows } = await pool.query('SELECT name, format, width, height, size_bytes::int AS size FROM job_outputs WHERE job_id = $1', [id]);
+    const { rows } = await pool.query<{ name: string; format: string; width: number; height: number; size: number }>('SELECT name, format, width, height, size_bytes::int AS size FROM job_outputs WHERE job_id = $1', [id]);
     expect(rows).toHaveLength(1);
     const [row] = rows;
     const job = (await (await adminFetch(`${pipeline.baseUrl}/v1/jobs/${id}`)).json()) as JobView;
@@ -403,7 +404,7 @@ async function expectOutputsIntact(pipeline: Pipeline, pool: Pool, ids: string[]
 /** The two poison messages sit in the jobs dead-letter queue, rejected by a worker that said why. */
 async function expectParkedPoison(pipeline: Pipeline): Promise<void> {
   const parked = await peekQueue(`${pipeline.prefix}.jobs.dead`);
-  expect(parked.map((message) => message.properties.messageId).sort()).toEqual(['poison-not-json', 'poison-wrong-shape']);
+  expect(parked.map((message): unknown => message.properties.messageId).sort()).toEqual(['poison-not-json', 'poison-wrong-shape']);
   for (const message of parked) {
     expect(message.properties.headers?.['x-death']?.[0]).toMatchObject({ reason: 'rejected', queue: `${pipeline.prefix}.jobs` });
   }

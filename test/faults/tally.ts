@@ -82,7 +82,10 @@ export function sumTallies(tallies: Tally[]): Tally {
   };
 }
 
-/** The summary line: `faults: [scenario=<name> ]accepted=N succeeded=N failed=N lost=N duplicated=N`. */
+/**
+ * The summary line: `faults: [scenario=<name> ]` and then
+ * `accepted=N succeeded=N failed=N lost=N duplicated=N`.
+ */
 export function summaryLine(tally: Tally, scenario?: string, { suite = 'faults', fields = {} }: { suite?: string; fields?: Record<string, number | string> } = {}): string {
   const name = scenario ? `scenario=${scenario} ` : '';
   const extra = Object.entries(fields).map(([field, value]) => `${field}=${value} `).join('');

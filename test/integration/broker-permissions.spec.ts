@@ -71,7 +71,7 @@ describe('Broker users with least permissions (real RabbitMQ)', () => {
     const closed = new Promise<string>((resolve) => channel.once('close', () => resolve('channel closed')));
     const confirmed = new Promise<string>((resolve) => {
       try {
-        channel.publish(exchange, routingKey, Buffer.from('{}'), { persistent: true }, (error: unknown) => resolve(error ? `nacked: ${String(error)}` : 'confirmed'));
+        channel.publish(exchange, routingKey, Buffer.from('{}'), { persistent: true }, (error: Error | null) => resolve(error ? `nacked: ${error.message}` : 'confirmed'));
       } catch (error) {
         resolve((error as Error).message);
       }
@@ -82,7 +82,7 @@ describe('Broker users with least permissions (real RabbitMQ)', () => {
     return outcome;
   }
 
-  beforeAll(async () => {
+  beforeAll(() => {
     rabbitmqctl(['add_vhost', vhost]);
     // The test's own look at the queues, as the broker's administrator.
     rabbitmqctl(['set_permissions', '-p', vhost, new URL(AMQP_URL).username || 'guest', '.*', '.*', '.*']);

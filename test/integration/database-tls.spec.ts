@@ -40,7 +40,7 @@ describe('TLS to PostgreSQL (a private server that accepts only TLS)', () => {
     const client = new Client({ connectionString });
     await client.connect();
     try {
-      return (await client.query('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).rows[0].ssl;
+      return (await client.query<{ ssl: boolean }>('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).rows[0].ssl;
     } finally {
       await client.end();
     }
@@ -69,7 +69,7 @@ describe('TLS to PostgreSQL (a private server that accepts only TLS)', () => {
       expect((await adminFetch(`${base}/v1/jobs/${id}`)).status).toBe(200);
       const client = new Client({ connectionString: databaseUrl });
       await client.connect();
-      const { rows } = await client.query("SELECT bool_and(s.ssl) AS all_tls, count(*)::int AS n FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.application_name = 'producer'");
+      const { rows } = await client.query<{ all_tls: boolean; n: number }>("SELECT bool_and(s.ssl) AS all_tls, count(*)::int AS n FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.application_name = 'producer'");
       await client.end();
       expect(rows[0].n).toBeGreaterThan(0);
       expect(rows[0].all_tls).toBe(true);

@@ -46,7 +46,7 @@ describe('PostgreSQL layer (real database)', () => {
   }
 
   const timeline = async (jobId: string) =>
-    (await pool.query('SELECT type, delivery, worker_id FROM job_events WHERE job_id = $1 ORDER BY at, recorded_at', [jobId])).rows;
+    (await pool.query<{ type: string; delivery: number | null; worker_id: string | null }>('SELECT type, delivery, worker_id FROM job_events WHERE job_id = $1 ORDER BY at, recorded_at', [jobId])).rows;
 
   it("a connection lost between two statements of a transaction fails the next one (transient), the process lives on, and so does the pool", async () => {
     const proxy = new TcpProxy('127.0.0.1', 5432);
@@ -73,7 +73,7 @@ describe('PostgreSQL layer (real database)', () => {
   it('migrations are recorded and applying them again does nothing, even from several processes at once', async () => {
     const again = await Promise.all([migrate({ connectionString: database.url }), migrate({ connectionString: database.url })]);
     expect(again).toEqual([[], []]);
-    const { rows } = await pool.query('SELECT name FROM schema_migrations ORDER BY name');
+    const { rows } = await pool.query<{ name: string }>('SELECT name FROM schema_migrations ORDER BY name');
     expect(rows.map((r) => r.name)).toEqual(MIGRATIONS.map((m) => m.name));
   });
 
@@ -86,7 +86,7 @@ describe('PostgreSQL layer (real database)', () => {
 
   it('batches concurrent submissions into few statements, and every one is stored', async () => {
     const ids = await Promise.all(Array.from({ length: 200 }, () => newJob()));
-    const { rows } = await pool.query('SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1::uuid[])', [ids]);
+    const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1::uuid[])', [ids]);
     expect(rows[0].n).toBe(200);
   });
 
@@ -171,7 +171,7 @@ describe('PostgreSQL layer (real database)', () => {
     expect(await count(2, 1)).toEqual([{ previous: 2, current: 1 }]);
     // A window after a quiet one: nothing before it.
     expect(await count(4, 1)).toEqual([{ previous: 0, current: 1 }]);
-    const { rows } = await pool.query('SELECT window_start FROM api_key_usage WHERE api_key_id = $1 ORDER BY window_start', [key.id]);
+    const { rows } = await pool.query<{ window_start: Date }>('SELECT window_start FROM api_key_usage WHERE api_key_id = $1 ORDER BY window_start', [key.id]);
     expect(rows.map((row) => row.window_start.toISOString())).toEqual([window(4).toISOString()]);
   });
 

@@ -115,7 +115,8 @@ describe('Image worker (real RabbitMQ, in process)', () => {
     const isOutcome = (event: JobEventMessage) => event.type === 'succeeded' || event.type === 'failed';
     const events = await eventsFor(message.jobId, 1, (seen) => seen.some(isOutcome));
     const outcome = events.find(isOutcome)!;
-    expect(outcome).toMatchObject({ type: 'failed', delivery: 1, error: { code: 'PROCESSING_TIMEOUT', message: expect.stringContaining("the job's time limit of 3 s") } });
+    expect(outcome).toMatchObject({ type: 'failed', delivery: 1, error: { code: 'PROCESSING_TIMEOUT' } });
+    expect(outcome.error?.message).toContain("the job's time limit of 3 s");
     expect(events.map((event) => event.type)).not.toContain('retrying');
     const tookMs = Date.parse(outcome.at) - Date.parse(outcome.startedAt!);
     // Both timestamps and the timer count whole milliseconds: either may be a millisecond short.
@@ -223,7 +224,7 @@ describe('Image worker (real RabbitMQ, in process)', () => {
     const flaky = new Map<string, number>();
     const changing = new Map<string, number>();
     /** Runs before the third answer on a `/twice-then-*` path. */
-    let beforeThirdAnswer: () => Promise<unknown> = async () => undefined;
+    let beforeThirdAnswer: () => Promise<unknown> = () => Promise.resolve();
     const stalled: ServerResponse[] = [];
     const sourceFiles = async () => (await readdir(tmpdir())).filter((name) => name.startsWith('image-source-'));
 
@@ -387,7 +388,8 @@ describe('Image worker (real RabbitMQ, in process)', () => {
       const message = job({ source: { kind: 'url', url: `${origin}/down` } });
       await publisher.publish(MessageType.imageJob, message.jobId, message);
       const outcome = await outcomeOf(message.jobId);
-      expect(outcome).toMatchObject({ type: 'failed', delivery: 3, error: { code: 'SOURCE_UNAVAILABLE', message: expect.stringMatching(/^Gave up after 3 tries: could not fetch .*503/) } });
+      expect(outcome).toMatchObject({ type: 'failed', delivery: 3, error: { code: 'SOURCE_UNAVAILABLE' } });
+      expect(outcome.error?.message).toMatch(/^Gave up after 3 tries: could not fetch .*503/);
       await waitFor(async () => ((await channel.checkQueue(topology.jobsDeadLetterQueue)).messageCount === parkedBefore + 1 ? true : undefined), 5000, 'the parked message');
       const parked = await channel.get(topology.jobsDeadLetterQueue, { noAck: true });
       expect(parked && parked.properties.messageId).toBe(message.jobId);
@@ -398,7 +400,7 @@ describe('Image worker (real RabbitMQ, in process)', () => {
       ['fails', 'down', 'failed'],
     ])('a job that %s on its last try while its outcome cannot be published', (_title, answer, outcomeType) => {
       afterEach(() => {
-        beforeThirdAnswer = async () => undefined;
+        beforeThirdAnswer = () => Promise.resolve();
       });
 
       it('is requeued, not parked, and its outcome is published once the broker takes it', async () => {
@@ -446,7 +448,8 @@ describe('Image worker (real RabbitMQ, in process)', () => {
       const loopback = job({ source: { kind: 'url', url: `${origin}/photo.png` } });
       await publisher.publish(MessageType.imageJob, loopback.jobId, loopback);
       const refused = await outcomeOf(loopback.jobId);
-      expect(refused).toMatchObject({ type: 'failed', error: { code: 'SOURCE_REFUSED', message: expect.stringContaining('127.0.0.1 is a loopback address') } });
+      expect(refused).toMatchObject({ type: 'failed', error: { code: 'SOURCE_REFUSED' } });
+      expect(refused.error?.message).toContain('127.0.0.1 is a loopback address');
       expect(requests).toBe(seen);
       await worker.close();
 
@@ -454,11 +457,13 @@ describe('Image worker (real RabbitMQ, in process)', () => {
       const redirected = job({ source: { kind: 'url', url: `${origin}/to-metadata` } });
       await publisher.publish(MessageType.imageJob, redirected.jobId, redirected);
       const metadata = await outcomeOf(redirected.jobId);
-      expect(metadata).toMatchObject({ type: 'failed', error: { code: 'SOURCE_REFUSED', message: expect.stringContaining('169.254.169.254 is a link-local address') } });
+      expect(metadata).toMatchObject({ type: 'failed', error: { code: 'SOURCE_REFUSED' } });
+      expect(metadata.error?.message).toContain('169.254.169.254 is a link-local address');
       const missing = job({ source: { kind: 'url', url: `${origin}/gone.png` } });
       await publisher.publish(MessageType.imageJob, missing.jobId, missing);
       const gone = await outcomeOf(missing.jobId);
-      expect(gone).toMatchObject({ type: 'failed', error: { code: 'SOURCE_UNAVAILABLE', message: expect.stringContaining('404') } });
+      expect(gone).toMatchObject({ type: 'failed', error: { code: 'SOURCE_UNAVAILABLE' } });
+      expect(gone.error?.message).toContain('404');
       expect((await channel.checkQueue(topology.jobsDeadLetterQueue)).messageCount).toBe(0);
     });
   });
@@ -478,7 +483,8 @@ describe('Image worker (real RabbitMQ, in process)', () => {
     const jobId = randomUUID();
     await publisher.publish(MessageType.imageJob, jobId, { jobId, attempt: 1, operations: [{ op: 'explode' }] });
     const [failed] = await eventsFor(jobId, 1);
-    expect(failed).toMatchObject({ type: 'failed', error: { code: 'INVALID_MESSAGE', message: expect.stringContaining('explode') } });
+    expect(failed).toMatchObject({ type: 'failed', error: { code: 'INVALID_MESSAGE' } });
+    expect(failed.error?.message).toContain('explode');
     await waitFor(async () => ((await channel.checkQueue(topology.jobsDeadLetterQueue)).messageCount === 1 ? true : undefined), 10_000, 'the parked message');
     const parked = await channel.get(topology.jobsDeadLetterQueue, { noAck: true });
     expect(parked && parked.properties.messageId).toBe(jobId);

@@ -97,7 +97,7 @@ describe('Job sweeper (real RabbitMQ and PostgreSQL)', () => {
     for (;;) {
       const message = await broker.channel.get(topology.jobsQueue, { noAck: true });
       if (message === false) return messages;
-      messages.push(JSON.parse(message.content.toString('utf8')));
+      messages.push(JSON.parse(message.content.toString('utf8')) as ImageJobMessage);
     }
   };
 
@@ -116,7 +116,7 @@ describe('Job sweeper (real RabbitMQ and PostgreSQL)', () => {
     expect(messages.map((message) => ({ jobId: message.jobId, attempt: message.attempt, operations: message.operations }))).toEqual([
       { jobId: orphan, attempt: 1, operations: [{ op: 'grayscale' }] },
     ]);
-    const published = await pool.query('SELECT id FROM jobs WHERE published_at IS NOT NULL ORDER BY id');
+    const published = await pool.query<{ id: string }>('SELECT id FROM jobs WHERE published_at IS NOT NULL ORDER BY id');
     expect(published.rows.map((row) => row.id).sort()).toEqual([orphan, confirmed].sort());
     expect((await jobs.findById(young))?.status).toBe('queued');
     // A second pass finds nothing left to publish.
@@ -207,7 +207,7 @@ describe('Job sweeper (real RabbitMQ and PostgreSQL)', () => {
   it('names parked job messages in the reason', async () => {
     await heartbeat('worker-gone', 300, 0);
     const id = await processingJob(120, 'worker-gone');
-    await broker.channel.sendToQueue(topology.jobsDeadLetterQueue, Buffer.from('{}'), { persistent: true });
+    broker.channel.sendToQueue(topology.jobsDeadLetterQueue, Buffer.from('{}'), { persistent: true });
     await waitFor(async () => ((await broker.channel.checkQueue(topology.jobsDeadLetterQueue)).messageCount === 1 ? true : undefined), 5000, 'the parked message');
     await sweeper.sweep();
     await sweeper.sweep();

@@ -19,7 +19,7 @@ import { AMQP_URL, deleteTopology, dropBrokerConnections, rabbitmqctl, uniqueNam
 
 /** What the test handler saw, and what it should do next. */
 const seen: Array<{ payload: unknown; delivery: number }> = [];
-let behaviour: (payload: { n: number }, delivery: number) => Promise<void> = async () => undefined;
+let behaviour: (payload: { n: number }, delivery: number) => void | Promise<void> = () => undefined;
 
 @Controller()
 class TestHandler {
@@ -67,7 +67,7 @@ describe('RabbitMQ layer (real broker)', () => {
 
   beforeEach(async () => {
     seen.length = 0;
-    behaviour = async () => undefined;
+    behaviour = () => undefined;
     topology = new Topology(uniqueName('amqp'), 3);
     broker = await connectTestBroker(topology);
     ({ connection, publisher, channel } = broker);
@@ -80,7 +80,7 @@ describe('RabbitMQ layer (real broker)', () => {
     await deleteTopology(topology);
   });
 
-  it('declares durable quorum queues with a delivery limit and at-least-once dead-lettering', async () => {
+  it('declares durable quorum queues with a delivery limit and at-least-once dead-lettering', () => {
     const line = rabbitmqctl(['list_queues', 'name', 'durable', 'type', 'arguments'])
       .split('\n')
       .find((l) => l.startsWith(`${topology.jobsQueue}\t`));
@@ -132,7 +132,7 @@ describe('RabbitMQ layer (real broker)', () => {
   });
 
   it('redelivers after a transient failure, counting deliveries', async () => {
-    behaviour = async (_payload, delivery) => {
+    behaviour = (_payload, delivery) => {
       if (delivery === 1) throw new Error('disk hiccup');
     };
     await startConsumer();
@@ -143,7 +143,7 @@ describe('RabbitMQ layer (real broker)', () => {
   });
 
   it('parks permanent failures, non-JSON bodies and unknown types in the dead-letter queue without blocking the queue', async () => {
-    behaviour = async (payload) => {
+    behaviour = (payload) => {
       if (payload.n === 1) throw new PermanentMessageError('cannot ever work');
     };
     await startConsumer(1);
@@ -154,12 +154,12 @@ describe('RabbitMQ layer (real broker)', () => {
     await waitFor(async () => ((await depth(topology.jobsDeadLetterQueue)) === 3 ? true : undefined), 10_000, 'three parked messages');
     expect(seen.map((s) => (s.payload as { n: number }).n)).toEqual([1, 2]);
     const parked = [await get(topology.jobsDeadLetterQueue), await get(topology.jobsDeadLetterQueue), await get(topology.jobsDeadLetterQueue)];
-    expect(parked.map((m) => m!.properties.messageId).sort()).toEqual(['garbage', 'permanent', 'unknown-type']);
+    expect(parked.map((m): unknown => m!.properties.messageId).sort()).toEqual(['garbage', 'permanent', 'unknown-type']);
     expect(await depth(topology.jobsQueue)).toBe(0);
   });
 
   it('parks a message that keeps failing once the delivery limit is reached', async () => {
-    behaviour = async () => {
+    behaviour = () => {
       throw new Error('always fails');
     };
     await startConsumer();
@@ -217,7 +217,7 @@ describe('RabbitMQ layer (real broker)', () => {
   });
 
   it('does not lose a message whose delay queue is missing: the copy is refused and the original requeued', async () => {
-    behaviour = async (_payload, delivery) => {
+    behaviour = (_payload, delivery) => {
       if (delivery === 1) throw new Error('disk hiccup');
     };
     await channel.deleteQueue(topology.jobRetryTiers[0].queue);
@@ -237,7 +237,7 @@ describe('RabbitMQ layer (real broker)', () => {
       runs.outer.push(model);
       if (registered) return;
       registered = true;
-      await own.onConnect(async (innerModel) => void runs.inner.push(innerModel));
+      await own.onConnect((innerModel) => Promise.resolve(void runs.inner.push(innerModel)));
     });
     try {
       await own.connect();

@@ -63,7 +63,10 @@ describe('Producer: the cost of a batch (real RabbitMQ and PostgreSQL)', () => {
    * Sends ten batches at once and, while they are in flight, asks for GET /v1/keys/me again and
    * again: the batches' answers, and the longest the GET waited.
    */
-  async function batchesAgainstKeysMe(base: string, batch: string): Promise<{ statuses: number[]; bodies: any[]; probes: number; longestMs: number }> {
+  /** A refused batch (`message`) or an answered one (`jobs`, each accepted or refused). */
+  type BatchBody = { message?: string[]; jobs?: Array<{ error?: { statusCode: number } }> };
+
+  async function batchesAgainstKeysMe(base: string, batch: string): Promise<{ statuses: number[]; bodies: BatchBody[]; probes: number; longestMs: number }> {
     const asReader = fetchAs(readerKey);
     expect((await asReader(`${base}/v1/keys/me`)).status).toBe(200);
     let done = false;
@@ -79,11 +82,11 @@ describe('Producer: the cost of a batch (real RabbitMQ and PostgreSQL)', () => {
       probes++;
     }
     const answers = await batches;
-    return { statuses: answers.map((answer) => answer.status), bodies: await Promise.all(answers.map((answer) => answer.json())), probes, longestMs };
+    return { statuses: answers.map((answer) => answer.status), bodies: await Promise.all(answers.map((answer) => answer.json() as Promise<BatchBody>)), probes, longestMs };
   }
 
   /** The rounds of `batchesAgainstKeysMe`, each checked with `check`; the shortest longest wait of them. */
-  async function quietestRound(base: string, batch: string, check: (round: { statuses: number[]; bodies: any[]; probes: number }) => void): Promise<number> {
+  async function quietestRound(base: string, batch: string, check: (round: { statuses: number[]; bodies: BatchBody[]; probes: number }) => void): Promise<number> {
     const waits: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const { longestMs, ...result } = await batchesAgainstKeysMe(base, batch);
@@ -150,7 +153,7 @@ describe('Producer: the cost of a batch (real RabbitMQ and PostgreSQL)', () => {
       expect(statuses).toEqual(Array(10).fill(200));
       for (const body of bodies) {
         expect(body.jobs).toHaveLength(100);
-        expect(body.jobs.every((job: { error?: { statusCode: number } }) => job.error?.statusCode === 400)).toBe(true);
+        expect(body.jobs?.every((job) => job.error?.statusCode === 400)).toBe(true);
       }
       expect(probes).toBeGreaterThan(1);
     });

@@ -59,7 +59,7 @@ describe('Producer when the broker stops answering (real RabbitMQ behind a proxy
         body: JSON.stringify({ source: { path: 'photo.jpg' }, operations: [] }),
       });
     expect((await submit()).status).toBe(202);
-    const rowsBefore = (await pool.query('SELECT count(*)::int AS n FROM jobs')).rows[0].n;
+    const rowsBefore = (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM jobs')).rows[0].n;
 
     proxy.blackhole();
     const started = Date.now();
@@ -68,7 +68,7 @@ describe('Producer when the broker stops answering (real RabbitMQ behind a proxy
     expect(response.headers.get('retry-after')).toBe('5');
     expect(((await response.json()) as { message: string }).message).toContain('did not confirm within 1000 ms');
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
-    expect((await pool.query('SELECT count(*)::int AS n FROM jobs')).rows[0].n).toBe(rowsBefore);
+    expect((await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM jobs')).rows[0].n).toBe(rowsBefore);
   });
 
   it('stops a bulk retry when the broker does not confirm, and leaves the job it could not send failed, unaudited', async () => {
@@ -85,6 +85,6 @@ describe('Producer when the broker stops answering (real RabbitMQ behind a proxy
     expect(report).toMatchObject({ retried: [], skipped: [] });
     expect(report.stoppedBecause).toContain('did not confirm within 1000 ms');
     for (const id of ids) expect(await jobs.findById(id)).toMatchObject({ status: 'failed', attempt: 1, error: { code: 'SOURCE_UNAVAILABLE' } });
-    expect((await pool.query("SELECT count(*)::int AS n FROM audit_log WHERE action = 'job.retried'")).rows[0].n).toBe(0);
+    expect((await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM audit_log WHERE action = 'job.retried'")).rows[0].n).toBe(0);
   });
 });

@@ -88,11 +88,10 @@ describe('Producer against hostile and aborted uploads (real RabbitMQ and Postgr
   const postMultipart = (body: Buffer) =>
     adminFetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` }, body });
 
-  // The API's JSON, loosely typed: the assertions say what it must hold.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const readBody = (response: Response): Promise<any> => response.json();
+  /** The API's answer to a refused request. */
+  const readError = (response: Response) => response.json() as Promise<{ statusCode: number; message: string | string[] }>;
 
-  const jobCount = async () => (await pool.query('SELECT count(*)::int AS n FROM jobs')).rows[0].n as number;
+  const jobCount = async () => (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM jobs')).rows[0].n;
 
   /** Every file (not folder) under the storage folder, temporary ones included. */
   function storedFiles(dir = storageDir): string[] {
@@ -135,7 +134,7 @@ describe('Producer against hostile and aborted uploads (real RabbitMQ and Postgr
       const filesBefore = storedFiles();
       for (let round = 1; round <= ROUNDS; round++) {
         const response = await postMultipart(multipartBody(arrange(imagePart(image()))));
-        const body = await readBody(response);
+        const body = await readError(response);
         expect({ round, status: response.status }).toEqual({ round, status });
         expect([body.message].flat().join('; ')).toMatch(message);
         expect((await fetch(`${base}/health/live`)).status).toBe(200);
@@ -155,7 +154,7 @@ describe('Producer against hostile and aborted uploads (real RabbitMQ and Postgr
       const imageStart = whole.indexOf(goodImage);
       const response = await postMultipart(whole.subarray(0, imageStart + goodImage.length / 2));
       expect(response.status).toBe(400);
-      expect((await readBody(response)).message.join()).toMatch(/ended before/);
+      expect([(await readError(response)).message].flat().join()).toMatch(/ended before/);
     }
     expect(storedFiles()).toEqual(filesBefore);
     expect(await jobCount()).toBe(jobsBefore);
@@ -229,7 +228,7 @@ describe('Producer against hostile and aborted uploads (real RabbitMQ and Postgr
 
   it('closes a result file when its client goes away mid-download', async () => {
     const created = await postMultipart(multipartBody([imagePart(goodImage), operationsPart]));
-    const { id } = await readBody(created);
+    const { id } = (await created.json()) as { id: string };
     const key = `outputs/${id}`;
     const output = randomBytes(16 * 1024 * 1024);
     await new FilesystemBlobStorage(storageDir).put(key, output);

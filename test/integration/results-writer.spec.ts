@@ -183,7 +183,7 @@ describe('Results writer (real RabbitMQ and PostgreSQL, in process)', () => {
       await endWriterSessions();
       const recorded = async () => (await Promise.all(ids.map((id) => jobs.findById(id)))).every((job) => job?.status === 'succeeded');
       await waitFor(async () => ((await recorded()) ? true : undefined), 30_000, 'the events once the database is writable');
-      const { rows } = await pool.query("SELECT job_id, count(*)::int AS outcomes FROM job_events WHERE job_id = ANY($1) AND type = 'succeeded' GROUP BY job_id", [ids]);
+      const { rows } = await pool.query<{ job_id: string; outcomes: number }>("SELECT job_id, count(*)::int AS outcomes FROM job_events WHERE job_id = ANY($1) AND type = 'succeeded' GROUP BY job_id", [ids]);
       expect(rows.map((row) => row.outcomes)).toEqual(ids.map(() => 1));
       expect(await parked()).toBe(before);
       await waitFor(async () => (unacked() === 0 ? true : undefined), 10_000, 'the events to be acked');

@@ -24,7 +24,7 @@ const servers: TestServer[] = [];
 
 async function startServer(handler: (request: IncomingMessage, response: ServerResponse) => void, host = '127.0.0.1'): Promise<TestServer> {
   const hits: string[] = [];
-  const state: TestServer = { port: 0, url: '', hits, lastHeaders: {}, close: async () => undefined };
+  const state: TestServer = { port: 0, url: '', hits, lastHeaders: {}, close: () => Promise.resolve() };
   const server: Server = createServer((request, response) => {
     hits.push(`${request.method} ${request.url}`);
     state.lastHeaders = request.headers;

@@ -53,7 +53,7 @@ function progress(label: string, done: number, total: number): void {
 
 /** Runs `task` over `items`, `concurrency` at a time, in order of the items. */
 async function eachLimited<T, R>(items: T[], concurrency: number, task: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
+  const results = new Array<R>(items.length);
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(concurrency, items.length) }, async () => {

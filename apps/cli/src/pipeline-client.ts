@@ -115,7 +115,7 @@ export class PipelineClient {
 
   async audit(filter: { action?: string; limit?: string }): Promise<AuditEntryView[]> {
     const query = new URLSearchParams(Object.entries(filter).filter((entry): entry is [string, string] => entry[1] !== undefined));
-    return (await this.request(`/v1/audit?${query}`)).json() as Promise<AuditEntryView[]>;
+    return (await this.request(`/v1/audit?${query.toString()}`)).json() as Promise<AuditEntryView[]>;
   }
 
   async keys(): Promise<ApiKeyView[]> {

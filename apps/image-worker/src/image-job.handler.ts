@@ -210,7 +210,7 @@ export class ImageJobHandler {
    * event loop); a URL source is first downloaded to a temporary file, removed by `release`.
    */
   private async openInput(job: ImageJobMessage, deadline: Deadline): Promise<{ input: Buffer | string; release: () => Promise<void> }> {
-    const kept = async () => undefined;
+    const kept = (): Promise<void> => Promise.resolve();
     switch (job.source.kind) {
       case 'images':
         return { input: await this.images.resolve(job.source.path), release: kept };
@@ -253,7 +253,7 @@ export class ImageJobHandler {
 
   /** What every log line about a job carries. */
   private logFields(job: Pick<ImageJobMessage, 'jobId' | 'attempt'>, context: AmqpContext): Record<string, unknown> {
-    return { jobId: job.jobId, attempt: job.attempt, delivery: context.deliveryNumber, correlationId: context.message.properties.correlationId };
+    return { jobId: job.jobId, attempt: job.attempt, delivery: context.deliveryNumber, correlationId: context.correlationId };
   }
 
   /**
@@ -273,7 +273,7 @@ export class ImageJobHandler {
       ...outcome,
     };
     try {
-      await this.publisher.publish(MessageType.jobEvent, event.eventId, event, context.message.properties.correlationId);
+      await this.publisher.publish(MessageType.jobEvent, event.eventId, event, context.correlationId);
     } catch (error) {
       if (outcome.type === 'succeeded' || outcome.type === 'failed') throw new OutcomeNotPublishedError(error);
       throw error;

@@ -16,7 +16,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     const [status, message] = describeApiError(exception, this.logger);
-    if (status >= 500) this.logger.warn(`${status}: ${Array.isArray(message) ? message.join('; ') : message}`);
+    if (status >= HttpStatus.INTERNAL_SERVER_ERROR) this.logger.warn(`${status}: ${Array.isArray(message) ? message.join('; ') : message}`);
     if (status === HttpStatus.SERVICE_UNAVAILABLE) reply.header('Retry-After', '5');
     if (status === HttpStatus.UNAUTHORIZED) reply.header('WWW-Authenticate', 'Bearer realm="image-pipeline"');
     if (exception instanceof RateLimitExceededError) reply.header('Retry-After', String(exception.retryAfterSeconds));
@@ -29,7 +29,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
 const CONFLICTS = [IdempotencyConflictError, JobNotRetryableError, JobNotCancellableError, BootstrapKeyError, RevokedKeyError];
 
 /** The HTTP status and message for an error, as every answer of the API gives them. */
-export function describeApiError(exception: unknown, logger: Logger): [number, string | string[]] {
+export function describeApiError(exception: unknown, logger: Logger): [HttpStatus, string | string[]] {
   if (exception instanceof HttpException) {
     const body = exception.getResponse();
     const message = typeof body === 'object' && body !== null && 'message' in body ? (body as { message: string | string[] }).message : exception.message;

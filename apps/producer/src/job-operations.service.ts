@@ -124,7 +124,7 @@ export class JobOperationsService {
   }
 
   purgeDeadEvents(limit: number, actor: Actor): Promise<DeadLetterReport> {
-    return this.audited(actor, 'dead-letters.events.purged', this.deadEvents, limit, async () => 'done');
+    return this.audited(actor, 'dead-letters.events.purged', this.deadEvents, limit, () => Promise.resolve('done'));
   }
 
   /**

@@ -61,7 +61,7 @@ export class JobSubmissionService {
     await failpoint('producer.after-confirm');
     // The job is accepted either way; should this write fail, the sweeper (or a repeat under its
     // Idempotency-Key) publishes it again: the same job id and attempt, which workers and writer dedupe.
-    await this.jobs.markPublished(id).catch((error) => this.logger.warn(`Job ${id} accepted, but could not be marked published: ${error.message}`));
+    await this.jobs.markPublished(id).catch((error: Error) => this.logger.warn(`Job ${id} accepted, but could not be marked published: ${error.message}`));
     this.metrics.jobsAccepted.inc({ source: source.kind });
     this.logger.debug({ msg: 'job accepted', jobId: id, correlationId, source: source.kind });
     return { id, repeated: false };

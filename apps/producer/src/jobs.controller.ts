@@ -137,6 +137,10 @@ export class JobsController {
       throw new ValidationFailed([`the batch holds ${operations} operations (its jobs' and their outputs' together), more than MAX_BATCH_OPERATIONS (${this.config.MAX_BATCH_OPERATIONS}) allows in one request`]);
     }
     await this.keys.admitJobs(caller, body.jobs.length);
+    const refused = (error: unknown): BatchItemResult => {
+      const [statusCode, message] = describeApiError(error, this.logger);
+      return { error: { statusCode, message } };
+    };
     const jobs: Promise<BatchItemResult>[] = [];
     for (const item of body.jobs as unknown[]) {
       const id = randomUUID();
@@ -145,13 +149,9 @@ export class JobsController {
         (error: unknown) => ({ error }),
       );
       jobs.push(
-        ('error' in parsed ? Promise.reject(parsed.error) : this.acceptJson(caller, id, parsed.request, correlationIdOf(request))).then(
-          (): BatchItemResult => ({ id, status: 'queued' }),
-          (error: unknown): BatchItemResult => {
-            const [statusCode, message] = describeApiError(error, this.logger);
-            return { error: { statusCode, message } };
-          },
-        ),
+        'error' in parsed
+          ? Promise.resolve(refused(parsed.error))
+          : this.acceptJson(caller, id, parsed.request, correlationIdOf(request)).then((): BatchItemResult => ({ id, status: 'queued' }), refused),
       );
     }
     return { jobs: await Promise.all(jobs) };

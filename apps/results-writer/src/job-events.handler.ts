@@ -46,7 +46,7 @@ export class JobEventsHandler implements BeforeApplicationShutdown {
   async record(@Payload() payload: unknown, @Ctx() context: AmqpContext): Promise<void> {
     const event = parseJobEventMessage(payload);
     const outcome = await this.batcher.add(event);
-    const fields = { jobId: event.jobId, eventId: event.eventId, type: event.type, correlationId: context.message.properties.correlationId };
+    const fields = { jobId: event.jobId, eventId: event.eventId, type: event.type, correlationId: context.correlationId };
     if (!outcome.stored) {
       this.logger.error({ msg: 'event refused by the database', ...fields, error: outcome.reason });
       throw new PermanentMessageError(`the database refused the event: ${outcome.reason}`);

@@ -113,7 +113,7 @@ describe('parseImageJobMessage', () => {
       [1.5, ['message.attempt must be an integer number']],
       ['1', ['message.attempt must be an integer number']],
     ])('an attempt of %j', (attempt, problems) => {
-      expect(problemsOf(() => parseImageJobMessage({ ...valid(), attempt }))).toEqual(expect.arrayContaining(problems as string[]));
+      expect(problemsOf(() => parseImageJobMessage({ ...valid(), attempt }))).toEqual(expect.arrayContaining(problems));
     });
 
     it('an unknown source kind', () => {

@@ -30,9 +30,9 @@ function settle<T>(promise: Promise<T>): Promise<{ ok: true; value: T } | { ok: 
 describe('Batcher', () => {
   it('flushes adds made in the same tick as one batch', async () => {
     const batches: number[][] = [];
-    const batcher = new Batcher<number, number>(async (items) => {
+    const batcher = new Batcher<number, number>((items) => {
       batches.push([...items]);
-      return items.map((item) => item * 10);
+      return Promise.resolve(items.map((item) => item * 10));
     }, 100);
     const results = await Promise.all([batcher.add(1), batcher.add(2), batcher.add(3)]);
     expect(batches).toEqual([[1, 2, 3]]);
@@ -40,7 +40,7 @@ describe('Batcher', () => {
   });
 
   it('does not flush in the same tick as the add', async () => {
-    const flush = jest.fn(async (items: string[]) => items.map(() => undefined));
+    const flush = jest.fn((items: string[]) => Promise.resolve(items.map(() => undefined)));
     const batcher = new Batcher<string>(flush, 10);
     const pending = batcher.add('a');
     await Promise.resolve();
@@ -85,9 +85,9 @@ describe('Batcher', () => {
 
   it('respects maxBatch, keeping the order of the items', async () => {
     const batches: number[][] = [];
-    const batcher = new Batcher<number, number>(async (items) => {
+    const batcher = new Batcher<number, number>((items) => {
       batches.push([...items]);
-      return items.map((item) => -item);
+      return Promise.resolve(items.map((item) => -item));
     }, 2);
     const results = await Promise.all([1, 2, 3, 4, 5].map((item) => batcher.add(item)));
     expect(batches).toEqual([[1, 2], [3, 4], [5]]);
@@ -96,9 +96,9 @@ describe('Batcher', () => {
 
   it('with maxBatch 1 flushes one item at a time', async () => {
     const batches: string[][] = [];
-    const batcher = new Batcher<string>(async (items) => {
+    const batcher = new Batcher<string>((items) => {
       batches.push([...items]);
-      return items.map(() => undefined);
+      return Promise.resolve(items.map(() => undefined));
     }, 1);
     await Promise.all(['x', 'y', 'z'].map((item) => batcher.add(item)));
     expect(batches).toEqual([['x'], ['y'], ['z']]);
@@ -107,10 +107,10 @@ describe('Batcher', () => {
   it('rejects exactly the items of a batch whose flush throws, and later batches still work', async () => {
     const failure = new Error('deadlock detected');
     const batches: number[][] = [];
-    const batcher = new Batcher<number, string>(async (items) => {
+    const batcher = new Batcher<number, string>((items) => {
       batches.push([...items]);
-      if (items.includes(3)) throw failure;
-      return items.map((item) => `ok ${item}`);
+      if (items.includes(3)) return Promise.reject(failure);
+      return Promise.resolve(items.map((item) => `ok ${item}`));
     }, 2);
     const outcomes = await Promise.all([1, 2, 3, 4, 5].map((item) => settle(batcher.add(item))));
     expect(batches).toEqual([[1, 2], [3, 4], [5]]);
@@ -135,7 +135,7 @@ describe('Batcher', () => {
   });
 
   it('matches results to items by index, whatever the results are', async () => {
-    const batcher = new Batcher<{ id: string }, { id: string; rank: number }>(async (items) => items.map((item, index) => ({ id: item.id, rank: index })), 10);
+    const batcher = new Batcher<{ id: string }, { id: string; rank: number }>((items) => Promise.resolve(items.map((item, index) => ({ id: item.id, rank: index }))), 10);
     const [c, a, b] = await Promise.all([batcher.add({ id: 'c' }), batcher.add({ id: 'a' }), batcher.add({ id: 'b' })]);
     expect(c).toEqual({ id: 'c', rank: 0 });
     expect(a).toEqual({ id: 'a', rank: 1 });
@@ -145,9 +145,9 @@ describe('Batcher', () => {
   it('passes the items themselves to flush', async () => {
     const item = { id: 1 };
     let seen: unknown[] = [];
-    const batcher = new Batcher<{ id: number }>(async (items) => {
+    const batcher = new Batcher<{ id: number }>((items) => {
       seen = items;
-      return items.map(() => undefined);
+      return Promise.resolve(items.map(() => undefined));
     }, 10);
     await batcher.add(item);
     expect(seen).toHaveLength(1);
@@ -156,9 +156,9 @@ describe('Batcher', () => {
 
   it('starts again after going idle', async () => {
     const batches: number[][] = [];
-    const batcher = new Batcher<number, number>(async (items) => {
+    const batcher = new Batcher<number, number>((items) => {
       batches.push([...items]);
-      return items;
+      return Promise.resolve(items);
     }, 10);
     expect(await batcher.add(1)).toBe(1);
     await nextTurn();
@@ -168,9 +168,9 @@ describe('Batcher', () => {
 
   it('an add made by a caller when its own add resolves joins a new batch', async () => {
     const batches: number[][] = [];
-    const batcher = new Batcher<number, number>(async (items) => {
+    const batcher = new Batcher<number, number>((items) => {
       batches.push([...items]);
-      return items;
+      return Promise.resolve(items);
     }, 10);
     const chained = batcher.add(1).then(() => batcher.add(2));
     expect(await chained).toBe(2);

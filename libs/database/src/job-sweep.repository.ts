@@ -56,7 +56,7 @@ export class JobSweepRepository {
 
   /** Unfinished, unflagged jobs that have not changed since `before`, with whether their worker is gone. */
   async quietUnfinished(before: Date, goneBefore: Date, limit: number): Promise<SweepCandidate[]> {
-    const { rows } = await this.pool.query(
+    const { rows } = await this.pool.query<{ id: string; status: SweepCandidate['status']; worker_id: string | null; worker_gone: boolean; version: string }>(
       `SELECT j.id, j.status, j.worker_id, j.updated_at::text AS version,
               (w.id IS NULL OR w.stopped_at IS NOT NULL OR w.last_seen_at < $2) AS worker_gone
        FROM jobs j LEFT JOIN workers w ON w.id = j.worker_id

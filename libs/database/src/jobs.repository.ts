@@ -268,7 +268,7 @@ export class JobsRepository {
 
   /** The job's timeline, oldest first (events with the same time in the order they were recorded). */
   async timeline(id: string): Promise<JobEventView[]> {
-    const { rows } = await this.pool.query(
+    const { rows } = await this.pool.query<Omit<JobEventView, 'workerId' | 'at'> & { worker_id: string | null; at: Date }>(
       'SELECT type, attempt, delivery, worker_id, at, detail FROM job_events WHERE job_id = $1 ORDER BY at, recorded_at',
       [id],
     );
@@ -420,7 +420,8 @@ export class JobsRepository {
 
   /** Jobs by status, stuck ones (flagged, or processing since before `stuckBefore`), and outcomes since `since`. */
   async counts(stuckBefore: Date, since: Date): Promise<JobCounts> {
-    const { rows } = await this.pool.query(
+    type CountsRow = Record<JobStatus | 'stuck' | 'recent_succeeded' | 'recent_failed', number>;
+    const { rows } = await this.pool.query<CountsRow>(
       `SELECT
          count(*) FILTER (WHERE status = 'queued')::int AS queued,
          count(*) FILTER (WHERE status = 'processing')::int AS processing,

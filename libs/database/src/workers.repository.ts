@@ -15,6 +15,19 @@ export interface WorkerRecord {
   stoppedAt: string | null;
 }
 
+interface WorkerRow {
+  id: string;
+  host: string;
+  pid: number;
+  started_at: Date;
+  last_seen_at: Date;
+  /** bigint: node-postgres reads it as a string. */
+  jobs_succeeded: string;
+  jobs_failed: string;
+  in_flight: number;
+  stopped_at: Date | null;
+}
+
 /** The `workers` table: written from heartbeats by the results writer, read for statistics. */
 export class WorkersRepository {
   constructor(private readonly pool: Pool) {}
@@ -52,7 +65,7 @@ export class WorkersRepository {
 
   /** Workers seen since `since`, most recently seen first. */
   async seenSince(since: Date): Promise<WorkerRecord[]> {
-    const { rows } = await this.pool.query(
+    const { rows } = await this.pool.query<WorkerRow>(
       `SELECT id, host, pid, started_at, last_seen_at, jobs_succeeded, jobs_failed, in_flight, stopped_at
        FROM workers WHERE last_seen_at >= $1 ORDER BY last_seen_at DESC, id`,
       [since.toISOString()],

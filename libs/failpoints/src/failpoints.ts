@@ -1,7 +1,7 @@
 /**
  * Named points on a job's path where a test can make the process die or stall, to prove that
  * every step survives a crash right after it. Armed only by the FAILPOINTS environment variable,
- * e.g. `FAILPOINTS=worker.after-output-stored=exit,producer.after-insert=delay:3000`; unset, a
+ * e.g. `FAILPOINTS=writer.after-commit=exit,producer.after-insert=delay:3000`; unset, a
  * failpoint costs one lookup in an empty map.
  */
 export const FAILPOINT_NAMES = [

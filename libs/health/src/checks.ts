@@ -5,7 +5,7 @@ import { ReadinessCheck } from './health.module';
 export function rabbitmqCheck(connection: AmqpConnection): ReadinessCheck {
   return {
     name: 'rabbitmq',
-    async check() {
+    check() {
       if (!connection.isConnected) throw new Error('not connected');
       if (connection.blocked) throw new Error('publishing blocked by a resource alarm');
     },
@@ -16,7 +16,7 @@ export function rabbitmqCheck(connection: AmqpConnection): ReadinessCheck {
 export function consumersCheck(transport: Pick<AmqpTransport, 'isConsuming'>): ReadinessCheck {
   return {
     name: 'consumers',
-    async check() {
+    check() {
       if (!transport.isConsuming) throw new Error('not consuming every queue (a consumer is being attached again)');
     },
   };

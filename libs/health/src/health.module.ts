@@ -2,17 +2,17 @@ import { Controller, DynamicModule, Get, Inject, Injectable, InjectionToken, Log
 import { HealthCheckResult, HealthCheckService, HealthIndicatorService, TerminusModule } from '@nestjs/terminus';
 import { FastifyReply, FastifyRequest } from 'fastify';
 
-/** A dependency the app cannot serve without; `check` throws when it is away. */
+/** A dependency the app cannot serve without; `check` throws (or rejects) when it is away. */
 export interface ReadinessCheck {
   name: string;
-  check(): Promise<void>;
+  check(): void | Promise<void>;
 }
 
 /**
  * Whether the caller of `/health/ready` may see which dependency is up or down, or only whether
  * the app is ready. Without one, everyone may (an app whose HTTP port only the cluster reaches).
  */
-export type ReadinessDetailPolicy = (request: FastifyRequest) => Promise<boolean>;
+export type ReadinessDetailPolicy = (request: FastifyRequest) => boolean | Promise<boolean>;
 
 export const READINESS_CHECKS = Symbol('READINESS_CHECKS');
 export const READINESS_DETAIL = Symbol('READINESS_DETAIL');
@@ -83,7 +83,6 @@ class HealthController {
 /** Who may see readiness in detail: `imports` make what `inject` names available. */
 export interface ReadinessDetailProvider extends Pick<ModuleMetadata, 'imports'> {
   inject: InjectionToken[];
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   useFactory: (...deps: any[]) => ReadinessDetailPolicy;
 }
 
@@ -92,12 +91,11 @@ export interface ReadinessDetailProvider extends Pick<ModuleMetadata, 'imports'>
 export class HealthModule {
   static forChecks(checks: {
     inject: InjectionToken[];
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     useFactory: (...deps: any[]) => ReadinessCheck[];
     /** Without it, every caller sees the detail. */
     detail?: ReadinessDetailProvider;
   }): DynamicModule {
-    const everyone: ReadinessDetailPolicy = async () => true;
+    const everyone: ReadinessDetailPolicy = () => true;
     return {
       module: HealthModule,
       imports: [TerminusModule.forRoot({ logger: false }), ...(checks.detail?.imports ?? [])],

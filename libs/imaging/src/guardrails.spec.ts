@@ -75,7 +75,8 @@ describe('guardrails against hostile inputs', () => {
         .toBuffer();
       const started = performance.now();
       const failure = await failureOf(processImage(striped, [{ op: 'trim' }, { op: 'resize', width: 16384 }], { format: 'png' }, bounded));
-      expect(failure).toMatchObject({ permanent: true, error: { code: 'IMAGE_TOO_LARGE', message: expect.stringContaining('operations[1] (resize) would make a 16384×819200 image') } });
+      expect(failure).toMatchObject({ permanent: true, error: { code: 'IMAGE_TOO_LARGE' } });
+      expect(failure?.error.message).toContain('operations[1] (resize) would make a 16384×819200 image');
       expect(performance.now() - started).toBeLessThan(2000);
       await expect(processImage(striped, [{ op: 'trim' }, { op: 'resize', width: 20 }], { format: 'png' }, bounded)).resolves.toMatchObject({ width: 20, height: 1000 });
     });
@@ -105,7 +106,8 @@ describe('guardrails against hostile inputs', () => {
     const frames = await Promise.all([1, 2, 3, 4, 5].map((i) => sharp({ create: { width: 10, height: 8, channels: 3, background: { r: i * 40, g: 0, b: 0 } } }).png().toBuffer()));
     const animation = await sharp(frames, { join: { animated: true } }).gif().toBuffer();
     const failure = await failureOf(processImage(animation, [], { format: 'png' }, { ...limits, maxInputFrames: 4 }));
-    expect(failure).toEqual({ permanent: true, error: { code: 'IMAGE_TOO_LARGE', message: expect.stringContaining('5 frames, which exceeds frame limit of 4') } });
+    expect(failure).toEqual({ permanent: true, error: { code: 'IMAGE_TOO_LARGE', message: failure?.error.message } });
+    expect(failure?.error.message).toContain('5 frames, which exceeds frame limit of 4');
     await expect(processImage(animation, [], { format: 'png' }, { ...limits, maxInputFrames: 5 })).resolves.toMatchObject({ width: 10, height: 8 });
   });
 

@@ -73,9 +73,9 @@ describe('planStages', () => {
     expect(shape(operations)).toEqual(expected);
   });
 
-  it.each([
-    ['blur', [blur, { op: 'blur', sigma: 5 } as Operation]],
-    ['resize', [resize, { op: 'resize', width: 50 } as Operation]],
+  it.each<[string, Operation[]]>([
+    ['blur', [blur, { op: 'blur', sigma: 5 }]],
+    ['resize', [resize, { op: 'resize', width: 50 }]],
     ['crop', [crop, crop]],
     ['rotate', [rotate90, rotate90]],
     ['flip', [flip, flip]],

@@ -58,6 +58,11 @@ function numericHeader(message: ConsumeMessage, name: string): number {
   return Number.isFinite(value) && value > 0 ? value : 0;
 }
 
+/** amqplib types message properties as `any`; those the pipeline sets are strings (or absent). */
+function textProperty(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
 /** What a handler gets besides the payload: the raw delivery, and where it stands in its tries. */
 export class AmqpContext extends BaseRpcContext<[ConsumeMessage, number | undefined]> {
   get message(): ConsumeMessage {
@@ -70,6 +75,11 @@ export class AmqpContext extends BaseRpcContext<[ConsumeMessage, number | undefi
    */
   get deliveryNumber(): number {
     return numericHeader(this.message, RetryHeaders.priorDeliveries) + numericHeader(this.message, 'x-delivery-count') + 1;
+  }
+
+  /** The correlation id its publisher gave it (a request's or a job's), if any. */
+  get correlationId(): string | undefined {
+    return textProperty(this.message.properties.correlationId);
   }
 
   /** 1 for the first try; each retry from a delay queue adds one (a crash redelivery does not). */
@@ -233,7 +243,8 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
   }
 
   private async dispatch(message: ConsumeMessage, consumer: QueueConsumer): Promise<'ack' | 'requeue' | 'park'> {
-    const { type, messageId } = message.properties;
+    const type = textProperty(message.properties.type);
+    const messageId = textProperty(message.properties.messageId);
     const handler = this.getHandlerByPattern(String(type));
     if (!handler) {
       this.logger.error(`Parking message ${messageId}: no handler for type ${JSON.stringify(type)}`);
@@ -290,10 +301,10 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
     const { properties } = message;
     const { 'x-delivery-count': _count, 'x-death': _death, ...headers } = properties.headers ?? {};
     const options = {
-      messageId: properties.messageId,
-      type: properties.type,
-      contentType: properties.contentType,
-      timestamp: properties.timestamp,
+      messageId: textProperty(properties.messageId),
+      type: textProperty(properties.type),
+      contentType: textProperty(properties.contentType),
+      timestamp: typeof properties.timestamp === 'number' ? properties.timestamp : undefined,
       headers: {
         ...headers,
         [RetryHeaders.retries]: context.tryNumber,

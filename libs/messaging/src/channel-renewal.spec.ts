@@ -13,9 +13,10 @@ describe('renewing a nacked confirm channel', () => {
   it('opens one new channel per second at most, only for the channel in use, and closes the old one later', async () => {
     jest.useFakeTimers();
     const model = {} as ChannelModel;
-    const stale = { close: jest.fn(async () => undefined) } as unknown as ConfirmChannel;
+    const close = jest.fn(() => Promise.resolve());
+    const stale = { close } as unknown as ConfirmChannel;
     const other = {} as ConfirmChannel;
-    const open = jest.fn(async () => undefined);
+    const open = jest.fn(() => Promise.resolve());
     const renewal = new NackedChannelRenewal(open, 5000, () => undefined);
 
     renewal.renew(stale, other, model); // already replaced
@@ -26,9 +27,9 @@ describe('renewing a nacked confirm channel', () => {
     renewal.renew(stale, stale, model);
     expect(open).toHaveBeenCalledTimes(1);
     await Promise.resolve();
-    expect(stale.close).not.toHaveBeenCalled();
+    expect(close).not.toHaveBeenCalled();
     jest.advanceTimersByTime(5000);
-    expect(stale.close).toHaveBeenCalledTimes(1);
+    expect(close).toHaveBeenCalledTimes(1);
 
     jest.advanceTimersByTime(1000);
     renewal.renew(stale, stale, model);

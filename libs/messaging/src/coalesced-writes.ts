@@ -9,13 +9,13 @@ import { Writable } from 'node:stream';
  * amqplib's back-pressure (waiting for 'drain') works as before.
  */
 export function coalesceWrites(stream: Writable): void {
-  const write = stream.write;
+  const write = stream.write.bind(stream);
   const uncork = () => stream.uncork();
   stream.write = function (this: Writable, ...args: Parameters<Writable['write']>): boolean {
     if (this.writableCorked === 0 && !this.destroyed) {
       this.cork();
       process.nextTick(uncork);
     }
-    return write.apply(this, args);
+    return write(...args);
   } as Writable['write'];
 }

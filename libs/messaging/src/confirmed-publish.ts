@@ -13,6 +13,9 @@ import { BrokerUnavailableError, UnroutableMessageError } from './errors';
  */
 export const PUBLISH_TOKEN_HEADER = 'x-publish-token';
 
+/** amqplib types `headers` as `any`; the pipeline's are a plain record. */
+export type PublishOptions = Omit<Options.Publish, 'headers'> & { headers?: Record<string, unknown> };
+
 /**
  * Mandatory publishes on confirm channels, each resolved only once the broker confirmed it:
  * a return (no queue took it), a nack, a closed channel or no confirm within the timeout all
@@ -36,7 +39,7 @@ export class ConfirmedPublishes {
    * Rejects with BrokerUnavailableError or UnroutableMessageError. `onNacked` runs when the
    * broker nacks the message, even after the publish timed out (see NackedChannelRenewal).
    */
-  send(channel: ConfirmChannel, exchange: string, routingKey: string, content: Buffer, options: Options.Publish, timeoutMs: number, onNacked?: () => void): Promise<void> {
+  send(channel: ConfirmChannel, exchange: string, routingKey: string, content: Buffer, options: PublishOptions, timeoutMs: number, onNacked?: () => void): Promise<void> {
     if (this.closed.has(channel)) return Promise.reject(new BrokerUnavailableError('cannot publish: the channel is closed'));
     const token = randomUUID();
     const entry = { returned: false };
@@ -59,7 +62,7 @@ export class ConfirmedPublishes {
             if (error && wasNacked(error)) onNacked?.();
             if (error) reject(new BrokerUnavailableError(`RabbitMQ did not accept the message: ${String((error as Error)?.message ?? error)}`));
             else if (entry.returned) reject(new UnroutableMessageError(routingKey));
-            else if (stalled) stalled.then(resolve);
+            else if (stalled) stalled.then(resolve, reject);
             else resolve();
           },
         );

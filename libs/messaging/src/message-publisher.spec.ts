@@ -1,7 +1,8 @@
 import { MessageType } from '@pipeline/contracts';
-import { ChannelModel, ConfirmChannel, Message, Options } from 'amqplib';
+import { ChannelModel, ConfirmChannel } from 'amqplib';
 import { EventEmitter } from 'node:events';
 import { AmqpConnection } from './amqp-connection';
+import { PublishOptions } from './confirmed-publish';
 import { BrokerUnavailableError, UnroutableMessageError } from './errors';
 import { MessagePublisher } from './message-publisher';
 
@@ -11,9 +12,9 @@ import { MessagePublisher } from './message-publisher';
  * untimeable.
  */
 class ScriptedChannel extends EventEmitter {
-  readonly sent: Array<{ routingKey: string; options: Options.Publish; confirm: (error: unknown) => void }> = [];
+  readonly sent: Array<{ routingKey: string; options: PublishOptions; confirm: (error: unknown) => void }> = [];
 
-  publish(_exchange: string, routingKey: string, _content: Buffer, options: Options.Publish, confirm: (error: unknown) => void): boolean {
+  publish(_exchange: string, routingKey: string, _content: Buffer, options: PublishOptions, confirm: (error: unknown) => void): boolean {
     this.sent.push({ routingKey, options, confirm });
     return true;
   }
@@ -21,7 +22,7 @@ class ScriptedChannel extends EventEmitter {
   /** The broker sends the `index`th message back as unroutable (basic.return). */
   returnMessage(index: number): void {
     const { routingKey, options } = this.sent[index];
-    this.emit('return', { content: Buffer.alloc(0), fields: { routingKey }, properties: { messageId: options.messageId, headers: options.headers } } as unknown as Message);
+    this.emit('return', { content: Buffer.alloc(0), fields: { routingKey }, properties: { messageId: options.messageId, headers: options.headers } });
   }
 
   async close(): Promise<void> {}
@@ -30,10 +31,10 @@ class ScriptedChannel extends EventEmitter {
 function scriptedBroker() {
   const channels: ScriptedChannel[] = [];
   const model = {
-    createConfirmChannel: async () => {
+    createConfirmChannel: () => {
       const channel = new ScriptedChannel();
       channels.push(channel);
-      return channel as unknown as ConfirmChannel;
+      return Promise.resolve(channel as unknown as ConfirmChannel);
     },
   } as unknown as ChannelModel;
   const connection = { blocked: false, current: model, topology: { exchange: 'pipeline' }, onConnect: async (hook: (m: ChannelModel) => Promise<void>) => hook(model) } as unknown as AmqpConnection;

@@ -27,27 +27,32 @@ describe('Topology: queue arguments', () => {
   });
 });
 
+/** Runs `body` at once, as an async function would: a throw becomes a rejection. */
+const settled = <T>(body: () => T): Promise<T> => new Promise((resolve) => resolve(body()));
+
 /** A broker stand-in holding queues with their arguments and refusing, as RabbitMQ does, a declaration that differs. */
 function fakeBroker(existing: Record<string, Record<string, unknown>>) {
   const queues = new Map(Object.entries(existing));
   const channels: Array<{ closed: boolean }> = [];
   const model = {
-    createChannel: async () => {
+    createChannel: () => {
       const state = { closed: false };
       channels.push(state);
       const guard = () => {
         if (state.closed) throw new Error('Channel closed');
       };
-      return {
+      return Promise.resolve({
         on: () => undefined,
-        close: async () => void (state.closed = true),
-        assertExchange: async () => guard(),
-        bindQueue: async () => guard(),
-        checkQueue: async (queue: string) => {
-          guard();
-          if (!queues.has(queue)) throw new Error('NOT_FOUND');
-        },
-        assertQueue: async (queue: string, options: { arguments: Record<string, unknown> }) => {
+        close: () => settled(() => void (state.closed = true)),
+        assertExchange: () => settled(guard),
+        bindQueue: () => settled(guard),
+        checkQueue: (queue: string) =>
+          settled(() => {
+            guard();
+            if (!queues.has(queue)) throw new Error('NOT_FOUND');
+          }),
+        assertQueue: (queue: string, options: { arguments: Record<string, unknown> }) =>
+          settled(() => {
           guard();
           const current = queues.get(queue);
           if (!current) return void queues.set(queue, options.arguments);
@@ -57,8 +62,8 @@ function fakeBroker(existing: Record<string, Record<string, unknown>>) {
               throw new Error(`Operation failed: QueueDeclare; 406 (PRECONDITION-FAILED) with message "PRECONDITION_FAILED - inequivalent arg '${name}' for queue '${queue}'"`);
             }
           }
-        },
-      };
+          }),
+      });
     },
   };
   return { model: model as never, queues, channels };

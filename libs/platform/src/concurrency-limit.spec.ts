@@ -39,8 +39,8 @@ describe('ConcurrencyLimit', () => {
 
   it('frees the slot of a task that fails, and passes its failure on', async () => {
     const limit = new ConcurrencyLimit(1);
-    await expect(limit.run(async () => Promise.reject(new Error('broken image')))).rejects.toThrow('broken image');
-    await expect(limit.run(async () => 'next')).resolves.toBe('next');
+    await expect(limit.run(() => Promise.reject(new Error('broken image')))).rejects.toThrow('broken image');
+    await expect(limit.run(() => Promise.resolve('next'))).resolves.toBe('next');
   });
 
   it('a newcomer waits behind those already waiting, even as a slot frees', async () => {

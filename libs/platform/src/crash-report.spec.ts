@@ -27,7 +27,7 @@ describe('crashReport', () => {
 
   it('redacts secrets in the message and the stack', () => {
     const error = new Error('could not reach amqp://pipeline:hunter2@broker:5672 with Bearer ipk-looking-token');
-    const report = JSON.parse(crashReport(error, 'uncaughtException', 'req-8'));
+    const report = JSON.parse(crashReport(error, 'uncaughtException', 'req-8')) as { message: string };
     expect(JSON.stringify(report)).not.toMatch(/hunter2|ipk-looking-token/);
     expect(report.message).toBe('Uncaught exception, exiting: Error: could not reach amqp://pipeline:[redacted]@broker:5672 with Bearer [redacted]');
   });

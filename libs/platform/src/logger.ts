@@ -11,7 +11,7 @@ class RedactingLogger extends ConsoleLogger {
     options: ConstructorParameters<typeof ConsoleLogger>[1],
     private readonly secrets: string[],
   ) {
-    super(context, options!);
+    super(context, options);
   }
 
   protected override printMessages(messages: unknown[], context?: string, logLevel?: LogLevel, writeStreamType?: 'stdout' | 'stderr', errorStack?: unknown): void {

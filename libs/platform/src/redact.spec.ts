@@ -1,4 +1,3 @@
-import { ConsoleLogger } from '@nestjs/common';
 import { createLogger } from './logger';
 import { redactSecrets, redactValue, secretValuesOf } from './redact';
 
@@ -30,7 +29,7 @@ describe('redacting secrets', () => {
   it('writes log lines without them, in JSON and in text', () => {
     const admin = 'y'.repeat(40);
     for (const LOG_FORMAT of ['json', 'text'] as const) {
-      const logger = createLogger({ LOG_FORMAT, LOG_LEVEL: 'log', ADMIN_API_KEY: admin } as never, 'test') as ConsoleLogger;
+      const logger = createLogger({ LOG_FORMAT, LOG_LEVEL: 'log', ADMIN_API_KEY: admin } as never, 'test');
       const written: string[] = [];
       const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => (written.push(String(chunk)), true));
       const errors = jest.spyOn(process.stderr, 'write').mockImplementation((chunk) => (written.push(String(chunk)), true));
