@@ -2,7 +2,7 @@ import { JobEventMessage, jobEventId } from '@pipeline/contracts';
 import { ApiKeysRepository, BOOTSTRAP_ADMIN_KEY_ID, createPool, isTransientDatabaseError, JobEventsRepository, JobsRepository, migrate, MIGRATIONS } from '@pipeline/database';
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
-import { createTestDatabase } from '../support/resources';
+import { createTestDatabase, DATABASE_PORT } from '../support/resources';
 import { TcpProxy } from '../support/tcp-proxy';
 
 describe('PostgreSQL layer (real database)', () => {
@@ -49,7 +49,7 @@ describe('PostgreSQL layer (real database)', () => {
     (await pool.query<{ type: string; delivery: number | null; worker_id: string | null }>('SELECT type, delivery, worker_id FROM job_events WHERE job_id = $1 ORDER BY at, recorded_at', [jobId])).rows;
 
   it("a connection lost between two statements of a transaction fails the next one (transient), the process lives on, and so does the pool", async () => {
-    const proxy = new TcpProxy('127.0.0.1', 5432);
+    const proxy = new TcpProxy('127.0.0.1', DATABASE_PORT);
     await proxy.start();
     const viaProxy = new URL(database.url);
     viaProxy.port = String(proxy.port);

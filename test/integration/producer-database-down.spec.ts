@@ -6,7 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startProducer } from '../../apps/producer/src/producer.app';
 import { makeImage } from '../support/images';
-import { createTestDatabase, deleteTopology, makeTempDir, uniqueName } from '../support/resources';
+import { createTestDatabase, DATABASE_PORT, deleteTopology, makeTempDir, uniqueName } from '../support/resources';
 import { TcpProxy } from '../support/tcp-proxy';
 import { adminFetch } from '../support/api-keys';
 import { producerTestConfig } from '../support/producer-config';
@@ -23,7 +23,7 @@ describe('Producer while PostgreSQL is down (real database behind a proxy)', () 
     folder = await makeTempDir();
     await mkdir(join(folder.path, 'images'));
     await writeFile(join(folder.path, 'images', 'photo.jpg'), await makeImage(32, 32));
-    proxy = new TcpProxy('127.0.0.1', 5432);
+    proxy = new TcpProxy('127.0.0.1', DATABASE_PORT);
     await proxy.start();
     const viaProxy = new URL(database.url);
     viaProxy.port = String(proxy.port);
