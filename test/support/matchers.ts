@@ -15,3 +15,8 @@ export function stringMatching(pattern: string | RegExp): unknown {
 export function anyOf(type: abstract new (...args: never[]) => unknown): unknown {
   return expect.any(type);
 }
+
+/** `expect.stringContaining`: a string with this text in it. */
+export function stringContaining(text: string): unknown {
+  return expect.stringContaining(text);
+}
