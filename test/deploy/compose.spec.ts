@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BROKER_ROLES, brokerUsers } from '@pipeline/messaging';
 import { BrokerUsersConfig, DatabaseConfig, loadConfig, longestJobHoldMs, ProducerConfig, WorkerConfig, WriterConfig } from '@pipeline/platform';
-import { composePorts, composeVolumes, dockerCompose, parseYaml, readRepoFile } from './tools';
+import { ComposeFile, composePorts, composeVolumes, dockerCompose, parseCompose, parseYaml, readRepoFile } from './tools';
+import { anyOf, objectContaining, stringMatching } from '../support/matchers';
 
 jest.setTimeout(60_000);
 
@@ -21,15 +22,24 @@ const SECRETS_STEP = join(__dirname, '..', '..', 'deploy', 'compose-secrets.js')
 const appServices = ['migrate', 'rabbitmq-users', 'producer', 'image-worker', 'results-writer'];
 /** The broker user each app connects as. */
 const brokerRoleOf = { producer: 'producer', 'image-worker': 'worker', 'results-writer': 'writer' } as const;
+/** The parts of Prometheus' configuration the checks read. */
+interface PrometheusConfig {
+  scrape_configs: {
+    job_name: string;
+    metrics_path?: string;
+    static_configs?: { targets: string[] }[];
+    dns_sd_configs?: { names: string[]; type: string; port: number }[];
+  }[];
+}
 let dir: string;
 let envFile: string;
-let config: any;
+let config: ComposeFile;
 
 /** `docker-compose config` with this env file, parsed; every profile on. */
-function composeConfig(file: string): any {
+function composeConfig(file: string): ComposeFile {
   const result = dockerCompose(['--profile', 'tools', '--profile', 'monitoring', '--profile', 'cluster', 'config'], file);
   if (result.status !== 0) throw new Error(`docker-compose config failed: ${result.stderr}`);
-  return parseYaml(result.stdout);
+  return parseCompose(result.stdout);
 }
 
 /** Runs the secrets step (as the `secrets` service does) into `folder`, with this environment. */
@@ -81,7 +91,7 @@ describe('docker-compose.yml', () => {
       ['admin-api-key', 'database-url', 'pgadmin-password', 'postgres-password', 'producer-amqp-url', 'rabbitmq-erlang-cookie', 'rabbitmq-management-url', 'rabbitmq-password', 'rabbitmq-producer-password', 'rabbitmq-worker-password', 'rabbitmq-writer-password', 'worker-amqp-url', 'writer-amqp-url'].sort(),
     );
     for (const file of ['rabbitmq-password', 'rabbitmq-producer-password', 'rabbitmq-worker-password', 'rabbitmq-writer-password', 'rabbitmq-erlang-cookie', 'postgres-password', 'pgadmin-password']) {
-      expect({ file, value: made[file] }).toEqual({ file, value: expect.stringMatching(/^[0-9a-f]{32}\n$/) });
+      expect({ file, value: made[file] }).toEqual({ file, value: stringMatching(/^[0-9a-f]{32}\n$/) });
     }
     expect(made['admin-api-key']).toMatch(/^[\w-]{43}\n$/);
     expect(new Set(Object.values(made)).size).toBe(Object.keys(made).length);
@@ -119,10 +129,10 @@ describe('docker-compose.yml', () => {
     }
     for (const name of secretVariables) expect(example).toMatch(new RegExp(`^# ${name}=$`, 'm'));
     expect(example).not.toMatch(/change-me/);
-    for (const [name, service] of Object.entries<any>(config.services)) {
-      const files = Object.entries<string>(service.environment ?? {}).filter(([variable]) => variable.endsWith('_FILE'));
+    for (const [name, service] of Object.entries(config.services)) {
+      const files = Object.entries(service.environment).filter(([variable]) => variable.endsWith('_FILE'));
       if (files.length === 0) continue;
-      expect({ name, mounted: composeVolumes(service).find((v) => v.target === '/secrets') }).toEqual({ name, mounted: expect.objectContaining({ type: 'volume', source: 'secrets', read_only: true }) });
+      expect({ name, mounted: composeVolumes(service).find((v) => v.target === '/secrets') }).toEqual({ name, mounted: objectContaining({ type: 'volume', source: 'secrets', read_only: true }) });
       for (const [, path] of files) expect(path).toMatch(/^\/secrets\/[a-z-]+$/);
     }
   });
@@ -168,7 +178,7 @@ describe('docker-compose.yml', () => {
     expect(rabbitmq.image).toMatch(/^rabbitmq:3\.\d+\.\d+-management$/);
     expect(rabbitmq.hostname).toBe('rabbitmq'); // the node name, and with it the data, survives re-creation
     expect(composeVolumes(rabbitmq)).toContainEqual(expect.objectContaining({ source: 'rabbitmq-data', target: '/var/lib/rabbitmq', type: 'volume' }));
-    expect(rabbitmq.healthcheck.test).toEqual(['CMD', 'rabbitmq-diagnostics', '-q', 'check_port_connectivity']);
+    expect(rabbitmq.healthcheck?.test).toEqual(['CMD', 'rabbitmq-diagnostics', '-q', 'check_port_connectivity']);
     // The official image reads the password from the environment only: a wrapper puts it there, then hands over.
     expect(rabbitmq.entrypoint).toEqual(['sh', '/usr/local/bin/with-secrets.sh']);
     expect(rabbitmq.command).toEqual(['rabbitmq-server']);
@@ -178,10 +188,10 @@ describe('docker-compose.yml', () => {
     expect(rabbitmq.environment).toEqual({ RABBITMQ_DEFAULT_USER: 'pipeline' });
     expect(postgres.image).toMatch(/^postgres:\d+/);
     expect(composeVolumes(postgres)).toContainEqual(expect.objectContaining({ source: 'postgres-data', target: '/var/lib/postgresql/data', type: 'volume' }));
-    expect(postgres.healthcheck.test.slice(0, 2)).toEqual(['CMD', 'pg_isready']);
+    expect(postgres.healthcheck?.test.slice(0, 2)).toEqual(['CMD', 'pg_isready']);
     expect(postgres.environment.POSTGRES_PASSWORD_FILE).toBe('/secrets/postgres-password');
     expect(postgres.environment.POSTGRES_PASSWORD).toBeUndefined();
-    expect(Object.keys(config.volumes).sort()).toEqual(['pgadmin-data', 'postgres-data', 'prometheus-data', 'rabbitmq-2-data', 'rabbitmq-3-data', 'rabbitmq-data', 'secrets', 'storage']);
+    expect(Object.keys(config.volumes ?? {}).sort()).toEqual(['pgadmin-data', 'postgres-data', 'prometheus-data', 'rabbitmq-2-data', 'rabbitmq-3-data', 'rabbitmq-data', 'secrets', 'storage']);
   });
 
   test('start order: the secrets first, migrations after a healthy database, broker users after a healthy broker, the apps after both', () => {
@@ -207,7 +217,7 @@ describe('docker-compose.yml', () => {
     for (const name of appServices) {
       const service = config.services[name];
       expect(service.image).toBe('image-pipeline:local');
-      expect(service.build).toEqual({ context: expect.any(String), dockerfile: 'deploy/Dockerfile' });
+      expect(service.build).toEqual({ context: anyOf(String), dockerfile: 'deploy/Dockerfile' });
       const app = name === 'migrate' || name === 'rabbitmq-users' ? 'migrator' : name;
       expect(service.command).toEqual([`dist/apps/${app}/apps/${app}/src/${name === 'rabbitmq-users' ? 'broker-users' : 'main'}.js`]);
       expect(service.read_only).toBe(true);
@@ -258,7 +268,7 @@ describe('docker-compose.yml', () => {
     }
     // No app is pointed at the administrator's password.
     for (const name of ['producer', 'image-worker', 'results-writer', 'migrate']) {
-      const files = Object.values<string>(services[name].environment).filter((value) => value.startsWith('/secrets/'));
+      const files = Object.values(services[name].environment).filter((value) => value.startsWith('/secrets/'));
       expect({ name, admin: files.some((file) => readFileSync(file.replace('/secrets', folder), 'utf8').includes(secret('rabbitmq-password'))) }).toEqual({ name, admin: false });
     }
   });
@@ -293,7 +303,7 @@ describe('docker-compose.yml', () => {
     const mount = composeVolumes(pgadmin).find((v) => v.target === '/pgadmin4/servers.json')!;
     expect(mount).toMatchObject({ type: 'bind', read_only: true });
     expect(mount.source).toMatch(/deploy\/pgadmin\/servers\.json$/);
-    const server = JSON.parse(readRepoFile('deploy/pgadmin/servers.json')).Servers['1'];
+    const server = (JSON.parse(readRepoFile('deploy/pgadmin/servers.json')) as { Servers: Record<string, object> }).Servers['1'];
     expect(server).toMatchObject({ Host: 'postgres', Port: 5432, MaintenanceDB: postgres.environment.POSTGRES_DB, Username: postgres.environment.POSTGRES_USER });
     expect(composePorts(pgadmin)).toEqual([{ target: 80, published: 5050, host_ip: '127.0.0.1' }]);
   });
@@ -311,7 +321,7 @@ describe('docker-compose.yml', () => {
       // The cookie and the administrator's password: from the one secrets volume, by the same wrapper.
       expect(node.entrypoint).toEqual(rabbitmq.entrypoint);
       expect(composeVolumes(node)).toContainEqual(expect.objectContaining({ type: 'volume', source: 'secrets', target: '/secrets', read_only: true }));
-      expect(node.healthcheck.test).toEqual(rabbitmq.healthcheck.test);
+      expect(node.healthcheck?.test).toEqual(rabbitmq.healthcheck?.test);
       expect(node.restart).toBe('unless-stopped');
     }
     for (const name of ['rabbitmq-2', 'rabbitmq-3']) {
@@ -360,13 +370,13 @@ describe('docker-compose.yml', () => {
   });
 
   test('Prometheus scrapes /metrics of every app, every worker replica through Docker DNS', () => {
-    const prometheus = parseYaml(readRepoFile('deploy/prometheus/prometheus.yml')) as any;
-    const jobs = Object.fromEntries(prometheus.scrape_configs.map((job: any) => [job.job_name, job]));
-    expect(jobs.producer.static_configs[0].targets).toEqual(['producer:9464']);
-    expect(jobs['results-writer'].static_configs[0].targets).toEqual(['results-writer:3002']);
+    const prometheus = parseYaml(readRepoFile('deploy/prometheus/prometheus.yml')) as PrometheusConfig;
+    const jobs = Object.fromEntries(prometheus.scrape_configs.map((job) => [job.job_name, job]));
+    expect(jobs.producer.static_configs![0].targets).toEqual(['producer:9464']);
+    expect(jobs['results-writer'].static_configs![0].targets).toEqual(['results-writer:3002']);
     expect(jobs['image-worker'].dns_sd_configs).toEqual([expect.objectContaining({ names: ['image-worker'], type: 'A', port: 3001 })]);
-    expect(jobs.rabbitmq.static_configs[0].targets).toEqual(['rabbitmq:15692']);
-    for (const job of Object.values(jobs) as any[]) expect(job.metrics_path ?? '/metrics').toBe('/metrics');
+    expect(jobs.rabbitmq.static_configs![0].targets).toEqual(['rabbitmq:15692']);
+    for (const job of Object.values(jobs)) expect(job.metrics_path ?? '/metrics').toBe('/metrics');
     const service = config.services.prometheus;
     expect(composeVolumes(service)).toContainEqual(expect.objectContaining({ type: 'bind', target: '/etc/prometheus/prometheus.yml', read_only: true }));
   });

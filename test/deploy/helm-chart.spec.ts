@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BROKER_ROLES, brokerUsers } from '@pipeline/messaging';
 import { BrokerUsersConfig, loadConfig, longestJobHoldMs, WorkerConfig } from '@pipeline/platform';
-import { chartDir, containersOf, find, helm, K8sObject, label, parseManifests, podSpecOf, renderChart, validateAgainstSchemas, valueSets } from './tools';
+import { chartDir, containersOf, find, helm, isWorkload, K8sObject, label, NetworkPolicyRule, ofKind, parseManifests, podSpecOf, podTemplateOf, renderChart, validateAgainstSchemas, valueSets } from './tools';
+import { objectContaining } from '../support/matchers';
 
 jest.setTimeout(60_000);
 
@@ -16,7 +17,7 @@ const renderedFor = (set: string) => {
   if (!rendered.has(set)) rendered.set(set, renderChart(valueSets[set]));
   return rendered.get(set)!;
 };
-const workloads = (objects: K8sObject[]) => objects.filter((o) => podSpecOf(o) !== undefined);
+const workloads = (objects: K8sObject[]) => objects.filter(isWorkload);
 const appComponents = ['producer', 'image-worker', 'results-writer', 'migrate'];
 const componentOf = (o: K8sObject) => o.metadata.labels?.['app.kubernetes.io/component'] ?? '';
 
@@ -36,10 +37,10 @@ describe('helm chart', () => {
   test('the schema check catches a misplaced field and a wrong type', () => {
     const objects = renderChart(valueSets.default, []);
     const misspelt = structuredClone(find(objects, 'Deployment', 'demo-image-pipeline-image-worker'));
-    misspelt.spec.template.spec.containers[0].securityContex = {};
+    Object.assign(misspelt.spec.template.spec.containers[0], { securityContex: {} });
     expect(validateAgainstSchemas([misspelt]).join('\n')).toMatch(/securityContex"?' does not exist in type 'IContainer'/);
     const wrongType = structuredClone(find(objects, 'Deployment', 'demo-image-pipeline-image-worker'));
-    wrongType.spec.template.spec.containers[0].ports[0].containerPort = 'http';
+    Object.assign(wrongType.spec.template.spec.containers[0].ports![0], { containerPort: 'http' });
     expect(validateAgainstSchemas([wrongType]).join('\n')).toContain('containerPort must be integer');
   });
 
@@ -77,12 +78,12 @@ describe('helm chart', () => {
     for (const workload of workloads(renderedFor(set))) {
       if (componentOf(workload) === 'pgadmin') continue; // its entrypoint writes into the image
       const pod = podSpecOf(workload);
-      const emptyDirs = new Set((pod.volumes ?? []).filter((v: any) => v.emptyDir).map((v: any) => v.name));
+      const emptyDirs = new Set((pod.volumes ?? []).filter((v) => v.emptyDir).map((v) => v.name));
       for (const container of containersOf(pod)) {
         const where = `${label(workload)} ${container.name}`;
         if (container.securityContext?.readOnlyRootFilesystem !== true) problems.push(`${where}: root filesystem writable`);
         if (container.name === 'wait-for-services') continue; // writes nothing
-        const tmp = (container.volumeMounts ?? []).find((m: any) => m.mountPath === '/tmp');
+        const tmp = (container.volumeMounts ?? []).find((m) => m.mountPath === '/tmp');
         if (!tmp || !emptyDirs.has(tmp.name)) problems.push(`${where}: no emptyDir at /tmp`);
       }
     }
@@ -105,13 +106,13 @@ describe('helm chart', () => {
       // The producer's /metrics has a port of its own, which its Service does not expose.
       const metrics = app === 'producer' ? [{ name: 'metrics', containerPort: 9464, protocol: 'TCP' }] : [];
       expect(container.ports).toEqual([{ name: 'http', containerPort: port, protocol: 'TCP' }, ...metrics]);
-      expect(find(objects, 'Deployment', name).spec.template.metadata.annotations['prometheus.io/port']).toBe(String(metrics[0]?.containerPort ?? port));
+      expect(find(objects, 'Deployment', name).spec.template.metadata.annotations?.['prometheus.io/port']).toBe(String(metrics[0]?.containerPort ?? port));
       expect(container.env).toContainEqual({ name: 'PORT', value: String(port) });
-      expect(container.livenessProbe.httpGet).toEqual({ path: '/health/live', port: 'http' });
-      expect(container.readinessProbe.httpGet).toEqual({ path: '/health/ready', port: 'http' });
-      expect(container.startupProbe.httpGet).toEqual({ path: '/health/live', port: 'http' });
-      expect(container.resources.requests).toBeDefined();
-      expect(container.resources.limits.memory).toBeDefined();
+      expect(container.livenessProbe?.httpGet).toEqual({ path: '/health/live', port: 'http' });
+      expect(container.readinessProbe?.httpGet).toEqual({ path: '/health/ready', port: 'http' });
+      expect(container.startupProbe?.httpGet).toEqual({ path: '/health/live', port: 'http' });
+      expect(container.resources?.requests).toBeDefined();
+      expect(container.resources?.limits?.memory).toBeDefined();
       // Longer than SHUTDOWN_GRACE_MS (25 s): work in flight finishes on SIGTERM.
       expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(25);
       expect(pod.automountServiceAccountToken).toBe(false);
@@ -131,7 +132,7 @@ describe('helm chart', () => {
     }
     const writer = podSpecOf(find(objects, 'Deployment', 'demo-image-pipeline-results-writer'));
     // The writer never reads the images folder.
-    expect(writer.volumes.map((v: any) => v.name)).toEqual(['tmp', 'storage']);
+    expect(writer.volumes?.map((v) => v.name)).toEqual(['tmp', 'storage']);
     expect(writer.containers[0].env).toEqual(expect.arrayContaining([
       { name: 'RETENTION_UPLOADS_S', value: '604800' },
       { name: 'RETENTION_OUTPUTS_S', value: '2592000' },
@@ -235,7 +236,7 @@ describe('helm chart', () => {
     expect(find(objects, 'PodDisruptionBudget', name).spec).toMatchObject({ maxUnavailable: 1 });
     const headless = find(objects, 'Service', `${name}-headless`);
     expect(headless.spec.publishNotReadyAddresses).toBe(true);
-    expect(headless.spec.ports.map((port: any) => port.port)).toEqual([5672, 4369, 25672]);
+    expect(headless.spec.ports.map((port) => port.port)).toEqual([5672, 4369, 25672]);
 
     // The apps name every node, through the headless Service: one URL, several hosts.
     const secret = find(objects, 'Secret', 'demo-image-pipeline-credentials');
@@ -249,9 +250,9 @@ describe('helm chart', () => {
 
     // The nodes reach each other; a single node gets none of this.
     const policy = find(objects, 'NetworkPolicy', name);
-    const nodePorts = (rules: any[]) => rules.flatMap((rule) => (rule.ports ?? []).map((port: any) => port.port));
-    expect(nodePorts(policy.spec.ingress)).toEqual(expect.arrayContaining([4369, 25672]));
-    expect(nodePorts(policy.spec.egress)).toEqual(expect.arrayContaining([4369, 25672, 443]));
+    const nodePorts = (rules: NetworkPolicyRule[]) => rules.flatMap((rule) => (rule.ports ?? []).map((port) => port.port));
+    expect(nodePorts(policy.spec.ingress!)).toEqual(expect.arrayContaining([4369, 25672]));
+    expect(nodePorts(policy.spec.egress!)).toEqual(expect.arrayContaining([4369, 25672, 443]));
     const single = renderedFor('default');
     expect(podSpecOf(find(single, 'StatefulSet', name)).automountServiceAccountToken).toBe(false);
     expect(single.filter((o) => (['Role', 'RoleBinding', 'ServiceAccount'].includes(o.kind) && o.metadata.name.startsWith(name)) || o.metadata.name === `${name}-cluster`)).toEqual([]);
@@ -296,8 +297,8 @@ describe('helm chart', () => {
     const setup = podSpecOf(job).containers[0];
     expect(setup.args).toEqual(['dist/apps/migrator/apps/migrator/src/broker-users.js']);
     // The Job's environment as the setup reads it, the Secret's values put in.
-    const setupEnv = Object.fromEntries(setup.env.map((env: any) => [env.name, env.valueFrom ? decoded(env.valueFrom.secretKeyRef.key) : env.value]));
-    for (const env of setup.env.filter((e: any) => e.valueFrom)) expect(env.valueFrom.secretKeyRef.name).toBe('demo-image-pipeline-credentials');
+    const setupEnv = Object.fromEntries(setup.env!.map((env) => [env.name, env.valueFrom ? decoded(env.valueFrom.secretKeyRef!.key) : env.value]));
+    for (const env of setup.env!.filter((e) => e.valueFrom)) expect(env.valueFrom?.secretKeyRef?.name).toBe('demo-image-pipeline-credentials');
     const setupConfig = loadConfig(BrokerUsersConfig, setupEnv);
     expect(setupConfig.RABBITMQ_MANAGEMENT_URL).toBe(`http://pipeline:${decoded('RABBITMQ_PASSWORD')}@demo-image-pipeline-rabbitmq.pipeline.svc:15672/`);
     const users = brokerUsers(setupConfig.AMQP_PREFIX, { producer: setupConfig.RABBITMQ_PRODUCER_PASSWORD, worker: setupConfig.RABBITMQ_WORKER_PASSWORD, writer: setupConfig.RABBITMQ_WRITER_PASSWORD });
@@ -305,20 +306,20 @@ describe('helm chart', () => {
     for (const user of users) {
       const pod = podSpecOf(find(objects, 'Deployment', deployments[user.role]));
       const app = pod.containers[0];
-      const envOf = (name: string) => app.env.find((env: any) => env.name === name);
+      const envOf = (name: string) => app.env?.find((env) => env.name === name);
       const urlKey = `AMQP_URL_${user.role.toUpperCase()}`;
-      expect(envOf('AMQP_URL').valueFrom).toEqual({ secretKeyRef: { name: 'demo-image-pipeline-credentials', key: urlKey } });
+      expect(envOf('AMQP_URL')?.valueFrom).toEqual({ secretKeyRef: { name: 'demo-image-pipeline-credentials', key: urlKey } });
       const url = new URL(decoded(urlKey));
       expect({ role: user.role, user: url.username, password: url.password, vhost: url.pathname || '/' }).toEqual({ role: user.role, user: user.name, password: user.password, vhost: setupConfig.RABBITMQ_VHOST });
-      expect({ role: user.role, prefix: envOf('AMQP_PREFIX').value }).toEqual({ role: user.role, prefix: setupConfig.AMQP_PREFIX });
-      expect({ role: user.role, topology: envOf('AMQP_TOPOLOGY').value }).toEqual({ role: user.role, topology: user.role === 'producer' ? 'declare' : 'check' });
+      expect({ role: user.role, prefix: envOf('AMQP_PREFIX')?.value }).toEqual({ role: user.role, prefix: setupConfig.AMQP_PREFIX });
+      expect({ role: user.role, topology: envOf('AMQP_TOPOLOGY')?.value }).toEqual({ role: user.role, topology: user.role === 'producer' ? 'declare' : 'check' });
       // Not even the init container sees the administrator's URL.
       expect({ role: user.role, admin: JSON.stringify(pod).includes('"key":"AMQP_URL"') || JSON.stringify(pod).includes('RABBITMQ_MANAGEMENT_URL') }).toEqual({ role: user.role, admin: false });
     }
     // With a broker of your own the users are yours to make: one URL, and each app declares.
     const external = renderedFor('external');
     expect(external.some((o) => o.kind === 'Job' && o.metadata.name.endsWith('rabbitmq-users'))).toBe(false);
-    for (const deployment of Object.values(deployments)) expect(podSpecOf(find(external, 'Deployment', deployment)).containers[0].env.some((env: any) => env.name === 'AMQP_TOPOLOGY')).toBe(false);
+    for (const deployment of Object.values(deployments)) expect(podSpecOf(find(external, 'Deployment', deployment)).containers[0].env!.some((env) => env.name === 'AMQP_TOPOLOGY')).toBe(false);
     expect(helm(['template', 'demo', chartDir, '--values', valueSets.default, '--set', 'config.AMQP_TOPOLOGY=check']).stderr).toContain('AMQP_TOPOLOGY');
   });
 
@@ -368,10 +369,10 @@ describe('helm chart', () => {
     ]));
     // No other app gets the key.
     for (const name of ['demo-image-pipeline-image-worker', 'demo-image-pipeline-results-writer']) {
-      expect(podSpecOf(find(objects, 'Deployment', name)).containers[0].env.map((e: { name: string }) => e.name)).not.toContain('ADMIN_API_KEY');
+      expect(podSpecOf(find(objects, 'Deployment', name)).containers[0].env!.map((e) => e.name)).not.toContain('ADMIN_API_KEY');
     }
     const service = find(objects, 'Service', 'demo-image-pipeline-producer');
-    expect(service.spec.ports.map((port: { targetPort: string }) => port.targetPort)).toEqual(['http']);
+    expect(service.spec.ports.map((port) => port.targetPort)).toEqual(['http']);
 
     const own = helm(['template', 'demo', chartDir, '--values', valueSets.default, '--set', 'producer.adminApiKey.existingSecret=pipeline-admin', '--set', 'producer.adminApiKey.existingSecretKey=key', '--set', 'producer.corsOrigins[0]=https://app.example.com']);
     expect(own.status).toBe(0);
@@ -387,9 +388,9 @@ describe('helm chart', () => {
   test.each(sets)('with the %s values the workers are given neither the admin key nor the database, not even to wait for it', (set) => {
     const worker = podSpecOf(find(renderedFor(set), 'Deployment', 'demo-image-pipeline-image-worker'));
     for (const container of containersOf(worker)) {
-      const names = (container.env ?? []).map((e: { name: string }) => e.name);
-      const fromSecrets = (container.envFrom ?? []).map((from: any) => from.secretRef?.name ?? from.configMapRef?.name);
-      expect({ container: container.name, names: names.filter((name: string) => /^(ADMIN_API_KEY|DATABASE_URL|DATABASE_POOL_SIZE|PG[A-Z]+)$/.test(name)), fromSecrets }).toEqual({ container: container.name, names: [], fromSecrets: [] });
+      const names = (container.env ?? []).map((e) => e.name);
+      const fromSecrets = (container.envFrom ?? []).map((from) => from.secretRef?.name ?? from.configMapRef?.name);
+      expect({ container: container.name, names: names.filter((name) => /^(ADMIN_API_KEY|DATABASE_URL|DATABASE_POOL_SIZE|PG[A-Z]+)$/.test(name)), fromSecrets }).toEqual({ container: container.name, names: [], fromSecrets: [] });
     }
   });
 
@@ -464,10 +465,10 @@ describe('helm chart', () => {
   test('Services and the Ingress reach pods of the chart on named ports', () => {
     for (const set of ['default', 'keda']) {
       const objects = renderedFor(set);
-      for (const service of objects.filter((o) => o.kind === 'Service')) {
-        const targets = workloads(objects).filter((w) => Object.entries(service.spec.selector).every(([k, v]) => podSpecOf(w) && w.spec.template.metadata.labels[k] === v));
+      for (const service of ofKind(objects, 'Service')) {
+        const targets = workloads(objects).filter((w) => Object.entries(service.spec.selector!).every(([k, v]) => podTemplateOf(w).metadata.labels?.[k] === v));
         expect(targets.length).toBe(1);
-        const ports = containersOf(podSpecOf(targets[0])).flatMap((c) => (c.ports ?? []).map((p: any) => p.name));
+        const ports = containersOf(podSpecOf(targets[0])).flatMap((c) => (c.ports ?? []).map((p) => p.name));
         for (const port of service.spec.ports) expect(ports).toContain(port.targetPort);
       }
     }
@@ -479,21 +480,21 @@ describe('helm chart', () => {
     const objects = renderedFor('default');
     const egressPorts = (name: string) =>
       find(objects, 'NetworkPolicy', name)
-        .spec.egress.flatMap((rule: any) => rule.ports.map((p: any) => p.port))
-        .sort((a: number, b: number) => a - b);
+        .spec.egress!.flatMap((rule) => rule.ports!.map((p) => p.port))
+        .sort((a, b) => Number(a) - Number(b));
     expect(egressPorts('demo-image-pipeline-producer')).toEqual([53, 53, 5432, 5671, 5672]);
     expect(egressPorts('demo-image-pipeline-results-writer')).toEqual([53, 53, 5432, 5671, 5672]);
     expect(egressPorts('demo-image-pipeline-image-worker')).toEqual([53, 53, 80, 443, 5671, 5672]);
     expect(egressPorts('demo-image-pipeline-migrate')).toEqual([53, 53, 5432]);
-    const workerWeb = find(objects, 'NetworkPolicy', 'demo-image-pipeline-image-worker').spec.egress.find((r: any) => r.to);
-    expect(workerWeb.to[0].ipBlock.except).toContain('169.254.0.0/16');
+    const workerWeb = find(objects, 'NetworkPolicy', 'demo-image-pipeline-image-worker').spec.egress!.find((r) => r.to)!;
+    expect(workerWeb.to![0].ipBlock?.except).toContain('169.254.0.0/16');
     // The producer and the workers allow URL sources the ports the workers' policy opens, and no other.
-    const sourcePorts = (list: K8sObject[], name: string) => podSpecOf(find(list, 'Deployment', name)).containers[0].env.find((e: { name: string }) => e.name === 'SOURCE_URL_PORTS');
+    const sourcePorts = (list: K8sObject[], name: string) => podSpecOf(find(list, 'Deployment', name)).containers[0].env?.find((e) => e.name === 'SOURCE_URL_PORTS');
     for (const name of ['demo-image-pipeline-producer', 'demo-image-pipeline-image-worker']) expect(sourcePorts(objects, name)).toEqual({ name: 'SOURCE_URL_PORTS', value: '80,443' });
     const otherPorts = helm(['template', 'demo', chartDir, '--values', valueSets.default, '--set', 'networkPolicy.urlSources.ports={443,8443}']);
     expect(otherPorts.status).toBe(0);
     const otherObjects = parseManifests(otherPorts.stdout);
-    expect(find(otherObjects, 'NetworkPolicy', 'demo-image-pipeline-image-worker').spec.egress.find((r: any) => r.to).ports.map((p: any) => p.port)).toEqual([443, 8443]);
+    expect(find(otherObjects, 'NetworkPolicy', 'demo-image-pipeline-image-worker').spec.egress!.find((r) => r.to)!.ports!.map((p) => p.port)).toEqual([443, 8443]);
     for (const name of ['demo-image-pipeline-producer', 'demo-image-pipeline-image-worker']) expect(sourcePorts(otherObjects, name)).toEqual({ name: 'SOURCE_URL_PORTS', value: '443,8443' });
 
     // The pods are annotated for scraping, so their metrics ports are open: to every pod of the cluster without metricsFrom.
@@ -505,20 +506,20 @@ describe('helm chart', () => {
     const unscraped = renderChart(valueSets.default, ['metrics.scrape=false']);
     for (const name of ['demo-image-pipeline-image-worker', 'demo-image-pipeline-results-writer']) expect(find(unscraped, 'NetworkPolicy', name).spec.ingress).toEqual([]);
     expect(find(unscraped, 'NetworkPolicy', 'demo-image-pipeline-producer').spec.ingress).toEqual([{ ports: [{ port: 'http', protocol: 'TCP' }] }]);
-    expect(find(unscraped, 'NetworkPolicy', 'demo-image-pipeline-rabbitmq').spec.ingress.map((rule: any) => rule.ports[0].port)).toEqual([5672, 15672]);
+    expect(find(unscraped, 'NetworkPolicy', 'demo-image-pipeline-rabbitmq').spec.ingress!.map((rule) => rule.ports![0].port)).toEqual([5672, 15672]);
     expect(find(unscraped, 'Deployment', 'demo-image-pipeline-image-worker').spec.template.metadata.annotations).toBeUndefined();
     const postgres = find(objects, 'NetworkPolicy', 'demo-image-pipeline-postgresql');
-    expect(postgres.spec.ingress[0].ports).toEqual([{ port: 5432, protocol: 'TCP' }]);
-    expect(postgres.spec.ingress[0].from[0].podSelector.matchExpressions[0].values).toEqual(['producer', 'results-writer', 'migrate', 'pgadmin']);
+    expect(postgres.spec.ingress![0].ports).toEqual([{ port: 5432, protocol: 'TCP' }]);
+    expect(postgres.spec.ingress![0].from![0].podSelector!.matchExpressions![0].values).toEqual(['producer', 'results-writer', 'migrate', 'pgadmin']);
     const rabbitmq = find(objects, 'NetworkPolicy', 'demo-image-pipeline-rabbitmq');
-    expect(rabbitmq.spec.ingress.map((rule: any) => rule.ports.map((p: any) => p.port))).toEqual([[5672], [15672], [15692]]);
+    expect(rabbitmq.spec.ingress!.map((rule) => rule.ports!.map((p) => p.port))).toEqual([[5672], [15672], [15692]]);
     // The management API only from the broker users Job, which reaches nothing else.
-    expect(rabbitmq.spec.ingress[1].from).toEqual([{ podSelector: { matchLabels: expect.objectContaining({ 'app.kubernetes.io/component': 'rabbitmq-users' }) } }]);
+    expect(rabbitmq.spec.ingress![1].from).toEqual([{ podSelector: { matchLabels: objectContaining({ 'app.kubernetes.io/component': 'rabbitmq-users' }) } }]);
     expect(egressPorts('demo-image-pipeline-rabbitmq-users')).toEqual([53, 53, 15672]);
 
     // Metrics scraping, KEDA and the API's clients are configurable.
     const keda = renderedFor('keda');
-    expect(find(keda, 'NetworkPolicy', 'demo-image-pipeline-image-worker').spec.ingress[0].from).toEqual([
+    expect(find(keda, 'NetworkPolicy', 'demo-image-pipeline-image-worker').spec.ingress![0].from).toEqual([
       { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } },
     ]);
     expect(find(keda, 'NetworkPolicy', 'demo-image-pipeline-rabbitmq').spec.ingress).toHaveLength(4);
@@ -529,7 +530,7 @@ describe('helm chart', () => {
     ]);
     // Every app pod is selected by a policy.
     for (const workload of workloads(objects).filter((w) => appComponents.includes(componentOf(w)))) {
-      const policies = objects.filter((o) => o.kind === 'NetworkPolicy' && o.spec.podSelector.matchLabels['app.kubernetes.io/component'] === componentOf(workload));
+      const policies = ofKind(objects, 'NetworkPolicy').filter((o) => o.spec.podSelector.matchLabels!['app.kubernetes.io/component'] === componentOf(workload));
       expect(policies).toHaveLength(1);
     }
   });
@@ -537,7 +538,7 @@ describe('helm chart', () => {
   test('pgAdmin comes with the database registered', () => {
     const objects = renderedFor('keda');
     const config = find(objects, 'ConfigMap', 'demo-image-pipeline-pgadmin');
-    const servers = JSON.parse(config.data!['servers.json']);
+    const servers = JSON.parse(config.data!['servers.json']) as { Servers: Record<string, object> };
     expect(servers.Servers['1']).toMatchObject({ Host: 'demo-image-pipeline-postgresql.pipeline.svc', Port: 5432, MaintenanceDB: 'pipeline', Username: 'pipeline' });
     const pod = podSpecOf(find(objects, 'Deployment', 'demo-image-pipeline-pgadmin'));
     expect(pod.containers[0].volumeMounts).toContainEqual({ name: 'servers', mountPath: '/pgadmin4/servers.json', subPath: 'servers.json', readOnly: true });
@@ -555,7 +556,7 @@ describe('helm chart', () => {
       const notesFor = (values: string[]) => {
         const result = helm(['template', 'demo', copy, '--namespace', 'pipeline', '--show-only', 'templates/notes.yaml', ...values]);
         expect(result.stderr).toBe('');
-        return parseManifests(result.stdout)[0].data!.notes;
+        return ofKind(parseManifests(result.stdout), 'ConfigMap')[0].data!.notes;
       };
       const notes = notesFor(['--values', valueSets.default]);
       expect(notes).toContain('kubectl -n pipeline port-forward svc/demo-image-pipeline-producer 3000:80');
@@ -569,7 +570,7 @@ describe('helm chart', () => {
       const external = notesFor(['--values', valueSets.external]);
       expect(external).not.toContain('get pvc');
       expect(notesFor(['--values', valueSets.default, '--set', 'credentials.existingSecret=mine'])).not.toContain('Generated passwords');
-      const keda = notesFor(['--values', valueSets.keda!]);
+      const keda = notesFor(['--values', valueSets.keda]);
       expect(keda).toContain('https://images.example.com/');
       expect(keda).toContain('get scaledobject');
       expect(keda).toContain('port-forward svc/demo-image-pipeline-pgadmin 5050:80');

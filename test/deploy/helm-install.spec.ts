@@ -6,15 +6,15 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, longestJobHoldMs, WorkerConfig } from '@pipeline/platform';
-import { chartDir, containersOf, find, helm, K8sObject, label, parseManifests, podSpecOf, renderChart, validateAgainstSchemas, valueSets } from './tools';
+import { chartDir, Container, containersOf, find, helm, isWorkload, K8sObject, label, ofKind, parseManifests, podSpecOf, podTemplateOf, renderChart, validateAgainstSchemas, valueSets } from './tools';
+import { objectContaining } from '../support/matchers';
 
 jest.setTimeout(60_000);
 
 const defaults = valueSets.default;
 const template = (...args: string[]) => helm(['template', 'demo', chartDir, '--namespace', 'pipeline', ...args]);
-const workloads = (objects: K8sObject[]) => objects.filter((o) => podSpecOf(o) !== undefined);
-const podTemplateOf = (o: K8sObject) => o.spec.template;
-const envOf = (container: any, name: string) => (container.env ?? []).find((e: { name: string }) => e.name === name);
+const workloads = (objects: K8sObject[]) => objects.filter(isWorkload);
+const envOf = (container: Container, name: string) => (container.env ?? []).find((e) => e.name === name);
 const worker = (objects: K8sObject[]) => find(objects, 'Deployment', 'demo-image-pipeline-image-worker');
 
 /** A copy of the chart to change (Chart.yaml, an extra template), removed afterwards. */
@@ -86,7 +86,7 @@ describe('helm install on a real cluster', () => {
     const external = find(renderChart(valueSets.external), 'Job', 'demo-image-pipeline-migrate').metadata.annotations!;
     expect(external['argocd.argoproj.io/hook']).toBe('PreSync');
     expect(external['helm.sh/hook']).toBe('pre-install,pre-upgrade');
-    for (const job of inChart.filter((o) => o.kind === 'Job')) expect({ job: label(job), ttl: job.spec.ttlSecondsAfterFinished }).toEqual({ job: label(job), ttl: 86400 });
+    for (const job of ofKind(inChart, 'Job')) expect({ job: label(job), ttl: job.spec.ttlSecondsAfterFinished }).toEqual({ job: label(job), ttl: 86400 });
   });
 
   test.each(['default', 'keda', 'rabbitmq-cluster'])('with credentials.existingSecret (%s values) every consumer of a credential reads that Secret, and none is generated', (set) => {
@@ -103,12 +103,12 @@ describe('helm install on a real cluster', () => {
       }
     };
     collect(objects);
-    for (const auth of objects.filter((o) => o.kind === 'TriggerAuthentication')) for (const ref of auth.spec.secretTargetRef) names.add(ref.name);
+    for (const auth of ofKind(objects, 'TriggerAuthentication')) for (const ref of auth.spec.secretTargetRef) names.add(ref.name);
     expect([...names].sort()).toEqual(['pipeline-admin', 'pipeline-credentials']);
     // The generated Secret's keys, read from yours.
     const rabbitmq = podSpecOf(find(objects, 'StatefulSet', 'demo-image-pipeline-rabbitmq')).containers[0];
-    expect(envOf(rabbitmq, 'RABBITMQ_DEFAULT_PASS').valueFrom).toEqual({ secretKeyRef: { name: 'pipeline-credentials', key: 'RABBITMQ_PASSWORD' } });
-    expect(envOf(podSpecOf(worker(objects)).containers[0], 'AMQP_URL').valueFrom).toEqual({ secretKeyRef: { name: 'pipeline-credentials', key: 'AMQP_URL_WORKER' } });
+    expect(envOf(rabbitmq, 'RABBITMQ_DEFAULT_PASS')?.valueFrom).toEqual({ secretKeyRef: { name: 'pipeline-credentials', key: 'RABBITMQ_PASSWORD' } });
+    expect(envOf(podSpecOf(worker(objects)).containers[0], 'AMQP_URL')?.valueFrom).toEqual({ secretKeyRef: { name: 'pipeline-credentials', key: 'AMQP_URL_WORKER' } });
 
     const both = template('--values', valueSets[set], '--set', 'credentials.existingSecret=pipeline-credentials', '--set', 'postgresql.auth.password=chosen');
     expect(both.status).not.toBe(0);
@@ -123,7 +123,7 @@ describe('helm install on a real cluster', () => {
       const data = Object.entries(installed).map(([key, value]) => `"${key}" "${value}"`).join(' ');
       writeFileSync(join(copy, 'templates', 'installed.yaml'), `{{- include "pipeline.credentials" (dict "root" . "data" (dict ${data})) }}\n`);
       const render = (...sets: string[]) => helm(['template', 'demo', copy, '--namespace', 'pipeline', '--values', defaults, '--show-only', 'templates/installed.yaml', ...sets.flatMap((s) => ['--set', s])]);
-      const decoded = (result: ReturnType<typeof render>, key: string) => Buffer.from(parseManifests(result.stdout)[0].data![key], 'base64').toString();
+      const decoded = (result: ReturnType<typeof render>, key: string) => Buffer.from(ofKind(parseManifests(result.stdout), 'Secret')[0].data![key], 'base64').toString();
 
       const kept = render();
       expect(kept.status).toBe(0);
@@ -150,13 +150,13 @@ describe('helm install on a real cluster', () => {
       const pod = podSpecOf(deployment);
       const container = pod.containers[0];
       // What the worker itself computes from the settings the chart gives it.
-      const config = loadConfig(WorkerConfig, { ...env, AMQP_CONSUMER_TIMEOUT_MS: envOf(container, 'AMQP_CONSUMER_TIMEOUT_MS').value });
+      const config = loadConfig(WorkerConfig, { ...env, AMQP_CONSUMER_TIMEOUT_MS: envOf(container, 'AMQP_CONSUMER_TIMEOUT_MS')?.value });
       const hold = longestJobHoldMs(config);
       expect(envOf(container, 'SHUTDOWN_GRACE_MS')).toEqual({ name: 'SHUTDOWN_GRACE_MS', value: String(hold) });
       expect(loadConfig(WorkerConfig, { ...env, SHUTDOWN_GRACE_MS: String(hold), AMQP_CONSUMER_TIMEOUT_MS: '7200000' }).SHUTDOWN_GRACE_MS).toBe(hold);
       // The drain covers every turn of the job limit, and the grace the drain.
       expect(hold).toBeGreaterThanOrEqual(config.JOB_TIMEOUT_S * 1000);
-      expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThanOrEqual(hold + 5000);
+      expect((pod.terminationGracePeriodSeconds ?? 0) * 1000).toBeGreaterThanOrEqual(hold + 5000);
       return pod.terminationGracePeriodSeconds;
     };
     // 4 turns of 120 s plus two 10 s confirms: 500 s, and 10 s to close.
@@ -169,7 +169,7 @@ describe('helm install on a real cluster', () => {
     // A drain of your own is the one the grace must cover.
     const own = worker(renderChart(defaults, ['imageWorker.env.SHUTDOWN_GRACE_MS=60000', 'imageWorker.terminationGracePeriodSeconds=70']));
     expect(podSpecOf(own).terminationGracePeriodSeconds).toBe(70);
-    expect(podSpecOf(own).containers[0].env.filter((e: { name: string }) => e.name === 'SHUTDOWN_GRACE_MS')).toEqual([{ name: 'SHUTDOWN_GRACE_MS', value: '60000' }]);
+    expect(podSpecOf(own).containers[0].env?.filter((e) => e.name === 'SHUTDOWN_GRACE_MS')).toEqual([{ name: 'SHUTDOWN_GRACE_MS', value: '60000' }]);
     expect(template('--values', defaults, '--set', 'imageWorker.env.SHUTDOWN_GRACE_MS=60000', '--set', 'imageWorker.terminationGracePeriodSeconds=62').status).not.toBe(0);
   });
 
@@ -186,13 +186,14 @@ describe('helm install on a real cluster', () => {
   test.each(Object.keys(valueSets))('pod templates (%s values) carry no label that changes with the chart version; podLabels are added', (set) => {
     for (const workload of workloads(renderChart(valueSets[set]))) {
       const labels = podTemplateOf(workload).metadata.labels;
-      expect({ at: label(workload), chart: labels['helm.sh/chart'], version: labels['app.kubernetes.io/version'] }).toEqual({ at: label(workload), chart: undefined, version: undefined });
-      for (const [key, value] of Object.entries(workload.spec.selector?.matchLabels ?? {})) expect(labels[key]).toBe(value);
+      expect({ at: label(workload), chart: labels?.['helm.sh/chart'], version: labels?.['app.kubernetes.io/version'] }).toEqual({ at: label(workload), chart: undefined, version: undefined });
+      const selector = 'selector' in workload.spec ? workload.spec.selector.matchLabels : undefined;
+      for (const [key, value] of Object.entries(selector ?? {})) expect(labels?.[key]).toBe(value);
     }
     const labelled = renderChart(valueSets[set], ['producer.podLabels.team=images', 'postgresql.podLabels.backup=daily']);
-    expect(podTemplateOf(find(labelled, 'Deployment', 'demo-image-pipeline-producer')).metadata.labels.team).toBe('images');
+    expect(podTemplateOf(find(labelled, 'Deployment', 'demo-image-pipeline-producer')).metadata.labels?.team).toBe('images');
     const postgres = labelled.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'demo-image-pipeline-postgresql');
-    if (postgres) expect(podTemplateOf(postgres).metadata.labels.backup).toBe('daily');
+    if (postgres) expect(podTemplateOf(postgres).metadata.labels?.backup).toBe('daily');
   });
 
   test('a chart upgrade leaves the pod templates of the database and the broker as they are: no restart', () => {
@@ -214,7 +215,7 @@ describe('helm install on a real cluster', () => {
     const hpa = find(renderChart(defaults), 'HorizontalPodAutoscaler', 'demo-image-pipeline-image-worker');
     const scaled = find(renderChart(valueSets.keda), 'ScaledObject', 'demo-image-pipeline-image-worker');
     expect(scaled.metadata.annotations?.['scaledobject.keda.sh/transfer-hpa-ownership']).toBe('true');
-    expect(scaled.spec.advanced.horizontalPodAutoscalerConfig.name).toBe(hpa.metadata.name);
+    expect(scaled.spec.advanced?.horizontalPodAutoscalerConfig?.name).toBe(hpa.metadata.name);
   });
 
   test("RabbitMQ: the memory watermark counts from the container's limit; a cluster node leaves only with quorum kept, on a node of its own if it can", () => {
@@ -228,10 +229,10 @@ describe('helm install on a real cluster', () => {
     expect(single.containers[0].lifecycle).toBeUndefined();
     expect(single.affinity).toBeUndefined();
     const cluster = podSpecOf(find(renderChart(valueSets['rabbitmq-cluster']), 'StatefulSet', 'demo-image-pipeline-rabbitmq'));
-    const preStop = cluster.containers[0].lifecycle.preStop.exec.command.join(' ');
+    const preStop = cluster.containers[0].lifecycle?.preStop?.exec?.command.join(' ') ?? '';
     expect(preStop).toMatch(/rabbitmq-upgrade await_online_quorum_plus_one -t (\d+) .*; rabbitmq-upgrade drain/);
-    expect(Number(/-t (\d+)/.exec(preStop)![1])).toBeLessThan(cluster.terminationGracePeriodSeconds);
-    expect(cluster.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution).toEqual([
+    expect(Number(/-t (\d+)/.exec(preStop)![1])).toBeLessThan(cluster.terminationGracePeriodSeconds!);
+    expect(cluster.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution).toEqual([
       {
         weight: 100,
         podAffinityTerm: {
@@ -241,33 +242,33 @@ describe('helm install on a real cluster', () => {
       },
     ]);
     const own = podSpecOf(find(renderChart(valueSets['rabbitmq-cluster'], ['rabbitmq.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key=broker', 'rabbitmq.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator=Exists']), 'StatefulSet', 'demo-image-pipeline-rabbitmq'));
-    expect(Object.keys(own.affinity)).toEqual(['nodeAffinity']);
+    expect(Object.keys(own.affinity ?? {})).toEqual(['nodeAffinity']);
   });
 
   test('workers request close to their limit, enough for four 50-megapixel images at full size', () => {
-    const resources = podSpecOf(worker(renderChart(defaults))).containers[0].resources;
+    const { requests, limits } = podSpecOf(worker(renderChart(defaults))).containers[0].resources!;
     const bytes = (quantity: string) => {
       const [, amount, unit] = /^(\d+)(Mi|Gi)$/.exec(quantity)!;
       return Number(amount) * 2 ** (unit === 'Gi' ? 30 : 20);
     };
-    expect(bytes(resources.requests.memory) / bytes(resources.limits.memory)).toBeGreaterThanOrEqual(0.75);
+    expect(bytes(requests!.memory) / bytes(limits!.memory)).toBeGreaterThanOrEqual(0.75);
     // Measured: about 1.7 GiB for four at once (docs/kubernetes.md), plus the worker itself.
-    expect(bytes(resources.limits.memory)).toBeGreaterThanOrEqual(2 * 2 ** 30);
-    expect(Number(resources.requests.cpu)).toBeGreaterThanOrEqual(1);
+    expect(bytes(limits!.memory)).toBeGreaterThanOrEqual(2 * 2 ** 30);
+    expect(Number(requests!.cpu)).toBeGreaterThanOrEqual(1);
   });
 
   test('NetworkPolicy: internal ranges for URL sources (and the workers told the same), IPv6, KEDA where it runs', () => {
     const keda = renderChart(valueSets.keda);
-    const web = find(keda, 'NetworkPolicy', 'demo-image-pipeline-image-worker').spec.egress.find((rule: any) => rule.to);
+    const web = find(keda, 'NetworkPolicy', 'demo-image-pipeline-image-worker').spec.egress!.find((rule) => rule.to)!;
     expect(web.to).toEqual([
-      { ipBlock: expect.objectContaining({ cidr: '0.0.0.0/0' }) },
+      { ipBlock: objectContaining({ cidr: '0.0.0.0/0' }) },
       { ipBlock: { cidr: '::/0', except: ['::1/128', '::ffff:0:0/96', 'fc00::/7', 'fe80::/10'] } },
       { ipBlock: { cidr: '10.20.0.0/16' } },
     ]);
     expect(envOf(podSpecOf(worker(keda)).containers[0], 'SOURCE_URL_ALLOWLIST')).toEqual({ name: 'SOURCE_URL_ALLOWLIST', value: '10.20.0.0/16' });
     expect(envOf(podSpecOf(worker(renderChart(defaults))).containers[0], 'SOURCE_URL_ALLOWLIST')).toEqual({ name: 'SOURCE_URL_ALLOWLIST', value: '' });
     const v4only = renderChart(defaults, ['networkPolicy.urlSources.ipv6Cidr=']);
-    expect(find(v4only, 'NetworkPolicy', 'demo-image-pipeline-image-worker').spec.egress.find((rule: any) => rule.to).to).toHaveLength(1);
+    expect(find(v4only, 'NetworkPolicy', 'demo-image-pipeline-image-worker').spec.egress!.find((rule) => rule.to)!.to).toHaveLength(1);
     // AKS's KEDA add-on runs in kube-system.
     const aks = renderChart(valueSets.keda, ['networkPolicy.kedaFrom[0].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name=kube-system']);
     expect(find(aks, 'NetworkPolicy', 'demo-image-pipeline-rabbitmq').spec.ingress).toContainEqual({

@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { composeVolumes, containersOf, dockerCompose, find, K8sObject, parseYaml, podSpecOf, readRepoFile, renderChart, valueSets } from './tools';
+import { composeVolumes, containersOf, dockerCompose, find, isWorkload, K8sObject, ofKind, parseCompose, podSpecOf, readRepoFile, renderChart, valueSets } from './tools';
 
 jest.setTimeout(60_000);
 
@@ -19,7 +19,7 @@ describe('image workers carry no per-replica state', () => {
       writeFileSync(envFile, readRepoFile('.env.example'));
       const result = dockerCompose(['config'], envFile);
       expect(result.status).toBe(0);
-      const services = (parseYaml(result.stdout) as any).services;
+      const { services } = parseCompose(result.stdout);
       const worker = services['image-worker'];
       expect(worker.container_name).toBeUndefined();
       expect(worker.ports).toBeUndefined();
@@ -31,7 +31,7 @@ describe('image workers carry no per-replica state', () => {
         expect(volume.type === 'volume' || volume.read_only === true).toBe(true);
       }
       // No service of the stack has a fixed container name (two stacks can run side by side).
-      for (const [name, service] of Object.entries<any>(services)) expect({ name, container_name: service.container_name }).toEqual({ name, container_name: undefined });
+      for (const [name, service] of Object.entries(services)) expect({ name, container_name: service.container_name }).toEqual({ name, container_name: undefined });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -39,23 +39,23 @@ describe('image workers carry no per-replica state', () => {
 
   test.each(Object.entries(valueSets))('chart (%s values): a Deployment with no host ports, host paths, fixed ids or names', (_set, file) => {
     const objects = renderChart(file);
-    const workers = objects.filter((o) => o.metadata.labels?.['app.kubernetes.io/component'] === 'image-worker' && podSpecOf(o));
+    const workers = objects.filter(isWorkload).filter((o) => o.metadata.labels?.['app.kubernetes.io/component'] === 'image-worker');
     expect(workers.map((o) => o.kind)).toEqual(['Deployment']);
     const deployment = workers[0];
     const pod = podSpecOf(deployment);
-    expect(deployment.spec.volumeClaimTemplates).toBeUndefined();
+    expect('volumeClaimTemplates' in deployment.spec).toBe(false);
     expect(pod.hostNetwork).toBeUndefined();
     expect(pod.hostname).toBeUndefined();
     expect(pod.subdomain).toBeUndefined();
     expect(pod.nodeName).toBeUndefined();
-    for (const volume of pod.volumes) expect(volume.hostPath).toBeUndefined();
+    for (const volume of pod.volumes ?? []) expect(volume.hostPath).toBeUndefined();
     for (const container of containersOf(pod)) {
       for (const port of container.ports ?? []) expect(port.hostPort).toBeUndefined();
-      expect((container.env ?? []).map((e: any) => e.name)).not.toContain('WORKER_ID');
+      expect((container.env ?? []).map((e) => e.name)).not.toContain('WORKER_ID');
     }
     // Its storage is one claim all replicas share.
-    const storage = pod.volumes.find((v: any) => v.name === 'storage').persistentVolumeClaim.claimName;
-    const claim = objects.find((o) => o.kind === 'PersistentVolumeClaim' && o.metadata.name === storage);
+    const storage = pod.volumes!.find((v) => v.name === 'storage')!.persistentVolumeClaim!.claimName;
+    const claim = ofKind(objects, 'PersistentVolumeClaim').find((o) => o.metadata.name === storage);
     if (claim) expect(claim.spec.accessModes).toEqual(['ReadWriteMany']);
   });
 

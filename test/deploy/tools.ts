@@ -6,6 +6,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import * as ts from 'typescript';
+import { K8sObject, Kind, Kinds, isKind } from './kubernetes';
+
+export * from './kubernetes';
 
 export const root = join(__dirname, '..', '..');
 export const chartDir = join(root, 'helm', 'image-pipeline');
@@ -43,6 +46,8 @@ function yaml(): YamlModule {
   if (!yamlModule) {
     const path = join(schemaModules, 'yaml');
     if (!existsSync(path)) missing('the yaml package');
+    // Found at run time in .tools/, outside the project's dependencies: no import can name it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     yamlModule = require(path) as YamlModule;
   }
   return yamlModule;
@@ -50,15 +55,6 @@ function yaml(): YamlModule {
 
 export function parseYaml(text: string): unknown {
   return yaml().parse(text);
-}
-
-export interface K8sObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  spec?: any;
-  data?: Record<string, string>;
-  [key: string]: any;
 }
 
 export function parseManifests(text: string): K8sObject[] {
@@ -105,6 +101,47 @@ export function dockerCompose(args: string[], envFile: string): Run {
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
+/** A compose file's volume as docker-compose 1.29 (`source:target:mode`) or v2 prints it. */
+type ComposeVolumeEntry = string | { type: ComposeVolume['type']; source?: string; target: string; read_only?: boolean };
+/** A published port as docker-compose 1.29 (`ip:published:target/proto`) or v2 prints it. */
+type ComposePortEntry = string | { host_ip?: string; published?: string | number; target: string | number };
+
+/** The parts of a service of `docker-compose config` the checks read. */
+export interface ComposeService {
+  image?: string;
+  build?: { context: string; dockerfile?: string };
+  command?: string[];
+  entrypoint?: string[];
+  /** Empty for a service that sets none. */
+  environment: Record<string, string>;
+  volumes?: ComposeVolumeEntry[];
+  ports?: ComposePortEntry[];
+  depends_on?: Record<string, { condition: string }>;
+  restart?: string;
+  profiles?: string[];
+  hostname?: string;
+  container_name?: string;
+  healthcheck?: { test: string[] };
+  read_only?: boolean;
+  cap_drop?: string[];
+  tmpfs?: string[];
+  stop_grace_period?: string;
+  deploy?: object;
+}
+
+export interface ComposeFile {
+  services: Record<string, ComposeService>;
+  volumes?: Record<string, object | null>;
+}
+
+/** `docker-compose config` output, parsed. */
+export function parseCompose(text: string): ComposeFile {
+  const file = parseYaml(text) as ComposeFile;
+  if (!file?.services) throw new Error(`not a compose file: no services in ${text.slice(0, 200)}`);
+  for (const service of Object.values(file.services)) service.environment ??= {};
+  return file;
+}
+
 export interface ComposeVolume {
   type: 'volume' | 'bind' | 'tmpfs';
   source?: string;
@@ -118,8 +155,8 @@ export interface ComposePort {
 }
 
 /** A service's volumes as objects: docker-compose 1.29 prints `source:target:mode`, v2 objects. */
-export function composeVolumes(service: any): ComposeVolume[] {
-  return (service.volumes ?? []).map((volume: any) => {
+export function composeVolumes(service: ComposeService): ComposeVolume[] {
+  return (service.volumes ?? []).map((volume): ComposeVolume => {
     if (typeof volume !== 'string') return { type: volume.type, source: volume.source, target: volume.target, read_only: volume.read_only === true };
     const [source, target, mode = 'rw'] = volume.split(':');
     return { type: source.startsWith('/') || source.startsWith('.') ? 'bind' : 'volume', source, target, read_only: mode.split(',').includes('ro') };
@@ -127,8 +164,8 @@ export function composeVolumes(service: any): ComposeVolume[] {
 }
 
 /** A service's published ports as objects (1.29: `ip:published:target/proto`). */
-export function composePorts(service: any): ComposePort[] {
-  return (service.ports ?? []).map((port: any) => {
+export function composePorts(service: ComposeService): ComposePort[] {
+  return (service.ports ?? []).map((port): ComposePort => {
     if (typeof port !== 'string') return { host_ip: port.host_ip, published: Number(port.published), target: Number(port.target) };
     const parts = port.replace(/\/\w+$/, '').split(':');
     const target = Number(parts.pop());
@@ -137,30 +174,9 @@ export function composePorts(service: any): ComposePort[] {
   });
 }
 
-/** The containers of a workload's pod template (init containers included). */
-export function podSpecOf(object: K8sObject): any | undefined {
-  switch (object.kind) {
-    case 'Deployment':
-    case 'StatefulSet':
-    case 'DaemonSet':
-    case 'ReplicaSet':
-    case 'Job':
-      return object.spec?.template?.spec;
-    case 'CronJob':
-      return object.spec?.jobTemplate?.spec?.template?.spec;
-    case 'Pod':
-      return object.spec;
-    default:
-      return undefined;
-  }
-}
-
-export function containersOf(podSpec: any): any[] {
-  return [...(podSpec.initContainers ?? []), ...(podSpec.containers ?? [])];
-}
-
-export function find(objects: K8sObject[], kind: string, name: string): K8sObject {
-  const object = objects.find((o) => o.kind === kind && o.metadata.name === name);
+/** The object of this kind and name, typed for its kind; throws naming the ones there are. */
+export function find<K extends Kind>(objects: K8sObject[], kind: K, name: string): Kinds[K] {
+  const object = objects.find((o): o is Kinds[K] => isKind(o, kind) && o.metadata.name === name);
   if (!object) throw new Error(`no ${kind} ${name} among ${objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
   return object;
 }

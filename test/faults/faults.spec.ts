@@ -202,7 +202,7 @@ describe('fault injection', () => {
               copied.push(id);
               publishing.push(publishCopyOf(pool, pipeline.prefix, id));
             });
-            await waitFor(async () => (copied.length >= 10 ? true : undefined), 20_000, 'ten accepted jobs to copy');
+            await waitFor(() => (copied.length >= 10 ? true : undefined), 20_000, 'ten accepted jobs to copy');
             await Promise.all(publishing);
             return () => expectOutputsIntact(pipeline, pool, copied);
           },

@@ -105,7 +105,7 @@ async function underLoad(scenario: Scenario, context: ScenarioContext): Promise<
 /** Waits until the producer has accepted ACCEPTED_AFTER_FAULT jobs sent since `from`: it works again. */
 export async function acceptedAfter(load: JobLoad, from: number, what: string): Promise<void> {
   await waitFor(
-    async () => (load.acceptedSince(from) >= ACCEPTED_AFTER_FAULT ? true : undefined),
+    () => (load.acceptedSince(from) >= ACCEPTED_AFTER_FAULT ? true : undefined),
     RECOVERY_TIMEOUT_MS,
     `the producer to accept ${ACCEPTED_AFTER_FAULT} jobs ${what}`,
   );

@@ -120,7 +120,7 @@ describe('RabbitMQ layer (real broker)', () => {
     await startConsumer();
     await publisher.publish(MessageType.imageJob, 'stuck', { n: 1 });
     await publisher.publish(MessageType.imageJob, 'quick', { n: 2 });
-    await waitFor(async () => (seen.length === 2 ? true : undefined));
+    await waitFor(() => (seen.length === 2 ? true : undefined));
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(await depth(topology.jobsQueue)).toBe(0);
     // The consumer's process "dies": its connection goes away with one handler unfinished.
@@ -137,7 +137,7 @@ describe('RabbitMQ layer (real broker)', () => {
     };
     await startConsumer();
     await publisher.publish(MessageType.imageJob, 'retry-me', { n: 7 });
-    await waitFor(async () => (seen.length === 2 ? true : undefined));
+    await waitFor(() => (seen.length === 2 ? true : undefined));
     expect(seen.map((s) => s.delivery)).toEqual([1, 2]);
     expect(await depth(topology.jobsDeadLetterQueue)).toBe(0);
   });
@@ -179,7 +179,7 @@ describe('RabbitMQ layer (real broker)', () => {
     };
     await startConsumer();
     await publisher.publish(MessageType.imageJob, 'in-flight', { n: 1 });
-    await waitFor(async () => (seen.length === 1 ? true : undefined));
+    await waitFor(() => (seen.length === 1 ? true : undefined));
     await microservice!.close();
     microservice = undefined;
     expect(finished).toBe(true);
@@ -192,12 +192,12 @@ describe('RabbitMQ layer (real broker)', () => {
   it('consumes again after the broker cancels its consumer (queue deleted, then declared again)', async () => {
     const transport = await startConsumer();
     await publisher.publish(MessageType.imageJob, 'before', { n: 1 });
-    await waitFor(async () => (seen.length === 1 ? true : undefined), 10_000, 'the first message');
+    await waitFor(() => (seen.length === 1 ? true : undefined), 10_000, 'the first message');
     await channel.deleteQueue(topology.jobsQueue);
-    await waitFor(async () => (transport.isConsuming ? undefined : true), 10_000, 'the transport to notice the cancelled consumer');
+    await waitFor(() => (transport.isConsuming ? undefined : true), 10_000, 'the transport to notice the cancelled consumer');
     await topology.declare(connection.current!);
     await publisher.publish(MessageType.imageJob, 'after', { n: 2 });
-    await waitFor(async () => (seen.length === 2 ? true : undefined), 20_000, 'the message published after the queue came back');
+    await waitFor(() => (seen.length === 2 ? true : undefined), 20_000, 'the message published after the queue came back');
     expect(seen.map((s) => (s.payload as { n: number }).n)).toEqual([1, 2]);
     expect(transport.isConsuming).toBe(true);
   });
@@ -205,14 +205,14 @@ describe('RabbitMQ layer (real broker)', () => {
   it('consumes again after the broker closes its channel (a precondition failure on it)', async () => {
     await startConsumer();
     await publisher.publish(MessageType.imageJob, 'before', { n: 1 });
-    await waitFor(async () => (seen.length === 1 ? true : undefined), 10_000, 'the first message');
+    await waitFor(() => (seen.length === 1 ? true : undefined), 10_000, 'the first message');
     const closed = consumerChannel();
     const closedByBroker = new Promise<Error>((resolve) => closed.once('error', resolve));
     // Acking a delivery tag the channel never had: the broker closes the channel (406 PRECONDITION_FAILED).
     closed.ack({ fields: { deliveryTag: 999_999 } } as GetMessage);
     expect((await closedByBroker).message).toContain('PRECONDITION_FAILED');
     await publisher.publish(MessageType.imageJob, 'after', { n: 2 });
-    await waitFor(async () => (seen.length === 2 ? true : undefined), 20_000, 'the message published after the channel closed');
+    await waitFor(() => (seen.length === 2 ? true : undefined), 20_000, 'the message published after the channel closed');
     expect(consumerChannel()).not.toBe(closed);
   });
 
@@ -223,7 +223,7 @@ describe('RabbitMQ layer (real broker)', () => {
     await channel.deleteQueue(topology.jobRetryTiers[0].queue);
     await startConsumer(10, 3);
     await publisher.publish(MessageType.imageJob, 'no-delay-queue', { n: 5 });
-    await waitFor(async () => (seen.length === 2 ? true : undefined), 10_000, 'the requeued message');
+    await waitFor(() => (seen.length === 2 ? true : undefined), 10_000, 'the requeued message');
     expect(seen.map((s) => s.delivery)).toEqual([1, 2]);
     await waitFor(async () => ((await depth(topology.jobsQueue)) === 0 ? true : undefined), 5000, 'the jobs queue to drain');
     expect(await depth(topology.jobsDeadLetterQueue)).toBe(0);
@@ -244,7 +244,7 @@ describe('RabbitMQ layer (real broker)', () => {
       expect(runs.outer).toHaveLength(1);
       expect(runs.inner).toEqual([runs.outer[0]]);
       expect(dropBrokerConnections(`${topology.prefix} hooks`)).toBe(1);
-      await waitFor(async () => (runs.outer.length === 2 && own.isConnected ? true : undefined), 20_000, 'the reconnect');
+      await waitFor(() => (runs.outer.length === 2 && own.isConnected ? true : undefined), 20_000, 'the reconnect');
       expect(runs.outer[1]).not.toBe(runs.outer[0]);
       expect(runs.inner).toEqual(runs.outer);
     } finally {

@@ -1,6 +1,6 @@
-import { JobEventMessage, jobEventId } from '@pipeline/contracts';
+import { AuditEntryView, BulkRetryReport, JobEventMessage, jobEventId, JobEventView, JobView } from '@pipeline/contracts';
 import { JobEventsRepository, JobsRepository } from '@pipeline/database';
-import { AmqpConnection, BrokerUnavailableError, Topology } from '@pipeline/messaging';
+import { AmqpConnection, BrokerUnavailableError, DeadLetterReport, Topology } from '@pipeline/messaging';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { connect, Channel, ChannelModel, ConfirmChannel, GetMessage } from 'amqplib';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -10,6 +10,7 @@ import { JobSubmissionService } from '../../apps/producer/src/job-submission.ser
 import { startProducer } from '../../apps/producer/src/producer.app';
 import { makeImage } from '../support/images';
 import { adminFetch } from '../support/api-keys';
+import { AcceptedJob, readBody } from '../support/http';
 import { producerTestConfig } from '../support/producer-config';
 import { AMQP_URL, createTestDatabase, deleteTopology, dropBrokerConnections, makeTempDir, uniqueName, waitFor } from '../support/resources';
 
@@ -65,26 +66,23 @@ describe('Operator actions apply to the attempt they name (real RabbitMQ and Pos
 
   afterEach(() => jest.restoreAllMocks());
 
-  // The API's JSON, loosely typed: the assertions say what it must hold.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const readBody = (response: Response): Promise<any> => response.json();
   const post = (path: string, body?: unknown) =>
     adminFetch(`${base}${path}`, { method: 'POST', ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }) });
-  const jobOf = async (id: string) => readBody(await adminFetch(`${base}/v1/jobs/${id}`));
-  const timelineOf = async (id: string) => ((await readBody(await adminFetch(`${base}/v1/jobs/${id}/events`))) as Array<{ type: string; attempt: number }>).map((event) => `${event.type}/${event.attempt}`);
+  const jobOf = async (id: string) => readBody<JobView>(await adminFetch(`${base}/v1/jobs/${id}`));
+  const timelineOf = async (id: string) => (await readBody<JobEventView[]>(await adminFetch(`${base}/v1/jobs/${id}/events`))).map((event) => `${event.type}/${event.attempt}`);
   const depth = async (queue: string) => (await channel.checkQueue(queue)).messageCount;
 
   /** The next message for the workers, taken as a worker would take it. */
   async function takeJobMessage(): Promise<{ message: GetMessage; body: { jobId: string; attempt: number } }> {
     const message = await channel.get(topology.jobsQueue, { noAck: true });
     expect(message).not.toBe(false);
-    return { message: message as GetMessage, body: JSON.parse((message as GetMessage).content.toString()) };
+    return { message: message as GetMessage, body: JSON.parse((message as GetMessage).content.toString()) as { jobId: string; attempt: number } };
   }
 
   /** Puts a job message into the dead-letter queue as the transport parks it: the same body and properties. */
   async function park(message: GetMessage): Promise<void> {
     await new Promise<void>((resolve, reject) =>
-      confirmChannel.sendToQueue(topology.jobsDeadLetterQueue, message.content, { ...message.properties, persistent: true }, (error) => (error ? reject(error) : resolve())),
+      confirmChannel.sendToQueue(topology.jobsDeadLetterQueue, message.content, { ...message.properties, persistent: true }, (error?: Error | null) => (error ? reject(error) : resolve())),
     );
   }
 
@@ -109,7 +107,7 @@ describe('Operator actions apply to the attempt they name (real RabbitMQ and Pos
   async function gaveUpAndParked(): Promise<string> {
     const accepted = await post('/v1/jobs', { source: { path: 'photo.jpg' }, operations: [{ op: 'flip' }] });
     expect(accepted.status).toBe(202);
-    const { id } = await readBody(accepted);
+    const { id } = await readBody<AcceptedJob>(accepted);
     const { message, body } = await takeJobMessage();
     expect(body).toMatchObject({ jobId: id, attempt: 1 });
     await events.record([outcome(id, 1, 'failed')]);
@@ -118,8 +116,8 @@ describe('Operator actions apply to the attempt they name (real RabbitMQ and Pos
     return id;
   }
 
-  async function lastAudit(action: string): Promise<{ detail: Record<string, unknown> }> {
-    const [entry] = await readBody(await adminFetch(`${base}/v1/audit?action=${action}&limit=1`));
+  async function lastAudit(action: string): Promise<AuditEntryView> {
+    const [entry] = await readBody<AuditEntryView[]>(await adminFetch(`${base}/v1/audit?action=${action}&limit=1`));
     return entry;
   }
 
@@ -131,7 +129,7 @@ describe('Operator actions apply to the attempt they name (real RabbitMQ and Pos
   it('a purge drops the parked message of an attempt that is over, and the running attempt still succeeds', async () => {
     const id = await gaveUpAndParked();
     const bulk = await post('/v1/jobs/retry-failed', { code: 'SOURCE_UNAVAILABLE' });
-    expect((await readBody(bulk)).retried).toEqual([{ id, attempt: 2 }]);
+    expect((await readBody<BulkRetryReport>(bulk)).retried).toEqual([{ id, attempt: 2 }]);
     expect((await takeJobMessage()).body).toMatchObject({ jobId: id, attempt: 2 });
 
     const purge = await adminFetch(`${base}/v1/dead-letters/jobs`, { method: 'DELETE' });
@@ -151,7 +149,7 @@ describe('Operator actions apply to the attempt they name (real RabbitMQ and Pos
   });
 
   it('a purge of the current attempt\'s message still fails the job with PURGED', async () => {
-    const accepted = await readBody(await post('/v1/jobs', { source: { path: 'photo.jpg' }, operations: [] }));
+    const accepted = await readBody<AcceptedJob>(await post('/v1/jobs', { source: { path: 'photo.jpg' }, operations: [] }));
     const { message } = await takeJobMessage();
     await park(message);
     const purge = await adminFetch(`${base}/v1/dead-letters/jobs`, { method: 'DELETE' });
@@ -191,7 +189,7 @@ describe('Operator actions apply to the attempt they name (real RabbitMQ and Pos
     const id = await gaveUpAndParked();
     const jobs = new JobsRepository(pool);
     const submission = app.get(JobSubmissionService);
-    const actor = { apiKeyId: (await jobOf(id)).apiKeyId, requestId: 'late-confirm' };
+    const actor = { apiKeyId: (await jobOf(id)).apiKeyId!, requestId: 'late-confirm' };
     // The broker takes the message, but its confirm arrives after PUBLISH_TIMEOUT_MS.
     const lateConfirm = jobs.startNextAttempt(id, { reason: 'retried by an operator', retryable: ['failed'], actor }, async (job) => {
       await submission.publish(job, job.attempt);
@@ -199,7 +197,7 @@ describe('Operator actions apply to the attempt they name (real RabbitMQ and Pos
     });
     await expect(lateConfirm).rejects.toThrow('did not confirm within 2000 ms');
     expect(await jobOf(id)).toMatchObject({ status: 'failed', attempt: 1, error: { code: 'SOURCE_UNAVAILABLE' } });
-    expect((await pool.query('SELECT attempt_seq FROM jobs WHERE id = $1', [id])).rows[0].attempt_seq).toBe(2);
+    expect((await pool.query<{ attempt_seq: number }>('SELECT attempt_seq FROM jobs WHERE id = $1', [id])).rows[0].attempt_seq).toBe(2);
 
     // A worker runs the late message all the same: its events name an attempt the job never reached.
     const { body: late } = await takeJobMessage();
@@ -212,7 +210,7 @@ describe('Operator actions apply to the attempt they name (real RabbitMQ and Pos
     expect(retry.status).toBe(202);
     expect(await readBody(retry)).toEqual({ id, status: 'queued', attempt: 3 });
     expect((await takeJobMessage()).body).toMatchObject({ jobId: id, attempt: 3 });
-    const { rows } = await pool.query('SELECT attempt_seq, published_at FROM jobs WHERE id = $1', [id]);
+    const { rows } = await pool.query<{ attempt_seq: number; published_at: Date }>('SELECT attempt_seq, published_at FROM jobs WHERE id = $1', [id]);
     expect(rows[0].attempt_seq).toBe(3);
     expect(rows[0].published_at.getTime()).toBeGreaterThanOrEqual(before.getTime() - 1000);
 
@@ -240,7 +238,7 @@ describe('Operator actions apply to the attempt they name (real RabbitMQ and Pos
 
     const replay = await post('/v1/dead-letters/jobs/replay');
     expect(replay.status).toBe(200);
-    const report = await readBody(replay);
+    const report = await readBody<DeadLetterReport>(replay);
     expect(report).toMatchObject({ done: [first], kept: [], dropped: [] });
     expect(report.stoppedBecause).toMatch(new RegExp(`^the channel to RabbitMQ closed before message ${first} could be taken out of the queue`));
     expect((await lastAudit('dead-letters.jobs.replayed')).detail).toEqual({ limit: 1000, done: 1, kept: 0, dropped: 0, stoppedBecause: report.stoppedBecause });

@@ -1,13 +1,14 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { ROUTE_SCOPES } from '@pipeline/contracts';
+import { ApiKeyView, AuditEntryView, BulkRetryReport, CreatedApiKey, JobEventView, JobView, ROUTE_SCOPES } from '@pipeline/contracts';
 import { MetricsServer } from '@pipeline/metrics';
-import { Topology } from '@pipeline/messaging';
+import { DeadLetterReport, Topology } from '@pipeline/messaging';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Pool } from 'pg';
 import { startProducer } from '../../apps/producer/src/producer.app';
 import { adminFetch, fetchAs, TEST_ADMIN_KEY } from '../support/api-keys';
+import { AcceptedJob, readBody, readError } from '../support/http';
 import { makeImage } from '../support/images';
 import { producerTestConfig } from '../support/producer-config';
 import { createTestDatabase, deleteTopology, makeTempDir, uniqueName } from '../support/resources';
@@ -25,14 +26,12 @@ describe('Who may do what: API keys, scopes, isolation and limits (two producers
   const prefix = uniqueName('auth');
   let config: (extra: Record<string, string>) => ReturnType<typeof producerTestConfig>;
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const readBody = (response: Response): Promise<any> => response.json();
   const jobBody = (path = 'photo.jpg') => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ source: { path }, operations: [{ op: 'grayscale' }] }) });
 
-  async function createKey(body: Record<string, unknown>): Promise<{ id: string; key: string; name: string; expiresAt: string | null }> {
+  async function createKey(body: Record<string, unknown>): Promise<CreatedApiKey> {
     const response = await adminFetch(`${firstUrl}/v1/keys`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     expect(response.status).toBe(201);
-    return readBody(response);
+    return readBody<CreatedApiKey>(response);
   }
 
   beforeAll(async () => {
@@ -73,7 +72,7 @@ describe('Who may do what: API keys, scopes, isolation and limits (two producers
       const missing = await fetch(url, { method });
       expect({ route, status: missing.status }).toEqual({ route, status: 401 });
       expect(missing.headers.get('www-authenticate')).toBe('Bearer realm="image-pipeline"');
-      expect((await readBody(missing)).message).toContain('Authorization: Bearer');
+      expect((await readError(missing)).message).toContain('Authorization: Bearer');
       for (const wrong of wrongKeys) {
         const refused = await fetchAs(wrong)(url, { method });
         expect({ route, status: refused.status }).toEqual({ route, status: 401 });
@@ -88,25 +87,25 @@ describe('Who may do what: API keys, scopes, isolation and limits (two producers
     const created = await createKey({ name: 'reporting', scopes: ['jobs:read'] });
     expect(created.key).toMatch(/^ipk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
     expect(created).toMatchObject({ name: 'reporting', scopes: ['jobs:read'], revokedAt: null, prefix: `${created.key.slice(0, 20)}_…` });
-    const listed = await readBody(await adminFetch(`${secondUrl}/v1/keys`));
-    expect(listed.find((key: { id: string }) => key.id === created.id)).toMatchObject({ name: 'reporting', scopes: ['jobs:read'] });
-    expect(listed.find((key: { prefix: string | null }) => key.prefix === null)).toMatchObject({ name: 'bootstrap admin (ADMIN_API_KEY)', scopes: ['admin'] });
+    const listed = await readBody<ApiKeyView[]>(await adminFetch(`${secondUrl}/v1/keys`));
+    expect(listed.find((key) => key.id === created.id)).toMatchObject({ name: 'reporting', scopes: ['jobs:read'] });
+    expect(listed.find((key) => key.prefix === null)).toMatchObject({ name: 'bootstrap admin (ADMIN_API_KEY)', scopes: ['admin'] });
     expect(JSON.stringify(listed)).not.toContain(created.key);
-    const { rows } = await pool.query('SELECT key_hash, row_to_json(k)::text AS everything FROM api_keys k WHERE id = $1', [created.id]);
+    const { rows } = await pool.query<{ key_hash: Buffer; everything: string }>('SELECT key_hash, row_to_json(k)::text AS everything FROM api_keys k WHERE id = $1', [created.id]);
     expect(rows[0].key_hash.equals(createHash('sha256').update(created.key).digest())).toBe(true);
     expect(rows[0].everything).not.toContain(created.key.slice(21));
-    const everywhere = await pool.query("SELECT string_agg(row_to_json(j)::text, '') AS text FROM jobs j");
+    const everywhere = await pool.query<{ text: string | null }>("SELECT string_agg(row_to_json(j)::text, '') AS text FROM jobs j");
     expect(everywhere.rows[0].text ?? '').not.toContain(TEST_ADMIN_KEY);
     const bad = await adminFetch(`${firstUrl}/v1/keys`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: '', scopes: ['jobs:delete'] }) });
     expect(bad.status).toBe(400);
-    expect((await readBody(bad)).message).toEqual(expect.arrayContaining(['each of scopes must be one of jobs:write, jobs:read, admin', 'name must be longer than or equal to 1 characters']));
+    expect((await readError(bad)).message).toEqual(expect.arrayContaining(['each of scopes must be one of jobs:write, jobs:read, admin', 'name must be longer than or equal to 1 characters']));
   });
 
   it('answers 403 at every scope boundary', async () => {
     const writer = fetchAs((await createKey({ name: 'uploader', scopes: ['jobs:write'] })).key);
     const reader = fetchAs((await createKey({ name: 'viewer', scopes: ['jobs:read'] })).key);
     const both = fetchAs((await createKey({ name: 'app', scopes: ['jobs:write', 'jobs:read'] })).key);
-    const accepted = await readBody(await writer(`${firstUrl}/v1/jobs`, jobBody()));
+    const accepted = await readBody<AcceptedJob>(await writer(`${firstUrl}/v1/jobs`, jobBody()));
     expect(accepted.status).toBe('queued');
     expect((await writer(`${firstUrl}/v1/jobs/${accepted.id}`)).status).toBe(403);
     expect((await writer(`${firstUrl}/v1/jobs`)).status).toBe(403);
@@ -127,7 +126,7 @@ describe('Who may do what: API keys, scopes, isolation and limits (two producers
     ]) {
       const refused = await both(`${firstUrl}${path}`, { method });
       expect({ method, path, status: refused.status }).toEqual({ method, path, status: 403 });
-      expect((await readBody(refused)).message).toBe('this API key lacks the scope admin');
+      expect((await readError(refused)).message).toBe('this API key lacks the scope admin');
     }
     for (const caller of [writer, reader, both]) expect((await caller(`${firstUrl}/v1/presets`)).status).toBe(200);
     expect(await readBody(await reader(`${firstUrl}/v1/keys/me`))).toMatchObject({ name: 'viewer', scopes: ['jobs:read'], limits: { requestsPerWindow: 1200, jobsInFlight: 1000 } });
@@ -139,30 +138,30 @@ describe('Who may do what: API keys, scopes, isolation and limits (two producers
     const bob = await createKey({ name: 'bob', scopes: ['jobs:write', 'jobs:read'] });
     const asAlice = fetchAs(alice.key);
     const asBob = fetchAs(bob.key);
-    const job = await readBody(await asAlice(`${firstUrl}/v1/jobs`, jobBody()));
+    const job = await readBody<AcceptedJob>(await asAlice(`${firstUrl}/v1/jobs`, jobBody()));
     for (const path of [`/v1/jobs/${job.id}`, `/v1/jobs/${job.id}/events`, `/v1/jobs/${job.id}/result`, `/v1/jobs/${job.id}/result/default`]) {
       const hidden = await asBob(`${secondUrl}${path}`);
       expect({ path, status: hidden.status }).toEqual({ path, status: 404 });
-      expect((await readBody(hidden)).message).toBe(`job ${job.id} does not exist`);
+      expect((await readError(hidden)).message).toBe(`job ${job.id} does not exist`);
     }
     expect(await readBody(await asAlice(`${secondUrl}/v1/jobs/${job.id}`))).toMatchObject({ id: job.id, status: 'queued', apiKeyId: alice.id });
-    expect((await readBody(await asBob(`${firstUrl}/v1/jobs`))).map((j: { id: string }) => j.id)).not.toContain(job.id);
-    expect((await readBody(await asAlice(`${firstUrl}/v1/jobs`))).map((j: { id: string }) => j.id)).toEqual([job.id]);
-    expect((await readBody(await adminFetch(`${firstUrl}/v1/jobs?limit=500`))).map((j: { id: string }) => j.id)).toContain(job.id);
+    expect((await readBody<JobView[]>(await asBob(`${firstUrl}/v1/jobs`))).map((j) => j.id)).not.toContain(job.id);
+    expect((await readBody<JobView[]>(await asAlice(`${firstUrl}/v1/jobs`))).map((j) => j.id)).toEqual([job.id]);
+    expect((await readBody<JobView[]>(await adminFetch(`${firstUrl}/v1/jobs?limit=500`))).map((j) => j.id)).toContain(job.id);
     expect(await readBody(await adminFetch(`${firstUrl}/v1/jobs/${job.id}`))).toMatchObject({ apiKeyId: alice.id });
 
     const idempotent = (caller: typeof asAlice, path: string) => caller(`${firstUrl}/v1/jobs`, { ...jobBody(path), headers: { 'content-type': 'application/json', 'idempotency-key': 'order-42' } });
-    const aliceFirst = await readBody(await idempotent(asAlice, 'photo.jpg'));
+    const aliceFirst = await readBody<AcceptedJob>(await idempotent(asAlice, 'photo.jpg'));
     const bobFirst = await idempotent(asBob, 'photo.jpg');
     expect(bobFirst.status).toBe(202);
-    expect((await readBody(bobFirst)).id).not.toBe(aliceFirst.id);
-    expect((await readBody(await idempotent(asAlice, 'photo.jpg'))).id).toBe(aliceFirst.id);
+    expect((await readBody<AcceptedJob>(bobFirst)).id).not.toBe(aliceFirst.id);
+    expect((await readBody<AcceptedJob>(await idempotent(asAlice, 'photo.jpg'))).id).toBe(aliceFirst.id);
   });
 
   it("lets a key cancel its own unfinished jobs, not another key's; a finished job is 409; each cancellation is audited", async () => {
     const frank = await createKey({ name: 'frank', scopes: ['jobs:write', 'jobs:read'] });
     const asFrank = fetchAs(frank.key);
-    const job = await readBody(await asFrank(`${firstUrl}/v1/jobs`, jobBody()));
+    const job = await readBody<AcceptedJob>(await asFrank(`${firstUrl}/v1/jobs`, jobBody()));
     const cancel = (caller: typeof asFrank, id: string) => caller(`${secondUrl}/v1/jobs/${id}/cancel`, { method: 'POST', headers: { 'x-request-id': `req-cancel-${id}` } });
 
     const reader = fetchAs((await createKey({ name: 'frank-reader', scopes: ['jobs:read'] })).key);
@@ -170,23 +169,23 @@ describe('Who may do what: API keys, scopes, isolation and limits (two producers
     const stranger = fetchAs((await createKey({ name: 'stranger', scopes: ['jobs:write', 'jobs:read'] })).key);
     const hidden = await cancel(stranger, job.id);
     expect(hidden.status).toBe(404);
-    expect((await readBody(hidden)).message).toBe(`job ${job.id} does not exist`);
+    expect((await readError(hidden)).message).toBe(`job ${job.id} does not exist`);
 
     const cancelled = await cancel(asFrank, job.id);
     expect(cancelled.status).toBe(200);
     expect(await readBody(cancelled)).toMatchObject({ id: job.id, status: 'failed', error: { code: 'CANCELLED', message: 'Cancelled before it finished' } });
     const again = await cancel(asFrank, job.id);
     expect(again.status).toBe(409);
-    expect((await readBody(again)).message).toBe(`job ${job.id} is failed already; only a queued or processing job can be cancelled`);
-    const timeline = await readBody(await asFrank(`${firstUrl}/v1/jobs/${job.id}/events`));
+    expect((await readError(again)).message).toBe(`job ${job.id} is failed already; only a queued or processing job can be cancelled`);
+    const timeline = await readBody<JobEventView[]>(await asFrank(`${firstUrl}/v1/jobs/${job.id}/events`));
     expect(timeline.at(-1)).toMatchObject({ type: 'failed', detail: { code: 'CANCELLED', apiKeyId: frank.id, requestId: `req-cancel-${job.id}` } });
 
     // An admin may cancel anyone's job.
-    const other = await readBody(await asFrank(`${firstUrl}/v1/jobs`, jobBody()));
+    const other = await readBody<AcceptedJob>(await asFrank(`${firstUrl}/v1/jobs`, jobBody()));
     expect((await adminFetch(`${firstUrl}/v1/jobs/${other.id}/cancel`, { method: 'POST' })).status).toBe(200);
-    const audit = await readBody(await adminFetch(`${firstUrl}/v1/audit?action=job.cancelled`));
-    expect(audit.find((entry: { target: string }) => entry.target === job.id)).toMatchObject({ apiKeyId: frank.id, apiKeyName: 'frank', requestId: `req-cancel-${job.id}`, detail: { attempt: 1, previousStatus: 'queued' } });
-    expect(audit.find((entry: { target: string }) => entry.target === other.id)).toMatchObject({ apiKeyName: 'bootstrap admin (ADMIN_API_KEY)' });
+    const audit = await readBody<AuditEntryView[]>(await adminFetch(`${firstUrl}/v1/audit?action=job.cancelled`));
+    expect(audit.find((entry) => entry.target === job.id)).toMatchObject({ apiKeyId: frank.id, apiKeyName: 'frank', requestId: `req-cancel-${job.id}`, detail: { attempt: 1, previousStatus: 'queued' } });
+    expect(audit.find((entry) => entry.target === other.id)).toMatchObject({ apiKeyName: 'bootstrap admin (ADMIN_API_KEY)' });
   });
 
   it('refuses a revoked key on the very next request, on every producer', async () => {
@@ -196,16 +195,16 @@ describe('Who may do what: API keys, scopes, isolation and limits (two producers
     expect((await asCarol(`${secondUrl}/v1/jobs`)).status).toBe(200);
     const revoked = await adminFetch(`${firstUrl}/v1/keys/${carol.id}`, { method: 'DELETE' });
     expect(revoked.status).toBe(200);
-    expect((await readBody(revoked)).revokedAt).not.toBeNull();
+    expect((await readBody<ApiKeyView>(revoked)).revokedAt).not.toBeNull();
     expect((await asCarol(`${secondUrl}/v1/jobs`)).status).toBe(401);
     expect((await asCarol(`${firstUrl}/v1/jobs`)).status).toBe(401);
     expect((await adminFetch(`${secondUrl}/v1/keys/${carol.id}`, { method: 'DELETE' })).status).toBe(200);
     expect((await adminFetch(`${firstUrl}/v1/keys/${randomUUID()}`, { method: 'DELETE' })).status).toBe(404);
     const bootstrap = await adminFetch(`${firstUrl}/v1/keys/00000000-0000-4000-8000-000000000000`, { method: 'DELETE' });
     expect(bootstrap.status).toBe(409);
-    expect((await readBody(bootstrap)).message).toContain('change ADMIN_API_KEY');
-    const listed = await readBody(await adminFetch(`${firstUrl}/v1/keys`));
-    expect(listed.find((key: { id: string }) => key.id === carol.id).lastUsedAt).not.toBeNull();
+    expect((await readError(bootstrap)).message).toContain('change ADMIN_API_KEY');
+    const listed = await readBody<ApiKeyView[]>(await adminFetch(`${firstUrl}/v1/keys`));
+    expect(listed.find((key) => key.id === carol.id)?.lastUsedAt).not.toBeNull();
   });
 
   it('refuses a key once it expired, on every producer, saying so; refuses an expiry that is not in the future', async () => {
@@ -219,7 +218,7 @@ describe('Who may do what: API keys, scopes, isolation and limits (two producers
     for (const url of [firstUrl, secondUrl]) {
       const refused = await asExpiring(`${url}/v1/jobs`);
       expect(refused.status).toBe(401);
-      expect((await readBody(refused)).message).toMatch(/^the API key expired at \d{4}-\d\d-\d\dT/);
+      expect((await readError(refused)).message).toMatch(/^the API key expired at \d{4}-\d\d-\d\dT/);
     }
     for (const [body, problem] of [
       [{ expiresAt: new Date(Date.now() - 1000).toISOString() }, 'expiresAt must be in the future'],
@@ -227,41 +226,41 @@ describe('Who may do what: API keys, scopes, isolation and limits (two producers
     ]) {
       const bad = await adminFetch(`${firstUrl}/v1/keys`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'late', scopes: ['jobs:read'], ...(body as object) }) });
       expect(bad.status).toBe(400);
-      expect((await readBody(bad)).message).toEqual([expect.stringContaining(problem as string)]);
+      expect((await readError(bad)).message).toEqual([expect.stringContaining(problem as string)]);
     }
   });
 
   it('rotates a key: a new secret, the old one working for the overlap only, the same id, scopes and jobs', async () => {
     const rotating = await createKey({ name: 'rotating', scopes: ['jobs:write', 'jobs:read'], jobsInFlight: 50 });
-    const job = await readBody(await fetchAs(rotating.key)(`${firstUrl}/v1/jobs`, jobBody()));
+    const job = await readBody<AcceptedJob>(await fetchAs(rotating.key)(`${firstUrl}/v1/jobs`, jobBody()));
     const rotate = (id: string, body: Record<string, unknown>, url = firstUrl) =>
       adminFetch(`${url}/v1/keys/${id}/rotate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
     const first = await rotate(rotating.id, {});
     expect(first.status).toBe(200);
-    const second = await readBody(first);
+    const second = await readBody<CreatedApiKey>(first);
     expect(second.key).toMatch(/^ipk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
     expect(second.key).not.toBe(rotating.key);
     expect(second).toMatchObject({ id: rotating.id, name: 'rotating', scopes: ['jobs:write', 'jobs:read'], limits: { jobsInFlight: 50 }, expiresAt: null });
     // The default overlap is an hour.
-    const overlapMs = new Date(second.previousSecretExpiresAt).getTime() - new Date(second.rotatedAt).getTime();
+    const overlapMs = new Date(second.previousSecretExpiresAt!).getTime() - new Date(second.rotatedAt!).getTime();
     expect(Math.abs(overlapMs - 3_600_000)).toBeLessThan(1000);
     for (const key of [rotating.key, second.key]) {
       expect(await readBody(await fetchAs(key)(`${secondUrl}/v1/jobs/${job.id}`))).toMatchObject({ id: job.id, apiKeyId: rotating.id });
     }
-    const { rows } = await pool.query('SELECT key_hash FROM api_keys WHERE id = $1', [rotating.id]);
+    const { rows } = await pool.query<{ key_hash: Buffer }>('SELECT key_hash FROM api_keys WHERE id = $1', [rotating.id]);
     expect(rows[0].key_hash.equals(createHash('sha256').update(second.key).digest())).toBe(true);
 
     // A rotation without overlap stops the replaced secret at once; the one replaced before stops too.
-    const third = await readBody(await rotate(rotating.id, { overlapSeconds: 0, expiresAt: new Date(Date.now() + 86_400_000).toISOString() }, secondUrl));
-    expect((await readBody(await fetchAs(second.key)(`${firstUrl}/v1/jobs`))).message).toMatch(/^the API key was rotated and its old secret stopped working at /);
+    const third = await readBody<CreatedApiKey>(await rotate(rotating.id, { overlapSeconds: 0, expiresAt: new Date(Date.now() + 86_400_000).toISOString() }, secondUrl));
+    expect((await readError(await fetchAs(second.key)(`${firstUrl}/v1/jobs`))).message).toMatch(/^the API key was rotated and its old secret stopped working at /);
     expect((await fetchAs(rotating.key)(`${firstUrl}/v1/jobs`)).status).toBe(401);
     expect(await readBody(await fetchAs(third.key)(`${firstUrl}/v1/keys/me`))).toMatchObject({ id: rotating.id, expiresAt: third.expiresAt });
     expect(third.expiresAt).not.toBeNull();
 
     // The replaced secret never outlives the key's own expiry, however long the overlap.
     const shortLived = await createKey({ name: 'short-lived', scopes: ['jobs:read'], expiresAt: new Date(Date.now() + 600_000).toISOString() });
-    const rolled = await readBody(await rotate(shortLived.id, { overlapSeconds: 86_400 }));
+    const rolled = await readBody<CreatedApiKey>(await rotate(shortLived.id, { overlapSeconds: 86_400 }));
     expect(rolled.previousSecretExpiresAt).toBe(shortLived.expiresAt);
     expect(rolled.expiresAt).toBeNull();
 
@@ -269,11 +268,11 @@ describe('Who may do what: API keys, scopes, isolation and limits (two producers
     expect((await rotate(rotating.id, { overlapSeconds: 8 * 86_400 })).status).toBe(400);
     const bootstrap = await rotate('00000000-0000-4000-8000-000000000000', {});
     expect(bootstrap.status).toBe(409);
-    expect((await readBody(bootstrap)).message).toContain('cannot be rotated here: change ADMIN_API_KEY');
+    expect((await readError(bootstrap)).message).toContain('cannot be rotated here: change ADMIN_API_KEY');
     expect((await adminFetch(`${firstUrl}/v1/keys/${rotating.id}`, { method: 'DELETE' })).status).toBe(200);
     const revoked = await rotate(rotating.id, {});
     expect(revoked.status).toBe(409);
-    expect((await readBody(revoked)).message).toBe(`API key ${rotating.id} is revoked and cannot be rotated; create a new key`);
+    expect((await readError(revoked)).message).toBe(`API key ${rotating.id} is revoked and cannot be rotated; create a new key`);
     expect((await fetchAs(third.key)(`${firstUrl}/v1/jobs`)).status).toBe(401);
   });
 
@@ -297,7 +296,7 @@ describe('Who may do what: API keys, scopes, isolation and limits (two producers
       expect(retryAfter).toBeGreaterThanOrEqual(1);
       // Refused requests count too: the wait reaches into the next window, never past it.
       expect(retryAfter).toBeLessThanOrEqual(2 * WINDOW_S);
-      expect((await readBody(limited)).message).toBe(`this API key made more than 5 requests in the last 3600 s; try again in ${retryAfter} s`);
+      expect((await readError(limited)).message).toBe(`this API key made more than 5 requests in the last 3600 s; try again in ${retryAfter} s`);
     }
     // Other keys are not affected.
     expect((await adminFetch(`${firstUrl}/v1/jobs`)).status).toBe(200);
@@ -326,7 +325,7 @@ describe('Who may do what: API keys, scopes, isolation and limits (two producers
       const after = await slider(`${url}/v1/keys/me`);
       expect(after.status).toBe(429);
       expect(Number(after.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-      expect((await readBody(after)).message).toMatch(/^this API key made more than 4 requests in the last 4 s; try again in \d+ s$/);
+      expect((await readError(after)).message).toMatch(/^this API key made more than 4 requests in the last 4 s; try again in \d+ s$/);
     } finally {
       await short.close();
     }
@@ -340,10 +339,10 @@ describe('Who may do what: API keys, scopes, isolation and limits (two producers
     const limited = await asErin(`${firstUrl}/v1/jobs`, jobBody());
     expect(limited.status).toBe(429);
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    expect((await readBody(limited)).message).toBe('this API key has 2 jobs queued or processing, and may have at most 2; wait for some to finish');
+    expect((await readError(limited)).message).toBe('this API key has 2 jobs queued or processing, and may have at most 2; wait for some to finish');
     const batch = await asErin(`${secondUrl}/v1/jobs/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jobs: [{ source: { path: 'photo.jpg' } }] }) });
     expect(batch.status).toBe(429);
-    expect((await readBody(await asErin(`${firstUrl}/v1/jobs`))).length).toBe(2);
+    expect((await readBody<JobView[]>(await asErin(`${firstUrl}/v1/jobs`))).length).toBe(2);
     await pool.query("UPDATE jobs SET status = 'succeeded' WHERE api_key_id = $1", [erin.id]);
     expect((await asErin(`${firstUrl}/v1/jobs`, jobBody())).status).toBe(202);
   });
@@ -376,7 +375,7 @@ describe('Who may do what: API keys, scopes, isolation and limits (two producers
       fetchAs(ops.key)(`${secondUrl}${path}`, { ...init, headers: { ...(init.headers as Record<string, string>), 'x-request-id': requestId } });
     const post = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
-    const created = await readBody(await asOps('/v1/keys', post({ name: 'audited', scopes: ['jobs:write', 'jobs:read'] }), 'req-create'));
+    const created = await readBody<CreatedApiKey>(await asOps('/v1/keys', post({ name: 'audited', scopes: ['jobs:write', 'jobs:read'] }), 'req-create'));
     expect((await asOps(`/v1/keys/${created.id}/rotate`, post({ overlapSeconds: 60 }), 'req-rotate')).status).toBe(200);
     expect((await asOps(`/v1/keys/${created.id}`, { method: 'DELETE' }, 'req-revoke')).status).toBe(200);
     // A second revocation changes nothing, and so is not audited.
@@ -384,13 +383,13 @@ describe('Who may do what: API keys, scopes, isolation and limits (two producers
     // A refused change (the key is revoked) leaves no entry: the entry is written with the change or not at all.
     expect((await asOps(`/v1/keys/${created.id}/rotate`, post({}), 'req-refused')).status).toBe(409);
 
-    const job = await readBody(await adminFetch(`${firstUrl}/v1/jobs`, jobBody()));
+    const job = await readBody<AcceptedJob>(await adminFetch(`${firstUrl}/v1/jobs`, jobBody()));
     await pool.query("UPDATE jobs SET status = 'failed', error_code = 'INTERNAL', error_message = 'test' WHERE id = $1", [job.id]);
     expect((await asOps(`/v1/jobs/${job.id}/retry`, { method: 'POST' }, 'req-retry')).status).toBe(202);
-    const replay = await readBody(await asOps('/v1/dead-letters/jobs/replay?limit=5', { method: 'POST' }, 'req-replay'));
+    const replay = await readBody<DeadLetterReport>(await asOps('/v1/dead-letters/jobs/replay?limit=5', { method: 'POST' }, 'req-replay'));
 
-    const entries = await readBody(await adminFetch(`${firstUrl}/v1/audit?apiKeyId=${ops.id}`));
-    expect(entries.map((entry: { action: string; requestId: string }) => [entry.action, entry.requestId])).toEqual([
+    const entries = await readBody<AuditEntryView[]>(await adminFetch(`${firstUrl}/v1/audit?apiKeyId=${ops.id}`));
+    expect(entries.map((entry) => [entry.action, entry.requestId])).toEqual([
       ['dead-letters.jobs.replayed', 'req-replay'],
       ['job.retried', 'req-retry'],
       ['key.revoked', 'req-revoke'],
@@ -405,18 +404,18 @@ describe('Who may do what: API keys, scopes, isolation and limits (two producers
     expect(replayed).toMatchObject({ target: `${prefix}.jobs.dead`, detail: { limit: 5, done: replay.done.length, kept: replay.kept.length } });
     expect(Number(replayed.id)).toBeGreaterThan(Number(retried.id));
     // The job's timeline names who retried it.
-    const events = await readBody(await adminFetch(`${firstUrl}/v1/jobs/${job.id}/events`));
-    expect(events.find((event: { type: string }) => event.type === 'retried').detail).toMatchObject({ apiKeyId: ops.id, requestId: 'req-retry' });
+    const events = await readBody<JobEventView[]>(await adminFetch(`${firstUrl}/v1/jobs/${job.id}/events`));
+    expect(events.find((event) => event.type === 'retried')?.detail).toMatchObject({ apiKeyId: ops.id, requestId: 'req-retry' });
 
     expect(await readBody(await adminFetch(`${firstUrl}/v1/audit?apiKeyId=${ops.id}&action=key.rotated`))).toEqual([rotated]);
     expect(await readBody(await adminFetch(`${firstUrl}/v1/audit?apiKeyId=${ops.id}&limit=2&before=${retried.id}`))).toEqual([revoked, rotated]);
     const bad = await adminFetch(`${firstUrl}/v1/audit?action=key.exploded`);
     expect(bad.status).toBe(400);
-    expect((await readBody(bad)).message).toEqual([expect.stringContaining('action must be one of key.created')]);
+    expect((await readError(bad)).message).toEqual([expect.stringContaining('action must be one of key.created')]);
   });
 
   it('retries failed jobs in bulk, oldest first, by error code; cancelled ones only when asked for', async () => {
-    const submit = async () => (await readBody(await adminFetch(`${firstUrl}/v1/jobs`, jobBody()))).id as string;
+    const submit = async () => (await readBody<AcceptedJob>(await adminFetch(`${firstUrl}/v1/jobs`, jobBody()))).id;
     const failAs = (id: string, code: string) => pool.query("UPDATE jobs SET status = 'failed', error_code = $2, error_message = 'test' WHERE id = $1", [id, code]);
     const older = await submit();
     const newer = await submit();
@@ -432,19 +431,19 @@ describe('Who may do what: API keys, scopes, isolation and limits (two producers
     const byCode = await retryFailed({ code: 'SOURCE_UNAVAILABLE', limit: 1 });
     expect(byCode.status).toBe(200);
     expect(await readBody(byCode)).toEqual({ retried: [{ id: older, attempt: 2 }], skipped: [] });
-    const rest = await readBody(await retryFailed({ limit: 1000 }));
-    expect(rest.retried.map((job: { id: string }) => job.id)).toEqual(expect.arrayContaining([newer, other]));
-    expect(rest.retried.map((job: { id: string }) => job.id)).not.toContain(cancelled);
+    const rest = await readBody<BulkRetryReport>(await retryFailed({ limit: 1000 }));
+    expect(rest.retried.map((job) => job.id)).toEqual(expect.arrayContaining([newer, other]));
+    expect(rest.retried.map((job) => job.id)).not.toContain(cancelled);
     for (const id of [older, newer, other]) expect(await readBody(await adminFetch(`${firstUrl}/v1/jobs/${id}`))).toMatchObject({ status: 'queued', attempt: 2 });
     expect(await readBody(await adminFetch(`${firstUrl}/v1/jobs/${cancelled}`))).toMatchObject({ status: 'failed', error: { code: 'CANCELLED' } });
-    const asked = await readBody(await retryFailed({ code: 'CANCELLED' }));
-    expect(asked.retried.map((job: { id: string }) => job.id)).toContain(cancelled);
-    const audit = await readBody(await adminFetch(`${firstUrl}/v1/audit?action=job.retried`));
-    expect(audit.filter((entry: { requestId: string; target: string }) => entry.requestId === 'req-bulk' && [older, newer, other, cancelled].includes(entry.target))).toHaveLength(4);
+    const asked = await readBody<BulkRetryReport>(await retryFailed({ code: 'CANCELLED' }));
+    expect(asked.retried.map((job) => job.id)).toContain(cancelled);
+    const audit = await readBody<AuditEntryView[]>(await adminFetch(`${firstUrl}/v1/audit?action=job.retried`));
+    expect(audit.filter((entry) => entry.requestId === 'req-bulk' && [older, newer, other, cancelled].includes(entry.target))).toHaveLength(4);
 
     const bad = await retryFailed({ code: 'EXPLODED', limit: 0 });
     expect(bad.status).toBe(400);
-    expect((await readBody(bad)).message).toEqual(expect.arrayContaining([expect.stringContaining('code must be one of INVALID_IMAGE'), 'limit must not be less than 1']));
+    expect((await readError(bad)).message).toEqual(expect.arrayContaining([expect.stringContaining('code must be one of INVALID_IMAGE'), 'limit must not be less than 1']));
   });
 
   it('says on the API port only whether it is ready, unless an admin key asks; the metrics port says which dependency is up', async () => {

@@ -183,7 +183,7 @@ describe('Producer against hostile and aborted uploads (real RabbitMQ and Postgr
       ].join('\r\n'),
     );
     socket.write(body.subarray(0, cutAt));
-    await waitFor(async () => (started() ? true : undefined), 20_000, `the producer to start storing the upload to abandon ${what}`);
+    await waitFor(() => (started() ? true : undefined), 20_000, `the producer to start storing the upload to abandon ${what}`);
     leave(socket);
     await new Promise<void>((resolve) => (socket.destroyed ? resolve() : socket.once('close', () => resolve())));
   }
@@ -210,8 +210,8 @@ describe('Producer against hostile and aborted uploads (real RabbitMQ and Postgr
     ];
     const cleanedUp = async (what: string) => {
       const left = () => storedFiles().filter((file) => !filesBefore.includes(file));
-      await waitFor(async () => (left().length === 0 ? true : undefined), 10_000, `no files left from the upload abandoned ${what} (left: ${left().join(', ')})`);
-      await waitFor(async () => (openStorageFiles().length === 0 ? true : undefined), 10_000, `no open files under the storage folder after the upload abandoned ${what} (open: ${openStorageFiles().join(', ')})`);
+      await waitFor(() => (left().length === 0 ? true : undefined), 10_000, `no files left from the upload abandoned ${what} (left: ${left().join(', ')})`);
+      await waitFor(() => (openStorageFiles().length === 0 ? true : undefined), 10_000, `no open files under the storage folder after the upload abandoned ${what} (open: ${openStorageFiles().join(', ')})`);
     };
     for (let round = 0; round < 3; round++) {
       for (const [index, { parts, cutAt, started }] of cases.entries()) {
@@ -245,10 +245,10 @@ describe('Producer against hostile and aborted uploads (real RabbitMQ and Postgr
       // Take some of the answer, then stop reading: the producer is left with most of the file to send.
       await new Promise<void>((resolve) => socket.once('data', () => resolve()));
       socket.pause();
-      await waitFor(async () => (openStorageFiles().length > 0 ? true : undefined), 10_000, 'the producer to open the result');
+      await waitFor(() => (openStorageFiles().length > 0 ? true : undefined), 10_000, 'the producer to open the result');
       socket.destroy();
     }
-    await waitFor(async () => (openStorageFiles().length === 0 ? true : undefined), 10_000, `no open files under the storage folder (open: ${openStorageFiles().join(', ')})`);
+    await waitFor(() => (openStorageFiles().length === 0 ? true : undefined), 10_000, `no open files under the storage folder (open: ${openStorageFiles().join(', ')})`);
     expect((await fetch(`${base}/health/live`)).status).toBe(200);
   });
 });

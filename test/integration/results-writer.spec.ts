@@ -171,7 +171,7 @@ describe('Results writer (real RabbitMQ and PostgreSQL, in process)', () => {
       try {
         await endWriterSessions();
         await Promise.all(ids.map((id) => publisher.publish(MessageType.jobEvent, `${id}/outcome`, succeeded(id))));
-        await waitFor(async () => (unacked() === ids.length ? true : undefined), 10_000, 'the writer to hold the events');
+        await waitFor(() => (unacked() === ids.length ? true : undefined), 10_000, 'the writer to hold the events');
         // Several retries' worth of refusals, past what the delivery limit (2) would allow if it requeued.
         await new Promise((resolve) => setTimeout(resolve, 3000));
         expect(unacked()).toBe(ids.length);
@@ -186,7 +186,7 @@ describe('Results writer (real RabbitMQ and PostgreSQL, in process)', () => {
       const { rows } = await pool.query<{ job_id: string; outcomes: number }>("SELECT job_id, count(*)::int AS outcomes FROM job_events WHERE job_id = ANY($1) AND type = 'succeeded' GROUP BY job_id", [ids]);
       expect(rows.map((row) => row.outcomes)).toEqual(ids.map(() => 1));
       expect(await parked()).toBe(before);
-      await waitFor(async () => (unacked() === 0 ? true : undefined), 10_000, 'the events to be acked');
+      await waitFor(() => (unacked() === 0 ? true : undefined), 10_000, 'the events to be acked');
     } finally {
       await admin.end();
     }

@@ -1,7 +1,8 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { secondsUntilNextUtcDay } from '@pipeline/auth';
 import { ApiKeysRepository, BOOTSTRAP_ADMIN_KEY_ID, EXPIRY_LOCK_KEY, JobsRepository } from '@pipeline/database';
-import { AmqpConnection, Topology } from '@pipeline/messaging';
+import { ApiKeySelfView, CreatedApiKey, JobView } from '@pipeline/contracts';
+import { AmqpConnection, DeadLetterReport, Topology } from '@pipeline/messaging';
 import { loadConfig, WorkerConfig, WriterConfig } from '@pipeline/platform';
 import { FilesystemBlobStorage, StorageKeys } from '@pipeline/storage';
 import { connect } from 'amqplib';
@@ -15,6 +16,8 @@ import { startProducer } from '../../apps/producer/src/producer.app';
 import { ExpirySweeper } from '../../apps/results-writer/src/expiry-sweeper.service';
 import { startWriter } from '../../apps/results-writer/src/writer.app';
 import { adminFetch, fetchAs } from '../support/api-keys';
+import { AcceptedJob, readBody, readError } from '../support/http';
+import { stringContaining } from '../support/matchers';
 import { makeImage } from '../support/images';
 import { producerTestConfig } from '../support/producer-config';
 import { PrometheusText } from '../support/prometheus-text';
@@ -79,9 +82,6 @@ describe('Retention and quotas (producer, worker and writer on real RabbitMQ and
     await folder.remove();
   });
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const readBody = (response: Response): Promise<any> => response.json();
-
   async function createKey(limits: Record<string, number>): Promise<string> {
     const response = await adminFetch(`${base}/v1/keys`, {
       method: 'POST',
@@ -89,7 +89,7 @@ describe('Retention and quotas (producer, worker and writer on real RabbitMQ and
       body: JSON.stringify({ name: `quota-${randomUUID().slice(0, 8)}`, scopes: ['jobs:write', 'jobs:read'], ...limits }),
     });
     expect(response.status).toBe(201);
-    return (await readBody(response)).key;
+    return (await readBody<CreatedApiKey>(response)).key;
   }
 
   function upload(as: (input: string, init?: RequestInit) => Promise<Response>, operations: unknown[] = [{ op: 'resize', width: 32 }]): Promise<Response> {
@@ -107,13 +107,13 @@ describe('Retention and quotas (producer, worker and writer on real RabbitMQ and
   async function accepted(response: Promise<Response>): Promise<string> {
     const answer = await response;
     expect(answer.status).toBe(202);
-    return (await readBody(answer)).id;
+    return (await readBody<AcceptedJob>(answer)).id;
   }
 
   /** The job once finished, as the API shows it. */
   async function finished(id: string, as = adminFetch) {
     return waitFor(async () => {
-      const job = await readBody(await as(`${base}/v1/jobs/${id}`));
+      const job = await readBody<JobView>(await as(`${base}/v1/jobs/${id}`));
       return job.status === 'succeeded' || job.status === 'failed' ? job : undefined;
     }, 30_000, `job ${id} to finish`);
   }
@@ -141,14 +141,14 @@ describe('Retention and quotas (producer, worker and writer on real RabbitMQ and
 
     for (const refused of [await upload(as), await submitJson(as)]) {
       expect(refused.status).toBe(413);
-      const { message } = await readBody(refused);
+      const { message } = await readError(refused);
       expect(message).toContain('stored-bytes quota');
       expect(message).toContain(`stores ${storedBytes} bytes`);
       expect(message).toContain('may store 1000');
     }
-    expect((await readBody(await as(`${base}/v1/keys/me`))).usage).toEqual({ storedBytes, jobsToday: 1, jobsInFlight: 0 });
+    expect((await readBody<ApiKeySelfView>(await as(`${base}/v1/keys/me`))).usage).toEqual({ storedBytes, jobsToday: 1, jobsInFlight: 0 });
     // Nothing of the refused upload is left behind.
-    expect((await pool.query("SELECT count(*)::int AS n FROM jobs WHERE source->>'kind' = 'upload' AND api_key_id = (SELECT api_key_id FROM jobs WHERE id = $1)", [id])).rows[0].n).toBe(1);
+    expect((await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM jobs WHERE source->>'kind' = 'upload' AND api_key_id = (SELECT api_key_id FROM jobs WHERE id = $1)", [id])).rows[0].n).toBe(1);
   });
 
   it('answers 429 to a key past its jobs per day, with Retry-After to the next midnight UTC and the figures', async () => {
@@ -159,13 +159,13 @@ describe('Retention and quotas (producer, worker and writer on real RabbitMQ and
     expect(refused.status).toBe(429);
     const retryAfter = Number(refused.headers.get('retry-after'));
     expect(Math.abs(retryAfter - secondsUntilNextUtcDay(new Date()))).toBeLessThanOrEqual(5);
-    const { message } = await readBody(refused);
+    const { message } = await readError(refused);
     expect(message).toContain('jobs-per-day quota');
     expect(message).toContain('submitted 2 jobs today');
     expect(message).toContain('may submit 2 a day');
     const batch = await as(`${base}/v1/jobs/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jobs: [{ source: { path: 'photo.jpg' }, operations: [] }] }) });
     expect(batch.status).toBe(429);
-    expect((await readBody(await as(`${base}/v1/keys/me`))).usage.jobsToday).toBe(2);
+    expect((await readBody<ApiKeySelfView>(await as(`${base}/v1/keys/me`))).usage.jobsToday).toBe(2);
   });
 
   it('takes a job that was not accepted after all (its message could not be published) off its key\'s usage again', async () => {
@@ -195,13 +195,13 @@ describe('Retention and quotas (producer, worker and writer on real RabbitMQ and
     await finishedAgo([id], 3 * HOUR);
     expect(await sweeper.sweep()).toBe(true);
 
-    const view = await readBody(await as(`${base}/v1/jobs/${id}`));
+    const view = await readBody<JobView>(await as(`${base}/v1/jobs/${id}`));
     expect(view.outputsExpiredAt).toEqual(expect.any(String));
     expect(view.inputExpiredAt).toEqual(expect.any(String));
     for (const path of [`/v1/jobs/${id}/result`, `/v1/jobs/${id}/result/default`]) {
       const gone = await as(`${base}${path}`);
       expect(gone.status).toBe(410);
-      const body = await readBody(gone);
+      const body = await readError(gone);
       expect(body).toMatchObject({ statusCode: 410, error: 'Gone', expiredAt: view.outputsExpiredAt });
       expect(body.message).toContain(`expired at ${view.outputsExpiredAt}`);
     }
@@ -211,8 +211,8 @@ describe('Retention and quotas (producer, worker and writer on real RabbitMQ and
     // The job that finished just now keeps everything.
     expect((await as(`${base}/v1/jobs/${young}/result`)).status).toBe(200);
     expect(stored(StorageKeys.upload(young))).toBe(true);
-    const youngJob = await readBody(await as(`${base}/v1/jobs/${young}`));
-    expect((await readBody(await as(`${base}/v1/keys/me`))).usage.storedBytes).toBe(photo.length + youngJob.outputs[0].sizeBytes);
+    const youngJob = await readBody<JobView>(await as(`${base}/v1/jobs/${young}`));
+    expect((await readBody<ApiKeySelfView>(await as(`${base}/v1/keys/me`))).usage.storedBytes).toBe(photo.length + youngJob.outputs[0].sizeBytes);
 
     const after = await metrics();
     const delta = (name: string, labels: Record<string, string> = {}) => (after.value(name, labels) ?? 0) - (before.value(name, labels) ?? 0);
@@ -235,8 +235,8 @@ describe('Retention and quotas (producer, worker and writer on real RabbitMQ and
     expect(stored(StorageKeys.upload(id))).toBe(false);
     const retry = await adminFetch(`${base}/v1/jobs/${id}/retry`, { method: 'POST' });
     expect(retry.status).toBe(409);
-    expect((await readBody(retry)).message).toMatch(new RegExp(`^job ${id} cannot run again: its uploaded input expired at .* and was removed`));
-    expect((await readBody(await adminFetch(`${base}/v1/jobs/${id}`))).status).toBe('failed');
+    expect((await readError(retry)).message).toMatch(new RegExp(`^job ${id} cannot run again: its uploaded input expired at .* and was removed`));
+    expect((await readBody<JobView>(await adminFetch(`${base}/v1/jobs/${id}`))).status).toBe('failed');
 
     // Its message parked in the dead-letter queue can never run again either: a replay drops it.
     const broker = await connect(AMQP_URL);
@@ -244,15 +244,15 @@ describe('Retention and quotas (producer, worker and writer on real RabbitMQ and
       const channel = await broker.createConfirmChannel();
       const body = { jobId: id, attempt: 1, source: { kind: 'upload', key: StorageKeys.upload(id) }, operations: [], output: { format: 'png' }, submittedAt: new Date().toISOString() };
       await new Promise<void>((resolve, reject) =>
-        channel.sendToQueue(topology.jobsDeadLetterQueue, Buffer.from(JSON.stringify(body)), { messageId: id, persistent: true }, (error) => (error ? reject(error) : resolve())),
+        channel.sendToQueue(topology.jobsDeadLetterQueue, Buffer.from(JSON.stringify(body)), { messageId: id, persistent: true }, (error?: Error | null) => (error ? reject(error) : resolve())),
       );
     } finally {
       await broker.close();
     }
     const replay = await adminFetch(`${base}/v1/dead-letters/jobs/replay`, { method: 'POST' });
     expect(replay.status).toBe(200);
-    const report = await readBody(replay);
-    expect(report).toMatchObject({ done: [], kept: [], dropped: [{ messageId: id, reason: expect.stringContaining('its uploaded input expired at') }] });
+    const report = await readBody<DeadLetterReport>(replay);
+    expect(report).toMatchObject({ done: [], kept: [], dropped: [{ messageId: id, reason: stringContaining('its uploaded input expired at') }] });
   });
 
   it('never removes the input of an accepted job that has not finished, however old', async () => {
@@ -284,7 +284,7 @@ describe('Retention and quotas (producer, worker and writer on real RabbitMQ and
     const before = (await metrics()).value('pipeline_expiry_job_rows_total') ?? 0;
     expect(await sweeper.sweep()).toBe(true);
     expect((await adminFetch(`${base}/v1/jobs/${old}`)).status).toBe(404);
-    expect((await pool.query('SELECT count(*)::int AS n FROM job_events WHERE job_id = $1', [old])).rows[0].n).toBe(0);
+    expect((await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM job_events WHERE job_id = $1', [old])).rows[0].n).toBe(0);
     expect(stored(StorageKeys.output(old, 1, 'default'))).toBe(false);
     expect((await adminFetch(`${base}/v1/jobs/${recent}/result`)).status).toBe(200);
     expect((await metrics()).value('pipeline_expiry_job_rows_total')).toBe(before + 1);

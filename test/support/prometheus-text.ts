@@ -1,7 +1,6 @@
-// The parser has no types of its own. It checks the whole text (throwing on a line that is not
-// Prometheus' text format) but folds histograms in a way that loses their labels, so samples are
-// looked up here, line by line.
-const parsePrometheusTextFormat: (text: string) => Array<{ name: string; type: string }> = require('parse-prometheus-text-format');
+// The parser checks the whole text (throwing on a line that is not Prometheus' text format) but
+// folds histograms in a way that loses their labels, so samples are looked up here, line by line.
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 
 interface Sample {
   name: string;

@@ -38,7 +38,7 @@ export class TcpProxy {
       upstream.on('error', forget).on('close', forget);
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server!.address() as { port: number }).port;
+    this.port = (this.server.address() as { port: number }).port;
   }
 
   /** Drops every byte in both directions from now on, without closing anything. */

@@ -49,12 +49,12 @@ export async function startTestServices(): Promise<void> {
     await stopTestServices();
     throw error;
   }
-  const node = services.broker!.nodes[0];
+  const node = services.broker.nodes[0];
   Object.assign(process.env, {
     TEST_AMQP_URL: node.url,
     TEST_RABBITMQ_NODE: node.name,
-    TEST_RABBITMQ_DIR: services.broker!.workDir,
-    TEST_DATABASE_BASE_URL: services.postgres!.baseUrl,
+    TEST_RABBITMQ_DIR: services.broker.workDir,
+    TEST_DATABASE_BASE_URL: services.postgres.baseUrl,
     TEST_PG_DIR: services.postgresDir,
   });
 }
