@@ -225,7 +225,7 @@ export class ImageJobHandler {
         const release = () => rm(path, { force: true });
         try {
           const { stream } = await this.storage.openReadStream(job.source.key);
-          await pipeline(stream, createWriteStream(path), { signal: AbortSignal.timeout(Math.max(1, deadline.remainingMs())) });
+          await pipeline(stream, createWriteStream(path), { signal: AbortSignal.timeout(Math.max(1, Math.ceil(deadline.remainingMs()))) });
         } catch (error) {
           await release();
           if (deadline.expired) throw deadline.timeoutError('reading the upload');

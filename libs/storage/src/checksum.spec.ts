@@ -28,6 +28,18 @@ describe('verifyingSha256', () => {
     );
   });
 
+  it('holds the last chunk back until the checksum is known, so that a damaged copy never arrives whole', async () => {
+    const damaged = [Buffer.from('one'), Buffer.from('two'), Buffer.from('three')];
+    const verifier = verifyingSha256('outputs/x', sha256Hex(Buffer.from('onetwothreX')));
+    const passed: Buffer[] = [];
+    verifier.on('data', (chunk: Buffer) => passed.push(chunk));
+    const failed = new Promise((resolve) => verifier.once('error', resolve));
+    for (const chunk of damaged) verifier.write(chunk);
+    verifier.end();
+    expect(await failed).toBeInstanceOf(ChecksumMismatchError);
+    expect(Buffer.concat(passed).toString()).toBe('onetwo');
+  });
+
   it('fails for bytes cut short', async () => {
     await expect(through([chunks[0]], digest)).rejects.toBeInstanceOf(ChecksumMismatchError);
   });

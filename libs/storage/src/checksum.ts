@@ -20,19 +20,24 @@ export class ChecksumMismatchError extends Error {
 
 /**
  * Passes the bytes through unchanged and fails at their end, with ChecksumMismatchError, if
- * their SHA-256 is not `expected` (hex): a reader that streams them on learns it before the
- * last byte, and can break off rather than finish a damaged copy.
+ * their SHA-256 is not `expected` (hex). The last chunk is held back until the checksum is
+ * known: a client reading a damaged copy never receives all of it (a response with a
+ * Content-Length is then visibly cut short), however the failure is reported.
  */
 export function verifyingSha256(key: string, expected: string): Transform {
   const hash = createHash('sha256');
+  let held: Buffer | null = null;
   return new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       hash.update(chunk);
-      callback(null, chunk);
+      const previous = held;
+      held = chunk;
+      callback(null, previous ?? undefined);
     },
     flush(callback) {
       const actual = hash.digest('hex');
-      callback(actual === expected.toLowerCase() ? null : new ChecksumMismatchError(key, expected, actual));
+      if (actual !== expected.toLowerCase()) return callback(new ChecksumMismatchError(key, expected, actual));
+      callback(null, held ?? undefined);
     },
   });
 }
