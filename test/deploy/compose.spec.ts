@@ -214,7 +214,7 @@ describe('docker-compose.yml', () => {
     for (const service of ['producer', 'image-worker', 'results-writer']) {
       expect({ service, env: rendered.services[service].environment }).toEqual({ service, env: expect.objectContaining(s3) });
       // The settings as the app takes them: a bucket, no shared folder needed.
-      const cls = { producer: ProducerConfig, 'image-worker': WorkerConfig, 'results-writer': WriterConfig }[service]!;
+      const cls: new () => { STORAGE_URL: string } = { producer: ProducerConfig, 'image-worker': WorkerConfig, 'results-writer': WriterConfig }[service]!;
       const env = Object.fromEntries(Object.entries(rendered.services[service].environment).filter(([, value]) => value !== '' && value !== null)) as Record<string, string>;
       expect(loadConfig(cls, { ...env, ADMIN_API_KEY: 'q3V8xN1rT6mZ0bL4wY7cK2jH9sF5dApE', AMQP_URL: 'amqp://u:realpassword1@rabbitmq:5672', DATABASE_URL: 'postgres://p:realpassword1@postgres/p' }).STORAGE_URL).toBe('s3://pipeline/blobs');
     }
