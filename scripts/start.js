@@ -31,7 +31,8 @@ const env = {
   IMAGES_DIR: path.join(root, 'data/images'),
   ...process.env,
 };
-mkdirSync(env.STORAGE_DIR, { recursive: true });
+// A bucket (STORAGE_URL=s3://…) needs no folder of this machine.
+if (!/^s3:\/\//.test(env.STORAGE_URL ?? '')) mkdirSync(env.STORAGE_DIR, { recursive: true });
 mkdirSync(env.IMAGES_DIR, { recursive: true });
 
 // The bootstrap admin key: ADMIN_API_KEY if set, else one generated once and kept in a file

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test run from nothing (README, "Test"): installs what the tests need and is
 # missing — Node.js 24 into .tools/, helm and the Kubernetes API schemas into .tools/, and
-# from Debian's packages RabbitMQ, PostgreSQL, Chromium, docker-compose, podman, runc and
-# debootstrap — then `npm ci`, the lint, the containers check and `npm test`. The tests start
+# from Debian's packages RabbitMQ, PostgreSQL, Ceph (monitor, OSD, RADOS gateway), Chromium,
+# docker-compose, podman, runc and debootstrap — then `npm ci`, the lint, the containers check and `npm test`. The tests start
 # RabbitMQ and PostgreSQL of their own (test/support/test-services.ts): the machine's servers,
 # running or not, are left as they are. Needs root for the packages and the containers check.
 set -euo pipefail
@@ -28,6 +28,12 @@ command -v docker-compose >/dev/null || missing+=(docker-compose)
 command -v podman >/dev/null || missing+=(podman)
 command -v runc >/dev/null || missing+=(runc)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
+# A throwaway Ceph (monitor, memstore OSD, RADOS gateway: test/support/ceph-rgw.ts) for the
+# object-storage tests against a real S3 server; Debian's 16.2 packages.
+command -v ceph-mon >/dev/null || missing+=(ceph-mon)
+command -v ceph-osd >/dev/null || missing+=(ceph-osd)
+command -v radosgw >/dev/null || missing+=(radosgw)
+command -v ceph >/dev/null || missing+=(ceph-common)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]}"
   policy=/usr/sbin/policy-rc.d

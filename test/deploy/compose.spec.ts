@@ -164,8 +164,9 @@ describe('docker-compose.yml', () => {
     expect(Object.keys(config.services['results-writer'].environment).map(settingName)).not.toContain('ADMIN_API_KEY');
   });
 
-  test('the services: broker, database, a one-shot migration, the three apps, pgAdmin, Prometheus and two more broker nodes under profiles', () => {
-    expect(Object.keys(config.services).sort()).toEqual(['image-worker', 'migrate', 'pgadmin', 'postgres', 'producer', 'prometheus', 'rabbitmq', 'rabbitmq-2', 'rabbitmq-3', 'rabbitmq-users', 'results-writer', 'secrets']);
+  test('the services: broker, database, a one-shot migration, the three apps, pgAdmin, Prometheus, two more broker nodes and an S3 server under profiles', () => {
+    expect(Object.keys(config.services).sort()).toEqual(['image-worker', 'migrate', 'pgadmin', 'postgres', 'producer', 'prometheus', 'rabbitmq', 'rabbitmq-2', 'rabbitmq-3', 'rabbitmq-users', 'results-writer', 'rgw', 'secrets']);
+    expect(config.services.rgw.profiles).toEqual(['s3']);
     expect(config.services['rabbitmq-2'].profiles).toEqual(['cluster']);
     expect(config.services['rabbitmq-3'].profiles).toEqual(['cluster']);
     expect(config.services.pgadmin.profiles).toEqual(['tools']);
@@ -191,7 +192,7 @@ describe('docker-compose.yml', () => {
     expect(postgres.healthcheck?.test.slice(0, 2)).toEqual(['CMD', 'pg_isready']);
     expect(postgres.environment.POSTGRES_PASSWORD_FILE).toBe('/secrets/postgres-password');
     expect(postgres.environment.POSTGRES_PASSWORD).toBeUndefined();
-    expect(Object.keys(config.volumes ?? {}).sort()).toEqual(['pgadmin-data', 'postgres-data', 'prometheus-data', 'rabbitmq-2-data', 'rabbitmq-3-data', 'rabbitmq-data', 'secrets', 'storage']);
+    expect(Object.keys(config.volumes ?? {}).sort()).toEqual(['pgadmin-data', 'postgres-data', 'prometheus-data', 'rabbitmq-2-data', 'rabbitmq-3-data', 'rabbitmq-data', 'rgw-data', 'secrets', 'storage']);
   });
 
   test('start order: the secrets first, migrations after a healthy database, broker users after a healthy broker, the apps after both', () => {
@@ -294,6 +295,31 @@ describe('docker-compose.yml', () => {
     expect(composeVolumes(writer).filter((v) => v.target !== '/secrets')).toEqual([expect.objectContaining({ type: 'volume', source: 'storage', target: '/data/storage', read_only: false })]);
     expect(writer.environment).toMatchObject({ STORAGE_DIR: '/data/storage' });
     expect(Object.keys(writer.environment)).toEqual(expect.arrayContaining(['RETENTION_UPLOADS_S', 'RETENTION_OUTPUTS_S', 'RETENTION_JOBS_S', 'RETENTION_SWEEP_INTERVAL_S']));
+  });
+
+  test('profile s3: STORAGE_URL and the S3 settings from .env reach the producer, the workers and the writer; the gateway makes the same user', () => {
+    const file = join(dir, '.env.s3');
+    const s3 = {
+      STORAGE_URL: 's3://pipeline/blobs',
+      S3_FORCE_PATH_STYLE: 'true',
+      AWS_ENDPOINT_URL_S3: 'http://rgw:7480',
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'PIPELINEKEY0123456789',
+      AWS_SECRET_ACCESS_KEY: 'a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0',
+    };
+    writeFileSync(file, `${example}\n${Object.entries(s3).map(([name, value]) => `${name}=${value}`).join('\n')}\nRESULT_DELIVERY=redirect\n`);
+    const rendered = composeConfig(file);
+    for (const service of ['producer', 'image-worker', 'results-writer']) {
+      expect({ service, env: rendered.services[service].environment }).toEqual({ service, env: expect.objectContaining(s3) });
+      // The settings as the app takes them: a bucket, no shared folder needed.
+      const cls: new () => { STORAGE_URL: string } = { producer: ProducerConfig, 'image-worker': WorkerConfig, 'results-writer': WriterConfig }[service]!;
+      const env = Object.fromEntries(Object.entries(rendered.services[service].environment).filter(([name, value]) => value !== '' && value !== null && !name.endsWith('_FILE'))) as Record<string, string>;
+      expect(loadConfig(cls, { ...env, ADMIN_API_KEY: 'q3V8xN1rT6mZ0bL4wY7cK2jH9sF5dApE', AMQP_URL: 'amqp://u:realpassword1@rabbitmq:5672', DATABASE_URL: 'postgres://p:realpassword1@postgres/p' }).STORAGE_URL).toBe('s3://pipeline/blobs');
+    }
+    expect(rendered.services.producer.environment.RESULT_DELIVERY).toBe('redirect');
+    expect(rendered.services.rgw.build?.context).toMatch(/deploy\/rgw$/);
+    expect(rendered.services.rgw.environment).toMatchObject({ S3_ACCESS_KEY_ID: s3.AWS_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY: s3.AWS_SECRET_ACCESS_KEY, S3_BUCKET: 'pipeline' });
+    expect(rendered.services.rgw.volumes).toEqual(['rgw-data:/var/lib/ceph-s3:rw']);
   });
 
   test('pgAdmin starts with the database registered, as the compose file names it', () => {

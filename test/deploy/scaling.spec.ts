@@ -53,8 +53,13 @@ describe('image workers carry no per-replica state', () => {
       for (const port of container.ports ?? []) expect(port.hostPort).toBeUndefined();
       expect((container.env ?? []).map((e) => e.name)).not.toContain('WORKER_ID');
     }
-    // Its storage is one claim all replicas share.
-    const storage = pod.volumes!.find((v) => v.name === 'storage')!.persistentVolumeClaim!.claimName;
+    // Its storage is one claim all replicas share, or a bucket.
+    const volume = pod.volumes?.find((v) => v.name === 'storage');
+    if (!volume) {
+      expect(pod.containers[0].env?.find((e) => e.name === 'STORAGE_URL')?.value).toMatch(/^s3:\/\//);
+      return;
+    }
+    const storage = volume.persistentVolumeClaim!.claimName;
     const claim = ofKind(objects, 'PersistentVolumeClaim').find((o) => o.metadata.name === storage);
     if (claim) expect(claim.spec.accessModes).toEqual(['ReadWriteMany']);
   });

@@ -26,6 +26,7 @@ export const valueSets: Record<string, string> = {
   'keda-external': join(chartDir, 'ci', 'keda-external-values.yaml'),
   'rabbitmq-cluster': join(chartDir, 'ci', 'rabbitmq-cluster-values.yaml'),
   'rabbitmq-operator': join(chartDir, 'ci', 'rabbitmq-operator-values.yaml'),
+  s3: join(chartDir, 'ci', 's3-values.yaml'),
 };
 
 function missing(what: string): never {

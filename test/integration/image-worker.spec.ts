@@ -2,7 +2,7 @@ import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ImageJobMessage, JobEventMessage, MessageType } from '@pipeline/contracts';
 import { MessagePublisher, Topology } from '@pipeline/messaging';
 import { loadConfig, WorkerConfig } from '@pipeline/platform';
-import { FilesystemBlobStorage, StorageKeys } from '@pipeline/storage';
+import { FilesystemBlobStorage, sha256Hex, StorageKeys } from '@pipeline/storage';
 import { Channel, connect } from 'amqplib';
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
@@ -324,7 +324,7 @@ describe('Image worker (real RabbitMQ, in process)', () => {
       const stored = await storage.read(second.outputs![0].key);
       expect(stored.equals(firstBytes)).toBe(true);
       const { width, height, format } = await sharp(stored).metadata();
-      expect(second.outputs).toEqual([{ name: 'default', key: first.outputs![0].key, format, width, height, sizeBytes: stored.length }]);
+      expect(second.outputs).toEqual([{ name: 'default', key: first.outputs![0].key, format, width, height, sizeBytes: stored.length, sha256: sha256Hex(stored) }]);
       expect(second.outputs).toEqual(first.outputs);
     });
 

@@ -20,9 +20,11 @@ import { UrlFetcher } from '@pipeline/fetching';
 import { AmqpContext, MessagePublisher, OutcomeNotPublishedError, PermanentMessageError } from '@pipeline/messaging';
 import { WorkerMetrics } from '@pipeline/metrics';
 import { ConcurrencyLimit, WorkerConfig } from '@pipeline/platform';
-import { BlobStorage, ImagesFolder, StorageKeys } from '@pipeline/storage';
+import { BlobStorage, ImagesFolder, sha256Hex, StorageKeys } from '@pipeline/storage';
 import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorkerActivity } from './worker-activity';
@@ -188,8 +190,9 @@ export class ImageJobHandler {
       const outputs: StoredOutput[] = [];
       for (const [index, image] of images.entries()) {
         const { key } = planned[index];
-        const { created, sizeBytes } = await this.storage.putIfAbsent(key, image.data);
-        outputs.push(created ? { name: image.name, key, format: image.format, width: image.width, height: image.height, sizeBytes } : await this.storedOutput(planned[index]));
+        const sha256 = sha256Hex(image.data);
+        const { created, sizeBytes } = await this.storage.putIfAbsent(key, image.data, { sha256 });
+        outputs.push(created ? { name: image.name, key, format: image.format, width: image.width, height: image.height, sizeBytes, sha256 } : await this.storedOutput(planned[index]));
       }
       await failpoint('worker.after-output-stored');
       return { type: 'succeeded', outputs };
@@ -207,15 +210,29 @@ export class ImageJobHandler {
 
   /**
    * The job's input, as a path where there is one (libvips then reads the file itself, off the
-   * event loop); a URL source is first downloaded to a temporary file, removed by `release`.
+   * event loop); a URL source, or an upload in an object store, is first streamed to a temporary
+   * file (never held whole in memory), removed by `release`.
    */
   private async openInput(job: ImageJobMessage, deadline: Deadline): Promise<{ input: Buffer | string; release: () => Promise<void> }> {
     const kept = (): Promise<void> => Promise.resolve();
     switch (job.source.kind) {
       case 'images':
         return { input: await this.images.resolve(job.source.path), release: kept };
-      case 'upload':
-        return { input: this.storage.localPath(job.source.key) ?? (await this.storage.read(job.source.key)), release: kept };
+      case 'upload': {
+        const local = this.storage.localPath(job.source.key);
+        if (local !== null) return { input: local, release: kept };
+        const path = join(tmpdir(), `image-upload-${job.jobId}-${randomUUID()}`);
+        const release = () => rm(path, { force: true });
+        try {
+          const { stream } = await this.storage.openReadStream(job.source.key);
+          await pipeline(stream, createWriteStream(path), { signal: AbortSignal.timeout(Math.max(1, Math.ceil(deadline.remainingMs()))) });
+        } catch (error) {
+          await release();
+          if (deadline.expired) throw deadline.timeoutError('reading the upload');
+          throw error;
+        }
+        return { input: path, release };
+      }
       case 'url': {
         const path = join(tmpdir(), `image-source-${job.jobId}-${randomUUID()}`);
         deadline.check('downloading the source');
@@ -241,14 +258,14 @@ export class ImageJobHandler {
     return outputs;
   }
 
-  /** An output as stored: its size, dimensions and format read from the stored bytes. */
+  /** An output as stored: its size, dimensions, format and checksum read from the stored bytes. */
   private async storedOutput({ name, key, format }: PlannedOutput): Promise<StoredOutput> {
     const data = await this.storage.read(key);
     const { width, height } = await imageDimensions(data);
     const detected = detectImageFormat(data);
     const storedFormat = (OUTPUT_FORMATS as readonly string[]).includes(detected ?? '') ? (detected as OutputFormat) : format;
     if (!storedFormat) throw new Error(`The object stored at ${key} is not an image in an output format`);
-    return { name, key, format: storedFormat, width, height, sizeBytes: data.length };
+    return { name, key, format: storedFormat, width, height, sizeBytes: data.length, sha256: sha256Hex(data) };
   }
 
   /** What every log line about a job carries. */

@@ -1,11 +1,11 @@
 import { DynamicModule, Module, OnApplicationShutdown } from '@nestjs/common';
 import { parseAddressAllowlist, parseSourcePorts, UrlFetcher } from '@pipeline/fetching';
-import { consumersCheck, HealthModule, rabbitmqCheck } from '@pipeline/health';
+import { consumersCheck, HealthModule, rabbitmqCheck, storageChecks } from '@pipeline/health';
 import { MetricsModule, WorkerMetrics } from '@pipeline/metrics';
 import { Registry } from 'prom-client';
 import { AmqpConnection, AmqpTransport, MessagingModule } from '@pipeline/messaging';
-import { WorkerConfig } from '@pipeline/platform';
-import { StorageModule } from '@pipeline/storage';
+import { WorkerConfig, storageOptionsOf } from '@pipeline/platform';
+import { BlobStorage, StorageModule } from '@pipeline/storage';
 import { HeartbeatService } from './heartbeat.service';
 import { ImageJobHandler } from './image-job.handler';
 import { WorkerActivity } from './worker-activity';
@@ -35,11 +35,11 @@ export class WorkerModule implements OnApplicationShutdown {
           publishTimeoutMs: config.PUBLISH_TIMEOUT_MS,
           consume: { queue: (topology) => topology.jobsQueue, prefetch: config.WORKER_PREFETCH, retryDelayMs: 1000, maxTries: config.MAX_TRIES, shutdownGraceMs: config.SHUTDOWN_GRACE_MS },
         }),
-        StorageModule.forRoot({ storageDir: config.STORAGE_DIR, imagesDir: config.IMAGES_DIR }),
+        StorageModule.forRoot(storageOptionsOf(config)),
         MetricsModule.forRoot('image-worker'),
         HealthModule.forChecks({
-          inject: [AmqpConnection, AmqpTransport],
-          useFactory: (amqp: AmqpConnection, transport: AmqpTransport) => [rabbitmqCheck(amqp), consumersCheck(transport)],
+          inject: [AmqpConnection, AmqpTransport, BlobStorage],
+          useFactory: (amqp: AmqpConnection, transport: AmqpTransport, storage: BlobStorage) => [rabbitmqCheck(amqp), consumersCheck(transport), ...storageChecks(storage)],
         }),
       ],
       controllers: [ImageJobHandler],

@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { ValidationFailed } from '@pipeline/contracts';
 import { BrokerUnavailableError, UnroutableMessageError } from '@pipeline/messaging';
-import { ImagePathError } from '@pipeline/storage';
+import { BlobStorageError, ChecksumMismatchError, ImagePathError } from '@pipeline/storage';
 import { BootstrapKeyError, JobNotCancellableError, JobNotRetryableError, RevokedKeyError } from '@pipeline/database';
 import { RateLimitExceededError, StorageQuotaExceededError } from '@pipeline/auth';
 import { FastifyReply } from 'fastify';
@@ -44,6 +44,14 @@ export function describeApiError(exception: unknown, logger: Logger): [HttpStatu
   if (exception instanceof RateLimitExceededError) return [HttpStatus.TOO_MANY_REQUESTS, exception.message];
   if (exception instanceof BrokerUnavailableError || exception instanceof UnroutableMessageError || exception instanceof DependencyUnavailableError) {
     return [HttpStatus.SERVICE_UNAVAILABLE, `Job not accepted, try again: ${exception.message}`];
+  }
+  if (exception instanceof BlobStorageError) {
+    logger.warn(exception.message);
+    return [HttpStatus.SERVICE_UNAVAILABLE, 'Storage is unavailable, try again'];
+  }
+  if (exception instanceof ChecksumMismatchError) {
+    logger.error(exception.message);
+    return [HttpStatus.INTERNAL_SERVER_ERROR, `The stored output of this job does not match the checksum recorded for it: ${exception.message}`];
   }
   const code = (exception as { statusCode?: number }).statusCode;
   if (typeof code === 'number' && code >= 400 && code < 500) return [code, (exception as Error).message];

@@ -1,14 +1,15 @@
-import { Body, Controller, Get, HttpCode, Inject, Logger, NotFoundException, ConflictException, Param, ParseUUIDPipe, Post, Query, Req, Res, StreamableFile, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Logger, NotFoundException, ConflictException, Param, ParseUUIDPipe, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
 import { ApiKeyGuard, ApiKeysService, Caller, CurrentCaller, jobOwnerFilter, RequireScopes } from '@pipeline/auth';
 import { Actor, batchOperationCount, BulkRetryReport, canonicalJson, CONTENT_TYPES, isPlainObject, JOB_STATUSES, JobSource, JobEventView, JobSpec, JobStatus, JobView, JsonJobRequest, parseJsonJobRequest, parseJsonText, Presets, resolveRequestedSpec, RetryFailedJobsRequest, ValidationFailed } from '@pipeline/contracts';
 import { JobsRepository, StoredJob } from '@pipeline/database';
 import { checkSourceUrl, parseSourcePorts, SourcePorts } from '@pipeline/fetching';
 import { ProducerConfig, TaskTurns } from '@pipeline/platform';
-import { BlobStorage, ImagesFolder, StorageKeys } from '@pipeline/storage';
+import { BlobStorage, ChecksumMismatchError, ImagesFolder, StorageKeys, verifyingSha256 } from '@pipeline/storage';
 import { Transform, Type } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
 import { FastifyReply, FastifyRequest } from 'fastify';
 import { createHash, randomUUID } from 'node:crypto';
+import { pipeline, Readable } from 'node:stream';
 import { describeApiError } from './api-exception.filter';
 import { OutputsExpiredError } from './errors';
 import { JobOperationsService } from './job-operations.service';
@@ -237,15 +238,20 @@ export class JobsController {
   /** The job's first (for most jobs its only) output. */
   @Get(':id/result')
   @RequireScopes('jobs:read')
-  async result(@CurrentCaller() caller: Caller, @Param('id', new ParseUUIDPipe()) id: string): Promise<StreamableFile> {
-    return this.download(await this.finished(caller, id), undefined);
+  async result(@CurrentCaller() caller: Caller, @Param('id', new ParseUUIDPipe()) id: string, @Res() reply: FastifyReply): Promise<void> {
+    return this.download(await this.finished(caller, id), undefined, reply);
   }
 
   /** One output by name: a variant's, or `default` for a job with one output. */
   @Get(':id/result/:name')
   @RequireScopes('jobs:read')
-  async namedResult(@CurrentCaller() caller: Caller, @Param('id', new ParseUUIDPipe()) id: string, @Param('name') name: string): Promise<StreamableFile> {
-    return this.download(await this.finished(caller, id), name);
+  async namedResult(
+    @CurrentCaller() caller: Caller,
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Param('name') name: string,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    return this.download(await this.finished(caller, id), name, reply);
   }
 
   /** A succeeded job whose outputs are still kept: 409 before, 410 once the retention sweep removed them. */
@@ -258,17 +264,44 @@ export class JobsController {
     return job;
   }
 
-  private async download(job: StoredJob, name: string | undefined): Promise<StreamableFile> {
+  /**
+   * Streams the output, checked against the checksum recorded for it: an object whose size or
+   * stored checksum already differ is refused before anything is sent; bytes that differ are
+   * found at their end, and the answer is then broken off rather than completed. With
+   * RESULT_DELIVERY=redirect, answers 302 to a short-lived presigned URL of the object instead.
+   * It answers itself (a redirect's status is its own); an error before the answer goes to the
+   * exception filter as usual.
+   */
+  private async download(job: StoredJob, name: string | undefined, reply: FastifyReply): Promise<void> {
     const output = name === undefined ? job.outputs[0] : job.outputs.find((candidate) => candidate.name === name);
     if (!output) throw new NotFoundException(`job ${job.id} has no output named ${JSON.stringify(name)} (its outputs: ${job.outputs.map((o) => o.name).join(', ')})`);
-    const { stream, sizeBytes } = await this.storage.openReadStream(output.key);
     const extension = output.format === 'jpeg' ? 'jpg' : output.format;
     const filename = job.outputs.length > 1 ? `${job.id}-${output.name}.${extension}` : `${job.id}.${extension}`;
-    return new StreamableFile(stream, { type: CONTENT_TYPES[output.format], length: sizeBytes, disposition: `inline; filename="${filename}"` });
+    const type = CONTENT_TYPES[output.format];
+    const disposition = `inline; filename="${filename}"`;
+    if (this.config.RESULT_DELIVERY === 'redirect') {
+      const url = await this.storage.downloadUrl(output.key, { expiresInSeconds: this.config.RESULT_URL_EXPIRES_S, contentType: type, contentDisposition: disposition });
+      if (url !== null) {
+        void reply.header('Cache-Control', 'private, no-store').redirect(url, 302);
+        return;
+      }
+    }
+    const { stream, sizeBytes, sha256 } = await this.storage.openReadStream(output.key);
+    const send = (body: Readable) => void reply.status(200).type(type).header('Content-Length', sizeBytes).header('Content-Disposition', disposition).send(body);
+    if (output.sha256 === undefined) return send(stream);
+    if (sizeBytes !== output.sizeBytes || (sha256 !== null && sha256 !== output.sha256)) {
+      stream.destroy();
+      throw new ChecksumMismatchError(output.key, output.sha256, sha256 ?? `unknown, ${sizeBytes} bytes where ${output.sizeBytes} were recorded`);
+    }
+    const verified = pipeline(stream, verifyingSha256(output.key, output.sha256), (error) => {
+      // A client that went away is not worth a line; damaged bytes are.
+      if (error && (error as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') this.logger.error({ msg: 'result broken off', jobId: job.id, output: output.name, error: error.message });
+    });
+    return send(verified);
   }
 
   private toView(job: StoredJob): JobView {
-    return { ...job, stuck: isStuck(job, this.config.STUCK_AFTER_S * 1000), outputs: job.outputs.map(({ key: _key, ...output }) => output) };
+    return { ...job, stuck: isStuck(job, this.config.STUCK_AFTER_S * 1000), outputs: job.outputs.map(({ key: _key, sha256: _sha256, ...output }) => output) };
   }
 
   /** Files an operation names (a watermark image) must be in the images folder too: 400 now, not a failed job later. */

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { JobSource, JobSpec, ValidationFailed } from '@pipeline/contracts';
-import { checkOutputSize, FirstBytes, jobOperationLists, OutputTooLargeError, readSupportedImageHeader, uprightSize } from '@pipeline/imaging';
+import { checkOutputSize, FirstBytes, HEADER_BYTES, jobOperationLists, OutputTooLargeError, readSupportedImageHeader, uprightSize } from '@pipeline/imaging';
 import { ProducerConfig } from '@pipeline/platform';
 import { BlobStorage, ImagesFolder } from '@pipeline/storage';
 
@@ -23,7 +23,7 @@ export class OutputSizeCheck {
    * `known.first`: the input's first bytes, when the caller has them (an upload's, as it was stored).
    */
   async check(source: JobSource, spec: JobSpec, known: { path?: string; first?: FirstBytes } = {}): Promise<void> {
-    const input = known.path ?? (await this.inputOf(source));
+    const input = known.path ?? (await this.inputOf(source, known.first));
     const header = input === null ? null : await readSupportedImageHeader(input, known.first);
     if (!header) return;
     try {
@@ -34,10 +34,21 @@ export class OutputSizeCheck {
     }
   }
 
-  private async inputOf(source: JobSource): Promise<Buffer | string | null> {
+  /**
+   * An upload in an object store is never fetched whole here: its first bytes stand for it (a
+   * header they do not hold is judged by the worker).
+   */
+  private async inputOf(source: JobSource, first: FirstBytes | undefined): Promise<Buffer | string | null> {
     switch (source.kind) {
-      case 'upload':
-        return this.storage.localPath(source.key) ?? (await this.storage.read(source.key));
+      case 'upload': {
+        const local = this.storage.localPath(source.key);
+        if (local !== null) return local;
+        if (first) return first.head;
+        const { stream } = await this.storage.openReadStream(source.key, { start: 0, end: HEADER_BYTES - 1 });
+        const chunks: Buffer[] = [];
+        for await (const chunk of stream) chunks.push(chunk as Buffer);
+        return Buffer.concat(chunks);
+      }
       case 'images':
         return this.images.resolve(source.path);
       case 'url':

@@ -1,12 +1,12 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ApiKeysService, AuthModule, presentsAdminKey } from '@pipeline/auth';
 import { AuditLogRepository, DatabaseModule, JobsRepository, WorkersRepository } from '@pipeline/database';
-import { HealthModule, postgresCheck, rabbitmqCheck } from '@pipeline/health';
+import { HealthModule, postgresCheck, rabbitmqCheck, storageChecks } from '@pipeline/health';
 import { AmqpConnection, MessagingModule, queueDepths } from '@pipeline/messaging';
 import { MetricsModule, ProducerMetrics } from '@pipeline/metrics';
 import { Registry } from 'prom-client';
-import { ProducerConfig } from '@pipeline/platform';
-import { StorageModule } from '@pipeline/storage';
+import { ProducerConfig, storageOptionsOf } from '@pipeline/platform';
+import { BlobStorage, StorageModule } from '@pipeline/storage';
 import { Pool } from 'pg';
 import { DEFAULT_PRESETS, parsePresets } from '@pipeline/contracts';
 import { ApiDocsController } from './api-docs.controller';
@@ -53,14 +53,14 @@ export class ProducerModule {
           connectionName: `${config.AMQP_PREFIX} producer`,
           publishTimeoutMs: config.PUBLISH_TIMEOUT_MS,
         }),
-        StorageModule.forRoot({ storageDir: config.STORAGE_DIR, imagesDir: config.IMAGES_DIR }),
+        StorageModule.forRoot(storageOptionsOf(config)),
         MetricsModule.forRoot('producer', { port: config.METRICS_PORT, host: config.HOST }),
         auth,
         // The API port is public: it says ready or not, and which dependency is down only to an
         // admin key; METRICS_PORT, inside the cluster, says it to everyone (see startProducer).
         HealthModule.forChecks({
-          inject: [AmqpConnection, Pool],
-          useFactory: (amqp: AmqpConnection, pool: Pool) => [rabbitmqCheck(amqp), postgresCheck(pool)],
+          inject: [AmqpConnection, Pool, BlobStorage],
+          useFactory: (amqp: AmqpConnection, pool: Pool, storage: BlobStorage) => [rabbitmqCheck(amqp), postgresCheck(pool), ...storageChecks(storage)],
           detail: { imports: [auth], inject: [ApiKeysService], useFactory: (keys: ApiKeysService) => (request) => presentsAdminKey(keys, request) },
         }),
       ],

@@ -1,11 +1,11 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { DatabaseModule, JobEventsRepository, JobSweepRepository, RetentionRepository, WorkersRepository } from '@pipeline/database';
-import { consumersCheck, HealthModule, postgresCheck, rabbitmqCheck } from '@pipeline/health';
+import { consumersCheck, HealthModule, postgresCheck, rabbitmqCheck, storageChecks } from '@pipeline/health';
 import { MetricsModule, WriterMetrics } from '@pipeline/metrics';
 import { Registry } from 'prom-client';
 import { AmqpConnection, AmqpTransport, MessagingModule } from '@pipeline/messaging';
-import { WriterConfig } from '@pipeline/platform';
-import { StorageModule } from '@pipeline/storage';
+import { WriterConfig, storageOptionsOf } from '@pipeline/platform';
+import { BlobStorage, StorageModule } from '@pipeline/storage';
 import { Pool } from 'pg';
 import { ExpirySweeper } from './expiry-sweeper.service';
 import { JobEventsHandler } from './job-events.handler';
@@ -31,10 +31,10 @@ export class WriterModule {
           consume: { queue: (topology) => topology.eventsQueue, prefetch: config.WRITER_PREFETCH, retryDelayMs: 2000, shutdownGraceMs: config.SHUTDOWN_GRACE_MS },
         }),
         MetricsModule.forRoot('results-writer'),
-        StorageModule.forRoot({ storageDir: config.STORAGE_DIR, imagesDir: config.IMAGES_DIR }),
+        StorageModule.forRoot(storageOptionsOf(config)),
         HealthModule.forChecks({
-          inject: [AmqpConnection, AmqpTransport, Pool],
-          useFactory: (amqp: AmqpConnection, transport: AmqpTransport, pool: Pool) => [rabbitmqCheck(amqp), consumersCheck(transport), postgresCheck(pool)],
+          inject: [AmqpConnection, AmqpTransport, Pool, BlobStorage],
+          useFactory: (amqp: AmqpConnection, transport: AmqpTransport, pool: Pool, storage: BlobStorage) => [rabbitmqCheck(amqp), consumersCheck(transport), postgresCheck(pool), ...storageChecks(storage)],
         }),
       ],
       controllers: [JobEventsHandler, WorkerHeartbeatsHandler],

@@ -361,9 +361,11 @@ storageClassName: {{ . | quote }}
 
 {{/* The shared storage and the images folder (producer and workers). */}}
 {{- define "pipeline.storageVolumes" -}}
+{{- if eq .Values.storage.type "filesystem" }}
 - name: storage
   persistentVolumeClaim:
     claimName: {{ .Values.storage.existingClaim | default (printf "%s-storage" (include "pipeline.fullname" .)) }}
+{{- end }}
 {{- if .Values.images.existingClaim }}
 - name: images
   persistentVolumeClaim:
@@ -373,8 +375,10 @@ storageClassName: {{ . | quote }}
 {{- end }}
 
 {{- define "pipeline.storageMounts" -}}
+{{- if eq .Values.storage.type "filesystem" }}
 - name: storage
   mountPath: {{ .Values.storage.mountPath }}
+{{- end }}
 {{- if .Values.images.existingClaim }}
 - name: images
   mountPath: {{ .Values.images.mountPath }}
@@ -386,8 +390,7 @@ storageClassName: {{ . | quote }}
 {{- end }}
 
 {{- define "pipeline.storageEnv" -}}
-- name: STORAGE_DIR
-  value: {{ .Values.storage.mountPath | quote }}
+{{- include "pipeline.blobStorageEnv" . }}
 - name: IMAGES_DIR
   value: {{ .Values.images.mountPath | quote }}
 {{- end }}
@@ -494,4 +497,52 @@ data:
   {{- $auth := $root.Values.postgresql.auth }}
   DATABASE_URL: {{ printf "postgres://%s:%s@%s:5432/%s" ($auth.username | urlquery) ($postgresPassword | urlquery) (include "pipeline.postgresqlHost" $root) ($auth.database | urlquery) | b64enc | quote }}
   {{- end }}
+{{- end }}
+
+{{/* Where uploads and outputs live: the shared claim, or a bucket (README, "Object storage"). */}}
+{{- define "pipeline.blobStorageEnv" -}}
+{{- $s3 := .Values.storage.s3 -}}
+{{- if eq .Values.storage.type "s3" }}
+{{- if $s3.bucketConfigMap }}
+{{- range $key := list "BUCKET_NAME" "BUCKET_HOST" "BUCKET_PORT" }}
+- name: {{ $key }}
+  valueFrom:
+    configMapKeyRef:
+      name: {{ $s3.bucketConfigMap }}
+      key: {{ $key }}
+{{- end }}
+- name: STORAGE_URL
+  value: {{ printf "s3://$(BUCKET_NAME)/%s" $s3.prefix | quote }}
+- name: AWS_ENDPOINT_URL_S3
+  value: {{ $s3.endpoint | default "http://$(BUCKET_HOST):$(BUCKET_PORT)" | quote }}
+{{- else }}
+{{- if not $s3.bucket }}{{ fail "storage.type s3 needs storage.s3.bucket (or storage.s3.bucketConfigMap)" }}{{ end }}
+- name: STORAGE_URL
+  value: {{ printf "s3://%s/%s" $s3.bucket $s3.prefix | quote }}
+{{- with $s3.endpoint }}
+- name: AWS_ENDPOINT_URL_S3
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- with $s3.region }}
+- name: AWS_REGION
+  value: {{ . | quote }}
+{{- end }}
+- name: S3_FORCE_PATH_STYLE
+  value: {{ $s3.forcePathStyle | quote }}
+{{- with $s3.existingSecret }}
+{{- range $key := list "AWS_ACCESS_KEY_ID" "AWS_SECRET_ACCESS_KEY" }}
+- name: {{ $key }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $.Values.storage.s3.existingSecret }}
+      key: {{ $key }}
+{{- end }}
+{{- end }}
+{{- else if eq .Values.storage.type "filesystem" }}
+- name: STORAGE_DIR
+  value: {{ .Values.storage.mountPath | quote }}
+{{- else }}
+{{- fail "storage.type must be filesystem or s3" }}
+{{- end }}
 {{- end }}

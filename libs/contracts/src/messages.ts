@@ -37,6 +37,8 @@ export function imageJobMessage(
 /** An output a worker stored: what it is and where. */
 export interface StoredOutput extends NamedOutputInfo {
   key: string;
+  /** SHA-256 of the stored bytes, hex: a download checks them against it. Absent from workers that predate it. */
+  sha256?: string;
 }
 
 /** `retrying`: a try failed transiently and the job waits in a delay queue for the next. */

@@ -45,7 +45,7 @@ const INCOMING_AND_INSERTED = `
     ON CONFLICT (event_id) DO NOTHING
     RETURNING event_id)`;
 
-/** The patches as the statements' arrays, from `$first` on (17 of them). */
+/** The patches as the statements' arrays, from `$first` on (18 of them). */
 function patchParameters(patches: JobPatch[]): unknown[] {
   const outputs = patches.flatMap((p) => p.outputs.map((output, position) => ({ jobId: p.jobId, position, ...output })));
   return [
@@ -66,6 +66,7 @@ function patchParameters(patches: JobPatch[]): unknown[] {
     outputs.map((o) => o.sizeBytes),
     outputs.map((o) => o.key),
     patches.map((p) => p.attempt),
+    outputs.map((o) => o.sha256 ?? null),
   ];
 }
 
@@ -94,10 +95,10 @@ function patchJobsCtes(first: number, gate?: string): string {
     WHERE j.id = p.job_id AND j.attempt = p.attempt AND j.status NOT IN ('succeeded', 'failed')
     RETURNING j.id, j.status, j.api_key_id),
   added AS (
-    INSERT INTO job_outputs (job_id, name, position, format, width, height, size_bytes, storage_key)
-    SELECT o.job_id, o.name, o.position, o.format, o.width, o.height, o.size_bytes, o.storage_key
-    FROM unnest(${$(9)}::uuid[], ${$(10)}::text[], ${$(11)}::int[], ${$(12)}::text[], ${$(13)}::int[], ${$(14)}::int[], ${$(15)}::bigint[], ${$(16)}::text[])
-      AS o(job_id, name, position, format, width, height, size_bytes, storage_key)
+    INSERT INTO job_outputs (job_id, name, position, format, width, height, size_bytes, storage_key, sha256)
+    SELECT o.job_id, o.name, o.position, o.format, o.width, o.height, o.size_bytes, o.storage_key, o.sha256
+    FROM unnest(${$(9)}::uuid[], ${$(10)}::text[], ${$(11)}::int[], ${$(12)}::text[], ${$(13)}::int[], ${$(14)}::int[], ${$(15)}::bigint[], ${$(16)}::text[], ${$(18)}::text[])
+      AS o(job_id, name, position, format, width, height, size_bytes, storage_key, sha256)
     JOIN patched ON patched.id = o.job_id AND patched.status = 'succeeded'
     ON CONFLICT (job_id, name) DO NOTHING
     RETURNING job_id, size_bytes),

@@ -74,7 +74,7 @@ interface JobRow {
   attempts: number;
   operations: Operation[];
   variants: VariantSpec[] | null;
-  outputs: Array<{ name: string; format: StoredOutput['format']; width: number; height: number; size_bytes: number; storage_key: string }>;
+  outputs: Array<{ name: string; format: StoredOutput['format']; width: number; height: number; size_bytes: number; storage_key: string; sha256: string | null }>;
   error_code: string | null;
   error_message: string | null;
   stuck_reason: string | null;
@@ -95,11 +95,11 @@ export interface StoredJob extends Omit<JobView, 'outputs' | 'stuck'> {
 const JOB_COLUMNS = `id, status, attempt, attempts, operations, variants, error_code, error_message, stuck_reason, worker_id, api_key_id, created_at, started_at, finished_at,
   input_expired_at, outputs_expired_at,
   COALESCE((SELECT jsonb_agg(jsonb_build_object('name', o.name, 'format', o.format, 'width', o.width, 'height', o.height,
-                                                'size_bytes', o.size_bytes, 'storage_key', o.storage_key) ORDER BY o.position)
+                                                'size_bytes', o.size_bytes, 'storage_key', o.storage_key, 'sha256', o.sha256) ORDER BY o.position)
             FROM job_outputs o WHERE o.job_id = jobs.id), '[]'::jsonb) AS outputs`;
 
 function toStoredJob(row: JobRow): StoredJob {
-  const outputs = row.outputs.map((o) => ({ name: o.name, format: o.format, width: o.width, height: o.height, sizeBytes: Number(o.size_bytes), key: o.storage_key }));
+  const outputs = row.outputs.map((o) => ({ name: o.name, format: o.format, width: o.width, height: o.height, sizeBytes: Number(o.size_bytes), key: o.storage_key, sha256: o.sha256 ?? undefined }));
   return {
     id: row.id,
     status: row.status,

@@ -1,5 +1,6 @@
 import { Pool } from 'pg';
 import { AmqpConnection, AmqpTransport } from '@pipeline/messaging';
+import { BlobStorage } from '@pipeline/storage';
 import { ReadinessCheck } from './health.module';
 
 export function rabbitmqCheck(connection: AmqpConnection): ReadinessCheck {
@@ -29,4 +30,12 @@ export function postgresCheck(pool: Pool): ReadinessCheck {
       await pool.query('SELECT 1');
     },
   };
+}
+
+/**
+ * An object store is checked (its bucket there, access granted; the reason goes to the log); a
+ * folder of this machine is not a dependency that can be away, and adds no check.
+ */
+export function storageChecks(storage: BlobStorage): ReadinessCheck[] {
+  return storage.remote ? [{ name: 'storage', check: () => storage.probe() }] : [];
 }

@@ -1,4 +1,4 @@
-import { BlobNotFoundError, ImagePathError } from '@pipeline/storage';
+import { BlobNotFoundError, BlobStorageError, ImagePathError } from '@pipeline/storage';
 import sharp from 'sharp';
 import { classifyProcessingError } from './classify-error';
 import { Deadline } from './deadline';
@@ -17,6 +17,11 @@ describe('classifyProcessingError', () => {
     const classified = classifyProcessingError(error);
     expect(classified.permanent).toBe(false);
     expect(classified.error.code).toBe('INTERNAL');
+  });
+
+  it("treats the object store's errors as transient INTERNAL, even where their text reads like a damaged image's", () => {
+    const error = new BlobStorageError('Object storage could not read uploads/j in the bucket "b" at http://rgw:7480: InvalidAccessKeyId (HTTP 403): invalid or truncated request', 403);
+    expect(classifyProcessingError(error)).toEqual({ permanent: false, error: { code: 'INTERNAL', message: error.message } });
   });
 
   it('accepts a thrown value that is not an Error', () => {

@@ -1,6 +1,6 @@
 import { JobError, JobErrorCode } from '@pipeline/contracts';
 import { SourceFetchError } from '@pipeline/fetching';
-import { BlobNotFoundError, ImagePathError } from '@pipeline/storage';
+import { BlobNotFoundError, BlobStorageError, ImagePathError } from '@pipeline/storage';
 import { ProcessingTimeoutError } from './deadline';
 import { OutputTooLargeError } from './output-size';
 import { WatermarkTooLargeError } from './watermark';
@@ -26,6 +26,9 @@ export function classifyProcessingError(error: unknown): ClassifiedError {
   // libvips repeats its warnings once per scanline it failed on.
   const text = error instanceof Error ? error.message : String(error);
   const message = [...new Set(text.split('\n').map((line) => line.trim()).filter(Boolean))].join('; ');
+  // The store's trouble (away, refusing, throttling) says nothing of the job: tried again. Before
+  // the patterns below, which an object store's own message might match.
+  if (error instanceof BlobStorageError) return { permanent: false, error: { code: JobErrorCode.internal, message } };
   if (error instanceof ProcessingTimeoutError) return { permanent: true, error: { code: JobErrorCode.timedOut, message } };
   if (error instanceof WatermarkTooLargeError) return { permanent: true, error: { code: JobErrorCode.invalidOperation, message: `An operation does not fit this image: ${message}` } };
   if (error instanceof SourceFetchError) return { permanent: error.permanent, error: { code: error.code, message: error.message } };

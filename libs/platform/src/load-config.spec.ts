@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from './load-config';
-import { BrokerUsersConfig, DatabaseConfig, ProducerConfig, SharedConfig, WorkerConfig, WriterConfig } from './settings';
+import { BrokerUsersConfig, DatabaseConfig, ProducerConfig, SharedConfig, storageOptionsOf, WorkerConfig, WriterConfig } from './settings';
 
 function configErrorOf(fn: () => unknown): ConfigError {
   try {
@@ -42,6 +42,13 @@ describe('loadConfig', () => {
         DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/pipeline',
         DATABASE_POOL_SIZE: 10,
         STORAGE_DIR: './data/storage',
+        STORAGE_URL: '',
+        S3_FORCE_PATH_STYLE: false,
+        AWS_ENDPOINT_URL_S3: '',
+        AWS_ENDPOINT_URL: '',
+        AWS_REGION: '',
+        AWS_ACCESS_KEY_ID: '',
+        AWS_SECRET_ACCESS_KEY: '',
         IMAGES_DIR: './data/images',
         LOG_FORMAT: 'json',
         LOG_LEVEL: 'log',
@@ -64,6 +71,8 @@ describe('loadConfig', () => {
         CORS_ORIGINS: '',
         METRICS_PORT: 9464,
         SOURCE_URL_PORTS: '80,443',
+        RESULT_DELIVERY: 'stream',
+        RESULT_URL_EXPIRES_S: 300,
       });
     });
 
@@ -202,6 +211,49 @@ describe('loadConfig', () => {
       expect(both.message).toContain('NAME and NAME_FILE are both set: set one of them');
       const missing = configErrorOf(() => loadConfig(TestConfig, { NAME_FILE: join(folder, 'absent') }));
       expect(missing.message).toContain(`NAME_FILE names ${join(folder, 'absent')}, which cannot be read (ENOENT)`);
+    });
+  });
+
+  describe('object storage', () => {
+    it('takes a bucket, the SDK\'s endpoint, region and credentials, and maps them for the storage module', () => {
+      const config = loadConfig(WorkerConfig, {
+        STORAGE_URL: 's3://images/pipeline',
+        S3_FORCE_PATH_STYLE: 'true',
+        AWS_ENDPOINT_URL: 'http://rgw:7480',
+        AWS_REGION: 'eu-west-1',
+        AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE',
+        AWS_SECRET_ACCESS_KEY: 'x9f2Lq7Vb3Nm8Kd1Rt6Yw4Ps0Hg5Jc',
+      });
+      expect(storageOptionsOf(config)).toEqual({
+        storageUrl: 's3://images/pipeline',
+        storageDir: './data/storage',
+        imagesDir: './data/images',
+        s3: { endpoint: 'http://rgw:7480', region: 'eu-west-1', credentials: { accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'x9f2Lq7Vb3Nm8Kd1Rt6Yw4Ps0Hg5Jc' }, forcePathStyle: true },
+      });
+      expect(storageOptionsOf(loadConfig(WorkerConfig, { AWS_ENDPOINT_URL: 'http://any:1', AWS_ENDPOINT_URL_S3: 'https://s3.example:9000' })).s3?.endpoint).toBe('https://s3.example:9000');
+    });
+
+    it('leaves credentials and region to the SDK\'s default chain when they are not set', () => {
+      expect(storageOptionsOf(loadConfig(WorkerConfig, { STORAGE_URL: 's3://images' })).s3).toEqual({ endpoint: undefined, region: undefined, credentials: undefined, forcePathStyle: false });
+    });
+
+    it.each([
+      [{ STORAGE_URL: 's3://Bad_Bucket' }, 'STORAGE_URL names the bucket "Bad_Bucket"'],
+      [{ STORAGE_URL: 'gs://bucket' }, "STORAGE_URL must be s3://<bucket>/<prefix> or a folder's path, not a gs:// URL"],
+      [{ S3_FORCE_PATH_STYLE: 'yes' }, 'S3_FORCE_PATH_STYLE must be true or false (got "yes")'],
+      [{ AWS_ENDPOINT_URL_S3: 'rgw:7480' }, 'AWS_ENDPOINT_URL_S3 must be the http(s):// URL of the S3 endpoint'],
+      [{ AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE' }, 'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are set together, or neither'],
+      [{ AWS_SECRET_ACCESS_KEY: 'x9f2Lq7Vb3Nm8Kd1Rt6Yw4Ps0Hg5Jc' }, 'AWS_SECRET_ACCESS_KEY and AWS_ACCESS_KEY_ID are set together, or neither (the AWS SDK then finds credentials itself: IRSA, an instance role, a profile) (got 30 characters)'],
+    ])('refuses %j, naming the setting', (env, message) => {
+      expect(configErrorOf(() => loadConfig(WorkerConfig, env)).message).toContain(message);
+    });
+
+    it('RESULT_DELIVERY=redirect needs a bucket', () => {
+      expect(configErrorOf(() => loadConfig(ProducerConfig, { ...ADMIN, RESULT_DELIVERY: 'redirect' })).message).toContain(
+        'RESULT_DELIVERY=redirect needs STORAGE_URL=s3://<bucket>/<prefix>: a folder has no links to hand out',
+      );
+      expect(loadConfig(ProducerConfig, { ...ADMIN, RESULT_DELIVERY: 'redirect', STORAGE_URL: 's3://images' }).RESULT_DELIVERY).toBe('redirect');
+      expect(configErrorOf(() => loadConfig(ProducerConfig, { ...ADMIN, RESULT_DELIVERY: 'link' })).message).toContain('RESULT_DELIVERY must be stream or redirect');
     });
   });
 

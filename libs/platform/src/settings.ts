@@ -1,6 +1,7 @@
 import { DEFAULT_SOURCE_URL_PORTS, sourcePortsProblem } from '@pipeline/fetching';
 import { amqpUrlListProblem, TOPOLOGY_MODES, TopologyMode } from '@pipeline/messaging';
-import { IsIn, IsInt, IsNotEmpty, IsString, Matches, Max, Min, MinLength, ValidateBy } from 'class-validator';
+import { parseStorageLocation, StorageOptions, storageUrlProblem } from '@pipeline/storage';
+import { IsBoolean, IsIn, IsInt, IsNotEmpty, IsString, Matches, Max, Min, MinLength, ValidateBy } from 'class-validator';
 import { hostname } from 'node:os';
 
 /** One amqp:// or amqps:// URL, or several (a cluster's nodes), comma-separated; the message names the bad entry. */
@@ -20,6 +21,36 @@ const IsPortList = () =>
     validator: {
       validate: (value: unknown) => typeof value === 'string' && sourcePortsProblem(value) === undefined,
       defaultMessage: (args) => `${args?.property} ${sourcePortsProblem(String(args?.value ?? ''))}`,
+    },
+  });
+
+/** STORAGE_URL: empty, a folder's path or s3://<bucket>/<prefix>; the message names what is wrong. */
+const IsStorageUrl = () =>
+  ValidateBy({
+    name: 'isStorageUrl',
+    validator: {
+      validate: (value: unknown) => typeof value === 'string' && storageUrlProblem(value) === undefined,
+      defaultMessage: (args) => storageUrlProblem(String(args?.value ?? '')) ?? 'STORAGE_URL must be a string',
+    },
+  });
+
+/** An http(s) endpoint URL of an S3-compatible server, or empty. */
+const IsEndpointUrl = () =>
+  ValidateBy({
+    name: 'isEndpointUrl',
+    validator: {
+      validate: (value: unknown) => typeof value === 'string' && (value === '' || /^https?:\/\/[^\s/?#@]+(\/[^\s?#]*)?$/.test(value)),
+      defaultMessage: (args) => `${args?.property} must be the http(s):// URL of the S3 endpoint, such as https://s3.eu-west-1.amazonaws.com or http://rgw:7480, without credentials`,
+    },
+  });
+
+/** AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY come together, or neither (the SDK's default credential chain). */
+const SetWith = (other: string) =>
+  ValidateBy({
+    name: 'setWith',
+    validator: {
+      validate: (value: unknown, args) => (value === '' || value === undefined) === ((args?.object as Record<string, unknown>)[other] === '' || (args?.object as Record<string, unknown>)[other] === undefined),
+      defaultMessage: (args) => `${args?.property} and ${other} are set together, or neither (the AWS SDK then finds credentials itself: IRSA, an instance role, a profile)`,
     },
   });
 
@@ -113,8 +144,26 @@ export class SharedConfig {
   /** Longest a stopping app waits for the work in flight; what is not done by then is redelivered. */
   @IsInt() @Min(0) @Max(3_600_000) SHUTDOWN_GRACE_MS = 25_000;
 
-  /** Shared folder for uploaded inputs and outputs. */
+  /** Shared folder for uploaded inputs and outputs, when STORAGE_URL does not name another place. */
   @IsString() @IsNotEmpty() STORAGE_DIR = './data/storage';
+
+  /**
+   * Where uploaded inputs and outputs live: empty (the folder STORAGE_DIR), a folder's path, or
+   * `s3://<bucket>/<prefix>` for a bucket of an S3-compatible object store, which then needs no
+   * shared folder. The rest of the S3 settings are the AWS SDK's own (below), or its defaults.
+   */
+  @IsStorageUrl() STORAGE_URL = '';
+
+  /** Buckets addressed in the path (`host/bucket/key`), for servers without virtual-hosted buckets (Ceph RGW, SeaweedFS, Garage). */
+  @IsBoolean({ message: 'S3_FORCE_PATH_STYLE must be true or false' }) S3_FORCE_PATH_STYLE = false;
+  /** The S3 endpoint, for a server other than AWS S3; AWS_ENDPOINT_URL is taken when it is empty (as the AWS SDK does). */
+  @IsEndpointUrl() AWS_ENDPOINT_URL_S3 = '';
+  @IsEndpointUrl() AWS_ENDPOINT_URL = '';
+  /** The bucket's region; empty: the SDK's own (a profile), or any for a server of one's own. */
+  @IsString() @Matches(/^$|^[a-z0-9-]+$/, { message: 'AWS_REGION must be a region name such as eu-west-1' }) AWS_REGION = '';
+  /** Static credentials; empty: the AWS SDK's default chain (IRSA, workload identity, an instance role, a profile). */
+  @IsString() @SetWith('AWS_SECRET_ACCESS_KEY') AWS_ACCESS_KEY_ID = '';
+  @IsString() @SetWith('AWS_ACCESS_KEY_ID') AWS_SECRET_ACCESS_KEY = '';
 
   /** Read-only folder that JSON jobs name their inputs in. */
   @IsString() @IsNotEmpty() IMAGES_DIR = './data/images';
@@ -122,6 +171,35 @@ export class SharedConfig {
   @IsIn(['json', 'text']) LOG_FORMAT: 'json' | 'text' = 'json';
   @IsIn(['error', 'warn', 'log', 'debug', 'verbose']) LOG_LEVEL: 'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
 }
+
+/** The storage settings as the storage module takes them. */
+export function storageOptionsOf(config: SharedConfig): StorageOptions {
+  return {
+    storageUrl: config.STORAGE_URL,
+    storageDir: config.STORAGE_DIR,
+    imagesDir: config.IMAGES_DIR,
+    s3: {
+      endpoint: config.AWS_ENDPOINT_URL_S3 || config.AWS_ENDPOINT_URL || undefined,
+      region: config.AWS_REGION || undefined,
+      credentials: config.AWS_ACCESS_KEY_ID ? { accessKeyId: config.AWS_ACCESS_KEY_ID, secretAccessKey: config.AWS_SECRET_ACCESS_KEY } : undefined,
+      forcePathStyle: config.S3_FORCE_PATH_STYLE,
+    },
+  };
+}
+
+/** RESULT_DELIVERY=redirect needs a store that can sign a link to an object: a bucket. */
+const FitsStorage = () =>
+  ValidateBy({
+    name: 'fitsStorage',
+    validator: {
+      validate: (value: unknown, args) => {
+        const config = args?.object as ProducerConfig;
+        if (value !== 'redirect' || storageUrlProblem(config.STORAGE_URL) !== undefined) return true;
+        return parseStorageLocation(config.STORAGE_URL, config.STORAGE_DIR).kind === 's3';
+      },
+      defaultMessage: () => 'RESULT_DELIVERY=redirect needs STORAGE_URL=s3://<bucket>/<prefix>: a folder has no links to hand out',
+    },
+  });
 
 /**
  * The settings of the apps that use the database: the producer, the results writer and the
@@ -188,6 +266,16 @@ export class ProducerConfig extends DatabaseConfig {
 
   /** Ports a URL source may name (`80,443,8000-8099`); another is refused with 400 (the workers check it again). */
   @IsPortList() SOURCE_URL_PORTS = DEFAULT_SOURCE_URL_PORTS;
+
+  /**
+   * How `GET /v1/jobs/:id/result` hands out an output: `stream` (through the producer, its
+   * checksum verified on the way) or `redirect` (302 to a short-lived presigned URL of the
+   * bucket, so that large outputs bypass the producer; needs STORAGE_URL=s3://…).
+   */
+  @IsIn(['stream', 'redirect'], { message: 'RESULT_DELIVERY must be stream or redirect' }) @FitsStorage()
+  RESULT_DELIVERY: 'stream' | 'redirect' = 'stream';
+  /** How long a redirect's presigned URL works, in seconds. */
+  @IsInt() @Min(1) @Max(604_800) RESULT_URL_EXPIRES_S = 300;
 }
 
 /**

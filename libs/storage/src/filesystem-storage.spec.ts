@@ -2,8 +2,9 @@ import { readlinkSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { BlobNotFoundError, StorageKeys } from './blob-storage';
+import { Readable } from 'node:stream';
+import { blobStorageContract } from '../../../test/support/blob-storage-contract';
+import { StorageKeys } from './blob-storage';
 import { FilesystemBlobStorage } from './filesystem-storage';
 
 /** Every file under `dir`, relative to it, sorted. */
@@ -13,26 +14,6 @@ async function filesUnder(dir: string): Promise<string[]> {
     .filter((entry) => entry.isFile())
     .map((entry) => relative(dir, join(entry.parentPath, entry.name)))
     .sort();
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.from(chunk));
-  return Buffer.concat(chunks);
-}
-
-/** A stream that sends `good` chunks and then fails. */
-function failingStream(good: Buffer[], error: Error): Readable {
-  let index = 0;
-  return new Readable({
-    read() {
-      if (index < good.length) {
-        this.push(good[index++]);
-      } else {
-        setImmediate(() => this.destroy(error));
-      }
-    },
-  });
 }
 
 type DiskCall = { call: 'fsync' | 'fdatasync'; path: string } | { call: 'link' | 'rename'; from: string; to: string };
@@ -71,108 +52,30 @@ describe('FilesystemBlobStorage', () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  describe('put and read', () => {
-    it('stores a Buffer and reads it back', async () => {
-      const data = Buffer.from('hello, storage');
-      expect(await storage.put('outputs/job-1', data)).toEqual({ sizeBytes: data.length });
-      expect(await storage.read('outputs/job-1')).toEqual(data);
-      expect(await readFile(join(root, 'outputs', 'job-1'))).toEqual(data);
-    });
+  // Every file under the root, temporary ones included: a write that failed leaves none.
+  blobStorageContract('FilesystemBlobStorage', () => ({ storage, leftovers: () => filesUnder(root) }));
 
-    it('stores a Readable and reads it back', async () => {
-      const chunks = [Buffer.alloc(70_000, 1), Buffer.from('middle'), Buffer.alloc(10, 7)];
-      const expected = Buffer.concat(chunks);
-      expect(await storage.put('uploads/job-2', Readable.from(chunks))).toEqual({ sizeBytes: expected.length });
-      expect(await storage.read('uploads/job-2')).toEqual(expected);
-    });
-
-    it('stores an empty object', async () => {
-      expect(await storage.put('uploads/empty', Buffer.alloc(0))).toEqual({ sizeBytes: 0 });
-      expect(await storage.sizeOf('uploads/empty')).toBe(0);
-      expect(await storage.read('uploads/empty')).toEqual(Buffer.alloc(0));
-    });
-
-    it('replaces what was stored under the key', async () => {
-      await storage.put('outputs/x', Buffer.from('first, longer content'));
-      await storage.put('outputs/x', Buffer.from('second'));
-      expect((await storage.read('outputs/x')).toString()).toBe('second');
-      expect(await storage.sizeOf('outputs/x')).toBe(6);
-    });
-
-    it('creates nested folders for a key', async () => {
-      await storage.put('a/b/c/d.bin', Buffer.from([1, 2, 3]));
-      expect(await readFile(join(root, 'a', 'b', 'c', 'd.bin'))).toEqual(Buffer.from([1, 2, 3]));
-    });
-
-    it('keeps objects under different keys apart', async () => {
-      await storage.put(StorageKeys.upload('j1'), Buffer.from('upload'));
-      await storage.put(StorageKeys.output('j1', 1, 'default'), Buffer.from('output'));
-      expect((await storage.read('uploads/j1')).toString()).toBe('upload');
-      expect((await storage.read('outputs/j1.1/default')).toString()).toBe('output');
-    });
-
-    it('leaves no temporary files after successful writes', async () => {
-      await storage.put('outputs/a', Buffer.from('a'));
-      await storage.put('outputs/b', Readable.from([Buffer.from('b')]));
-      expect(await filesUnder(root)).toEqual(['outputs/a', 'outputs/b']);
-    });
-
-    it('handles concurrent writes of different keys', async () => {
-      const keys = Array.from({ length: 10 }, (_, index) => `outputs/job-${index}`);
-      await Promise.all(keys.map((key, index) => storage.put(key, Buffer.alloc(100 + index, index))));
-      for (const [index, key] of keys.entries()) {
-        expect(await storage.sizeOf(key)).toBe(100 + index);
-      }
-      expect(await filesUnder(root)).toHaveLength(10);
-    });
+  it('keeps each object in a file at its key, in folders made for it', async () => {
+    await storage.put('a/b/c/d.bin', Buffer.from([1, 2, 3]));
+    await storage.putIfAbsent('outputs/j.1/default', Readable.from([Buffer.from('streamed')]));
+    expect(await readFile(join(root, 'a', 'b', 'c', 'd.bin'))).toEqual(Buffer.from([1, 2, 3]));
+    expect(await readFile(join(root, 'outputs', 'j.1', 'default'), 'utf8')).toBe('streamed');
+    expect(storage.localPath('a/b/c/d.bin')).toBe(join(root, 'a', 'b', 'c', 'd.bin'));
   });
 
-  describe('putIfAbsent', () => {
-    it('stores the bytes under a new key', async () => {
-      const data = Buffer.from('first outcome');
-      expect(await storage.putIfAbsent('outputs/j.1/default', data)).toEqual({ created: true, sizeBytes: data.length });
-      expect(await storage.read('outputs/j.1/default')).toEqual(data);
-      expect(await filesUnder(root)).toEqual(['outputs/j.1/default']);
-    });
+  it('hands out no download link and keeps no checksum of its own', async () => {
+    await storage.putIfAbsent('outputs/j.1/default', Buffer.from('x'), { sha256: '2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881' });
+    expect(await storage.downloadUrl('outputs/j.1/default', { expiresInSeconds: 60, contentType: 'image/png', contentDisposition: 'inline' })).toBeNull();
+    const { stream, sha256 } = await storage.openReadStream('outputs/j.1/default');
+    stream.destroy();
+    expect(sha256).toBeNull();
+    expect(storage.remote).toBe(false);
+  });
 
-    it('stores a Readable under a new key', async () => {
-      const chunks = [Buffer.alloc(70_000, 3), Buffer.from('tail')];
-      expect(await storage.putIfAbsent('outputs/streamed', Readable.from(chunks))).toEqual({ created: true, sizeBytes: 70_004 });
-      expect(await storage.read('outputs/streamed')).toEqual(Buffer.concat(chunks));
-    });
-
-    it('leaves an object already stored under the key as it was, and gives its size', async () => {
-      await storage.put('outputs/kept', Buffer.from('the first, longer bytes'));
-      expect(await storage.putIfAbsent('outputs/kept', Buffer.from('other'))).toEqual({ created: false, sizeBytes: 23 });
-      expect(await storage.putIfAbsent('outputs/kept', Readable.from([Buffer.from('other')]))).toEqual({ created: false, sizeBytes: 23 });
-      expect((await storage.read('outputs/kept')).toString()).toBe('the first, longer bytes');
-      expect(await filesUnder(root)).toEqual(['outputs/kept']);
-    });
-
-    it('lets exactly one of many concurrent writers of a key store its whole bytes, and leaves no temporary file', async () => {
-      const writers = Array.from({ length: 12 }, (_, index) => Buffer.alloc(50_000 + index * 1000, index + 1));
-      const results = await Promise.all(writers.map((data) => storage.putIfAbsent('outputs/raced/default', data)));
-      const winners = results.flatMap((result, index) => (result.created ? [index] : []));
-      expect(winners).toHaveLength(1);
-      const stored = await storage.read('outputs/raced/default');
-      expect(stored.equals(writers[winners[0]])).toBe(true);
-      expect(results.map((result) => result.sizeBytes)).toEqual(writers.map(() => stored.length));
-      expect(await filesUnder(root)).toEqual(['outputs/raced/default']);
-    });
-
-    it('rejects with the error of a failing stream, leaving no temporary file and no object', async () => {
-      const failure = new Error('source went away');
-      await expect(storage.putIfAbsent('outputs/partial', failingStream([Buffer.alloc(20_000, 1)], failure))).rejects.toBe(failure);
-      expect(await storage.sizeOf('outputs/partial')).toBeNull();
-      expect(await filesUnder(root)).toEqual([]);
-    });
-
-    it('creates an attempt\'s output beside a file stored under the job id alone (the layout before attempts)', async () => {
-      await storage.put('outputs/legacy-job', Buffer.from('attempt 1, old layout'));
-      expect(await storage.putIfAbsent(StorageKeys.output('legacy-job', 2, 'default'), Buffer.from('attempt 2'))).toMatchObject({ created: true });
-      expect((await storage.read('outputs/legacy-job')).toString()).toBe('attempt 1, old layout');
-      expect((await storage.read('outputs/legacy-job.2/default')).toString()).toBe('attempt 2');
-    });
+  it('probes its folder: made if need be, refused with the reason where it cannot be written', async () => {
+    await expect(new FilesystemBlobStorage(join(root, 'made', 'now')).probe()).resolves.toBeUndefined();
+    await writeFile(join(root, 'a-file'), 'not a folder');
+    await expect(new FilesystemBlobStorage(join(root, 'a-file', 'below')).probe()).rejects.toThrow(`The storage folder ${join(root, 'a-file', 'below')} cannot be used: ENOTDIR`);
   });
 
   describe('a folder removed by someone else', () => {
@@ -258,241 +161,16 @@ describe('FilesystemBlobStorage', () => {
     });
   });
 
-  describe('sizeOf', () => {
-    it('gives the size of a stored object', async () => {
-      await storage.put('outputs/s', Buffer.alloc(1234));
-      expect(await storage.sizeOf('outputs/s')).toBe(1234);
-    });
-
-    it('gives null for a missing object', async () => {
-      expect(await storage.sizeOf('outputs/missing')).toBeNull();
-      expect(await storage.sizeOf('nothing-here/at-all')).toBeNull();
-    });
-  });
-
-  describe('read of a missing object', () => {
-    it('throws BlobNotFoundError naming the key', async () => {
-      const error = await storage.read('outputs/missing').catch((caught: unknown) => caught);
-      expect(error).toBeInstanceOf(BlobNotFoundError);
-      expect((error as BlobNotFoundError).key).toBe('outputs/missing');
-      expect((error as Error).message).toBe('No stored object at outputs/missing');
-    });
-  });
-
-  describe('openReadStream', () => {
-    it('streams a stored object and gives its size', async () => {
-      const data = Buffer.alloc(100_000, 9);
-      await storage.put('outputs/big', data);
-      const { stream, sizeBytes } = await storage.openReadStream('outputs/big');
-      expect(sizeBytes).toBe(data.length);
-      expect(await readAll(stream)).toEqual(data);
-    });
-
-    it('throws BlobNotFoundError for a missing object', async () => {
-      await expect(storage.openReadStream('outputs/none')).rejects.toBeInstanceOf(BlobNotFoundError);
-    });
-  });
-
-  describe('deleteMany', () => {
-    it('removes every object named and gives the size of each, null for one that was not there', async () => {
-      await storage.put('outputs/j.1/default', Buffer.alloc(10));
-      await storage.put('outputs/j.1/small', Buffer.alloc(3));
-      await storage.put('uploads/j', Buffer.alloc(7));
-      await storage.put('uploads/kept', Buffer.alloc(1));
-      expect(await storage.deleteMany(['outputs/j.1/default', 'uploads/missing', 'outputs/j.1/small', 'uploads/j'])).toEqual([10, null, 3, 7]);
-      expect(await filesUnder(root)).toEqual(['uploads/kept']);
-    });
-
-    it('removes the folder of an attempt once it is empty, but keeps the top folders and folders still holding objects', async () => {
-      await storage.put('outputs/a.1/default', Buffer.from('a'));
-      await storage.put('outputs/b.1/default', Buffer.from('b'));
-      await storage.put('outputs/b.1/other', Buffer.from('c'));
-      await storage.put('uploads/u', Buffer.from('u'));
-      await storage.deleteMany(['outputs/a.1/default', 'outputs/b.1/default', 'uploads/u']);
-      expect(await readdir(join(root, 'outputs'))).toEqual(['b.1']);
-      expect(await readdir(join(root, 'uploads'))).toEqual([]);
-      await storage.put('outputs/a.1/default', Buffer.from('again'));
-      expect((await storage.read('outputs/a.1/default')).toString()).toBe('again');
-    });
-
-    it('removes many objects, more than it removes at once', async () => {
-      const keys = Array.from({ length: 100 }, (_, index) => `outputs/many.1/o${index}`);
-      for (const key of keys) await storage.put(key, Buffer.from('x'));
-      expect(await storage.deleteMany(keys)).toEqual(keys.map(() => 1));
-      expect(await filesUnder(root)).toEqual([]);
-    });
-
-    it('removes nothing when one of the keys is invalid, and names it', async () => {
-      await storage.put('outputs/keep', Buffer.from('k'));
-      await expect(storage.deleteMany(['outputs/keep', '../escape'])).rejects.toThrow('Invalid storage key: "../escape"');
-      expect(await filesUnder(root)).toEqual(['outputs/keep']);
-    });
-
-    it('takes an empty list', async () => {
-      expect(await storage.deleteMany([])).toEqual([]);
-    });
-  });
-
-  describe('delete', () => {
-    it('removes a stored object', async () => {
-      await storage.put('outputs/d', Buffer.from('x'));
-      await storage.delete('outputs/d');
-      expect(await storage.sizeOf('outputs/d')).toBeNull();
-      await expect(storage.read('outputs/d')).rejects.toBeInstanceOf(BlobNotFoundError);
-    });
-
-    it('is idempotent', async () => {
-      await storage.put('outputs/d', Buffer.from('x'));
-      await storage.delete('outputs/d');
-      await expect(storage.delete('outputs/d')).resolves.toBeUndefined();
-      await expect(storage.delete('never/stored')).resolves.toBeUndefined();
-    });
-
-    it('removes only the object asked for', async () => {
-      await storage.put('outputs/keep', Buffer.from('k'));
-      await storage.put('outputs/drop', Buffer.from('d'));
-      await storage.delete('outputs/drop');
-      expect(await filesUnder(root)).toEqual(['outputs/keep']);
-    });
-  });
-
-  describe('keys', () => {
-    it.each([
-      '../escape',
-      'outputs/../../escape',
-      'outputs/..',
-      'outputs/./x',
-      '/etc/passwd',
-      '/absolute',
-      '',
-      'outputs//x',
-      'outputs/',
-      '.hidden',
-      'back\\slash',
-      'with space',
-      'nul\0byte',
-    ])('refuses %j in every method', async (key) => {
-      const message = `Invalid storage key: ${JSON.stringify(key)}`;
-      await expect(storage.put(key, Buffer.from('x'))).rejects.toThrow(message);
-      await expect(storage.put(key, Readable.from([Buffer.from('x')]))).rejects.toThrow(message);
-      await expect(storage.putIfAbsent(key, Buffer.from('x'))).rejects.toThrow(message);
-      await expect(storage.read(key)).rejects.toThrow(message);
-      await expect(storage.openReadStream(key)).rejects.toThrow(message);
-      await expect(storage.sizeOf(key)).rejects.toThrow(message);
-      await expect(storage.delete(key)).rejects.toThrow(message);
-    });
-
-    it('does not write anything for a refused key', async () => {
-      await storage.put('../escape', Buffer.from('x')).catch(() => undefined);
-      await storage.putIfAbsent('../escape', Buffer.from('x')).catch(() => undefined);
-      expect(await filesUnder(root)).toEqual([]);
-    });
-
-    it.each(['outputs/file.name.png', 'a_b-c/D-9', 'outputs/...'])('accepts %j', async (key) => {
-      await storage.put(key, Buffer.from('ok'));
-      expect((await storage.read(key)).toString()).toBe('ok');
-    });
-  });
-
-  describe('a stream passed through a check on the way', () => {
-    /** Lets bytes through until it has seen `limit` of them, then refuses the rest. */
-    const refusingAfter = (limit: number) => {
-      let seen = 0;
-      return new Transform({
-        transform(chunk: Buffer, _encoding, callback) {
-          seen += chunk.length;
-          callback(seen > limit ? new Error(`more than ${limit} bytes`) : null, chunk);
-        },
-      });
-    };
-
-    it('stores what passed the check', async () => {
-      const data = Buffer.alloc(50_000, 3);
-      expect(await storage.put('uploads/checked', Readable.from([data]), refusingAfter(100_000))).toEqual({ sizeBytes: data.length });
-      expect(await storage.read('uploads/checked')).toEqual(data);
-    });
-
-    it('rejects with the check\'s error, destroys the source and leaves nothing', async () => {
-      const source = Readable.from([Buffer.alloc(30_000, 1), Buffer.alloc(30_000, 2), Buffer.alloc(30_000, 3)]);
-      await expect(storage.put('uploads/refused', source, refusingAfter(40_000))).rejects.toThrow('more than 40000 bytes');
-      expect(source.destroyed).toBe(true);
-      expect(await filesUnder(root)).toEqual([]);
-    });
-
-    it('rejects, never as an unhandled error, when the check refuses at the end of an empty stream', async () => {
-      const refuseEmpty = new Transform({
-        transform: (chunk: Buffer, _encoding, callback) => callback(null, chunk),
-        flush: (callback) => callback(new Error('nothing came')),
-      });
-      await expect(storage.put('uploads/none', Readable.from([]), refuseEmpty)).rejects.toThrow('nothing came');
-      expect(await filesUnder(root)).toEqual([]);
-    });
-  });
-
-  describe('a failing stream', () => {
-    it('rejects with the stream error, leaves no temporary file and no object', async () => {
-      const failure = new Error('client went away');
-      const error = await storage
-        .put('uploads/partial', failingStream([Buffer.alloc(20_000, 1), Buffer.alloc(20_000, 2)], failure))
-        .catch((caught: unknown) => caught);
-      expect(error).toBe(failure);
-      expect(await storage.sizeOf('uploads/partial')).toBeNull();
-      await expect(storage.read('uploads/partial')).rejects.toBeInstanceOf(BlobNotFoundError);
-      const left = await readdir(join(root, 'uploads'));
-      expect(left.filter((name) => name.endsWith('.tmp'))).toEqual([]);
-      expect(left).toEqual([]);
-    });
-
-    it('leaves an object stored earlier under the key as it was', async () => {
-      await storage.put('uploads/kept', Buffer.from('original'));
-      await expect(storage.put('uploads/kept', failingStream([Buffer.from('new partial data')], new Error('boom')))).rejects.toThrow('boom');
-      expect((await storage.read('uploads/kept')).toString()).toBe('original');
-      expect(await filesUnder(root)).toEqual(['uploads/kept']);
-    });
-
-    it('rejects with the error of a stream that fails before anything was written, never as an unhandled error', async () => {
-      // put answers for the stream from the moment it is called, although it has a folder to create
-      // first: an error the stream emits meanwhile is put's rejection, not an unhandled 'error' event.
-      const source = new Readable({ read() {} });
-      const stored = storage.put('uploads/early', source);
-      source.emit('error', new Error('failed at once'));
-      await expect(stored).rejects.toThrow('failed at once');
-      expect(await filesUnder(root)).toEqual([]);
-    });
-
-    it('rejects a stream destroyed without an error (its client went away) and leaves nothing', async () => {
-      const source = new Readable({ read() {} });
-      source.push(Buffer.alloc(1000, 1));
-      const stored = storage.put('uploads/abandoned', source);
-      setImmediate(() => source.destroy());
-      await expect(stored).rejects.toThrow(/premature close/i);
-      expect(await filesUnder(root)).toEqual([]);
-    });
-
-    it.each([
-      ['on its own', () => undefined],
-      ['through a check', () => new Transform({ transform: (chunk: Buffer, _encoding, callback) => callback(null, chunk) })],
-    ])('rejects a stream destroyed before the call, %s, and leaves nothing', async (_how, check) => {
-      const source = new Readable({ read() {} });
-      source.push(Buffer.alloc(5000, 1));
-      source.push(null);
-      source.destroy();
-      await new Promise((resolve) => setImmediate(resolve));
-      await expect(storage.put('uploads/gone', source, check())).rejects.toThrow(/premature close/i);
-      expect(await filesUnder(root)).toEqual([]);
-    });
-
-    it('destroys the stream when the key is invalid, so that its producer is not left waiting', async () => {
-      const source = new Readable({ read() {} });
-      await expect(storage.put('../escape', source)).rejects.toThrow('Invalid storage key');
-      expect(source.destroyed).toBe(true);
-    });
-
-    it('can write the key afterwards', async () => {
-      await storage.put('uploads/retry', failingStream([Buffer.from('x')], new Error('boom'))).catch(() => undefined);
-      await storage.put('uploads/retry', Buffer.from('second try'));
-      expect((await storage.read('uploads/retry')).toString()).toBe('second try');
-    });
+  it('removes the folder of an attempt once deleteMany emptied it, but keeps the top folders and folders still holding objects', async () => {
+    await storage.put('outputs/a.1/default', Buffer.from('a'));
+    await storage.put('outputs/b.1/default', Buffer.from('b'));
+    await storage.put('outputs/b.1/other', Buffer.from('c'));
+    await storage.put('uploads/u', Buffer.from('u'));
+    await storage.deleteMany(['outputs/a.1/default', 'outputs/b.1/default', 'uploads/u']);
+    expect(await readdir(join(root, 'outputs'))).toEqual(['b.1']);
+    expect(await readdir(join(root, 'uploads'))).toEqual([]);
+    await storage.put('outputs/a.1/default', Buffer.from('again'));
+    expect((await storage.read('outputs/a.1/default')).toString()).toBe('again');
   });
 
   it('resolves a relative root against the working directory', async () => {

@@ -1,14 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
-import { link, mkdir, readFile, rename, rmdir, stat, unlink } from 'node:fs/promises';
+import { access, link, mkdir, readFile, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { BlobNotFoundError, BlobStorage } from './blob-storage';
+import { BlobNotFoundError, BlobStorage, checkStorageKey, DownloadUrlOptions, PutOptions, StorageConfigurationError } from './blob-storage';
 import { foldersToSyncAfterMaking, GroupSync } from './folder-sync';
-
-const KEY_PATTERN = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_.-]+)*$/;
 
 function errorCode(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code;
@@ -25,6 +23,7 @@ function isNotFound(error: unknown): boolean {
  * as is the parent of a folder a write makes, so that a stored object survives a power loss.
  */
 export class FilesystemBlobStorage extends BlobStorage {
+  readonly remote = false;
   private readonly root: string;
   /**
    * Folders known to be there, each with the flush of its entry in its parent (a promise, as a
@@ -40,9 +39,7 @@ export class FilesystemBlobStorage extends BlobStorage {
   }
 
   private pathOf(key: string): string {
-    if (!KEY_PATTERN.test(key) || key.split('/').some((part) => part === '..' || part === '.')) {
-      throw new Error(`Invalid storage key: ${JSON.stringify(key)}`);
-    }
+    checkStorageKey(key);
     const path = join(this.root, ...key.split('/'));
     if (!path.startsWith(this.root + sep)) throw new Error(`Invalid storage key: ${JSON.stringify(key)}`);
     return path;
@@ -61,7 +58,8 @@ export class FilesystemBlobStorage extends BlobStorage {
     return { sizeBytes };
   }
 
-  async putIfAbsent(key: string, data: Buffer | Readable): Promise<{ created: boolean; sizeBytes: number }> {
+  /** A folder keeps no checksum: `options.sha256` is for the caller to record. */
+  async putIfAbsent(key: string, data: Buffer | Readable, _options?: PutOptions): Promise<{ created: boolean; sizeBytes: number }> {
     const path = this.pathToWrite(key, data);
     const { temporary, sizeBytes, folderDurable } = await this.writeTemporary(path, data);
     try {
@@ -171,12 +169,29 @@ export class FilesystemBlobStorage extends BlobStorage {
     }
   }
 
-  async openReadStream(key: string): Promise<{ stream: Readable; sizeBytes: number }> {
+  /** A folder keeps no checksum of its own: `sha256` is null, and readers check the one recorded. */
+  async openReadStream(key: string, range?: { start: number; end: number }): Promise<{ stream: Readable; sizeBytes: number; sha256: null }> {
     const path = this.pathOf(key);
     const size = await this.sizeOf(key);
     if (size === null) throw new BlobNotFoundError(key);
-    return { stream: fs.createReadStream(path), sizeBytes: size };
+    return { stream: fs.createReadStream(path, range), sizeBytes: size, sha256: null };
   }
+
+  async downloadUrl(_key: string, _options: DownloadUrlOptions): Promise<null> {
+    return null;
+  }
+
+  /** The folder is there (made if need be) and this process may write in it. */
+  async probe(): Promise<void> {
+    try {
+      await mkdir(this.root, { recursive: true });
+      await access(this.root, fs.constants.W_OK);
+    } catch (error) {
+      throw new StorageConfigurationError(`The storage folder ${this.root} cannot be used: ${(error as Error).message}`);
+    }
+  }
+
+  async close(): Promise<void> {}
 
   async sizeOf(key: string): Promise<number | null> {
     try {

@@ -9,6 +9,7 @@ import * as auditLog from './008-audit-log';
 import * as deliveryBookkeeping from './009-delivery-bookkeeping';
 import * as retentionQuotas from './010-retention-quotas';
 import * as raiseFunction from './011-raise-function';
+import * as outputChecksums from './012-output-checksums';
 
 /** Every migration, in the order applied. Append; never edit one that has shipped. */
-export const MIGRATIONS: Array<{ name: string; sql: string }> = [jobs, idempotencyKeys, jobOutputs, idempotencyConfirmed, retries, workers, apiKeys, auditLog, deliveryBookkeeping, retentionQuotas, raiseFunction];
+export const MIGRATIONS: Array<{ name: string; sql: string }> = [jobs, idempotencyKeys, jobOutputs, idempotencyConfirmed, retries, workers, apiKeys, auditLog, deliveryBookkeeping, retentionQuotas, raiseFunction, outputChecksums];
