@@ -1,8 +1,9 @@
-import { MessageType, jobEventId } from '@pipeline/contracts';
+import { ImageJobMessage, jobEventId, JobEventView, JobView, MessageType } from '@pipeline/contracts';
 import { JobEventsRepository } from '@pipeline/database';
 import { AmqpConnection, Topology } from '@pipeline/messaging';
 import { FilesystemBlobStorage } from '@pipeline/storage';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { HealthCheckResult } from '@nestjs/terminus';
 import { connect, ChannelModel, Channel, ConfirmChannel } from 'amqplib';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
@@ -13,6 +14,8 @@ import { startProducer } from '../../apps/producer/src/producer.app';
 import { makeImage } from '../support/images';
 import { AMQP_URL, createTestDatabase, deleteTopology, dropBrokerConnections, makeTempDir, uniqueName, waitFor } from '../support/resources';
 import { adminFetch } from '../support/api-keys';
+import { AcceptedJob, ErrorBody, readBody, readError } from '../support/http';
+import { arrayContaining, stringContaining, stringMatching } from '../support/matchers';
 import { producerTestConfig } from '../support/producer-config';
 
 describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
@@ -65,9 +68,8 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     await folder.remove();
   });
 
-  // The API's JSON, loosely typed: the assertions say what it must hold.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const readBody = (response: Response): Promise<any> => response.json();
+  /** An item of a batch's answer: the accepted job, or why it was refused. */
+  type BatchItem = AcceptedJob | { error: Pick<ErrorBody, 'statusCode' | 'message'> };
 
   const postJson = (body: unknown) =>
     adminFetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -81,7 +83,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     return adminFetch(`${base}/v1/jobs`, { method: 'POST', body: form });
   }
 
-  const jobCount = async () => (await pool.query('SELECT count(*)::int AS n FROM jobs')).rows[0].n as number;
+  const jobCount = async () => (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM jobs')).rows[0].n;
   const uploads = () => (existsSync(join(storageDir, 'uploads')) ? readdirSync(join(storageDir, 'uploads')) : []);
 
   async function takeJobMessage() {
@@ -93,8 +95,8 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
   it('accepts a JSON job naming a file in the images folder: 202, Location, queued, published', async () => {
     const response = await postJson({ source: { path: 'nested/photo.png' }, operations: [{ op: 'resize', width: 32 }], output: { format: 'webp', quality: 70 } });
     expect(response.status).toBe(202);
-    const body = (await readBody(response)) as { id: string; status: string };
-    expect(body).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), status: 'queued' });
+    const body = await readBody<AcceptedJob>(response);
+    expect(body).toEqual({ id: stringMatching(/^[0-9a-f-]{36}$/), status: 'queued' });
     expect(response.headers.get('location')).toBe(`/v1/jobs/${body.id}`);
 
     // A GET right after the 202 finds the job.
@@ -115,7 +117,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
   it('takes a URL source, publishing it for the workers to fetch, and refuses one that is not http(s), carries credentials or names a port SOURCE_URL_PORTS does not list', async () => {
     const response = await postJson({ source: { url: 'https://images.example.com/a%20b.jpg?size=2' }, operations: [{ op: 'flip' }] });
     expect(response.status).toBe(202);
-    expect(JSON.parse((await takeJobMessage()).content.toString()).source).toEqual({ kind: 'url', url: 'https://images.example.com/a%20b.jpg?size=2' });
+    expect((JSON.parse((await takeJobMessage()).content.toString()) as ImageJobMessage).source).toEqual({ kind: 'url', url: 'https://images.example.com/a%20b.jpg?size=2' });
     for (const [url, problem] of [
       ['file:///etc/passwd', 'source.url is not allowed: only http and https URLs are allowed, not file'],
       ['gopher://127.0.0.1:25/', 'source.url is not allowed: only http and https URLs are allowed, not gopher'],
@@ -126,21 +128,21 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     ]) {
       const refused = await postJson({ source: { url }, operations: [] });
       expect(refused.status).toBe(400);
-      expect((await readBody(refused)).message).toEqual([problem]);
+      expect((await readError(refused)).message).toEqual([problem]);
     }
   });
 
   it('takes a preset instead of operations, and lists the presets', async () => {
     const response = await postJson({ source: { path: 'photo.jpg' }, preset: 'thumbnail', output: { quality: 60 } });
     expect(response.status).toBe(202);
-    const message = JSON.parse((await takeJobMessage()).content.toString());
+    const message = JSON.parse((await takeJobMessage()).content.toString()) as ImageJobMessage;
     expect(message.operations).toEqual([{ op: 'resize', width: 320, height: 320, fit: 'cover', position: 'attention' }]);
     expect(message.output).toEqual({ format: 'webp', quality: 60 });
-    const presets = await readBody(await adminFetch(`${base}/v1/presets`));
+    const presets = await readBody<{ name: string }[]>(await adminFetch(`${base}/v1/presets`));
     expect(presets.map((preset: { name: string }) => preset.name)).toEqual(['thumbnail', 'web', 'avatar']);
     const unknown = await postJson({ source: { path: 'photo.jpg' }, preset: 'poster' });
     expect(unknown.status).toBe(400);
-    expect((await readBody(unknown)).message).toEqual(['preset "poster" is not defined (defined: thumbnail, web, avatar)']);
+    expect((await readError(unknown)).message).toEqual(['preset "poster" is not defined (defined: thumbnail, web, avatar)']);
   });
 
   it('takes several named outputs, publishes them as variants, and names what is wrong in each', async () => {
@@ -150,8 +152,8 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
       outputs: [{ name: 'small', preset: 'avatar' }, { name: 'wide', operations: [{ op: 'resize', width: 64 }], format: 'png' }],
     });
     expect(response.status).toBe(202);
-    const { id } = await readBody(response);
-    const message = JSON.parse((await takeJobMessage()).content.toString());
+    const { id } = await readBody<AcceptedJob>(response);
+    const message = JSON.parse((await takeJobMessage()).content.toString()) as ImageJobMessage;
     expect(message.variants).toEqual([
       { name: 'small', operations: [{ op: 'resize', width: 256, height: 256, fit: 'cover', position: 'attention' }], output: { format: 'webp', quality: 85 } },
       { name: 'wide', operations: [{ op: 'resize', width: 64 }], output: { format: 'png' } },
@@ -160,10 +162,10 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
 
     const invalid = await postJson({ source: { path: 'photo.jpg' }, outputs: [{ name: 'x', operations: [{ op: 'watermark', image: '../etc/passwd' }] }, { name: 'x' }] });
     expect(invalid.status).toBe(400);
-    expect((await readBody(invalid)).message).toEqual(['outputs[1].name "x" is used by an earlier output']);
+    expect((await readError(invalid)).message).toEqual(['outputs[1].name "x" is used by an earlier output']);
     const outside = await postJson({ source: { path: 'photo.jpg' }, outputs: [{ name: 'x', operations: [{ op: 'watermark', image: '../etc/passwd' }] }] });
     expect(outside.status).toBe(400);
-    expect((await readBody(outside)).message.join(' ')).toMatch(/^outputs\[0\]\.operations\[0\]\.image/);
+    expect(((await readError(outside)).message as string[]).join(' ')).toMatch(/^outputs\[0\]\.operations\[0\]\.image/);
   });
 
   it('takes a batch of JSON jobs, each accepted or refused on its own, answering in order', async () => {
@@ -181,21 +183,22 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
       }),
     });
     expect(response.status).toBe(200);
-    const { jobs } = await readBody(response);
+    const { jobs } = await readBody<{ jobs: BatchItem[] }>(response);
     expect(jobs).toEqual([
-      { id: expect.stringMatching(/^[0-9a-f-]{36}$/), status: 'queued' },
+      { id: stringMatching(/^[0-9a-f-]{36}$/), status: 'queued' },
       { error: { statusCode: 400, message: ['source.path must not contain ".." segments'] } },
-      { error: { statusCode: 400, message: [expect.stringContaining('operations[0].op "explode" is not a known operation')] } },
-      { id: expect.stringMatching(/^[0-9a-f-]{36}$/), status: 'queued' },
+      { error: { statusCode: 400, message: [stringContaining('operations[0].op "explode" is not a known operation')] } },
+      { id: stringMatching(/^[0-9a-f-]{36}$/), status: 'queued' },
     ]);
     expect(await jobCount()).toBe(before + 2);
-    const published = [await takeJobMessage(), await takeJobMessage()].map((m) => m.properties.messageId).sort();
-    expect(published).toEqual([jobs[0].id, jobs[3].id].sort());
-    expect((await readBody(await adminFetch(`${base}/v1/jobs/${jobs[3].id}`))).status).toBe('queued');
+    const published = [await takeJobMessage(), await takeJobMessage()].map((m) => m.properties.messageId as string).sort();
+    const [first, , , fourth] = jobs as AcceptedJob[];
+    expect(published).toEqual([first.id, fourth.id].sort());
+    expect((await readBody<JobView>(await adminFetch(`${base}/v1/jobs/${fourth.id}`))).status).toBe('queued');
 
     const empty = await adminFetch(`${base}/v1/jobs/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"jobs":[]}' });
     expect(empty.status).toBe(400);
-    expect((await readBody(empty)).message).toEqual(['jobs must hold 1 to 100 jobs (got 0)']);
+    expect((await readError(empty)).message).toEqual(['jobs must hold 1 to 100 jobs (got 0)']);
   });
 
   it('with an Idempotency-Key, a repeated request returns the first job; a different one under the key is refused', async () => {
@@ -204,7 +207,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
       adminFetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(body) });
     const first = await post('order-1', { source: { path: 'photo.jpg' }, operations: [{ op: 'resize', width: 10, height: 8 }] });
     expect(first.status).toBe(202);
-    const { id } = await readBody(first);
+    const { id } = await readBody<AcceptedJob>(first);
     // The same request, its keys in another order: the same job.
     const repeat = await post('order-1', { operations: [{ height: 8, op: 'resize', width: 10 }], source: { path: 'photo.jpg' } });
     expect(repeat.status).toBe(202);
@@ -212,7 +215,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     expect(repeat.headers.get('location')).toBe(`/v1/jobs/${id}`);
     const different = await post('order-1', { source: { path: 'photo.jpg' }, operations: [{ op: 'flip' }] });
     expect(different.status).toBe(409);
-    expect((await readBody(different)).message).toContain('Idempotency-Key "order-1" was already used for a different request');
+    expect((await readError(different)).message).toContain('Idempotency-Key "order-1" was already used for a different request');
     expect(await jobCount()).toBe(before + 1);
     expect((await takeJobMessage()).properties.messageId).toBe(id);
     expect(await channel.get(topology.jobsQueue)).toBe(false);
@@ -223,11 +226,11 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     const started = Date.now();
     const unconfirmed = await post('order-1', { source: { path: 'photo.jpg' }, operations: [{ op: 'resize', width: 10, height: 8 }] });
     expect(unconfirmed.status).toBe(202);
-    expect((await readBody(unconfirmed)).id).toBe(id);
+    expect((await readBody<AcceptedJob>(unconfirmed)).id).toBe(id);
     expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
     const again = await takeJobMessage();
     expect(JSON.parse(again.content.toString())).toMatchObject({ jobId: id, attempt: 1, source: { kind: 'images', path: 'photo.jpg' }, operations: [{ op: 'resize', width: 10, height: 8 }] });
-    expect((await pool.query('SELECT published_at IS NOT NULL AS confirmed FROM jobs WHERE id = $1', [id])).rows[0].confirmed).toBe(true);
+    expect((await pool.query<{ confirmed: boolean }>('SELECT published_at IS NOT NULL AS confirmed FROM jobs WHERE id = $1', [id])).rows[0].confirmed).toBe(true);
     expect(await jobCount()).toBe(before + 1);
 
     // An upload repeated under its key keeps one stored input.
@@ -252,11 +255,11 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     const image = await makeImage(100, 80);
     const response = await postForm({ image: new Blob([image]), operations: JSON.stringify([{ op: 'grayscale' }]) });
     expect(response.status).toBe(202);
-    const { id } = await readBody(response);
+    const { id } = await readBody<AcceptedJob>(response);
     expect(uploads()).toContain(id);
     const message = await takeJobMessage();
     expect(message.content.length).toBeLessThan(1000);
-    expect(JSON.parse(message.content.toString()).source).toEqual({ kind: 'upload', key: `uploads/${id}` });
+    expect((JSON.parse(message.content.toString()) as ImageJobMessage).source).toEqual({ kind: 'upload', key: `uploads/${id}` });
   });
 
   it.each([
@@ -277,7 +280,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     const before = await jobCount();
     const response = await postJson(body);
     expect(response.status).toBe(400);
-    const { message } = await readBody(response);
+    const { message } = await readError(response);
     expect((Array.isArray(message) ? message : [message]).join('\n')).toContain(expected);
     expect(await jobCount()).toBe(before);
   });
@@ -285,18 +288,18 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
   it('rejects malformed JSON with 400', async () => {
     const response = await adminFetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"source":' });
     expect(response.status).toBe(400);
-    expect((await readBody(response)).message).toMatch(/JSON/);
+    expect((await readError(response)).message).toMatch(/JSON/);
   });
 
   it('rejects a multipart job without an image, or with malformed operations, and keeps no upload', async () => {
     const before = uploads();
     const noImage = await postForm({ operations: '[]' });
     expect(noImage.status).toBe(400);
-    expect((await readBody(noImage)).message.join()).toContain('image is required');
+    expect(((await readError(noImage)).message as string[]).join()).toContain('image is required');
 
     const badJson = await postForm({ image: new Blob([await makeImage(20, 20)]), operations: '[{"op":' });
     expect(badJson.status).toBe(400);
-    expect((await readBody(badJson)).message.join()).toContain('operations is not valid JSON');
+    expect(((await readError(badJson)).message as string[]).join()).toContain('operations is not valid JSON');
     expect(uploads()).toEqual(before);
   });
 
@@ -328,7 +331,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
       const [jobsBefore, uploadsBefore, queuedBefore] = [await jobCount(), uploads(), await queued()];
       const response = await postForm({ image: new Blob([await makeImage(1, 1, 'png')]), operations: JSON.stringify(blownUp) });
       expect(response.status).toBe(400);
-      expect((await readBody(response)).message).toEqual(['operations[0] (resize) would make a 16384×16384 image (268435456 pixels); the limit is 50000000 (MAX_OUTPUT_PIXELS)']);
+      expect((await readError(response)).message).toEqual(['operations[0] (resize) would make a 16384×16384 image (268435456 pixels); the limit is 50000000 (MAX_OUTPUT_PIXELS)']);
       expect([await jobCount(), uploads(), await queued()]).toEqual([jobsBefore, uploadsBefore, queuedBefore]);
     });
 
@@ -339,13 +342,13 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
       const outputs = [{ name: 'small', preset: 'avatar' }, { name: 'huge', operations: [{ op: 'flop' }, { op: 'resize', width: 16384 }] }];
       const upload = await postForm({ image: new Blob([turned]), operations: '[{"op":"grayscale"}]', outputs: JSON.stringify(outputs) });
       expect(upload.status).toBe(400);
-      expect((await readBody(upload)).message).toEqual(['outputs[1].operations[1] (resize) would make a 16384×21845 image (357908480 pixels); the limit is 50000000 (MAX_OUTPUT_PIXELS)']);
+      expect((await readError(upload)).message).toEqual(['outputs[1].operations[1] (resize) would make a 16384×21845 image (357908480 pixels); the limit is 50000000 (MAX_OUTPUT_PIXELS)']);
       expect(uploads()).toEqual(uploadsBefore);
 
       // 320×240, cropped to a 10×240 strip: 16384 wide, it would be 16384×393216.
       const path = await postJson({ source: { path: 'photo.jpg' }, operations: [{ op: 'crop', left: 0, top: 0, width: 10, height: 240 }], outputs });
       expect(path.status).toBe(400);
-      expect((await readBody(path)).message).toEqual(['outputs[1].operations[1] (resize) would make a 16384×393216 image (6442450944 pixels); the limit is 50000000 (MAX_OUTPUT_PIXELS)']);
+      expect((await readError(path)).message).toEqual(['outputs[1].operations[1] (resize) would make a 16384×393216 image (6442450944 pixels); the limit is 50000000 (MAX_OUTPUT_PIXELS)']);
     });
 
     it('judges an upload from its header wherever that lies: in the first bytes kept, or (the frames of a GIF) only in the whole file', async () => {
@@ -358,10 +361,10 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
       const tooLarge = JSON.stringify([{ op: 'resize', width: 16384 }]);
       const png = await postForm({ image: new Blob([large]), operations: tooLarge });
       expect(png.status).toBe(400);
-      expect((await readBody(png)).message).toEqual(['operations[0] (resize) would make a 16384×12288 image (201326592 pixels); the limit is 50000000 (MAX_OUTPUT_PIXELS)']);
+      expect((await readError(png)).message).toEqual(['operations[0] (resize) would make a 16384×12288 image (201326592 pixels); the limit is 50000000 (MAX_OUTPUT_PIXELS)']);
       const gif = await postForm({ image: new Blob([animated]), operations: tooLarge });
       expect(gif.status).toBe(400);
-      expect((await readBody(gif)).message).toEqual(['operations[0] (resize) would make a 16384×12288 image (201326592 pixels); the limit is 50000000 (MAX_OUTPUT_PIXELS)']);
+      expect((await readError(gif)).message).toEqual(['operations[0] (resize) would make a 16384×12288 image (201326592 pixels); the limit is 50000000 (MAX_OUTPUT_PIXELS)']);
       expect(uploads()).toEqual(uploadsBefore);
     });
 
@@ -378,8 +381,8 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
         }),
       });
       expect(response.status).toBe(200);
-      expect((await readBody(response)).jobs).toEqual([
-        { id: expect.stringMatching(/^[0-9a-f-]{36}$/), status: 'queued' },
+      expect((await readBody<{ jobs: BatchItem[] }>(response)).jobs).toEqual([
+        { id: stringMatching(/^[0-9a-f-]{36}$/), status: 'queued' },
         { error: { statusCode: 400, message: ['operations[1] (resize) would make a 9000×9000 image (81000000 pixels); the limit is 50000000 (MAX_OUTPUT_PIXELS)'] } },
       ]);
       expect(await jobCount()).toBe(before + 1);
@@ -389,22 +392,22 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     it('accepts the same operations on a URL source, whose size only the worker can know', async () => {
       const response = await postJson({ source: { url: 'https://images.example.com/tiny.png' }, operations: blownUp });
       expect(response.status).toBe(202);
-      expect(JSON.parse((await takeJobMessage()).content.toString()).operations).toEqual(blownUp);
+      expect((JSON.parse((await takeJobMessage()).content.toString()) as ImageJobMessage).operations).toEqual(blownUp);
     });
   });
 
   it('answers 404 for an unknown job, 400 for a malformed id, 409 for a result not ready', async () => {
     expect((await adminFetch(`${base}/v1/jobs/00000000-0000-4000-8000-000000000000`)).status).toBe(404);
     expect((await adminFetch(`${base}/v1/jobs/not-a-uuid`)).status).toBe(400);
-    const { id } = await readBody(await postJson({ source: { path: 'photo.jpg' }, operations: [] }));
+    const { id } = await readBody<AcceptedJob>(await postJson({ source: { path: 'photo.jpg' }, operations: [] }));
     await takeJobMessage();
     const result = await adminFetch(`${base}/v1/jobs/${id}/result`);
     expect(result.status).toBe(409);
-    expect((await readBody(result)).message).toContain('queued');
+    expect((await readError(result)).message).toContain('queued');
   });
 
   it('serves a finished job\'s output with its content type', async () => {
-    const { id } = await readBody(await postJson({ source: { path: 'photo.jpg' }, operations: [], output: { format: 'png' } }));
+    const { id } = await readBody<AcceptedJob>(await postJson({ source: { path: 'photo.jpg' }, operations: [], output: { format: 'png' } }));
     await takeJobMessage();
     const png = await makeImage(12, 10, 'png');
     const key = `outputs/${id}`;
@@ -423,7 +426,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
 
   /** A job accepted through the API and failed by a (recorded) worker outcome. */
   async function failedJob(): Promise<string> {
-    const { id } = await readBody(await postJson({ source: { path: 'photo.jpg' }, operations: [{ op: 'flip' }] }));
+    const { id } = await readBody<AcceptedJob>(await postJson({ source: { path: 'photo.jpg' }, operations: [{ op: 'flip' }] }));
     expect((await takeJobMessage()).properties.messageId).toBe(id);
     const at = new Date().toISOString();
     await new JobEventsRepository(pool).record([
@@ -436,7 +439,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
   const timelineOf = async (id: string) => {
     const response = await adminFetch(`${base}/v1/jobs/${id}/events`);
     expect(response.status).toBe(200);
-    return ((await readBody(response)) as Array<{ type: string; attempt: number }>).map((event) => `${event.type}/${event.attempt}`);
+    return (await readBody<JobEventView[]>(response)).map((event) => `${event.type}/${event.attempt}`);
   };
 
   it('runs a failed job again as its next attempt, recorded in its timeline; only a failed one', async () => {
@@ -447,7 +450,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     expect(JSON.parse((await takeJobMessage()).content.toString())).toMatchObject({ jobId: id, attempt: 2, operations: [{ op: 'flip' }] });
     expect(await readBody(await adminFetch(`${base}/v1/jobs/${id}`))).toMatchObject({ status: 'queued', attempt: 2, error: null, finishedAt: null });
     expect(await timelineOf(id)).toEqual(['queued/1', 'started/1', 'failed/1', 'retried/2']);
-    const [, , failedEvent, retried] = await readBody(await adminFetch(`${base}/v1/jobs/${id}/events`));
+    const [, , failedEvent, retried] = await readBody<JobEventView[]>(await adminFetch(`${base}/v1/jobs/${id}/events`));
     expect(failedEvent).toMatchObject({ type: 'failed', delivery: 1, workerId: 'w', detail: { code: 'SOURCE_UNAVAILABLE' } });
     expect(retried).toMatchObject({ type: 'retried', delivery: null, detail: { reason: 'retried by an operator', previousStatus: 'failed' } });
     expect((await adminFetch(`${base}/v1/jobs/6bd11ae1-d21c-4d55-b97e-56168f81701b/events`)).status).toBe(404);
@@ -456,20 +459,20 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     const at = new Date().toISOString();
     const events = new JobEventsRepository(pool);
     await events.record([{ eventId: `${id}/1/started/9`, jobId: id, type: 'started', attempt: 1, delivery: 9, workerId: 'late', at }]);
-    expect((await readBody(await adminFetch(`${base}/v1/jobs/${id}`))).status).toBe('queued');
+    expect((await readBody<JobView>(await adminFetch(`${base}/v1/jobs/${id}`))).status).toBe('queued');
     await events.record([{ eventId: jobEventId(id, 2, 'succeeded', 1), jobId: id, type: 'succeeded', attempt: 2, delivery: 1, workerId: 'w', at, startedAt: at, outputs: [{ name: 'default', key: 'outputs/x', format: 'jpeg', width: 1, height: 1, sizeBytes: 1 }] }]);
     expect(await readBody(await adminFetch(`${base}/v1/jobs/${id}`))).toMatchObject({ status: 'succeeded', attempt: 2 });
 
     const again = await adminFetch(`${base}/v1/jobs/${id}/retry`, { method: 'POST' });
     expect(again.status).toBe(409);
-    expect((await readBody(again)).message).toBe(`job ${id} is succeeded; only a failed job, or one flagged stuck, can be retried`);
+    expect((await readError(again)).message).toBe(`job ${id} is succeeded; only a failed job, or one flagged stuck, can be retried`);
     expect((await adminFetch(`${base}/v1/jobs/6bd11ae1-d21c-4d55-b97e-56168f81701b/retry`, { method: 'POST' })).status).toBe(404);
   });
 
   it('replays parked job messages as new attempts, and purges them, failing what had not finished', async () => {
     const park = async (messageId: string, body = '{}') => {
       await new Promise<void>((resolve, reject) =>
-        confirmChannel.sendToQueue(topology.jobsDeadLetterQueue, Buffer.from(body), { messageId, type: MessageType.imageJob, persistent: true }, (error) => (error ? reject(error) : resolve())),
+        confirmChannel.sendToQueue(topology.jobsDeadLetterQueue, Buffer.from(body), { messageId, type: MessageType.imageJob, persistent: true }, (error?: Error | null) => (error ? reject(error) : resolve())),
       );
     };
     const failed = await failedJob();
@@ -483,25 +486,25 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     expect(await timelineOf(failed)).toEqual(['queued/1', 'started/1', 'failed/1', 'retried/2']);
 
     // A job whose message was parked while it looked in progress: purged, it fails with PURGED.
-    const { id: waiting } = await readBody(await postJson({ source: { path: 'photo.jpg' }, operations: [] }));
+    const { id: waiting } = await readBody<AcceptedJob>(await postJson({ source: { path: 'photo.jpg' }, operations: [] }));
     await takeJobMessage();
     await park(waiting);
     const purge = await adminFetch(`${base}/v1/dead-letters/jobs`, { method: 'DELETE' });
-    expect(await readBody(purge)).toEqual({ done: expect.arrayContaining(['not-a-job-id', waiting]), kept: [], dropped: [] });
+    expect(await readBody(purge)).toEqual({ done: arrayContaining(['not-a-job-id', waiting]), kept: [], dropped: [] });
     expect(await readBody(await adminFetch(`${base}/v1/jobs/${waiting}`))).toMatchObject({ status: 'failed', error: { code: 'PURGED' } });
     expect(await timelineOf(waiting)).toEqual(['queued/1', 'purged/1']);
     expect(await readBody(await adminFetch(`${base}/v1/dead-letters`))).toEqual({ jobs: 0, events: 0 });
   });
 
   it('lists the jobs stuck in processing, and marks them', async () => {
-    const { id } = await readBody(await postJson({ source: { path: 'photo.jpg' }, operations: [] }));
+    const { id } = await readBody<AcceptedJob>(await postJson({ source: { path: 'photo.jpg' }, operations: [] }));
     await takeJobMessage();
     const longAgo = new Date(Date.now() - 3600_000).toISOString();
     await new JobEventsRepository(pool).record([{ eventId: jobEventId(id, 1, 'started', 1), jobId: id, type: 'started', attempt: 1, delivery: 1, workerId: 'gone', at: longAgo }]);
-    const stuck = await readBody(await adminFetch(`${base}/v1/jobs?stuck=true`));
+    const stuck = await readBody<JobView[]>(await adminFetch(`${base}/v1/jobs?stuck=true`));
     expect(stuck.map((job: { id: string }) => job.id)).toEqual([id]);
     expect(stuck[0]).toMatchObject({ status: 'processing', stuck: true, workerId: 'gone' });
-    expect((await readBody(await adminFetch(`${base}/v1/jobs?status=queued&limit=1`)))[0].stuck).toBe(false);
+    expect((await readBody<JobView[]>(await adminFetch(`${base}/v1/jobs?status=queued&limit=1`)))[0].stuck).toBe(false);
   });
 
   it('serves its OpenAPI description and its docs page, every documented path a route it answers', async () => {
@@ -511,10 +514,10 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
     const bundle = await adminFetch(`${base}/docs/swagger-ui-bundle.js`);
     expect([bundle.status, bundle.headers.get('content-type')]).toEqual([200, 'text/javascript; charset=utf-8']);
     expect((await adminFetch(`${base}/docs/..%2Fpackage.json`)).status).toBe(404);
-    const document = await readBody(await adminFetch(`${base}/docs-json`));
+    const document = await readBody<{ openapi: string; paths: Record<string, Record<string, unknown>> }>(await adminFetch(`${base}/docs-json`));
     expect(document.openapi).toBe('3.1.0');
     const fastify = app.getHttpAdapter().getInstance();
-    const documented = Object.entries(document.paths as Record<string, Record<string, unknown>>).flatMap(([path, methods]) =>
+    const documented = Object.entries(document.paths).flatMap(([path, methods]) =>
       Object.keys(methods).map((method) => ({ method: method.toUpperCase(), url: path.replace(/\{(\w+)\}/g, ':$1') })),
     );
     expect(documented.length).toBeGreaterThanOrEqual(14);
@@ -524,7 +527,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
   it('lists recent jobs newest first, filtered by status', async () => {
     const response = await adminFetch(`${base}/v1/jobs?status=queued&limit=2`);
     expect(response.status).toBe(200);
-    const jobs = await readBody(response);
+    const jobs = await readBody<JobView[]>(response);
     expect(jobs).toHaveLength(2);
     expect(jobs.every((job: { status: string }) => job.status === 'queued')).toBe(true);
     expect(Date.parse(jobs[0].createdAt)).toBeGreaterThanOrEqual(Date.parse(jobs[1].createdAt));
@@ -535,7 +538,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
   it('is ready while both dependencies answer', async () => {
     const ready = await adminFetch(`${base}/health/ready`);
     expect(ready.status).toBe(200);
-    expect((await readBody(ready)).info).toEqual({ rabbitmq: { status: 'up' }, postgres: { status: 'up' } });
+    expect((await readBody<HealthCheckResult>(ready)).info).toEqual({ rabbitmq: { status: 'up' }, postgres: { status: 'up' } });
     expect((await adminFetch(`${base}/health/live`)).status).toBe(200);
   });
 

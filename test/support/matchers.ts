@@ -20,3 +20,8 @@ export function anyOf(type: abstract new (...args: never[]) => unknown): unknown
 export function stringContaining(text: string): unknown {
   return expect.stringContaining(text);
 }
+
+/** `expect.arrayContaining`: an array holding at least these items. */
+export function arrayContaining<T>(items: readonly T[]): unknown {
+  return expect.arrayContaining(items);
+}
