@@ -38,7 +38,8 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-argument': 'warn',
       // Destructuring a field away to keep the rest is how objects are
       // copied without it here.
-      '@typescript-eslint/no-unused-vars': ['error', { ignoreRestSiblings: true }],
+      // An implementation may leave an argument of its interface unused: `_name` says so.
+      '@typescript-eslint/no-unused-vars': ['error', { ignoreRestSiblings: true, argsIgnorePattern: '^_' }],
       'prettier/prettier': ['error', { endOfLine: 'auto' }],
       // Prettier leaves comments, strings and long names alone; this keeps
       // every line, comments included, within its width.

@@ -423,7 +423,7 @@ describe('Image worker (real RabbitMQ, in process)', () => {
         // Before the last try ends, job events become unroutable: the outcome's publish is returned.
         beforeThirdAnswer = () => channel.unbindQueue(topology.eventsQueue, topology.exchange, MessageType.jobEvent);
         await publisher.publish(MessageType.imageJob, message.jobId, message);
-        await waitFor(async () => (refused.includes(outcomeType) ? true : undefined), 15_000, 'the outcome to be refused');
+        await waitFor(() => (refused.includes(outcomeType) ? true : undefined), 15_000, 'the outcome to be refused');
         await channel.bindQueue(topology.eventsQueue, topology.exchange, MessageType.jobEvent);
 
         const outcome = await outcomeOf(message.jobId);

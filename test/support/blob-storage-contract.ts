@@ -9,12 +9,12 @@ export interface ContractSubject {
    * (a folder's temporary files, an object store's unfinished multipart uploads), so that "leaves
    * nothing" means nothing at all.
    */
-  leftovers(): Promise<string[]>;
+  leftovers: () => Promise<string[]>;
 }
 
 export async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.from(chunk));
+  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Uint8Array));
   return Buffer.concat(chunks);
 }
 

@@ -295,7 +295,7 @@ export class JobsController {
     }
     const verified = pipeline(stream, verifyingSha256(output.key, output.sha256), (error) => {
       // A client that went away is not worth a line; damaged bytes are.
-      if (error && (error as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') this.logger.error({ msg: 'result broken off', jobId: job.id, output: output.name, error: error.message });
+      if (error && error.code !== 'ERR_STREAM_PREMATURE_CLOSE') this.logger.error({ msg: 'result broken off', jobId: job.id, output: output.name, error: error.message });
     });
     return send(verified);
   }

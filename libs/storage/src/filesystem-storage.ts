@@ -177,8 +177,9 @@ export class FilesystemBlobStorage extends BlobStorage {
     return { stream: fs.createReadStream(path, range), sizeBytes: size, sha256: null };
   }
 
-  async downloadUrl(_key: string, _options: DownloadUrlOptions): Promise<null> {
-    return null;
+  /** A folder has no links to hand out: results go through the producer. */
+  downloadUrl(_key: string, _options: DownloadUrlOptions): Promise<null> {
+    return Promise.resolve(null);
   }
 
   /** The folder is there (made if need be) and this process may write in it. */
@@ -216,7 +217,7 @@ export class FilesystemBlobStorage extends BlobStorage {
    */
   async deleteMany(keys: readonly string[]): Promise<Array<number | null>> {
     const paths = keys.map((key) => this.pathOf(key));
-    const sizes: Array<number | null> = new Array(paths.length).fill(null);
+    const sizes = Array.from({ length: paths.length }, (): number | null => null);
     const folders = new Set<string>();
     for (let start = 0; start < paths.length; start += DELETE_CONCURRENCY) {
       await Promise.all(

@@ -266,7 +266,7 @@ export class S3BlobStorage extends BlobStorage {
    */
   async deleteMany(keys: readonly string[]): Promise<Array<number | null>> {
     const objectKeys = keys.map((key) => this.objectKey(key));
-    const sizes: Array<number | null> = new Array(keys.length).fill(null);
+    const sizes = Array.from({ length: keys.length }, (): number | null => null);
     for (let start = 0; start < keys.length; start += HEAD_CONCURRENCY) {
       const sized = await Promise.all(keys.slice(start, start + HEAD_CONCURRENCY).map((key) => this.sizeOf(key)));
       sized.forEach((size, offset) => (sizes[start + offset] = size));
@@ -310,7 +310,8 @@ export class S3BlobStorage extends BlobStorage {
     }
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.client.destroy();
+    return Promise.resolve();
   }
 }
