@@ -36,10 +36,13 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'off',
       '@typescript-eslint/no-floating-promises': 'warn',
       '@typescript-eslint/no-unsafe-argument': 'warn',
-      // Destructuring a field away to keep the rest is how objects are
-      // copied without it here.
-      // An implementation may leave an argument of its interface unused: `_name` says so.
-      '@typescript-eslint/no-unused-vars': ['error', { ignoreRestSiblings: true, argsIgnorePattern: '^_' }],
+      // Destructuring a field away to keep the rest is how objects are copied
+      // without it here. An implementation may leave an argument of its
+      // interface unused: `_name` says so.
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { ignoreRestSiblings: true, argsIgnorePattern: '^_' },
+      ],
       'prettier/prettier': ['error', { endOfLine: 'auto' }],
       // Prettier leaves comments, strings and long names alone; this keeps
       // every line, comments included, within its width.

@@ -1,47 +1,110 @@
 'use strict';
-// The compose stack's first step (service `secrets` in docker-compose.yml): makes every
-// password, the Erlang cookie and the admin API key on the first start and keeps them in the
-// `secrets` volume, which only the stack's services mount; the services read them as files
-// (`*_FILE`). A value set in the environment (.env) is taken instead of a generated one. On
-// every start it also writes the URLs the apps connect with, from the passwords and
-// RABBITMQ_HOSTS. `docker compose down -v` removes the volume, and with it every secret.
+// The compose stack's first step (service `secrets` in docker-compose.yml):
+// makes every password, the Erlang cookie and the admin API key on the first
+// start and keeps them in the `secrets` volume, which only the stack's services
+// mount; the services read them as files (`*_FILE`). A value set in the
+// environment (.env) is taken instead of a generated one. On every start it
+// also writes the URLs the apps connect with, from the passwords and
+// RABBITMQ_HOSTS. `docker compose down -v` removes the volume, and with it
+// every secret.
 //
 //   node deploy/compose-secrets.js <folder>
 
 const { randomBytes } = require('node:crypto');
-const { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } = require('node:fs');
+const {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} = require('node:fs');
 const { join } = require('node:path');
 
-/** What the stack keeps: the file, the variable that may set it, and how to make one. */
+/**
+ * What the stack keeps: the file, the variable that may set it, and how to make
+ * one.
+ */
 const SECRETS = [
-  { file: 'rabbitmq-password', variable: 'RABBITMQ_PASSWORD', make: () => password(), inUrl: true },
-  { file: 'rabbitmq-producer-password', variable: 'RABBITMQ_PRODUCER_PASSWORD', make: () => password(), inUrl: true },
-  { file: 'rabbitmq-worker-password', variable: 'RABBITMQ_WORKER_PASSWORD', make: () => password(), inUrl: true },
-  { file: 'rabbitmq-writer-password', variable: 'RABBITMQ_WRITER_PASSWORD', make: () => password(), inUrl: true },
-  { file: 'rabbitmq-erlang-cookie', variable: 'RABBITMQ_ERLANG_COOKIE', make: () => password(), inUrl: true },
-  { file: 'postgres-password', variable: 'POSTGRES_PASSWORD', make: () => password(), inUrl: true },
-  { file: 'pgadmin-password', variable: 'PGADMIN_PASSWORD', make: () => password(), inUrl: false },
-  // 256 bits, as `openssl rand -base64 32` makes them (the producer asks for 32 characters or more).
-  { file: 'admin-api-key', variable: 'ADMIN_API_KEY', make: () => randomBytes(32).toString('base64url'), inUrl: false },
+  {
+    file: 'rabbitmq-password',
+    variable: 'RABBITMQ_PASSWORD',
+    make: () => password(),
+    inUrl: true,
+  },
+  {
+    file: 'rabbitmq-producer-password',
+    variable: 'RABBITMQ_PRODUCER_PASSWORD',
+    make: () => password(),
+    inUrl: true,
+  },
+  {
+    file: 'rabbitmq-worker-password',
+    variable: 'RABBITMQ_WORKER_PASSWORD',
+    make: () => password(),
+    inUrl: true,
+  },
+  {
+    file: 'rabbitmq-writer-password',
+    variable: 'RABBITMQ_WRITER_PASSWORD',
+    make: () => password(),
+    inUrl: true,
+  },
+  {
+    file: 'rabbitmq-erlang-cookie',
+    variable: 'RABBITMQ_ERLANG_COOKIE',
+    make: () => password(),
+    inUrl: true,
+  },
+  {
+    file: 'postgres-password',
+    variable: 'POSTGRES_PASSWORD',
+    make: () => password(),
+    inUrl: true,
+  },
+  {
+    file: 'pgadmin-password',
+    variable: 'PGADMIN_PASSWORD',
+    make: () => password(),
+    inUrl: false,
+  },
+  // 256 bits, as `openssl rand -base64 32` makes them (the producer asks for 32
+  // characters or more).
+  {
+    file: 'admin-api-key',
+    variable: 'ADMIN_API_KEY',
+    make: () => randomBytes(32).toString('base64url'),
+    inUrl: false,
+  },
 ];
 
-/** 128 random bits as 32 hex digits: safe in a URL and in every server's configuration. */
+/**
+ * 128 random bits as 32 hex digits: safe in a URL and in every server's
+ * configuration.
+ */
 function password() {
   return randomBytes(16).toString('hex');
 }
 
 /** Why a value given in the environment cannot be used, or undefined. */
 function problemWith(secret, value) {
-  if (/change-?me|placeholder|example/i.test(value)) return `${secret.variable} is still a placeholder from .env.example: remove it to have one generated, or set your own`;
-  if (secret.variable === 'ADMIN_API_KEY') return value.length >= 32 ? undefined : 'ADMIN_API_KEY must have 32 characters or more (e.g. openssl rand -base64 32)';
-  if (value.length < 16) return `${secret.variable} must have 16 characters or more`;
-  if (secret.inUrl && !/^[A-Za-z0-9]+$/.test(value)) return `${secret.variable} goes into URLs: use letters and digits only`;
+  if (/change-?me|placeholder|example/i.test(value))
+    return `${secret.variable} is still a placeholder from .env.example: remove it to have one generated, or set your own`;
+  if (secret.variable === 'ADMIN_API_KEY')
+    return value.length >= 32
+      ? undefined
+      : 'ADMIN_API_KEY must have 32 characters or more (e.g. openssl rand -base64 32)';
+  if (value.length < 16)
+    return `${secret.variable} must have 16 characters or more`;
+  if (secret.inUrl && !/^[A-Za-z0-9]+$/.test(value))
+    return `${secret.variable} goes into URLs: use letters and digits only`;
   return undefined;
 }
 
 /**
- * The secrets to keep: for each, the environment's value, else the one kept from an earlier
- * start, else a new one. Pure apart from the random source; `kept` maps file names to values.
+ * The secrets to keep: for each, the environment's value, else the one kept
+ * from an earlier start, else a new one. Pure apart from the random source;
+ * `kept` maps file names to values.
  */
 function resolveSecrets(env, kept) {
   const problems = [];
@@ -52,7 +115,10 @@ function resolveSecrets(env, kept) {
     if (given) {
       const problem = problemWith(secret, given);
       if (problem) problems.push(problem);
-      if (kept[secret.file] !== undefined && kept[secret.file] !== given) notes.push(`${secret.variable} from the environment replaces the one kept since the first start`);
+      if (kept[secret.file] !== undefined && kept[secret.file] !== given)
+        notes.push(
+          `${secret.variable} from the environment replaces the one kept since the first start`,
+        );
       values[secret.file] = given;
     } else if (kept[secret.file] !== undefined) {
       values[secret.file] = kept[secret.file];
@@ -64,11 +130,18 @@ function resolveSecrets(env, kept) {
   return { values, problems, notes };
 }
 
-/** The connection URLs each app is given (as files), from the secrets and the broker hosts. */
+/**
+ * The connection URLs each app is given (as files), from the secrets and the
+ * broker hosts.
+ */
 function connectionFiles(values, env) {
   const hosts = env.RABBITMQ_HOSTS || 'rabbitmq:5672';
-  if (!/^[\w.-]+:\d+(,[\w.-]+:\d+)*$/.test(hosts)) throw new Error(`RABBITMQ_HOSTS is host:port, comma-separated, not ${hosts}`);
-  const amqp = (user) => `amqp://${user}:${values[`rabbitmq-${user}-password`]}@${hosts}`;
+  if (!/^[\w.-]+:\d+(,[\w.-]+:\d+)*$/.test(hosts))
+    throw new Error(
+      `RABBITMQ_HOSTS is host:port, comma-separated, not ${hosts}`,
+    );
+  const amqp = (user) =>
+    `amqp://${user}:${values[`rabbitmq-${user}-password`]}@${hosts}`;
   return {
     'producer-amqp-url': amqp('producer'),
     'worker-amqp-url': amqp('worker'),
@@ -87,7 +160,10 @@ function readKept(folder) {
   return kept;
 }
 
-/** Whole or not at all: a stop halfway leaves the file as it was. Readable by the services' users, whichever uid they run as. */
+/**
+ * Whole or not at all: a stop halfway leaves the file as it was. Readable by
+ * the services' users, whichever uid they run as.
+ */
 function writeAtomically(path, content) {
   writeFileSync(`${path}.tmp`, `${content}\n`, { mode: 0o444 });
   chmodSync(`${path}.tmp`, 0o444);
@@ -95,15 +171,19 @@ function writeAtomically(path, content) {
 }
 
 function main(folder, env = process.env) {
-  if (!folder) throw new Error('usage: node deploy/compose-secrets.js <folder>');
+  if (!folder)
+    throw new Error('usage: node deploy/compose-secrets.js <folder>');
   mkdirSync(folder, { recursive: true });
   const { values, problems, notes } = resolveSecrets(env, readKept(folder));
   if (problems.length > 0) throw new Error(`secrets: ${problems.join('; ')}`);
   const files = { ...values, ...connectionFiles(values, env) };
-  for (const [file, content] of Object.entries(files)) writeAtomically(join(folder, file), content);
+  for (const [file, content] of Object.entries(files))
+    writeAtomically(join(folder, file), content);
   for (const note of notes) console.log(`secrets: ${note}`);
   if (notes.includes('generated admin-api-key')) {
-    console.log('secrets: read the admin API key with: docker compose exec producer cat /secrets/admin-api-key');
+    console.log(
+      'secrets: read the admin API key with: docker compose exec producer cat /secrets/admin-api-key',
+    );
   }
   console.log(`secrets: ${Object.keys(files).length} files ready in ${folder}`);
 }

@@ -1,7 +1,8 @@
 'use strict';
-// The environment of each process `npm start` runs: an app is given its own settings and none
-// of another app's, so that a worker, which downloads URLs its jobs name, holds neither the
-// admin API key nor the database's URL and password. Kept in step with the config classes of
+// The environment of each process `npm start` runs: an app is given its own
+// settings and none of another app's, so that a worker, which downloads URLs
+// its jobs name, holds neither the admin API key nor the database's URL and
+// password. Kept in step with the config classes of
 // libs/platform/src/settings.ts by scripts/child-env.spec.ts.
 
 const SHARED = [
@@ -95,14 +96,21 @@ const APP_SETTINGS = {
   migrator: [...SHARED, ...DATABASE],
 };
 
-const APPS_WITH_DATABASE = new Set(Object.keys(APP_SETTINGS).filter((app) => APP_SETTINGS[app].includes('DATABASE_URL')));
+const APPS_WITH_DATABASE = new Set(
+  Object.keys(APP_SETTINGS).filter((app) =>
+    APP_SETTINGS[app].includes('DATABASE_URL'),
+  ),
+);
 
-/** Every app's settings together: one of them is given only to the apps that read it. */
+/**
+ * Every app's settings together: one of them is given only to the apps that
+ * read it.
+ */
 const ALL_SETTINGS = new Set(Object.values(APP_SETTINGS).flat());
 
 /**
- * Variables that are no app's: the launcher's own, the CLI's key, and the secrets of
- * docker-compose's .env should a shell have them set.
+ * Variables that are no app's: the launcher's own, the CLI's key, and the
+ * secrets of docker-compose's .env should a shell have them set.
  */
 const NOT_FOR_APPS = new Set([
   'WORKERS',
@@ -115,22 +123,34 @@ const NOT_FOR_APPS = new Set([
   'PGADMIN_PASSWORD',
 ]);
 
-/** libpq's variables (PGPASSWORD, PGHOST, …), which node-postgres reads too: for the apps with a database only. */
+/**
+ * libpq's variables (PGPASSWORD, PGHOST, …), which node-postgres reads too: for
+ * the apps with a database only.
+ */
 const isPostgresVariable = (name) => /^PG[A-Z]+$/.test(name);
 
 /**
- * The environment for `app` (a key of APP_SETTINGS): of `env` and then `extra` (the settings the
- * launcher gives this process, such as its PORT), the app's own settings, and whatever is no
- * app's setting (PATH, HOME, NODE_OPTIONS, NODE_EXTRA_CA_CERTS, …) but the variables of
- * NOT_FOR_APPS, and libpq's for an app without a database.
+ * The environment for `app` (a key of APP_SETTINGS): of `env` and then `extra`
+ * (the settings the launcher gives this process, such as its PORT), the app's
+ * own settings, and whatever is no app's setting (PATH, HOME, NODE_OPTIONS,
+ * NODE_EXTRA_CA_CERTS, …) but the variables of NOT_FOR_APPS, and libpq's for an
+ * app without a database.
  */
 function childEnv(app, env, extra = {}) {
   const own = APP_SETTINGS[app];
-  if (!own) throw new Error(`childEnv: unknown app "${app}" (one of ${Object.keys(APP_SETTINGS).join(', ')})`);
+  if (!own)
+    throw new Error(
+      `childEnv: unknown app "${app}" (one of ${Object.keys(APP_SETTINGS).join(', ')})`,
+    );
   const result = {};
   for (const [name, value] of Object.entries({ ...env, ...extra })) {
     if (value === undefined || NOT_FOR_APPS.has(name)) continue;
-    if (ALL_SETTINGS.has(name) ? !own.includes(name) : isPostgresVariable(name) && !APPS_WITH_DATABASE.has(app)) continue;
+    if (
+      ALL_SETTINGS.has(name)
+        ? !own.includes(name)
+        : isPostgresVariable(name) && !APPS_WITH_DATABASE.has(app)
+    )
+      continue;
     result[name] = value;
   }
   return result;

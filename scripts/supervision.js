@@ -1,12 +1,14 @@
 'use strict';
-// The launcher's decisions, apart from its processes so that they can be tested on their own:
-// how long to wait before restarting a process that exited, when a process that keeps exiting
-// is a broken configuration rather than bad luck, how many workers to run, and the status line.
+// The launcher's decisions, apart from its processes so that they can be tested
+// on their own: how long to wait before restarting a process that exited, when
+// a process that keeps exiting is a broken configuration rather than bad luck,
+// how many workers to run, and the status line.
 
 /**
- * Restarts wait 1 s, 2 s, 4 s … up to 30 s; a process that ran a minute before exiting starts
- * again from 1 s. Five exits of one process within two minutes stop the pipeline: a process
- * that cannot start (a bad setting, a port in use) would otherwise be restarted for ever.
+ * Restarts wait 1 s, 2 s, 4 s … up to 30 s; a process that ran a minute before
+ * exiting starts again from 1 s. Five exits of one process within two minutes
+ * stop the pipeline: a process that cannot start (a bad setting, a port in use)
+ * would otherwise be restarted for ever.
  */
 const RESTART_POLICY = Object.freeze({
   firstDelayMs: 1_000,
@@ -16,7 +18,10 @@ const RESTART_POLICY = Object.freeze({
   crashWindowMs: 120_000,
 });
 
-/** The wait before a restart at back-off step `step` (0 for the first): doubling, capped. */
+/**
+ * The wait before a restart at back-off step `step` (0 for the first):
+ * doubling, capped.
+ */
 function restartDelay(step, policy = RESTART_POLICY) {
   return Math.min(policy.maxDelayMs, policy.firstDelayMs * 2 ** step);
 }
@@ -27,20 +32,35 @@ function freshRecord() {
 }
 
 /**
- * What to do about a process that exited on its own at `now`, having started at `startedAt`
- * (ms timestamps), given its record: `{record, decision}`, where decision is either
- * `{restart: true, delayMs, restartNumber}` or `{restart: false, exits, windowMs}` (give up).
+ * What to do about a process that exited on its own at `now`, having started at
+ * `startedAt` (ms timestamps), given its record: `{record, decision}`, where
+ * decision is either `{restart: true, delayMs, restartNumber}` or
+ * `{restart: false, exits, windowMs}` (give up).
  */
 function decideAfterExit(record, { startedAt, now }, policy = RESTART_POLICY) {
-  const exits = [...record.exits.filter((at) => now - at < policy.crashWindowMs), now];
+  const exits = [
+    ...record.exits.filter((at) => now - at < policy.crashWindowMs),
+    now,
+  ];
   if (exits.length >= policy.crashLimit) {
-    return { record: { ...record, exits }, decision: { restart: false, exits: exits.length, windowMs: policy.crashWindowMs } };
+    return {
+      record: { ...record, exits },
+      decision: {
+        restart: false,
+        exits: exits.length,
+        windowMs: policy.crashWindowMs,
+      },
+    };
   }
   const step = now - startedAt >= policy.healthyAfterMs ? 0 : record.step;
   const restartNumber = record.restarts + 1;
   return {
     record: { restarts: restartNumber, step: step + 1, exits },
-    decision: { restart: true, delayMs: restartDelay(step, policy), restartNumber },
+    decision: {
+      restart: true,
+      delayMs: restartDelay(step, policy),
+      restartNumber,
+    },
   };
 }
 
@@ -55,33 +75,56 @@ function seconds(ms) {
 }
 
 /**
- * The WORKER_ID of a worker slot's current process: the slot's name at first, then a new name
- * for each restart, so that the heartbeat table shows the restarted worker as a new one and
- * the old one as gone, as a new container would.
+ * The WORKER_ID of a worker slot's current process: the slot's name at first,
+ * then a new name for each restart, so that the heartbeat table shows the
+ * restarted worker as a new one and the old one as gone, as a new container
+ * would.
  */
 function workerIdFor(slot, restarts) {
   return restarts === 0 ? slot : `${slot}.r${restarts}`;
 }
 
-/** WORKERS: a whole number from 1, or `auto` for one per core; unset means 2. */
+/**
+ * WORKERS: a whole number from 1, or `auto` for one per core; unset means 2.
+ */
 function parseWorkers(value, cores) {
   if (value === undefined || value === '') return 2;
   if (value === 'auto') return Math.max(1, cores);
-  if (!/^[1-9]\d*$/.test(value)) throw new Error(`WORKERS must be a whole number of at least 1, or "auto" for one per core (${cores} here); got "${value}"`);
+  if (!/^[1-9]\d*$/.test(value))
+    throw new Error(
+      `WORKERS must be a whole number of at least 1, or "auto" for one per core (${cores} here); got "${value}"`,
+    );
   return Number(value);
 }
 
 /**
- * One line for every process: `producer up · worker-1 up, 1 restart · writer restarting in 2 s, 3 restarts`.
- * Each entry: `{name, restarts, restartAt}` with restartAt (ms timestamp) while waiting to restart.
+ * One line for every process, e.g.
+ * `producer up · worker-1 up, 1 restart · writer restarting in 2 s`.
+ * Each entry: `{name, restarts, restartAt}` with restartAt (ms timestamp) while
+ * waiting to restart.
  */
 function statusLine(processes, now) {
   return processes
     .map(({ name, restarts, restartAt }) => {
-      const state = restartAt === undefined ? 'up' : `restarting in ${seconds(Math.max(0, restartAt - now))}`;
-      return restarts === 0 ? `${name} ${state}` : `${name} ${state}, ${restarts} restart${restarts === 1 ? '' : 's'}`;
+      const state =
+        restartAt === undefined
+          ? 'up'
+          : `restarting in ${seconds(Math.max(0, restartAt - now))}`;
+      return restarts === 0
+        ? `${name} ${state}`
+        : `${name} ${state}, ${restarts} restart${restarts === 1 ? '' : 's'}`;
     })
     .join(' · ');
 }
 
-module.exports = { RESTART_POLICY, restartDelay, freshRecord, decideAfterExit, describeExit, seconds, workerIdFor, parseWorkers, statusLine };
+module.exports = {
+  RESTART_POLICY,
+  restartDelay,
+  freshRecord,
+  decideAfterExit,
+  describeExit,
+  seconds,
+  workerIdFor,
+  parseWorkers,
+  statusLine,
+};

@@ -15,12 +15,13 @@ import { cpuTicks } from './process-cpu';
  * `npm run bench:auth -- [--seconds 5] [--concurrency 16]
  *   [--producer dist/…/main.js]`
  *
- * What checking API keys costs the producer: requests per second, in one run, of an open
- * route, of a route with the bootstrap admin key, and of the same route with a created key
- * (its row looked up and its digest compared), each with and without the shared
- * per-key request count; and, for scale, of submitting a JSON job naming a small JPEG in the
- * images folder (validated, its header read, recorded, published and confirmed). The producer
- * runs alone, on a database and queues of its own; `--producer` runs another build of it.
+ * What checking API keys costs the producer: requests per second, in one run,
+ * of an open route, of a route with the bootstrap admin key, and of the same
+ * route with a created key (its row looked up and its digest compared), each
+ * with and without the shared per-key request count; and, for scale, of
+ * submitting a JSON job naming a small JPEG in the images folder (validated,
+ * its header read, recorded, published and confirmed). The producer runs alone,
+ * on a database and queues of its own; `--producer` runs another build of it.
  */
 
 // Compiled to dist/bench/bench/src/auth-overhead.js.
@@ -29,17 +30,32 @@ const { values: args } = parseArgs({
   options: {
     seconds: { type: 'string', default: '5' },
     concurrency: { type: 'string', default: '16' },
-    producer: { type: 'string', default: join(ROOT, 'dist/apps/producer/apps/producer/src/main.js') },
+    producer: {
+      type: 'string',
+      default: join(ROOT, 'dist/apps/producer/apps/producer/src/main.js'),
+    },
   },
 });
 const PRODUCER = resolve(args.producer);
-const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+const TICKS_PER_SECOND = Number(
+  execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim(),
+);
 const seconds = Number(args.seconds);
 const concurrency = Number(args.concurrency);
 
-/** Requests per second of `path` with `key` (none: no Authorization header), `concurrency` at a time; `body`: POSTed as JSON. */
-async function rate(base: string, path: string, key: string | undefined, body?: (i: number) => unknown): Promise<number> {
-  const headers: Record<string, string> = key ? { authorization: `Bearer ${key}` } : {};
+/**
+ * Requests per second of `path` with `key` (none: no Authorization header),
+ * `concurrency` at a time; `body`: POSTed as JSON.
+ */
+async function rate(
+  base: string,
+  path: string,
+  key: string | undefined,
+  body?: (i: number) => unknown,
+): Promise<number> {
+  const headers: Record<string, string> = key
+    ? { authorization: `Bearer ${key}` }
+    : {};
   if (body) headers['content-type'] = 'application/json';
   const expected = body ? 202 : 200;
   let done = 0;
@@ -47,9 +63,15 @@ async function rate(base: string, path: string, key: string | undefined, body?: 
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (Date.now() < end) {
-        const response = await fetch(base + path, body ? { method: 'POST', headers, body: JSON.stringify(body(done)) } : { headers });
+        const response = await fetch(
+          base + path,
+          body
+            ? { method: 'POST', headers, body: JSON.stringify(body(done)) }
+            : { headers },
+        );
         await response.arrayBuffer();
-        if (response.status !== expected) throw new Error(`${path} answered ${response.status}`);
+        if (response.status !== expected)
+          throw new Error(`${path} answered ${response.status}`);
         done++;
       }
     }),
@@ -57,8 +79,15 @@ async function rate(base: string, path: string, key: string | undefined, body?: 
   return done / seconds;
 }
 
-async function startProducer(adminKey: string, databaseUrl: string, prefix: string, folder: string, counting: boolean): Promise<{ base: string; child: ChildProcess }> {
-  // Below Linux's ephemeral range (32768 up): no outgoing connection of this machine holds it.
+async function startProducer(
+  adminKey: string,
+  databaseUrl: string,
+  prefix: string,
+  folder: string,
+  counting: boolean,
+): Promise<{ base: string; child: ChildProcess }> {
+  // Below Linux's ephemeral range (32768 up): no outgoing connection of this
+  // machine holds it.
   const port = 22_000 + Math.floor(Math.random() * 1000);
   const child = spawn(process.execPath, [PRODUCER], {
     env: {
@@ -74,7 +103,8 @@ async function startProducer(adminKey: string, databaseUrl: string, prefix: stri
       LOG_LEVEL: 'error',
       // A limit no run reaches: the count is kept, the answer is never 429.
       RATE_LIMIT_REQUESTS: counting ? '1000000000' : '0',
-      // Nothing consumes the submitted jobs: no limit on those in flight or per day.
+      // Nothing consumes the submitted jobs: no limit on those in flight or per
+      // day.
       RATE_LIMIT_JOBS_IN_FLIGHT: '0',
       QUOTA_JOBS_PER_DAY: '0',
     },
@@ -82,8 +112,14 @@ async function startProducer(adminKey: string, databaseUrl: string, prefix: stri
   });
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
-  while (!(await fetch(`${base}/health/ready`).then((response) => response.ok, () => false))) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error('the producer did not start');
+  while (
+    !(await fetch(`${base}/health/ready`).then(
+      (response) => response.ok,
+      () => false,
+    ))
+  ) {
+    if (child.exitCode !== null || Date.now() > deadline)
+      throw new Error('the producer did not start');
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   return { base, child };
@@ -98,33 +134,73 @@ async function main(): Promise<void> {
   const images = await Promise.all(
     Array.from({ length: 16 }, async (_, i) => {
       const name = `small-${i}.jpg`;
-      await writeFile(join(folder, name), await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: i * 15, g: 100, b: 200 } } }).jpeg().toBuffer());
+      await writeFile(
+        join(folder, name),
+        await sharp({
+          create: {
+            width: 64,
+            height: 64,
+            channels: 3,
+            background: { r: i * 15, g: 100, b: 200 },
+          },
+        })
+          .jpeg()
+          .toBuffer(),
+      );
       return name;
     }),
   );
-  const job = (i: number) => ({ source: { path: images[i % images.length] }, operations: [{ op: 'resize', width: 32 }], output: { format: 'jpeg' } });
+  const job = (i: number) => ({
+    source: { path: images[i % images.length] },
+    operations: [{ op: 'resize', width: 32 }],
+    output: { format: 'jpeg' },
+  });
   const figures: Record<string, number> = {};
   let submissionCpu = '';
   try {
     for (const counting of [false, true]) {
-      const { base, child } = await startProducer(adminKey, databaseUrl, prefix, folder, counting);
+      const { base, child } = await startProducer(
+        adminKey,
+        databaseUrl,
+        prefix,
+        folder,
+        counting,
+      );
       try {
         const created = await fetch(`${base}/v1/keys`, {
           method: 'POST',
-          headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ name: 'bench', scopes: ['jobs:read', 'jobs:write'] }),
+          headers: {
+            authorization: `Bearer ${adminKey}`,
+            'content-type': 'application/json',
+          },
+          body: JSON.stringify({
+            name: 'bench',
+            scopes: ['jobs:read', 'jobs:write'],
+          }),
         });
         const { key } = (await created.json()) as { key: string };
         const counted = counting ? 'request counted' : 'no request count';
         await rate(base, '/health/live', undefined); // warm-up
-        if (!counting) figures['GET /health/live, no key'] = await rate(base, '/health/live', undefined);
-        figures[`GET /v1/keys/me, bootstrap admin key, ${counted}`] = await rate(base, '/v1/keys/me', adminKey);
-        figures[`GET /v1/keys/me, created key (row lookup, digest), ${counted}`] = await rate(base, '/v1/keys/me', key);
+        if (!counting)
+          figures['GET /health/live, no key'] = await rate(
+            base,
+            '/health/live',
+            undefined,
+          );
+        figures[`GET /v1/keys/me, bootstrap admin key, ${counted}`] =
+          await rate(base, '/v1/keys/me', adminKey);
+        figures[
+          `GET /v1/keys/me, created key (row lookup, digest), ${counted}`
+        ] = await rate(base, '/v1/keys/me', key);
         if (!counting) {
           const ticksBefore = cpuTicks(child.pid!) ?? 0;
           const perSecond = await rate(base, '/v1/jobs', key, job);
-          const cpuMs = (((cpuTicks(child.pid!) ?? 0) - ticksBefore) / TICKS_PER_SECOND) * 1000;
-          figures['POST /v1/jobs, JSON naming a 64×64 JPEG in the images folder, created key'] = perSecond;
+          const cpuMs =
+            (((cpuTicks(child.pid!) ?? 0) - ticksBefore) / TICKS_PER_SECOND) *
+            1000;
+          figures[
+            'POST /v1/jobs, JSON naming a 64×64 JPEG in the images folder, created key'
+          ] = perSecond;
           submissionCpu = `the producer's CPU per job submitted: ${(cpuMs / (perSecond * seconds)).toFixed(3)} ms`;
         }
       } finally {
@@ -137,7 +213,10 @@ async function main(): Promise<void> {
     await rm(folder, { recursive: true, force: true });
   }
   const open = figures['GET /health/live, no key'];
-  for (const [label, perSecond] of Object.entries(figures)) console.log(`${label}: ${perSecond.toFixed(0)} req/s (${(perSecond / open).toFixed(2)} of the open route)`);
+  for (const [label, perSecond] of Object.entries(figures))
+    console.log(
+      `${label}: ${perSecond.toFixed(0)} req/s (${(perSecond / open).toFixed(2)} of the open route)`,
+    );
   console.log(submissionCpu);
 }
 

@@ -10,7 +10,10 @@ describe('exited', () => {
   });
 
   it('resolves once a running process exits', async () => {
-    const child = spawn(process.execPath, ['-e', 'setInterval(() => undefined, 1000)']);
+    const child = spawn(process.execPath, [
+      '-e',
+      'setInterval(() => undefined, 1000)',
+    ]);
     const exit = exited(child);
     child.kill('SIGTERM');
     await expect(exit).resolves.toBeUndefined();

@@ -1,9 +1,15 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** The parts of a V8 .cpuprofile (what `node --cpu-prof` writes) the summary reads. */
+/**
+ * The parts of a V8 .cpuprofile (what `node --cpu-prof` writes) the summary
+ * reads.
+ */
 export interface CpuProfile {
-  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+  nodes: {
+    id: number;
+    callFrame: { functionName: string; url: string; lineNumber: number };
+  }[];
   startTime: number;
   samples: number[];
   timeDeltas: number[];
@@ -22,28 +28,43 @@ export interface ProfileSummary {
 }
 
 /**
- * What a function belongs to: a package of node_modules (pg, amqplib, fastify, …), one of
- * our libs or apps, Node's own modules, or V8's pseudo-frames (GC, program, idle).
+ * What a function belongs to: a package of node_modules (pg, amqplib, fastify,
+ * …), one of our libs or apps, Node's own modules, or V8's pseudo-frames (GC,
+ * program, idle).
  */
 export function moduleOf(url: string, functionName: string): string {
   if (functionName === '(garbage collector)') return 'GC';
-  if (functionName === '(program)' || functionName === '(idle)' || functionName === '(root)') return functionName;
-  // The last match: a package nested in another's node_modules, and our built files under dist/apps/<app>/libs/<lib>.
+  if (
+    functionName === '(program)' ||
+    functionName === '(idle)' ||
+    functionName === '(root)'
+  )
+    return functionName;
+  // The last match: a package nested in another's node_modules, and our built
+  // files under dist/apps/<app>/libs/<lib>.
   const pkg = [...url.matchAll(/node_modules\/((?:@[^/]+\/)?[^/]+)/g)].pop();
   if (pkg) return pkg[1];
   const own = [...url.matchAll(/\/(libs|apps)\/([^/]+)(?=\/)/g)].pop();
   if (own) return `${own[1]}/${own[2]}`;
-  if (url.startsWith('node:')) return url.replace(/^node:(internal\/)?/, 'node:').split('/')[0];
+  if (url.startsWith('node:'))
+    return url.replace(/^node:(internal\/)?/, 'node:').split('/')[0];
   return url === '' ? '(native)' : url;
 }
 
 /**
- * The self time of each function and module in a profile, top first, counting only the
- * samples taken between `fromUs` and `toUs` (the monotonic clock, in microseconds, which is
- * process.hrtime's) so that a process's start and shutdown stay out of it. Idle time is left out.
+ * The self time of each function and module in a profile, top first, counting
+ * only the samples taken between `fromUs` and `toUs` (the monotonic clock, in
+ * microseconds, which is process.hrtime's) so that a process's start and
+ * shutdown stay out of it. Idle time is left out.
  */
-export function summariseProfile(profile: CpuProfile, window?: { fromUs: number; toUs: number }, top = 10): ProfileSummary {
-  const frames = new Map(profile.nodes.map((node) => [node.id, node.callFrame]));
+export function summariseProfile(
+  profile: CpuProfile,
+  window?: { fromUs: number; toUs: number },
+  top = 10,
+): ProfileSummary {
+  const frames = new Map(
+    profile.nodes.map((node) => [node.id, node.callFrame]),
+  );
   const byFunction = new Map<string, HotSpot>();
   const byModule = new Map<string, number>();
   let at = profile.startTime;
@@ -58,7 +79,9 @@ export function summariseProfile(profile: CpuProfile, window?: { fromUs: number;
     sampledUs += us;
     const module = moduleOf(frame.url, frame.functionName);
     const file = frame.url.split('/').pop() ?? '';
-    const name = file ? `${frame.functionName || '(anonymous)'} ${file}:${frame.lineNumber + 1}` : frame.functionName || '(anonymous)';
+    const name = file
+      ? `${frame.functionName || '(anonymous)'} ${file}:${frame.lineNumber + 1}`
+      : frame.functionName || '(anonymous)';
     const key = `${module}\u0000${name}`;
     const spot = byFunction.get(key) ?? { name, module, selfMs: 0 };
     spot.selfMs += us / 1000;
@@ -68,7 +91,9 @@ export function summariseProfile(profile: CpuProfile, window?: { fromUs: number;
   const ms = (value: number) => Math.round(value * 10) / 10;
   return {
     sampledMs: ms(sampledUs / 1000),
-    byModule: [...byModule].map(([module, selfMs]) => ({ module, selfMs: ms(selfMs) })).sort((a, b) => b.selfMs - a.selfMs),
+    byModule: [...byModule]
+      .map(([module, selfMs]) => ({ module, selfMs: ms(selfMs) }))
+      .sort((a, b) => b.selfMs - a.selfMs),
     top: [...byFunction.values()]
       .sort((a, b) => b.selfMs - a.selfMs)
       .slice(0, top)
@@ -76,7 +101,10 @@ export function summariseProfile(profile: CpuProfile, window?: { fromUs: number;
   };
 }
 
-/** The .cpuprofile files of a folder by the pid that wrote them (CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile). */
+/**
+ * The .cpuprofile files of a folder by the pid that wrote them
+ * (CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile).
+ */
 export function profilesByPid(dir: string): Map<number, string> {
   const result = new Map<number, string>();
   for (const name of readdirSync(dir)) {
@@ -86,24 +114,51 @@ export function profilesByPid(dir: string): Map<number, string> {
   return result;
 }
 
-/** Prints each process's top modules and functions by self time; `roles` names the pids (producer, worker-1, …). */
-export function printProfiles(dir: string, roles: Map<number, string>, window?: { fromUs: number; toUs: number }): Record<string, ProfileSummary> {
+/**
+ * Prints each process's top modules and functions by self time; `roles` names
+ * the pids (producer, worker-1, …).
+ */
+export function printProfiles(
+  dir: string,
+  roles: Map<number, string>,
+  window?: { fromUs: number; toUs: number },
+): Record<string, ProfileSummary> {
   const summaries: Record<string, ProfileSummary> = {};
   for (const [pid, file] of profilesByPid(dir)) {
     const role = roles.get(pid);
     if (!role) continue;
-    const summary = summariseProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, window);
+    const summary = summariseProfile(
+      JSON.parse(readFileSync(file, 'utf8')) as CpuProfile,
+      window,
+    );
     summaries[role] = summary;
-    console.log(`\n${role} (pid ${pid}): ${summary.sampledMs} ms sampled on the main thread`);
-    console.log(`  by module: ${summary.byModule.slice(0, 10).map((entry) => `${entry.module} ${entry.selfMs}`).join(', ')}`);
-    for (const spot of summary.top) console.log(`  ${spot.selfMs.toFixed(1).padStart(8)} ms  ${spot.module.padEnd(22)} ${spot.name}`);
+    console.log(
+      `\n${role} (pid ${pid}): ${summary.sampledMs} ms sampled on the main thread`,
+    );
+    console.log(
+      `  by module: ${summary.byModule
+        .slice(0, 10)
+        .map((entry) => `${entry.module} ${entry.selfMs}`)
+        .join(', ')}`,
+    );
+    for (const spot of summary.top)
+      console.log(
+        `  ${spot.selfMs.toFixed(1).padStart(8)} ms  ${spot.module.padEnd(22)} ${spot.name}`,
+      );
   }
   return summaries;
 }
 
-// `node dist/bench/bench/src/cpu-profile.js DIR`: every profile of a folder, whole, by pid.
+// `node dist/bench/bench/src/cpu-profile.js DIR`: every profile of a folder,
+// whole, by pid.
 if (require.main === module) {
   const dir = process.argv[2];
-  if (!dir) throw new Error('usage: cpu-profile.js DIR (a folder of .cpuprofile files)');
-  printProfiles(dir, new Map([...profilesByPid(dir).keys()].map((pid) => [pid, `pid ${pid}`])));
+  if (!dir)
+    throw new Error(
+      'usage: cpu-profile.js DIR (a folder of .cpuprofile files)',
+    );
+  printProfiles(
+    dir,
+    new Map([...profilesByPid(dir).keys()].map((pid) => [pid, `pid ${pid}`])),
+  );
 }

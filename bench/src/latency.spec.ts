@@ -1,4 +1,15 @@
-import { arrivalCount, arrivalOffsetsMs, formatP99OverIdle, median, openLoop, p99OverIdle, percentile, summarizeLatencies, summarizeSegments, formatSegments } from './latency';
+import {
+  arrivalCount,
+  arrivalOffsetsMs,
+  formatP99OverIdle,
+  median,
+  openLoop,
+  p99OverIdle,
+  percentile,
+  summarizeLatencies,
+  summarizeSegments,
+  formatSegments,
+} from './latency';
 
 describe('percentile', () => {
   it('takes the nearest rank below, and the last value for p100', () => {
@@ -31,24 +42,36 @@ describe('median', () => {
 describe('summarizeLatencies', () => {
   it('gives p50, p99 and max in whole milliseconds, whatever the order', () => {
     const latencies = Array.from({ length: 200 }, (_, i) => 200 - i + 0.4);
-    expect(summarizeLatencies(latencies)).toEqual({ p50: 101, p99: 199, max: 200 });
+    expect(summarizeLatencies(latencies)).toEqual({
+      p50: 101,
+      p99: 199,
+      max: 200,
+    });
   });
 
   it('refuses no latencies rather than print NaN', () => {
-    expect(() => summarizeLatencies([])).toThrow('summarizeLatencies: no latencies');
+    expect(() => summarizeLatencies([])).toThrow(
+      'summarizeLatencies: no latencies',
+    );
   });
 });
 
 describe('p99OverIdle and formatP99OverIdle', () => {
   it('say how many times the idle latency the p99 at half capacity is', () => {
     expect(p99OverIdle(85, 25)).toBe(3.4);
-    expect(formatP99OverIdle(p99OverIdle(85, 25))).toBe('p99 at half capacity = 3.4 × idle latency');
-    expect(formatP99OverIdle(p99OverIdle(25, 25))).toBe('p99 at half capacity = 1.0 × idle latency');
+    expect(formatP99OverIdle(p99OverIdle(85, 25))).toBe(
+      'p99 at half capacity = 3.4 × idle latency',
+    );
+    expect(formatP99OverIdle(p99OverIdle(25, 25))).toBe(
+      'p99 at half capacity = 1.0 × idle latency',
+    );
   });
 
   it('do not divide by an idle latency of zero', () => {
     expect(p99OverIdle(5, 0)).toBe(Infinity);
-    expect(formatP99OverIdle(p99OverIdle(5, 0))).toBe('p99 at half capacity = ∞ × idle latency');
+    expect(formatP99OverIdle(p99OverIdle(5, 0))).toBe(
+      'p99 at half capacity = ∞ × idle latency',
+    );
   });
 });
 
@@ -59,9 +82,15 @@ describe('arrivalOffsetsMs', () => {
   });
 
   it('refuses a rate or count that gives no stream', () => {
-    expect(() => arrivalOffsetsMs(0, 3)).toThrow('the rate must be a positive number, got 0');
-    expect(() => arrivalOffsetsMs(Number.NaN, 3)).toThrow('the rate must be a positive number, got NaN');
-    expect(() => arrivalOffsetsMs(5, 0)).toThrow('the count must be a positive integer, got 0');
+    expect(() => arrivalOffsetsMs(0, 3)).toThrow(
+      'the rate must be a positive number, got 0',
+    );
+    expect(() => arrivalOffsetsMs(Number.NaN, 3)).toThrow(
+      'the rate must be a positive number, got NaN',
+    );
+    expect(() => arrivalOffsetsMs(5, 0)).toThrow(
+      'the count must be a positive integer, got 0',
+    );
   });
 });
 
@@ -79,8 +108,11 @@ describe('openLoop', () => {
     const start = performance.now();
     const stream = openLoop([0, 20, 40], (i) => {
       sentAt.push(performance.now() - start);
-      // No answer comes until every job is sent: a closed loop would stop at the first.
-      return new Promise<string>((resolve) => answered.push(() => resolve(`job ${i}`)));
+      // No answer comes until every job is sent: a closed loop would stop at
+      // the first.
+      return new Promise<string>((resolve) =>
+        answered.push(() => resolve(`job ${i}`)),
+      );
     });
     while (answered.length < 3) await new Promise((r) => setTimeout(r, 5));
     answered.forEach((answer) => answer());
@@ -114,7 +146,9 @@ describe('openLoop', () => {
     try {
       const stream = openLoop([0, 15, 30], (i) => {
         sent.push(i);
-        return i === 0 ? Promise.reject(new Error('refused with 503')) : Promise.resolve(i);
+        return i === 0
+          ? Promise.reject(new Error('refused with 503'))
+          : Promise.resolve(i);
       });
       await expect(stream).rejects.toThrow('refused with 503');
       await new Promise((r) => setImmediate(r));
@@ -128,9 +162,19 @@ describe('openLoop', () => {
 
 describe('latency segments', () => {
   it('summarises each segment on its own and says which is which', () => {
-    const jobs = Array.from({ length: 100 }, (_, i) => ({ queuedMs: i, processingMs: 10, recordingMs: 100 - i }));
+    const jobs = Array.from({ length: 100 }, (_, i) => ({
+      queuedMs: i,
+      processingMs: 10,
+      recordingMs: 100 - i,
+    }));
     const segments = summarizeSegments(jobs);
-    expect(segments).toEqual({ queuedMs: { p50: 50, p99: 99 }, processingMs: { p50: 10, p99: 10 }, recordingMs: { p50: 51, p99: 100 } });
-    expect(formatSegments(segments)).toBe('queued 50/99 ms, processing 10/10 ms, recording 51/100 ms (p50/p99)');
+    expect(segments).toEqual({
+      queuedMs: { p50: 50, p99: 99 },
+      processingMs: { p50: 10, p99: 10 },
+      recordingMs: { p50: 51, p99: 100 },
+    });
+    expect(formatSegments(segments)).toBe(
+      'queued 50/99 ms, processing 10/10 ms, recording 51/100 ms (p50/p99)',
+    );
   });
 });

@@ -5,7 +5,14 @@ import { processImage, processVariants } from '@pipeline/imaging';
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import {
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  writeFile,
+} from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -16,7 +23,18 @@ import sharp from 'sharp';
 import { removeBenchResources } from './bench-resources';
 import { exited } from './child-exit';
 import { printProfiles } from './cpu-profile';
-import { arrivalCount, arrivalOffsetsMs, formatP99OverIdle, median, openLoop, p99OverIdle, summarizeLatencies, summarizeSegments, formatSegments, LatencySegments } from './latency';
+import {
+  arrivalCount,
+  arrivalOffsetsMs,
+  formatP99OverIdle,
+  median,
+  openLoop,
+  p99OverIdle,
+  summarizeLatencies,
+  summarizeSegments,
+  formatSegments,
+  LatencySegments,
+} from './latency';
 import { CpuMeter, formatCpuPerJob, pipelineRoles } from './process-cpu';
 import { preparePeers, runPeers, withPeersDefault } from './peers';
 import { refusedStatuses, Submission, submissions } from './submissions';
@@ -31,44 +49,83 @@ const BENCH_KEY = randomBytes(32).toString('base64url');
  *   [--batch B] [--idle-jobs 20] [--steady-seconds 10 | --steady-jobs S]
  *   [--out FILE] [--peers [DIR]] [--cpu-prof DIR]`
  *
- * Measures, in one run on one machine: (1) the limit — sharp alone in this process on the
- * same images and operations, best of several in-flight counts; (2) the pipeline end to end,
- * HTTP accept to row committed, with K worker processes: N jobs with C requests in flight, each
- * request one job (POST /v1/jobs) or, with --batch B, B jobs (POST /v1/jobs/batch). Prints both
- * and their ratio, job latency percentiles and the highest RSS a worker process reached.
- * Then, on the drained pipeline: (3) idle latency — --idle-jobs jobs one at a time, each sent once
- * the previous one finished, their median; (4) a steady stream — single jobs arriving open-loop at
- * half the throughput (2) measured, for --steady-seconds (or --steady-jobs jobs), their p50/p99/max
- * and the p99 as a multiple of the idle latency. A job's latency is its row's updated_at - created_at.
- * Writes the figures as JSON (--out, default bench-results/<workload>[-batchB].json).
- * With --peers, then runs the peer pipelines in DIR (default ../shared/bench-peers) on the same images.
- * Also prints the CPU each process spent per job in (2); with --cpu-prof, each app's top functions by self time.
+ * Measures, in one run on one machine: (1) the limit — sharp alone in this
+ * process on the same images and operations, best of several in-flight counts;
+ * (2) the pipeline end to end, HTTP accept to row committed, with K worker
+ * processes: N jobs with C requests in flight, each request one job (POST
+ * /v1/jobs) or, with --batch B, B jobs (POST /v1/jobs/batch). Prints both and
+ * their ratio, job latency percentiles and the highest RSS a worker process
+ * reached. Then, on the drained pipeline: (3) idle latency — --idle-jobs jobs
+ * one at a time, each sent once the previous one finished, their median; (4) a
+ * steady stream — single jobs arriving open-loop at half the throughput (2)
+ * measured, for --steady-seconds (or --steady-jobs jobs), their p50/p99/max and
+ * the p99 as a multiple of the idle latency. A job's latency is its row's
+ * updated_at - created_at. Writes the figures as JSON (--out, default
+ * bench-results/<workload>[-batchB].json). With --peers, then runs the peer
+ * pipelines in DIR (default ../shared/bench-peers) on the same images. Also
+ * prints the CPU each process spent per job in (2); with --cpu-prof, each app's
+ * top functions by self time.
  */
 
 // Compiled to dist/bench/bench/src/main.js.
 const ROOT = resolve(__dirname, '../../../..');
 const WORKLOADS: Record<string, JobSpec> = {
-  thumb: { operations: [{ op: 'resize', width: 320 }], output: { format: 'jpeg', quality: 80 } },
-  filters: {
-    operations: [{ op: 'resize', width: 1024 }, { op: 'blur', sigma: 2 }, { op: 'brightness', factor: 1.2 }, { op: 'grayscale' }],
+  thumb: {
+    operations: [{ op: 'resize', width: 320 }],
     output: { format: 'jpeg', quality: 80 },
   },
-  // The peers' operation (../shared/bench-peers resize whatever they are given to 320 px wide).
-  tiny: { operations: [{ op: 'resize', width: 320 }], output: { format: 'jpeg', quality: 80 } },
-  // Three outputs per job from one decode; the limit is sharp making the same three in-process.
+  filters: {
+    operations: [
+      { op: 'resize', width: 1024 },
+      { op: 'blur', sigma: 2 },
+      { op: 'brightness', factor: 1.2 },
+      { op: 'grayscale' },
+    ],
+    output: { format: 'jpeg', quality: 80 },
+  },
+  // The peers' operation (../shared/bench-peers resize whatever they are given
+  // to 320 px wide).
+  tiny: {
+    operations: [{ op: 'resize', width: 320 }],
+    output: { format: 'jpeg', quality: 80 },
+  },
+  // Three outputs per job from one decode; the limit is sharp making the same
+  // three in-process.
   variants: {
     operations: [],
     output: {},
     variants: [
-      { name: 'thumb', operations: [{ op: 'resize', width: 320, height: 320, fit: 'cover' }], output: { format: 'webp', quality: 80 } },
-      { name: 'web', operations: [{ op: 'resize', width: 1600, fit: 'inside', withoutEnlargement: true }], output: { format: 'jpeg', quality: 82 } },
-      { name: 'small', operations: [{ op: 'resize', width: 640 }], output: { format: 'jpeg', quality: 80 } },
+      {
+        name: 'thumb',
+        operations: [{ op: 'resize', width: 320, height: 320, fit: 'cover' }],
+        output: { format: 'webp', quality: 80 },
+      },
+      {
+        name: 'web',
+        operations: [
+          {
+            op: 'resize',
+            width: 1600,
+            fit: 'inside',
+            withoutEnlargement: true,
+          },
+        ],
+        output: { format: 'jpeg', quality: 82 },
+      },
+      {
+        name: 'small',
+        operations: [{ op: 'resize', width: 640 }],
+        output: { format: 'jpeg', quality: 80 },
+      },
     ],
   },
 };
 
 const { values: args } = parseArgs({
-  args: withPeersDefault(process.argv.slice(2), join(ROOT, '..', 'shared', 'bench-peers')),
+  args: withPeersDefault(
+    process.argv.slice(2),
+    join(ROOT, '..', 'shared', 'bench-peers'),
+  ),
   options: {
     images: { type: 'string' },
     jobs: { type: 'string', default: '300' },
@@ -82,43 +139,81 @@ const { values: args } = parseArgs({
     'idle-jobs': { type: 'string', default: '20' },
     'steady-seconds': { type: 'string', default: '10' },
     'steady-jobs': { type: 'string' },
-    // A folder for V8 CPU profiles of the producer, the workers and the writer (node --cpu-prof).
+    // A folder for V8 CPU profiles of the producer, the workers and the writer
+    // (node --cpu-prof).
     'cpu-prof': { type: 'string' },
   },
 });
 
-/** What the producer takes in one batch unless told otherwise (MAX_BATCH_JOBS, MAX_BATCH_OPERATIONS), and the most jobs it can be told. */
+/**
+ * What the producer takes in one batch unless told otherwise (MAX_BATCH_JOBS,
+ * MAX_BATCH_OPERATIONS), and the most jobs it can be told.
+ */
 const DEFAULT_MAX_BATCH_JOBS = 100;
 const DEFAULT_MAX_BATCH_OPERATIONS = 2000;
 const HIGHEST_MAX_BATCH_JOBS = 10_000;
 
-function positiveInteger(option: string, value: string | undefined, max = Number.MAX_SAFE_INTEGER): number {
+function positiveInteger(
+  option: string,
+  value: string | undefined,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   const number = Number(value);
-  if (!Number.isInteger(number) || number < 1 || number > max) throw new Error(`--${option} must be an integer from 1 to ${max}, got ${value}`);
+  if (!Number.isInteger(number) || number < 1 || number > max)
+    throw new Error(
+      `--${option} must be an integer from 1 to ${max}, got ${value}`,
+    );
   return number;
 }
 
-async function prepareImages(workload: string, folder: string): Promise<string[]> {
+async function prepareImages(
+  workload: string,
+  folder: string,
+): Promise<string[]> {
   if (workload === 'tiny') {
-    // 64×64 inputs: the image work is negligible, so this measures the plumbing.
+    // 64×64 inputs: the image work is negligible, so this measures the
+    // plumbing.
     const names: string[] = [];
     for (let i = 0; i < 16; i++) {
-      const bytes = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: i * 15, g: 100, b: 200 - i * 10 } } }).jpeg().toBuffer();
+      const bytes = await sharp({
+        create: {
+          width: 64,
+          height: 64,
+          channels: 3,
+          background: { r: i * 15, g: 100, b: 200 - i * 10 },
+        },
+      })
+        .jpeg()
+        .toBuffer();
       names.push(`tiny-${i}.jpg`);
       await writeFile(join(folder, names[i]), bytes);
     }
     return names;
   }
-  const source = resolve(args.images ?? join(ROOT, '..', 'shared', 'fixtures', 'photos'));
+  const source = resolve(
+    args.images ?? join(ROOT, '..', 'shared', 'fixtures', 'photos'),
+  );
   if (!existsSync(source)) throw new Error(`--images ${source} does not exist`);
-  const names = (await readdir(source)).filter((name) => /\.(jpe?g|png|webp|avif|tiff?|gif)$/i.test(name)).sort();
+  const names = (await readdir(source))
+    .filter((name) => /\.(jpe?g|png|webp|avif|tiff?|gif)$/i.test(name))
+    .sort();
   if (names.length === 0) throw new Error(`no images in ${source}`);
-  for (const name of names) await writeFile(join(folder, name), await readFile(join(source, name)));
+  for (const name of names)
+    await writeFile(join(folder, name), await readFile(join(source, name)));
   return names;
 }
 
-/** Sharp alone: the same decode, operations and encode as a worker, with `inFlight` images at once. */
-async function measureLimit(folder: string, names: string[], jobs: number, inFlight: number, workload: (typeof WORKLOADS)[string]): Promise<number> {
+/**
+ * Sharp alone: the same decode, operations and encode as a worker, with
+ * `inFlight` images at once.
+ */
+async function measureLimit(
+  folder: string,
+  names: string[],
+  jobs: number,
+  inFlight: number,
+  workload: (typeof WORKLOADS)[string],
+): Promise<number> {
   let next = 0;
   const started = process.hrtime.bigint();
   await Promise.all(
@@ -127,29 +222,67 @@ async function measureLimit(folder: string, names: string[], jobs: number, inFli
         const name = names[next++ % names.length];
         const input = await readFile(join(folder, name));
         const limits = { maxInputPixels: 268_402_689 };
-        await (workload.variants ? processVariants(input, workload.operations, workload.variants, limits) : processImage(input, workload.operations, workload.output, limits));
+        await (workload.variants
+          ? processVariants(
+              input,
+              workload.operations,
+              workload.variants,
+              limits,
+            )
+          : processImage(input, workload.operations, workload.output, limits));
       }
     }),
   );
   return jobs / (Number(process.hrtime.bigint() - started) / 1e9);
 }
 
-function post(agent: Agent, port: number, path: string, body: string): Promise<{ status: number; body: string }> {
+function post(
+  agent: Agent,
+  port: number,
+  path: string,
+  body: string,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolvePost, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${BENCH_KEY}` } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolvePost({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'POST',
+        agent,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          authorization: `Bearer ${BENCH_KEY}`,
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          resolvePost({
+            status: res.statusCode ?? 0,
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
 }
 
 /** Submits one job (POST /v1/jobs); its id. */
-async function submitOne(agent: Agent, port: number, body: string): Promise<string> {
+async function submitOne(
+  agent: Agent,
+  port: number,
+  body: string,
+): Promise<string> {
   const answer = await post(agent, port, '/v1/jobs', body);
-  if (answer.status !== 202) throw new Error(`a job was refused with ${answer.status}: ${answer.body.slice(0, 200)}`);
+  if (answer.status !== 202)
+    throw new Error(
+      `a job was refused with ${answer.status}: ${answer.body.slice(0, 200)}`,
+    );
   return (JSON.parse(answer.body) as { id: string }).id;
 }
 
@@ -159,9 +292,18 @@ interface JobLatency extends LatencySegments {
 }
 
 /** The latency of each job of `ids` that has finished, and its segments. */
-async function finishedLatencies(db: Client, ids: string[]): Promise<JobLatency[]> {
+async function finishedLatencies(
+  db: Client,
+  ids: string[],
+): Promise<JobLatency[]> {
   // extract() gives numeric, which node-postgres reads as a string.
-  const { rows } = await db.query<{ latency_ms: string; status: string; queued_ms: string; processing_ms: string; recording_ms: string }>(
+  const { rows } = await db.query<{
+    latency_ms: string;
+    status: string;
+    queued_ms: string;
+    processing_ms: string;
+    recording_ms: string;
+  }>(
     `SELECT extract(epoch FROM (updated_at - created_at)) * 1000 AS latency_ms, status,
             extract(epoch FROM (started_at - created_at)) * 1000 AS queued_ms,
             extract(epoch FROM (finished_at - started_at)) * 1000 AS processing_ms,
@@ -178,25 +320,48 @@ async function finishedLatencies(db: Client, ids: string[]): Promise<JobLatency[
   }));
 }
 
-/** Waits until every job of `ids` has finished, polling every `pollMs`; their latencies. */
-async function latenciesOnceFinished(db: Client, ids: string[], pollMs: number, timeoutMs: number): Promise<JobLatency[]> {
-  for (const deadline = Date.now() + timeoutMs; ; ) {
+/**
+ * Waits until every job of `ids` has finished, polling every `pollMs`; their
+ * latencies.
+ */
+async function latenciesOnceFinished(
+  db: Client,
+  ids: string[],
+  pollMs: number,
+  timeoutMs: number,
+): Promise<JobLatency[]> {
+  for (const deadline = Date.now() + timeoutMs; ;) {
     const finished = await finishedLatencies(db, ids);
     if (finished.length === ids.length) return finished;
-    if (Date.now() > deadline) throw new Error(`${ids.length - finished.length} of ${ids.length} jobs did not finish within ${timeoutMs / 1000} s`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `${ids.length - finished.length} of ${ids.length} jobs did not finish within ${timeoutMs / 1000} s`,
+      );
     await new Promise((r) => setTimeout(r, pollMs));
   }
 }
 
-async function waitUntilReady(port: number, prefix: string, workers: number, child: ChildProcess): Promise<void> {
+async function waitUntilReady(
+  port: number,
+  prefix: string,
+  workers: number,
+  child: ChildProcess,
+): Promise<void> {
   const broker = await connect('amqp://guest:guest@127.0.0.1:5672');
   try {
-    for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
-      if (child.exitCode !== null) throw new Error('the pipeline exited while starting');
-      const ready = await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.ok, () => false);
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
+      if (child.exitCode !== null)
+        throw new Error('the pipeline exited while starting');
+      const ready = await fetch(`http://127.0.0.1:${port}/health/ready`).then(
+        (r) => r.ok,
+        () => false,
+      );
       const channel = await broker.createChannel();
       channel.on('error', () => undefined);
-      const consumers = await channel.checkQueue(`${prefix}.jobs`).then((q) => q.consumerCount, () => 0);
+      const consumers = await channel.checkQueue(`${prefix}.jobs`).then(
+        (q) => q.consumerCount,
+        () => 0,
+      );
       await channel.close().catch(() => undefined);
       if (ready && consumers === workers) return;
       await new Promise((r) => setTimeout(r, 200));
@@ -210,53 +375,103 @@ async function waitUntilReady(port: number, prefix: string, workers: number, chi
 async function main(): Promise<void> {
   const workloadName = args.workload;
   const workload = WORKLOADS[workloadName];
-  if (!workload) throw new Error(`--workload must be one of ${Object.keys(WORKLOADS).join(', ')}`);
+  if (!workload)
+    throw new Error(
+      `--workload must be one of ${Object.keys(WORKLOADS).join(', ')}`,
+    );
   const jobs = positiveInteger('jobs', args.jobs);
   const workers = positiveInteger('workers', args.workers);
-  const concurrency = positiveInteger('concurrency', args.concurrency ?? (workloadName === 'tiny' ? '128' : '32'));
+  const concurrency = positiveInteger(
+    'concurrency',
+    args.concurrency ?? (workloadName === 'tiny' ? '128' : '32'),
+  );
   const batch = positiveInteger('batch', args.batch, HIGHEST_MAX_BATCH_JOBS);
   const idleJobs = positiveInteger('idle-jobs', args['idle-jobs']);
   const steadySeconds = Number(args['steady-seconds']);
-  if (!(steadySeconds > 0)) throw new Error(`--steady-seconds must be a positive number, got ${args['steady-seconds']}`);
-  const steadyJobs = args['steady-jobs'] === undefined ? undefined : positiveInteger('steady-jobs', args['steady-jobs']);
+  if (!(steadySeconds > 0))
+    throw new Error(
+      `--steady-seconds must be a positive number, got ${args['steady-seconds']}`,
+    );
+  const steadyJobs =
+    args['steady-jobs'] === undefined
+      ? undefined
+      : positiveInteger('steady-jobs', args['steady-jobs']);
   const work = await mkdtemp(join(tmpdir(), 'pipeline-bench-'));
   const imagesDir = join(work, 'images');
   await mkdir(imagesDir);
   const names = await prepareImages(workloadName, imagesDir);
-  const peers = args.peers === undefined ? undefined : await preparePeers(resolve(args.peers), workloadName, names);
+  const peers =
+    args.peers === undefined
+      ? undefined
+      : await preparePeers(resolve(args.peers), workloadName, names);
   const spec = workload.variants
-    ? { operations: workload.operations, outputs: workload.variants.map(({ name, operations, output }) => ({ name, operations, ...output })) }
+    ? {
+        operations: workload.operations,
+        outputs: workload.variants.map(({ name, operations, output }) => ({
+          name,
+          operations,
+          ...output,
+        })),
+      }
     : { operations: workload.operations, output: workload.output };
-  const jobBodies = names.map((name) => JSON.stringify({ source: { path: name }, ...spec }));
+  const jobBodies = names.map((name) =>
+    JSON.stringify({ source: { path: name }, ...spec }),
+  );
   const requests = submissions(jobBodies, jobs, batch);
   // Every job has the workload's operations: a full batch holds the most.
-  const batchOperations = batch * batchOperationCount([JSON.parse(jobBodies[0])]);
-  const perRequest = batch === 1 ? 'one job per request (POST /v1/jobs)' : `batches of ${batch} (POST /v1/jobs/batch)`;
-  console.log(`workload ${workloadName}: ${names.length} images, ${jobs} jobs, ${workers} workers, ${concurrency} requests in flight, ${perRequest}`);
+  const batchOperations =
+    batch * batchOperationCount([JSON.parse(jobBodies[0])]);
+  const perRequest =
+    batch === 1
+      ? 'one job per request (POST /v1/jobs)'
+      : `batches of ${batch} (POST /v1/jobs/batch)`;
+  console.log(
+    `workload ${workloadName}: ${names.length} images, ${jobs} jobs, ${workers} workers, ${concurrency} requests in flight, ${perRequest}`,
+  );
 
-  // (1) The limit, measured before and again after the pipeline: a shared machine drifts, and
-  // the mean of the two is a fairer yardstick than either.
-  const limitJobs = Math.min(jobs, workloadName === 'tiny' ? 2000 : Math.max(60, names.length * 10));
-  await measureLimit(imagesDir, names, Math.min(limitJobs, 20), 2, workload); // warm-up
+  // (1) The limit, measured before and again after the pipeline: a shared
+  // machine drifts, and the mean of the two is a fairer yardstick than either.
+  const limitJobs = Math.min(
+    jobs,
+    workloadName === 'tiny' ? 2000 : Math.max(60, names.length * 10),
+  );
+  // warm-up
+  await measureLimit(imagesDir, names, Math.min(limitJobs, 20), 2, workload);
   const measureLimits = async (when: string) => {
     const byInFlight: Record<string, number> = {};
-    for (const inFlight of [1, 2, 4, 8]) byInFlight[inFlight] = await measureLimit(imagesDir, names, limitJobs, inFlight, workload);
+    for (const inFlight of [1, 2, 4, 8])
+      byInFlight[inFlight] = await measureLimit(
+        imagesDir,
+        names,
+        limitJobs,
+        inFlight,
+        workload,
+      );
     const best = Math.max(...Object.values(byInFlight));
-    console.log(`sharp alone (${when}): ${Object.entries(byInFlight).map(([n, rate]) => `${n} in flight ${rate.toFixed(1)}/s`).join(', ')} → best ${best.toFixed(1)} images/s`);
+    console.log(
+      `sharp alone (${when}): ${Object.entries(byInFlight)
+        .map(([n, rate]) => `${n} in flight ${rate.toFixed(1)}/s`)
+        .join(', ')} → best ${best.toFixed(1)} images/s`,
+    );
     return { byInFlight, best };
   };
   const sharpCpu = process.cpuUsage();
   const before = await measureLimits('before');
   const { user, system } = process.cpuUsage(sharpCpu);
-  const sharpAloneCpuMs = (user + system) / 1000 / (limitJobs * Object.keys(before.byInFlight).length);
+  const sharpAloneCpuMs =
+    (user + system) /
+    1000 /
+    (limitJobs * Object.keys(before.byInFlight).length);
   const profileDir = args['cpu-prof'] && resolve(args['cpu-prof']);
   if (profileDir) await mkdir(profileDir, { recursive: true });
 
-  // (2) The pipeline, as separate processes, on a database and queues of its own.
+  // (2) The pipeline, as separate processes, on a database and queues of its
+  // own.
   const prefix = `bench_${randomUUID().slice(0, 8)}`;
   const databaseUrl = `postgres://postgres@127.0.0.1:5432/${prefix}`;
   await ensureDatabase(databaseUrl);
-  // Below Linux's ephemeral range (32768 up): no outgoing connection of this machine holds it.
+  // Below Linux's ephemeral range (32768 up): no outgoing connection of this
+  // machine holds it.
   const port = 21_000 + Math.floor(Math.random() * 1000);
   const child = spawn(process.execPath, [join(ROOT, 'scripts/start.js')], {
     env: {
@@ -276,10 +491,20 @@ async function main(): Promise<void> {
       QUOTA_STORED_BYTES: '0',
       QUOTA_JOBS_PER_DAY: '0',
       ...(args.prefetch ? { WORKER_PREFETCH: args.prefetch } : {}),
-      // The batch size is the bench's choice, not the producer's default limits.
-      ...(batch > DEFAULT_MAX_BATCH_JOBS ? { MAX_BATCH_JOBS: String(batch) } : {}),
-      ...(batchOperations > DEFAULT_MAX_BATCH_OPERATIONS ? { MAX_BATCH_OPERATIONS: String(batchOperations) } : {}),
-      ...(profileDir ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${profileDir}`.trim() } : {}),
+      // The batch size is the bench's choice, not the producer's default
+      // limits.
+      ...(batch > DEFAULT_MAX_BATCH_JOBS
+        ? { MAX_BATCH_JOBS: String(batch) }
+        : {}),
+      ...(batchOperations > DEFAULT_MAX_BATCH_OPERATIONS
+        ? { MAX_BATCH_OPERATIONS: String(batchOperations) }
+        : {}),
+      ...(profileDir
+        ? {
+            NODE_OPTIONS:
+              `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${profileDir}`.trim(),
+          }
+        : {}),
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
@@ -291,7 +516,10 @@ async function main(): Promise<void> {
   try {
     await waitUntilReady(port, prefix, workers, child);
     const workerPids = childProcesses(child.pid!, 'image-worker');
-    if (workerPids.length !== workers) throw new Error(`found ${workerPids.length} worker processes, expected ${workers}`);
+    if (workerPids.length !== workers)
+      throw new Error(
+        `found ${workerPids.length} worker processes, expected ${workers}`,
+      );
     rss = new PeakRssSampler(workerPids);
     await db.connect();
     roles = pipelineRoles(child.pid!);
@@ -306,20 +534,36 @@ async function main(): Promise<void> {
       Array.from({ length: concurrency }, async () => {
         while (sent < requests.length) {
           const submission: Submission = requests[sent++];
-          const answer = await post(agent, port, submission.path, submission.body);
-          rejected.push(...refusedStatuses(submission, answer.status, answer.body));
+          const answer = await post(
+            agent,
+            port,
+            submission.path,
+            submission.body,
+          );
+          rejected.push(
+            ...refusedStatuses(submission, answer.status, answer.body),
+          );
         }
       }),
     );
     const acceptedIn = (Date.now() - start) / 1000;
-    if (rejected.length > 0) throw new Error(`${rejected.length} submissions were refused (statuses ${[...new Set(rejected)].join(', ')})`);
+    if (rejected.length > 0)
+      throw new Error(
+        `${rejected.length} submissions were refused (statuses ${[...new Set(rejected)].join(', ')})`,
+      );
     let polls = 0;
     for (; ; polls++) {
-      const { rows } = await db.query<{ done: number }>(`SELECT count(*) FILTER (WHERE status IN ('succeeded', 'failed'))::int AS done FROM jobs`);
+      const { rows } = await db.query<{ done: number }>(
+        `SELECT count(*) FILTER (WHERE status IN ('succeeded', 'failed'))::int AS done FROM jobs`,
+      );
       if (rows[0].done >= jobs) break;
       await new Promise((r) => setTimeout(r, 50));
     }
-    const { rows } = await db.query<{ latency_ms: string; committed_ms: string; status: string }>(
+    const { rows } = await db.query<{
+      latency_ms: string;
+      committed_ms: string;
+      status: string;
+    }>(
       `SELECT extract(epoch FROM (updated_at - created_at)) * 1000 AS latency_ms, extract(epoch FROM updated_at) * 1000 AS committed_ms, status FROM jobs`,
     );
     const failed = rows.filter((row) => row.status !== 'succeeded').length;
@@ -338,15 +582,23 @@ async function main(): Promise<void> {
       `pipeline${batch > 1 ? ` (batches of ${batch})` : ''}: ${pipelineRate.toFixed(1)} images/s end to end (limit ${limit.toFixed(1)}, ratio ${(pipelineRate / limit).toFixed(2)}); ` +
         `latency p50 ${latencyMs.p50} ms, p99 ${latencyMs.p99} ms; failed ${failed}; peak worker RSS ${throughputRssMiB} MiB`,
     );
-    console.log(`${formatCpuPerJob(cpuPerJobMs, sharpAloneCpuMs)}; ${transactionsPerJob} database transactions per job`);
-    // The workers idled while sharp alone was measured again: no phase of theirs.
+    console.log(
+      `${formatCpuPerJob(cpuPerJobMs, sharpAloneCpuMs)}; ${transactionsPerJob} database transactions per job`,
+    );
+    // The workers idled while sharp alone was measured again: no phase of
+    // theirs.
     rss.endPhase();
 
-    // (3) Idle latency: one job at a time on the drained pipeline, each sent once the previous finished.
+    // (3) Idle latency: one job at a time on the drained pipeline, each sent
+    // once the previous finished.
     const singleAgent = new Agent({ keepAlive: true });
     const idle: JobLatency[] = [];
     for (let i = 0; i < idleJobs; i++) {
-      const id = await submitOne(singleAgent, port, jobBodies[i % jobBodies.length]);
+      const id = await submitOne(
+        singleAgent,
+        port,
+        jobBodies[i % jobBodies.length],
+      );
       idle.push(...(await latenciesOnceFinished(db, [id], 10, 60_000)));
     }
     const idleLatencies = idle.map((job) => job.latencyMs);
@@ -358,13 +610,26 @@ async function main(): Promise<void> {
         `max ${Math.round(Math.max(...idleLatencies))} ms); failed ${idleFailed}; peak worker RSS ${idleRssMiB} MiB`,
     );
 
-    // (4) A steady stream at half the capacity (2) measured: single jobs arriving on a clock, not on answers.
+    // (4) A steady stream at half the capacity (2) measured: single jobs
+    // arriving on a clock, not on answers.
     const steadyRate = pipelineRate / 2;
     const steadyCount = steadyJobs ?? arrivalCount(steadyRate, steadySeconds);
-    const stream = await openLoop(arrivalOffsetsMs(steadyRate, steadyCount), (i) => submitOne(singleAgent, port, jobBodies[i % jobBodies.length]));
-    const steady = await latenciesOnceFinished(db, stream.answers, 50, Math.max(120_000, (steadyCount / steadyRate) * 1000 * 4));
-    const steadyLatencyMs = summarizeLatencies(steady.map((job) => job.latencyMs));
-    const steadyFailed = steady.filter((job) => job.status !== 'succeeded').length;
+    const stream = await openLoop(
+      arrivalOffsetsMs(steadyRate, steadyCount),
+      (i) => submitOne(singleAgent, port, jobBodies[i % jobBodies.length]),
+    );
+    const steady = await latenciesOnceFinished(
+      db,
+      stream.answers,
+      50,
+      Math.max(120_000, (steadyCount / steadyRate) * 1000 * 4),
+    );
+    const steadyLatencyMs = summarizeLatencies(
+      steady.map((job) => job.latencyMs),
+    );
+    const steadyFailed = steady.filter(
+      (job) => job.status !== 'succeeded',
+    ).length;
     const steadyP99OverIdle = p99OverIdle(steadyLatencyMs.p99, idleLatencyMs);
     const steadyRssMiB = rss.endPhase();
     singleAgent.destroy();
@@ -374,7 +639,9 @@ async function main(): Promise<void> {
         `sender at worst ${Math.round(stream.lateMs)} ms late; failed ${steadyFailed}; peak worker RSS ${steadyRssMiB} MiB`,
     );
     const steadySegmentsMs = summarizeSegments(steady);
-    console.log(`steady stream, where the time went: ${formatSegments(steadySegmentsMs)}`);
+    console.log(
+      `steady stream, where the time went: ${formatSegments(steadySegmentsMs)}`,
+    );
     const peakWorkerRssMiB = rss.stop();
     result = {
       workload: workloadName,
@@ -401,7 +668,11 @@ async function main(): Promise<void> {
       steadySenderLateMs: Math.round(stream.lateMs),
       steadyFailed,
       peakWorkerRssMiB,
-      peakWorkerRssMiBByPhase: { throughput: throughputRssMiB, idle: idleRssMiB, steady: steadyRssMiB },
+      peakWorkerRssMiBByPhase: {
+        throughput: throughputRssMiB,
+        idle: idleRssMiB,
+        steady: steadyRssMiB,
+      },
       cpuPerJobMs,
       transactionsPerJob,
       sharpAloneCpuMsPerImage: Number(sharpAloneCpuMs.toFixed(2)),
@@ -415,14 +686,30 @@ async function main(): Promise<void> {
     if (profileDir) printProfiles(profileDir, roles, phaseUs);
     await db.end().catch(() => undefined);
     await removeBenchResources(prefix);
-    // The peers read the same images, once this pipeline no longer competes for the cores.
+    // The peers read the same images, once this pipeline no longer competes for
+    // the cores.
     if (peers && result) {
-      const project = { workload: workloadName, jobs, workers, jobsPerRequest: batch, imagesPerSecond: result.pipelineImagesPerSecond as number, sharpAloneImagesPerSecond: result.limitImagesPerSecond as number, ratio: result.ratio as number };
+      const project = {
+        workload: workloadName,
+        jobs,
+        workers,
+        jobsPerRequest: batch,
+        imagesPerSecond: result.pipelineImagesPerSecond as number,
+        sharpAloneImagesPerSecond: result.limitImagesPerSecond as number,
+        ratio: result.ratio as number,
+      };
       result.peers = await runPeers(peers, imagesDir, project);
     }
     await rm(work, { recursive: true, force: true });
   }
-  const out = resolve(args.out ?? join(ROOT, 'bench-results', `${workloadName}${batch > 1 ? `-batch${batch}` : ''}.json`));
+  const out = resolve(
+    args.out ??
+      join(
+        ROOT,
+        'bench-results',
+        `${workloadName}${batch > 1 ? `-batch${batch}` : ''}.json`,
+      ),
+  );
   await mkdir(join(out, '..'), { recursive: true });
   await writeFile(out, JSON.stringify(result, null, 2) + '\n');
   console.log(`figures written to ${out}`);

@@ -1,4 +1,8 @@
-import { BlobStorage, FilesystemBlobStorage, StorageKeys } from '@pipeline/storage';
+import {
+  BlobStorage,
+  FilesystemBlobStorage,
+  StorageKeys,
+} from '@pipeline/storage';
 import { createHook } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -10,22 +14,31 @@ import { mainThreadCpuNs } from './process-cpu';
 /**
  * `npm run bench:storage -- [--seconds 5] [--size 65536] [--dir /tmp]`
  *
- * What a durable write of one object costs: file system requests per put (counted in a phase
- * of their own, as counting slows them down), puts per second and CPU per put (the whole
- * process, and its main thread alone: the event loop a worker shares with its jobs), for one
- * and for eight puts at a time, into a new folder under `--dir`. `putIfAbsent` writes each
- * object into a folder of its own, as a worker stores a job's output; `put` writes them all
+ * What a durable write of one object costs: file system requests per put
+ * (counted in a phase of their own, as counting slows them down), puts per
+ * second and CPU per put (the whole process, and its main thread alone: the
+ * event loop a worker shares with its jobs), for one and for eight puts at a
+ * time, into a new folder under `--dir`. `putIfAbsent` writes each object into
+ * a folder of its own, as a worker stores a job's output; `put` writes them all
  * into one folder, as the producer stores uploads.
  */
 
-const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, size: { type: 'string', default: '65536' }, dir: { type: 'string', default: tmpdir() } } });
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '5' },
+    size: { type: 'string', default: '65536' },
+    dir: { type: 'string', default: tmpdir() },
+  },
+});
 const seconds = Number(args.seconds);
 const data = randomBytes(Number(args.size));
 
 type Write = (storage: BlobStorage, n: number) => Promise<unknown>;
 const WRITES: Record<string, Write> = {
-  'putIfAbsent, a folder per object': (storage, n) => storage.putIfAbsent(StorageKeys.output(`job-${n}`, 1, 'default'), data),
-  'put, one folder': (storage, n) => storage.put(StorageKeys.upload(`job-${n}`), data),
+  'putIfAbsent, a folder per object': (storage, n) =>
+    storage.putIfAbsent(StorageKeys.output(`job-${n}`, 1, 'default'), data),
+  'put, one folder': (storage, n) =>
+    storage.put(StorageKeys.upload(`job-${n}`), data),
 };
 
 interface Figures {
@@ -53,7 +66,12 @@ async function measure(write: Write, concurrency: number): Promise<Figures> {
       await run(Date.now() + 500);
       return next - start;
     });
-    const before = { puts: next, at: process.hrtime.bigint(), cpu: process.cpuUsage(), mainThread: mainThreadCpuNs() };
+    const before = {
+      puts: next,
+      at: process.hrtime.bigint(),
+      cpu: process.cpuUsage(),
+      mainThread: mainThreadCpuNs(),
+    };
     await run(Date.now() + seconds * 1000);
     const puts = next - before.puts;
     const elapsedSeconds = Number(process.hrtime.bigint() - before.at) / 1e9;
@@ -62,17 +80,28 @@ async function measure(write: Write, concurrency: number): Promise<Figures> {
       fsCallsPerPut,
       putsPerSecond: puts / elapsedSeconds,
       cpuMsPerPut: (cpu.user + cpu.system) / 1000 / puts,
-      mainThreadCpuMsPerPut: (mainThreadCpuNs() - before.mainThread) / 1e6 / puts,
+      mainThreadCpuMsPerPut:
+        (mainThreadCpuNs() - before.mainThread) / 1e6 / puts,
     };
   } finally {
     await rm(folder, { recursive: true, force: true });
   }
 }
 
-/** The async resources of a file system request, by any of fs's APIs (a FileHandle's close has one of its own). */
-const FS_REQUESTS = new Set(['FSREQCALLBACK', 'FSREQPROMISE', 'FILEHANDLECLOSEREQ']);
+/**
+ * The async resources of a file system request, by any of fs's APIs (a
+ * FileHandle's close has one of its own).
+ */
+const FS_REQUESTS = new Set([
+  'FSREQCALLBACK',
+  'FSREQPROMISE',
+  'FILEHANDLECLOSEREQ',
+]);
 
-/** File system requests (each one a trip to libuv's pool, and a callback or a promise back) per put of `puts()`. */
+/**
+ * File system requests (each one a trip to libuv's pool, and a callback or a
+ * promise back) per put of `puts()`.
+ */
 async function countFsCalls(puts: () => Promise<number>): Promise<number> {
   let calls = 0;
   const hook = createHook({

@@ -1,15 +1,25 @@
 import { readdirSync, readFileSync } from 'node:fs';
 
-/** The processes whose parent is `parentPid` and whose command line contains `match` (Linux /proc). */
+/**
+ * The processes whose parent is `parentPid` and whose command line contains
+ * `match` (Linux /proc).
+ */
 export function childProcesses(parentPid: number, match: string): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      // The command name in field 2 may hold spaces and parentheses: the fields after it start past the last ')'.
+      // The command name in field 2 may hold spaces and parentheses: the fields
+      // after it start past the last ')'.
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (parent === parentPid && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(match)) pids.push(Number(entry));
+      const parent = Number(
+        stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1],
+      );
+      if (
+        parent === parentPid &&
+        readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(match)
+      )
+        pids.push(Number(entry));
     } catch {
       // gone meanwhile
     }
@@ -20,14 +30,19 @@ export function childProcesses(parentPid: number, match: string): number[] {
 /** A process's resident set size in bytes, or undefined once it is gone. */
 export function rssBytes(pid: number): number | undefined {
   try {
-    const kib = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    const kib = /^VmRSS:\s+(\d+) kB$/m.exec(
+      readFileSync(`/proc/${pid}/status`, 'utf8'),
+    )?.[1];
     return kib === undefined ? undefined : Number(kib) * 1024;
   } catch {
     return undefined;
   }
 }
 
-/** Samples the RSS of some processes every `intervalMs` and keeps the highest each reached, over the run and over the current phase. */
+/**
+ * Samples the RSS of some processes every `intervalMs` and keeps the highest
+ * each reached, over the run and over the current phase.
+ */
 export class PeakRssSampler {
   private readonly peaks = new Map<number, number>();
   private phasePeaks = new Map<number, number>();
@@ -50,7 +65,10 @@ export class PeakRssSampler {
     }
   }
 
-  /** The highest RSS of any one process since the previous phase ended (or sampling began), in MiB; the next phase starts now. */
+  /**
+   * The highest RSS of any one process since the previous phase ended (or
+   * sampling began), in MiB; the next phase starts now.
+   */
   endPhase(): number {
     this.sample();
     const peak = toMiB(this.phasePeaks);
@@ -58,7 +76,10 @@ export class PeakRssSampler {
     return peak;
   }
 
-  /** Stops sampling; the highest RSS of any one process over the whole run, in MiB. */
+  /**
+   * Stops sampling; the highest RSS of any one process over the whole run, in
+   * MiB.
+   */
   stop(): number {
     this.sample();
     clearInterval(this.timer);

@@ -1,5 +1,6 @@
-// The parts of Kubernetes objects the deployment checks read, by kind. Not the whole API (the
-// schemas in .tools/kube-schemas check that): a field missing here is one no check looks at.
+// The parts of Kubernetes objects the deployment checks read, by kind. Not the
+// whole API (the schemas in .tools/kube-schemas check that): a field missing
+// here is one no check looks at.
 
 export interface ObjectMeta {
   name: string;
@@ -28,7 +29,11 @@ export interface KeyRef {
 export interface EnvVar {
   name: string;
   value?: string;
-  valueFrom?: { secretKeyRef?: KeyRef; configMapKeyRef?: KeyRef; fieldRef?: { fieldPath: string } };
+  valueFrom?: {
+    secretKeyRef?: KeyRef;
+    configMapKeyRef?: KeyRef;
+    fieldRef?: { fieldPath: string };
+  };
 }
 
 export interface EnvFromSource {
@@ -78,7 +83,10 @@ export interface Container {
   livenessProbe?: Probe;
   readinessProbe?: Probe;
   startupProbe?: Probe;
-  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  resources?: {
+    requests?: Record<string, string>;
+    limits?: Record<string, string>;
+  };
   lifecycle?: { preStop?: { exec?: { command: string[] } } };
 }
 
@@ -111,12 +119,17 @@ export interface PodSpec {
   topologySpreadConstraints?: object[];
   affinity?: {
     nodeAffinity?: object;
-    podAntiAffinity?: { preferredDuringSchedulingIgnoredDuringExecution?: object[] };
+    podAntiAffinity?: {
+      preferredDuringSchedulingIgnoredDuringExecution?: object[];
+    };
   };
 }
 
 export interface PodTemplate {
-  metadata: { labels?: Record<string, string>; annotations?: Record<string, string> };
+  metadata: {
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
   spec: PodSpec;
 }
 
@@ -130,7 +143,10 @@ export interface StatefulSetSpec extends DeploymentSpec {
   serviceName: string;
   podManagementPolicy?: string;
   volumeClaimTemplates?: object[];
-  persistentVolumeClaimRetentionPolicy?: { whenDeleted?: string; whenScaled?: string };
+  persistentVolumeClaimRetentionPolicy?: {
+    whenDeleted?: string;
+    whenScaled?: string;
+  };
 }
 
 export interface JobSpec {
@@ -168,41 +184,116 @@ export interface Kinds {
   Job: Of<'Job', { spec: JobSpec }>;
   CronJob: Of<'CronJob', { spec: { jobTemplate: { spec: JobSpec } } }>;
   Pod: Of<'Pod', { spec: PodSpec }>;
-  Service: Of<'Service', { spec: { selector?: Record<string, string>; ports: ServicePort[]; publishNotReadyAddresses?: boolean } }>;
-  Ingress: Of<'Ingress', { spec: { rules: { host?: string; http: { paths: { path?: string; backend: object }[] } }[] } }>;
-  NetworkPolicy: Of<'NetworkPolicy', { spec: { podSelector: LabelSelector; ingress?: NetworkPolicyRule[]; egress?: NetworkPolicyRule[] } }>;
-  PersistentVolumeClaim: Of<'PersistentVolumeClaim', { spec: { accessModes: string[]; storageClassName?: string } }>;
-  PodDisruptionBudget: Of<'PodDisruptionBudget', { spec: { selector: LabelSelector; maxUnavailable?: number | string } }>;
-  HorizontalPodAutoscaler: Of<'HorizontalPodAutoscaler', { spec: { scaleTargetRef: { apiVersion: string; kind: string; name: string } } }>;
+  Service: Of<
+    'Service',
+    {
+      spec: {
+        selector?: Record<string, string>;
+        ports: ServicePort[];
+        publishNotReadyAddresses?: boolean;
+      };
+    }
+  >;
+  Ingress: Of<
+    'Ingress',
+    {
+      spec: {
+        rules: {
+          host?: string;
+          http: { paths: { path?: string; backend: object }[] };
+        }[];
+      };
+    }
+  >;
+  NetworkPolicy: Of<
+    'NetworkPolicy',
+    {
+      spec: {
+        podSelector: LabelSelector;
+        ingress?: NetworkPolicyRule[];
+        egress?: NetworkPolicyRule[];
+      };
+    }
+  >;
+  PersistentVolumeClaim: Of<
+    'PersistentVolumeClaim',
+    { spec: { accessModes: string[]; storageClassName?: string } }
+  >;
+  PodDisruptionBudget: Of<
+    'PodDisruptionBudget',
+    { spec: { selector: LabelSelector; maxUnavailable?: number | string } }
+  >;
+  HorizontalPodAutoscaler: Of<
+    'HorizontalPodAutoscaler',
+    {
+      spec: {
+        scaleTargetRef: { apiVersion: string; kind: string; name: string };
+      };
+    }
+  >;
   ScaledObject: Of<
     'ScaledObject',
     {
       spec: {
         scaleTargetRef: { name: string };
         maxReplicaCount?: number;
-        triggers: { type: string; metadata: Record<string, string>; authenticationRef?: { name: string } }[];
+        triggers: {
+          type: string;
+          metadata: Record<string, string>;
+          authenticationRef?: { name: string };
+        }[];
         advanced?: { horizontalPodAutoscalerConfig?: { name?: string } };
       };
     }
   >;
-  TriggerAuthentication: Of<'TriggerAuthentication', { spec: { secretTargetRef: (KeyRef & { parameter: string })[] } }>;
+  TriggerAuthentication: Of<
+    'TriggerAuthentication',
+    { spec: { secretTargetRef: (KeyRef & { parameter: string })[] } }
+  >;
   Secret: Of<'Secret', { data?: Record<string, string> }>;
   ConfigMap: Of<'ConfigMap', { data?: Record<string, string> }>;
-  Role: Of<'Role', { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] }>;
-  RoleBinding: Of<'RoleBinding', { subjects: { kind: string; name: string; namespace?: string }[]; roleRef: { kind: string; name: string } }>;
-  ServiceAccount: Of<'ServiceAccount', { automountServiceAccountToken?: boolean }>;
+  Role: Of<
+    'Role',
+    { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] }
+  >;
+  RoleBinding: Of<
+    'RoleBinding',
+    {
+      subjects: { kind: string; name: string; namespace?: string }[];
+      roleRef: { kind: string; name: string };
+    }
+  >;
+  ServiceAccount: Of<
+    'ServiceAccount',
+    { automountServiceAccountToken?: boolean }
+  >;
 }
 
 export type Kind = keyof Kinds;
-export type Workload = Kinds['Deployment' | 'DaemonSet' | 'ReplicaSet' | 'StatefulSet' | 'Job' | 'CronJob' | 'Pod'];
+export type Workload = Kinds[
+  | 'Deployment'
+  | 'DaemonSet'
+  | 'ReplicaSet'
+  | 'StatefulSet'
+  | 'Job'
+  | 'CronJob'
+  | 'Pod'];
 
-/** Whether an object is of a kind (its fields are then the ones `Kinds` names). */
-export function isKind<K extends Kind>(object: K8sObject, kind: K): object is Kinds[K] {
+/**
+ * Whether an object is of a kind (its fields are then the ones `Kinds` names).
+ */
+export function isKind<K extends Kind>(
+  object: K8sObject,
+  kind: K,
+): object is Kinds[K] {
   return object.kind === kind;
 }
 
 /** The objects of one kind. */
-export function ofKind<K extends Kind>(objects: K8sObject[], kind: K): Kinds[K][] {
+export function ofKind<K extends Kind>(
+  objects: K8sObject[],
+  kind: K,
+): Kinds[K][] {
   return objects.filter((object): object is Kinds[K] => isKind(object, kind));
 }
 
@@ -229,14 +320,21 @@ export function isWorkload(object: K8sObject): object is Workload {
   return templateIfAny(object) !== undefined;
 }
 
-/** The pod template of a workload; throws, naming the object, for one that runs no pods. */
+/**
+ * The pod template of a workload; throws, naming the object, for one that runs
+ * no pods.
+ */
 export function podTemplateOf(object: K8sObject): PodTemplate {
   const template = templateIfAny(object);
-  if (!template) throw new Error(`${object.kind}/${object.metadata.name} runs no pods`);
+  if (!template)
+    throw new Error(`${object.kind}/${object.metadata.name} runs no pods`);
   return template;
 }
 
-/** The pod spec of a workload; throws, naming the object, for one that runs no pods. */
+/**
+ * The pod spec of a workload; throws, naming the object, for one that runs no
+ * pods.
+ */
 export function podSpecOf(object: K8sObject): PodSpec {
   return podTemplateOf(object).spec;
 }

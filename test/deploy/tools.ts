@@ -1,8 +1,15 @@
-// What the deployment checks share: the tools `.ci/run` installs (helm, the Kubernetes API
-// schemas, docker-compose), rendering the chart and the compose file, and validating
-// rendered objects against the Kubernetes schemas offline.
+// What the deployment checks share: the tools `.ci/run` installs (helm, the
+// Kubernetes API schemas, docker-compose), rendering the chart and the compose
+// file, and validating rendered objects against the Kubernetes schemas offline.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import * as ts from 'typescript';
@@ -13,11 +20,17 @@ export * from './kubernetes';
 export const root = join(__dirname, '..', '..');
 export const chartDir = join(root, 'helm', 'image-pipeline');
 export const helmBin = join(root, '.tools', 'helm', 'helm');
-export const schemaModules = join(root, '.tools', 'kube-schemas', 'node_modules');
+export const schemaModules = join(
+  root,
+  '.tools',
+  'kube-schemas',
+  'node_modules',
+);
 
 /**
- * Value sets the chart is checked with, every file in the chart's ci/: `default` is the defaults
- * plus what an install must be given (the image's repository, a ReadWriteMany class).
+ * Value sets the chart is checked with, every file in the chart's ci/:
+ * `default` is the defaults plus what an install must be given (the image's
+ * repository, a ReadWriteMany class).
  */
 export const valueSets: Record<string, string> = {
   default: join(chartDir, 'ci', 'default-values.yaml'),
@@ -30,10 +43,13 @@ export const valueSets: Record<string, string> = {
 };
 
 function missing(what: string): never {
-  throw new Error(`${what} is missing: run the install block of .ci/run (it puts helm and the Kubernetes schemas into .tools/, docker-compose from apt)`);
+  throw new Error(
+    `${what} is missing: run the install block of .ci/run (it puts helm and the Kubernetes schemas into .tools/, docker-compose from apt)`,
+  );
 }
 
-// The `yaml` package, from the schemas folder (the project itself does not depend on it).
+// The `yaml` package, from the schemas folder (the project itself does not
+// depend on it).
 interface YamlDocument {
   toJS(): unknown;
   errors: { message: string }[];
@@ -47,7 +63,8 @@ function yaml(): YamlModule {
   if (!yamlModule) {
     const path = join(schemaModules, 'yaml');
     if (!existsSync(path)) missing('the yaml package');
-    // Found at run time in .tools/, outside the project's dependencies: no import can name it.
+    // Found at run time in .tools/, outside the project's dependencies: no
+    // import can name it.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     yamlModule = require(path) as YamlModule;
   }
@@ -62,10 +79,16 @@ export function parseManifests(text: string): K8sObject[] {
   return yaml()
     .parseAllDocuments(text)
     .map((doc) => {
-      if (doc.errors.length > 0) throw new Error(`invalid YAML in the rendered chart: ${doc.errors.map((e) => e.message).join('; ')}`);
+      if (doc.errors.length > 0)
+        throw new Error(
+          `invalid YAML in the rendered chart: ${doc.errors.map((e) => e.message).join('; ')}`,
+        );
       return doc.toJS() as K8sObject | null;
     })
-    .filter((object): object is K8sObject => object !== null && typeof object === 'object');
+    .filter(
+      (object): object is K8sObject =>
+        object !== null && typeof object === 'object',
+    );
 }
 
 export interface Run {
@@ -76,36 +99,89 @@ export interface Run {
 
 export function helm(args: string[]): Run {
   if (!existsSync(helmBin)) missing('helm (.tools/helm/helm)');
-  const result = spawnSync(helmBin, args, { cwd: root, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: tmpdir() } });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  const result = spawnSync(helmBin, args, {
+    cwd: root,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '', HOME: tmpdir() },
+  });
+  return {
+    status: result.status,
+    stdout: result.stdout,
+    stderr: result.stderr,
+  };
 }
 
-/** `helm template` of the chart with one value set (plus --set pairs); throws on failure. */
-export function renderChart(valuesFile?: string, sets: string[] = [], release = 'demo', namespace = 'pipeline', moreValues: string[] = []): K8sObject[] {
+/**
+ * `helm template` of the chart with one value set (plus --set pairs); throws on
+ * failure.
+ */
+export function renderChart(
+  valuesFile?: string,
+  sets: string[] = [],
+  release = 'demo',
+  namespace = 'pipeline',
+  moreValues: string[] = [],
+): K8sObject[] {
   const args = ['template', release, chartDir, '--namespace', namespace];
-  for (const file of [valuesFile, ...moreValues]) if (file) args.push('--values', file);
+  for (const file of [valuesFile, ...moreValues])
+    if (file) args.push('--values', file);
   for (const set of sets) args.push('--set', set);
   const result = helm(args);
-  if (result.status !== 0) throw new Error(`helm template failed: ${result.stderr}`);
+  if (result.status !== 0)
+    throw new Error(`helm template failed: ${result.stderr}`);
   return parseManifests(result.stdout);
 }
 
 export function dockerCompose(args: string[], envFile: string): Run {
-  const which = spawnSync('sh', ['-c', 'command -v docker-compose'], { encoding: 'utf8' });
-  if (which.status !== 0) missing('docker-compose');
-  // Only PATH from the environment: variables of the shell must not leak into the file.
-  const result = spawnSync('docker-compose', ['--project-directory', root, '-f', join(root, 'docker-compose.yml'), '--env-file', envFile, ...args], {
-    cwd: root,
+  const which = spawnSync('sh', ['-c', 'command -v docker-compose'], {
     encoding: 'utf8',
-    env: { PATH: process.env.PATH ?? '' },
   });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  if (which.status !== 0) missing('docker-compose');
+  // Only PATH from the environment: variables of the shell must not leak into
+  // the file.
+  const result = spawnSync(
+    'docker-compose',
+    [
+      '--project-directory',
+      root,
+      '-f',
+      join(root, 'docker-compose.yml'),
+      '--env-file',
+      envFile,
+      ...args,
+    ],
+    {
+      cwd: root,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '' },
+    },
+  );
+  return {
+    status: result.status,
+    stdout: result.stdout,
+    stderr: result.stderr,
+  };
 }
 
-/** A compose file's volume as docker-compose 1.29 (`source:target:mode`) or v2 prints it. */
-type ComposeVolumeEntry = string | { type: ComposeVolume['type']; source?: string; target: string; read_only?: boolean };
-/** A published port as docker-compose 1.29 (`ip:published:target/proto`) or v2 prints it. */
-type ComposePortEntry = string | { host_ip?: string; published?: string | number; target: string | number };
+/**
+ * A compose file's volume as docker-compose 1.29 (`source:target:mode`) or v2
+ * prints it.
+ */
+type ComposeVolumeEntry =
+  | string
+  | {
+      type: ComposeVolume['type'];
+      source?: string;
+      target: string;
+      read_only?: boolean;
+    };
+/**
+ * A published port as docker-compose 1.29 (`ip:published:target/proto`) or v2
+ * prints it.
+ */
+type ComposePortEntry =
+  | string
+  | { host_ip?: string; published?: string | number; target: string | number };
 
 /** The parts of a service of `docker-compose config` the checks read. */
 export interface ComposeService {
@@ -138,8 +214,10 @@ export interface ComposeFile {
 /** `docker-compose config` output, parsed. */
 export function parseCompose(text: string): ComposeFile {
   const file = parseYaml(text) as ComposeFile;
-  if (!file?.services) throw new Error(`not a compose file: no services in ${text.slice(0, 200)}`);
-  for (const service of Object.values(file.services)) service.environment ??= {};
+  if (!file?.services)
+    throw new Error(`not a compose file: no services in ${text.slice(0, 200)}`);
+  for (const service of Object.values(file.services))
+    service.environment ??= {};
   return file;
 }
 
@@ -155,19 +233,41 @@ export interface ComposePort {
   target: number;
 }
 
-/** A service's volumes as objects: docker-compose 1.29 prints `source:target:mode`, v2 objects. */
+/**
+ * A service's volumes as objects: docker-compose 1.29 prints
+ * `source:target:mode`, v2 objects.
+ */
 export function composeVolumes(service: ComposeService): ComposeVolume[] {
   return (service.volumes ?? []).map((volume): ComposeVolume => {
-    if (typeof volume !== 'string') return { type: volume.type, source: volume.source, target: volume.target, read_only: volume.read_only === true };
+    if (typeof volume !== 'string')
+      return {
+        type: volume.type,
+        source: volume.source,
+        target: volume.target,
+        read_only: volume.read_only === true,
+      };
     const [source, target, mode = 'rw'] = volume.split(':');
-    return { type: source.startsWith('/') || source.startsWith('.') ? 'bind' : 'volume', source, target, read_only: mode.split(',').includes('ro') };
+    return {
+      type:
+        source.startsWith('/') || source.startsWith('.') ? 'bind' : 'volume',
+      source,
+      target,
+      read_only: mode.split(',').includes('ro'),
+    };
   });
 }
 
-/** A service's published ports as objects (1.29: `ip:published:target/proto`). */
+/**
+ * A service's published ports as objects (1.29: `ip:published:target/proto`).
+ */
 export function composePorts(service: ComposeService): ComposePort[] {
   return (service.ports ?? []).map((port): ComposePort => {
-    if (typeof port !== 'string') return { host_ip: port.host_ip, published: Number(port.published), target: Number(port.target) };
+    if (typeof port !== 'string')
+      return {
+        host_ip: port.host_ip,
+        published: Number(port.published),
+        target: Number(port.target),
+      };
     const parts = port.replace(/\/\w+$/, '').split(':');
     const target = Number(parts.pop());
     const published = parts.length > 0 ? Number(parts.pop()) : undefined;
@@ -175,34 +275,58 @@ export function composePorts(service: ComposeService): ComposePort[] {
   });
 }
 
-/** The object of this kind and name, typed for its kind; throws naming the ones there are. */
-export function find<K extends Kind>(objects: K8sObject[], kind: K, name: string): Kinds[K] {
-  const object = objects.find((o): o is Kinds[K] => isKind(o, kind) && o.metadata.name === name);
-  if (!object) throw new Error(`no ${kind} ${name} among ${objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
+/**
+ * The object of this kind and name, typed for its kind; throws naming the ones
+ * there are.
+ */
+export function find<K extends Kind>(
+  objects: K8sObject[],
+  kind: K,
+  name: string,
+): Kinds[K] {
+  const object = objects.find(
+    (o): o is Kinds[K] => isKind(o, kind) && o.metadata.name === name,
+  );
+  if (!object)
+    throw new Error(
+      `no ${kind} ${name} among ${objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`,
+    );
   return object;
 }
 
-export const label = (object: K8sObject) => `${object.kind}/${object.metadata.name}`;
+export const label = (object: K8sObject) =>
+  `${object.kind}/${object.metadata.name}`;
 
 /**
- * Checks rendered objects against the Kubernetes API schemas (the `kubernetes-models` npm
- * packages, generated from Kubernetes' OpenAPI description and KEDA's CRDs), offline, twice:
- * - the JSON-schema validators the packages ship (types, formats, enums, required fields);
- * - TypeScript's check of each object as a literal of the API type, which also rejects every
- *   field the API does not have (a misspelt or misplaced key), as `kubectl --validate=strict`
- *   would.
- * Returns one message per problem, naming the object.
+ * Checks rendered objects against the Kubernetes API schemas (the
+ * `kubernetes-models` npm packages, generated from Kubernetes' OpenAPI
+ * description and KEDA's CRDs), offline, twice:
+ * - the JSON-schema validators the packages ship (types, formats, enums,
+ *   required fields);
+ * - TypeScript's check of each object as a literal of the API type, which also
+ *   rejects every field the API does not have (a misspelt or misplaced key), as
+ *   `kubectl --validate=strict` would. Returns one message per problem, naming
+ *   the object.
  */
 export function validateAgainstSchemas(objects: K8sObject[]): string[] {
-  if (!existsSync(join(schemaModules, 'kubernetes-models'))) missing('the Kubernetes schemas (.tools/kube-schemas)');
+  if (!existsSync(join(schemaModules, 'kubernetes-models')))
+    missing('the Kubernetes schemas (.tools/kube-schemas)');
   const problems: string[] = [];
 
-  const runtime = execFileSync(process.execPath, [join(__dirname, 'validate-manifests.mjs'), schemaModules], {
-    input: JSON.stringify(objects),
-    encoding: 'utf8',
-  });
-  for (const { index, errors } of JSON.parse(runtime) as { index: number; errors: string[] }[]) {
-    for (const error of errors) problems.push(`${label(objects[index])}: ${error}`);
+  const runtime = execFileSync(
+    process.execPath,
+    [join(__dirname, 'validate-manifests.mjs'), schemaModules],
+    {
+      input: JSON.stringify(objects),
+      encoding: 'utf8',
+    },
+  );
+  for (const { index, errors } of JSON.parse(runtime) as {
+    index: number;
+    errors: string[];
+  }[]) {
+    for (const error of errors)
+      problems.push(`${label(objects[index])}: ${error}`);
   }
 
   const dir = mkdtempSync(join(tmpdir(), 'k8s-types-'));
@@ -211,11 +335,15 @@ export function validateAgainstSchemas(objects: K8sObject[]): string[] {
     const aliases = new Map<string, string>();
     const lines = objects.map((object, index) => {
       const module = typeModule(object);
-      if (!module) return `// ${index}: no type for ${object.apiVersion} ${object.kind}`;
+      if (!module)
+        return `// ${index}: no type for ${object.apiVersion} ${object.kind}`;
       if (!aliases.has(module)) aliases.set(module, `T${aliases.size}`);
       return `export const o${index}: ${aliases.get(module)} = ${JSON.stringify(object)};`;
     });
-    const header = [...aliases].map(([module, alias]) => `import type { I${basename(module)} as ${alias} } from '${module}';`);
+    const header = [...aliases].map(
+      ([module, alias]) =>
+        `import type { I${basename(module)} as ${alias} } from '${module}';`,
+    );
     const file = join(dir, 'manifests.ts');
     writeFileSync(file, [...header, ...lines].join('\n') + '\n');
     const program = ts.createProgram([file], {
@@ -228,17 +356,34 @@ export function validateAgainstSchemas(objects: K8sObject[]): string[] {
       types: [],
     });
     for (const diagnostic of ts.getPreEmitDiagnostics(program)) {
-      const message = ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n');
-      if (diagnostic.file && diagnostic.start !== undefined && diagnostic.file.fileName === file) {
-        const line = diagnostic.file.getLineAndCharacterOfPosition(diagnostic.start).line - header.length;
-        const near = diagnostic.file.text.slice(diagnostic.start, diagnostic.start + 60);
-        problems.push(`${objects[line] ? label(objects[line]) : `line ${line}`}: ${message} (at ${near}…)`);
+      const message = ts.flattenDiagnosticMessageText(
+        diagnostic.messageText,
+        '\n',
+      );
+      if (
+        diagnostic.file &&
+        diagnostic.start !== undefined &&
+        diagnostic.file.fileName === file
+      ) {
+        const line =
+          diagnostic.file.getLineAndCharacterOfPosition(diagnostic.start).line -
+          header.length;
+        const near = diagnostic.file.text.slice(
+          diagnostic.start,
+          diagnostic.start + 60,
+        );
+        problems.push(
+          `${objects[line] ? label(objects[line]) : `line ${line}`}: ${message} (at ${near}…)`,
+        );
       } else {
         problems.push(message);
       }
     }
     objects.forEach((object, index) => {
-      if (!typeModule(object)) problems.push(`${label(objects[index])}: no schema for ${object.apiVersion} ${object.kind}`);
+      if (!typeModule(object))
+        problems.push(
+          `${label(objects[index])}: no schema for ${object.apiVersion} ${object.kind}`,
+        );
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -247,7 +392,9 @@ export function validateAgainstSchemas(objects: K8sObject[]): string[] {
 }
 
 function typeModule(object: K8sObject): string | undefined {
-  const base = object.apiVersion.startsWith('keda.sh/') ? `@kubernetes-models/keda/${object.apiVersion}` : `kubernetes-models/${object.apiVersion}`;
+  const base = object.apiVersion.startsWith('keda.sh/')
+    ? `@kubernetes-models/keda/${object.apiVersion}`
+    : `kubernetes-models/${object.apiVersion}`;
   const path = `${base}/${object.kind}`;
   return existsSync(join(schemaModules, `${path}.d.ts`)) ? path : undefined;
 }

@@ -1,7 +1,8 @@
-// Validates Kubernetes objects (a JSON array on stdin) with the JSON-schema validators of the
-// `kubernetes-models` packages, found in the folder given as the first argument. Prints
-// [{index, errors}] for the objects that fail, or that no package has a schema for.
-// An ES module because the packages are; test/deploy/tools.ts runs it with node.
+// Validates Kubernetes objects (a JSON array on stdin) with the JSON-schema
+// validators of the `kubernetes-models` packages, found in the folder given as
+// the first argument. Prints [{index, errors}] for the objects that fail, or
+// that no package has a schema for. An ES module because the packages are;
+// test/deploy/tools.ts runs it with node.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -11,10 +12,15 @@ const objects = JSON.parse(readFileSync(0, 'utf8'));
 const results = [];
 
 for (const [index, object] of objects.entries()) {
-  const base = object.apiVersion.startsWith('keda.sh/') ? join('@kubernetes-models', 'keda', object.apiVersion) : join('kubernetes-models', object.apiVersion);
+  const base = object.apiVersion.startsWith('keda.sh/')
+    ? join('@kubernetes-models', 'keda', object.apiVersion)
+    : join('kubernetes-models', object.apiVersion);
   const file = join(modules, base, `${object.kind}.js`);
   if (!existsSync(file)) {
-    results.push({ index, errors: [`no schema for ${object.apiVersion} ${object.kind}`] });
+    results.push({
+      index,
+      errors: [`no schema for ${object.apiVersion} ${object.kind}`],
+    });
     continue;
   }
   const Model = (await import(pathToFileURL(file).href))[object.kind];

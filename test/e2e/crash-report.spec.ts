@@ -12,16 +12,35 @@ interface Outcome {
   stderr: string;
 }
 
-/** Runs `script` (CommonJS, from the repository's root) in a node process of its own until it exits. */
-function runScript(script: string, onStdoutLine?: (line: string) => void): Promise<Outcome> {
+/**
+ * Runs `script` (CommonJS, from the repository's root) in a node process of its
+ * own until it exits.
+ */
+function runScript(
+  script: string,
+  onStdoutLine?: (line: string) => void,
+): Promise<Outcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['-e', script], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.stdout.on('data', (chunk: Buffer) => chunk.toString().split('\n').filter(Boolean).forEach((line) => onStdoutLine?.(line)));
+    child.stdout.on('data', (chunk: Buffer) =>
+      chunk
+        .toString()
+        .split('\n')
+        .filter(Boolean)
+        .forEach((line) => onStdoutLine?.(line)),
+    );
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`the script did not exit within ${EXIT_TIMEOUT_MS} ms; stderr:\n${stderr}`));
+      reject(
+        new Error(
+          `the script did not exit within ${EXIT_TIMEOUT_MS} ms; stderr:\n${stderr}`,
+        ),
+      );
     }, EXIT_TIMEOUT_MS);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
@@ -57,7 +76,13 @@ describe('an app that meets an uncaught error (run() of libs/platform, as every 
     expect(code).toBe(1);
     const reports = crashReports(stderr);
     expect(reports).toHaveLength(1);
-    expect(reports[0]).toMatchObject({ level: 'fatal', origin: 'uncaughtException', requestId: 'req-crash-1', message: 'Uncaught exception, exiting: Error: boom while holding Bearer [redacted]' });
+    expect(reports[0]).toMatchObject({
+      level: 'fatal',
+      origin: 'uncaughtException',
+      requestId: 'req-crash-1',
+      message:
+        'Uncaught exception, exiting: Error: boom while holding Bearer [redacted]',
+    });
     expect(reports[0].stack).toContain('failInTimer');
     expect(stderr).not.toContain('abc.def-secret');
   });
@@ -74,7 +99,12 @@ describe('an app that meets an uncaught error (run() of libs/platform, as every 
     expect(code).toBe(1);
     const reports = crashReports(stderr);
     expect(reports).toHaveLength(1);
-    expect(reports[0]).toMatchObject({ origin: 'unhandledRejection', requestId: 'req-crash-2', message: 'Unhandled promise rejection, exiting: Error: nobody waited for this' });
+    expect(reports[0]).toMatchObject({
+      origin: 'unhandledRejection',
+      requestId: 'req-crash-2',
+      message:
+        'Unhandled promise rejection, exiting: Error: nobody waited for this',
+    });
     expect(reports[0].stack).toContain('nobody waited for this');
   });
 
@@ -83,7 +113,13 @@ describe('an app that meets an uncaught error (run() of libs/platform, as every 
       run(async () => { setTimeout(() => { throw new TypeError('not during a request'); }, 10); setInterval(() => undefined, 1000); });
     `);
     expect(code).toBe(1);
-    expect(crashReports(stderr)).toEqual([expect.objectContaining({ origin: 'uncaughtException', requestId: null, message: 'Uncaught exception, exiting: TypeError: not during a request' })]);
+    expect(crashReports(stderr)).toEqual([
+      expect.objectContaining({
+        origin: 'uncaughtException',
+        requestId: null,
+        message: 'Uncaught exception, exiting: TypeError: not during a request',
+      }),
+    ]);
   });
 
   it('names the X-Request-Id of the HTTP request whose handler crashed, also after its JSON body was read', async () => {
@@ -105,7 +141,10 @@ describe('an app that meets an uncaught error (run() of libs/platform, as every 
       if (port) {
         sent = fetch(`http://127.0.0.1:${port}/crash`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'x-request-id': 'req-from-the-client' },
+          headers: {
+            'content-type': 'application/json',
+            'x-request-id': 'req-from-the-client',
+          },
           body: JSON.stringify({ name: 'a JSON body' }),
         }).catch(() => undefined);
       }
@@ -113,6 +152,13 @@ describe('an app that meets an uncaught error (run() of libs/platform, as every 
     await sent;
     expect(sent).toBeDefined();
     expect(outcome.code).toBe(1);
-    expect(crashReports(outcome.stderr)).toEqual([expect.objectContaining({ origin: 'uncaughtException', requestId: 'req-from-the-client', message: 'Uncaught exception, exiting: Error: handler failed for a JSON body' })]);
+    expect(crashReports(outcome.stderr)).toEqual([
+      expect.objectContaining({
+        origin: 'uncaughtException',
+        requestId: 'req-from-the-client',
+        message:
+          'Uncaught exception, exiting: Error: handler failed for a JSON body',
+      }),
+    ]);
   });
 });

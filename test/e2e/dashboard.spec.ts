@@ -4,25 +4,41 @@ import { join } from 'node:path';
 import { Browser, chromium, Page } from 'playwright-core';
 import { adminFetch, TEST_ADMIN_KEY } from '../support/api-keys';
 import { makeImage } from '../support/images';
-import { createTestDatabase, deleteTopology, makeTempDir, uniqueName, waitFor } from '../support/resources';
+import {
+  createTestDatabase,
+  deleteTopology,
+  makeTempDir,
+  uniqueName,
+  waitFor,
+} from '../support/resources';
 import { RunningStack, startStack } from '../support/stack';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = join(__dirname, '..', '..', 'test-artifacts');
 
 /**
- * Waits for an element's text. Locators, not `waitForFunction`: the page's Content-Security-Policy
- * forbids evaluating strings as script, and the test must not turn it off.
+ * Waits for an element's text. Locators, not `waitForFunction`: the page's
+ * Content-Security-Policy forbids evaluating strings as script, and the test
+ * must not turn it off.
  */
 /** What the page keeps in its session or local storage, as JSON. */
-const storage = (page: Page, kind: 'sessionStorage' | 'localStorage') => page.evaluate((name) => JSON.stringify((globalThis as unknown as Record<string, object>)[name]), kind);
+const storage = (page: Page, kind: 'sessionStorage' | 'localStorage') =>
+  page.evaluate(
+    (name) =>
+      JSON.stringify((globalThis as unknown as Record<string, object>)[name]),
+    kind,
+  );
 
-const shows = (page: Page, id: string, text: string) => page.locator(`#${id}`, { hasText: new RegExp(`^${text}$`) }).waitFor({ timeout: 20_000 });
+const shows = (page: Page, id: string, text: string) =>
+  page
+    .locator(`#${id}`, { hasText: new RegExp(`^${text}$`) })
+    .waitFor({ timeout: 20_000 });
 
 /**
- * The dashboard in a real headless browser against the real processes: it asks for an admin
- * key, the counts move as jobs are submitted, the workers show their heartbeats, and a failed
- * job can be retried, which the operator actions then show.
+ * The dashboard in a real headless browser against the real processes: it asks
+ * for an admin key, the counts move as jobs are submitted, the workers show
+ * their heartbeats, and a failed job can be retried, which the operator actions
+ * then show.
  */
 describe('dashboard (headless Chromium)', () => {
   const prefix = uniqueName('dash');
@@ -46,7 +62,14 @@ describe('dashboard (headless Chromium)', () => {
       },
       50_000 + Math.floor(Math.random() * 10_000),
     );
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+      ],
+    });
   });
 
   afterAll(async () => {
@@ -61,7 +84,10 @@ describe('dashboard (headless Chromium)', () => {
     const response = await adminFetch(`${stack!.baseUrl}/v1/jobs`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ source: { path }, operations: [{ op: 'resize', width: 40 }] }),
+      body: JSON.stringify({
+        source: { path },
+        operations: [{ op: 'resize', width: 40 }],
+      }),
     });
     expect(response.status).toBe(202);
     return ((await response.json()) as { id: string }).id;
@@ -70,18 +96,27 @@ describe('dashboard (headless Chromium)', () => {
   it('asks for an admin key, keeps it out of the URL, and refuses a key without the admin scope', async () => {
     const page = await browser!.newPage();
     const problems: string[] = [];
-    page.on('console', (message) => message.type() === 'error' && problems.push(message.text()));
+    page.on(
+      'console',
+      (message) => message.type() === 'error' && problems.push(message.text()),
+    );
     await page.goto(stack!.baseUrl);
     await expect(page.title()).resolves.toBe('Image pipeline');
     await page.locator('#key-form').waitFor({ state: 'visible' });
     expect(await page.locator('#succeeded').textContent()).toBe('–');
 
     const reader = (await (
-      await adminFetch(`${stack!.baseUrl}/v1/keys`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'viewer', scopes: ['jobs:read'] }) })
+      await adminFetch(`${stack!.baseUrl}/v1/keys`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'viewer', scopes: ['jobs:read'] }),
+      })
     ).json()) as { key: string };
     await page.locator('#key-input').fill(reader.key);
     await page.locator('#key-form button').click();
-    await page.locator('#error', { hasText: 'lacks the admin scope' }).waitFor();
+    await page
+      .locator('#error', { hasText: 'lacks the admin scope' })
+      .waitFor();
     expect(await page.locator('#key-form').isVisible()).toBe(true);
 
     await page.locator('#key-input').fill('not a key at all');
@@ -91,7 +126,9 @@ describe('dashboard (headless Chromium)', () => {
     await page.locator('#key-input').fill(TEST_ADMIN_KEY);
     await page.locator('#key-form button').click();
     await shows(page, 'succeeded', '0');
-    expect(await page.locator('#key-name').textContent()).toBe('bootstrap admin (ADMIN_API_KEY)');
+    expect(await page.locator('#key-name').textContent()).toBe(
+      'bootstrap admin (ADMIN_API_KEY)',
+    );
     expect(page.url()).toBe(`${stack!.baseUrl}/`);
     expect(await storage(page, 'sessionStorage')).toContain(TEST_ADMIN_KEY);
     expect(await storage(page, 'localStorage')).toBe('{}');
@@ -99,8 +136,11 @@ describe('dashboard (headless Chromium)', () => {
     await page.getByRole('button', { name: 'Forget key' }).click();
     await page.locator('#key-form').waitFor({ state: 'visible' });
     expect(await storage(page, 'sessionStorage')).not.toContain(TEST_ADMIN_KEY);
-    // Only the refused keys' answers: no blocked script or style (the CSP allows what the page needs).
-    expect(problems.filter((text) => !/status of 40[13]/.test(text))).toEqual([]);
+    // Only the refused keys' answers: no blocked script or style (the CSP
+    // allows what the page needs).
+    expect(problems.filter((text) => !/status of 40[13]/.test(text))).toEqual(
+      [],
+    );
     await page.close();
   });
 
@@ -111,8 +151,14 @@ describe('dashboard (headless Chromium)', () => {
     await page.locator('#key-form button').click();
     await shows(page, 'succeeded', '0');
 
-    await writeFile(join(folder.path, 'images', 'ok.jpg'), await makeImage(120, 80));
-    await writeFile(join(folder.path, 'images', 'broken.jpg'), Buffer.from('not an image at all'));
+    await writeFile(
+      join(folder.path, 'images', 'ok.jpg'),
+      await makeImage(120, 80),
+    );
+    await writeFile(
+      join(folder.path, 'images', 'broken.jpg'),
+      Buffer.from('not an image at all'),
+    );
     for (let i = 0; i < 3; i++) await submit('ok.jpg');
     const failed = await submit('broken.jpg');
 
@@ -120,29 +166,64 @@ describe('dashboard (headless Chromium)', () => {
     await shows(page, 'failed', '1');
     await page.locator('#workers tr').nth(1).waitFor({ timeout: 20_000 });
     expect(await page.locator('#workers tr').count()).toBe(2);
-    expect(await page.locator('#workers tr td:first-child').allTextContents()).toEqual(expect.arrayContaining(['worker-1', 'worker-2']));
+    expect(
+      await page.locator('#workers tr td:first-child').allTextContents(),
+    ).toEqual(expect.arrayContaining(['worker-1', 'worker-2']));
     const failure = page.locator(`#failures tr[data-job="${failed}"]`);
     await failure.waitFor({ timeout: 20_000 });
-    expect(await failure.locator('td').nth(1).textContent()).toBe('UNSUPPORTED_FORMAT');
+    expect(await failure.locator('td').nth(1).textContent()).toBe(
+      'UNSUPPORTED_FORMAT',
+    );
 
     await mkdir(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
+    await page.screenshot({
+      path: join(ARTIFACTS, 'dashboard.png'),
+      fullPage: true,
+    });
 
     await failure.getByRole('button', { name: 'Retry' }).click();
-    await failure.getByRole('button', { name: 'Retried' }).waitFor({ timeout: 10_000 });
-    const job = (await (await adminFetch(`${stack!.baseUrl}/v1/jobs/${failed}`)).json()) as { attempt: number };
+    await failure
+      .getByRole('button', { name: 'Retried' })
+      .waitFor({ timeout: 10_000 });
+    const job = (await (
+      await adminFetch(`${stack!.baseUrl}/v1/jobs/${failed}`)
+    ).json()) as { attempt: number };
     expect(job.attempt).toBe(2);
     // The retry is in the operator actions, under the key that made it.
-    const action = page.locator(`#audit tr[data-action="job.retried"][data-target="${failed}"]`);
+    const action = page.locator(
+      `#audit tr[data-action="job.retried"][data-target="${failed}"]`,
+    );
     await action.waitFor({ timeout: 10_000 });
-    expect(await action.locator('td').nth(1).textContent()).toBe('bootstrap admin (ADMIN_API_KEY)');
+    expect(await action.locator('td').nth(1).textContent()).toBe(
+      'bootstrap admin (ADMIN_API_KEY)',
+    );
 
-    // Once it has failed again, "Retry all failed" (confirmed) runs it a third time.
-    await waitFor(async () => (((await (await adminFetch(`${stack!.baseUrl}/v1/jobs/${failed}`)).json()) as { status: string }).status === 'failed' ? true : undefined), 20_000, 'the retried job to fail again');
+    // Once it has failed again, "Retry all failed" (confirmed) runs it a third
+    // time.
+    await waitFor(
+      async () =>
+        (
+          (await (
+            await adminFetch(`${stack!.baseUrl}/v1/jobs/${failed}`)
+          ).json()) as { status: string }
+        ).status === 'failed'
+          ? true
+          : undefined,
+      20_000,
+      'the retried job to fail again',
+    );
     page.once('dialog', (dialog) => void dialog.accept());
     await page.locator('#retry-failed').click();
-    await page.locator('#bulk-result', { hasText: 'Retried 1, skipped 0' }).waitFor({ timeout: 10_000 });
-    expect(((await (await adminFetch(`${stack!.baseUrl}/v1/jobs/${failed}`)).json()) as { attempt: number }).attempt).toBe(3);
+    await page
+      .locator('#bulk-result', { hasText: 'Retried 1, skipped 0' })
+      .waitFor({ timeout: 10_000 });
+    expect(
+      (
+        (await (
+          await adminFetch(`${stack!.baseUrl}/v1/jobs/${failed}`)
+        ).json()) as { attempt: number }
+      ).attempt,
+    ).toBe(3);
     expect(await page.locator('#error').textContent()).toBe('');
   });
 });

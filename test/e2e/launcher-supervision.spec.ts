@@ -6,21 +6,49 @@ import { Pool } from 'pg';
 import { JobLoad } from '../faults/load';
 import { tallyJobs, waitUntilFinished } from '../faults/tally';
 import { adminFetch, TEST_ADMIN_KEY } from '../support/api-keys';
-import { AMQP_URL, createTestDatabase, deleteTopology, makeTempDir, uniqueName, waitFor } from '../support/resources';
-import { Launcher, RunningStack, spawnLauncher, startStack } from '../support/stack';
+import {
+  AMQP_URL,
+  createTestDatabase,
+  deleteTopology,
+  makeTempDir,
+  uniqueName,
+  waitFor,
+} from '../support/resources';
+import {
+  Launcher,
+  RunningStack,
+  spawnLauncher,
+  startStack,
+} from '../support/stack';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-/** "Back within a few seconds": the first restart waits 1 s, and an app starts in about another. */
+/**
+ * "Back within a few seconds": the first restart waits 1 s, and an app starts
+ * in about another.
+ */
 const BACK_WITHIN_MS = 10_000;
 
-/** The process id of the launcher's child listening on `port` (each process is given a PORT of its own). */
+/**
+ * The process id of the launcher's child listening on `port` (each process is
+ * given a PORT of its own).
+ */
 async function childOnPort(launcherPid: number, port: number): Promise<number> {
-  const children = (await readFile(`/proc/${launcherPid}/task/${launcherPid}/children`, 'utf8')).trim().split(/\s+/).filter(Boolean).map(Number);
+  const children = (
+    await readFile(`/proc/${launcherPid}/task/${launcherPid}/children`, 'utf8')
+  )
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number);
   for (const pid of children) {
-    const environment = (await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '')).split('\0');
+    const environment = (
+      await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '')
+    ).split('\0');
     if (environment.includes(`PORT=${port}`)) return pid;
   }
-  throw new Error(`no child of the launcher (${launcherPid}) has PORT=${port}; children: ${children.join(', ')}`);
+  throw new Error(
+    `no child of the launcher (${launcherPid}) has PORT=${port}; children: ${children.join(', ')}`,
+  );
 }
 
 /** Consumers of a queue, as the broker counts them. */
@@ -73,23 +101,52 @@ describe('npm start supervises its processes', () => {
 
     it('restarts each within seconds while the producer answers 202 throughout, and every accepted job succeeds once', async () => {
       const { baseUrl, pid } = stack!;
-      const load = await JobLoad.prepare(baseUrl, join(folder.path, 'images'), { ratePerSecond: 10, apiKey: TEST_ADMIN_KEY });
+      const load = await JobLoad.prepare(baseUrl, join(folder.path, 'images'), {
+        ratePerSecond: 10,
+        apiKey: TEST_ADMIN_KEY,
+      });
       load.start();
       await sleep(2_000);
 
-      /** SIGKILLs the child on `childPort`; resolves with the ms until the launcher restarted it and its consumer is back. */
-      const killAndTimeReturn = async (childPort: number, restartedLine: string, queue: string, consumers: number) => {
+      /**
+       * SIGKILLs the child on `childPort`; resolves with the ms until the
+       * launcher restarted it and its consumer is back.
+       */
+      const killAndTimeReturn = async (
+        childPort: number,
+        restartedLine: string,
+        queue: string,
+        consumers: number,
+      ) => {
         process.kill(await childOnPort(pid, childPort), 'SIGKILL');
         const killedAt = Date.now();
-        await waitFor(async () => (stack!.output().includes(restartedLine) && (await consumersOf(queue)) === consumers ? true : undefined), 30_000, restartedLine);
+        await waitFor(
+          async () =>
+            stack!.output().includes(restartedLine) &&
+            (await consumersOf(queue)) === consumers
+              ? true
+              : undefined,
+          30_000,
+          restartedLine,
+        );
         return Date.now() - killedAt;
       };
       let workerBackMs: number;
       let writerBackMs: number;
       try {
-        workerBackMs = await killAndTimeReturn(port + 1, '[launcher] worker-1 restarted as worker-1.r1 (restart 1, pid', `${prefix}.jobs`, 2);
+        workerBackMs = await killAndTimeReturn(
+          port + 1,
+          '[launcher] worker-1 restarted as worker-1.r1 (restart 1, pid',
+          `${prefix}.jobs`,
+          2,
+        );
         await sleep(2_000);
-        writerBackMs = await killAndTimeReturn(port + 3, '[launcher] writer restarted (restart 1, pid', `${prefix}.events`, 1);
+        writerBackMs = await killAndTimeReturn(
+          port + 3,
+          '[launcher] writer restarted (restart 1, pid',
+          `${prefix}.events`,
+          1,
+        );
         await sleep(2_000);
       } finally {
         await load.stop();
@@ -98,44 +155,76 @@ describe('npm start supervises its processes', () => {
       const answers = load.submissions.map((submission) => submission.status);
       expect(answers.length).toBeGreaterThanOrEqual(40);
       expect(answers.filter((status) => status !== 202)).toEqual([]);
-      expect({ workerBack: workerBackMs < BACK_WITHIN_MS, writerBack: writerBackMs < BACK_WITHIN_MS }).toEqual({ workerBack: true, writerBack: true });
+      expect({
+        workerBack: workerBackMs < BACK_WITHIN_MS,
+        writerBack: writerBackMs < BACK_WITHIN_MS,
+      }).toEqual({ workerBack: true, writerBack: true });
 
       expect(await waitUntilFinished(pool, load.accepted, 90_000)).toBe(0);
       const tally = await tallyJobs(pool, load.accepted);
-      expect(tally).toMatchObject({ accepted: answers.length, succeeded: answers.length, failed: 0, lost: 0, duplicated: 0 });
-      // Exactly once, as PostgreSQL holds it: one row, one success event, per accepted job.
+      expect(tally).toMatchObject({
+        accepted: answers.length,
+        succeeded: answers.length,
+        failed: 0,
+        lost: 0,
+        duplicated: 0,
+      });
+      // Exactly once, as PostgreSQL holds it: one row, one success event, per
+      // accepted job.
       const { rows } = await pool.query(
         `SELECT count(DISTINCT j.id)::int AS jobs, count(e.*)::int AS successes
          FROM jobs j JOIN job_events e ON e.job_id = j.id AND e.type = 'succeeded' WHERE j.id = ANY($1::uuid[])`,
         [load.accepted],
       );
-      expect(rows[0]).toEqual({ jobs: answers.length, successes: answers.length });
+      expect(rows[0]).toEqual({
+        jobs: answers.length,
+        successes: answers.length,
+      });
 
       const log = stack!.output();
-      expect(log).toMatch(/\[launcher\] worker-1 exited \(signal SIGKILL after [\d.]+ s\); restart 1 in 1 s\n/);
-      expect(log).toMatch(/\[launcher\] writer exited \(signal SIGKILL after [\d.]+ s\); restart 1 in 1 s\n/);
-      expect(log).toContain('[launcher] producer up · worker-1 up, 1 restart · worker-2 up · writer up, 1 restart\n');
-      console.log(`supervision: accepted=${answers.length} worker back in ${workerBackMs} ms, writer back in ${writerBackMs} ms`);
+      expect(log).toMatch(
+        /\[launcher\] worker-1 exited \(signal SIGKILL after [\d.]+ s\); restart 1 in 1 s\n/,
+      );
+      expect(log).toMatch(
+        /\[launcher\] writer exited \(signal SIGKILL after [\d.]+ s\); restart 1 in 1 s\n/,
+      );
+      expect(log).toContain(
+        '[launcher] producer up · worker-1 up, 1 restart · worker-2 up · writer up, 1 restart\n',
+      );
+      console.log(
+        `supervision: accepted=${answers.length} worker back in ${workerBackMs} ms, writer back in ${writerBackMs} ms`,
+      );
     });
 
     it('shows the restarted worker as a new worker and the killed one as gone', async () => {
       const workers = await waitFor(
         async () => {
-          const stats = (await (await adminFetch(`${stack!.baseUrl}/v1/stats`)).json()) as { workers: Array<{ id: string; gone: boolean }> };
-          const byId = Object.fromEntries(stats.workers.map((worker) => [worker.id, worker.gone]));
+          const stats = (await (
+            await adminFetch(`${stack!.baseUrl}/v1/stats`)
+          ).json()) as { workers: Array<{ id: string; gone: boolean }> };
+          const byId = Object.fromEntries(
+            stats.workers.map((worker) => [worker.id, worker.gone]),
+          );
           return byId['worker-1'] === true ? byId : undefined;
         },
         20_000,
         'worker-1 to be gone',
       );
-      expect(workers).toEqual({ 'worker-1': true, 'worker-1.r1': false, 'worker-2': false });
+      expect(workers).toEqual({
+        'worker-1': true,
+        'worker-1.r1': false,
+        'worker-2': false,
+      });
     });
 
     it('still drains every process and exits 0 on SIGTERM after the restarts', async () => {
       const code = await stack!.stop();
       stack = undefined;
       expect(code).toBe(0);
-      expect({ jobs: await consumersOf(`${prefix}.jobs`), events: await consumersOf(`${prefix}.events`) }).toEqual({ jobs: 0, events: 0 });
+      expect({
+        jobs: await consumersOf(`${prefix}.jobs`),
+        events: await consumersOf(`${prefix}.events`),
+      }).toEqual({ jobs: 0, events: 0 });
     });
   });
 
@@ -146,32 +235,86 @@ describe('npm start supervises its processes', () => {
     const port = 40_000 + Math.floor(Math.random() * 10_000);
     let launcher: Launcher | undefined;
     try {
-      // A setting the worker refuses: it exits with code 1 each time it starts, the others run.
+      // A setting the worker refuses: it exits with code 1 each time it starts,
+      // the others run.
       const launchedAt = Date.now();
       launcher = spawnLauncher(
-        { AMQP_PREFIX: prefix, WORKERS: '1', WORKER_CONCURRENCY: '0', DATABASE_URL: database.url, STORAGE_DIR: join(folder.path, 'storage'), IMAGES_DIR: folder.path },
+        {
+          AMQP_PREFIX: prefix,
+          WORKERS: '1',
+          WORKER_CONCURRENCY: '0',
+          DATABASE_URL: database.url,
+          STORAGE_DIR: join(folder.path, 'storage'),
+          IMAGES_DIR: folder.path,
+        },
         port,
       );
-      await waitFor(async () => ((await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.ok, () => false)) ? true : undefined), 30_000, 'the producer to be ready');
+      await waitFor(
+        async () =>
+          (await fetch(`http://127.0.0.1:${port}/health/ready`).then(
+            (r) => r.ok,
+            () => false,
+          ))
+            ? true
+            : undefined,
+        30_000,
+        'the producer to be ready',
+      );
       let timer: NodeJS.Timeout | undefined;
-      const code = await Promise.race([launcher.exited, new Promise((resolve) => (timer = setTimeout(resolve, 90_000, 'still running')))]);
+      const code = await Promise.race([
+        launcher.exited,
+        new Promise(
+          (resolve) => (timer = setTimeout(resolve, 90_000, 'still running')),
+        ),
+      ]);
       clearTimeout(timer);
       const log = launcher.output();
       expect(code).toBe(1);
-      expect(log).toContain('WORKER_CONCURRENCY must not be less than 1 (got 0)');
-      expect(log.match(/\[launcher\] worker-1 restarted as worker-1\.r\d \(restart \d/g)).toEqual([1, 2, 3, 4].map((n) => `[launcher] worker-1 restarted as worker-1.r${n} (restart ${n}`));
+      expect(log).toContain(
+        'WORKER_CONCURRENCY must not be less than 1 (got 0)',
+      );
+      expect(
+        log.match(
+          /\[launcher\] worker-1 restarted as worker-1\.r\d \(restart \d/g,
+        ),
+      ).toEqual(
+        [1, 2, 3, 4].map(
+          (n) =>
+            `[launcher] worker-1 restarted as worker-1.r${n} (restart ${n}`,
+        ),
+      );
       expect(log).toMatch(
         /\[launcher\] worker-1 keeps exiting: 5 times within 120 s, the last with exit code 1 after [\d.]+ s; stopping the pipeline \(its own lines above say why\)\n/,
       );
-      expect(log.split('\n').filter((line) => line.startsWith('[launcher]')).at(-1)).toBe('[launcher] pipeline stopped: worker-1 kept exiting (5 times within 120 s, the last with exit code 1)');
-      // The back-off between the five exits (1 + 2 + 4 + 8 s), and no longer than starting five times takes besides.
+      expect(
+        log
+          .split('\n')
+          .filter((line) => line.startsWith('[launcher]'))
+          .at(-1),
+      ).toBe(
+        '[launcher] pipeline stopped: worker-1 kept exiting (5 times within 120 s, the last with exit code 1)',
+      );
+      // The back-off between the five exits (1 + 2 + 4 + 8 s), and no longer
+      // than starting five times takes besides.
       expect(Date.now() - launchedAt).toBeGreaterThanOrEqual(15_000);
       expect(Date.now() - launchedAt).toBeLessThan(60_000);
-      // The producer (PORT) and the writer (PORT + 2, after the one worker) were stopped with it.
-      const answer = (appPort: number) => fetch(`http://127.0.0.1:${appPort}/health/live`).then((r) => r.status, (error: Error) => (error.cause as { code?: string })?.code);
-      expect({ producer: await answer(port), writer: await answer(port + 2) }).toEqual({ producer: 'ECONNREFUSED', writer: 'ECONNREFUSED' });
+      // The producer (PORT) and the writer (PORT + 2, after the one worker)
+      // were stopped with it.
+      const answer = (appPort: number) =>
+        fetch(`http://127.0.0.1:${appPort}/health/live`).then(
+          (r) => r.status,
+          (error: Error) => (error.cause as { code?: string })?.code,
+        );
+      expect({
+        producer: await answer(port),
+        writer: await answer(port + 2),
+      }).toEqual({ producer: 'ECONNREFUSED', writer: 'ECONNREFUSED' });
     } finally {
-      if (launcher && launcher.child.exitCode === null && launcher.child.signalCode === null) {
+      if (
+        launcher &&
+        launcher.child.exitCode === null &&
+        launcher.child.signalCode === null
+      ) {
         launcher.child.kill('SIGTERM');
         await launcher.exited;
       }

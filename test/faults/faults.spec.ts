@@ -1,4 +1,8 @@
-import { DEFAULT_OUTPUT_NAME, ImageJobMessage, JobView } from '@pipeline/contracts';
+import {
+  DEFAULT_OUTPUT_NAME,
+  ImageJobMessage,
+  JobView,
+} from '@pipeline/contracts';
 import { StorageKeys } from '@pipeline/storage';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -6,20 +10,33 @@ import { Pool } from 'pg';
 import sharp from 'sharp';
 import { AMQP_PORT, waitFor } from '../support/resources';
 import { TcpProxy } from '../support/tcp-proxy';
-import { peekQueue, publishJobMessages, readyMessagesOf, unackedOnConnection, undrainedQueues } from './broker-state';
+import {
+  peekQueue,
+  publishJobMessages,
+  readyMessagesOf,
+  unackedOnConnection,
+  undrainedQueues,
+} from './broker-state';
 import { ExitStatus, Pipeline } from './harness';
 import { JobLoad } from './load';
 import { runScenario } from './scenario';
-import { startBroker, startDatabaseServer, stopBroker, stopDatabaseServer } from './services';
+import {
+  startBroker,
+  startDatabaseServer,
+  stopBroker,
+  stopDatabaseServer,
+} from './services';
 import { summaryLine, sumTallies, Tally } from './tally';
 import { adminFetch } from '../support/api-keys';
 
 /**
- * The built pipeline, as separate processes under a steady load of jobs, against the faults
- * it promises to survive: processes killed or stopped mid-work, the broker and the database
- * going away and coming back, a network that cuts or swallows traffic, a job delivered twice,
- * poison messages, jobs cancelled while workers have them. Each scenario counts what became of every accepted job: none may be
- * lost, none may finish twice, and no queue may be left holding anything.
+ * The built pipeline, as separate processes under a steady load of jobs,
+ * against the faults it promises to survive: processes killed or stopped
+ * mid-work, the broker and the database going away and coming back, a network
+ * that cuts or swallows traffic, a job delivered twice, poison messages, jobs
+ * cancelled while workers have them. Each scenario counts what became of every
+ * accepted job: none may be lost, none may finish twice, and no queue may be
+ * left holding anything.
  */
 describe('fault injection', () => {
   const SCENARIO_TIMEOUT_MS = 240_000;
@@ -46,8 +63,12 @@ describe('fault injection', () => {
               await restartIfDown(pipeline, 'worker-1');
             }
             return async () => {
-              expect({ held: held > 0, exit }).toEqual({ held: true, exit: { code: null, signal: 'SIGKILL' } });
-              // The jobs it held were delivered again (and the tally shows each finished once).
+              expect({ held: held > 0, exit }).toEqual({
+                held: true,
+                exit: { code: null, signal: 'SIGKILL' },
+              });
+              // The jobs it held were delivered again (and the tally shows each
+              // finished once).
               expect(await redeliveredJobs(pool)).toBeGreaterThan(0);
             };
           },
@@ -73,7 +94,8 @@ describe('fault injection', () => {
             } finally {
               await restartIfDown(pipeline, 'writer');
             }
-            return () => expect(exit).toEqual({ code: null, signal: 'SIGKILL' });
+            return () =>
+              expect(exit).toEqual({ code: null, signal: 'SIGKILL' });
           },
         },
         tallies,
@@ -87,7 +109,8 @@ describe('fault injection', () => {
       runScenario(
         {
           name: 'broker-restart',
-          // A backlog, so that the broker goes away with jobs in the workers' hands.
+          // A backlog, so that the broker goes away with jobs in the workers'
+          // hands.
           load: { ratePerSecond: 8, heavy: true },
           fault: async ({ load }) => {
             const outage = await during(OUTAGE_MS, stopBroker, startBroker);
@@ -105,11 +128,17 @@ describe('fault injection', () => {
       runScenario(
         {
           name: 'database-restart',
-          // A backlog, so that workers keep finishing jobs, and the writer keeps receiving their events, during the outage.
+          // A backlog, so that workers keep finishing jobs, and the writer
+          // keeps receiving their events, during the outage.
           load: { ratePerSecond: 8, heavy: true },
           fault: async ({ load, pool }) => {
-            const outage = await during(OUTAGE_MS, stopDatabaseServer, startDatabaseServer);
-            // The events dead-letter queue is checked empty with every other queue.
+            const outage = await during(
+              OUTAGE_MS,
+              stopDatabaseServer,
+              startDatabaseServer,
+            );
+            // The events dead-letter queue is checked empty with every other
+            // queue.
             return async () => {
               expectRefusedThroughout(load, outage);
               expect(await outcomesBetween(pool, outage)).toBeGreaterThan(0);
@@ -130,8 +159,14 @@ describe('fault injection', () => {
         await runScenario(
           {
             name: 'network-faults',
-            // A short heartbeat, so that a connection that silently stopped passing anything is noticed.
-            pipeline: { env: { AMQP_URL: `amqp://guest:guest@127.0.0.1:${proxy.port}`, AMQP_HEARTBEAT_S: '2' } },
+            // A short heartbeat, so that a connection that silently stopped
+            // passing anything is noticed.
+            pipeline: {
+              env: {
+                AMQP_URL: `amqp://guest:guest@127.0.0.1:${proxy.port}`,
+                AMQP_HEARTBEAT_S: '2',
+              },
+            },
             load: { ratePerSecond: 12 },
             fault: async ({ load }) => {
               let silence = { from: 0, to: 0 };
@@ -145,7 +180,8 @@ describe('fault injection', () => {
               } finally {
                 proxy.heal();
               }
-              // No confirm can cross a silent network: whatever was answered meanwhile was refused.
+              // No confirm can cross a silent network: whatever was answered
+              // meanwhile was refused.
               return () => expectRefusedThroughout(load, silence);
             },
           },
@@ -177,8 +213,13 @@ describe('fault injection', () => {
             } finally {
               await restartIfDown(pipeline, 'worker-1');
             }
-            // Exit 0: to a supervisor, dying of the signal (status 143) reads as a crash, not a clean stop.
-            return () => expect({ held: held > 0, exit }).toEqual({ held: true, exit: { code: 0, signal: null } });
+            // Exit 0: to a supervisor, dying of the signal (status 143) reads
+            // as a crash, not a clean stop.
+            return () =>
+              expect({ held: held > 0, exit }).toEqual({
+                held: true,
+                exit: { code: 0, signal: null },
+              });
           },
         },
         tallies,
@@ -195,21 +236,29 @@ describe('fault injection', () => {
           name: 'duplicate-delivery',
           load: { ratePerSecond: 12 },
           fault: async ({ pipeline, load, pool }) => {
-            // Copies of the first jobs accepted, published right away: both deliveries are in the queue together.
+            // Copies of the first jobs accepted, published right away: both
+            // deliveries are in the queue together.
             const publishing: Array<Promise<void>> = [];
             load.onAccepted((id) => {
               if (copied.length >= 10) return;
               copied.push(id);
               publishing.push(publishCopyOf(pool, pipeline.prefix, id));
             });
-            await waitFor(() => (copied.length >= 10 ? true : undefined), 20_000, 'ten accepted jobs to copy');
+            await waitFor(
+              () => (copied.length >= 10 ? true : undefined),
+              20_000,
+              'ten accepted jobs to copy',
+            );
             await Promise.all(publishing);
             return () => expectOutputsIntact(pipeline, pool, copied);
           },
           // And copies of finished jobs: a duplicate that arrives late.
           afterFinished: async ({ pipeline, load, pool }) => {
-            const finished = load.accepted.filter((id) => !copied.includes(id)).slice(0, 5);
-            for (const id of finished) await publishCopyOf(pool, pipeline.prefix, id);
+            const finished = load.accepted
+              .filter((id) => !copied.includes(id))
+              .slice(0, 5);
+            for (const id of finished)
+              await publishCopyOf(pool, pipeline.prefix, id);
             copied.push(...finished);
             await waitForEmptyQueues(pipeline.prefix);
           },
@@ -230,7 +279,13 @@ describe('fault injection', () => {
           fault: async ({ pipeline }) => {
             await publishJobMessages(pipeline.prefix, [
               { messageId: 'poison-not-json', body: '{"jobId": "3f1c…' },
-              { messageId: 'poison-wrong-shape', body: JSON.stringify({ hello: 'world', operations: 'all of them' }) },
+              {
+                messageId: 'poison-wrong-shape',
+                body: JSON.stringify({
+                  hello: 'world',
+                  operations: 'all of them',
+                }),
+              },
             ]);
             return () => expectParkedPoison(pipeline);
           },
@@ -248,26 +303,51 @@ describe('fault injection', () => {
       return runScenario(
         {
           name: 'cancellations',
-          // A backlog, so that jobs are cancelled before a worker is done with them.
+          // A backlog, so that jobs are cancelled before a worker is done with
+          // them.
           load: { ratePerSecond: 10, heavy: true },
           fault: async ({ pipeline, load, pool }) => {
             const tried = new Set<string>();
-            for (const until = Date.now() + 6000; Date.now() < until; await sleep(200)) {
+            for (
+              const until = Date.now() + 6000;
+              Date.now() < until;
+              await sleep(200)
+            ) {
               // Every third job accepted so far, as soon as it is seen.
-              for (const id of load.accepted.filter((_, index) => index % 3 === 0 && !tried.has(load.accepted[index]))) {
+              for (const id of load.accepted.filter(
+                (_, index) =>
+                  index % 3 === 0 && !tried.has(load.accepted[index]),
+              )) {
                 tried.add(id);
-                const answer = await adminFetch(`${pipeline.baseUrl}/v1/jobs/${id}/cancel`, { method: 'POST' });
+                const answer = await adminFetch(
+                  `${pipeline.baseUrl}/v1/jobs/${id}/cancel`,
+                  { method: 'POST' },
+                );
                 if (answer.status === 200) cancelled.push(id);
                 // 409: it finished first.
-                else if (answer.status !== 409) throw new Error(`cancelling ${id}: ${answer.status} ${await answer.text()}`);
+                else if (answer.status !== 409)
+                  throw new Error(
+                    `cancelling ${id}: ${answer.status} ${await answer.text()}`,
+                  );
               }
             }
             return async () => {
               expect(cancelled.length).toBeGreaterThan(0);
-              const { rows } = await pool.query<{ outputs: number }>('SELECT count(*)::int AS outputs FROM job_outputs WHERE job_id = ANY($1::uuid[])', [cancelled]);
+              const { rows } = await pool.query<{ outputs: number }>(
+                'SELECT count(*)::int AS outputs FROM job_outputs WHERE job_id = ANY($1::uuid[])',
+                [cancelled],
+              );
               expect(rows[0].outputs).toBe(0);
-              // Their messages were not taken out of the queue: a worker processed each, and the writer dropped its outcome.
-              const processed = cancelled.filter((id) => existsSync(join(pipeline.storageDir, StorageKeys.output(id, 1, DEFAULT_OUTPUT_NAME))));
+              // Their messages were not taken out of the queue: a worker
+              // processed each, and the writer dropped its outcome.
+              const processed = cancelled.filter((id) =>
+                existsSync(
+                  join(
+                    pipeline.storageDir,
+                    StorageKeys.output(id, 1, DEFAULT_OUTPUT_NAME),
+                  ),
+                ),
+              );
               expect(processed).toEqual(cancelled);
             };
           },
@@ -282,7 +362,10 @@ describe('fault injection', () => {
   it('adds up: no accepted job lost or duplicated in any scenario', () => {
     const total = sumTallies(tallies);
     process.stdout.write(`${summaryLine(total)}\n`);
-    expect({ lost: total.lost, duplicated: total.duplicated }).toEqual({ lost: 0, duplicated: 0 });
+    expect({ lost: total.lost, duplicated: total.duplicated }).toEqual({
+      lost: 0,
+      duplicated: 0,
+    });
   });
 });
 
@@ -293,14 +376,21 @@ async function restartIfDown(pipeline: Pipeline, name: string): Promise<void> {
 }
 
 /**
- * Waits until the worker holds unacknowledged jobs while others wait in the queue: then its
- * prefetch is full, and whatever happens to it next happens to jobs in its hands.
+ * Waits until the worker holds unacknowledged jobs while others wait in the
+ * queue: then its prefetch is full, and whatever happens to it next happens to
+ * jobs in its hands.
  */
-async function workerHoldingJobs(pipeline: Pipeline, worker: string): Promise<number> {
+async function workerHoldingJobs(
+  pipeline: Pipeline,
+  worker: string,
+): Promise<number> {
   return waitFor(
     async () => {
-      if ((await readyMessagesOf(`${pipeline.prefix}.jobs`)) === 0) return undefined;
-      const held = await unackedOnConnection(`${pipeline.prefix} image-worker ${worker}`);
+      if ((await readyMessagesOf(`${pipeline.prefix}.jobs`)) === 0)
+        return undefined;
+      const held = await unackedOnConnection(
+        `${pipeline.prefix} image-worker ${worker}`,
+      );
       return held > 0 ? held : undefined;
     },
     30_000,
@@ -308,37 +398,52 @@ async function workerHoldingJobs(pipeline: Pipeline, worker: string): Promise<nu
   );
 }
 
-/** Jobs with a start on a second (or later) delivery: their first delivery died with its worker. */
+/**
+ * Jobs with a start on a second (or later) delivery: their first delivery died
+ * with its worker.
+ */
 async function redeliveredJobs(pool: Pool): Promise<number> {
-  const { rows } = await pool.query<{ jobs: number }>(`SELECT count(DISTINCT job_id)::int AS jobs FROM job_events WHERE type = 'started' AND delivery > 1`);
+  const { rows } = await pool.query<{ jobs: number }>(
+    `SELECT count(DISTINCT job_id)::int AS jobs FROM job_events WHERE type = 'started' AND delivery > 1`,
+  );
   return rows[0].jobs;
 }
 
 /**
- * Waits until events flow to the writer, and preferably until it holds some unacked (a batch
- * on its way to the database, or committed and about to be acked: where a crash hurts most).
- * The moment is brief and the broker is asked only a few times a second, so after a while
- * any moment with events flowing has to do.
+ * Waits until events flow to the writer, and preferably until it holds some
+ * unacked (a batch on its way to the database, or committed and about to be
+ * acked: where a crash hurts most). The moment is brief and the broker is asked
+ * only a few times a second, so after a while any moment with events flowing
+ * has to do.
  */
 async function eventsFlowing(pipeline: Pipeline, pool: Pool): Promise<void> {
   await waitFor(
     async () => {
-      const { rows } = await pool.query<{ outcomes: number }>(`SELECT count(*)::int AS outcomes FROM job_events WHERE type IN ('succeeded', 'failed')`);
+      const { rows } = await pool.query<{ outcomes: number }>(
+        `SELECT count(*)::int AS outcomes FROM job_events WHERE type IN ('succeeded', 'failed')`,
+      );
       return rows[0].outcomes > 0 ? true : undefined;
     },
     20_000,
     'the writer to record outcomes',
   );
   const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline && (await unackedOnConnection(`${pipeline.prefix} results-writer`)) === 0);
+  while (
+    Date.now() < deadline &&
+    (await unackedOnConnection(`${pipeline.prefix} results-writer`)) === 0
+  );
 }
 
 /**
- * Takes a dependency away for `ms`, then brings it back (always, even if taking it away
- * failed halfway). Returns the stretch of time it was surely away: from the moment stopping
- * it returned to the moment starting it was asked for.
+ * Takes a dependency away for `ms`, then brings it back (always, even if taking
+ * it away failed halfway). Returns the stretch of time it was surely away: from
+ * the moment stopping it returned to the moment starting it was asked for.
  */
-async function during(ms: number, stop: () => Promise<void>, start: () => Promise<void>): Promise<{ from: number; to: number }> {
+async function during(
+  ms: number,
+  stop: () => Promise<void>,
+  start: () => Promise<void>,
+): Promise<{ from: number; to: number }> {
   try {
     await stop();
     const from = Date.now();
@@ -349,8 +454,14 @@ async function during(ms: number, stop: () => Promise<void>, start: () => Promis
   }
 }
 
-/** Jobs that finished while the database was away: their events had to wait for it in the writer's hands. */
-async function outcomesBetween(pool: Pool, outage: { from: number; to: number }): Promise<number> {
+/**
+ * Jobs that finished while the database was away: their events had to wait for
+ * it in the writer's hands.
+ */
+async function outcomesBetween(
+  pool: Pool,
+  outage: { from: number; to: number },
+): Promise<number> {
   const { rows } = await pool.query<{ outcomes: number }>(
     `SELECT count(*)::int AS outcomes FROM job_events WHERE type IN ('succeeded', 'failed') AND at BETWEEN $1 AND $2`,
     [new Date(outage.from), new Date(outage.to)],
@@ -358,17 +469,39 @@ async function outcomesBetween(pool: Pool, outage: { from: number; to: number })
   return rows[0].outcomes;
 }
 
-/** Requests sent and answered while a dependency was away were refused (503), never accepted. */
-function expectRefusedThroughout(load: JobLoad, outage: { from: number; to: number }): void {
+/**
+ * Requests sent and answered while a dependency was away were refused (503),
+ * never accepted.
+ */
+function expectRefusedThroughout(
+  load: JobLoad,
+  outage: { from: number; to: number },
+): void {
   const answers = load.answeredWithin(outage.from, outage.to);
   expect(answers.filter((answer) => answer.status === 202)).toEqual([]);
-  expect(answers.filter((answer) => answer.status === 503).length).toBeGreaterThan(0);
+  expect(
+    answers.filter((answer) => answer.status === 503).length,
+  ).toBeGreaterThan(0);
 }
 
-/** The job message the producer published for a job, rebuilt from its row, published once more. */
-async function publishCopyOf(pool: Pool, prefix: string, id: string): Promise<void> {
-  type JobRow = Pick<ImageJobMessage, 'source' | 'operations'> & { output_options: ImageJobMessage['output']; variants: ImageJobMessage['variants'] | null; created_at: Date };
-  const { rows } = await pool.query<JobRow>('SELECT source, operations, output_options, variants, created_at FROM jobs WHERE id = $1', [id]);
+/**
+ * The job message the producer published for a job, rebuilt from its row,
+ * published once more.
+ */
+async function publishCopyOf(
+  pool: Pool,
+  prefix: string,
+  id: string,
+): Promise<void> {
+  type JobRow = Pick<ImageJobMessage, 'source' | 'operations'> & {
+    output_options: ImageJobMessage['output'];
+    variants: ImageJobMessage['variants'] | null;
+    created_at: Date;
+  };
+  const { rows } = await pool.query<JobRow>(
+    'SELECT source, operations, output_options, variants, created_at FROM jobs WHERE id = $1',
+    [id],
+  );
   const [job] = rows;
   const message = {
     jobId: id,
@@ -379,36 +512,99 @@ async function publishCopyOf(pool: Pool, prefix: string, id: string): Promise<vo
     ...(job.variants ? { variants: job.variants } : {}),
     submittedAt: job.created_at.toISOString(),
   };
-  await publishJobMessages(prefix, [{ messageId: id, body: JSON.stringify(message) }]);
+  await publishJobMessages(prefix, [
+    { messageId: id, body: JSON.stringify(message) },
+  ]);
 }
 
-/** Waits until the jobs and events queues are empty: every delivery has been handled and recorded. */
+/**
+ * Waits until the jobs and events queues are empty: every delivery has been
+ * handled and recorded.
+ */
 async function waitForEmptyQueues(prefix: string): Promise<void> {
-  await waitFor(async () => (Object.keys(await undrainedQueues(prefix)).length === 0 ? true : undefined), 30_000, 'the late copies to be handled');
+  await waitFor(
+    async () =>
+      Object.keys(await undrainedQueues(prefix)).length === 0
+        ? true
+        : undefined,
+    30_000,
+    'the late copies to be handled',
+  );
 }
 
-/** Each job has one output row, served whole: the bytes decode to what the row says. */
-async function expectOutputsIntact(pipeline: Pipeline, pool: Pool, ids: string[]): Promise<void> {
+/**
+ * Each job has one output row, served whole: the bytes decode to what the row
+ * says.
+ */
+async function expectOutputsIntact(
+  pipeline: Pipeline,
+  pool: Pool,
+  ids: string[],
+): Promise<void> {
   for (const id of ids) {
-    const { rows } = await pool.query<{ name: string; format: string; width: number; height: number; size: number }>('SELECT name, format, width, height, size_bytes::int AS size FROM job_outputs WHERE job_id = $1', [id]);
+    const { rows } = await pool.query<{
+      name: string;
+      format: string;
+      width: number;
+      height: number;
+      size: number;
+    }>(
+      'SELECT name, format, width, height, size_bytes::int AS size FROM job_outputs WHERE job_id = $1',
+      [id],
+    );
     expect(rows).toHaveLength(1);
     const [row] = rows;
-    const job = (await (await adminFetch(`${pipeline.baseUrl}/v1/jobs/${id}`)).json()) as JobView;
-    expect(job).toMatchObject({ status: 'succeeded', output: { format: row.format, width: row.width, height: row.height, sizeBytes: row.size } });
-    const bytes = Buffer.from(await (await adminFetch(`${pipeline.baseUrl}/v1/jobs/${id}/result`)).arrayBuffer());
+    const job = (await (
+      await adminFetch(`${pipeline.baseUrl}/v1/jobs/${id}`)
+    ).json()) as JobView;
+    expect(job).toMatchObject({
+      status: 'succeeded',
+      output: {
+        format: row.format,
+        width: row.width,
+        height: row.height,
+        sizeBytes: row.size,
+      },
+    });
+    const bytes = Buffer.from(
+      await (
+        await adminFetch(`${pipeline.baseUrl}/v1/jobs/${id}/result`)
+      ).arrayBuffer(),
+    );
     const decoded = await sharp(bytes).metadata();
-    expect({ size: bytes.length, format: decoded.format, width: decoded.width, height: decoded.height }).toEqual({ size: row.size, format: row.format, width: row.width, height: row.height });
+    expect({
+      size: bytes.length,
+      format: decoded.format,
+      width: decoded.width,
+      height: decoded.height,
+    }).toEqual({
+      size: row.size,
+      format: row.format,
+      width: row.width,
+      height: row.height,
+    });
   }
 }
 
-/** The two poison messages sit in the jobs dead-letter queue, rejected by a worker that said why. */
+/**
+ * The two poison messages sit in the jobs dead-letter queue, rejected by a
+ * worker that said why.
+ */
 async function expectParkedPoison(pipeline: Pipeline): Promise<void> {
   const parked = await peekQueue(`${pipeline.prefix}.jobs.dead`);
-  expect(parked.map((message): unknown => message.properties.messageId).sort()).toEqual(['poison-not-json', 'poison-wrong-shape']);
+  expect(
+    parked.map((message): unknown => message.properties.messageId).sort(),
+  ).toEqual(['poison-not-json', 'poison-wrong-shape']);
   for (const message of parked) {
-    expect(message.properties.headers?.['x-death']?.[0]).toMatchObject({ reason: 'rejected', queue: `${pipeline.prefix}.jobs` });
+    expect(message.properties.headers?.['x-death']?.[0]).toMatchObject({
+      reason: 'rejected',
+      queue: `${pipeline.prefix}.jobs`,
+    });
   }
-  const workers = pipeline.names.filter((name) => name.startsWith('worker-')).map((name) => pipeline.output(name)).join('\n');
+  const workers = pipeline.names
+    .filter((name) => name.startsWith('worker-'))
+    .map((name) => pipeline.output(name))
+    .join('\n');
   expect(workers).toMatch(/poison-not-json[^\n]*JSON/);
   expect(workers).toMatch(/poison-wrong-shape[^\n]*message\.jobId/);
 }

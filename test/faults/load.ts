@@ -5,17 +5,24 @@ import { makeImage } from '../support/images';
 export interface LoadOptions {
   ratePerSecond: number;
   /**
-   * Large inputs and a costly filter: more work than the workers can keep up with, so a
-   * backlog builds and every worker holds a full prefetch of unacknowledged jobs.
+   * Large inputs and a costly filter: more work than the workers can keep up
+   * with, so a backlog builds and every worker holds a full prefetch of
+   * unacknowledged jobs.
    */
   heavy?: boolean;
-  /** Most requests awaiting an answer at once; a tick beyond it sends nothing (a client backing off). */
+  /**
+   * Most requests awaiting an answer at once; a tick beyond it sends nothing (a
+   * client backing off).
+   */
   maxInFlight?: number;
   /** Sent as `Authorization: Bearer <apiKey>` with every request. */
   apiKey?: string;
 }
 
-/** One request and how it was answered: 0 for no answer at all (refused connection, timeout). */
+/**
+ * One request and how it was answered: 0 for no answer at all (refused
+ * connection, timeout).
+ */
 export interface Submission {
   sentAt: number;
   answeredAt: number;
@@ -35,17 +42,41 @@ interface JobRequest {
 
 const LIGHT_REQUESTS: JobRequest[] = [
   { operations: [{ op: 'resize', width: 120 }], output: {} },
-  { operations: [{ op: 'resize', width: 160 }, { op: 'grayscale' }], output: { format: 'webp', quality: 70 } },
-  { operations: [{ op: 'rotate', angle: 90 }, { op: 'resize', width: 100 }], output: { format: 'png' } },
+  {
+    operations: [{ op: 'resize', width: 160 }, { op: 'grayscale' }],
+    output: { format: 'webp', quality: 70 },
+  },
+  {
+    operations: [
+      { op: 'rotate', angle: 90 },
+      { op: 'resize', width: 100 },
+    ],
+    output: { format: 'png' },
+  },
 ];
-// WebP at its highest effort costs a few hundred milliseconds per image: the encoder, not the filters, is the slow part.
-const HEAVY_REQUESTS: JobRequest[] = [{ operations: [{ op: 'resize', width: 1200 }], output: { format: 'webp', quality: 90, effort: 6 } }];
+// WebP at its highest effort costs a few hundred milliseconds per image: the
+// encoder, not the filters, is the slow part.
+const HEAVY_REQUESTS: JobRequest[] = [
+  {
+    operations: [{ op: 'resize', width: 1200 }],
+    output: { format: 'webp', quality: 90, effort: 6 },
+  },
+];
 const REQUEST_TIMEOUT_MS = 20_000;
 
-/** Writes the inputs into the images folder (JSON jobs name them) and keeps their bytes (for uploads). */
-async function prepareInputs(imagesDir: string, heavy: boolean): Promise<Input[]> {
+/**
+ * Writes the inputs into the images folder (JSON jobs name them) and keeps
+ * their bytes (for uploads).
+ */
+async function prepareInputs(
+  imagesDir: string,
+  heavy: boolean,
+): Promise<Input[]> {
   const shapes = heavy
-    ? [{ width: 1600, height: 1200, format: 'jpeg' as const }, { width: 1400, height: 1400, format: 'jpeg' as const }]
+    ? [
+        { width: 1600, height: 1200, format: 'jpeg' as const },
+        { width: 1400, height: 1400, format: 'jpeg' as const },
+      ]
     : [
         { width: 240, height: 180, format: 'jpeg' as const },
         { width: 320, height: 240, format: 'png' as const },
@@ -63,10 +94,11 @@ async function prepareInputs(imagesDir: string, heavy: boolean): Promise<Input[]
 }
 
 /**
- * A steady stream of jobs into the producer: mostly JSON jobs naming files in the images
- * folder, every fourth one an upload. Records every answer; a 202 is an accepted job, whose id
- * must end up succeeded or failed. 503s are expected while a dependency is away: those jobs
- * were not accepted, and the stream simply goes on.
+ * A steady stream of jobs into the producer: mostly JSON jobs naming files in
+ * the images folder, every fourth one an upload. Records every answer; a 202 is
+ * an accepted job, whose id must end up succeeded or failed. 503s are expected
+ * while a dependency is away: those jobs were not accepted, and the stream
+ * simply goes on.
  */
 export class JobLoad {
   readonly submissions: Submission[] = [];
@@ -82,12 +114,23 @@ export class JobLoad {
     private readonly options: LoadOptions,
   ) {}
 
-  static async prepare(baseUrl: string, imagesDir: string, options: LoadOptions): Promise<JobLoad> {
-    return new JobLoad(baseUrl, await prepareInputs(imagesDir, options.heavy ?? false), options);
+  static async prepare(
+    baseUrl: string,
+    imagesDir: string,
+    options: LoadOptions,
+  ): Promise<JobLoad> {
+    return new JobLoad(
+      baseUrl,
+      await prepareInputs(imagesDir, options.heavy ?? false),
+      options,
+    );
   }
 
   start(): void {
-    this.timer ??= setInterval(() => this.tick(), 1000 / this.options.ratePerSecond);
+    this.timer ??= setInterval(
+      () => this.tick(),
+      1000 / this.options.ratePerSecond,
+    );
   }
 
   /** Stops sending and waits for the answers still due. */
@@ -104,22 +147,39 @@ export class JobLoad {
 
   /** Jobs accepted out of requests sent at or after `from` (ms timestamp). */
   acceptedSince(from: number): number {
-    return this.submissions.filter((submission) => submission.status === 202 && submission.sentAt >= from).length;
+    return this.submissions.filter(
+      (submission) => submission.status === 202 && submission.sentAt >= from,
+    ).length;
   }
 
-  /** Ids of the jobs accepted out of requests sent between `from` and `to` (ms timestamps). */
+  /**
+   * Ids of the jobs accepted out of requests sent between `from` and `to` (ms
+   * timestamps).
+   */
   acceptedBetween(from: number, to: number): string[] {
-    return this.submissions.filter((submission) => submission.id && submission.sentAt >= from && submission.sentAt <= to).map((submission) => submission.id!);
+    return this.submissions
+      .filter(
+        (submission) =>
+          submission.id && submission.sentAt >= from && submission.sentAt <= to,
+      )
+      .map((submission) => submission.id!);
   }
 
-  /** Answers to requests sent at or after `from` and answered at or before `to` (ms timestamps). */
+  /**
+   * Answers to requests sent at or after `from` and answered at or before `to`
+   * (ms timestamps).
+   */
   answeredWithin(from: number, to: number): Submission[] {
-    return this.submissions.filter((submission) => submission.sentAt >= from && submission.answeredAt <= to);
+    return this.submissions.filter(
+      (submission) => submission.sentAt >= from && submission.answeredAt <= to,
+    );
   }
 
   private tick(): void {
     if (this.inFlight.size >= (this.options.maxInFlight ?? 64)) return;
-    const request = this.submit(this.sent++).finally(() => this.inFlight.delete(request));
+    const request = this.submit(this.sent++).finally(() =>
+      this.inFlight.delete(request),
+    );
     this.inFlight.add(request);
   }
 
@@ -131,12 +191,20 @@ export class JobLoad {
     let status = 0;
     let id: string | undefined;
     try {
-      const response = await fetch(`${this.baseUrl}/v1/jobs`, { method: 'POST', body: this.body(n, input, operations, output), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS), ...this.headers(n) });
+      const response = await fetch(`${this.baseUrl}/v1/jobs`, {
+        method: 'POST',
+        body: this.body(n, input, operations, output),
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        ...this.headers(n),
+      });
       status = response.status;
-      const answer = (await response.json().catch(() => ({}))) as { id?: string };
+      const answer = (await response.json().catch(() => ({}))) as {
+        id?: string;
+      };
       if (status === 202) id = answer.id;
     } catch {
-      // No answer: the job may or may not exist, but it was never reported accepted.
+      // No answer: the job may or may not exist, but it was never reported
+      // accepted.
     }
     this.submissions.push({ sentAt, answeredAt: Date.now(), status, id });
     if (id) {
@@ -150,13 +218,25 @@ export class JobLoad {
   }
 
   private headers(n: number): { headers?: Record<string, string> } {
-    const headers: Record<string, string> = this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}` } : {};
+    const headers: Record<string, string> = this.options.apiKey
+      ? { authorization: `Bearer ${this.options.apiKey}` }
+      : {};
     if (!this.isUpload(n)) headers['content-type'] = 'application/json';
     return Object.keys(headers).length > 0 ? { headers } : {};
   }
 
-  private body(n: number, input: Input, operations: object[], output: object): FormData | string {
-    if (!this.isUpload(n)) return JSON.stringify({ source: { path: input.path }, operations, output });
+  private body(
+    n: number,
+    input: Input,
+    operations: object[],
+    output: object,
+  ): FormData | string {
+    if (!this.isUpload(n))
+      return JSON.stringify({
+        source: { path: input.path },
+        operations,
+        output,
+      });
     const form = new FormData();
     form.append('image', new Blob([input.bytes]), input.path);
     form.append('operations', JSON.stringify(operations));

@@ -1,16 +1,22 @@
-import { CreateBucketCommand, HeadObjectCommand, ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { CephRgw } from '../support/ceph-rgw';
 import { runScenario, sleep } from './scenario';
 import { summaryLine, sumTallies, Tally } from './tally';
 
 /**
- * The built pipeline with its blobs in a bucket of a Ceph RGW of the test's own (no shared
- * folder), under a steady load of JSON jobs and uploads, while the gateway is killed (SIGKILL)
- * and started again: the producer refuses uploads meanwhile (503, not accepted), the workers'
- * writes fail past the SDK's retries and go through the job retry ladder. No accepted job may
- * be lost or finish twice, none may fail, and every recorded output must be in the bucket
- * with the checksum recorded for it. Only this test's gateway is touched; the machine's broker
- * and database stay up.
+ * The built pipeline with its blobs in a bucket of a Ceph RGW of the test's own
+ * (no shared folder), under a steady load of JSON jobs and uploads, while the
+ * gateway is killed (SIGKILL) and started again: the producer refuses uploads
+ * meanwhile (503, not accepted), the workers' writes fail past the SDK's
+ * retries and go through the job retry ladder. No accepted job may be lost or
+ * finish twice, none may fail, and every recorded output must be in the bucket
+ * with the checksum recorded for it. Only this test's gateway is touched; the
+ * machine's broker and database stay up.
  */
 describe('fault injection with S3 storage (Ceph RGW)', () => {
   const SCENARIO_TIMEOUT_MS = 300_000;
@@ -27,7 +33,10 @@ describe('fault injection with S3 storage (Ceph RGW)', () => {
       endpoint: rgw.s3.endpoint,
       region: rgw.s3.region,
       forcePathStyle: true,
-      credentials: { accessKeyId: rgw.s3.accessKeyId, secretAccessKey: rgw.s3.secretAccessKey },
+      credentials: {
+        accessKeyId: rgw.s3.accessKeyId,
+        secretAccessKey: rgw.s3.secretAccessKey,
+      },
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
     });
@@ -67,21 +76,54 @@ describe('fault injection with S3 storage (Ceph RGW)', () => {
             } finally {
               await rgw.startGateway();
             }
-            const during = load.answeredWithin(killedAt + 500, killedAt + OUTAGE_MS);
+            const during = load.answeredWithin(
+              killedAt + 500,
+              killedAt + OUTAGE_MS,
+            );
             return async () => {
               expect(load.accepted.length).toBeGreaterThan(before);
-              // Uploads had nowhere to go: refused with 503, never accepted and then lost.
-              expect(during.some((submission) => submission.status === 503)).toBe(true);
-              const retried = await pool.query<{ jobs: number }>(`SELECT count(DISTINCT job_id)::int AS jobs FROM job_events WHERE type = 'retrying'`);
+              // Uploads had nowhere to go: refused with 503, never accepted and
+              // then lost.
+              expect(
+                during.some((submission) => submission.status === 503),
+              ).toBe(true);
+              const retried = await pool.query<{ jobs: number }>(
+                `SELECT count(DISTINCT job_id)::int AS jobs FROM job_events WHERE type = 'retrying'`,
+              );
               expect(retried.rows[0].jobs).toBeGreaterThan(0);
-              const { rows } = await pool.query<{ storage_key: string; size_bytes: string; sha256: string | null }>('SELECT storage_key, size_bytes, sha256 FROM job_outputs');
+              const { rows } = await pool.query<{
+                storage_key: string;
+                size_bytes: string;
+                sha256: string | null;
+              }>('SELECT storage_key, size_bytes, sha256 FROM job_outputs');
               expect(rows.length).toBeGreaterThan(0);
               for (const row of rows) {
-                const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: `faults/${row.storage_key}` }));
-                expect({ key: row.storage_key, size: head.ContentLength, sha256: head.Metadata?.sha256 }).toEqual({ key: row.storage_key, size: Number(row.size_bytes), sha256: row.sha256 });
+                const head = await s3.send(
+                  new HeadObjectCommand({
+                    Bucket: bucket,
+                    Key: `faults/${row.storage_key}`,
+                  }),
+                );
+                expect({
+                  key: row.storage_key,
+                  size: head.ContentLength,
+                  sha256: head.Metadata?.sha256,
+                }).toEqual({
+                  key: row.storage_key,
+                  size: Number(row.size_bytes),
+                  sha256: row.sha256,
+                });
               }
-              expect((await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? []).toEqual([]);
-              expect(pipeline.names.every((name) => pipeline.isRunning(name))).toBe(true);
+              expect(
+                (
+                  await s3.send(
+                    new ListMultipartUploadsCommand({ Bucket: bucket }),
+                  )
+                ).Uploads ?? [],
+              ).toEqual([]);
+              expect(
+                pipeline.names.every((name) => pipeline.isRunning(name)),
+              ).toBe(true);
             };
           },
         },
@@ -93,6 +135,10 @@ describe('fault injection with S3 storage (Ceph RGW)', () => {
   it('adds up: no accepted job lost or duplicated', () => {
     const total = sumTallies(tallies);
     process.stdout.write(`${summaryLine(total)}\n`);
-    expect({ scenarios: tallies.length, lost: total.lost, duplicated: total.duplicated }).toEqual({ scenarios: 1, lost: 0, duplicated: 0 });
+    expect({
+      scenarios: tallies.length,
+      lost: total.lost,
+      duplicated: total.duplicated,
+    }).toEqual({ scenarios: 1, lost: 0, duplicated: 0 });
   });
 });

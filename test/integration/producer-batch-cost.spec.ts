@@ -6,31 +6,56 @@ import { startProducer } from '../../apps/producer/src/producer.app';
 import { adminFetch, fetchAs } from '../support/api-keys';
 import { makeImage } from '../support/images';
 import { producerTestConfig } from '../support/producer-config';
-import { createTestDatabase, deleteTopology, makeTempDir, uniqueName } from '../support/resources';
+import {
+  createTestDatabase,
+  deleteTopology,
+  makeTempDir,
+  uniqueName,
+} from '../support/resources';
 
-// What one batch request may cost the producer: its operations are counted before anything is
-// validated, and a large batch is validated item by item without holding up other requests.
+// What one batch request may cost the producer: its operations are counted
+// before anything is validated, and a large batch is validated item by item
+// without holding up other requests.
 
-/** A job of `own` operations and one output of `perOutput` each for `outputs` outputs, every operation invalid. */
+/**
+ * A job of `own` operations and one output of `perOutput` each for `outputs`
+ * outputs, every operation invalid.
+ */
 function invalidItem(own = 32, outputs = 8, perOutput = 32): unknown {
-  const operations = (count: number) => Array.from({ length: count }, () => ({ op: 'blur', sigma: -1 }));
-  return { source: { path: 'photo.jpg' }, operations: operations(own), outputs: Array.from({ length: outputs }, (_, index) => ({ name: `v${index}`, operations: operations(perOutput) })) };
+  const operations = (count: number) =>
+    Array.from({ length: count }, () => ({ op: 'blur', sigma: -1 }));
+  return {
+    source: { path: 'photo.jpg' },
+    operations: operations(own),
+    outputs: Array.from({ length: outputs }, (_, index) => ({
+      name: `v${index}`,
+      operations: operations(perOutput),
+    })),
+  };
 }
 
-/** The finding: 100 of the largest job there is (32 operations, then 8 outputs of 32 each: 288), all invalid. */
-const FINDING_BATCH = JSON.stringify({ jobs: Array.from({ length: 100 }, () => invalidItem()) });
+/**
+ * The finding: 100 of the largest job there is (32 operations, then 8 outputs
+ * of 32 each: 288), all invalid.
+ */
+const FINDING_BATCH = JSON.stringify({
+  jobs: Array.from({ length: 100 }, () => invalidItem()),
+});
 const FINDING_OPERATIONS = 100 * 288;
-/** What a concurrent request may wait at most while batches are being refused. */
+/**
+ * What a concurrent request may wait at most while batches are being refused.
+ */
 const MAX_STALL_MS = 200;
 /**
- * ... and while ten batches are being validated. Validating one of the batches below in one go
- * takes some 200 ms, so a request behind ten of them would wait 2 s; one item at a time, it
- * waits for a few items only.
+ * ... and while ten batches are being validated. Validating one of the batches
+ * below in one go takes some 200 ms, so a request behind ten of them would wait
+ * 2 s; one item at a time, it waits for a few items only.
  */
 const MAX_STALL_VALIDATING_MS = 500;
 /**
- * Rounds of a measurement, the quietest of which counts: the machine may be busy with other
- * work for a moment, while a producer that blocks its event loop is slow in every round.
+ * Rounds of a measurement, the quietest of which counts: the machine may be
+ * busy with other work for a moment, while a producer that blocks its event
+ * loop is slow in every round.
  */
 const ROUNDS = 3;
 
@@ -41,7 +66,9 @@ describe('Producer: the cost of a batch (real RabbitMQ and PostgreSQL)', () => {
   const topologies: Topology[] = [];
   let readerKey: string;
 
-  async function producer(settings: Record<string, string> = {}): Promise<string> {
+  async function producer(
+    settings: Record<string, string> = {},
+  ): Promise<string> {
     const app = await startProducer(
       producerTestConfig({
         LOG_LEVEL: 'error',
@@ -57,20 +84,42 @@ describe('Producer: the cost of a batch (real RabbitMQ and PostgreSQL)', () => {
     return app.getUrl();
   }
 
-  const postBatch = (base: string, body: string) => adminFetch(`${base}/v1/jobs/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const postBatch = (base: string, body: string) =>
+    adminFetch(`${base}/v1/jobs/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
 
   /**
-   * Sends ten batches at once and, while they are in flight, asks for GET /v1/keys/me again and
-   * again: the batches' answers, and the longest the GET waited.
+   * Sends ten batches at once and, while they are in flight, asks for GET
+   * /v1/keys/me again and again: the batches' answers, and the longest the GET
+   * waited.
    */
-  /** A refused batch (`message`) or an answered one (`jobs`, each accepted or refused). */
-  type BatchBody = { message?: string[]; jobs?: Array<{ error?: { statusCode: number } }> };
+  /**
+   * A refused batch (`message`) or an answered one (`jobs`, each accepted or
+   * refused).
+   */
+  type BatchBody = {
+    message?: string[];
+    jobs?: Array<{ error?: { statusCode: number } }>;
+  };
 
-  async function batchesAgainstKeysMe(base: string, batch: string): Promise<{ statuses: number[]; bodies: BatchBody[]; probes: number; longestMs: number }> {
+  async function batchesAgainstKeysMe(
+    base: string,
+    batch: string,
+  ): Promise<{
+    statuses: number[];
+    bodies: BatchBody[];
+    probes: number;
+    longestMs: number;
+  }> {
     const asReader = fetchAs(readerKey);
     expect((await asReader(`${base}/v1/keys/me`)).status).toBe(200);
     let done = false;
-    const batches = Promise.all(Array.from({ length: 10 }, () => postBatch(base, batch))).finally(() => (done = true));
+    const batches = Promise.all(
+      Array.from({ length: 10 }, () => postBatch(base, batch)),
+    ).finally(() => (done = true));
     let probes = 0;
     let longestMs = 0;
     while (!done) {
@@ -82,11 +131,29 @@ describe('Producer: the cost of a batch (real RabbitMQ and PostgreSQL)', () => {
       probes++;
     }
     const answers = await batches;
-    return { statuses: answers.map((answer) => answer.status), bodies: await Promise.all(answers.map((answer) => answer.json() as Promise<BatchBody>)), probes, longestMs };
+    return {
+      statuses: answers.map((answer) => answer.status),
+      bodies: await Promise.all(
+        answers.map((answer) => answer.json() as Promise<BatchBody>),
+      ),
+      probes,
+      longestMs,
+    };
   }
 
-  /** The rounds of `batchesAgainstKeysMe`, each checked with `check`; the shortest longest wait of them. */
-  async function quietestRound(base: string, batch: string, check: (round: { statuses: number[]; bodies: BatchBody[]; probes: number }) => void): Promise<number> {
+  /**
+   * The rounds of `batchesAgainstKeysMe`, each checked with `check`; the
+   * shortest longest wait of them.
+   */
+  async function quietestRound(
+    base: string,
+    batch: string,
+    check: (round: {
+      statuses: number[];
+      bodies: BatchBody[];
+      probes: number;
+    }) => void,
+  ): Promise<number> {
     const waits: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const { longestMs, ...result } = await batchesAgainstKeysMe(base, batch);
@@ -100,9 +167,16 @@ describe('Producer: the cost of a batch (real RabbitMQ and PostgreSQL)', () => {
     database = await createTestDatabase();
     folder = await makeTempDir();
     await mkdir(join(folder.path, 'images'), { recursive: true });
-    await writeFile(join(folder.path, 'images', 'photo.jpg'), await makeImage(32, 32));
+    await writeFile(
+      join(folder.path, 'images', 'photo.jpg'),
+      await makeImage(32, 32),
+    );
     const base = await producer();
-    const created = await adminFetch(`${base}/v1/keys`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'reader', scopes: ['jobs:read'] }) });
+    const created = await adminFetch(`${base}/v1/keys`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'reader', scopes: ['jobs:read'] }),
+    });
     expect(created.status).toBe(201);
     readerKey = ((await created.json()) as { key: string }).key;
   });
@@ -122,41 +196,70 @@ describe('Producer: the cost of a batch (real RabbitMQ and PostgreSQL)', () => {
       `the batch holds ${FINDING_OPERATIONS} operations (its jobs' and their outputs' together), more than MAX_BATCH_OPERATIONS (2000) allows in one request`,
     ]);
 
-    // Outputs count with their own operations: 7 jobs of 288 operations are 2016.
-    const justOver = await postBatch(base, JSON.stringify({ jobs: Array.from({ length: 7 }, () => invalidItem()) }));
+    // Outputs count with their own operations: 7 jobs of 288 operations
+    // are 2016.
+    const justOver = await postBatch(
+      base,
+      JSON.stringify({ jobs: Array.from({ length: 7 }, () => invalidItem()) }),
+    );
     expect(justOver.status).toBe(400);
     expect(((await justOver.json()) as { message: string[] }).message).toEqual([
       "the batch holds 2016 operations (its jobs' and their outputs' together), more than MAX_BATCH_OPERATIONS (2000) allows in one request",
     ]);
     // 6 of them (1728) are validated, each refused on its own.
-    const within = await postBatch(base, JSON.stringify({ jobs: Array.from({ length: 6 }, () => invalidItem()) }));
+    const within = await postBatch(
+      base,
+      JSON.stringify({ jobs: Array.from({ length: 6 }, () => invalidItem()) }),
+    );
     expect(within.status).toBe(200);
-    const { jobs } = (await within.json()) as { jobs: { error?: { statusCode: number } }[] };
-    expect(jobs.map((job) => job.error?.statusCode)).toEqual([400, 400, 400, 400, 400, 400]);
+    const { jobs } = (await within.json()) as {
+      jobs: { error?: { statusCode: number } }[];
+    };
+    expect(jobs.map((job) => job.error?.statusCode)).toEqual([
+      400, 400, 400, 400, 400, 400,
+    ]);
   });
 
-  it('answers ten of the finding\'s batches at once, refusing each, without holding up GET /v1/keys/me', async () => {
+  it("answers ten of the finding's batches at once, refusing each, without holding up GET /v1/keys/me", async () => {
     const base = await producer();
-    const quietest = await quietestRound(base, FINDING_BATCH, ({ statuses, bodies, probes }) => {
-      expect(statuses).toEqual(Array(10).fill(400));
-      for (const body of bodies) expect(body.message).toEqual([expect.stringContaining(`the batch holds ${FINDING_OPERATIONS} operations`)]);
-      expect(probes).toBeGreaterThan(0);
-    });
+    const quietest = await quietestRound(
+      base,
+      FINDING_BATCH,
+      ({ statuses, bodies, probes }) => {
+        expect(statuses).toEqual(Array(10).fill(400));
+        for (const body of bodies)
+          expect(body.message).toEqual([
+            expect.stringContaining(
+              `the batch holds ${FINDING_OPERATIONS} operations`,
+            ),
+          ]);
+        expect(probes).toBeGreaterThan(0);
+      },
+    );
     expect(quietest).toBeLessThan(MAX_STALL_MS);
   });
 
   it('validates the items of ten batches at once one by one, without holding up GET /v1/keys/me', async () => {
-    // 100 jobs of 64 operations each, within a limit raised for them: validated, each refused on its own.
-    const batch = JSON.stringify({ jobs: Array.from({ length: 100 }, () => invalidItem(32, 1, 32)) });
-    const base = await producer({ MAX_BATCH_OPERATIONS: String(100 * 64) });
-    const quietest = await quietestRound(base, batch, ({ statuses, bodies, probes }) => {
-      expect(statuses).toEqual(Array(10).fill(200));
-      for (const body of bodies) {
-        expect(body.jobs).toHaveLength(100);
-        expect(body.jobs?.every((job) => job.error?.statusCode === 400)).toBe(true);
-      }
-      expect(probes).toBeGreaterThan(1);
+    // 100 jobs of 64 operations each, within a limit raised for them:
+    // validated, each refused on its own.
+    const batch = JSON.stringify({
+      jobs: Array.from({ length: 100 }, () => invalidItem(32, 1, 32)),
     });
+    const base = await producer({ MAX_BATCH_OPERATIONS: String(100 * 64) });
+    const quietest = await quietestRound(
+      base,
+      batch,
+      ({ statuses, bodies, probes }) => {
+        expect(statuses).toEqual(Array(10).fill(200));
+        for (const body of bodies) {
+          expect(body.jobs).toHaveLength(100);
+          expect(body.jobs?.every((job) => job.error?.statusCode === 400)).toBe(
+            true,
+          );
+        }
+        expect(probes).toBeGreaterThan(1);
+      },
+    );
     expect(quietest).toBeLessThan(MAX_STALL_VALIDATING_MS);
   });
 });

@@ -7,7 +7,13 @@ import { join } from 'node:path';
 import { Pool } from 'pg';
 import { startProducer } from '../../apps/producer/src/producer.app';
 import { makeImage } from '../support/images';
-import { AMQP_PORT, createTestDatabase, deleteTopology, makeTempDir, uniqueName } from '../support/resources';
+import {
+  AMQP_PORT,
+  createTestDatabase,
+  deleteTopology,
+  makeTempDir,
+  uniqueName,
+} from '../support/resources';
 import { TcpProxy } from '../support/tcp-proxy';
 import { adminFetch } from '../support/api-keys';
 import { producerTestConfig } from '../support/producer-config';
@@ -24,7 +30,10 @@ describe('Producer when the broker stops answering (real RabbitMQ behind a proxy
     database = await createTestDatabase();
     folder = await makeTempDir();
     await mkdir(join(folder.path, 'images'));
-    await writeFile(join(folder.path, 'images', 'photo.jpg'), await makeImage(32, 32));
+    await writeFile(
+      join(folder.path, 'images', 'photo.jpg'),
+      await makeImage(32, 32),
+    );
     proxy = new TcpProxy('127.0.0.1', AMQP_PORT);
     await proxy.start();
     app = await startProducer(
@@ -43,7 +52,10 @@ describe('Producer when the broker stops answering (real RabbitMQ behind a proxy
 
   afterAll(async () => {
     proxy.blackhole();
-    await Promise.race([app.close(), new Promise((resolve) => setTimeout(resolve, 3000))]);
+    await Promise.race([
+      app.close(),
+      new Promise((resolve) => setTimeout(resolve, 3000)),
+    ]);
     await proxy.stop();
     await pool.end();
     await deleteTopology(new Topology(prefix, 1));
@@ -59,16 +71,23 @@ describe('Producer when the broker stops answering (real RabbitMQ behind a proxy
         body: JSON.stringify({ source: { path: 'photo.jpg' }, operations: [] }),
       });
     expect((await submit()).status).toBe(202);
-    const rowsBefore = (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM jobs')).rows[0].n;
+    const rowsBefore = (
+      await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM jobs')
+    ).rows[0].n;
 
     proxy.blackhole();
     const started = Date.now();
     const response = await submit();
     expect(response.status).toBe(503);
     expect(response.headers.get('retry-after')).toBe('5');
-    expect(((await response.json()) as { message: string }).message).toContain('did not confirm within 1000 ms');
+    expect(((await response.json()) as { message: string }).message).toContain(
+      'did not confirm within 1000 ms',
+    );
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
-    expect((await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM jobs')).rows[0].n).toBe(rowsBefore);
+    expect(
+      (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM jobs'))
+        .rows[0].n,
+    ).toBe(rowsBefore);
   });
 
   it('stops a bulk retry when the broker does not confirm, and leaves the job it could not send failed, unaudited', async () => {
@@ -76,15 +95,47 @@ describe('Producer when the broker stops answering (real RabbitMQ behind a proxy
     const jobs = new JobsRepository(pool);
     const ids = [randomUUID(), randomUUID()];
     for (const id of ids) {
-      await jobs.insertQueued({ id, apiKeyId: BOOTSTRAP_ADMIN_KEY_ID, source: { kind: 'images', path: 'photo.jpg' }, operations: [], output: {}, createdAt: new Date() });
-      await pool.query("UPDATE jobs SET status = 'failed', error_code = 'SOURCE_UNAVAILABLE', error_message = 'test' WHERE id = $1", [id]);
+      await jobs.insertQueued({
+        id,
+        apiKeyId: BOOTSTRAP_ADMIN_KEY_ID,
+        source: { kind: 'images', path: 'photo.jpg' },
+        operations: [],
+        output: {},
+        createdAt: new Date(),
+      });
+      await pool.query(
+        "UPDATE jobs SET status = 'failed', error_code = 'SOURCE_UNAVAILABLE', error_message = 'test' WHERE id = $1",
+        [id],
+      );
     }
-    const response = await adminFetch(`${await app.getUrl()}/v1/jobs/retry-failed`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const response = await adminFetch(
+      `${await app.getUrl()}/v1/jobs/retry-failed`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      },
+    );
     expect(response.status).toBe(200);
-    const report = (await response.json()) as { retried: unknown[]; skipped: unknown[]; stoppedBecause?: string };
+    const report = (await response.json()) as {
+      retried: unknown[];
+      skipped: unknown[];
+      stoppedBecause?: string;
+    };
     expect(report).toMatchObject({ retried: [], skipped: [] });
     expect(report.stoppedBecause).toContain('did not confirm within 1000 ms');
-    for (const id of ids) expect(await jobs.findById(id)).toMatchObject({ status: 'failed', attempt: 1, error: { code: 'SOURCE_UNAVAILABLE' } });
-    expect((await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM audit_log WHERE action = 'job.retried'")).rows[0].n).toBe(0);
+    for (const id of ids)
+      expect(await jobs.findById(id)).toMatchObject({
+        status: 'failed',
+        attempt: 1,
+        error: { code: 'SOURCE_UNAVAILABLE' },
+      });
+    expect(
+      (
+        await pool.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM audit_log WHERE action = 'job.retried'",
+        )
+      ).rows[0].n,
+    ).toBe(0);
   });
 });

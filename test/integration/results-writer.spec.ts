@@ -1,6 +1,15 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { JobEventMessage, jobEventId, MessageType, WorkerHeartbeatMessage } from '@pipeline/contracts';
-import { BOOTSTRAP_ADMIN_KEY_ID, JobsRepository, WorkersRepository } from '@pipeline/database';
+import {
+  JobEventMessage,
+  jobEventId,
+  MessageType,
+  WorkerHeartbeatMessage,
+} from '@pipeline/contracts';
+import {
+  BOOTSTRAP_ADMIN_KEY_ID,
+  JobsRepository,
+  WorkersRepository,
+} from '@pipeline/database';
 import { MessagePublisher, Topology } from '@pipeline/messaging';
 import { loadConfig, WriterConfig } from '@pipeline/platform';
 import { Channel } from 'amqplib';
@@ -8,7 +17,15 @@ import { randomUUID } from 'node:crypto';
 import { Client, Pool } from 'pg';
 import { startWriter } from '../../apps/results-writer/src/writer.app';
 import { connectTestBroker, TestBroker } from '../support/broker';
-import { AMQP_URL, createTestDatabase, DATABASE_PORT, deleteTopology, rabbitmqctl, uniqueName, waitFor } from '../support/resources';
+import {
+  AMQP_URL,
+  createTestDatabase,
+  DATABASE_PORT,
+  deleteTopology,
+  rabbitmqctl,
+  uniqueName,
+  waitFor,
+} from '../support/resources';
 import { TcpProxy } from '../support/tcp-proxy';
 
 describe('Results writer (real RabbitMQ and PostgreSQL, in process)', () => {
@@ -58,7 +75,14 @@ describe('Results writer (real RabbitMQ and PostgreSQL, in process)', () => {
 
   async function newJob(): Promise<string> {
     const id = randomUUID();
-    await jobs.insertQueued({ id, apiKeyId: BOOTSTRAP_ADMIN_KEY_ID, source: { kind: 'images', path: 'a.jpg' }, operations: [], output: {}, createdAt: new Date() });
+    await jobs.insertQueued({
+      id,
+      apiKeyId: BOOTSTRAP_ADMIN_KEY_ID,
+      source: { kind: 'images', path: 'a.jpg' },
+      operations: [],
+      output: {},
+      createdAt: new Date(),
+    });
     return id;
   }
 
@@ -73,21 +97,50 @@ describe('Results writer (real RabbitMQ and PostgreSQL, in process)', () => {
       workerId,
       at,
       startedAt: at,
-      outputs: [{ name: 'default', key: `outputs/${jobId}`, format: 'png', width: 4, height: 3, sizeBytes: 99 }],
+      outputs: [
+        {
+          name: 'default',
+          key: `outputs/${jobId}`,
+          format: 'png',
+          width: 4,
+          height: 3,
+          sizeBytes: 99,
+        },
+      ],
     };
   }
 
-  const parked = async () => (await channel.checkQueue(topology.eventsDeadLetterQueue)).messageCount;
+  const parked = async () =>
+    (await channel.checkQueue(topology.eventsDeadLetterQueue)).messageCount;
 
   it('records events into the job rows', async () => {
     const id = await newJob();
-    await publisher.publish(MessageType.jobEvent, `${id}/outcome`, succeeded(id));
-    const job = await waitFor(async () => ((await jobs.findById(id))?.status === 'succeeded' ? jobs.findById(id) : undefined), 10_000, 'the outcome');
-    expect(job).toMatchObject({ status: 'succeeded', attempts: 1, workerId: 'w1', output: { format: 'png', width: 4, height: 3, sizeBytes: 99 } });
+    await publisher.publish(
+      MessageType.jobEvent,
+      `${id}/outcome`,
+      succeeded(id),
+    );
+    const job = await waitFor(
+      async () =>
+        (await jobs.findById(id))?.status === 'succeeded'
+          ? jobs.findById(id)
+          : undefined,
+      10_000,
+      'the outcome',
+    );
+    expect(job).toMatchObject({
+      status: 'succeeded',
+      attempts: 1,
+      workerId: 'w1',
+      output: { format: 'png', width: 4, height: 3, sizeBytes: 99 },
+    });
   });
 
   it('keeps the workers table from heartbeats, ignoring an older one that arrives late', async () => {
-    const beat = (at: string, extra: Partial<WorkerHeartbeatMessage> = {}): WorkerHeartbeatMessage => ({
+    const beat = (
+      at: string,
+      extra: Partial<WorkerHeartbeatMessage> = {},
+    ): WorkerHeartbeatMessage => ({
       workerId: 'w-beat',
       host: 'host-a',
       pid: 42,
@@ -99,17 +152,53 @@ describe('Results writer (real RabbitMQ and PostgreSQL, in process)', () => {
       stopping: false,
       ...extra,
     });
-    await publisher.publish(MessageType.workerHeartbeat, 'b1', beat('2026-01-01T00:00:10.000Z'));
-    await publisher.publish(MessageType.workerHeartbeat, 'b2', beat('2026-01-01T00:00:20.000Z', { jobsSucceeded: 9, inFlight: 0, stopping: true }));
-    await publisher.publish(MessageType.workerHeartbeat, 'b0', beat('2026-01-01T00:00:05.000Z', { jobsSucceeded: 1 }));
+    await publisher.publish(
+      MessageType.workerHeartbeat,
+      'b1',
+      beat('2026-01-01T00:00:10.000Z'),
+    );
+    await publisher.publish(
+      MessageType.workerHeartbeat,
+      'b2',
+      beat('2026-01-01T00:00:20.000Z', {
+        jobsSucceeded: 9,
+        inFlight: 0,
+        stopping: true,
+      }),
+    );
+    await publisher.publish(
+      MessageType.workerHeartbeat,
+      'b0',
+      beat('2026-01-01T00:00:05.000Z', { jobsSucceeded: 1 }),
+    );
     const workers = new WorkersRepository(pool);
-    const [worker] = await waitFor(async () => {
-      const seen = await workers.seenSince(new Date('2026-01-01T00:00:00.000Z'));
-      return seen.length === 1 && seen[0].jobsSucceeded === 9 ? seen : undefined;
-    }, 10_000, 'the latest heartbeat');
+    const [worker] = await waitFor(
+      async () => {
+        const seen = await workers.seenSince(
+          new Date('2026-01-01T00:00:00.000Z'),
+        );
+        return seen.length === 1 && seen[0].jobsSucceeded === 9
+          ? seen
+          : undefined;
+      },
+      10_000,
+      'the latest heartbeat',
+    );
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(await workers.seenSince(new Date('2026-01-01T00:00:00.000Z'))).toEqual([
-      { ...worker, id: 'w-beat', host: 'host-a', pid: 42, lastSeenAt: '2026-01-01T00:00:20.000Z', jobsSucceeded: 9, jobsFailed: 1, inFlight: 0, stoppedAt: '2026-01-01T00:00:20.000Z' },
+    expect(
+      await workers.seenSince(new Date('2026-01-01T00:00:00.000Z')),
+    ).toEqual([
+      {
+        ...worker,
+        id: 'w-beat',
+        host: 'host-a',
+        pid: 42,
+        lastSeenAt: '2026-01-01T00:00:20.000Z',
+        jobsSucceeded: 9,
+        jobsFailed: 1,
+        inFlight: 0,
+        stoppedAt: '2026-01-01T00:00:20.000Z',
+      },
     ]);
   });
 
@@ -118,14 +207,35 @@ describe('Results writer (real RabbitMQ and PostgreSQL, in process)', () => {
     const good = await Promise.all([newJob(), newJob()]);
     const refused = await newJob();
     await Promise.all([
-      publisher.publish(MessageType.jobEvent, 'invalid', { eventId: 'x', type: 'exploded' }),
-      // PostgreSQL text cannot hold a NUL character: valid to the contract, refused by the database.
-      publisher.publish(MessageType.jobEvent, 'refused', succeeded(refused, 'worker\u0000nul')),
-      ...good.map((id) => publisher.publish(MessageType.jobEvent, `${id}/outcome`, succeeded(id))),
+      publisher.publish(MessageType.jobEvent, 'invalid', {
+        eventId: 'x',
+        type: 'exploded',
+      }),
+      // PostgreSQL text cannot hold a NUL character: valid to the contract,
+      // refused by the database.
+      publisher.publish(
+        MessageType.jobEvent,
+        'refused',
+        succeeded(refused, 'worker\u0000nul'),
+      ),
+      ...good.map((id) =>
+        publisher.publish(MessageType.jobEvent, `${id}/outcome`, succeeded(id)),
+      ),
     ]);
-    // The good events may come in a batch of their own, recorded after the two are parked.
-    const recorded = async () => (await Promise.all(good.map((id) => jobs.findById(id)))).every((job) => job?.status === 'succeeded');
-    await waitFor(async () => ((await parked()) === before + 2 && (await recorded()) ? true : undefined), 15_000, 'two parked events and the rest recorded');
+    // The good events may come in a batch of their own, recorded after the two
+    // are parked.
+    const recorded = async () =>
+      (await Promise.all(good.map((id) => jobs.findById(id)))).every(
+        (job) => job?.status === 'succeeded',
+      );
+    await waitFor(
+      async () =>
+        (await parked()) === before + 2 && (await recorded())
+          ? true
+          : undefined,
+      15_000,
+      'two parked events and the rest recorded',
+    );
     expect(await parked()).toBe(before + 2);
     expect((await jobs.findById(refused))?.status).toBe('queued');
   });
@@ -134,22 +244,37 @@ describe('Results writer (real RabbitMQ and PostgreSQL, in process)', () => {
     const before = await parked();
     const id = await newJob();
     proxy.refuse();
-    await publisher.publish(MessageType.jobEvent, `${id}/outcome`, succeeded(id));
-    // Several retries' worth of outage, past what the delivery limit (2) would allow if it requeued.
+    await publisher.publish(
+      MessageType.jobEvent,
+      `${id}/outcome`,
+      succeeded(id),
+    );
+    // Several retries' worth of outage, past what the delivery limit (2) would
+    // allow if it requeued.
     await new Promise((resolve) => setTimeout(resolve, 4000));
     expect((await jobs.findById(id))?.status).toBe('queued');
     expect(await parked()).toBe(before);
     const notReady = await fetch(`${await writer.getUrl()}/health/ready`);
     expect(notReady.status).toBe(503);
-    // Which dependency is down, but not the driver's error text: the endpoint is open to anyone.
+    // Which dependency is down, but not the driver's error text: the endpoint
+    // is open to anyone.
     expect(await notReady.json()).toEqual({
       status: 'error',
       info: { rabbitmq: { status: 'up' }, consumers: { status: 'up' } },
       error: { postgres: { status: 'down' } },
-      details: { rabbitmq: { status: 'up' }, consumers: { status: 'up' }, postgres: { status: 'down' } },
+      details: {
+        rabbitmq: { status: 'up' },
+        consumers: { status: 'up' },
+        postgres: { status: 'down' },
+      },
     });
     proxy.heal();
-    await waitFor(async () => ((await jobs.findById(id))?.status === 'succeeded' ? true : undefined), 20_000, 'the event after the outage');
+    await waitFor(
+      async () =>
+        (await jobs.findById(id))?.status === 'succeeded' ? true : undefined,
+      20_000,
+      'the event after the outage',
+    );
     expect(await parked()).toBe(before);
   });
 
@@ -157,36 +282,85 @@ describe('Results writer (real RabbitMQ and PostgreSQL, in process)', () => {
     const before = await parked();
     const ids = await Promise.all([newJob(), newJob(), newJob()]);
     const name = new URL(database.url).pathname.slice(1);
-    // Another database's session, so that the test's own statements never run read-only.
-    const admin = new Client({ connectionString: new URL('/postgres', database.url).toString() });
+    // Another database's session, so that the test's own statements never run
+    // read-only.
+    const admin = new Client({
+      connectionString: new URL('/postgres', database.url).toString(),
+    });
     await admin.connect();
-    // The setting applies to new sessions: the writer's are ended, and it connects again.
-    const endWriterSessions = () => admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'results-writer'", [name]);
+    // The setting applies to new sessions: the writer's are ended, and it
+    // connects again.
+    const endWriterSessions = () =>
+      admin.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'results-writer'",
+        [name],
+      );
     const unacked = () => {
-      const line = rabbitmqctl(['list_queues', 'name', 'messages_unacknowledged']).split('\n').find((row) => row.split('\t')[0] === topology.eventsQueue);
+      const line = rabbitmqctl([
+        'list_queues',
+        'name',
+        'messages_unacknowledged',
+      ])
+        .split('\n')
+        .find((row) => row.split('\t')[0] === topology.eventsQueue);
       return Number(line?.split('\t')[1]);
     };
     try {
-      await admin.query(`ALTER DATABASE "${name}" SET default_transaction_read_only = on`);
+      await admin.query(
+        `ALTER DATABASE "${name}" SET default_transaction_read_only = on`,
+      );
       try {
         await endWriterSessions();
-        await Promise.all(ids.map((id) => publisher.publish(MessageType.jobEvent, `${id}/outcome`, succeeded(id))));
-        await waitFor(() => (unacked() === ids.length ? true : undefined), 10_000, 'the writer to hold the events');
-        // Several retries' worth of refusals, past what the delivery limit (2) would allow if it requeued.
+        await Promise.all(
+          ids.map((id) =>
+            publisher.publish(
+              MessageType.jobEvent,
+              `${id}/outcome`,
+              succeeded(id),
+            ),
+          ),
+        );
+        await waitFor(
+          () => (unacked() === ids.length ? true : undefined),
+          10_000,
+          'the writer to hold the events',
+        );
+        // Several retries' worth of refusals, past what the delivery limit (2)
+        // would allow if it requeued.
         await new Promise((resolve) => setTimeout(resolve, 3000));
         expect(unacked()).toBe(ids.length);
         expect(await parked()).toBe(before);
-        expect((await Promise.all(ids.map((id) => jobs.findById(id)))).map((job) => job?.status)).toEqual(ids.map(() => 'queued'));
+        expect(
+          (await Promise.all(ids.map((id) => jobs.findById(id)))).map(
+            (job) => job?.status,
+          ),
+        ).toEqual(ids.map(() => 'queued'));
       } finally {
-        await admin.query(`ALTER DATABASE "${name}" RESET default_transaction_read_only`);
+        await admin.query(
+          `ALTER DATABASE "${name}" RESET default_transaction_read_only`,
+        );
       }
       await endWriterSessions();
-      const recorded = async () => (await Promise.all(ids.map((id) => jobs.findById(id)))).every((job) => job?.status === 'succeeded');
-      await waitFor(async () => ((await recorded()) ? true : undefined), 30_000, 'the events once the database is writable');
-      const { rows } = await pool.query<{ job_id: string; outcomes: number }>("SELECT job_id, count(*)::int AS outcomes FROM job_events WHERE job_id = ANY($1) AND type = 'succeeded' GROUP BY job_id", [ids]);
+      const recorded = async () =>
+        (await Promise.all(ids.map((id) => jobs.findById(id)))).every(
+          (job) => job?.status === 'succeeded',
+        );
+      await waitFor(
+        async () => ((await recorded()) ? true : undefined),
+        30_000,
+        'the events once the database is writable',
+      );
+      const { rows } = await pool.query<{ job_id: string; outcomes: number }>(
+        "SELECT job_id, count(*)::int AS outcomes FROM job_events WHERE job_id = ANY($1) AND type = 'succeeded' GROUP BY job_id",
+        [ids],
+      );
       expect(rows.map((row) => row.outcomes)).toEqual(ids.map(() => 1));
       expect(await parked()).toBe(before);
-      await waitFor(() => (unacked() === 0 ? true : undefined), 10_000, 'the events to be acked');
+      await waitFor(
+        () => (unacked() === 0 ? true : undefined),
+        10_000,
+        'the events to be acked',
+      );
     } finally {
       await admin.end();
     }

@@ -11,7 +11,9 @@ export function withKey(key: string, init: RequestInit = {}): RequestInit {
 }
 
 /** `fetch` as the holder of `key`. */
-export function fetchAs(key: string): (input: string | URL, init?: RequestInit) => Promise<Response> {
+export function fetchAs(
+  key: string,
+): (input: string | URL, init?: RequestInit) => Promise<Response> {
   return (input, init) => fetch(input, withKey(key, init));
 }
 

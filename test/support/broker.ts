@@ -1,8 +1,15 @@
-import { AmqpConnection, MessagePublisher, Topology } from '@pipeline/messaging';
+import {
+  AmqpConnection,
+  MessagePublisher,
+  Topology,
+} from '@pipeline/messaging';
 import { Channel, ChannelModel, connect } from 'amqplib';
 import { AMQP_URL } from './resources';
 
-/** A test's own side of the broker: the pipeline's publisher, and a plain channel to look at queues. */
+/**
+ * A test's own side of the broker: the pipeline's publisher, and a plain
+ * channel to look at queues.
+ */
 export interface TestBroker {
   connection: AmqpConnection;
   publisher: MessagePublisher;
@@ -10,8 +17,17 @@ export interface TestBroker {
   close: () => Promise<void>;
 }
 
-export async function connectTestBroker(topology: Topology): Promise<TestBroker> {
-  const connection = new AmqpConnection({ url: AMQP_URL, heartbeatSeconds: 5, connectionName: `${topology.prefix} test` }, topology);
+export async function connectTestBroker(
+  topology: Topology,
+): Promise<TestBroker> {
+  const connection = new AmqpConnection(
+    {
+      url: AMQP_URL,
+      heartbeatSeconds: 5,
+      connectionName: `${topology.prefix} test`,
+    },
+    topology,
+  );
   await connection.connect();
   const publisher = new MessagePublisher(connection, 5000);
   await publisher.start();

@@ -8,10 +8,23 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-/** Whether the Ceph daemons are installed (`apt-get install ceph-mon ceph-osd radosgw ceph-common`). */
+/**
+ * Whether the Ceph daemons are installed
+ * (`apt-get install ceph-mon ceph-osd radosgw ceph-common`).
+ */
 export async function cephInstalled(): Promise<boolean> {
   try {
-    await Promise.all(['ceph-mon', 'ceph-osd', 'radosgw', 'ceph', 'ceph-authtool', 'monmaptool', 'radosgw-admin'].map((tool) => run('sh', ['-c', `command -v ${tool}`])));
+    await Promise.all(
+      [
+        'ceph-mon',
+        'ceph-osd',
+        'radosgw',
+        'ceph',
+        'ceph-authtool',
+        'monmaptool',
+        'radosgw-admin',
+      ].map((tool) => run('sh', ['-c', `command -v ${tool}`])),
+    );
     return true;
   } catch {
     return false;
@@ -39,11 +52,13 @@ export interface RgwSettings {
 }
 
 /**
- * A throwaway single-node Ceph cluster of its own (one monitor, one OSD keeping its objects in
- * memory, one RADOS gateway answering S3 on loopback), all under a temp folder, on free ports:
- * the S3 server the object-storage tests prove the store against. Takes about 15 s to start.
- * Needs root (the daemons' defaults) and the Debian packages ceph-mon, ceph-osd, radosgw and
- * ceph-common (16.2 on bookworm). cephx stays on: with `auth … = none` the `ceph` tool hangs.
+ * A throwaway single-node Ceph cluster of its own (one monitor, one OSD keeping
+ * its objects in memory, one RADOS gateway answering S3 on loopback), all under
+ * a temp folder, on free ports: the S3 server the object-storage tests prove
+ * the store against. Takes about 15 s to start. Needs root (the daemons'
+ * defaults) and the Debian packages ceph-mon, ceph-osd, radosgw and ceph-common
+ * (16.2 on bookworm). cephx stays on: with `auth … = none` the `ceph` tool
+ * hangs.
  */
 export class CephRgw {
   private mon?: ChildProcess;
@@ -61,7 +76,12 @@ export class CephRgw {
   static async start(): Promise<CephRgw> {
     const dir = await mkdtemp(join(tmpdir(), 'ceph-rgw-'));
     const [monPort, rgwPort] = [await freePort(), await freePort()];
-    const s3 = { endpoint: `http://127.0.0.1:${rgwPort}`, accessKeyId: `TEST${randomBytes(8).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(20).toString('base64url'), region: 'us-east-1' };
+    const s3 = {
+      endpoint: `http://127.0.0.1:${rgwPort}`,
+      accessKeyId: `TEST${randomBytes(8).toString('hex').toUpperCase()}`,
+      secretAccessKey: randomBytes(20).toString('base64url'),
+      region: 'us-east-1',
+    };
     const cluster = new CephRgw(dir, monPort, rgwPort, s3);
     try {
       await cluster.bootstrap();
@@ -78,7 +98,8 @@ export class CephRgw {
 
   private async bootstrap(): Promise<void> {
     const d = this.dir;
-    for (const sub of ['run', 'log', 'mon', 'osd/ceph-0', 'rgw']) await mkdir(join(d, sub), { recursive: true });
+    for (const sub of ['run', 'log', 'mon', 'osd/ceph-0', 'rgw'])
+      await mkdir(join(d, sub), { recursive: true });
     const fsid = randomUUID();
     await writeFile(
       this.conf,
@@ -115,26 +136,132 @@ rgw data = ${d}/rgw
 `,
     );
     const authtool = (...args: string[]) => run('ceph-authtool', args);
-    await authtool('--create-keyring', `${d}/mon.keyring`, '--gen-key', '-n', 'mon.', '--cap', 'mon', 'allow *');
-    await authtool('--create-keyring', `${d}/admin.keyring`, '--gen-key', '-n', 'client.admin', '--cap', 'mon', 'allow *', '--cap', 'osd', 'allow *', '--cap', 'mgr', 'allow *');
-    await authtool('--create-keyring', `${d}/osd/ceph-0/keyring`, '--gen-key', '-n', 'osd.0', '--cap', 'mon', 'allow profile osd', '--cap', 'osd', 'allow *', '--cap', 'mgr', 'allow profile osd');
-    await authtool('--create-keyring', `${d}/rgw.keyring`, '--gen-key', '-n', 'client.rgw.test', '--cap', 'mon', 'allow rw', '--cap', 'osd', 'allow rwx');
-    for (const keyring of ['admin.keyring', 'osd/ceph-0/keyring', 'rgw.keyring']) await authtool(`${d}/mon.keyring`, '--import-keyring', `${d}/${keyring}`);
-    await run('monmaptool', ['--create', '--addv', 'a', `[v2:127.0.0.1:${this.monPort}]`, '--fsid', fsid, `${d}/monmap`]);
-    await run('ceph-mon', ['-c', this.conf, '--mkfs', '-i', 'a', '--monmap', `${d}/monmap`, '--keyring', `${d}/mon.keyring`]);
+    await authtool(
+      '--create-keyring',
+      `${d}/mon.keyring`,
+      '--gen-key',
+      '-n',
+      'mon.',
+      '--cap',
+      'mon',
+      'allow *',
+    );
+    await authtool(
+      '--create-keyring',
+      `${d}/admin.keyring`,
+      '--gen-key',
+      '-n',
+      'client.admin',
+      '--cap',
+      'mon',
+      'allow *',
+      '--cap',
+      'osd',
+      'allow *',
+      '--cap',
+      'mgr',
+      'allow *',
+    );
+    await authtool(
+      '--create-keyring',
+      `${d}/osd/ceph-0/keyring`,
+      '--gen-key',
+      '-n',
+      'osd.0',
+      '--cap',
+      'mon',
+      'allow profile osd',
+      '--cap',
+      'osd',
+      'allow *',
+      '--cap',
+      'mgr',
+      'allow profile osd',
+    );
+    await authtool(
+      '--create-keyring',
+      `${d}/rgw.keyring`,
+      '--gen-key',
+      '-n',
+      'client.rgw.test',
+      '--cap',
+      'mon',
+      'allow rw',
+      '--cap',
+      'osd',
+      'allow rwx',
+    );
+    for (const keyring of [
+      'admin.keyring',
+      'osd/ceph-0/keyring',
+      'rgw.keyring',
+    ])
+      await authtool(`${d}/mon.keyring`, '--import-keyring', `${d}/${keyring}`);
+    await run('monmaptool', [
+      '--create',
+      '--addv',
+      'a',
+      `[v2:127.0.0.1:${this.monPort}]`,
+      '--fsid',
+      fsid,
+      `${d}/monmap`,
+    ]);
+    await run('ceph-mon', [
+      '-c',
+      this.conf,
+      '--mkfs',
+      '-i',
+      'a',
+      '--monmap',
+      `${d}/monmap`,
+      '--keyring',
+      `${d}/mon.keyring`,
+    ]);
     this.mon = this.daemon('ceph-mon', ['-i', 'a']);
     await this.ceph('osd', 'create');
     await run('ceph-osd', ['-c', this.conf, '-i', '0', '--mkfs']);
-    await this.ceph('osd', 'crush', 'add', 'osd.0', '1', 'root=default', 'host=localhost');
+    await this.ceph(
+      'osd',
+      'crush',
+      'add',
+      'osd.0',
+      '1',
+      'root=default',
+      'host=localhost',
+    );
     this.osd = this.daemon('ceph-osd', ['-i', '0']);
-    await this.until('the OSD is up', async () => (await this.ceph('osd', 'stat')).includes('1 up'), 60_000);
+    await this.until(
+      'the OSD is up',
+      async () => (await this.ceph('osd', 'stat')).includes('1 up'),
+      60_000,
+    );
     await this.startGateway();
-    await run('radosgw-admin', ['-c', this.conf, '-n', 'client.admin', 'user', 'create', '--uid', 'pipeline-test', '--display-name', 'pipeline tests', '--access-key', this.s3.accessKeyId, '--secret', this.s3.secretAccessKey]);
+    await run('radosgw-admin', [
+      '-c',
+      this.conf,
+      '-n',
+      'client.admin',
+      'user',
+      'create',
+      '--uid',
+      'pipeline-test',
+      '--display-name',
+      'pipeline tests',
+      '--access-key',
+      this.s3.accessKeyId,
+      '--secret',
+      this.s3.secretAccessKey,
+    ]);
   }
 
-  /** A daemon in the foreground, as a child of this process (so that it can be killed by its pid). */
+  /**
+   * A daemon in the foreground, as a child of this process (so that it can be
+   * killed by its pid).
+   */
   private daemon(command: string, args: string[]): ChildProcess {
-    const child = spawn(command, ['-c', this.conf, '-f', ...args], { stdio: 'ignore' });
+    const child = spawn(command, ['-c', this.conf, '-f', ...args], {
+      stdio: 'ignore',
+    });
     child.on('error', () => undefined);
     // A test process that ends without stop() takes its daemons with it.
     const orphaned = () => child.kill('SIGKILL');
@@ -144,15 +271,26 @@ rgw data = ${d}/rgw
   }
 
   private async ceph(...args: string[]): Promise<string> {
-    const { stdout } = await run('ceph', ['-c', this.conf, '--connect-timeout', '20', ...args], { timeout: 30_000 });
+    const { stdout } = await run(
+      'ceph',
+      ['-c', this.conf, '--connect-timeout', '20', ...args],
+      { timeout: 30_000 },
+    );
     return stdout;
   }
 
-  private async until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  private async until(
+    what: string,
+    check: () => Promise<boolean>,
+    timeoutMs: number,
+  ): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (await check().catch(() => false)) return;
-      if (Date.now() > deadline) throw new Error(`Ceph test cluster: timed out after ${timeoutMs} ms waiting until ${what} (logs in ${this.dir}/log)`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `Ceph test cluster: timed out after ${timeoutMs} ms waiting until ${what} (logs in ${this.dir}/log)`,
+        );
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }
@@ -160,10 +298,19 @@ rgw data = ${d}/rgw
   /** Starts the gateway and waits until it answers S3. */
   async startGateway(): Promise<void> {
     this.rgw = this.daemon('radosgw', ['-n', 'client.rgw.test']);
-    await this.until('the gateway answers', async () => (await fetch(this.s3.endpoint, { signal: AbortSignal.timeout(2000) })).status < 500, 120_000);
+    await this.until(
+      'the gateway answers',
+      async () =>
+        (await fetch(this.s3.endpoint, { signal: AbortSignal.timeout(2000) }))
+          .status < 500,
+      120_000,
+    );
   }
 
-  /** Kills the gateway at once (SIGKILL): connections drop, new ones are refused until it is started again. */
+  /**
+   * Kills the gateway at once (SIGKILL): connections drop, new ones are refused
+   * until it is started again.
+   */
   async killGateway(): Promise<void> {
     await kill(this.rgw);
     this.rgw = undefined;

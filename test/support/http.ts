@@ -1,7 +1,11 @@
-// Reading the producer's answers in the tests: each body as the type the caller expects of it.
+// Reading the producer's answers in the tests: each body as the type the caller
+// expects of it.
 import { JobView } from '@pipeline/contracts';
 
-/** A refused request's answer, every route's (the producer's ApiExceptionFilter). */
+/**
+ * A refused request's answer, every route's (the producer's
+ * ApiExceptionFilter).
+ */
 export interface ErrorBody {
   statusCode: number;
   error: string;
@@ -10,7 +14,10 @@ export interface ErrorBody {
   expiredAt?: string;
 }
 
-/** A response's JSON body as T: the contracts' views (JobView, CreatedApiKey ...) or ErrorBody. */
+/**
+ * A response's JSON body as T: the contracts' views (JobView, CreatedApiKey
+ * ...) or ErrorBody.
+ */
 export function readBody<T = unknown>(response: Response): Promise<T> {
   return response.json() as Promise<T>;
 }

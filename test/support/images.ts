@@ -1,8 +1,15 @@
 import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 
-/** A photo-like test image: a gradient with noise, so that encoders do real work. */
-export async function makeImage(width: number, height: number, format: 'jpeg' | 'png' | 'webp' = 'jpeg'): Promise<Buffer> {
+/**
+ * A photo-like test image: a gradient with noise, so that encoders do real
+ * work.
+ */
+export async function makeImage(
+  width: number,
+  height: number,
+  format: 'jpeg' | 'png' | 'webp' = 'jpeg',
+): Promise<Buffer> {
   const channels = 3;
   const pixels = Buffer.alloc(width * height * channels);
   let seed = width * 31 + height;
@@ -12,11 +19,16 @@ export async function makeImage(width: number, height: number, format: 'jpeg' | 
       const noise = seed % 32;
       const offset = (y * width + x) * channels;
       pixels[offset] = Math.min(255, Math.floor((x / width) * 200) + noise);
-      pixels[offset + 1] = Math.min(255, Math.floor((y / height) * 200) + noise);
+      pixels[offset + 1] = Math.min(
+        255,
+        Math.floor((y / height) * 200) + noise,
+      );
       pixels[offset + 2] = Math.min(255, 100 + noise);
     }
   }
-  return sharp(pixels, { raw: { width, height, channels } }).toFormat(format).toBuffer();
+  return sharp(pixels, { raw: { width, height, channels } })
+    .toFormat(format)
+    .toBuffer();
 }
 
 function chunk(type: string, data: Buffer): Buffer {
@@ -28,7 +40,9 @@ function chunk(type: string, data: Buffer): Buffer {
   return Buffer.concat([length, body, crc]);
 }
 
-/** A few hundred bytes that declare a 30000×30000 picture: a decompression bomb. */
+/**
+ * A few hundred bytes that declare a 30000×30000 picture: a decompression bomb.
+ */
 export function bombPng(): Buffer {
   const header = Buffer.alloc(13);
   header.writeUInt32BE(30_000, 0);

@@ -1,7 +1,16 @@
 import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  mkdir,
+  mkdtemp,
+  open,
+  readdir,
+  readFile,
+  rm,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -10,28 +19,38 @@ import { freePortBlock, portIsFree } from './ports';
 const run = promisify(execFile);
 
 /**
- * A RabbitMQ cluster of its own on this machine, next to any other broker (the machine's, or
- * another test run's): nodes `<prefix>1@localhost`, … on free loopback ports, each with its
- * own data and log folders under one work folder, no plugins unless asked, and an Erlang
- * cookie of their own. The first node starts alone, the others join it (`stop_app`,
- * `join_cluster`, `start_app`). `stop` halts every node and removes the folder; nodes left
- * behind by a test process that died are halted by the next `privateLayout`.
- * With `tls`, the nodes take AMQP over TLS only (amqps://, on the same ports).
+ * A RabbitMQ cluster of its own on this machine, next to any other broker (the
+ * machine's, or another test run's): nodes `<prefix>1@localhost`, … on free
+ * loopback ports, each with its own data and log folders under one work folder,
+ * no plugins unless asked, and an Erlang cookie of their own. The first node
+ * starts alone, the others join it (`stop_app`, `join_cluster`, `start_app`).
+ * `stop` halts every node and removes the folder; nodes left behind by a test
+ * process that died are halted by the next `privateLayout`. With `tls`, the
+ * nodes take AMQP over TLS only (amqps://, on the same ports).
  */
 
 /**
- * Where one of RabbitMQ's scripts is, if it is installed: its own folder first (the Debian
- * package's `/usr/sbin` wrappers switch to the rabbitmq user and its cookie), then PATH.
+ * Where one of RabbitMQ's scripts is, if it is installed: its own folder first
+ * (the Debian package's `/usr/sbin` wrappers switch to the rabbitmq user and
+ * its cookie), then PATH.
  */
 export function rabbitmqScript(name: string): string | undefined {
-  const folders = ['/usr/lib/rabbitmq/bin', ...(process.env.PATH ?? '').split(delimiter)];
-  return folders.map((folder) => join(folder, name)).find((path) => existsSync(path));
+  const folders = [
+    '/usr/lib/rabbitmq/bin',
+    ...(process.env.PATH ?? '').split(delimiter),
+  ];
+  return folders
+    .map((folder) => join(folder, name))
+    .find((path) => existsSync(path));
 }
 const script = (name: string) => rabbitmqScript(name) ?? name;
 const HOST = 'localhost';
 const START_TIMEOUT_MS = 90_000;
 
-/** Where the nodes are: names, ports and folder distinct from every other LocalCluster's that may run at the same time. */
+/**
+ * Where the nodes are: names, ports and folder distinct from every other
+ * LocalCluster's that may run at the same time.
+ */
 export interface LocalClusterLayout {
   /** Node names are `<namePrefix><index>@localhost`. */
   namePrefix: string;
@@ -40,7 +59,10 @@ export interface LocalClusterLayout {
   workDir: string;
   /** The certificate and key the nodes serve AMQP over TLS with. */
   tls?: { cert: string; key: string; ca: string };
-  /** With it, the management plugin runs, its HTTP API on this port (the first node's; the next ones count up). */
+  /**
+   * With it, the management plugin runs, its HTTP API on this port (the first
+   * node's; the next ones count up).
+   */
   firstManagementPort?: number;
 }
 
@@ -48,36 +70,65 @@ const WORK_DIR_PREFIX = 'pipeline-rabbitmq-';
 const OWNER_FILE = 'owner.pid';
 
 /**
- * Names, ports and a folder for `size` nodes that no other broker on this machine uses: a
- * fresh work folder, a node-name prefix made from it, and blocks of free ports. `kind`
- * (letters) makes the names readable in `ps`.
+ * Names, ports and a folder for `size` nodes that no other broker on this
+ * machine uses: a fresh work folder, a node-name prefix made from it, and
+ * blocks of free ports. `kind` (letters) makes the names readable in `ps`.
  */
-export async function privateLayout(kind: string, size: number, options: Pick<LocalClusterLayout, 'tls'> & { management?: boolean } = {}): Promise<LocalClusterLayout> {
+export async function privateLayout(
+  kind: string,
+  size: number,
+  options: Pick<LocalClusterLayout, 'tls'> & { management?: boolean } = {},
+): Promise<LocalClusterLayout> {
   await haltOrphanedNodes();
   const workDir = await mkdtemp(join(tmpdir(), `${WORK_DIR_PREFIX}${kind}-`));
   await writeFile(join(workDir, OWNER_FILE), String(process.pid));
-  const id = workDir.slice(-6).toLowerCase().replace(/[^a-z0-9]/g, 'x');
+  const id = workDir
+    .slice(-6)
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, 'x');
   return {
     namePrefix: `rabbit-${kind}-${id}-`,
     firstAmqpPort: await freePortBlock(size),
     firstDistPort: await freePortBlock(size),
-    firstManagementPort: options.management ? await freePortBlock(size) : undefined,
+    firstManagementPort: options.management
+      ? await freePortBlock(size)
+      : undefined,
     workDir,
     tls: options.tls,
   };
 }
 
-/** Nodes whose test process died before stopping them would hold their ports for good: they are halted, their folders removed. */
+/**
+ * Nodes whose test process died before stopping them would hold their ports for
+ * good: they are halted, their folders removed.
+ */
 async function haltOrphanedNodes(): Promise<void> {
-  const folders = (await readdir(tmpdir())).filter((name) => name.startsWith(WORK_DIR_PREFIX)).map((name) => join(tmpdir(), name));
+  const folders = (await readdir(tmpdir()))
+    .filter((name) => name.startsWith(WORK_DIR_PREFIX))
+    .map((name) => join(tmpdir(), name));
   for (const workDir of folders) {
-    const owner = Number(await readFile(join(workDir, OWNER_FILE), 'utf8').catch(() => '0'));
+    const owner = Number(
+      await readFile(join(workDir, OWNER_FILE), 'utf8').catch(() => '0'),
+    );
     if (owner && processIsAlive(owner)) continue;
-    const env = { ...process.env, HOME: workDir, RABBITMQ_CONF_ENV_FILE: join(workDir, 'rabbitmq-env.conf'), ERL_EPMD_ADDRESS: '127.0.0.1' };
-    const nodes = (await readdir(workDir).catch(() => [] as string[])).filter((name) => name.startsWith('node-'));
+    const env = {
+      ...process.env,
+      HOME: workDir,
+      RABBITMQ_CONF_ENV_FILE: join(workDir, 'rabbitmq-env.conf'),
+      ERL_EPMD_ADDRESS: '127.0.0.1',
+    };
+    const nodes = (await readdir(workDir).catch(() => [] as string[])).filter(
+      (name) => name.startsWith('node-'),
+    );
     for (const folder of nodes) {
-      const name = await readFile(join(workDir, folder, 'name'), 'utf8').catch(() => undefined);
-      if (name) await run('setsid', [script('rabbitmqctl'), '-n', name, '-q', 'stop'], { env, timeout: 30_000 }).catch(() => undefined);
+      const name = await readFile(join(workDir, folder, 'name'), 'utf8').catch(
+        () => undefined,
+      );
+      if (name)
+        await run('setsid', [script('rabbitmqctl'), '-n', name, '-q', 'stop'], {
+          env,
+          timeout: 30_000,
+        }).catch(() => undefined);
     }
     await rm(workDir, { recursive: true, force: true });
   }
@@ -130,12 +181,16 @@ export class LocalCluster {
         amqpPort,
         distPort: layout.firstDistPort + i,
         dir: join(layout.workDir, `node-${index}`),
-        // TLS needs the name the certificate is for; guest may log in over loopback either way.
-        url: layout.tls ? `amqps://guest:guest@localhost:${amqpPort}` : `amqp://guest:guest@127.0.0.1:${amqpPort}`,
+        // TLS needs the name the certificate is for; guest may log in over
+        // loopback either way.
+        url: layout.tls
+          ? `amqps://guest:guest@localhost:${amqpPort}`
+          : `amqp://guest:guest@127.0.0.1:${amqpPort}`,
       };
     });
-    // The CLI tools and the nodes share a home (the cookie's folder) and an empty rabbitmq-env.conf
-    // in place of the machine's, which names the machine's node.
+    // The CLI tools and the nodes share a home (the cookie's folder) and an
+    // empty rabbitmq-env.conf in place of the machine's, which names the
+    // machine's node.
     this.env = {
       ...process.env,
       HOME: layout.workDir,
@@ -144,8 +199,14 @@ export class LocalCluster {
     };
   }
 
-  /** Starts a cluster of `size` nodes and waits until all of them run, clustered. */
-  static async start(size: number, layout: LocalClusterLayout): Promise<LocalCluster> {
+  /**
+   * Starts a cluster of `size` nodes and waits until all of them run,
+   * clustered.
+   */
+  static async start(
+    size: number,
+    layout: LocalClusterLayout,
+  ): Promise<LocalCluster> {
     const cluster = new LocalCluster(size, layout);
     try {
       await cluster.prepare();
@@ -169,31 +230,52 @@ export class LocalCluster {
   }
 
   node(name: string): ClusterNode {
-    const node = this.nodes.find((candidate) => candidate.name === name || candidate.name.startsWith(`${name}@`));
+    const node = this.nodes.find(
+      (candidate) =>
+        candidate.name === name || candidate.name.startsWith(`${name}@`),
+    );
     if (!node) throw new Error(`No node ${name} in the cluster`);
     return node;
   }
 
   isRunning(node: ClusterNode): boolean {
-    return node.child !== undefined && node.child.exitCode === null && node.child.signalCode === null;
+    return (
+      node.child !== undefined &&
+      node.child.exitCode === null &&
+      node.child.signalCode === null
+    );
   }
 
   /** A node that runs now, other than `except`, to ask about the cluster. */
   runningNode(except?: ClusterNode): ClusterNode {
-    const node = this.nodes.find((candidate) => candidate !== except && this.isRunning(candidate));
+    const node = this.nodes.find(
+      (candidate) => candidate !== except && this.isRunning(candidate),
+    );
     if (!node) throw new Error('No node of the cluster is running');
     return node;
   }
 
   /** rabbitmqctl against one node; resolves with what it printed. */
-  async ctl(node: ClusterNode, args: string[], tool = 'rabbitmqctl'): Promise<string> {
-    const { stdout } = await run('setsid', [script(tool), '-n', node.name, '-q', ...args], { env: this.env, encoding: 'utf8', timeout: 60_000 });
+  async ctl(
+    node: ClusterNode,
+    args: string[],
+    tool = 'rabbitmqctl',
+  ): Promise<string> {
+    const { stdout } = await run(
+      'setsid',
+      [script(tool), '-n', node.name, '-q', ...args],
+      { env: this.env, encoding: 'utf8', timeout: 60_000 },
+    );
     return stdout;
   }
 
-  /** Starts a node's VM (anew, or again with its data after a stop or a kill) and waits until RabbitMQ runs on it. */
+  /**
+   * Starts a node's VM (anew, or again with its data after a stop or a kill)
+   * and waits until RabbitMQ runs on it.
+   */
   async startNode(node: ClusterNode): Promise<void> {
-    if (this.isRunning(node)) throw new Error(`${node.name} is already running`);
+    if (this.isRunning(node))
+      throw new Error(`${node.name} is already running`);
     await mkdir(join(node.dir, 'log'), { recursive: true });
     const log = await open(join(node.dir, 'console.log'), 'a');
     const child = spawn(script('rabbitmq-server'), [], {
@@ -206,13 +288,15 @@ export class LocalCluster {
         RABBITMQ_MNESIA_BASE: join(node.dir, 'mnesia'),
         RABBITMQ_LOG_BASE: join(node.dir, 'log'),
         RABBITMQ_PID_FILE: join(node.dir, 'pid'),
-        RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: '-kernel inet_dist_use_interface {127,0,0,1}',
+        RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS:
+          '-kernel inet_dist_use_interface {127,0,0,1}',
       },
       stdio: ['ignore', log.fd, log.fd],
-      // A session of its own, as a service has: with the kernel's autogroup scheduling, a node
-      // in the tests' session would share one CPU slice with the apps under test (sharp
-      // saturating every core) and answer in tens of seconds. The CLI calls run in sessions of
-      // their own for the same reason (`setsid`).
+      // A session of its own, as a service has: with the kernel's autogroup
+      // scheduling, a node in the tests' session would share one CPU slice with
+      // the apps under test (sharp saturating every core) and answer in tens of
+      // seconds. The CLI calls run in sessions of their own for the same reason
+      // (`setsid`).
       detached: true,
     });
     await log.close();
@@ -220,53 +304,88 @@ export class LocalCluster {
     node.pid = undefined;
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
-      if (!this.isRunning(node)) throw new Error(`${node.name} exited while starting; see ${join(node.dir, 'console.log')}`);
-      const started = await this.ctl(node, ['await_startup', '--timeout', '30']).then(
+      if (!this.isRunning(node))
+        throw new Error(
+          `${node.name} exited while starting; see ${join(node.dir, 'console.log')}`,
+        );
+      const started = await this.ctl(node, [
+        'await_startup',
+        '--timeout',
+        '30',
+      ]).then(
         () => true,
         () => false,
       );
       if (started) break;
-      if (Date.now() > deadline) throw new Error(`${node.name} did not start within ${START_TIMEOUT_MS} ms; see ${node.dir}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `${node.name} did not start within ${START_TIMEOUT_MS} ms; see ${node.dir}`,
+        );
       await sleep(500);
     }
-    node.pid = Number((await this.ctl(node, ['eval', 'list_to_integer(os:getpid()).'])).trim());
+    node.pid = Number(
+      (await this.ctl(node, ['eval', 'list_to_integer(os:getpid()).'])).trim(),
+    );
   }
 
-  /** `kill -9` of the node's VM: no goodbye to its peers or clients. Resolves once it is gone. */
+  /**
+   * `kill -9` of the node's VM: no goodbye to its peers or clients. Resolves
+   * once it is gone.
+   */
   async killNode(node: ClusterNode): Promise<void> {
-    if (!node.pid || !this.isRunning(node)) throw new Error(`${node.name} is not running`);
+    if (!node.pid || !this.isRunning(node))
+      throw new Error(`${node.name} is not running`);
     process.kill(node.pid, 'SIGKILL');
     await this.exited(node);
   }
 
-  /** A clean stop of the whole node (`rabbitmqctl stop`), as a rolling restart does. */
+  /**
+   * A clean stop of the whole node (`rabbitmqctl stop`), as a rolling restart
+   * does.
+   */
   async stopNode(node: ClusterNode): Promise<void> {
     await this.ctl(node, ['stop']);
     await this.exited(node);
   }
 
-  /** Waits until every node runs and sees all the others as running cluster members. */
+  /**
+   * Waits until every node runs and sees all the others as running cluster
+   * members.
+   */
   async waitUntilClustered(timeoutMs = START_TIMEOUT_MS): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     const all = this.nodes.map((node) => node.name).sort();
     for (;;) {
       const views = await Promise.all(
         this.nodes.map((node) =>
-          this.ctl(node, ['eval', 'lists:sort(rabbit_nodes:all_running()).']).then(
-            (out) => [...out.matchAll(/'([^']+)'/g)].map((match) => match[1]).sort(),
+          this.ctl(node, [
+            'eval',
+            'lists:sort(rabbit_nodes:all_running()).',
+          ]).then(
+            (out) =>
+              [...out.matchAll(/'([^']+)'/g)].map((match) => match[1]).sort(),
             () => [],
           ),
         ),
       );
-      if (views.every((view) => JSON.stringify(view) === JSON.stringify(all))) return;
-      if (Date.now() > deadline) throw new Error(`The cluster did not form within ${timeoutMs} ms: ${JSON.stringify(views)}`);
+      if (views.every((view) => JSON.stringify(view) === JSON.stringify(all)))
+        return;
+      if (Date.now() > deadline)
+        throw new Error(
+          `The cluster did not form within ${timeoutMs} ms: ${JSON.stringify(views)}`,
+        );
       await sleep(1000);
     }
   }
 
   /** The node that leads a quorum queue now. */
   async leaderOf(queue: string): Promise<ClusterNode> {
-    const out = await this.ctl(this.runningNode(), ['list_queues', '--no-table-headers', 'name', 'leader']);
+    const out = await this.ctl(this.runningNode(), [
+      'list_queues',
+      '--no-table-headers',
+      'name',
+      'leader',
+    ]);
     for (const line of out.split('\n')) {
       const [name, leader] = line.trim().split(/\s+/);
       if (name === queue && leader) return this.node(leader);
@@ -275,67 +394,120 @@ export class LocalCluster {
   }
 
   /**
-   * Moves the leadership of a quorum queue (of the default vhost) to `node`, as maintenance
-   * mode does, and waits until the broker reports it there.
+   * Moves the leadership of a quorum queue (of the default vhost) to `node`, as
+   * maintenance mode does, and waits until the broker reports it there.
    */
-  async moveLeader(queue: string, node: ClusterNode, timeoutMs = 30_000): Promise<void> {
+  async moveLeader(
+    queue: string,
+    node: ClusterNode,
+    timeoutMs = 30_000,
+  ): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     const expression = `{ok, Q} = rabbit_amqqueue:lookup(rabbit_misc:r(<<"/">>, queue, <<"${queue}">>)), rabbit_quorum_queue:transfer_leadership(Q, '${node.name}').`;
     for (;;) {
       if ((await this.leaderOf(queue)).name === node.name) return;
       await this.ctl(node, ['eval', expression]).catch(() => undefined);
-      if (Date.now() > deadline) throw new Error(`The leadership of ${queue} did not move to ${node.name}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `The leadership of ${queue} did not move to ${node.name}`,
+        );
       await sleep(1000);
     }
   }
 
-  /** Members of each quorum queue whose name starts with `prefix`, and those of them online. */
-  async members(prefix: string): Promise<Record<string, { members: string[]; online: string[] }>> {
-    const out = await this.ctl(this.runningNode(), ['list_queues', '--no-table-headers', 'name', 'members', 'online']);
+  /**
+   * Members of each quorum queue whose name starts with `prefix`, and those of
+   * them online.
+   */
+  async members(
+    prefix: string,
+  ): Promise<Record<string, { members: string[]; online: string[] }>> {
+    const out = await this.ctl(this.runningNode(), [
+      'list_queues',
+      '--no-table-headers',
+      'name',
+      'members',
+      'online',
+    ]);
     const result: Record<string, { members: string[]; online: string[] }> = {};
     for (const line of out.split('\n')) {
       const [name, members, online] = line.trim().split('\t');
       if (!name?.startsWith(prefix)) continue;
-      const names = (list = '') => this.nodes.map((node) => node.name).filter((node) => list.includes(node)).sort();
+      const names = (list = '') =>
+        this.nodes
+          .map((node) => node.name)
+          .filter((node) => list.includes(node))
+          .sort();
       result[name] = { members: names(members), online: names(online) };
     }
     return result;
   }
 
-  /** Waits until every member of every queue of `prefix` is online, so that losing any one node leaves each queue a majority. */
-  async waitUntilQueuesReplicated(prefix: string, timeoutMs = 60_000): Promise<void> {
+  /**
+   * Waits until every member of every queue of `prefix` is online, so that
+   * losing any one node leaves each queue a majority.
+   */
+  async waitUntilQueuesReplicated(
+    prefix: string,
+    timeoutMs = 60_000,
+  ): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const queues = await this.members(prefix).catch(() => ({}));
-      const complete = Object.values(queues).every(({ members, online }) => members.length === this.nodes.length && online.length === members.length);
+      const complete = Object.values(queues).every(
+        ({ members, online }) =>
+          members.length === this.nodes.length &&
+          online.length === members.length,
+      );
       if (Object.keys(queues).length > 0 && complete) return;
-      if (Date.now() > deadline) throw new Error(`The queues of ${prefix} are not fully replicated: ${JSON.stringify(queues)}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `The queues of ${prefix} are not fully replicated: ${JSON.stringify(queues)}`,
+        );
       await sleep(1000);
     }
   }
 
-  /** The node that the connection with this client-given name is connected to (by the AMQP port it reached). */
+  /**
+   * The node that the connection with this client-given name is connected to
+   * (by the AMQP port it reached).
+   */
   async nodeOfConnection(connectionName: string): Promise<ClusterNode> {
-    const out = await this.ctl(this.runningNode(), ['list_connections', '--no-table-headers', 'port', 'client_properties']);
+    const out = await this.ctl(this.runningNode(), [
+      'list_connections',
+      '--no-table-headers',
+      'port',
+      'client_properties',
+    ]);
     for (const line of out.split('\n')) {
       const name = /\{"connection_name","([^"]*)"\}/.exec(line)?.[1];
       if (name === connectionName) {
         const port = Number(line.trim().split(/\s+/)[0]);
-        const node = this.nodes.find((candidate) => candidate.amqpPort === port);
+        const node = this.nodes.find(
+          (candidate) => candidate.amqpPort === port,
+        );
         if (node) return node;
       }
     }
     throw new Error(`No connection named ${connectionName}:\n${out}`);
   }
 
-  /** Halts every node (`kill -9` for one that does not stop) and removes the work folder. */
+  /**
+   * Halts every node (`kill -9` for one that does not stop) and removes the
+   * work folder.
+   */
   async stop(): Promise<void> {
     await Promise.all(
       this.nodes.map(async (node) => {
         if (!this.isRunning(node)) return;
         await this.ctl(node, ['stop']).catch(() => undefined);
         let timer: NodeJS.Timeout | undefined;
-        const gone = await Promise.race([this.exited(node).then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 15_000)))]);
+        const gone = await Promise.race([
+          this.exited(node).then(() => true),
+          new Promise<boolean>(
+            (resolve) => (timer = setTimeout(() => resolve(false), 15_000)),
+          ),
+        ]);
         clearTimeout(timer);
         if (!gone && this.isRunning(node)) {
           if (node.pid) process.kill(node.pid, 'SIGKILL');
@@ -355,21 +527,29 @@ export class LocalCluster {
   /** Resolves once the node's script has exited (its VM gone with it). */
   private exited(node: ClusterNode): Promise<void> {
     const child = node.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+    if (!child || child.exitCode !== null || child.signalCode !== null)
+      return Promise.resolve();
     return new Promise((resolve) => child.once('exit', () => resolve()));
   }
 
-  /** The work folder: cookie, an empty env file, no plugins, and each node's config. */
+  /**
+   * The work folder: cookie, an empty env file, no plugins, and each node's
+   * config.
+   */
   private async prepare(): Promise<void> {
     await mkdir(this.workDir, { recursive: true });
     const cookie = join(this.workDir, '.erlang.cookie');
     await writeFile(cookie, randomBytes(24).toString('hex'));
     await chmod(cookie, 0o400);
     await writeFile(join(this.workDir, 'rabbitmq-env.conf'), '');
-    await writeFile(join(this.workDir, 'enabled_plugins'), this.layout.firstManagementPort ? '[rabbitmq_management].\n' : '[].\n');
+    await writeFile(
+      join(this.workDir, 'enabled_plugins'),
+      this.layout.firstManagementPort ? '[rabbitmq_management].\n' : '[].\n',
+    );
     for (const node of this.nodes) {
       for (const port of [node.amqpPort, node.distPort]) {
-        if (!(await portIsFree(port))) throw new Error(`Port ${port} (for ${node.name}) is taken`);
+        if (!(await portIsFree(port)))
+          throw new Error(`Port ${port} (for ${node.name}) is taken`);
       }
       await mkdir(node.dir, { recursive: true });
       await writeFile(join(node.dir, 'name'), node.name);
@@ -387,8 +567,14 @@ export class LocalCluster {
                 'ssl_options.fail_if_no_peer_cert = false',
               ]
             : [`listeners.tcp.1 = 127.0.0.1:${node.amqpPort}`]),
-          ...(this.layout.firstManagementPort ? ['management.tcp.ip = 127.0.0.1', `management.tcp.port = ${this.managementPort(node)}`] : []),
-          // Statistics (list_queues' counts) every second rather than every five.
+          ...(this.layout.firstManagementPort
+            ? [
+                'management.tcp.ip = 127.0.0.1',
+                `management.tcp.port = ${this.managementPort(node)}`,
+              ]
+            : []),
+          // Statistics (list_queues' counts) every second rather than every
+          // five.
           'collect_statistics_interval = 1000',
           'log.console = false',
           'log.file.level = info',

@@ -1,5 +1,6 @@
-// Jest's asymmetric matchers are typed `any`, which spreads through every object that holds
-// one; these give them a type, so such expected values stay checked.
+// Jest's asymmetric matchers are typed `any`, which spreads through every
+// object that holds one; these give them a type, so such expected values stay
+// checked.
 
 /** `expect.objectContaining`: an object with at least these fields. */
 export function objectContaining<T extends object>(sample: T): unknown {
@@ -11,8 +12,13 @@ export function stringMatching(pattern: string | RegExp): unknown {
   return expect.stringMatching(pattern);
 }
 
-/** `expect.any`: any value made by this constructor (`String`, `Number` for primitives). */
-export function anyOf(type: abstract new (...args: never[]) => unknown): unknown {
+/**
+ * `expect.any`: any value made by this constructor (`String`, `Number` for
+ * primitives).
+ */
+export function anyOf(
+  type: abstract new (...args: never[]) => unknown,
+): unknown {
   return expect.any(type);
 }
 

@@ -10,9 +10,10 @@ export async function portIsFree(port: number): Promise<boolean> {
 }
 
 /**
- * The first of `count` consecutive loopback ports that are all free now, taken at random from
- * 20000–31999: below the kernel's ephemeral range (32768 and up), where an outgoing
- * connection could take one before the server that was meant to listen there starts.
+ * The first of `count` consecutive loopback ports that are all free now, taken
+ * at random from 20000–31999: below the kernel's ephemeral range (32768 and
+ * up), where an outgoing connection could take one before the server that was
+ * meant to listen there starts.
  */
 export async function freePortBlock(count = 1): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
@@ -20,5 +21,7 @@ export async function freePortBlock(count = 1): Promise<number> {
     const ports = Array.from({ length: count }, (_, i) => first + i);
     if ((await Promise.all(ports.map(portIsFree))).every(Boolean)) return first;
   }
-  throw new Error(`No block of ${count} free loopback ports found between 20000 and 31999`);
+  throw new Error(
+    `No block of ${count} free loopback ports found between 20000 and 31999`,
+  );
 }

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { testBrokerCtlSync } from './test-services';
 
-// The run's own servers, started by Jest's global setup (test/support/test-services.ts).
+// The run's own servers, started by Jest's global setup
+// (test/support/test-services.ts).
 export const AMQP_URL = required('TEST_AMQP_URL');
 const PG_BASE = required('TEST_DATABASE_BASE_URL');
 export const AMQP_PORT = Number(new URL(AMQP_URL).port || 5672);
@@ -16,17 +17,26 @@ export const DATABASE_PORT = Number(new URL(PG_BASE).port || 5432);
 
 function required(name: string): string {
   const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: these tests run under Jest's global setup (jest.config.js), which starts the servers`);
+  if (!value)
+    throw new Error(
+      `${name} is not set: these tests run under Jest's global setup (jest.config.js), which starts the servers`,
+    );
   return value;
 }
 
-/** A name no other test run uses: queues, databases and folders are all isolated by it. */
+/**
+ * A name no other test run uses: queues, databases and folders are all isolated
+ * by it.
+ */
 export function uniqueName(kind: string): string {
   return `test_${kind}_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
 }
 
 /** A fresh, migrated database; `drop` removes it. */
-export async function createTestDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+export async function createTestDatabase(): Promise<{
+  url: string;
+  drop: () => Promise<void>;
+}> {
   const name = uniqueName('db');
   const url = `${PG_BASE}/${name}`;
   await ensureDatabase(url);
@@ -52,31 +62,56 @@ export async function deleteTopology(topology: Topology): Promise<void> {
   await connection.close();
 }
 
-export async function makeTempDir(): Promise<{ path: string; remove: () => Promise<void> }> {
+export async function makeTempDir(): Promise<{
+  path: string;
+  remove: () => Promise<void>;
+}> {
   const path = await mkdtemp(join(tmpdir(), 'pipeline-test-'));
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
 }
 
-/** Polls until `check` returns (or resolves to) a value, not undefined, or the time is up. */
-export async function waitFor<T>(check: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+/**
+ * Polls until `check` returns (or resolves to) a value, not undefined, or the
+ * time is up.
+ */
+export async function waitFor<T>(
+  check: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
-/** The broker's own view (queue arguments, consumers), as rabbitmqctl prints it. */
+/**
+ * The broker's own view (queue arguments, consumers), as rabbitmqctl prints it.
+ */
 export function rabbitmqctl(args: string[]): string {
   return testBrokerCtlSync(args);
 }
 
-/** Has the broker drop the connections whose client-given name contains `name` (as a network fault would). */
+/**
+ * Has the broker drop the connections whose client-given name contains `name`
+ * (as a network fault would).
+ */
 export function dropBrokerConnections(name: string): number {
-  const lines = rabbitmqctl(['list_connections', 'pid', 'client_properties']).split('\n');
-  const pids = lines.filter((line) => line.includes(`{"connection_name","`) && line.includes(name)).map((line) => line.split('\t')[0]);
-  for (const pid of pids) rabbitmqctl(['close_connection', pid, 'dropped by a test']);
+  const lines = rabbitmqctl([
+    'list_connections',
+    'pid',
+    'client_properties',
+  ]).split('\n');
+  const pids = lines
+    .filter(
+      (line) => line.includes(`{"connection_name","`) && line.includes(name),
+    )
+    .map((line) => line.split('\t')[0]);
+  for (const pid of pids)
+    rabbitmqctl(['close_connection', pid, 'dropped by a test']);
   return pids.length;
 }

@@ -8,7 +8,10 @@ const ROOT = join(__dirname, '..', '..');
 
 export interface RunningStack {
   baseUrl: string;
-  /** The producer's /metrics port (start.js puts it after the workers' and the writer's ports). */
+  /**
+   * The producer's /metrics port (start.js puts it after the workers' and the
+   * writer's ports).
+   */
   metricsPort: number;
   /** The launcher's process id; the apps are its children. */
   pid: number;
@@ -19,30 +22,57 @@ export interface RunningStack {
 
 export interface Launcher {
   child: ChildProcess;
-  /** Everything the launcher and its children wrote so far, stdout and stderr together. */
+  /**
+   * Everything the launcher and its children wrote so far, stdout and stderr
+   * together.
+   */
   output: () => string;
   /** Resolves with the launcher's exit code once it has exited. */
   exited: Promise<number | null>;
 }
 
-/** Runs `npm start`'s launcher (scripts/start.js) on the built apps, without waiting for anything. */
-export function spawnLauncher(env: Record<string, string>, port: number): Launcher {
+/**
+ * Runs `npm start`'s launcher (scripts/start.js) on the built apps, without
+ * waiting for anything.
+ */
+export function spawnLauncher(
+  env: Record<string, string>,
+  port: number,
+): Launcher {
   let log = '';
-  const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'scripts/start.js')], {
-    env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: 'warn', ADMIN_API_KEY: TEST_ADMIN_KEY, PORT: String(port), AMQP_URL, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [join(ROOT, 'scripts/start.js')],
+    {
+      env: {
+        ...process.env,
+        LOG_FORMAT: 'json',
+        LOG_LEVEL: 'warn',
+        ADMIN_API_KEY: TEST_ADMIN_KEY,
+        PORT: String(port),
+        AMQP_URL,
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   child.stdout!.on('data', (chunk) => (log += chunk));
   child.stderr!.on('data', (chunk) => (log += chunk));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => resolve(code)),
+  );
   return { child, output: () => log, exited };
 }
 
 /**
- * Starts the built pipeline as separate processes through `npm start`'s launcher
- * (migrations, producer, workers, writer) and waits until the producer is ready.
+ * Starts the built pipeline as separate processes through `npm start`'s
+ * launcher (migrations, producer, workers, writer) and waits until the producer
+ * is ready.
  */
-export async function startStack(env: Record<string, string> & { AMQP_PREFIX: string; WORKERS: string }, port: number): Promise<RunningStack> {
+export async function startStack(
+  env: Record<string, string> & { AMQP_PREFIX: string; WORKERS: string },
+  port: number,
+): Promise<RunningStack> {
   const { child, output, exited } = spawnLauncher(env, port);
   const baseUrl = `http://127.0.0.1:${port}`;
   const broker = await connect(AMQP_URL);
@@ -62,8 +92,12 @@ export async function startStack(env: Record<string, string> & { AMQP_PREFIX: st
   const deadline = Date.now() + 60_000;
   try {
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`The pipeline exited while starting:\n${output()}`);
-      const ready = await fetch(`${baseUrl}/health/ready`).then((r) => r.ok, () => false);
+      if (child.exitCode !== null)
+        throw new Error(`The pipeline exited while starting:\n${output()}`);
+      const ready = await fetch(`${baseUrl}/health/ready`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (
         ready &&
         (await consumers(`${env.AMQP_PREFIX}.jobs`)) === Number(env.WORKERS) &&
@@ -73,7 +107,9 @@ export async function startStack(env: Record<string, string> & { AMQP_PREFIX: st
       }
       if (Date.now() > deadline) {
         child.kill('SIGKILL');
-        throw new Error(`The pipeline did not become ready in time:\n${output()}`);
+        throw new Error(
+          `The pipeline did not become ready in time:\n${output()}`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, 200));
     }

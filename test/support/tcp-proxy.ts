@@ -1,10 +1,10 @@
 import { createConnection, createServer, Server, Socket } from 'node:net';
 
 /**
- * A TCP proxy on loopback for fault tests: forwards to a target until told to blackhole
- * (keep connections open, pass nothing: a server that stopped answering), to reset (cut
- * connections, accept new ones) or to refuse (cut connections, refuse new ones: a server
- * that is down).
+ * A TCP proxy on loopback for fault tests: forwards to a target until told to
+ * blackhole (keep connections open, pass nothing: a server that stopped
+ * answering), to reset (cut connections, accept new ones) or to refuse (cut
+ * connections, refuse new ones: a server that is down).
  */
 export class TcpProxy {
   private server?: Server;
@@ -24,7 +24,10 @@ export class TcpProxy {
         client.destroy();
         return;
       }
-      const upstream = createConnection({ host: this.targetHost, port: this.targetPort });
+      const upstream = createConnection({
+        host: this.targetHost,
+        port: this.targetPort,
+      });
       const pair: [Socket, Socket] = [client, upstream];
       this.pairs.add(pair);
       const forget = () => {
@@ -37,16 +40,23 @@ export class TcpProxy {
       client.on('error', forget).on('close', forget);
       upstream.on('error', forget).on('close', forget);
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) =>
+      this.server!.listen(0, '127.0.0.1', resolve),
+    );
     this.port = (this.server.address() as { port: number }).port;
   }
 
-  /** Drops every byte in both directions from now on, without closing anything. */
+  /**
+   * Drops every byte in both directions from now on, without closing anything.
+   */
   blackhole(): void {
     this.blackholed = true;
   }
 
-  /** Cuts every connection but accepts new ones: a network blip or a restarted load balancer. */
+  /**
+   * Cuts every connection but accepts new ones: a network blip or a restarted
+   * load balancer.
+   */
   reset(): void {
     for (const [client, upstream] of this.pairs) {
       client.destroy();
@@ -70,6 +80,8 @@ export class TcpProxy {
       client.destroy();
       upstream.destroy();
     }
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+    await new Promise<void>(
+      (resolve) => this.server?.close(() => resolve()) ?? resolve(),
+    );
   }
 }

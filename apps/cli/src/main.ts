@@ -1,10 +1,25 @@
-import type { ApiKeyView, AuditEntryView, JobErrorCode, JobView, Scope } from '@pipeline/contracts';
+import type {
+  ApiKeyView,
+  AuditEntryView,
+  JobErrorCode,
+  JobView,
+  Scope,
+} from '@pipeline/contracts';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { FlagError, parseDurationFlag, parseOperationFlag, progressLine } from './op-syntax';
-import { ApiError, PipelineClient, ProducerUnreachableError } from './pipeline-client';
+import {
+  FlagError,
+  parseDurationFlag,
+  parseOperationFlag,
+  progressLine,
+} from './op-syntax';
+import {
+  ApiError,
+  PipelineClient,
+  ProducerUnreachableError,
+} from './pipeline-client';
 
 const USAGE = `Usage: pipeline <command> [options]
 
@@ -40,19 +55,34 @@ const USAGE = `Usage: pipeline <command> [options]
 const IMAGE_FILE = /\.(jpe?g|png|webp|gif|tiff?|avif|heic|heif)$/i;
 const POLL_MS = 500;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const isFinished = (job: JobView) => job.status === 'succeeded' || job.status === 'failed';
+const isFinished = (job: JobView) =>
+  job.status === 'succeeded' || job.status === 'failed';
 
-/** Exit codes: 0 all went well, 1 a job failed, 2 the command or the producer is at fault. */
+/**
+ * Exit codes: 0 all went well, 1 a job failed, 2 the command or the producer is
+ * at fault.
+ */
 class UsageError extends Error {}
 
-/** Writes a progress line in place on a terminal; elsewhere only the final state, once. */
+/**
+ * Writes a progress line in place on a terminal; elsewhere only the final
+ * state, once.
+ */
 function progress(label: string, done: number, total: number): void {
-  if (process.stderr.isTTY) process.stderr.write(`\r${progressLine(label, done, total)}`);
-  if (done === total) process.stderr.write(process.stderr.isTTY ? '\n' : `${progressLine(label, done, total)}\n`);
+  if (process.stderr.isTTY)
+    process.stderr.write(`\r${progressLine(label, done, total)}`);
+  if (done === total)
+    process.stderr.write(
+      process.stderr.isTTY ? '\n' : `${progressLine(label, done, total)}\n`,
+    );
 }
 
 /** Runs `task` over `items`, `concurrency` at a time, in order of the items. */
-async function eachLimited<T, R>(items: T[], concurrency: number, task: (item: T) => Promise<R>): Promise<R[]> {
+async function eachLimited<T, R>(
+  items: T[],
+  concurrency: number,
+  task: (item: T) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   await Promise.all(
@@ -71,14 +101,23 @@ async function expandInputs(paths: string[]): Promise<string[]> {
   for (const path of paths) {
     const info = await stat(path).catch(() => null);
     if (!info) throw new UsageError(`${path} does not exist`);
-    if (info.isDirectory()) files.push(...(await readdir(path)).filter((name) => IMAGE_FILE.test(name)).sort().map((name) => join(path, name)));
+    if (info.isDirectory())
+      files.push(
+        ...(await readdir(path))
+          .filter((name) => IMAGE_FILE.test(name))
+          .sort()
+          .map((name) => join(path, name)),
+      );
     else files.push(path);
   }
   if (files.length === 0) throw new UsageError('no image files to submit');
   return files;
 }
 
-async function waitForJobs(client: PipelineClient, ids: string[]): Promise<JobView[]> {
+async function waitForJobs(
+  client: PipelineClient,
+  ids: string[],
+): Promise<JobView[]> {
   const finished = new Map<string, JobView>();
   progress('jobs   ', 0, ids.length);
   while (finished.size < ids.length) {
@@ -91,34 +130,63 @@ async function waitForJobs(client: PipelineClient, ids: string[]): Promise<JobVi
   return ids.map((id) => finished.get(id)!);
 }
 
-/** Fetches every output of the succeeded jobs and checks its size against the job's record; saves them under `out` if given. */
-async function verifyOutputs(client: PipelineClient, jobs: JobView[], out: string | undefined): Promise<{ verified: number; mismatched: string[] }> {
+/**
+ * Fetches every output of the succeeded jobs and checks its size against the
+ * job's record; saves them under `out` if given.
+ */
+async function verifyOutputs(
+  client: PipelineClient,
+  jobs: JobView[],
+  out: string | undefined,
+): Promise<{ verified: number; mismatched: string[] }> {
   const dir = out ?? tmpdir();
   if (out) await mkdir(out, { recursive: true });
   let verified = 0;
   const mismatched: string[] = [];
-  for (const job of jobs.filter((candidate) => candidate.status === 'succeeded')) {
+  for (const job of jobs.filter(
+    (candidate) => candidate.status === 'succeeded',
+  )) {
     for (const output of job.outputs) {
       const extension = output.format === 'jpeg' ? 'jpg' : output.format;
-      const file = join(dir, job.outputs.length > 1 ? `${job.id}-${output.name}.${extension}` : `${job.id}.${extension}`);
+      const file = join(
+        dir,
+        job.outputs.length > 1
+          ? `${job.id}-${output.name}.${extension}`
+          : `${job.id}.${extension}`,
+      );
       const bytes = await client.download(job.id, file, output.name);
       if (bytes === output.sizeBytes) verified++;
-      else mismatched.push(`${job.id}/${output.name}: ${bytes} bytes, expected ${output.sizeBytes}`);
+      else
+        mismatched.push(
+          `${job.id}/${output.name}: ${bytes} bytes, expected ${output.sizeBytes}`,
+        );
       if (!out) await rm(file, { force: true });
     }
   }
   return { verified, mismatched };
 }
 
-function summarise(jobs: JobView[], seconds: number, outputs: { verified: number; mismatched: string[] }): void {
+function summarise(
+  jobs: JobView[],
+  seconds: number,
+  outputs: { verified: number; mismatched: string[] },
+): void {
   const succeeded = jobs.filter((job) => job.status === 'succeeded').length;
   const failed = jobs.filter((job) => job.status === 'failed');
   const byWorker = new Map<string, number>();
-  for (const job of jobs) if (job.workerId) byWorker.set(job.workerId, (byWorker.get(job.workerId) ?? 0) + 1);
-  console.log(`succeeded ${succeeded}, failed ${failed.length}, in ${seconds.toFixed(1)} s (${(jobs.length / seconds).toFixed(1)} images/s)`);
-  for (const [worker, count] of [...byWorker.entries()].sort()) console.log(`  ${worker}: ${count} jobs`);
-  console.log(`outputs verified: ${outputs.verified}${outputs.mismatched.length ? `, mismatched: ${outputs.mismatched.join('; ')}` : ''}`);
-  for (const job of failed) console.log(`  failed ${job.id}: ${job.error?.code} ${job.error?.message}`);
+  for (const job of jobs)
+    if (job.workerId)
+      byWorker.set(job.workerId, (byWorker.get(job.workerId) ?? 0) + 1);
+  console.log(
+    `succeeded ${succeeded}, failed ${failed.length}, in ${seconds.toFixed(1)} s (${(jobs.length / seconds).toFixed(1)} images/s)`,
+  );
+  for (const [worker, count] of [...byWorker.entries()].sort())
+    console.log(`  ${worker}: ${count} jobs`);
+  console.log(
+    `outputs verified: ${outputs.verified}${outputs.mismatched.length ? `, mismatched: ${outputs.mismatched.join('; ')}` : ''}`,
+  );
+  for (const job of failed)
+    console.log(`  failed ${job.id}: ${job.error?.code} ${job.error?.message}`);
 }
 
 function reportRejected(rejected: string[], code: number): number {
@@ -128,44 +196,70 @@ function reportRejected(rejected: string[], code: number): number {
 
 type Flags = Record<string, string | boolean | string[] | undefined>;
 
-async function submit(client: PipelineClient, positionals: string[], options: Flags): Promise<number> {
+async function submit(
+  client: PipelineClient,
+  positionals: string[],
+  options: Flags,
+): Promise<number> {
   const files = await expandInputs(positionals);
-  const operations = ((options.op as string[] | undefined) ?? []).map(parseOperationFlag);
+  const operations = ((options.op as string[] | undefined) ?? []).map(
+    parseOperationFlag,
+  );
   const output = {
     ...(options.format ? { format: options.format } : {}),
     ...(options.quality ? { quality: Number(options.quality) } : {}),
   };
-  const fields = { operations: options.preset ? undefined : operations, output: Object.keys(output).length ? output : undefined, preset: options.preset as string | undefined };
+  const fields = {
+    operations: options.preset ? undefined : operations,
+    output: Object.keys(output).length ? output : undefined,
+    preset: options.preset as string | undefined,
+  };
   const started = performance.now();
   let uploaded = 0;
   progress('upload ', 0, files.length);
-  // A file the producer refuses (not an image, too large) is reported, and the others go on.
+  // A file the producer refuses (not an image, too large) is reported, and the
+  // others go on.
   const rejected: string[] = [];
-  const submitted = await eachLimited(files, Number(options.concurrency ?? 4), async (file) => {
-    try {
-      return await client.submitFile(file, fields);
-    } catch (error) {
-      if (!(error instanceof ApiError) || error.status >= 500) throw error;
-      rejected.push(`${file}: ${error.message}`);
-      return null;
-    } finally {
-      progress('upload ', ++uploaded, files.length);
-    }
-  });
+  const submitted = await eachLimited(
+    files,
+    Number(options.concurrency ?? 4),
+    async (file) => {
+      try {
+        return await client.submitFile(file, fields);
+      } catch (error) {
+        if (!(error instanceof ApiError) || error.status >= 500) throw error;
+        rejected.push(`${file}: ${error.message}`);
+        return null;
+      } finally {
+        progress('upload ', ++uploaded, files.length);
+      }
+    },
+  );
   const ids = submitted.filter((id): id is string => id !== null);
   if (options['no-wait']) {
     for (const id of ids) console.log(id);
   } else {
     const jobs = await waitForJobs(client, ids);
     const seconds = (performance.now() - started) / 1000;
-    const outputs = await verifyOutputs(client, jobs, options.out as string | undefined);
+    const outputs = await verifyOutputs(
+      client,
+      jobs,
+      options.out as string | undefined,
+    );
     summarise(jobs, seconds, outputs);
-    if (jobs.some((job) => job.status === 'failed') || outputs.mismatched.length > 0) return reportRejected(rejected, 1);
+    if (
+      jobs.some((job) => job.status === 'failed') ||
+      outputs.mismatched.length > 0
+    )
+      return reportRejected(rejected, 1);
   }
   return reportRejected(rejected, 0);
 }
 
-function formatStats(stats: Awaited<ReturnType<PipelineClient['stats']>>, baseUrl: string): string {
+function formatStats(
+  stats: Awaited<ReturnType<PipelineClient['stats']>>,
+  baseUrl: string,
+): string {
   const lines = [
     `pipeline at ${baseUrl} — ${new Date().toLocaleTimeString()}`,
     '',
@@ -184,7 +278,10 @@ function formatStats(stats: Awaited<ReturnType<PipelineClient['stats']>>, baseUr
   return lines.join('\n');
 }
 
-async function monitor(client: PipelineClient, baseUrl: string): Promise<number> {
+async function monitor(
+  client: PipelineClient,
+  baseUrl: string,
+): Promise<number> {
   let running = true;
   const stop = () => (running = false);
   process.once('SIGINT', stop);
@@ -194,8 +291,11 @@ async function monitor(client: PipelineClient, baseUrl: string): Promise<number>
       (stats) => formatStats(stats, baseUrl),
       (error: Error) => `pipeline at ${baseUrl}: ${error.message}`,
     );
-    process.stdout.write(process.stdout.isTTY ? `\x1b[2J\x1b[H${screen}\n` : `${screen}\n\n`);
-    for (let waited = 0; running && waited < 2000; waited += 100) await sleep(100);
+    process.stdout.write(
+      process.stdout.isTTY ? `\x1b[2J\x1b[H${screen}\n` : `${screen}\n\n`,
+    );
+    for (let waited = 0; running && waited < 2000; waited += 100)
+      await sleep(100);
   }
   return 0;
 }
@@ -206,43 +306,85 @@ function formatAuditEntry(entry: AuditEntryView): string {
 
 function formatKey(key: ApiKeyView): string {
   const expiry = key.expiresAt ? `, expires ${key.expiresAt}` : '';
-  const state = key.revokedAt ? `revoked ${key.revokedAt}` : `last used ${key.lastUsedAt ?? 'never'}${expiry}`;
+  const state = key.revokedAt
+    ? `revoked ${key.revokedAt}`
+    : `last used ${key.lastUsedAt ?? 'never'}${expiry}`;
   return `${key.id}  ${key.name.padEnd(32)} ${key.scopes.join(',').padEnd(20)} ${(key.prefix ?? 'ADMIN_API_KEY').padEnd(22)} ${state}`;
 }
 
-/** `--expires-in D` or `--expires-at ISO` as the API's expiresAt; neither: the key does not expire. */
+/**
+ * `--expires-in D` or `--expires-at ISO` as the API's expiresAt; neither: the
+ * key does not expire.
+ */
 function expiryFlags(options: Flags): { expiresAt?: string } {
-  if (options['expires-in'] && options['expires-at']) throw new UsageError('give --expires-in or --expires-at, not both');
-  if (options['expires-in']) return { expiresAt: new Date(Date.now() + parseDurationFlag('expires-in', options['expires-in'] as string) * 1000).toISOString() };
-  return options['expires-at'] ? { expiresAt: options['expires-at'] as string } : {};
+  if (options['expires-in'] && options['expires-at'])
+    throw new UsageError('give --expires-in or --expires-at, not both');
+  if (options['expires-in'])
+    return {
+      expiresAt: new Date(
+        Date.now() +
+          parseDurationFlag('expires-in', options['expires-in'] as string) *
+            1000,
+      ).toISOString(),
+    };
+  return options['expires-at']
+    ? { expiresAt: options['expires-at'] as string }
+    : {};
 }
 
-async function keys(client: PipelineClient, rest: string[], options: Flags): Promise<number> {
+async function keys(
+  client: PipelineClient,
+  rest: string[],
+  options: Flags,
+): Promise<number> {
   const [action, ...args] = rest;
   switch (action) {
     case 'create': {
       const scopes = (options.scope as string[] | undefined) ?? [];
-      if (!options.name || scopes.length === 0 || args.length > 0) throw new UsageError('keys create takes --name and at least one --scope (jobs:write, jobs:read, admin)');
+      if (!options.name || scopes.length === 0 || args.length > 0)
+        throw new UsageError(
+          'keys create takes --name and at least one --scope (jobs:write, jobs:read, admin)',
+        );
       const created = await client.createKey({
         name: options.name as string,
         scopes: scopes as Scope[],
-        ...(options['requests-per-window'] ? { requestsPerWindow: Number(options['requests-per-window']) } : {}),
-        ...(options['jobs-in-flight'] ? { jobsInFlight: Number(options['jobs-in-flight']) } : {}),
-        ...(options['stored-bytes'] ? { storedBytes: Number(options['stored-bytes']) } : {}),
-        ...(options['jobs-per-day'] ? { jobsPerDay: Number(options['jobs-per-day']) } : {}),
+        ...(options['requests-per-window']
+          ? { requestsPerWindow: Number(options['requests-per-window']) }
+          : {}),
+        ...(options['jobs-in-flight']
+          ? { jobsInFlight: Number(options['jobs-in-flight']) }
+          : {}),
+        ...(options['stored-bytes']
+          ? { storedBytes: Number(options['stored-bytes']) }
+          : {}),
+        ...(options['jobs-per-day']
+          ? { jobsPerDay: Number(options['jobs-per-day']) }
+          : {}),
         ...expiryFlags(options),
       });
-      console.error('The key is shown this once: keep it now (only its digest is stored).');
+      console.error(
+        'The key is shown this once: keep it now (only its digest is stored).',
+      );
       console.log(JSON.stringify(created, null, 2));
       return 0;
     }
     case 'rotate': {
-      if (args.length !== 1) throw new UsageError('keys rotate takes one key id');
+      if (args.length !== 1)
+        throw new UsageError('keys rotate takes one key id');
       const rotated = await client.rotateKey(args[0], {
-        ...(options.overlap ? { overlapSeconds: parseDurationFlag('overlap', options.overlap as string) } : {}),
+        ...(options.overlap
+          ? {
+              overlapSeconds: parseDurationFlag(
+                'overlap',
+                options.overlap as string,
+              ),
+            }
+          : {}),
         ...expiryFlags(options),
       });
-      console.error(`The new key is shown this once: keep it now. The old one works until ${rotated.previousSecretExpiresAt}.`);
+      console.error(
+        `The new key is shown this once: keep it now. The old one works until ${rotated.previousSecretExpiresAt}.`,
+      );
       console.log(JSON.stringify(rotated, null, 2));
       return 0;
     }
@@ -250,7 +392,8 @@ async function keys(client: PipelineClient, rest: string[], options: Flags): Pro
       for (const key of await client.keys()) console.log(formatKey(key));
       return 0;
     case 'revoke': {
-      if (args.length !== 1) throw new UsageError('keys revoke takes one key id');
+      if (args.length !== 1)
+        throw new UsageError('keys revoke takes one key id');
       const revoked = await client.revokeKey(args[0]);
       console.log(`revoked ${revoked.id} (${revoked.name})`);
       return 0;
@@ -294,26 +437,53 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return values.help ? 0 : 2;
   }
-  const baseUrl = values.url ?? process.env.PIPELINE_URL ?? 'http://localhost:3000';
-  const client = new PipelineClient(baseUrl, values['api-key'] ?? process.env.PIPELINE_API_KEY);
+  const baseUrl =
+    values.url ?? process.env.PIPELINE_URL ?? 'http://localhost:3000';
+  const client = new PipelineClient(
+    baseUrl,
+    values['api-key'] ?? process.env.PIPELINE_API_KEY,
+  );
   switch (command) {
     case 'submit':
       return submit(client, rest, values);
     case 'status':
       if (rest.length !== 1) throw new UsageError('status takes one job id');
-      console.log(JSON.stringify({ ...(await client.job(rest[0])), events: await client.events(rest[0]) }, null, 2));
+      console.log(
+        JSON.stringify(
+          {
+            ...(await client.job(rest[0])),
+            events: await client.events(rest[0]),
+          },
+          null,
+          2,
+        ),
+      );
       return 0;
     case 'wait': {
-      if (rest.length === 0) throw new UsageError('wait takes one or more job ids');
+      if (rest.length === 0)
+        throw new UsageError('wait takes one or more job ids');
       const jobs = await waitForJobs(client, rest);
-      for (const job of jobs) console.log(`${job.id} ${job.status}${job.error ? ` ${job.error.code}: ${job.error.message}` : ''}`);
+      for (const job of jobs)
+        console.log(
+          `${job.id} ${job.status}${job.error ? ` ${job.error.code}: ${job.error.message}` : ''}`,
+        );
       return jobs.some((job) => job.status === 'failed') ? 1 : 0;
     }
     case 'download': {
-      if (rest.length < 1 || rest.length > 2) throw new UsageError('download takes a job id and, optionally, a folder');
+      if (rest.length < 1 || rest.length > 2)
+        throw new UsageError(
+          'download takes a job id and, optionally, a folder',
+        );
       const job = await client.job(rest[0]);
-      if (job.status !== 'succeeded') throw new UsageError(`job ${job.id} is ${job.status}; nothing to download`);
-      const { verified, mismatched } = await verifyOutputs(client, [job], rest[1] ?? '.');
+      if (job.status !== 'succeeded')
+        throw new UsageError(
+          `job ${job.id} is ${job.status}; nothing to download`,
+        );
+      const { verified, mismatched } = await verifyOutputs(
+        client,
+        [job],
+        rest[1] ?? '.',
+      );
       console.log(`saved ${verified} output(s) to ${rest[1] ?? '.'}`);
       return mismatched.length > 0 ? 1 : 0;
     }
@@ -324,21 +494,31 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'retry-failed': {
-      if (rest.length > 0) throw new UsageError('retry-failed takes no arguments, only --code and --limit');
+      if (rest.length > 0)
+        throw new UsageError(
+          'retry-failed takes no arguments, only --code and --limit',
+        );
       const report = await client.retryFailed({
         ...(values.code ? { code: values.code as JobErrorCode } : {}),
         ...(values.limit ? { limit: Number(values.limit) } : {}),
       });
-      for (const job of report.retried) console.log(`${job.id} queued again as attempt ${job.attempt}`);
-      for (const job of report.skipped) console.error(`${job.id} skipped: ${job.reason}`);
-      console.error(`retried ${report.retried.length}, skipped ${report.skipped.length}`);
-      if (report.stoppedBecause) throw new UsageError(`stopped early: ${report.stoppedBecause}`);
+      for (const job of report.retried)
+        console.log(`${job.id} queued again as attempt ${job.attempt}`);
+      for (const job of report.skipped)
+        console.error(`${job.id} skipped: ${job.reason}`);
+      console.error(
+        `retried ${report.retried.length}, skipped ${report.skipped.length}`,
+      );
+      if (report.stoppedBecause)
+        throw new UsageError(`stopped early: ${report.stoppedBecause}`);
       return 0;
     }
     case 'cancel': {
       if (rest.length !== 1) throw new UsageError('cancel takes one job id');
       const job = await client.cancel(rest[0]);
-      console.log(`${job.id} ${job.status}${job.error ? ` ${job.error.code}: ${job.error.message}` : ''}`);
+      console.log(
+        `${job.id} ${job.status}${job.error ? ` ${job.error.code}: ${job.error.message}` : ''}`,
+      );
       return 0;
     }
     case 'monitor':
@@ -346,8 +526,14 @@ async function main(argv: string[]): Promise<number> {
     case 'keys':
       return keys(client, rest, values);
     case 'audit': {
-      if (rest.length > 0) throw new UsageError('audit takes no arguments, only --action and --limit');
-      const entries = await client.audit({ action: values.action, limit: values.limit });
+      if (rest.length > 0)
+        throw new UsageError(
+          'audit takes no arguments, only --action and --limit',
+        );
+      const entries = await client.audit({
+        action: values.action,
+        limit: values.limit,
+      });
       for (const entry of entries) console.log(formatAuditEntry(entry));
       return 0;
     }
@@ -365,7 +551,9 @@ main(process.argv.slice(2)).then(
       error instanceof ApiError ||
       error instanceof FlagError ||
       String((error as { code?: string }).code).startsWith('ERR_PARSE_ARGS');
-    console.error(`pipeline: ${known ? (error as Error).message : ((error as Error).stack ?? String(error))}`);
+    console.error(
+      `pipeline: ${known ? (error as Error).message : ((error as Error).stack ?? String(error))}`,
+    );
     process.exit(2);
   },
 );

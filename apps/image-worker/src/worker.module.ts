@@ -1,9 +1,22 @@
 import { DynamicModule, Module, OnApplicationShutdown } from '@nestjs/common';
-import { parseAddressAllowlist, parseSourcePorts, UrlFetcher } from '@pipeline/fetching';
-import { consumersCheck, HealthModule, rabbitmqCheck, storageChecks } from '@pipeline/health';
+import {
+  parseAddressAllowlist,
+  parseSourcePorts,
+  UrlFetcher,
+} from '@pipeline/fetching';
+import {
+  consumersCheck,
+  HealthModule,
+  rabbitmqCheck,
+  storageChecks,
+} from '@pipeline/health';
 import { MetricsModule, WorkerMetrics } from '@pipeline/metrics';
 import { Registry } from 'prom-client';
-import { AmqpConnection, AmqpTransport, MessagingModule } from '@pipeline/messaging';
+import {
+  AmqpConnection,
+  AmqpTransport,
+  MessagingModule,
+} from '@pipeline/messaging';
 import { WorkerConfig, storageOptionsOf } from '@pipeline/platform';
 import { BlobStorage, StorageModule } from '@pipeline/storage';
 import { HeartbeatService } from './heartbeat.service';
@@ -14,7 +27,10 @@ import { WorkerActivity } from './worker-activity';
 export class WorkerModule implements OnApplicationShutdown {
   constructor(private readonly fetcher: UrlFetcher) {}
 
-  /** After the consumers drained: closes the pooled connections of URL downloads. */
+  /**
+   * After the consumers drained: closes the pooled connections of URL
+   * downloads.
+   */
   async onApplicationShutdown(): Promise<void> {
     await this.fetcher.close();
   }
@@ -33,13 +49,27 @@ export class WorkerModule implements OnApplicationShutdown {
           retryDelaysMs: config.RETRY_DELAYS_MS.split(',').map(Number),
           connectionName: `${config.AMQP_PREFIX} image-worker ${config.WORKER_ID}`,
           publishTimeoutMs: config.PUBLISH_TIMEOUT_MS,
-          consume: { queue: (topology) => topology.jobsQueue, prefetch: config.WORKER_PREFETCH, retryDelayMs: 1000, maxTries: config.MAX_TRIES, shutdownGraceMs: config.SHUTDOWN_GRACE_MS },
+          consume: {
+            queue: (topology) => topology.jobsQueue,
+            prefetch: config.WORKER_PREFETCH,
+            retryDelayMs: 1000,
+            maxTries: config.MAX_TRIES,
+            shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
+          },
         }),
         StorageModule.forRoot(storageOptionsOf(config)),
         MetricsModule.forRoot('image-worker'),
         HealthModule.forChecks({
           inject: [AmqpConnection, AmqpTransport, BlobStorage],
-          useFactory: (amqp: AmqpConnection, transport: AmqpTransport, storage: BlobStorage) => [rabbitmqCheck(amqp), consumersCheck(transport), ...storageChecks(storage)],
+          useFactory: (
+            amqp: AmqpConnection,
+            transport: AmqpTransport,
+            storage: BlobStorage,
+          ) => [
+            rabbitmqCheck(amqp),
+            consumersCheck(transport),
+            ...storageChecks(storage),
+          ],
         }),
       ],
       controllers: [ImageJobHandler],
@@ -50,7 +80,13 @@ export class WorkerModule implements OnApplicationShutdown {
         {
           provide: WorkerMetrics,
           inject: [Registry, WorkerActivity],
-          useFactory: (registry: Registry, activity: WorkerActivity) => new WorkerMetrics(registry, config.WORKER_CONCURRENCY, () => activity.inFlight, () => activity.processing),
+          useFactory: (registry: Registry, activity: WorkerActivity) =>
+            new WorkerMetrics(
+              registry,
+              config.WORKER_CONCURRENCY,
+              () => activity.inFlight,
+              () => activity.processing,
+            ),
         },
         {
           provide: UrlFetcher,

@@ -1,11 +1,16 @@
 import 'reflect-metadata';
-import { applyBrokerUsers, brokerUsers, RabbitManagementApi } from '@pipeline/messaging';
+import {
+  applyBrokerUsers,
+  brokerUsers,
+  RabbitManagementApi,
+} from '@pipeline/messaging';
 import { BrokerUsersConfig, loadConfig, run } from '@pipeline/platform';
 
 /**
- * Creates (or updates) the broker users producer, worker and writer, each with only the
- * permissions it needs, then exits; run with the broker administrator's credentials before the
- * apps start (docker compose and the Helm chart do).
+ * Creates (or updates) the broker users producer, worker and writer, each with
+ * only the permissions it needs, then exits; run with the broker
+ * administrator's credentials before the apps start (docker compose and the
+ * Helm chart do).
  */
 run(async () => {
   const config = loadConfig(BrokerUsersConfig);
@@ -14,6 +19,12 @@ run(async () => {
     worker: config.RABBITMQ_WORKER_PASSWORD,
     writer: config.RABBITMQ_WRITER_PASSWORD,
   });
-  await applyBrokerUsers(new RabbitManagementApi(config.RABBITMQ_MANAGEMENT_URL), config.RABBITMQ_VHOST, users);
-  console.log(`Broker users ${users.map((user) => user.name).join(', ')} set in vhost ${config.RABBITMQ_VHOST} for prefix ${config.AMQP_PREFIX}`);
+  await applyBrokerUsers(
+    new RabbitManagementApi(config.RABBITMQ_MANAGEMENT_URL),
+    config.RABBITMQ_VHOST,
+    users,
+  );
+  console.log(
+    `Broker users ${users.map((user) => user.name).join(', ')} set in vhost ${config.RABBITMQ_VHOST} for prefix ${config.AMQP_PREFIX}`,
+  );
 });

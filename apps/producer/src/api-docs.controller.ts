@@ -1,17 +1,31 @@
-import { Controller, Get, Header, NotFoundException, Param, Res } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Header,
+  NotFoundException,
+  Param,
+  Res,
+} from '@nestjs/common';
 import { FastifyReply } from 'fastify';
 import { buildOpenApiDocument } from '@pipeline/contracts';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
-/** Swagger UI's own files, served from the package, so the docs page works without internet access. */
+/**
+ * Swagger UI's own files, served from the package, so the docs page works
+ * without internet access.
+ */
 const UI_FILES: Record<string, string> = {
   'swagger-ui.css': 'text/css; charset=utf-8',
   'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
 };
 
-/** Inline scripts are forbidden by the Content-Security-Policy, so the page starts Swagger UI from a file. */
-const INIT_SCRIPT = "SwaggerUIBundle({ url: '/docs-json', dom_id: '#swagger-ui', persistAuthorization: false });\n";
+/**
+ * Inline scripts are forbidden by the Content-Security-Policy, so the page
+ * starts Swagger UI from a file.
+ */
+const INIT_SCRIPT =
+  "SwaggerUIBundle({ url: '/docs-json', dom_id: '#swagger-ui', persistAuthorization: false });\n";
 
 const SWAGGER_UI_DIR = dirname(require.resolve('swagger-ui-dist/package.json'));
 
@@ -25,7 +39,10 @@ const PAGE = `<!doctype html>
 </html>
 `;
 
-/** The API's OpenAPI 3.1 description (generated from the DTOs) as JSON, and a Swagger UI page over it. */
+/**
+ * The API's OpenAPI 3.1 description (generated from the DTOs) as JSON, and a
+ * Swagger UI page over it.
+ */
 @Controller()
 export class ApiDocsController {
   private readonly document = buildOpenApiDocument();
@@ -49,12 +66,21 @@ export class ApiDocsController {
   }
 
   @Get('docs/:file')
-  asset(@Param('file') file: string, @Res({ passthrough: true }) reply: FastifyReply): Buffer {
-    if (!Object.hasOwn(UI_FILES, file)) throw new NotFoundException(`no such file: ${file}`);
+  asset(
+    @Param('file') file: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Buffer {
+    if (!Object.hasOwn(UI_FILES, file))
+      throw new NotFoundException(`no such file: ${file}`);
     reply.header('Content-Type', UI_FILES[file]);
-    // Read once: the bundle is over a megabyte, too much to read synchronously on every request.
+    // Read once: the bundle is over a megabyte, too much to read synchronously
+    // on every request.
     let content = this.assets.get(file);
-    if (!content) this.assets.set(file, (content = readFileSync(join(SWAGGER_UI_DIR, file))));
+    if (!content)
+      this.assets.set(
+        file,
+        (content = readFileSync(join(SWAGGER_UI_DIR, file))),
+      );
     return content;
   }
 }

@@ -1,7 +1,10 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { DASHBOARD_HTML, DASHBOARD_JS } from './dashboard.page';
 
-/** The operators' dashboard at `/`: a page and its script, both public (the data behind them needs an admin key). */
+/**
+ * The operators' dashboard at `/`: a page and its script, both public (the data
+ * behind them needs an admin key).
+ */
 @Controller()
 export class DashboardController {
   @Get()

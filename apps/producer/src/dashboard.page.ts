@@ -1,10 +1,11 @@
 /**
- * The operators' dashboard, one self-contained page: it polls `/v1/stats` and the latest
- * failures every two seconds, draws the throughput of the last minutes, lists the workers with
- * their heartbeats, retries a failed job (or all of them) with a button, and shows the latest operator actions
- * from the audit log. Plain HTML and JS, so it needs no
- * build step; everything it shows comes from the public API, called with an admin key that the
- * operator types in and the tab keeps in sessionStorage (never in a URL). The script is a file
+ * The operators' dashboard, one self-contained page: it polls `/v1/stats` and
+ * the latest failures every two seconds, draws the throughput of the last
+ * minutes, lists the workers with their heartbeats, retries a failed job (or
+ * all of them) with a button, and shows the latest operator actions from the
+ * audit log. Plain HTML and JS, so it needs no build step; everything it shows
+ * comes from the public API, called with an admin key that the operator types
+ * in and the tab keeps in sessionStorage (never in a URL). The script is a file
  * of its own so that the Content-Security-Policy can forbid inline scripts.
  */
 export const DASHBOARD_HTML = `<!doctype html>

@@ -1,4 +1,12 @@
-import { Controller, Delete, Get, HttpCode, Post, Query, UseGuards } from '@nestjs/common';
+import {
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Post,
+  Query,
+  UseGuards,
+} from '@nestjs/common';
 import { ApiKeyGuard, RequireScopes } from '@pipeline/auth';
 import { Actor } from '@pipeline/contracts';
 import { DeadLetterReport } from '@pipeline/messaging';
@@ -12,7 +20,10 @@ class DrainQuery {
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(10_000) limit = 1000;
 }
 
-/** The dead-letter queues: parked job messages (poison, or out of tries) and events the database refused. */
+/**
+ * The dead-letter queues: parked job messages (poison, or out of tries) and
+ * events the database refused.
+ */
 @Controller('v1/dead-letters')
 @UseGuards(ApiKeyGuard)
 @RequireScopes('admin')
@@ -26,23 +37,35 @@ export class DeadLettersController {
 
   @Post('jobs/replay')
   @HttpCode(200)
-  replayJobs(@Query() query: DrainQuery, @CurrentActor() actor: Actor): Promise<DeadLetterReport> {
+  replayJobs(
+    @Query() query: DrainQuery,
+    @CurrentActor() actor: Actor,
+  ): Promise<DeadLetterReport> {
     return this.operations.replayDeadJobs(query.limit, actor);
   }
 
   @Delete('jobs')
-  purgeJobs(@Query() query: DrainQuery, @CurrentActor() actor: Actor): Promise<DeadLetterReport> {
+  purgeJobs(
+    @Query() query: DrainQuery,
+    @CurrentActor() actor: Actor,
+  ): Promise<DeadLetterReport> {
     return this.operations.purgeDeadJobs(query.limit, actor);
   }
 
   @Post('events/replay')
   @HttpCode(200)
-  replayEvents(@Query() query: DrainQuery, @CurrentActor() actor: Actor): Promise<DeadLetterReport> {
+  replayEvents(
+    @Query() query: DrainQuery,
+    @CurrentActor() actor: Actor,
+  ): Promise<DeadLetterReport> {
     return this.operations.replayDeadEvents(query.limit, actor);
   }
 
   @Delete('events')
-  purgeEvents(@Query() query: DrainQuery, @CurrentActor() actor: Actor): Promise<DeadLetterReport> {
+  purgeEvents(
+    @Query() query: DrainQuery,
+    @CurrentActor() actor: Actor,
+  ): Promise<DeadLetterReport> {
     return this.operations.purgeDeadEvents(query.limit, actor);
   }
 }

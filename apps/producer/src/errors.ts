@@ -12,10 +12,15 @@ export class PayloadTooLargeError extends Error {
   }
 }
 
-/** A dependency (the database) failed while taking a job; the job was not accepted. */
+/**
+ * A dependency (the database) failed while taking a job; the job was not
+ * accepted.
+ */
 export class DependencyUnavailableError extends Error {
   constructor(dependency: string, cause: unknown) {
-    super(`${dependency} is unavailable (${(cause as Error)?.message ?? cause})`);
+    super(
+      `${dependency} is unavailable (${(cause as Error)?.message ?? cause})`,
+    );
     this.name = 'DependencyUnavailableError';
   }
 }
@@ -28,13 +33,18 @@ export class IdempotencyConflictError extends Error {
   }
 }
 
-/** The job's outputs were removed by the retention sweep: answered 410 Gone, with when. */
+/**
+ * The job's outputs were removed by the retention sweep: answered 410 Gone,
+ * with when.
+ */
 export class OutputsExpiredError extends Error {
   constructor(
     readonly jobId: string,
     readonly expiredAt: string,
   ) {
-    super(`the outputs of job ${jobId} expired at ${expiredAt} (kept for RETENTION_OUTPUTS_S after the job finished) and were removed; submit the job again to get them`);
+    super(
+      `the outputs of job ${jobId} expired at ${expiredAt} (kept for RETENTION_OUTPUTS_S after the job finished) and were removed; submit the job again to get them`,
+    );
     this.name = 'OutputsExpiredError';
   }
 }

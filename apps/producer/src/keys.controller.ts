@@ -1,9 +1,35 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post, UseGuards } from '@nestjs/common';
-import { ApiKeyGuard, ApiKeysService, Caller, CurrentCaller, RequireScopes } from '@pipeline/auth';
-import { Actor, ApiKeySelfView, ApiKeyView, CreateApiKeyRequest, CreatedApiKey, RotateApiKeyRequest } from '@pipeline/contracts';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  ParseUUIDPipe,
+  Post,
+  UseGuards,
+} from '@nestjs/common';
+import {
+  ApiKeyGuard,
+  ApiKeysService,
+  Caller,
+  CurrentCaller,
+  RequireScopes,
+} from '@pipeline/auth';
+import {
+  Actor,
+  ApiKeySelfView,
+  ApiKeyView,
+  CreateApiKeyRequest,
+  CreatedApiKey,
+  RotateApiKeyRequest,
+} from '@pipeline/contracts';
 import { CurrentActor } from './request-context';
 
-/** API keys, for admins: create and rotate (the key is shown once), list (never the key), revoke; and any key's own description. */
+/**
+ * API keys, for admins: create and rotate (the key is shown once), list (never
+ * the key), revoke; and any key's own description.
+ */
 @Controller('v1/keys')
 @UseGuards(ApiKeyGuard)
 @RequireScopes('admin')
@@ -11,11 +37,17 @@ export class KeysController {
   constructor(private readonly keys: ApiKeysService) {}
 
   @Post()
-  create(@Body() request: CreateApiKeyRequest, @CurrentActor() actor: Actor): Promise<CreatedApiKey> {
+  create(
+    @Body() request: CreateApiKeyRequest,
+    @CurrentActor() actor: Actor,
+  ): Promise<CreatedApiKey> {
     return this.keys.create(request, actor);
   }
 
-  /** The calling key itself, with its limits and what it uses of them: any key may ask. */
+  /**
+   * The calling key itself, with its limits and what it uses of them: any key
+   * may ask.
+   */
   @Get('me')
   @RequireScopes('jobs:write', 'jobs:read')
   me(@CurrentCaller() caller: Caller): Promise<ApiKeySelfView> {
@@ -30,13 +62,20 @@ export class KeysController {
   /** The key keeps its id, scopes, limits and jobs; only its secret changes. */
   @Post(':id/rotate')
   @HttpCode(200)
-  rotate(@Param('id', new ParseUUIDPipe()) id: string, @Body() request: RotateApiKeyRequest, @CurrentActor() actor: Actor): Promise<CreatedApiKey> {
+  rotate(
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Body() request: RotateApiKeyRequest,
+    @CurrentActor() actor: Actor,
+  ): Promise<CreatedApiKey> {
     return this.keys.rotate(id, request, actor);
   }
 
   /** Takes effect on the next request, on every producer. */
   @Delete(':id')
-  revoke(@Param('id', new ParseUUIDPipe()) id: string, @CurrentActor() actor: Actor): Promise<ApiKeyView> {
+  revoke(
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @CurrentActor() actor: Actor,
+  ): Promise<ApiKeyView> {
     return this.keys.revoke(id, actor);
   }
 }

@@ -13,6 +13,9 @@ export class PresetsController {
 
   @Get()
   list(): Array<{ name: string } & JobSpec> {
-    return Object.entries(this.presets).map(([name, spec]) => ({ name, ...spec }));
+    return Object.entries(this.presets).map(([name, spec]) => ({
+      name,
+      ...spec,
+    }));
   }
 }

@@ -4,13 +4,19 @@ import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { migrate } from '@pipeline/database';
 import { ReadinessService } from '@pipeline/health';
 import { MetricsServer, ProducerMetrics } from '@pipeline/metrics';
-import { enterRequestContext, ProducerConfig, startApp } from '@pipeline/platform';
+import {
+  enterRequestContext,
+  ProducerConfig,
+  startApp,
+} from '@pipeline/platform';
 import { ApiExceptionFilter } from './api-exception.filter';
 import { ProducerModule } from './producer.module';
 import { correlationIdOf } from './request-context';
 
 /** The producer, configured and listening: used by `main` and by the tests. */
-export async function startProducer(config: ProducerConfig): Promise<NestFastifyApplication> {
+export async function startProducer(
+  config: ProducerConfig,
+): Promise<NestFastifyApplication> {
   await migrate({ connectionString: config.DATABASE_URL });
   return startApp({
     name: 'producer',
@@ -18,16 +24,47 @@ export async function startProducer(config: ProducerConfig): Promise<NestFastify
     module: ProducerModule.forRoot(config),
     configure: async (app) => {
       await app.register(multipart, {
-        limits: { fileSize: config.MAX_UPLOAD_BYTES, files: 1, fields: 8, fieldSize: 1024 * 1024, parts: 10 },
+        limits: {
+          fileSize: config.MAX_UPLOAD_BYTES,
+          files: 1,
+          fields: 8,
+          fieldSize: 1024 * 1024,
+          parts: 10,
+        },
       });
-      app.useGlobalPipes(new ValidationPipe({ transform: true, whitelist: true, forbidNonWhitelisted: true }));
+      app.useGlobalPipes(
+        new ValidationPipe({
+          transform: true,
+          whitelist: true,
+          forbidNonWhitelisted: true,
+        }),
+      );
       app.useGlobalFilters(new ApiExceptionFilter());
-      // Closed unless configured: browsers then refuse other sites' pages the answers.
+      // Closed unless configured: browsers then refuse other sites' pages the
+      // answers.
       const origins = config.CORS_ORIGINS.split(',').filter(Boolean);
       if (origins.length > 0) {
-        app.enableCors({ origin: origins, allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id'], exposedHeaders: ['Location', 'Retry-After', 'X-Request-Id', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'], maxAge: 600 });
+        app.enableCors({
+          origin: origins,
+          allowedHeaders: [
+            'Authorization',
+            'Content-Type',
+            'Idempotency-Key',
+            'X-Request-Id',
+          ],
+          exposedHeaders: [
+            'Location',
+            'Retry-After',
+            'X-Request-Id',
+            'RateLimit-Limit',
+            'RateLimit-Remaining',
+            'RateLimit-Reset',
+          ],
+          maxAge: 600,
+        });
       }
-      // Readiness in detail (which dependency is down) on the port only the cluster reaches.
+      // Readiness in detail (which dependency is down) on the port only the
+      // cluster reaches.
       const readiness = app.get(ReadinessService);
       app.get(MetricsServer).serve('/health/ready', async () => {
         const { ready, detail } = await readiness.report();
@@ -43,9 +80,13 @@ export async function startProducer(config: ProducerConfig): Promise<NestFastify
           reply.header('x-request-id', request.id);
         })
         .addHook('onResponse', async (request, reply) => {
-          // The route's pattern, not the URL, so that job ids do not become labels.
+          // The route's pattern, not the URL, so that job ids do not become
+          // labels.
           const route = request.routeOptions.url ?? 'unmatched';
-          metrics.httpRequestDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+          metrics.httpRequestDuration.observe(
+            { method: request.method, route, status: String(reply.statusCode) },
+            reply.elapsedTime / 1000,
+          );
         });
     },
   });

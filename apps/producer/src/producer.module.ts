@@ -1,8 +1,22 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ApiKeysService, AuthModule, presentsAdminKey } from '@pipeline/auth';
-import { AuditLogRepository, DatabaseModule, JobsRepository, WorkersRepository } from '@pipeline/database';
-import { HealthModule, postgresCheck, rabbitmqCheck, storageChecks } from '@pipeline/health';
-import { AmqpConnection, MessagingModule, queueDepths } from '@pipeline/messaging';
+import {
+  AuditLogRepository,
+  DatabaseModule,
+  JobsRepository,
+  WorkersRepository,
+} from '@pipeline/database';
+import {
+  HealthModule,
+  postgresCheck,
+  rabbitmqCheck,
+  storageChecks,
+} from '@pipeline/health';
+import {
+  AmqpConnection,
+  MessagingModule,
+  queueDepths,
+} from '@pipeline/messaging';
 import { MetricsModule, ProducerMetrics } from '@pipeline/metrics';
 import { Registry } from 'prom-client';
 import { ProducerConfig, storageOptionsOf } from '@pipeline/platform';
@@ -24,12 +38,22 @@ import { OutputSizeCheck } from './output-size-check';
 import { UploadReader } from './upload-reader';
 
 /** Every controller of the producer: what it serves. */
-export const PRODUCER_CONTROLLERS = [JobsController, KeysController, PresetsController, DeadLettersController, StatsController, AuditController, DashboardController, ApiDocsController];
+export const PRODUCER_CONTROLLERS = [
+  JobsController,
+  KeysController,
+  PresetsController,
+  DeadLettersController,
+  StatsController,
+  AuditController,
+  DashboardController,
+  ApiDocsController,
+];
 
 @Module({})
 export class ProducerModule {
   static forRoot(config: ProducerConfig): DynamicModule {
-    // One module for the API's guard and for readiness, which shows its detail to admin keys only.
+    // One module for the API's guard and for readiness, which shows its detail
+    // to admin keys only.
     const auth = AuthModule.forRoot({
       adminKey: config.ADMIN_API_KEY,
       windowMs: config.RATE_LIMIT_WINDOW_S * 1000,
@@ -41,7 +65,11 @@ export class ProducerModule {
     return {
       module: ProducerModule,
       imports: [
-        DatabaseModule.forRoot({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, applicationName: 'producer' }),
+        DatabaseModule.forRoot({
+          url: config.DATABASE_URL,
+          poolSize: config.DATABASE_POOL_SIZE,
+          applicationName: 'producer',
+        }),
         MessagingModule.forRoot({
           url: config.AMQP_URL,
           prefix: config.AMQP_PREFIX,
@@ -54,31 +82,68 @@ export class ProducerModule {
           publishTimeoutMs: config.PUBLISH_TIMEOUT_MS,
         }),
         StorageModule.forRoot(storageOptionsOf(config)),
-        MetricsModule.forRoot('producer', { port: config.METRICS_PORT, host: config.HOST }),
+        MetricsModule.forRoot('producer', {
+          port: config.METRICS_PORT,
+          host: config.HOST,
+        }),
         auth,
-        // The API port is public: it says ready or not, and which dependency is down only to an
-        // admin key; METRICS_PORT, inside the cluster, says it to everyone (see startProducer).
+        // The API port is public: it says ready or not, and which dependency is
+        // down only to an admin key; METRICS_PORT, inside the cluster, says it
+        // to everyone (see startProducer).
         HealthModule.forChecks({
           inject: [AmqpConnection, Pool, BlobStorage],
-          useFactory: (amqp: AmqpConnection, pool: Pool, storage: BlobStorage) => [rabbitmqCheck(amqp), postgresCheck(pool), ...storageChecks(storage)],
-          detail: { imports: [auth], inject: [ApiKeysService], useFactory: (keys: ApiKeysService) => (request) => presentsAdminKey(keys, request) },
+          useFactory: (
+            amqp: AmqpConnection,
+            pool: Pool,
+            storage: BlobStorage,
+          ) => [
+            rabbitmqCheck(amqp),
+            postgresCheck(pool),
+            ...storageChecks(storage),
+          ],
+          detail: {
+            imports: [auth],
+            inject: [ApiKeysService],
+            useFactory: (keys: ApiKeysService) => (request) =>
+              presentsAdminKey(keys, request),
+          },
         }),
       ],
       controllers: PRODUCER_CONTROLLERS,
       providers: [
         { provide: ProducerConfig, useValue: config },
-        { provide: PRESETS, useValue: config.PRESETS ? parsePresets(config.PRESETS) : DEFAULT_PRESETS },
-        { provide: JobsRepository, inject: [Pool], useFactory: (pool: Pool) => new JobsRepository(pool) },
+        {
+          provide: PRESETS,
+          useValue: config.PRESETS
+            ? parsePresets(config.PRESETS)
+            : DEFAULT_PRESETS,
+        },
+        {
+          provide: JobsRepository,
+          inject: [Pool],
+          useFactory: (pool: Pool) => new JobsRepository(pool),
+        },
         JobSubmissionService,
         JobOperationsService,
         StatsService,
         {
           provide: ProducerMetrics,
           inject: [Registry, AmqpConnection],
-          useFactory: (registry: Registry, connection: AmqpConnection) => new ProducerMetrics(registry, () => queueDepths(connection, connection.topology.queues)),
+          useFactory: (registry: Registry, connection: AmqpConnection) =>
+            new ProducerMetrics(registry, () =>
+              queueDepths(connection, connection.topology.queues),
+            ),
         },
-        { provide: WorkersRepository, inject: [Pool], useFactory: (pool: Pool) => new WorkersRepository(pool) },
-        { provide: AuditLogRepository, inject: [Pool], useFactory: (pool: Pool) => new AuditLogRepository(pool) },
+        {
+          provide: WorkersRepository,
+          inject: [Pool],
+          useFactory: (pool: Pool) => new WorkersRepository(pool),
+        },
+        {
+          provide: AuditLogRepository,
+          inject: [Pool],
+          useFactory: (pool: Pool) => new AuditLogRepository(pool),
+        },
         UploadReader,
         OutputSizeCheck,
       ],

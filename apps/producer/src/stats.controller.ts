@@ -8,7 +8,10 @@ import { PipelineStats, StatsService } from './stats.service';
 export class StatsController {
   constructor(private readonly stats: StatsService) {}
 
-  /** Queue depths, job counts by status, throughput over the last minute, and the workers with their heartbeats. */
+  /**
+   * Queue depths, job counts by status, throughput over the last minute, and
+   * the workers with their heartbeats.
+   */
   @Get()
   snapshot(): Promise<PipelineStats> {
     return this.stats.snapshot();

@@ -1,20 +1,35 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import {
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+} from '@nestjs/common';
 import { ExpiredBatch, RetentionRepository } from '@pipeline/database';
 import { WriterMetrics } from '@pipeline/metrics';
 import { WriterConfig } from '@pipeline/platform';
-import { BlobStorage, removedTotals, retentionCutoffs } from '@pipeline/storage';
+import {
+  BlobStorage,
+  removedTotals,
+  retentionCutoffs,
+} from '@pipeline/storage';
 
-/** Jobs handled per transaction; a pass goes on batch after batch until nothing is left. */
+/**
+ * Jobs handled per transaction; a pass goes on batch after batch until nothing
+ * is left.
+ */
 const EXPIRY_BATCH = 200;
 
 /**
- * Keeps storage from only growing. Every RETENTION_SWEEP_INTERVAL_S one results writer (the one
- * holding the expiry lock) removes the uploaded inputs and the outputs of finished jobs past
- * their retention, marks those jobs (results then answer 410, retries 409), and removes job
- * rows past RETENTION_JOBS_S. Unfinished jobs are never touched.
+ * Keeps storage from only growing. Every RETENTION_SWEEP_INTERVAL_S one results
+ * writer (the one holding the expiry lock) removes the uploaded inputs and the
+ * outputs of finished jobs past their retention, marks those jobs (results then
+ * answer 410, retries 409), and removes job rows past RETENTION_JOBS_S.
+ * Unfinished jobs are never touched.
  */
 @Injectable()
-export class ExpirySweeper implements OnApplicationBootstrap, OnApplicationShutdown {
+export class ExpirySweeper
+  implements OnApplicationBootstrap, OnApplicationShutdown
+{
   private readonly logger = new Logger(ExpirySweeper.name);
   private timer?: NodeJS.Timeout;
   private running?: Promise<unknown>;
@@ -40,7 +55,11 @@ export class ExpirySweeper implements OnApplicationBootstrap, OnApplicationShutd
   private schedule(): void {
     this.timer = setTimeout(() => {
       this.running = this.sweep()
-        .catch((error: Error) => this.logger.warn(`Retention sweep failed, trying again next time: ${error.message}`))
+        .catch((error: Error) =>
+          this.logger.warn(
+            `Retention sweep failed, trying again next time: ${error.message}`,
+          ),
+        )
         .finally(() => {
           if (this.timer) this.schedule();
         });
@@ -49,29 +68,62 @@ export class ExpirySweeper implements OnApplicationBootstrap, OnApplicationShutd
 
   /** One pass; false when another writer holds the expiry lock. */
   sweep(now = new Date()): Promise<boolean> {
-    const cutoffs = retentionCutoffs({ uploadsS: this.config.RETENTION_UPLOADS_S, outputsS: this.config.RETENTION_OUTPUTS_S, jobsS: this.config.RETENTION_JOBS_S }, now);
+    const cutoffs = retentionCutoffs(
+      {
+        uploadsS: this.config.RETENTION_UPLOADS_S,
+        outputsS: this.config.RETENTION_OUTPUTS_S,
+        jobsS: this.config.RETENTION_JOBS_S,
+      },
+      now,
+    );
     const remove = (keys: string[]) => this.storage.deleteMany(keys);
     return this.retention.whileHoldingLock(async () => {
-      if (cutoffs.outputsBefore) await this.drain('output', () => this.retention.expireOutputs(cutoffs.outputsBefore!, EXPIRY_BATCH, remove));
-      if (cutoffs.uploadsBefore) await this.drain('upload', () => this.retention.expireInputs(cutoffs.uploadsBefore!, EXPIRY_BATCH, remove));
+      if (cutoffs.outputsBefore)
+        await this.drain('output', () =>
+          this.retention.expireOutputs(
+            cutoffs.outputsBefore!,
+            EXPIRY_BATCH,
+            remove,
+          ),
+        );
+      if (cutoffs.uploadsBefore)
+        await this.drain('upload', () =>
+          this.retention.expireInputs(
+            cutoffs.uploadsBefore!,
+            EXPIRY_BATCH,
+            remove,
+          ),
+        );
       if (cutoffs.jobsBefore) {
         for (;;) {
-          const deleted = await this.retention.deleteJobs(cutoffs.jobsBefore, EXPIRY_BATCH);
+          const deleted = await this.retention.deleteJobs(
+            cutoffs.jobsBefore,
+            EXPIRY_BATCH,
+          );
           this.metrics.expiredJobRows.inc(deleted);
-          if (deleted > 0) this.logger.log(`Removed ${deleted} job rows that finished before ${cutoffs.jobsBefore.toISOString()}`);
+          if (deleted > 0)
+            this.logger.log(
+              `Removed ${deleted} job rows that finished before ${cutoffs.jobsBefore.toISOString()}`,
+            );
           if (deleted < EXPIRY_BATCH) break;
         }
       }
     });
   }
 
-  private async drain(kind: 'upload' | 'output', expireBatch: () => Promise<ExpiredBatch>): Promise<void> {
+  private async drain(
+    kind: 'upload' | 'output',
+    expireBatch: () => Promise<ExpiredBatch>,
+  ): Promise<void> {
     for (;;) {
       const batch = await expireBatch();
       const { blobs, bytes } = removedTotals(batch.removed);
       this.metrics.expiredBlobs.inc({ kind }, blobs);
       this.metrics.expiredBytes.inc({ kind }, bytes);
-      if (batch.jobs > 0) this.logger.log(`Expired the ${kind}s of ${batch.jobs} jobs: ${blobs} objects, ${bytes} bytes`);
+      if (batch.jobs > 0)
+        this.logger.log(
+          `Expired the ${kind}s of ${batch.jobs} jobs: ${blobs} objects, ${bytes} bytes`,
+        );
       if (batch.jobs < EXPIRY_BATCH) return;
     }
   }

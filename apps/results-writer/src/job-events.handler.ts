@@ -1,28 +1,43 @@
 import { BeforeApplicationShutdown, Controller, Logger } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
-import { JobEventMessage, MessageType, parseJobEventMessage } from '@pipeline/contracts';
-import { Batcher, isTransientDatabaseError, JobEventsRepository } from '@pipeline/database';
+import {
+  JobEventMessage,
+  MessageType,
+  parseJobEventMessage,
+} from '@pipeline/contracts';
+import {
+  Batcher,
+  isTransientDatabaseError,
+  JobEventsRepository,
+} from '@pipeline/database';
 import { AmqpContext, PermanentMessageError } from '@pipeline/messaging';
 import { WriterMetrics } from '@pipeline/metrics';
 import { WriterConfig } from '@pipeline/platform';
 import { failpoint } from '@pipeline/failpoints';
 
-/** How one event of a batch fared: stored, or refused by the database for its content. */
+/**
+ * How one event of a batch fared: stored, or refused by the database for its
+ * content.
+ */
 type Recorded = { stored: true } | { stored: false; reason: string };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The app is stopping while the database is away: give the messages back rather than wait. */
+/**
+ * The app is stopping while the database is away: give the messages back rather
+ * than wait.
+ */
 class ShuttingDown extends Error {}
 
 /**
- * Records job events. Events arriving together are committed in one transaction; each
- * message is acked (by the transport) only after the transaction holding it has committed.
+ * Records job events. Events arriving together are committed in one
+ * transaction; each message is acked (by the transport) only after the
+ * transaction holding it has committed.
  *
- * While PostgreSQL is unreachable the writer holds its messages unacked and retries with
- * backoff: nothing is requeued in a storm, and nothing is dead-lettered because of an
- * outage. An event the database refuses for its content is parked on its own, without
- * holding back the rest of its batch.
+ * While PostgreSQL is unreachable the writer holds its messages unacked and
+ * retries with backoff: nothing is requeued in a storm, and nothing is
+ * dead-lettered because of an outage. An event the database refuses for its
+ * content is parked on its own, without holding back the rest of its batch.
  */
 @Controller()
 export class JobEventsHandler implements BeforeApplicationShutdown {
@@ -35,7 +50,10 @@ export class JobEventsHandler implements BeforeApplicationShutdown {
     private readonly metrics: WriterMetrics,
     config: WriterConfig,
   ) {
-    this.batcher = new Batcher((batch) => this.commit(batch), config.WRITER_MAX_BATCH);
+    this.batcher = new Batcher(
+      (batch) => this.commit(batch),
+      config.WRITER_MAX_BATCH,
+    );
   }
 
   beforeApplicationShutdown(): void {
@@ -43,13 +61,27 @@ export class JobEventsHandler implements BeforeApplicationShutdown {
   }
 
   @EventPattern(MessageType.jobEvent)
-  async record(@Payload() payload: unknown, @Ctx() context: AmqpContext): Promise<void> {
+  async record(
+    @Payload() payload: unknown,
+    @Ctx() context: AmqpContext,
+  ): Promise<void> {
     const event = parseJobEventMessage(payload);
     const outcome = await this.batcher.add(event);
-    const fields = { jobId: event.jobId, eventId: event.eventId, type: event.type, correlationId: context.correlationId };
+    const fields = {
+      jobId: event.jobId,
+      eventId: event.eventId,
+      type: event.type,
+      correlationId: context.correlationId,
+    };
     if (!outcome.stored) {
-      this.logger.error({ msg: 'event refused by the database', ...fields, error: outcome.reason });
-      throw new PermanentMessageError(`the database refused the event: ${outcome.reason}`);
+      this.logger.error({
+        msg: 'event refused by the database',
+        ...fields,
+        error: outcome.reason,
+      });
+      throw new PermanentMessageError(
+        `the database refused the event: ${outcome.reason}`,
+      );
     }
     this.logger.debug({ msg: 'event recorded', ...fields });
   }
@@ -61,7 +93,8 @@ export class JobEventsHandler implements BeforeApplicationShutdown {
       return batch.map(() => ({ stored: true }));
     } catch (error) {
       if (error instanceof ShuttingDown) throw error;
-      if (batch.length === 1) return [{ stored: false, reason: (error as Error).message }];
+      if (batch.length === 1)
+        return [{ stored: false, reason: (error as Error).message }];
       // Something in the batch is at fault: find what, one event at a time.
       const results: Recorded[] = [];
       for (const event of batch) {
@@ -79,7 +112,10 @@ export class JobEventsHandler implements BeforeApplicationShutdown {
     }
   }
 
-  /** Records the events, waiting out database outages; rejects only for errors in the data. */
+  /**
+   * Records the events, waiting out database outages; rejects only for errors
+   * in the data.
+   */
   private async recordPatiently(batch: JobEventMessage[]): Promise<void> {
     for (let delay = 250; ; delay = Math.min(delay * 2, 10_000)) {
       try {
@@ -87,12 +123,20 @@ export class JobEventsHandler implements BeforeApplicationShutdown {
         const outcome = await this.events.record(batch);
         stopTimer();
         this.metrics.batchSize.observe(batch.length);
-        if (outcome.orphans.length > 0) this.logger.warn(`Events for unknown jobs, dropped: ${outcome.orphans.join(', ')}`);
+        if (outcome.orphans.length > 0)
+          this.logger.warn(
+            `Events for unknown jobs, dropped: ${outcome.orphans.join(', ')}`,
+          );
         return;
       } catch (error) {
         if (!isTransientDatabaseError(error)) throw error;
-        if (this.stopping) throw new ShuttingDown('stopping while PostgreSQL is unavailable; the events go back to the queue');
-        this.logger.warn(`PostgreSQL is unavailable (${(error as Error).message}); holding ${batch.length} events, retrying in ${delay} ms`);
+        if (this.stopping)
+          throw new ShuttingDown(
+            'stopping while PostgreSQL is unavailable; the events go back to the queue',
+          );
+        this.logger.warn(
+          `PostgreSQL is unavailable (${(error as Error).message}); holding ${batch.length} events, retrying in ${delay} ms`,
+        );
         await sleep(delay);
       }
     }

@@ -4,8 +4,9 @@ import { MessageType, parseWorkerHeartbeat } from '@pipeline/contracts';
 import { WorkersRepository } from '@pipeline/database';
 
 /**
- * Keeps the `workers` table from the workers' heartbeats. A heartbeat that cannot be stored
- * (the database is away) is dropped rather than retried: the next one, seconds later, says more.
+ * Keeps the `workers` table from the workers' heartbeats. A heartbeat that
+ * cannot be stored (the database is away) is dropped rather than retried: the
+ * next one, seconds later, says more.
  */
 @Controller()
 export class WorkerHeartbeatsHandler {
@@ -16,6 +17,12 @@ export class WorkerHeartbeatsHandler {
   @EventPattern(MessageType.workerHeartbeat)
   async record(@Payload() payload: unknown): Promise<void> {
     const beat = parseWorkerHeartbeat(payload);
-    await this.workers.recordHeartbeats([beat]).catch((error: Error) => this.logger.debug(`Heartbeat of ${beat.workerId} not recorded: ${error.message}`));
+    await this.workers
+      .recordHeartbeats([beat])
+      .catch((error: Error) =>
+        this.logger.debug(
+          `Heartbeat of ${beat.workerId} not recorded: ${error.message}`,
+        ),
+      );
   }
 }

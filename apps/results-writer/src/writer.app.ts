@@ -3,8 +3,12 @@ import { migrate } from '@pipeline/database';
 import { startApp, WriterConfig } from '@pipeline/platform';
 import { WriterModule } from './writer.module';
 
-/** The results writer, migrated and consuming: used by `main` and by the tests. */
-export async function startWriter(config: WriterConfig): Promise<NestFastifyApplication> {
+/**
+ * The results writer, migrated and consuming: used by `main` and by the tests.
+ */
+export async function startWriter(
+  config: WriterConfig,
+): Promise<NestFastifyApplication> {
   await migrate({ connectionString: config.DATABASE_URL });
   return startApp({
     name: 'results-writer',

@@ -1,9 +1,25 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { DatabaseModule, JobEventsRepository, JobSweepRepository, RetentionRepository, WorkersRepository } from '@pipeline/database';
-import { consumersCheck, HealthModule, postgresCheck, rabbitmqCheck, storageChecks } from '@pipeline/health';
+import {
+  DatabaseModule,
+  JobEventsRepository,
+  JobSweepRepository,
+  RetentionRepository,
+  WorkersRepository,
+} from '@pipeline/database';
+import {
+  consumersCheck,
+  HealthModule,
+  postgresCheck,
+  rabbitmqCheck,
+  storageChecks,
+} from '@pipeline/health';
 import { MetricsModule, WriterMetrics } from '@pipeline/metrics';
 import { Registry } from 'prom-client';
-import { AmqpConnection, AmqpTransport, MessagingModule } from '@pipeline/messaging';
+import {
+  AmqpConnection,
+  AmqpTransport,
+  MessagingModule,
+} from '@pipeline/messaging';
 import { WriterConfig, storageOptionsOf } from '@pipeline/platform';
 import { BlobStorage, StorageModule } from '@pipeline/storage';
 import { Pool } from 'pg';
@@ -18,7 +34,11 @@ export class WriterModule {
     return {
       module: WriterModule,
       imports: [
-        DatabaseModule.forRoot({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, applicationName: 'results-writer' }),
+        DatabaseModule.forRoot({
+          url: config.DATABASE_URL,
+          poolSize: config.DATABASE_POOL_SIZE,
+          applicationName: 'results-writer',
+        }),
         MessagingModule.forRoot({
           url: config.AMQP_URL,
           prefix: config.AMQP_PREFIX,
@@ -28,24 +48,59 @@ export class WriterModule {
           quorumInitialGroupSize: config.AMQP_QUORUM_INITIAL_GROUP_SIZE,
           retryDelaysMs: config.RETRY_DELAYS_MS.split(',').map(Number),
           connectionName: `${config.AMQP_PREFIX} results-writer`,
-          consume: { queue: (topology) => topology.eventsQueue, prefetch: config.WRITER_PREFETCH, retryDelayMs: 2000, shutdownGraceMs: config.SHUTDOWN_GRACE_MS },
+          consume: {
+            queue: (topology) => topology.eventsQueue,
+            prefetch: config.WRITER_PREFETCH,
+            retryDelayMs: 2000,
+            shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
+          },
         }),
         MetricsModule.forRoot('results-writer'),
         StorageModule.forRoot(storageOptionsOf(config)),
         HealthModule.forChecks({
           inject: [AmqpConnection, AmqpTransport, Pool, BlobStorage],
-          useFactory: (amqp: AmqpConnection, transport: AmqpTransport, pool: Pool, storage: BlobStorage) => [rabbitmqCheck(amqp), consumersCheck(transport), postgresCheck(pool), ...storageChecks(storage)],
+          useFactory: (
+            amqp: AmqpConnection,
+            transport: AmqpTransport,
+            pool: Pool,
+            storage: BlobStorage,
+          ) => [
+            rabbitmqCheck(amqp),
+            consumersCheck(transport),
+            postgresCheck(pool),
+            ...storageChecks(storage),
+          ],
         }),
       ],
       controllers: [JobEventsHandler, WorkerHeartbeatsHandler],
       providers: [
         { provide: WriterConfig, useValue: config },
-        { provide: JobEventsRepository, inject: [Pool], useFactory: (pool: Pool) => new JobEventsRepository(pool) },
-        { provide: WriterMetrics, inject: [Registry], useFactory: (registry: Registry) => new WriterMetrics(registry) },
-        { provide: WorkersRepository, inject: [Pool], useFactory: (pool: Pool) => new WorkersRepository(pool) },
-        { provide: JobSweepRepository, inject: [Pool], useFactory: (pool: Pool) => new JobSweepRepository(pool) },
+        {
+          provide: JobEventsRepository,
+          inject: [Pool],
+          useFactory: (pool: Pool) => new JobEventsRepository(pool),
+        },
+        {
+          provide: WriterMetrics,
+          inject: [Registry],
+          useFactory: (registry: Registry) => new WriterMetrics(registry),
+        },
+        {
+          provide: WorkersRepository,
+          inject: [Pool],
+          useFactory: (pool: Pool) => new WorkersRepository(pool),
+        },
+        {
+          provide: JobSweepRepository,
+          inject: [Pool],
+          useFactory: (pool: Pool) => new JobSweepRepository(pool),
+        },
         JobSweeper,
-        { provide: RetentionRepository, inject: [Pool], useFactory: (pool: Pool) => new RetentionRepository(pool) },
+        {
+          provide: RetentionRepository,
+          inject: [Pool],
+          useFactory: (pool: Pool) => new RetentionRepository(pool),
+        },
         ExpirySweeper,
       ],
     };

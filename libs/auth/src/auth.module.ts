@@ -4,7 +4,10 @@ import { Pool } from 'pg';
 import { ApiKeyGuard } from './api-key.guard';
 import { ApiKeyOptions, ApiKeysService } from './api-keys.service';
 
-/** API keys for the HTTP API: guard controllers with `@UseGuards(ApiKeyGuard)` and `@RequireScopes(...)`. */
+/**
+ * API keys for the HTTP API: guard controllers with `@UseGuards(ApiKeyGuard)`
+ * and `@RequireScopes(...)`.
+ */
 @Module({})
 export class AuthModule {
   static forRoot(options: ApiKeyOptions): DynamicModule {
@@ -12,7 +15,11 @@ export class AuthModule {
       module: AuthModule,
       providers: [
         { provide: ApiKeyOptions, useValue: options },
-        { provide: ApiKeysRepository, inject: [Pool], useFactory: (pool: Pool) => new ApiKeysRepository(pool) },
+        {
+          provide: ApiKeysRepository,
+          inject: [Pool],
+          useFactory: (pool: Pool) => new ApiKeysRepository(pool),
+        },
         ApiKeysService,
         ApiKeyGuard,
       ],

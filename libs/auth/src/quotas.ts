@@ -1,4 +1,7 @@
-/** The quotas that apply to a key (its own or the producer's defaults); 0: no limit. */
+/**
+ * The quotas that apply to a key (its own or the producer's defaults); 0: no
+ * limit.
+ */
 export interface QuotaLimits {
   storedBytes: number;
   jobsPerDay: number;
@@ -12,7 +15,10 @@ export interface QuotaUsage {
   jobsInFlight: number;
 }
 
-/** Why a submission is refused: which quota, the HTTP status, a message with the figures, and when to try again. */
+/**
+ * Why a submission is refused: which quota, the HTTP status, a message with the
+ * figures, and when to try again.
+ */
 export interface QuotaRefusal {
   quota: 'storedBytes' | 'jobsPerDay' | 'jobsInFlight';
   status: 413 | 429;
@@ -21,19 +27,35 @@ export interface QuotaRefusal {
   retryAfterSeconds?: number;
 }
 
-/** Seconds until the next UTC midnight, when the day's job count starts again; never 0. */
+/**
+ * Seconds until the next UTC midnight, when the day's job count starts again;
+ * never 0.
+ */
 export function secondsUntilNextUtcDay(now: Date): number {
-  const next = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1);
+  const next = Date.UTC(
+    now.getUTCFullYear(),
+    now.getUTCMonth(),
+    now.getUTCDate() + 1,
+  );
   return Math.max(1, Math.ceil((next - now.getTime()) / 1000));
 }
 
 /**
- * Whether a key may submit `adding` more jobs, or which quota refuses them. Stored bytes are
- * judged by what the key holds already (an upload's size is known only once it is read): a key
- * at or over its quota stores nothing more until enough of its objects expire.
+ * Whether a key may submit `adding` more jobs, or which quota refuses them.
+ * Stored bytes are judged by what the key holds already (an upload's size is
+ * known only once it is read): a key at or over its quota stores nothing more
+ * until enough of its objects expire.
  */
-export function judgeSubmission(limits: QuotaLimits, usage: QuotaUsage, adding: number, now: Date): QuotaRefusal | null {
-  if (!Number.isInteger(adding) || adding < 1) throw new Error(`Invalid number of jobs to admit: ${adding} (a whole number from 1)`);
+export function judgeSubmission(
+  limits: QuotaLimits,
+  usage: QuotaUsage,
+  adding: number,
+  now: Date,
+): QuotaRefusal | null {
+  if (!Number.isInteger(adding) || adding < 1)
+    throw new Error(
+      `Invalid number of jobs to admit: ${adding} (a whole number from 1)`,
+    );
   if (limits.storedBytes > 0 && usage.storedBytes >= limits.storedBytes) {
     return {
       quota: 'storedBytes',
@@ -51,7 +73,10 @@ export function judgeSubmission(limits: QuotaLimits, usage: QuotaUsage, adding: 
       retryAfterSeconds: wait,
     };
   }
-  if (limits.jobsInFlight > 0 && usage.jobsInFlight + adding > limits.jobsInFlight) {
+  if (
+    limits.jobsInFlight > 0 &&
+    usage.jobsInFlight + adding > limits.jobsInFlight
+  ) {
     return {
       quota: 'jobsInFlight',
       status: 429,

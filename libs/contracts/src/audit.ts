@@ -1,7 +1,10 @@
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsUUID, Max, Min } from 'class-validator';
 
-/** What the audit log records: every change an admin makes through the API, and every cancellation. */
+/**
+ * What the audit log records: every change an admin makes through the API, and
+ * every cancellation.
+ */
 export const AUDIT_ACTIONS = [
   'key.created',
   'key.rotated',
@@ -15,7 +18,10 @@ export const AUDIT_ACTIONS = [
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
-/** Who made a change: the API key of the request, and the request's id (X-Request-Id) to find it in the logs. */
+/**
+ * Who made a change: the API key of the request, and the request's id
+ * (X-Request-Id) to find it in the logs.
+ */
 export interface Actor {
   apiKeyId: string;
   requestId: string;
@@ -36,9 +42,16 @@ export interface AuditEntryView {
   requestId: string;
 }
 
-/** `GET /v1/audit`: newest first, a page at a time (`before` the last id of the previous page). */
+/**
+ * `GET /v1/audit`: newest first, a page at a time (`before` the last id of the
+ * previous page).
+ */
 export class AuditQuery {
-  @IsOptional() @IsIn(AUDIT_ACTIONS, { message: `action must be one of ${AUDIT_ACTIONS.join(', ')}` }) action?: AuditAction;
+  @IsOptional()
+  @IsIn(AUDIT_ACTIONS, {
+    message: `action must be one of ${AUDIT_ACTIONS.join(', ')}`,
+  })
+  action?: AuditAction;
   @IsOptional() @IsUUID() apiKeyId?: string;
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) before?: number;
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(500) limit = 100;

@@ -1,8 +1,26 @@
-import { JobError, JobSource, JobSpec, NamedOutputInfo, parseSpecInto } from './jobs';
+import {
+  JobError,
+  JobSource,
+  JobSpec,
+  NamedOutputInfo,
+  parseSpecInto,
+} from './jobs';
 import { Operation } from './operations';
 import { OutputOptions } from './output';
-import { checkShape, collectProblems, FieldChecks as check, isPlainObject, objectShape, shapeProblems, ValidationFailed } from './validation';
-import { DEFAULT_OUTPUT_NAME, parseVariantSpecs, VariantSpec } from './variants';
+import {
+  checkShape,
+  collectProblems,
+  FieldChecks as check,
+  isPlainObject,
+  objectShape,
+  shapeProblems,
+  ValidationFailed,
+} from './validation';
+import {
+  DEFAULT_OUTPUT_NAME,
+  parseVariantSpecs,
+  VariantSpec,
+} from './variants';
 
 /** AMQP `type` property of each message; consumers dispatch on it. */
 export const MessageType = {
@@ -12,7 +30,9 @@ export const MessageType = {
 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
-/** Work for an image worker. Carries references to storage, never image bytes. */
+/**
+ * Work for an image worker. Carries references to storage, never image bytes.
+ */
 export interface ImageJobMessage {
   jobId: string;
   /** 1 for the first run; a replayed job carries the next number. */
@@ -25,9 +45,19 @@ export interface ImageJobMessage {
   submittedAt: string;
 }
 
-/** The message that runs attempt `attempt` of a job as recorded; one shape for first runs, retries and republishes. */
+/**
+ * The message that runs attempt `attempt` of a job as recorded; one shape for
+ * first runs, retries and republishes.
+ */
 export function imageJobMessage(
-  job: { id: string; source: JobSource; operations: Operation[]; output: OutputOptions; variants?: VariantSpec[]; createdAt: Date },
+  job: {
+    id: string;
+    source: JobSource;
+    operations: Operation[];
+    output: OutputOptions;
+    variants?: VariantSpec[];
+    createdAt: Date;
+  },
   attempt: number,
 ): ImageJobMessage {
   const { id, createdAt, ...spec } = job;
@@ -37,17 +67,31 @@ export function imageJobMessage(
 /** An output a worker stored: what it is and where. */
 export interface StoredOutput extends NamedOutputInfo {
   key: string;
-  /** SHA-256 of the stored bytes, hex: a download checks them against it. Absent from workers that predate it. */
+  /**
+   * SHA-256 of the stored bytes, hex: a download checks them against it. Absent
+   * from workers that predate it.
+   */
   sha256?: string;
 }
 
-/** `retrying`: a try failed transiently and the job waits in a delay queue for the next. */
-export const JOB_EVENT_TYPES = ['started', 'retrying', 'succeeded', 'failed'] as const;
+/**
+ * `retrying`: a try failed transiently and the job waits in a delay queue for
+ * the next.
+ */
+export const JOB_EVENT_TYPES = [
+  'started',
+  'retrying',
+  'succeeded',
+  'failed',
+] as const;
 export type JobEventType = (typeof JOB_EVENT_TYPES)[number];
 
 /** A step in a job's life, recorded by the results writer. */
 export interface JobEventMessage {
-  /** Idempotency key: a redelivered or republished event carries the same id and changes nothing. */
+  /**
+   * Idempotency key: a redelivered or republished event carries the same id and
+   * changes nothing.
+   */
   eventId: string;
   jobId: string;
   type: JobEventType;
@@ -60,35 +104,49 @@ export interface JobEventMessage {
   outputs?: StoredOutput[];
   error?: JobError;
   /**
-   * On an outcome: when this delivery started. Workers announce `started` separately only for
-   * jobs that run long enough for someone to see them processing; for the rest the writer
-   * records the start from here, which saves a message per job.
+   * On an outcome: when this delivery started. Workers announce `started`
+   * separately only for jobs that run long enough for someone to see them
+   * processing; for the rest the writer records the start from here, which
+   * saves a message per job.
    */
   startedAt?: string;
 }
 
 /**
- * Event ids are derived, not random, so that a worker that redoes a step after a crash
- * produces the same id: one `started` per delivery, one outcome per attempt.
+ * Event ids are derived, not random, so that a worker that redoes a step after
+ * a crash produces the same id: one `started` per delivery, one outcome per
+ * attempt.
  */
-export function jobEventId(jobId: string, attempt: number, type: JobEventType, delivery: number): string {
-  return type === 'started' || type === 'retrying' ? `${jobId}/${attempt}/${type}/${delivery}` : `${jobId}/${attempt}/outcome`;
+export function jobEventId(
+  jobId: string,
+  attempt: number,
+  type: JobEventType,
+  delivery: number,
+): string {
+  return type === 'started' || type === 'retrying'
+    ? `${jobId}/${attempt}/${type}/${delivery}`
+    : `${jobId}/${attempt}/outcome`;
 }
 
 /**
- * The attempt a job message (parsed from JSON, valid or not) is of, as workers act on it: a
- * message without a valid `attempt` runs, and fails, as the first.
+ * The attempt a job message (parsed from JSON, valid or not) is of, as workers
+ * act on it: a message without a valid `attempt` runs, and fails, as the first.
  */
 export function attemptOfJobMessage(payload: unknown): number {
   const attempt = isPlainObject(payload) ? payload.attempt : undefined;
-  return typeof attempt === 'number' && Number.isInteger(attempt) && attempt >= 1 ? attempt : 1;
+  return typeof attempt === 'number' &&
+    Number.isInteger(attempt) &&
+    attempt >= 1
+    ? attempt
+    : 1;
 }
 
 const SOURCE_REFERENCE = { images: 'path', upload: 'key', url: 'url' } as const;
 const SOURCE_KINDS = Object.keys(SOURCE_REFERENCE) as Array<JobSource['kind']>;
 
-// Internal messages are checked by hand rather than with class-validator, whose cost showed in
-// the workers' and the writer's profiles; they are not part of the HTTP API's description.
+// Internal messages are checked by hand rather than with class-validator, whose
+// cost showed in the workers' and the writer's profiles; they are not part of
+// the HTTP API's description.
 const JOB_SOURCE = objectShape({
   kind: check.oneOf(SOURCE_KINDS),
   path: check.optional(check.nonEmptyString),
@@ -106,7 +164,11 @@ const IMAGE_JOB_ENVELOPE = objectShape({
   submittedAt: check.isoDate,
 });
 
-function parseJobSource(problems: string[], raw: unknown, path: string): JobSource | undefined {
+function parseJobSource(
+  problems: string[],
+  raw: unknown,
+  path: string,
+): JobSource | undefined {
   if (raw === undefined || raw === null) {
     problems.push(`${path} is required (an object with kind and path or key)`);
     return undefined;
@@ -131,14 +193,29 @@ function parseJobSource(problems: string[], raw: unknown, path: string): JobSour
   return { kind, [field]: reference } as JobSource;
 }
 
-/** Checks a job message from the broker; what fails here is a poison message, not a retryable one. */
+/**
+ * Checks a job message from the broker; what fails here is a poison message,
+ * not a retryable one.
+ */
 export function parseImageJobMessage(raw: unknown): ImageJobMessage {
-  if (!isPlainObject(raw)) throw new ValidationFailed(['message must be an object']);
+  if (!isPlainObject(raw))
+    throw new ValidationFailed(['message must be an object']);
   const problems = shapeProblems(raw, IMAGE_JOB_ENVELOPE, 'message');
   const source = parseJobSource(problems, raw.source, 'message.source');
-  // The operations are checked even when the envelope is broken, so the report is complete.
-  const spec = parseSpecInto(problems, raw.operations, raw.output, 'message.') as JobSpec;
-  const variants = raw.variants === undefined ? undefined : collectProblems(problems, () => parseVariantSpecs(raw.variants, 'message.variants'));
+  // The operations are checked even when the envelope is broken, so the report
+  // is complete.
+  const spec = parseSpecInto(
+    problems,
+    raw.operations,
+    raw.output,
+    'message.',
+  ) as JobSpec;
+  const variants =
+    raw.variants === undefined
+      ? undefined
+      : collectProblems(problems, () =>
+          parseVariantSpecs(raw.variants, 'message.variants'),
+        );
   if (problems.length > 0) throw new ValidationFailed(problems);
   return {
     jobId: raw.jobId as string,
@@ -167,15 +244,32 @@ const JOB_EVENT = objectShape({
 });
 
 export function parseJobEventMessage(raw: unknown): JobEventMessage {
-  const { output, ...event } = checkShape(raw, JOB_EVENT, 'message') as unknown as JobEventMessage & { output?: Omit<StoredOutput, 'name'> };
-  if (output && !event.outputs) event.outputs = [{ name: DEFAULT_OUTPUT_NAME, ...output }];
-  if (event.type === 'succeeded' && !event.outputs?.length) throw new ValidationFailed(['message.outputs is required for a succeeded event']);
-  if ((event.type === 'failed' || event.type === 'retrying') && !event.error) throw new ValidationFailed([`message.error is required for a ${event.type} event`]);
-  if (event.type === 'started' && event.startedAt) throw new ValidationFailed(['message.startedAt belongs on an outcome, not on a started event']);
+  const { output, ...event } = checkShape(
+    raw,
+    JOB_EVENT,
+    'message',
+  ) as unknown as JobEventMessage & { output?: Omit<StoredOutput, 'name'> };
+  if (output && !event.outputs)
+    event.outputs = [{ name: DEFAULT_OUTPUT_NAME, ...output }];
+  if (event.type === 'succeeded' && !event.outputs?.length)
+    throw new ValidationFailed([
+      'message.outputs is required for a succeeded event',
+    ]);
+  if ((event.type === 'failed' || event.type === 'retrying') && !event.error)
+    throw new ValidationFailed([
+      `message.error is required for a ${event.type} event`,
+    ]);
+  if (event.type === 'started' && event.startedAt)
+    throw new ValidationFailed([
+      'message.startedAt belongs on an outcome, not on a started event',
+    ]);
   return event;
 }
 
-/** A worker saying it is alive, every few seconds, with what it has done since it started. */
+/**
+ * A worker saying it is alive, every few seconds, with what it has done since
+ * it started.
+ */
 export interface WorkerHeartbeatMessage {
   workerId: string;
   host: string;
@@ -202,5 +296,9 @@ const WORKER_HEARTBEAT = objectShape({
 });
 
 export function parseWorkerHeartbeat(raw: unknown): WorkerHeartbeatMessage {
-  return checkShape(raw, WORKER_HEARTBEAT, 'message') as unknown as WorkerHeartbeatMessage;
+  return checkShape(
+    raw,
+    WORKER_HEARTBEAT,
+    'message',
+  ) as unknown as WorkerHeartbeatMessage;
 }

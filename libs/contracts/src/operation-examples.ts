@@ -1,9 +1,18 @@
 import { Operation } from './operations';
 
-/** At least one example of each operation: the README shows them, the OpenAPI description carries them, and tests check both. */
+/**
+ * At least one example of each operation: the README shows them, the OpenAPI
+ * description carries them, and tests check both.
+ */
 export const OPERATION_EXAMPLES: Operation[] = [
   { op: 'resize', width: 320 },
-  { op: 'resize', width: 300, height: 300, fit: 'cover', position: 'attention' },
+  {
+    op: 'resize',
+    width: 300,
+    height: 300,
+    fit: 'cover',
+    position: 'attention',
+  },
   { op: 'resize', width: 2000, fit: 'inside', withoutEnlargement: true },
   { op: 'crop', left: 10, top: 20, width: 200, height: 100 },
   { op: 'trim', threshold: 10 },
@@ -25,6 +34,17 @@ export const OPERATION_EXAMPLES: Operation[] = [
   { op: 'threshold', value: 128 },
   { op: 'tint', color: '#704214' },
   { op: 'edges' },
-  { op: 'watermark', text: '© Example', gravity: 'southeast', opacity: 0.6, size: 24 },
-  { op: 'watermark', image: 'logos/mark.png', gravity: 'northwest', opacity: 0.4 },
+  {
+    op: 'watermark',
+    text: '© Example',
+    gravity: 'southeast',
+    opacity: 0.6,
+    size: 24,
+  },
+  {
+    op: 'watermark',
+    image: 'logos/mark.png',
+    gravity: 'northwest',
+    opacity: 0.4,
+  },
 ];

@@ -3,8 +3,21 @@ import { parseImageJobMessage } from './messages';
 import { DEFAULT_PRESETS, resolveRequestedSpec } from './presets';
 import { MAX_VARIANTS, parseVariantSpecs } from './variants';
 
-const request = (fields: { operations?: unknown; output?: unknown; preset?: unknown; outputs?: unknown }) =>
-  resolveRequestedSpec({ operations: fields.operations, output: fields.output, preset: fields.preset, outputs: fields.outputs }, DEFAULT_PRESETS);
+const request = (fields: {
+  operations?: unknown;
+  output?: unknown;
+  preset?: unknown;
+  outputs?: unknown;
+}) =>
+  resolveRequestedSpec(
+    {
+      operations: fields.operations,
+      output: fields.output,
+      preset: fields.preset,
+      outputs: fields.outputs,
+    },
+    DEFAULT_PRESETS,
+  );
 
 describe('variants (outputs)', () => {
   it('reads each output with its operations or preset and its own output options', () => {
@@ -12,7 +25,13 @@ describe('variants (outputs)', () => {
       operations: [{ op: 'rotate', angle: 90 }],
       outputs: [
         { name: 'thumb', preset: 'thumbnail', format: 'avif' },
-        { name: 'large', operations: [{ op: 'resize', width: 1600, fit: 'inside' }], format: 'jpeg', quality: 70, progressive: true },
+        {
+          name: 'large',
+          operations: [{ op: 'resize', width: 1600, fit: 'inside' }],
+          format: 'jpeg',
+          quality: 70,
+          progressive: true,
+        },
         { name: 'original' },
       ],
     });
@@ -20,8 +39,16 @@ describe('variants (outputs)', () => {
       operations: [{ op: 'rotate', angle: 90 }],
       output: {},
       variants: [
-        { name: 'thumb', operations: DEFAULT_PRESETS.thumbnail.operations, output: { format: 'avif', quality: 80 } },
-        { name: 'large', operations: [{ op: 'resize', width: 1600, fit: 'inside' }], output: { format: 'jpeg', quality: 70, progressive: true } },
+        {
+          name: 'thumb',
+          operations: DEFAULT_PRESETS.thumbnail.operations,
+          output: { format: 'avif', quality: 80 },
+        },
+        {
+          name: 'large',
+          operations: [{ op: 'resize', width: 1600, fit: 'inside' }],
+          output: { format: 'jpeg', quality: 70, progressive: true },
+        },
         { name: 'original', operations: [], output: {} },
       ],
     });
@@ -42,9 +69,13 @@ describe('variants (outputs)', () => {
         }),
       ),
     ).toEqual([
-      expect.stringMatching(/^outputs\[0\]\.operations\[0\]\.op "explode" is not a known operation/),
+      expect.stringMatching(
+        /^outputs\[0\]\.operations\[0\]\.op "explode" is not a known operation/,
+      ),
       'outputs[1].name "a" is used by an earlier output',
-      expect.stringMatching(/^outputs\[1\]\.format must be one of the following values/),
+      expect.stringMatching(
+        /^outputs\[1\]\.format must be one of the following values/,
+      ),
       'outputs[2].name must be 1 to 64 lower-case letters, digits, - and _ (got "Big Name")',
       'outputs[2].lossless applies to webp and avif, not jpeg',
       expect.stringMatching(/^outputs\[3\]\.preset "nope" is not defined/),
@@ -54,14 +85,32 @@ describe('variants (outputs)', () => {
   });
 
   it('refuses preset or output beside outputs, and an empty or too long list', () => {
-    expect(problemsOf(() => request({ preset: 'web', output: { format: 'png' }, outputs: [{ name: 'a' }] }))).toEqual([
+    expect(
+      problemsOf(() =>
+        request({
+          preset: 'web',
+          output: { format: 'png' },
+          outputs: [{ name: 'a' }],
+        }),
+      ),
+    ).toEqual([
       'preset goes inside each of outputs, not beside them',
       'output options go inside each of outputs (format, quality, …), not in output',
     ]);
     const tooMany = `outputs must be an array of 1 to ${MAX_VARIANTS} outputs, each {"name", "operations" or "preset", and output options}`;
     expect(problemsOf(() => request({ outputs: [] }))).toEqual([tooMany]);
-    expect(problemsOf(() => request({ outputs: Array.from({ length: MAX_VARIANTS + 1 }, (_, i) => ({ name: `v${i}` })) }))).toEqual([tooMany]);
-    expect(problemsOf(() => request({ outputs: { name: 'a' } }))).toEqual([tooMany]);
+    expect(
+      problemsOf(() =>
+        request({
+          outputs: Array.from({ length: MAX_VARIANTS + 1 }, (_, i) => ({
+            name: `v${i}`,
+          })),
+        }),
+      ),
+    ).toEqual([tooMany]);
+    expect(problemsOf(() => request({ outputs: { name: 'a' } }))).toEqual([
+      tooMany,
+    ]);
   });
 
   it('a job message carries variants in their stored form, checked like the rest', () => {
@@ -71,14 +120,32 @@ describe('variants (outputs)', () => {
       source: { kind: 'images', path: 'a.jpg' },
       operations: [],
       output: {},
-      variants: [{ name: 'thumb', operations: [{ op: 'resize', width: 10 }], output: { format: 'webp' } }],
+      variants: [
+        {
+          name: 'thumb',
+          operations: [{ op: 'resize', width: 10 }],
+          output: { format: 'webp' },
+        },
+      ],
       submittedAt: new Date().toISOString(),
     };
     expect(parseImageJobMessage(message).variants).toEqual(message.variants);
-    expect(problemsOf(() => parseImageJobMessage({ ...message, variants: [{ name: 'x', operations: [{ op: 'resize', width: 0 }] }, { name: 'x', operations: [] }] }))).toEqual([
+    expect(
+      problemsOf(() =>
+        parseImageJobMessage({
+          ...message,
+          variants: [
+            { name: 'x', operations: [{ op: 'resize', width: 0 }] },
+            { name: 'x', operations: [] },
+          ],
+        }),
+      ),
+    ).toEqual([
       expect.stringMatching(/^message\.variants\[0\]\.operations\[0\]\.width/),
       'message.variants has two variants with the same name',
     ]);
-    expect(problemsOf(() => parseVariantSpecs([], 'variants'))).toEqual([`variants must be an array of 1 to ${MAX_VARIANTS} variants`]);
+    expect(problemsOf(() => parseVariantSpecs([], 'variants'))).toEqual([
+      `variants must be an array of 1 to ${MAX_VARIANTS} variants`,
+    ]);
   });
 });

@@ -5,7 +5,10 @@ import { Batcher } from './batcher';
 import { UTC_TODAY } from './quota-usage';
 import { inTransaction } from './transaction';
 
-/** The row that stands for ADMIN_API_KEY: its jobs belong to it, and it cannot be revoked through the API. */
+/**
+ * The row that stands for ADMIN_API_KEY: its jobs belong to it, and it cannot
+ * be revoked through the API.
+ */
 export const BOOTSTRAP_ADMIN_KEY_ID = '00000000-0000-4000-8000-000000000000';
 
 /** A live (not revoked) secret of a key, as authentication needs it. */
@@ -27,7 +30,12 @@ export interface NewApiKey {
   scopes: Scope[];
   lookupId: string;
   hash: Buffer;
-  limits: { requestsPerWindow?: number; jobsInFlight?: number; storedBytes?: number; jobsPerDay?: number };
+  limits: {
+    requestsPerWindow?: number;
+    jobsInFlight?: number;
+    storedBytes?: number;
+    jobsPerDay?: number;
+  };
   expiresAt: Date | null;
 }
 
@@ -75,13 +83,15 @@ interface ApiKeyRow {
   previous_expires_at: Date | null;
 }
 
-const VIEW_COLUMNS = 'id, name, scopes, lookup_id, requests_per_window, jobs_in_flight, stored_bytes_quota, jobs_per_day_quota, created_at, last_used_at, revoked_at, expires_at, rotated_at, previous_expires_at';
+const VIEW_COLUMNS =
+  'id, name, scopes, lookup_id, requests_per_window, jobs_in_flight, stored_bytes_quota, jobs_per_day_quota, created_at, last_used_at, revoked_at, expires_at, rotated_at, previous_expires_at';
 
 function limitsOf(row: ApiKeyRow): KeyLimits {
   return {
     requestsPerWindow: row.requests_per_window,
     jobsInFlight: row.jobs_in_flight,
-    storedBytes: row.stored_bytes_quota === null ? null : Number(row.stored_bytes_quota),
+    storedBytes:
+      row.stored_bytes_quota === null ? null : Number(row.stored_bytes_quota),
     jobsPerDay: row.jobs_per_day_quota,
   };
 }
@@ -111,7 +121,9 @@ interface RequestToCount {
 /** The bootstrap admin key's row, which the API cannot revoke or rotate. */
 export class BootstrapKeyError extends Error {
   constructor(action: 'revoked' | 'rotated') {
-    super(`the bootstrap admin key cannot be ${action} here: change ADMIN_API_KEY and restart the producers`);
+    super(
+      `the bootstrap admin key cannot be ${action} here: change ADMIN_API_KEY and restart the producers`,
+    );
     this.name = 'BootstrapKeyError';
   }
 }
@@ -124,17 +136,29 @@ export class RevokedKeyError extends Error {
   }
 }
 
-/** API keys and their use: only digests are stored; usage counts are shared by every producer. */
+/**
+ * API keys and their use: only digests are stored; usage counts are shared by
+ * every producer.
+ */
 export class ApiKeysRepository {
-  private readonly requestCounts: Batcher<RequestToCount, { previous: number; current: number }>;
+  private readonly requestCounts: Batcher<
+    RequestToCount,
+    { previous: number; current: number }
+  >;
   private readonly lookups: Batcher<string, ApiKeyCredentials | null>;
 
   constructor(
     private readonly pool: Pool,
     maxBatch = 500,
   ) {
-    this.requestCounts = new Batcher((requests) => this.countRequests(requests), maxBatch);
-    this.lookups = new Batcher((lookupIds) => this.findLiveBatch(lookupIds), maxBatch);
+    this.requestCounts = new Batcher(
+      (requests) => this.countRequests(requests),
+      maxBatch,
+    );
+    this.lookups = new Batcher(
+      (lookupIds) => this.findLiveBatch(lookupIds),
+      maxBatch,
+    );
   }
 
   /** Creates a key and its audit entry, together. */
@@ -157,39 +181,65 @@ export class ApiKeysRepository {
         ],
       );
       const view = toView(rows[0]);
-      await recordAudit(client, { actor, action: 'key.created', target: key.id, detail: { name: view.name, scopes: view.scopes, limits: view.limits, expiresAt: view.expiresAt } });
+      await recordAudit(client, {
+        actor,
+        action: 'key.created',
+        target: key.id,
+        detail: {
+          name: view.name,
+          scopes: view.scopes,
+          limits: view.limits,
+          expiresAt: view.expiresAt,
+        },
+      });
       return view;
     });
   }
 
   /** Every key, the revoked ones too, newest first. */
   async list(): Promise<ApiKeyView[]> {
-    const { rows } = await this.pool.query<ApiKeyRow>(`SELECT ${VIEW_COLUMNS} FROM api_keys ORDER BY created_at DESC, id`);
+    const { rows } = await this.pool.query<ApiKeyRow>(
+      `SELECT ${VIEW_COLUMNS} FROM api_keys ORDER BY created_at DESC, id`,
+    );
     return rows.map(toView);
   }
 
-  /** Revokes a key (a second revocation changes nothing, and is not audited); null when there is no such key. */
+  /**
+   * Revokes a key (a second revocation changes nothing, and is not audited);
+   * null when there is no such key.
+   */
   async revoke(id: string, actor: Actor): Promise<ApiKeyView | null> {
     if (id === BOOTSTRAP_ADMIN_KEY_ID) throw new BootstrapKeyError('revoked');
     return inTransaction(this.pool, async (client) => {
-      // now() is the transaction's start: equal to revoked_at only when this statement set it.
+      // now() is the transaction's start: equal to revoked_at only when this
+      // statement set it.
       const { rows } = await client.query<ApiKeyRow & { revoked_now: boolean }>(
         `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 RETURNING ${VIEW_COLUMNS}, revoked_at = now() AS revoked_now`,
         [id],
       );
       if (rows.length === 0) return null;
-      if (rows[0].revoked_now) await recordAudit(client, { actor, action: 'key.revoked', target: id, detail: { name: rows[0].name } });
+      if (rows[0].revoked_now)
+        await recordAudit(client, {
+          actor,
+          action: 'key.revoked',
+          target: id,
+          detail: { name: rows[0].name },
+        });
       return toView(rows[0]);
     });
   }
 
   /**
-   * Gives a key a new secret. The secret it had keeps working for `overlapSeconds` (never
-   * past its own expiry), so that clients can switch over; a secret replaced before stops at
-   * once. The key keeps its id, and with it its jobs, limits and usage. Null when there is no
-   * such key.
+   * Gives a key a new secret. The secret it had keeps working for
+   * `overlapSeconds` (never past its own expiry), so that clients can switch
+   * over; a secret replaced before stops at once. The key keeps its id, and
+   * with it its jobs, limits and usage. Null when there is no such key.
    */
-  async rotate(id: string, rotation: ApiKeyRotation, actor: Actor): Promise<ApiKeyView | null> {
+  async rotate(
+    id: string,
+    rotation: ApiKeyRotation,
+    actor: Actor,
+  ): Promise<ApiKeyView | null> {
     if (id === BOOTSTRAP_ADMIN_KEY_ID) throw new BootstrapKeyError('rotated');
     return inTransaction(this.pool, async (client) => {
       const { rows } = await client.query<ApiKeyRow>(
@@ -200,66 +250,128 @@ export class ApiKeysRepository {
            lookup_id = $2, key_hash = $3, expires_at = $5, rotated_at = now()
          WHERE id = $1 AND revoked_at IS NULL
          RETURNING ${VIEW_COLUMNS}`,
-        [id, rotation.lookupId, rotation.hash, rotation.overlapSeconds, rotation.expiresAt],
+        [
+          id,
+          rotation.lookupId,
+          rotation.hash,
+          rotation.overlapSeconds,
+          rotation.expiresAt,
+        ],
       );
       if (rows.length === 0) {
-        const { rows: revoked } = await client.query('SELECT 1 FROM api_keys WHERE id = $1', [id]);
+        const { rows: revoked } = await client.query(
+          'SELECT 1 FROM api_keys WHERE id = $1',
+          [id],
+        );
         if (revoked.length > 0) throw new RevokedKeyError(id);
         return null;
       }
       const view = toView(rows[0]);
-      await recordAudit(client, { actor, action: 'key.rotated', target: id, detail: { name: view.name, previousSecretExpiresAt: view.previousSecretExpiresAt, expiresAt: view.expiresAt } });
+      await recordAudit(client, {
+        actor,
+        action: 'key.rotated',
+        target: id,
+        detail: {
+          name: view.name,
+          previousSecretExpiresAt: view.previousSecretExpiresAt,
+          expiresAt: view.expiresAt,
+        },
+      });
       return view;
     });
   }
 
   /**
-   * The live secret with this lookup id: a key's current one or the one its last rotation
-   * replaced. Concurrent calls share a statement.
+   * The live secret with this lookup id: a key's current one or the one its
+   * last rotation replaced. Concurrent calls share a statement.
    */
   findLive(lookupId: string): Promise<ApiKeyCredentials | null> {
     return this.lookups.add(lookupId);
   }
 
-  private async findLiveBatch(lookupIds: string[]): Promise<Array<ApiKeyCredentials | null>> {
+  private async findLiveBatch(
+    lookupIds: string[],
+  ): Promise<Array<ApiKeyCredentials | null>> {
     const wanted = [...new Set(lookupIds)];
-    const { rows } = await this.pool.query<ApiKeyRow & { key_hash: Buffer; previous_lookup_id: string | null; previous_key_hash: Buffer | null }>(
+    const { rows } = await this.pool.query<
+      ApiKeyRow & {
+        key_hash: Buffer;
+        previous_lookup_id: string | null;
+        previous_key_hash: Buffer | null;
+      }
+    >(
       `SELECT ${VIEW_COLUMNS}, key_hash, previous_lookup_id, previous_key_hash FROM api_keys
        WHERE revoked_at IS NULL AND (lookup_id = ANY($1::text[]) OR previous_lookup_id = ANY($1::text[]))`,
       [wanted],
     );
     const found = new Map<string, ApiKeyCredentials>();
     for (const row of rows) {
-      const key = { id: row.id, name: row.name, scopes: row.scopes, limits: limitsOf(row) };
-      if (row.lookup_id !== null) found.set(row.lookup_id, { ...key, hash: row.key_hash, expiresAt: row.expires_at, replaced: false });
+      const key = {
+        id: row.id,
+        name: row.name,
+        scopes: row.scopes,
+        limits: limitsOf(row),
+      };
+      if (row.lookup_id !== null)
+        found.set(row.lookup_id, {
+          ...key,
+          hash: row.key_hash,
+          expiresAt: row.expires_at,
+          replaced: false,
+        });
       if (row.previous_lookup_id !== null && row.previous_key_hash !== null) {
-        found.set(row.previous_lookup_id, { ...key, hash: row.previous_key_hash, expiresAt: row.previous_expires_at, replaced: true });
+        found.set(row.previous_lookup_id, {
+          ...key,
+          hash: row.previous_key_hash,
+          expiresAt: row.previous_expires_at,
+          replaced: true,
+        });
       }
     }
     return lookupIds.map((lookupId) => found.get(lookupId) ?? null);
   }
 
   /**
-   * Counts a request in the key's current fixed window and answers how many the key has made
-   * there, this one included, and in the window before (for a sliding estimate). Concurrent
-   * calls share a statement: one row update per key and window however many requests arrive
-   * at once, which is what keeps a busy key from queueing on its row's lock.
+   * Counts a request in the key's current fixed window and answers how many the
+   * key has made there, this one included, and in the window before (for a
+   * sliding estimate). Concurrent calls share a statement: one row update per
+   * key and window however many requests arrive at once, which is what keeps a
+   * busy key from queueing on its row's lock.
    */
-  countRequest(keyId: string, windowStart: Date, windowMs: number): Promise<{ previous: number; current: number }> {
-    return this.requestCounts.add({ keyId, windowStart, previousStart: new Date(windowStart.getTime() - windowMs) });
+  countRequest(
+    keyId: string,
+    windowStart: Date,
+    windowMs: number,
+  ): Promise<{ previous: number; current: number }> {
+    return this.requestCounts.add({
+      keyId,
+      windowStart,
+      previousStart: new Date(windowStart.getTime() - windowMs),
+    });
   }
 
-  /** The first requests of a key's window also stamp its last use and drop the windows before the previous one. */
-  private async countRequests(requests: RequestToCount[]): Promise<Array<{ previous: number; current: number }>> {
+  /**
+   * The first requests of a key's window also stamp its last use and drop the
+   * windows before the previous one.
+   */
+  private async countRequests(
+    requests: RequestToCount[],
+  ): Promise<Array<{ previous: number; current: number }>> {
     const groups = new Map<string, RequestToCount & { count: number }>();
-    const groupOf = (request: RequestToCount) => `${request.keyId}/${request.windowStart.getTime()}`;
+    const groupOf = (request: RequestToCount) =>
+      `${request.keyId}/${request.windowStart.getTime()}`;
     for (const request of requests) {
       const group = groups.get(groupOf(request)) ?? { ...request, count: 0 };
       group.count++;
       groups.set(groupOf(request), group);
     }
     const batch = [...groups.values()];
-    const { rows } = await this.pool.query<{ api_key_id: string; window_start: Date; requests: number; previous: number }>(
+    const { rows } = await this.pool.query<{
+      api_key_id: string;
+      window_start: Date;
+      requests: number;
+      previous: number;
+    }>(
       `WITH input AS (
          SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::int[], $4::timestamptz[]) AS t(api_key_id, window_start, n, previous_start)
        ), counted AS (
@@ -283,26 +395,46 @@ export class ApiKeysRepository {
         batch.map((group) => group.previousStart.toISOString()),
       ],
     );
-    const totals = new Map(rows.map((row) => [`${row.api_key_id}/${row.window_start.getTime()}`, row]));
-    // Within a group, each request gets the next number of those the statement added.
+    const totals = new Map(
+      rows.map((row) => [
+        `${row.api_key_id}/${row.window_start.getTime()}`,
+        row,
+      ]),
+    );
+    // Within a group, each request gets the next number of those the statement
+    // added.
     const handedOut = new Map<string, number>();
     return requests.map((request) => {
       const key = groupOf(request);
       const position = (handedOut.get(key) ?? 0) + 1;
       handedOut.set(key, position);
       const total = totals.get(key)!;
-      return { previous: total.previous, current: total.requests - groups.get(key)!.count + position };
+      return {
+        previous: total.previous,
+        current: total.requests - groups.get(key)!.count + position,
+      };
     });
   }
 
-  /** What the key holds against its quotas, in one statement (it runs before every submission). */
+  /**
+   * What the key holds against its quotas, in one statement (it runs before
+   * every submission).
+   */
   async usage(keyId: string): Promise<KeyUsage> {
-    const { rows } = await this.pool.query<{ in_flight: string; stored_bytes: string | null; jobs_today: number | null }>(
+    const { rows } = await this.pool.query<{
+      in_flight: string;
+      stored_bytes: string | null;
+      jobs_today: number | null;
+    }>(
       `SELECT (SELECT count(*) FROM jobs WHERE api_key_id = $1 AND status IN ('queued', 'processing')) AS in_flight,
               u.stored_bytes, CASE WHEN u.day = ${UTC_TODAY} THEN u.jobs_on_day ELSE 0 END AS jobs_today
        FROM (SELECT 1) one LEFT JOIN api_key_quota_usage u ON u.api_key_id = $1`,
       [keyId],
     );
-    return { jobsInFlight: Number(rows[0].in_flight), storedBytes: Number(rows[0].stored_bytes ?? 0), jobsToday: rows[0].jobs_today ?? 0 };
+    return {
+      jobsInFlight: Number(rows[0].in_flight),
+      storedBytes: Number(rows[0].stored_bytes ?? 0),
+      jobsToday: rows[0].jobs_today ?? 0,
+    };
   }
 }

@@ -20,7 +20,9 @@ function deferred<T>(): Deferred<T> {
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** The outcome of a promise, as data, without an unhandled rejection. */
-function settle<T>(promise: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+function settle<T>(
+  promise: Promise<T>,
+): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
   return promise.then(
     (value) => ({ ok: true as const, value }),
     (error: unknown) => ({ ok: false as const, error }),
@@ -34,13 +36,19 @@ describe('Batcher', () => {
       batches.push([...items]);
       return Promise.resolve(items.map((item) => item * 10));
     }, 100);
-    const results = await Promise.all([batcher.add(1), batcher.add(2), batcher.add(3)]);
+    const results = await Promise.all([
+      batcher.add(1),
+      batcher.add(2),
+      batcher.add(3),
+    ]);
     expect(batches).toEqual([[1, 2, 3]]);
     expect(results).toEqual([10, 20, 30]);
   });
 
   it('does not flush in the same tick as the add', async () => {
-    const flush = jest.fn((items: string[]) => Promise.resolve(items.map(() => undefined)));
+    const flush = jest.fn((items: string[]) =>
+      Promise.resolve(items.map(() => undefined)),
+    );
     const batcher = new Batcher<string>(flush, 10);
     const pending = batcher.add('a');
     await Promise.resolve();
@@ -89,7 +97,9 @@ describe('Batcher', () => {
       batches.push([...items]);
       return Promise.resolve(items.map((item) => -item));
     }, 2);
-    const results = await Promise.all([1, 2, 3, 4, 5].map((item) => batcher.add(item)));
+    const results = await Promise.all(
+      [1, 2, 3, 4, 5].map((item) => batcher.add(item)),
+    );
     expect(batches).toEqual([[1, 2], [3, 4], [5]]);
     expect(results).toEqual([-1, -2, -3, -4, -5]);
   });
@@ -112,7 +122,9 @@ describe('Batcher', () => {
       if (items.includes(3)) return Promise.reject(failure);
       return Promise.resolve(items.map((item) => `ok ${item}`));
     }, 2);
-    const outcomes = await Promise.all([1, 2, 3, 4, 5].map((item) => settle(batcher.add(item))));
+    const outcomes = await Promise.all(
+      [1, 2, 3, 4, 5].map((item) => settle(batcher.add(item))),
+    );
     expect(batches).toEqual([[1, 2], [3, 4], [5]]);
     expect(outcomes).toEqual([
       { ok: true, value: 'ok 1' },
@@ -135,8 +147,18 @@ describe('Batcher', () => {
   });
 
   it('matches results to items by index, whatever the results are', async () => {
-    const batcher = new Batcher<{ id: string }, { id: string; rank: number }>((items) => Promise.resolve(items.map((item, index) => ({ id: item.id, rank: index }))), 10);
-    const [c, a, b] = await Promise.all([batcher.add({ id: 'c' }), batcher.add({ id: 'a' }), batcher.add({ id: 'b' })]);
+    const batcher = new Batcher<{ id: string }, { id: string; rank: number }>(
+      (items) =>
+        Promise.resolve(
+          items.map((item, index) => ({ id: item.id, rank: index })),
+        ),
+      10,
+    );
+    const [c, a, b] = await Promise.all([
+      batcher.add({ id: 'c' }),
+      batcher.add({ id: 'a' }),
+      batcher.add({ id: 'b' }),
+    ]);
     expect(c).toEqual({ id: 'c', rank: 0 });
     expect(a).toEqual({ id: 'a', rank: 1 });
     expect(b).toEqual({ id: 'b', rank: 2 });

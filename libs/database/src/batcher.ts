@@ -5,9 +5,10 @@ interface Pending<T, R> {
 }
 
 /**
- * Groups concurrent calls into one batch call. While a batch is being written, new items
- * wait and go together in the next one: no timer, no added latency when idle, and batches
- * that grow with the load — the shape that keeps commits per second low under pressure.
+ * Groups concurrent calls into one batch call. While a batch is being written,
+ * new items wait and go together in the next one: no timer, no added latency
+ * when idle, and batches that grow with the load — the shape that keeps commits
+ * per second low under pressure.
  */
 export class Batcher<T, R = void> {
   private queue: Array<Pending<T, R>> = [];
@@ -23,8 +24,9 @@ export class Batcher<T, R = void> {
       this.queue.push({ item, resolve, reject });
       if (!this.running) {
         this.running = true;
-        // Start on the next turn of the event loop, so that items arriving in the same turn
-        // (a burst of deliveries from one socket read) share the first batch.
+        // Start on the next turn of the event loop, so that items arriving in
+        // the same turn (a burst of deliveries from one socket read) share the
+        // first batch.
         setImmediate(() => void this.drain());
       }
     });
@@ -35,7 +37,9 @@ export class Batcher<T, R = void> {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, this.maxBatch);
         try {
-          const results = await this.flush(batch.map((pending) => pending.item));
+          const results = await this.flush(
+            batch.map((pending) => pending.item),
+          );
           batch.forEach((pending, index) => pending.resolve(results[index]));
         } catch (error) {
           batch.forEach((pending) => pending.reject(error));

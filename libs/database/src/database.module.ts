@@ -1,4 +1,10 @@
-import { DynamicModule, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
+import {
+  DynamicModule,
+  Inject,
+  Logger,
+  Module,
+  OnApplicationShutdown,
+} from '@nestjs/common';
 import { Pool } from 'pg';
 
 export interface DatabaseOptions {
@@ -8,11 +14,12 @@ export interface DatabaseOptions {
 }
 
 /**
- * The app's PostgreSQL pool. A client whose server goes away emits 'error' on itself, also
- * while it is checked out between two statements of a transaction, where the pool listens no
- * more: without a listener of its own that event would end the process. The statement that
- * runs next on it fails instead (a transient error, retried by the caller), and the pool
- * drops the client when it is released.
+ * The app's PostgreSQL pool. A client whose server goes away emits 'error' on
+ * itself, also while it is checked out between two statements of a transaction,
+ * where the pool listens no more: without a listener of its own that event
+ * would end the process. The statement that runs next on it fails instead (a
+ * transient error, retried by the caller), and the pool drops the client when
+ * it is released.
  */
 export function createPool(options: DatabaseOptions): Pool {
   const logger = new Logger('Database');
@@ -25,7 +32,11 @@ export function createPool(options: DatabaseOptions): Pool {
   });
   // An idle client that loses its connection emits here; the pool replaces it.
   pool.on('error', () => undefined);
-  pool.on('connect', (client) => client.on('error', (error) => logger.warn(`A PostgreSQL connection was lost: ${error.message}`)));
+  pool.on('connect', (client) =>
+    client.on('error', (error) =>
+      logger.warn(`A PostgreSQL connection was lost: ${error.message}`),
+    ),
+  );
   return pool;
 }
 

@@ -14,8 +14,9 @@ export interface RecordOutcome {
 }
 
 /**
- * A `retrying` patch (status queued) whose try started before the start already recorded: it
- * arrived after the next try began, and must not set the job back to queued.
+ * A `retrying` patch (status queued) whose try started before the start already
+ * recorded: it arrived after the next try began, and must not set the job back
+ * to queued.
  */
 const STALE_RETRY = `(p.status = 'queued' AND j.started_at > p.started_at)`;
 
@@ -29,11 +30,20 @@ function eventParameters(events: JobEventMessage[]): unknown[] {
     events.map((event) => event.delivery),
     events.map((event) => event.workerId),
     events.map((event) => event.at),
-    events.map((event) => (event.outputs || event.error ? JSON.stringify(event.outputs ? { outputs: event.outputs } : event.error) : null)),
+    events.map((event) =>
+      event.outputs || event.error
+        ? JSON.stringify(
+            event.outputs ? { outputs: event.outputs } : event.error,
+          )
+        : null,
+    ),
   ];
 }
 
-/** The batch's events, each with whether its job exists, and those of them new to job_events. */
+/**
+ * The batch's events, each with whether its job exists, and those of them new
+ * to job_events.
+ */
 const INCOMING_AND_INSERTED = `
   incoming AS (
     SELECT e.*, EXISTS (SELECT 1 FROM jobs j WHERE j.id = e.job_id) AS job_exists
@@ -47,7 +57,13 @@ const INCOMING_AND_INSERTED = `
 
 /** The patches as the statements' arrays, from `$first` on (18 of them). */
 function patchParameters(patches: JobPatch[]): unknown[] {
-  const outputs = patches.flatMap((p) => p.outputs.map((output, position) => ({ jobId: p.jobId, position, ...output })));
+  const outputs = patches.flatMap((p) =>
+    p.outputs.map((output, position) => ({
+      jobId: p.jobId,
+      position,
+      ...output,
+    })),
+  );
   return [
     patches.map((p) => p.jobId),
     patches.map((p) => p.status),
@@ -71,10 +87,11 @@ function patchParameters(patches: JobPatch[]): unknown[] {
 }
 
 /**
- * Applies the patches to the job rows, records the outputs of the jobs they finish (only those:
- * a late duplicate outcome adds none) and adds the outputs' bytes to their key's stored bytes.
- * `$` numbers the patch parameters from `first`; `gate`, when given, is a CTE the update joins,
- * so that it runs only through it.
+ * Applies the patches to the job rows, records the outputs of the jobs they
+ * finish (only those: a late duplicate outcome adds none) and adds the outputs'
+ * bytes to their key's stored bytes. `$` numbers the patch parameters from
+ * `first`; `gate`, when given, is a CTE the update joins, so that it runs only
+ * through it.
  */
 function patchJobsCtes(first: number, gate?: string): string {
   const $ = (n: number) => `$${first + n - 1}`;
@@ -111,34 +128,50 @@ function patchJobsCtes(first: number, gate?: string): string {
 }
 
 /**
- * The one-statement path met a batch it does not handle: an event seen before (a redelivery), an
- * event without a job, or a job row its patch did not match as the statement's snapshot saw it
- * (an event of an attempt moved past; or of a run whose start commits only after its message is
- * out, as a retry's does: the event's insert waits for that commit, but one statement keeps the
- * snapshot from before it). The statement undoes itself and the transaction below takes over.
+ * The one-statement path met a batch it does not handle: an event seen before
+ * (a redelivery), an event without a job, or a job row its patch did not match
+ * as the statement's snapshot saw it (an event of an attempt moved past; or of
+ * a run whose start commits only after its message is out, as a retry's does:
+ * the event's insert waits for that commit, but one statement keeps the
+ * snapshot from before it). The statement undoes itself and the transaction
+ * below takes over.
  */
 const NOT_THE_COMMON_BATCH = 'PN001';
 
-/** An expression that fails its statement with SQLSTATE `code` (migration 011's pipeline_raise). */
-const raise = (code: string, message: string) => `pipeline_raise('${code}', '${message}')`;
+/**
+ * An expression that fails its statement with SQLSTATE `code` (migration 011's
+ * pipeline_raise).
+ */
+const raise = (code: string, message: string) =>
+  `pipeline_raise('${code}', '${message}')`;
 
-/** The results writer's access: records lifecycle events and folds them into the job rows. */
+/**
+ * The results writer's access: records lifecycle events and folds them into the
+ * job rows.
+ */
 export class JobEventsRepository {
   constructor(private readonly pool: Pool) {}
 
   /**
-   * Records a batch of events atomically. Idempotent: an event id already stored is skipped,
-   * and only new events move a job's state.
+   * Records a batch of events atomically. Idempotent: an event id already
+   * stored is skipped, and only new events move a job's state.
    *
-   * The common batch is all new events of existing jobs, each job at the attempt and state its
-   * events move on from: one statement records them and folds them into the job rows, one round
-   * trip. Otherwise (see NOT_THE_COMMON_BATCH) that statement fails as a whole, changing nothing,
-   * and the batch is recorded again in a transaction that finds out which events are new and
-   * folds only those, in a statement of its own that sees whatever committed meanwhile.
+   * The common batch is all new events of existing jobs, each job at the
+   * attempt and state its events move on from: one statement records them and
+   * folds them into the job rows, one round trip. Otherwise (see
+   * NOT_THE_COMMON_BATCH) that statement fails as a whole, changing nothing,
+   * and the batch is recorded again in a transaction that finds out which
+   * events are new and folds only those, in a statement of its own that sees
+   * whatever committed meanwhile.
    */
   async record(batch: JobEventMessage[]): Promise<RecordOutcome> {
-    // The same event twice in one batch (a redelivery racing the original) is one event.
-    const events = [...new Map(withImpliedStarts(batch).map((event) => [event.eventId, event])).values()];
+    // The same event twice in one batch (a redelivery racing the original) is
+    // one event.
+    const events = [
+      ...new Map(
+        withImpliedStarts(batch).map((event) => [event.eventId, event]),
+      ).values(),
+    ];
     const patches = foldJobEvents(events);
     try {
       await this.pool.query(
@@ -153,31 +186,59 @@ export class JobEventsRepository {
                          ELSE ${raise(NOT_THE_COMMON_BATCH, 'not every job of the batch took its events')} END AS checked
              FROM patched)
          SELECT all_new.checked AND all_patched.checked FROM all_new, all_patched`,
-        [...eventParameters(events), events.length, patches.length, ...patchParameters(patches)],
+        [
+          ...eventParameters(events),
+          events.length,
+          patches.length,
+          ...patchParameters(patches),
+        ],
       );
       return { recorded: events.length, duplicates: 0, orphans: [] };
     } catch (error) {
-      if ((error as { code?: string }).code !== NOT_THE_COMMON_BATCH) throw error;
+      if ((error as { code?: string }).code !== NOT_THE_COMMON_BATCH)
+        throw error;
     }
     return this.recordSortingOutRepeats(events);
   }
 
-  /** Records the events that are new, and folds only those into the job rows; names those without a job. */
-  private recordSortingOutRepeats(events: JobEventMessage[]): Promise<RecordOutcome> {
+  /**
+   * Records the events that are new, and folds only those into the job rows;
+   * names those without a job.
+   */
+  private recordSortingOutRepeats(
+    events: JobEventMessage[],
+  ): Promise<RecordOutcome> {
     return inTransaction(this.pool, async (client) => {
-      const { rows } = await client.query<{ event_id: string; outcome: 'inserted' | 'orphan' }>(
+      const { rows } = await client.query<{
+        event_id: string;
+        outcome: 'inserted' | 'orphan';
+      }>(
         `WITH ${INCOMING_AND_INSERTED}
          SELECT event_id, 'inserted' AS outcome FROM inserted
          UNION ALL
          SELECT event_id, 'orphan' AS outcome FROM incoming WHERE NOT job_exists`,
         eventParameters(events),
       );
-      const orphans = rows.filter((row) => row.outcome === 'orphan').map((row) => row.event_id);
-      const newIds = new Set(rows.filter((row) => row.outcome === 'inserted').map((row) => row.event_id));
+      const orphans = rows
+        .filter((row) => row.outcome === 'orphan')
+        .map((row) => row.event_id);
+      const newIds = new Set(
+        rows
+          .filter((row) => row.outcome === 'inserted')
+          .map((row) => row.event_id),
+      );
       const fresh = events.filter((event) => newIds.has(event.eventId));
       const patches = foldJobEvents(fresh);
-      if (patches.length > 0) await client.query(`WITH ${patchJobsCtes(1)} SELECT count(*) FROM patched`, patchParameters(patches));
-      return { recorded: fresh.length, duplicates: events.length - fresh.length - orphans.length, orphans };
+      if (patches.length > 0)
+        await client.query(
+          `WITH ${patchJobsCtes(1)} SELECT count(*) FROM patched`,
+          patchParameters(patches),
+        );
+      return {
+        recorded: fresh.length,
+        duplicates: events.length - fresh.length - orphans.length,
+        orphans,
+      };
     });
   }
 }

@@ -1,9 +1,18 @@
-import { JobError, JobEventMessage, jobEventId, JobStatus, StoredOutput } from '@pipeline/contracts';
+import {
+  JobError,
+  JobEventMessage,
+  jobEventId,
+  JobStatus,
+  StoredOutput,
+} from '@pipeline/contracts';
 
 /** The change a set of new events makes to one job row. */
 export interface JobPatch {
   jobId: string;
-  /** The run the events belong to; the row takes them only while it is on that run. */
+  /**
+   * The run the events belong to; the row takes them only while it is on that
+   * run.
+   */
   attempt: number;
   status: JobStatus;
   /** Deliveries started among the new events. */
@@ -16,13 +25,16 @@ export interface JobPatch {
 }
 
 /**
- * Folds newly recorded events into one patch per job, in the order they happened. An outcome
- * wins over a start, whatever order they arrive in; the SQL that applies a patch leaves
- * finished jobs alone, so a late or repeated event cannot undo an outcome.
+ * Folds newly recorded events into one patch per job, in the order they
+ * happened. An outcome wins over a start, whatever order they arrive in; the
+ * SQL that applies a patch leaves finished jobs alone, so a late or repeated
+ * event cannot undo an outcome.
  */
 export function foldJobEvents(events: JobEventMessage[]): JobPatch[] {
   const patches = new Map<string, JobPatch>();
-  const ordered = [...events].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  const ordered = [...events].sort(
+    (a, b) => Date.parse(a.at) - Date.parse(b.at),
+  );
   for (const event of ordered) {
     const key = `${event.jobId}/${event.attempt}`;
     const patch = patches.get(key) ?? {
@@ -62,15 +74,23 @@ export function foldJobEvents(events: JobEventMessage[]): JobPatch[] {
 }
 
 /**
- * The events a batch stands for: an outcome that carries `startedAt` also stands for the
- * `started` event of its delivery, with the id the worker would have given it, so it is
- * recorded once whether or not the worker also announced it.
+ * The events a batch stands for: an outcome that carries `startedAt` also
+ * stands for the `started` event of its delivery, with the id the worker would
+ * have given it, so it is recorded once whether or not the worker also
+ * announced it.
  */
-export function withImpliedStarts(events: JobEventMessage[]): JobEventMessage[] {
+export function withImpliedStarts(
+  events: JobEventMessage[],
+): JobEventMessage[] {
   return events.flatMap((event) => {
     if (event.type === 'started' || !event.startedAt) return [event];
     const started: JobEventMessage = {
-      eventId: jobEventId(event.jobId, event.attempt, 'started', event.delivery),
+      eventId: jobEventId(
+        event.jobId,
+        event.attempt,
+        'started',
+        event.delivery,
+      ),
       jobId: event.jobId,
       type: 'started',
       attempt: event.attempt,

@@ -1,9 +1,25 @@
-import { Actor, AuditAction, JobErrorCode, jobEventId, JobEventView, JobStatus, JobView, Operation, StoredOutput, VariantSpec } from '@pipeline/contracts';
+import {
+  Actor,
+  AuditAction,
+  JobErrorCode,
+  jobEventId,
+  JobEventView,
+  JobStatus,
+  JobView,
+  Operation,
+  StoredOutput,
+  VariantSpec,
+} from '@pipeline/contracts';
 import { failpoint } from '@pipeline/failpoints';
 import { Pool } from 'pg';
 import { recordAudit } from './audit-log.repository';
 import { Batcher } from './batcher';
-import { RECORDED_COLUMNS, RecordedJob, RecordedRow, toRecordedJob } from './recorded-job';
+import {
+  RECORDED_COLUMNS,
+  RecordedJob,
+  RecordedRow,
+  toRecordedJob,
+} from './recorded-job';
 import { ADD_USAGE, COUNT_USAGE, UTC_TODAY } from './quota-usage';
 import { inTransaction } from './transaction';
 
@@ -12,7 +28,9 @@ export type { RecordedJob } from './recorded-job';
 export interface NewJob extends RecordedJob {
   /** The API key that submits the job, and owns it. */
   apiKeyId: string;
-  /** With an idempotency key, a second job under the same key is not recorded. */
+  /**
+   * With an idempotency key, a second job under the same key is not recorded.
+   */
   idempotency?: { key: string; requestHash: string };
   /** Size of an uploaded input: counted in the key's stored bytes. */
   inputBytes?: number;
@@ -30,14 +48,23 @@ export class JobNotRetryableError extends Error {
     readonly jobId: string,
     readonly status: JobStatus,
   ) {
-    super(`job ${jobId} is ${status}; only a failed job, or one flagged stuck, can be retried`);
+    super(
+      `job ${jobId} is ${status}; only a failed job, or one flagged stuck, can be retried`,
+    );
     this.name = 'JobNotRetryableError';
   }
 }
 
-/** The uploaded input of the job was removed by the retention sweep: there is nothing to run again. */
+/**
+ * The uploaded input of the job was removed by the retention sweep: there is
+ * nothing to run again.
+ */
 export class InputExpiredError extends JobNotRetryableError {
-  constructor(jobId: string, status: JobStatus, readonly expiredAt: Date) {
+  constructor(
+    jobId: string,
+    status: JobStatus,
+    readonly expiredAt: Date,
+  ) {
     super(jobId, status);
     this.message = `job ${jobId} cannot run again: its uploaded input expired at ${expiredAt.toISOString()} (RETENTION_UPLOADS_S) and was removed; submit the image again as a new job`;
     this.name = 'InputExpiredError';
@@ -45,8 +72,8 @@ export class InputExpiredError extends JobNotRetryableError {
 }
 
 /**
- * An operator action names an attempt the job has moved past (a parked message of an earlier
- * run): acting on it would touch the run now under way.
+ * An operator action names an attempt the job has moved past (a parked message
+ * of an earlier run): acting on it would touch the run now under way.
  */
 export class StaleAttemptError extends Error {
   constructor(
@@ -54,7 +81,9 @@ export class StaleAttemptError extends Error {
     readonly namedAttempt: number,
     readonly currentAttempt: number,
   ) {
-    super(`the message is of attempt ${namedAttempt} of job ${jobId}, which is at attempt ${currentAttempt} now`);
+    super(
+      `the message is of attempt ${namedAttempt} of job ${jobId}, which is at attempt ${currentAttempt} now`,
+    );
     this.name = 'StaleAttemptError';
   }
 }
@@ -63,7 +92,10 @@ export class StaleAttemptError extends Error {
 export interface IdempotentMatch {
   id: string;
   requestHash: string;
-  /** Whether the broker confirmed it; until then the first request may still fail. */
+  /**
+   * Whether the broker confirmed it; until then the first request may still
+   * fail.
+   */
   confirmed: boolean;
 }
 
@@ -74,7 +106,15 @@ interface JobRow {
   attempts: number;
   operations: Operation[];
   variants: VariantSpec[] | null;
-  outputs: Array<{ name: string; format: StoredOutput['format']; width: number; height: number; size_bytes: number; storage_key: string; sha256: string | null }>;
+  outputs: Array<{
+    name: string;
+    format: StoredOutput['format'];
+    width: number;
+    height: number;
+    size_bytes: number;
+    storage_key: string;
+    sha256: string | null;
+  }>;
   error_code: string | null;
   error_message: string | null;
   stuck_reason: string | null;
@@ -87,7 +127,9 @@ interface JobRow {
   outputs_expired_at: Date | null;
 }
 
-/** A job as stored, with what the API does not show: where its outputs are kept. */
+/**
+ * A job as stored, with what the API does not show: where its outputs are kept.
+ */
 export interface StoredJob extends Omit<JobView, 'outputs' | 'stuck'> {
   outputs: StoredOutput[];
 }
@@ -99,7 +141,15 @@ const JOB_COLUMNS = `id, status, attempt, attempts, operations, variants, error_
             FROM job_outputs o WHERE o.job_id = jobs.id), '[]'::jsonb) AS outputs`;
 
 function toStoredJob(row: JobRow): StoredJob {
-  const outputs = row.outputs.map((o) => ({ name: o.name, format: o.format, width: o.width, height: o.height, sizeBytes: Number(o.size_bytes), key: o.storage_key, sha256: o.sha256 ?? undefined }));
+  const outputs = row.outputs.map((o) => ({
+    name: o.name,
+    format: o.format,
+    width: o.width,
+    height: o.height,
+    sizeBytes: Number(o.size_bytes),
+    key: o.storage_key,
+    sha256: o.sha256 ?? undefined,
+  }));
   return {
     id: row.id,
     status: row.status,
@@ -107,10 +157,23 @@ function toStoredJob(row: JobRow): StoredJob {
     attempts: row.attempts,
     operations: row.operations,
     variants: row.variants,
-    output: outputs.length > 0 ? { format: outputs[0].format, width: outputs[0].width, height: outputs[0].height, sizeBytes: outputs[0].sizeBytes } : null,
+    output:
+      outputs.length > 0
+        ? {
+            format: outputs[0].format,
+            width: outputs[0].width,
+            height: outputs[0].height,
+            sizeBytes: outputs[0].sizeBytes,
+          }
+        : null,
     outputs,
-    error: row.error_code ? { code: row.error_code, message: row.error_message ?? '' } : null,
-    stuckReason: row.status === 'queued' || row.status === 'processing' ? row.stuck_reason : null,
+    error: row.error_code
+      ? { code: row.error_code, message: row.error_message ?? '' }
+      : null,
+    stuckReason:
+      row.status === 'queued' || row.status === 'processing'
+        ? row.stuck_reason
+        : null,
     workerId: row.worker_id,
     apiKeyId: row.api_key_id,
     createdAt: row.created_at.toISOString(),
@@ -122,8 +185,9 @@ function toStoredJob(row: JobRow): StoredJob {
 }
 
 /**
- * The SQL condition of a stuck job: unfinished and flagged by the sweeper, or processing since
- * before the time in the statement parameter `stuckBefore` (e.g. `$3`).
+ * The SQL condition of a stuck job: unfinished and flagged by the sweeper, or
+ * processing since before the time in the statement parameter `stuckBefore`
+ * (e.g. `$3`).
  */
 function stuckCondition(stuckBefore: string): string {
   return `(status IN ('queued', 'processing') AND stuck_reason IS NOT NULL OR status = 'processing' AND started_at < ${stuckBefore})`;
@@ -135,7 +199,9 @@ export class JobNotCancellableError extends Error {
     readonly jobId: string,
     readonly status: JobStatus,
   ) {
-    super(`job ${jobId} is ${status} already; only a queued or processing job can be cancelled`);
+    super(
+      `job ${jobId} is ${status} already; only a queued or processing job can be cancelled`,
+    );
     this.name = 'JobNotCancellableError';
   }
 }
@@ -145,20 +211,38 @@ export interface NextAttempt {
   reason: string;
   retryable: readonly JobStatus[];
   actor: Actor;
-  /** Writes this audit entry in the same transaction (a retry of one job; a replay audits itself as a whole). */
+  /**
+   * Writes this audit entry in the same transaction (a retry of one job; a
+   * replay audits itself as a whole).
+   */
   auditAs?: AuditAction;
-  /** Only if the job is still at this attempt (the one a parked message is of); else a StaleAttemptError. */
+  /**
+   * Only if the job is still at this attempt (the one a parked message is of);
+   * else a StaleAttemptError.
+   */
   fromAttempt?: number;
   /** A queued or processing job the sweeper flagged stuck may run again too. */
   alsoStuck?: boolean;
 }
 
-/** Throws unless the job, as it is now, may start its next attempt as `run` asks. */
-function checkNextAttempt(id: string, job: AttemptState, run: NextAttempt): void {
-  if (run.fromAttempt !== undefined && run.fromAttempt !== job.attempt) throw new StaleAttemptError(id, run.fromAttempt, job.attempt);
-  const stuck = job.stuck_reason !== null && (job.status === 'queued' || job.status === 'processing');
-  if (!run.retryable.includes(job.status) && !(run.alsoStuck && stuck)) throw new JobNotRetryableError(id, job.status);
-  if (job.input_expired_at !== null) throw new InputExpiredError(id, job.status, job.input_expired_at);
+/**
+ * Throws unless the job, as it is now, may start its next attempt as `run`
+ * asks.
+ */
+function checkNextAttempt(
+  id: string,
+  job: AttemptState,
+  run: NextAttempt,
+): void {
+  if (run.fromAttempt !== undefined && run.fromAttempt !== job.attempt)
+    throw new StaleAttemptError(id, run.fromAttempt, job.attempt);
+  const stuck =
+    job.stuck_reason !== null &&
+    (job.status === 'queued' || job.status === 'processing');
+  if (!run.retryable.includes(job.status) && !(run.alsoStuck && stuck))
+    throw new JobNotRetryableError(id, job.status);
+  if (job.input_expired_at !== null)
+    throw new InputExpiredError(id, job.status, job.input_expired_at);
 }
 
 /** What decides whether a job may start its next attempt. */
@@ -182,22 +266,27 @@ export class JobsRepository {
   ) {
     this.inserts = new Batcher((jobs) => this.insertBatch(jobs), maxBatch);
     this.publishedMarks = new Batcher<string, void>(async (ids) => {
-      await this.pool.query('UPDATE jobs SET published_at = now() WHERE id = ANY($1::uuid[]) AND published_at IS NULL', [ids]);
+      await this.pool.query(
+        'UPDATE jobs SET published_at = now() WHERE id = ANY($1::uuid[]) AND published_at IS NULL',
+        [ids],
+      );
       return ids.map(() => undefined);
     }, maxBatch);
   }
 
   /**
-   * Records a job as queued, with the first event of its timeline; concurrent calls share a
-   * statement. Returns false when its idempotency key is already taken (nothing is recorded).
+   * Records a job as queued, with the first event of its timeline; concurrent
+   * calls share a statement. Returns false when its idempotency key is already
+   * taken (nothing is recorded).
    */
   insertQueued(job: NewJob): Promise<boolean> {
     return this.inserts.add(job);
   }
 
   /**
-   * One statement records the jobs, their first events, and what they add to their keys'
-   * usage (a job for the day, an upload's bytes): a job and its accounting commit together.
+   * One statement records the jobs, their first events, and what they add to
+   * their keys' usage (a job for the day, an upload's bytes): a job and its
+   * accounting commit together.
    */
   private async insertBatch(jobs: NewJob[]): Promise<boolean[]> {
     const { rows } = await this.pool.query<{ id: string }>(
@@ -234,27 +323,52 @@ export class JobsRepository {
     return jobs.map((job) => inserted.has(job.id));
   }
 
-  /** The job `apiKeyId` submitted under an Idempotency-Key (each API key has keys of its own). */
-  async findByIdempotencyKey(apiKeyId: string, key: string): Promise<IdempotentMatch | null> {
-    const { rows } = await this.pool.query<{ id: string; request_hash: string; confirmed: boolean }>(
+  /**
+   * The job `apiKeyId` submitted under an Idempotency-Key (each API key has
+   * keys of its own).
+   */
+  async findByIdempotencyKey(
+    apiKeyId: string,
+    key: string,
+  ): Promise<IdempotentMatch | null> {
+    const { rows } = await this.pool.query<{
+      id: string;
+      request_hash: string;
+      confirmed: boolean;
+    }>(
       'SELECT id, request_hash, published_at IS NOT NULL AS confirmed FROM jobs WHERE api_key_id = $1 AND idempotency_key = $2',
       [apiKeyId, key],
     );
-    return rows.length > 0 ? { id: rows[0].id, requestHash: rows[0].request_hash, confirmed: rows[0].confirmed } : null;
+    return rows.length > 0
+      ? {
+          id: rows[0].id,
+          requestHash: rows[0].request_hash,
+          confirmed: rows[0].confirmed,
+        }
+      : null;
   }
 
-  /** Records that the broker confirmed a job's first message; concurrent calls share a statement. */
+  /**
+   * Records that the broker confirmed a job's first message; concurrent calls
+   * share a statement.
+   */
   markPublished(id: string): Promise<void> {
     return this.publishedMarks.add(id);
   }
 
   /** The request a job was recorded with, to publish it again. */
   async findRecorded(id: string): Promise<RecordedJob | null> {
-    const { rows } = await this.pool.query<RecordedRow>(`SELECT ${RECORDED_COLUMNS} FROM jobs WHERE id = $1`, [id]);
+    const { rows } = await this.pool.query<RecordedRow>(
+      `SELECT ${RECORDED_COLUMNS} FROM jobs WHERE id = $1`,
+      [id],
+    );
     return rows.length > 0 ? toRecordedJob(id, rows[0]) : null;
   }
 
-  /** Removes a job that was never accepted (its message could not be published), and what it added to its key's usage. */
+  /**
+   * Removes a job that was never accepted (its message could not be published),
+   * and what it added to its key's usage.
+   */
   async delete(id: string): Promise<void> {
     await this.pool.query(
       `WITH removed AS (DELETE FROM jobs WHERE id = $1 RETURNING api_key_id, input_bytes, created_at)
@@ -266,36 +380,68 @@ export class JobsRepository {
     );
   }
 
-  /** The job's timeline, oldest first (events with the same time in the order they were recorded). */
+  /**
+   * The job's timeline, oldest first (events with the same time in the order
+   * they were recorded).
+   */
   async timeline(id: string): Promise<JobEventView[]> {
-    const { rows } = await this.pool.query<Omit<JobEventView, 'workerId' | 'at'> & { worker_id: string | null; at: Date }>(
+    const { rows } = await this.pool.query<
+      Omit<JobEventView, 'workerId' | 'at'> & {
+        worker_id: string | null;
+        at: Date;
+      }
+    >(
       'SELECT type, attempt, delivery, worker_id, at, detail FROM job_events WHERE job_id = $1 ORDER BY at, recorded_at',
       [id],
     );
-    return rows.map((row) => ({ type: row.type, attempt: row.attempt, delivery: row.delivery, workerId: row.worker_id, at: row.at.toISOString(), detail: row.detail }));
+    return rows.map((row) => ({
+      type: row.type,
+      attempt: row.attempt,
+      delivery: row.delivery,
+      workerId: row.worker_id,
+      at: row.at.toISOString(),
+      detail: row.detail,
+    }));
   }
 
   /** The job, if it exists and `ownedBy` (when given) submitted it. */
   async findById(id: string, ownedBy?: string): Promise<StoredJob | null> {
-    const { rows } = await this.pool.query<JobRow>(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1 AND ($2::uuid IS NULL OR api_key_id = $2)`, [id, ownedBy ?? null]);
+    const { rows } = await this.pool.query<JobRow>(
+      `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1 AND ($2::uuid IS NULL OR api_key_id = $2)`,
+      [id, ownedBy ?? null],
+    );
     return rows.length > 0 ? toStoredJob(rows[0]) : null;
   }
 
-  /** Most recent first; `stuckBefore` keeps only stuck jobs: flagged by the sweeper, or processing since before then. */
-  async list(filter: { status?: JobStatus; limit: number; stuckBefore?: Date; ownedBy?: string }): Promise<StoredJob[]> {
+  /**
+   * Most recent first; `stuckBefore` keeps only stuck jobs: flagged by the
+   * sweeper, or processing since before then.
+   */
+  async list(filter: {
+    status?: JobStatus;
+    limit: number;
+    stuckBefore?: Date;
+    ownedBy?: string;
+  }): Promise<StoredJob[]> {
     const { rows } = await this.pool.query<JobRow>(
       `SELECT ${JOB_COLUMNS} FROM jobs
        WHERE ($1::text IS NULL OR status = $1) AND ($3::timestamptz IS NULL OR ${stuckCondition('$3')})
          AND ($4::uuid IS NULL OR api_key_id = $4)
        ORDER BY created_at DESC, id LIMIT $2`,
-      [filter.status ?? null, filter.limit, filter.stuckBefore?.toISOString() ?? null, filter.ownedBy ?? null],
+      [
+        filter.status ?? null,
+        filter.limit,
+        filter.stuckBefore?.toISOString() ?? null,
+        filter.ownedBy ?? null,
+      ],
     );
     return rows.map(toStoredJob);
   }
 
   /**
-   * Failed jobs, oldest first: those that failed with `code`, or (without it) every failed job
-   * but the cancelled ones, whose submitters chose to stop them.
+   * Failed jobs, oldest first: those that failed with `code`, or (without it)
+   * every failed job but the cancelled ones, whose submitters chose to stop
+   * them.
    */
   async failedIds(filter: { code?: string; limit: number }): Promise<string[]> {
     const { rows } = await this.pool.query<{ id: string }>(
@@ -308,15 +454,17 @@ export class JobsRepository {
   }
 
   /**
-   * Starts the next run of a job: back to queued with a new attempt number and a `retried`
-   * event, committed only if `publish` (given the job as recorded, with its new attempt)
-   * succeeds, so that a job is never shown queued without a message behind it.
+   * Starts the next run of a job: back to queued with a new attempt number and
+   * a `retried` event, committed only if `publish` (given the job as recorded,
+   * with its new attempt) succeeds, so that a job is never shown queued without
+   * a message behind it.
    *
-   * The attempt number is reserved (jobs.attempt_seq) and committed before the message is
-   * published: should the start be rolled back after the broker took the message anyway (a
-   * confirm after the timeout, a failed COMMIT), that message's events name an attempt the job
-   * never reached and change nothing, and the next start gets a number of its own.
-   * Null when the job does not exist.
+   * The attempt number is reserved (jobs.attempt_seq) and committed before the
+   * message is published: should the start be rolled back after the broker took
+   * the message anyway (a confirm after the timeout, a failed COMMIT), that
+   * message's events name an attempt the job never reached and change nothing,
+   * and the next start gets a number of its own. Null when the job does not
+   * exist.
    */
   async startNextAttempt(
     id: string,
@@ -324,8 +472,12 @@ export class JobsRepository {
     publish: (job: RecordedJob & { attempt: number }) => Promise<void>,
   ): Promise<{ attempt: number } | null> {
     const { reason, actor } = run;
-    // Refused before a number is reserved, so that a refusal does not use one up.
-    const { rows: current } = await this.pool.query<AttemptState>(`SELECT ${ATTEMPT_STATE_COLUMNS} FROM jobs WHERE id = $1`, [id]);
+    // Refused before a number is reserved, so that a refusal does not use one
+    // up.
+    const { rows: current } = await this.pool.query<AttemptState>(
+      `SELECT ${ATTEMPT_STATE_COLUMNS} FROM jobs WHERE id = $1`,
+      [id],
+    );
     if (current.length === 0) return null;
     checkNextAttempt(id, current[0], run);
     const { rows: reserved } = await this.pool.query<{ attempt_seq: number }>(
@@ -341,86 +493,159 @@ export class JobsRepository {
       );
       if (rows.length === 0) return null;
       const row = rows[0];
-      // Checked again under the lock: another start may have taken the job meanwhile.
+      // Checked again under the lock: another start may have taken the job
+      // meanwhile.
       checkNextAttempt(id, row, run);
       await client.query(
         `UPDATE jobs SET status = 'queued', attempt = $2, error_code = NULL, error_message = NULL, worker_id = NULL,
            started_at = NULL, finished_at = NULL, stuck_reason = NULL, stuck_since = NULL, updated_at = now() WHERE id = $1`,
         [id, attempt],
       );
-      await client.query(`INSERT INTO job_events (event_id, job_id, type, attempt, at, detail) VALUES ($1, $2, 'retried', $3, now(), $4)`, [
-        `${id}/${attempt}/retried`,
-        id,
-        attempt,
-        JSON.stringify({ reason, previousStatus: row.status, apiKeyId: actor.apiKeyId, requestId: actor.requestId }),
-      ]);
-      if (run.auditAs) await recordAudit(client, { actor, action: run.auditAs, target: id, detail: { attempt, previousStatus: row.status } });
+      await client.query(
+        `INSERT INTO job_events (event_id, job_id, type, attempt, at, detail) VALUES ($1, $2, 'retried', $3, now(), $4)`,
+        [
+          `${id}/${attempt}/retried`,
+          id,
+          attempt,
+          JSON.stringify({
+            reason,
+            previousStatus: row.status,
+            apiKeyId: actor.apiKeyId,
+            requestId: actor.requestId,
+          }),
+        ],
+      );
+      if (run.auditAs)
+        await recordAudit(client, {
+          actor,
+          action: run.auditAs,
+          target: id,
+          detail: { attempt, previousStatus: row.status },
+        });
       await failpoint('retry.before-publish');
       await publish({ ...toRecordedJob(id, row), attempt });
       await failpoint('retry.after-publish');
-      await client.query('UPDATE jobs SET published_at = clock_timestamp() WHERE id = $1', [id]);
+      await client.query(
+        'UPDATE jobs SET published_at = clock_timestamp() WHERE id = $1',
+        [id],
+      );
       return { attempt };
     });
   }
 
   /**
-   * Cancels a job that has not finished: records its attempt's outcome, `failed` with
-   * CANCELLED, under the id a worker's outcome for that attempt would have. A worker still
-   * busy with it finishes, but its outcome is then a repeat of a recorded one and changes
-   * nothing. Null when the job does not exist or `ownedBy` (when given) did not submit it.
+   * Cancels a job that has not finished: records its attempt's outcome,
+   * `failed` with CANCELLED, under the id a worker's outcome for that attempt
+   * would have. A worker still busy with it finishes, but its outcome is then a
+   * repeat of a recorded one and changes nothing. Null when the job does not
+   * exist or `ownedBy` (when given) did not submit it.
    */
-  async cancel(id: string, ownedBy: string | undefined, actor: Actor): Promise<{ attempt: number } | null> {
+  async cancel(
+    id: string,
+    ownedBy: string | undefined,
+    actor: Actor,
+  ): Promise<{ attempt: number } | null> {
     return inTransaction(this.pool, async (client) => {
-      const { rows } = await client.query<{ status: JobStatus; attempt: number }>(
+      const { rows } = await client.query<{
+        status: JobStatus;
+        attempt: number;
+      }>(
         'SELECT status, attempt FROM jobs WHERE id = $1 AND ($2::uuid IS NULL OR api_key_id = $2) FOR UPDATE',
         [id, ownedBy ?? null],
       );
       if (rows.length === 0) return null;
       const { status, attempt } = rows[0];
-      if (status === 'succeeded' || status === 'failed') throw new JobNotCancellableError(id, status);
-      const error = { code: JobErrorCode.cancelled, message: 'Cancelled before it finished' };
+      if (status === 'succeeded' || status === 'failed')
+        throw new JobNotCancellableError(id, status);
+      const error = {
+        code: JobErrorCode.cancelled,
+        message: 'Cancelled before it finished',
+      };
       await client.query(
         `INSERT INTO job_events (event_id, job_id, type, attempt, at, detail) VALUES ($1, $2, 'failed', $3, now(), $4)
          ON CONFLICT (event_id) DO NOTHING`,
-        [jobEventId(id, attempt, 'failed', 0), id, attempt, JSON.stringify({ ...error, apiKeyId: actor.apiKeyId, requestId: actor.requestId })],
+        [
+          jobEventId(id, attempt, 'failed', 0),
+          id,
+          attempt,
+          JSON.stringify({
+            ...error,
+            apiKeyId: actor.apiKeyId,
+            requestId: actor.requestId,
+          }),
+        ],
       );
       await client.query(
         `UPDATE jobs SET status = 'failed', error_code = $2, error_message = $3, finished_at = now(), stuck_reason = NULL, stuck_since = NULL, updated_at = now() WHERE id = $1`,
         [id, error.code, error.message],
       );
-      await recordAudit(client, { actor, action: 'job.cancelled', target: id, detail: { attempt, previousStatus: status } });
+      await recordAudit(client, {
+        actor,
+        action: 'job.cancelled',
+        target: id,
+        detail: { attempt, previousStatus: status },
+      });
       return { attempt };
     });
   }
 
   /**
-   * Records that the message of a job's attempt `attempt` was purged from the dead-letter
-   * queue: a `purged` event, and a job not yet finished fails with that reason. Only while the
-   * job is at that attempt (else a StaleAttemptError, and nothing changes): a purged message of
-   * an earlier run must not end the run under way. False when the job does not exist.
+   * Records that the message of a job's attempt `attempt` was purged from the
+   * dead-letter queue: a `purged` event, and a job not yet finished fails with
+   * that reason. Only while the job is at that attempt (else a
+   * StaleAttemptError, and nothing changes): a purged message of an earlier run
+   * must not end the run under way. False when the job does not exist.
    */
-  async recordPurged(id: string, attempt: number, reason: string, actor: Actor): Promise<boolean> {
+  async recordPurged(
+    id: string,
+    attempt: number,
+    reason: string,
+    actor: Actor,
+  ): Promise<boolean> {
     return inTransaction(this.pool, async (client) => {
-      const { rows } = await client.query<{ status: JobStatus; attempt: number }>('SELECT status, attempt FROM jobs WHERE id = $1 FOR UPDATE', [id]);
+      const { rows } = await client.query<{
+        status: JobStatus;
+        attempt: number;
+      }>('SELECT status, attempt FROM jobs WHERE id = $1 FOR UPDATE', [id]);
       if (rows.length === 0) return false;
-      if (rows[0].attempt !== attempt) throw new StaleAttemptError(id, attempt, rows[0].attempt);
+      if (rows[0].attempt !== attempt)
+        throw new StaleAttemptError(id, attempt, rows[0].attempt);
       await client.query(
         `INSERT INTO job_events (event_id, job_id, type, attempt, at, detail)
          VALUES ($1::text || extract(epoch FROM clock_timestamp())::text, $2, 'purged', $3, now(), $4::jsonb)`,
-        [`${id}/${attempt}/purged/`, id, attempt, JSON.stringify({ reason, apiKeyId: actor.apiKeyId, requestId: actor.requestId })],
+        [
+          `${id}/${attempt}/purged/`,
+          id,
+          attempt,
+          JSON.stringify({
+            reason,
+            apiKeyId: actor.apiKeyId,
+            requestId: actor.requestId,
+          }),
+        ],
       );
       await client.query(
         `UPDATE jobs SET status = 'failed', error_code = $2, error_message = $3, finished_at = now(), updated_at = now()
          WHERE id = $1 AND status NOT IN ('succeeded', 'failed')`,
-        [id, JobErrorCode.purged, `Its message was purged from the dead-letter queue (${reason})`],
+        [
+          id,
+          JobErrorCode.purged,
+          `Its message was purged from the dead-letter queue (${reason})`,
+        ],
       );
       return true;
     });
   }
 
-  /** Jobs by status, stuck ones (flagged, or processing since before `stuckBefore`), and outcomes since `since`. */
+  /**
+   * Jobs by status, stuck ones (flagged, or processing since before
+   * `stuckBefore`), and outcomes since `since`.
+   */
   async counts(stuckBefore: Date, since: Date): Promise<JobCounts> {
-    type CountsRow = Record<JobStatus | 'stuck' | 'recent_succeeded' | 'recent_failed', number>;
+    type CountsRow = Record<
+      JobStatus | 'stuck' | 'recent_succeeded' | 'recent_failed',
+      number
+    >;
     const { rows } = await this.pool.query<CountsRow>(
       `SELECT
          count(*) FILTER (WHERE status = 'queued')::int AS queued,
@@ -435,9 +660,17 @@ export class JobsRepository {
     );
     const row = rows[0];
     return {
-      byStatus: { queued: row.queued, processing: row.processing, succeeded: row.succeeded, failed: row.failed },
+      byStatus: {
+        queued: row.queued,
+        processing: row.processing,
+        succeeded: row.succeeded,
+        failed: row.failed,
+      },
       stuck: row.stuck,
-      finishedSince: { succeeded: row.recent_succeeded, failed: row.recent_failed },
+      finishedSince: {
+        succeeded: row.recent_succeeded,
+        failed: row.recent_failed,
+      },
     };
   }
 }

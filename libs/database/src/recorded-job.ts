@@ -1,4 +1,9 @@
-import { JobSource, Operation, OutputOptions, VariantSpec } from '@pipeline/contracts';
+import {
+  JobSource,
+  Operation,
+  OutputOptions,
+  VariantSpec,
+} from '@pipeline/contracts';
 
 /** A job as recorded: what it takes to publish it (again). */
 export interface RecordedJob {
@@ -10,8 +15,11 @@ export interface RecordedJob {
   createdAt: Date;
 }
 
-/** The columns that hold a job's request, and how they read as a RecordedJob. */
-export const RECORDED_COLUMNS = 'source, operations, output_options, variants, created_at';
+/**
+ * The columns that hold a job's request, and how they read as a RecordedJob.
+ */
+export const RECORDED_COLUMNS =
+  'source, operations, output_options, variants, created_at';
 
 export interface RecordedRow {
   source: JobSource;
@@ -22,5 +30,12 @@ export interface RecordedRow {
 }
 
 export function toRecordedJob(id: string, row: RecordedRow): RecordedJob {
-  return { id, source: row.source, operations: row.operations, output: row.output_options, ...(row.variants ? { variants: row.variants } : {}), createdAt: row.created_at };
+  return {
+    id,
+    source: row.source,
+    operations: row.operations,
+    output: row.output_options,
+    ...(row.variants ? { variants: row.variants } : {}),
+    createdAt: row.created_at,
+  };
 }

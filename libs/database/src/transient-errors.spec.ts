@@ -1,14 +1,29 @@
 import { isTransientDatabaseError } from './transient-errors';
 
 /** An error as `pg` reports one the server sent: its SQLSTATE in `code`. */
-const serverError = (code: string, message = `error ${code}`) => Object.assign(new Error(message), { code });
+const serverError = (code: string, message = `error ${code}`) =>
+  Object.assign(new Error(message), { code });
 
 describe('isTransientDatabaseError', () => {
   it.each([
-    ['a refused connection', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' })],
-    ['a reset connection', Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })],
-    ['a terminated connection', new Error('Connection terminated unexpectedly')],
-    ['a pool that cannot connect in time', new Error('timeout exceeded when trying to connect')],
+    [
+      'a refused connection',
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), {
+        code: 'ECONNREFUSED',
+      }),
+    ],
+    [
+      'a reset connection',
+      Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }),
+    ],
+    [
+      'a terminated connection',
+      new Error('Connection terminated unexpectedly'),
+    ],
+    [
+      'a pool that cannot connect in time',
+      new Error('timeout exceeded when trying to connect'),
+    ],
   ])('treats %s as transient', (_what, error) => {
     expect(isTransientDatabaseError(error)).toBe(true);
   });
@@ -20,7 +35,10 @@ describe('isTransientDatabaseError', () => {
     ['08001', 'a client unable to establish a connection'],
     ['08004', 'a server that rejected the connection'],
     ['08P01', 'a protocol violation'],
-    ['25006', 'a read-only transaction (a standby, or a primary after a failover)'],
+    [
+      '25006',
+      'a read-only transaction (a standby, or a primary after a failover)',
+    ],
     ['40001', 'a serialization failure'],
     ['40P01', 'a deadlock'],
     ['53000', 'insufficient resources'],
@@ -55,8 +73,14 @@ describe('isTransientDatabaseError', () => {
     ['42601', 'a syntax error'],
     ['25001', 'an active transaction (class 25 other than 25006)'],
     ['25P02', 'a transaction already aborted'],
-    ['40002', 'an integrity constraint violation at commit (class 40 other than 40001 and 40P01)'],
-    ['55000', 'an object not in prerequisite state (class 55 other than 55P03)'],
+    [
+      '40002',
+      'an integrity constraint violation at commit (class 40 other than 40001 and 40P01)',
+    ],
+    [
+      '55000',
+      'an object not in prerequisite state (class 55 other than 55P03)',
+    ],
     ['55006', 'an object in use'],
     ['XX000', 'an internal error'],
     ['XX001', 'corrupted data'],

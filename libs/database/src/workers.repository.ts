@@ -11,7 +11,10 @@ export interface WorkerRecord {
   jobsSucceeded: number;
   jobsFailed: number;
   inFlight: number;
-  /** When it said it was stopping; null while running (or if it died without saying). */
+  /**
+   * When it said it was stopping; null while running (or if it died without
+   * saying).
+   */
   stoppedAt: string | null;
 }
 
@@ -28,15 +31,23 @@ interface WorkerRow {
   stopped_at: Date | null;
 }
 
-/** The `workers` table: written from heartbeats by the results writer, read for statistics. */
+/**
+ * The `workers` table: written from heartbeats by the results writer, read for
+ * statistics.
+ */
 export class WorkersRepository {
   constructor(private readonly pool: Pool) {}
 
-  /** Records heartbeats; an older one than what is stored (a redelivery) changes nothing. */
+  /**
+   * Records heartbeats; an older one than what is stored (a redelivery) changes
+   * nothing.
+   */
   async recordHeartbeats(batch: WorkerHeartbeatMessage[]): Promise<void> {
     // One row per worker per statement: the latest of its heartbeats.
     const latest = new Map<string, WorkerHeartbeatMessage>();
-    for (const beat of batch) if (!latest.has(beat.workerId) || latest.get(beat.workerId)!.at < beat.at) latest.set(beat.workerId, beat);
+    for (const beat of batch)
+      if (!latest.has(beat.workerId) || latest.get(beat.workerId)!.at < beat.at)
+        latest.set(beat.workerId, beat);
     const beats = [...latest.values()];
     if (beats.length === 0) return;
     await this.pool.query(

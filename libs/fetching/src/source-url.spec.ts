@@ -1,4 +1,11 @@
-import { checkSourceUrl, describeOrigin, literalAddressOf, parseSourcePorts, portOf, sourcePortsProblem } from './source-url';
+import {
+  checkSourceUrl,
+  describeOrigin,
+  literalAddressOf,
+  parseSourcePorts,
+  portOf,
+  sourcePortsProblem,
+} from './source-url';
 
 function hostOf(raw: string): string {
   const checked = checkSourceUrl(raw, parseSourcePorts('80,443,8000-8999'));
@@ -23,16 +30,34 @@ describe('checkSourceUrl', () => {
   });
 
   it.each([
-    ['ftp://example.com/a.jpg', 'only http and https URLs are allowed, not ftp'],
+    [
+      'ftp://example.com/a.jpg',
+      'only http and https URLs are allowed, not ftp',
+    ],
     ['file:///etc/passwd', 'only http and https URLs are allowed, not file'],
-    ['gopher://127.0.0.1:6379/_INFO', 'only http and https URLs are allowed, not gopher'],
-    ['data:image/png;base64,AAAA', 'only http and https URLs are allowed, not data'],
-    ['http://user:secret@example.com/', 'the URL must not contain a user name or password'],
-    ['http://user@example.com/', 'the URL must not contain a user name or password'],
+    [
+      'gopher://127.0.0.1:6379/_INFO',
+      'only http and https URLs are allowed, not gopher',
+    ],
+    [
+      'data:image/png;base64,AAAA',
+      'only http and https URLs are allowed, not data',
+    ],
+    [
+      'http://user:secret@example.com/',
+      'the URL must not contain a user name or password',
+    ],
+    [
+      'http://user@example.com/',
+      'the URL must not contain a user name or password',
+    ],
     ['/relative/path.jpg', 'it is not a valid absolute URL'],
     ['http://', 'it is not a valid absolute URL'],
     ['', 'it is not a valid absolute URL'],
-    [`http://example.com/${'a'.repeat(2048)}`, 'the URL is longer than 2048 characters'],
+    [
+      `http://example.com/${'a'.repeat(2048)}`,
+      'the URL is longer than 2048 characters',
+    ],
   ])('refuses %s', (raw, problem) => {
     expect(checkSourceUrl(raw)).toEqual({ problem });
   });
@@ -57,11 +82,26 @@ describe('SOURCE_URL_PORTS', () => {
   it.each([
     ['', 'must name at least one port (e.g. 80,443)'],
     [' , ', 'must name at least one port (e.g. 80,443)'],
-    ['80,http', 'has the invalid entry "http": expected ports 1 to 65535 or ranges such as 8000-8099, comma-separated'],
-    ['0', 'has the invalid entry "0": expected ports 1 to 65535 or ranges such as 8000-8099, comma-separated'],
-    ['65536', 'has the invalid entry "65536": expected ports 1 to 65535 or ranges such as 8000-8099, comma-separated'],
-    ['443,9000-8000', 'has the invalid entry "9000-8000": expected ports 1 to 65535 or ranges such as 8000-8099, comma-separated'],
-    ['80-', 'has the invalid entry "80-": expected ports 1 to 65535 or ranges such as 8000-8099, comma-separated'],
+    [
+      '80,http',
+      'has the invalid entry "http": expected ports 1 to 65535 or ranges such as 8000-8099, comma-separated',
+    ],
+    [
+      '0',
+      'has the invalid entry "0": expected ports 1 to 65535 or ranges such as 8000-8099, comma-separated',
+    ],
+    [
+      '65536',
+      'has the invalid entry "65536": expected ports 1 to 65535 or ranges such as 8000-8099, comma-separated',
+    ],
+    [
+      '443,9000-8000',
+      'has the invalid entry "9000-8000": expected ports 1 to 65535 or ranges such as 8000-8099, comma-separated',
+    ],
+    [
+      '80-',
+      'has the invalid entry "80-": expected ports 1 to 65535 or ranges such as 8000-8099, comma-separated',
+    ],
   ])('refuses %j: %s', (text, problem) => {
     expect(sourcePortsProblem(text)).toBe(problem);
     expect(() => parseSourcePorts(text)).toThrow(`SOURCE_URL_PORTS ${problem}`);
@@ -80,18 +120,32 @@ describe('SOURCE_URL_PORTS', () => {
   it('allows only 80 and 443 by default, naming the port and the setting otherwise', () => {
     expect('url' in checkSourceUrl('http://example.com/a.jpg')).toBe(true);
     expect('url' in checkSourceUrl('https://example.com/a.jpg')).toBe(true);
-    expect(checkSourceUrl('http://example.com:8080/a.jpg')).toEqual({ problem: 'port 8080 is not one of SOURCE_URL_PORTS (80,443)' });
-    expect(checkSourceUrl('http://127.0.0.1:6379/')).toEqual({ problem: 'port 6379 is not one of SOURCE_URL_PORTS (80,443)' });
-    expect(checkSourceUrl('https://example.com:22/')).toEqual({ problem: 'port 22 is not one of SOURCE_URL_PORTS (80,443)' });
+    expect(checkSourceUrl('http://example.com:8080/a.jpg')).toEqual({
+      problem: 'port 8080 is not one of SOURCE_URL_PORTS (80,443)',
+    });
+    expect(checkSourceUrl('http://127.0.0.1:6379/')).toEqual({
+      problem: 'port 6379 is not one of SOURCE_URL_PORTS (80,443)',
+    });
+    expect(checkSourceUrl('https://example.com:22/')).toEqual({
+      problem: 'port 22 is not one of SOURCE_URL_PORTS (80,443)',
+    });
   });
 
   it('follows the list given, ranges included', () => {
     const ports = parseSourcePorts('443,8000-8099');
     expect('url' in checkSourceUrl('https://example.com/', ports)).toBe(true);
-    expect('url' in checkSourceUrl('http://example.com:8000/', ports)).toBe(true);
-    expect('url' in checkSourceUrl('http://example.com:8099/', ports)).toBe(true);
-    expect(checkSourceUrl('http://example.com/', ports)).toEqual({ problem: 'port 80 is not one of SOURCE_URL_PORTS (443,8000-8099)' });
-    expect(checkSourceUrl('http://example.com:8100/', ports)).toEqual({ problem: 'port 8100 is not one of SOURCE_URL_PORTS (443,8000-8099)' });
+    expect('url' in checkSourceUrl('http://example.com:8000/', ports)).toBe(
+      true,
+    );
+    expect('url' in checkSourceUrl('http://example.com:8099/', ports)).toBe(
+      true,
+    );
+    expect(checkSourceUrl('http://example.com/', ports)).toEqual({
+      problem: 'port 80 is not one of SOURCE_URL_PORTS (443,8000-8099)',
+    });
+    expect(checkSourceUrl('http://example.com:8100/', ports)).toEqual({
+      problem: 'port 8100 is not one of SOURCE_URL_PORTS (443,8000-8099)',
+    });
   });
 });
 
@@ -111,6 +165,10 @@ describe('literalAddressOf', () => {
 
 describe('describeOrigin', () => {
   it('keeps user info, path and query out', () => {
-    expect(describeOrigin(new URL('https://user:pw@example.com:8443/secret/path?token=abc#x'))).toBe('https://example.com:8443');
+    expect(
+      describeOrigin(
+        new URL('https://user:pw@example.com:8443/secret/path?token=abc#x'),
+      ),
+    ).toBe('https://example.com:8443');
   });
 });

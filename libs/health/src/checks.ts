@@ -8,17 +8,26 @@ export function rabbitmqCheck(connection: AmqpConnection): ReadinessCheck {
     name: 'rabbitmq',
     check() {
       if (!connection.isConnected) throw new Error('not connected');
-      if (connection.blocked) throw new Error('publishing blocked by a resource alarm');
+      if (connection.blocked)
+        throw new Error('publishing blocked by a resource alarm');
     },
   };
 }
 
-/** An app that consumes is ready only while each of its consumers is attached (the broker can cancel one, or close its channel). */
-export function consumersCheck(transport: Pick<AmqpTransport, 'isConsuming'>): ReadinessCheck {
+/**
+ * An app that consumes is ready only while each of its consumers is attached
+ * (the broker can cancel one, or close its channel).
+ */
+export function consumersCheck(
+  transport: Pick<AmqpTransport, 'isConsuming'>,
+): ReadinessCheck {
   return {
     name: 'consumers',
     check() {
-      if (!transport.isConsuming) throw new Error('not consuming every queue (a consumer is being attached again)');
+      if (!transport.isConsuming)
+        throw new Error(
+          'not consuming every queue (a consumer is being attached again)',
+        );
     },
   };
 }
@@ -33,9 +42,12 @@ export function postgresCheck(pool: Pool): ReadinessCheck {
 }
 
 /**
- * An object store is checked (its bucket there, access granted; the reason goes to the log); a
- * folder of this machine is not a dependency that can be away, and adds no check.
+ * An object store is checked (its bucket there, access granted; the reason goes
+ * to the log); a folder of this machine is not a dependency that can be away,
+ * and adds no check.
  */
 export function storageChecks(storage: BlobStorage): ReadinessCheck[] {
-  return storage.remote ? [{ name: 'storage', check: () => storage.probe() }] : [];
+  return storage.remote
+    ? [{ name: 'storage', check: () => storage.probe() }]
+    : [];
 }

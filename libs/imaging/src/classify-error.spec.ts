@@ -1,4 +1,8 @@
-import { BlobNotFoundError, BlobStorageError, ImagePathError } from '@pipeline/storage';
+import {
+  BlobNotFoundError,
+  BlobStorageError,
+  ImagePathError,
+} from '@pipeline/storage';
 import sharp from 'sharp';
 import { classifyProcessingError } from './classify-error';
 import { Deadline } from './deadline';
@@ -6,13 +10,19 @@ import { OutputTooLargeError } from './output-size';
 
 describe('classifyProcessingError', () => {
   it('treats an ordinary error such as ECONNRESET as transient INTERNAL, keeping its message', () => {
-    expect(classifyProcessingError(new Error('ECONNRESET'))).toEqual({ permanent: false, error: { code: 'INTERNAL', message: 'ECONNRESET' } });
+    expect(classifyProcessingError(new Error('ECONNRESET'))).toEqual({
+      permanent: false,
+      error: { code: 'INTERNAL', message: 'ECONNRESET' },
+    });
   });
 
   it.each([
     ['a timeout', new Error('Timeout waiting for the disk')],
     ['an out-of-memory error', new Error('Cannot allocate memory')],
-    ['a TypeError', new TypeError("Cannot read properties of undefined (reading 'x')")],
+    [
+      'a TypeError',
+      new TypeError("Cannot read properties of undefined (reading 'x')"),
+    ],
   ])('treats %s as transient INTERNAL', (_label, error) => {
     const classified = classifyProcessingError(error);
     expect(classified.permanent).toBe(false);
@@ -20,48 +30,90 @@ describe('classifyProcessingError', () => {
   });
 
   it("treats the object store's errors as transient INTERNAL, even where their text reads like a damaged image's", () => {
-    const error = new BlobStorageError('Object storage could not read uploads/j in the bucket "b" at http://rgw:7480: InvalidAccessKeyId (HTTP 403): invalid or truncated request', 403);
-    expect(classifyProcessingError(error)).toEqual({ permanent: false, error: { code: 'INTERNAL', message: error.message } });
+    const error = new BlobStorageError(
+      'Object storage could not read uploads/j in the bucket "b" at http://rgw:7480: InvalidAccessKeyId (HTTP 403): invalid or truncated request',
+      403,
+    );
+    expect(classifyProcessingError(error)).toEqual({
+      permanent: false,
+      error: { code: 'INTERNAL', message: error.message },
+    });
   });
 
   it('accepts a thrown value that is not an Error', () => {
-    expect(classifyProcessingError('socket hang up')).toEqual({ permanent: false, error: { code: 'INTERNAL', message: 'socket hang up' } });
-    expect(classifyProcessingError(undefined)).toEqual({ permanent: false, error: { code: 'INTERNAL', message: 'undefined' } });
+    expect(classifyProcessingError('socket hang up')).toEqual({
+      permanent: false,
+      error: { code: 'INTERNAL', message: 'socket hang up' },
+    });
+    expect(classifyProcessingError(undefined)).toEqual({
+      permanent: false,
+      error: { code: 'INTERNAL', message: 'undefined' },
+    });
   });
 
   it('treats a missing images-folder file as a permanent INPUT_NOT_FOUND', () => {
-    const error = new ImagePathError('source.path "a.jpg" does not exist in the images folder');
+    const error = new ImagePathError(
+      'source.path "a.jpg" does not exist in the images folder',
+    );
     expect(classifyProcessingError(error)).toEqual({
       permanent: true,
-      error: { code: 'INPUT_NOT_FOUND', message: 'source.path "a.jpg" does not exist in the images folder' },
+      error: {
+        code: 'INPUT_NOT_FOUND',
+        message: 'source.path "a.jpg" does not exist in the images folder',
+      },
     });
   });
 
   it('treats operations that would make too large an image as a permanent IMAGE_TOO_LARGE, naming the operation and the limit', () => {
-    expect(classifyProcessingError(new OutputTooLargeError('outputs[1].operations[0]', 'extend', { width: 20000, height: 5000 }, 50_000_000))).toEqual({
+    expect(
+      classifyProcessingError(
+        new OutputTooLargeError(
+          'outputs[1].operations[0]',
+          'extend',
+          { width: 20000, height: 5000 },
+          50_000_000,
+        ),
+      ),
+    ).toEqual({
       permanent: true,
       error: {
         code: 'IMAGE_TOO_LARGE',
-        message: 'The operations would make too large an image: outputs[1].operations[0] (extend) would make a 20000×5000 image (100000000 pixels); the limit is 50000000 (MAX_OUTPUT_PIXELS)',
+        message:
+          'The operations would make too large an image: outputs[1].operations[0] (extend) would make a 20000×5000 image (100000000 pixels); the limit is 50000000 (MAX_OUTPUT_PIXELS)',
       },
     });
   });
 
   it('treats a missing stored upload as a permanent INPUT_NOT_FOUND', () => {
-    expect(classifyProcessingError(new BlobNotFoundError('uploads/x'))).toEqual({
-      permanent: true,
-      error: { code: 'INPUT_NOT_FOUND', message: 'No stored object at uploads/x' },
-    });
+    expect(classifyProcessingError(new BlobNotFoundError('uploads/x'))).toEqual(
+      {
+        permanent: true,
+        error: {
+          code: 'INPUT_NOT_FOUND',
+          message: 'No stored object at uploads/x',
+        },
+      },
+    );
   });
 
   it('an ImagePathError is INPUT_NOT_FOUND even when its text looks like another kind', () => {
-    expect(classifyProcessingError(new ImagePathError('source.path "invalid.jpg" is not a file')).error.code).toBe('INPUT_NOT_FOUND');
+    expect(
+      classifyProcessingError(
+        new ImagePathError('source.path "invalid.jpg" is not a file'),
+      ).error.code,
+    ).toBe('INPUT_NOT_FOUND');
   });
 
   it('treats the pixel limit as a permanent IMAGE_TOO_LARGE', () => {
-    expect(classifyProcessingError(new Error('Input image exceeds pixel limit'))).toEqual({
+    expect(
+      classifyProcessingError(new Error('Input image exceeds pixel limit')),
+    ).toEqual({
       permanent: true,
-      error: { code: 'IMAGE_TOO_LARGE', message: 'The input image is too large: Input image exceeds pixel limit' },
+      error: {
+        code: 'IMAGE_TOO_LARGE',
+        message:
+          'The input image is too large: Input image exceeds pixel limit',
+      },
     });
   });
 
@@ -72,19 +124,27 @@ describe('classifyProcessingError', () => {
   ])('treats %j as a permanent INVALID_OPERATION', (message) => {
     expect(classifyProcessingError(new Error(message))).toEqual({
       permanent: true,
-      error: { code: 'INVALID_OPERATION', message: `An operation does not fit this image: ${message}` },
+      error: {
+        code: 'INVALID_OPERATION',
+        message: `An operation does not fit this image: ${message}`,
+      },
     });
   });
 
   it('classifies what sharp really throws for a bad extract parameter', () => {
     let thrown: unknown;
     try {
-      sharp({ create: { width: 4, height: 4, channels: 3, background: '#000' } }).extract({ left: -1, top: 0, width: 1, height: 1 });
+      sharp({
+        create: { width: 4, height: 4, channels: 3, background: '#000' },
+      }).extract({ left: -1, top: 0, width: 1, height: 1 });
     } catch (error) {
       thrown = error;
     }
     expect(thrown).toBeInstanceOf(Error);
-    expect(classifyProcessingError(thrown)).toMatchObject({ permanent: true, error: { code: 'INVALID_OPERATION' } });
+    expect(classifyProcessingError(thrown)).toMatchObject({
+      permanent: true,
+      error: { code: 'INVALID_OPERATION' },
+    });
   });
 
   it.each([
@@ -99,7 +159,10 @@ describe('classifyProcessingError', () => {
   ])('treats %j as a permanent INVALID_IMAGE', (message) => {
     expect(classifyProcessingError(new Error(message))).toEqual({
       permanent: true,
-      error: { code: 'INVALID_IMAGE', message: `The input could not be decoded as an image: ${message}` },
+      error: {
+        code: 'INVALID_IMAGE',
+        message: `The input could not be decoded as an image: ${message}`,
+      },
     });
   });
 
@@ -113,22 +176,41 @@ describe('classifyProcessingError', () => {
   });
 
   it('collapses repeated lines of a transient error too', () => {
-    expect(classifyProcessingError(new Error('EIO\nEIO\nEIO')).error).toEqual({ code: 'INTERNAL', message: 'EIO' });
+    expect(classifyProcessingError(new Error('EIO\nEIO\nEIO')).error).toEqual({
+      code: 'INTERNAL',
+      message: 'EIO',
+    });
   });
 
   it('prefers IMAGE_TOO_LARGE when the message also mentions an invalid input', () => {
-    expect(classifyProcessingError(new Error('Input image exceeds pixel limit\ninvalid')).error.code).toBe('IMAGE_TOO_LARGE');
+    expect(
+      classifyProcessingError(
+        new Error('Input image exceeds pixel limit\ninvalid'),
+      ).error.code,
+    ).toBe('IMAGE_TOO_LARGE');
   });
 
-  it.each(['Input buffer contains unsupported image format', 'Input file contains unsupported image format'])(
+  it.each([
+    'Input buffer contains unsupported image format',
+    'Input file contains unsupported image format',
+  ])(
     'treats "%s" (no loader, or a blocked one) as a permanent UNSUPPORTED_FORMAT',
     (message) => {
-      expect(classifyProcessingError(new Error(message))).toMatchObject({ permanent: true, error: { code: 'UNSUPPORTED_FORMAT' } });
+      expect(classifyProcessingError(new Error(message))).toMatchObject({
+        permanent: true,
+        error: { code: 'UNSUPPORTED_FORMAT' },
+      });
     },
   );
 
   it('treats a libvips timeout as a permanent PROCESSING_TIMEOUT', () => {
-    expect(classifyProcessingError(new Error('timeout: 12% complete\nVipsImage: killed for image "temp-1"'))).toMatchObject({
+    expect(
+      classifyProcessingError(
+        new Error(
+          'timeout: 12% complete\nVipsImage: killed for image "temp-1"',
+        ),
+      ),
+    ).toMatchObject({
       permanent: true,
       error: { code: 'PROCESSING_TIMEOUT' },
     });
@@ -138,7 +220,11 @@ describe('classifyProcessingError', () => {
     const error = Deadline.after(3000).timeoutError('downloading the source');
     expect(classifyProcessingError(error)).toEqual({
       permanent: true,
-      error: { code: 'PROCESSING_TIMEOUT', message: "Processing took longer than the job's time limit of 3 s (stopped while downloading the source)" },
+      error: {
+        code: 'PROCESSING_TIMEOUT',
+        message:
+          "Processing took longer than the job's time limit of 3 s (stopped while downloading the source)",
+      },
     });
   });
 });

@@ -15,11 +15,14 @@ const LOADERS: Record<InputFormat, string[]> = {
 export const INPUT_FORMATS = Object.keys(LOADERS) as InputFormat[];
 
 /**
- * Lets libvips decode only the given formats, for the whole process. Every other loader
- * (SVG, PDF, ImageMagick, FITS, Matlab, …) is blocked: an input in one of them fails as an
- * unsupported format instead of reaching a parser nobody asked for.
+ * Lets libvips decode only the given formats, for the whole process. Every
+ * other loader (SVG, PDF, ImageMagick, FITS, Matlab, …) is blocked: an input in
+ * one of them fails as an unsupported format instead of reaching a parser
+ * nobody asked for.
  */
 export function allowOnlyDecoders(formats: InputFormat[]): void {
   sharp.block({ operation: ['VipsForeignLoad'] });
-  sharp.unblock({ operation: [...new Set(formats.flatMap((format) => LOADERS[format]))] });
+  sharp.unblock({
+    operation: [...new Set(formats.flatMap((format) => LOADERS[format]))],
+  });
 }

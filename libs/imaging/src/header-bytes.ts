@@ -2,20 +2,27 @@ import { crc32 } from 'node:zlib';
 import { detectImageFormat } from './formats';
 import type { ImageHeader } from './image-header';
 
-/** How much of a file is read to find its header: enough for the headers of nearly every JPEG, PNG and WebP. */
+/**
+ * How much of a file is read to find its header: enough for the headers of
+ * nearly every JPEG, PNG and WebP.
+ */
 export const HEADER_BYTES = 64 * 1024;
 
 /**
- * The header of a JPEG, PNG, WebP or GIF read from its first bytes, without libvips: what
- * sharp's metadata would say of the same input, or null whenever that is not certain (another
- * format, a layout this reader does not follow, a structure its decoder might refuse, a part
- * it needs beyond `head`). `complete`: `head` is the whole input, not only its start.
+ * The header of a JPEG, PNG, WebP or GIF read from its first bytes, without
+ * libvips: what sharp's metadata would say of the same input, or null whenever
+ * that is not certain (another format, a layout this reader does not follow, a
+ * structure its decoder might refuse, a part it needs beyond `head`).
+ * `complete`: `head` is the whole input, not only its start.
  *
- * Every check below stands for one the decoder behind sharp makes while reading the header
- * (libjpeg, libpng, libwebp's demuxer, libnsgif, libexif as libvips calls them); where this
- * reader is stricter, the caller asks sharp instead.
+ * Every check below stands for one the decoder behind sharp makes while reading
+ * the header (libjpeg, libpng, libwebp's demuxer, libnsgif, libexif as libvips
+ * calls them); where this reader is stricter, the caller asks sharp instead.
  */
-export function readHeaderBytes(head: Buffer, complete: boolean): ImageHeader | null {
+export function readHeaderBytes(
+  head: Buffer,
+  complete: boolean,
+): ImageHeader | null {
   switch (detectImageFormat(head)) {
     case 'jpeg':
       return readJpeg(head);
@@ -30,21 +37,31 @@ export function readHeaderBytes(head: Buffer, complete: boolean): ImageHeader | 
   }
 }
 
-const still = (format: string, width: number, height: number, orientation = 1): ImageHeader => ({ format, width, height, orientation, pages: 1 });
+const still = (
+  format: string,
+  width: number,
+  height: number,
+  orientation = 1,
+): ImageHeader => ({ format, width, height, orientation, pages: 1 });
 
-// JPEG: the markers up to the first scan's header, as libjpeg's jpeg_read_header reads them.
+// JPEG: the markers up to the first scan's header, as libjpeg's
+// jpeg_read_header reads them.
 
-const SOF_MARKERS = new Set([0xc0, 0xc1, 0xc2]); // baseline, extended, progressive Huffman
+// baseline, extended, progressive Huffman
+const SOF_MARKERS = new Set([0xc0, 0xc1, 0xc2]);
 const JPEG_MAX_DIMENSION = 65500;
 
 function readJpeg(data: Buffer): ImageHeader | null {
   let offset = 2;
-  let frame: { width: number; height: number; components: number[] } | undefined;
+  let frame:
+    { width: number; height: number; components: number[] } | undefined;
   let exif: Buffer | undefined;
   let exifSegments = 0;
   for (;;) {
-    if (offset >= data.length || data[offset] !== 0xff) return null; // bytes before a marker make libjpeg warn
-    while (offset < data.length && data[offset] === 0xff) offset++; // fill bytes
+    // bytes before a marker make libjpeg warn
+    if (offset >= data.length || data[offset] !== 0xff) return null;
+    // fill bytes
+    while (offset < data.length && data[offset] === 0xff) offset++;
     if (offset + 2 >= data.length) return null;
     const marker = data[offset];
     const length = data.readUInt16BE(offset + 1);
@@ -55,7 +72,11 @@ function readJpeg(data: Buffer): ImageHeader | null {
     offset = end;
     if (marker >= 0xe0 && marker <= 0xef) {
       if (marker === 0xe0 && !plausibleApp0(segment)) return null;
-      if (marker === 0xe1 && segment.length > 4 && segment.toString('latin1', 0, 4) === 'Exif') {
+      if (
+        marker === 0xe1 &&
+        segment.length > 4 &&
+        segment.toString('latin1', 0, 4) === 'Exif'
+      ) {
         exif = segment;
         exifSegments++;
       }
@@ -75,20 +96,30 @@ function readJpeg(data: Buffer): ImageHeader | null {
       if (!frame || !validScan(segment, frame.components)) return null;
       break;
     } else {
-      return null; // arithmetic or lossless coding, DNL, a second SOI, EOI before any scan: sharp decides
+      // arithmetic or lossless coding, DNL, a second SOI, EOI before any scan:
+      // sharp decides
+      return null;
     }
   }
   if (!frame) return null;
-  if (exifSegments > 1) return null; // libvips keeps the last; which one libexif then reads is not worth guessing
-  // libexif finds nothing in an "Exif" segment without the two NULs of its header.
+  // libvips keeps the last; which one libexif then reads is not worth guessing
+  if (exifSegments > 1) return null;
+  // libexif finds nothing in an "Exif" segment without the two NULs of its
+  // header.
   if (exif && exif.toString('latin1', 0, 6) !== 'Exif\0\0') return null;
   const orientation = exif ? exifOrientation(exif.subarray(6)) : 1;
-  return orientation === null ? null : still('jpeg', frame.width, frame.height, orientation);
+  return orientation === null
+    ? null
+    : still('jpeg', frame.width, frame.height, orientation);
 }
 
-/** A JFIF APP0 of another major version makes libjpeg warn, which sharp treats as an error. */
+/**
+ * A JFIF APP0 of another major version makes libjpeg warn, which sharp treats
+ * as an error.
+ */
 function plausibleApp0(segment: Buffer): boolean {
-  if (segment.length >= 14 && segment.toString('latin1', 0, 5) === 'JFIF\0') return segment[5] === 1;
+  if (segment.length >= 14 && segment.toString('latin1', 0, 5) === 'JFIF\0')
+    return segment[5] === 1;
   return true;
 }
 
@@ -117,21 +148,38 @@ function validHuffmanTables(segment: Buffer): boolean {
   return offset === segment.length && segment.length > 0;
 }
 
-function readFrame(segment: Buffer): { width: number; height: number; components: number[] } | undefined {
+function readFrame(
+  segment: Buffer,
+): { width: number; height: number; components: number[] } | undefined {
   if (segment.length < 6) return undefined;
   const precision = segment[0];
   const height = segment.readUInt16BE(1);
   const width = segment.readUInt16BE(3);
   const count = segment[5];
-  if (precision !== 8 || width === 0 || height === 0 || width > JPEG_MAX_DIMENSION || height > JPEG_MAX_DIMENSION) return undefined;
-  if (![1, 3, 4].includes(count) || segment.length !== 6 + 3 * count) return undefined;
+  if (
+    precision !== 8 ||
+    width === 0 ||
+    height === 0 ||
+    width > JPEG_MAX_DIMENSION ||
+    height > JPEG_MAX_DIMENSION
+  )
+    return undefined;
+  if (![1, 3, 4].includes(count) || segment.length !== 6 + 3 * count)
+    return undefined;
   const components: number[] = [];
   for (let i = 0; i < count; i++) {
     const at = 6 + 3 * i;
     const sampling = segment[at + 1];
     const horizontal = sampling >> 4;
     const vertical = sampling & 0x0f;
-    if (horizontal < 1 || horizontal > 4 || vertical < 1 || vertical > 4 || segment[at + 2] > 3) return undefined;
+    if (
+      horizontal < 1 ||
+      horizontal > 4 ||
+      vertical < 1 ||
+      vertical > 4 ||
+      segment[at + 2] > 3
+    )
+      return undefined;
     if (components.includes(segment[at])) return undefined;
     components.push(segment[at]);
   }
@@ -156,16 +204,19 @@ const ORIENTATION_TAG = 0x0112;
 const SHORT = 3;
 
 /**
- * The orientation an EXIF block (from its TIFF header on) gives: 1 without the tag, null for
- * anything unusual (a value out of range, another type, a repeated tag, an IFD0 past the end).
+ * The orientation an EXIF block (from its TIFF header on) gives: 1 without the
+ * tag, null for anything unusual (a value out of range, another type, a
+ * repeated tag, an IFD0 past the end).
  */
 export function exifOrientation(tiff: Buffer): number | null {
   if (tiff.length < 8) return null;
   const order = tiff.toString('latin1', 0, 2);
   if (order !== 'II' && order !== 'MM') return null;
   const little = order === 'II';
-  const u16 = (at: number) => (little ? tiff.readUInt16LE(at) : tiff.readUInt16BE(at));
-  const u32 = (at: number) => (little ? tiff.readUInt32LE(at) : tiff.readUInt32BE(at));
+  const u16 = (at: number) =>
+    little ? tiff.readUInt16LE(at) : tiff.readUInt16BE(at);
+  const u32 = (at: number) =>
+    little ? tiff.readUInt32LE(at) : tiff.readUInt32BE(at);
   if (u16(2) !== 42) return null;
   const ifd = u32(4);
   if (ifd < 8 || ifd + 2 > tiff.length) return null;
@@ -175,7 +226,12 @@ export function exifOrientation(tiff: Buffer): number | null {
   for (let i = 0; i < entries; i++) {
     const entry = ifd + 2 + 12 * i;
     if (u16(entry) !== ORIENTATION_TAG) continue;
-    if (orientation !== undefined || u16(entry + 2) !== SHORT || u32(entry + 4) !== 1) return null;
+    if (
+      orientation !== undefined ||
+      u16(entry + 2) !== SHORT ||
+      u32(entry + 4) !== 1
+    )
+      return null;
     orientation = u16(entry + 8);
     if (orientation < 1 || orientation > 8) return null;
   }
@@ -184,16 +240,43 @@ export function exifOrientation(tiff: Buffer): number | null {
 
 // PNG: the chunks before the first IDAT, as libpng's png_read_info reads them.
 
-const PNG_DEPTHS: Record<number, number[]> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] };
-/** Ancillary chunks whose content cannot make libpng fail (at worst it ignores them, with a warning). */
-const PNG_ANCILLARY = new Set(['tRNS', 'gAMA', 'cHRM', 'sRGB', 'iCCP', 'pHYs', 'bKGD', 'sBIT', 'tIME', 'tEXt', 'zTXt', 'iTXt']);
+const PNG_DEPTHS: Record<number, number[]> = {
+  0: [1, 2, 4, 8, 16],
+  2: [8, 16],
+  3: [1, 2, 4, 8],
+  4: [8, 16],
+  6: [8, 16],
+};
+/**
+ * Ancillary chunks whose content cannot make libpng fail (at worst it ignores
+ * them, with a warning).
+ */
+const PNG_ANCILLARY = new Set([
+  'tRNS',
+  'gAMA',
+  'cHRM',
+  'sRGB',
+  'iCCP',
+  'pHYs',
+  'bKGD',
+  'sBIT',
+  'tIME',
+  'tEXt',
+  'zTXt',
+  'iTXt',
+]);
 const PNG_MAX_DIMENSION = 65535;
-/** Below every limit libpng sets on a chunk's length (PNG_USER_CHUNK_MALLOC_MAX, 8000000, is the least). */
+/**
+ * Below every limit libpng sets on a chunk's length (PNG_USER_CHUNK_MALLOC_MAX,
+ * 8000000, is the least).
+ */
 const PNG_CHUNK_LIMIT = 8_000_000;
 
 function readPng(data: Buffer): ImageHeader | null {
   let offset = 8;
-  let ihdr: { width: number; height: number; colourType: number; bitDepth: number } | undefined;
+  let ihdr:
+    | { width: number; height: number; colourType: number; bitDepth: number }
+    | undefined;
   let palette = false;
   let exif: Buffer | undefined;
   const seen = new Set<string>();
@@ -201,29 +284,62 @@ function readPng(data: Buffer): ImageHeader | null {
     if (offset + 8 > data.length) return null;
     const length = data.readUInt32BE(offset);
     const type = data.toString('latin1', offset + 4, offset + 8);
-    // libpng refuses a chunk longer than its limit even for IDAT, whose header png_read_info reads.
+    // libpng refuses a chunk longer than its limit even for IDAT, whose header
+    // png_read_info reads.
     if (length > PNG_CHUNK_LIMIT) return null;
     if (type === 'IDAT') break;
     const end = offset + 12 + length;
     if (end > data.length) return null;
-    if (data.readUInt32BE(end - 4) !== crc32(data.subarray(offset + 4, end - 4))) return null;
+    if (
+      data.readUInt32BE(end - 4) !== crc32(data.subarray(offset + 4, end - 4))
+    )
+      return null;
     const body = data.subarray(offset + 8, end - 4);
     offset = end;
-    if (seen.has(type) && type !== 'tEXt' && type !== 'zTXt' && type !== 'iTXt') return null;
+    if (seen.has(type) && type !== 'tEXt' && type !== 'zTXt' && type !== 'iTXt')
+      return null;
     seen.add(type);
     if (type === 'IHDR') {
       if (ihdr || length !== 13) return null;
-      ihdr = { width: body.readUInt32BE(0), height: body.readUInt32BE(4), bitDepth: body[8], colourType: body[9] };
+      ihdr = {
+        width: body.readUInt32BE(0),
+        height: body.readUInt32BE(4),
+        bitDepth: body[8],
+        colourType: body[9],
+      };
       const { width, height, bitDepth, colourType } = ihdr;
-      if (width === 0 || height === 0 || width > PNG_MAX_DIMENSION || height > PNG_MAX_DIMENSION) return null;
-      if (!PNG_DEPTHS[colourType]?.includes(bitDepth) || body[10] !== 0 || body[11] !== 0 || body[12] > 1) return null;
+      if (
+        width === 0 ||
+        height === 0 ||
+        width > PNG_MAX_DIMENSION ||
+        height > PNG_MAX_DIMENSION
+      )
+        return null;
+      if (
+        !PNG_DEPTHS[colourType]?.includes(bitDepth) ||
+        body[10] !== 0 ||
+        body[11] !== 0 ||
+        body[12] > 1
+      )
+        return null;
       continue;
     }
     if (!ihdr) return null;
     if (type === 'PLTE') {
       const entries = length / 3;
-      if (ihdr.colourType !== 2 && ihdr.colourType !== 3 && ihdr.colourType !== 6) return null;
-      if (!Number.isInteger(entries) || entries < 1 || entries > 256 || (ihdr.colourType === 3 && entries > 2 ** ihdr.bitDepth)) return null;
+      if (
+        ihdr.colourType !== 2 &&
+        ihdr.colourType !== 3 &&
+        ihdr.colourType !== 6
+      )
+        return null;
+      if (
+        !Number.isInteger(entries) ||
+        entries < 1 ||
+        entries > 256 ||
+        (ihdr.colourType === 3 && entries > 2 ** ihdr.bitDepth)
+      )
+        return null;
       palette = true;
     } else if (type === 'eXIf') {
       exif = body;
@@ -233,10 +349,13 @@ function readPng(data: Buffer): ImageHeader | null {
   }
   if (!ihdr || (ihdr.colourType === 3 && !palette)) return null;
   const orientation = exif ? exifOrientation(exif) : 1;
-  return orientation === null ? null : still('png', ihdr.width, ihdr.height, orientation);
+  return orientation === null
+    ? null
+    : still('png', ihdr.width, ihdr.height, orientation);
 }
 
-// WebP: the RIFF chunks as libwebp's WebPDemux checks them, which needs the whole RIFF.
+// WebP: the RIFF chunks as libwebp's WebPDemux checks them, which needs the
+// whole RIFF.
 
 const WEBP_ANIMATION = 0x02;
 const WEBP_EXIF = 0x08;
@@ -252,27 +371,57 @@ interface RiffChunk {
   end: number;
 }
 
-/** The chunks from `offset` to `end`, which must tile that span exactly; null otherwise. */
-function riffChunks(data: Buffer, offset: number, end: number): RiffChunk[] | null {
+/**
+ * The chunks from `offset` to `end`, which must tile that span exactly; null
+ * otherwise.
+ */
+function riffChunks(
+  data: Buffer,
+  offset: number,
+  end: number,
+): RiffChunk[] | null {
   const chunks: RiffChunk[] = [];
   while (offset < end) {
     if (offset + 8 > end) return null;
     const size = data.readUInt32LE(offset + 4);
     const next = offset + 8 + size + (size & 1);
     if (next > end) return null;
-    chunks.push({ fourcc: data.toString('latin1', offset, offset + 4), start: offset, payload: data.subarray(offset + 8, offset + 8 + size), end: next });
+    chunks.push({
+      fourcc: data.toString('latin1', offset, offset + 4),
+      start: offset,
+      payload: data.subarray(offset + 8, offset + 8 + size),
+      end: next,
+    });
     offset = next;
   }
   return chunks;
 }
 
-/** The size a VP8 or VP8L bitstream's header gives (WebPGetFeatures on its chunk), or null. */
-function bitstreamSize({ fourcc, payload }: RiffChunk): { width: number; height: number } | null {
+/**
+ * The size a VP8 or VP8L bitstream's header gives (WebPGetFeatures on its
+ * chunk), or null.
+ */
+function bitstreamSize({
+  fourcc,
+  payload,
+}: RiffChunk): { width: number; height: number } | null {
   if (fourcc === 'VP8 ') {
-    if (payload.length < 10 || payload[3] !== 0x9d || payload[4] !== 0x01 || payload[5] !== 0x2a) return null;
+    if (
+      payload.length < 10 ||
+      payload[3] !== 0x9d ||
+      payload[4] !== 0x01 ||
+      payload[5] !== 0x2a
+    )
+      return null;
     const bits = payload[0] | (payload[1] << 8) | (payload[2] << 16);
     const keyFrame = (bits & 1) === 0;
-    if (!keyFrame || ((bits >> 1) & 7) > 3 || ((bits >> 4) & 1) === 0 || bits >> 5 >= payload.length) return null;
+    if (
+      !keyFrame ||
+      ((bits >> 1) & 7) > 3 ||
+      ((bits >> 4) & 1) === 0 ||
+      bits >> 5 >= payload.length
+    )
+      return null;
     const width = payload.readUInt16LE(6) & 0x3fff;
     const height = payload.readUInt16LE(8) & 0x3fff;
     return width === 0 || height === 0 ? null : { width, height };
@@ -286,18 +435,29 @@ function bitstreamSize({ fourcc, payload }: RiffChunk): { width: number; height:
   return null;
 }
 
-/** An ANMF's or a still image's chunks: an optional ALPH (not before VP8L), then one VP8 or VP8L. */
-function frameSize(chunks: RiffChunk[]): { width: number; height: number } | null {
+/**
+ * An ANMF's or a still image's chunks: an optional ALPH (not before VP8L), then
+ * one VP8 or VP8L.
+ */
+function frameSize(
+  chunks: RiffChunk[],
+): { width: number; height: number } | null {
   const [first, second] = chunks;
   if (chunks.length === 1) return bitstreamSize(first);
-  if (chunks.length === 2 && first.fourcc === 'ALPH' && second.fourcc === 'VP8 ') return bitstreamSize(second);
+  if (
+    chunks.length === 2 &&
+    first.fourcc === 'ALPH' &&
+    second.fourcc === 'VP8 '
+  )
+    return bitstreamSize(second);
   return null;
 }
 
 function readWebp(data: Buffer): ImageHeader | null {
   const riffSize = data.readUInt32LE(4);
   const riffEnd = riffSize + 8;
-  // The demuxer refuses a file shorter than its RIFF says; only bytes read can vouch for that.
+  // The demuxer refuses a file shorter than its RIFF says; only bytes read can
+  // vouch for that.
   if (riffSize < 8 || riffEnd > data.length) return null;
   const chunks = riffChunks(data, 12, riffEnd);
   if (!chunks || chunks.length === 0) return null;
@@ -333,10 +493,22 @@ function readWebp(data: Buffer): ImageHeader | null {
         if (!anim || chunk.payload.length < 16) return null;
         const x = 2 * chunk.payload.readUIntLE(0, 3);
         const y = 2 * chunk.payload.readUIntLE(3, 3);
-        const inner = riffChunks(data, chunk.start + 8 + 16, chunk.start + 8 + chunk.payload.length);
+        const inner = riffChunks(
+          data,
+          chunk.start + 8 + 16,
+          chunk.start + 8 + chunk.payload.length,
+        );
         const size = inner && frameSize(inner);
-        const declared = { width: 1 + chunk.payload.readUIntLE(6, 3), height: 1 + chunk.payload.readUIntLE(9, 3) };
-        if (!size || size.width !== declared.width || size.height !== declared.height) return null;
+        const declared = {
+          width: 1 + chunk.payload.readUIntLE(6, 3),
+          height: 1 + chunk.payload.readUIntLE(9, 3),
+        };
+        if (
+          !size ||
+          size.width !== declared.width ||
+          size.height !== declared.height
+        )
+          return null;
         if (x + size.width > width || y + size.height > height) return null;
         frames++;
         break;
@@ -357,14 +529,26 @@ function readWebp(data: Buffer): ImageHeader | null {
   } else {
     const size = frameSize(image);
     if (!size || size.width !== width || size.height !== height) return null;
-    // The still image's chunks must be next to each other, as the demuxer reads them in one go.
+    // The still image's chunks must be next to each other, as the demuxer reads
+    // them in one go.
     if (image.length === 2 && image[0].end !== image[1].start) return null;
   }
   if ((flags & WEBP_EXIF) !== 0 && !exif) return null;
-  // libvips hands libexif the chunk as it is when it starts "Exif", else with that header added.
-  const orientation = exif ? exifOrientation(exif.toString('latin1', 0, 6) === 'Exif\0\0' ? exif.subarray(6) : exif) : 1;
+  // libvips hands libexif the chunk as it is when it starts "Exif", else with
+  // that header added.
+  const orientation = exif
+    ? exifOrientation(
+        exif.toString('latin1', 0, 6) === 'Exif\0\0' ? exif.subarray(6) : exif,
+      )
+    : 1;
   if (orientation === null) return null;
-  return { format: 'webp', width, height, orientation, pages: animated ? frames : 1 };
+  return {
+    format: 'webp',
+    width,
+    height,
+    orientation,
+    pages: animated ? frames : 1,
+  };
 }
 
 // GIF: the whole file's blocks, as libnsgif scans them for frames.
@@ -394,28 +578,40 @@ function readGif(data: Buffer): ImageHeader | null {
       const y = data.readUInt16LE(offset + 2);
       const w = data.readUInt16LE(offset + 4);
       const h = data.readUInt16LE(offset + 6);
-      // libnsgif lets the first frame resize the screen; one that covers it exactly does not.
-      if (frames === 0 ? x !== 0 || y !== 0 || w !== width || h !== height : w === 0 || h === 0 || x + w > width || y + h > height) return null;
+      // libnsgif lets the first frame resize the screen; one that covers it
+      // exactly does not.
+      if (
+        frames === 0
+          ? x !== 0 || y !== 0 || w !== width || h !== height
+          : w === 0 || h === 0 || x + w > width || y + h > height
+      )
+        return null;
       offset += 9 + colourTableBytes(data[offset + 8]);
       if (offset >= data.length) return null;
       const codeSize = data[offset++];
       if (codeSize < 2 || codeSize > 8) return null;
       const next = skipSubBlocks(data, offset);
-      if (next === null || next === offset + 1) return null; // a frame without image data
+      // a frame without image data
+      if (next === null || next === offset + 1) return null;
       offset = next;
       frames++;
     } else {
       return null;
     }
   }
-  return frames === 0 ? null : { format: 'gif', width, height, orientation: 1, pages: frames };
+  return frames === 0
+    ? null
+    : { format: 'gif', width, height, orientation: 1, pages: frames };
 }
 
 function colourTableBytes(flags: number): number {
   return flags & 0x80 ? 3 * 2 ** ((flags & 0x07) + 1) : 0;
 }
 
-/** The offset after a run of sub-blocks ending with an empty one, or null past the end. */
+/**
+ * The offset after a run of sub-blocks ending with an empty one, or null past
+ * the end.
+ */
 function skipSubBlocks(data: Buffer, offset: number): number | null {
   for (;;) {
     if (offset >= data.length) return null;

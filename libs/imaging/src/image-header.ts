@@ -12,40 +12,68 @@ export interface ImageHeader {
   height: number;
   /** EXIF orientation, 1 (upright) to 8. */
   orientation: number;
-  /** Frames of an animation, pages of a TIFF; 1 for a still image. Jobs are run on the first only. */
+  /**
+   * Frames of an animation, pages of a TIFF; 1 for a still image. Jobs are run
+   * on the first only.
+   */
   pages: number;
 }
 
 /**
- * Reads the header of an encoded image (its bytes, or a file's path) through sharp's metadata:
- * libvips reads as little of the file as the format allows and decodes no pixels. Fails as
- * sharp does (an input over `options.limitInputPixels`, an unsupported or corrupt one).
+ * Reads the header of an encoded image (its bytes, or a file's path) through
+ * sharp's metadata: libvips reads as little of the file as the format allows
+ * and decodes no pixels. Fails as sharp does (an input over
+ * `options.limitInputPixels`, an unsupported or corrupt one).
  */
-export async function readImageHeader(input: Buffer | string, options?: SharpOptions): Promise<ImageHeader> {
-  const { format, width, height, orientation, pages } = await sharp(input, options).metadata();
-  if (!width || !height) throw new Error(`The image header gives no size (${width}×${height})`);
-  return { format, width, height, orientation: orientation ?? 1, pages: pages ?? 1 };
+export async function readImageHeader(
+  input: Buffer | string,
+  options?: SharpOptions,
+): Promise<ImageHeader> {
+  const { format, width, height, orientation, pages } = await sharp(
+    input,
+    options,
+  ).metadata();
+  if (!width || !height)
+    throw new Error(`The image header gives no size (${width}×${height})`);
+  return {
+    format,
+    width,
+    height,
+    orientation: orientation ?? 1,
+    pages: pages ?? 1,
+  };
 }
 
-/** The first bytes of an input (up to HEADER_BYTES), and whether they are all of it. */
+/**
+ * The first bytes of an input (up to HEADER_BYTES), and whether they are all of
+ * it.
+ */
 export interface FirstBytes {
   head: Buffer;
   complete: boolean;
 }
 
 /**
- * The header of a file or bytes in a format this service decodes (judged by its first bytes,
- * so that no other parser reads it), or null when it is not one or its header cannot be read.
- * The first bytes are read once (or taken from `first`, where the caller has them already); the
- * common formats' headers are read from them, the rest (and whatever that reader cannot vouch
- * for) by sharp, with the same result.
+ * The header of a file or bytes in a format this service decodes (judged by its
+ * first bytes, so that no other parser reads it), or null when it is not one or
+ * its header cannot be read. The first bytes are read once (or taken from
+ * `first`, where the caller has them already); the common formats' headers are
+ * read from them, the rest (and whatever that reader cannot vouch for) by
+ * sharp, with the same result.
  */
-export async function readSupportedImageHeader(input: Buffer | string, first?: FirstBytes): Promise<ImageHeader | null> {
+export async function readSupportedImageHeader(
+  input: Buffer | string,
+  first?: FirstBytes,
+): Promise<ImageHeader | null> {
   try {
     const { head, complete } = first ?? (await firstBytes(input));
     if (detectImageFormat(head) === null) return null;
-    // Only the header is read, whatever size it declares: judging that size is the caller's business.
-    return readHeaderBytes(head, complete) ?? (await readImageHeader(input, { limitInputPixels: false }));
+    // Only the header is read, whatever size it declares: judging that size is
+    // the caller's business.
+    return (
+      readHeaderBytes(head, complete) ??
+      (await readImageHeader(input, { limitInputPixels: false }))
+    );
   } catch {
     return null;
   }
@@ -55,14 +83,31 @@ async function firstBytes(input: Buffer | string): Promise<FirstBytes> {
   if (Buffer.isBuffer(input)) return { head: input, complete: true };
   const file = await open(input, 'r');
   try {
-    const { buffer, bytesRead } = await file.read(Buffer.allocUnsafe(HEADER_BYTES), 0, HEADER_BYTES, 0);
-    return { head: buffer.subarray(0, bytesRead), complete: bytesRead < HEADER_BYTES };
+    const { buffer, bytesRead } = await file.read(
+      Buffer.allocUnsafe(HEADER_BYTES),
+      0,
+      HEADER_BYTES,
+      0,
+    );
+    return {
+      head: buffer.subarray(0, bytesRead),
+      complete: bytesRead < HEADER_BYTES,
+    };
   } finally {
     await file.close();
   }
 }
 
-/** The size of the image once turned upright: EXIF orientations 5 to 8 turn it a quarter. */
-export function uprightSize({ width, height, orientation }: ImageHeader): ImageSize {
-  return orientation >= 5 && orientation <= 8 ? { width: height, height: width } : { width, height };
+/**
+ * The size of the image once turned upright: EXIF orientations 5 to 8 turn it a
+ * quarter.
+ */
+export function uprightSize({
+  width,
+  height,
+  orientation,
+}: ImageHeader): ImageSize {
+  return orientation >= 5 && orientation <= 8
+    ? { width: height, height: width }
+    : { width, height };
 }

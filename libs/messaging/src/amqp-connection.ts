@@ -1,45 +1,72 @@
 import { Logger, OnApplicationShutdown } from '@nestjs/common';
 import { ChannelModel, connect } from 'amqplib';
 import { Writable } from 'node:stream';
-import { connectionRound, nodeLabel, parseAmqpUrls, roundDelay } from './amqp-urls';
+import {
+  connectionRound,
+  nodeLabel,
+  parseAmqpUrls,
+  roundDelay,
+} from './amqp-urls';
 import { coalesceWrites } from './coalesced-writes';
 import { Topology, TopologyMode } from './topology';
 
 export interface AmqpConnectionOptions {
-  /** One node's URL, or the URLs of a cluster's nodes, comma-separated (see amqp-urls). */
+  /**
+   * One node's URL, or the URLs of a cluster's nodes, comma-separated (see
+   * amqp-urls).
+   */
   url: string;
   heartbeatSeconds: number;
   /** A name shown in the broker's connection list. */
   connectionName: string;
-  /** Index of the node tried first; a random one by default, so that apps spread over a cluster. */
+  /**
+   * Index of the node tried first; a random one by default, so that apps spread
+   * over a cluster.
+   */
   firstNode?: number;
-  /** Declare the topology on every connect (the default), or only check that it exists. */
+  /**
+   * Declare the topology on every connect (the default), or only check that it
+   * exists.
+   */
   topologyMode?: TopologyMode;
 }
 
 type ConnectHook = (model: ChannelModel) => Promise<void>;
 
-/** Pause before the first retry round once every node refused; doubles up to RETRY_MAX_MS. */
+/**
+ * Pause before the first retry round once every node refused; doubles up to
+ * RETRY_MAX_MS.
+ */
 const RETRY_INITIAL_MS = 200;
 const RETRY_MAX_MS = 5000;
-/** Longest a TCP connect and AMQP handshake to one node may take before the next node is tried. */
+/**
+ * Longest a TCP connect and AMQP handshake to one node may take before the next
+ * node is tried.
+ */
 const CONNECT_TIMEOUT_MS = 5000;
-/** A connection that drops sooner than this counts as a failed round (no tight reconnect loop). */
+/**
+ * A connection that drops sooner than this counts as a failed round (no tight
+ * reconnect loop).
+ */
 const STABLE_AFTER_MS = 5000;
 
 /**
- * One AMQP connection per process, to one node of the broker (of several when `url` lists a
- * cluster's nodes), re-established after a drop. Whoever needs channels registers a hook with
- * `onConnect`; hooks run again after each reconnect, once the topology has been declared, so
- * publishers and consumers come back by themselves. After a drop the next node in the list is
- * tried first, then the others in turn; once every node has refused, it waits (200 ms doubling
- * to 5 s) and goes round again, for as long as the app runs. Logs show a node's host and port,
- * never its credentials.
+ * One AMQP connection per process, to one node of the broker (of several when
+ * `url` lists a cluster's nodes), re-established after a drop. Whoever needs
+ * channels registers a hook with `onConnect`; hooks run again after each
+ * reconnect, once the topology has been declared, so publishers and consumers
+ * come back by themselves. After a drop the next node in the list is tried
+ * first, then the others in turn; once every node has refused, it waits (200 ms
+ * doubling to 5 s) and goes round again, for as long as the app runs. Logs show
+ * a node's host and port, never its credentials.
  */
 export class AmqpConnection implements OnApplicationShutdown {
   private readonly logger = new Logger(AmqpConnection.name);
   private readonly hooks: ConnectHook[] = [];
-  /** The connection each hook last ran for: a hook registered while the hooks run must not run twice. */
+  /**
+   * The connection each hook last ran for: a hook registered while the hooks
+   * run must not run twice.
+   */
   private readonly hookRanFor = new WeakMap<ConnectHook, ChannelModel>();
   private readonly urls: string[];
   /** The node the next round starts with. */
@@ -47,7 +74,11 @@ export class AmqpConnection implements OnApplicationShutdown {
   private model: ChannelModel | null = null;
   private connectedTo: string | null = null;
   private running?: Promise<void>;
-  private firstConnect?: { promise: Promise<void>; resolve: () => void; reject: (error: Error) => void };
+  private firstConnect?: {
+    promise: Promise<void>;
+    resolve: () => void;
+    reject: (error: Error) => void;
+  };
   private pause?: { timer: NodeJS.Timeout; resolve: () => void };
   private closing = false;
   /** True while the broker refuses publishes (a memory or disk alarm). */
@@ -58,14 +89,18 @@ export class AmqpConnection implements OnApplicationShutdown {
     readonly topology: Topology,
   ) {
     this.urls = parseAmqpUrls(options.url);
-    this.nextNode = options.firstNode ?? Math.floor(Math.random() * this.urls.length);
+    this.nextNode =
+      options.firstNode ?? Math.floor(Math.random() * this.urls.length);
   }
 
   get isConnected(): boolean {
     return this.model !== null;
   }
 
-  /** The live connection, for short-lived channels (operator actions); null while reconnecting. */
+  /**
+   * The live connection, for short-lived channels (operator actions); null
+   * while reconnecting.
+   */
   get current(): ChannelModel | null {
     return this.model;
   }
@@ -75,12 +110,17 @@ export class AmqpConnection implements OnApplicationShutdown {
     return this.model ? this.connectedTo : null;
   }
 
-  /** Resolves once connected to a node (waiting as long as it takes); reconnects by itself after that. */
+  /**
+   * Resolves once connected to a node (waiting as long as it takes); reconnects
+   * by itself after that.
+   */
   async connect(): Promise<void> {
     if (!this.firstConnect) {
       let resolve!: () => void;
       let reject!: (error: Error) => void;
-      const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+      const promise = new Promise<void>(
+        (res, rej) => ((resolve = res), (reject = rej)),
+      );
       this.firstConnect = { promise, resolve, reject };
       this.running = this.run();
     }
@@ -116,11 +156,17 @@ export class AmqpConnection implements OnApplicationShutdown {
     await this.close();
   }
 
-  /** Connects, waits for the connection to drop, and connects again (to the next node first), until closed. */
+  /**
+   * Connects, waits for the connection to drop, and connects again (to the next
+   * node first), until closed.
+   */
   private async run(): Promise<void> {
     let failedRounds = 0;
     while (!this.closing) {
-      let session: { closed: Promise<Error | undefined>; since: number } | null = null;
+      let session: {
+        closed: Promise<Error | undefined>;
+        since: number;
+      } | null = null;
       for (const index of connectionRound(this.urls.length, this.nextNode)) {
         if (this.closing) return;
         session = await this.open(index);
@@ -133,24 +179,34 @@ export class AmqpConnection implements OnApplicationShutdown {
         const error = await session.closed;
         const lasted = Date.now() - session.since;
         if (this.closing) return;
-        const others = this.urls.length > 1 ? '; trying the next node' : '; reconnecting';
-        this.logger.warn(`RabbitMQ connection to ${this.connectedTo} lost: ${error?.message ?? 'closed'}${others}`);
+        const others =
+          this.urls.length > 1 ? '; trying the next node' : '; reconnecting';
+        this.logger.warn(
+          `RabbitMQ connection to ${this.connectedTo} lost: ${error?.message ?? 'closed'}${others}`,
+        );
         failedRounds = lasted < STABLE_AFTER_MS ? failedRounds + 1 : 0;
       } else {
         failedRounds++;
       }
-      if (failedRounds > 0) await this.sleep(roundDelay(failedRounds, RETRY_INITIAL_MS, RETRY_MAX_MS));
+      if (failedRounds > 0)
+        await this.sleep(
+          roundDelay(failedRounds, RETRY_INITIAL_MS, RETRY_MAX_MS),
+        );
     }
   }
 
   /**
-   * Connects to one node, declares (or checks) the topology and runs the hooks. Resolves with a promise of
-   * the connection's end, or null when the node could not be reached or the setup failed.
+   * Connects to one node, declares (or checks) the topology and runs the hooks.
+   * Resolves with a promise of the connection's end, or null when the node
+   * could not be reached or the setup failed.
    */
-  private async open(index: number): Promise<{ closed: Promise<Error | undefined>; since: number } | null> {
+  private async open(
+    index: number,
+  ): Promise<{ closed: Promise<Error | undefined>; since: number } | null> {
     const label = nodeLabel(this.urls[index]);
     const url = new URL(this.urls[index]);
-    if (!url.searchParams.has('heartbeat')) url.searchParams.set('heartbeat', String(this.options.heartbeatSeconds));
+    if (!url.searchParams.has('heartbeat'))
+      url.searchParams.set('heartbeat', String(this.options.heartbeatSeconds));
     let model: ChannelModel;
     try {
       model = await connect(url.toString(), {
@@ -160,11 +216,16 @@ export class AmqpConnection implements OnApplicationShutdown {
         clientProperties: { connection_name: this.options.connectionName },
       });
     } catch (error) {
-      this.logger.warn(`Cannot reach RabbitMQ at ${label}: ${(error as Error).message}`);
+      this.logger.warn(
+        `Cannot reach RabbitMQ at ${label}: ${(error as Error).message}`,
+      );
       return null;
     }
-    // amqplib keeps its socket on the connection it wraps; frames written in one turn share a write.
-    coalesceWrites((model.connection as unknown as { stream: Writable }).stream);
+    // amqplib keeps its socket on the connection it wraps; frames written in
+    // one turn share a write.
+    coalesceWrites(
+      (model.connection as unknown as { stream: Writable }).stream,
+    );
     const closed = new Promise<Error | undefined>((resolve) =>
       model.once('close', (error?: Error) => {
         if (this.model === model) this.model = null;
@@ -172,7 +233,11 @@ export class AmqpConnection implements OnApplicationShutdown {
         resolve(error);
       }),
     );
-    model.on('error', (error: Error) => this.logger.warn(`RabbitMQ connection error (${label}): ${error.message}`));
+    model.on('error', (error: Error) =>
+      this.logger.warn(
+        `RabbitMQ connection error (${label}): ${error.message}`,
+      ),
+    );
     model.on('blocked', (reason: string) => {
       this.blocked = true;
       this.logger.warn(`RabbitMQ (${label}) blocks publishing: ${reason}`);
@@ -182,7 +247,8 @@ export class AmqpConnection implements OnApplicationShutdown {
       this.logger.log(`RabbitMQ (${label}) accepts publishing again`);
     });
     try {
-      if (this.options.topologyMode === 'check') await this.topology.check(model);
+      if (this.options.topologyMode === 'check')
+        await this.topology.check(model);
       else await this.topology.declare(model);
       if (this.closing) throw new Error('closing');
       this.model = model;
@@ -190,11 +256,16 @@ export class AmqpConnection implements OnApplicationShutdown {
       for (const hook of this.hooks) await this.runHook(hook, model);
     } catch (error) {
       if (this.model === model) this.model = null;
-      if (!this.closing) this.logger.warn(`RabbitMQ at ${label}: setting up the connection failed: ${(error as Error).message}`);
+      if (!this.closing)
+        this.logger.warn(
+          `RabbitMQ at ${label}: setting up the connection failed: ${(error as Error).message}`,
+        );
       await model.close().catch(() => undefined);
       return null;
     }
-    this.logger.log(`Connected to RabbitMQ at ${label} as ${this.options.connectionName}`);
+    this.logger.log(
+      `Connected to RabbitMQ at ${label} as ${this.options.connectionName}`,
+    );
     this.firstConnect?.resolve();
     return { closed, since: Date.now() };
   }

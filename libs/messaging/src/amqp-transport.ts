@@ -1,6 +1,10 @@
 import { ArgumentsHost, Catch, Logger } from '@nestjs/common';
 import { BaseExceptionFilter } from '@nestjs/core';
-import { BaseRpcContext, CustomTransportStrategy, Server } from '@nestjs/microservices';
+import {
+  BaseRpcContext,
+  CustomTransportStrategy,
+  Server,
+} from '@nestjs/microservices';
 import { ValidationFailed } from '@pipeline/contracts';
 import { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { lastValueFrom, Observable, throwError } from 'rxjs';
@@ -12,31 +16,47 @@ import { OutcomeNotPublishedError, PermanentMessageError } from './errors';
 
 export interface QueueConsumer {
   queue: string;
-  /** Unacked messages this consumer may hold; also how many handlers run at once. */
+  /**
+   * Unacked messages this consumer may hold; also how many handlers run at
+   * once.
+   */
   prefetch: number;
   /**
-   * With a limit, a message whose handler fails transiently waits in the topology's delay
-   * queues and is tried again, up to this many tries in all; then it is parked. Without one
-   * it goes straight back to its queue after `retryDelayMs`.
+   * With a limit, a message whose handler fails transiently waits in the
+   * topology's delay queues and is tried again, up to this many tries in all;
+   * then it is parked. Without one it goes straight back to its queue after
+   * `retryDelayMs`.
    */
   maxTries?: number;
 }
 
 export interface AmqpTransportOptions {
   consumers: QueueConsumer[];
-  /** Pause before a message whose handler failed transiently goes back to the queue. */
+  /**
+   * Pause before a message whose handler failed transiently goes back to the
+   * queue.
+   */
   retryDelayMs: number;
   /** Longest wait for in-flight handlers when the app shuts down. */
   shutdownGraceMs: number;
-  /** Longest wait for the broker to confirm a copy sent to a delay queue; 5000 ms by default. */
+  /**
+   * Longest wait for the broker to confirm a copy sent to a delay queue;
+   * 5000 ms by default.
+   */
   publishTimeoutMs?: number;
 }
 
-/** Pause before re-attaching a consumer the broker cancelled or whose channel it closed; doubles up to the max. */
+/**
+ * Pause before re-attaching a consumer the broker cancelled or whose channel it
+ * closed; doubles up to the max.
+ */
 const REATTACH_INITIAL_MS = 200;
 const REATTACH_MAX_MS = 5000;
 
-/** A consumer on its channel, and how many of its deliveries are still being handled. */
+/**
+ * A consumer on its channel, and how many of its deliveries are still being
+ * handled.
+ */
 interface AttachedConsumer {
   channel: Channel;
   consumerTag: string;
@@ -47,7 +67,10 @@ interface AttachedConsumer {
 export const RetryHeaders = {
   /** Retries so far. */
   retries: 'x-retries',
-  /** Deliveries of the message before it went to the delay queue, so delivery numbers keep counting. */
+  /**
+   * Deliveries of the message before it went to the delay queue, so delivery
+   * numbers keep counting.
+   */
   priorDeliveries: 'x-prior-deliveries',
   /** Why the last try failed. */
   lastError: 'x-last-error',
@@ -58,36 +81,56 @@ function numericHeader(message: ConsumeMessage, name: string): number {
   return Number.isFinite(value) && value > 0 ? value : 0;
 }
 
-/** amqplib types message properties as `any`; those the pipeline sets are strings (or absent). */
+/**
+ * amqplib types message properties as `any`; those the pipeline sets are
+ * strings (or absent).
+ */
 function textProperty(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-/** What a handler gets besides the payload: the raw delivery, and where it stands in its tries. */
-export class AmqpContext extends BaseRpcContext<[ConsumeMessage, number | undefined]> {
+/**
+ * What a handler gets besides the payload: the raw delivery, and where it
+ * stands in its tries.
+ */
+export class AmqpContext extends BaseRpcContext<
+  [ConsumeMessage, number | undefined]
+> {
   get message(): ConsumeMessage {
     return this.args[0];
   }
 
   /**
-   * 1 for the first delivery, counting redeliveries (quorum queues count them in
-   * `x-delivery-count`) and the deliveries before each retry.
+   * 1 for the first delivery, counting redeliveries (quorum queues count them
+   * in `x-delivery-count`) and the deliveries before each retry.
    */
   get deliveryNumber(): number {
-    return numericHeader(this.message, RetryHeaders.priorDeliveries) + numericHeader(this.message, 'x-delivery-count') + 1;
+    return (
+      numericHeader(this.message, RetryHeaders.priorDeliveries) +
+      numericHeader(this.message, 'x-delivery-count') +
+      1
+    );
   }
 
-  /** The correlation id its publisher gave it (a request's or a job's), if any. */
+  /**
+   * The correlation id its publisher gave it (a request's or a job's), if any.
+   */
   get correlationId(): string | undefined {
     return textProperty(this.message.properties.correlationId);
   }
 
-  /** 1 for the first try; each retry from a delay queue adds one (a crash redelivery does not). */
+  /**
+   * 1 for the first try; each retry from a delay queue adds one (a crash
+   * redelivery does not).
+   */
   get tryNumber(): number {
     return numericHeader(this.message, RetryHeaders.retries) + 1;
   }
 
-  /** Whether a transient failure now is final: the message will be parked, not retried. */
+  /**
+   * Whether a transient failure now is final: the message will be parked, not
+   * retried.
+   */
   get isLastTry(): boolean {
     const maxTries = this.args[1];
     return maxTries === undefined || this.tryNumber >= maxTries;
@@ -95,9 +138,10 @@ export class AmqpContext extends BaseRpcContext<[ConsumeMessage, number | undefi
 }
 
 /**
- * Nest's default RPC exception filter replaces every error with a generic one. The transport
- * needs the original to tell a permanent failure from a transient one, so apps that consume
- * messages install this filter globally; HTTP errors still go to Nest's usual handling.
+ * Nest's default RPC exception filter replaces every error with a generic one.
+ * The transport needs the original to tell a permanent failure from a transient
+ * one, so apps that consume messages install this filter globally; HTTP errors
+ * still go to Nest's usual handling.
  */
 @Catch()
 export class PassHandlerErrorsToTransport extends BaseExceptionFilter {
@@ -110,10 +154,11 @@ export class PassHandlerErrorsToTransport extends BaseExceptionFilter {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * A Nest microservice transport on amqplib with the guarantees @nestjs/microservices' own
- * RMQ transport lacks: manual acks sent only when the handler has finished, bounded
- * prefetch, parking of poison messages, and a shutdown that drains in-flight work.
- * Handlers are `@EventPattern(type)` methods, dispatched on the message's `type` property.
+ * A Nest microservice transport on amqplib with the
+ * guarantees @nestjs/microservices' own RMQ transport lacks: manual acks sent
+ * only when the handler has finished, bounded prefetch, parking of poison
+ * messages, and a shutdown that drains in-flight work. Handlers are
+ * `@EventPattern(type)` methods, dispatched on the message's `type` property.
  */
 export class AmqpTransport extends Server implements CustomTransportStrategy {
   protected readonly logger = new Logger(AmqpTransport.name);
@@ -126,7 +171,8 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
   private readonly retryRenewal = new NackedChannelRenewal(
     (model) => this.openRetryChannel(model),
     10_000,
-    (error) => this.logger.warn(`Could not open a new retry channel: ${error.message}`),
+    (error) =>
+      this.logger.warn(`Could not open a new retry channel: ${error.message}`),
   );
   private inFlight = 0;
   private drained?: () => void;
@@ -139,38 +185,67 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
     super();
   }
 
-  /** Whether every consumer is attached: false while any is missing (the broker cancelled it, closed its channel, or the connection is down). */
+  /**
+   * Whether every consumer is attached: false while any is missing (the broker
+   * cancelled it, closed its channel, or the connection is down).
+   */
   get isConsuming(): boolean {
-    return !this.stopping && this.connection.isConnected && this.options.consumers.every((consumer) => this.attached.has(consumer));
+    return (
+      !this.stopping &&
+      this.connection.isConnected &&
+      this.options.consumers.every((consumer) => this.attached.has(consumer))
+    );
   }
 
   listen(callback: (error?: unknown) => void): void {
-    this.connection.onConnect((model) => this.attach(model)).then(() => callback(), callback);
+    this.connection
+      .onConnect((model) => this.attach(model))
+      .then(() => callback(), callback);
   }
 
   private async attach(model: ChannelModel): Promise<void> {
     if (this.stopping) return;
     this.attached.clear();
-    if (this.options.consumers.some((consumer) => consumer.maxTries !== undefined)) await this.openRetryChannel(model);
-    for (const consumer of this.options.consumers) await this.consume(model, consumer);
+    if (
+      this.options.consumers.some((consumer) => consumer.maxTries !== undefined)
+    )
+      await this.openRetryChannel(model);
+    for (const consumer of this.options.consumers)
+      await this.consume(model, consumer);
   }
 
-  /** Opens a channel and consumes `consumer.queue` on it; throws (the channel closed) if the broker refuses. */
-  private async consume(model: ChannelModel, consumer: QueueConsumer): Promise<void> {
+  /**
+   * Opens a channel and consumes `consumer.queue` on it; throws (the channel
+   * closed) if the broker refuses.
+   */
+  private async consume(
+    model: ChannelModel,
+    consumer: QueueConsumer,
+  ): Promise<void> {
     const { queue, prefetch } = consumer;
     const channel = await model.createChannel();
-    channel.on('error', (error: Error) => this.logger.warn(`Consumer channel for ${queue}: ${error.message}`));
-    channel.once('close', () => this.lost(model, consumer, channel, 'the broker closed its channel'));
+    channel.on('error', (error: Error) =>
+      this.logger.warn(`Consumer channel for ${queue}: ${error.message}`),
+    );
+    channel.once('close', () =>
+      this.lost(model, consumer, channel, 'the broker closed its channel'),
+    );
     await channel.prefetch(prefetch);
-    const attachment: AttachedConsumer = { channel, consumerTag: '', inFlight: 0 };
+    const attachment: AttachedConsumer = {
+      channel,
+      consumerTag: '',
+      inFlight: 0,
+    };
     const { consumerTag } = await channel.consume(
       queue,
       (message) => {
         if (message) return void this.handle(attachment, consumer, message);
         this.logger.error(`RabbitMQ cancelled the consumer of ${queue}`);
         this.lost(model, consumer, channel, 'the broker cancelled it');
-        // Deliveries still being handled are settled on this channel; close it after them.
-        if (attachment.inFlight === 0) void channel.close().catch(() => undefined);
+        // Deliveries still being handled are settled on this channel; close it
+        // after them.
+        if (attachment.inFlight === 0)
+          void channel.close().catch(() => undefined);
       },
       { noAck: false },
     );
@@ -180,30 +255,54 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
   }
 
   /**
-   * A consumer stopped on a live connection: it is attached again, on a new channel, with a
-   * growing pause between tries (its queue may not exist yet). After a reconnect the
-   * connection's hook re-attaches every consumer instead.
+   * A consumer stopped on a live connection: it is attached again, on a new
+   * channel, with a growing pause between tries (its queue may not exist yet).
+   * After a reconnect the connection's hook re-attaches every consumer instead.
    */
-  private lost(model: ChannelModel, consumer: QueueConsumer, channel: Channel, reason: string): void {
+  private lost(
+    model: ChannelModel,
+    consumer: QueueConsumer,
+    channel: Channel,
+    reason: string,
+  ): void {
     if (this.attached.get(consumer)?.channel !== channel) return;
     this.attached.delete(consumer);
     if (this.stopping || this.reattaching.get(consumer) === model) return;
     this.reattaching.set(consumer, model);
     void this.reattach(model, consumer, reason).finally(() => {
-      if (this.reattaching.get(consumer) === model) this.reattaching.delete(consumer);
+      if (this.reattaching.get(consumer) === model)
+        this.reattaching.delete(consumer);
     });
   }
 
-  private async reattach(model: ChannelModel, consumer: QueueConsumer, reason: string): Promise<void> {
-    this.logger.warn(`Consumer of ${consumer.queue} stopped (${reason}); attaching it again`);
+  private async reattach(
+    model: ChannelModel,
+    consumer: QueueConsumer,
+    reason: string,
+  ): Promise<void> {
+    this.logger.warn(
+      `Consumer of ${consumer.queue} stopped (${reason}); attaching it again`,
+    );
     for (let failures = 1; ; failures++) {
-      await new Promise((resolve) => setTimeout(resolve, roundDelay(failures, REATTACH_INITIAL_MS, REATTACH_MAX_MS)).unref());
-      if (this.stopping || this.connection.current !== model || this.attached.has(consumer)) return;
+      await new Promise((resolve) =>
+        setTimeout(
+          resolve,
+          roundDelay(failures, REATTACH_INITIAL_MS, REATTACH_MAX_MS),
+        ).unref(),
+      );
+      if (
+        this.stopping ||
+        this.connection.current !== model ||
+        this.attached.has(consumer)
+      )
+        return;
       try {
         await this.consume(model, consumer);
         return;
       } catch (error) {
-        this.logger.warn(`Cannot consume ${consumer.queue} yet: ${(error as Error).message}`);
+        this.logger.warn(
+          `Cannot consume ${consumer.queue} yet: ${(error as Error).message}`,
+        );
       }
     }
   }
@@ -211,100 +310,161 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
   private async openRetryChannel(model: ChannelModel): Promise<void> {
     const retryChannel = await model.createConfirmChannel();
     this.retryPublishes.watch(retryChannel);
-    retryChannel.on('error', (error: Error) => this.logger.warn(`Retry channel: ${error.message}`));
+    retryChannel.on('error', (error: Error) =>
+      this.logger.warn(`Retry channel: ${error.message}`),
+    );
     retryChannel.on('close', () => {
       if (this.retryChannel === retryChannel) this.retryChannel = null;
     });
     this.retryChannel = retryChannel;
   }
 
-  private settle(channel: Channel, message: ConsumeMessage, outcome: 'ack' | 'requeue' | 'park'): void {
+  private settle(
+    channel: Channel,
+    message: ConsumeMessage,
+    outcome: 'ack' | 'requeue' | 'park',
+  ): void {
     try {
       if (outcome === 'ack') channel.ack(message);
       else channel.nack(message, false, outcome === 'requeue');
     } catch (error) {
-      // The channel closed under us: the broker hands the message out again, nothing is lost.
-      this.logger.warn(`Could not ${outcome} message ${message.properties.messageId}: ${(error as Error).message}`);
+      // The channel closed under us: the broker hands the message out again,
+      // nothing is lost.
+      this.logger.warn(
+        `Could not ${outcome} message ${message.properties.messageId}: ${(error as Error).message}`,
+      );
     }
   }
 
-  private async handle(attachment: AttachedConsumer, consumer: QueueConsumer, message: ConsumeMessage): Promise<void> {
+  private async handle(
+    attachment: AttachedConsumer,
+    consumer: QueueConsumer,
+    message: ConsumeMessage,
+  ): Promise<void> {
     this.inFlight++;
     attachment.inFlight++;
     try {
-      this.settle(attachment.channel, message, await this.dispatch(message, consumer));
+      this.settle(
+        attachment.channel,
+        message,
+        await this.dispatch(message, consumer),
+      );
     } finally {
       this.inFlight--;
       attachment.inFlight--;
-      // A channel whose consumer the broker cancelled is closed once its last delivery is settled.
-      if (attachment.inFlight === 0 && this.attached.get(consumer) !== attachment && !this.stopping) void attachment.channel.close().catch(() => undefined);
+      // A channel whose consumer the broker cancelled is closed once its last
+      // delivery is settled.
+      if (
+        attachment.inFlight === 0 &&
+        this.attached.get(consumer) !== attachment &&
+        !this.stopping
+      )
+        void attachment.channel.close().catch(() => undefined);
       if (this.inFlight === 0) this.drained?.();
     }
   }
 
-  private async dispatch(message: ConsumeMessage, consumer: QueueConsumer): Promise<'ack' | 'requeue' | 'park'> {
+  private async dispatch(
+    message: ConsumeMessage,
+    consumer: QueueConsumer,
+  ): Promise<'ack' | 'requeue' | 'park'> {
     const type = textProperty(message.properties.type);
     const messageId = textProperty(message.properties.messageId);
     const handler = this.getHandlerByPattern(String(type));
     if (!handler) {
-      this.logger.error(`Parking message ${messageId}: no handler for type ${JSON.stringify(type)}`);
+      this.logger.error(
+        `Parking message ${messageId}: no handler for type ${JSON.stringify(type)}`,
+      );
       return 'park';
     }
     let payload: unknown;
     try {
       payload = JSON.parse(message.content.toString('utf8'));
     } catch (error) {
-      this.logger.error(`Parking message ${messageId}: body is not JSON (${(error as Error).message})`);
+      this.logger.error(
+        `Parking message ${messageId}: body is not JSON (${(error as Error).message})`,
+      );
       return 'park';
     }
     const context = new AmqpContext([message, consumer.maxTries]);
     try {
-      await lastValueFrom(this.transformToObservable(await handler(payload, context)), { defaultValue: undefined });
+      await lastValueFrom(
+        this.transformToObservable(await handler(payload, context)),
+        { defaultValue: undefined },
+      );
       return 'ack';
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       if (error instanceof OutcomeNotPublishedError) {
-        this.logger.warn(`Outcome of message ${messageId} (${type}) not published, will be redelivered: ${reason}`);
+        this.logger.warn(
+          `Outcome of message ${messageId} (${type}) not published, will be redelivered: ${reason}`,
+        );
         await sleep(this.options.retryDelayMs);
         return 'requeue';
       }
-      if (error instanceof PermanentMessageError || error instanceof ValidationFailed) {
+      if (
+        error instanceof PermanentMessageError ||
+        error instanceof ValidationFailed
+      ) {
         this.logger.error(`Parking message ${messageId} (${type}): ${reason}`);
         return 'park';
       }
       if (consumer.maxTries !== undefined) {
         if (context.isLastTry) {
-          this.logger.error(`Parking message ${messageId} (${type}) after ${context.tryNumber} tries: ${reason}`);
+          this.logger.error(
+            `Parking message ${messageId} (${type}) after ${context.tryNumber} tries: ${reason}`,
+          );
           return 'park';
         }
         const tier = this.connection.topology.retryTier(context.tryNumber - 1);
-        if (tier && (await this.sendToDelayQueue(message, context, tier.queue, reason))) {
-          this.logger.warn(`Try ${context.tryNumber} of ${messageId} (${type}) failed, trying again in ${tier.delayMs} ms: ${reason}`);
+        if (
+          tier &&
+          (await this.sendToDelayQueue(message, context, tier.queue, reason))
+        ) {
+          this.logger.warn(
+            `Try ${context.tryNumber} of ${messageId} (${type}) failed, trying again in ${tier.delayMs} ms: ${reason}`,
+          );
           return 'ack';
         }
       }
-      this.logger.warn(`Handler for ${type} failed on message ${messageId}, will be redelivered: ${reason}`);
+      this.logger.warn(
+        `Handler for ${type} failed on message ${messageId}, will be redelivered: ${reason}`,
+      );
       await sleep(this.options.retryDelayMs);
       return 'requeue';
     }
   }
 
   /**
-   * Puts a copy of the message in a delay queue and resolves true once the broker confirmed it;
-   * only then is the original acked. The copy is mandatory: with its delay queue missing it is
-   * returned, and the original is requeued instead of acked. Should the process die in between,
-   * the original is delivered again as well: the job runs twice, and event ids keep its result single.
+   * Puts a copy of the message in a delay queue and resolves true once the
+   * broker confirmed it; only then is the original acked. The copy is
+   * mandatory: with its delay queue missing it is returned, and the original is
+   * requeued instead of acked. Should the process die in between, the original
+   * is delivered again as well: the job runs twice, and event ids keep its
+   * result single.
    */
-  private async sendToDelayQueue(message: ConsumeMessage, context: AmqpContext, queue: string, reason: string): Promise<boolean> {
+  private async sendToDelayQueue(
+    message: ConsumeMessage,
+    context: AmqpContext,
+    queue: string,
+    reason: string,
+  ): Promise<boolean> {
     const channel = this.retryChannel;
     if (!channel) return false;
     const { properties } = message;
-    const { 'x-delivery-count': _count, 'x-death': _death, ...headers } = properties.headers ?? {};
+    const {
+      'x-delivery-count': _count,
+      'x-death': _death,
+      ...headers
+    } = properties.headers ?? {};
     const options = {
       messageId: textProperty(properties.messageId),
       type: textProperty(properties.type),
       contentType: textProperty(properties.contentType),
-      timestamp: typeof properties.timestamp === 'number' ? properties.timestamp : undefined,
+      timestamp:
+        typeof properties.timestamp === 'number'
+          ? properties.timestamp
+          : undefined,
       headers: {
         ...headers,
         [RetryHeaders.retries]: context.tryNumber,
@@ -313,29 +473,54 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
       },
     };
     try {
-      await this.retryPublishes.send(channel, '', queue, message.content, options, this.options.publishTimeoutMs ?? 5000, () =>
-        this.retryRenewal.renew(channel, this.retryChannel, this.connection.current),
+      await this.retryPublishes.send(
+        channel,
+        '',
+        queue,
+        message.content,
+        options,
+        this.options.publishTimeoutMs ?? 5000,
+        () =>
+          this.retryRenewal.renew(
+            channel,
+            this.retryChannel,
+            this.connection.current,
+          ),
       );
       return true;
     } catch (error) {
-      this.logger.warn(`Could not send message ${properties.messageId} to ${queue}: ${(error as Error).message}`);
+      this.logger.warn(
+        `Could not send message ${properties.messageId} to ${queue}: ${(error as Error).message}`,
+      );
       return false;
     }
   }
 
-  /** Stops taking messages, lets in-flight handlers finish (up to the grace period), then closes. */
+  /**
+   * Stops taking messages, lets in-flight handlers finish (up to the grace
+   * period), then closes.
+   */
   async close(): Promise<void> {
     this.stopping = true;
     const attached = [...this.attached.values()];
-    for (const { channel, consumerTag } of attached) await channel.cancel(consumerTag).catch(() => undefined);
+    for (const { channel, consumerTag } of attached)
+      await channel.cancel(consumerTag).catch(() => undefined);
     if (this.inFlight > 0) {
       let timer: NodeJS.Timeout | undefined;
-      const graceOver = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.shutdownGraceMs)));
-      await Promise.race([new Promise<void>((resolve) => (this.drained = resolve)), graceOver]);
-      // A pending grace timer would keep the process alive after everything else has closed.
+      const graceOver = new Promise<void>(
+        (resolve) =>
+          (timer = setTimeout(resolve, this.options.shutdownGraceMs)),
+      );
+      await Promise.race([
+        new Promise<void>((resolve) => (this.drained = resolve)),
+        graceOver,
+      ]);
+      // A pending grace timer would keep the process alive after everything
+      // else has closed.
       clearTimeout(timer);
     }
-    for (const { channel } of attached) await channel.close().catch(() => undefined);
+    for (const { channel } of attached)
+      await channel.close().catch(() => undefined);
     this.attached.clear();
     await this.retryChannel?.close().catch(() => undefined);
     this.retryChannel = null;

@@ -6,41 +6,61 @@ import { wasNacked } from './channel-renewal';
 import { BrokerUnavailableError, UnroutableMessageError } from './errors';
 
 /**
- * Header naming one publish. basic.return carries the message's properties, not its
- * delivery tag: this header ties a return to the publish it answers, so a return that comes
- * after its publish gave up (timed out), or on another channel, cannot fail a later publish
- * of the same message id.
+ * Header naming one publish. basic.return carries the message's properties, not
+ * its delivery tag: this header ties a return to the publish it answers, so a
+ * return that comes after its publish gave up (timed out), or on another
+ * channel, cannot fail a later publish of the same message id.
  */
 export const PUBLISH_TOKEN_HEADER = 'x-publish-token';
 
 /** amqplib types `headers` as `any`; the pipeline's are a plain record. */
-export type PublishOptions = Omit<Options.Publish, 'headers'> & { headers?: Record<string, unknown> };
+export type PublishOptions = Omit<Options.Publish, 'headers'> & {
+  headers?: Record<string, unknown>;
+};
 
 /**
- * Mandatory publishes on confirm channels, each resolved only once the broker confirmed it:
- * a return (no queue took it), a nack, a closed channel or no confirm within the timeout all
- * reject. Channels are registered with `watch` when opened.
+ * Mandatory publishes on confirm channels, each resolved only once the broker
+ * confirmed it: a return (no queue took it), a nack, a closed channel or no
+ * confirm within the timeout all reject. Channels are registered with `watch`
+ * when opened.
  */
 export class ConfirmedPublishes {
-  /** Publishes awaiting their confirm, by token: whether the broker returned them. */
+  /**
+   * Publishes awaiting their confirm, by token: whether the broker returned
+   * them.
+   */
   private readonly pending = new Map<string, { returned: boolean }>();
   private readonly closed = new WeakSet<ConfirmChannel>();
 
   watch(channel: ConfirmChannel): void {
     // The broker sends basic.return before the confirm of the same message.
     channel.on('return', (message) => {
-      const entry = this.pending.get(String(message.properties.headers?.[PUBLISH_TOKEN_HEADER]));
+      const entry = this.pending.get(
+        String(message.properties.headers?.[PUBLISH_TOKEN_HEADER]),
+      );
       if (entry) entry.returned = true;
     });
     channel.once('close', () => this.closed.add(channel));
   }
 
   /**
-   * Rejects with BrokerUnavailableError or UnroutableMessageError. `onNacked` runs when the
-   * broker nacks the message, even after the publish timed out (see NackedChannelRenewal).
+   * Rejects with BrokerUnavailableError or UnroutableMessageError. `onNacked`
+   * runs when the broker nacks the message, even after the publish timed out
+   * (see NackedChannelRenewal).
    */
-  send(channel: ConfirmChannel, exchange: string, routingKey: string, content: Buffer, options: PublishOptions, timeoutMs: number, onNacked?: () => void): Promise<void> {
-    if (this.closed.has(channel)) return Promise.reject(new BrokerUnavailableError('cannot publish: the channel is closed'));
+  send(
+    channel: ConfirmChannel,
+    exchange: string,
+    routingKey: string,
+    content: Buffer,
+    options: PublishOptions,
+    timeoutMs: number,
+    onNacked?: () => void,
+  ): Promise<void> {
+    if (this.closed.has(channel))
+      return Promise.reject(
+        new BrokerUnavailableError('cannot publish: the channel is closed'),
+      );
     const token = randomUUID();
     const entry = { returned: false };
     this.pending.set(token, entry);
@@ -48,30 +68,51 @@ export class ConfirmedPublishes {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(token);
-        reject(new BrokerUnavailableError(`RabbitMQ did not confirm within ${timeoutMs} ms`));
+        reject(
+          new BrokerUnavailableError(
+            `RabbitMQ did not confirm within ${timeoutMs} ms`,
+          ),
+        );
       }, timeoutMs);
       try {
         channel.publish(
           exchange,
           routingKey,
           content,
-          { ...options, persistent: true, mandatory: true, headers: { ...options.headers, [PUBLISH_TOKEN_HEADER]: token } },
+          {
+            ...options,
+            persistent: true,
+            mandatory: true,
+            headers: { ...options.headers, [PUBLISH_TOKEN_HEADER]: token },
+          },
           (error: unknown) => {
             clearTimeout(timer);
             this.pending.delete(token);
             if (error && wasNacked(error)) onNacked?.();
-            if (error) reject(new BrokerUnavailableError(`RabbitMQ did not accept the message: ${String((error as Error)?.message ?? error)}`));
-            else if (entry.returned) reject(new UnroutableMessageError(routingKey));
+            if (error)
+              reject(
+                new BrokerUnavailableError(
+                  `RabbitMQ did not accept the message: ${String((error as Error)?.message ?? error)}`,
+                ),
+              );
+            else if (entry.returned)
+              reject(new UnroutableMessageError(routingKey));
             else if (stalled) stalled.then(resolve, reject);
             else resolve();
           },
         );
-        // Not for heartbeats: sent on a timer from the start, they would reach the point before any job does.
-        if (routingKey !== MessageType.workerHeartbeat) stalled = failpoint('publish.before-confirm');
+        // Not for heartbeats: sent on a timer from the start, they would reach
+        // the point before any job does.
+        if (routingKey !== MessageType.workerHeartbeat)
+          stalled = failpoint('publish.before-confirm');
       } catch (error) {
         clearTimeout(timer);
         this.pending.delete(token);
-        reject(new BrokerUnavailableError(`cannot publish: ${(error as Error).message}`));
+        reject(
+          new BrokerUnavailableError(
+            `cannot publish: ${(error as Error).message}`,
+          ),
+        );
       }
     });
   }

@@ -4,8 +4,9 @@ import { BrokerUnavailableError } from './errors';
 import { queueDepths } from './queue-depths';
 
 /**
- * What to do with one parked message: it was dealt with (and leaves the queue), it stays, or it
- * is dropped unused (it leaves the queue; e.g. it is of a run that is over), each with why.
+ * What to do with one parked message: it was dealt with (and leaves the queue),
+ * it stays, or it is dropped unused (it leaves the queue; e.g. it is of a run
+ * that is over), each with why.
  */
 export type DeadLetterDecision = 'done' | { keep: string } | { drop: string };
 
@@ -16,14 +17,18 @@ export interface DeadLetterReport {
   kept: Array<{ messageId: string; reason: string }>;
   /** Messages taken out of the queue without being acted on, with why. */
   dropped: Array<{ messageId: string; reason: string }>;
-  /** Why the pass ended before the queue or the limit did (the channel closed, an error); absent when it did not. */
+  /**
+   * Why the pass ended before the queue or the limit did (the channel closed,
+   * an error); absent when it did not.
+   */
   stoppedBecause?: string;
 }
 
 /**
- * Operator access to a dead-letter queue: count its messages, and go through them one by one
- * (replay or purge). A message leaves the queue only once its decision has been carried out;
- * kept ones are returned to the queue afterwards, so one pass sees each message once.
+ * Operator access to a dead-letter queue: count its messages, and go through
+ * them one by one (replay or purge). A message leaves the queue only once its
+ * decision has been carried out; kept ones are returned to the queue
+ * afterwards, so one pass sees each message once.
  */
 export class DeadLetterQueue {
   constructor(
@@ -37,16 +42,21 @@ export class DeadLetterQueue {
   }
 
   /**
-   * Hands each message (up to `limit`) to `decide`. The pass stops, saying why in the report,
-   * when `decide` throws (that message stays parked) or the channel goes away: a message whose
-   * decision was carried out but that could not be acked is reported as done, and comes back
-   * to the queue with the channel, so a later pass sees it again. Throws only when not connected.
+   * Hands each message (up to `limit`) to `decide`. The pass stops, saying why
+   * in the report, when `decide` throws (that message stays parked) or the
+   * channel goes away: a message whose decision was carried out but that could
+   * not be acked is reported as done, and comes back to the queue with the
+   * channel, so a later pass sees it again. Throws only when not connected.
    */
-  async drain(limit: number, decide: (message: GetMessage) => Promise<DeadLetterDecision>): Promise<DeadLetterReport> {
+  async drain(
+    limit: number,
+    decide: (message: GetMessage) => Promise<DeadLetterDecision>,
+  ): Promise<DeadLetterReport> {
     const model = this.connection.current;
     if (!model) throw new BrokerUnavailableError('not connected to RabbitMQ');
     const channel = await model.createChannel();
-    // Without a listener, an error the broker closes the channel with would be thrown at the connection.
+    // Without a listener, an error the broker closes the channel with would be
+    // thrown at the connection.
     channel.on('error', () => undefined);
     const report: DeadLetterReport = { done: [], kept: [], dropped: [] };
     const held: GetMessage[] = [];
@@ -84,15 +94,20 @@ export class DeadLetterQueue {
         }
       }
     } finally {
-      // On a closed channel nothing needs returning: the broker puts back what it had not seen acked.
-      for (const message of held) if (settle(() => channel.nack(message, false, true))) break;
+      // On a closed channel nothing needs returning: the broker puts back what
+      // it had not seen acked.
+      for (const message of held)
+        if (settle(() => channel.nack(message, false, true))) break;
       await channel.close().catch(() => undefined);
     }
     return report;
   }
 }
 
-/** Runs an ack or nack; the error's message if the channel was closed under it, else null. */
+/**
+ * Runs an ack or nack; the error's message if the channel was closed under it,
+ * else null.
+ */
 function settle(operation: () => void): string | null {
   try {
     operation();

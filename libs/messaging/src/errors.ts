@@ -1,4 +1,7 @@
-/** The broker did not take the message: unreachable, blocked, or no confirm in time. */
+/**
+ * The broker did not take the message: unreachable, blocked, or no confirm in
+ * time.
+ */
 export class BrokerUnavailableError extends Error {
   constructor(message: string) {
     super(message);
@@ -6,7 +9,10 @@ export class BrokerUnavailableError extends Error {
   }
 }
 
-/** The broker returned a mandatory message: no queue is bound for its routing key. */
+/**
+ * The broker returned a mandatory message: no queue is bound for its routing
+ * key.
+ */
 export class UnroutableMessageError extends Error {
   constructor(routingKey: string) {
     super(`No queue is bound for routing key ${routingKey}`);
@@ -15,8 +21,8 @@ export class UnroutableMessageError extends Error {
 }
 
 /**
- * Thrown by a message handler for a message that no retry can fix. The transport parks it
- * in the dead-letter queue instead of handing it out again.
+ * Thrown by a message handler for a message that no retry can fix. The
+ * transport parks it in the dead-letter queue instead of handing it out again.
  */
 export class PermanentMessageError extends Error {
   constructor(message: string) {
@@ -26,13 +32,17 @@ export class PermanentMessageError extends Error {
 }
 
 /**
- * Thrown by a handler whose work is done but whose outcome the broker did not take (an alarm,
- * no confirm, a nack, a return). The transport then requeues the message, whatever its try
- * number: parking it or sending it to a delay queue would leave the outcome unrecorded.
+ * Thrown by a handler whose work is done but whose outcome the broker did not
+ * take (an alarm, no confirm, a nack, a return). The transport then requeues
+ * the message, whatever its try number: parking it or sending it to a delay
+ * queue would leave the outcome unrecorded.
  */
 export class OutcomeNotPublishedError extends Error {
   constructor(cause: unknown) {
-    super(`the outcome could not be published, the message must be redelivered: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    super(
+      `the outcome could not be published, the message must be redelivered: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
     this.name = 'OutcomeNotPublishedError';
   }
 }

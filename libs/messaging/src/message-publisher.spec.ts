@@ -7,22 +7,38 @@ import { BrokerUnavailableError, UnroutableMessageError } from './errors';
 import { MessagePublisher } from './message-publisher';
 
 /**
- * A confirm channel that answers when told to, in the order a test needs: basic.return and
- * confirms arriving late or interleaved between channels, which a live broker makes rare and
- * untimeable.
+ * A confirm channel that answers when told to, in the order a test needs:
+ * basic.return and confirms arriving late or interleaved between channels,
+ * which a live broker makes rare and untimeable.
  */
 class ScriptedChannel extends EventEmitter {
-  readonly sent: Array<{ routingKey: string; options: PublishOptions; confirm: (error: unknown) => void }> = [];
+  readonly sent: Array<{
+    routingKey: string;
+    options: PublishOptions;
+    confirm: (error: unknown) => void;
+  }> = [];
 
-  publish(_exchange: string, routingKey: string, _content: Buffer, options: PublishOptions, confirm: (error: unknown) => void): boolean {
+  publish(
+    _exchange: string,
+    routingKey: string,
+    _content: Buffer,
+    options: PublishOptions,
+    confirm: (error: unknown) => void,
+  ): boolean {
     this.sent.push({ routingKey, options, confirm });
     return true;
   }
 
-  /** The broker sends the `index`th message back as unroutable (basic.return). */
+  /**
+   * The broker sends the `index`th message back as unroutable (basic.return).
+   */
   returnMessage(index: number): void {
     const { routingKey, options } = this.sent[index];
-    this.emit('return', { content: Buffer.alloc(0), fields: { routingKey }, properties: { messageId: options.messageId, headers: options.headers } });
+    this.emit('return', {
+      content: Buffer.alloc(0),
+      fields: { routingKey },
+      properties: { messageId: options.messageId, headers: options.headers },
+    });
   }
 
   async close(): Promise<void> {}
@@ -37,11 +53,20 @@ function scriptedBroker() {
       return Promise.resolve(channel as unknown as ConfirmChannel);
     },
   } as unknown as ChannelModel;
-  const connection = { blocked: false, current: model, topology: { exchange: 'pipeline' }, onConnect: async (hook: (m: ChannelModel) => Promise<void>) => hook(model) } as unknown as AmqpConnection;
+  const connection = {
+    blocked: false,
+    current: model,
+    topology: { exchange: 'pipeline' },
+    onConnect: async (hook: (m: ChannelModel) => Promise<void>) => hook(model),
+  } as unknown as AmqpConnection;
   return { channels, connection };
 }
 
-const settled = (promise: Promise<unknown>) => promise.then(() => 'resolved', (error: Error) => error.name);
+const settled = (promise: Promise<unknown>) =>
+  promise.then(
+    () => 'resolved',
+    (error: Error) => error.name,
+  );
 
 describe('MessagePublisher and basic.return', () => {
   it('ignores a return that comes after its publish timed out: a later publish of the same id is not called unroutable', async () => {
@@ -50,7 +75,9 @@ describe('MessagePublisher and basic.return', () => {
     await publisher.start();
     const [channel] = channels;
 
-    await expect(publisher.publish(MessageType.imageJob, 'job-1', { n: 1 })).rejects.toBeInstanceOf(BrokerUnavailableError);
+    await expect(
+      publisher.publish(MessageType.imageJob, 'job-1', { n: 1 }),
+    ).rejects.toBeInstanceOf(BrokerUnavailableError);
     channel.returnMessage(0);
 
     const again = publisher.publish(MessageType.imageJob, 'job-1', { n: 1 });
@@ -65,7 +92,8 @@ describe('MessagePublisher and basic.return', () => {
     const [stale] = channels;
 
     const first = publisher.publish(MessageType.imageJob, 'job-1', { n: 1 });
-    // A nack of another message has the publisher open a new channel for what follows.
+    // A nack of another message has the publisher open a new channel for what
+    // follows.
     const nacked = publisher.publish(MessageType.jobEvent, 'event-1', { n: 2 });
     stale.sent[1].confirm(new Error('message nacked'));
     await expect(nacked).rejects.toBeInstanceOf(BrokerUnavailableError);
@@ -77,11 +105,17 @@ describe('MessagePublisher and basic.return', () => {
     fresh.sent[0].confirm(null);
     stale.sent[0].confirm(null);
     expect(await settled(second)).toBe('resolved');
-    expect(await settled(first)).toBe(new UnroutableMessageError(MessageType.imageJob).name);
+    expect(await settled(first)).toBe(
+      new UnroutableMessageError(MessageType.imageJob).name,
+    );
   });
 });
 
-async function waitForChannels(channels: ScriptedChannel[], count: number): Promise<void> {
-  for (let tick = 0; channels.length < count && tick < 100; tick++) await new Promise((resolve) => setImmediate(resolve));
+async function waitForChannels(
+  channels: ScriptedChannel[],
+  count: number,
+): Promise<void> {
+  for (let tick = 0; channels.length < count && tick < 100; tick++)
+    await new Promise((resolve) => setImmediate(resolve));
   expect(channels).toHaveLength(count);
 }

@@ -7,10 +7,11 @@ import { ConfirmedPublishes } from './confirmed-publish';
 import { BrokerUnavailableError } from './errors';
 
 /**
- * Publishes persistent, mandatory messages on a confirm channel and resolves only when the
- * broker has confirmed them. A returned (unroutable) message, a nack, a closed channel or
- * a confirm that does not come in time all reject: the caller never mistakes them for success.
- * A nack also renews the channel (see NackedChannelRenewal).
+ * Publishes persistent, mandatory messages on a confirm channel and resolves
+ * only when the broker has confirmed them. A returned (unroutable) message, a
+ * nack, a closed channel or a confirm that does not come in time all reject:
+ * the caller never mistakes them for success. A nack also renews the channel
+ * (see NackedChannelRenewal).
  */
 export class MessagePublisher {
   private readonly logger = new Logger(MessagePublisher.name);
@@ -23,19 +24,30 @@ export class MessagePublisher {
     private readonly connection: AmqpConnection,
     private readonly confirmTimeoutMs: number,
   ) {
-    this.renewal = new NackedChannelRenewal((model) => this.openChannel(model), confirmTimeoutMs, (error) => this.logger.warn(`Could not open a new publish channel: ${error.message}`));
+    this.renewal = new NackedChannelRenewal(
+      (model) => this.openChannel(model),
+      confirmTimeoutMs,
+      (error) =>
+        this.logger.warn(
+          `Could not open a new publish channel: ${error.message}`,
+        ),
+    );
   }
 
   /** Opens the confirm channel now and after every reconnect. */
   start(): Promise<void> {
-    this.ready ??= this.connection.onConnect((model) => this.openChannel(model));
+    this.ready ??= this.connection.onConnect((model) =>
+      this.openChannel(model),
+    );
     return this.ready;
   }
 
   private async openChannel(model: ChannelModel): Promise<void> {
     const channel = await model.createConfirmChannel();
     this.publishes.watch(channel);
-    channel.on('error', (error: Error) => this.logger.warn(`Publish channel error: ${error.message}`));
+    channel.on('error', (error: Error) =>
+      this.logger.warn(`Publish channel error: ${error.message}`),
+    );
     channel.on('close', () => {
       if (this.channel === channel) this.channel = null;
     });
@@ -46,15 +58,38 @@ export class MessagePublisher {
     return this.channel !== null && !this.connection.blocked;
   }
 
-  /** `correlationId`: the request the message stems from, carried in the AMQP property of that name. */
-  async publish(type: MessageType, messageId: string, payload: object, correlationId?: string): Promise<void> {
+  /**
+   * `correlationId`: the request the message stems from, carried in the AMQP
+   * property of that name.
+   */
+  async publish(
+    type: MessageType,
+    messageId: string,
+    payload: object,
+    correlationId?: string,
+  ): Promise<void> {
     const channel = this.channel;
     if (!channel) throw new BrokerUnavailableError('not connected to RabbitMQ');
-    if (this.connection.blocked) throw new BrokerUnavailableError('RabbitMQ is refusing publishes (resource alarm)');
+    if (this.connection.blocked)
+      throw new BrokerUnavailableError(
+        'RabbitMQ is refusing publishes (resource alarm)',
+      );
     const content = Buffer.from(JSON.stringify(payload));
-    const options = { messageId, type, contentType: 'application/json', timestamp: Math.floor(Date.now() / 1000), ...(correlationId ? { correlationId } : {}) };
-    await this.publishes.send(channel, this.connection.topology.exchange, type, content, options, this.confirmTimeoutMs, () =>
-      this.renewal.renew(channel, this.channel, this.connection.current),
+    const options = {
+      messageId,
+      type,
+      contentType: 'application/json',
+      timestamp: Math.floor(Date.now() / 1000),
+      ...(correlationId ? { correlationId } : {}),
+    };
+    await this.publishes.send(
+      channel,
+      this.connection.topology.exchange,
+      type,
+      content,
+      options,
+      this.confirmTimeoutMs,
+      () => this.renewal.renew(channel, this.channel, this.connection.current),
     );
   }
 }

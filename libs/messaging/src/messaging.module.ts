@@ -12,14 +12,23 @@ export interface MessagingOptions {
   deliveryLimit: number;
   /** Delays of the jobs queue's retries; see Topology. */
   retryDelaysMs: number[];
-  /** Members of each quorum queue when created; 0 or unset: the broker's default (every cluster node). */
+  /**
+   * Members of each quorum queue when created; 0 or unset: the broker's default
+   * (every cluster node).
+   */
   quorumInitialGroupSize?: number;
   connectionName: string;
-  /** Declare the topology (default), or only check it exists: for a broker user without the configure permission. */
+  /**
+   * Declare the topology (default), or only check it exists: for a broker user
+   * without the configure permission.
+   */
   topologyMode?: TopologyMode;
   /** Set where the app publishes: how long to wait for a confirm. */
   publishTimeoutMs?: number;
-  /** Set where the app consumes: the module then provides the AmqpTransport that consumes `queue`. */
+  /**
+   * Set where the app consumes: the module then provides the AmqpTransport that
+   * consumes `queue`.
+   */
   consume?: ConsumeOptions;
 }
 
@@ -28,15 +37,19 @@ export interface ConsumeOptions {
   prefetch: number;
   /** Pause before a transiently failed message goes back to the queue. */
   retryDelayMs: number;
-  /** With a limit, transient failures are retried through the delay queues; see QueueConsumer. */
+  /**
+   * With a limit, transient failures are retried through the delay queues; see
+   * QueueConsumer.
+   */
   maxTries?: number;
   /** Longest wait for in-flight handlers when the app shuts down. */
   shutdownGraceMs: number;
 }
 
 /**
- * The broker connection (connected before the app starts), the publisher, and for apps that
- * consume the transport (started by startApp; its `isConsuming` feeds readiness).
+ * The broker connection (connected before the app starts), the publisher, and
+ * for apps that consume the transport (started by startApp; its `isConsuming`
+ * feeds readiness).
  */
 @Module({})
 export class MessagingModule {
@@ -50,8 +63,18 @@ export class MessagingModule {
           provide: AmqpConnection,
           useFactory: async () => {
             const connection = new AmqpConnection(
-              { url: options.url, heartbeatSeconds: options.heartbeatSeconds, connectionName: options.connectionName, topologyMode: options.topologyMode },
-              new Topology(options.prefix, options.deliveryLimit, options.retryDelaysMs, { quorumInitialGroupSize: options.quorumInitialGroupSize }),
+              {
+                url: options.url,
+                heartbeatSeconds: options.heartbeatSeconds,
+                connectionName: options.connectionName,
+                topologyMode: options.topologyMode,
+              },
+              new Topology(
+                options.prefix,
+                options.deliveryLimit,
+                options.retryDelaysMs,
+                { quorumInitialGroupSize: options.quorumInitialGroupSize },
+              ),
             );
             await connection.connect();
             return connection;
@@ -61,7 +84,10 @@ export class MessagingModule {
           provide: MessagePublisher,
           inject: [AmqpConnection],
           useFactory: async (connection: AmqpConnection) => {
-            const publisher = new MessagePublisher(connection, options.publishTimeoutMs ?? 5000);
+            const publisher = new MessagePublisher(
+              connection,
+              options.publishTimeoutMs ?? 5000,
+            );
             await publisher.start();
             return publisher;
           },
@@ -73,7 +99,13 @@ export class MessagingModule {
                 inject: [AmqpConnection],
                 useFactory: (connection: AmqpConnection) =>
                   new AmqpTransport(connection, {
-                    consumers: [{ queue: consume.queue(connection.topology), prefetch: consume.prefetch, maxTries: consume.maxTries }],
+                    consumers: [
+                      {
+                        queue: consume.queue(connection.topology),
+                        prefetch: consume.prefetch,
+                        maxTries: consume.maxTries,
+                      },
+                    ],
                     retryDelayMs: consume.retryDelayMs,
                     shutdownGraceMs: consume.shutdownGraceMs,
                     publishTimeoutMs: options.publishTimeoutMs,
@@ -82,7 +114,11 @@ export class MessagingModule {
             ]
           : []),
       ],
-      exports: [AmqpConnection, MessagePublisher, ...(consume ? [AmqpTransport] : [])],
+      exports: [
+        AmqpConnection,
+        MessagePublisher,
+        ...(consume ? [AmqpTransport] : []),
+      ],
     };
   }
 }

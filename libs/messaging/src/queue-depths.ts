@@ -3,13 +3,21 @@ import { BrokerUnavailableError } from './errors';
 
 export interface QueueDepth {
   queue: string;
-  /** Messages waiting to be delivered (not those delivered and not yet acked). */
+  /**
+   * Messages waiting to be delivered (not those delivered and not yet acked).
+   */
   ready: number;
   consumers: number;
 }
 
-/** How many messages wait in each queue, and how many consumers each has, as the broker says now. */
-export async function queueDepths(connection: AmqpConnection, queues: string[]): Promise<QueueDepth[]> {
+/**
+ * How many messages wait in each queue, and how many consumers each has, as the
+ * broker says now.
+ */
+export async function queueDepths(
+  connection: AmqpConnection,
+  queues: string[],
+): Promise<QueueDepth[]> {
   const model = connection.current;
   if (!model) throw new BrokerUnavailableError('not connected to RabbitMQ');
   const channel = await model.createChannel();

@@ -1,9 +1,23 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import {
+  collectDefaultMetrics,
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+} from 'prom-client';
 
-/** Buckets for image work and HTTP calls, in seconds: from a tiny thumbnail to a slow download. */
-const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+/**
+ * Buckets for image work and HTTP calls, in seconds: from a tiny thumbnail to a
+ * slow download.
+ */
+const DURATION_BUCKETS = [
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120,
+];
 
-/** A Prometheus registry for one app: the process defaults, labelled with the app's name. */
+/**
+ * A Prometheus registry for one app: the process defaults, labelled with the
+ * app's name.
+ */
 export function createRegistry(app: string): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ app });
@@ -11,12 +25,20 @@ export function createRegistry(app: string): Registry {
   return registry;
 }
 
-/** What the producer counts: HTTP requests and accepted jobs; queue depths are read on each scrape. */
+/**
+ * What the producer counts: HTTP requests and accepted jobs; queue depths are
+ * read on each scrape.
+ */
 export class ProducerMetrics {
   readonly httpRequestDuration: Histogram<'method' | 'route' | 'status'>;
   readonly jobsAccepted: Counter<'source'>;
 
-  constructor(registry: Registry, readQueueDepths: () => Promise<Array<{ queue: string; ready: number; consumers: number }>>) {
+  constructor(
+    registry: Registry,
+    readQueueDepths: () => Promise<
+      Array<{ queue: string; ready: number; consumers: number }>
+    >,
+  ) {
     this.httpRequestDuration = new Histogram({
       name: 'pipeline_http_request_duration_seconds',
       help: 'HTTP requests by method, route and status',
@@ -24,11 +46,22 @@ export class ProducerMetrics {
       buckets: DURATION_BUCKETS,
       registers: [registry],
     });
-    this.jobsAccepted = new Counter({ name: 'pipeline_jobs_accepted_total', help: 'Jobs accepted (202) by source kind', labelNames: ['source'], registers: [registry] });
-    // One read of the broker serves both gauges of a scrape (the registry collects them at once).
-    let lastRead: { at: number; depths: ReturnType<typeof readQueueDepths> } | undefined;
+    this.jobsAccepted = new Counter({
+      name: 'pipeline_jobs_accepted_total',
+      help: 'Jobs accepted (202) by source kind',
+      labelNames: ['source'],
+      registers: [registry],
+    });
+    // One read of the broker serves both gauges of a scrape (the registry
+    // collects them at once).
+    let lastRead:
+      { at: number; depths: ReturnType<typeof readQueueDepths> } | undefined;
     const depths = () => {
-      if (!lastRead || Date.now() - lastRead.at > 1000) lastRead = { at: Date.now(), depths: readQueueDepths().catch(() => []) };
+      if (!lastRead || Date.now() - lastRead.at > 1000)
+        lastRead = {
+          at: Date.now(),
+          depths: readQueueDepths().catch(() => []),
+        };
       return lastRead.depths;
     };
     // While the broker is away the gauges keep their last values.
@@ -38,7 +71,8 @@ export class ProducerMetrics {
       labelNames: ['queue'],
       registers: [registry],
       async collect() {
-        for (const { queue, ready } of await depths()) this.set({ queue }, ready);
+        for (const { queue, ready } of await depths())
+          this.set({ queue }, ready);
       },
     });
     new Gauge({
@@ -47,19 +81,31 @@ export class ProducerMetrics {
       labelNames: ['queue'],
       registers: [registry],
       async collect() {
-        for (const { queue, consumers } of await depths()) this.set({ queue }, consumers);
+        for (const { queue, consumers } of await depths())
+          this.set({ queue }, consumers);
       },
     });
   }
 }
 
-/** What an image worker counts: job durations per operation, failures by code, what it holds. */
+/**
+ * What an image worker counts: job durations per operation, failures by code,
+ * what it holds.
+ */
 export class WorkerMetrics {
   readonly jobDuration: Histogram<'operation' | 'outcome'>;
   readonly jobFailures: Counter<'code'>;
 
-  /** `readInFlight`: the job messages the worker holds; `readProcessing`: the jobs it is processing, of at most `concurrency`; read on each scrape. */
-  constructor(registry: Registry, concurrency: number, readInFlight: () => number, readProcessing: () => number) {
+  /**
+   * `readInFlight`: the job messages the worker holds; `readProcessing`: the
+   * jobs it is processing, of at most `concurrency`; read on each scrape.
+   */
+  constructor(
+    registry: Registry,
+    concurrency: number,
+    readInFlight: () => number,
+    readProcessing: () => number,
+  ) {
     this.jobDuration = new Histogram({
       name: 'pipeline_job_duration_seconds',
       help: 'Time to run a job, observed once for each operation it has (operation="none" for a job without)',
@@ -67,7 +113,12 @@ export class WorkerMetrics {
       buckets: DURATION_BUCKETS,
       registers: [registry],
     });
-    this.jobFailures = new Counter({ name: 'pipeline_job_failures_total', help: 'Failed tries by error.code', labelNames: ['code'], registers: [registry] });
+    this.jobFailures = new Counter({
+      name: 'pipeline_job_failures_total',
+      help: 'Failed tries by error.code',
+      labelNames: ['code'],
+      registers: [registry],
+    });
     new Gauge({
       name: 'pipeline_worker_jobs_in_flight',
       help: 'Job messages this worker holds (processing, or waiting their turn)',
@@ -86,16 +137,28 @@ export class WorkerMetrics {
     });
   }
 
-  /** Records a finished try: its duration under each distinct operation, and its failure code. */
-  observeJob(operations: Array<{ op: string }>, seconds: number, outcome: 'succeeded' | 'failed' | 'retrying', errorCode?: string): void {
+  /**
+   * Records a finished try: its duration under each distinct operation, and its
+   * failure code.
+   */
+  observeJob(
+    operations: Array<{ op: string }>,
+    seconds: number,
+    outcome: 'succeeded' | 'failed' | 'retrying',
+    errorCode?: string,
+  ): void {
     const names = new Set(operations.map((operation) => operation.op));
     if (names.size === 0) names.add('none');
-    for (const operation of names) this.jobDuration.observe({ operation, outcome }, seconds);
+    for (const operation of names)
+      this.jobDuration.observe({ operation, outcome }, seconds);
     if (errorCode) this.jobFailures.inc({ code: errorCode });
   }
 }
 
-/** What the results writer counts: batch sizes, commit latency, and what its sweepers did. */
+/**
+ * What the results writer counts: batch sizes, commit latency, and what its
+ * sweepers did.
+ */
 export class WriterMetrics {
   readonly batchSize: Histogram;
   readonly commitDuration: Histogram;
@@ -117,7 +180,11 @@ export class WriterMetrics {
       labelNames: ['kind'],
       registers: [registry],
     });
-    this.expiredJobRows = new Counter({ name: 'pipeline_expiry_job_rows_total', help: 'Rows of finished jobs the retention sweep removed (RETENTION_JOBS_S)', registers: [registry] });
+    this.expiredJobRows = new Counter({
+      name: 'pipeline_expiry_job_rows_total',
+      help: 'Rows of finished jobs the retention sweep removed (RETENTION_JOBS_S)',
+      registers: [registry],
+    });
     this.sweptJobs = new Counter({
       name: 'pipeline_sweeper_jobs_total',
       help: 'Jobs the sweeper acted on: action="republished" (no broker confirm was recorded) or "flagged_stuck"',

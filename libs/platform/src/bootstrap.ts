@@ -1,7 +1,13 @@
 import { DynamicModule, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { AmqpTransport, PassHandlerErrorsToTransport } from '@pipeline/messaging';
+import {
+  FastifyAdapter,
+  NestFastifyApplication,
+} from '@nestjs/platform-fastify';
+import {
+  AmqpTransport,
+  PassHandlerErrorsToTransport,
+} from '@pipeline/messaging';
 import helmet from 'helmet';
 import { randomUUID } from 'node:crypto';
 import { exitOnUncaughtErrors } from './crash-report';
@@ -9,52 +15,77 @@ import { createLogger } from './logger';
 import { redactSecrets } from './redact';
 import { SharedConfig } from './settings';
 
-export interface AppStartOptions<C extends SharedConfig & { PORT: number; HOST: string }> {
+export interface AppStartOptions<
+  C extends SharedConfig & { PORT: number; HOST: string },
+> {
   name: string;
   config: C;
   module: DynamicModule;
   /** Before listening: register plugins, pipes, filters. */
   configure?: (app: NestFastifyApplication) => Promise<void> | void;
-  /** For apps that consume messages: starts the AmqpTransport their MessagingModule provides (see its `consume`). */
+  /**
+   * For apps that consume messages: starts the AmqpTransport their
+   * MessagingModule provides (see its `consume`).
+   */
   consume?: boolean;
   bodyLimit?: number;
 }
 
 /**
- * Starts an app the same way everywhere: Fastify with security headers (helmet), Nest's logger
- * with secrets redacted, shutdown hooks so SIGTERM and SIGINT drain consumers and close
- * connections, and the HTTP port (API or health) open only once every dependency is connected.
+ * Starts an app the same way everywhere: Fastify with security headers
+ * (helmet), Nest's logger with secrets redacted, shutdown hooks so SIGTERM and
+ * SIGINT drain consumers and close connections, and the HTTP port (API or
+ * health) open only once every dependency is connected.
  */
-export async function startApp<C extends SharedConfig & { PORT: number; HOST: string }>(options: AppStartOptions<C>): Promise<NestFastifyApplication> {
+export async function startApp<
+  C extends SharedConfig & { PORT: number; HOST: string },
+>(options: AppStartOptions<C>): Promise<NestFastifyApplication> {
   const logger: LoggerService = createLogger(options.config, options.name);
-  const app = await NestFactory.create<NestFastifyApplication>(options.module, new FastifyAdapter({
+  const app = await NestFactory.create<NestFastifyApplication>(
+    options.module,
+    new FastifyAdapter({
       bodyLimit: options.bodyLimit,
-      // A caller's X-Request-Id (if it is a sane token) follows the request into the logs and messages.
+      // A caller's X-Request-Id (if it is a sane token) follows the request
+      // into the logs and messages.
       requestIdHeader: 'x-request-id',
       genReqId: () => randomUUID(),
-    }), {
-    logger,
-    bufferLogs: false,
-  });
-  // Exit 0 once the hooks have drained and closed everything; without the option Nest re-raises
-  // the signal, and a clean stop looks like a crash (status 143) to a supervisor.
+    }),
+    {
+      logger,
+      bufferLogs: false,
+    },
+  );
+  // Exit 0 once the hooks have drained and closed everything; without the
+  // option Nest re-raises the signal, and a clean stop looks like a crash
+  // (status 143) to a supervisor.
   app.enableShutdownHooks(undefined, { useProcessExit: true });
-  // Built once, not per request (as @fastify/helmet does, parsing the CSP each time).
+  // Built once, not per request (as @fastify/helmet does, parsing the CSP each
+  // time).
   const securityHeaders = helmet({
     contentSecurityPolicy: {
-      // TLS ends at the ingress or proxy, so the page itself may be plain HTTP inside.
+      // TLS ends at the ingress or proxy, so the page itself may be plain HTTP
+      // inside.
       directives: { upgradeInsecureRequests: null },
     },
   });
   app
     .getHttpAdapter()
     .getInstance()
-    .addHook('onRequest', (request, reply, done) => securityHeaders(request.raw, reply.raw, (error?: unknown) => done(error as Error | undefined)));
+    .addHook('onRequest', (request, reply, done) =>
+      securityHeaders(request.raw, reply.raw, (error?: unknown) =>
+        done(error as Error | undefined),
+      ),
+    );
   await options.configure?.(app);
   if (options.consume) {
     const transport = app.get(AmqpTransport);
-    app.useGlobalFilters(new PassHandlerErrorsToTransport(app.getHttpAdapter()));
-    app.connectMicroservice({ strategy: transport }, { inheritAppConfig: true });
+    app.useGlobalFilters(
+      new PassHandlerErrorsToTransport(app.getHttpAdapter()),
+    );
+    app.connectMicroservice(
+      { strategy: transport },
+      { inheritAppConfig: true },
+    );
     await app.startAllMicroservices();
   }
   await app.listen(options.config.PORT, options.config.HOST);
@@ -63,13 +94,18 @@ export async function startApp<C extends SharedConfig & { PORT: number; HOST: st
 }
 
 /**
- * Runs `main`, reporting a failed start on stderr with exit code 1; from then on, an uncaught
- * exception or unhandled rejection is reported and ends the process (see exitOnUncaughtErrors).
+ * Runs `main`, reporting a failed start on stderr with exit code 1; from then
+ * on, an uncaught exception or unhandled rejection is reported and ends the
+ * process (see exitOnUncaughtErrors).
  */
 export function run(main: () => Promise<unknown>): void {
   exitOnUncaughtErrors();
   main().catch((error: unknown) => {
-    console.error(redactSecrets(error instanceof Error ? (error.stack ?? error.message) : String(error)));
+    console.error(
+      redactSecrets(
+        error instanceof Error ? (error.stack ?? error.message) : String(error),
+      ),
+    );
     process.exit(1);
   });
 }

@@ -1,7 +1,10 @@
 import { ConcurrencyLimit } from './concurrency-limit';
 
 /** A task that runs until `finish()` is called, recording when it starts. */
-function gatedTask(started: string[], name: string): { task: () => Promise<string>; finish: () => void } {
+function gatedTask(
+  started: string[],
+  name: string,
+): { task: () => Promise<string>; finish: () => void } {
   let finish!: () => void;
   const done = new Promise<void>((resolve) => (finish = resolve));
   return {
@@ -39,8 +42,12 @@ describe('ConcurrencyLimit', () => {
 
   it('frees the slot of a task that fails, and passes its failure on', async () => {
     const limit = new ConcurrencyLimit(1);
-    await expect(limit.run(() => Promise.reject(new Error('broken image')))).rejects.toThrow('broken image');
-    await expect(limit.run(() => Promise.resolve('next'))).resolves.toBe('next');
+    await expect(
+      limit.run(() => Promise.reject(new Error('broken image'))),
+    ).rejects.toThrow('broken image');
+    await expect(limit.run(() => Promise.resolve('next'))).resolves.toBe(
+      'next',
+    );
   });
 
   it('a newcomer waits behind those already waiting, even as a slot frees', async () => {
@@ -64,7 +71,9 @@ describe('ConcurrencyLimit', () => {
   });
 
   it('refuses a limit that is not a whole number from 1', () => {
-    expect(() => new ConcurrencyLimit(0)).toThrow('must be a whole number from 1, got 0');
+    expect(() => new ConcurrencyLimit(0)).toThrow(
+      'must be a whole number from 1, got 0',
+    );
     expect(() => new ConcurrencyLimit(1.5)).toThrow('got 1.5');
   });
 });

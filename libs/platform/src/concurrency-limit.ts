@@ -1,15 +1,19 @@
 /**
- * Lets at most `limit` tasks run at once; the others wait their turn, first come first served.
- * A worker holds more job messages than it processes (WORKER_PREFETCH over WORKER_CONCURRENCY):
- * the waits around a job (confirms, acks, flushes) overlap with other jobs' image work, while the
- * images decoded at once, and so the memory they take, stay bounded.
+ * Lets at most `limit` tasks run at once; the others wait their turn, first
+ * come first served. A worker holds more job messages than it processes
+ * (WORKER_PREFETCH over WORKER_CONCURRENCY): the waits around a job (confirms,
+ * acks, flushes) overlap with other jobs' image work, while the images decoded
+ * at once, and so the memory they take, stay bounded.
  */
 export class ConcurrencyLimit {
   private running = 0;
   private readonly waiting: Array<() => void> = [];
 
   constructor(readonly limit: number) {
-    if (!Number.isInteger(limit) || limit < 1) throw new Error(`ConcurrencyLimit: the limit must be a whole number from 1, got ${limit}`);
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new Error(
+        `ConcurrencyLimit: the limit must be a whole number from 1, got ${limit}`,
+      );
   }
 
   /** Tasks waiting for their turn. */
@@ -18,12 +22,14 @@ export class ConcurrencyLimit {
   }
 
   async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    if (this.running >= this.limit)
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
     else this.running++;
     try {
       return await task();
     } finally {
-      // The slot passes straight to the next in line, so a newcomer cannot jump the queue.
+      // The slot passes straight to the next in line, so a newcomer cannot jump
+      // the queue.
       const next = this.waiting.shift();
       if (next) next();
       else this.running--;

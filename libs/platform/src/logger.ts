@@ -2,9 +2,19 @@ import { ConsoleLogger, LogLevel } from '@nestjs/common';
 import { redactValue, secretValuesOf } from './redact';
 import { SharedConfig } from './settings';
 
-const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+const LEVELS: LogLevel[] = [
+  'fatal',
+  'error',
+  'warn',
+  'log',
+  'debug',
+  'verbose',
+];
 
-/** Nest's logger, with anything that looks like a secret (or is one of the config's) blanked out before it is written. */
+/**
+ * Nest's logger, with anything that looks like a secret (or is one of the
+ * config's) blanked out before it is written.
+ */
 class RedactingLogger extends ConsoleLogger {
   constructor(
     context: string,
@@ -14,13 +24,21 @@ class RedactingLogger extends ConsoleLogger {
     super(context, options);
   }
 
-  protected override printMessages(messages: unknown[], context?: string, logLevel?: LogLevel, writeStreamType?: 'stdout' | 'stderr', errorStack?: unknown): void {
+  protected override printMessages(
+    messages: unknown[],
+    context?: string,
+    logLevel?: LogLevel,
+    writeStreamType?: 'stdout' | 'stderr',
+    errorStack?: unknown,
+  ): void {
     super.printMessages(
       messages.map((message) => redactValue(message, this.secrets)),
       context,
       logLevel,
       writeStreamType,
-      errorStack === undefined ? undefined : redactValue(errorStack, this.secrets),
+      errorStack === undefined
+        ? undefined
+        : redactValue(errorStack, this.secrets),
     );
   }
 
@@ -29,8 +47,14 @@ class RedactingLogger extends ConsoleLogger {
   }
 }
 
-/** Nest's own logger: one JSON object per line in production, readable text on a terminal; secrets redacted. */
-export function createLogger(config: Pick<SharedConfig, 'LOG_FORMAT' | 'LOG_LEVEL'>, context: string): ConsoleLogger {
+/**
+ * Nest's own logger: one JSON object per line in production, readable text on a
+ * terminal; secrets redacted.
+ */
+export function createLogger(
+  config: Pick<SharedConfig, 'LOG_FORMAT' | 'LOG_LEVEL'>,
+  context: string,
+): ConsoleLogger {
   return new RedactingLogger(
     context,
     {

@@ -10,12 +10,17 @@ describe('TaskTurns', () => {
       if (ticking) setTimeout(tick, 0);
     };
     setTimeout(tick, 0);
-    // Each task takes longer than a timer's 1 ms, so that the timer is always due after one.
+    // Each task takes longer than a timer's 1 ms, so that the timer is always
+    // due after one.
     const busy = (ms: number) => {
       const until = performance.now() + ms;
       while (performance.now() < until);
     };
-    const results = await Promise.all([1, 2, 3, 4].map((n) => turns.run(() => (busy(3), seen.push(`task ${n}`), n * 10))));
+    const results = await Promise.all(
+      [1, 2, 3, 4].map((n) =>
+        turns.run(() => (busy(3), seen.push(`task ${n}`), n * 10)),
+      ),
+    );
     ticking = false;
     expect(results).toEqual([10, 20, 30, 40]);
     const tasks = seen.filter((entry) => entry.startsWith('task'));
@@ -23,7 +28,12 @@ describe('TaskTurns', () => {
     // Never two tasks in a row: the timer's callback had its turn between them.
     const first = seen.indexOf('task 1');
     const between = seen.slice(first, seen.indexOf('task 4') + 1);
-    for (let index = 1; index < between.length; index++) expect([between[index - 1], between[index]].every((entry) => entry.startsWith('task'))).toBe(false);
+    for (let index = 1; index < between.length; index++)
+      expect(
+        [between[index - 1], between[index]].every((entry) =>
+          entry.startsWith('task'),
+        ),
+      ).toBe(false);
   });
 
   it('rejects the promise of a task that throws, and runs the next tasks all the same', async () => {

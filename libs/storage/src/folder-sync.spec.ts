@@ -2,17 +2,31 @@ import { foldersToSyncAfterMaking, GroupSync } from './folder-sync';
 
 describe('foldersToSyncAfterMaking', () => {
   it('flushes the parent of the one folder made', () => {
-    expect(foldersToSyncAfterMaking('/data', '/data/outputs/j.1', '/data/outputs/j.1')).toEqual(['/data/outputs']);
+    expect(
+      foldersToSyncAfterMaking(
+        '/data',
+        '/data/outputs/j.1',
+        '/data/outputs/j.1',
+      ),
+    ).toEqual(['/data/outputs']);
   });
 
-  it('flushes every folder that gained a folder, from the topmost made one\'s parent down to the folder\'s parent', () => {
-    expect(foldersToSyncAfterMaking('/data', '/data/outputs/j.1', '/data/outputs')).toEqual(['/data', '/data/outputs']);
-    expect(foldersToSyncAfterMaking('/data/store', '/data/store/a/b', '/data')).toEqual(['/', '/data', '/data/store', '/data/store/a']);
+  it("flushes every folder that gained a folder, from the topmost made one's parent down to the folder's parent", () => {
+    expect(
+      foldersToSyncAfterMaking('/data', '/data/outputs/j.1', '/data/outputs'),
+    ).toEqual(['/data', '/data/outputs']);
+    expect(
+      foldersToSyncAfterMaking('/data/store', '/data/store/a/b', '/data'),
+    ).toEqual(['/', '/data', '/data/store', '/data/store/a']);
   });
 
   it('flushes the parent of a folder found already there, which its maker may not have flushed yet', () => {
-    expect(foldersToSyncAfterMaking('/data', '/data/outputs/j.1', undefined)).toEqual(['/data/outputs']);
-    expect(foldersToSyncAfterMaking('/data', '/data/uploads', undefined)).toEqual(['/data']);
+    expect(
+      foldersToSyncAfterMaking('/data', '/data/outputs/j.1', undefined),
+    ).toEqual(['/data/outputs']);
+    expect(
+      foldersToSyncAfterMaking('/data', '/data/uploads', undefined),
+    ).toEqual(['/data']);
   });
 
   it('leaves the parent of a root found already there alone', () => {
@@ -27,7 +41,11 @@ describe('foldersToSyncAfterMaking', () => {
 describe('GroupSync', () => {
   /** A flush that finishes when the test says so, and a log of those begun. */
   function controlledSyncs() {
-    const begun: Array<{ folder: string; finish: () => void; fail: (error: Error) => void }> = [];
+    const begun: Array<{
+      folder: string;
+      finish: () => void;
+      fail: (error: Error) => void;
+    }> = [];
     const group = new GroupSync(
       (folder) =>
         new Promise<void>((resolve, reject) => {
@@ -65,7 +83,8 @@ describe('GroupSync', () => {
     begun[0].finish();
     await tick();
     expect(first.done).toBe(true);
-    // The first flush may have begun before the later callers' names were in place.
+    // The first flush may have begun before the later callers' names were in
+    // place.
     expect(second.done).toBe(false);
     expect(begun).toHaveLength(2);
     begun[1].finish();

@@ -1,19 +1,25 @@
 import { dirname } from 'node:path';
 
 /**
- * The folders to flush after `mkdir -p folder` so that `folder` survives a power loss: each one
- * that gained an entry, up to `folder`'s parent (`folder` itself is flushed once the object's
- * name is in it). `firstMade` is what mkdir gives: the topmost folder it made, or undefined when
- * `folder` was there already. In that case its parent is flushed all the same, once: it may have
- * been made by a writer that has not flushed it yet. `root` is the store's own folder, whose
- * entry is its owner's business unless this call made it.
+ * The folders to flush after `mkdir -p folder` so that `folder` survives a
+ * power loss: each one that gained an entry, up to `folder`'s parent (`folder`
+ * itself is flushed once the object's name is in it). `firstMade` is what mkdir
+ * gives: the topmost folder it made, or undefined when `folder` was there
+ * already. In that case its parent is flushed all the same, once: it may have
+ * been made by a writer that has not flushed it yet. `root` is the store's own
+ * folder, whose entry is its owner's business unless this call made it.
  */
-export function foldersToSyncAfterMaking(root: string, folder: string, firstMade: string | undefined): string[] {
+export function foldersToSyncAfterMaking(
+  root: string,
+  folder: string,
+  firstMade: string | undefined,
+): string[] {
   if (firstMade === undefined) return folder === root ? [] : [dirname(folder)];
   const folders: string[] = [];
   for (let current = dirname(folder); ; current = dirname(current)) {
     folders.unshift(current);
-    if (current === dirname(firstMade) || current === dirname(current)) return folders;
+    if (current === dirname(firstMade) || current === dirname(current))
+      return folders;
   }
 }
 
@@ -34,10 +40,11 @@ function waiters(): Waiters {
 }
 
 /**
- * Shares flushes of a folder between the writers putting names in it. A flush covers every name
- * put in place before it began, so a caller that asks while one is under way waits for the
- * next, and all who asked meanwhile share that one: a burst of puts into one folder costs two
- * flushes of it rather than one each.
+ * Shares flushes of a folder between the writers putting names in it. A flush
+ * covers every name put in place before it began, so a caller that asks while
+ * one is under way waits for the next, and all who asked meanwhile share that
+ * one: a burst of puts into one folder costs two flushes of it rather than one
+ * each.
  */
 export class GroupSync {
   /** Folders being flushed, with those waiting for the flush after. */
@@ -54,7 +61,9 @@ export class GroupSync {
   }
 
   private begin(folder: string): Promise<void> {
-    const flushed = new Promise<void>((resolve) => resolve(this.syncNow(folder)));
+    const flushed = new Promise<void>((resolve) =>
+      resolve(this.syncNow(folder)),
+    );
     const then = () => {
       const state = this.underWay.get(folder)!;
       const next = state.next;

@@ -11,5 +11,21 @@ import * as retentionQuotas from './010-retention-quotas';
 import * as raiseFunction from './011-raise-function';
 import * as outputChecksums from './012-output-checksums';
 
-/** Every migration, in the order applied. Append; never edit one that has shipped. */
-export const MIGRATIONS: Array<{ name: string; sql: string }> = [jobs, idempotencyKeys, jobOutputs, idempotencyConfirmed, retries, workers, apiKeys, auditLog, deliveryBookkeeping, retentionQuotas, raiseFunction, outputChecksums];
+/**
+ * Every migration, in the order applied. Append; never edit one that has
+ * shipped.
+ */
+export const MIGRATIONS: Array<{ name: string; sql: string }> = [
+  jobs,
+  idempotencyKeys,
+  jobOutputs,
+  idempotencyConfirmed,
+  retries,
+  workers,
+  apiKeys,
+  auditLog,
+  deliveryBookkeeping,
+  retentionQuotas,
+  raiseFunction,
+  outputChecksums,
+];
