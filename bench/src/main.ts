@@ -37,6 +37,15 @@ import {
 } from './latency';
 import { CpuMeter, formatCpuPerJob, pipelineRoles } from './process-cpu';
 import { preparePeers, runPeers, withPeersDefault } from './peers';
+import { startS3Storage } from './s3-server';
+import {
+  filesystemStorageEnv,
+  resultsFileName,
+  StorageFigures,
+  StorageKind,
+  storagesToRun,
+  storageTable,
+} from './storage-runs';
 import { refusedStatuses, Submission, submissions } from './submissions';
 import { childProcesses, PeakRssSampler } from './worker-rss';
 
@@ -47,7 +56,7 @@ const BENCH_KEY = randomBytes(32).toString('base64url');
  * `npm run bench -- --images DIR --jobs N --workers K
  *   --workload thumb|filters|tiny|variants [--concurrency C] [--prefetch P]
  *   [--batch B] [--idle-jobs 20] [--steady-seconds 10 | --steady-jobs S]
- *   [--out FILE] [--peers [DIR]] [--cpu-prof DIR]`
+ *   [--out FILE] [--peers [DIR]] [--cpu-prof DIR] [--storage filesystem|s3]`
  *
  * Measures, in one run on one machine: (1) the limit — sharp alone in this
  * process on the same images and operations, best of several in-flight counts;
@@ -64,7 +73,11 @@ const BENCH_KEY = randomBytes(32).toString('base64url');
  * bench-results/<workload>[-batchB].json). With --peers, then runs the peer
  * pipelines in DIR (default ../shared/bench-peers) on the same images. Also
  * prints the CPU each process spent per job in (2); with --cpu-prof, each app's
- * top functions by self time.
+ * top functions by self time. With --storage s3, runs (2) to (4) twice: on the
+ * filesystem, then on a bucket of a throwaway Ceph RGW, each pipeline's ratio
+ * to sharp alone measured around its own throughput phase, and prints both in
+ * one table (the bucket's figures under `s3` in the JSON, in
+ * <workload>[-batchB]-s3.json).
  */
 
 // Compiled to dist/bench/bench/src/main.js.
@@ -139,6 +152,7 @@ const { values: args } = parseArgs({
     'idle-jobs': { type: 'string', default: '20' },
     'steady-seconds': { type: 'string', default: '10' },
     'steady-jobs': { type: 'string' },
+    storage: { type: 'string', default: 'filesystem' },
     // A folder for V8 CPU profiles of the producer, the workers and the writer
     // (node --cpu-prof).
     'cpu-prof': { type: 'string' },
@@ -372,101 +386,60 @@ async function waitUntilReady(
   }
 }
 
-async function main(): Promise<void> {
-  const workloadName = args.workload;
-  const workload = WORKLOADS[workloadName];
-  if (!workload)
-    throw new Error(
-      `--workload must be one of ${Object.keys(WORKLOADS).join(', ')}`,
-    );
-  const jobs = positiveInteger('jobs', args.jobs);
-  const workers = positiveInteger('workers', args.workers);
-  const concurrency = positiveInteger(
-    'concurrency',
-    args.concurrency ?? (workloadName === 'tiny' ? '128' : '32'),
-  );
-  const batch = positiveInteger('batch', args.batch, HIGHEST_MAX_BATCH_JOBS);
-  const idleJobs = positiveInteger('idle-jobs', args['idle-jobs']);
-  const steadySeconds = Number(args['steady-seconds']);
-  if (!(steadySeconds > 0))
-    throw new Error(
-      `--steady-seconds must be a positive number, got ${args['steady-seconds']}`,
-    );
-  const steadyJobs =
-    args['steady-jobs'] === undefined
-      ? undefined
-      : positiveInteger('steady-jobs', args['steady-jobs']);
-  const work = await mkdtemp(join(tmpdir(), 'pipeline-bench-'));
-  const imagesDir = join(work, 'images');
-  await mkdir(imagesDir);
-  const names = await prepareImages(workloadName, imagesDir);
-  const peers =
-    args.peers === undefined
-      ? undefined
-      : await preparePeers(resolve(args.peers), workloadName, names);
-  const spec = workload.variants
-    ? {
-        operations: workload.operations,
-        outputs: workload.variants.map(({ name, operations, output }) => ({
-          name,
-          operations,
-          ...output,
-        })),
-      }
-    : { operations: workload.operations, output: workload.output };
-  const jobBodies = names.map((name) =>
-    JSON.stringify({ source: { path: name }, ...spec }),
-  );
-  const requests = submissions(jobBodies, jobs, batch);
-  // Every job has the workload's operations: a full batch holds the most.
-  const batchOperations =
-    batch * batchOperationCount([JSON.parse(jobBodies[0])]);
-  const perRequest =
-    batch === 1
-      ? 'one job per request (POST /v1/jobs)'
-      : `batches of ${batch} (POST /v1/jobs/batch)`;
-  console.log(
-    `workload ${workloadName}: ${names.length} images, ${jobs} jobs, ${workers} workers, ${concurrency} requests in flight, ${perRequest}`,
-  );
+/** What sharp alone did, by images in flight, and the best of them. */
+interface Limits {
+  byInFlight: Record<string, number>;
+  best: number;
+}
 
-  // (1) The limit, measured before and again after the pipeline: a shared
-  // machine drifts, and the mean of the two is a fairer yardstick than either.
-  const limitJobs = Math.min(
+/** What every pipeline run of one bench run shares. */
+interface RunSettings {
+  workloadName: string;
+  jobs: number;
+  workers: number;
+  concurrency: number;
+  batch: number;
+  batchOperations: number;
+  idleJobs: number;
+  steadySeconds: number;
+  steadyJobs: number | undefined;
+  imagesDir: string;
+  jobBodies: string[];
+  requests: Submission[];
+  profileDir: string | undefined;
+  sharpAloneCpuMs: number;
+  measureLimits: (when: string) => Promise<Limits>;
+}
+
+/**
+ * (2) to (4) on a pipeline of its own keeping its blobs as `storageEnv` says:
+ * its figures, and sharp alone measured right after its throughput phase.
+ */
+async function runPipeline(
+  settings: RunSettings,
+  storage: StorageKind,
+  storageEnv: Record<string, string>,
+  before: Limits,
+): Promise<{ figures: Record<string, unknown>; after: Limits }> {
+  const {
+    workloadName,
     jobs,
-    workloadName === 'tiny' ? 2000 : Math.max(60, names.length * 10),
-  );
-  // warm-up
-  await measureLimit(imagesDir, names, Math.min(limitJobs, 20), 2, workload);
-  const measureLimits = async (when: string) => {
-    const byInFlight: Record<string, number> = {};
-    for (const inFlight of [1, 2, 4, 8])
-      byInFlight[inFlight] = await measureLimit(
-        imagesDir,
-        names,
-        limitJobs,
-        inFlight,
-        workload,
-      );
-    const best = Math.max(...Object.values(byInFlight));
-    console.log(
-      `sharp alone (${when}): ${Object.entries(byInFlight)
-        .map(([n, rate]) => `${n} in flight ${rate.toFixed(1)}/s`)
-        .join(', ')} → best ${best.toFixed(1)} images/s`,
-    );
-    return { byInFlight, best };
-  };
-  const sharpCpu = process.cpuUsage();
-  const before = await measureLimits('before');
-  const { user, system } = process.cpuUsage(sharpCpu);
-  const sharpAloneCpuMs =
-    (user + system) /
-    1000 /
-    (limitJobs * Object.keys(before.byInFlight).length);
-  const profileDir = args['cpu-prof'] && resolve(args['cpu-prof']);
-  if (profileDir) await mkdir(profileDir, { recursive: true });
-
-  // (2) The pipeline, as separate processes, on a database and queues of its
-  // own.
+    workers,
+    concurrency,
+    batch,
+    batchOperations,
+    idleJobs,
+    steadySeconds,
+    steadyJobs,
+    imagesDir,
+    jobBodies,
+    requests,
+    profileDir,
+    sharpAloneCpuMs,
+    measureLimits,
+  } = settings;
+  console.log(`storage: ${storage}`);
+  // The pipeline, as separate processes, on a database and queues of its own.
   const prefix = `bench_${randomUUID().slice(0, 8)}`;
   const databaseUrl = `postgres://postgres@127.0.0.1:5432/${prefix}`;
   await ensureDatabase(databaseUrl);
@@ -480,7 +453,7 @@ async function main(): Promise<void> {
       WORKERS: String(workers),
       AMQP_PREFIX: prefix,
       DATABASE_URL: databaseUrl,
-      STORAGE_DIR: join(work, 'storage'),
+      ...storageEnv,
       IMAGES_DIR: imagesDir,
       LOG_FORMAT: 'json',
       LOG_LEVEL: 'warn',
@@ -509,7 +482,6 @@ async function main(): Promise<void> {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const db = new Client({ connectionString: databaseUrl });
-  let result: Record<string, unknown> | undefined;
   let rss: PeakRssSampler | undefined;
   let roles = new Map<number, string>();
   const phaseUs = { fromUs: 0, toUs: 0 };
@@ -643,9 +615,10 @@ async function main(): Promise<void> {
       `steady stream, where the time went: ${formatSegments(steadySegmentsMs)}`,
     );
     const peakWorkerRssMiB = rss.stop();
-    result = {
+    const figures = {
       workload: workloadName,
-      images: names.length,
+      storage,
+      images: jobBodies.length,
       jobs,
       workers,
       concurrency,
@@ -679,6 +652,7 @@ async function main(): Promise<void> {
       node: process.version,
       at: new Date().toISOString(),
     };
+    return { figures, after };
   } finally {
     rss?.stop();
     child.kill('SIGTERM');
@@ -686,6 +660,158 @@ async function main(): Promise<void> {
     if (profileDir) printProfiles(profileDir, roles, phaseUs);
     await db.end().catch(() => undefined);
     await removeBenchResources(prefix);
+  }
+}
+
+async function main(): Promise<void> {
+  const workloadName = args.workload;
+  const workload = WORKLOADS[workloadName];
+  if (!workload)
+    throw new Error(
+      `--workload must be one of ${Object.keys(WORKLOADS).join(', ')}`,
+    );
+  const jobs = positiveInteger('jobs', args.jobs);
+  const workers = positiveInteger('workers', args.workers);
+  const concurrency = positiveInteger(
+    'concurrency',
+    args.concurrency ?? (workloadName === 'tiny' ? '128' : '32'),
+  );
+  const batch = positiveInteger('batch', args.batch, HIGHEST_MAX_BATCH_JOBS);
+  const idleJobs = positiveInteger('idle-jobs', args['idle-jobs']);
+  const steadySeconds = Number(args['steady-seconds']);
+  if (!(steadySeconds > 0))
+    throw new Error(
+      `--steady-seconds must be a positive number, got ${args['steady-seconds']}`,
+    );
+  const steadyJobs =
+    args['steady-jobs'] === undefined
+      ? undefined
+      : positiveInteger('steady-jobs', args['steady-jobs']);
+  const storages = storagesToRun(args.storage);
+  const work = await mkdtemp(join(tmpdir(), 'pipeline-bench-'));
+  const imagesDir = join(work, 'images');
+  await mkdir(imagesDir);
+  const names = await prepareImages(workloadName, imagesDir);
+  const peers =
+    args.peers === undefined
+      ? undefined
+      : await preparePeers(resolve(args.peers), workloadName, names);
+  const spec = workload.variants
+    ? {
+        operations: workload.operations,
+        outputs: workload.variants.map(({ name, operations, output }) => ({
+          name,
+          operations,
+          ...output,
+        })),
+      }
+    : { operations: workload.operations, output: workload.output };
+  const jobBodies = names.map((name) =>
+    JSON.stringify({ source: { path: name }, ...spec }),
+  );
+  const requests = submissions(jobBodies, jobs, batch);
+  // Every job has the workload's operations: a full batch holds the most.
+  const batchOperations =
+    batch * batchOperationCount([JSON.parse(jobBodies[0])]);
+  const perRequest =
+    batch === 1
+      ? 'one job per request (POST /v1/jobs)'
+      : `batches of ${batch} (POST /v1/jobs/batch)`;
+  console.log(
+    `workload ${workloadName}: ${names.length} images, ${jobs} jobs, ${workers} workers, ${concurrency} requests in flight, ${perRequest}; storage ${storages.join(', then ')}`,
+  );
+
+  // (1) The limit, measured before and again after each pipeline's throughput
+  // phase: a shared machine drifts, and the mean of the two around it is a
+  // fairer yardstick than either.
+  const limitJobs = Math.min(
+    jobs,
+    workloadName === 'tiny' ? 2000 : Math.max(60, names.length * 10),
+  );
+  const measureLimits = async (when: string): Promise<Limits> => {
+    const byInFlight: Record<string, number> = {};
+    for (const inFlight of [1, 2, 4, 8])
+      byInFlight[inFlight] = await measureLimit(
+        imagesDir,
+        names,
+        limitJobs,
+        inFlight,
+        workload,
+      );
+    const best = Math.max(...Object.values(byInFlight));
+    console.log(
+      `sharp alone (${when}): ${Object.entries(byInFlight)
+        .map(([n, rate]) => `${n} in flight ${rate.toFixed(1)}/s`)
+        .join(', ')} → best ${best.toFixed(1)} images/s`,
+    );
+    return { byInFlight, best };
+  };
+  let result: Record<string, unknown> | undefined;
+  const runs: StorageFigures[] = [];
+  try {
+    // Started first: a machine without Ceph fails before minutes of measuring,
+    // and both pipelines run beside the same idle cluster.
+    const s3 = storages.includes('s3') ? await startS3Storage() : undefined;
+    try {
+      // warm-up
+      await measureLimit(
+        imagesDir,
+        names,
+        Math.min(limitJobs, 20),
+        2,
+        workload,
+      );
+      const sharpCpu = process.cpuUsage();
+      let before = await measureLimits('before');
+      const { user, system } = process.cpuUsage(sharpCpu);
+      const sharpAloneCpuMs =
+        (user + system) /
+        1000 /
+        (limitJobs * Object.keys(before.byInFlight).length);
+      const profileDir = args['cpu-prof'] && resolve(args['cpu-prof']);
+      if (profileDir) await mkdir(profileDir, { recursive: true });
+      const settings: RunSettings = {
+        workloadName,
+        jobs,
+        workers,
+        concurrency,
+        batch,
+        batchOperations,
+        idleJobs,
+        steadySeconds,
+        steadyJobs,
+        imagesDir,
+        jobBodies,
+        requests,
+        profileDir: profileDir || undefined,
+        sharpAloneCpuMs,
+        measureLimits,
+      };
+      for (const storage of storages) {
+        const { figures, after } = await runPipeline(
+          settings,
+          storage,
+          storage === 's3'
+            ? s3!.env
+            : filesystemStorageEnv(join(work, 'storage')),
+          before,
+        );
+        before = after;
+        runs.push({
+          storage,
+          imagesPerSecond: figures.pipelineImagesPerSecond as number,
+          sharpAloneImagesPerSecond: figures.limitImagesPerSecond as number,
+          ratio: figures.ratio as number,
+        });
+        // The filesystem's figures stay where they always were; the bucket's
+        // go beside them.
+        if (result) result[storage] = figures;
+        else result = figures;
+      }
+    } finally {
+      await s3?.stop();
+    }
+    if (runs.length > 1) console.log(storageTable(workloadName, jobs, runs));
     // The peers read the same images, once this pipeline no longer competes for
     // the cores.
     if (peers && result) {
@@ -700,6 +826,7 @@ async function main(): Promise<void> {
       };
       result.peers = await runPeers(peers, imagesDir, project);
     }
+  } finally {
     await rm(work, { recursive: true, force: true });
   }
   const out = resolve(
@@ -707,7 +834,7 @@ async function main(): Promise<void> {
       join(
         ROOT,
         'bench-results',
-        `${workloadName}${batch > 1 ? `-batch${batch}` : ''}.json`,
+        resultsFileName(workloadName, batch, storages),
       ),
   );
   await mkdir(join(out, '..'), { recursive: true });
