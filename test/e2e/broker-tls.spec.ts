@@ -13,6 +13,7 @@ import {
   uniqueName,
   waitFor,
 } from '../support/resources';
+import { freePortBlock } from '../support/ports';
 
 const PRODUCER = join(
   __dirname,
@@ -76,7 +77,7 @@ describe('TLS to RabbitMQ (a node of its own that accepts only amqps://)', () =>
     const images = join(folder.path, 'images');
     await mkdir(images);
     await writeFile(join(images, 'photo.jpg'), await makeImage(32, 32));
-    const port = 45_000 + Math.floor(Math.random() * 5000);
+    const port = await freePortBlock();
     let log = '';
     const producer: ChildProcess = spawn(process.execPath, [PRODUCER], {
       env: {

@@ -12,6 +12,8 @@ import {
   waitFor,
 } from '../support/resources';
 import { RunningStack, startStack } from '../support/stack';
+import { freePortBlock } from '../support/ports';
+import { STACK_PORTS } from '../support/stack';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = join(__dirname, '..', '..', 'test-artifacts');
@@ -60,7 +62,7 @@ describe('dashboard (headless Chromium)', () => {
         IMAGES_DIR: join(folder.path, 'images'),
         HEARTBEAT_INTERVAL_S: '1',
       },
-      50_000 + Math.floor(Math.random() * 10_000),
+      await freePortBlock(STACK_PORTS),
     );
     browser = await chromium.launch({
       executablePath: CHROMIUM,

@@ -20,6 +20,8 @@ import {
   spawnLauncher,
   startStack,
 } from '../support/stack';
+import { freePortBlock } from '../support/ports';
+import { STACK_PORTS } from '../support/stack';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /**
@@ -75,7 +77,7 @@ describe('npm start supervises its processes', () => {
       database = await createTestDatabase();
       folder = await makeTempDir();
       await mkdir(join(folder.path, 'images'));
-      port = 40_000 + Math.floor(Math.random() * 10_000);
+      port = await freePortBlock(STACK_PORTS);
       stack = await startStack(
         {
           AMQP_PREFIX: prefix,
@@ -232,7 +234,7 @@ describe('npm start supervises its processes', () => {
     const prefix = uniqueName('e2e_crashloop');
     const database = await createTestDatabase();
     const folder = await makeTempDir();
-    const port = 40_000 + Math.floor(Math.random() * 10_000);
+    const port = await freePortBlock(STACK_PORTS);
     let launcher: Launcher | undefined;
     try {
       // A setting the worker refuses: it exits with code 1 each time it starts,

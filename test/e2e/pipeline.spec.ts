@@ -18,6 +18,8 @@ import {
   waitFor,
 } from '../support/resources';
 import { RunningStack, startStack } from '../support/stack';
+import { freePortBlock } from '../support/ports';
+import { STACK_PORTS } from '../support/stack';
 
 /**
  * The whole product as users run it: `npm start`'s launcher starts the built
@@ -37,7 +39,7 @@ describe('pipeline end to end (separate processes)', () => {
     database = await createTestDatabase();
     folder = await makeTempDir();
     await mkdir(join(folder.path, 'images'));
-    port = 40_000 + Math.floor(Math.random() * 10_000);
+    port = await freePortBlock(STACK_PORTS);
     stack = await startStack(
       {
         AMQP_PREFIX: prefix,

@@ -30,6 +30,8 @@ import {
   waitFor,
 } from '../support/resources';
 import { RunningStack, startStack } from '../support/stack';
+import { freePortBlock } from '../support/ports';
+import { STACK_PORTS } from '../support/stack';
 
 /**
  * The whole product with its blobs in a bucket of a real Ceph RGW, and no
@@ -90,7 +92,7 @@ describe('pipeline end to end with S3 storage on Ceph RGW (separate processes, n
         RETENTION_SWEEP_INTERVAL_S: '1',
         MAX_UPLOAD_BYTES: String(64 * 1024 * 1024),
       },
-      40_000 + Math.floor(Math.random() * 10_000),
+      await freePortBlock(STACK_PORTS),
     );
     pool = new Pool({ connectionString: database.url });
   }, 240_000);

@@ -2,7 +2,6 @@ import { Topology } from '@pipeline/messaging';
 import { connect } from 'amqplib';
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import {
   AMQP_URL,
@@ -13,6 +12,7 @@ import {
   uniqueName,
 } from '../support/resources';
 import { TEST_ADMIN_KEY } from '../support/api-keys';
+import { freePortBlock } from '../support/ports';
 
 const ROOT = join(__dirname, '..', '..');
 const READY_TIMEOUT_MS = 60_000;
@@ -62,15 +62,6 @@ interface AppProcess {
 
 function entry(app: AppName | 'migrator'): string {
   return join(ROOT, 'dist/apps', app, 'apps', app, 'src/main.js');
-}
-
-/** A port nobody listens on right now (the kernel picks it). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -318,7 +309,7 @@ export class Pipeline {
     app: AppName,
     extra: Record<string, string> = {},
   ): Promise<void> {
-    const port = await freePort();
+    const port = await freePortBlock();
     this.processes.set(name, {
       name,
       app,

@@ -4,17 +4,16 @@ import { existsSync } from 'node:fs';
 import {
   chmod,
   mkdir,
-  mkdtemp,
   open,
   readdir,
   readFile,
   rm,
   writeFile,
 } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePortBlock, portIsFree } from './ports';
+import { makeOwnedFolder, orphanedFolders } from './owned-folders';
 
 const run = promisify(execFile);
 
@@ -67,7 +66,6 @@ export interface LocalClusterLayout {
 }
 
 const WORK_DIR_PREFIX = 'pipeline-rabbitmq-';
-const OWNER_FILE = 'owner.pid';
 
 /**
  * Names, ports and a folder for `size` nodes that no other broker on this
@@ -80,8 +78,7 @@ export async function privateLayout(
   options: Pick<LocalClusterLayout, 'tls'> & { management?: boolean } = {},
 ): Promise<LocalClusterLayout> {
   await haltOrphanedNodes();
-  const workDir = await mkdtemp(join(tmpdir(), `${WORK_DIR_PREFIX}${kind}-`));
-  await writeFile(join(workDir, OWNER_FILE), String(process.pid));
+  const workDir = await makeOwnedFolder(`${WORK_DIR_PREFIX}${kind}-`);
   const id = workDir
     .slice(-6)
     .toLowerCase()
@@ -103,14 +100,7 @@ export async function privateLayout(
  * good: they are halted, their folders removed.
  */
 async function haltOrphanedNodes(): Promise<void> {
-  const folders = (await readdir(tmpdir()))
-    .filter((name) => name.startsWith(WORK_DIR_PREFIX))
-    .map((name) => join(tmpdir(), name));
-  for (const workDir of folders) {
-    const owner = Number(
-      await readFile(join(workDir, OWNER_FILE), 'utf8').catch(() => '0'),
-    );
-    if (owner && processIsAlive(owner)) continue;
+  for (const workDir of await orphanedFolders(WORK_DIR_PREFIX)) {
     const env = {
       ...process.env,
       HOME: workDir,
@@ -131,16 +121,6 @@ async function haltOrphanedNodes(): Promise<void> {
         }).catch(() => undefined);
     }
     await rm(workDir, { recursive: true, force: true });
-  }
-}
-
-/** Whether a process with this pid exists (it may belong to another user). */
-export function processIsAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

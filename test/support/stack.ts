@@ -6,6 +6,12 @@ import { AMQP_URL } from './resources';
 
 const ROOT = join(__dirname, '..', '..');
 
+/**
+ * Consecutive ports a stack of up to 5 workers takes from its first (the
+ * producer's): each worker's, the writer's, the producer's metrics port.
+ */
+export const STACK_PORTS = 8;
+
 export interface RunningStack {
   baseUrl: string;
   /**

@@ -1,23 +1,11 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import {
-  chmod,
-  mkdtemp,
-  readdir,
-  readFile,
-  rm,
-  writeFile,
-} from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import {
-  LocalCluster,
-  privateLayout,
-  processIsAlive,
-  rabbitmqScript,
-} from './local-rabbitmq';
+import { LocalCluster, privateLayout, rabbitmqScript } from './local-rabbitmq';
 import { freePortBlock } from './ports';
+import { makeOwnedFolder, orphanedFolders } from './owned-folders';
 import {
   postgresBinaries,
   postgresControl,
@@ -105,14 +93,12 @@ async function startBroker(): Promise<LocalCluster> {
 }
 
 const POSTGRES_DIR_PREFIX = 'pipeline-postgres-';
-const OWNER_FILE = 'owner.pid';
 
 async function startDatabase(
   services: RunningServices,
 ): Promise<PrivatePostgres> {
   await stopOrphanedDatabases();
-  services.postgresDir = await mkdtemp(join(tmpdir(), POSTGRES_DIR_PREFIX));
-  await writeFile(join(services.postgresDir, OWNER_FILE), String(process.pid));
+  services.postgresDir = await makeOwnedFolder(POSTGRES_DIR_PREFIX);
   // the server may run as the postgres user
   await chmod(services.postgresDir, 0o755);
   return startPostgres(services.postgresDir, await freePortBlock());
@@ -123,14 +109,7 @@ async function startDatabase(
  * stopped, their folders removed.
  */
 async function stopOrphanedDatabases(): Promise<void> {
-  for (const name of (await readdir(tmpdir())).filter((entry) =>
-    entry.startsWith(POSTGRES_DIR_PREFIX),
-  )) {
-    const dir = join(tmpdir(), name);
-    const owner = Number(
-      await readFile(join(dir, OWNER_FILE), 'utf8').catch(() => '0'),
-    );
-    if (owner && processIsAlive(owner)) continue;
+  for (const dir of await orphanedFolders(POSTGRES_DIR_PREFIX)) {
     if (existsSync(join(dir, 'data', 'postmaster.pid')))
       await postgresControl(dir)
         .stop()
