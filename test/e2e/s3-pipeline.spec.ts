@@ -53,7 +53,7 @@ describe('pipeline end to end with S3 storage on Ceph RGW (separate processes, n
   let noFolder: string;
 
   beforeAll(async () => {
-    rgw = await CephRgw.start();
+    rgw = await CephRgw.shared();
     s3 = new S3Client({
       endpoint: rgw.s3.endpoint,
       region: rgw.s3.region,

@@ -28,7 +28,7 @@ describe('fault injection with S3 storage (Ceph RGW)', () => {
   let storageEnv: Record<string, string>;
 
   beforeAll(async () => {
-    rgw = await CephRgw.start();
+    rgw = await CephRgw.shared();
     s3 = new S3Client({
       endpoint: rgw.s3.endpoint,
       region: rgw.s3.region,

@@ -39,7 +39,7 @@ describe('S3BlobStorage against Ceph RGW', () => {
   });
 
   beforeAll(async () => {
-    rgw = await CephRgw.start();
+    rgw = await CephRgw.shared();
     admin = new S3Client({
       ...options(),
       requestChecksumCalculation: 'WHEN_REQUIRED',

@@ -1,6 +1,6 @@
 import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,7 +71,39 @@ export class CephRgw {
     private readonly monPort: number,
     readonly rgwPort: number,
     readonly s3: RgwSettings,
+    /** The run's shared state file, when this is the run's one cluster. */
+    private readonly sharedState?: string,
   ) {}
+
+  /**
+   * The test run's one Ceph: started by the first suite that asks, found by
+   * the next ones through a file the global setup names (TEST_CEPH_STATE),
+   * and stopped by the global teardown (stopSharedCeph); stop() leaves it
+   * running. Each suite keeps to a bucket of its own. Without a global
+   * setup, a cluster of the caller's own.
+   */
+  static async shared(): Promise<CephRgw> {
+    const statePath = process.env.TEST_CEPH_STATE;
+    if (!statePath) return CephRgw.start();
+    let state = await readSharedState(statePath);
+    if (!state) {
+      const started = await CephRgw.start();
+      state = {
+        dir: started.dir,
+        monPort: started.monPort,
+        rgwPort: started.rgwPort,
+        s3: started.s3,
+        pids: {
+          mon: started.mon?.pid,
+          osd: started.osd?.pid,
+          rgw: started.rgw?.pid,
+        },
+      };
+      await writeFile(statePath, JSON.stringify(state));
+    }
+    const { dir, monPort, rgwPort, s3 } = state;
+    return new CephRgw(dir, monPort, rgwPort, s3, statePath);
+  }
 
   static async start(): Promise<CephRgw> {
     const dir = await mkdtemp(join(tmpdir(), 'ceph-rgw-'));
@@ -298,6 +330,7 @@ rgw data = ${d}/rgw
   /** Starts the gateway and waits until it answers S3. */
   async startGateway(): Promise<void> {
     this.rgw = this.daemon('radosgw', ['-n', 'client.rgw.test']);
+    await this.recordShared({ rgw: this.rgw.pid });
     await this.until(
       'the gateway answers',
       async () =>
@@ -312,17 +345,79 @@ rgw data = ${d}/rgw
    * until it is started again.
    */
   async killGateway(): Promise<void> {
-    await kill(this.rgw);
+    if (this.rgw) await kill(this.rgw);
+    else if (this.sharedState)
+      await killPid((await readSharedState(this.sharedState))?.pids.rgw);
     this.rgw = undefined;
+    await this.recordShared({ rgw: undefined });
+  }
+
+  /** Which daemons run now, for the suite that stops the shared cluster. */
+  private async recordShared(pids: Partial<DaemonPids>): Promise<void> {
+    if (!this.sharedState) return;
+    const state = await readSharedState(this.sharedState);
+    if (!state) return;
+    state.pids = { ...state.pids, ...pids };
+    await writeFile(this.sharedState, JSON.stringify(state));
   }
 
   async stop(): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped || this.sharedState) return;
     this.stopped = true;
     await kill(this.rgw);
     await kill(this.osd);
     await kill(this.mon);
     await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+interface DaemonPids {
+  mon?: number;
+  osd?: number;
+  rgw?: number;
+}
+
+interface SharedCephState {
+  dir: string;
+  monPort: number;
+  rgwPort: number;
+  s3: RgwSettings;
+  pids: DaemonPids;
+}
+
+function readSharedState(path: string): Promise<SharedCephState | undefined> {
+  return readFile(path, 'utf8').then(
+    (text) => JSON.parse(text) as SharedCephState,
+    () => undefined,
+  );
+}
+
+/** Stops the run's shared Ceph, if a suite started one (global teardown). */
+export async function stopSharedCeph(statePath: string): Promise<void> {
+  const state = await readSharedState(statePath);
+  if (!state) return;
+  for (const pid of [state.pids.rgw, state.pids.osd, state.pids.mon])
+    await killPid(pid);
+  await rm(state.dir, { recursive: true, force: true });
+  await rm(statePath, { force: true });
+}
+
+/** SIGKILL, then waits until the process is gone (or 10 s). */
+async function killPid(pid: number | undefined): Promise<void> {
+  if (!pid) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { chmod, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { stopSharedCeph } from './ceph-rgw';
 import { LocalCluster, privateLayout, rabbitmqScript } from './local-rabbitmq';
 import { freePortBlock } from './ports';
 import { makeOwnedFolder, orphanedFolders } from './owned-folders';
@@ -26,6 +27,8 @@ import {
 const run = promisify(execFile);
 
 interface RunningServices {
+  /** Holds what the suites start lazily, such as the shared Ceph's state. */
+  runDir?: string;
   broker?: LocalCluster;
   postgres?: PrivatePostgres;
   postgresDir?: string;
@@ -66,8 +69,14 @@ export async function startTestServices(): Promise<void> {
     await stopTestServices();
     throw error;
   }
+  for (const orphan of await orphanedFolders(RUN_DIR_PREFIX)) {
+    await stopSharedCeph(join(orphan, 'ceph-rgw.json'));
+    await rm(orphan, { recursive: true, force: true });
+  }
+  services.runDir = await makeOwnedFolder(RUN_DIR_PREFIX);
   const node = services.broker.nodes[0];
   Object.assign(process.env, {
+    TEST_CEPH_STATE: join(services.runDir, 'ceph-rgw.json'),
     TEST_AMQP_URL: node.url,
     TEST_RABBITMQ_NODE: node.name,
     TEST_RABBITMQ_DIR: services.broker.workDir,
@@ -83,7 +92,10 @@ export async function stopTestServices(): Promise<void> {
   await Promise.all([
     services.broker?.stop(),
     services.postgres?.stop().catch(() => undefined),
+    services.runDir && stopSharedCeph(join(services.runDir, 'ceph-rgw.json')),
   ]);
+  if (services.runDir)
+    await rm(services.runDir, { recursive: true, force: true });
   if (services.postgresDir)
     await rm(services.postgresDir, { recursive: true, force: true });
 }
@@ -93,6 +105,7 @@ async function startBroker(): Promise<LocalCluster> {
 }
 
 const POSTGRES_DIR_PREFIX = 'pipeline-postgres-';
+const RUN_DIR_PREFIX = 'pipeline-test-run-';
 
 async function startDatabase(
   services: RunningServices,
