@@ -12,7 +12,7 @@ import { Actor } from '@pipeline/contracts';
 import { DeadLetterReport } from '@pipeline/messaging';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
-import { JobOperationsService } from './job-operations.service';
+import { DeadLettersService } from './dead-letters.service';
 import { CurrentActor } from './request-context';
 
 class DrainQuery {
@@ -28,11 +28,11 @@ class DrainQuery {
 @UseGuards(ApiKeyGuard)
 @RequireScopes('admin')
 export class DeadLettersController {
-  constructor(private readonly operations: JobOperationsService) {}
+  constructor(private readonly deadLetters: DeadLettersService) {}
 
   @Get()
   counts(): Promise<{ jobs: number; events: number }> {
-    return this.operations.deadLetterCounts();
+    return this.deadLetters.deadLetterCounts();
   }
 
   @Post('jobs/replay')
@@ -41,7 +41,7 @@ export class DeadLettersController {
     @Query() query: DrainQuery,
     @CurrentActor() actor: Actor,
   ): Promise<DeadLetterReport> {
-    return this.operations.replayDeadJobs(query.limit, actor);
+    return this.deadLetters.replayDeadJobs(query.limit, actor);
   }
 
   @Delete('jobs')
@@ -49,7 +49,7 @@ export class DeadLettersController {
     @Query() query: DrainQuery,
     @CurrentActor() actor: Actor,
   ): Promise<DeadLetterReport> {
-    return this.operations.purgeDeadJobs(query.limit, actor);
+    return this.deadLetters.purgeDeadJobs(query.limit, actor);
   }
 
   @Post('events/replay')
@@ -58,7 +58,7 @@ export class DeadLettersController {
     @Query() query: DrainQuery,
     @CurrentActor() actor: Actor,
   ): Promise<DeadLetterReport> {
-    return this.operations.replayDeadEvents(query.limit, actor);
+    return this.deadLetters.replayDeadEvents(query.limit, actor);
   }
 
   @Delete('events')
@@ -66,6 +66,6 @@ export class DeadLettersController {
     @Query() query: DrainQuery,
     @CurrentActor() actor: Actor,
   ): Promise<DeadLetterReport> {
-    return this.operations.purgeDeadEvents(query.limit, actor);
+    return this.deadLetters.purgeDeadEvents(query.limit, actor);
   }
 }
