@@ -8,6 +8,7 @@ import {
 } from '@pipeline/database';
 import {
   AmqpConnection,
+  DeadLetterDecision,
   DeadLetterQueue,
   DeadLetterReport,
   MessagePublisher,
@@ -22,6 +23,12 @@ import {
 import { failpoint } from '@pipeline/failpoints';
 import { GetMessage } from 'amqplib';
 import { JobSubmissionService } from './job-submission.service';
+
+/** The operations on the dead-letter queues, as the audit log names them. */
+export type DeadLetterOperation = Extract<
+  AuditAction,
+  `dead-letters.${string}`
+>;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -68,100 +75,101 @@ export class DeadLettersService {
   }
 
   /**
-   * Runs the jobs of parked messages again, each as its next attempt, from the
-   * job as recorded (not the parked body). A job that finished well, or a
-   * message that names no job, stays parked; a message of an attempt the job
-   * has moved past is dropped, as the run it would replay was followed by
-   * another, and so is one whose job's uploaded input expired.
+   * What each operation does with a parked message (see drain):
+   * - replaying a job message runs its job again, as its next attempt, from
+   *   the job as recorded (not the parked body). A job that finished well, or
+   *   a message that names no job, stays parked; a message of an attempt the
+   *   job has moved past is dropped, as the run it would replay was followed
+   *   by another, and so is one whose job's uploaded input expired;
+   * - purging a job message fails a job that had not finished with PURGED,
+   *   unless the message is of an attempt the job has moved past: the run
+   *   under way is left alone;
+   * - replaying an event sends it back to the results writer (after whatever
+   *   made the database refuse it is fixed);
+   * - purging an event only drops it.
    */
-  replayDeadJobs(limit: number, actor: Actor): Promise<DeadLetterReport> {
-    const run = {
-      reason: 'replayed from the dead-letter queue',
-      retryable: ['failed', 'queued', 'processing'] as const,
-      actor,
-    };
+  private readonly steps: Record<
+    DeadLetterOperation,
+    (actor: Actor) => Decide
+  > = {
+    'dead-letters.jobs.replayed': (actor) =>
+      decidingOn(REPLAY_REFUSALS, (message) => this.replayJob(message, actor)),
+    'dead-letters.jobs.purged': (actor) =>
+      decidingOn(PURGE_REFUSALS, (message) => this.purgeJob(message, actor)),
+    'dead-letters.events.replayed': () => (message) =>
+      this.replayEvent(message),
+    'dead-letters.events.purged': () => () => Promise.resolve('done'),
+  };
+
+  /** Goes through up to `limit` parked messages as `operation` says. */
+  drain(
+    operation: DeadLetterOperation,
+    limit: number,
+    actor: Actor,
+  ): Promise<DeadLetterReport> {
+    const queue = operation.startsWith('dead-letters.jobs.')
+      ? this.deadJobs
+      : this.deadEvents;
     return this.audited(
       actor,
-      'dead-letters.jobs.replayed',
-      this.deadJobs,
+      operation,
+      queue,
       limit,
-      decidingOn(REPLAY_REFUSALS, async (message) => {
-        const id = jobIdOf(message);
-        if (!id) return { keep: 'the message names no job' };
-        const started = await this.jobs.startNextAttempt(
-          id,
-          { ...run, fromAttempt: attemptOf(message) },
-          (job) => this.submission.publish(job, job.attempt, actor.requestId),
-        );
-        await failpoint('replay.after-publish');
-        return started ? 'done' : { keep: `job ${id} does not exist` };
-      }),
+      this.steps[operation](actor),
     );
   }
 
-  /**
-   * Drops parked job messages; a job that had not finished fails with PURGED,
-   * unless the message is of an attempt the job has moved past: the run under
-   * way is left alone.
-   */
-  purgeDeadJobs(limit: number, actor: Actor): Promise<DeadLetterReport> {
-    return this.audited(
-      actor,
-      'dead-letters.jobs.purged',
-      this.deadJobs,
-      limit,
-      decidingOn(PURGE_REFUSALS, async (message) => {
-        const id = jobIdOf(message);
-        if (id)
-          await this.jobs.recordPurged(
-            id,
-            attemptOf(message),
-            'purged by an operator',
-            actor,
-          );
-        await failpoint('purge.after-record');
-        return 'done';
-      }),
-    );
-  }
-
-  /**
-   * Sends parked events back to the results writer (after whatever made the
-   * database refuse them is fixed).
-   */
-  replayDeadEvents(limit: number, actor: Actor): Promise<DeadLetterReport> {
-    return this.audited(
-      actor,
-      'dead-letters.events.replayed',
-      this.deadEvents,
-      limit,
-      async (message) => {
-        let payload: unknown;
-        try {
-          payload = JSON.parse(message.content.toString('utf8'));
-        } catch {
-          return { keep: 'the message is not JSON' };
-        }
-        if (!isPlainObject(payload))
-          return { keep: 'the message is not a JSON object' };
-        await this.publisher.publish(
-          MessageType.jobEvent,
-          String(message.properties.messageId ?? ''),
-          payload,
-        );
-        return 'done';
+  private async replayJob(
+    message: GetMessage,
+    actor: Actor,
+  ): Promise<DeadLetterDecision> {
+    const id = jobIdOf(message);
+    if (!id) return { keep: 'the message names no job' };
+    const started = await this.jobs.startNextAttempt(
+      id,
+      {
+        reason: 'replayed from the dead-letter queue',
+        retryable: ['failed', 'queued', 'processing'],
+        actor,
+        fromAttempt: attemptOf(message),
       },
+      (job) => this.submission.publish(job, job.attempt, actor.requestId),
     );
+    await failpoint('replay.after-publish');
+    return started ? 'done' : { keep: `job ${id} does not exist` };
   }
 
-  purgeDeadEvents(limit: number, actor: Actor): Promise<DeadLetterReport> {
-    return this.audited(
-      actor,
-      'dead-letters.events.purged',
-      this.deadEvents,
-      limit,
-      () => Promise.resolve('done'),
+  private async purgeJob(
+    message: GetMessage,
+    actor: Actor,
+  ): Promise<DeadLetterDecision> {
+    const id = jobIdOf(message);
+    if (id)
+      await this.jobs.recordPurged(
+        id,
+        attemptOf(message),
+        'purged by an operator',
+        actor,
+      );
+    await failpoint('purge.after-record');
+    return 'done';
+  }
+
+  private async replayEvent(message: GetMessage): Promise<DeadLetterDecision> {
+    let payload: unknown;
+    try {
+      payload = JSON.parse(message.content.toString('utf8'));
+    } catch {
+      return { keep: 'the message is not JSON' };
+    }
+    if (!isPlainObject(payload))
+      return { keep: 'the message is not a JSON object' };
+    await this.publisher.publish(
+      MessageType.jobEvent,
+      String(message.properties.messageId ?? ''),
+      payload,
     );
+    return 'done';
   }
 
   /**

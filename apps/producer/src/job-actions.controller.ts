@@ -1,34 +1,21 @@
-import {
-  Body,
-  Controller,
-  HttpCode,
-  Post,
-  Res,
-  UseGuards,
-} from '@nestjs/common';
-import {
-  ApiKeyGuard,
-  Caller,
-  CurrentCaller,
-  RequireScopes,
-} from '@pipeline/auth';
+import { Body, Res } from '@nestjs/common';
+import { Caller, CurrentCaller } from '@pipeline/auth';
 import {
   Actor,
   BulkRetryReport,
   JobStatus,
-  JobView,
   RetryFailedJobsRequest,
 } from '@pipeline/contracts';
 import { FastifyReply } from 'fastify';
 import { JobOperationsService } from './job-operations.service';
-import { CurrentActor, IdParam } from './request-context';
+import { Action, ApiController, IdParam } from './api-routes';
+import { CurrentActor } from './request-context';
 
 /**
  * What is done to accepted jobs: admin keys run failed jobs again; a key with
  * jobs:write cancels its own jobs (an admin key any job).
  */
-@Controller('v1/jobs')
-@UseGuards(ApiKeyGuard)
+@ApiController('v1/jobs')
 export class JobActionsController {
   constructor(private readonly operations: JobOperationsService) {}
 
@@ -36,9 +23,7 @@ export class JobActionsController {
    * Runs a failed job again, as its next attempt; 409 for a job that has not
    * failed.
    */
-  @Post(':id/retry')
-  @HttpCode(202)
-  @RequireScopes('admin')
+  @Action(':id/retry', 202, 'admin')
   async retry(
     @IdParam() id: string,
     @CurrentActor() actor: Actor,
@@ -53,9 +38,7 @@ export class JobActionsController {
    * Runs failed jobs again (admin), oldest first: `code` picks which; the
    * cancelled ones only when asked for by code.
    */
-  @Post('retry-failed')
-  @HttpCode(200)
-  @RequireScopes('admin')
+  @Action('retry-failed', 200, 'admin')
   retryFailed(
     @Body() request: RetryFailedJobsRequest,
     @CurrentActor() actor: Actor,
@@ -67,14 +50,12 @@ export class JobActionsController {
    * Cancels a queued or processing job of the caller's (an admin's: any job):
    * it fails with CANCELLED at once; 409 for a finished job.
    */
-  @Post(':id/cancel')
-  @HttpCode(200)
-  @RequireScopes('jobs:write')
+  @Action(':id/cancel', 200, 'jobs:write')
   cancel(
     @CurrentCaller() caller: Caller,
     @CurrentActor() actor: Actor,
     @IdParam() id: string,
-  ): Promise<JobView> {
+  ) {
     return this.operations.cancel(caller, actor, id);
   }
 }

@@ -64,7 +64,7 @@ export class JobBatchService {
         'error' in parsed
           ? Promise.resolve(refused(parsed.error))
           : this.intake
-              .accept(caller, id, parsed.request, correlationId)
+              .accept({ caller, correlationId }, id, parsed.request)
               .then((): BatchItemResult => ({ id, status: 'queued' }), refused),
       );
     }

@@ -24,6 +24,14 @@ import { Upload, UploadReader } from './upload-reader';
 /** What taking jobs needs of the API keys: their limits and quotas. */
 export type JobAdmission = Pick<ApiKeysService, 'admitJobs'>;
 
+/** Who submits a job, and how their request is known. */
+export interface Submitter {
+  caller: Caller;
+  /** Repeats of the request under this key return the first job. */
+  idempotencyKey?: string;
+  correlationId: string;
+}
+
 /** A job taken: its id, and its status now (a repeat's may have moved on). */
 export interface AcceptedJob {
   id: string;
@@ -55,37 +63,27 @@ export class JobIntakeService {
    * removed again unless it became the input of a new job.
    */
   async submitUpload(
-    caller: Caller,
+    by: Submitter,
     request: FastifyRequest,
-    idempotencyKey: string | undefined,
-    correlationId: string,
   ): Promise<AcceptedJob> {
+    await this.keys.admitJobs(by.caller, 1);
     const id = randomUUID();
-    await this.keys.admitJobs(caller, 1);
     const upload = await this.uploads.read(request, StorageKeys.upload(id));
     let accepted: { id: string; repeated: boolean };
     try {
-      accepted = await this.acceptUpload(
-        caller,
-        id,
-        upload,
-        idempotencyKey,
-        correlationId,
-      );
+      accepted = await this.acceptUpload(by, id, upload);
       if (accepted.repeated) await this.storage.delete(upload.imageKey!);
     } catch (error) {
       if (upload.imageKey) await this.storage.delete(upload.imageKey);
       throw error;
     }
-    return this.answer(caller, accepted);
+    return this.answer(by.caller, accepted);
   }
 
   private async acceptUpload(
-    caller: Caller,
+    by: Submitter,
     id: string,
     upload: Upload,
-    idempotencyKey: string | undefined,
-    correlationId: string,
   ): Promise<{ id: string; repeated: boolean }> {
     if (!upload.imageKey)
       throw new ValidationFailed([
@@ -99,32 +97,21 @@ export class JobIntakeService {
     });
     return this.submission.submit(
       id,
-      caller.keyId,
+      by.caller.keyId,
       source,
       spec,
-      idempotencyOf(idempotencyKey, { image: upload.imageDigest, spec }),
-      correlationId,
+      idempotencyOf(by.idempotencyKey, { image: upload.imageDigest, spec }),
+      by.correlationId,
       upload.imageBytes,
     );
   }
 
   /** Takes a JSON job: `body` as the client sent it. */
-  async submitJson(
-    caller: Caller,
-    body: unknown,
-    idempotencyKey: string | undefined,
-    correlationId: string,
-  ): Promise<AcceptedJob> {
-    const id = randomUUID();
-    await this.keys.admitJobs(caller, 1);
-    const accepted = await this.accept(
-      caller,
-      id,
-      this.parse(body),
-      correlationId,
-      idempotencyKey,
-    );
-    return this.answer(caller, accepted);
+  async submitJson(by: Submitter, body: unknown): Promise<AcceptedJob> {
+    await this.keys.admitJobs(by.caller, 1);
+    const request = this.parse(body);
+    const accepted = await this.accept(by, randomUUID(), request);
+    return this.answer(by.caller, accepted);
   }
 
   /** A JSON job's request, its preset resolved; 400 for one that is not. */
@@ -136,11 +123,9 @@ export class JobIntakeService {
 
   /** Checks what a parsed JSON job names, then accepts it as job `id`. */
   async accept(
-    caller: Caller,
+    by: Submitter,
     id: string,
     request: JsonJobRequest,
-    correlationId: string,
-    idempotencyKey?: string,
   ): Promise<{ id: string; repeated: boolean }> {
     const { source, ...spec } = request;
     const { source: jobSource, inputPath } = await this.inputs.source(source);
@@ -148,11 +133,11 @@ export class JobIntakeService {
     await this.outputSizes.check(jobSource, spec, { path: inputPath });
     return this.submission.submit(
       id,
-      caller.keyId,
+      by.caller.keyId,
       jobSource,
       spec,
-      idempotencyOf(idempotencyKey, { source: jobSource, spec }),
-      correlationId,
+      idempotencyOf(by.idempotencyKey, { source: jobSource, spec }),
+      by.correlationId,
     );
   }
 

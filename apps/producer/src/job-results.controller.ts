@@ -1,13 +1,8 @@
-import { Controller, Get, Param, Res, UseGuards } from '@nestjs/common';
-import {
-  ApiKeyGuard,
-  Caller,
-  CurrentCaller,
-  RequireScopes,
-} from '@pipeline/auth';
+import { Get, Param, Res } from '@nestjs/common';
+import { Caller, CurrentCaller } from '@pipeline/auth';
 import { FastifyReply } from 'fastify';
 import { JobResultService, ResultAnswer } from './job-result.service';
-import { IdParam } from './request-context';
+import { ApiController, IdParam } from './api-routes';
 
 /**
  * A succeeded job's outputs, for a key with jobs:read: 409 before the job
@@ -15,9 +10,7 @@ import { IdParam } from './request-context';
  * themselves (a redirect's status is its own); an error before the answer
  * goes to the exception filter as usual.
  */
-@Controller('v1/jobs')
-@UseGuards(ApiKeyGuard)
-@RequireScopes('jobs:read')
+@ApiController('v1/jobs', 'jobs:read')
 export class JobResultsController {
   constructor(private readonly results: JobResultService) {}
 

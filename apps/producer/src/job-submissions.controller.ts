@@ -1,19 +1,7 @@
-import {
-  Body,
-  Controller,
-  HttpCode,
-  Post,
-  Req,
-  Res,
-  UseGuards,
-} from '@nestjs/common';
-import {
-  ApiKeyGuard,
-  Caller,
-  CurrentCaller,
-  RequireScopes,
-} from '@pipeline/auth';
+import { Body, Req, Res } from '@nestjs/common';
+import { Caller, CurrentCaller } from '@pipeline/auth';
 import { FastifyReply, FastifyRequest } from 'fastify';
+import { Action, ApiController } from './api-routes';
 import { BatchItemResult, JobBatchService } from './job-batch.service';
 import { AcceptedJob, JobIntakeService } from './job-intake.service';
 import {
@@ -23,9 +11,7 @@ import {
 } from './request-context';
 
 /** Jobs submitted by a key with jobs:write. */
-@Controller('v1/jobs')
-@UseGuards(ApiKeyGuard)
-@RequireScopes('jobs:write')
+@ApiController('v1/jobs', 'jobs:write')
 export class JobSubmissionsController {
   constructor(
     private readonly intake: JobIntakeService,
@@ -37,18 +23,21 @@ export class JobSubmissionsController {
    * folder, or a URL); 202 once the broker has it. With an Idempotency-Key, a
    * repeat of the same request returns the first job.
    */
-  @Post()
-  @HttpCode(202)
+  @Action('/', 202)
   async submit(
     @CurrentCaller() caller: Caller,
-    @IdempotencyKey() key: string | undefined,
+    @IdempotencyKey() idempotencyKey: string | undefined,
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<AcceptedJob> {
-    const correlationId = correlationIdOf(request);
+    const by = {
+      caller,
+      idempotencyKey,
+      correlationId: correlationIdOf(request),
+    };
     const accepted = request.isMultipart()
-      ? await this.intake.submitUpload(caller, request, key, correlationId)
-      : await this.intake.submitJson(caller, request.body, key, correlationId);
+      ? await this.intake.submitUpload(by, request)
+      : await this.intake.submitJson(by, request.body);
     reply.header('Location', `/v1/jobs/${accepted.id}`);
     return accepted;
   }
@@ -58,8 +47,7 @@ export class JobSubmissionsController {
    * the answer lists, in order, the id of each accepted job or the error that
    * kept it out.
    */
-  @Post('batch')
-  @HttpCode(200)
+  @Action('batch', 200)
   submitBatch(
     @CurrentCaller() caller: Caller,
     @Body() body: unknown,

@@ -1,20 +1,10 @@
-import { Controller, Get, Query, UseGuards } from '@nestjs/common';
-import {
-  ApiKeyGuard,
-  Caller,
-  CurrentCaller,
-  RequireScopes,
-} from '@pipeline/auth';
-import {
-  JOB_STATUSES,
-  JobEventView,
-  JobStatus,
-  JobView,
-} from '@pipeline/contracts';
+import { Get, Query } from '@nestjs/common';
+import { Caller, CurrentCaller } from '@pipeline/auth';
+import { JOB_STATUSES, JobStatus } from '@pipeline/contracts';
 import { Transform, Type } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
 import { JobListFilter, JobQueryService } from './job-query.service';
-import { IdParam } from './request-context';
+import { ApiController, IdParam } from './api-routes';
 
 class ListJobsQuery implements JobListFilter {
   @IsOptional() @IsIn(JOB_STATUSES) status?: JobStatus;
@@ -30,26 +20,18 @@ class ListJobsQuery implements JobListFilter {
  * Jobs read back: a key with jobs:read reads its own jobs; admin keys see
  * every job.
  */
-@Controller('v1/jobs')
-@UseGuards(ApiKeyGuard)
-@RequireScopes('jobs:read')
+@ApiController('v1/jobs', 'jobs:read')
 export class JobsController {
   constructor(private readonly query: JobQueryService) {}
 
   /** The caller's jobs (an admin's: every job), newest first. */
   @Get()
-  list(
-    @CurrentCaller() caller: Caller,
-    @Query() query: ListJobsQuery,
-  ): Promise<JobView[]> {
+  list(@CurrentCaller() caller: Caller, @Query() query: ListJobsQuery) {
     return this.query.list(caller, query);
   }
 
   @Get(':id')
-  get(
-    @CurrentCaller() caller: Caller,
-    @IdParam() id: string,
-  ): Promise<JobView> {
+  get(@CurrentCaller() caller: Caller, @IdParam() id: string) {
     return this.query.view(caller, id);
   }
 
@@ -58,10 +40,7 @@ export class JobsController {
    * operators' steps.
    */
   @Get(':id/events')
-  events(
-    @CurrentCaller() caller: Caller,
-    @IdParam() id: string,
-  ): Promise<JobEventView[]> {
+  events(@CurrentCaller() caller: Caller, @IdParam() id: string) {
     return this.query.timeline(caller, id);
   }
 }

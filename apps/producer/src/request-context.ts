@@ -1,9 +1,4 @@
-import {
-  createParamDecorator,
-  ExecutionContext,
-  Param,
-  ParseUUIDPipe,
-} from '@nestjs/common';
+import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import { Actor, ValidationFailed } from '@pipeline/contracts';
 import { FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
@@ -49,10 +44,6 @@ export const IdempotencyKey = createParamDecorator(
     return key;
   },
 );
-
-/** The `:id` of the route, which must be a UUID (400 otherwise). */
-export const IdParam = (): ParameterDecorator =>
-  Param('id', new ParseUUIDPipe());
 
 /** The request's correlation id (see correlationIdOf). */
 export const CorrelationId = createParamDecorator(
