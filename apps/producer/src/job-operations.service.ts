@@ -25,7 +25,8 @@ export type JobChanges = Pick<
 export class JobOperationsService {
   constructor(
     @Inject(JobsRepository) private readonly jobs: JobChanges,
-    private readonly submission: JobSubmissionService,
+    @Inject(JobSubmissionService)
+    private readonly submission: Pick<JobSubmissionService, 'publish'>,
     private readonly query: JobQueryService,
   ) {}
 
