@@ -18,7 +18,7 @@ function operationsOver(jobs: InMemoryJobs, published: string[] = []) {
     },
   };
   const query = new JobQueryService(jobs, { STUCK_AFTER_S: 300 });
-  return new JobOperationsService(jobs, submission, query);
+  return new JobOperationsService(query, jobs, submission);
 }
 
 const failed = (id: string, code = 'DECODE_FAILED', createdAt?: string) => ({

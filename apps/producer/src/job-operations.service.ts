@@ -24,10 +24,10 @@ export type JobChanges = Pick<
 @Injectable()
 export class JobOperationsService {
   constructor(
+    private readonly query: JobQueryService,
     @Inject(JobsRepository) private readonly jobs: JobChanges,
     @Inject(JobSubmissionService)
     private readonly submission: Pick<JobSubmissionService, 'publish'>,
-    private readonly query: JobQueryService,
   ) {}
 
   /**
