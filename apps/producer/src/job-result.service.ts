@@ -82,28 +82,27 @@ export class JobResultService {
           `unknown, ${sizeBytes} bytes where ${output.sizeBytes} were recorded`,
       );
     }
-    return { ...answer, body: this.verified(job.id, output, stream) };
+    const body = this.verified(job.id, output, output.sha256, stream);
+    return { ...answer, body };
   }
 
+  /** The stream, broken off at its end if its bytes are not `sha256`'s. */
   private verified(
     jobId: string,
     output: StoredJob['outputs'][number],
+    sha256: string,
     stream: Readable,
   ): Readable {
-    return pipeline(
-      stream,
-      verifyingSha256(output.key, output.sha256!),
-      (error) => {
-        // A client that went away is not worth a line; damaged bytes are.
-        if (error && error.code !== 'ERR_STREAM_PREMATURE_CLOSE')
-          this.logger.error({
-            msg: 'result broken off',
-            jobId,
-            output: output.name,
-            error: error.message,
-          });
-      },
-    );
+    return pipeline(stream, verifyingSha256(output.key, sha256), (error) => {
+      // A client that went away is not worth a line; damaged bytes are.
+      if (error && error.code !== 'ERR_STREAM_PREMATURE_CLOSE')
+        this.logger.error({
+          msg: 'result broken off',
+          jobId,
+          output: output.name,
+          error: error.message,
+        });
+    });
   }
 }
 
