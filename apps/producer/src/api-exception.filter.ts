@@ -79,6 +79,49 @@ const CONFLICTS = [
   RevokedKeyError,
 ];
 
+/** A dependency failed while taking a job; it was not accepted: 503. */
+const NOT_ACCEPTED = [
+  BrokerUnavailableError,
+  UnroutableMessageError,
+  DependencyUnavailableError,
+];
+
+type ErrorClass = abstract new (...args: never[]) => Error;
+
+/**
+ * The domain's errors whose answer is the same for every one of a kind: its
+ * status, and its message as the client reads it.
+ */
+const ANSWERS: Array<{
+  kinds: ErrorClass[];
+  status: HttpStatus;
+  message?: (error: Error) => string | string[];
+}> = [
+  {
+    kinds: [ValidationFailed],
+    status: HttpStatus.BAD_REQUEST,
+    message: (error) => (error as ValidationFailed).problems,
+  },
+  {
+    kinds: [ImagePathError],
+    status: HttpStatus.BAD_REQUEST,
+    message: (error) => [error.message],
+  },
+  { kinds: [UnsupportedImageError], status: HttpStatus.UNSUPPORTED_MEDIA_TYPE },
+  {
+    kinds: [PayloadTooLargeError, StorageQuotaExceededError],
+    status: HttpStatus.PAYLOAD_TOO_LARGE,
+  },
+  { kinds: [OutputsExpiredError], status: HttpStatus.GONE },
+  { kinds: CONFLICTS, status: HttpStatus.CONFLICT },
+  { kinds: [RateLimitExceededError], status: HttpStatus.TOO_MANY_REQUESTS },
+  {
+    kinds: NOT_ACCEPTED,
+    status: HttpStatus.SERVICE_UNAVAILABLE,
+    message: (error) => `Job not accepted, try again: ${error.message}`,
+  },
+];
+
 /**
  * The HTTP status and message for an error, as every answer of the API gives
  * them.
@@ -95,33 +138,24 @@ export function describeApiError(
         : exception.message;
     return [exception.getStatus(), message];
   }
-  if (exception instanceof ValidationFailed)
-    return [HttpStatus.BAD_REQUEST, exception.problems];
-  if (exception instanceof ImagePathError)
-    return [HttpStatus.BAD_REQUEST, [exception.message]];
-  if (exception instanceof UnsupportedImageError)
-    return [HttpStatus.UNSUPPORTED_MEDIA_TYPE, exception.message];
-  if (
-    exception instanceof PayloadTooLargeError ||
-    exception instanceof StorageQuotaExceededError
-  )
-    return [HttpStatus.PAYLOAD_TOO_LARGE, exception.message];
-  if (exception instanceof OutputsExpiredError)
-    return [HttpStatus.GONE, exception.message];
-  if (CONFLICTS.some((conflict) => exception instanceof conflict))
-    return [HttpStatus.CONFLICT, (exception as Error).message];
-  if (exception instanceof RateLimitExceededError)
-    return [HttpStatus.TOO_MANY_REQUESTS, exception.message];
-  if (
-    exception instanceof BrokerUnavailableError ||
-    exception instanceof UnroutableMessageError ||
-    exception instanceof DependencyUnavailableError
-  ) {
-    return [
-      HttpStatus.SERVICE_UNAVAILABLE,
-      `Job not accepted, try again: ${exception.message}`,
-    ];
+  const answer = ANSWERS.find(({ kinds }) =>
+    kinds.some((kind) => exception instanceof kind),
+  );
+  if (answer) {
+    const error = exception as Error;
+    return [answer.status, answer.message?.(error) ?? error.message];
   }
+  return describeFailure(exception, logger);
+}
+
+/**
+ * Errors of the producer's own or of its storage: logged, and answered
+ * without their detail unless the client can act on it.
+ */
+function describeFailure(
+  exception: unknown,
+  logger: Logger,
+): [HttpStatus, string | string[]] {
   if (exception instanceof BlobStorageError) {
     logger.warn(exception.message);
     return [

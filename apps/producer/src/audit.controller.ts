@@ -1,14 +1,12 @@
-import { Controller, Get, Query, UseGuards } from '@nestjs/common';
-import { ApiKeyGuard, RequireScopes } from '@pipeline/auth';
+import { Get, Query } from '@nestjs/common';
+import { ApiController } from './api-routes';
 import { AuditEntryView, AuditQuery } from '@pipeline/contracts';
-import { AuditLogRepository } from '@pipeline/database';
+import { AuditLogService } from './audit-log.service';
 
 /** The audit log: every change an admin made through the API, newest first. */
-@Controller('v1/audit')
-@UseGuards(ApiKeyGuard)
-@RequireScopes('admin')
+@ApiController('v1/audit', 'admin')
 export class AuditController {
-  constructor(private readonly audit: AuditLogRepository) {}
+  constructor(private readonly audit: AuditLogService) {}
 
   @Get()
   list(@Query() query: AuditQuery): Promise<AuditEntryView[]> {

@@ -139,12 +139,27 @@ export const DASHBOARD_JS = `(() => {
     context.fillText(max.toFixed(1) + ' jobs/s', 10, 14);
   }
 
-  function showWorkers(workers) {
-    const body = document.getElementById('workers');
+  // Fills a table's body anew: a row an item, tagged as the page's tests find
+  // it, its cells by fill.
+  function fillRows(tableId, items, tags, fill) {
+    const body = document.getElementById(tableId);
     body.replaceChildren();
-    for (const worker of workers) {
+    for (const item of items) {
       const row = body.insertRow();
-      row.dataset.worker = worker.id;
+      Object.assign(row.dataset, tags(item));
+      fill(row, item);
+    }
+  }
+
+  // A cell that shows a job's id as code.
+  function jobIdCell(row, id) {
+    const code = document.createElement('code');
+    code.textContent = id;
+    cell(row, '').append(code);
+  }
+
+  function showWorkers(workers) {
+    fillRows('workers', workers, (worker) => ({ worker: worker.id }), (row, worker) => {
       cell(row, worker.id);
       cell(row, worker.host);
       cell(row, worker.gone ? 'gone (' + worker.heartbeatAgeSeconds + ' s ago)' : worker.heartbeatAgeSeconds + ' s ago', worker.gone ? 'gone' : 'ok');
@@ -152,24 +167,17 @@ export const DASHBOARD_JS = `(() => {
       cell(row, worker.jobsSucceeded);
       cell(row, worker.jobsFailed);
       cell(row, new Date(worker.startedAt).toLocaleString());
-    }
+    });
   }
 
   function showFailures(jobs) {
-    const body = document.getElementById('failures');
-    body.replaceChildren();
-    for (const job of jobs) {
-      const row = body.insertRow();
-      row.dataset.job = job.id;
-      const id = cell(row, '');
-      const code = document.createElement('code');
-      code.textContent = job.id;
-      id.append(code);
+    fillRows('failures', jobs, (job) => ({ job: job.id }), (row, job) => {
+      jobIdCell(row, job.id);
       cell(row, job.error ? job.error.code : '');
       cell(row, job.error ? job.error.message : '');
       cell(row, job.finishedAt ? new Date(job.finishedAt).toLocaleTimeString() : '');
       row.insertCell().append(actionButton('Retry', 'Retried', '/v1/jobs/' + job.id + '/retry'));
-    }
+    });
   }
 
   // A button that POSTs to its path once, saying how it went.
@@ -190,20 +198,14 @@ export const DASHBOARD_JS = `(() => {
   }
 
   function showStuck(jobs) {
-    const body = document.getElementById('stuck-jobs');
-    body.replaceChildren();
-    for (const job of jobs) {
-      const row = body.insertRow();
-      row.dataset.job = job.id;
-      const code = document.createElement('code');
-      code.textContent = job.id;
-      cell(row, '').append(code);
+    fillRows('stuck-jobs', jobs, (job) => ({ job: job.id }), (row, job) => {
+      jobIdCell(row, job.id);
       cell(row, job.status);
       cell(row, job.stuckReason || 'processing since ' + new Date(job.startedAt).toLocaleString());
       cell(row, new Date(job.startedAt || job.createdAt).toLocaleTimeString());
       const actions = row.insertCell();
       actions.append(actionButton('Retry', 'Retried', '/v1/jobs/' + job.id + '/retry'), ' ', actionButton('Cancel', 'Cancelled', '/v1/jobs/' + job.id + '/cancel'));
-    }
+    });
   }
 
   document.getElementById('retry-failed').addEventListener('click', async (event) => {
@@ -222,18 +224,13 @@ export const DASHBOARD_JS = `(() => {
   });
 
   function showAudit(entries) {
-    const body = document.getElementById('audit');
-    body.replaceChildren();
-    for (const entry of entries) {
-      const row = body.insertRow();
-      row.dataset.action = entry.action;
-      row.dataset.target = entry.target;
+    fillRows('audit', entries, ({ action, target }) => ({ action, target }), (row, entry) => {
       cell(row, new Date(entry.at).toLocaleString());
       cell(row, entry.apiKeyName);
       cell(row, entry.action);
       cell(row, entry.target);
       cell(row, entry.requestId);
-    }
+    });
   }
 
   async function refresh() {

@@ -1,18 +1,9 @@
-import {
-  Controller,
-  Delete,
-  Get,
-  HttpCode,
-  Post,
-  Query,
-  UseGuards,
-} from '@nestjs/common';
-import { ApiKeyGuard, RequireScopes } from '@pipeline/auth';
+import { Delete, Get, Query } from '@nestjs/common';
 import { Actor } from '@pipeline/contracts';
-import { DeadLetterReport } from '@pipeline/messaging';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
-import { JobOperationsService } from './job-operations.service';
+import { Action, ApiController } from './api-routes';
+import { DeadLettersService } from './dead-letters.service';
 import { CurrentActor } from './request-context';
 
 class DrainQuery {
@@ -24,48 +15,32 @@ class DrainQuery {
  * The dead-letter queues: parked job messages (poison, or out of tries) and
  * events the database refused.
  */
-@Controller('v1/dead-letters')
-@UseGuards(ApiKeyGuard)
-@RequireScopes('admin')
+@ApiController('v1/dead-letters', 'admin')
 export class DeadLettersController {
-  constructor(private readonly operations: JobOperationsService) {}
+  constructor(private readonly queues: DeadLettersService) {}
+
+  @Action('jobs/replay', 200)
+  replayJobs(@Query() { limit }: DrainQuery, @CurrentActor() actor: Actor) {
+    return this.queues.drain('dead-letters.jobs.replayed', limit, actor);
+  }
+
+  @Action('events/replay', 200)
+  replayEvents(@Query() { limit }: DrainQuery, @CurrentActor() actor: Actor) {
+    return this.queues.drain('dead-letters.events.replayed', limit, actor);
+  }
 
   @Get()
   counts(): Promise<{ jobs: number; events: number }> {
-    return this.operations.deadLetterCounts();
-  }
-
-  @Post('jobs/replay')
-  @HttpCode(200)
-  replayJobs(
-    @Query() query: DrainQuery,
-    @CurrentActor() actor: Actor,
-  ): Promise<DeadLetterReport> {
-    return this.operations.replayDeadJobs(query.limit, actor);
+    return this.queues.deadLetterCounts();
   }
 
   @Delete('jobs')
-  purgeJobs(
-    @Query() query: DrainQuery,
-    @CurrentActor() actor: Actor,
-  ): Promise<DeadLetterReport> {
-    return this.operations.purgeDeadJobs(query.limit, actor);
-  }
-
-  @Post('events/replay')
-  @HttpCode(200)
-  replayEvents(
-    @Query() query: DrainQuery,
-    @CurrentActor() actor: Actor,
-  ): Promise<DeadLetterReport> {
-    return this.operations.replayDeadEvents(query.limit, actor);
+  purgeJobs(@Query() { limit }: DrainQuery, @CurrentActor() actor: Actor) {
+    return this.queues.drain('dead-letters.jobs.purged', limit, actor);
   }
 
   @Delete('events')
-  purgeEvents(
-    @Query() query: DrainQuery,
-    @CurrentActor() actor: Actor,
-  ): Promise<DeadLetterReport> {
-    return this.operations.purgeDeadEvents(query.limit, actor);
+  purgeEvents(@Query() { limit }: DrainQuery, @CurrentActor() actor: Actor) {
+    return this.queues.drain('dead-letters.events.purged', limit, actor);
   }
 }

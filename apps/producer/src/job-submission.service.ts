@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   imageJobMessage,
   JobSource,
@@ -15,6 +15,16 @@ import { DependencyUnavailableError, IdempotencyConflictError } from './errors';
 
 const CONFIRM_POLL_MS = 50;
 
+/** What accepting a job needs of the jobs table. */
+export type JobRecords = Pick<
+  JobsRepository,
+  | 'insertQueued'
+  | 'delete'
+  | 'markPublished'
+  | 'findByIdempotencyKey'
+  | 'findRecorded'
+>;
+
 /**
  * Accepting a job: record it as queued, publish it, mark it published once the
  * broker has confirmed, and only then answer. If publishing fails the row is
@@ -28,10 +38,13 @@ export class JobSubmissionService {
   private readonly logger = new Logger(JobSubmissionService.name);
 
   constructor(
-    private readonly jobs: JobsRepository,
-    private readonly publisher: MessagePublisher,
-    private readonly config: ProducerConfig,
-    private readonly metrics: ProducerMetrics,
+    @Inject(JobsRepository) private readonly jobs: JobRecords,
+    @Inject(MessagePublisher)
+    private readonly publisher: Pick<MessagePublisher, 'publish'>,
+    @Inject(ProducerConfig)
+    private readonly config: Pick<ProducerConfig, 'PUBLISH_TIMEOUT_MS'>,
+    @Inject(ProducerMetrics)
+    private readonly metrics: Pick<ProducerMetrics, 'jobsAccepted'>,
   ) {}
 
   /**

@@ -1,16 +1,5 @@
+import { Body, Delete, Get, Post } from '@nestjs/common';
 import {
-  Body,
-  Controller,
-  Delete,
-  Get,
-  HttpCode,
-  Param,
-  ParseUUIDPipe,
-  Post,
-  UseGuards,
-} from '@nestjs/common';
-import {
-  ApiKeyGuard,
   ApiKeysService,
   Caller,
   CurrentCaller,
@@ -24,15 +13,14 @@ import {
   CreatedApiKey,
   RotateApiKeyRequest,
 } from '@pipeline/contracts';
+import { Action, ApiController, IdParam } from './api-routes';
 import { CurrentActor } from './request-context';
 
 /**
  * API keys, for admins: create and rotate (the key is shown once), list (never
  * the key), revoke; and any key's own description.
  */
-@Controller('v1/keys')
-@UseGuards(ApiKeyGuard)
-@RequireScopes('admin')
+@ApiController('v1/keys', 'admin')
 export class KeysController {
   constructor(private readonly keys: ApiKeysService) {}
 
@@ -60,10 +48,9 @@ export class KeysController {
   }
 
   /** The key keeps its id, scopes, limits and jobs; only its secret changes. */
-  @Post(':id/rotate')
-  @HttpCode(200)
+  @Action(':id/rotate', 200)
   rotate(
-    @Param('id', new ParseUUIDPipe()) id: string,
+    @IdParam() id: string,
     @Body() request: RotateApiKeyRequest,
     @CurrentActor() actor: Actor,
   ): Promise<CreatedApiKey> {
@@ -73,7 +60,7 @@ export class KeysController {
   /** Takes effect on the next request, on every producer. */
   @Delete(':id')
   revoke(
-    @Param('id', new ParseUUIDPipe()) id: string,
+    @IdParam() id: string,
     @CurrentActor() actor: Actor,
   ): Promise<ApiKeyView> {
     return this.keys.revoke(id, actor);

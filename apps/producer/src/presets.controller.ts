@@ -1,13 +1,11 @@
-import { Controller, Get, Inject, UseGuards } from '@nestjs/common';
-import { ApiKeyGuard, RequireScopes } from '@pipeline/auth';
+import { Get, Inject } from '@nestjs/common';
+import { ApiController } from './api-routes';
 import { JobSpec, Presets } from '@pipeline/contracts';
 
 /** The presets this producer knows, from configuration. */
 export const PRESETS = Symbol('PRESETS');
 
-@Controller('v1/presets')
-@UseGuards(ApiKeyGuard)
-@RequireScopes('jobs:write', 'jobs:read')
+@ApiController('v1/presets', 'jobs:write', 'jobs:read')
 export class PresetsController {
   constructor(@Inject(PRESETS) private readonly presets: Presets) {}
 

@@ -29,6 +29,16 @@ import { DashboardController } from './dashboard.controller';
 import { DeadLettersController } from './dead-letters.controller';
 import { JobOperationsService } from './job-operations.service';
 import { JobsController } from './jobs.controller';
+import { JobActionsController } from './job-actions.controller';
+import { JobResultsController } from './job-results.controller';
+import { JobSubmissionsController } from './job-submissions.controller';
+import { AuditLogService } from './audit-log.service';
+import { DeadLettersService } from './dead-letters.service';
+import { JobBatchService } from './job-batch.service';
+import { JobInputCheck } from './job-input-check';
+import { JobIntakeService } from './job-intake.service';
+import { JobQueryService } from './job-query.service';
+import { JobResultService } from './job-result.service';
 import { KeysController } from './keys.controller';
 import { PRESETS, PresetsController } from './presets.controller';
 import { StatsController } from './stats.controller';
@@ -39,7 +49,10 @@ import { UploadReader } from './upload-reader';
 
 /** Every controller of the producer: what it serves. */
 export const PRODUCER_CONTROLLERS = [
+  JobSubmissionsController,
   JobsController,
+  JobResultsController,
+  JobActionsController,
   KeysController,
   PresetsController,
   DeadLettersController,
@@ -146,6 +159,13 @@ export class ProducerModule {
         },
         UploadReader,
         OutputSizeCheck,
+        JobInputCheck,
+        JobIntakeService,
+        JobBatchService,
+        JobQueryService,
+        JobResultService,
+        DeadLettersService,
+        AuditLogService,
       ],
     };
   }

@@ -1,5 +1,5 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
-import { Actor } from '@pipeline/contracts';
+import { Actor, ValidationFailed } from '@pipeline/contracts';
 import { FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 
@@ -25,4 +25,28 @@ export const CurrentActor = createParamDecorator(
       requestId: correlationIdOf(request),
     };
   },
+);
+
+/**
+ * The request's Idempotency-Key, if it sent one that can be used (one it
+ * cannot use is refused with 400).
+ */
+export const IdempotencyKey = createParamDecorator(
+  (_: unknown, context: ExecutionContext): string | undefined => {
+    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    const key = request.headers['idempotency-key'];
+    if (key === undefined) return undefined;
+    if (typeof key !== 'string' || !/^[\x21-\x7e]{1,200}$/.test(key)) {
+      throw new ValidationFailed([
+        'Idempotency-Key must be 1 to 200 visible ASCII characters',
+      ]);
+    }
+    return key;
+  },
+);
+
+/** The request's correlation id (see correlationIdOf). */
+export const CorrelationId = createParamDecorator(
+  (_: unknown, context: ExecutionContext): string =>
+    correlationIdOf(context.switchToHttp().getRequest<FastifyRequest>()),
 );

@@ -1,10 +1,8 @@
-import { Controller, Get, UseGuards } from '@nestjs/common';
-import { ApiKeyGuard, RequireScopes } from '@pipeline/auth';
+import { Get } from '@nestjs/common';
+import { ApiController } from './api-routes';
 import { PipelineStats, StatsService } from './stats.service';
 
-@Controller('v1/stats')
-@UseGuards(ApiKeyGuard)
-@RequireScopes('admin')
+@ApiController('v1/stats', 'admin')
 export class StatsController {
   constructor(private readonly stats: StatsService) {}
 

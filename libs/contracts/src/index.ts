@@ -3,6 +3,7 @@ export * from './operations';
 export * from './output';
 export * from './validation';
 export * from './jobs';
+export * from './job-stuck';
 export * from './messages';
 export * from './errors';
 export * from './presets';
