@@ -19,6 +19,7 @@ import {
 } from '@pipeline/messaging';
 import { WriterMetrics } from '@pipeline/metrics';
 import { WriterConfig } from '@pipeline/platform';
+import { PeriodicTask } from './periodic-task';
 
 /**
  * Jobs looked at per pass and kind; a larger backlog is worked through pass by
@@ -43,8 +44,7 @@ export class JobSweeper
   implements OnApplicationBootstrap, OnApplicationShutdown
 {
   private readonly logger = new Logger(JobSweeper.name);
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<unknown>;
+  private readonly task: PeriodicTask;
   /** Jobs that nothing could move on the last pass, with their version then. */
   private suspects = new Map<string, string>();
 
@@ -54,31 +54,21 @@ export class JobSweeper
     private readonly connection: AmqpConnection,
     private readonly metrics: WriterMetrics,
     private readonly config: WriterConfig,
-  ) {}
+  ) {
+    this.task = new PeriodicTask(
+      'Sweep',
+      config.SWEEP_INTERVAL_S * 1000,
+      () => this.sweep(),
+      this.logger,
+    );
+  }
 
   onApplicationBootstrap(): void {
-    if (this.config.SWEEP_INTERVAL_S === 0) return;
-    this.schedule();
+    this.task.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
-  }
-
-  private schedule(): void {
-    this.timer = setTimeout(() => {
-      this.running = this.sweep()
-        .catch((error: Error) =>
-          this.logger.warn(
-            `Sweep failed, trying again next time: ${error.message}`,
-          ),
-        )
-        .finally(() => {
-          if (this.timer) this.schedule();
-        });
-    }, this.config.SWEEP_INTERVAL_S * 1000);
+    await this.task.stop();
   }
 
   /** One pass; false when another writer holds the sweep lock. */
