@@ -1,13 +1,8 @@
-import {
-  Injectable,
-  Logger,
-  OnApplicationBootstrap,
-  OnApplicationShutdown,
-} from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { ExpiredBatch, RetentionRepository } from '@pipeline/database';
 import { WriterMetrics } from '@pipeline/metrics';
 import { WriterConfig } from '@pipeline/platform';
-import { PeriodicTask } from './periodic-task';
+import { PeriodicService } from './periodic-service';
 import {
   BlobStorage,
   removedTotals,
@@ -28,32 +23,14 @@ const EXPIRY_BATCH = 200;
  * Unfinished jobs are never touched.
  */
 @Injectable()
-export class ExpirySweeper
-  implements OnApplicationBootstrap, OnApplicationShutdown
-{
-  private readonly logger = new Logger(ExpirySweeper.name);
-  private readonly task: PeriodicTask;
-
+export class ExpirySweeper extends PeriodicService {
   constructor(
     private readonly retention: RetentionRepository,
     private readonly storage: BlobStorage,
     private readonly metrics: WriterMetrics,
     private readonly config: WriterConfig,
   ) {
-    this.task = new PeriodicTask(
-      'Retention sweep',
-      config.RETENTION_SWEEP_INTERVAL_S * 1000,
-      () => this.sweep(),
-      this.logger,
-    );
-  }
-
-  onApplicationBootstrap(): void {
-    this.task.start();
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.task.stop();
+    super('Retention sweep', config.RETENTION_SWEEP_INTERVAL_S * 1000);
   }
 
   /** One pass; false when another writer holds the expiry lock. */

@@ -1,9 +1,4 @@
-import {
-  Injectable,
-  Logger,
-  OnApplicationBootstrap,
-  OnApplicationShutdown,
-} from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { imageJobMessage, MessageType } from '@pipeline/contracts';
 import { failpoint } from '@pipeline/failpoints';
 import {
@@ -19,7 +14,7 @@ import {
 } from '@pipeline/messaging';
 import { WriterMetrics } from '@pipeline/metrics';
 import { WriterConfig } from '@pipeline/platform';
-import { PeriodicTask } from './periodic-task';
+import { PeriodicService } from './periodic-service';
 
 /**
  * Jobs looked at per pass and kind; a larger backlog is worked through pass by
@@ -40,11 +35,7 @@ const SWEEP_BATCH = 500;
  *   of the job clears the flag.
  */
 @Injectable()
-export class JobSweeper
-  implements OnApplicationBootstrap, OnApplicationShutdown
-{
-  private readonly logger = new Logger(JobSweeper.name);
-  private readonly task: PeriodicTask;
+export class JobSweeper extends PeriodicService {
   /** Jobs that nothing could move on the last pass, with their version then. */
   private suspects = new Map<string, string>();
 
@@ -55,20 +46,7 @@ export class JobSweeper
     private readonly metrics: WriterMetrics,
     private readonly config: WriterConfig,
   ) {
-    this.task = new PeriodicTask(
-      'Sweep',
-      config.SWEEP_INTERVAL_S * 1000,
-      () => this.sweep(),
-      this.logger,
-    );
-  }
-
-  onApplicationBootstrap(): void {
-    this.task.start();
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.task.stop();
+    super('Sweep', config.SWEEP_INTERVAL_S * 1000);
   }
 
   /** One pass; false when another writer holds the sweep lock. */
