@@ -21,6 +21,11 @@ import { WorkerConfig, storageOptionsOf } from '@pipeline/platform';
 import { BlobStorage, StorageModule } from '@pipeline/storage';
 import { HeartbeatService } from './heartbeat.service';
 import { ImageJobHandler } from './image-job.handler';
+import { ImageJobProcessor } from './image-job.processor';
+import { ImageJobRunner } from './image-job.runner';
+import { JobEventPublisher } from './job-event-publisher';
+import { JobInputs } from './job-input';
+import { JobOutputs } from './job-outputs';
 import { WorkerActivity } from './worker-activity';
 
 @Module({})
@@ -77,6 +82,11 @@ export class WorkerModule implements OnApplicationShutdown {
         { provide: WorkerConfig, useValue: config },
         WorkerActivity,
         HeartbeatService,
+        JobEventPublisher,
+        JobInputs,
+        JobOutputs,
+        ImageJobProcessor,
+        ImageJobRunner,
         {
           provide: WorkerMetrics,
           inject: [Registry, WorkerActivity],

@@ -1,12 +1,8 @@
-import {
-  Injectable,
-  Logger,
-  OnApplicationBootstrap,
-  OnApplicationShutdown,
-} from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { ExpiredBatch, RetentionRepository } from '@pipeline/database';
 import { WriterMetrics } from '@pipeline/metrics';
 import { WriterConfig } from '@pipeline/platform';
+import { PeriodicService } from './periodic-service';
 import {
   BlobStorage,
   removedTotals,
@@ -27,43 +23,14 @@ const EXPIRY_BATCH = 200;
  * Unfinished jobs are never touched.
  */
 @Injectable()
-export class ExpirySweeper
-  implements OnApplicationBootstrap, OnApplicationShutdown
-{
-  private readonly logger = new Logger(ExpirySweeper.name);
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<unknown>;
-
+export class ExpirySweeper extends PeriodicService {
   constructor(
     private readonly retention: RetentionRepository,
     private readonly storage: BlobStorage,
     private readonly metrics: WriterMetrics,
     private readonly config: WriterConfig,
-  ) {}
-
-  onApplicationBootstrap(): void {
-    if (this.config.RETENTION_SWEEP_INTERVAL_S === 0) return;
-    this.schedule();
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
-  }
-
-  private schedule(): void {
-    this.timer = setTimeout(() => {
-      this.running = this.sweep()
-        .catch((error: Error) =>
-          this.logger.warn(
-            `Retention sweep failed, trying again next time: ${error.message}`,
-          ),
-        )
-        .finally(() => {
-          if (this.timer) this.schedule();
-        });
-    }, this.config.RETENTION_SWEEP_INTERVAL_S * 1000);
+  ) {
+    super('Retention sweep', config.RETENTION_SWEEP_INTERVAL_S * 1000);
   }
 
   /** One pass; false when another writer holds the expiry lock. */
@@ -77,23 +44,20 @@ export class ExpirySweeper
       now,
     );
     const remove = (keys: string[]) => this.storage.deleteMany(keys);
+    const expiries = [
+      {
+        kind: 'output',
+        before: cutoffs.outputsBefore,
+        expire: 'expireOutputs',
+      },
+      { kind: 'upload', before: cutoffs.uploadsBefore, expire: 'expireInputs' },
+    ] as const;
     return this.retention.whileHoldingLock(async () => {
-      if (cutoffs.outputsBefore)
-        await this.drain('output', () =>
-          this.retention.expireOutputs(
-            cutoffs.outputsBefore!,
-            EXPIRY_BATCH,
-            remove,
-          ),
-        );
-      if (cutoffs.uploadsBefore)
-        await this.drain('upload', () =>
-          this.retention.expireInputs(
-            cutoffs.uploadsBefore!,
-            EXPIRY_BATCH,
-            remove,
-          ),
-        );
+      for (const { kind, before, expire } of expiries)
+        if (before)
+          await this.drain(kind, () =>
+            this.retention[expire](before, EXPIRY_BATCH, remove),
+          );
       if (cutoffs.jobsBefore) {
         for (;;) {
           const deleted = await this.retention.deleteJobs(

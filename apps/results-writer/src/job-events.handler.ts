@@ -1,64 +1,19 @@
-import { BeforeApplicationShutdown, Controller, Logger } from '@nestjs/common';
+import { Controller, Logger } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
-import {
-  JobEventMessage,
-  MessageType,
-  parseJobEventMessage,
-} from '@pipeline/contracts';
-import {
-  Batcher,
-  isTransientDatabaseError,
-  JobEventsRepository,
-} from '@pipeline/database';
+import { MessageType, parseJobEventMessage } from '@pipeline/contracts';
 import { AmqpContext, PermanentMessageError } from '@pipeline/messaging';
-import { WriterMetrics } from '@pipeline/metrics';
-import { WriterConfig } from '@pipeline/platform';
-import { failpoint } from '@pipeline/failpoints';
+import { JobEventsRecorder } from './job-events.recorder';
 
 /**
- * How one event of a batch fared: stored, or refused by the database for its
- * content.
- */
-type Recorded = { stored: true } | { stored: false; reason: string };
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * The app is stopping while the database is away: give the messages back rather
- * than wait.
- */
-class ShuttingDown extends Error {}
-
-/**
- * Records job events. Events arriving together are committed in one
- * transaction; each message is acked (by the transport) only after the
- * transaction holding it has committed.
- *
- * While PostgreSQL is unreachable the writer holds its messages unacked and
- * retries with backoff: nothing is requeued in a storm, and nothing is
- * dead-lettered because of an outage. An event the database refuses for its
- * content is parked on its own, without holding back the rest of its batch.
+ * Takes job events off the events queue. Each message is acked (by the
+ * transport) only after the transaction holding its event has committed; an
+ * event the database refuses for its content is parked.
  */
 @Controller()
-export class JobEventsHandler implements BeforeApplicationShutdown {
+export class JobEventsHandler {
   private readonly logger = new Logger(JobEventsHandler.name);
-  private readonly batcher: Batcher<JobEventMessage, Recorded>;
-  private stopping = false;
 
-  constructor(
-    private readonly events: JobEventsRepository,
-    private readonly metrics: WriterMetrics,
-    config: WriterConfig,
-  ) {
-    this.batcher = new Batcher(
-      (batch) => this.commit(batch),
-      config.WRITER_MAX_BATCH,
-    );
-  }
-
-  beforeApplicationShutdown(): void {
-    this.stopping = true;
-  }
+  constructor(private readonly recorder: JobEventsRecorder) {}
 
   @EventPattern(MessageType.jobEvent)
   async record(
@@ -66,7 +21,7 @@ export class JobEventsHandler implements BeforeApplicationShutdown {
     @Ctx() context: AmqpContext,
   ): Promise<void> {
     const event = parseJobEventMessage(payload);
-    const outcome = await this.batcher.add(event);
+    const outcome = await this.recorder.record(event);
     const fields = {
       jobId: event.jobId,
       eventId: event.eventId,
@@ -84,61 +39,5 @@ export class JobEventsHandler implements BeforeApplicationShutdown {
       );
     }
     this.logger.debug({ msg: 'event recorded', ...fields });
-  }
-
-  private async commit(batch: JobEventMessage[]): Promise<Recorded[]> {
-    try {
-      await this.recordPatiently(batch);
-      await failpoint('writer.after-commit');
-      return batch.map(() => ({ stored: true }));
-    } catch (error) {
-      if (error instanceof ShuttingDown) throw error;
-      if (batch.length === 1)
-        return [{ stored: false, reason: (error as Error).message }];
-      // Something in the batch is at fault: find what, one event at a time.
-      const results: Recorded[] = [];
-      for (const event of batch) {
-        results.push(
-          await this.recordPatiently([event]).then(
-            (): Recorded => ({ stored: true }),
-            (failure: Error): Recorded => {
-              if (failure instanceof ShuttingDown) throw failure;
-              return { stored: false, reason: failure.message };
-            },
-          ),
-        );
-      }
-      return results;
-    }
-  }
-
-  /**
-   * Records the events, waiting out database outages; rejects only for errors
-   * in the data.
-   */
-  private async recordPatiently(batch: JobEventMessage[]): Promise<void> {
-    for (let delay = 250; ; delay = Math.min(delay * 2, 10_000)) {
-      try {
-        const stopTimer = this.metrics.commitDuration.startTimer();
-        const outcome = await this.events.record(batch);
-        stopTimer();
-        this.metrics.batchSize.observe(batch.length);
-        if (outcome.orphans.length > 0)
-          this.logger.warn(
-            `Events for unknown jobs, dropped: ${outcome.orphans.join(', ')}`,
-          );
-        return;
-      } catch (error) {
-        if (!isTransientDatabaseError(error)) throw error;
-        if (this.stopping)
-          throw new ShuttingDown(
-            'stopping while PostgreSQL is unavailable; the events go back to the queue',
-          );
-        this.logger.warn(
-          `PostgreSQL is unavailable (${(error as Error).message}); holding ${batch.length} events, retrying in ${delay} ms`,
-        );
-        await sleep(delay);
-      }
-    }
   }
 }

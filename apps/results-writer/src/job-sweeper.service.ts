@@ -1,9 +1,4 @@
-import {
-  Injectable,
-  Logger,
-  OnApplicationBootstrap,
-  OnApplicationShutdown,
-} from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { imageJobMessage, MessageType } from '@pipeline/contracts';
 import { failpoint } from '@pipeline/failpoints';
 import {
@@ -19,6 +14,7 @@ import {
 } from '@pipeline/messaging';
 import { WriterMetrics } from '@pipeline/metrics';
 import { WriterConfig } from '@pipeline/platform';
+import { PeriodicService } from './periodic-service';
 
 /**
  * Jobs looked at per pass and kind; a larger backlog is worked through pass by
@@ -39,12 +35,7 @@ const SWEEP_BATCH = 500;
  *   of the job clears the flag.
  */
 @Injectable()
-export class JobSweeper
-  implements OnApplicationBootstrap, OnApplicationShutdown
-{
-  private readonly logger = new Logger(JobSweeper.name);
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<unknown>;
+export class JobSweeper extends PeriodicService {
   /** Jobs that nothing could move on the last pass, with their version then. */
   private suspects = new Map<string, string>();
 
@@ -54,31 +45,8 @@ export class JobSweeper
     private readonly connection: AmqpConnection,
     private readonly metrics: WriterMetrics,
     private readonly config: WriterConfig,
-  ) {}
-
-  onApplicationBootstrap(): void {
-    if (this.config.SWEEP_INTERVAL_S === 0) return;
-    this.schedule();
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
-  }
-
-  private schedule(): void {
-    this.timer = setTimeout(() => {
-      this.running = this.sweep()
-        .catch((error: Error) =>
-          this.logger.warn(
-            `Sweep failed, trying again next time: ${error.message}`,
-          ),
-        )
-        .finally(() => {
-          if (this.timer) this.schedule();
-        });
-    }, this.config.SWEEP_INTERVAL_S * 1000);
+  ) {
+    super('Sweep', config.SWEEP_INTERVAL_S * 1000);
   }
 
   /** One pass; false when another writer holds the sweep lock. */

@@ -1,28 +1,15 @@
-import { Controller, Logger } from '@nestjs/common';
+import { Controller } from '@nestjs/common';
 import { EventPattern, Payload } from '@nestjs/microservices';
 import { MessageType, parseWorkerHeartbeat } from '@pipeline/contracts';
-import { WorkersRepository } from '@pipeline/database';
+import { WorkerHeartbeats } from './worker-heartbeats.service';
 
-/**
- * Keeps the `workers` table from the workers' heartbeats. A heartbeat that
- * cannot be stored (the database is away) is dropped rather than retried: the
- * next one, seconds later, says more.
- */
+/** Takes the workers' heartbeats off the events queue. */
 @Controller()
 export class WorkerHeartbeatsHandler {
-  private readonly logger = new Logger(WorkerHeartbeatsHandler.name);
-
-  constructor(private readonly workers: WorkersRepository) {}
+  constructor(private readonly heartbeats: WorkerHeartbeats) {}
 
   @EventPattern(MessageType.workerHeartbeat)
   async record(@Payload() payload: unknown): Promise<void> {
-    const beat = parseWorkerHeartbeat(payload);
-    await this.workers
-      .recordHeartbeats([beat])
-      .catch((error: Error) =>
-        this.logger.debug(
-          `Heartbeat of ${beat.workerId} not recorded: ${error.message}`,
-        ),
-      );
+    await this.heartbeats.record(parseWorkerHeartbeat(payload));
   }
 }

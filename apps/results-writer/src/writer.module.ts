@@ -25,8 +25,10 @@ import { BlobStorage, StorageModule } from '@pipeline/storage';
 import { Pool } from 'pg';
 import { ExpirySweeper } from './expiry-sweeper.service';
 import { JobEventsHandler } from './job-events.handler';
+import { JobEventsRecorder } from './job-events.recorder';
 import { JobSweeper } from './job-sweeper.service';
 import { WorkerHeartbeatsHandler } from './worker-heartbeats.handler';
+import { WorkerHeartbeats } from './worker-heartbeats.service';
 
 @Module({})
 export class WriterModule {
@@ -102,6 +104,8 @@ export class WriterModule {
           useFactory: (pool: Pool) => new RetentionRepository(pool),
         },
         ExpirySweeper,
+        JobEventsRecorder,
+        WorkerHeartbeats,
       ],
     };
   }

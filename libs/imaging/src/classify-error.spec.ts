@@ -1,8 +1,3 @@
-import {
-  BlobNotFoundError,
-  BlobStorageError,
-  ImagePathError,
-} from '@pipeline/storage';
 import sharp from 'sharp';
 import { classifyProcessingError } from './classify-error';
 import { Deadline } from './deadline';
@@ -29,17 +24,6 @@ describe('classifyProcessingError', () => {
     expect(classified.error.code).toBe('INTERNAL');
   });
 
-  it("treats the object store's errors as transient INTERNAL, even where their text reads like a damaged image's", () => {
-    const error = new BlobStorageError(
-      'Object storage could not read uploads/j in the bucket "b" at http://rgw:7480: InvalidAccessKeyId (HTTP 403): invalid or truncated request',
-      403,
-    );
-    expect(classifyProcessingError(error)).toEqual({
-      permanent: false,
-      error: { code: 'INTERNAL', message: error.message },
-    });
-  });
-
   it('accepts a thrown value that is not an Error', () => {
     expect(classifyProcessingError('socket hang up')).toEqual({
       permanent: false,
@@ -48,19 +32,6 @@ describe('classifyProcessingError', () => {
     expect(classifyProcessingError(undefined)).toEqual({
       permanent: false,
       error: { code: 'INTERNAL', message: 'undefined' },
-    });
-  });
-
-  it('treats a missing images-folder file as a permanent INPUT_NOT_FOUND', () => {
-    const error = new ImagePathError(
-      'source.path "a.jpg" does not exist in the images folder',
-    );
-    expect(classifyProcessingError(error)).toEqual({
-      permanent: true,
-      error: {
-        code: 'INPUT_NOT_FOUND',
-        message: 'source.path "a.jpg" does not exist in the images folder',
-      },
     });
   });
 
@@ -82,26 +53,6 @@ describe('classifyProcessingError', () => {
           'The operations would make too large an image: outputs[1].operations[0] (extend) would make a 20000×5000 image (100000000 pixels); the limit is 50000000 (MAX_OUTPUT_PIXELS)',
       },
     });
-  });
-
-  it('treats a missing stored upload as a permanent INPUT_NOT_FOUND', () => {
-    expect(classifyProcessingError(new BlobNotFoundError('uploads/x'))).toEqual(
-      {
-        permanent: true,
-        error: {
-          code: 'INPUT_NOT_FOUND',
-          message: 'No stored object at uploads/x',
-        },
-      },
-    );
-  });
-
-  it('an ImagePathError is INPUT_NOT_FOUND even when its text looks like another kind', () => {
-    expect(
-      classifyProcessingError(
-        new ImagePathError('source.path "invalid.jpg" is not a file'),
-      ).error.code,
-    ).toBe('INPUT_NOT_FOUND');
   });
 
   it('treats the pixel limit as a permanent IMAGE_TOO_LARGE', () => {

@@ -1,10 +1,4 @@
 import { JobError, JobErrorCode } from '@pipeline/contracts';
-import { SourceFetchError } from '@pipeline/fetching';
-import {
-  BlobNotFoundError,
-  BlobStorageError,
-  ImagePathError,
-} from '@pipeline/storage';
 import { ProcessingTimeoutError } from './deadline';
 import { OutputTooLargeError } from './output-size';
 import { WatermarkTooLargeError } from './watermark';
@@ -17,117 +11,99 @@ export interface ClassifiedError {
   error: JobError;
 }
 
-// libvips reports these for inputs that no retry will fix.
-const INVALID_IMAGE_PATTERNS = [
-  /Input buffer is missing/i,
-  /premature end of/i,
-  /corrupt/i,
-  /Invalid (SOS|SOF|marker|JPEG)/i,
-  /not a known file format/i,
-  /VipsJpeg|VipsPng|VipsWebp|VipsForeignLoad|vipspng|heifload|gifload|tiff2vips/i,
-  /bad seek|read error|truncated|invalid/i,
+/**
+ * The text of a thrown value, each line said once: libvips repeats its
+ * warnings once per scanline it failed on.
+ */
+export function processingErrorMessage(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  const lines = text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
+  return [...new Set(lines)].join('; ');
+}
+
+interface MessageRule {
+  pattern: RegExp;
+  code: JobErrorCode;
+  describe: (message: string) => string;
+}
+
+const doesNotFit = (message: string) =>
+  `An operation does not fit this image: ${message}`;
+const notDecoded = (message: string) =>
+  `The input could not be decoded as an image: ${message}`;
+
+/**
+ * What libvips says of inputs and operations that no retry will fix; the first
+ * rule that matches wins.
+ */
+const MESSAGE_RULES: MessageRule[] = [
+  {
+    pattern: /Input file is missing/i,
+    code: JobErrorCode.inputNotFound,
+    describe: (message) => message,
+  },
+  {
+    pattern: /unsupported image format/i,
+    code: JobErrorCode.unsupportedFormat,
+    describe: (message) =>
+      `The input is not in a supported image format (JPEG, PNG, WebP, GIF, TIFF, AVIF, HEIF): ${message}`,
+  },
+  {
+    pattern: /^timeout: \d+% complete/i,
+    code: JobErrorCode.timedOut,
+    describe: (message) =>
+      `Processing took longer than the time limit (${message})`,
+  },
+  {
+    pattern: /exceeds (pixel|frame) limit/i,
+    code: JobErrorCode.imageTooLarge,
+    describe: (message) => `The input image is too large: ${message}`,
+  },
+  {
+    pattern:
+      /extract_area|bad extract area|Expected .* for|Invalid parameter|Unable to parse colou?r|Image to composite must have same dimensions or smaller/i,
+    code: JobErrorCode.invalidOperation,
+    describe: doesNotFit,
+  },
+  ...[
+    /Input buffer is missing/i,
+    /premature end of/i,
+    /corrupt/i,
+    /Invalid (SOS|SOF|marker|JPEG)/i,
+    /not a known file format/i,
+    /VipsJpeg|VipsPng|VipsWebp|VipsForeignLoad|vipspng|heifload|gifload|tiff2vips/i,
+    /bad seek|read error|truncated|invalid/i,
+  ].map((pattern) => ({
+    pattern,
+    code: JobErrorCode.invalidImage,
+    describe: notDecoded,
+  })),
 ];
 
+const permanently = (code: JobErrorCode, message: string): ClassifiedError => ({
+  permanent: true,
+  error: { code, message },
+});
+
+/**
+ * Classifies what image processing throws; anything it does not know is a
+ * transient INTERNAL error.
+ */
 export function classifyProcessingError(error: unknown): ClassifiedError {
-  // libvips repeats its warnings once per scanline it failed on.
-  const text = error instanceof Error ? error.message : String(error);
-  const message = [
-    ...new Set(
-      text
-        .split('\n')
-        .map((line) => line.trim())
-        .filter(Boolean),
-    ),
-  ].join('; ');
-  // The store's trouble (away, refusing, throttling) says nothing of the job:
-  // tried again. Before the patterns below, which an object store's own message
-  // might match.
-  if (error instanceof BlobStorageError)
-    return {
-      permanent: false,
-      error: { code: JobErrorCode.internal, message },
-    };
+  const message = processingErrorMessage(error);
   if (error instanceof ProcessingTimeoutError)
-    return { permanent: true, error: { code: JobErrorCode.timedOut, message } };
+    return permanently(JobErrorCode.timedOut, message);
   if (error instanceof WatermarkTooLargeError)
-    return {
-      permanent: true,
-      error: {
-        code: JobErrorCode.invalidOperation,
-        message: `An operation does not fit this image: ${message}`,
-      },
-    };
-  if (error instanceof SourceFetchError)
-    return {
-      permanent: error.permanent,
-      error: { code: error.code, message: error.message },
-    };
+    return permanently(JobErrorCode.invalidOperation, doesNotFit(message));
   if (error instanceof OutputTooLargeError)
-    return {
-      permanent: true,
-      error: {
-        code: JobErrorCode.imageTooLarge,
-        message: `The operations would make too large an image: ${error.message}`,
-      },
-    };
-  if (
-    error instanceof ImagePathError ||
-    error instanceof BlobNotFoundError ||
-    /Input file is missing/i.test(message)
-  ) {
-    return {
-      permanent: true,
-      error: { code: JobErrorCode.inputNotFound, message },
-    };
-  }
-  if (/unsupported image format/i.test(message)) {
-    return {
-      permanent: true,
-      error: {
-        code: JobErrorCode.unsupportedFormat,
-        message: `The input is not in a supported image format (JPEG, PNG, WebP, GIF, TIFF, AVIF, HEIF): ${message}`,
-      },
-    };
-  }
-  if (/^timeout: \d+% complete/i.test(message)) {
-    return {
-      permanent: true,
-      error: {
-        code: JobErrorCode.timedOut,
-        message: `Processing took longer than the time limit (${message})`,
-      },
-    };
-  }
-  if (/exceeds (pixel|frame) limit/i.test(message)) {
-    return {
-      permanent: true,
-      error: {
-        code: JobErrorCode.imageTooLarge,
-        message: `The input image is too large: ${message}`,
-      },
-    };
-  }
-  if (
-    /extract_area|bad extract area|Expected .* for|Invalid parameter|Unable to parse colou?r|Image to composite must have same dimensions or smaller/i.test(
-      message,
-    )
-  ) {
-    return {
-      permanent: true,
-      error: {
-        code: JobErrorCode.invalidOperation,
-        message: `An operation does not fit this image: ${message}`,
-      },
-    };
-  }
-  if (INVALID_IMAGE_PATTERNS.some((pattern) => pattern.test(message))) {
-    return {
-      permanent: true,
-      error: {
-        code: JobErrorCode.invalidImage,
-        message: `The input could not be decoded as an image: ${message}`,
-      },
-    };
-  }
+    return permanently(
+      JobErrorCode.imageTooLarge,
+      `The operations would make too large an image: ${error.message}`,
+    );
+  const rule = MESSAGE_RULES.find(({ pattern }) => pattern.test(message));
+  if (rule) return permanently(rule.code, rule.describe(message));
   return { permanent: false, error: { code: JobErrorCode.internal, message } };
 }
