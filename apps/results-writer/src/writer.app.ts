@@ -1,5 +1,6 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { migrate } from '@pipeline/database';
+import { consumeMessages } from '@pipeline/messaging';
 import { startApp, WriterConfig } from '@pipeline/platform';
 import { WriterModule } from './writer.module';
 
@@ -14,6 +15,6 @@ export async function startWriter(
     name: 'results-writer',
     config,
     module: WriterModule.forRoot(config),
-    consume: true,
+    configure: consumeMessages,
   });
 }

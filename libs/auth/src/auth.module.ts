@@ -1,12 +1,11 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { ApiKeysRepository } from '@pipeline/database';
-import { Pool } from 'pg';
 import { ApiKeyGuard } from './api-key.guard';
 import { ApiKeyOptions, ApiKeysService } from './api-keys.service';
 
 /**
  * API keys for the HTTP API: guard controllers with `@UseGuards(ApiKeyGuard)`
- * and `@RequireScopes(...)`.
+ * and `@RequireScopes(...)`. The keys' repository comes from the app's
+ * DatabaseModule.
  */
 @Module({})
 export class AuthModule {
@@ -15,11 +14,6 @@ export class AuthModule {
       module: AuthModule,
       providers: [
         { provide: ApiKeyOptions, useValue: options },
-        {
-          provide: ApiKeysRepository,
-          inject: [Pool],
-          useFactory: (pool: Pool) => new ApiKeysRepository(pool),
-        },
         ApiKeysService,
         ApiKeyGuard,
       ],

@@ -5,7 +5,6 @@ import {
   CustomTransportStrategy,
   Server,
 } from '@nestjs/microservices';
-import { ValidationFailed } from '@pipeline/contracts';
 import { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { lastValueFrom, Observable, throwError } from 'rxjs';
 import { AmqpConnection } from './amqp-connection';
@@ -44,6 +43,12 @@ export interface AmqpTransportOptions {
    * 5000 ms by default.
    */
   publishTimeoutMs?: number;
+  /**
+   * Whether a handler's error says the message itself is malformed (it breaks
+   * the app's message contract): parked at once, as a PermanentMessageError
+   * is, since no retry can fix it.
+   */
+  isMalformed?: (error: unknown) => boolean;
 }
 
 /**
@@ -404,7 +409,7 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
       }
       if (
         error instanceof PermanentMessageError ||
-        error instanceof ValidationFailed
+        this.options.isMalformed?.(error)
       ) {
         this.logger.error(`Parking message ${messageId} (${type}): ${reason}`);
         return 'park';

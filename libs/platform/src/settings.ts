@@ -1,18 +1,4 @@
 import {
-  DEFAULT_SOURCE_URL_PORTS,
-  sourcePortsProblem,
-} from '@pipeline/fetching';
-import {
-  amqpUrlListProblem,
-  TOPOLOGY_MODES,
-  TopologyMode,
-} from '@pipeline/messaging';
-import {
-  parseStorageLocation,
-  StorageOptions,
-  storageUrlProblem,
-} from '@pipeline/storage';
-import {
   IsBoolean,
   IsIn,
   IsInt,
@@ -25,6 +11,26 @@ import {
   ValidateBy,
 } from 'class-validator';
 import { hostname } from 'node:os';
+import { amqpUrlListProblem } from './amqp-url-list';
+import { DEFAULT_SOURCE_URL_PORTS, sourcePortsProblem } from './source-ports';
+import { parseStorageLocation, storageUrlProblem } from './storage-location';
+
+/**
+ * What an app does with the topology when it connects: `declare` it (needs the
+ * configure permission on it), or only `check` that it exists (passively), for
+ * an app whose broker user may not configure anything; someone else must then
+ * have declared it.
+ */
+export type TopologyMode = 'declare' | 'check';
+export const TOPOLOGY_MODES: readonly TopologyMode[] = ['declare', 'check'];
+
+/**
+ * Waits before a job that failed transiently is tried again: one delay queue
+ * each.
+ */
+export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [
+  1000, 10_000, 60_000,
+];
 
 /**
  * One amqp:// or amqps:// URL, or several (a cluster's nodes), comma-separated;
@@ -225,7 +231,7 @@ export class SharedConfig {
     message:
       'RETRY_DELAYS_MS must be 1 to 10 delays in milliseconds, comma-separated (e.g. 1000,10000,60000)',
   })
-  RETRY_DELAYS_MS = '1000,10000,60000';
+  RETRY_DELAYS_MS = DEFAULT_RETRY_DELAYS_MS.join(',');
 
   /**
    * Longest a stopping app waits for the work in flight; what is not done by
@@ -281,27 +287,6 @@ export class SharedConfig {
   @IsIn(['json', 'text']) LOG_FORMAT: 'json' | 'text' = 'json';
   @IsIn(['error', 'warn', 'log', 'debug', 'verbose']) LOG_LEVEL:
     'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
-}
-
-/** The storage settings as the storage module takes them. */
-export function storageOptionsOf(config: SharedConfig): StorageOptions {
-  return {
-    storageUrl: config.STORAGE_URL,
-    storageDir: config.STORAGE_DIR,
-    imagesDir: config.IMAGES_DIR,
-    s3: {
-      endpoint:
-        config.AWS_ENDPOINT_URL_S3 || config.AWS_ENDPOINT_URL || undefined,
-      region: config.AWS_REGION || undefined,
-      credentials: config.AWS_ACCESS_KEY_ID
-        ? {
-            accessKeyId: config.AWS_ACCESS_KEY_ID,
-            secretAccessKey: config.AWS_SECRET_ACCESS_KEY,
-          }
-        : undefined,
-      forcePathStyle: config.S3_FORCE_PATH_STYLE,
-    },
-  };
 }
 
 /**
