@@ -43,14 +43,7 @@ export class ProducerModule {
   static forRoot(config: ProducerConfig): DynamicModule {
     // One module for the API's guard and for readiness, which shows its detail
     // to admin keys only.
-    const auth = AuthModule.forRoot({
-      adminKey: config.ADMIN_API_KEY,
-      windowMs: config.RATE_LIMIT_WINDOW_S * 1000,
-      requestsPerWindow: config.RATE_LIMIT_REQUESTS,
-      jobsInFlight: config.RATE_LIMIT_JOBS_IN_FLIGHT,
-      storedBytes: config.QUOTA_STORED_BYTES,
-      jobsPerDay: config.QUOTA_JOBS_PER_DAY,
-    });
+    const auth = AuthModule.fromConfig(config);
     return {
       module: ProducerModule,
       imports: [

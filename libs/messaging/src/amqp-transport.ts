@@ -3,6 +3,7 @@ import { BaseExceptionFilter } from '@nestjs/core';
 import {
   BaseRpcContext,
   CustomTransportStrategy,
+  MessageHandler,
   Server,
 } from '@nestjs/microservices';
 import { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
@@ -373,6 +374,29 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
     message: ConsumeMessage,
     consumer: QueueConsumer,
   ): Promise<'ack' | 'requeue' | 'park'> {
+    const delivery = this.unpack(message);
+    if (!delivery) return 'park';
+    const context = new AmqpContext([message, consumer.maxTries]);
+    try {
+      await lastValueFrom(
+        this.transformToObservable(
+          await delivery.handler(delivery.payload, context),
+        ),
+        { defaultValue: undefined },
+      );
+      return 'ack';
+    } catch (error) {
+      return this.afterFailure(error, message, context, consumer);
+    }
+  }
+
+  /**
+   * The message's handler and its parsed body; null (said in the log) when it
+   * has no handler or its body is not JSON, which no retry can fix.
+   */
+  private unpack(
+    message: ConsumeMessage,
+  ): { handler: MessageHandler; payload: unknown } | null {
     const type = textProperty(message.properties.type);
     const messageId = textProperty(message.properties.messageId);
     const handler = this.getHandlerByPattern(String(type));
@@ -380,64 +404,71 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
       this.logger.error(
         `Parking message ${messageId}: no handler for type ${JSON.stringify(type)}`,
       );
-      return 'park';
+      return null;
     }
-    let payload: unknown;
     try {
-      payload = JSON.parse(message.content.toString('utf8'));
+      return {
+        handler,
+        payload: JSON.parse(message.content.toString('utf8')),
+      };
     } catch (error) {
       this.logger.error(
         `Parking message ${messageId}: body is not JSON (${(error as Error).message})`,
       );
-      return 'park';
+      return null;
     }
-    const context = new AmqpContext([message, consumer.maxTries]);
-    try {
-      await lastValueFrom(
-        this.transformToObservable(await handler(payload, context)),
-        { defaultValue: undefined },
-      );
-      return 'ack';
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      if (error instanceof OutcomeNotPublishedError) {
-        this.logger.warn(
-          `Outcome of message ${messageId} (${type}) not published, will be redelivered: ${reason}`,
-        );
-        await sleep(this.options.retryDelayMs);
-        return 'requeue';
-      }
-      if (
-        error instanceof PermanentMessageError ||
-        this.options.isMalformed?.(error)
-      ) {
-        this.logger.error(`Parking message ${messageId} (${type}): ${reason}`);
-        return 'park';
-      }
-      if (consumer.maxTries !== undefined) {
-        if (context.isLastTry) {
-          this.logger.error(
-            `Parking message ${messageId} (${type}) after ${context.tryNumber} tries: ${reason}`,
-          );
-          return 'park';
-        }
-        const tier = this.connection.topology.retryTier(context.tryNumber - 1);
-        if (
-          tier &&
-          (await this.sendToDelayQueue(message, context, tier.queue, reason))
-        ) {
-          this.logger.warn(
-            `Try ${context.tryNumber} of ${messageId} (${type}) failed, trying again in ${tier.delayMs} ms: ${reason}`,
-          );
-          return 'ack';
-        }
-      }
+  }
+
+  /**
+   * What becomes of a message whose handler failed: requeued, parked, or sent
+   * to a delay queue for its next try.
+   */
+  private async afterFailure(
+    error: unknown,
+    message: ConsumeMessage,
+    context: AmqpContext,
+    consumer: QueueConsumer,
+  ): Promise<'ack' | 'requeue' | 'park'> {
+    const type = textProperty(message.properties.type);
+    const messageId = textProperty(message.properties.messageId);
+    const reason = error instanceof Error ? error.message : String(error);
+    if (error instanceof OutcomeNotPublishedError) {
       this.logger.warn(
-        `Handler for ${type} failed on message ${messageId}, will be redelivered: ${reason}`,
+        `Outcome of message ${messageId} (${type}) not published, will be redelivered: ${reason}`,
       );
       await sleep(this.options.retryDelayMs);
       return 'requeue';
     }
+    if (
+      error instanceof PermanentMessageError ||
+      this.options.isMalformed?.(error)
+    ) {
+      this.logger.error(`Parking message ${messageId} (${type}): ${reason}`);
+      return 'park';
+    }
+    if (consumer.maxTries !== undefined) {
+      if (context.isLastTry) {
+        this.logger.error(
+          `Parking message ${messageId} (${type}) after ${context.tryNumber} tries: ${reason}`,
+        );
+        return 'park';
+      }
+      const tier = this.connection.topology.retryTier(context.tryNumber - 1);
+      if (
+        tier &&
+        (await this.sendToDelayQueue(message, context, tier.queue, reason))
+      ) {
+        this.logger.warn(
+          `Try ${context.tryNumber} of ${messageId} (${type}) failed, trying again in ${tier.delayMs} ms: ${reason}`,
+        );
+        return 'ack';
+      }
+    }
+    this.logger.warn(
+      `Handler for ${type} failed on message ${messageId}, will be redelivered: ${reason}`,
+    );
+    await sleep(this.options.retryDelayMs);
+    return 'requeue';
   }
 
   /**
