@@ -7,14 +7,14 @@ import { WriterModule } from './writer.module';
 /**
  * The results writer, migrated and consuming: used by `main` and by the tests.
  */
-export async function startWriter(
+export function startWriter(
   config: WriterConfig,
 ): Promise<NestFastifyApplication> {
-  await migrate({ connectionString: config.DATABASE_URL });
   return startApp({
     name: 'results-writer',
     config,
     module: WriterModule.forRoot(config),
+    prepare: () => migrate({ connectionString: config.DATABASE_URL }),
     configure: consumeMessages,
   });
 }

@@ -53,11 +53,10 @@ export interface AmqpTransportOptions {
 }
 
 /**
- * Pause before re-attaching a consumer the broker cancelled or whose channel it
- * closed; doubles up to the max.
+ * Pauses before re-attaching a consumer the broker cancelled or whose channel
+ * it closed: doubling from the first up to the longest.
  */
-const REATTACH_INITIAL_MS = 200;
-const REATTACH_MAX_MS = 5000;
+const REATTACH_PAUSE_MS = { first: 200, longest: 5000 } as const;
 
 /**
  * A consumer on its channel, and how many of its deliveries are still being
@@ -293,7 +292,11 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
       await new Promise((resolve) =>
         setTimeout(
           resolve,
-          roundDelay(failures, REATTACH_INITIAL_MS, REATTACH_MAX_MS),
+          roundDelay(
+            failures,
+            REATTACH_PAUSE_MS.first,
+            REATTACH_PAUSE_MS.longest,
+          ),
         ).unref(),
       );
       if (

@@ -17,6 +17,8 @@ export interface AppStartOptions<
   name: string;
   config: C;
   module: DynamicModule;
+  /** Before the app is built: e.g. migrating its database. */
+  prepare?: () => Promise<unknown>;
   /**
    * Before listening: register plugins, pipes, filters; start consuming
    * messages (see the messaging lib's consumeMessages).
@@ -34,6 +36,7 @@ export interface AppStartOptions<
 export async function startApp<
   C extends SharedConfig & { PORT: number; HOST: string },
 >(options: AppStartOptions<C>): Promise<NestFastifyApplication> {
+  await options.prepare?.();
   const logger: LoggerService = createLogger(options.config, options.name);
   const app = await NestFactory.create<NestFastifyApplication>(
     options.module,

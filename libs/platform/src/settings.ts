@@ -33,49 +33,54 @@ export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [
 ];
 
 /**
+ * A setting whose `problem` says what is wrong with its value (undefined when
+ * nothing is); the message starts with the setting's name unless `named` is
+ * false (the problem names it itself).
+ */
+const HasNoProblem = (
+  name: string,
+  problem: (value: unknown) => string | undefined,
+  named = true,
+) =>
+  ValidateBy({
+    name,
+    validator: {
+      validate: (value: unknown) => problem(value) === undefined,
+      defaultMessage: (args) =>
+        named
+          ? `${args?.property} ${problem(args?.value)}`
+          : (problem(args?.value) ?? ''),
+    },
+  });
+
+/**
  * One amqp:// or amqps:// URL, or several (a cluster's nodes), comma-separated;
  * the message names the bad entry.
  */
-const IsAmqpUrlList = () =>
-  ValidateBy({
-    name: 'isAmqpUrlList',
-    validator: {
-      validate: (value: unknown) => amqpUrlListProblem(value) === undefined,
-      defaultMessage: (args) =>
-        `${args?.property ?? 'AMQP_URL'} ${amqpUrlListProblem(args?.value)}`,
-    },
-  });
+const IsAmqpUrlList = () => HasNoProblem('isAmqpUrlList', amqpUrlListProblem);
 
 /**
  * Ports and port ranges, comma-separated (SOURCE_URL_PORTS); the message names
  * the bad entry.
  */
 const IsPortList = () =>
-  ValidateBy({
-    name: 'isPortList',
-    validator: {
-      validate: (value: unknown) =>
-        typeof value === 'string' && sourcePortsProblem(value) === undefined,
-      defaultMessage: (args) =>
-        `${args?.property} ${sourcePortsProblem(String(args?.value ?? ''))}`,
-    },
-  });
+  HasNoProblem('isPortList', (value) =>
+    typeof value === 'string' ? sourcePortsProblem(value) : 'must be a string',
+  );
 
 /**
  * STORAGE_URL: empty, a folder's path or s3://<bucket>/<prefix>; the message
  * names what is wrong.
  */
 const IsStorageUrl = () =>
-  ValidateBy({
-    name: 'isStorageUrl',
-    validator: {
-      validate: (value: unknown) =>
-        typeof value === 'string' && storageUrlProblem(value) === undefined,
-      defaultMessage: (args) =>
-        storageUrlProblem(String(args?.value ?? '')) ??
-        'STORAGE_URL must be a string',
-    },
-  });
+  HasNoProblem(
+    'isStorageUrl',
+    (value) =>
+      typeof value === 'string'
+        ? storageUrlProblem(value)
+        : 'STORAGE_URL must be a string',
+    false,
+  );
 
 /** An http(s) endpoint URL of an S3-compatible server, or empty. */
 const IsEndpointUrl = () =>
