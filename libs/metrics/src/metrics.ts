@@ -74,27 +74,26 @@ export class ProducerMetrics {
         };
       return lastRead.depths;
     };
+    const gauges = [
+      [
+        'pipeline_queue_messages_ready',
+        'Messages waiting in each queue',
+        'ready',
+      ],
+      ['pipeline_queue_consumers', 'Consumers of each queue', 'consumers'],
+    ] as const;
     // While the broker is away the gauges keep their last values.
-    new Gauge({
-      name: 'pipeline_queue_messages_ready',
-      help: 'Messages waiting in each queue',
-      labelNames: ['queue'],
-      registers: [registry],
-      async collect() {
-        for (const { queue, ready } of await depths())
-          this.set({ queue }, ready);
-      },
-    });
-    new Gauge({
-      name: 'pipeline_queue_consumers',
-      help: 'Consumers of each queue',
-      labelNames: ['queue'],
-      registers: [registry],
-      async collect() {
-        for (const { queue, consumers } of await depths())
-          this.set({ queue }, consumers);
-      },
-    });
+    for (const [name, help, field] of gauges)
+      new Gauge({
+        name,
+        help,
+        labelNames: ['queue'],
+        registers: [registry],
+        async collect() {
+          for (const depth of await depths())
+            this.set({ queue: depth.queue }, depth[field]);
+        },
+      });
   }
 }
 
