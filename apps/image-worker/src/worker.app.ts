@@ -4,6 +4,7 @@ import {
   configureSharp,
   InputFormat,
 } from '@pipeline/imaging';
+import { consumeMessages } from '@pipeline/messaging';
 import { startApp, WorkerConfig } from '@pipeline/platform';
 import { WorkerModule } from './worker.module';
 
@@ -20,6 +21,6 @@ export function startWorker(
     name: `image-worker ${config.WORKER_ID}`,
     config,
     module: WorkerModule.forRoot(config),
-    consume: true,
+    configure: consumeMessages,
   });
 }

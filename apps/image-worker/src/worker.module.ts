@@ -4,21 +4,13 @@ import {
   parseSourcePorts,
   UrlFetcher,
 } from '@pipeline/fetching';
-import {
-  consumersCheck,
-  HealthModule,
-  rabbitmqCheck,
-  storageChecks,
-} from '@pipeline/health';
+import { ValidationFailed } from '@pipeline/contracts';
+import { dependencyChecks, HealthModule } from '@pipeline/health';
 import { MetricsModule, WorkerMetrics } from '@pipeline/metrics';
 import { Registry } from 'prom-client';
-import {
-  AmqpConnection,
-  AmqpTransport,
-  MessagingModule,
-} from '@pipeline/messaging';
-import { WorkerConfig, storageOptionsOf } from '@pipeline/platform';
-import { BlobStorage, StorageModule } from '@pipeline/storage';
+import { MessagingModule } from '@pipeline/messaging';
+import { WorkerConfig } from '@pipeline/platform';
+import { StorageModule, storageOptionsOf } from '@pipeline/storage';
 import { HeartbeatService } from './heartbeat.service';
 import { ImageJobHandler } from './image-job.handler';
 import { ImageJobProcessor } from './image-job.processor';
@@ -44,38 +36,20 @@ export class WorkerModule implements OnApplicationShutdown {
     return {
       module: WorkerModule,
       imports: [
-        MessagingModule.forRoot({
-          url: config.AMQP_URL,
-          prefix: config.AMQP_PREFIX,
-          heartbeatSeconds: config.AMQP_HEARTBEAT_S,
-          topologyMode: config.AMQP_TOPOLOGY,
-          deliveryLimit: config.AMQP_DELIVERY_LIMIT,
-          quorumInitialGroupSize: config.AMQP_QUORUM_INITIAL_GROUP_SIZE,
-          retryDelaysMs: config.RETRY_DELAYS_MS.split(',').map(Number),
-          connectionName: `${config.AMQP_PREFIX} image-worker ${config.WORKER_ID}`,
+        MessagingModule.fromConfig(config, {
+          connectionName: `image-worker ${config.WORKER_ID}`,
           publishTimeoutMs: config.PUBLISH_TIMEOUT_MS,
           consume: {
             queue: (topology) => topology.jobsQueue,
             prefetch: config.WORKER_PREFETCH,
             retryDelayMs: 1000,
             maxTries: config.MAX_TRIES,
-            shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
+            isMalformed: (error) => error instanceof ValidationFailed,
           },
         }),
         StorageModule.forRoot(storageOptionsOf(config)),
         MetricsModule.forRoot('image-worker'),
-        HealthModule.forChecks({
-          inject: [AmqpConnection, AmqpTransport, BlobStorage],
-          useFactory: (
-            amqp: AmqpConnection,
-            transport: AmqpTransport,
-            storage: BlobStorage,
-          ) => [
-            rabbitmqCheck(amqp),
-            consumersCheck(transport),
-            ...storageChecks(storage),
-          ],
-        }),
+        HealthModule.forChecks(dependencyChecks({ consumes: true })),
       ],
       controllers: [ImageJobHandler],
       providers: [

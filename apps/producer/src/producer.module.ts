@@ -1,17 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ApiKeysService, AuthModule, presentsAdminKey } from '@pipeline/auth';
-import {
-  AuditLogRepository,
-  DatabaseModule,
-  JobsRepository,
-  WorkersRepository,
-} from '@pipeline/database';
-import {
-  HealthModule,
-  postgresCheck,
-  rabbitmqCheck,
-  storageChecks,
-} from '@pipeline/health';
+import { DatabaseModule } from '@pipeline/database';
+import { dependencyChecks, HealthModule } from '@pipeline/health';
 import {
   AmqpConnection,
   MessagingModule,
@@ -19,9 +9,8 @@ import {
 } from '@pipeline/messaging';
 import { MetricsModule, ProducerMetrics } from '@pipeline/metrics';
 import { Registry } from 'prom-client';
-import { ProducerConfig, storageOptionsOf } from '@pipeline/platform';
-import { BlobStorage, StorageModule } from '@pipeline/storage';
-import { Pool } from 'pg';
+import { ProducerConfig } from '@pipeline/platform';
+import { StorageModule, storageOptionsOf } from '@pipeline/storage';
 import { DEFAULT_PRESETS, parsePresets } from '@pipeline/contracts';
 import { ApiDocsController } from './api-docs.controller';
 import { AuditController } from './audit.controller';
@@ -67,31 +56,13 @@ export class ProducerModule {
   static forRoot(config: ProducerConfig): DynamicModule {
     // One module for the API's guard and for readiness, which shows its detail
     // to admin keys only.
-    const auth = AuthModule.forRoot({
-      adminKey: config.ADMIN_API_KEY,
-      windowMs: config.RATE_LIMIT_WINDOW_S * 1000,
-      requestsPerWindow: config.RATE_LIMIT_REQUESTS,
-      jobsInFlight: config.RATE_LIMIT_JOBS_IN_FLIGHT,
-      storedBytes: config.QUOTA_STORED_BYTES,
-      jobsPerDay: config.QUOTA_JOBS_PER_DAY,
-    });
+    const auth = AuthModule.fromConfig(config);
     return {
       module: ProducerModule,
       imports: [
-        DatabaseModule.forRoot({
-          url: config.DATABASE_URL,
-          poolSize: config.DATABASE_POOL_SIZE,
-          applicationName: 'producer',
-        }),
-        MessagingModule.forRoot({
-          url: config.AMQP_URL,
-          prefix: config.AMQP_PREFIX,
-          heartbeatSeconds: config.AMQP_HEARTBEAT_S,
-          topologyMode: config.AMQP_TOPOLOGY,
-          deliveryLimit: config.AMQP_DELIVERY_LIMIT,
-          quorumInitialGroupSize: config.AMQP_QUORUM_INITIAL_GROUP_SIZE,
-          retryDelaysMs: config.RETRY_DELAYS_MS.split(',').map(Number),
-          connectionName: `${config.AMQP_PREFIX} producer`,
+        DatabaseModule.fromConfig(config, 'producer'),
+        MessagingModule.fromConfig(config, {
+          connectionName: 'producer',
           publishTimeoutMs: config.PUBLISH_TIMEOUT_MS,
         }),
         StorageModule.forRoot(storageOptionsOf(config)),
@@ -104,16 +75,7 @@ export class ProducerModule {
         // down only to an admin key; METRICS_PORT, inside the cluster, says it
         // to everyone (see startProducer).
         HealthModule.forChecks({
-          inject: [AmqpConnection, Pool, BlobStorage],
-          useFactory: (
-            amqp: AmqpConnection,
-            pool: Pool,
-            storage: BlobStorage,
-          ) => [
-            rabbitmqCheck(amqp),
-            postgresCheck(pool),
-            ...storageChecks(storage),
-          ],
+          ...dependencyChecks({ database: true }),
           detail: {
             imports: [auth],
             inject: [ApiKeysService],
@@ -131,11 +93,6 @@ export class ProducerModule {
             ? parsePresets(config.PRESETS)
             : DEFAULT_PRESETS,
         },
-        {
-          provide: JobsRepository,
-          inject: [Pool],
-          useFactory: (pool: Pool) => new JobsRepository(pool),
-        },
         JobSubmissionService,
         JobOperationsService,
         StatsService,
@@ -146,16 +103,6 @@ export class ProducerModule {
             new ProducerMetrics(registry, () =>
               queueDepths(connection, connection.topology.queues),
             ),
-        },
-        {
-          provide: WorkersRepository,
-          inject: [Pool],
-          useFactory: (pool: Pool) => new WorkersRepository(pool),
-        },
-        {
-          provide: AuditLogRepository,
-          inject: [Pool],
-          useFactory: (pool: Pool) => new AuditLogRepository(pool),
         },
         UploadReader,
         OutputSizeCheck,

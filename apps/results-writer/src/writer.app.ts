@@ -1,19 +1,20 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { migrate } from '@pipeline/database';
+import { consumeMessages } from '@pipeline/messaging';
 import { startApp, WriterConfig } from '@pipeline/platform';
 import { WriterModule } from './writer.module';
 
 /**
  * The results writer, migrated and consuming: used by `main` and by the tests.
  */
-export async function startWriter(
+export function startWriter(
   config: WriterConfig,
 ): Promise<NestFastifyApplication> {
-  await migrate({ connectionString: config.DATABASE_URL });
   return startApp({
     name: 'results-writer',
     config,
     module: WriterModule.forRoot(config),
-    consume: true,
+    prepare: () => migrate({ connectionString: config.DATABASE_URL }),
+    configure: consumeMessages,
   });
 }

@@ -1,28 +1,12 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import {
-  DatabaseModule,
-  JobEventsRepository,
-  JobSweepRepository,
-  RetentionRepository,
-  WorkersRepository,
-} from '@pipeline/database';
-import {
-  consumersCheck,
-  HealthModule,
-  postgresCheck,
-  rabbitmqCheck,
-  storageChecks,
-} from '@pipeline/health';
+import { ValidationFailed } from '@pipeline/contracts';
+import { DatabaseModule } from '@pipeline/database';
+import { dependencyChecks, HealthModule } from '@pipeline/health';
 import { MetricsModule, WriterMetrics } from '@pipeline/metrics';
+import { MessagingModule } from '@pipeline/messaging';
+import { WriterConfig } from '@pipeline/platform';
+import { StorageModule, storageOptionsOf } from '@pipeline/storage';
 import { Registry } from 'prom-client';
-import {
-  AmqpConnection,
-  AmqpTransport,
-  MessagingModule,
-} from '@pipeline/messaging';
-import { WriterConfig, storageOptionsOf } from '@pipeline/platform';
-import { BlobStorage, StorageModule } from '@pipeline/storage';
-import { Pool } from 'pg';
 import { ExpirySweeper } from './expiry-sweeper.service';
 import { JobEventsHandler } from './job-events.handler';
 import { JobEventsRecorder } from './job-events.recorder';
@@ -36,73 +20,31 @@ export class WriterModule {
     return {
       module: WriterModule,
       imports: [
-        DatabaseModule.forRoot({
-          url: config.DATABASE_URL,
-          poolSize: config.DATABASE_POOL_SIZE,
-          applicationName: 'results-writer',
-        }),
-        MessagingModule.forRoot({
-          url: config.AMQP_URL,
-          prefix: config.AMQP_PREFIX,
-          heartbeatSeconds: config.AMQP_HEARTBEAT_S,
-          topologyMode: config.AMQP_TOPOLOGY,
-          deliveryLimit: config.AMQP_DELIVERY_LIMIT,
-          quorumInitialGroupSize: config.AMQP_QUORUM_INITIAL_GROUP_SIZE,
-          retryDelaysMs: config.RETRY_DELAYS_MS.split(',').map(Number),
-          connectionName: `${config.AMQP_PREFIX} results-writer`,
+        DatabaseModule.fromConfig(config, 'results-writer'),
+        MessagingModule.fromConfig(config, {
+          connectionName: 'results-writer',
           consume: {
             queue: (topology) => topology.eventsQueue,
             prefetch: config.WRITER_PREFETCH,
             retryDelayMs: 2000,
-            shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
+            isMalformed: (error) => error instanceof ValidationFailed,
           },
         }),
         MetricsModule.forRoot('results-writer'),
         StorageModule.forRoot(storageOptionsOf(config)),
-        HealthModule.forChecks({
-          inject: [AmqpConnection, AmqpTransport, Pool, BlobStorage],
-          useFactory: (
-            amqp: AmqpConnection,
-            transport: AmqpTransport,
-            pool: Pool,
-            storage: BlobStorage,
-          ) => [
-            rabbitmqCheck(amqp),
-            consumersCheck(transport),
-            postgresCheck(pool),
-            ...storageChecks(storage),
-          ],
-        }),
+        HealthModule.forChecks(
+          dependencyChecks({ consumes: true, database: true }),
+        ),
       ],
       controllers: [JobEventsHandler, WorkerHeartbeatsHandler],
       providers: [
         { provide: WriterConfig, useValue: config },
         {
-          provide: JobEventsRepository,
-          inject: [Pool],
-          useFactory: (pool: Pool) => new JobEventsRepository(pool),
-        },
-        {
           provide: WriterMetrics,
           inject: [Registry],
           useFactory: (registry: Registry) => new WriterMetrics(registry),
         },
-        {
-          provide: WorkersRepository,
-          inject: [Pool],
-          useFactory: (pool: Pool) => new WorkersRepository(pool),
-        },
-        {
-          provide: JobSweepRepository,
-          inject: [Pool],
-          useFactory: (pool: Pool) => new JobSweepRepository(pool),
-        },
         JobSweeper,
-        {
-          provide: RetentionRepository,
-          inject: [Pool],
-          useFactory: (pool: Pool) => new RetentionRepository(pool),
-        },
         ExpirySweeper,
         JobEventsRecorder,
         WorkerHeartbeats,

@@ -1,4 +1,4 @@
-import { Scope } from '@pipeline/contracts';
+import { ApiKeySelfView, Scope } from '@pipeline/contracts';
 
 /**
  * Who is calling: the API key a request authenticated with, and the limits that
@@ -8,13 +8,8 @@ export interface Caller {
   keyId: string;
   name: string;
   scopes: Scope[];
-  /** Its own, or the producer's defaults; 0: no limit. */
-  limits: {
-    requestsPerWindow: number;
-    jobsInFlight: number;
-    storedBytes: number;
-    jobsPerDay: number;
-  };
+  /** Its own, or the producer's defaults; 0: no limit. As `/v1/keys/me`. */
+  limits: ApiKeySelfView['limits'];
   /** When the secret the request used stops working; null: never. */
   expiresAt: string | null;
 }

@@ -45,19 +45,22 @@ export interface ImageJobMessage {
   submittedAt: string;
 }
 
+/** A job as recorded: what it takes to publish it (again). */
+export interface RecordedJob {
+  id: string;
+  source: JobSource;
+  operations: Operation[];
+  output: OutputOptions;
+  variants?: VariantSpec[];
+  createdAt: Date;
+}
+
 /**
  * The message that runs attempt `attempt` of a job as recorded; one shape for
  * first runs, retries and republishes.
  */
 export function imageJobMessage(
-  job: {
-    id: string;
-    source: JobSource;
-    operations: Operation[];
-    output: OutputOptions;
-    variants?: VariantSpec[];
-    createdAt: Date;
-  },
+  job: RecordedJob,
   attempt: number,
 ): ImageJobMessage {
   const { id, createdAt, ...spec } = job;
@@ -124,8 +127,30 @@ export function jobEventId(
   delivery: number,
 ): string {
   return type === 'started' || type === 'retrying'
-    ? `${jobId}/${attempt}/${type}/${delivery}`
-    : `${jobId}/${attempt}/outcome`;
+    ? eventIdOf(jobId, attempt, type, delivery)
+    : eventIdOf(jobId, attempt, 'outcome');
+}
+
+/** The steps an operator's action adds to a job's timeline. */
+export type OperatorEventType = 'retried' | 'purged';
+
+/**
+ * The id of an operator's step: a retry starts a new attempt, so there is one
+ * per attempt; a purge may come again, and its id is this prefix followed by
+ * the time the database recorded it.
+ */
+export function operatorEventId(
+  jobId: string,
+  attempt: number,
+  type: OperatorEventType,
+): string {
+  return type === 'retried'
+    ? eventIdOf(jobId, attempt, type)
+    : `${eventIdOf(jobId, attempt, type)}/`;
+}
+
+function eventIdOf(jobId: string, attempt: number, ...rest: unknown[]): string {
+  return [jobId, attempt, ...rest].join('/');
 }
 
 /**

@@ -5,7 +5,15 @@ import {
   Module,
   OnApplicationShutdown,
 } from '@nestjs/common';
+import { DatabaseConfig } from '@pipeline/platform';
 import { Pool } from 'pg';
+import { ApiKeysRepository } from './api-keys.repository';
+import { AuditLogRepository } from './audit-log.repository';
+import { JobEventsRepository } from './job-events.repository';
+import { JobSweepRepository } from './job-sweep.repository';
+import { JobsRepository } from './jobs.repository';
+import { RetentionRepository } from './retention.repository';
+import { WorkersRepository } from './workers.repository';
 
 export interface DatabaseOptions {
   url: string;
@@ -40,7 +48,24 @@ export function createPool(options: DatabaseOptions): Pool {
   return pool;
 }
 
-/** Provides the app's pool, ended when the app shuts down. */
+/**
+ * Every repository, each built on the app's pool: an app injects the ones it
+ * uses.
+ */
+const REPOSITORIES = [
+  ApiKeysRepository,
+  AuditLogRepository,
+  JobEventsRepository,
+  JobSweepRepository,
+  JobsRepository,
+  RetentionRepository,
+  WorkersRepository,
+];
+
+/**
+ * Provides the app's pool, ended when the app shuts down, and the repositories
+ * on it.
+ */
 @Module({})
 export class DatabaseModule implements OnApplicationShutdown {
   constructor(@Inject(Pool) private readonly pool: Pool) {}
@@ -49,9 +74,28 @@ export class DatabaseModule implements OnApplicationShutdown {
     return {
       module: DatabaseModule,
       global: true,
-      providers: [{ provide: Pool, useFactory: () => createPool(options) }],
-      exports: [Pool],
+      providers: [
+        { provide: Pool, useFactory: () => createPool(options) },
+        ...REPOSITORIES.map((repository) => ({
+          provide: repository,
+          inject: [Pool],
+          useFactory: (pool: Pool) => new repository(pool),
+        })),
+      ],
+      exports: [Pool, ...REPOSITORIES],
     };
+  }
+
+  /** The module as the app's settings say; `applicationName` names the app. */
+  static fromConfig(
+    config: DatabaseConfig,
+    applicationName: string,
+  ): DynamicModule {
+    return DatabaseModule.forRoot({
+      url: config.DATABASE_URL,
+      poolSize: config.DATABASE_POOL_SIZE,
+      applicationName,
+    });
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -3,6 +3,7 @@ import {
   AuditAction,
   JobErrorCode,
   jobEventId,
+  operatorEventId,
   JobEventView,
   JobStatus,
   JobView,
@@ -504,7 +505,7 @@ export class JobsRepository {
       await client.query(
         `INSERT INTO job_events (event_id, job_id, type, attempt, at, detail) VALUES ($1, $2, 'retried', $3, now(), $4)`,
         [
-          `${id}/${attempt}/retried`,
+          operatorEventId(id, attempt, 'retried'),
           id,
           attempt,
           JSON.stringify({
@@ -614,7 +615,7 @@ export class JobsRepository {
         `INSERT INTO job_events (event_id, job_id, type, attempt, at, detail)
          VALUES ($1::text || extract(epoch FROM clock_timestamp())::text, $2, 'purged', $3, now(), $4::jsonb)`,
         [
-          `${id}/${attempt}/purged/`,
+          operatorEventId(id, attempt, 'purged'),
           id,
           attempt,
           JSON.stringify({

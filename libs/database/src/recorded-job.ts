@@ -2,18 +2,11 @@ import {
   JobSource,
   Operation,
   OutputOptions,
+  RecordedJob,
   VariantSpec,
 } from '@pipeline/contracts';
 
-/** A job as recorded: what it takes to publish it (again). */
-export interface RecordedJob {
-  id: string;
-  source: JobSource;
-  operations: Operation[];
-  output: OutputOptions;
-  variants?: VariantSpec[];
-  createdAt: Date;
-}
+export type { RecordedJob } from '@pipeline/contracts';
 
 /**
  * The columns that hold a job's request, and how they read as a RecordedJob.

@@ -1,3 +1,4 @@
+import { InjectionToken } from '@nestjs/common';
 import { Pool } from 'pg';
 import { AmqpConnection, AmqpTransport } from '@pipeline/messaging';
 import { BlobStorage } from '@pipeline/storage';
@@ -50,4 +51,45 @@ export function storageChecks(storage: BlobStorage): ReadinessCheck[] {
   return storage.remote
     ? [{ name: 'storage', check: () => storage.probe() }]
     : [];
+}
+
+/** The dependencies an app has beyond the broker and the store. */
+export interface AppDependencies {
+  /** It consumes messages: its consumers must be attached. */
+  consumes?: boolean;
+  /** It has a database. */
+  database?: boolean;
+}
+
+/**
+ * The checks of an app's dependencies, for HealthModule.forChecks: the broker,
+ * its consumers, the database, the store, in that order.
+ */
+export function dependencyChecks(dependencies: AppDependencies): {
+  inject: InjectionToken[];
+  useFactory: (...deps: any[]) => ReadinessCheck[];
+} {
+  const { consumes = false, database = false } = dependencies;
+  return {
+    inject: [
+      AmqpConnection,
+      BlobStorage,
+      ...(consumes ? [AmqpTransport] : []),
+      ...(database ? [Pool] : []),
+    ],
+    useFactory: (
+      amqp: AmqpConnection,
+      storage: BlobStorage,
+      ...optional: unknown[]
+    ) => {
+      const transport = consumes ? (optional.shift() as AmqpTransport) : null;
+      const pool = database ? (optional.shift() as Pool) : null;
+      return [
+        rabbitmqCheck(amqp),
+        ...(transport ? [consumersCheck(transport)] : []),
+        ...(pool ? [postgresCheck(pool)] : []),
+        ...storageChecks(storage),
+      ];
+    },
+  };
 }

@@ -204,48 +204,9 @@ export class AmqpConnection implements OnApplicationShutdown {
     index: number,
   ): Promise<{ closed: Promise<Error | undefined>; since: number } | null> {
     const label = nodeLabel(this.urls[index]);
-    const url = new URL(this.urls[index]);
-    if (!url.searchParams.has('heartbeat'))
-      url.searchParams.set('heartbeat', String(this.options.heartbeatSeconds));
-    let model: ChannelModel;
-    try {
-      model = await connect(url.toString(), {
-        // Without it Nagle's algorithm can hold small frames back for ~40 ms.
-        noDelay: true,
-        timeout: CONNECT_TIMEOUT_MS,
-        clientProperties: { connection_name: this.options.connectionName },
-      });
-    } catch (error) {
-      this.logger.warn(
-        `Cannot reach RabbitMQ at ${label}: ${(error as Error).message}`,
-      );
-      return null;
-    }
-    // amqplib keeps its socket on the connection it wraps; frames written in
-    // one turn share a write.
-    coalesceWrites(
-      (model.connection as unknown as { stream: Writable }).stream,
-    );
-    const closed = new Promise<Error | undefined>((resolve) =>
-      model.once('close', (error?: Error) => {
-        if (this.model === model) this.model = null;
-        this.blocked = false;
-        resolve(error);
-      }),
-    );
-    model.on('error', (error: Error) =>
-      this.logger.warn(
-        `RabbitMQ connection error (${label}): ${error.message}`,
-      ),
-    );
-    model.on('blocked', (reason: string) => {
-      this.blocked = true;
-      this.logger.warn(`RabbitMQ (${label}) blocks publishing: ${reason}`);
-    });
-    model.on('unblocked', () => {
-      this.blocked = false;
-      this.logger.log(`RabbitMQ (${label}) accepts publishing again`);
-    });
+    const model = await this.dial(this.urls[index], label);
+    if (!model) return null;
+    const closed = this.watch(model, label);
     try {
       if (this.options.topologyMode === 'check')
         await this.topology.check(model);
@@ -268,6 +229,66 @@ export class AmqpConnection implements OnApplicationShutdown {
     );
     this.firstConnect?.resolve();
     return { closed, since: Date.now() };
+  }
+
+  /** A connection to the node, or null (said in the log) when it refuses. */
+  private async dial(
+    nodeUrl: string,
+    label: string,
+  ): Promise<ChannelModel | null> {
+    const url = new URL(nodeUrl);
+    if (!url.searchParams.has('heartbeat'))
+      url.searchParams.set('heartbeat', String(this.options.heartbeatSeconds));
+    let model: ChannelModel;
+    try {
+      model = await connect(url.toString(), {
+        // Without it Nagle's algorithm can hold small frames back for ~40 ms.
+        noDelay: true,
+        timeout: CONNECT_TIMEOUT_MS,
+        clientProperties: { connection_name: this.options.connectionName },
+      });
+    } catch (error) {
+      this.logger.warn(
+        `Cannot reach RabbitMQ at ${label}: ${(error as Error).message}`,
+      );
+      return null;
+    }
+    // amqplib keeps its socket on the connection it wraps; frames written in
+    // one turn share a write.
+    coalesceWrites(
+      (model.connection as unknown as { stream: Writable }).stream,
+    );
+    return model;
+  }
+
+  /**
+   * Follows the connection's errors and flow control; resolves when it closes.
+   */
+  private watch(
+    model: ChannelModel,
+    label: string,
+  ): Promise<Error | undefined> {
+    const closed = new Promise<Error | undefined>((resolve) =>
+      model.once('close', (error?: Error) => {
+        if (this.model === model) this.model = null;
+        this.blocked = false;
+        resolve(error);
+      }),
+    );
+    model.on('error', (error: Error) =>
+      this.logger.warn(
+        `RabbitMQ connection error (${label}): ${error.message}`,
+      ),
+    );
+    model.on('blocked', (reason: string) => {
+      this.blocked = true;
+      this.logger.warn(`RabbitMQ (${label}) blocks publishing: ${reason}`);
+    });
+    model.on('unblocked', () => {
+      this.blocked = false;
+      this.logger.log(`RabbitMQ (${label}) accepts publishing again`);
+    });
+    return closed;
   }
 
   private sleep(ms: number): Promise<void> {

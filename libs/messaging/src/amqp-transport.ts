@@ -3,9 +3,9 @@ import { BaseExceptionFilter } from '@nestjs/core';
 import {
   BaseRpcContext,
   CustomTransportStrategy,
+  MessageHandler,
   Server,
 } from '@nestjs/microservices';
-import { ValidationFailed } from '@pipeline/contracts';
 import { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { lastValueFrom, Observable, throwError } from 'rxjs';
 import { AmqpConnection } from './amqp-connection';
@@ -44,14 +44,19 @@ export interface AmqpTransportOptions {
    * 5000 ms by default.
    */
   publishTimeoutMs?: number;
+  /**
+   * Whether a handler's error says the message itself is malformed (it breaks
+   * the app's message contract): parked at once, as a PermanentMessageError
+   * is, since no retry can fix it.
+   */
+  isMalformed?: (error: unknown) => boolean;
 }
 
 /**
- * Pause before re-attaching a consumer the broker cancelled or whose channel it
- * closed; doubles up to the max.
+ * Pauses before re-attaching a consumer the broker cancelled or whose channel
+ * it closed: doubling from the first up to the longest.
  */
-const REATTACH_INITIAL_MS = 200;
-const REATTACH_MAX_MS = 5000;
+const REATTACH_PAUSE_MS = { first: 200, longest: 5000 } as const;
 
 /**
  * A consumer on its channel, and how many of its deliveries are still being
@@ -287,7 +292,11 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
       await new Promise((resolve) =>
         setTimeout(
           resolve,
-          roundDelay(failures, REATTACH_INITIAL_MS, REATTACH_MAX_MS),
+          roundDelay(
+            failures,
+            REATTACH_PAUSE_MS.first,
+            REATTACH_PAUSE_MS.longest,
+          ),
         ).unref(),
       );
       if (
@@ -368,6 +377,29 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
     message: ConsumeMessage,
     consumer: QueueConsumer,
   ): Promise<'ack' | 'requeue' | 'park'> {
+    const delivery = this.unpack(message);
+    if (!delivery) return 'park';
+    const context = new AmqpContext([message, consumer.maxTries]);
+    try {
+      await lastValueFrom(
+        this.transformToObservable(
+          await delivery.handler(delivery.payload, context),
+        ),
+        { defaultValue: undefined },
+      );
+      return 'ack';
+    } catch (error) {
+      return this.afterFailure(error, message, context, consumer);
+    }
+  }
+
+  /**
+   * The message's handler and its parsed body; null (said in the log) when it
+   * has no handler or its body is not JSON, which no retry can fix.
+   */
+  private unpack(
+    message: ConsumeMessage,
+  ): { handler: MessageHandler; payload: unknown } | null {
     const type = textProperty(message.properties.type);
     const messageId = textProperty(message.properties.messageId);
     const handler = this.getHandlerByPattern(String(type));
@@ -375,64 +407,71 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
       this.logger.error(
         `Parking message ${messageId}: no handler for type ${JSON.stringify(type)}`,
       );
-      return 'park';
+      return null;
     }
-    let payload: unknown;
     try {
-      payload = JSON.parse(message.content.toString('utf8'));
+      return {
+        handler,
+        payload: JSON.parse(message.content.toString('utf8')),
+      };
     } catch (error) {
       this.logger.error(
         `Parking message ${messageId}: body is not JSON (${(error as Error).message})`,
       );
-      return 'park';
+      return null;
     }
-    const context = new AmqpContext([message, consumer.maxTries]);
-    try {
-      await lastValueFrom(
-        this.transformToObservable(await handler(payload, context)),
-        { defaultValue: undefined },
-      );
-      return 'ack';
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      if (error instanceof OutcomeNotPublishedError) {
-        this.logger.warn(
-          `Outcome of message ${messageId} (${type}) not published, will be redelivered: ${reason}`,
-        );
-        await sleep(this.options.retryDelayMs);
-        return 'requeue';
-      }
-      if (
-        error instanceof PermanentMessageError ||
-        error instanceof ValidationFailed
-      ) {
-        this.logger.error(`Parking message ${messageId} (${type}): ${reason}`);
-        return 'park';
-      }
-      if (consumer.maxTries !== undefined) {
-        if (context.isLastTry) {
-          this.logger.error(
-            `Parking message ${messageId} (${type}) after ${context.tryNumber} tries: ${reason}`,
-          );
-          return 'park';
-        }
-        const tier = this.connection.topology.retryTier(context.tryNumber - 1);
-        if (
-          tier &&
-          (await this.sendToDelayQueue(message, context, tier.queue, reason))
-        ) {
-          this.logger.warn(
-            `Try ${context.tryNumber} of ${messageId} (${type}) failed, trying again in ${tier.delayMs} ms: ${reason}`,
-          );
-          return 'ack';
-        }
-      }
+  }
+
+  /**
+   * What becomes of a message whose handler failed: requeued, parked, or sent
+   * to a delay queue for its next try.
+   */
+  private async afterFailure(
+    error: unknown,
+    message: ConsumeMessage,
+    context: AmqpContext,
+    consumer: QueueConsumer,
+  ): Promise<'ack' | 'requeue' | 'park'> {
+    const type = textProperty(message.properties.type);
+    const messageId = textProperty(message.properties.messageId);
+    const reason = error instanceof Error ? error.message : String(error);
+    if (error instanceof OutcomeNotPublishedError) {
       this.logger.warn(
-        `Handler for ${type} failed on message ${messageId}, will be redelivered: ${reason}`,
+        `Outcome of message ${messageId} (${type}) not published, will be redelivered: ${reason}`,
       );
       await sleep(this.options.retryDelayMs);
       return 'requeue';
     }
+    if (
+      error instanceof PermanentMessageError ||
+      this.options.isMalformed?.(error)
+    ) {
+      this.logger.error(`Parking message ${messageId} (${type}): ${reason}`);
+      return 'park';
+    }
+    if (consumer.maxTries !== undefined) {
+      if (context.isLastTry) {
+        this.logger.error(
+          `Parking message ${messageId} (${type}) after ${context.tryNumber} tries: ${reason}`,
+        );
+        return 'park';
+      }
+      const tier = this.connection.topology.retryTier(context.tryNumber - 1);
+      if (
+        tier &&
+        (await this.sendToDelayQueue(message, context, tier.queue, reason))
+      ) {
+        this.logger.warn(
+          `Try ${context.tryNumber} of ${messageId} (${type}) failed, trying again in ${tier.delayMs} ms: ${reason}`,
+        );
+        return 'ack';
+      }
+    }
+    this.logger.warn(
+      `Handler for ${type} failed on message ${messageId}, will be redelivered: ${reason}`,
+    );
+    await sleep(this.options.retryDelayMs);
+    return 'requeue';
   }
 
   /**

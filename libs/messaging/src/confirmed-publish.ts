@@ -64,16 +64,9 @@ export class ConfirmedPublishes {
     const token = randomUUID();
     const entry = { returned: false };
     this.pending.set(token, entry);
-    let stalled: Promise<void> | undefined;
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(token);
-        reject(
-          new BrokerUnavailableError(
-            `RabbitMQ did not confirm within ${timeoutMs} ms`,
-          ),
-        );
-      }, timeoutMs);
+      const end = this.ending(token, timeoutMs, resolve, reject);
+      let stalled: Promise<void> | undefined;
       try {
         channel.publish(
           exchange,
@@ -86,19 +79,16 @@ export class ConfirmedPublishes {
             headers: { ...options.headers, [PUBLISH_TOKEN_HEADER]: token },
           },
           (error: unknown) => {
-            clearTimeout(timer);
-            this.pending.delete(token);
             if (error && wasNacked(error)) onNacked?.();
             if (error)
-              reject(
+              end.fail(
                 new BrokerUnavailableError(
                   `RabbitMQ did not accept the message: ${String((error as Error)?.message ?? error)}`,
                 ),
               );
             else if (entry.returned)
-              reject(new UnroutableMessageError(routingKey));
-            else if (stalled) stalled.then(resolve, reject);
-            else resolve();
+              end.fail(new UnroutableMessageError(routingKey));
+            else end.confirmed(stalled);
           },
         );
         // Not for heartbeats: sent on a timer from the start, they would reach
@@ -106,14 +96,52 @@ export class ConfirmedPublishes {
         if (routingKey !== MessageType.workerHeartbeat)
           stalled = failpoint('publish.before-confirm');
       } catch (error) {
-        clearTimeout(timer);
-        this.pending.delete(token);
-        reject(
+        end.fail(
           new BrokerUnavailableError(
             `cannot publish: ${(error as Error).message}`,
           ),
         );
       }
     });
+  }
+
+  /**
+   * How one publish ends: confirmed, failed, or not confirmed in time; the
+   * first of them settles it.
+   */
+  private ending(
+    token: string,
+    timeoutMs: number,
+    resolve: () => void,
+    reject: (error: Error) => void,
+  ): {
+    fail: (error: Error) => void;
+    confirmed: (stalled?: Promise<void>) => void;
+  } {
+    const stop = () => {
+      clearTimeout(timer);
+      this.pending.delete(token);
+    };
+    const fail = (error: Error) => {
+      stop();
+      reject(error);
+    };
+    const timer = setTimeout(
+      () =>
+        fail(
+          new BrokerUnavailableError(
+            `RabbitMQ did not confirm within ${timeoutMs} ms`,
+          ),
+        ),
+      timeoutMs,
+    );
+    return {
+      fail,
+      confirmed: (stalled) => {
+        stop();
+        if (stalled) stalled.then(resolve, reject);
+        else resolve();
+      },
+    };
   }
 }

@@ -9,3 +9,4 @@ export * from './dead-letters';
 export * from './queue-depths';
 export * from './permissions';
 export * from './broker-users';
+export * from './consume-messages';

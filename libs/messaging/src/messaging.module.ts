@@ -1,4 +1,5 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Module, Provider } from '@nestjs/common';
+import { SharedConfig } from '@pipeline/platform';
 import { AmqpConnection } from './amqp-connection';
 import { AmqpTransport } from './amqp-transport';
 import { MessagePublisher } from './message-publisher';
@@ -44,12 +45,110 @@ export interface ConsumeOptions {
   maxTries?: number;
   /** Longest wait for in-flight handlers when the app shuts down. */
   shutdownGraceMs: number;
+  /** See AmqpTransportOptions. */
+  isMalformed?: (error: unknown) => boolean;
+}
+
+/** What sets one app's use of the broker apart from the others'. */
+export interface MessagingRole {
+  /** The connection's name on the broker, after AMQP_PREFIX. */
+  connectionName: string;
+  publishTimeoutMs?: number;
+  /** For an app that consumes: the grace period is SHUTDOWN_GRACE_MS. */
+  consume?: Omit<ConsumeOptions, 'shutdownGraceMs'>;
+}
+
+/** The broker settings every app shares, with the app's own role. */
+export function messagingOptionsOf(
+  config: SharedConfig,
+  role: MessagingRole,
+): MessagingOptions {
+  const { consume } = role;
+  return {
+    url: config.AMQP_URL,
+    prefix: config.AMQP_PREFIX,
+    heartbeatSeconds: config.AMQP_HEARTBEAT_S,
+    topologyMode: config.AMQP_TOPOLOGY,
+    deliveryLimit: config.AMQP_DELIVERY_LIMIT,
+    quorumInitialGroupSize: config.AMQP_QUORUM_INITIAL_GROUP_SIZE,
+    retryDelaysMs: config.RETRY_DELAYS_MS.split(',').map(Number),
+    connectionName: `${config.AMQP_PREFIX} ${role.connectionName}`,
+    publishTimeoutMs: role.publishTimeoutMs,
+    consume: consume && {
+      ...consume,
+      shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
+    },
+  };
+}
+
+/** The connection, connected before the app starts. */
+function connectionProvider(options: MessagingOptions): Provider {
+  return {
+    provide: AmqpConnection,
+    useFactory: async () => {
+      const connection = new AmqpConnection(
+        {
+          url: options.url,
+          heartbeatSeconds: options.heartbeatSeconds,
+          connectionName: options.connectionName,
+          topologyMode: options.topologyMode,
+        },
+        new Topology(
+          options.prefix,
+          options.deliveryLimit,
+          options.retryDelaysMs,
+          { quorumInitialGroupSize: options.quorumInitialGroupSize },
+        ),
+      );
+      await connection.connect();
+      return connection;
+    },
+  };
+}
+
+function publisherProvider(options: MessagingOptions): Provider {
+  return {
+    provide: MessagePublisher,
+    inject: [AmqpConnection],
+    useFactory: async (connection: AmqpConnection) => {
+      const publisher = new MessagePublisher(
+        connection,
+        options.publishTimeoutMs ?? 5000,
+      );
+      await publisher.start();
+      return publisher;
+    },
+  };
+}
+
+function transportProvider(
+  options: MessagingOptions,
+  consume: ConsumeOptions,
+): Provider {
+  return {
+    provide: AmqpTransport,
+    inject: [AmqpConnection],
+    useFactory: (connection: AmqpConnection) =>
+      new AmqpTransport(connection, {
+        consumers: [
+          {
+            queue: consume.queue(connection.topology),
+            prefetch: consume.prefetch,
+            maxTries: consume.maxTries,
+          },
+        ],
+        retryDelayMs: consume.retryDelayMs,
+        shutdownGraceMs: consume.shutdownGraceMs,
+        publishTimeoutMs: options.publishTimeoutMs,
+        isMalformed: consume.isMalformed,
+      }),
+  };
 }
 
 /**
  * The broker connection (connected before the app starts), the publisher, and
- * for apps that consume the transport (started by startApp; its `isConsuming`
- * feeds readiness).
+ * for apps that consume the transport (started by consumeMessages; its
+ * `isConsuming` feeds readiness).
  */
 @Module({})
 export class MessagingModule {
@@ -59,60 +158,9 @@ export class MessagingModule {
       module: MessagingModule,
       global: true,
       providers: [
-        {
-          provide: AmqpConnection,
-          useFactory: async () => {
-            const connection = new AmqpConnection(
-              {
-                url: options.url,
-                heartbeatSeconds: options.heartbeatSeconds,
-                connectionName: options.connectionName,
-                topologyMode: options.topologyMode,
-              },
-              new Topology(
-                options.prefix,
-                options.deliveryLimit,
-                options.retryDelaysMs,
-                { quorumInitialGroupSize: options.quorumInitialGroupSize },
-              ),
-            );
-            await connection.connect();
-            return connection;
-          },
-        },
-        {
-          provide: MessagePublisher,
-          inject: [AmqpConnection],
-          useFactory: async (connection: AmqpConnection) => {
-            const publisher = new MessagePublisher(
-              connection,
-              options.publishTimeoutMs ?? 5000,
-            );
-            await publisher.start();
-            return publisher;
-          },
-        },
-        ...(consume
-          ? [
-              {
-                provide: AmqpTransport,
-                inject: [AmqpConnection],
-                useFactory: (connection: AmqpConnection) =>
-                  new AmqpTransport(connection, {
-                    consumers: [
-                      {
-                        queue: consume.queue(connection.topology),
-                        prefetch: consume.prefetch,
-                        maxTries: consume.maxTries,
-                      },
-                    ],
-                    retryDelayMs: consume.retryDelayMs,
-                    shutdownGraceMs: consume.shutdownGraceMs,
-                    publishTimeoutMs: options.publishTimeoutMs,
-                  }),
-              },
-            ]
-          : []),
+        connectionProvider(options),
+        publisherProvider(options),
+        ...(consume ? [transportProvider(options, consume)] : []),
       ],
       exports: [
         AmqpConnection,
@@ -120,5 +168,10 @@ export class MessagingModule {
         ...(consume ? [AmqpTransport] : []),
       ],
     };
+  }
+
+  /** The module as the app's settings and role say. */
+  static fromConfig(config: SharedConfig, role: MessagingRole): DynamicModule {
+    return MessagingModule.forRoot(messagingOptionsOf(config, role));
   }
 }

@@ -1,14 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { MessageType } from '@pipeline/contracts';
+import { DEFAULT_RETRY_DELAYS_MS } from '@pipeline/platform';
 import { Channel, ChannelModel } from 'amqplib';
-
-/**
- * Waits before a job that failed transiently is tried again: one delay queue
- * each.
- */
-export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [
-  1000, 10_000, 60_000,
-];
 
 /**
  * A delay queue: messages wait there `delayMs`, then the broker dead-letters
@@ -51,14 +44,9 @@ export interface QueueDeclaration {
 
 const INITIAL_GROUP_SIZE = 'x-quorum-initial-group-size';
 
-/**
- * What an app does with the topology when it connects: `declare` it (needs the
- * configure permission on it), or only `check` that it exists (passively), for
- * an app whose broker user may not configure anything; someone else must then
- * have declared it.
- */
-export type TopologyMode = 'declare' | 'check';
-export const TOPOLOGY_MODES: readonly TopologyMode[] = ['declare', 'check'];
+// The modes of AMQP_TOPOLOGY and the default retry delays are settings.
+export { DEFAULT_RETRY_DELAYS_MS, TOPOLOGY_MODES } from '@pipeline/platform';
+export type { TopologyMode } from '@pipeline/platform';
 
 /** The delay queue of the jobs queue for one delay. */
 export function retryQueueName(

@@ -14,6 +14,16 @@ const DURATION_BUCKETS = [
   0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120,
 ];
 
+/** A counter on the app's registry; `labelNames` split it. */
+function counter<L extends string = never>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: L[] = [],
+): Counter<L> {
+  return new Counter({ name, help, labelNames, registers: [registry] });
+}
+
 /**
  * A Prometheus registry for one app: the process defaults, labelled with the
  * app's name.
@@ -46,12 +56,12 @@ export class ProducerMetrics {
       buckets: DURATION_BUCKETS,
       registers: [registry],
     });
-    this.jobsAccepted = new Counter({
-      name: 'pipeline_jobs_accepted_total',
-      help: 'Jobs accepted (202) by source kind',
-      labelNames: ['source'],
-      registers: [registry],
-    });
+    this.jobsAccepted = counter(
+      registry,
+      'pipeline_jobs_accepted_total',
+      'Jobs accepted (202) by source kind',
+      ['source'],
+    );
     // One read of the broker serves both gauges of a scrape (the registry
     // collects them at once).
     let lastRead:
@@ -64,27 +74,26 @@ export class ProducerMetrics {
         };
       return lastRead.depths;
     };
+    const gauges = [
+      [
+        'pipeline_queue_messages_ready',
+        'Messages waiting in each queue',
+        'ready',
+      ],
+      ['pipeline_queue_consumers', 'Consumers of each queue', 'consumers'],
+    ] as const;
     // While the broker is away the gauges keep their last values.
-    new Gauge({
-      name: 'pipeline_queue_messages_ready',
-      help: 'Messages waiting in each queue',
-      labelNames: ['queue'],
-      registers: [registry],
-      async collect() {
-        for (const { queue, ready } of await depths())
-          this.set({ queue }, ready);
-      },
-    });
-    new Gauge({
-      name: 'pipeline_queue_consumers',
-      help: 'Consumers of each queue',
-      labelNames: ['queue'],
-      registers: [registry],
-      async collect() {
-        for (const { queue, consumers } of await depths())
-          this.set({ queue }, consumers);
-      },
-    });
+    for (const [name, help, field] of gauges)
+      new Gauge({
+        name,
+        help,
+        labelNames: ['queue'],
+        registers: [registry],
+        async collect() {
+          for (const depth of await depths())
+            this.set({ queue: depth.queue }, depth[field]);
+        },
+      });
   }
 }
 
@@ -113,12 +122,12 @@ export class WorkerMetrics {
       buckets: DURATION_BUCKETS,
       registers: [registry],
     });
-    this.jobFailures = new Counter({
-      name: 'pipeline_job_failures_total',
-      help: 'Failed tries by error.code',
-      labelNames: ['code'],
-      registers: [registry],
-    });
+    this.jobFailures = counter(
+      registry,
+      'pipeline_job_failures_total',
+      'Failed tries by error.code',
+      ['code'],
+    );
     new Gauge({
       name: 'pipeline_worker_jobs_in_flight',
       help: 'Job messages this worker holds (processing, or waiting their turn)',
@@ -168,29 +177,29 @@ export class WriterMetrics {
   readonly expiredJobRows: Counter;
 
   constructor(registry: Registry) {
-    this.expiredBlobs = new Counter({
-      name: 'pipeline_expiry_blobs_total',
-      help: 'Stored objects the retention sweep removed: kind="upload" (inputs) or "output"',
-      labelNames: ['kind'],
-      registers: [registry],
-    });
-    this.expiredBytes = new Counter({
-      name: 'pipeline_expiry_bytes_total',
-      help: 'Bytes of the stored objects the retention sweep removed, by kind ("upload" or "output")',
-      labelNames: ['kind'],
-      registers: [registry],
-    });
-    this.expiredJobRows = new Counter({
-      name: 'pipeline_expiry_job_rows_total',
-      help: 'Rows of finished jobs the retention sweep removed (RETENTION_JOBS_S)',
-      registers: [registry],
-    });
-    this.sweptJobs = new Counter({
-      name: 'pipeline_sweeper_jobs_total',
-      help: 'Jobs the sweeper acted on: action="republished" (no broker confirm was recorded) or "flagged_stuck"',
-      labelNames: ['action'],
-      registers: [registry],
-    });
+    this.expiredBlobs = counter(
+      registry,
+      'pipeline_expiry_blobs_total',
+      'Stored objects the retention sweep removed: kind="upload" (inputs) or "output"',
+      ['kind'],
+    );
+    this.expiredBytes = counter(
+      registry,
+      'pipeline_expiry_bytes_total',
+      'Bytes of the stored objects the retention sweep removed, by kind ("upload" or "output")',
+      ['kind'],
+    );
+    this.expiredJobRows = counter(
+      registry,
+      'pipeline_expiry_job_rows_total',
+      'Rows of finished jobs the retention sweep removed (RETENTION_JOBS_S)',
+    );
+    this.sweptJobs = counter(
+      registry,
+      'pipeline_sweeper_jobs_total',
+      'Jobs the sweeper acted on: action="republished" (no broker confirm was recorded) or "flagged_stuck"',
+      ['action'],
+    );
     this.batchSize = new Histogram({
       name: 'pipeline_writer_batch_size',
       help: 'Events committed per transaction',

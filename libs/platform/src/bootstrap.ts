@@ -4,10 +4,6 @@ import {
   FastifyAdapter,
   NestFastifyApplication,
 } from '@nestjs/platform-fastify';
-import {
-  AmqpTransport,
-  PassHandlerErrorsToTransport,
-} from '@pipeline/messaging';
 import helmet from 'helmet';
 import { randomUUID } from 'node:crypto';
 import { exitOnUncaughtErrors } from './crash-report';
@@ -21,13 +17,13 @@ export interface AppStartOptions<
   name: string;
   config: C;
   module: DynamicModule;
-  /** Before listening: register plugins, pipes, filters. */
-  configure?: (app: NestFastifyApplication) => Promise<void> | void;
+  /** Before the app is built: e.g. migrating its database. */
+  prepare?: () => Promise<unknown>;
   /**
-   * For apps that consume messages: starts the AmqpTransport their
-   * MessagingModule provides (see its `consume`).
+   * Before listening: register plugins, pipes, filters; start consuming
+   * messages (see the messaging lib's consumeMessages).
    */
-  consume?: boolean;
+  configure?: (app: NestFastifyApplication) => Promise<void> | void;
   bodyLimit?: number;
 }
 
@@ -40,6 +36,7 @@ export interface AppStartOptions<
 export async function startApp<
   C extends SharedConfig & { PORT: number; HOST: string },
 >(options: AppStartOptions<C>): Promise<NestFastifyApplication> {
+  await options.prepare?.();
   const logger: LoggerService = createLogger(options.config, options.name);
   const app = await NestFactory.create<NestFastifyApplication>(
     options.module,
@@ -77,17 +74,6 @@ export async function startApp<
       ),
     );
   await options.configure?.(app);
-  if (options.consume) {
-    const transport = app.get(AmqpTransport);
-    app.useGlobalFilters(
-      new PassHandlerErrorsToTransport(app.getHttpAdapter()),
-    );
-    app.connectMicroservice(
-      { strategy: transport },
-      { inheritAppConfig: true },
-    );
-    await app.startAllMicroservices();
-  }
   await app.listen(options.config.PORT, options.config.HOST);
   logger.log(`${options.name} listening on ${await app.getUrl()}`);
   return app;

@@ -7,3 +7,6 @@ export * from './bootstrap';
 export * from './crash-report';
 export * from './task-turns';
 export * from './concurrency-limit';
+export * from './amqp-url-list';
+export * from './source-ports';
+export * from './storage-location';

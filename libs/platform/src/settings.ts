@@ -1,18 +1,4 @@
 import {
-  DEFAULT_SOURCE_URL_PORTS,
-  sourcePortsProblem,
-} from '@pipeline/fetching';
-import {
-  amqpUrlListProblem,
-  TOPOLOGY_MODES,
-  TopologyMode,
-} from '@pipeline/messaging';
-import {
-  parseStorageLocation,
-  StorageOptions,
-  storageUrlProblem,
-} from '@pipeline/storage';
-import {
   IsBoolean,
   IsIn,
   IsInt,
@@ -25,51 +11,76 @@ import {
   ValidateBy,
 } from 'class-validator';
 import { hostname } from 'node:os';
+import { amqpUrlListProblem } from './amqp-url-list';
+import { DEFAULT_SOURCE_URL_PORTS, sourcePortsProblem } from './source-ports';
+import { parseStorageLocation, storageUrlProblem } from './storage-location';
+
+/**
+ * What an app does with the topology when it connects: `declare` it (needs the
+ * configure permission on it), or only `check` that it exists (passively), for
+ * an app whose broker user may not configure anything; someone else must then
+ * have declared it.
+ */
+export type TopologyMode = 'declare' | 'check';
+export const TOPOLOGY_MODES: readonly TopologyMode[] = ['declare', 'check'];
+
+/**
+ * Waits before a job that failed transiently is tried again: one delay queue
+ * each.
+ */
+export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [
+  1000, 10_000, 60_000,
+];
+
+/**
+ * A setting whose `problem` says what is wrong with its value (undefined when
+ * nothing is); the message starts with the setting's name unless `named` is
+ * false (the problem names it itself).
+ */
+const HasNoProblem = (
+  name: string,
+  problem: (value: unknown) => string | undefined,
+  named = true,
+) =>
+  ValidateBy({
+    name,
+    validator: {
+      validate: (value: unknown) => problem(value) === undefined,
+      defaultMessage: (args) =>
+        named
+          ? `${args?.property} ${problem(args?.value)}`
+          : (problem(args?.value) ?? ''),
+    },
+  });
 
 /**
  * One amqp:// or amqps:// URL, or several (a cluster's nodes), comma-separated;
  * the message names the bad entry.
  */
-const IsAmqpUrlList = () =>
-  ValidateBy({
-    name: 'isAmqpUrlList',
-    validator: {
-      validate: (value: unknown) => amqpUrlListProblem(value) === undefined,
-      defaultMessage: (args) =>
-        `${args?.property ?? 'AMQP_URL'} ${amqpUrlListProblem(args?.value)}`,
-    },
-  });
+const IsAmqpUrlList = () => HasNoProblem('isAmqpUrlList', amqpUrlListProblem);
 
 /**
  * Ports and port ranges, comma-separated (SOURCE_URL_PORTS); the message names
  * the bad entry.
  */
 const IsPortList = () =>
-  ValidateBy({
-    name: 'isPortList',
-    validator: {
-      validate: (value: unknown) =>
-        typeof value === 'string' && sourcePortsProblem(value) === undefined,
-      defaultMessage: (args) =>
-        `${args?.property} ${sourcePortsProblem(String(args?.value ?? ''))}`,
-    },
-  });
+  HasNoProblem('isPortList', (value) =>
+    typeof value === 'string' ? sourcePortsProblem(value) : 'must be a string',
+  );
 
 /**
  * STORAGE_URL: empty, a folder's path or s3://<bucket>/<prefix>; the message
  * names what is wrong.
  */
 const IsStorageUrl = () =>
-  ValidateBy({
-    name: 'isStorageUrl',
-    validator: {
-      validate: (value: unknown) =>
-        typeof value === 'string' && storageUrlProblem(value) === undefined,
-      defaultMessage: (args) =>
-        storageUrlProblem(String(args?.value ?? '')) ??
-        'STORAGE_URL must be a string',
-    },
-  });
+  HasNoProblem(
+    'isStorageUrl',
+    (value) =>
+      typeof value === 'string'
+        ? storageUrlProblem(value)
+        : 'STORAGE_URL must be a string',
+    false,
+  );
 
 /** An http(s) endpoint URL of an S3-compatible server, or empty. */
 const IsEndpointUrl = () =>
@@ -225,7 +236,7 @@ export class SharedConfig {
     message:
       'RETRY_DELAYS_MS must be 1 to 10 delays in milliseconds, comma-separated (e.g. 1000,10000,60000)',
   })
-  RETRY_DELAYS_MS = '1000,10000,60000';
+  RETRY_DELAYS_MS = DEFAULT_RETRY_DELAYS_MS.join(',');
 
   /**
    * Longest a stopping app waits for the work in flight; what is not done by
@@ -281,27 +292,6 @@ export class SharedConfig {
   @IsIn(['json', 'text']) LOG_FORMAT: 'json' | 'text' = 'json';
   @IsIn(['error', 'warn', 'log', 'debug', 'verbose']) LOG_LEVEL:
     'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
-}
-
-/** The storage settings as the storage module takes them. */
-export function storageOptionsOf(config: SharedConfig): StorageOptions {
-  return {
-    storageUrl: config.STORAGE_URL,
-    storageDir: config.STORAGE_DIR,
-    imagesDir: config.IMAGES_DIR,
-    s3: {
-      endpoint:
-        config.AWS_ENDPOINT_URL_S3 || config.AWS_ENDPOINT_URL || undefined,
-      region: config.AWS_REGION || undefined,
-      credentials: config.AWS_ACCESS_KEY_ID
-        ? {
-            accessKeyId: config.AWS_ACCESS_KEY_ID,
-            secretAccessKey: config.AWS_SECRET_ACCESS_KEY,
-          }
-        : undefined,
-      forcePathStyle: config.S3_FORCE_PATH_STYLE,
-    },
-  };
 }
 
 /**

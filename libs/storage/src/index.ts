@@ -6,3 +6,4 @@ export * from './storage-location';
 export * from './images-folder';
 export * from './storage.module';
 export * from './retention';
+export * from './storage-settings';
