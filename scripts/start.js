@@ -26,9 +26,7 @@ const {
   workerIdFor,
 } = require('./supervision');
 
-const root = path.resolve(__dirname, '..');
-const entry = (app) =>
-  path.join(root, 'dist/apps', app, 'apps', app, 'src/main.js');
+const { REPOSITORY_ROOT: root, entryOf: entry } = require('./dist-layout');
 let workers;
 try {
   workers = parseWorkers(process.env.WORKERS, availableParallelism());

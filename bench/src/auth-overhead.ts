@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
+import { entryOf } from '../../scripts/dist-layout';
 import { removeBenchResources } from './bench-resources';
 import { exited } from './child-exit';
 import { cpuTicks } from './process-cpu';
@@ -24,15 +25,13 @@ import { cpuTicks } from './process-cpu';
  * on a database and queues of its own; `--producer` runs another build of it.
  */
 
-// Compiled to dist/bench/bench/src/auth-overhead.js.
-const ROOT = resolve(__dirname, '../../../..');
 const { values: args } = parseArgs({
   options: {
     seconds: { type: 'string', default: '5' },
     concurrency: { type: 'string', default: '16' },
     producer: {
       type: 'string',
-      default: join(ROOT, 'dist/apps/producer/apps/producer/src/main.js'),
+      default: entryOf('producer'),
     },
   },
 });

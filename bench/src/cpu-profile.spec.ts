@@ -14,15 +14,11 @@ describe('moduleOf', () => {
       'amqplib',
     ],
     [
-      'file:///app/dist/apps/producer/libs/messaging/src/publisher.js',
+      'file:///app/dist/producer/libs/messaging/publisher.js',
       'publish',
       'libs/messaging',
     ],
-    [
-      '/app/dist/apps/producer/apps/producer/src/jobs.controller.js',
-      'create',
-      'apps/producer',
-    ],
+    ['/app/dist/producer/jobs.controller.js', 'create', 'apps/producer'],
     [
       'node:internal/stream_base_commons',
       'writeGeneric',

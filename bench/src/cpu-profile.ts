@@ -40,12 +40,15 @@ export function moduleOf(url: string, functionName: string): string {
     functionName === '(root)'
   )
     return functionName;
-  // The last match: a package nested in another's node_modules, and our built
-  // files under dist/apps/<app>/libs/<lib>.
+  // The last match: a package nested in another's node_modules, and a library
+  // built into an app's folder (dist/<app>/libs/<lib>); the rest of that folder
+  // is the app's own.
   const pkg = [...url.matchAll(/node_modules\/((?:@[^/]+\/)?[^/]+)/g)].pop();
   if (pkg) return pkg[1];
   const own = [...url.matchAll(/\/(libs|apps)\/([^/]+)(?=\/)/g)].pop();
   if (own) return `${own[1]}/${own[2]}`;
+  const app = /\/dist\/([^/]+)\//.exec(url);
+  if (app) return `apps/${app[1]}`;
   if (url.startsWith('node:'))
     return url.replace(/^node:(internal\/)?/, 'node:').split('/')[0];
   return url === '' ? '(native)' : url;

@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { connect } from 'amqplib';
 import { Client } from 'pg';
 import sharp from 'sharp';
+import { REPOSITORY_ROOT as ROOT } from '../../scripts/dist-layout';
 import { removeBenchResources } from './bench-resources';
 import { exited } from './child-exit';
 import { printProfiles } from './cpu-profile';
@@ -80,8 +81,6 @@ const BENCH_KEY = randomBytes(32).toString('base64url');
  * <workload>[-batchB]-s3.json).
  */
 
-// Compiled to dist/bench/bench/src/main.js.
-const ROOT = resolve(__dirname, '../../../..');
 const WORKLOADS: Record<string, JobSpec> = {
   thumb: {
     operations: [{ op: 'resize', width: 320 }],

@@ -485,7 +485,7 @@ describe('docker-compose.yml', () => {
       const app =
         name === 'migrate' || name === 'rabbitmq-users' ? 'migrator' : name;
       expect(service.command).toEqual([
-        `dist/apps/${app}/apps/${app}/src/${name === 'rabbitmq-users' ? 'broker-users' : 'main'}.js`,
+        `dist/${app}/${name === 'rabbitmq-users' ? 'broker-users' : 'main'}.js`,
       ]);
       expect(service.read_only).toBe(true);
       expect(service.cap_drop).toEqual(['ALL']);

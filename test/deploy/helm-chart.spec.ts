@@ -187,9 +187,7 @@ describe('helm chart', () => {
       expect(container.image).toBe('registry.example.com/image-pipeline:0.1.0');
       // the image's ENTRYPOINT: node, PID 1
       expect(container.command).toBeUndefined();
-      expect(container.args).toEqual([
-        `dist/apps/${app}/apps/${app}/src/main.js`,
-      ]);
+      expect(container.args).toEqual([`dist/${app}/main.js`]);
       // The producer's /metrics has a port of its own, which its Service does
       // not expose.
       const metrics =
@@ -631,9 +629,7 @@ describe('helm chart', () => {
       'helm.sh/hook-delete-policy': 'before-hook-creation,hook-succeeded',
     });
     const setup = podSpecOf(job).containers[0];
-    expect(setup.args).toEqual([
-      'dist/apps/migrator/apps/migrator/src/broker-users.js',
-    ]);
+    expect(setup.args).toEqual(['dist/migrator/broker-users.js']);
     // The Job's environment as the setup reads it, the Secret's values put in.
     const setupEnv = Object.fromEntries(
       setup.env!.map((env) => [
@@ -976,9 +972,7 @@ describe('helm chart', () => {
       expect(pod.restartPolicy).toBe('Never');
       // nothing the chart makes: it may not exist yet
       expect(pod.serviceAccountName).toBeUndefined();
-      expect(pod.containers[0].args).toEqual([
-        'dist/apps/migrator/apps/migrator/src/main.js',
-      ]);
+      expect(pod.containers[0].args).toEqual(['dist/migrator/main.js']);
       expect(JSON.stringify(pod)).not.toContain('configMapRef');
     }
     expect(JSON.stringify(podSpecOf(external))).toContain(

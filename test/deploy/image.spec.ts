@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { BuiltApp, entryOf, outDirOf } from '../../scripts/dist-layout';
 import { parseYaml, readRepoFile, root } from './tools';
 
 jest.setTimeout(30_000);
@@ -168,9 +169,7 @@ describe('container image (deploy/Dockerfile)', () => {
 
   test('node is PID 1 (exec form), the app chosen by the command, the producer by default', () => {
     expect(JSON.parse(one(runtime, 'ENTRYPOINT'))).toEqual(['node']);
-    expect(JSON.parse(one(runtime, 'CMD'))).toEqual([
-      'dist/apps/producer/apps/producer/src/main.js',
-    ]);
+    expect(JSON.parse(one(runtime, 'CMD'))).toEqual(['dist/producer/main.js']);
     const text = readRepoFile('deploy/Dockerfile');
     expect(text).not.toMatch(/npm (run )?start/);
     expect(one(runtime, 'EXPOSE').split(/\s+/)).toEqual([
@@ -190,10 +189,10 @@ describe('container image (deploy/Dockerfile)', () => {
     for (const app of apps) expect(nest.projects[app].type).toBe('application');
     const commands = [
       ...readRepoFile('docker-compose.yml').matchAll(
-        /dist\/apps\/([a-z-]+)\/apps\/([a-z-]+)\/src\/main\.js/g,
+        /dist\/([a-z-]+)\/main\.js/g,
       ),
       ...readRepoFile('deploy/Dockerfile').matchAll(
-        /dist\/apps\/([a-z-]+)\/apps\/([a-z-]+)\/src\/main\.js/g,
+        /dist\/([a-z-]+)\/main\.js/g,
       ),
     ];
     for (const file of [
@@ -204,17 +203,17 @@ describe('container image (deploy/Dockerfile)', () => {
     ]) {
       commands.push(
         ...readRepoFile(`helm/image-pipeline/templates/${file}.yaml`).matchAll(
-          /dist\/apps\/([a-z-]+)\/apps\/([a-z-]+)\/src\/main\.js/g,
+          /dist\/([a-z-]+)\/main\.js/g,
         ),
       );
     }
     expect(commands.length).toBeGreaterThanOrEqual(9);
-    for (const [path, app, again] of commands) {
-      expect(app).toBe(again);
+    for (const [path, app] of commands) {
       expect(apps).toContain(app);
+      expect(join(root, path)).toBe(entryOf(app as BuiltApp));
       // `npm test` builds before it runs the suites; alone, this check needs a
       // build.
-      if (existsSync(join(root, 'dist', 'apps')))
+      if (existsSync(outDirOf(app as BuiltApp)))
         expect(existsSync(join(root, path))).toBe(true);
     }
   });

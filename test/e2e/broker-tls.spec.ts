@@ -13,14 +13,10 @@ import {
   uniqueName,
   waitFor,
 } from '../support/resources';
+import { entryOf } from '../../scripts/dist-layout';
 import { freePortBlock } from '../support/ports';
 
-const PRODUCER = join(
-  __dirname,
-  '..',
-  '..',
-  'dist/apps/producer/apps/producer/src/main.js',
-);
+const PRODUCER = entryOf('producer');
 
 /**
  * TLS to RabbitMQ as the README documents it: `amqps://` in AMQP_URL, and a

@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { outDirOf } from '../../scripts/dist-layout';
 
 const ROOT = join(__dirname, '..', '..');
 /** The platform library as the built apps run it (`npm run build`). */
-const PLATFORM = join(ROOT, 'dist/apps/producer/libs/platform/src');
+const PLATFORM = join(outDirOf('producer'), 'libs/platform');
 const EXIT_TIMEOUT_MS = 30_000;
 
 interface Outcome {

@@ -20,6 +20,7 @@ import {
 import { RunningStack, startStack } from '../support/stack';
 import { freePortBlock } from '../support/ports';
 import { STACK_PORTS } from '../support/stack';
+import { APPS, entryOf } from '../../scripts/dist-layout';
 
 /**
  * The whole product as users run it: `npm start`'s launcher starts the built
@@ -980,7 +981,7 @@ describe('pipeline end to end (separate processes)', () => {
           .split('\0')
           .map((entry) => entry.split('=')[0]);
         return {
-          app: /dist\/apps\/([a-z-]+)\//.exec(command[1])?.[1],
+          app: APPS.find((app) => entryOf(app) === command[1]),
           environment,
         };
       }),

@@ -12,9 +12,9 @@ import {
   uniqueName,
 } from '../support/resources';
 import { TEST_ADMIN_KEY } from '../support/api-keys';
+import { entryOf } from '../../scripts/dist-layout';
 import { freePortBlock } from '../support/ports';
 
-const ROOT = join(__dirname, '..', '..');
 const READY_TIMEOUT_MS = 60_000;
 
 export type AppName = 'producer' | 'image-worker' | 'results-writer';
@@ -58,10 +58,6 @@ interface AppProcess {
   child?: ChildProcess;
   exited?: Promise<ExitStatus>;
   log: string[];
-}
-
-function entry(app: AppName | 'migrator'): string {
-  return join(ROOT, 'dist/apps', app, 'apps', app, 'src/main.js');
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -294,7 +290,7 @@ export class Pipeline {
 
   private async migrate(extra: Record<string, string> = {}): Promise<void> {
     const log: string[] = [];
-    const child = spawn(process.execPath, [entry('migrator')], {
+    const child = spawn(process.execPath, [entryOf('migrator')], {
       env: { ...process.env, ...this.baseEnv(), ...extra },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -326,7 +322,7 @@ export class Pipeline {
 
   private spawn(name: string, extraEnv: Record<string, string> = {}): void {
     const proc = this.get(name);
-    const child = spawn(process.execPath, [entry(proc.app)], {
+    const child = spawn(process.execPath, [entryOf(proc.app)], {
       env: { ...process.env, ...proc.env, ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

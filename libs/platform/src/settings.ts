@@ -656,7 +656,7 @@ const IsBrokerPassword =
 
 /**
  * The broker users setup
- * (`dist/apps/migrator/apps/migrator/src/broker-users.js`): creates the users
+ * (`dist/migrator/broker-users.js`): creates the users
  * producer, worker and writer with the permissions of
  * brokerPermissions(AMQP_PREFIX) through RabbitMQ's management API, as its
  * administrator.
