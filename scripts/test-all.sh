@@ -28,6 +28,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v docker-compose >/dev/null || missing+=(docker-compose)
 command -v podman >/dev/null || missing+=(podman)
 command -v runc >/dev/null || missing+=(runc)
+# Compose's services find each other by name: podman's networks need the dnsname plugin.
+[ -x /usr/lib/cni/dnsname ] || missing+=(golang-github-containernetworking-plugin-dnsname)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 # A throwaway Ceph (monitor, memstore OSD, RADOS gateway: test/support/ceph-rgw.ts) for the
 # object-storage tests against a real S3 server; Debian's 16.2 packages.
