@@ -37,6 +37,11 @@ export function readHeaderBytes(
   }
 }
 
+interface Size {
+  width: number;
+  height: number;
+}
+
 const still = (
   format: string,
   width: number,
@@ -284,12 +289,7 @@ const PNG_MAX_DIMENSION = 65535;
  */
 const PNG_CHUNK_LIMIT = 8_000_000;
 
-interface PngHeader {
-  width: number;
-  height: number;
-  colourType: number;
-  bitDepth: number;
-}
+type PngHeader = Size & { colourType: number; bitDepth: number };
 
 /** The IHDR chunk's fields; null when libpng would refuse them. */
 function readIhdr(body: Buffer): PngHeader | null {
@@ -425,10 +425,7 @@ function riffChunks(
  * The size a VP8 or VP8L bitstream's header gives (WebPGetFeatures on its
  * chunk), or null.
  */
-function bitstreamSize({
-  fourcc,
-  payload,
-}: RiffChunk): { width: number; height: number } | null {
+function bitstreamSize({ fourcc, payload }: RiffChunk): Size | null {
   if (fourcc === 'VP8 ') {
     if (
       payload.length < 10 ||
@@ -463,9 +460,7 @@ function bitstreamSize({
  * An ANMF's or a still image's chunks: an optional ALPH (not before VP8L), then
  * one VP8 or VP8L.
  */
-function frameSize(
-  chunks: RiffChunk[],
-): { width: number; height: number } | null {
+function frameSize(chunks: RiffChunk[]): Size | null {
   const [first, second] = chunks;
   if (chunks.length === 1) return bitstreamSize(first);
   if (
@@ -494,11 +489,7 @@ function readVp8x(
  * Whether an ANMF frame's bitstream has the size the frame declares, and the
  * frame lies within the canvas.
  */
-function frameFits(
-  data: Buffer,
-  chunk: RiffChunk,
-  canvas: { width: number; height: number },
-): boolean {
+function frameFits(data: Buffer, chunk: RiffChunk, canvas: Size): boolean {
   if (chunk.payload.length < 16) return false;
   const x = 2 * chunk.payload.readUIntLE(0, 3);
   const y = 2 * chunk.payload.readUIntLE(3, 3);
@@ -518,10 +509,7 @@ function frameFits(
 }
 
 /** Whether a still image's chunks have the canvas's size. */
-function stillFits(
-  image: RiffChunk[],
-  canvas: { width: number; height: number },
-): boolean {
+function stillFits(image: RiffChunk[], canvas: Size): boolean {
   const size = frameSize(image);
   if (!size || size.width !== canvas.width || size.height !== canvas.height)
     return false;
