@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { batchOperationCount, JobSpec } from '@pipeline/contracts';
+import { batchOperationCount } from '@pipeline/contracts';
 import { ensureDatabase } from '@pipeline/database';
 import { processImage, processVariants } from '@pipeline/imaging';
 import { ChildProcess, spawn } from 'node:child_process';
@@ -48,6 +48,7 @@ import {
 } from './storage-runs';
 import { refusedStatuses, Submission, submissions } from './submissions';
 import { childProcesses, PeakRssSampler } from './worker-rss';
+import { WORKLOADS } from './workloads';
 
 /** The bootstrap admin key of the pipeline the benchmark starts. */
 const BENCH_KEY = randomBytes(32).toString('base64url');
@@ -82,57 +83,6 @@ const BENCH_KEY = randomBytes(32).toString('base64url');
 
 // Compiled to dist/bench/bench/src/main.js.
 const ROOT = resolve(__dirname, '../../../..');
-const WORKLOADS: Record<string, JobSpec> = {
-  thumb: {
-    operations: [{ op: 'resize', width: 320 }],
-    output: { format: 'jpeg', quality: 80 },
-  },
-  filters: {
-    operations: [
-      { op: 'resize', width: 1024 },
-      { op: 'blur', sigma: 2 },
-      { op: 'brightness', factor: 1.2 },
-      { op: 'grayscale' },
-    ],
-    output: { format: 'jpeg', quality: 80 },
-  },
-  // The peers' operation (../shared/bench-peers resize whatever they are given
-  // to 320 px wide).
-  tiny: {
-    operations: [{ op: 'resize', width: 320 }],
-    output: { format: 'jpeg', quality: 80 },
-  },
-  // Three outputs per job from one decode; the limit is sharp making the same
-  // three in-process.
-  variants: {
-    operations: [],
-    output: {},
-    variants: [
-      {
-        name: 'thumb',
-        operations: [{ op: 'resize', width: 320, height: 320, fit: 'cover' }],
-        output: { format: 'webp', quality: 80 },
-      },
-      {
-        name: 'web',
-        operations: [
-          {
-            op: 'resize',
-            width: 1600,
-            fit: 'inside',
-            withoutEnlargement: true,
-          },
-        ],
-        output: { format: 'jpeg', quality: 82 },
-      },
-      {
-        name: 'small',
-        operations: [{ op: 'resize', width: 640 }],
-        output: { format: 'jpeg', quality: 80 },
-      },
-    ],
-  },
-};
 
 const { values: args } = parseArgs({
   args: withPeersDefault(
