@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { batchOperationCount } from '@pipeline/contracts';
+import { batchOperationCount, JobSpec } from '@pipeline/contracts';
 import { ensureDatabase } from '@pipeline/database';
 import { processImage, processVariants } from '@pipeline/imaging';
 import { ChildProcess, spawn } from 'node:child_process';
@@ -754,7 +754,8 @@ async function runPipeline(
   }
 }
 
-async function main(): Promise<void> {
+/** The run's options, checked. */
+function readOptions() {
   const workloadName = args.workload;
   const workload = WORKLOADS[workloadName];
   if (!workload)
@@ -779,14 +780,16 @@ async function main(): Promise<void> {
       ? undefined
       : positiveInteger('steady-jobs', args['steady-jobs']);
   const storages = storagesToRun(args.storage);
-  const work = await mkdtemp(join(tmpdir(), 'pipeline-bench-'));
-  const imagesDir = join(work, 'images');
-  await mkdir(imagesDir);
-  const names = await prepareImages(workloadName, imagesDir);
-  const peers =
-    args.peers === undefined
-      ? undefined
-      : await preparePeers(resolve(args.peers), workloadName, names);
+  return {
+    ...{ workloadName, workload, jobs, workers, concurrency, batch },
+    ...{ idleJobs, steadySeconds, steadyJobs, storages },
+  };
+}
+
+type Options = ReturnType<typeof readOptions>;
+
+/** One JSON job request per image, with the workload's operations. */
+function jobBodiesFor(workload: JobSpec, names: string[]): string[] {
   const spec = workload.variants
     ? {
         operations: workload.operations,
@@ -797,29 +800,19 @@ async function main(): Promise<void> {
         })),
       }
     : { operations: workload.operations, output: workload.output };
-  const jobBodies = names.map((name) =>
+  return names.map((name) =>
     JSON.stringify({ source: { path: name }, ...spec }),
   );
-  const requests = submissions(jobBodies, jobs, batch);
-  // Every job has the workload's operations: a full batch holds the most.
-  const batchOperations =
-    batch * batchOperationCount([JSON.parse(jobBodies[0])]);
-  const perRequest =
-    batch === 1
-      ? 'one job per request (POST /v1/jobs)'
-      : `batches of ${batch} (POST /v1/jobs/batch)`;
-  console.log(
-    `workload ${workloadName}: ${names.length} images, ${jobs} jobs, ${workers} workers, ${concurrency} requests in flight, ${perRequest}; storage ${storages.join(', then ')}`,
-  );
+}
 
-  // (1) The limit, measured before and again after each pipeline's throughput
-  // phase: a shared machine drifts, and the mean of the two around it is a
-  // fairer yardstick than either.
-  const limitJobs = Math.min(
-    jobs,
-    workloadName === 'tiny' ? 2000 : Math.max(60, names.length * 10),
-  );
-  const measureLimits = async (when: string): Promise<Limits> => {
+/** (1) The limit: sharp alone on `limitJobs` images, by images in flight. */
+function limitMeasurer(
+  imagesDir: string,
+  names: string[],
+  limitJobs: number,
+  workload: JobSpec,
+): (when: string) => Promise<Limits> {
+  return async (when) => {
     const byInFlight: Record<string, number> = {};
     for (const inFlight of [1, 2, 4, 8])
       byInFlight[inFlight] = await measureLimit(
@@ -837,76 +830,159 @@ async function main(): Promise<void> {
     );
     return { byInFlight, best };
   };
+}
+
+/**
+ * Everything a pipeline run needs, from the options and the images; the
+ * requests it sends are printed.
+ */
+function runSettings(
+  options: Options,
+  imagesDir: string,
+  names: string[],
+): Omit<RunSettings, 'profileDir' | 'sharpAloneCpuMs'> & { limitJobs: number } {
+  const { workloadName, workload, jobs, batch } = options;
+  const jobBodies = jobBodiesFor(workload, names);
+  const perRequest =
+    batch === 1
+      ? 'one job per request (POST /v1/jobs)'
+      : `batches of ${batch} (POST /v1/jobs/batch)`;
+  console.log(
+    `workload ${workloadName}: ${names.length} images, ${jobs} jobs, ${options.workers} workers, ${options.concurrency} requests in flight, ${perRequest}; storage ${options.storages.join(', then ')}`,
+  );
+  // (1) The limit, measured before and again after each pipeline's throughput
+  // phase: a shared machine drifts, and the mean of the two around it is a
+  // fairer yardstick than either.
+  const limitJobs = Math.min(
+    jobs,
+    workloadName === 'tiny' ? 2000 : Math.max(60, names.length * 10),
+  );
+  return {
+    ...options,
+    imagesDir,
+    jobBodies,
+    requests: submissions(jobBodies, jobs, batch),
+    // Every job has the workload's operations: a full batch holds the most.
+    batchOperations: batch * batchOperationCount([JSON.parse(jobBodies[0])]),
+    measureLimits: limitMeasurer(imagesDir, names, limitJobs, workload),
+    limitJobs,
+  };
+}
+
+/**
+ * Sharp alone before the first pipeline, after a warm-up, and the CPU it spent
+ * per image.
+ */
+async function sharpAloneBefore(
+  settings: ReturnType<typeof runSettings>,
+  names: string[],
+  workload: JobSpec,
+): Promise<{ before: Limits; sharpAloneCpuMs: number }> {
+  const { imagesDir, limitJobs } = settings;
+  // warm-up
+  await measureLimit(imagesDir, names, Math.min(limitJobs, 20), 2, workload);
+  const sharpCpu = process.cpuUsage();
+  const before = await settings.measureLimits('before');
+  const { user, system } = process.cpuUsage(sharpCpu);
+  const sharpAloneCpuMs =
+    (user + system) /
+    1000 /
+    (limitJobs * Object.keys(before.byInFlight).length);
+  return { before, sharpAloneCpuMs };
+}
+
+/**
+ * One pipeline run per storage, each after the previous; the filesystem's
+ * figures, with the bucket's beside them under `s3`.
+ */
+async function runStorages(
+  settings: RunSettings,
+  storages: StorageKind[],
+  storageEnv: (storage: StorageKind) => Record<string, string>,
+  firstBefore: Limits,
+): Promise<{ result?: Record<string, unknown>; runs: StorageFigures[] }> {
   let result: Record<string, unknown> | undefined;
   const runs: StorageFigures[] = [];
+  let before = firstBefore;
+  for (const storage of storages) {
+    const { figures, after } = await runPipeline(
+      settings,
+      storage,
+      storageEnv(storage),
+      before,
+    );
+    before = after;
+    runs.push({
+      storage,
+      imagesPerSecond: figures.pipelineImagesPerSecond as number,
+      sharpAloneImagesPerSecond: figures.limitImagesPerSecond as number,
+      ratio: figures.ratio as number,
+    });
+    // The filesystem's figures stay where they always were; the bucket's go
+    // beside them.
+    if (result) result[storage] = figures;
+    else result = figures;
+  }
+  return { result, runs };
+}
+
+/** Sharp alone, then the pipeline on each storage; their figures. */
+async function measureAll(
+  options: Options,
+  work: string,
+  imagesDir: string,
+  names: string[],
+): Promise<Record<string, unknown> | undefined> {
+  const { workloadName, workload, jobs, storages } = options;
+  const prepared = runSettings(options, imagesDir, names);
+  // Started first: a machine without Ceph fails before minutes of measuring,
+  // and both pipelines run beside the same idle cluster.
+  const s3 = storages.includes('s3') ? await startS3Storage() : undefined;
+  let outcome: Awaited<ReturnType<typeof runStorages>>;
   try {
-    // Started first: a machine without Ceph fails before minutes of measuring,
-    // and both pipelines run beside the same idle cluster.
-    const s3 = storages.includes('s3') ? await startS3Storage() : undefined;
-    try {
-      // warm-up
-      await measureLimit(
-        imagesDir,
-        names,
-        Math.min(limitJobs, 20),
-        2,
-        workload,
-      );
-      const sharpCpu = process.cpuUsage();
-      let before = await measureLimits('before');
-      const { user, system } = process.cpuUsage(sharpCpu);
-      const sharpAloneCpuMs =
-        (user + system) /
-        1000 /
-        (limitJobs * Object.keys(before.byInFlight).length);
-      const profileDir = args['cpu-prof'] && resolve(args['cpu-prof']);
-      if (profileDir) await mkdir(profileDir, { recursive: true });
-      const settings: RunSettings = {
-        workloadName,
-        jobs,
-        workers,
-        concurrency,
-        batch,
-        batchOperations,
-        idleJobs,
-        steadySeconds,
-        steadyJobs,
-        imagesDir,
-        jobBodies,
-        requests,
-        profileDir: profileDir || undefined,
-        sharpAloneCpuMs,
-        measureLimits,
-      };
-      for (const storage of storages) {
-        const { figures, after } = await runPipeline(
-          settings,
-          storage,
-          storage === 's3'
-            ? s3!.env
-            : filesystemStorageEnv(join(work, 'storage')),
-          before,
-        );
-        before = after;
-        runs.push({
-          storage,
-          imagesPerSecond: figures.pipelineImagesPerSecond as number,
-          sharpAloneImagesPerSecond: figures.limitImagesPerSecond as number,
-          ratio: figures.ratio as number,
-        });
-        // The filesystem's figures stay where they always were; the bucket's
-        // go beside them.
-        if (result) result[storage] = figures;
-        else result = figures;
-      }
-    } finally {
-      await s3?.stop();
-    }
-    if (runs.length > 1) console.log(storageTable(workloadName, jobs, runs));
+    const { before, sharpAloneCpuMs } = await sharpAloneBefore(
+      prepared,
+      names,
+      workload,
+    );
+    const profileDir = args['cpu-prof'] && resolve(args['cpu-prof']);
+    if (profileDir) await mkdir(profileDir, { recursive: true });
+    const { result, runs } = await runStorages(
+      { ...prepared, profileDir: profileDir || undefined, sharpAloneCpuMs },
+      storages,
+      (storage) =>
+        storage === 's3'
+          ? s3!.env
+          : filesystemStorageEnv(join(work, 'storage')),
+      before,
+    );
+    outcome = { result, runs };
+  } finally {
+    await s3?.stop();
+  }
+  if (outcome.runs.length > 1)
+    console.log(storageTable(workloadName, jobs, outcome.runs));
+  return outcome.result;
+}
+
+async function main(): Promise<void> {
+  const options = readOptions();
+  const { workloadName, jobs, workers, batch, storages } = options;
+  const work = await mkdtemp(join(tmpdir(), 'pipeline-bench-'));
+  const imagesDir = join(work, 'images');
+  await mkdir(imagesDir);
+  const names = await prepareImages(workloadName, imagesDir);
+  const peers =
+    args.peers === undefined
+      ? undefined
+      : await preparePeers(resolve(args.peers), workloadName, names);
+  let result: Record<string, unknown> | undefined;
+  try {
+    result = await measureAll(options, work, imagesDir, names);
     // The peers read the same images, once this pipeline no longer competes for
     // the cores.
-    if (peers && result) {
-      const project = {
+    if (peers && result)
+      result.peers = await runPeers(peers, imagesDir, {
         workload: workloadName,
         jobs,
         workers,
@@ -914,9 +990,7 @@ async function main(): Promise<void> {
         imagesPerSecond: result.pipelineImagesPerSecond as number,
         sharpAloneImagesPerSecond: result.limitImagesPerSecond as number,
         ratio: result.ratio as number,
-      };
-      result.peers = await runPeers(peers, imagesDir, project);
-    }
+      });
   } finally {
     await rm(work, { recursive: true, force: true });
   }
