@@ -3,6 +3,7 @@ import { Pool } from 'pg';
 import { inTransaction } from './transaction';
 import { foldJobEvents, JobPatch, withImpliedStarts } from './job-patch';
 import { ADD_USAGE, COUNT_USAGE, UTC_TODAY } from './quota-usage';
+import { columnArrays } from './column-arrays';
 
 export interface RecordOutcome {
   /** Events that were new and changed the timeline. */
@@ -23,13 +24,15 @@ const STALE_RETRY = `(p.status = 'queued' AND j.started_at > p.started_at)`;
 /** The events of a batch as the statements' arrays: $1 to $8. */
 function eventParameters(events: JobEventMessage[]): unknown[] {
   return [
-    events.map((event) => event.eventId),
-    events.map((event) => event.jobId),
-    events.map((event) => event.type),
-    events.map((event) => event.attempt),
-    events.map((event) => event.delivery),
-    events.map((event) => event.workerId),
-    events.map((event) => event.at),
+    ...columnArrays(events, [
+      'eventId',
+      'jobId',
+      'type',
+      'attempt',
+      'delivery',
+      'workerId',
+      'at',
+    ]),
     events.map((event) =>
       event.outputs || event.error
         ? JSON.stringify(
