@@ -26,48 +26,13 @@ const { join } = require('node:path');
  * one.
  */
 const SECRETS = [
-  {
-    file: 'rabbitmq-password',
-    variable: 'RABBITMQ_PASSWORD',
-    make: () => password(),
-    inUrl: true,
-  },
-  {
-    file: 'rabbitmq-producer-password',
-    variable: 'RABBITMQ_PRODUCER_PASSWORD',
-    make: () => password(),
-    inUrl: true,
-  },
-  {
-    file: 'rabbitmq-worker-password',
-    variable: 'RABBITMQ_WORKER_PASSWORD',
-    make: () => password(),
-    inUrl: true,
-  },
-  {
-    file: 'rabbitmq-writer-password',
-    variable: 'RABBITMQ_WRITER_PASSWORD',
-    make: () => password(),
-    inUrl: true,
-  },
-  {
-    file: 'rabbitmq-erlang-cookie',
-    variable: 'RABBITMQ_ERLANG_COOKIE',
-    make: () => password(),
-    inUrl: true,
-  },
-  {
-    file: 'postgres-password',
-    variable: 'POSTGRES_PASSWORD',
-    make: () => password(),
-    inUrl: true,
-  },
-  {
-    file: 'pgadmin-password',
-    variable: 'PGADMIN_PASSWORD',
-    make: () => password(),
-    inUrl: false,
-  },
+  generatedPassword('rabbitmq-password', 'RABBITMQ_PASSWORD'),
+  generatedPassword('rabbitmq-producer-password', 'RABBITMQ_PRODUCER_PASSWORD'),
+  generatedPassword('rabbitmq-worker-password', 'RABBITMQ_WORKER_PASSWORD'),
+  generatedPassword('rabbitmq-writer-password', 'RABBITMQ_WRITER_PASSWORD'),
+  generatedPassword('rabbitmq-erlang-cookie', 'RABBITMQ_ERLANG_COOKIE'),
+  generatedPassword('postgres-password', 'POSTGRES_PASSWORD'),
+  generatedPassword('pgadmin-password', 'PGADMIN_PASSWORD', false),
   // 256 bits, as `openssl rand -base64 32` makes them (the producer asks for 32
   // characters or more).
   {
@@ -77,6 +42,14 @@ const SECRETS = [
     inUrl: false,
   },
 ];
+
+/**
+ * A secret made by password(); `inUrl`: one of the URLs the apps connect with
+ * holds it.
+ */
+function generatedPassword(file, variable, inUrl = true) {
+  return { file, variable, make: () => password(), inUrl };
+}
 
 /**
  * 128 random bits as 32 hex digits: safe in a URL and in every server's

@@ -124,13 +124,9 @@ async function startProducer(
   return { base, child };
 }
 
-async function main(): Promise<void> {
-  const prefix = `bench_auth_${randomUUID().slice(0, 8)}`;
-  const databaseUrl = `postgres://postgres@127.0.0.1:5432/${prefix}`;
-  const folder = await mkdtemp(join(tmpdir(), 'bench-auth-'));
-  const adminKey = randomBytes(32).toString('base64url');
-  await ensureDatabase(databaseUrl);
-  const images = await Promise.all(
+/** Sixteen 64×64 JPEGs in `folder`; their names. */
+function writeSmallImages(folder: string): Promise<string[]> {
+  return Promise.all(
     Array.from({ length: 16 }, async (_, i) => {
       const name = `small-${i}.jpg`;
       await writeFile(
@@ -149,6 +145,69 @@ async function main(): Promise<void> {
       return name;
     }),
   );
+}
+
+/** A key of the jobs scopes, created with the admin key. */
+async function createJobsKey(base: string, adminKey: string): Promise<string> {
+  const created = await fetch(`${base}/v1/keys`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${adminKey}`,
+      'content-type': 'application/json',
+    },
+    body: JSON.stringify({
+      name: 'bench',
+      scopes: ['jobs:read', 'jobs:write'],
+    }),
+  });
+  return ((await created.json()) as { key: string }).key;
+}
+
+/**
+ * The rates of one producer, into `figures`; without request counting, also
+ * the producer's CPU per job submitted.
+ */
+async function measureProducer(
+  { base, child }: { base: string; child: ChildProcess },
+  adminKey: string,
+  counting: boolean,
+  job: (i: number) => object,
+  figures: Record<string, number>,
+): Promise<string | undefined> {
+  const key = await createJobsKey(base, adminKey);
+  const counted = counting ? 'request counted' : 'no request count';
+  await rate(base, '/health/live', undefined); // warm-up
+  if (!counting)
+    figures['GET /health/live, no key'] = await rate(
+      base,
+      '/health/live',
+      undefined,
+    );
+  figures[`GET /v1/keys/me, bootstrap admin key, ${counted}`] = await rate(
+    base,
+    '/v1/keys/me',
+    adminKey,
+  );
+  figures[`GET /v1/keys/me, created key (row lookup, digest), ${counted}`] =
+    await rate(base, '/v1/keys/me', key);
+  if (counting) return undefined;
+  const ticksBefore = cpuTicks(child.pid!) ?? 0;
+  const perSecond = await rate(base, '/v1/jobs', key, job);
+  const cpuMs =
+    (((cpuTicks(child.pid!) ?? 0) - ticksBefore) / TICKS_PER_SECOND) * 1000;
+  figures[
+    'POST /v1/jobs, JSON naming a 64×64 JPEG in the images folder, created key'
+  ] = perSecond;
+  return `the producer's CPU per job submitted: ${(cpuMs / (perSecond * seconds)).toFixed(3)} ms`;
+}
+
+async function main(): Promise<void> {
+  const prefix = `bench_auth_${randomUUID().slice(0, 8)}`;
+  const databaseUrl = `postgres://postgres@127.0.0.1:5432/${prefix}`;
+  const folder = await mkdtemp(join(tmpdir(), 'bench-auth-'));
+  const adminKey = randomBytes(32).toString('base64url');
+  await ensureDatabase(databaseUrl);
+  const images = await writeSmallImages(folder);
   const job = (i: number) => ({
     source: { path: images[i % images.length] },
     operations: [{ op: 'resize', width: 32 }],
@@ -158,7 +217,7 @@ async function main(): Promise<void> {
   let submissionCpu = '';
   try {
     for (const counting of [false, true]) {
-      const { base, child } = await startProducer(
+      const producer = await startProducer(
         adminKey,
         databaseUrl,
         prefix,
@@ -166,45 +225,12 @@ async function main(): Promise<void> {
         counting,
       );
       try {
-        const created = await fetch(`${base}/v1/keys`, {
-          method: 'POST',
-          headers: {
-            authorization: `Bearer ${adminKey}`,
-            'content-type': 'application/json',
-          },
-          body: JSON.stringify({
-            name: 'bench',
-            scopes: ['jobs:read', 'jobs:write'],
-          }),
-        });
-        const { key } = (await created.json()) as { key: string };
-        const counted = counting ? 'request counted' : 'no request count';
-        await rate(base, '/health/live', undefined); // warm-up
-        if (!counting)
-          figures['GET /health/live, no key'] = await rate(
-            base,
-            '/health/live',
-            undefined,
-          );
-        figures[`GET /v1/keys/me, bootstrap admin key, ${counted}`] =
-          await rate(base, '/v1/keys/me', adminKey);
-        figures[
-          `GET /v1/keys/me, created key (row lookup, digest), ${counted}`
-        ] = await rate(base, '/v1/keys/me', key);
-        if (!counting) {
-          const ticksBefore = cpuTicks(child.pid!) ?? 0;
-          const perSecond = await rate(base, '/v1/jobs', key, job);
-          const cpuMs =
-            (((cpuTicks(child.pid!) ?? 0) - ticksBefore) / TICKS_PER_SECOND) *
-            1000;
-          figures[
-            'POST /v1/jobs, JSON naming a 64×64 JPEG in the images folder, created key'
-          ] = perSecond;
-          submissionCpu = `the producer's CPU per job submitted: ${(cpuMs / (perSecond * seconds)).toFixed(3)} ms`;
-        }
+        submissionCpu =
+          (await measureProducer(producer, adminKey, counting, job, figures)) ??
+          submissionCpu;
       } finally {
-        child.kill('SIGTERM');
-        await exited(child);
+        producer.child.kill('SIGTERM');
+        await exited(producer.child);
       }
     }
   } finally {

@@ -49,6 +49,7 @@ import {
 } from './storage-runs';
 import { refusedStatuses, Submission, submissions } from './submissions';
 import { childProcesses, PeakRssSampler } from './worker-rss';
+import { WORKLOADS } from './workloads';
 
 /** The bootstrap admin key of the pipeline the benchmark starts. */
 const BENCH_KEY = randomBytes(32).toString('base64url');
@@ -80,58 +81,6 @@ const BENCH_KEY = randomBytes(32).toString('base64url');
  * one table (the bucket's figures under `s3` in the JSON, in
  * <workload>[-batchB]-s3.json).
  */
-
-const WORKLOADS: Record<string, JobSpec> = {
-  thumb: {
-    operations: [{ op: 'resize', width: 320 }],
-    output: { format: 'jpeg', quality: 80 },
-  },
-  filters: {
-    operations: [
-      { op: 'resize', width: 1024 },
-      { op: 'blur', sigma: 2 },
-      { op: 'brightness', factor: 1.2 },
-      { op: 'grayscale' },
-    ],
-    output: { format: 'jpeg', quality: 80 },
-  },
-  // The peers' operation (../shared/bench-peers resize whatever they are given
-  // to 320 px wide).
-  tiny: {
-    operations: [{ op: 'resize', width: 320 }],
-    output: { format: 'jpeg', quality: 80 },
-  },
-  // Three outputs per job from one decode; the limit is sharp making the same
-  // three in-process.
-  variants: {
-    operations: [],
-    output: {},
-    variants: [
-      {
-        name: 'thumb',
-        operations: [{ op: 'resize', width: 320, height: 320, fit: 'cover' }],
-        output: { format: 'webp', quality: 80 },
-      },
-      {
-        name: 'web',
-        operations: [
-          {
-            op: 'resize',
-            width: 1600,
-            fit: 'inside',
-            withoutEnlargement: true,
-          },
-        ],
-        output: { format: 'jpeg', quality: 82 },
-      },
-      {
-        name: 'small',
-        operations: [{ op: 'resize', width: 640 }],
-        output: { format: 'jpeg', quality: 80 },
-      },
-    ],
-  },
-};
 
 const { values: args } = parseArgs({
   args: withPeersDefault(
@@ -410,6 +359,356 @@ interface RunSettings {
   measureLimits: (when: string) => Promise<Limits>;
 }
 
+/** A pipeline the bench started, as its phases reach it. */
+interface RunningPipeline {
+  port: number;
+  prefix: string;
+  child: ChildProcess;
+  db: Client;
+  rss: PeakRssSampler;
+}
+
+/** The environment of a pipeline of the bench's own. */
+function pipelineEnv(
+  settings: RunSettings,
+  where: { port: number; prefix: string; databaseUrl: string },
+  storageEnv: Record<string, string>,
+): NodeJS.ProcessEnv {
+  const { batch, batchOperations, profileDir } = settings;
+  return {
+    ...process.env,
+    PORT: String(where.port),
+    WORKERS: String(settings.workers),
+    AMQP_PREFIX: where.prefix,
+    DATABASE_URL: where.databaseUrl,
+    ...storageEnv,
+    IMAGES_DIR: settings.imagesDir,
+    LOG_FORMAT: 'json',
+    LOG_LEVEL: 'warn',
+    ADMIN_API_KEY: BENCH_KEY,
+    // Capacity is measured here, not the per-key limits.
+    RATE_LIMIT_REQUESTS: '0',
+    RATE_LIMIT_JOBS_IN_FLIGHT: '0',
+    QUOTA_STORED_BYTES: '0',
+    QUOTA_JOBS_PER_DAY: '0',
+    ...(args.prefetch ? { WORKER_PREFETCH: args.prefetch } : {}),
+    // The batch size is the bench's choice, not the producer's default
+    // limits.
+    ...(batch > DEFAULT_MAX_BATCH_JOBS
+      ? { MAX_BATCH_JOBS: String(batch) }
+      : {}),
+    ...(batchOperations > DEFAULT_MAX_BATCH_OPERATIONS
+      ? { MAX_BATCH_OPERATIONS: String(batchOperations) }
+      : {}),
+    ...(profileDir
+      ? {
+          NODE_OPTIONS:
+            `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${profileDir}`.trim(),
+        }
+      : {}),
+  };
+}
+
+/** Sends every request, `concurrency` at a time; the statuses refused. */
+async function sendAll(
+  settings: RunSettings,
+  agent: Agent,
+  port: number,
+): Promise<number[]> {
+  const { requests } = settings;
+  let sent = 0;
+  const rejected: number[] = [];
+  await Promise.all(
+    Array.from({ length: settings.concurrency }, async () => {
+      while (sent < requests.length) {
+        const submission: Submission = requests[sent++];
+        const answer = await post(
+          agent,
+          port,
+          submission.path,
+          submission.body,
+        );
+        rejected.push(
+          ...refusedStatuses(submission, answer.status, answer.body),
+        );
+      }
+    }),
+  );
+  return rejected;
+}
+
+/** Polls until `jobs` jobs have finished; how many polls that took. */
+async function pollUntilFinished(db: Client, jobs: number): Promise<number> {
+  let polls = 0;
+  for (; ; polls++) {
+    const { rows } = await db.query<{ done: number }>(
+      `SELECT count(*) FILTER (WHERE status IN ('succeeded', 'failed'))::int AS done FROM jobs`,
+    );
+    if (rows[0].done >= jobs) return polls;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** (2) Throughput: every job sent, `concurrency` requests in flight. */
+async function throughputPhase(
+  settings: RunSettings,
+  { port, prefix, child, db, rss }: RunningPipeline,
+  phaseUs: { fromUs: number; toUs: number },
+) {
+  const { jobs } = settings;
+  const cpu = new CpuMeter(child.pid!, db, prefix);
+  await cpu.start();
+  phaseUs.fromUs = Number(process.hrtime.bigint() / 1000n);
+  const agent = new Agent({
+    keepAlive: true,
+    maxSockets: settings.concurrency,
+  });
+  const start = Date.now();
+  const rejected = await sendAll(settings, agent, port);
+  const acceptedIn = (Date.now() - start) / 1000;
+  if (rejected.length > 0)
+    throw new Error(
+      `${rejected.length} submissions were refused (statuses ${[...new Set(rejected)].join(', ')})`,
+    );
+  const polls = await pollUntilFinished(db, jobs);
+  const { rows } = await db.query<{
+    latency_ms: string;
+    committed_ms: string;
+    status: string;
+  }>(
+    `SELECT extract(epoch FROM (updated_at - created_at)) * 1000 AS latency_ms, extract(epoch FROM updated_at) * 1000 AS committed_ms, status FROM jobs`,
+  );
+  const failed = rows.filter((row) => row.status !== 'succeeded').length;
+  const latencies = rows.map((row) => Number(row.latency_ms));
+  const lastCommit = Math.max(...rows.map((row) => Number(row.committed_ms)));
+  const pipelineRate = jobs / ((lastCommit - start) / 1000);
+  phaseUs.toUs = Number(process.hrtime.bigint() / 1000n);
+  const { cpuPerJobMs, transactionsPerJob } = await cpu.stop(jobs, polls + 2);
+  const throughputRssMiB = rss.endPhase();
+  agent.destroy();
+  return {
+    acceptedIn,
+    failed,
+    latencies,
+    pipelineRate,
+    cpuPerJobMs,
+    transactionsPerJob,
+    throughputRssMiB,
+  };
+}
+
+/**
+ * (3) Idle latency: one job at a time on the drained pipeline, each sent once
+ * the previous finished.
+ */
+async function idlePhase(
+  { idleJobs, jobBodies }: RunSettings,
+  { port, db, rss }: RunningPipeline,
+  agent: Agent,
+) {
+  const idle: JobLatency[] = [];
+  for (let i = 0; i < idleJobs; i++) {
+    const id = await submitOne(agent, port, jobBodies[i % jobBodies.length]);
+    idle.push(...(await latenciesOnceFinished(db, [id], 10, 60_000)));
+  }
+  const idleLatencies = idle.map((job) => job.latencyMs);
+  const idleLatencyMs = median(idleLatencies);
+  const idleFailed = idle.filter((job) => job.status !== 'succeeded').length;
+  const idleRssMiB = rss.endPhase();
+  console.log(
+    `idle latency: median ${idleLatencyMs.toFixed(1)} ms over ${idleJobs} jobs one at a time (min ${Math.round(Math.min(...idleLatencies))} ms, ` +
+      `max ${Math.round(Math.max(...idleLatencies))} ms); failed ${idleFailed}; peak worker RSS ${idleRssMiB} MiB`,
+  );
+  return { idleLatencyMs, idleFailed, idleRssMiB };
+}
+
+/**
+ * (4) A steady stream at half the capacity (2) measured: single jobs arriving
+ * on a clock, not on answers.
+ */
+async function steadyPhase(
+  { steadyJobs, steadySeconds, jobBodies }: RunSettings,
+  { port, db, rss }: RunningPipeline,
+  agent: Agent,
+  pipelineRate: number,
+  idleLatencyMs: number,
+) {
+  const steadyRate = pipelineRate / 2;
+  const steadyCount = steadyJobs ?? arrivalCount(steadyRate, steadySeconds);
+  const stream = await openLoop(
+    arrivalOffsetsMs(steadyRate, steadyCount),
+    (i) => submitOne(agent, port, jobBodies[i % jobBodies.length]),
+  );
+  const steady = await latenciesOnceFinished(
+    db,
+    stream.answers,
+    50,
+    Math.max(120_000, (steadyCount / steadyRate) * 1000 * 4),
+  );
+  const steadyLatencyMs = summarizeLatencies(
+    steady.map((job) => job.latencyMs),
+  );
+  const steadyFailed = steady.filter(
+    (job) => job.status !== 'succeeded',
+  ).length;
+  const steadyP99OverIdle = p99OverIdle(steadyLatencyMs.p99, idleLatencyMs);
+  const steadyRssMiB = rss.endPhase();
+  agent.destroy();
+  console.log(
+    `steady stream: ${steadyCount} jobs at ${steadyRate.toFixed(1)}/s (half of ${pipelineRate.toFixed(1)}) over ${(steadyCount / steadyRate).toFixed(1)} s: ` +
+      `latency p50 ${steadyLatencyMs.p50} ms, p99 ${steadyLatencyMs.p99} ms, max ${steadyLatencyMs.max} ms; ${formatP99OverIdle(steadyP99OverIdle)}; ` +
+      `sender at worst ${Math.round(stream.lateMs)} ms late; failed ${steadyFailed}; peak worker RSS ${steadyRssMiB} MiB`,
+  );
+  const steadySegmentsMs = summarizeSegments(steady);
+  console.log(
+    `steady stream, where the time went: ${formatSegments(steadySegmentsMs)}`,
+  );
+  return {
+    steadyRate,
+    steadyCount,
+    steadyLatencyMs,
+    steadySegmentsMs,
+    steadyP99OverIdle,
+    steadySenderLateMs: Math.round(stream.lateMs),
+    steadyFailed,
+    steadyRssMiB,
+  };
+}
+
+/** The throughput phase's figures against sharp alone around it. */
+function reportThroughput(
+  settings: RunSettings,
+  throughput: Awaited<ReturnType<typeof throughputPhase>>,
+  before: Limits,
+  after: Limits,
+) {
+  const { pipelineRate, failed, throughputRssMiB } = throughput;
+  const limit = (before.best + after.best) / 2;
+  const latencyMs = summarizeLatencies(throughput.latencies);
+  console.log(
+    `pipeline${settings.batch > 1 ? ` (batches of ${settings.batch})` : ''}: ${pipelineRate.toFixed(1)} images/s end to end (limit ${limit.toFixed(1)}, ratio ${(pipelineRate / limit).toFixed(2)}); ` +
+      `latency p50 ${latencyMs.p50} ms, p99 ${latencyMs.p99} ms; failed ${failed}; peak worker RSS ${throughputRssMiB} MiB`,
+  );
+  console.log(
+    `${formatCpuPerJob(throughput.cpuPerJobMs, settings.sharpAloneCpuMs)}; ${throughput.transactionsPerJob} database transactions per job`,
+  );
+  return {
+    limit,
+    limits: { before: before.byInFlight, after: after.byInFlight },
+    latencyMs,
+  };
+}
+
+/** One pipeline run's figures, as the results file holds them. */
+function pipelineFigures(
+  settings: RunSettings,
+  storage: StorageKind,
+  {
+    throughput,
+    reported: { limit, limits, latencyMs },
+    idle,
+    steady,
+    peakWorkerRssMiB,
+  }: {
+    throughput: Awaited<ReturnType<typeof throughputPhase>>;
+    reported: ReturnType<typeof reportThroughput>;
+    idle: Awaited<ReturnType<typeof idlePhase>>;
+    steady: Awaited<ReturnType<typeof steadyPhase>>;
+    peakWorkerRssMiB: number;
+  },
+): Record<string, unknown> {
+  const { pipelineRate } = throughput;
+  return {
+    workload: settings.workloadName,
+    storage,
+    images: settings.jobBodies.length,
+    jobs: settings.jobs,
+    workers: settings.workers,
+    concurrency: settings.concurrency,
+    batch: settings.batch,
+    limitImagesPerSecond: Number(limit.toFixed(1)),
+    limitByInFlight: limits,
+    pipelineImagesPerSecond: Number(pipelineRate.toFixed(1)),
+    ratio: Number((pipelineRate / limit).toFixed(3)),
+    acceptRatePerSecond: Number(
+      (settings.jobs / throughput.acceptedIn).toFixed(1),
+    ),
+    latencyMs,
+    failed: throughput.failed,
+    idleJobs: settings.idleJobs,
+    idleLatencyMs: Number(idle.idleLatencyMs.toFixed(1)),
+    idleFailed: idle.idleFailed,
+    steadyRatePerSecond: Number(steady.steadyRate.toFixed(1)),
+    steadyJobs: steady.steadyCount,
+    steadyLatencyMs: steady.steadyLatencyMs,
+    steadySegmentsMs: steady.steadySegmentsMs,
+    steadyP99OverIdle: Number(steady.steadyP99OverIdle.toFixed(2)),
+    steadySenderLateMs: steady.steadySenderLateMs,
+    steadyFailed: steady.steadyFailed,
+    peakWorkerRssMiB,
+    peakWorkerRssMiBByPhase: {
+      throughput: throughput.throughputRssMiB,
+      idle: idle.idleRssMiB,
+      steady: steady.steadyRssMiB,
+    },
+    cpuPerJobMs: throughput.cpuPerJobMs,
+    transactionsPerJob: throughput.transactionsPerJob,
+    sharpAloneCpuMsPerImage: Number(settings.sharpAloneCpuMs.toFixed(2)),
+    node: process.version,
+    at: new Date().toISOString(),
+  };
+}
+
+/** The phases of one pipeline run on the running pipeline. */
+async function measurePipeline(
+  settings: RunSettings,
+  storage: StorageKind,
+  pipeline: RunningPipeline,
+  before: Limits,
+  phaseUs: { fromUs: number; toUs: number },
+): Promise<{ figures: Record<string, unknown>; after: Limits }> {
+  const throughput = await throughputPhase(settings, pipeline, phaseUs);
+  const after = await settings.measureLimits('after');
+  const { limit, limits, latencyMs } = reportThroughput(
+    settings,
+    throughput,
+    before,
+    after,
+  );
+  const { pipelineRate } = throughput;
+  // The workers idled while sharp alone was measured again: no phase of
+  // theirs.
+  pipeline.rss.endPhase();
+  const singleAgent = new Agent({ keepAlive: true });
+  const idle = await idlePhase(settings, pipeline, singleAgent);
+  const steady = await steadyPhase(
+    settings,
+    pipeline,
+    singleAgent,
+    pipelineRate,
+    idle.idleLatencyMs,
+  );
+  const peakWorkerRssMiB = pipeline.rss.stop();
+  const figures = pipelineFigures(settings, storage, {
+    throughput,
+    reported: { limit, limits, latencyMs },
+    idle,
+    steady,
+    peakWorkerRssMiB,
+  });
+  return { figures, after };
+}
+
+/** The worker processes of the pipeline `child` started: `workers` of them. */
+function workerPidsOf(child: ChildProcess, workers: number): number[] {
+  const workerPids = childProcesses(child.pid!, 'image-worker');
+  if (workerPids.length !== workers)
+    throw new Error(
+      `found ${workerPids.length} worker processes, expected ${workers}`,
+    );
+  return workerPids;
+}
+
 /**
  * (2) to (4) on a pipeline of its own keeping its blobs as `storageEnv` says:
  * its figures, and sharp alone measured right after its throughput phase.
@@ -420,23 +719,6 @@ async function runPipeline(
   storageEnv: Record<string, string>,
   before: Limits,
 ): Promise<{ figures: Record<string, unknown>; after: Limits }> {
-  const {
-    workloadName,
-    jobs,
-    workers,
-    concurrency,
-    batch,
-    batchOperations,
-    idleJobs,
-    steadySeconds,
-    steadyJobs,
-    imagesDir,
-    jobBodies,
-    requests,
-    profileDir,
-    sharpAloneCpuMs,
-    measureLimits,
-  } = settings;
   console.log(`storage: ${storage}`);
   // The pipeline, as separate processes, on a database and queues of its own.
   const prefix = `bench_${randomUUID().slice(0, 8)}`;
@@ -446,38 +728,7 @@ async function runPipeline(
   // machine holds it.
   const port = 21_000 + Math.floor(Math.random() * 1000);
   const child = spawn(process.execPath, [join(ROOT, 'scripts/start.js')], {
-    env: {
-      ...process.env,
-      PORT: String(port),
-      WORKERS: String(workers),
-      AMQP_PREFIX: prefix,
-      DATABASE_URL: databaseUrl,
-      ...storageEnv,
-      IMAGES_DIR: imagesDir,
-      LOG_FORMAT: 'json',
-      LOG_LEVEL: 'warn',
-      ADMIN_API_KEY: BENCH_KEY,
-      // Capacity is measured here, not the per-key limits.
-      RATE_LIMIT_REQUESTS: '0',
-      RATE_LIMIT_JOBS_IN_FLIGHT: '0',
-      QUOTA_STORED_BYTES: '0',
-      QUOTA_JOBS_PER_DAY: '0',
-      ...(args.prefetch ? { WORKER_PREFETCH: args.prefetch } : {}),
-      // The batch size is the bench's choice, not the producer's default
-      // limits.
-      ...(batch > DEFAULT_MAX_BATCH_JOBS
-        ? { MAX_BATCH_JOBS: String(batch) }
-        : {}),
-      ...(batchOperations > DEFAULT_MAX_BATCH_OPERATIONS
-        ? { MAX_BATCH_OPERATIONS: String(batchOperations) }
-        : {}),
-      ...(profileDir
-        ? {
-            NODE_OPTIONS:
-              `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${profileDir}`.trim(),
-          }
-        : {}),
-    },
+    env: pipelineEnv(settings, { port, prefix, databaseUrl }, storageEnv),
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const db = new Client({ connectionString: databaseUrl });
@@ -485,184 +736,24 @@ async function runPipeline(
   let roles = new Map<number, string>();
   const phaseUs = { fromUs: 0, toUs: 0 };
   try {
-    await waitUntilReady(port, prefix, workers, child);
-    const workerPids = childProcesses(child.pid!, 'image-worker');
-    if (workerPids.length !== workers)
-      throw new Error(
-        `found ${workerPids.length} worker processes, expected ${workers}`,
-      );
-    rss = new PeakRssSampler(workerPids);
+    await waitUntilReady(port, prefix, settings.workers, child);
+    rss = new PeakRssSampler(workerPidsOf(child, settings.workers));
     await db.connect();
     roles = pipelineRoles(child.pid!);
-    const cpu = new CpuMeter(child.pid!, db, prefix);
-    await cpu.start();
-    phaseUs.fromUs = Number(process.hrtime.bigint() / 1000n);
-    const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
-    let sent = 0;
-    const rejected: number[] = [];
-    const start = Date.now();
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        while (sent < requests.length) {
-          const submission: Submission = requests[sent++];
-          const answer = await post(
-            agent,
-            port,
-            submission.path,
-            submission.body,
-          );
-          rejected.push(
-            ...refusedStatuses(submission, answer.status, answer.body),
-          );
-        }
-      }),
-    );
-    const acceptedIn = (Date.now() - start) / 1000;
-    if (rejected.length > 0)
-      throw new Error(
-        `${rejected.length} submissions were refused (statuses ${[...new Set(rejected)].join(', ')})`,
-      );
-    let polls = 0;
-    for (; ; polls++) {
-      const { rows } = await db.query<{ done: number }>(
-        `SELECT count(*) FILTER (WHERE status IN ('succeeded', 'failed'))::int AS done FROM jobs`,
-      );
-      if (rows[0].done >= jobs) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const { rows } = await db.query<{
-      latency_ms: string;
-      committed_ms: string;
-      status: string;
-    }>(
-      `SELECT extract(epoch FROM (updated_at - created_at)) * 1000 AS latency_ms, extract(epoch FROM updated_at) * 1000 AS committed_ms, status FROM jobs`,
-    );
-    const failed = rows.filter((row) => row.status !== 'succeeded').length;
-    const latencies = rows.map((row) => Number(row.latency_ms));
-    const lastCommit = Math.max(...rows.map((row) => Number(row.committed_ms)));
-    const pipelineRate = jobs / ((lastCommit - start) / 1000);
-    phaseUs.toUs = Number(process.hrtime.bigint() / 1000n);
-    const { cpuPerJobMs, transactionsPerJob } = await cpu.stop(jobs, polls + 2);
-    const throughputRssMiB = rss.endPhase();
-    agent.destroy();
-    const after = await measureLimits('after');
-    const limit = (before.best + after.best) / 2;
-    const limits = { before: before.byInFlight, after: after.byInFlight };
-    const latencyMs = summarizeLatencies(latencies);
-    console.log(
-      `pipeline${batch > 1 ? ` (batches of ${batch})` : ''}: ${pipelineRate.toFixed(1)} images/s end to end (limit ${limit.toFixed(1)}, ratio ${(pipelineRate / limit).toFixed(2)}); ` +
-        `latency p50 ${latencyMs.p50} ms, p99 ${latencyMs.p99} ms; failed ${failed}; peak worker RSS ${throughputRssMiB} MiB`,
-    );
-    console.log(
-      `${formatCpuPerJob(cpuPerJobMs, sharpAloneCpuMs)}; ${transactionsPerJob} database transactions per job`,
-    );
-    // The workers idled while sharp alone was measured again: no phase of
-    // theirs.
-    rss.endPhase();
-
-    // (3) Idle latency: one job at a time on the drained pipeline, each sent
-    // once the previous finished.
-    const singleAgent = new Agent({ keepAlive: true });
-    const idle: JobLatency[] = [];
-    for (let i = 0; i < idleJobs; i++) {
-      const id = await submitOne(
-        singleAgent,
-        port,
-        jobBodies[i % jobBodies.length],
-      );
-      idle.push(...(await latenciesOnceFinished(db, [id], 10, 60_000)));
-    }
-    const idleLatencies = idle.map((job) => job.latencyMs);
-    const idleLatencyMs = median(idleLatencies);
-    const idleFailed = idle.filter((job) => job.status !== 'succeeded').length;
-    const idleRssMiB = rss.endPhase();
-    console.log(
-      `idle latency: median ${idleLatencyMs.toFixed(1)} ms over ${idleJobs} jobs one at a time (min ${Math.round(Math.min(...idleLatencies))} ms, ` +
-        `max ${Math.round(Math.max(...idleLatencies))} ms); failed ${idleFailed}; peak worker RSS ${idleRssMiB} MiB`,
-    );
-
-    // (4) A steady stream at half the capacity (2) measured: single jobs
-    // arriving on a clock, not on answers.
-    const steadyRate = pipelineRate / 2;
-    const steadyCount = steadyJobs ?? arrivalCount(steadyRate, steadySeconds);
-    const stream = await openLoop(
-      arrivalOffsetsMs(steadyRate, steadyCount),
-      (i) => submitOne(singleAgent, port, jobBodies[i % jobBodies.length]),
-    );
-    const steady = await latenciesOnceFinished(
-      db,
-      stream.answers,
-      50,
-      Math.max(120_000, (steadyCount / steadyRate) * 1000 * 4),
-    );
-    const steadyLatencyMs = summarizeLatencies(
-      steady.map((job) => job.latencyMs),
-    );
-    const steadyFailed = steady.filter(
-      (job) => job.status !== 'succeeded',
-    ).length;
-    const steadyP99OverIdle = p99OverIdle(steadyLatencyMs.p99, idleLatencyMs);
-    const steadyRssMiB = rss.endPhase();
-    singleAgent.destroy();
-    console.log(
-      `steady stream: ${steadyCount} jobs at ${steadyRate.toFixed(1)}/s (half of ${pipelineRate.toFixed(1)}) over ${(steadyCount / steadyRate).toFixed(1)} s: ` +
-        `latency p50 ${steadyLatencyMs.p50} ms, p99 ${steadyLatencyMs.p99} ms, max ${steadyLatencyMs.max} ms; ${formatP99OverIdle(steadyP99OverIdle)}; ` +
-        `sender at worst ${Math.round(stream.lateMs)} ms late; failed ${steadyFailed}; peak worker RSS ${steadyRssMiB} MiB`,
-    );
-    const steadySegmentsMs = summarizeSegments(steady);
-    console.log(
-      `steady stream, where the time went: ${formatSegments(steadySegmentsMs)}`,
-    );
-    const peakWorkerRssMiB = rss.stop();
-    const figures = {
-      workload: workloadName,
-      storage,
-      images: jobBodies.length,
-      jobs,
-      workers,
-      concurrency,
-      batch,
-      limitImagesPerSecond: Number(limit.toFixed(1)),
-      limitByInFlight: limits,
-      pipelineImagesPerSecond: Number(pipelineRate.toFixed(1)),
-      ratio: Number((pipelineRate / limit).toFixed(3)),
-      acceptRatePerSecond: Number((jobs / acceptedIn).toFixed(1)),
-      latencyMs,
-      failed,
-      idleJobs,
-      idleLatencyMs: Number(idleLatencyMs.toFixed(1)),
-      idleFailed,
-      steadyRatePerSecond: Number(steadyRate.toFixed(1)),
-      steadyJobs: steadyCount,
-      steadyLatencyMs,
-      steadySegmentsMs,
-      steadyP99OverIdle: Number(steadyP99OverIdle.toFixed(2)),
-      steadySenderLateMs: Math.round(stream.lateMs),
-      steadyFailed,
-      peakWorkerRssMiB,
-      peakWorkerRssMiBByPhase: {
-        throughput: throughputRssMiB,
-        idle: idleRssMiB,
-        steady: steadyRssMiB,
-      },
-      cpuPerJobMs,
-      transactionsPerJob,
-      sharpAloneCpuMsPerImage: Number(sharpAloneCpuMs.toFixed(2)),
-      node: process.version,
-      at: new Date().toISOString(),
-    };
-    return { figures, after };
+    const pipeline = { port, prefix, child, db, rss };
+    return await measurePipeline(settings, storage, pipeline, before, phaseUs);
   } finally {
     rss?.stop();
     child.kill('SIGTERM');
     await exited(child);
-    if (profileDir) printProfiles(profileDir, roles, phaseUs);
+    if (settings.profileDir) printProfiles(settings.profileDir, roles, phaseUs);
     await db.end().catch(() => undefined);
     await removeBenchResources(prefix);
   }
 }
 
-async function main(): Promise<void> {
+/** The run's options, checked. */
+function readOptions() {
   const workloadName = args.workload;
   const workload = WORKLOADS[workloadName];
   if (!workload)
@@ -687,14 +778,16 @@ async function main(): Promise<void> {
       ? undefined
       : positiveInteger('steady-jobs', args['steady-jobs']);
   const storages = storagesToRun(args.storage);
-  const work = await mkdtemp(join(tmpdir(), 'pipeline-bench-'));
-  const imagesDir = join(work, 'images');
-  await mkdir(imagesDir);
-  const names = await prepareImages(workloadName, imagesDir);
-  const peers =
-    args.peers === undefined
-      ? undefined
-      : await preparePeers(resolve(args.peers), workloadName, names);
+  return {
+    ...{ workloadName, workload, jobs, workers, concurrency, batch },
+    ...{ idleJobs, steadySeconds, steadyJobs, storages },
+  };
+}
+
+type Options = ReturnType<typeof readOptions>;
+
+/** One JSON job request per image, with the workload's operations. */
+function jobBodiesFor(workload: JobSpec, names: string[]): string[] {
   const spec = workload.variants
     ? {
         operations: workload.operations,
@@ -705,29 +798,19 @@ async function main(): Promise<void> {
         })),
       }
     : { operations: workload.operations, output: workload.output };
-  const jobBodies = names.map((name) =>
+  return names.map((name) =>
     JSON.stringify({ source: { path: name }, ...spec }),
   );
-  const requests = submissions(jobBodies, jobs, batch);
-  // Every job has the workload's operations: a full batch holds the most.
-  const batchOperations =
-    batch * batchOperationCount([JSON.parse(jobBodies[0])]);
-  const perRequest =
-    batch === 1
-      ? 'one job per request (POST /v1/jobs)'
-      : `batches of ${batch} (POST /v1/jobs/batch)`;
-  console.log(
-    `workload ${workloadName}: ${names.length} images, ${jobs} jobs, ${workers} workers, ${concurrency} requests in flight, ${perRequest}; storage ${storages.join(', then ')}`,
-  );
+}
 
-  // (1) The limit, measured before and again after each pipeline's throughput
-  // phase: a shared machine drifts, and the mean of the two around it is a
-  // fairer yardstick than either.
-  const limitJobs = Math.min(
-    jobs,
-    workloadName === 'tiny' ? 2000 : Math.max(60, names.length * 10),
-  );
-  const measureLimits = async (when: string): Promise<Limits> => {
+/** (1) The limit: sharp alone on `limitJobs` images, by images in flight. */
+function limitMeasurer(
+  imagesDir: string,
+  names: string[],
+  limitJobs: number,
+  workload: JobSpec,
+): (when: string) => Promise<Limits> {
+  return async (when) => {
     const byInFlight: Record<string, number> = {};
     for (const inFlight of [1, 2, 4, 8])
       byInFlight[inFlight] = await measureLimit(
@@ -745,76 +828,159 @@ async function main(): Promise<void> {
     );
     return { byInFlight, best };
   };
+}
+
+/**
+ * Everything a pipeline run needs, from the options and the images; the
+ * requests it sends are printed.
+ */
+function runSettings(
+  options: Options,
+  imagesDir: string,
+  names: string[],
+): Omit<RunSettings, 'profileDir' | 'sharpAloneCpuMs'> & { limitJobs: number } {
+  const { workloadName, workload, jobs, batch } = options;
+  const jobBodies = jobBodiesFor(workload, names);
+  const perRequest =
+    batch === 1
+      ? 'one job per request (POST /v1/jobs)'
+      : `batches of ${batch} (POST /v1/jobs/batch)`;
+  console.log(
+    `workload ${workloadName}: ${names.length} images, ${jobs} jobs, ${options.workers} workers, ${options.concurrency} requests in flight, ${perRequest}; storage ${options.storages.join(', then ')}`,
+  );
+  // (1) The limit, measured before and again after each pipeline's throughput
+  // phase: a shared machine drifts, and the mean of the two around it is a
+  // fairer yardstick than either.
+  const limitJobs = Math.min(
+    jobs,
+    workloadName === 'tiny' ? 2000 : Math.max(60, names.length * 10),
+  );
+  return {
+    ...options,
+    imagesDir,
+    jobBodies,
+    requests: submissions(jobBodies, jobs, batch),
+    // Every job has the workload's operations: a full batch holds the most.
+    batchOperations: batch * batchOperationCount([JSON.parse(jobBodies[0])]),
+    measureLimits: limitMeasurer(imagesDir, names, limitJobs, workload),
+    limitJobs,
+  };
+}
+
+/**
+ * Sharp alone before the first pipeline, after a warm-up, and the CPU it spent
+ * per image.
+ */
+async function sharpAloneBefore(
+  settings: ReturnType<typeof runSettings>,
+  names: string[],
+  workload: JobSpec,
+): Promise<{ before: Limits; sharpAloneCpuMs: number }> {
+  const { imagesDir, limitJobs } = settings;
+  // warm-up
+  await measureLimit(imagesDir, names, Math.min(limitJobs, 20), 2, workload);
+  const sharpCpu = process.cpuUsage();
+  const before = await settings.measureLimits('before');
+  const { user, system } = process.cpuUsage(sharpCpu);
+  const sharpAloneCpuMs =
+    (user + system) /
+    1000 /
+    (limitJobs * Object.keys(before.byInFlight).length);
+  return { before, sharpAloneCpuMs };
+}
+
+/**
+ * One pipeline run per storage, each after the previous; the filesystem's
+ * figures, with the bucket's beside them under `s3`.
+ */
+async function runStorages(
+  settings: RunSettings,
+  storages: StorageKind[],
+  storageEnv: (storage: StorageKind) => Record<string, string>,
+  firstBefore: Limits,
+): Promise<{ result?: Record<string, unknown>; runs: StorageFigures[] }> {
   let result: Record<string, unknown> | undefined;
   const runs: StorageFigures[] = [];
+  let before = firstBefore;
+  for (const storage of storages) {
+    const { figures, after } = await runPipeline(
+      settings,
+      storage,
+      storageEnv(storage),
+      before,
+    );
+    before = after;
+    runs.push({
+      storage,
+      imagesPerSecond: figures.pipelineImagesPerSecond as number,
+      sharpAloneImagesPerSecond: figures.limitImagesPerSecond as number,
+      ratio: figures.ratio as number,
+    });
+    // The filesystem's figures stay where they always were; the bucket's go
+    // beside them.
+    if (result) result[storage] = figures;
+    else result = figures;
+  }
+  return { result, runs };
+}
+
+/** Sharp alone, then the pipeline on each storage; their figures. */
+async function measureAll(
+  options: Options,
+  work: string,
+  imagesDir: string,
+  names: string[],
+): Promise<Record<string, unknown> | undefined> {
+  const { workloadName, workload, jobs, storages } = options;
+  const prepared = runSettings(options, imagesDir, names);
+  // Started first: a machine without Ceph fails before minutes of measuring,
+  // and both pipelines run beside the same idle cluster.
+  const s3 = storages.includes('s3') ? await startS3Storage() : undefined;
+  let outcome: Awaited<ReturnType<typeof runStorages>>;
   try {
-    // Started first: a machine without Ceph fails before minutes of measuring,
-    // and both pipelines run beside the same idle cluster.
-    const s3 = storages.includes('s3') ? await startS3Storage() : undefined;
-    try {
-      // warm-up
-      await measureLimit(
-        imagesDir,
-        names,
-        Math.min(limitJobs, 20),
-        2,
-        workload,
-      );
-      const sharpCpu = process.cpuUsage();
-      let before = await measureLimits('before');
-      const { user, system } = process.cpuUsage(sharpCpu);
-      const sharpAloneCpuMs =
-        (user + system) /
-        1000 /
-        (limitJobs * Object.keys(before.byInFlight).length);
-      const profileDir = args['cpu-prof'] && resolve(args['cpu-prof']);
-      if (profileDir) await mkdir(profileDir, { recursive: true });
-      const settings: RunSettings = {
-        workloadName,
-        jobs,
-        workers,
-        concurrency,
-        batch,
-        batchOperations,
-        idleJobs,
-        steadySeconds,
-        steadyJobs,
-        imagesDir,
-        jobBodies,
-        requests,
-        profileDir: profileDir || undefined,
-        sharpAloneCpuMs,
-        measureLimits,
-      };
-      for (const storage of storages) {
-        const { figures, after } = await runPipeline(
-          settings,
-          storage,
-          storage === 's3'
-            ? s3!.env
-            : filesystemStorageEnv(join(work, 'storage')),
-          before,
-        );
-        before = after;
-        runs.push({
-          storage,
-          imagesPerSecond: figures.pipelineImagesPerSecond as number,
-          sharpAloneImagesPerSecond: figures.limitImagesPerSecond as number,
-          ratio: figures.ratio as number,
-        });
-        // The filesystem's figures stay where they always were; the bucket's
-        // go beside them.
-        if (result) result[storage] = figures;
-        else result = figures;
-      }
-    } finally {
-      await s3?.stop();
-    }
-    if (runs.length > 1) console.log(storageTable(workloadName, jobs, runs));
+    const { before, sharpAloneCpuMs } = await sharpAloneBefore(
+      prepared,
+      names,
+      workload,
+    );
+    const profileDir = args['cpu-prof'] && resolve(args['cpu-prof']);
+    if (profileDir) await mkdir(profileDir, { recursive: true });
+    const { result, runs } = await runStorages(
+      { ...prepared, profileDir: profileDir || undefined, sharpAloneCpuMs },
+      storages,
+      (storage) =>
+        storage === 's3'
+          ? s3!.env
+          : filesystemStorageEnv(join(work, 'storage')),
+      before,
+    );
+    outcome = { result, runs };
+  } finally {
+    await s3?.stop();
+  }
+  if (outcome.runs.length > 1)
+    console.log(storageTable(workloadName, jobs, outcome.runs));
+  return outcome.result;
+}
+
+async function main(): Promise<void> {
+  const options = readOptions();
+  const { workloadName, jobs, workers, batch, storages } = options;
+  const work = await mkdtemp(join(tmpdir(), 'pipeline-bench-'));
+  const imagesDir = join(work, 'images');
+  await mkdir(imagesDir);
+  const names = await prepareImages(workloadName, imagesDir);
+  const peers =
+    args.peers === undefined
+      ? undefined
+      : await preparePeers(resolve(args.peers), workloadName, names);
+  let result: Record<string, unknown> | undefined;
+  try {
+    result = await measureAll(options, work, imagesDir, names);
     // The peers read the same images, once this pipeline no longer competes for
     // the cores.
-    if (peers && result) {
-      const project = {
+    if (peers && result)
+      result.peers = await runPeers(peers, imagesDir, {
         workload: workloadName,
         jobs,
         workers,
@@ -822,9 +988,7 @@ async function main(): Promise<void> {
         imagesPerSecond: result.pipelineImagesPerSecond as number,
         sharpAloneImagesPerSecond: result.limitImagesPerSecond as number,
         ratio: result.ratio as number,
-      };
-      result.peers = await runPeers(peers, imagesDir, project);
-    }
+      });
   } finally {
     await rm(work, { recursive: true, force: true });
   }

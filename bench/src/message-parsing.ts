@@ -8,6 +8,7 @@ import {
 } from '@pipeline/contracts';
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { WORKLOADS } from './workloads';
 
 /**
  * `npm run bench:messages -- [--seconds 2]`
@@ -42,25 +43,8 @@ const variantsJob = imageJobMessage(
     source,
     operations: [],
     output: {},
-    variants: [
-      {
-        name: 'thumb',
-        operations: [{ op: 'resize', width: 320, height: 320, fit: 'cover' }],
-        output: { format: 'webp', quality: 80 },
-      },
-      {
-        name: 'web',
-        operations: [
-          {
-            op: 'resize',
-            width: 1600,
-            fit: 'inside',
-            withoutEnlargement: true,
-          },
-        ],
-        output: { format: 'jpeg', quality: 82 },
-      },
-    ],
+    // The variants workload's first two outputs.
+    variants: WORKLOADS.variants.variants!.slice(0, 2),
     createdAt,
   },
   1,

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { Client } from 'pg';
-import { childProcesses } from './worker-rss';
+import { childProcesses, runningProcesses } from './worker-rss';
 
 /** The parts of a run whose CPU is counted, in the order they are printed. */
 export const CPU_GROUPS = [
@@ -124,18 +124,8 @@ export function snapshot(pids: Iterable<number>): CpuSnapshot {
 /** A process and all its descendants (Linux /proc). */
 export function processTree(root: number): number[] {
   const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const parent = Number(
-        stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1],
-      );
-      children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
-    } catch {
-      // gone meanwhile
-    }
-  }
+  for (const { pid, parent } of runningProcesses())
+    children.set(parent, [...(children.get(parent) ?? []), pid]);
   const tree = [root];
   for (let i = 0; i < tree.length; i++)
     tree.push(...(children.get(tree[i]) ?? []));

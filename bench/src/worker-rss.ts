@@ -5,7 +5,24 @@ import { readdirSync, readFileSync } from 'node:fs';
  * `match` (Linux /proc).
  */
 export function childProcesses(parentPid: number, match: string): number[] {
-  const pids: number[] = [];
+  return runningProcesses()
+    .filter(({ pid, parent }) => {
+      try {
+        return (
+          parent === parentPid &&
+          readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(match)
+        );
+      } catch {
+        // gone meanwhile
+        return false;
+      }
+    })
+    .map(({ pid }) => pid);
+}
+
+/** Every running process with its parent's pid (Linux /proc). */
+export function runningProcesses(): Array<{ pid: number; parent: number }> {
+  const processes: Array<{ pid: number; parent: number }> = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
@@ -15,16 +32,12 @@ export function childProcesses(parentPid: number, match: string): number[] {
       const parent = Number(
         stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1],
       );
-      if (
-        parent === parentPid &&
-        readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(match)
-      )
-        pids.push(Number(entry));
+      processes.push({ pid: Number(entry), parent });
     } catch {
       // gone meanwhile
     }
   }
-  return pids;
+  return processes;
 }
 
 /** A process's resident set size in bytes, or undefined once it is gone. */

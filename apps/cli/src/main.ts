@@ -332,214 +332,234 @@ function expiryFlags(options: Flags): { expiresAt?: string } {
     : {};
 }
 
-async function keys(
-  client: PipelineClient,
-  rest: string[],
-  options: Flags,
-): Promise<number> {
-  const [action, ...args] = rest;
-  switch (action) {
-    case 'create': {
-      const scopes = (options.scope as string[] | undefined) ?? [];
-      if (!options.name || scopes.length === 0 || args.length > 0)
-        throw new UsageError(
-          'keys create takes --name and at least one --scope (jobs:write, jobs:read, admin)',
-        );
-      const created = await client.createKey({
-        name: options.name as string,
-        scopes: scopes as Scope[],
-        ...(options['requests-per-window']
-          ? { requestsPerWindow: Number(options['requests-per-window']) }
-          : {}),
-        ...(options['jobs-in-flight']
-          ? { jobsInFlight: Number(options['jobs-in-flight']) }
-          : {}),
-        ...(options['stored-bytes']
-          ? { storedBytes: Number(options['stored-bytes']) }
-          : {}),
-        ...(options['jobs-per-day']
-          ? { jobsPerDay: Number(options['jobs-per-day']) }
-          : {}),
-        ...expiryFlags(options),
-      });
-      console.error(
-        'The key is shown this once: keep it now (only its digest is stored).',
-      );
-      console.log(JSON.stringify(created, null, 2));
-      return 0;
-    }
-    case 'rotate': {
-      if (args.length !== 1)
-        throw new UsageError('keys rotate takes one key id');
-      const rotated = await client.rotateKey(args[0], {
-        ...(options.overlap
-          ? {
-              overlapSeconds: parseDurationFlag(
-                'overlap',
-                options.overlap as string,
-              ),
-            }
-          : {}),
-        ...expiryFlags(options),
-      });
-      console.error(
-        `The new key is shown this once: keep it now. The old one works until ${rotated.previousSecretExpiresAt}.`,
-      );
-      console.log(JSON.stringify(rotated, null, 2));
-      return 0;
-    }
-    case 'list':
-      for (const key of await client.keys()) console.log(formatKey(key));
-      return 0;
-    case 'revoke': {
-      if (args.length !== 1)
-        throw new UsageError('keys revoke takes one key id');
-      const revoked = await client.revokeKey(args[0]);
-      console.log(`revoked ${revoked.id} (${revoked.name})`);
-      return 0;
-    }
-    default:
-      throw new UsageError('keys takes create, rotate, list or revoke');
-  }
+/** What a command is called with: the client, its arguments and the flags. */
+interface Invocation {
+  client: PipelineClient;
+  args: string[];
+  options: Flags;
+  baseUrl: string;
 }
+
+/** The limits a new key may be given, by flag. */
+const KEY_LIMIT_FLAGS = {
+  'requests-per-window': 'requestsPerWindow',
+  'jobs-in-flight': 'jobsInFlight',
+  'stored-bytes': 'storedBytes',
+  'jobs-per-day': 'jobsPerDay',
+} as const;
+
+async function createKey({ client, args, options }: Invocation) {
+  const scopes = (options.scope as string[] | undefined) ?? [];
+  if (!options.name || scopes.length === 0 || args.length > 0)
+    throw new UsageError(
+      'keys create takes --name and at least one --scope (jobs:write, jobs:read, admin)',
+    );
+  const limits = Object.fromEntries(
+    Object.entries(KEY_LIMIT_FLAGS)
+      .filter(([flag]) => options[flag])
+      .map(([flag, field]) => [field, Number(options[flag])]),
+  );
+  const created = await client.createKey({
+    name: options.name as string,
+    scopes: scopes as Scope[],
+    ...limits,
+    ...expiryFlags(options),
+  });
+  console.error(
+    'The key is shown this once: keep it now (only its digest is stored).',
+  );
+  console.log(JSON.stringify(created, null, 2));
+  return 0;
+}
+
+async function rotateKey({ client, args, options }: Invocation) {
+  if (args.length !== 1) throw new UsageError('keys rotate takes one key id');
+  const rotated = await client.rotateKey(args[0], {
+    ...(options.overlap
+      ? {
+          overlapSeconds: parseDurationFlag(
+            'overlap',
+            options.overlap as string,
+          ),
+        }
+      : {}),
+    ...expiryFlags(options),
+  });
+  console.error(
+    `The new key is shown this once: keep it now. The old one works until ${rotated.previousSecretExpiresAt}.`,
+  );
+  console.log(JSON.stringify(rotated, null, 2));
+  return 0;
+}
+
+async function listKeys({ client }: Invocation) {
+  for (const key of await client.keys()) console.log(formatKey(key));
+  return 0;
+}
+
+async function revokeKey({ client, args }: Invocation) {
+  if (args.length !== 1) throw new UsageError('keys revoke takes one key id');
+  const revoked = await client.revokeKey(args[0]);
+  console.log(`revoked ${revoked.id} (${revoked.name})`);
+  return 0;
+}
+
+type Command = (invocation: Invocation) => Promise<number>;
+
+const KEY_ACTIONS: Record<string, Command> = {
+  create: createKey,
+  rotate: rotateKey,
+  list: listKeys,
+  revoke: revokeKey,
+};
+
+function keys(invocation: Invocation): Promise<number> {
+  const [action, ...args] = invocation.args;
+  if (!Object.hasOwn(KEY_ACTIONS, action ?? ''))
+    throw new UsageError('keys takes create, rotate, list or revoke');
+  return KEY_ACTIONS[action]({ ...invocation, args });
+}
+
+const describeJob = (job: JobView) =>
+  `${job.id} ${job.status}${job.error ? ` ${job.error.code}: ${job.error.message}` : ''}`;
+
+async function status({ client, args }: Invocation) {
+  if (args.length !== 1) throw new UsageError('status takes one job id');
+  console.log(
+    JSON.stringify(
+      { ...(await client.job(args[0])), events: await client.events(args[0]) },
+      null,
+      2,
+    ),
+  );
+  return 0;
+}
+
+async function wait({ client, args }: Invocation) {
+  if (args.length === 0) throw new UsageError('wait takes one or more job ids');
+  const jobs = await waitForJobs(client, args);
+  for (const job of jobs) console.log(describeJob(job));
+  return jobs.some((job) => job.status === 'failed') ? 1 : 0;
+}
+
+async function download({ client, args }: Invocation) {
+  if (args.length < 1 || args.length > 2)
+    throw new UsageError('download takes a job id and, optionally, a folder');
+  const job = await client.job(args[0]);
+  if (job.status !== 'succeeded')
+    throw new UsageError(`job ${job.id} is ${job.status}; nothing to download`);
+  const { verified, mismatched } = await verifyOutputs(
+    client,
+    [job],
+    args[1] ?? '.',
+  );
+  console.log(`saved ${verified} output(s) to ${args[1] ?? '.'}`);
+  return mismatched.length > 0 ? 1 : 0;
+}
+
+async function retry({ client, args }: Invocation) {
+  if (args.length !== 1) throw new UsageError('retry takes one job id');
+  const { attempt } = await client.retry(args[0]);
+  console.log(`${args[0]} queued again as attempt ${attempt}`);
+  return 0;
+}
+
+async function retryFailed({ client, args, options }: Invocation) {
+  if (args.length > 0)
+    throw new UsageError(
+      'retry-failed takes no arguments, only --code and --limit',
+    );
+  const report = await client.retryFailed({
+    ...(options.code ? { code: options.code as JobErrorCode } : {}),
+    ...(options.limit ? { limit: Number(options.limit) } : {}),
+  });
+  for (const job of report.retried)
+    console.log(`${job.id} queued again as attempt ${job.attempt}`);
+  for (const job of report.skipped)
+    console.error(`${job.id} skipped: ${job.reason}`);
+  console.error(
+    `retried ${report.retried.length}, skipped ${report.skipped.length}`,
+  );
+  if (report.stoppedBecause)
+    throw new UsageError(`stopped early: ${report.stoppedBecause}`);
+  return 0;
+}
+
+async function cancel({ client, args }: Invocation) {
+  if (args.length !== 1) throw new UsageError('cancel takes one job id');
+  console.log(describeJob(await client.cancel(args[0])));
+  return 0;
+}
+
+async function audit({ client, args, options }: Invocation) {
+  if (args.length > 0)
+    throw new UsageError('audit takes no arguments, only --action and --limit');
+  const entries = await client.audit({
+    action: options.action as string | undefined,
+    limit: options.limit as string | undefined,
+  });
+  for (const entry of entries) console.log(formatAuditEntry(entry));
+  return 0;
+}
+
+const COMMANDS: Record<string, Command> = {
+  submit: ({ client, args, options }) => submit(client, args, options),
+  status,
+  wait,
+  download,
+  retry,
+  'retry-failed': retryFailed,
+  cancel,
+  monitor: ({ client, baseUrl }) => monitor(client, baseUrl),
+  keys,
+  audit,
+};
+
+const FLAGS = {
+  url: { type: 'string' },
+  'api-key': { type: 'string' },
+  name: { type: 'string' },
+  scope: { type: 'string', multiple: true },
+  'requests-per-window': { type: 'string' },
+  'jobs-in-flight': { type: 'string' },
+  'stored-bytes': { type: 'string' },
+  'jobs-per-day': { type: 'string' },
+  'expires-in': { type: 'string' },
+  'expires-at': { type: 'string' },
+  overlap: { type: 'string' },
+  action: { type: 'string' },
+  code: { type: 'string' },
+  limit: { type: 'string' },
+  op: { type: 'string', multiple: true },
+  format: { type: 'string' },
+  quality: { type: 'string' },
+  preset: { type: 'string' },
+  concurrency: { type: 'string' },
+  out: { type: 'string' },
+  'no-wait': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: {
-      url: { type: 'string' },
-      'api-key': { type: 'string' },
-      name: { type: 'string' },
-      scope: { type: 'string', multiple: true },
-      'requests-per-window': { type: 'string' },
-      'jobs-in-flight': { type: 'string' },
-      'stored-bytes': { type: 'string' },
-      'jobs-per-day': { type: 'string' },
-      'expires-in': { type: 'string' },
-      'expires-at': { type: 'string' },
-      overlap: { type: 'string' },
-      action: { type: 'string' },
-      code: { type: 'string' },
-      limit: { type: 'string' },
-      op: { type: 'string', multiple: true },
-      format: { type: 'string' },
-      quality: { type: 'string' },
-      preset: { type: 'string' },
-      concurrency: { type: 'string' },
-      out: { type: 'string' },
-      'no-wait': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+    options: FLAGS,
   });
-  const [command, ...rest] = positionals;
+  const [command, ...args] = positionals;
   if (values.help || !command) {
     console.log(USAGE);
     return values.help ? 0 : 2;
   }
+  if (!Object.hasOwn(COMMANDS, command))
+    throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
   const baseUrl =
     values.url ?? process.env.PIPELINE_URL ?? 'http://localhost:3000';
   const client = new PipelineClient(
     baseUrl,
     values['api-key'] ?? process.env.PIPELINE_API_KEY,
   );
-  switch (command) {
-    case 'submit':
-      return submit(client, rest, values);
-    case 'status':
-      if (rest.length !== 1) throw new UsageError('status takes one job id');
-      console.log(
-        JSON.stringify(
-          {
-            ...(await client.job(rest[0])),
-            events: await client.events(rest[0]),
-          },
-          null,
-          2,
-        ),
-      );
-      return 0;
-    case 'wait': {
-      if (rest.length === 0)
-        throw new UsageError('wait takes one or more job ids');
-      const jobs = await waitForJobs(client, rest);
-      for (const job of jobs)
-        console.log(
-          `${job.id} ${job.status}${job.error ? ` ${job.error.code}: ${job.error.message}` : ''}`,
-        );
-      return jobs.some((job) => job.status === 'failed') ? 1 : 0;
-    }
-    case 'download': {
-      if (rest.length < 1 || rest.length > 2)
-        throw new UsageError(
-          'download takes a job id and, optionally, a folder',
-        );
-      const job = await client.job(rest[0]);
-      if (job.status !== 'succeeded')
-        throw new UsageError(
-          `job ${job.id} is ${job.status}; nothing to download`,
-        );
-      const { verified, mismatched } = await verifyOutputs(
-        client,
-        [job],
-        rest[1] ?? '.',
-      );
-      console.log(`saved ${verified} output(s) to ${rest[1] ?? '.'}`);
-      return mismatched.length > 0 ? 1 : 0;
-    }
-    case 'retry': {
-      if (rest.length !== 1) throw new UsageError('retry takes one job id');
-      const { attempt } = await client.retry(rest[0]);
-      console.log(`${rest[0]} queued again as attempt ${attempt}`);
-      return 0;
-    }
-    case 'retry-failed': {
-      if (rest.length > 0)
-        throw new UsageError(
-          'retry-failed takes no arguments, only --code and --limit',
-        );
-      const report = await client.retryFailed({
-        ...(values.code ? { code: values.code as JobErrorCode } : {}),
-        ...(values.limit ? { limit: Number(values.limit) } : {}),
-      });
-      for (const job of report.retried)
-        console.log(`${job.id} queued again as attempt ${job.attempt}`);
-      for (const job of report.skipped)
-        console.error(`${job.id} skipped: ${job.reason}`);
-      console.error(
-        `retried ${report.retried.length}, skipped ${report.skipped.length}`,
-      );
-      if (report.stoppedBecause)
-        throw new UsageError(`stopped early: ${report.stoppedBecause}`);
-      return 0;
-    }
-    case 'cancel': {
-      if (rest.length !== 1) throw new UsageError('cancel takes one job id');
-      const job = await client.cancel(rest[0]);
-      console.log(
-        `${job.id} ${job.status}${job.error ? ` ${job.error.code}: ${job.error.message}` : ''}`,
-      );
-      return 0;
-    }
-    case 'monitor':
-      return monitor(client, baseUrl);
-    case 'keys':
-      return keys(client, rest, values);
-    case 'audit': {
-      if (rest.length > 0)
-        throw new UsageError(
-          'audit takes no arguments, only --action and --limit',
-        );
-      const entries = await client.audit({
-        action: values.action,
-        limit: values.limit,
-      });
-      for (const entry of entries) console.log(formatAuditEntry(entry));
-      return 0;
-    }
-    default:
-      throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
-  }
+  return COMMANDS[command]({ client, args, options: values, baseUrl });
 }
 
 main(process.argv.slice(2)).then(

@@ -166,13 +166,18 @@ export class PipelineClient {
     ).json() as Promise<{ id: string; attempt: number }>;
   }
 
-  async retryFailed(request: RetryFailedJobsRequest): Promise<BulkRetryReport> {
-    const response = await this.request('/v1/jobs/retry-failed', {
+  /** POSTs `body` as JSON and answers the response's JSON. */
+  private async postJson<T>(path: string, body: object): Promise<T> {
+    const response = await this.request(path, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(request),
+      body: JSON.stringify(body),
     });
-    return response.json() as Promise<BulkRetryReport>;
+    return response.json() as Promise<T>;
+  }
+
+  retryFailed(request: RetryFailedJobsRequest): Promise<BulkRetryReport> {
+    return this.postJson('/v1/jobs/retry-failed', request);
   }
 
   async cancel(id: string): Promise<JobView> {
@@ -183,28 +188,12 @@ export class PipelineClient {
     ).json() as Promise<JobView>;
   }
 
-  async createKey(request: CreateApiKeyRequest): Promise<CreatedApiKey> {
-    const response = await this.request('/v1/keys', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(request),
-    });
-    return response.json() as Promise<CreatedApiKey>;
+  createKey(request: CreateApiKeyRequest): Promise<CreatedApiKey> {
+    return this.postJson('/v1/keys', request);
   }
 
-  async rotateKey(
-    id: string,
-    request: RotateApiKeyRequest,
-  ): Promise<CreatedApiKey> {
-    const response = await this.request(
-      `/v1/keys/${encodeURIComponent(id)}/rotate`,
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(request),
-      },
-    );
-    return response.json() as Promise<CreatedApiKey>;
+  rotateKey(id: string, request: RotateApiKeyRequest): Promise<CreatedApiKey> {
+    return this.postJson(`/v1/keys/${encodeURIComponent(id)}/rotate`, request);
   }
 
   async audit(filter: {

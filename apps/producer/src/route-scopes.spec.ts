@@ -77,6 +77,19 @@ describe('who may call which route', () => {
     ]);
   });
 
+  it('describes every /v1 route the controllers declare, and no other', () => {
+    const declared = routes()
+      .map(({ route }) => route)
+      .filter((route) => route.includes(' /v1/'));
+    const paths = buildOpenApiDocument().paths as Record<string, object>;
+    const described = Object.entries(paths).flatMap(([path, operations]) =>
+      Object.keys(operations).map(
+        (method) => `${method.toUpperCase()} ${path}`,
+      ),
+    );
+    expect(described.sort()).toEqual(declared.sort());
+  });
+
   it('documents each route with its scopes and the answers for a missing key, a missing scope and a limit', () => {
     const paths = buildOpenApiDocument().paths as Record<
       string,

@@ -11,6 +11,7 @@ import {
   Max,
   Min,
 } from 'class-validator';
+import { stacked } from './stacked';
 
 /**
  * What a key may do. `admin` may do everything the others may, on every key's
@@ -18,6 +19,22 @@ import {
  */
 export const SCOPES = ['jobs:write', 'jobs:read', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
+
+/**
+ * An optional ISO 8601 date-time at which a secret stops working.
+ */
+function IsOptionalExpiry(): PropertyDecorator {
+  return stacked(
+    IsOptional(),
+    IsISO8601(
+      { strict: true, strictSeparator: true },
+      {
+        message:
+          'expiresAt must be an ISO 8601 date-time, e.g. 2027-01-31T00:00:00Z',
+      },
+    ),
+  );
+}
 
 /**
  * `POST /v1/keys`: a new key, its scopes, and optionally limits of its own
@@ -60,14 +77,7 @@ export class CreateApiKeyRequest {
    * When the key stops working (ISO 8601 date-time, in the future); without it,
    * never.
    */
-  @IsOptional()
-  @IsISO8601(
-    { strict: true, strictSeparator: true },
-    {
-      message:
-        'expiresAt must be an ISO 8601 date-time, e.g. 2027-01-31T00:00:00Z',
-    },
-  )
+  @IsOptionalExpiry()
   expiresAt?: string;
 }
 
@@ -98,14 +108,7 @@ export class RotateApiKeyRequest {
    * When the new secret stops working (ISO 8601 date-time, in the future);
    * without it, never.
    */
-  @IsOptional()
-  @IsISO8601(
-    { strict: true, strictSeparator: true },
-    {
-      message:
-        'expiresAt must be an ISO 8601 date-time, e.g. 2027-01-31T00:00:00Z',
-    },
-  )
+  @IsOptionalExpiry()
   expiresAt?: string;
 }
 

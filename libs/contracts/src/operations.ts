@@ -15,12 +15,24 @@ import {
   ValidateIf,
   ValidationOptions,
 } from 'class-validator';
+import { stacked } from './stacked';
 
 /**
  * Largest width or height an operation may ask for; keeps a single job from
  * allocating gigapixels.
  */
 export const MAX_DIMENSION = 16_384;
+
+/**
+ * A finite number from `min` to `max`.
+ */
+function IsNumberFrom(min: number, max: number): PropertyDecorator {
+  return stacked(
+    IsNumber({ allowNaN: false, allowInfinity: false }),
+    Min(min),
+    Max(max),
+  );
+}
 
 /**
  * A width or height in pixels, with one message for every way it can be wrong.
@@ -134,9 +146,7 @@ export class TrimOperation {
   @Equals('trim') op: 'trim';
   /** How far from the background colour a pixel may be and still be trimmed. */
   @IsOptional()
-  @IsNumber({ allowNaN: false, allowInfinity: false })
-  @Min(0)
-  @Max(255)
+  @IsNumberFrom(0, 255)
   threshold?: number;
   /** The colour to trim; the top-left pixel's when absent. */
   @IsOptional()
@@ -198,9 +208,7 @@ export class CropOperation {
 
 export class RotateOperation {
   @Equals('rotate') op: 'rotate';
-  @IsNumber({ allowNaN: false, allowInfinity: false })
-  @Min(-360)
-  @Max(360)
+  @IsNumberFrom(-360, 360)
   angle: number;
   /**
    * Fill for the corners uncovered by an angle that is not a multiple of 90;
@@ -222,18 +230,14 @@ export class FlopOperation {
 export class BlurOperation {
   @Equals('blur') op: 'blur';
   /** libvips accepts 0.3 to 1000; larger values only cost time. */
-  @IsNumber({ allowNaN: false, allowInfinity: false })
-  @Min(0.3)
-  @Max(1000)
+  @IsNumberFrom(0.3, 1000)
   sigma: number;
 }
 
 export class SharpenOperation {
   @Equals('sharpen') op: 'sharpen';
   @IsOptional()
-  @IsNumber({ allowNaN: false, allowInfinity: false })
-  @Min(0.000001)
-  @Max(10)
+  @IsNumberFrom(0.000001, 10)
   sigma?: number;
 }
 
@@ -243,9 +247,7 @@ export class GrayscaleOperation {
 
 export class BrightnessOperation {
   @Equals('brightness') op: 'brightness';
-  @IsNumber({ allowNaN: false, allowInfinity: false })
-  @Min(0)
-  @Max(10)
+  @IsNumberFrom(0, 10)
   factor: number;
 }
 
@@ -255,9 +257,7 @@ export class BrightnessOperation {
  */
 export class GammaOperation {
   @Equals('gamma') op: 'gamma';
-  @IsNumber({ allowNaN: false, allowInfinity: false })
-  @Min(1 / 3)
-  @Max(3)
+  @IsNumberFrom(1 / 3, 3)
   gamma: number;
 }
 
@@ -280,31 +280,23 @@ export class EdgesOperation {
 export class ModulateOperation {
   @Equals('modulate') op: 'modulate';
   @IsOptional()
-  @IsNumber({ allowNaN: false, allowInfinity: false })
-  @Min(0)
-  @Max(10)
+  @IsNumberFrom(0, 10)
   brightness?: number;
   @IsOptional()
-  @IsNumber({ allowNaN: false, allowInfinity: false })
-  @Min(0)
-  @Max(10)
+  @IsNumberFrom(0, 10)
   saturation?: number;
   /** Degrees around the colour wheel. */
   @IsOptional() @IsInt() @Min(-360) @Max(360) hue?: number;
   /** Added to lightness (L*, 0–100). */
   @IsOptional()
-  @IsNumber({ allowNaN: false, allowInfinity: false })
-  @Min(-100)
-  @Max(100)
+  @IsNumberFrom(-100, 100)
   lightness?: number;
 }
 
 export class ContrastOperation {
   @Equals('contrast') op: 'contrast';
   /** Linear contrast around mid-grey: above 1 more, below 1 less. */
-  @IsNumber({ allowNaN: false, allowInfinity: false })
-  @Min(0)
-  @Max(10)
+  @IsNumberFrom(0, 10)
   factor: number;
 }
 
@@ -368,9 +360,7 @@ export class WatermarkOperation {
 
   /** 0 invisible, 1 opaque; 0.5 by default. */
   @IsOptional()
-  @IsNumber({ allowNaN: false, allowInfinity: false })
-  @Min(0)
-  @Max(1)
+  @IsNumberFrom(0, 1)
   opacity?: number;
 
   /** Text height in pixels; 24 by default. */

@@ -31,6 +31,25 @@ const OUTPUT_OPTION_FIELDS = [
 ] as const;
 
 /**
+ * What is wrong with an output's name, if anything; a good name joins `seen`,
+ * so that a later output cannot take it.
+ */
+function variantNameProblems(
+  path: string,
+  name: unknown,
+  seen: Set<string>,
+): string[] {
+  if (typeof name !== 'string' || !VARIANT_NAME.test(name))
+    return [
+      `${path}.name must be 1 to 64 lower-case letters, digits, - and _ (got ${JSON.stringify(name)})`,
+    ];
+  if (seen.has(name))
+    return [`${path}.name "${name}" is used by an earlier output`];
+  seen.add(name);
+  return [];
+}
+
+/**
  * Reads the `outputs` of a request: each item has a name, its operations or a
  * preset, and its output options as fields of its own
  * (`{"name":"thumb","preset":"thumbnail","format":"avif"}`). `resolveSpec`
@@ -74,15 +93,7 @@ export function parseRequestedVariants(
         )
         .map((key) => `${path}.${key} is not a known field`),
     );
-    if (typeof name !== 'string' || !VARIANT_NAME.test(name)) {
-      problems.push(
-        `${path}.name must be 1 to 64 lower-case letters, digits, - and _ (got ${JSON.stringify(name)})`,
-      );
-    } else if (seen.has(name)) {
-      problems.push(`${path}.name "${name}" is used by an earlier output`);
-    } else {
-      seen.add(name);
-    }
+    problems.push(...variantNameProblems(path, name, seen));
     try {
       const spec = resolveSpec({
         operations:

@@ -118,6 +118,28 @@ interface RequestToCount {
   previousStart: Date;
 }
 
+/**
+ * Adds each key's requests to its window; the first ones of a window stamp the
+ * key's last use and drop the windows before the previous one. Answers each
+ * window's count with the previous window's.
+ */
+const COUNT_REQUESTS = `WITH input AS (
+     SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::int[], $4::timestamptz[]) AS t(api_key_id, window_start, n, previous_start)
+   ), counted AS (
+     INSERT INTO api_key_usage (api_key_id, window_start, requests) SELECT api_key_id, window_start, n FROM input
+     ON CONFLICT (api_key_id, window_start) DO UPDATE SET requests = api_key_usage.requests + EXCLUDED.requests
+     RETURNING api_key_id, window_start, requests
+   ), opened AS (
+     SELECT c.api_key_id, c.window_start, i.previous_start FROM counted c JOIN input i USING (api_key_id, window_start) WHERE c.requests = i.n
+   ), touched AS (
+     UPDATE api_keys k SET last_used_at = o.window_start FROM opened o WHERE k.id = o.api_key_id RETURNING k.id
+   ), pruned AS (
+     DELETE FROM api_key_usage u USING opened o WHERE u.api_key_id = o.api_key_id AND u.window_start < o.previous_start RETURNING 1
+   )
+   SELECT c.api_key_id, c.window_start, c.requests, COALESCE(p.requests, 0) AS previous
+   FROM counted c JOIN input i USING (api_key_id, window_start)
+   LEFT JOIN api_key_usage p ON p.api_key_id = c.api_key_id AND p.window_start = i.previous_start`;
+
 /** The bootstrap admin key's row, which the API cannot revoke or rotate. */
 export class BootstrapKeyError extends Error {
   constructor(action: 'revoked' | 'rotated') {
@@ -371,30 +393,12 @@ export class ApiKeysRepository {
       window_start: Date;
       requests: number;
       previous: number;
-    }>(
-      `WITH input AS (
-         SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::int[], $4::timestamptz[]) AS t(api_key_id, window_start, n, previous_start)
-       ), counted AS (
-         INSERT INTO api_key_usage (api_key_id, window_start, requests) SELECT api_key_id, window_start, n FROM input
-         ON CONFLICT (api_key_id, window_start) DO UPDATE SET requests = api_key_usage.requests + EXCLUDED.requests
-         RETURNING api_key_id, window_start, requests
-       ), opened AS (
-         SELECT c.api_key_id, c.window_start, i.previous_start FROM counted c JOIN input i USING (api_key_id, window_start) WHERE c.requests = i.n
-       ), touched AS (
-         UPDATE api_keys k SET last_used_at = o.window_start FROM opened o WHERE k.id = o.api_key_id RETURNING k.id
-       ), pruned AS (
-         DELETE FROM api_key_usage u USING opened o WHERE u.api_key_id = o.api_key_id AND u.window_start < o.previous_start RETURNING 1
-       )
-       SELECT c.api_key_id, c.window_start, c.requests, COALESCE(p.requests, 0) AS previous
-       FROM counted c JOIN input i USING (api_key_id, window_start)
-       LEFT JOIN api_key_usage p ON p.api_key_id = c.api_key_id AND p.window_start = i.previous_start`,
-      [
-        batch.map((group) => group.keyId),
-        batch.map((group) => group.windowStart.toISOString()),
-        batch.map((group) => group.count),
-        batch.map((group) => group.previousStart.toISOString()),
-      ],
-    );
+    }>(COUNT_REQUESTS, [
+      batch.map((group) => group.keyId),
+      batch.map((group) => group.windowStart.toISOString()),
+      batch.map((group) => group.count),
+      batch.map((group) => group.previousStart.toISOString()),
+    ]);
     const totals = new Map(
       rows.map((row) => [
         `${row.api_key_id}/${row.window_start.getTime()}`,

@@ -3,6 +3,7 @@ import { Pool } from 'pg';
 import { inTransaction } from './transaction';
 import { foldJobEvents, JobPatch, withImpliedStarts } from './job-patch';
 import { ADD_USAGE, COUNT_USAGE, UTC_TODAY } from './quota-usage';
+import { columnArrays } from './column-arrays';
 
 export interface RecordOutcome {
   /** Events that were new and changed the timeline. */
@@ -23,13 +24,15 @@ const STALE_RETRY = `(p.status = 'queued' AND j.started_at > p.started_at)`;
 /** The events of a batch as the statements' arrays: $1 to $8. */
 function eventParameters(events: JobEventMessage[]): unknown[] {
   return [
-    events.map((event) => event.eventId),
-    events.map((event) => event.jobId),
-    events.map((event) => event.type),
-    events.map((event) => event.attempt),
-    events.map((event) => event.delivery),
-    events.map((event) => event.workerId),
-    events.map((event) => event.at),
+    ...columnArrays(events, [
+      'eventId',
+      'jobId',
+      'type',
+      'attempt',
+      'delivery',
+      'workerId',
+      'at',
+    ]),
     events.map((event) =>
       event.outputs || event.error
         ? JSON.stringify(
@@ -55,7 +58,33 @@ const INCOMING_AND_INSERTED = `
     ON CONFLICT (event_id) DO NOTHING
     RETURNING event_id)`;
 
-/** The patches as the statements' arrays, from `$first` on (18 of them). */
+/**
+ * The patch parameters, in the order the statements number them from their
+ * first: each named for the column it fills.
+ */
+const PATCH_PARAMETERS = [
+  'jobId',
+  'status',
+  'startedCount',
+  'startedAt',
+  'finishedAt',
+  'workerId',
+  'errorCode',
+  'errorMessage',
+  'outputJobId',
+  'outputName',
+  'outputPosition',
+  'outputFormat',
+  'outputWidth',
+  'outputHeight',
+  'outputSizeBytes',
+  'outputKey',
+  'attempt',
+  'outputSha256',
+] as const;
+type PatchParameter = (typeof PATCH_PARAMETERS)[number];
+
+/** The patches as the statements' arrays, in PATCH_PARAMETERS' order. */
 function patchParameters(patches: JobPatch[]): unknown[] {
   const outputs = patches.flatMap((p) =>
     p.outputs.map((output, position) => ({
@@ -64,26 +93,27 @@ function patchParameters(patches: JobPatch[]): unknown[] {
       ...output,
     })),
   );
-  return [
-    patches.map((p) => p.jobId),
-    patches.map((p) => p.status),
-    patches.map((p) => p.startedCount),
-    patches.map((p) => p.startedAt),
-    patches.map((p) => p.finishedAt),
-    patches.map((p) => p.workerId),
-    patches.map((p) => p.error?.code ?? null),
-    patches.map((p) => p.error?.message ?? null),
-    outputs.map((o) => o.jobId),
-    outputs.map((o) => o.name),
-    outputs.map((o) => o.position),
-    outputs.map((o) => o.format),
-    outputs.map((o) => o.width),
-    outputs.map((o) => o.height),
-    outputs.map((o) => o.sizeBytes),
-    outputs.map((o) => o.key),
-    patches.map((p) => p.attempt),
-    outputs.map((o) => o.sha256 ?? null),
-  ];
+  const arrays: Record<PatchParameter, unknown[]> = {
+    jobId: patches.map((p) => p.jobId),
+    status: patches.map((p) => p.status),
+    startedCount: patches.map((p) => p.startedCount),
+    startedAt: patches.map((p) => p.startedAt),
+    finishedAt: patches.map((p) => p.finishedAt),
+    workerId: patches.map((p) => p.workerId),
+    errorCode: patches.map((p) => p.error?.code ?? null),
+    errorMessage: patches.map((p) => p.error?.message ?? null),
+    outputJobId: outputs.map((o) => o.jobId),
+    outputName: outputs.map((o) => o.name),
+    outputPosition: outputs.map((o) => o.position),
+    outputFormat: outputs.map((o) => o.format),
+    outputWidth: outputs.map((o) => o.width),
+    outputHeight: outputs.map((o) => o.height),
+    outputSizeBytes: outputs.map((o) => o.sizeBytes),
+    outputKey: outputs.map((o) => o.key),
+    attempt: patches.map((p) => p.attempt),
+    outputSha256: outputs.map((o) => o.sha256 ?? null),
+  };
+  return PATCH_PARAMETERS.map((name) => arrays[name]);
 }
 
 /**
@@ -94,7 +124,8 @@ function patchParameters(patches: JobPatch[]): unknown[] {
  * through it.
  */
 function patchJobsCtes(first: number, gate?: string): string {
-  const $ = (n: number) => `$${first + n - 1}`;
+  const $ = (name: PatchParameter) =>
+    `$${first + PATCH_PARAMETERS.indexOf(name)}`;
   return `
   patched AS (
     UPDATE jobs j SET
@@ -107,14 +138,14 @@ function patchJobsCtes(first: number, gate?: string): string {
       error_message = CASE WHEN ${STALE_RETRY} THEN j.error_message ELSE p.error_message END,
       stuck_reason = NULL, stuck_since = NULL,
       updated_at = now()
-    FROM unnest(${$(1)}::uuid[], ${$(2)}::text[], ${$(3)}::int[], ${$(4)}::timestamptz[], ${$(5)}::timestamptz[], ${$(6)}::text[], ${$(7)}::text[], ${$(8)}::text[], ${$(17)}::int[])
+    FROM unnest(${$('jobId')}::uuid[], ${$('status')}::text[], ${$('startedCount')}::int[], ${$('startedAt')}::timestamptz[], ${$('finishedAt')}::timestamptz[], ${$('workerId')}::text[], ${$('errorCode')}::text[], ${$('errorMessage')}::text[], ${$('attempt')}::int[])
       AS p(job_id, status, started_count, started_at, finished_at, worker_id, error_code, error_message, attempt)${gate ? `, ${gate}` : ''}
     WHERE j.id = p.job_id AND j.attempt = p.attempt AND j.status NOT IN ('succeeded', 'failed')
     RETURNING j.id, j.status, j.api_key_id),
   added AS (
     INSERT INTO job_outputs (job_id, name, position, format, width, height, size_bytes, storage_key, sha256)
     SELECT o.job_id, o.name, o.position, o.format, o.width, o.height, o.size_bytes, o.storage_key, o.sha256
-    FROM unnest(${$(9)}::uuid[], ${$(10)}::text[], ${$(11)}::int[], ${$(12)}::text[], ${$(13)}::int[], ${$(14)}::int[], ${$(15)}::bigint[], ${$(16)}::text[], ${$(18)}::text[])
+    FROM unnest(${$('outputJobId')}::uuid[], ${$('outputName')}::text[], ${$('outputPosition')}::int[], ${$('outputFormat')}::text[], ${$('outputWidth')}::int[], ${$('outputHeight')}::int[], ${$('outputSizeBytes')}::bigint[], ${$('outputKey')}::text[], ${$('outputSha256')}::text[])
       AS o(job_id, name, position, format, width, height, size_bytes, storage_key, sha256)
     JOIN patched ON patched.id = o.job_id AND patched.status = 'succeeded'
     ON CONFLICT (job_id, name) DO NOTHING
@@ -146,6 +177,18 @@ const raise = (code: string, message: string) =>
   `pipeline_raise('${code}', '${message}')`;
 
 /**
+ * The batch with its implied starts, each event once: the same event twice in
+ * one batch (a redelivery racing the original) is one event.
+ */
+function distinctEvents(batch: JobEventMessage[]): JobEventMessage[] {
+  return [
+    ...new Map(
+      withImpliedStarts(batch).map((event) => [event.eventId, event]),
+    ).values(),
+  ];
+}
+
+/**
  * The results writer's access: records lifecycle events and folds them into the
  * job rows.
  */
@@ -165,13 +208,17 @@ export class JobEventsRepository {
    * whatever committed meanwhile.
    */
   async record(batch: JobEventMessage[]): Promise<RecordOutcome> {
-    // The same event twice in one batch (a redelivery racing the original) is
-    // one event.
-    const events = [
-      ...new Map(
-        withImpliedStarts(batch).map((event) => [event.eventId, event]),
-      ).values(),
-    ];
+    const events = distinctEvents(batch);
+    if (await this.recordCommonBatch(events))
+      return { recorded: events.length, duplicates: 0, orphans: [] };
+    return this.recordSortingOutRepeats(events);
+  }
+
+  /**
+   * Records the batch in one statement if it is the common batch; false,
+   * having changed nothing, if it is not.
+   */
+  private async recordCommonBatch(events: JobEventMessage[]): Promise<boolean> {
     const patches = foldJobEvents(events);
     try {
       await this.pool.query(
@@ -193,12 +240,12 @@ export class JobEventsRepository {
           ...patchParameters(patches),
         ],
       );
-      return { recorded: events.length, duplicates: 0, orphans: [] };
+      return true;
     } catch (error) {
       if ((error as { code?: string }).code !== NOT_THE_COMMON_BATCH)
         throw error;
+      return false;
     }
-    return this.recordSortingOutRepeats(events);
   }
 
   /**

@@ -12,7 +12,7 @@ import {
   VariantSpec,
 } from '@pipeline/contracts';
 import { failpoint } from '@pipeline/failpoints';
-import { Pool } from 'pg';
+import { Pool, PoolClient } from 'pg';
 import { recordAudit } from './audit-log.repository';
 import { Batcher } from './batcher';
 import {
@@ -256,6 +256,40 @@ interface AttemptState {
 
 const ATTEMPT_STATE_COLUMNS = 'status, attempt, stuck_reason, input_expired_at';
 
+/**
+ * The `retried` event of a job's new attempt, and its audit entry when the run
+ * is audited.
+ */
+async function recordRetried(
+  client: PoolClient,
+  id: string,
+  attempt: number,
+  previousStatus: JobStatus,
+  { reason, actor, auditAs }: NextAttempt,
+): Promise<void> {
+  await client.query(
+    `INSERT INTO job_events (event_id, job_id, type, attempt, at, detail) VALUES ($1, $2, 'retried', $3, now(), $4)`,
+    [
+      operatorEventId(id, attempt, 'retried'),
+      id,
+      attempt,
+      JSON.stringify({
+        reason,
+        previousStatus,
+        apiKeyId: actor.apiKeyId,
+        requestId: actor.requestId,
+      }),
+    ],
+  );
+  if (auditAs)
+    await recordAudit(client, {
+      actor,
+      action: auditAs,
+      target: id,
+      detail: { attempt, previousStatus },
+    });
+}
+
 /** The producer's access to jobs: record a submission, read jobs back. */
 export class JobsRepository {
   private readonly inserts: Batcher<NewJob, boolean>;
@@ -472,21 +506,8 @@ export class JobsRepository {
     run: NextAttempt,
     publish: (job: RecordedJob & { attempt: number }) => Promise<void>,
   ): Promise<{ attempt: number } | null> {
-    const { reason, actor } = run;
-    // Refused before a number is reserved, so that a refusal does not use one
-    // up.
-    const { rows: current } = await this.pool.query<AttemptState>(
-      `SELECT ${ATTEMPT_STATE_COLUMNS} FROM jobs WHERE id = $1`,
-      [id],
-    );
-    if (current.length === 0) return null;
-    checkNextAttempt(id, current[0], run);
-    const { rows: reserved } = await this.pool.query<{ attempt_seq: number }>(
-      'UPDATE jobs SET attempt_seq = GREATEST(attempt_seq, attempt) + 1 WHERE id = $1 RETURNING attempt_seq',
-      [id],
-    );
-    if (reserved.length === 0) return null;
-    const attempt = reserved[0].attempt_seq;
+    const attempt = await this.reserveAttempt(id, run);
+    if (attempt === null) return null;
     return inTransaction(this.pool, async (client) => {
       const { rows } = await client.query<RecordedRow & AttemptState>(
         `SELECT ${ATTEMPT_STATE_COLUMNS}, ${RECORDED_COLUMNS} FROM jobs WHERE id = $1 FOR UPDATE`,
@@ -502,27 +523,7 @@ export class JobsRepository {
            started_at = NULL, finished_at = NULL, stuck_reason = NULL, stuck_since = NULL, updated_at = now() WHERE id = $1`,
         [id, attempt],
       );
-      await client.query(
-        `INSERT INTO job_events (event_id, job_id, type, attempt, at, detail) VALUES ($1, $2, 'retried', $3, now(), $4)`,
-        [
-          operatorEventId(id, attempt, 'retried'),
-          id,
-          attempt,
-          JSON.stringify({
-            reason,
-            previousStatus: row.status,
-            apiKeyId: actor.apiKeyId,
-            requestId: actor.requestId,
-          }),
-        ],
-      );
-      if (run.auditAs)
-        await recordAudit(client, {
-          actor,
-          action: run.auditAs,
-          target: id,
-          detail: { attempt, previousStatus: row.status },
-        });
+      await recordRetried(client, id, attempt, row.status, run);
       await failpoint('retry.before-publish');
       await publish({ ...toRecordedJob(id, row), attempt });
       await failpoint('retry.after-publish');
@@ -532,6 +533,28 @@ export class JobsRepository {
       );
       return { attempt };
     });
+  }
+
+  /**
+   * Reserves the next attempt's number, once the job may start it; null when
+   * the job does not exist. Refused before a number is reserved, so that a
+   * refusal does not use one up.
+   */
+  private async reserveAttempt(
+    id: string,
+    run: NextAttempt,
+  ): Promise<number | null> {
+    const { rows: current } = await this.pool.query<AttemptState>(
+      `SELECT ${ATTEMPT_STATE_COLUMNS} FROM jobs WHERE id = $1`,
+      [id],
+    );
+    if (current.length === 0) return null;
+    checkNextAttempt(id, current[0], run);
+    const { rows: reserved } = await this.pool.query<{ attempt_seq: number }>(
+      'UPDATE jobs SET attempt_seq = GREATEST(attempt_seq, attempt) + 1 WHERE id = $1 RETURNING attempt_seq',
+      [id],
+    );
+    return reserved.length === 0 ? null : reserved[0].attempt_seq;
   }
 
   /**

@@ -1,5 +1,6 @@
 import { WorkerHeartbeatMessage } from '@pipeline/contracts';
 import { Pool } from 'pg';
+import { columnArrays } from './column-arrays';
 
 /** A worker as its last heartbeat left it. */
 export interface WorkerRecord {
@@ -60,17 +61,17 @@ export class WorkersRepository {
          jobs_succeeded = excluded.jobs_succeeded, jobs_failed = excluded.jobs_failed, in_flight = excluded.in_flight,
          stopped_at = excluded.stopped_at
        WHERE w.last_seen_at <= excluded.last_seen_at`,
-      [
-        beats.map((b) => b.workerId),
-        beats.map((b) => b.host),
-        beats.map((b) => b.pid),
-        beats.map((b) => b.startedAt),
-        beats.map((b) => b.at),
-        beats.map((b) => b.jobsSucceeded),
-        beats.map((b) => b.jobsFailed),
-        beats.map((b) => b.inFlight),
-        beats.map((b) => b.stopping),
-      ],
+      columnArrays(beats, [
+        'workerId',
+        'host',
+        'pid',
+        'startedAt',
+        'at',
+        'jobsSucceeded',
+        'jobsFailed',
+        'inFlight',
+        'stopping',
+      ]),
     );
   }
 

@@ -124,6 +124,26 @@ function tooLarge(
   );
 }
 
+/** The error a download that failed with `error` at `where` ends in. */
+function downloadFailure(
+  error: unknown,
+  where: string,
+  timedOut: boolean,
+  limitMs: number,
+): unknown {
+  if (error instanceof SourceFetchError) return error;
+  const refusal = findAddressRefusal(error);
+  if (refusal) return addressRefused(where, refusal.refusal);
+  if (timedOut)
+    return new SourceFetchError(
+      'SOURCE_UNAVAILABLE',
+      false,
+      `could not fetch ${where}: timed out after ${limitMs} ms`,
+      { cause: error },
+    );
+  return networkError(error, where);
+}
+
 /**
  * Downloads a job's input from a URL its submitter chose, without letting that
  * URL reach the workers' own network. The address check runs inside the
@@ -181,16 +201,7 @@ export class UrlFetcher {
     let where = describeOrigin(current);
     try {
       for (let redirects = 0; ; redirects++) {
-        const response = await request(current, {
-          dispatcher: this.agent,
-          method: 'GET',
-          signal,
-          headers: {
-            'user-agent': this.options.userAgent ?? 'image-pipeline',
-            accept: 'image/*, */*;q=0.5',
-            'accept-encoding': 'identity',
-          },
-        });
+        const response = await this.get(current, signal);
         if (!REDIRECT_STATUSES.has(response.statusCode))
           return await this.save(
             response,
@@ -200,20 +211,7 @@ export class UrlFetcher {
             signal,
           );
         await discard(response, signal);
-        const location = firstHeader(response.headers.location);
-        if (!location)
-          throw new SourceFetchError(
-            'SOURCE_UNAVAILABLE',
-            true,
-            `could not fetch ${where}: HTTP ${response.statusCode} redirect without a Location header`,
-          );
-        if (redirects >= this.options.maxRedirects) {
-          throw new SourceFetchError(
-            'SOURCE_UNAVAILABLE',
-            true,
-            `could not fetch ${where}: too many redirects (more than ${this.options.maxRedirects})`,
-          );
-        }
+        const location = this.redirectTarget(response, where, redirects);
         const previous = current;
         current = this.checkedHop(
           URL.canParse(location, previous.href)
@@ -224,19 +222,47 @@ export class UrlFetcher {
         where = hopName(current, previous);
       }
     } catch (error) {
-      if (error instanceof SourceFetchError) throw error;
-      const refusal = findAddressRefusal(error);
-      if (refusal) throw addressRefused(where, refusal.refusal);
-      if (signal.aborted) {
-        throw new SourceFetchError(
-          'SOURCE_UNAVAILABLE',
-          false,
-          `could not fetch ${where}: timed out after ${limitMs} ms`,
-          { cause: error },
-        );
-      }
-      throw networkError(error, where);
+      throw downloadFailure(error, where, signal.aborted, limitMs);
     }
+  }
+
+  private get(url: URL, signal: AbortSignal) {
+    return request(url, {
+      dispatcher: this.agent,
+      method: 'GET',
+      signal,
+      headers: {
+        'user-agent': this.options.userAgent ?? 'image-pipeline',
+        accept: 'image/*, */*;q=0.5',
+        'accept-encoding': 'identity',
+      },
+    });
+  }
+
+  /**
+   * Where a redirect points, as its Location header has it; refused without
+   * one, or past the most redirects allowed.
+   */
+  private redirectTarget(
+    response: Dispatcher.ResponseData,
+    where: string,
+    redirects: number,
+  ): string {
+    const location = firstHeader(response.headers.location);
+    if (!location)
+      throw new SourceFetchError(
+        'SOURCE_UNAVAILABLE',
+        true,
+        `could not fetch ${where}: HTTP ${response.statusCode} redirect without a Location header`,
+      );
+    if (redirects >= this.options.maxRedirects) {
+      throw new SourceFetchError(
+        'SOURCE_UNAVAILABLE',
+        true,
+        `could not fetch ${where}: too many redirects (more than ${this.options.maxRedirects})`,
+      );
+    }
+    return location;
   }
 
   /** Lets in-flight downloads finish, then closes pooled connections. */

@@ -37,6 +37,11 @@ export function readHeaderBytes(
   }
 }
 
+interface Size {
+  width: number;
+  height: number;
+}
+
 const still = (
   format: string,
   width: number,
@@ -51,6 +56,26 @@ const still = (
 const SOF_MARKERS = new Set([0xc0, 0xc1, 0xc2]);
 const JPEG_MAX_DIMENSION = 65500;
 
+/**
+ * The marker segment at `offset`: its marker, its bytes after the length, and
+ * where it ends; null when libjpeg would not read one there.
+ */
+function jpegSegment(
+  data: Buffer,
+  offset: number,
+): { marker: number; segment: Buffer; end: number } | null {
+  // bytes before a marker make libjpeg warn
+  if (offset >= data.length || data[offset] !== 0xff) return null;
+  // fill bytes
+  while (offset < data.length && data[offset] === 0xff) offset++;
+  if (offset + 2 >= data.length) return null;
+  const marker = data[offset];
+  const length = data.readUInt16BE(offset + 1);
+  const end = offset + 1 + length;
+  if (length < 2 || end > data.length) return null;
+  return { marker, segment: data.subarray(offset + 3, end), end };
+}
+
 function readJpeg(data: Buffer): ImageHeader | null {
   let offset = 2;
   let frame:
@@ -58,18 +83,10 @@ function readJpeg(data: Buffer): ImageHeader | null {
   let exif: Buffer | undefined;
   let exifSegments = 0;
   for (;;) {
-    // bytes before a marker make libjpeg warn
-    if (offset >= data.length || data[offset] !== 0xff) return null;
-    // fill bytes
-    while (offset < data.length && data[offset] === 0xff) offset++;
-    if (offset + 2 >= data.length) return null;
-    const marker = data[offset];
-    const length = data.readUInt16BE(offset + 1);
-    const start = offset + 3;
-    const end = offset + 1 + length;
-    if (length < 2 || end > data.length) return null;
-    const segment = data.subarray(start, end);
-    offset = end;
+    const next = jpegSegment(data, offset);
+    if (!next) return null;
+    const { marker, segment } = next;
+    offset = next.end;
     if (marker >= 0xe0 && marker <= 0xef) {
       if (marker === 0xe0 && !plausibleApp0(segment)) return null;
       if (
@@ -272,11 +289,50 @@ const PNG_MAX_DIMENSION = 65535;
  */
 const PNG_CHUNK_LIMIT = 8_000_000;
 
+type PngHeader = Size & { colourType: number; bitDepth: number };
+
+/** The IHDR chunk's fields; null when libpng would refuse them. */
+function readIhdr(body: Buffer): PngHeader | null {
+  const ihdr = {
+    width: body.readUInt32BE(0),
+    height: body.readUInt32BE(4),
+    bitDepth: body[8],
+    colourType: body[9],
+  };
+  const { width, height, bitDepth, colourType } = ihdr;
+  if (
+    width === 0 ||
+    height === 0 ||
+    width > PNG_MAX_DIMENSION ||
+    height > PNG_MAX_DIMENSION
+  )
+    return null;
+  if (
+    !PNG_DEPTHS[colourType]?.includes(bitDepth) ||
+    body[10] !== 0 ||
+    body[11] !== 0 ||
+    body[12] > 1
+  )
+    return null;
+  return ihdr;
+}
+
+/** Whether libpng takes a PLTE chunk of `length` bytes for this image. */
+function validPalette(ihdr: PngHeader, length: number): boolean {
+  const entries = length / 3;
+  if (ihdr.colourType !== 2 && ihdr.colourType !== 3 && ihdr.colourType !== 6)
+    return false;
+  return !(
+    !Number.isInteger(entries) ||
+    entries < 1 ||
+    entries > 256 ||
+    (ihdr.colourType === 3 && entries > 2 ** ihdr.bitDepth)
+  );
+}
+
 function readPng(data: Buffer): ImageHeader | null {
   let offset = 8;
-  let ihdr:
-    | { width: number; height: number; colourType: number; bitDepth: number }
-    | undefined;
+  let ihdr: PngHeader | null | undefined;
   let palette = false;
   let exif: Buffer | undefined;
   const seen = new Set<string>();
@@ -301,45 +357,13 @@ function readPng(data: Buffer): ImageHeader | null {
     seen.add(type);
     if (type === 'IHDR') {
       if (ihdr || length !== 13) return null;
-      ihdr = {
-        width: body.readUInt32BE(0),
-        height: body.readUInt32BE(4),
-        bitDepth: body[8],
-        colourType: body[9],
-      };
-      const { width, height, bitDepth, colourType } = ihdr;
-      if (
-        width === 0 ||
-        height === 0 ||
-        width > PNG_MAX_DIMENSION ||
-        height > PNG_MAX_DIMENSION
-      )
-        return null;
-      if (
-        !PNG_DEPTHS[colourType]?.includes(bitDepth) ||
-        body[10] !== 0 ||
-        body[11] !== 0 ||
-        body[12] > 1
-      )
-        return null;
+      ihdr = readIhdr(body);
+      if (!ihdr) return null;
       continue;
     }
     if (!ihdr) return null;
     if (type === 'PLTE') {
-      const entries = length / 3;
-      if (
-        ihdr.colourType !== 2 &&
-        ihdr.colourType !== 3 &&
-        ihdr.colourType !== 6
-      )
-        return null;
-      if (
-        !Number.isInteger(entries) ||
-        entries < 1 ||
-        entries > 256 ||
-        (ihdr.colourType === 3 && entries > 2 ** ihdr.bitDepth)
-      )
-        return null;
+      if (!validPalette(ihdr, length)) return null;
       palette = true;
     } else if (type === 'eXIf') {
       exif = body;
@@ -401,10 +425,7 @@ function riffChunks(
  * The size a VP8 or VP8L bitstream's header gives (WebPGetFeatures on its
  * chunk), or null.
  */
-function bitstreamSize({
-  fourcc,
-  payload,
-}: RiffChunk): { width: number; height: number } | null {
+function bitstreamSize({ fourcc, payload }: RiffChunk): Size | null {
   if (fourcc === 'VP8 ') {
     if (
       payload.length < 10 ||
@@ -439,9 +460,7 @@ function bitstreamSize({
  * An ANMF's or a still image's chunks: an optional ALPH (not before VP8L), then
  * one VP8 or VP8L.
  */
-function frameSize(
-  chunks: RiffChunk[],
-): { width: number; height: number } | null {
+function frameSize(chunks: RiffChunk[]): Size | null {
   const [first, second] = chunks;
   if (chunks.length === 1) return bitstreamSize(first);
   if (
@@ -451,6 +470,52 @@ function frameSize(
   )
     return bitstreamSize(second);
   return null;
+}
+
+/** The extended header's flags and canvas size; null if the demuxer refuses. */
+function readVp8x(
+  chunk: RiffChunk,
+): { flags: number; width: number; height: number } | null {
+  if (chunk.fourcc !== 'VP8X' || chunk.payload.length !== 10) return null;
+  const flags = chunk.payload[0];
+  if (flags & ~WEBP_VALID_FLAGS) return null;
+  const width = 1 + chunk.payload.readUIntLE(4, 3);
+  const height = 1 + chunk.payload.readUIntLE(7, 3);
+  if (width > 16383 || height > 16383) return null;
+  return { flags, width, height };
+}
+
+/**
+ * Whether an ANMF frame's bitstream has the size the frame declares, and the
+ * frame lies within the canvas.
+ */
+function frameFits(data: Buffer, chunk: RiffChunk, canvas: Size): boolean {
+  if (chunk.payload.length < 16) return false;
+  const x = 2 * chunk.payload.readUIntLE(0, 3);
+  const y = 2 * chunk.payload.readUIntLE(3, 3);
+  const inner = riffChunks(
+    data,
+    chunk.start + 8 + 16,
+    chunk.start + 8 + chunk.payload.length,
+  );
+  const size = inner && frameSize(inner);
+  const declared = {
+    width: 1 + chunk.payload.readUIntLE(6, 3),
+    height: 1 + chunk.payload.readUIntLE(9, 3),
+  };
+  if (!size || size.width !== declared.width || size.height !== declared.height)
+    return false;
+  return x + size.width <= canvas.width && y + size.height <= canvas.height;
+}
+
+/** Whether a still image's chunks have the canvas's size. */
+function stillFits(image: RiffChunk[], canvas: Size): boolean {
+  const size = frameSize(image);
+  if (!size || size.width !== canvas.width || size.height !== canvas.height)
+    return false;
+  // The still image's chunks must be next to each other, as the demuxer reads
+  // them in one go.
+  return !(image.length === 2 && image[0].end !== image[1].start);
 }
 
 function readWebp(data: Buffer): ImageHeader | null {
@@ -466,12 +531,28 @@ function readWebp(data: Buffer): ImageHeader | null {
     const size = rest.length === 0 ? bitstreamSize(first) : null;
     return size && still('webp', size.width, size.height);
   }
-  if (first.fourcc !== 'VP8X' || first.payload.length !== 10) return null;
-  const flags = first.payload[0];
-  if (flags & ~WEBP_VALID_FLAGS) return null;
-  const width = 1 + first.payload.readUIntLE(4, 3);
-  const height = 1 + first.payload.readUIntLE(7, 3);
-  if (width > 16383 || height > 16383) return null;
+  return readExtendedWebp(data, first, rest);
+}
+
+/**
+ * The orientation an EXIF chunk gives: libvips hands libexif the chunk as it
+ * is when it starts "Exif", else with that header added.
+ */
+function webpExifOrientation(exif: Buffer): number | null {
+  return exifOrientation(
+    exif.toString('latin1', 0, 6) === 'Exif\0\0' ? exif.subarray(6) : exif,
+  );
+}
+
+/** A WebP of the extended format: a VP8X header, then its chunks. */
+function readExtendedWebp(
+  data: Buffer,
+  first: RiffChunk,
+  rest: RiffChunk[],
+): ImageHeader | null {
+  const canvas = readVp8x(first);
+  if (!canvas) return null;
+  const { flags, width, height } = canvas;
   const animated = (flags & WEBP_ANIMATION) !== 0;
   let exif: Buffer | undefined;
   const image: RiffChunk[] = [];
@@ -489,30 +570,10 @@ function readWebp(data: Buffer): ImageHeader | null {
         if (!animated || anim || chunk.payload.length < 6) return null;
         anim = true;
         break;
-      case 'ANMF': {
-        if (!anim || chunk.payload.length < 16) return null;
-        const x = 2 * chunk.payload.readUIntLE(0, 3);
-        const y = 2 * chunk.payload.readUIntLE(3, 3);
-        const inner = riffChunks(
-          data,
-          chunk.start + 8 + 16,
-          chunk.start + 8 + chunk.payload.length,
-        );
-        const size = inner && frameSize(inner);
-        const declared = {
-          width: 1 + chunk.payload.readUIntLE(6, 3),
-          height: 1 + chunk.payload.readUIntLE(9, 3),
-        };
-        if (
-          !size ||
-          size.width !== declared.width ||
-          size.height !== declared.height
-        )
-          return null;
-        if (x + size.width > width || y + size.height > height) return null;
+      case 'ANMF':
+        if (!anim || !frameFits(data, chunk, { width, height })) return null;
         frames++;
         break;
-      }
       case 'EXIF':
         if (!(flags & WEBP_EXIF) || exif) return null;
         exif = chunk.payload;
@@ -526,21 +587,11 @@ function readWebp(data: Buffer): ImageHeader | null {
   }
   if (animated) {
     if (frames === 0) return null;
-  } else {
-    const size = frameSize(image);
-    if (!size || size.width !== width || size.height !== height) return null;
-    // The still image's chunks must be next to each other, as the demuxer reads
-    // them in one go.
-    if (image.length === 2 && image[0].end !== image[1].start) return null;
+  } else if (!stillFits(image, { width, height })) {
+    return null;
   }
   if ((flags & WEBP_EXIF) !== 0 && !exif) return null;
-  // libvips hands libexif the chunk as it is when it starts "Exif", else with
-  // that header added.
-  const orientation = exif
-    ? exifOrientation(
-        exif.toString('latin1', 0, 6) === 'Exif\0\0' ? exif.subarray(6) : exif,
-      )
-    : 1;
+  const orientation = exif ? webpExifOrientation(exif) : 1;
   if (orientation === null) return null;
   return {
     format: 'webp',

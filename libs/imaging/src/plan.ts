@@ -42,6 +42,24 @@ const GEOMETRY = new Set<Operation['op']>([
  */
 function canJoin(stage: Stage, operation: Operation): boolean {
   if (stage.some((op) => op.op === operation.op)) return false;
+  return (
+    colourOrNegateVerdict(stage, operation) ??
+    fitsSharpOrder(
+      stage.filter((op) => op.op !== 'grayscale' && op.op !== 'negate'),
+      operation,
+      stage.length === 0,
+    )
+  );
+}
+
+/**
+ * Whether a greyscale, tint or negate settles `canJoin` on its own; undefined
+ * when they do not.
+ */
+function colourOrNegateVerdict(
+  stage: Stage,
+  operation: Operation,
+): boolean | undefined {
   // A colour-space change commutes with the geometry and the other filters.
   // sharp's greyscale output has one channel, so a tint in the same pipeline
   // would be lost, whatever the order.
@@ -54,13 +72,23 @@ function canJoin(stage: Stage, operation: Operation): boolean {
   if (operation.op === 'negate') return true;
   if (stage.some((op) => op.op === 'negate') && !GEOMETRY.has(operation.op))
     return false;
-  const ops = stage.filter((op) => op.op !== 'grayscale' && op.op !== 'negate');
-  const has = (name: Operation['op']) => ops.some((op) => op.op === name);
+  return undefined;
+}
+
+/**
+ * Whether `operation` can follow `ops` (the stage without its greyscale and
+ * negate) where sharp's fixed order would run it.
+ */
+function fitsSharpOrder(
+  ops: Operation[],
+  operation: Operation,
+  stageIsEmpty: boolean,
+): boolean {
   switch (operation.op) {
     case 'gamma':
       // Brightening runs after the composite (FILTER_RANK); darkening before
       // anything else, so it starts a stage.
-      if (operation.gamma < 1) return stage.length === 0;
+      if (operation.gamma < 1) return stageIsEmpty;
       return ops.every((op) => (FILTER_RANK[op.op] ?? 0) < FILTER_RANK.gamma!);
     case 'trim':
       // sharp trims before any extract or resize.
@@ -80,14 +108,7 @@ function canJoin(stage: Stage, operation: Operation): boolean {
       // keeps is known only once it has run: a resize that follows its aspect
       // ratio starts a stage of its own, so that its size can be judged before
       // it runs (output-size.ts).
-      if (
-        ops.some((op) => op.op === 'trim') &&
-        !has('crop') &&
-        resizeDependsOnAspectRatio(operation)
-      )
-        return false;
-      if (ops.every((op) => op.op === 'trim' || op.op === 'crop')) return true;
-      return has('rotate') && ops.every((op) => ORIENTATION.has(op.op));
+      return resizeCanFollow(ops, operation);
     case 'extend':
       // sharp pads after every resize, rotation and crop, and before every
       // filter.
@@ -112,6 +133,17 @@ function canJoin(stage: Stage, operation: Operation): boolean {
         (op) => (FILTER_RANK[op.op] ?? 0) < FILTER_RANK[operation.op]!,
       );
   }
+}
+
+function resizeCanFollow(
+  ops: Operation[],
+  operation: Operation & { op: 'resize' },
+): boolean {
+  const has = (name: Operation['op']) => ops.some((op) => op.op === name);
+  if (has('trim') && !has('crop') && resizeDependsOnAspectRatio(operation))
+    return false;
+  if (ops.every((op) => op.op === 'trim' || op.op === 'crop')) return true;
+  return has('rotate') && ops.every((op) => ORIENTATION.has(op.op));
 }
 
 function orientationRank(operation: Operation): number {

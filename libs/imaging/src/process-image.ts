@@ -64,6 +64,15 @@ const EDGE_KERNEL = {
   kernel: [-1, -1, -1, -1, 8, -1, -1, -1, -1],
 };
 
+/** The named fields of an operation, as the sharp call takes them. */
+function fields<T, K extends keyof T>(source: T, keys: K[]): Pick<T, K> {
+  return Object.fromEntries(keys.map((key) => [key, source[key]])) as Pick<
+    T,
+    K
+  >;
+}
+
+// eslint-disable-next-line max-lines-per-function -- flat: one case an op
 function applyOperation(
   image: Sharp,
   operation: Operation,
@@ -78,18 +87,17 @@ function applyOperation(
         },
       ]);
     case 'resize':
-      return image.resize({
-        width: operation.width,
-        height: operation.height,
-        fit: operation.fit,
-        position: operation.position,
-        withoutEnlargement: operation.withoutEnlargement,
-      });
+      return image.resize(
+        fields(operation, [
+          'width',
+          'height',
+          'fit',
+          'position',
+          'withoutEnlargement',
+        ]),
+      );
     case 'trim':
-      return image.trim({
-        threshold: operation.threshold,
-        background: operation.background,
-      });
+      return image.trim(fields(operation, ['threshold', 'background']));
     case 'extend':
       return image.extend({
         top: operation.top ?? 0,
@@ -99,12 +107,9 @@ function applyOperation(
         background: operation.background ?? '#000000',
       });
     case 'crop':
-      return image.extract({
-        left: operation.left,
-        top: operation.top,
-        width: operation.width,
-        height: operation.height,
-      });
+      return image.extract(
+        fields(operation, ['left', 'top', 'width', 'height']),
+      );
     case 'rotate':
       return image.rotate(operation.angle, {
         background: operation.background ?? '#000000',

@@ -23,6 +23,7 @@ import {
   StorageConfigurationError,
 } from './blob-storage';
 import { foldersToSyncAfterMaking, GroupSync } from './folder-sync';
+import { destroyedBeforeStored, locationToWrite } from './stream-input';
 
 function errorCode(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code;
@@ -30,6 +31,16 @@ function errorCode(error: unknown): string | undefined {
 
 function isNotFound(error: unknown): boolean {
   return errorCode(error) === 'ENOENT';
+}
+
+/** Waits for `step`; should it fail, the temporary file goes too. */
+async function orRemove(temporary: string, step: Promise<void>): Promise<void> {
+  try {
+    await step;
+  } catch (error) {
+    await removeFile(temporary);
+    throw error;
+  }
 }
 
 /**
@@ -75,12 +86,7 @@ export class FilesystemBlobStorage extends BlobStorage {
       data,
       through,
     );
-    try {
-      await rename(temporary, path);
-    } catch (error) {
-      await removeFile(temporary);
-      throw error;
-    }
+    await orRemove(temporary, rename(temporary, path));
     await Promise.all([this.folderSyncs.after(dirname(path)), folderDurable]);
     return { sizeBytes };
   }
@@ -101,9 +107,8 @@ export class FilesystemBlobStorage extends BlobStorage {
     try {
       // Unlike rename, link never replaces: of racing writers exactly one gets
       // the name.
-      await link(temporary, path);
+      await orRemove(temporary, link(temporary, path));
     } catch (error) {
-      await removeFile(temporary);
       if (errorCode(error) !== 'EEXIST') throw error;
       return { created: false, sizeBytes: (await stat(path)).size };
     }
@@ -115,17 +120,8 @@ export class FilesystemBlobStorage extends BlobStorage {
     return { created: true, sizeBytes };
   }
 
-  /**
-   * The key's path; for an invalid key the stream to store is destroyed, so
-   * that its producer is not left waiting.
-   */
   private pathToWrite(key: string, data: Buffer | Readable): string {
-    try {
-      return this.pathOf(key);
-    } catch (error) {
-      if (!Buffer.isBuffer(data)) data.destroy();
-      throw error;
-    }
+    return locationToWrite(key, data, (valid) => this.pathOf(valid));
   }
 
   /**
@@ -170,20 +166,8 @@ export class FilesystemBlobStorage extends BlobStorage {
     };
     try {
       if (Buffer.isBuffer(data)) await writeFile([data]);
-      else if (data.destroyed) {
-        // pipeline() never settles for a source destroyed before it with a
-        // transform after it.
-        through?.destroy();
-        throw (
-          data.errored ??
-          Object.assign(
-            new Error(
-              'Premature close: the stream was destroyed before it could be stored',
-            ),
-            { code: 'ERR_STREAM_PREMATURE_CLOSE' },
-          )
-        );
-      } else
+      else if (data.destroyed) throw destroyedBeforeStored(data, through);
+      else
         await (through
           ? pipeline(data, through, writeFile)
           : pipeline(data, writeFile));

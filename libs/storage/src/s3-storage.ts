@@ -5,6 +5,7 @@ import {
   HeadBucketCommand,
   HeadObjectCommand,
   PutObjectCommand,
+  PutObjectCommandInput,
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
@@ -21,6 +22,7 @@ import {
   PutOptions,
   StorageConfigurationError,
 } from './blob-storage';
+import { destroyedBeforeStored, locationToWrite } from './stream-input';
 
 export interface S3StorageOptions {
   bucket: string;
@@ -194,15 +196,7 @@ export class S3BlobStorage extends BlobStorage {
     const objectKey = this.keyToWrite(key, data);
     if (Buffer.isBuffer(data)) {
       try {
-        await this.client.send(
-          new PutObjectCommand({
-            Bucket: this.bucket,
-            Key: objectKey,
-            Body: data,
-            ContentLength: data.length,
-            ContentMD5: md5Base64(data),
-          }),
-        );
+        await this.putBuffer(objectKey, data, {});
       } catch (error) {
         throw this.failure('store', key, error);
       }
@@ -234,17 +228,10 @@ export class S3BlobStorage extends BlobStorage {
             })),
           };
         try {
-          await this.client.send(
-            new PutObjectCommand({
-              Bucket: this.bucket,
-              Key: objectKey,
-              Body: data,
-              ContentLength: data.length,
-              ContentMD5: md5Base64(data),
-              IfNoneMatch: '*',
-              ...checksum,
-            }),
-          );
+          await this.putBuffer(objectKey, data, {
+            IfNoneMatch: '*',
+            ...checksum,
+          });
         } catch (error) {
           if (isConditionalConflict(error)) continue;
           throw isPreconditionFailed(error)
@@ -266,17 +253,26 @@ export class S3BlobStorage extends BlobStorage {
     }
   }
 
-  /**
-   * The object key; for an invalid key the stream to store is destroyed, so
-   * that its producer is not left waiting.
-   */
+  /** One PUT of the whole buffer, its MD5 checked by the store. */
+  private async putBuffer(
+    objectKey: string,
+    data: Buffer,
+    conditions: Partial<PutObjectCommandInput>,
+  ): Promise<void> {
+    await this.client.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: objectKey,
+        Body: data,
+        ContentLength: data.length,
+        ContentMD5: md5Base64(data),
+        ...conditions,
+      }),
+    );
+  }
+
   private keyToWrite(key: string, data: Buffer | Readable): string {
-    try {
-      return this.objectKey(key);
-    } catch (error) {
-      if (!Buffer.isBuffer(data)) data.destroy();
-      throw error;
-    }
+    return locationToWrite(key, data, (valid) => this.objectKey(valid));
   }
 
   /**
@@ -292,18 +288,7 @@ export class S3BlobStorage extends BlobStorage {
     through: Transform | undefined,
     params: { IfNoneMatch?: string; Metadata?: Record<string, string> },
   ): Promise<{ sizeBytes: number }> {
-    if (data.destroyed) {
-      through?.destroy();
-      throw (
-        data.errored ??
-        Object.assign(
-          new Error(
-            'Premature close: the stream was destroyed before it could be stored',
-          ),
-          { code: 'ERR_STREAM_PREMATURE_CLOSE' },
-        )
-      );
-    }
+    if (data.destroyed) throw destroyedBeforeStored(data, through);
     let sizeBytes = 0;
     let streamError: Error | undefined;
     const counted = new Transform({
