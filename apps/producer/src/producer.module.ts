@@ -51,6 +51,32 @@ export const PRODUCER_CONTROLLERS = [
   ApiDocsController,
 ];
 
+/** The services behind the controllers: what the producer does. */
+const PRODUCER_SERVICES = [
+  JobSubmissionService,
+  JobOperationsService,
+  StatsService,
+  UploadReader,
+  OutputSizeCheck,
+  JobInputCheck,
+  JobIntakeService,
+  JobBatchService,
+  JobQueryService,
+  JobResultService,
+  DeadLettersService,
+  AuditLogService,
+];
+
+/** The producer's metrics, with the queue depths read from the broker. */
+const producerMetrics = {
+  provide: ProducerMetrics,
+  inject: [Registry, AmqpConnection],
+  useFactory: (registry: Registry, connection: AmqpConnection) =>
+    new ProducerMetrics(registry, () =>
+      queueDepths(connection, connection.topology.queues),
+    ),
+};
+
 @Module({})
 export class ProducerModule {
   static forRoot(config: ProducerConfig): DynamicModule {
@@ -93,26 +119,8 @@ export class ProducerModule {
             ? parsePresets(config.PRESETS)
             : DEFAULT_PRESETS,
         },
-        JobSubmissionService,
-        JobOperationsService,
-        StatsService,
-        {
-          provide: ProducerMetrics,
-          inject: [Registry, AmqpConnection],
-          useFactory: (registry: Registry, connection: AmqpConnection) =>
-            new ProducerMetrics(registry, () =>
-              queueDepths(connection, connection.topology.queues),
-            ),
-        },
-        UploadReader,
-        OutputSizeCheck,
-        JobInputCheck,
-        JobIntakeService,
-        JobBatchService,
-        JobQueryService,
-        JobResultService,
-        DeadLettersService,
-        AuditLogService,
+        producerMetrics,
+        ...PRODUCER_SERVICES,
       ],
     };
   }
