@@ -143,7 +143,7 @@ describe('PostgreSQL layer (real database)', () => {
     expect(job).toMatchObject({
       id,
       status: 'queued',
-      attempts: 0,
+      deliveries: 0,
       operations: [{ op: 'grayscale' }],
       output: null,
       error: null,
@@ -168,7 +168,7 @@ describe('PostgreSQL layer (real database)', () => {
     await events.record([event(id, 'started')]);
     expect(await jobs.findById(id)).toMatchObject({
       status: 'processing',
-      attempts: 1,
+      deliveries: 1,
       workerId: 'worker-1',
     });
     await events.record([event(id, 'succeeded')]);
@@ -206,7 +206,7 @@ describe('PostgreSQL layer (real database)', () => {
     expect(await jobs.findById(id)).toEqual(before);
     expect(before).toMatchObject({
       status: 'failed',
-      attempts: 1,
+      deliveries: 1,
       error: { code: 'INVALID_IMAGE', message: 'bad bytes' },
     });
     expect(await timeline(id)).toHaveLength(3);
@@ -216,7 +216,7 @@ describe('PostgreSQL layer (real database)', () => {
     const id = await newJob();
     const started = event(id, 'started');
     await events.record([started, { ...started }]);
-    expect(await jobs.findById(id)).toMatchObject({ attempts: 1 });
+    expect(await jobs.findById(id)).toMatchObject({ deliveries: 1 });
   });
 
   it('an outcome is final: a late start from a redelivery does not reopen the job', async () => {
@@ -260,7 +260,7 @@ describe('PostgreSQL layer (real database)', () => {
       error: null,
       startedAt: secondTry.at,
       workerId: 'worker-2',
-      attempts: 2,
+      deliveries: 2,
     });
   });
 
@@ -357,7 +357,7 @@ describe('PostgreSQL layer (real database)', () => {
     await events.record([{ ...event(quick, 'succeeded'), startedAt }]);
     expect(await jobs.findById(quick)).toMatchObject({
       status: 'succeeded',
-      attempts: 1,
+      deliveries: 1,
       startedAt,
     });
     expect((await timeline(quick)).map((e) => e.type)).toEqual([
@@ -374,7 +374,7 @@ describe('PostgreSQL layer (real database)', () => {
     ]);
     expect(await jobs.findById(slow)).toMatchObject({
       status: 'succeeded',
-      attempts: 1,
+      deliveries: 1,
       startedAt: announced.at,
     });
     expect((await timeline(slow)).map((e) => e.type)).toEqual([
@@ -413,12 +413,12 @@ describe('PostgreSQL layer (real database)', () => {
     }
     expect(await jobs.findById(a)).toMatchObject({
       status: 'succeeded',
-      attempts: 1,
+      deliveries: 1,
       outputs: [{ name: 'default', sizeBytes: 300 }],
     });
     expect(await jobs.findById(b)).toMatchObject({
       status: 'failed',
-      attempts: 1,
+      deliveries: 1,
       error: { code: 'INVALID_IMAGE' },
     });
     expect((await timeline(a)).map((e) => e.type)).toEqual([
@@ -447,11 +447,11 @@ describe('PostgreSQL layer (real database)', () => {
     // The repeated start is not counted again; the outcome after it is.
     expect(await jobs.findById(repeated)).toMatchObject({
       status: 'succeeded',
-      attempts: 1,
+      deliveries: 1,
     });
     expect(await jobs.findById(fresh)).toMatchObject({
       status: 'processing',
-      attempts: 1,
+      deliveries: 1,
     });
     expect((await timeline(repeated)).map((e) => e.type)).toEqual([
       'queued',

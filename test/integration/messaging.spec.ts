@@ -68,7 +68,7 @@ describe('RabbitMQ layer (real broker)', () => {
     }).compile();
     const transport = new AmqpTransport(connection, {
       consumers: [{ queue: topology.jobsQueue, prefetch, maxTries }],
-      retryDelayMs: 50,
+      requeuePauseMs: 50,
       shutdownGraceMs: 1000,
     });
     microservice = moduleRef.createNestMicroservice({

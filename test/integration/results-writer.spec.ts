@@ -130,7 +130,7 @@ describe('Results writer (real RabbitMQ and PostgreSQL, in process)', () => {
     );
     expect(job).toMatchObject({
       status: 'succeeded',
-      attempts: 1,
+      deliveries: 1,
       workerId: 'w1',
       output: { format: 'png', width: 4, height: 3, sizeBytes: 99 },
     });

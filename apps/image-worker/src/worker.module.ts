@@ -42,7 +42,7 @@ export class WorkerModule implements OnApplicationShutdown {
           consume: {
             queue: (topology) => topology.jobsQueue,
             prefetch: config.WORKER_PREFETCH,
-            retryDelayMs: 1000,
+            requeuePauseMs: 1000,
             maxTries: config.MAX_TRIES,
             isMalformed: (error) => error instanceof ValidationFailed,
           },

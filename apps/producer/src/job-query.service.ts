@@ -89,6 +89,7 @@ export class JobQueryService {
   toView(job: StoredJob, now = Date.now()): JobView {
     return {
       ...job,
+      attempts: job.deliveries,
       stuck: isStuck(job, this.config.STUCK_AFTER_S * 1000, now),
       outputs: job.outputs.map(
         ({ key: _key, sha256: _sha256, ...output }) => output,

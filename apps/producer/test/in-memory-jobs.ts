@@ -210,7 +210,7 @@ function storedJob(id: string, apiKeyId: string, createdAt: Date): StoredJob {
     id,
     status: 'queued',
     attempt: 1,
-    attempts: 0,
+    deliveries: 0,
     stuckReason: null,
     operations: [],
     variants: null,

@@ -26,7 +26,7 @@ export class WriterModule {
           consume: {
             queue: (topology) => topology.eventsQueue,
             prefetch: config.WRITER_PREFETCH,
-            retryDelayMs: 2000,
+            requeuePauseMs: 2000,
             isMalformed: (error) => error instanceof ValidationFailed,
           },
         }),

@@ -74,7 +74,12 @@ export interface JobView {
    * The current run: 1, plus one for each time an operator ran the job again.
    */
   attempt: number;
-  /** Deliveries to workers that started, over all runs and retries. */
+  /**
+   * Deliveries of the job to a worker that started it, over all attempts and
+   * tries (redeliveries included).
+   */
+  deliveries: number;
+  /** @deprecated `deliveries` under its former name; kept for one release. */
   attempts: number;
   /**
    * Unfinished, and either flagged by the sweeper (nothing can move it any

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import {
   attemptOfJobMessage,
   jobEventId,
+  queuedEventId,
   parseImageJobMessage,
   parseJobEventMessage,
   parseWorkerHeartbeat,
@@ -10,6 +11,12 @@ import { ValidationFailed } from './validation';
 import { problemsOf } from '../../../test/support/validation';
 
 const JOB_ID = '3b241101-e2bb-4255-8caf-4136c566a962';
+
+describe('queuedEventId', () => {
+  it("names the job's first step, of its first attempt", () => {
+    expect(queuedEventId(JOB_ID)).toBe(`${JOB_ID}/1/queued`);
+  });
+});
 
 describe('jobEventId', () => {
   it('gives one started id per delivery', () => {

@@ -131,6 +131,11 @@ export function jobEventId(
     : eventIdOf(jobId, attempt, 'outcome');
 }
 
+/** The id of the step the producer records with a job: its first attempt. */
+export function queuedEventId(jobId: string): string {
+  return eventIdOf(jobId, 1, 'queued');
+}
+
 /** The steps an operator's action adds to a job's timeline. */
 export type OperatorEventType = 'retried' | 'purged';
 

@@ -47,8 +47,21 @@ export const jobView = {
   properties: {
     id: { type: 'string', format: 'uuid' },
     status: { enum: JOB_STATUSES },
-    attempt: { type: 'integer' },
-    attempts: { type: 'integer' },
+    attempt: {
+      type: 'integer',
+      description:
+        'The current attempt (run) of the job: 1, plus one per operator retry.',
+    },
+    deliveries: {
+      type: 'integer',
+      description:
+        'Deliveries of the job to a worker that started it, over all attempts and tries (redeliveries included).',
+    },
+    attempts: {
+      type: 'integer',
+      deprecated: true,
+      description: '`deliveries` under its former name; kept for one release.',
+    },
     stuck: { type: 'boolean' },
     stuckReason: {
       type: ['string', 'null'],

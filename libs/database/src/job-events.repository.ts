@@ -130,7 +130,7 @@ function patchJobsCtes(first: number, gate?: string): string {
   patched AS (
     UPDATE jobs j SET
       status = CASE WHEN ${STALE_RETRY} THEN j.status ELSE p.status END,
-      attempts = j.attempts + p.started_count,
+      deliveries = j.deliveries + p.started_count,
       started_at = GREATEST(p.started_at, j.started_at),
       finished_at = p.finished_at,
       worker_id = CASE WHEN ${STALE_RETRY} THEN j.worker_id ELSE COALESCE(p.worker_id, j.worker_id) END,

@@ -4,6 +4,7 @@ import {
   JobErrorCode,
   jobEventId,
   operatorEventId,
+  queuedEventId,
   JobEventView,
   JobStatus,
   JobView,
@@ -104,7 +105,7 @@ interface JobRow {
   id: string;
   status: JobStatus;
   attempt: number;
-  attempts: number;
+  deliveries: number;
   operations: Operation[];
   variants: VariantSpec[] | null;
   outputs: Array<{
@@ -131,11 +132,14 @@ interface JobRow {
 /**
  * A job as stored, with what the API does not show: where its outputs are kept.
  */
-export interface StoredJob extends Omit<JobView, 'outputs' | 'stuck'> {
+export interface StoredJob extends Omit<
+  JobView,
+  'outputs' | 'stuck' | 'attempts'
+> {
   outputs: StoredOutput[];
 }
 
-const JOB_COLUMNS = `id, status, attempt, attempts, operations, variants, error_code, error_message, stuck_reason, worker_id, api_key_id, created_at, started_at, finished_at,
+const JOB_COLUMNS = `id, status, attempt, deliveries, operations, variants, error_code, error_message, stuck_reason, worker_id, api_key_id, created_at, started_at, finished_at,
   input_expired_at, outputs_expired_at,
   COALESCE((SELECT jsonb_agg(jsonb_build_object('name', o.name, 'format', o.format, 'width', o.width, 'height', o.height,
                                                 'size_bytes', o.size_bytes, 'storage_key', o.storage_key, 'sha256', o.sha256) ORDER BY o.position)
@@ -155,7 +159,7 @@ function toStoredJob(row: JobRow): StoredJob {
     id: row.id,
     status: row.status,
     attempt: row.attempt,
-    attempts: row.attempts,
+    deliveries: row.deliveries,
     operations: row.operations,
     variants: row.variants,
     output:
@@ -334,7 +338,8 @@ export class JobsRepository {
          RETURNING id, created_at, api_key_id, input_bytes),
        queued AS (
          INSERT INTO job_events (event_id, job_id, type, attempt, at)
-         SELECT id::text || '/1/queued', id, 'queued', 1, created_at FROM new_jobs),
+         SELECT e.event_id, n.id, 'queued', 1, n.created_at
+         FROM new_jobs n JOIN unnest($1::uuid[], $11::text[]) AS e(id, event_id) ON e.id = n.id),
        counted AS (
          ${COUNT_USAGE}
          SELECT api_key_id, COALESCE(sum(input_bytes), 0), ${UTC_TODAY}, count(*) FROM new_jobs
@@ -352,6 +357,7 @@ export class JobsRepository {
         jobs.map((job) => job.idempotency?.requestHash ?? null),
         jobs.map((job) => job.apiKeyId),
         jobs.map((job) => job.inputBytes ?? null),
+        jobs.map((job) => queuedEventId(job.id)),
       ],
     );
     const inserted = new Set(rows.map((row) => row.id));

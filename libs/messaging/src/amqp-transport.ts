@@ -25,7 +25,7 @@ export interface QueueConsumer {
    * With a limit, a message whose handler fails transiently waits in the
    * topology's delay queues and is tried again, up to this many tries in all;
    * then it is parked. Without one it goes straight back to its queue after
-   * `retryDelayMs`.
+   * `requeuePauseMs`.
    */
   maxTries?: number;
 }
@@ -36,7 +36,7 @@ export interface AmqpTransportOptions {
    * Pause before a message whose handler failed transiently goes back to the
    * queue.
    */
-  retryDelayMs: number;
+  requeuePauseMs: number;
   /** Longest wait for in-flight handlers when the app shuts down. */
   shutdownGraceMs: number;
   /**
@@ -70,8 +70,13 @@ interface AttachedConsumer {
 
 /** Headers the transport keeps on a message it sends to a delay queue. */
 export const RetryHeaders = {
-  /** Retries so far. */
-  retries: 'x-retries',
+  /** Tries so far. */
+  tries: 'x-tries',
+  /**
+   * `tries` under its former name, read from copies that waited in a delay
+   * queue across an upgrade.
+   */
+  formerTries: 'x-retries',
   /**
    * Deliveries of the message before it went to the delay queue, so delivery
    * numbers keep counting.
@@ -96,7 +101,17 @@ function textProperty(value: unknown): string | undefined {
 
 /**
  * What a handler gets besides the payload: the raw delivery, and where it
- * stands in its tries.
+ * stands in its tries. One word per count:
+ * - attempt: one run of a job; an operator's retry starts the next attempt
+ *   (`attempt` on messages, rows and the API).
+ * - try: one handling of a message that counts toward its limit (`MAX_TRIES`);
+ *   a transient failure sends it through a delay queue to its next try
+ *   (`tryNumber`, the `x-tries` header).
+ * - delivery: the broker handing a message to a consumer; a crash or a requeue
+ *   makes a redelivery, which is a delivery but not a try (`deliveryNumber`,
+ *   `AMQP_DELIVERY_LIMIT`, the jobs' `deliveries` count).
+ * - retry: the move from one try to the next; `retryDelaysMs` are the delay
+ *   queues' waits. A requeue (no delay queue) waits `requeuePauseMs`.
  */
 export class AmqpContext extends BaseRpcContext<
   [ConsumeMessage, number | undefined]
@@ -129,7 +144,10 @@ export class AmqpContext extends BaseRpcContext<
    * redelivery does not).
    */
   get tryNumber(): number {
-    return numericHeader(this.message, RetryHeaders.retries) + 1;
+    const tries =
+      numericHeader(this.message, RetryHeaders.tries) ||
+      numericHeader(this.message, RetryHeaders.formerTries);
+    return tries + 1;
   }
 
   /**
@@ -439,7 +457,7 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
       this.logger.warn(
         `Outcome of message ${messageId} (${type}) not published, will be redelivered: ${reason}`,
       );
-      await sleep(this.options.retryDelayMs);
+      await sleep(this.options.requeuePauseMs);
       return 'requeue';
     }
     if (
@@ -470,7 +488,7 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
     this.logger.warn(
       `Handler for ${type} failed on message ${messageId}, will be redelivered: ${reason}`,
     );
-    await sleep(this.options.retryDelayMs);
+    await sleep(this.options.requeuePauseMs);
     return 'requeue';
   }
 
@@ -506,7 +524,7 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
           : undefined,
       headers: {
         ...headers,
-        [RetryHeaders.retries]: context.tryNumber,
+        [RetryHeaders.tries]: context.tryNumber,
         [RetryHeaders.priorDeliveries]: context.deliveryNumber,
         [RetryHeaders.lastError]: reason.slice(0, 500),
       },

@@ -37,7 +37,7 @@ export interface ConsumeOptions {
   queue: (topology: Topology) => string;
   prefetch: number;
   /** Pause before a transiently failed message goes back to the queue. */
-  retryDelayMs: number;
+  requeuePauseMs: number;
   /**
    * With a limit, transient failures are retried through the delay queues; see
    * QueueConsumer.
@@ -137,7 +137,7 @@ function transportProvider(
             maxTries: consume.maxTries,
           },
         ],
-        retryDelayMs: consume.retryDelayMs,
+        requeuePauseMs: consume.requeuePauseMs,
         shutdownGraceMs: consume.shutdownGraceMs,
         publishTimeoutMs: options.publishTimeoutMs,
         isMalformed: consume.isMalformed,

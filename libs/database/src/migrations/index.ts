@@ -10,6 +10,7 @@ import * as deliveryBookkeeping from './009-delivery-bookkeeping';
 import * as retentionQuotas from './010-retention-quotas';
 import * as raiseFunction from './011-raise-function';
 import * as outputChecksums from './012-output-checksums';
+import * as deliveries from './013-deliveries';
 
 /**
  * Every migration, in the order applied. Append; never edit one that has
@@ -28,4 +29,5 @@ export const MIGRATIONS: Array<{ name: string; sql: string }> = [
   retentionQuotas,
   raiseFunction,
   outputChecksums,
+  deliveries,
 ];
