@@ -154,6 +154,26 @@ describe('PostgreSQL layer (real database)', () => {
     ]);
   });
 
+  it("keeps the deliveries' former column equal, for the apps of the previous release during an upgrade", async () => {
+    const counts = async (id: string) =>
+      (
+        await pool.query<{ deliveries: number; attempts: number }>(
+          'SELECT deliveries, attempts FROM jobs WHERE id = $1',
+          [id],
+        )
+      ).rows[0];
+    const id = await newJob();
+    await events.record([event(id, 'started')]);
+    expect(await counts(id)).toEqual({ deliveries: 1, attempts: 1 });
+    // The previous release's writer adds to the former name.
+    await pool.query(
+      'UPDATE jobs j SET attempts = j.attempts + 1 WHERE id = $1',
+      [id],
+    );
+    expect(await counts(id)).toEqual({ deliveries: 2, attempts: 2 });
+    expect(await jobs.findById(id)).toMatchObject({ deliveries: 2 });
+  });
+
   it('batches concurrent submissions into few statements, and every one is stored', async () => {
     const ids = await Promise.all(Array.from({ length: 200 }, () => newJob()));
     const { rows } = await pool.query<{ n: number }>(
