@@ -79,6 +79,11 @@ describe('PromQL metric names', () => {
   ])('%s reads %j', (expr, names) => {
     expect(metricNamesIn(expr)).toEqual(names);
   });
+
+  test('an expression that is not PromQL is refused, naming where', () => {
+    expect(() => metricNamesIn('sum(rate(x[5m]) /')).toThrow(/not PromQL/);
+    expect(() => metricNamesIn('max by queue (x)')).toThrow(/not PromQL/);
+  });
 });
 
 describe('Grafana dashboard', () => {

@@ -1,8 +1,10 @@
 // The Grafana dashboard and the alert rules as the checks read them, and the
-// metric names their PromQL asks for: what test/deploy/monitoring.spec.ts
-// checks against the metrics the apps define, and the end-to-end test against
-// a scrape of the running apps.
-import { parseYaml, readRepoFile } from '../deploy/tools';
+// metric names their PromQL asks for (parsed with Prometheus' grammar): what
+// test/deploy/monitoring.spec.ts checks against the metrics the apps define,
+// and the end-to-end test against a scrape of the running apps.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseYaml, readRepoFile, schemaModules } from '../deploy/tools';
 
 export const DASHBOARD_FILE = 'deploy/grafana/dashboards/image-pipeline.json';
 export const ALERT_RULES_FILE = 'helm/image-pipeline/files/alert-rules.yaml';
@@ -67,59 +69,57 @@ export function monitoringQueries(): { where: string; expr: string }[] {
   return [...panels, ...rules];
 }
 
-/** PromQL's words that are not metric names where no `(` follows them. */
-const KEYWORDS = new Set([
-  'and',
-  'or',
-  'unless',
-  'bool',
-  'offset',
-  'by',
-  'without',
-  'on',
-  'ignoring',
-  'group_left',
-  'group_right',
-  'sum',
-  'min',
-  'max',
-  'avg',
-  'group',
-  'stddev',
-  'stdvar',
-  'count',
-  'count_values',
-  'bottomk',
-  'topk',
-  'quantile',
-  'limitk',
-  'limit_ratio',
-  'inf',
-  'nan',
-]);
+// Prometheus' own PromQL grammar (the one its web UI parses queries with), from
+// the tools folder as the yaml package is: a test tool, not the project's.
+interface SyntaxNode {
+  name: string;
+  from: number;
+  to: number;
+  type: { isError: boolean };
+  node: { parent: { name: string } | null };
+}
+interface PromqlParser {
+  parse(text: string): { iterate(spec: { enter(n: SyntaxNode): void }): void };
+}
+let promql: PromqlParser | undefined;
+function promqlParser(): PromqlParser {
+  if (!promql) {
+    const path = join(schemaModules, '@prometheus-io', 'lezer-promql');
+    if (!existsSync(path))
+      throw new Error(
+        'the PromQL grammar (.tools/kube-schemas) is missing: run the install block of .ci/run',
+      );
+    // Found at run time in .tools/, outside the project's dependencies.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    promql = (require(path) as { parser: PromqlParser }).parser;
+  }
+  return promql;
+}
 
 /**
- * The metric names a PromQL expression reads: what is left once strings,
- * label matchers, ranges, grouping clauses, Grafana's variables, numbers and
- * function calls are taken out. A sample's name as scraped: `x_bucket` of a
- * histogram `x`.
+ * The metric names a PromQL expression reads (a sample's name as scraped:
+ * `x_bucket` of a histogram `x`), by Prometheus' grammar; throws where the
+ * expression is not PromQL. Grafana's interval variables are read as 5m.
  */
 export function metricNamesIn(expr: string): string[] {
-  const bare = expr
-    .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, '""')
-    .replace(/\{[^}]*\}/g, ' ')
-    .replace(/\[[^\]]*\]/g, ' ')
-    .replace(
-      /\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/gi,
-      ' ',
-    )
-    .replace(/\boffset\s+-?\w+/gi, ' ')
-    .replace(/\$\{?\w+\}?/g, ' ')
-    .replace(/(?<![\w:])\d+(?:\.\d*)?(?:e[+-]?\d+)?(?![\w:])/gi, ' ');
-  const names = [...bare.matchAll(/([a-zA-Z_:][\w:]*)(\s*\()?/g)]
-    .filter(([, name, call]) => !call && !KEYWORDS.has(name.toLowerCase()))
-    .map(([, name]) => name);
-  return [...new Set(names)];
+  const text = expr.replace(/\$__(rate_interval|interval|range)\b/g, '5m');
+  const names = new Set<string>();
+  promqlParser()
+    .parse(text)
+    .iterate({
+      enter(node) {
+        if (node.type.isError)
+          throw new Error(
+            `not PromQL at ${node.from}: ${text.slice(node.from, node.from + 40) || '(end)'} in ${text}`,
+          );
+        if (
+          node.name === 'Identifier' &&
+          node.node.parent?.name === 'VectorSelector'
+        )
+          names.add(text.slice(node.from, node.to));
+      },
+    });
+  return [...names];
 }
 
 /**
