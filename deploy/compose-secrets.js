@@ -33,6 +33,7 @@ const SECRETS = [
   generatedPassword('rabbitmq-erlang-cookie', 'RABBITMQ_ERLANG_COOKIE'),
   generatedPassword('postgres-password', 'POSTGRES_PASSWORD'),
   generatedPassword('pgadmin-password', 'PGADMIN_PASSWORD', false),
+  generatedPassword('grafana-password', 'GRAFANA_PASSWORD', false),
   // 256 bits, as `openssl rand -base64 32` makes them (the producer asks for 32
   // characters or more).
   {

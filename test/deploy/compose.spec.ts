@@ -30,6 +30,7 @@ import {
   parseCompose,
   parseYaml,
   readRepoFile,
+  root,
 } from './tools';
 import { anyOf, objectContaining, stringMatching } from '../support/matchers';
 
@@ -48,6 +49,7 @@ const secretVariables = [
   'RABBITMQ_ERLANG_COOKIE',
   'POSTGRES_PASSWORD',
   'PGADMIN_PASSWORD',
+  'GRAFANA_PASSWORD',
   'ADMIN_API_KEY',
 ];
 const SECRETS_STEP = join(
@@ -179,6 +181,7 @@ describe('docker-compose.yml', () => {
       [
         'admin-api-key',
         'database-url',
+        'grafana-password',
         'pgadmin-password',
         'postgres-password',
         'producer-amqp-url',
@@ -200,6 +203,7 @@ describe('docker-compose.yml', () => {
       'rabbitmq-erlang-cookie',
       'postgres-password',
       'pgadmin-password',
+      'grafana-password',
     ]) {
       expect({ file, value: made[file] }).toEqual({
         file,
@@ -351,8 +355,9 @@ describe('docker-compose.yml', () => {
     ).not.toContain('ADMIN_API_KEY');
   });
 
-  test('the services: broker, database, a one-shot migration, the three apps, pgAdmin, Prometheus, two more broker nodes and an S3 server under profiles', () => {
+  test('the services: broker, database, a one-shot migration, the three apps, pgAdmin, Prometheus and Grafana, two more broker nodes and an S3 server under profiles', () => {
     expect(Object.keys(config.services).sort()).toEqual([
+      'grafana',
       'image-worker',
       'migrate',
       'pgadmin',
@@ -372,6 +377,7 @@ describe('docker-compose.yml', () => {
     expect(config.services['rabbitmq-3'].profiles).toEqual(['cluster']);
     expect(config.services.pgadmin.profiles).toEqual(['tools']);
     expect(config.services.prometheus.profiles).toEqual(['monitoring']);
+    expect(config.services.grafana.profiles).toEqual(['monitoring']);
     for (const name of ['secrets', 'rabbitmq', 'postgres', ...appServices])
       expect(config.services[name].profiles).toBeUndefined();
   });
@@ -424,6 +430,7 @@ describe('docker-compose.yml', () => {
     );
     expect(postgres.environment.POSTGRES_PASSWORD).toBeUndefined();
     expect(Object.keys(config.volumes ?? {}).sort()).toEqual([
+      'grafana-data',
       'pgadmin-data',
       'postgres-data',
       'prometheus-data',
@@ -892,5 +899,78 @@ describe('docker-compose.yml', () => {
         read_only: true,
       }),
     );
+  });
+
+  test("profile monitoring: Prometheus evaluates the chart's alert rules; Grafana shows the dashboard on it, its admin password from the secrets volume", () => {
+    const prometheusConfig = parseYaml(
+      readRepoFile('deploy/prometheus/prometheus.yml'),
+    ) as { rule_files: string[] };
+    const rules = composeVolumes(config.services.prometheus).find((v) =>
+      v.source?.endsWith('helm/image-pipeline/files/alert-rules.yaml'),
+    )!;
+    expect(rules).toMatchObject({ type: 'bind', read_only: true });
+    expect(prometheusConfig.rule_files).toEqual([
+      `${rules.target.replace(/[^/]+$/, '')}*.yml`,
+    ]);
+    expect(rules.target).toMatch(/\.yml$/);
+
+    const { grafana } = config.services;
+    expect(grafana.image).toMatch(/^grafana\/grafana:\d+\.\d+\.\d+$/);
+    expect(grafana.profiles).toEqual(['monitoring']);
+    expect(grafana.environment).toMatchObject({
+      GF_SECURITY_ADMIN_USER: 'admin',
+      GF_SECURITY_ADMIN_PASSWORD__FILE: '/secrets/grafana-password',
+      GF_USERS_ALLOW_SIGN_UP: 'false',
+    });
+    const mounts = composeVolumes(grafana);
+    const mountOf = (target: string) => mounts.find((v) => v.target === target);
+    expect(mountOf('/var/lib/grafana')).toMatchObject({
+      type: 'volume',
+      source: 'grafana-data',
+    });
+    expect(mountOf('/etc/grafana/provisioning')).toMatchObject({
+      type: 'bind',
+      read_only: true,
+      source: stringMatching(/deploy\/grafana\/provisioning$/),
+    });
+    expect(mountOf('/etc/grafana/dashboards')).toMatchObject({
+      type: 'bind',
+      read_only: true,
+      source: stringMatching(/deploy\/grafana\/dashboards$/),
+    });
+    expect(composePorts(grafana)).toEqual([
+      { target: 3000, published: 3030, host_ip: '127.0.0.1' },
+    ]);
+    expect(grafana.depends_on).toMatchObject({
+      secrets: { condition: 'service_completed_successfully' },
+      prometheus: { condition: 'service_started' },
+    });
+
+    // The data source is the compose file's Prometheus, the dashboards are
+    // read from where the folder is mounted, and the home page is one of them.
+    const datasources = parseYaml(
+      readRepoFile('deploy/grafana/provisioning/datasources/prometheus.yml'),
+    ) as { datasources: { type: string; url: string; isDefault: boolean }[] };
+    expect(datasources.datasources).toEqual([
+      expect.objectContaining({
+        type: 'prometheus',
+        url: `http://prometheus:${composePorts(config.services.prometheus)[0].target}`,
+        isDefault: true,
+      }),
+    ]);
+    const providers = parseYaml(
+      readRepoFile('deploy/grafana/provisioning/dashboards/image-pipeline.yml'),
+    ) as { providers: { type: string; options: { path: string } }[] };
+    expect(providers.providers).toEqual([
+      expect.objectContaining({
+        type: 'file',
+        options: objectContaining({ path: '/etc/grafana/dashboards' }),
+      }),
+    ]);
+    const home = grafana.environment.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH;
+    expect(home).toMatch(/^\/etc\/grafana\/dashboards\/[\w-]+\.json$/);
+    expect(
+      readdirSync(join(root, 'deploy', 'grafana', 'dashboards')),
+    ).toContain(home.split('/').pop());
   });
 });

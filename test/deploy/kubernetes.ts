@@ -190,6 +190,7 @@ export interface Kinds {
       spec: {
         selector?: Record<string, string>;
         ports: ServicePort[];
+        clusterIP?: string;
         publishNotReadyAddresses?: boolean;
       };
     }
@@ -266,6 +267,39 @@ export interface Kinds {
   ServiceAccount: Of<
     'ServiceAccount',
     { automountServiceAccountToken?: boolean }
+  >;
+  ServiceMonitor: Of<
+    'ServiceMonitor',
+    {
+      spec: {
+        selector: LabelSelector;
+        namespaceSelector?: { matchNames?: string[]; any?: boolean };
+        endpoints: {
+          port?: string;
+          path?: string;
+          interval?: string;
+          scrapeTimeout?: string;
+        }[];
+      };
+    }
+  >;
+  PrometheusRule: Of<
+    'PrometheusRule',
+    {
+      spec: {
+        groups: {
+          name: string;
+          rules: {
+            alert?: string;
+            record?: string;
+            expr: string;
+            for?: string;
+            labels?: Record<string, string>;
+            annotations?: Record<string, string>;
+          }[];
+        }[];
+      };
+    }
   >;
 }
 

@@ -40,6 +40,7 @@ export const valueSets: Record<string, string> = {
   'rabbitmq-cluster': join(chartDir, 'ci', 'rabbitmq-cluster-values.yaml'),
   'rabbitmq-operator': join(chartDir, 'ci', 'rabbitmq-operator-values.yaml'),
   s3: join(chartDir, 'ci', 's3-values.yaml'),
+  monitoring: join(chartDir, 'ci', 'monitoring-values.yaml'),
 };
 
 function missing(what: string): never {
@@ -300,7 +301,8 @@ export const label = (object: K8sObject) =>
 /**
  * Checks rendered objects against the Kubernetes API schemas (the
  * `kubernetes-models` npm packages, generated from Kubernetes' OpenAPI
- * description and KEDA's CRDs), offline, twice:
+ * description and the CRDs of KEDA and the Prometheus Operator), offline,
+ * twice:
  * - the JSON-schema validators the packages ship (types, formats, enums,
  *   required fields);
  * - TypeScript's check of each object as a literal of the API type, which also
@@ -392,9 +394,12 @@ export function validateAgainstSchemas(objects: K8sObject[]): string[] {
 }
 
 function typeModule(object: K8sObject): string | undefined {
-  const base = object.apiVersion.startsWith('keda.sh/')
-    ? `@kubernetes-models/keda/${object.apiVersion}`
-    : `kubernetes-models/${object.apiVersion}`;
+  const group = object.apiVersion.startsWith('keda.sh/')
+    ? '@kubernetes-models/keda'
+    : object.apiVersion.startsWith('monitoring.coreos.com/')
+      ? '@kubernetes-models/prometheus-operator'
+      : 'kubernetes-models';
+  const base = `${group}/${object.apiVersion}`;
   const path = `${base}/${object.kind}`;
   return existsSync(join(schemaModules, `${path}.d.ts`)) ? path : undefined;
 }

@@ -8,6 +8,7 @@ import { Pool } from 'pg';
 import sharp from 'sharp';
 import { bombPng, makeImage } from '../support/images';
 import { PrometheusText } from '../support/prometheus-text';
+import { sampleNamesOf, unknownMetrics } from '../support/monitoring';
 import { adminFetch, fetchAs, TEST_ADMIN_KEY } from '../support/api-keys';
 import {
   AMQP_URL,
@@ -560,6 +561,22 @@ describe('pipeline end to end (separate processes)', () => {
         app: 'results-writer',
       }),
     ).toBeGreaterThan(0);
+  });
+
+  it('every metric the Grafana dashboard and the alert rules read is in the scrapes of the running apps', async () => {
+    const scrapes = await Promise.all(
+      [stack!.metricsPort, port + 1, port + 2, port + 3].map(
+        async (appPort) =>
+          new PrometheusText(
+            await (
+              await adminFetch(`http://127.0.0.1:${appPort}/metrics`)
+            ).text(),
+          ),
+      ),
+    );
+    const exported = sampleNamesOf(scrapes.flatMap((text) => text.families));
+    expect(exported).toContain('pipeline_job_duration_seconds_bucket');
+    expect(unknownMetrics(exported)).toEqual([]);
   });
 
   it('hostile inputs end in a clear 4xx or a failed job with its code, and the workers keep serving', async () => {
