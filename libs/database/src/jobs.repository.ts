@@ -261,6 +261,23 @@ interface AttemptState {
 const ATTEMPT_STATE_COLUMNS = 'status, attempt, stuck_reason, input_expired_at';
 
 /**
+ * Locks the job's row for the transaction and reads where it stands;
+ * undefined when there is no such job, or `ownedBy` (when given) did not
+ * submit it.
+ */
+async function lockJob(
+  client: PoolClient,
+  id: string,
+  ownedBy?: string,
+): Promise<{ status: JobStatus; attempt: number } | undefined> {
+  const { rows } = await client.query<{ status: JobStatus; attempt: number }>(
+    'SELECT status, attempt FROM jobs WHERE id = $1 AND ($2::uuid IS NULL OR api_key_id = $2) FOR UPDATE',
+    [id, ownedBy ?? null],
+  );
+  return rows[0];
+}
+
+/**
  * The `retried` event of a job's new attempt, and its audit entry when the run
  * is audited.
  */
@@ -576,15 +593,9 @@ export class JobsRepository {
     actor: Actor,
   ): Promise<{ attempt: number } | null> {
     return inTransaction(this.pool, async (client) => {
-      const { rows } = await client.query<{
-        status: JobStatus;
-        attempt: number;
-      }>(
-        'SELECT status, attempt FROM jobs WHERE id = $1 AND ($2::uuid IS NULL OR api_key_id = $2) FOR UPDATE',
-        [id, ownedBy ?? null],
-      );
-      if (rows.length === 0) return null;
-      const { status, attempt } = rows[0];
+      const job = await lockJob(client, id, ownedBy);
+      if (job === undefined) return null;
+      const { status, attempt } = job;
       if (status === 'succeeded' || status === 'failed')
         throw new JobNotCancellableError(id, status);
       const error = {
@@ -633,13 +644,10 @@ export class JobsRepository {
     actor: Actor,
   ): Promise<boolean> {
     return inTransaction(this.pool, async (client) => {
-      const { rows } = await client.query<{
-        status: JobStatus;
-        attempt: number;
-      }>('SELECT status, attempt FROM jobs WHERE id = $1 FOR UPDATE', [id]);
-      if (rows.length === 0) return false;
-      if (rows[0].attempt !== attempt)
-        throw new StaleAttemptError(id, attempt, rows[0].attempt);
+      const job = await lockJob(client, id);
+      if (job === undefined) return false;
+      if (job.attempt !== attempt)
+        throw new StaleAttemptError(id, attempt, job.attempt);
       await client.query(
         `INSERT INTO job_events (event_id, job_id, type, attempt, at, detail)
          VALUES ($1::text || extract(epoch FROM clock_timestamp())::text, $2, 'purged', $3, now(), $4::jsonb)`,

@@ -54,6 +54,23 @@ const HasNoProblem = (
   });
 
 /**
+ * A rule on one setting that depends on others: `holds` and `message` are
+ * given the value and the whole of the settings.
+ */
+const HoldsAmongSettings = <Config>(
+  name: string,
+  holds: (value: unknown, config: Config) => boolean,
+  message: (config: Config) => string,
+) =>
+  ValidateBy({
+    name,
+    validator: {
+      validate: (value: unknown, args) => holds(value, args?.object as Config),
+      defaultMessage: (args) => message(args?.object as Config),
+    },
+  });
+
+/**
  * One amqp:// or amqps:// URL, or several (a cluster's nodes), comma-separated;
  * the message names the bad entry.
  */
@@ -299,25 +316,16 @@ export class SharedConfig {
  * bucket.
  */
 const FitsStorage = () =>
-  ValidateBy({
-    name: 'fitsStorage',
-    validator: {
-      validate: (value: unknown, args) => {
-        const config = args?.object as ProducerConfig;
-        if (
-          value !== 'redirect' ||
-          storageUrlProblem(config.STORAGE_URL) !== undefined
-        )
-          return true;
-        return (
-          parseStorageLocation(config.STORAGE_URL, config.STORAGE_DIR).kind ===
-          's3'
-        );
-      },
-      defaultMessage: () =>
-        'RESULT_DELIVERY=redirect needs STORAGE_URL=s3://<bucket>/<prefix>: a folder has no links to hand out',
-    },
-  });
+  HoldsAmongSettings<ProducerConfig>(
+    'fitsStorage',
+    (value, config) =>
+      value !== 'redirect' ||
+      storageUrlProblem(config.STORAGE_URL) !== undefined ||
+      parseStorageLocation(config.STORAGE_URL, config.STORAGE_DIR).kind ===
+        's3',
+    () =>
+      'RESULT_DELIVERY=redirect needs STORAGE_URL=s3://<bucket>/<prefix>: a folder has no links to hand out',
+  );
 
 /**
  * The settings of the apps that use the database: the producer, the results
@@ -471,33 +479,26 @@ export function longestJobHoldMs(
  * around the job.
  */
 const FitsConsumerTimeout = () =>
-  ValidateBy({
-    name: 'fitsConsumerTimeout',
-    validator: {
-      validate: (_value: unknown, args) => {
-        const config = args?.object as WorkerConfig;
-        const settings = [
-          config.JOB_TIMEOUT_S,
-          config.PUBLISH_TIMEOUT_MS,
-          config.AMQP_CONSUMER_TIMEOUT_MS,
-          config.WORKER_PREFETCH,
-          config.WORKER_CONCURRENCY,
-        ];
-        return (
-          settings.some((value) => typeof value !== 'number' || !(value > 0)) ||
-          longestJobHoldMs(config) * 2 <= config.AMQP_CONSUMER_TIMEOUT_MS
-        );
-      },
-      defaultMessage: (args) => {
-        const config = args?.object as WorkerConfig;
-        return (
-          `JOB_TIMEOUT_S (${config.JOB_TIMEOUT_S} s) for each of the ${Math.ceil(config.WORKER_PREFETCH / Math.min(config.WORKER_CONCURRENCY, config.WORKER_PREFETCH))} turns a held job may wait and run ` +
-          `(WORKER_PREFETCH ${config.WORKER_PREFETCH} over WORKER_CONCURRENCY ${config.WORKER_CONCURRENCY}), plus two publish confirms (PUBLISH_TIMEOUT_MS ${config.PUBLISH_TIMEOUT_MS} ms each), is ${longestJobHoldMs(config)} ms, ` +
-          `more than half of AMQP_CONSUMER_TIMEOUT_MS (${config.AMQP_CONSUMER_TIMEOUT_MS} ms, the broker's consumer_timeout): lower them, or raise the broker's consumer_timeout and AMQP_CONSUMER_TIMEOUT_MS with it`
-        );
-      },
+  HoldsAmongSettings<WorkerConfig>(
+    'fitsConsumerTimeout',
+    (_value, config) => {
+      const settings = [
+        config.JOB_TIMEOUT_S,
+        config.PUBLISH_TIMEOUT_MS,
+        config.AMQP_CONSUMER_TIMEOUT_MS,
+        config.WORKER_PREFETCH,
+        config.WORKER_CONCURRENCY,
+      ];
+      return (
+        settings.some((value) => typeof value !== 'number' || !(value > 0)) ||
+        longestJobHoldMs(config) * 2 <= config.AMQP_CONSUMER_TIMEOUT_MS
+      );
     },
-  });
+    (config) =>
+      `JOB_TIMEOUT_S (${config.JOB_TIMEOUT_S} s) for each of the ${Math.ceil(config.WORKER_PREFETCH / Math.min(config.WORKER_CONCURRENCY, config.WORKER_PREFETCH))} turns a held job may wait and run ` +
+      `(WORKER_PREFETCH ${config.WORKER_PREFETCH} over WORKER_CONCURRENCY ${config.WORKER_CONCURRENCY}), plus two publish confirms (PUBLISH_TIMEOUT_MS ${config.PUBLISH_TIMEOUT_MS} ms each), is ${longestJobHoldMs(config)} ms, ` +
+      `more than half of AMQP_CONSUMER_TIMEOUT_MS (${config.AMQP_CONSUMER_TIMEOUT_MS} ms, the broker's consumer_timeout): lower them, or raise the broker's consumer_timeout and AMQP_CONSUMER_TIMEOUT_MS with it`,
+  );
 
 export class WorkerConfig extends SharedConfig {
   /** Port of the health endpoints. */
