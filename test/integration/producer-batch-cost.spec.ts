@@ -54,10 +54,10 @@ const MAX_STALL_MS = 200;
 const MAX_STALL_VALIDATING_MS = 500;
 /**
  * Rounds of a measurement, the quietest of which counts: the machine may be
- * busy with other work for a moment, while a producer that blocks its event
- * loop is slow in every round.
+ * busy with other work for a moment (the suites without servers run beside
+ * these), while a producer that blocks its event loop is slow in every round.
  */
-const ROUNDS = 3;
+const ROUNDS = 5;
 
 describe('Producer: the cost of a batch (real RabbitMQ and PostgreSQL)', () => {
   let database: { url: string; drop: () => Promise<void> };
