@@ -5,8 +5,11 @@
 // their own (integration, e2e, faults, cluster), which spend most of their
 // time waiting on processes, the broker and the database. The server suites
 // stay one file at a time: the fault suite stops and starts the servers they
-// share. The first lane's log is printed when it ends; the last line is the
-// total of both, `N passed, N failed`. Arguments go to both lanes' jest.
+// share. With --containers, the containers check (deploy/test/containers.sh),
+// which mostly waits on images and containers, runs as a third lane and counts
+// as one test. A lane's log is printed when it ends, the servers lane's as it
+// goes; the last line is the total, `N passed, N failed`. Other arguments go to
+// both jest lanes.
 'use strict';
 const { spawn } = require('node:child_process');
 const { mkdirSync, openSync, readFileSync, rmSync } = require('node:fs');
@@ -15,13 +18,30 @@ const path = require('node:path');
 const root = path.resolve(__dirname, '..');
 const artifacts = path.join(root, 'test-artifacts');
 const jestBin = path.join(root, 'node_modules/jest/bin/jest.js');
-const lanes = [
+const jestLanes = [
   { name: 'pure', projects: ['unit', 'deploy'], log: 'jest-pure.log' },
   {
     name: 'servers',
     projects: ['integration', 'e2e', 'faults', 'cluster'],
   },
 ];
+const containersLane = {
+  name: 'containers',
+  command: ['bash', path.join(root, 'deploy/test/containers.sh')],
+  log: 'containers.log',
+};
+
+function jestCommand(lane, extraArgs) {
+  return [
+    process.execPath,
+    jestBin,
+    '--runInBand',
+    '--passWithNoTests',
+    ...extraArgs,
+    '--selectProjects',
+    ...lane.projects,
+  ];
+}
 
 function runLane(lane, extraArgs) {
   const summaryFile = path.join(artifacts, `summary-${lane.name}.json`);
@@ -29,16 +49,12 @@ function runLane(lane, extraArgs) {
   const output = lane.log
     ? openSync(path.join(artifacts, lane.log), 'w')
     : 'inherit';
-  const args = [jestBin, '--runInBand', '--passWithNoTests', ...extraArgs];
-  const child = spawn(
-    process.execPath,
-    [...args, '--selectProjects', ...lane.projects],
-    {
-      cwd: root,
-      env: { ...process.env, TEST_SUMMARY_FILE: summaryFile },
-      stdio: ['ignore', output, output],
-    },
-  );
+  const [command, ...args] = lane.command ?? jestCommand(lane, extraArgs);
+  const child = spawn(command, args, {
+    cwd: root,
+    env: { ...process.env, TEST_SUMMARY_FILE: summaryFile },
+    stdio: ['ignore', output, output],
+  });
   return new Promise((resolve) => {
     child.on('exit', (code, signal) => {
       if (lane.log) {
@@ -50,6 +66,11 @@ function runLane(lane, extraArgs) {
 }
 
 function summaryOf({ lane, code, summaryFile }) {
+  if (lane.command) {
+    return code === 0
+      ? { passed: 1, failed: 0, skipped: 0 }
+      : { passed: 0, failed: 1, skipped: 0 };
+  }
   try {
     return JSON.parse(readFileSync(summaryFile, 'utf8'));
   } catch {
@@ -60,17 +81,35 @@ function summaryOf({ lane, code, summaryFile }) {
   }
 }
 
+// Where a run's time goes, for whoever keeps the whole run short.
+function printSlowestFiles(summaries) {
+  const files = summaries
+    .flatMap((summary) => summary.files ?? [])
+    .sort((a, b) => b.seconds - a.seconds)
+    .slice(0, 8);
+  if (files.length === 0) return;
+  console.log('\nSlowest test files:');
+  for (const file of files) {
+    console.log(`  ${file.seconds.toFixed(0).padStart(5)} s  ${file.path}`);
+  }
+}
+
 async function main() {
   mkdirSync(artifacts, { recursive: true });
-  const extraArgs = process.argv.slice(2);
+  const args = process.argv.slice(2);
+  const withContainers = args.includes('--containers');
+  const extraArgs = args.filter((arg) => arg !== '--containers');
+  const lanes = withContainers ? [...jestLanes, containersLane] : jestLanes;
   const results = await Promise.all(
     lanes.map((lane) => runLane(lane, extraArgs)),
   );
-  const total = results.map(summaryOf).reduce((sum, counts) => ({
+  const summaries = results.map(summaryOf);
+  const total = summaries.reduce((sum, counts) => ({
     passed: sum.passed + counts.passed,
     failed: sum.failed + counts.failed,
     skipped: sum.skipped + counts.skipped,
   }));
+  printSlowestFiles(summaries);
   const skipped = total.skipped ? `, ${total.skipped} skipped` : '';
   console.log(`\n${total.passed} passed, ${total.failed} failed${skipped}`);
   const failedLane = results.some((result) => result.code !== 0);
