@@ -4,11 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { adminFetch } from '../support/api-keys';
 import { makeImage } from '../support/images';
-import {
-  ReceivedSpan,
-  OtlpReceiver,
-  SpanKind,
-} from '../support/otlp-receiver';
+import { ReceivedSpan, OtlpReceiver, SpanKind } from '../support/otlp-receiver';
 import { freePortBlock } from '../support/ports';
 import {
   createTestDatabase,
@@ -175,7 +171,11 @@ describe('traces across the pipeline (separate processes)', () => {
     );
     expect(processing.name).toBe(`process ${MessageType.imageJob}`);
     expect(processing.parentSpanId).toBe(jobPublish.spanId);
-    const imageWork = single(spans, 'image work', (s) => s.name === 'image work');
+    const imageWork = single(
+      spans,
+      'image work',
+      (s) => s.name === 'image work',
+    );
     expect(imageWork).toMatchObject({
       service: 'image-worker',
       parentSpanId: processing.spanId,

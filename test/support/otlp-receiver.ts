@@ -94,8 +94,10 @@ export class OtlpReceiver {
           return;
         }
         try {
-          const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-          this.spans.push(...spansOf(body as ExportRequest));
+          const body = JSON.parse(
+            Buffer.concat(chunks).toString('utf8'),
+          ) as ExportRequest;
+          this.spans.push(...spansOf(body));
         } catch (error) {
           this.refused.push(`not JSON: ${(error as Error).message}`);
           response.writeHead(400).end();

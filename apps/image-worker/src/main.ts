@@ -1,5 +1,10 @@
 import 'reflect-metadata';
-import { loadConfig, WorkerConfig, run, startTracing } from '@pipeline/platform';
+import {
+  loadConfig,
+  WorkerConfig,
+  run,
+  startTracing,
+} from '@pipeline/platform';
 
 run(async () => {
   const config = loadConfig(WorkerConfig);

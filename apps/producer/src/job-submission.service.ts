@@ -92,15 +92,13 @@ export class JobSubmissionService {
     // The job is accepted either way; should this write fail, the sweeper (or a
     // repeat under its Idempotency-Key) publishes it again: the same job id and
     // attempt, which workers and writer dedupe.
-    await this.jobs
-      .markPublished(id)
-      .catch((error: Error) =>
-        this.logger.warn({
-          msg: `Job ${id} accepted, but could not be marked published: ${error.message}`,
-          jobId: id,
-          traceId,
-        }),
-      );
+    await this.jobs.markPublished(id).catch((error: Error) =>
+      this.logger.warn({
+        msg: `Job ${id} accepted, but could not be marked published: ${error.message}`,
+        jobId: id,
+        traceId,
+      }),
+    );
     this.metrics.jobsAccepted.inc({ source: source.kind });
     this.logger.debug({
       msg: 'job accepted',

@@ -1,5 +1,10 @@
 import 'reflect-metadata';
-import { loadConfig, WriterConfig, run, startTracing } from '@pipeline/platform';
+import {
+  loadConfig,
+  WriterConfig,
+  run,
+  startTracing,
+} from '@pipeline/platform';
 
 run(async () => {
   const config = loadConfig(WriterConfig);

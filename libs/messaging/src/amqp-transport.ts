@@ -407,13 +407,14 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
           destination: consumer.queue,
         },
         message.properties.headers,
-        async () =>
-          lastValueFrom(
+        async () => {
+          await lastValueFrom(
             this.transformToObservable(
               await delivery.handler(delivery.payload, context),
             ),
             { defaultValue: undefined },
-          ),
+          );
+        },
       );
       return 'ack';
     } catch (error) {

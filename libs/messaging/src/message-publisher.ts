@@ -78,26 +78,24 @@ export class MessagePublisher {
       );
     const content = Buffer.from(JSON.stringify(payload));
     const { exchange } = this.connection.topology;
-    await inPublishSpan(
-      { type, messageId, destination: exchange },
-      (headers) =>
-        this.publishes.send(
-          channel,
-          exchange,
+    await inPublishSpan({ type, messageId, destination: exchange }, (headers) =>
+      this.publishes.send(
+        channel,
+        exchange,
+        type,
+        content,
+        {
+          messageId,
           type,
-          content,
-          {
-            messageId,
-            type,
-            contentType: 'application/json',
-            timestamp: Math.floor(Date.now() / 1000),
-            ...(correlationId ? { correlationId } : {}),
-            headers,
-          },
-          this.confirmTimeoutMs,
-          () =>
-            this.renewal.renew(channel, this.channel, this.connection.current),
-        ),
+          contentType: 'application/json',
+          timestamp: Math.floor(Date.now() / 1000),
+          ...(correlationId ? { correlationId } : {}),
+          headers,
+        },
+        this.confirmTimeoutMs,
+        () =>
+          this.renewal.renew(channel, this.channel, this.connection.current),
+      ),
     );
   }
 }

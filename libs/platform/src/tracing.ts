@@ -101,15 +101,12 @@ async function tracerProvider(
   serviceName: string,
   delayMs: number,
 ): Promise<TracerProvider> {
-  const [
-    { resourceFromAttributes },
-    sdk,
-    { OTLPTraceExporter },
-  ] = await Promise.all([
-    import('@opentelemetry/resources'),
-    import('@opentelemetry/sdk-trace'),
-    import('@opentelemetry/exporter-trace-otlp-http'),
-  ]);
+  const [{ resourceFromAttributes }, sdk, { OTLPTraceExporter }] =
+    await Promise.all([
+      import('@opentelemetry/resources'),
+      import('@opentelemetry/sdk-trace'),
+      import('@opentelemetry/exporter-trace-otlp-http'),
+    ]);
   return new sdk.TracerProvider({
     resource: resourceFromAttributes({ 'service.name': serviceName }),
     spanProcessors: [
