@@ -7,7 +7,7 @@ import {
   acceptedAfter,
   COOLDOWN_MS,
   DRAIN_TIMEOUT_MS,
-  FINISH_TIMEOUT_MS,
+  FINISH_STALL_MS,
   keepLogs,
   sleep,
   WARMUP_MS,
@@ -103,7 +103,7 @@ export async function runClusterScenario(
       jobsQueue: topology.jobsQueue,
     };
     const checks = await underLoad(scenario, context);
-    await waitUntilFinished(pool, load.accepted, FINISH_TIMEOUT_MS);
+    await waitUntilFinished(pool, load.accepted, FINISH_STALL_MS);
     const tally: ClusterTally = {
       ...(await tallyJobs(pool, load.accepted)),
       refused: load.submissions.filter((s) => s.status !== 202).length,

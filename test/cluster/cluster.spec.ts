@@ -23,7 +23,7 @@ import {
  */
 describe('three-node RabbitMQ cluster', () => {
   const NODES = 3;
-  const SCENARIO_TIMEOUT_MS = 240_000;
+  const SCENARIO_TIMEOUT_MS = 360_000;
   /**
    * How long a killed node stays down while jobs keep flowing, at the least.
    */

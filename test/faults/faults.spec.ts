@@ -39,7 +39,7 @@ import { adminFetch } from '../support/api-keys';
  * left holding anything.
  */
 describe('fault injection', () => {
-  const SCENARIO_TIMEOUT_MS = 240_000;
+  const SCENARIO_TIMEOUT_MS = 360_000;
   const OUTAGE_MS = 5000;
   const tallies: Tally[] = [];
 

@@ -26,7 +26,11 @@ export const COOLDOWN_MS = 2000;
  */
 export const ACCEPTED_AFTER_FAULT = 10;
 const RECOVERY_TIMEOUT_MS = 60_000;
-export const FINISH_TIMEOUT_MS = 90_000;
+/**
+ * How long the reckoning waits for a job to finish after the last one did: a
+ * busy machine slows the pipeline down, a lost job stops it for good.
+ */
+export const FINISH_STALL_MS = 90_000;
 export const DRAIN_TIMEOUT_MS = 30_000;
 
 export interface ScenarioContext {
@@ -97,7 +101,7 @@ export async function runScenario(
     });
     const context = { pipeline, load, pool };
     const checks = await underLoad(scenario, context);
-    await waitUntilFinished(pool, load.accepted, FINISH_TIMEOUT_MS);
+    await waitUntilFinished(pool, load.accepted, FINISH_STALL_MS);
     await scenario.afterFinished?.(context);
     const tally = await tallyJobs(pool, load.accepted);
     tallies.push(tally);

@@ -35,27 +35,33 @@ export function inspectionPool(databaseUrl: string): Pool {
 }
 
 /**
- * Waits (bounded) until every id has a finished row; returns how many have not.
+ * Waits until every id has a finished row; returns how many have not. Gives up
+ * once no job has finished for `stallMs`: a pipeline that is slow (a busy
+ * machine) but still finishing jobs is waited for, one that stopped is not.
  * Never throws for a slow pipeline.
  */
 export async function waitUntilFinished(
   pool: Pool,
   ids: string[],
-  timeoutMs: number,
+  stallMs: number,
 ): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
   let unfinished = ids.length;
+  let progressAt = Date.now();
   for (;;) {
     try {
       const { rows } = await pool.query<{ finished: number }>(
         `SELECT count(*)::int AS finished FROM jobs WHERE id = ANY($1::uuid[]) AND status IN ('succeeded', 'failed')`,
         [ids],
       );
-      unfinished = ids.length - rows[0].finished;
+      const now = ids.length - rows[0].finished;
+      if (now < unfinished) progressAt = Date.now();
+      unfinished = now;
     } catch {
       // The database may be coming back from an outage; ask again.
     }
-    if (unfinished === 0 || Date.now() > deadline) return unfinished;
+    if (unfinished === 0 || Date.now() - progressAt > stallMs) {
+      return unfinished;
+    }
     await sleep(500);
   }
 }
