@@ -1,3 +1,4 @@
+import { JobErrorCode } from './errors';
 import { JOB_STATUSES } from './jobs';
 import { RetryFailedJobsRequest } from './bulk-retry';
 import type { Route } from './openapi-scopes';
@@ -64,9 +65,37 @@ export const JOB_OPERATIONS = {
     },
   },
   'GET /v1/jobs': {
-    summary: 'Recent jobs, newest first',
+    summary:
+      'A page of jobs, newest first (by creation time, then id), filtered; the next page through a cursor',
+    description:
+      'A key sees its own jobs, an admin key every key\'s. Every filter given narrows the page. Pages follow one another by the opaque cursor the previous page returned (the `Next-Cursor` header, and the `Link` header with `rel="next"`, both absent on the last page): no page is skipped or repeated while new jobs arrive, and a deep page costs as little as the first.',
     parameters: [
       { name: 'status', in: 'query', schema: { enum: JOB_STATUSES } },
+      {
+        name: 'errorCode',
+        in: 'query',
+        schema: { enum: Object.values(JobErrorCode) },
+        description: 'Only the jobs that failed with this code.',
+      },
+      {
+        name: 'apiKeyId',
+        in: 'query',
+        schema: { type: 'string', format: 'uuid' },
+        description:
+          "Only the jobs this key submitted; another key's than the caller's needs the admin scope (403).",
+      },
+      {
+        name: 'createdFrom',
+        in: 'query',
+        schema: { type: 'string', format: 'date-time' },
+        description: 'Created at or after (ISO 8601).',
+      },
+      {
+        name: 'createdTo',
+        in: 'query',
+        schema: { type: 'string', format: 'date-time' },
+        description: 'Created before (ISO 8601).',
+      },
       {
         name: 'stuck',
         in: 'query',
@@ -75,16 +104,45 @@ export const JOB_OPERATIONS = {
           'Only stuck jobs, queued or processing: flagged by the sweeper (see stuckReason), or processing for longer than STUCK_AFTER_S.',
       },
       {
+        name: 'idPrefix',
+        in: 'query',
+        schema: { type: 'string', pattern: '^[0-9a-fA-F-]{1,36}$' },
+        description:
+          'Only the jobs whose id starts so: a whole id, or its first hex digits (dashes optional).',
+      },
+      {
+        name: 'cursor',
+        in: 'query',
+        schema: { type: 'string' },
+        description:
+          'Where the page starts: the `Next-Cursor` of the previous page, with the same filters. A cursor this API did not make: 400.',
+      },
+      {
         name: 'limit',
         in: 'query',
-        schema: { type: 'integer', minimum: 1, maximum: 500 },
+        schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
       },
     ],
     responses: {
       200: {
         description: 'Jobs',
+        headers: {
+          'Next-Cursor': {
+            description:
+              'The cursor of the next page; absent on the last page.',
+            schema: { type: 'string' },
+          },
+          Link: {
+            description: 'The next page\'s URL, as `<…>; rel="next"`.',
+            schema: { type: 'string' },
+          },
+        },
         ...json({ type: 'array', items: ref('JobView') }),
       },
+      400: problem('A parameter is invalid; each one is named'),
+      403: problem(
+        "apiKeyId names another key's jobs, without the admin scope",
+      ),
     },
   },
   'POST /v1/jobs/batch': {

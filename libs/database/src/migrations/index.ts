@@ -11,6 +11,7 @@ import * as retentionQuotas from './010-retention-quotas';
 import * as raiseFunction from './011-raise-function';
 import * as outputChecksums from './012-output-checksums';
 import * as deliveries from './013-deliveries';
+import * as jobBrowserIndexes from './014-job-browser-indexes';
 
 /**
  * Every migration, in the order applied. Append; never edit one that has
@@ -30,4 +31,5 @@ export const MIGRATIONS: Array<{ name: string; sql: string }> = [
   raiseFunction,
   outputChecksums,
   deliveries,
+  jobBrowserIndexes,
 ];
