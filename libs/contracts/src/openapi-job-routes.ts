@@ -21,6 +21,21 @@ const jobsWith = (field: string, schema: Schema): Schema => ({
   },
 });
 
+/** The `{name}` of an output. */
+const nameParameter = {
+  name: 'name',
+  in: 'path',
+  required: true,
+  schema: { type: 'string' },
+};
+
+/** A thumbnail's answer. */
+const preview = {
+  description:
+    'The thumbnail; Cache-Control lets the browser keep it an hour (private)',
+  content: { 'image/webp': {} },
+};
+
 /**
  * How each /v1/jobs route is described, in the order the description lists
  * them.
@@ -213,20 +228,37 @@ export const JOB_OPERATIONS = {
   },
   'GET /v1/jobs/{id}/result/{name}': {
     summary: 'One output by name',
-    parameters: [
-      uuidParameter,
-      {
-        name: 'name',
-        in: 'path',
-        required: true,
-        schema: { type: 'string' },
-      },
-    ],
+    parameters: [uuidParameter, nameParameter],
     responses: {
       200: { description: 'The image', content: { 'image/*': {} } },
       404: problem('Unknown job or output'),
       409: problem('Not finished, or failed'),
       410: gone,
+    },
+  },
+  'GET /v1/jobs/{id}/result/{name}/preview': {
+    summary:
+      'A thumbnail of one output: WebP, at most 256 px on its longest side, never the full-size bytes',
+    parameters: [uuidParameter, nameParameter],
+    responses: {
+      200: preview,
+      404: problem('Unknown job or output'),
+      409: problem('Not finished, or failed'),
+      410: gone,
+      422: problem('The output cannot be previewed (over MAX_OUTPUT_PIXELS)'),
+    },
+  },
+  'GET /v1/jobs/{id}/input/preview': {
+    summary:
+      "A thumbnail of the job's input, where it is stored (an upload, or a file in the images folder): WebP, at most 256 px a side",
+    parameters: [uuidParameter],
+    responses: {
+      200: preview,
+      404: problem(
+        'Unknown job, or its input is not stored (a URL source, a file no longer in the images folder)',
+      ),
+      410: problem('The uploaded input expired (inputExpiredAt)'),
+      422: problem('The input cannot be previewed (over MAX_OUTPUT_PIXELS)'),
     },
   },
   'POST /v1/jobs/{id}/retry': {
