@@ -74,7 +74,7 @@ describe('job listing: filters and keyset pages (real PostgreSQL)', () => {
     return pages;
   }
 
-  /** The ids of `all` that pass `keep`, newest first, as the API orders them. */
+  /** The ids of `all` that pass `keep`, newest first, as listed. */
   const expected = (keep: (job: (typeof all)[number]) => boolean) =>
     all
       .filter(keep)

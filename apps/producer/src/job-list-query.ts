@@ -14,7 +14,7 @@ import {
 } from 'class-validator';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-/** A creation time as the list's positions carry it: UTC, to the microsecond. */
+/** A creation time as list positions carry it: UTC, to the microsecond. */
 const POSITION_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
 /**

@@ -33,7 +33,7 @@ export class JobPreviewService {
     private readonly config: Pick<ProducerConfig, 'MAX_OUTPUT_PIXELS'>,
   ) {}
 
-  /** A preview of the output `name` of a succeeded job (409, 410 as its bytes). */
+  /** A preview of a succeeded job's output `name` (409, 410 as its bytes). */
   async output(caller: Caller, id: string, name: string): Promise<Preview> {
     const job = await this.query.finished(caller, id);
     return this.preview(await this.storage.read(outputOf(job, name).key));

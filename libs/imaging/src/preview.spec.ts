@@ -40,10 +40,8 @@ describe('makePreview', () => {
     ).rejects.toMatchObject({ reason: 'unsupported' });
     const bomb = makePreview(bombPng(), limits);
     await expect(bomb).rejects.toBeInstanceOf(PreviewRefusedError);
-    await expect(bomb).rejects.toMatchObject({
-      reason: 'too-large',
-      message: expect.stringContaining('30000×30000'),
-    });
+    await expect(bomb).rejects.toMatchObject({ reason: 'too-large' });
+    await expect(bomb).rejects.toThrow(/30000×30000/);
     await expect(
       makePreview(await makeImage(100, 100), { maxInputPixels: 9_999 }),
     ).rejects.toMatchObject({ reason: 'too-large' });
