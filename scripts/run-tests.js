@@ -1,15 +1,16 @@
 #!/usr/bin/env node
-// Runs the jest suites in two lanes at once (`npm test`, after the type check
-// and the build): the suites that need no servers (unit, deploy), which are
-// CPU-bound, beside the suites that run the built apps against servers of
-// their own (integration, e2e, faults, cluster), which spend most of their
-// time waiting on processes, the broker and the database. The server suites
-// stay one file at a time: the fault suite stops and starts the servers they
-// share. With --containers, the containers check (deploy/test/containers.sh),
-// which mostly waits on images and containers, runs as a third lane and counts
-// as one test. A lane's log is printed when it ends, the servers lane's as it
-// goes; the last line is the total, `N passed, N failed`. Other arguments go to
-// both jest lanes.
+// Runs the jest suites in lanes at once (`npm test`, after the type check and
+// the build): the suites that need no servers (unit, deploy), which are
+// CPU-bound; the integration and e2e suites; and the fault and cluster suites.
+// The last two run the built apps against servers of their own and spend most
+// of their time waiting on processes, the broker and the database. Each jest
+// lane starts its own RabbitMQ and PostgreSQL (test/support/test-services.ts)
+// and runs one file at a time: the fault suite stops and starts its lane's
+// servers. With --containers, the containers check (deploy/test/containers.sh),
+// which mostly waits on images and containers, runs as a lane too and counts as
+// one test. A lane's log is printed when it ends, the servers lane's as it
+// goes; the last lines name the slowest test files and give the total,
+// `N passed, N failed`. Other arguments go to every jest lane.
 'use strict';
 const { spawn } = require('node:child_process');
 const { mkdirSync, openSync, readFileSync, rmSync } = require('node:fs');
@@ -20,10 +21,8 @@ const artifacts = path.join(root, 'test-artifacts');
 const jestBin = path.join(root, 'node_modules/jest/bin/jest.js');
 const jestLanes = [
   { name: 'pure', projects: ['unit', 'deploy'], log: 'jest-pure.log' },
-  {
-    name: 'servers',
-    projects: ['integration', 'e2e', 'faults', 'cluster'],
-  },
+  { name: 'servers', projects: ['integration', 'e2e'] },
+  { name: 'faults', projects: ['faults', 'cluster'], log: 'jest-faults.log' },
 ];
 const containersLane = {
   name: 'containers',

@@ -2,7 +2,11 @@ import { Injectable, Logger } from '@nestjs/common';
 import { ImageJobMessage } from '@pipeline/contracts';
 import { failpoint } from '@pipeline/failpoints';
 import { Deadline } from '@pipeline/imaging';
-import { AmqpContext, PermanentMessageError } from '@pipeline/messaging';
+import {
+  AmqpContext,
+  inSpan,
+  PermanentMessageError,
+} from '@pipeline/messaging';
 import { WorkerMetrics } from '@pipeline/metrics';
 import { ConcurrencyLimit, WorkerConfig } from '@pipeline/platform';
 import { classifyJobError } from './classify-job-error';
@@ -108,8 +112,17 @@ export class ImageJobRunner {
           this.events.publish(job, delivery, { type: 'started' }, startedAt),
       );
       const redelivered = mayHaveStoredOutputs(delivery);
-      const ended = await this.processor
-        .process(job, redelivered, deadline)
+      const ended = await inSpan(
+        'image work',
+        {
+          attributes: {
+            'pipeline.job.id': job.jobId,
+            'pipeline.job.attempt': job.attempt,
+            'pipeline.job.operations': operationsOf(job).length,
+          },
+        },
+        () => this.processor.process(job, redelivered, deadline),
+      )
         .then(
           (outcome) => ({ outcome }),
           (failure: unknown) => ({ failure }),

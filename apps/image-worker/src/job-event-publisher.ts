@@ -11,7 +11,7 @@ import {
   MessagePublisher,
   OutcomeNotPublishedError,
 } from '@pipeline/messaging';
-import { WorkerConfig } from '@pipeline/platform';
+import { activeTraceId, WorkerConfig } from '@pipeline/platform';
 
 /** How a job's attempt ended, or that it waits for another try. */
 export type Outcome = Pick<
@@ -27,7 +27,10 @@ export type JobRef = Pick<ImageJobMessage, 'jobId' | 'attempt'>;
 /** The delivery of a job message, as its events and log lines name it. */
 export type Delivery = Pick<AmqpContext, 'deliveryNumber' | 'correlationId'>;
 
-/** What every log line about a job carries. */
+/**
+ * What every log line about a job carries: with tracing on, the trace of the
+ * delivery being handled too.
+ */
 export function jobLogFields(
   job: JobRef,
   delivery: Delivery,
@@ -37,6 +40,7 @@ export function jobLogFields(
     attempt: job.attempt,
     delivery: delivery.deliveryNumber,
     correlationId: delivery.correlationId,
+    traceId: activeTraceId(),
   };
 }
 

@@ -1,5 +1,15 @@
 import 'reflect-metadata';
-import { loadConfig, run, WorkerConfig } from '@pipeline/platform';
-import { startWorker } from './worker.app';
+import {
+  loadConfig,
+  WorkerConfig,
+  run,
+  startTracing,
+} from '@pipeline/platform';
 
-run(() => startWorker(loadConfig(WorkerConfig)));
+run(async () => {
+  const config = loadConfig(WorkerConfig);
+  // Before the app's modules load, so that their http and pg are traced.
+  await startTracing(config, 'image-worker');
+  const { startWorker } = await import('./worker.app');
+  return startWorker(config);
+});

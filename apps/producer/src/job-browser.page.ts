@@ -167,7 +167,7 @@ export const JOB_BROWSER_JS = `(() => {
     const facts = [
       ['status', job.status + (job.stuck ? ' (stuck' + (job.stuckReason ? ': ' + job.stuckReason : '') + ')' : '')],
       ['error', job.error ? job.error.code + ': ' + job.error.message : ''],
-      ['attempt', job.attempt], ['deliveries', job.deliveries], ['worker', job.workerId], ['API key', job.apiKeyId],
+      ['attempt', job.attempt], ['deliveries', job.deliveries], ['worker', job.workerId], ['API key', job.apiKeyId], ['trace', job.traceId],
       ['created', when(job.createdAt)], ['started', when(job.startedAt)], ['finished', when(job.finishedAt)],
     ];
     const body = $('job-facts');

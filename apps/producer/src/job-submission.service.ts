@@ -9,7 +9,7 @@ import { failpoint } from '@pipeline/failpoints';
 import { JobsRepository, RecordedJob } from '@pipeline/database';
 import { MessagePublisher } from '@pipeline/messaging';
 import { ProducerMetrics } from '@pipeline/metrics';
-import { ProducerConfig } from '@pipeline/platform';
+import { activeTraceId, ProducerConfig } from '@pipeline/platform';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DependencyUnavailableError, IdempotencyConflictError } from './errors';
 
@@ -63,6 +63,8 @@ export class JobSubmissionService {
     inputBytes?: number,
   ): Promise<{ id: string; repeated: boolean }> {
     const createdAt = new Date();
+    // The request's trace, which the job's message carries on.
+    const traceId = activeTraceId();
     let recorded: boolean;
     try {
       recorded = await this.jobs.insertQueued({
@@ -73,6 +75,7 @@ export class JobSubmissionService {
         createdAt,
         idempotency,
         inputBytes,
+        traceId,
       });
     } catch (error) {
       throw new DependencyUnavailableError('the database', error);
@@ -89,18 +92,19 @@ export class JobSubmissionService {
     // The job is accepted either way; should this write fail, the sweeper (or a
     // repeat under its Idempotency-Key) publishes it again: the same job id and
     // attempt, which workers and writer dedupe.
-    await this.jobs
-      .markPublished(id)
-      .catch((error: Error) =>
-        this.logger.warn(
-          `Job ${id} accepted, but could not be marked published: ${error.message}`,
-        ),
-      );
+    await this.jobs.markPublished(id).catch((error: Error) =>
+      this.logger.warn({
+        msg: `Job ${id} accepted, but could not be marked published: ${error.message}`,
+        jobId: id,
+        traceId,
+      }),
+    );
     this.metrics.jobsAccepted.inc({ source: source.kind });
     this.logger.debug({
       msg: 'job accepted',
       jobId: id,
       correlationId,
+      traceId,
       source: source.kind,
     });
     return { id, repeated: false };

@@ -1,5 +1,15 @@
 import 'reflect-metadata';
-import { loadConfig, ProducerConfig, run } from '@pipeline/platform';
-import { startProducer } from './producer.app';
+import {
+  loadConfig,
+  ProducerConfig,
+  run,
+  startTracing,
+} from '@pipeline/platform';
 
-run(() => startProducer(loadConfig(ProducerConfig)));
+run(async () => {
+  const config = loadConfig(ProducerConfig);
+  // Before the app's modules load, so that their http and pg are traced.
+  await startTracing(config, 'producer');
+  const { startProducer } = await import('./producer.app');
+  return startProducer(config);
+});

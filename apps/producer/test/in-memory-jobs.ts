@@ -216,6 +216,7 @@ function storedJob(id: string, apiKeyId: string, createdAt: Date): StoredJob {
     error: null,
     workerId: null,
     apiKeyId,
+    traceId: null,
     createdAt: createdAt.toISOString(),
     startedAt: null,
     finishedAt: null,

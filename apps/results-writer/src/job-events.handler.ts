@@ -2,6 +2,7 @@ import { Controller, Logger } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { MessageType, parseJobEventMessage } from '@pipeline/contracts';
 import { AmqpContext, PermanentMessageError } from '@pipeline/messaging';
+import { activeTraceId } from '@pipeline/platform';
 import { JobEventsRecorder } from './job-events.recorder';
 
 /**
@@ -27,6 +28,7 @@ export class JobEventsHandler {
       eventId: event.eventId,
       type: event.type,
       correlationId: context.correlationId,
+      traceId: activeTraceId(),
     };
     if (!outcome.stored) {
       this.logger.error({

@@ -1,5 +1,15 @@
 import 'reflect-metadata';
-import { loadConfig, run, WriterConfig } from '@pipeline/platform';
-import { startWriter } from './writer.app';
+import {
+  loadConfig,
+  WriterConfig,
+  run,
+  startTracing,
+} from '@pipeline/platform';
 
-run(() => startWriter(loadConfig(WriterConfig)));
+run(async () => {
+  const config = loadConfig(WriterConfig);
+  // Before the app's modules load, so that their http and pg are traced.
+  await startTracing(config, 'results-writer');
+  const { startWriter } = await import('./writer.app');
+  return startWriter(config);
+});

@@ -102,6 +102,12 @@ export interface JobView {
   workerId: string | null;
   /** The API key that submitted the job (null for jobs from before keys). */
   apiKeyId: string | null;
+  /**
+   * The W3C trace id of the request that submitted the job, whose trace
+   * follows it through the queue, the worker and the writer; null when
+   * tracing was off.
+   */
+  traceId: string | null;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;

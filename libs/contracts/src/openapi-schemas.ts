@@ -90,6 +90,12 @@ export const jobView = {
       format: 'uuid',
       description: 'The API key that submitted the job.',
     },
+    traceId: {
+      type: ['string', 'null'],
+      pattern: '^[0-9a-f]{32}$',
+      description:
+        'The trace id (W3C) of the request that submitted the job: its trace follows the job through the queue, the worker and the results writer. Null when tracing was off (OTEL_EXPORTER_OTLP_ENDPOINT unset).',
+    },
     createdAt: { type: 'string', format: 'date-time' },
     startedAt: nullableTime(),
     finishedAt: nullableTime(),

@@ -36,6 +36,8 @@ export interface NewJob extends RecordedJob {
   idempotency?: { key: string; requestHash: string };
   /** Size of an uploaded input: counted in the key's stored bytes. */
   inputBytes?: number;
+  /** The trace the job was submitted in, when tracing is on. */
+  traceId?: string;
 }
 
 export interface JobCounts {
@@ -122,6 +124,7 @@ interface JobRow {
   stuck_reason: string | null;
   worker_id: string | null;
   api_key_id: string | null;
+  trace_id: string | null;
   created_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
@@ -139,7 +142,7 @@ export interface StoredJob extends Omit<
   outputs: StoredOutput[];
 }
 
-const JOB_COLUMNS = `id, status, attempt, deliveries, operations, variants, error_code, error_message, stuck_reason, worker_id, api_key_id, created_at, started_at, finished_at,
+const JOB_COLUMNS = `id, status, attempt, deliveries, operations, variants, error_code, error_message, stuck_reason, worker_id, api_key_id, trace_id, created_at, started_at, finished_at,
   input_expired_at, outputs_expired_at,
   COALESCE((SELECT jsonb_agg(jsonb_build_object('name', o.name, 'format', o.format, 'width', o.width, 'height', o.height,
                                                 'size_bytes', o.size_bytes, 'storage_key', o.storage_key, 'sha256', o.sha256) ORDER BY o.position)
@@ -181,6 +184,7 @@ function toStoredJob(row: JobRow): StoredJob {
         : null,
     workerId: row.worker_id,
     apiKeyId: row.api_key_id,
+    traceId: row.trace_id,
     createdAt: row.created_at.toISOString(),
     startedAt: row.started_at?.toISOString() ?? null,
     finishedAt: row.finished_at?.toISOString() ?? null,
@@ -429,10 +433,10 @@ export class JobsRepository {
   private async insertBatch(jobs: NewJob[]): Promise<boolean[]> {
     const { rows } = await this.pool.query<{ id: string }>(
       `WITH new_jobs AS (
-         INSERT INTO jobs (id, status, source, operations, output_options, variants, created_at, updated_at, idempotency_key, request_hash, api_key_id, input_bytes)
-         SELECT id, 'queued', source, operations, output_options, variants, created_at, created_at, idempotency_key, request_hash, api_key_id, input_bytes
-         FROM unnest($1::uuid[], $2::jsonb[], $3::jsonb[], $4::jsonb[], $5::jsonb[], $6::timestamptz[], $7::text[], $8::text[], $9::uuid[], $10::bigint[])
-           AS t(id, source, operations, output_options, variants, created_at, idempotency_key, request_hash, api_key_id, input_bytes)
+         INSERT INTO jobs (id, status, source, operations, output_options, variants, created_at, updated_at, idempotency_key, request_hash, api_key_id, input_bytes, trace_id)
+         SELECT id, 'queued', source, operations, output_options, variants, created_at, created_at, idempotency_key, request_hash, api_key_id, input_bytes, trace_id
+         FROM unnest($1::uuid[], $2::jsonb[], $3::jsonb[], $4::jsonb[], $5::jsonb[], $6::timestamptz[], $7::text[], $8::text[], $9::uuid[], $10::bigint[], $12::text[])
+           AS t(id, source, operations, output_options, variants, created_at, idempotency_key, request_hash, api_key_id, input_bytes, trace_id)
          ON CONFLICT (api_key_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
          RETURNING id, created_at, api_key_id, input_bytes),
        queued AS (
@@ -457,6 +461,7 @@ export class JobsRepository {
         jobs.map((job) => job.apiKeyId),
         jobs.map((job) => job.inputBytes ?? null),
         jobs.map((job) => queuedEventId(job.id)),
+        jobs.map((job) => job.traceId ?? null),
       ],
     );
     const inserted = new Set(rows.map((row) => row.id));

@@ -13,6 +13,7 @@ import { roundDelay } from './amqp-urls';
 import { NackedChannelRenewal } from './channel-renewal';
 import { ConfirmedPublishes } from './confirmed-publish';
 import { OutcomeNotPublishedError, PermanentMessageError } from './errors';
+import { inConsumeSpan } from './trace-context';
 
 export interface QueueConsumer {
   queue: string;
@@ -399,11 +400,21 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
     if (!delivery) return 'park';
     const context = new AmqpContext([message, consumer.maxTries]);
     try {
-      await lastValueFrom(
-        this.transformToObservable(
-          await delivery.handler(delivery.payload, context),
-        ),
-        { defaultValue: undefined },
+      await inConsumeSpan(
+        {
+          type: String(textProperty(message.properties.type)),
+          messageId: textProperty(message.properties.messageId),
+          destination: consumer.queue,
+        },
+        message.properties.headers,
+        async () => {
+          await lastValueFrom(
+            this.transformToObservable(
+              await delivery.handler(delivery.payload, context),
+            ),
+            { defaultValue: undefined },
+          );
+        },
       );
       return 'ack';
     } catch (error) {

@@ -10,3 +10,4 @@ export * from './queue-depths';
 export * from './permissions';
 export * from './broker-users';
 export * from './consume-messages';
+export * from './trace-context';

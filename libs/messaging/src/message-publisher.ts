@@ -5,6 +5,7 @@ import { AmqpConnection } from './amqp-connection';
 import { NackedChannelRenewal } from './channel-renewal';
 import { ConfirmedPublishes } from './confirmed-publish';
 import { BrokerUnavailableError } from './errors';
+import { inPublishSpan } from './trace-context';
 
 /**
  * Publishes persistent, mandatory messages on a confirm channel and resolves
@@ -60,7 +61,8 @@ export class MessagePublisher {
 
   /**
    * `correlationId`: the request the message stems from, carried in the AMQP
-   * property of that name.
+   * property of that name. The active trace goes along in the headers
+   * (`traceparent`), from a PRODUCER span of the publish.
    */
   async publish(
     type: MessageType,
@@ -75,21 +77,25 @@ export class MessagePublisher {
         'RabbitMQ is refusing publishes (resource alarm)',
       );
     const content = Buffer.from(JSON.stringify(payload));
-    const options = {
-      messageId,
-      type,
-      contentType: 'application/json',
-      timestamp: Math.floor(Date.now() / 1000),
-      ...(correlationId ? { correlationId } : {}),
-    };
-    await this.publishes.send(
-      channel,
-      this.connection.topology.exchange,
-      type,
-      content,
-      options,
-      this.confirmTimeoutMs,
-      () => this.renewal.renew(channel, this.channel, this.connection.current),
+    const { exchange } = this.connection.topology;
+    await inPublishSpan({ type, messageId, destination: exchange }, (headers) =>
+      this.publishes.send(
+        channel,
+        exchange,
+        type,
+        content,
+        {
+          messageId,
+          type,
+          contentType: 'application/json',
+          timestamp: Math.floor(Date.now() / 1000),
+          ...(correlationId ? { correlationId } : {}),
+          headers,
+        },
+        this.confirmTimeoutMs,
+        () =>
+          this.renewal.renew(channel, this.channel, this.connection.current),
+      ),
     );
   }
 }

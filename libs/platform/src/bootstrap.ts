@@ -1,4 +1,9 @@
-import { DynamicModule, LoggerService } from '@nestjs/common';
+import {
+  DynamicModule,
+  Injectable,
+  LoggerService,
+  OnApplicationShutdown,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import {
   FastifyAdapter,
@@ -10,6 +15,15 @@ import { exitOnUncaughtErrors } from './crash-report';
 import { createLogger } from './logger';
 import { redactSecrets } from './redact';
 import { SharedConfig } from './settings';
+import { stopTracing } from './tracing';
+
+/** Sends the spans still buffered when the app stops (if tracing is on). */
+@Injectable()
+class TracesFlushedAtShutdown implements OnApplicationShutdown {
+  onApplicationShutdown(): Promise<void> {
+    return stopTracing();
+  }
+}
 
 export interface AppStartOptions<
   C extends SharedConfig & { PORT: number; HOST: string },
@@ -39,7 +53,10 @@ export async function startApp<
   await options.prepare?.();
   const logger: LoggerService = createLogger(options.config, options.name);
   const app = await NestFactory.create<NestFastifyApplication>(
-    options.module,
+    {
+      ...options.module,
+      providers: [...(options.module.providers ?? []), TracesFlushedAtShutdown],
+    },
     new FastifyAdapter({
       bodyLimit: options.bodyLimit,
       // A caller's X-Request-Id (if it is a sane token) follows the request

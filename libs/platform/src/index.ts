@@ -10,3 +10,4 @@ export * from './concurrency-limit';
 export * from './amqp-url-list';
 export * from './source-ports';
 export * from './storage-location';
+export * from './tracing';

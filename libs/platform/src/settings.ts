@@ -99,18 +99,31 @@ const IsStorageUrl = () =>
     false,
   );
 
+/**
+ * An http(s) URL without credentials, or empty; `should` ends the message
+ * (what the setting should be).
+ */
+const IsHttpUrlOrEmpty = (name: string, should: string) =>
+  HasNoProblem(name, (value) =>
+    typeof value === 'string' &&
+    (value === '' || /^https?:\/\/[^\s/?#@]+(\/[^\s?#]*)?$/.test(value))
+      ? undefined
+      : `must be ${should}`,
+  );
+
 /** An http(s) endpoint URL of an S3-compatible server, or empty. */
 const IsEndpointUrl = () =>
-  ValidateBy({
-    name: 'isEndpointUrl',
-    validator: {
-      validate: (value: unknown) =>
-        typeof value === 'string' &&
-        (value === '' || /^https?:\/\/[^\s/?#@]+(\/[^\s?#]*)?$/.test(value)),
-      defaultMessage: (args) =>
-        `${args?.property} must be the http(s):// URL of the S3 endpoint, such as https://s3.eu-west-1.amazonaws.com or http://rgw:7480, without credentials`,
-    },
-  });
+  IsHttpUrlOrEmpty(
+    'isEndpointUrl',
+    'the http(s):// URL of the S3 endpoint, such as https://s3.eu-west-1.amazonaws.com or http://rgw:7480, without credentials',
+  );
+
+/** An OTLP/HTTP endpoint, or empty (no traces). */
+const IsOtlpUrl = () =>
+  IsHttpUrlOrEmpty(
+    'isOtlpUrl',
+    'empty (no traces) or the http(s):// URL of an OTLP/HTTP endpoint, such as http://otel-collector:4318, without credentials',
+  );
 
 /**
  * AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY come together, or neither (the
@@ -305,6 +318,27 @@ export class SharedConfig {
 
   /** Read-only folder that JSON jobs name their inputs in. */
   @IsString() @IsNotEmpty() IMAGES_DIR = './data/images';
+
+  /**
+   * Traces: the OTLP/HTTP endpoint of a collector (`http://collector:4318`),
+   * spans going to its `/v1/traces`; empty (the default) turns tracing off,
+   * and nothing of the OpenTelemetry SDK is loaded.
+   */
+  @IsOtlpUrl() OTEL_EXPORTER_OTLP_ENDPOINT = '';
+  /** The traces endpoint's full URL, instead of the general one's path. */
+  @IsOtlpUrl() OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = '';
+  /**
+   * The service spans are recorded under; empty: the app's name (producer,
+   * image-worker, results-writer).
+   */
+  @IsString()
+  @Matches(/^[\x21-\x7e]{0,100}$/, {
+    message:
+      'OTEL_SERVICE_NAME must be up to 100 printable characters without spaces',
+  })
+  OTEL_SERVICE_NAME = '';
+  /** Longest a finished span waits before its batch is exported, in ms. */
+  @IsInt() @Min(1) @Max(60_000) OTEL_BSP_SCHEDULE_DELAY = 5000;
 
   @IsIn(['json', 'text']) LOG_FORMAT: 'json' | 'text' = 'json';
   @IsIn(['error', 'warn', 'log', 'debug', 'verbose']) LOG_LEVEL:

@@ -11,7 +11,8 @@ import * as retentionQuotas from './010-retention-quotas';
 import * as raiseFunction from './011-raise-function';
 import * as outputChecksums from './012-output-checksums';
 import * as deliveries from './013-deliveries';
-import * as jobBrowserIndexes from './014-job-browser-indexes';
+import * as traceIds from './014-trace-ids';
+import * as jobBrowserIndexes from './015-job-browser-indexes';
 
 /**
  * Every migration, in the order applied. Append; never edit one that has
@@ -31,5 +32,6 @@ export const MIGRATIONS: Array<{ name: string; sql: string }> = [
   raiseFunction,
   outputChecksums,
   deliveries,
+  traceIds,
   jobBrowserIndexes,
 ];

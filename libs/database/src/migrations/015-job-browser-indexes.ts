@@ -1,4 +1,4 @@
-export const name = '014-job-browser-indexes';
+export const name = '015-job-browser-indexes';
 
 // The job browser pages through jobs newest first by (created_at, id), with a
 // cursor instead of OFFSET: each of its filters gets an index in that order,
