@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { ensureDatabase } from '@pipeline/database';
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,7 @@ import { entryOf } from '../../scripts/dist-layout';
 import { removeBenchResources } from './bench-resources';
 import { exited } from './child-exit';
 import { cpuTicks } from './process-cpu';
+import { ProducerProcess, startProducer } from './producer-process';
 
 /**
  * `npm run bench:auth -- [--seconds 5] [--concurrency 16]
@@ -78,50 +79,26 @@ async function rate(
   return done / seconds;
 }
 
-async function startProducer(
+function startAuthProducer(
   adminKey: string,
   databaseUrl: string,
   prefix: string,
   folder: string,
   counting: boolean,
-): Promise<{ base: string; child: ChildProcess }> {
-  // Below Linux's ephemeral range (32768 up): no outgoing connection of this
-  // machine holds it.
-  const port = 22_000 + Math.floor(Math.random() * 1000);
-  const child = spawn(process.execPath, [PRODUCER], {
-    env: {
-      ...process.env,
-      ADMIN_API_KEY: adminKey,
-      PORT: String(port),
-      METRICS_PORT: '0',
-      HOST: '127.0.0.1',
-      DATABASE_URL: databaseUrl,
-      AMQP_PREFIX: prefix,
-      STORAGE_DIR: join(folder, 'storage'),
-      IMAGES_DIR: folder,
-      LOG_LEVEL: 'error',
-      // A limit no run reaches: the count is kept, the answer is never 429.
-      RATE_LIMIT_REQUESTS: counting ? '1000000000' : '0',
-      // Nothing consumes the submitted jobs: no limit on those in flight or per
-      // day.
-      RATE_LIMIT_JOBS_IN_FLIGHT: '0',
-      QUOTA_JOBS_PER_DAY: '0',
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
+): Promise<ProducerProcess> {
+  return startProducer(PRODUCER, {
+    ADMIN_API_KEY: adminKey,
+    DATABASE_URL: databaseUrl,
+    AMQP_PREFIX: prefix,
+    STORAGE_DIR: join(folder, 'storage'),
+    IMAGES_DIR: folder,
+    // A limit no run reaches: the count is kept, the answer is never 429.
+    RATE_LIMIT_REQUESTS: counting ? '1000000000' : '0',
+    // Nothing consumes the submitted jobs: no limit on those in flight or per
+    // day.
+    RATE_LIMIT_JOBS_IN_FLIGHT: '0',
+    QUOTA_JOBS_PER_DAY: '0',
   });
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  while (
-    !(await fetch(`${base}/health/ready`).then(
-      (response) => response.ok,
-      () => false,
-    ))
-  ) {
-    if (child.exitCode !== null || Date.now() > deadline)
-      throw new Error('the producer did not start');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  return { base, child };
 }
 
 /** Sixteen 64×64 JPEGs in `folder`; their names. */
@@ -168,7 +145,7 @@ async function createJobsKey(base: string, adminKey: string): Promise<string> {
  * the producer's CPU per job submitted.
  */
 async function measureProducer(
-  { base, child }: { base: string; child: ChildProcess },
+  { base, child }: ProducerProcess,
   adminKey: string,
   counting: boolean,
   job: (i: number) => object,
@@ -217,7 +194,7 @@ async function main(): Promise<void> {
   let submissionCpu = '';
   try {
     for (const counting of [false, true]) {
-      const producer = await startProducer(
+      const producer = await startAuthProducer(
         adminKey,
         databaseUrl,
         prefix,

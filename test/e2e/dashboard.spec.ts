@@ -2,6 +2,7 @@ import { Topology } from '@pipeline/messaging';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Browser, chromium, Page } from 'playwright-core';
+import sharp from 'sharp';
 import { adminFetch, TEST_ADMIN_KEY } from '../support/api-keys';
 import { makeImage } from '../support/images';
 import {
@@ -227,5 +228,178 @@ describe('dashboard (headless Chromium)', () => {
       ).attempt,
     ).toBe(3);
     expect(await page.locator('#error').textContent()).toBe('');
+  });
+
+  /** Once each job has finished, its final view. */
+  const finished = (ids: string[]) =>
+    waitFor(
+      async () => {
+        const views = await Promise.all(
+          ids.map(
+            async (id) =>
+              (await (
+                await adminFetch(`${stack!.baseUrl}/v1/jobs/${id}`)
+              ).json()) as { id: string; status: string },
+          ),
+        );
+        return views.every((job) =>
+          ['succeeded', 'failed'].includes(job.status),
+        )
+          ? views
+          : undefined;
+      },
+      20_000,
+      'the jobs to finish',
+    );
+
+  /** The width the browser decoded an image at (0 until it has loaded). */
+  const decodedWidth = (page: Page, selector: string) =>
+    waitFor(
+      async () => {
+        const width = await page
+          .locator(selector)
+          .first()
+          .evaluate(
+            (image) =>
+              (image as unknown as { naturalWidth: number }).naturalWidth,
+          )
+          .catch(() => 0);
+        return width > 0 ? width : undefined;
+      },
+      15_000,
+      `an image at ${selector} to load`,
+    );
+
+  it('pages jobs through the API by cursor, and serves bounded previews', async () => {
+    await writeFile(
+      join(folder.path, 'images', 'wide.jpg'),
+      await makeImage(900, 300),
+    );
+    const ids = [await submit('wide.jpg'), await submit('wide.jpg')];
+    await finished(ids);
+    const first = await adminFetch(`${stack!.baseUrl}/v1/jobs?limit=1`);
+    const cursor = first.headers.get('next-cursor');
+    expect(cursor).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(first.headers.get('link')).toBe(
+      `</v1/jobs?limit=1&cursor=${cursor}>; rel="next"`,
+    );
+    const second = (await (
+      await adminFetch(`${stack!.baseUrl}/v1/jobs?limit=1&cursor=${cursor}`)
+    ).json()) as Array<{ id: string }>;
+    expect([
+      ((await first.json()) as Array<{ id: string }>)[0].id,
+      second[0].id,
+    ]).toEqual([ids[1], ids[0]]);
+    const refused = await adminFetch(`${stack!.baseUrl}/v1/jobs?cursor=bm9wZQ`);
+    expect(refused.status).toBe(400);
+    expect(JSON.stringify(await refused.json())).toContain(
+      'cursor must be a nextCursor',
+    );
+
+    const preview = await adminFetch(
+      `${stack!.baseUrl}/v1/jobs/${ids[0]}/input/preview`,
+    );
+    expect([
+      preview.status,
+      preview.headers.get('content-type'),
+      preview.headers.get('cache-control'),
+    ]).toEqual([200, 'image/webp', 'private, max-age=3600']);
+    const { width, height } = await sharp(
+      Buffer.from(await preview.arrayBuffer()),
+    ).metadata();
+    expect([width, height]).toEqual([256, 85]);
+    const output = await adminFetch(
+      `${stack!.baseUrl}/v1/jobs/${ids[0]}/result/default/preview`,
+    );
+    expect([output.status, output.headers.get('content-type')]).toEqual([
+      200,
+      'image/webp',
+    ]);
+  });
+
+  it('browses jobs: lists, filters by status and id, opens a job with its timeline and previews', async () => {
+    const page = await browser!.newPage();
+    const problems: string[] = [];
+    page.on(
+      'console',
+      (message) => message.type() === 'error' && problems.push(message.text()),
+    );
+    const [job] = await finished([await submit('wide.jpg')]);
+    await page.goto(`${stack!.baseUrl}/#/jobs`);
+    await page.locator('#key-input').fill(TEST_ADMIN_KEY);
+    await page.locator('#key-form button').click();
+    await page
+      .locator(`#job-list tr[data-job="${job.id}"]`)
+      .waitFor({ timeout: 10_000 });
+    expect(await page.locator('#overview').isHidden()).toBe(true);
+    await decodedWidth(page, `#job-list tr[data-job="${job.id}"] img`);
+
+    await page
+      .locator('#job-filters select[name=status]')
+      .selectOption('failed');
+    await page.locator('#job-filters button[type=submit]').click();
+    await waitFor(
+      async () =>
+        (await page
+          .locator('#job-list tr[data-status="succeeded"]')
+          .count()) === 0
+          ? true
+          : undefined,
+      10_000,
+      'the list to show failed jobs only',
+    );
+    expect(
+      await page.locator('#job-list tr[data-status="failed"]').count(),
+    ).toBeGreaterThan(0);
+    expect(page.url()).toContain('#/jobs?status=failed');
+
+    await page.locator('#job-filters select[name=status]').selectOption('');
+    await page
+      .locator('#job-filters input[name=idPrefix]')
+      .fill(job.id.slice(0, 13));
+    await page.locator('#job-filters button[type=submit]').click();
+    await page
+      .locator(`#job-list tr[data-job="${job.id}"]`)
+      .waitFor({ timeout: 10_000 });
+    await waitFor(
+      async () =>
+        (await page.locator('#job-list tr').count()) === 1 ? true : undefined,
+      10_000,
+      'the search to find the one job',
+    );
+    await mkdir(ARTIFACTS, { recursive: true });
+    await page.screenshot({
+      path: join(ARTIFACTS, 'job-browser.png'),
+      fullPage: true,
+    });
+
+    await page.locator(`#job-list tr[data-job="${job.id}"] a`).click();
+    await shows(page, 'job-id', job.id);
+    await page
+      .locator('#job-timeline tr[data-event="succeeded"]')
+      .waitFor({ timeout: 10_000 });
+    expect(
+      await page.locator('#job-timeline tr').first().getAttribute('data-event'),
+    ).toBe('queued');
+    expect(
+      await page
+        .locator('#job-facts tr[data-fact="status"] td')
+        .nth(1)
+        .textContent(),
+    ).toBe('succeeded');
+    expect(
+      await decodedWidth(
+        page,
+        '#job-outputs figure[data-output="default"] img',
+      ),
+    ).toBe(40);
+    expect(await decodedWidth(page, '#job-input img')).toBe(256);
+    await page.screenshot({
+      path: join(ARTIFACTS, 'job-page.png'),
+      fullPage: true,
+    });
+    expect(await page.locator('#job-error').textContent()).toBe('');
+    expect(problems).toEqual([]);
+    await page.close();
   });
 });

@@ -526,10 +526,10 @@ describe('PostgreSQL layer (real database)', () => {
     await new Promise((resolve) => setTimeout(resolve, 5));
     const b = await newJob();
     await events.record([event(b, 'started')]);
-    const queued = await jobs.list({ status: 'queued', limit: 500 });
+    const { jobs: queued } = await jobs.list({ status: 'queued', limit: 500 });
     expect(queued.map((j) => j.id)).toContain(a);
     expect(queued.map((j) => j.id)).not.toContain(b);
-    const recent = await jobs.list({ limit: 2 });
+    const { jobs: recent } = await jobs.list({ limit: 2 });
     expect(recent.map((j) => j.id)).toEqual([b, a]);
   });
 

@@ -198,7 +198,7 @@ describe('Job sweeper (real RabbitMQ and PostgreSQL)', () => {
     expect(await stuckReason(lost)).toBe(
       'it is queued, but no job message waits in any queue and no worker is busy. Retry or cancel it.',
     );
-    const listed = await jobs.list({
+    const { jobs: listed } = await jobs.list({
       limit: 10,
       stuckBefore: new Date(Date.now() - 3_600_000),
     });

@@ -282,6 +282,8 @@ describe('Who may do what: API keys, scopes, isolation and limits (two producers
       `/v1/jobs/${job.id}/events`,
       `/v1/jobs/${job.id}/result`,
       `/v1/jobs/${job.id}/result/default`,
+      `/v1/jobs/${job.id}/result/default/preview`,
+      `/v1/jobs/${job.id}/input/preview`,
     ]) {
       const hidden = await asBob(`${secondUrl}${path}`);
       expect({ path, status: hidden.status }).toEqual({ path, status: 404 });
@@ -312,6 +314,19 @@ describe('Who may do what: API keys, scopes, isolation and limits (two producers
     expect(
       await readBody(await adminFetch(`${firstUrl}/v1/jobs/${job.id}`)),
     ).toMatchObject({ apiKeyId: alice.id });
+    // Listing by key: a key may name itself, an admin any key.
+    const byAlice = `${firstUrl}/v1/jobs?apiKeyId=${alice.id}`;
+    expect(
+      (await readBody<JobView[]>(await asAlice(byAlice))).map((j) => j.id),
+    ).toEqual([job.id]);
+    expect(
+      (await readBody<JobView[]>(await adminFetch(byAlice))).map((j) => j.id),
+    ).toEqual([job.id]);
+    const refused = await asBob(byAlice);
+    expect(refused.status).toBe(403);
+    expect((await readError(refused)).message).toBe(
+      "apiKeyId: only an admin key may list another key's jobs",
+    );
 
     const idempotent = (caller: typeof asAlice, path: string) =>
       caller(`${firstUrl}/v1/jobs`, {

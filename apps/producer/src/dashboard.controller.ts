@@ -1,5 +1,6 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { DASHBOARD_HTML, DASHBOARD_JS } from './dashboard.page';
+import { JOB_BROWSER_JS } from './job-browser.page';
 
 /**
  * The operators' dashboard at `/`: a page and its script, both public (the data
@@ -19,5 +20,12 @@ export class DashboardController {
   @Header('Cache-Control', 'no-store')
   script(): string {
     return DASHBOARD_JS;
+  }
+
+  @Get('job-browser.js')
+  @Header('Content-Type', 'text/javascript; charset=utf-8')
+  @Header('Cache-Control', 'no-store')
+  browserScript(): string {
+    return JOB_BROWSER_JS;
   }
 }

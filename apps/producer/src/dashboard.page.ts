@@ -1,3 +1,5 @@
+import { JOB_BROWSER_HTML } from './job-browser.page';
+
 /**
  * The operators' dashboard, one self-contained page: it polls `/v1/stats` and
  * the latest failures every two seconds, draws the throughput of the last
@@ -7,6 +9,7 @@
  * comes from the public API, called with an admin key that the operator types
  * in and the tab keeps in sessionStorage (never in a URL). The script is a file
  * of its own so that the Content-Security-Policy can forbid inline scripts.
+ * The job browser (job-browser.page.ts) shares the page, under `#/jobs`.
  */
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
@@ -34,6 +37,13 @@ export const DASHBOARD_HTML = `<!doctype html>
   button { cursor: pointer; }
   code { font-size: .85rem; }
   form, #key-bar { margin: 0 0 1rem; }
+  nav { margin: 0 0 1rem; }
+  nav a { margin-right: 1rem; }
+  #job-error { color: #b3261e; }
+  .previews { display: flex; flex-wrap: wrap; gap: 1rem; }
+  figure { margin: 0; background: #fff; padding: .5rem; border-radius: .5rem; box-shadow: 0 1px 2px #0002; }
+  figcaption { font-size: .8rem; color: #5b6475; }
+  pre { background: #fff; padding: .75rem; border-radius: .5rem; overflow: auto; }
 </style>
 </head>
 <body>
@@ -44,6 +54,9 @@ export const DASHBOARD_HTML = `<!doctype html>
   <button type="submit">Use this key</button>
 </form>
 <p id="key-bar" hidden>Using the key named <b id="key-name"></b> <button id="forget-key" type="button">Forget key</button></p>
+<nav><a href="#/">Overview</a><a href="#/jobs">Jobs</a></nav>
+<div id="job-error" role="alert"></div>
+<main id="overview">
 <div class="tiles">
   <div class="tile"><div class="value" id="queued">–</div><div class="label">queued</div></div>
   <div class="tile"><div class="value" id="processing">–</div><div class="label">processing</div></div>
@@ -64,7 +77,9 @@ export const DASHBOARD_HTML = `<!doctype html>
 <table><thead><tr><th>job</th><th>code</th><th>reason</th><th>finished</th><th></th></tr></thead><tbody id="failures"></tbody></table>
 <h2>Operator actions</h2>
 <table><thead><tr><th>when</th><th>key</th><th>action</th><th>target</th><th>request</th></tr></thead><tbody id="audit"></tbody></table>
-<script src="/dashboard.js"></script>
+</main>
+${JOB_BROWSER_HTML}<script src="/dashboard.js"></script>
+<script src="/job-browser.js"></script>
 </body>
 </html>
 `;
@@ -273,6 +288,7 @@ export const DASHBOARD_JS = `(() => {
     if (!sessionStorage.getItem(KEY_ITEM)) return;
     keyBar.hidden = false;
     if (timer === null) timer = setInterval(refresh, 2000);
+    window.dispatchEvent(new Event('pipeline-key'));
   }
 
   if (sessionStorage.getItem(KEY_ITEM)) start();

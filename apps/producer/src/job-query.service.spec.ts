@@ -39,7 +39,7 @@ describe('JobQueryService', () => {
     jobs.put({ id: 'new', apiKeyId: 'key-a', createdAt: minutesAgo(1) });
     jobs.put({ id: 'theirs', apiKeyId: 'key-b', createdAt: minutesAgo(5) });
     const ids = async (caller = OWNER) =>
-      (await queryOver(jobs).list(caller, { limit: 10 }, NOW)).map(
+      (await queryOver(jobs).list(caller, { limit: 10 }, NOW)).jobs.map(
         ({ id }) => id,
       );
     expect(await ids()).toEqual(['new', 'old']);
@@ -68,7 +68,11 @@ describe('JobQueryService', () => {
       outputs: [{ ...output, key: 'outputs/done.png', sha256: 'abc' }],
     });
     const query = queryOver(jobs);
-    const views = await query.list(OWNER, { limit: 10, stuck: true }, NOW);
+    const { jobs: views } = await query.list(
+      OWNER,
+      { limit: 10, stuck: true },
+      NOW,
+    );
     expect(views.map(({ id, stuck }) => ({ id, stuck }))).toEqual([
       { id: 'slow', stuck: true },
     ]);

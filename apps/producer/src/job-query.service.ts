@@ -1,5 +1,7 @@
 import {
+  BadRequestException,
   ConflictException,
+  ForbiddenException,
   Inject,
   Injectable,
   NotFoundException,
@@ -9,16 +11,34 @@ import { isStuck, JobEventView, JobStatus, JobView } from '@pipeline/contracts';
 import { JobsRepository, StoredJob } from '@pipeline/database';
 import { ProducerConfig } from '@pipeline/platform';
 import { OutputsExpiredError } from './errors';
+import { decodeCursor, encodeCursor, idPrefixRange } from './job-list-query';
 
 /** What reading jobs back needs of the jobs table. */
 export type JobReads = Pick<JobsRepository, 'findById' | 'list' | 'timeline'>;
 
-/** Which of the caller's jobs a listing shows. */
+/** Which of the caller's jobs a listing shows; every field given narrows it. */
 export interface JobListFilter {
   status?: JobStatus;
-  /** Only the jobs processing for longer than STUCK_AFTER_S. */
+  errorCode?: string;
+  /** The key that submitted them: another key than the caller's, admin only. */
+  apiKeyId?: string;
+  /** Created at or after (ISO 8601). */
+  createdFrom?: string;
+  /** Created before (ISO 8601). */
+  createdTo?: string;
+  /** Only the jobs processing for longer than STUCK_AFTER_S, or flagged. */
   stuck?: boolean;
+  /** Jobs whose id starts with these hex digits. */
+  idPrefix?: string;
+  /** Where the page starts: a `nextCursor` of the previous page. */
+  cursor?: string;
   limit: number;
+}
+
+/** A page of jobs, and the cursor of the next one (none on the last). */
+export interface JobViewPage {
+  jobs: JobView[];
+  nextCursor?: string;
 }
 
 /**
@@ -44,22 +64,46 @@ export class JobQueryService {
     return this.toView(await this.find(caller, id));
   }
 
-  /** The caller's jobs (an admin's: every job), newest first. */
+  /** A page of the caller's jobs (an admin's: every job), newest first. */
   async list(
     caller: Caller,
     filter: JobListFilter,
     now = Date.now(),
-  ): Promise<JobView[]> {
-    const stuckBefore = filter.stuck
-      ? new Date(now - this.config.STUCK_AFTER_S * 1000)
-      : undefined;
-    const jobs = await this.jobs.list({
+  ): Promise<JobViewPage> {
+    const page = await this.jobs.list({
       status: filter.status,
+      errorCode: filter.errorCode,
+      apiKeyId: this.keyToList(caller, filter.apiKeyId),
+      createdFrom: optionalDate(filter.createdFrom),
+      createdTo: optionalDate(filter.createdTo),
+      stuckBefore: filter.stuck
+        ? new Date(now - this.config.STUCK_AFTER_S * 1000)
+        : undefined,
+      idRange: filter.idPrefix
+        ? checked('idPrefix', idPrefixRange(filter.idPrefix))
+        : undefined,
+      after: filter.cursor
+        ? checked('cursor', decodeCursor(filter.cursor))
+        : undefined,
       limit: filter.limit,
-      stuckBefore,
-      ownedBy: jobOwnerFilter(caller),
     });
-    return jobs.map((job) => this.toView(job, now));
+    return {
+      jobs: page.jobs.map((job) => this.toView(job, now)),
+      ...(page.next ? { nextCursor: encodeCursor(page.next) } : {}),
+    };
+  }
+
+  /**
+   * Whose jobs a listing shows: a key's own (asking for another key's is
+   * refused), or for an admin the key it names, if any.
+   */
+  private keyToList(caller: Caller, asked?: string): string | undefined {
+    const own = jobOwnerFilter(caller);
+    if (own !== undefined && asked !== undefined && asked !== own)
+      throw new ForbiddenException(
+        "apiKeyId: only an admin key may list another key's jobs",
+      );
+    return own ?? asked;
   }
 
   async timeline(caller: Caller, id: string): Promise<JobEventView[]> {
@@ -96,4 +140,14 @@ export class JobQueryService {
       ),
     };
   }
+}
+
+function optionalDate(iso: string | undefined): Date | undefined {
+  return iso === undefined ? undefined : new Date(iso);
+}
+
+/** A parameter's parsed value; a 400 naming it when it did not parse. */
+function checked<T>(name: string, value: T | null): T {
+  if (value === null) throw new BadRequestException(`${name} is malformed`);
+  return value;
 }

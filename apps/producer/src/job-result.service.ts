@@ -107,7 +107,7 @@ export class JobResultService {
 }
 
 /** The output `name` of the job; without a name, its first. */
-function outputOf(
+export function outputOf(
   job: StoredJob,
   name: string | undefined,
 ): StoredJob['outputs'][number] {

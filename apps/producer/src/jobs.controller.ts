@@ -1,20 +1,10 @@
-import { Get, Query } from '@nestjs/common';
+import { Get, Query, Req, Res } from '@nestjs/common';
 import { Caller, CurrentCaller } from '@pipeline/auth';
-import { JOB_STATUSES, JobStatus } from '@pipeline/contracts';
-import { Transform, Type } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
-import { JobListFilter, JobQueryService } from './job-query.service';
+import { JobView } from '@pipeline/contracts';
+import { FastifyReply, FastifyRequest } from 'fastify';
+import { JobQueryService } from './job-query.service';
+import { ListJobsQuery, nextPageLink } from './job-list-query';
 import { ApiController, IdParam } from './api-routes';
-
-class ListJobsQuery implements JobListFilter {
-  @IsOptional() @IsIn(JOB_STATUSES) status?: JobStatus;
-  /** Only the jobs processing for longer than STUCK_AFTER_S. */
-  @IsOptional()
-  @Transform(({ value }) => value === 'true' || value === true)
-  @IsBoolean()
-  stuck?: boolean;
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(500) limit = 50;
-}
 
 /**
  * Jobs read back: a key with jobs:read reads its own jobs; admin keys see
@@ -24,12 +14,24 @@ class ListJobsQuery implements JobListFilter {
 export class JobsController {
   constructor(private readonly query: JobQueryService) {}
 
-  /** The caller's jobs (an admin's: every job), newest first. */
+  /**
+   * A page of the caller's jobs (an admin's: every job), newest first; the
+   * next page's cursor in the `Next-Cursor` and `Link` headers.
+   */
   @Get()
-  list(@CurrentCaller() caller: Caller, @Query() query: ListJobsQuery) {
-    return this.query.list(caller, query);
+  async list(
+    @CurrentCaller() caller: Caller,
+    @Query() query: ListJobsQuery,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<JobView[]> {
+    const page = await this.query.list(caller, query);
+    if (page.nextCursor)
+      void reply
+        .header('Next-Cursor', page.nextCursor)
+        .header('Link', nextPageLink(request.url, page.nextCursor));
+    return page.jobs;
   }
-
   @Get(':id')
   get(@CurrentCaller() caller: Caller, @IdParam() id: string) {
     return this.query.view(caller, id);

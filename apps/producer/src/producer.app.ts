@@ -69,6 +69,8 @@ function allowOrigins(app: NestFastifyApplication, config: ProducerConfig) {
       'RateLimit-Limit',
       'RateLimit-Remaining',
       'RateLimit-Reset',
+      'Next-Cursor',
+      'Link',
     ],
     maxAge: 600,
   });

@@ -20,6 +20,8 @@ import { JobOperationsService } from './job-operations.service';
 import { JobsController } from './jobs.controller';
 import { JobActionsController } from './job-actions.controller';
 import { JobResultsController } from './job-results.controller';
+import { JobPreviewsController } from './job-previews.controller';
+import { JobPreviewService } from './job-preview.service';
 import { JobSubmissionsController } from './job-submissions.controller';
 import { AuditLogService } from './audit-log.service';
 import { DeadLettersService } from './dead-letters.service';
@@ -41,6 +43,7 @@ export const PRODUCER_CONTROLLERS = [
   JobSubmissionsController,
   JobsController,
   JobResultsController,
+  JobPreviewsController,
   JobActionsController,
   KeysController,
   PresetsController,
@@ -63,6 +66,7 @@ const PRODUCER_SERVICES = [
   JobBatchService,
   JobQueryService,
   JobResultService,
+  JobPreviewService,
   DeadLettersService,
   AuditLogService,
 ];

@@ -74,6 +74,7 @@ describe('who may call which route', () => {
       'GET /docs-json',
       'GET /docs/init.js',
       'GET /docs/{file}',
+      'GET /job-browser.js',
     ]);
   });
 

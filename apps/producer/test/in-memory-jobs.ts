@@ -1,7 +1,9 @@
 import { Caller } from '@pipeline/auth';
-import { Actor, JobEventView, JobStatus } from '@pipeline/contracts';
+import { Actor, JobEventView } from '@pipeline/contracts';
 import {
   IdempotentMatch,
+  JobListQuery,
+  JobPage,
   JobNotCancellableError,
   JobNotRetryableError,
   NewJob,
@@ -82,12 +84,7 @@ export class InMemoryJobs implements JobRecords, JobReads, JobChanges {
     );
   }
 
-  list(filter: {
-    status?: JobStatus;
-    limit: number;
-    stuckBefore?: Date;
-    ownedBy?: string;
-  }): Promise<StoredJob[]> {
+  list(filter: JobListQuery): Promise<JobPage> {
     const stuckSince = (job: StoredJob, before: Date) =>
       job.stuckReason !== null ||
       (job.status === 'processing' &&
@@ -98,10 +95,10 @@ export class InMemoryJobs implements JobRecords, JobReads, JobChanges {
         (job) =>
           (!filter.status || job.status === filter.status) &&
           (!filter.stuckBefore || stuckSince(job, filter.stuckBefore)) &&
-          ownedByOrAny(job, filter.ownedBy),
+          ownedByOrAny(job, filter.apiKeyId),
       )
       .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
-    return Promise.resolve(jobs.slice(0, filter.limit));
+    return Promise.resolve({ jobs: jobs.slice(0, filter.limit) });
   }
 
   timeline(id: string): Promise<JobEventView[]> {

@@ -8,6 +8,8 @@ const SCOPES_BY_ROUTE = {
   'GET /v1/jobs/{id}/events': ['jobs:read'],
   'GET /v1/jobs/{id}/result': ['jobs:read'],
   'GET /v1/jobs/{id}/result/{name}': ['jobs:read'],
+  'GET /v1/jobs/{id}/result/{name}/preview': ['jobs:read'],
+  'GET /v1/jobs/{id}/input/preview': ['jobs:read'],
   'POST /v1/jobs/{id}/retry': ['admin'],
   'GET /v1/presets': ['jobs:write', 'jobs:read'],
   'GET /v1/stats': ['admin'],

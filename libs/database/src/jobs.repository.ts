@@ -202,6 +202,88 @@ function stuckCondition(stuckBefore: string): string {
   return `(status IN ('queued', 'processing') AND stuck_reason IS NOT NULL OR status = 'processing' AND started_at < ${stuckBefore})`;
 }
 
+/** Where a page of jobs starts: just past this job, newest first. */
+export interface JobPosition {
+  /** The job's creation time to the microsecond, as PostgreSQL keeps it. */
+  createdAt: string;
+  id: string;
+}
+
+/** Which jobs a page lists; every field given narrows it. */
+export interface JobListQuery {
+  status?: JobStatus;
+  errorCode?: string;
+  /** The key that submitted them. */
+  apiKeyId?: string;
+  /** Created at or after. */
+  createdFrom?: Date;
+  /** Created before. */
+  createdTo?: Date;
+  /** Only stuck jobs: flagged by the sweeper, or processing since before. */
+  stuckBefore?: Date;
+  /** Ids from `first` to `last` (both included): those starting alike. */
+  idRange?: { first: string; last: string };
+  after?: JobPosition;
+  limit: number;
+}
+
+export interface JobPage {
+  jobs: StoredJob[];
+  next?: JobPosition;
+}
+
+/** A job's creation time in UTC to the microsecond (a JS Date keeps ms). */
+const POSITION_AT = `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+/**
+ * The WHERE conditions of a page, one per filter given, and their parameters:
+ * only what is asked for is in the statement, so that the planner picks the
+ * index of the filter at hand.
+ */
+function listConditions(query: JobListQuery): {
+  where: string[];
+  params: unknown[];
+} {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (
+    condition: (...refs: string[]) => string,
+    ...values: unknown[]
+  ) => {
+    const refs = values.map((value) => `$${params.push(value)}`);
+    where.push(condition(...refs));
+  };
+  if (query.status) add((s) => `status = ${s}`, query.status);
+  if (query.errorCode) add((c) => `error_code = ${c}`, query.errorCode);
+  if (query.apiKeyId) add((k) => `api_key_id = ${k}::uuid`, query.apiKeyId);
+  if (query.createdFrom)
+    add(
+      (t) => `created_at >= ${t}::timestamptz`,
+      query.createdFrom.toISOString(),
+    );
+  if (query.createdTo)
+    add((t) => `created_at < ${t}::timestamptz`, query.createdTo.toISOString());
+  if (query.stuckBefore)
+    add(
+      (t) =>
+        `status IN ('queued', 'processing') AND ${stuckCondition(`${t}::timestamptz`)}`,
+      query.stuckBefore.toISOString(),
+    );
+  if (query.idRange)
+    add(
+      (a, b) => `id BETWEEN ${a}::uuid AND ${b}::uuid`,
+      query.idRange.first,
+      query.idRange.last,
+    );
+  if (query.after)
+    add(
+      (t, i) => `(created_at, id) < (${t}::timestamptz, ${i}::uuid)`,
+      query.after.createdAt,
+      query.after.id,
+    );
+  return { where, params };
+}
+
 /** A finished job cannot be cancelled: its outcome is final. */
 export class JobNotCancellableError extends Error {
   constructor(
@@ -477,28 +559,28 @@ export class JobsRepository {
   }
 
   /**
-   * Most recent first; `stuckBefore` keeps only stuck jobs: flagged by the
-   * sweeper, or processing since before then.
+   * A page of jobs, newest first (by creation time, then id), each filter
+   * narrowing it; `after` starts the page past a job of the previous one.
+   * `next` is where the following page starts, absent on the last page.
    */
-  async list(filter: {
-    status?: JobStatus;
-    limit: number;
-    stuckBefore?: Date;
-    ownedBy?: string;
-  }): Promise<StoredJob[]> {
-    const { rows } = await this.pool.query<JobRow>(
-      `SELECT ${JOB_COLUMNS} FROM jobs
-       WHERE ($1::text IS NULL OR status = $1) AND ($3::timestamptz IS NULL OR ${stuckCondition('$3')})
-         AND ($4::uuid IS NULL OR api_key_id = $4)
-       ORDER BY created_at DESC, id LIMIT $2`,
-      [
-        filter.status ?? null,
-        filter.limit,
-        filter.stuckBefore?.toISOString() ?? null,
-        filter.ownedBy ?? null,
-      ],
+  async list(query: JobListQuery): Promise<JobPage> {
+    const { where, params } = listConditions(query);
+    params.push(query.limit + 1);
+    const { rows } = await this.pool.query<JobRow & { position_at: string }>(
+      `SELECT ${JOB_COLUMNS}, ${POSITION_AT} AS position_at FROM jobs
+       ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
+      params,
     );
-    return rows.map(toStoredJob);
+    const page = rows.slice(0, query.limit);
+    const last = page.at(-1);
+    return {
+      jobs: page.map(toStoredJob),
+      next:
+        rows.length > query.limit && last
+          ? { createdAt: last.position_at, id: last.id }
+          : undefined,
+    };
   }
 
   /**

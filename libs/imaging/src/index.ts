@@ -9,3 +9,4 @@ export * from './watermark';
 export * from './output-size';
 export * from './image-header';
 export { HEADER_BYTES } from './header-bytes';
+export * from './preview';

@@ -12,6 +12,7 @@ import * as raiseFunction from './011-raise-function';
 import * as outputChecksums from './012-output-checksums';
 import * as deliveries from './013-deliveries';
 import * as traceIds from './014-trace-ids';
+import * as jobBrowserIndexes from './015-job-browser-indexes';
 
 /**
  * Every migration, in the order applied. Append; never edit one that has
@@ -32,4 +33,5 @@ export const MIGRATIONS: Array<{ name: string; sql: string }> = [
   outputChecksums,
   deliveries,
   traceIds,
+  jobBrowserIndexes,
 ];
