@@ -1,16 +1,17 @@
 #!/usr/bin/env node
-// Runs the jest suites in lanes at once (`npm test`, after the type check and
-// the build): the suites that need no servers (unit, deploy), which are
-// CPU-bound; the integration and e2e suites; and the fault and cluster suites.
-// The last two run the built apps against servers of their own and spend most
-// of their time waiting on processes, the broker and the database. Each jest
-// lane starts its own RabbitMQ and PostgreSQL (test/support/test-services.ts)
-// and runs one file at a time: the fault suite stops and starts its lane's
-// servers. With --containers, the containers check (deploy/test/containers.sh),
-// which mostly waits on images and containers, runs as a lane too and counts as
-// one test. A lane's log is printed when it ends, the servers lane's as it
+// Runs the test suites in two tracks at once (`npm test`, after the type check
+// and the build). One track runs the suites that run the built apps against
+// servers of their own (integration, e2e, faults, cluster), one file at a
+// time: they spend most of their time waiting on processes, the broker and the
+// database, and the fault suite stops and starts the servers they share. The
+// other runs the suites that need no servers (unit, deploy), which are
+// CPU-bound, then, with --containers, the containers check
+// (deploy/test/containers.sh), which mostly waits on images and containers and
+// counts as one test. More at once makes a 2-core machine slower, not faster:
+// the fault scenarios' load and the containers' health checks compete for the
+// same cores. A lane's log is printed when it ends, the servers lane's as it
 // goes; the last lines name the slowest test files and give the total,
-// `N passed, N failed`. Other arguments go to every jest lane.
+// `N passed, N failed`. Other arguments go to both jest lanes.
 'use strict';
 const { spawn } = require('node:child_process');
 const { mkdirSync, openSync, readFileSync, rmSync } = require('node:fs');
@@ -19,11 +20,15 @@ const path = require('node:path');
 const root = path.resolve(__dirname, '..');
 const artifacts = path.join(root, 'test-artifacts');
 const jestBin = path.join(root, 'node_modules/jest/bin/jest.js');
-const jestLanes = [
-  { name: 'pure', projects: ['unit', 'deploy'], log: 'jest-pure.log' },
-  { name: 'servers', projects: ['integration', 'e2e'] },
-  { name: 'faults', projects: ['faults', 'cluster'], log: 'jest-faults.log' },
-];
+const pureLane = {
+  name: 'pure',
+  projects: ['unit', 'deploy'],
+  log: 'jest-pure.log',
+};
+const serversLane = {
+  name: 'servers',
+  projects: ['integration', 'e2e', 'faults', 'cluster'],
+};
 const containersLane = {
   name: 'containers',
   command: ['bash', path.join(root, 'deploy/test/containers.sh')],
@@ -98,10 +103,19 @@ async function main() {
   const args = process.argv.slice(2);
   const withContainers = args.includes('--containers');
   const extraArgs = args.filter((arg) => arg !== '--containers');
-  const lanes = withContainers ? [...jestLanes, containersLane] : jestLanes;
-  const results = await Promise.all(
-    lanes.map((lane) => runLane(lane, extraArgs)),
-  );
+  const tracks = [
+    [serversLane],
+    withContainers ? [pureLane, containersLane] : [pureLane],
+  ];
+  const results = (
+    await Promise.all(
+      tracks.map(async (track) => {
+        const ended = [];
+        for (const lane of track) ended.push(await runLane(lane, extraArgs));
+        return ended;
+      }),
+    )
+  ).flat();
   const summaries = results.map(summaryOf);
   const total = summaries.reduce((sum, counts) => ({
     passed: sum.passed + counts.passed,
