@@ -1,17 +1,18 @@
 #!/usr/bin/env node
-// Runs the test suites in two tracks at once (`npm test`, after the type check
-// and the build). One track runs the suites that run the built apps against
-// servers of their own (integration, e2e, faults, cluster), one file at a
-// time: they spend most of their time waiting on processes, the broker and the
-// database, and the fault suite stops and starts the servers they share. The
-// other runs the suites that need no servers (unit, deploy), which are
+// Runs the checks in two tracks at once (`npm test`, after the build). One
+// track runs the suites that run the built apps against servers of their own
+// (integration, e2e, faults, cluster), one file at a time: they spend most of
+// their time waiting on processes, the broker and the database, and the fault
+// suite stops and starts the servers they share. The other runs the type check,
+// the lint and the suites that need no servers (unit, deploy), which are
 // CPU-bound, then, with --containers, the containers check
-// (deploy/test/containers.sh), which mostly waits on images and containers and
-// counts as one test. More at once makes a 2-core machine slower, not faster:
-// the fault scenarios' load and the containers' health checks compete for the
-// same cores. A lane's log is printed when it ends, the servers lane's as it
-// goes; the last lines name the slowest test files and give the total,
-// `N passed, N failed`. Other arguments go to both jest lanes.
+// (deploy/test/containers.sh), which mostly waits on images and containers. A
+// command (type check, lint, containers check) counts as one test. More at once
+// makes a 2-core machine slower, not faster: the fault scenarios' load and the
+// containers' health checks compete for the same cores. A lane's log is printed
+// when it ends, the servers lane's as it goes; the last lines name the slowest
+// test files and give the total, `N passed, N failed`. Other arguments go to
+// both jest lanes.
 'use strict';
 const { spawn } = require('node:child_process');
 const { mkdirSync, openSync, readFileSync, rmSync } = require('node:fs');
@@ -20,6 +21,16 @@ const path = require('node:path');
 const root = path.resolve(__dirname, '..');
 const artifacts = path.join(root, 'test-artifacts');
 const jestBin = path.join(root, 'node_modules/jest/bin/jest.js');
+const typecheckLane = {
+  name: 'typecheck',
+  command: ['npm', 'run', '--silent', 'typecheck'],
+  log: 'typecheck.log',
+};
+const lintLane = {
+  name: 'lint',
+  command: ['npm', 'run', '--silent', 'lint'],
+  log: 'lint.log',
+};
 const pureLane = {
   name: 'pure',
   projects: ['unit', 'deploy'],
@@ -54,6 +65,7 @@ function runLane(lane, extraArgs) {
     ? openSync(path.join(artifacts, lane.log), 'w')
     : 'inherit';
   const [command, ...args] = lane.command ?? jestCommand(lane, extraArgs);
+  const startedAt = Date.now();
   const child = spawn(command, args, {
     cwd: root,
     env: { ...process.env, TEST_SUMMARY_FILE: summaryFile },
@@ -64,7 +76,8 @@ function runLane(lane, extraArgs) {
       if (lane.log) {
         process.stderr.write(readFileSync(path.join(artifacts, lane.log)));
       }
-      resolve({ lane, code: code ?? signal, summaryFile });
+      const seconds = (Date.now() - startedAt) / 1000;
+      resolve({ lane, code: code ?? signal, summaryFile, seconds });
     });
   });
 }
@@ -105,7 +118,12 @@ async function main() {
   const extraArgs = args.filter((arg) => arg !== '--containers');
   const tracks = [
     [serversLane],
-    withContainers ? [pureLane, containersLane] : [pureLane],
+    [
+      typecheckLane,
+      lintLane,
+      pureLane,
+      ...(withContainers ? [containersLane] : []),
+    ],
   ];
   const results = (
     await Promise.all(
@@ -123,6 +141,10 @@ async function main() {
     skipped: sum.skipped + counts.skipped,
   }));
   printSlowestFiles(summaries);
+  const laneTimes = results.map(
+    ({ lane, seconds }) => `${lane.name} ${seconds.toFixed(0)} s`,
+  );
+  console.log(`\nLanes: ${laneTimes.join(', ')}`);
   const skipped = total.skipped ? `, ${total.skipped} skipped` : '';
   console.log(`\n${total.passed} passed, ${total.failed} failed${skipped}`);
   const failedLane = results.some((result) => result.code !== 0);

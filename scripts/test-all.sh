@@ -2,8 +2,8 @@
 # The whole test run from nothing (README, "Test"): installs what the tests need and is
 # missing — Node.js 24 into .tools/, helm and the Kubernetes API schemas into .tools/, and
 # from Debian's packages RabbitMQ, PostgreSQL, Ceph (monitor, OSD, RADOS gateway), Chromium,
-# docker-compose, podman, runc and debootstrap — then `npm ci`, the lint, and `npm test` with the
-# containers check beside the suites. The tests start RabbitMQ and PostgreSQL of their own
+# docker-compose, podman, runc and debootstrap — then `npm ci` and `npm test` with the containers
+# check beside the suites. The tests start RabbitMQ and PostgreSQL of their own
 # (test/support/test-services.ts): the machine's servers, running or not, are left as they
 # are. Needs root for the packages and the containers check.
 set -euo pipefail
@@ -78,10 +78,11 @@ fi
 echo "$(.tools/helm/helm version --short), $(docker-compose version --short), $(podman --version)"
 
 npm ci --no-audit --no-fund
-# ESLint (typescript-eslint, as a Nest project ships it) and Prettier's format, every line within its width.
-npm run lint
-# `npm test` with the containers check as a lane of its own beside the suites: it builds the
-# images from deploy/Dockerfile, runs docker-compose.yml with 3 workers end to end (about
-# 3 min from nothing, 1 min with the base images cached; mostly waiting on containers), then
-# removes it all. The summary (`N passed, N failed`) is the last line.
+# `npm test`: the build, then the suites in two tracks (scripts/run-tests.js), one of them the
+# type check, the lint (ESLint with typescript-eslint, as a Nest project ships it, and Prettier's
+# format, every line within its width) and the suites without servers, then, with
+# --containers, the containers check: it builds the images from deploy/Dockerfile, runs
+# docker-compose.yml with 3 workers end to end (about 3 min from nothing, 1 min with the base
+# images cached; mostly waiting on containers), then removes it all. The summary
+# (`N passed, N failed`) is the last line.
 npm test -- --containers
