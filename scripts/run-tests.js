@@ -82,19 +82,43 @@ function runLane(lane, extraArgs) {
   });
 }
 
+/**
+ * What a command lane said when it failed: its lines that say FAILED (the
+ * containers check's reason and step, ahead of the containers' logs), else its
+ * last lines (the type check's or the lint's errors).
+ */
+function failureOf(lane, count = 15) {
+  const lines = readFileSync(path.join(artifacts, lane.log), 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '');
+  const said = lines.filter((line) => /\bFAILED\b|failed during/.test(line));
+  return (said.length > 0 ? said : lines).slice(-count).join('\n');
+}
+
 function summaryOf({ lane, code, summaryFile }) {
   if (lane.command) {
     return code === 0
       ? { passed: 1, failed: 0, skipped: 0 }
-      : { passed: 0, failed: 1, skipped: 0 };
+      : {
+          passed: 0,
+          failed: 1,
+          skipped: 0,
+          failures: [{ name: lane.name, error: failureOf(lane) }],
+        };
   }
   try {
     return JSON.parse(readFileSync(summaryFile, 'utf8'));
   } catch {
     // A lane that ended before its reporter wrote (a crash, a signal) counts
     // as one failure, so the total cannot read as green.
-    console.error(`The ${lane.name} lane ended (${code}) without a summary`);
-    return { passed: 0, failed: 1, skipped: 0 };
+    const error = `The ${lane.name} lane ended (${code}) without a summary`;
+    console.error(error);
+    return {
+      passed: 0,
+      failed: 1,
+      skipped: 0,
+      failures: [{ name: lane.name, error }],
+    };
   }
 }
 
@@ -108,6 +132,17 @@ function printSlowestFiles(summaries) {
   console.log('\nSlowest test files:');
   for (const file of files) {
     console.log(`  ${file.seconds.toFixed(0).padStart(5)} s  ${file.path}`);
+  }
+}
+
+// What failed, repeated at the end: a long run's own output may be cut.
+function printFailures(summaries) {
+  const failures = summaries.flatMap((summary) => summary.failures ?? []);
+  if (failures.length === 0) return;
+  console.log('\nFailed:');
+  for (const { name, error } of failures) {
+    console.log(`  ✕ ${name}`);
+    for (const line of error.split('\n')) console.log(`      ${line}`);
   }
 }
 
@@ -145,6 +180,7 @@ async function main() {
     ({ lane, seconds }) => `${lane.name} ${seconds.toFixed(0)} s`,
   );
   console.log(`\nLanes: ${laneTimes.join(', ')}`);
+  printFailures(summaries);
   const skipped = total.skipped ? `, ${total.skipped} skipped` : '';
   console.log(`\n${total.passed} passed, ${total.failed} failed${skipped}`);
   const failedLane = results.some((result) => result.code !== 0);
