@@ -1,17 +1,17 @@
 import 'reflect-metadata';
-import { ensureDatabase } from '@pipeline/database';
 import { execFileSync } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { entryOf } from '../../scripts/dist-layout';
-import { removeBenchResources } from './bench-resources';
-import { exited } from './child-exit';
 import { cpuTicks } from './process-cpu';
-import { ProducerProcess, startProducer } from './producer-process';
+import {
+  BenchSite,
+  onBenchSite,
+  ProducerProcess,
+  stopProducer,
+} from './producer-process';
 
 /**
  * `npm run bench:auth -- [--seconds 5] [--concurrency 16]
@@ -80,18 +80,10 @@ async function rate(
 }
 
 function startAuthProducer(
-  adminKey: string,
-  databaseUrl: string,
-  prefix: string,
-  folder: string,
+  site: BenchSite,
   counting: boolean,
 ): Promise<ProducerProcess> {
-  return startProducer(PRODUCER, {
-    ADMIN_API_KEY: adminKey,
-    DATABASE_URL: databaseUrl,
-    AMQP_PREFIX: prefix,
-    STORAGE_DIR: join(folder, 'storage'),
-    IMAGES_DIR: folder,
+  return site.startProducer(PRODUCER, {
     // A limit no run reaches: the count is kept, the answer is never 429.
     RATE_LIMIT_REQUESTS: counting ? '1000000000' : '0',
     // Nothing consumes the submitted jobs: no limit on those in flight or per
@@ -179,41 +171,31 @@ async function measureProducer(
 }
 
 async function main(): Promise<void> {
-  const prefix = `bench_auth_${randomUUID().slice(0, 8)}`;
-  const databaseUrl = `postgres://postgres@127.0.0.1:5432/${prefix}`;
-  const folder = await mkdtemp(join(tmpdir(), 'bench-auth-'));
-  const adminKey = randomBytes(32).toString('base64url');
-  await ensureDatabase(databaseUrl);
-  const images = await writeSmallImages(folder);
-  const job = (i: number) => ({
-    source: { path: images[i % images.length] },
-    operations: [{ op: 'resize', width: 32 }],
-    output: { format: 'jpeg' },
-  });
   const figures: Record<string, number> = {};
   let submissionCpu = '';
-  try {
+  await onBenchSite('auth', async (site) => {
+    const images = await writeSmallImages(site.folder);
+    const job = (i: number) => ({
+      source: { path: images[i % images.length] },
+      operations: [{ op: 'resize', width: 32 }],
+      output: { format: 'jpeg' },
+    });
     for (const counting of [false, true]) {
-      const producer = await startAuthProducer(
-        adminKey,
-        databaseUrl,
-        prefix,
-        folder,
-        counting,
-      );
+      const producer = await startAuthProducer(site, counting);
       try {
         submissionCpu =
-          (await measureProducer(producer, adminKey, counting, job, figures)) ??
-          submissionCpu;
+          (await measureProducer(
+            producer,
+            site.adminKey,
+            counting,
+            job,
+            figures,
+          )) ?? submissionCpu;
       } finally {
-        producer.child.kill('SIGTERM');
-        await exited(producer.child);
+        await stopProducer(producer);
       }
     }
-  } finally {
-    await removeBenchResources(prefix);
-    await rm(folder, { recursive: true, force: true });
-  }
+  });
   const open = figures['GET /health/live, no key'];
   for (const [label, perSecond] of Object.entries(figures))
     console.log(

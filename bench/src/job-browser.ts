@@ -1,17 +1,13 @@
 import 'reflect-metadata';
-import { ensureDatabase, migrate } from '@pipeline/database';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { migrate } from '@pipeline/database';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { entryOf } from '../../scripts/dist-layout';
-import { removeBenchResources } from './bench-resources';
-import { exited } from './child-exit';
 import { BENCH_ERROR_CODES, BENCH_KEYS, fillJobs } from './job-browser-fill';
 import { median, percentile } from './latency';
-import { ProducerProcess, startProducer } from './producer-process';
+import { onBenchSite, ProducerProcess } from './producer-process';
 
 /**
  * `npm run bench:browser -- [--jobs 100000] [--rounds 30]
@@ -159,42 +155,18 @@ async function measure(
 
 async function main(): Promise<void> {
   const jobs = Number(args.jobs);
-  const prefix = `bench_browser_${randomUUID().slice(0, 8)}`;
-  const databaseUrl = `postgres://postgres@127.0.0.1:5432/${prefix}`;
-  const folder = await mkdtemp(join(tmpdir(), 'bench-browser-'));
-  const adminKey = randomBytes(32).toString('base64url');
-  let producer: ProducerProcess | undefined;
-  try {
-    await ensureDatabase(databaseUrl);
-    await migrate({ connectionString: databaseUrl });
+  await onBenchSite('browser', async (site) => {
+    await migrate({ connectionString: site.databaseUrl });
     const filling = performance.now();
-    await fillJobs(databaseUrl, jobs);
+    await fillJobs(site.databaseUrl, jobs);
     console.log(
       `filled ${jobs} jobs, their outputs and events in ${((performance.now() - filling) / 1000).toFixed(1)} s`,
     );
-    producer = await startProducer(resolve(args.producer), {
-      ADMIN_API_KEY: adminKey,
-      DATABASE_URL: databaseUrl,
-      AMQP_PREFIX: prefix,
-      STORAGE_DIR: join(folder, 'storage'),
-      IMAGES_DIR: folder,
-      RATE_LIMIT_REQUESTS: '0',
-    });
-    for (const line of await measure(
-      producer,
-      adminKey,
-      join(folder, 'storage'),
-      jobs,
-    ))
+    const producer = await site.startProducer(resolve(args.producer));
+    const storage = join(site.folder, 'storage');
+    for (const line of await measure(producer, site.adminKey, storage, jobs))
       console.log(line);
-  } finally {
-    if (producer) {
-      producer.child.kill('SIGTERM');
-      await exited(producer.child);
-    }
-    await removeBenchResources(prefix);
-    await rm(folder, { recursive: true, force: true });
-  }
+  });
 }
 
 main().catch((error: unknown) => {

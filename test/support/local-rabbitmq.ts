@@ -268,8 +268,11 @@ export class LocalCluster {
         RABBITMQ_MNESIA_BASE: join(node.dir, 'mnesia'),
         RABBITMQ_LOG_BASE: join(node.dir, 'log'),
         RABBITMQ_PID_FILE: join(node.dir, 'pid'),
+        // No scheduler busy-waiting: an idle node's schedulers spin for a
+        // while before they sleep, CPU the apps under test then lack on a
+        // machine of few cores.
         RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS:
-          '-kernel inet_dist_use_interface {127,0,0,1}',
+          '-kernel inet_dist_use_interface {127,0,0,1} +sbwt none +sbwtdcpu none +sbwtdio none',
       },
       stdio: ['ignore', log.fd, log.fd],
       // A session of its own, as a service has: with the kernel's autogroup

@@ -1,15 +1,9 @@
 import 'reflect-metadata';
-import {
-  loadConfig,
-  WorkerConfig,
-  run,
-  startTracing,
-} from '@pipeline/platform';
+import { WorkerConfig, runApp } from '@pipeline/platform';
 
-run(async () => {
-  const config = loadConfig(WorkerConfig);
-  // Before the app's modules load, so that their http and pg are traced.
-  await startTracing(config, 'image-worker');
-  const { startWorker } = await import('./worker.app');
-  return startWorker(config);
-});
+// The app's modules are imported once tracing has started.
+runApp(
+  WorkerConfig,
+  'image-worker',
+  async () => (await import('./worker.app')).startWorker,
+);

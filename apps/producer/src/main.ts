@@ -1,15 +1,9 @@
 import 'reflect-metadata';
-import {
-  loadConfig,
-  ProducerConfig,
-  run,
-  startTracing,
-} from '@pipeline/platform';
+import { ProducerConfig, runApp } from '@pipeline/platform';
 
-run(async () => {
-  const config = loadConfig(ProducerConfig);
-  // Before the app's modules load, so that their http and pg are traced.
-  await startTracing(config, 'producer');
-  const { startProducer } = await import('./producer.app');
-  return startProducer(config);
-});
+// The app's modules are imported once tracing has started.
+runApp(
+  ProducerConfig,
+  'producer',
+  async () => (await import('./producer.app')).startProducer,
+);

@@ -1,15 +1,9 @@
 import 'reflect-metadata';
-import {
-  loadConfig,
-  WriterConfig,
-  run,
-  startTracing,
-} from '@pipeline/platform';
+import { WriterConfig, runApp } from '@pipeline/platform';
 
-run(async () => {
-  const config = loadConfig(WriterConfig);
-  // Before the app's modules load, so that their http and pg are traced.
-  await startTracing(config, 'results-writer');
-  const { startWriter } = await import('./writer.app');
-  return startWriter(config);
-});
+// The app's modules are imported once tracing has started.
+runApp(
+  WriterConfig,
+  'results-writer',
+  async () => (await import('./writer.app')).startWriter,
+);

@@ -58,29 +58,45 @@ const INCOMING_AND_INSERTED = `
     ON CONFLICT (event_id) DO NOTHING
     RETURNING event_id)`;
 
-/**
- * The patch parameters, in the order the statements number them from their
- * first: each named for the column it fills.
- */
-const PATCH_PARAMETERS = [
+/** A patch's fields the statements take as they are, each as its column. */
+const PATCH_FIELDS = [
   'jobId',
   'status',
   'startedCount',
   'startedAt',
   'finishedAt',
   'workerId',
+  'attempt',
+] as const satisfies readonly (keyof JobPatch)[];
+/**
+ * An output's fields the statements take, each as `output` and the field
+ * (`outputName`, …); `outputJobId` says whose output it is.
+ */
+const OUTPUT_FIELDS = [
+  'jobId',
+  'name',
+  'position',
+  'format',
+  'width',
+  'height',
+  'sizeBytes',
+  'key',
+  'sha256',
+] as const;
+type OutputParameter = `output${Capitalize<(typeof OUTPUT_FIELDS)[number]>}`;
+
+/**
+ * The patch parameters, in the order the statements number them from their
+ * first: each named for the column it fills.
+ */
+const PATCH_PARAMETERS = [
+  ...PATCH_FIELDS,
   'errorCode',
   'errorMessage',
-  'outputJobId',
-  'outputName',
-  'outputPosition',
-  'outputFormat',
-  'outputWidth',
-  'outputHeight',
-  'outputSizeBytes',
-  'outputKey',
-  'attempt',
-  'outputSha256',
+  ...OUTPUT_FIELDS.map(
+    (field) =>
+      `output${field[0].toUpperCase()}${field.slice(1)}` as OutputParameter,
+  ),
 ] as const;
 type PatchParameter = (typeof PATCH_PARAMETERS)[number];
 
@@ -93,27 +109,12 @@ function patchParameters(patches: JobPatch[]): unknown[] {
       ...output,
     })),
   );
-  const arrays: Record<PatchParameter, unknown[]> = {
-    jobId: patches.map((p) => p.jobId),
-    status: patches.map((p) => p.status),
-    startedCount: patches.map((p) => p.startedCount),
-    startedAt: patches.map((p) => p.startedAt),
-    finishedAt: patches.map((p) => p.finishedAt),
-    workerId: patches.map((p) => p.workerId),
-    errorCode: patches.map((p) => p.error?.code ?? null),
-    errorMessage: patches.map((p) => p.error?.message ?? null),
-    outputJobId: outputs.map((o) => o.jobId),
-    outputName: outputs.map((o) => o.name),
-    outputPosition: outputs.map((o) => o.position),
-    outputFormat: outputs.map((o) => o.format),
-    outputWidth: outputs.map((o) => o.width),
-    outputHeight: outputs.map((o) => o.height),
-    outputSizeBytes: outputs.map((o) => o.sizeBytes),
-    outputKey: outputs.map((o) => o.key),
-    attempt: patches.map((p) => p.attempt),
-    outputSha256: outputs.map((o) => o.sha256 ?? null),
-  };
-  return PATCH_PARAMETERS.map((name) => arrays[name]);
+  return [
+    ...PATCH_FIELDS.map((field) => patches.map((p) => p[field])),
+    patches.map((p) => p.error?.code ?? null),
+    patches.map((p) => p.error?.message ?? null),
+    ...OUTPUT_FIELDS.map((field) => outputs.map((o) => o[field] ?? null)),
+  ];
 }
 
 /**

@@ -15,7 +15,8 @@ import { exitOnUncaughtErrors } from './crash-report';
 import { createLogger } from './logger';
 import { redactSecrets } from './redact';
 import { SharedConfig } from './settings';
-import { stopTracing } from './tracing';
+import { loadConfig } from './load-config';
+import { startTracing, stopTracing, TracingSettings } from './tracing';
 
 /** Sends the spans still buffered when the app stops (if tracing is on). */
 @Injectable()
@@ -110,5 +111,23 @@ export function run(main: () => Promise<unknown>): void {
       ),
     );
     process.exit(1);
+  });
+}
+
+/**
+ * An app's entry point: reads its configuration, starts tracing (when it is
+ * configured) before the app's own modules load, so that their http and pg
+ * are traced, then starts the app `load` imports (as `run` does).
+ */
+export function runApp<T extends TracingSettings>(
+  configClass: new () => T,
+  name: string,
+  load: () => Promise<(config: T) => Promise<unknown>>,
+): void {
+  run(async () => {
+    const config = loadConfig(configClass);
+    await startTracing(config, name);
+    const start = await load();
+    return start(config);
   });
 }
