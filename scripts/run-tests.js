@@ -1,18 +1,19 @@
 #!/usr/bin/env node
 // Runs the checks in two tracks at once (`npm test`, after the build). One
 // track runs the suites that run the built apps against servers of their own
-// (integration, e2e, faults, cluster), one file at a time: they spend most of
-// their time waiting on processes, the broker and the database, and the fault
-// suite stops and starts the servers they share. The other runs the type check,
-// the lint and the suites that need no servers (unit, deploy), which are
-// CPU-bound, then, with --containers, the containers check
-// (deploy/test/containers.sh), which mostly waits on images and containers. A
-// command (type check, lint, containers check) counts as one test. More at once
-// makes a 2-core machine slower, not faster: the fault scenarios' load and the
-// containers' health checks compete for the same cores. A lane's log is printed
-// when it ends, the servers lane's as it goes; the last lines name the slowest
-// test files and give the total, `N passed, N failed`. Other arguments go to
-// both jest lanes.
+// (e2e, faults, cluster), one file at a time: they spend much of their time
+// waiting on processes, the broker and the database, and the fault suite stops
+// and starts the servers its files share. The other runs the type check, the
+// lint and the suites that need no servers (unit, deploy), which are CPU-bound,
+// then the integration suite (a jest run with servers of its own) and, with
+// --containers, the containers check (deploy/test/containers.sh), which mostly
+// waits on images and containers. A command (type check, lint, containers
+// check) counts as one test. More tracks make a 2-core machine slower, not
+// faster: the fault scenarios' load and the containers' health checks compete
+// for the same cores. A lane's log is printed when it ends, the servers lane's
+// as it goes; the last lines name the slowest test files, repeat what failed
+// and give the total, `N passed, N failed`. Other arguments go to every jest
+// lane.
 'use strict';
 const { spawn } = require('node:child_process');
 const { mkdirSync, openSync, readFileSync, rmSync } = require('node:fs');
@@ -38,7 +39,12 @@ const pureLane = {
 };
 const serversLane = {
   name: 'servers',
-  projects: ['integration', 'e2e', 'faults', 'cluster'],
+  projects: ['e2e', 'faults', 'cluster'],
+};
+const integrationLane = {
+  name: 'integration',
+  projects: ['integration'],
+  log: 'jest-integration.log',
 };
 const containersLane = {
   name: 'containers',
@@ -157,6 +163,7 @@ async function main() {
       typecheckLane,
       lintLane,
       pureLane,
+      integrationLane,
       ...(withContainers ? [containersLane] : []),
     ],
   ];
