@@ -12,7 +12,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, longestJobHoldMs, WorkerConfig } from '@pipeline/platform';
+import { loadConfig, longestDrainMs, WorkerConfig } from '@pipeline/platform';
 import {
   chartDir,
   Container,
@@ -345,7 +345,7 @@ describe('helm install on a real cluster', () => {
     });
   });
 
-  test("a stopping worker gets the time to finish every job it holds: grace and SHUTDOWN_GRACE_MS from the worker's own longest hold", () => {
+  test("a stopping worker gets the time to finish every job it is processing: grace and SHUTDOWN_GRACE_MS from the worker's own longest drain", () => {
     const check = (sets: string[], env: Record<string, string>) => {
       const deployment = worker(renderChart(defaults, sets));
       const pod = podSpecOf(deployment);
@@ -356,7 +356,7 @@ describe('helm install on a real cluster', () => {
         AMQP_CONSUMER_TIMEOUT_MS: envOf(container, 'AMQP_CONSUMER_TIMEOUT_MS')
           ?.value,
       });
-      const hold = longestJobHoldMs(config);
+      const hold = longestDrainMs(config);
       expect(envOf(container, 'SHUTDOWN_GRACE_MS')).toEqual({
         name: 'SHUTDOWN_GRACE_MS',
         value: String(hold),
@@ -368,15 +368,15 @@ describe('helm install on a real cluster', () => {
           AMQP_CONSUMER_TIMEOUT_MS: '7200000',
         }).SHUTDOWN_GRACE_MS,
       ).toBe(hold);
-      // The drain covers every turn of the job limit, and the grace the drain.
+      // The drain covers the job limit, and the grace the drain.
       expect(hold).toBeGreaterThanOrEqual(config.JOB_TIMEOUT_S * 1000);
       expect(
         (pod.terminationGracePeriodSeconds ?? 0) * 1000,
       ).toBeGreaterThanOrEqual(hold + 5000);
       return pod.terminationGracePeriodSeconds;
     };
-    // 4 turns of 120 s plus two 10 s confirms: 500 s, and 10 s to close.
-    expect(check([], {})).toBe(510);
+    // 120 s plus two 10 s confirms: 140 s, and 10 s to close.
+    expect(check([], {})).toBe(150);
     expect(
       check(
         [
@@ -387,6 +387,10 @@ describe('helm install on a real cluster', () => {
         { JOB_TIMEOUT_S: '300', WORKER_PREFETCH: '4' },
       ),
     ).toBe(330);
+    // What it holds beyond what it processes does not lengthen the drain.
+    expect(
+      check(['imageWorker.env.WORKER_PREFETCH=8'], { WORKER_PREFETCH: '8' }),
+    ).toBe(150);
 
     const short = template(
       '--values',
@@ -396,7 +400,7 @@ describe('helm install on a real cluster', () => {
     );
     expect(short.status).not.toBe(0);
     expect(short.stderr).toContain(
-      "imageWorker.terminationGracePeriodSeconds (40 s) is shorter than the workers' drain (500000 ms",
+      "imageWorker.terminationGracePeriodSeconds (40 s) is shorter than the workers' drain (140000 ms",
     );
     // A drain of your own is the one the grace must cover.
     const own = worker(

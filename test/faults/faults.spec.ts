@@ -196,7 +196,7 @@ describe('fault injection', () => {
   );
 
   it(
-    'SIGTERM to a worker mid-job: it finishes what it holds, exits 0, and nothing is lost',
+    'SIGTERM to a worker mid-job: it finishes what it processes, hands back what it holds, exits 0, and nothing is lost',
     () =>
       runScenario(
         {

@@ -1092,4 +1092,83 @@ describe('Image worker (real RabbitMQ, in process)', () => {
     const queue = await channel.checkQueue(topology.jobsQueue);
     expect(queue.messageCount).toBe(0);
   });
+
+  it('on shutdown hands back at once the jobs it holds but has not started, and finishes the one it is processing', async () => {
+    await writeFile(
+      join(folder.path, 'images', 'big.jpg'),
+      await makeImage(2400, 1800),
+    );
+    worker = await startWorker(
+      loadConfig(WorkerConfig, {
+        ...configEnv,
+        WORKER_PREFETCH: '4',
+        WORKER_CONCURRENCY: '1',
+      }),
+    );
+    const messages = Array.from({ length: 4 }, () =>
+      job({
+        source: { kind: 'images', path: 'big.jpg' },
+        operations: [{ op: 'blur', sigma: 30 }],
+        output: { format: 'webp' },
+      }),
+    );
+    for (const message of messages)
+      await publisher.publish(MessageType.imageJob, message.jobId, message);
+    const ids = new Set(messages.map((message) => message.jobId));
+    const events: JobEventMessage[] = [];
+    const collect = async () => {
+      for (
+        let message = await channel.get(topology.eventsQueue, { noAck: true });
+        message;
+        message = await channel.get(topology.eventsQueue, { noAck: true })
+      ) {
+        const event = JSON.parse(message.content.toString()) as JobEventMessage;
+        if (ids.has(event.jobId)) events.push(event);
+      }
+    };
+    await waitFor(
+      async () => {
+        await collect();
+        return events.some((event) => event.type === 'started')
+          ? true
+          : undefined;
+      },
+      15_000,
+      'the first job to start',
+    );
+    // All four are held (prefetch 4), one is processing.
+    expect((await channel.checkQueue(topology.jobsQueue)).messageCount).toBe(0);
+    await worker.close();
+    worker = undefined;
+    await collect();
+    const started = events.filter((event) => event.type === 'started');
+    expect(started).toHaveLength(1);
+    expect(
+      events.filter((event) => event.type !== 'started').map((e) => e.type),
+    ).toEqual(['succeeded']);
+    expect(events.find((e) => e.type === 'succeeded')?.jobId).toBe(
+      started[0].jobId,
+    );
+    // The three it had not started are ready for another worker, with no try
+    // counted against them and nothing parked.
+    expect((await channel.checkQueue(topology.jobsQueue)).messageCount).toBe(3);
+    for (const tier of topology.jobRetryTiers)
+      expect((await channel.checkQueue(tier.queue)).messageCount).toBe(0);
+    const handedBack: ImageJobMessage[] = [];
+    for (let i = 0; i < 3; i++) {
+      const message = await channel.get(topology.jobsQueue, { noAck: true });
+      expect(message).not.toBe(false);
+      if (message)
+        handedBack.push(
+          JSON.parse(message.content.toString()) as ImageJobMessage,
+        );
+    }
+    expect(new Set(handedBack.map((m) => m.jobId))).toEqual(
+      new Set(
+        messages
+          .map((message) => message.jobId)
+          .filter((id) => id !== started[0].jobId),
+      ),
+    );
+  });
 });

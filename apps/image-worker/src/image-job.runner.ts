@@ -1,10 +1,11 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { ImageJobMessage } from '@pipeline/contracts';
 import { failpoint } from '@pipeline/failpoints';
 import { Deadline } from '@pipeline/imaging';
 import {
   AmqpContext,
   inSpan,
+  NotStartedError,
   PermanentMessageError,
 } from '@pipeline/messaging';
 import { WorkerMetrics } from '@pipeline/metrics';
@@ -53,7 +54,7 @@ function operationsOf(job: ImageJobMessage): Array<{ op: string }> {
  * outputs are already stored is not redone.
  */
 @Injectable()
-export class ImageJobRunner {
+export class ImageJobRunner implements BeforeApplicationShutdown {
   private readonly logger = new Logger(ImageJobRunner.name);
   /**
    * The jobs processed at once; the other messages held wait here (see
@@ -69,6 +70,18 @@ export class ImageJobRunner {
     private readonly config: WorkerConfig,
   ) {
     this.processing = new ConcurrencyLimit(config.WORKER_CONCURRENCY);
+  }
+
+  /**
+   * On stop, before the consumers drain: the jobs held but not started go
+   * back to the queue at once, for another worker, so that the drain waits
+   * only for the jobs being processed.
+   */
+  beforeApplicationShutdown(): void {
+    const held = this.processing.queued;
+    if (held > 0)
+      this.logger.log(`stopping: ${held} job(s) not started handed back`);
+    this.processing.close(() => new NotStartedError('the worker is stopping'));
   }
 
   /**

@@ -95,9 +95,9 @@ A setting of an app as its container gets it: (dict "root" $ "env" $values.env "
 {{- end }}
 
 {{/*
-How long a stopping worker may take to finish the jobs it holds (ms): its SHUTDOWN_GRACE_MS when
-imageWorker.env or config sets one, otherwise the longest it may hold a job (longestJobHoldMs of the worker):
-WORKER_PREFETCH over WORKER_CONCURRENCY turns of JOB_TIMEOUT_S, plus two PUBLISH_TIMEOUT_MS.
+How long a stopping worker may take to finish the jobs it is processing (ms): its SHUTDOWN_GRACE_MS
+when imageWorker.env or config sets one, otherwise its longest drain (longestDrainMs of the worker):
+JOB_TIMEOUT_S, plus two PUBLISH_TIMEOUT_MS. The jobs it holds but has not started go back at once.
 */}}
 {{- define "pipeline.workerDrainMs" -}}
 {{- $env := .Values.imageWorker.env }}
@@ -105,12 +105,9 @@ WORKER_PREFETCH over WORKER_CONCURRENCY turns of JOB_TIMEOUT_S, plus two PUBLISH
 {{- if or (hasKey $env "SHUTDOWN_GRACE_MS") (hasKey .Values.config "SHUTDOWN_GRACE_MS") }}
 {{- include "pipeline.setting" (merge (dict "name" "SHUTDOWN_GRACE_MS" "default" 0) $get) }}
 {{- else }}
-{{- $prefetch := include "pipeline.setting" (merge (dict "name" "WORKER_PREFETCH" "default" 16) $get) | int64 }}
-{{- $concurrency := include "pipeline.setting" (merge (dict "name" "WORKER_CONCURRENCY" "default" 4) $get) | int64 }}
 {{- $jobS := include "pipeline.setting" (merge (dict "name" "JOB_TIMEOUT_S" "default" 120) $get) | int64 }}
 {{- $publishMs := include "pipeline.setting" (merge (dict "name" "PUBLISH_TIMEOUT_MS" "default" 10000) $get) | int64 }}
-{{- $turns := div (sub (add $prefetch (min $concurrency $prefetch)) 1) (min $concurrency $prefetch) }}
-{{- add (mul $turns $jobS 1000) (mul 2 $publishMs) }}
+{{- add (mul $jobS 1000) (mul 2 $publishMs) }}
 {{- end }}
 {{- end }}
 

@@ -12,7 +12,11 @@ import { AmqpConnection } from './amqp-connection';
 import { roundDelay } from './amqp-urls';
 import { NackedChannelRenewal } from './channel-renewal';
 import { ConfirmedPublishes } from './confirmed-publish';
-import { OutcomeNotPublishedError, PermanentMessageError } from './errors';
+import {
+  NotStartedError,
+  OutcomeNotPublishedError,
+  PermanentMessageError,
+} from './errors';
 import { inConsumeSpan } from './trace-context';
 
 export interface QueueConsumer {
@@ -201,12 +205,18 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
   private inFlight = 0;
   private drained?: () => void;
   private stopping = false;
+  /** Resolves once `close` has cancelled every consumer. */
+  private readonly consumersCancelled: Promise<void>;
+  private markConsumersCancelled!: () => void;
 
   constructor(
     private readonly connection: AmqpConnection,
     private readonly options: AmqpTransportOptions,
   ) {
     super();
+    this.consumersCancelled = new Promise(
+      (resolve) => (this.markConsumersCancelled = resolve),
+    );
   }
 
   /**
@@ -464,6 +474,12 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
     const type = textProperty(message.properties.type);
     const messageId = textProperty(message.properties.messageId);
     const reason = error instanceof Error ? error.message : String(error);
+    // Requeued only once no consumer of ours is left to be handed it again
+    // (each return counts against the queue's delivery limit).
+    if (error instanceof NotStartedError) {
+      await this.consumersCancelled;
+      return 'requeue';
+    }
     if (error instanceof OutcomeNotPublishedError) {
       this.logger.warn(
         `Outcome of message ${messageId} (${type}) not published, will be redelivered: ${reason}`,
@@ -573,6 +589,7 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
     const attached = [...this.attached.values()];
     for (const { channel, consumerTag } of attached)
       await channel.cancel(consumerTag).catch(() => undefined);
+    this.markConsumersCancelled();
     if (this.inFlight > 0) {
       let timer: NodeJS.Timeout | undefined;
       const graceOver = new Promise<void>(

@@ -46,3 +46,16 @@ export class OutcomeNotPublishedError extends Error {
     this.name = 'OutcomeNotPublishedError';
   }
 }
+
+/**
+ * Thrown by a handler that gives its message back without having started on
+ * it, while the process stops. The transport requeues it, whatever its try
+ * number, as soon as it has cancelled its consumers, for another consumer to
+ * take.
+ */
+export class NotStartedError extends Error {
+  constructor(reason: string) {
+    super(`not started, handed back: ${reason}`);
+    this.name = 'NotStartedError';
+  }
+}

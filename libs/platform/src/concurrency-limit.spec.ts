@@ -70,6 +70,25 @@ describe('ConcurrencyLimit', () => {
     expect(started).toEqual(['first', 'second', 'late']);
   });
 
+  it('once closed, fails the waiting tasks and any new one without running them; the running one finishes', async () => {
+    const limit = new ConcurrencyLimit(1);
+    const started: string[] = [];
+    const running = gatedTask(started, 'running');
+    const held = gatedTask(started, 'held');
+    const first = limit.run(running.task);
+    const second = limit.run(held.task);
+    await settle();
+    limit.close(() => new Error('stopping'));
+    await expect(second).rejects.toThrow('stopping');
+    await expect(limit.run(() => Promise.resolve('late'))).rejects.toThrow(
+      'stopping',
+    );
+    expect(limit.queued).toBe(0);
+    running.finish();
+    expect(await first).toBe('running');
+    expect(started).toEqual(['running']);
+  });
+
   it('refuses a limit that is not a whole number from 1', () => {
     expect(() => new ConcurrencyLimit(0)).toThrow(
       'must be a whole number from 1, got 0',

@@ -7,7 +7,11 @@
  */
 export class ConcurrencyLimit {
   private running = 0;
-  private readonly waiting: Array<() => void> = [];
+  private readonly waiting: Array<{
+    resolve: () => void;
+    reject: (error: Error) => void;
+  }> = [];
+  private closedWith?: () => Error;
 
   constructor(readonly limit: number) {
     if (!Number.isInteger(limit) || limit < 1)
@@ -21,9 +25,21 @@ export class ConcurrencyLimit {
     return this.waiting.length;
   }
 
+  /**
+   * Starts nothing more: the tasks waiting for their turn, and any task given
+   * from now on, fail with `reason()` without running; those running go on.
+   */
+  close(reason: () => Error): void {
+    this.closedWith = reason;
+    for (const waiter of this.waiting.splice(0)) waiter.reject(reason());
+  }
+
   async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.closedWith) throw this.closedWith();
     if (this.running >= this.limit)
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
+      await new Promise<void>((resolve, reject) =>
+        this.waiting.push({ resolve, reject }),
+      );
     else this.running++;
     try {
       return await task();
@@ -31,7 +47,7 @@ export class ConcurrencyLimit {
       // The slot passes straight to the next in line, so a newcomer cannot jump
       // the queue.
       const next = this.waiting.shift();
-      if (next) next();
+      if (next) next.resolve();
       else this.running--;
     }
   }

@@ -507,6 +507,18 @@ export function longestJobHoldMs(
 }
 
 /**
+ * Longest a stopping worker takes to drain: the jobs it is processing run to
+ * their deadline, then the confirms of their outcomes, each up to
+ * PUBLISH_TIMEOUT_MS (the jobs it holds but has not started go back to the
+ * queue at once).
+ */
+export function longestDrainMs(
+  config: Pick<WorkerConfig, 'JOB_TIMEOUT_S' | 'PUBLISH_TIMEOUT_MS'>,
+): number {
+  return config.JOB_TIMEOUT_S * 1000 + 2 * config.PUBLISH_TIMEOUT_MS;
+}
+
+/**
  * A job must end well before the broker's consumer_timeout: past it RabbitMQ
  * closes the worker's channel and hands the job, still running, to another
  * worker. Half of it leaves room for the storage writes and a slow broker
