@@ -1141,34 +1141,37 @@ describe('Image worker (real RabbitMQ, in process)', () => {
     await worker.close();
     worker = undefined;
     await collect();
-    const started = events.filter((event) => event.type === 'started');
-    expect(started).toHaveLength(1);
+    // The one processing when the worker was told to stop (on a slow machine,
+    // the next may have started just before) finished; the rest were handed
+    // back unstarted.
+    const startedIds = events
+      .filter((event) => event.type === 'started')
+      .map((event) => event.jobId);
+    expect(startedIds.length).toBeGreaterThanOrEqual(1);
+    expect(startedIds.length).toBeLessThanOrEqual(2);
     expect(
-      events.filter((event) => event.type !== 'started').map((e) => e.type),
-    ).toEqual(['succeeded']);
-    expect(events.find((e) => e.type === 'succeeded')?.jobId).toBe(
-      started[0].jobId,
+      events
+        .filter((event) => event.type !== 'started')
+        .map((event) => [event.type, event.jobId]),
+    ).toEqual(startedIds.map((id) => ['succeeded', id]));
+    // Those not started are ready for another worker, with no try counted
+    // against them and nothing parked.
+    const notStarted = messages
+      .map((message) => message.jobId)
+      .filter((id) => !startedIds.includes(id));
+    expect((await channel.checkQueue(topology.jobsQueue)).messageCount).toBe(
+      notStarted.length,
     );
-    // The three it had not started are ready for another worker, with no try
-    // counted against them and nothing parked.
-    expect((await channel.checkQueue(topology.jobsQueue)).messageCount).toBe(3);
     for (const tier of topology.jobRetryTiers)
       expect((await channel.checkQueue(tier.queue)).messageCount).toBe(0);
-    const handedBack: ImageJobMessage[] = [];
-    for (let i = 0; i < 3; i++) {
+    const handedBack: string[] = [];
+    for (let i = 0; i < notStarted.length; i++) {
       const message = await channel.get(topology.jobsQueue, { noAck: true });
-      expect(message).not.toBe(false);
       if (message)
         handedBack.push(
-          JSON.parse(message.content.toString()) as ImageJobMessage,
+          (JSON.parse(message.content.toString()) as ImageJobMessage).jobId,
         );
     }
-    expect(new Set(handedBack.map((m) => m.jobId))).toEqual(
-      new Set(
-        messages
-          .map((message) => message.jobId)
-          .filter((id) => id !== started[0].jobId),
-      ),
-    );
+    expect(new Set(handedBack)).toEqual(new Set(notStarted));
   });
 });

@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
+import { allowOnlyDecoders, INPUT_FORMATS } from './decoders';
 import { HEADER_BYTES, readHeaderBytes } from './header-bytes';
 import {
   readImageHeader,
+  readInputHeader,
   readSupportedImageHeader,
   uprightSize,
 } from './image-header';
@@ -207,6 +209,69 @@ describe('readImageHeader', () => {
         await readSupportedImageHeader(join(dir, 'missing.png')),
       ).toBeNull();
     });
+  });
+});
+
+describe('readInputHeader', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'input-header-'));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+  afterEach(() => {
+    jest.restoreAllMocks();
+    // As it was: every loader allowed (libvips' block list is process-wide).
+    allowOnlyDecoders(INPUT_FORMATS);
+    sharp.unblock({ operation: ['VipsForeignLoad'] });
+  });
+
+  const limits = { limitInputPixels: 1_000_000, failOn: 'warning' } as const;
+  const metadataCalls = () => jest.spyOn(sharp.prototype, 'metadata');
+
+  it('reads JPEG, PNG, WebP and GIF headers, file or bytes, as sharp would, without libvips', async () => {
+    const path = join(dir, 'turned.jpg');
+    await writeFile(
+      path,
+      await solid(40, 30).jpeg().withMetadata({ orientation: 6 }).toBuffer(),
+    );
+    const inputs: Array<Buffer | string> = [
+      path,
+      await solid(33, 21).png().toBuffer(),
+      await solid(17, 9).webp().toBuffer(),
+      await solid(8, 5).gif().toBuffer(),
+    ];
+    const bySharp = await Promise.all(
+      inputs.map((input) => readImageHeader(input, limits)),
+    );
+    const calls = metadataCalls();
+    for (const [i, input] of inputs.entries())
+      expect(await readInputHeader(input, limits)).toEqual(bySharp[i]);
+    expect(calls).not.toHaveBeenCalled();
+  });
+
+  it('asks sharp for other formats, for a format whose decoder is blocked, and for an input over the pixel limit, failing as it does', async () => {
+    const calls = metadataCalls();
+    expect(
+      await readInputHeader(await solid(5, 6).tiff().toBuffer(), limits),
+    ).toMatchObject({ format: 'tiff', width: 5, height: 6 });
+    expect(calls).toHaveBeenCalledTimes(1);
+
+    await expect(
+      readInputHeader(await declaredPng(10_000, 10_000), limits),
+    ).rejects.toThrow(/exceeds pixel limit/);
+    expect(calls).toHaveBeenCalledTimes(2);
+
+    allowOnlyDecoders(['png']);
+    await expect(
+      readInputHeader(await solid(40, 30).jpeg().toBuffer(), limits),
+    ).rejects.toThrow();
+    expect(calls).toHaveBeenCalledTimes(3);
+  });
+
+  it('leaves a file it cannot read to sharp, with its words for it', async () => {
+    await expect(
+      readInputHeader(join(dir, 'missing.jpg'), limits),
+    ).rejects.toThrow(/Input file is missing/);
   });
 });
 

@@ -1,5 +1,6 @@
 import { open } from 'node:fs/promises';
 import sharp, { SharpOptions } from 'sharp';
+import { mayDecode } from './decoders';
 import { detectImageFormat } from './formats';
 import { HEADER_BYTES, readHeaderBytes } from './header-bytes';
 import { ImageSize } from './output-size';
@@ -42,6 +43,30 @@ export async function readImageHeader(
     orientation: orientation ?? 1,
     pages: pages ?? 1,
   };
+}
+
+/**
+ * The header of an input about to be decoded with `options`, as
+ * readImageHeader gives it, read from its first bytes where readHeaderBytes
+ * can vouch for it: for a small image, libvips' own header read costs a tenth
+ * of the job. Anything else (another format, one whose decoder is blocked, an
+ * input over `options.limitInputPixels`) goes to sharp, which fails as it
+ * would have.
+ */
+export async function readInputHeader(
+  input: Buffer | string,
+  options: SharpOptions & { limitInputPixels: number },
+): Promise<ImageHeader> {
+  // A file that cannot be read fails below with sharp's words for it.
+  const first = await firstBytes(input).catch(() => null);
+  const format = first && detectImageFormat(first.head);
+  const header =
+    first && format && mayDecode(format)
+      ? readHeaderBytes(first.head, first.complete)
+      : null;
+  if (header && header.width * header.height <= options.limitInputPixels)
+    return header;
+  return readImageHeader(input, options);
 }
 
 /**

@@ -7,7 +7,7 @@ import {
 import sharp, { OutputInfo, Sharp, SharpOptions } from 'sharp';
 import { Deadline } from './deadline';
 import { defaultOutputFormat, InputFormat } from './formats';
-import { readImageHeader, uprightSize } from './image-header';
+import { readInputHeader, uprightSize } from './image-header';
 import {
   checkOutputSize,
   ImageSize,
@@ -231,11 +231,11 @@ function encode(
  */
 async function inspect(
   input: Buffer | string,
-  options: SharpOptions,
+  options: SharpOptions & { limitInputPixels: number },
   limits: ProcessingLimits,
   lists: OperationList[],
 ): Promise<{ format: InputFormat | null; size: ImageSize }> {
-  const header = await readImageHeader(input, options);
+  const header = await readInputHeader(input, options);
   const { format, pages } = header;
   if (limits.maxInputFrames !== undefined && pages > limits.maxInputFrames) {
     throw new Error(
@@ -395,7 +395,10 @@ async function finish(
 function decode(
   input: Buffer | string,
   limits: ProcessingLimits,
-): { image: Sharp; options: SharpOptions } {
+): {
+  image: Sharp;
+  options: SharpOptions & { limitInputPixels: number };
+} {
   const options = {
     limitInputPixels: limits.maxInputPixels,
     failOn: 'warning',
