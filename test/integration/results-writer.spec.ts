@@ -26,6 +26,7 @@ import {
   uniqueName,
   waitFor,
 } from '../support/resources';
+import { PrometheusText } from '../support/prometheus-text';
 import { TcpProxy } from '../support/tcp-proxy';
 
 describe('Results writer (real RabbitMQ and PostgreSQL, in process)', () => {
@@ -133,6 +134,80 @@ describe('Results writer (real RabbitMQ and PostgreSQL, in process)', () => {
       deliveries: 1,
       workerId: 'w1',
       output: { format: 'png', width: 4, height: 3, sizeBytes: 99 },
+    });
+  });
+
+  it('counts each ended attempt once, by its outcome: a repeated outcome is not counted again', async () => {
+    const scrape = async () => {
+      const text = new PrometheusText(
+        await (await fetch(`${await writer.getUrl()}/metrics`)).text(),
+      );
+      return {
+        succeeded: text.value('pipeline_jobs_finished_total', {
+          outcome: 'succeeded',
+        }),
+        failed: text.value('pipeline_jobs_finished_total', {
+          outcome: 'failed',
+        }),
+        eventsCommitted: text.value('pipeline_writer_batch_size_sum') ?? 0,
+      };
+    };
+    const before = await scrape();
+    // Both series are there before the first job ends.
+    expect(typeof before.succeeded).toBe('number');
+    expect(typeof before.failed).toBe('number');
+    const ok = await newJob();
+    const bad = await newJob();
+    const at = new Date().toISOString();
+    const failedEvent: JobEventMessage = {
+      eventId: jobEventId(bad, 1, 'failed', 1),
+      jobId: bad,
+      type: 'failed',
+      attempt: 1,
+      delivery: 1,
+      workerId: 'w1',
+      at,
+      startedAt: at,
+      error: { code: 'INVALID_IMAGE', message: 'not an image' },
+    };
+    const statusOf = async (id: string) => (await jobs.findById(id))?.status;
+    await publisher.publish(
+      MessageType.jobEvent,
+      `${ok}/outcome`,
+      succeeded(ok),
+    );
+    await publisher.publish(
+      MessageType.jobEvent,
+      `${bad}/outcome`,
+      failedEvent,
+    );
+    await waitFor(
+      async () =>
+        (await statusOf(ok)) === 'succeeded' &&
+        (await statusOf(bad)) === 'failed'
+          ? true
+          : undefined,
+      10_000,
+      'both outcomes',
+    );
+    // The same outcome again, as after a redelivery: recorded as a repeat.
+    await publisher.publish(
+      MessageType.jobEvent,
+      `${ok}/outcome`,
+      succeeded(ok),
+    );
+    await waitFor(
+      async () =>
+        (await scrape()).eventsCommitted >= before.eventsCommitted + 3
+          ? true
+          : undefined,
+      10_000,
+      'the repeat to be handled',
+    );
+    const after = await scrape();
+    expect({ succeeded: after.succeeded, failed: after.failed }).toEqual({
+      succeeded: before.succeeded! + 1,
+      failed: before.failed! + 1,
     });
   });
 

@@ -31,6 +31,7 @@ const outcome = (orphans: string[] = []): RecordOutcome => ({
   recorded: 1,
   duplicates: 0,
   orphans,
+  finished: { succeeded: 0, failed: 1 },
 });
 
 /**

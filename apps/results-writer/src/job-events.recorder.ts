@@ -95,6 +95,8 @@ export class JobEventsRecorder implements BeforeApplicationShutdown {
         const outcome = await this.events.record(batch);
         stopTimer();
         this.metrics.batchSize.observe(batch.length);
+        for (const [ended, count] of Object.entries(outcome.finished))
+          this.metrics.jobsFinished.inc({ outcome: ended }, count);
         if (outcome.orphans.length > 0)
           this.logger.warn(
             `Events for unknown jobs, dropped: ${outcome.orphans.join(', ')}`,

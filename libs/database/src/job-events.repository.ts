@@ -12,6 +12,15 @@ export interface RecordOutcome {
   duplicates: number;
   /** Events for jobs that do not exist: nothing to attach them to. */
   orphans: string[];
+  /** The attempts that ended, among the events recorded: their outcomes. */
+  finished: Record<'succeeded' | 'failed', number>;
+}
+
+function finishedAmong(events: JobEventMessage[]): RecordOutcome['finished'] {
+  const finished = { succeeded: 0, failed: 0 };
+  for (const { type } of events)
+    if (type === 'succeeded' || type === 'failed') finished[type]++;
+  return finished;
 }
 
 /**
@@ -211,7 +220,12 @@ export class JobEventsRepository {
   async record(batch: JobEventMessage[]): Promise<RecordOutcome> {
     const events = distinctEvents(batch);
     if (await this.recordCommonBatch(events))
-      return { recorded: events.length, duplicates: 0, orphans: [] };
+      return {
+        recorded: events.length,
+        duplicates: 0,
+        orphans: [],
+        finished: finishedAmong(events),
+      };
     return this.recordSortingOutRepeats(events);
   }
 
@@ -286,6 +300,7 @@ export class JobEventsRepository {
         recorded: fresh.length,
         duplicates: events.length - fresh.length - orphans.length,
         orphans,
+        finished: finishedAmong(fresh),
       };
     });
   }

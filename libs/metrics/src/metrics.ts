@@ -169,6 +169,7 @@ export class WorkerMetrics {
  * sweepers did.
  */
 export class WriterMetrics {
+  readonly jobsFinished: Counter<'outcome'>;
   readonly batchSize: Histogram;
   readonly commitDuration: Histogram;
   readonly sweptJobs: Counter<'action'>;
@@ -177,6 +178,15 @@ export class WriterMetrics {
   readonly expiredJobRows: Counter;
 
   constructor(registry: Registry) {
+    this.jobsFinished = counter(
+      registry,
+      'pipeline_jobs_finished_total',
+      'Attempts of jobs that ended, each counted once as it was recorded: outcome="succeeded" or "failed"',
+      ['outcome'],
+    );
+    // Both series exist from the start, so that rate() sees the first one.
+    for (const outcome of ['succeeded', 'failed'])
+      this.jobsFinished.inc({ outcome }, 0);
     this.expiredBlobs = counter(
       registry,
       'pipeline_expiry_blobs_total',
