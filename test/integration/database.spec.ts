@@ -426,7 +426,12 @@ describe('PostgreSQL layer (real database)', () => {
         event(b, 'started'),
         event(b, 'failed'),
       ]);
-      expect(outcome).toEqual({ recorded: 4, duplicates: 0, orphans: [] });
+      expect(outcome).toEqual({
+        recorded: 4,
+        duplicates: 0,
+        orphans: [],
+        finished: { succeeded: 1, failed: 1 },
+      });
       expect(statements).toHaveLength(1);
     } finally {
       await counting.end();
@@ -463,6 +468,7 @@ describe('PostgreSQL layer (real database)', () => {
       recorded: 2,
       duplicates: 1,
       orphans: [jobEventId(ghost, 1, 'started', 1)],
+      finished: { succeeded: 1, failed: 0 },
     });
     // The repeated start is not counted again; the outcome after it is.
     expect(await jobs.findById(repeated)).toMatchObject({
