@@ -59,14 +59,19 @@ export async function readInputHeader(
 ): Promise<ImageHeader> {
   // A file that cannot be read fails below with sharp's words for it.
   const first = await firstBytes(input).catch(() => null);
-  const format = first && detectImageFormat(first.head);
-  const header =
-    first && format && mayDecode(format)
-      ? readHeaderBytes(first.head, first.complete)
-      : null;
+  const header = first && vouchedHeader(first);
   if (header && header.width * header.height <= options.limitInputPixels)
     return header;
   return readImageHeader(input, options);
+}
+
+/**
+ * The header readHeaderBytes reads from `first`, for a format libvips may
+ * decode here; null where it cannot vouch for one.
+ */
+function vouchedHeader({ head, complete }: FirstBytes): ImageHeader | null {
+  const format = detectImageFormat(head);
+  return format && mayDecode(format) ? readHeaderBytes(head, complete) : null;
 }
 
 /**
@@ -91,12 +96,12 @@ export async function readSupportedImageHeader(
   first?: FirstBytes,
 ): Promise<ImageHeader | null> {
   try {
-    const { head, complete } = first ?? (await firstBytes(input));
-    if (detectImageFormat(head) === null) return null;
+    const bytes = first ?? (await firstBytes(input));
+    if (detectImageFormat(bytes.head) === null) return null;
     // Only the header is read, whatever size it declares: judging that size is
     // the caller's business.
     return (
-      readHeaderBytes(head, complete) ??
+      vouchedHeader(bytes) ??
       (await readImageHeader(input, { limitInputPixels: false }))
     );
   } catch {
