@@ -19,7 +19,6 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connect } from 'amqplib';
 import { Client } from 'pg';
-import sharp from 'sharp';
 import { REPOSITORY_ROOT as ROOT } from '../../scripts/dist-layout';
 import { removeBenchResources } from './bench-resources';
 import { exited } from './child-exit';
@@ -49,7 +48,7 @@ import {
 } from './storage-runs';
 import { refusedStatuses, Submission, submissions } from './submissions';
 import { childProcesses, PeakRssSampler } from './worker-rss';
-import { WORKLOADS } from './workloads';
+import { WORKLOADS, writeTinyImages } from './workloads';
 
 /** The bootstrap admin key of the pipeline the benchmark starts. */
 const BENCH_KEY = randomBytes(32).toString('base64url');
@@ -132,26 +131,7 @@ async function prepareImages(
   workload: string,
   folder: string,
 ): Promise<string[]> {
-  if (workload === 'tiny') {
-    // 64×64 inputs: the image work is negligible, so this measures the
-    // plumbing.
-    const names: string[] = [];
-    for (let i = 0; i < 16; i++) {
-      const bytes = await sharp({
-        create: {
-          width: 64,
-          height: 64,
-          channels: 3,
-          background: { r: i * 15, g: 100, b: 200 - i * 10 },
-        },
-      })
-        .jpeg()
-        .toBuffer();
-      names.push(`tiny-${i}.jpg`);
-      await writeFile(join(folder, names[i]), bytes);
-    }
-    return names;
-  }
+  if (workload === 'tiny') return writeTinyImages(folder);
   const source = resolve(
     args.images ?? join(ROOT, '..', 'shared', 'fixtures', 'photos'),
   );

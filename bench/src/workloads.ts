@@ -1,4 +1,7 @@
 import { JobSpec } from '@pipeline/contracts';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import sharp from 'sharp';
 
 /** The bench's workloads: the operations and outputs of each job. */
 export const WORKLOADS: Record<string, JobSpec> = {
@@ -52,3 +55,26 @@ export const WORKLOADS: Record<string, JobSpec> = {
     ],
   },
 };
+
+/**
+ * The `tiny` workload's inputs, written into `folder`: sixteen 64×64 JPEGs, on
+ * which the image work is negligible, so that a run measures the plumbing.
+ */
+export async function writeTinyImages(folder: string): Promise<string[]> {
+  const names: string[] = [];
+  for (let i = 0; i < 16; i++) {
+    const bytes = await sharp({
+      create: {
+        width: 64,
+        height: 64,
+        channels: 3,
+        background: { r: i * 15, g: 100, b: 200 - i * 10 },
+      },
+    })
+      .jpeg()
+      .toBuffer();
+    names.push(`tiny-${i}.jpg`);
+    await writeFile(join(folder, names[i]), bytes);
+  }
+  return names;
+}
