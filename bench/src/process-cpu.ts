@@ -99,16 +99,31 @@ export function cpuTicks(pid: number): number | undefined {
   }
 }
 
+let ticksPerSecond: number | undefined;
+
+/** How many clock ticks make a second of /proc's CPU times (CLK_TCK). */
+export function clockTicksPerSecond(): number {
+  return (ticksPerSecond ??= Number(
+    execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim(),
+  ));
+}
+
+/** A process's user and system time in ms, or undefined once it is gone. */
+export function cpuTimeMs(pid: number): number | undefined {
+  const ticks = cpuTicks(pid);
+  return ticks === undefined
+    ? undefined
+    : (ticks * 1000) / clockTicksPerSecond();
+}
+
 /**
- * The CPU time, in nanoseconds, of this process's main thread alone (not
- * libuv's pool nor V8's helpers): the scheduler's own count
+ * The CPU time, in nanoseconds, of a process's main thread alone (not libuv's
+ * pool nor V8's helpers), this process's by default: the scheduler's own count
  * (/proc/<pid>/task/<tid>/schedstat), finer than clock ticks.
  */
-export function mainThreadCpuNs(): number {
+export function mainThreadCpuNs(pid = process.pid): number {
   return Number(
-    readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(
-      ' ',
-    )[0],
+    readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0],
   );
 }
 
@@ -213,9 +228,7 @@ export function postgresPids(
  * server's over a phase of a run.
  */
 export class CpuMeter {
-  private readonly ticksPerSecond = Number(
-    execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim(),
-  );
+  private readonly ticksPerSecond = clockTicksPerSecond();
   private before: CpuSnapshot = new Map();
   private transactionsBefore = 0;
 

@@ -4,10 +4,9 @@ import {
   MessagePublisher,
   Topology,
 } from '@pipeline/messaging';
-import { connect } from 'amqplib';
-import { spawn } from 'node:child_process';
+import { Channel, connect } from 'amqplib';
+import { ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,12 +14,13 @@ import { parseArgs } from 'node:util';
 import { entryOf } from '../../scripts/dist-layout';
 import { exited } from './child-exit';
 import { removeBenchResources } from './bench-resources';
-import { cpuTicks } from './process-cpu';
+import { cpuTimeMs, mainThreadCpuNs } from './process-cpu';
 import { PeakRssSampler } from './worker-rss';
 import { WORKLOADS, writeTinyImages } from './workloads';
 
 /**
- * `npm run bench:worker -- [--jobs 2000] [--rounds 3] [--concurrency 4] [--prefetch 16]`
+ * `npm run bench:worker -- [--jobs 2000] [--rounds 3] [--concurrency 4]
+ *                          [--prefetch 16]`
  *
  * What one image worker process spends per job, apart from everything else in
  * the pipeline: `--rounds` rounds of `--jobs` tiny jobs (the `tiny` workload:
@@ -44,16 +44,6 @@ const { values: args } = parseArgs({
 const JOBS = Number(args.jobs);
 const ROUNDS = Number(args.rounds);
 const AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
-const CLOCK_TICK_MS = 10;
-
-/** CPU time of a process's main thread in ms (its scheduler count). */
-function mainThreadMs(pid: number): number {
-  return (
-    Number(
-      readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0],
-    ) / 1e6
-  );
-}
 
 async function waitUntil(
   check: () => Promise<boolean>,
@@ -67,12 +57,99 @@ async function waitUntil(
   }
 }
 
+/** The tiny jobs of one round, published with their confirms awaited. */
+async function publishRound(
+  publisher: MessagePublisher,
+  names: string[],
+): Promise<void> {
+  for (let first = 0; first < JOBS; first += 100) {
+    await Promise.all(
+      Array.from({ length: Math.min(100, JOBS - first) }, (_, i) => {
+        const job: ImageJobMessage = {
+          jobId: randomUUID(),
+          attempt: 1,
+          source: { kind: 'images', path: names[(first + i) % names.length] },
+          ...WORKLOADS.tiny,
+          submittedAt: new Date().toISOString(),
+        };
+        return publisher.publish(
+          MessageType.imageJob,
+          `${job.jobId}/1`,
+          job,
+          job.jobId,
+        );
+      }),
+    );
+  }
+}
+
+function startWorker(prefix: string, folder: string): ChildProcess {
+  return spawn(process.execPath, [entryOf('image-worker')], {
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      AMQP_URL,
+      AMQP_PREFIX: prefix,
+      STORAGE_DIR: join(folder, 'storage'),
+      IMAGES_DIR: join(folder, 'images'),
+      LOG_LEVEL: 'warn',
+      // As `npm start`, the image and the chart run a worker.
+      MALLOC_ARENA_MAX: '2',
+      WORKER_CONCURRENCY: args.concurrency,
+      WORKER_PREFETCH: args.prefetch,
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+}
+
+/** The rounds, one line each, once the worker consumes. */
+async function measureRounds(
+  worker: ChildProcess,
+  topology: Topology,
+  publisher: MessagePublisher,
+  channel: Channel,
+  names: string[],
+): Promise<void> {
+  const pid = worker.pid!;
+  await waitUntil(
+    async () =>
+      (await channel.checkQueue(topology.jobsQueue)).consumerCount > 0,
+    'the worker to consume',
+    60_000,
+  );
+  console.log(
+    `one worker (concurrency ${args.concurrency}, prefetch ${args.prefetch}), ${JOBS} tiny jobs a round`,
+  );
+  const rss = new PeakRssSampler([pid]);
+  for (let round = 1; round <= ROUNDS; round++) {
+    const cpu = cpuTimeMs(pid)!;
+    const main = mainThreadCpuNs(pid) / 1e6;
+    const started = performance.now();
+    const publishing = publishRound(publisher, names);
+    await waitUntil(
+      async () =>
+        (await channel.checkQueue(topology.eventsQueue)).messageCount >=
+        JOBS * round,
+      `the outcomes of round ${round}`,
+    );
+    await publishing;
+    const seconds = (performance.now() - started) / 1000;
+    const cpuMs = cpuTimeMs(pid)! - cpu;
+    const mainMs = mainThreadCpuNs(pid) / 1e6 - main;
+    console.log(
+      `round ${round}: ${(JOBS / seconds).toFixed(1)} jobs/s; worker CPU ${(cpuMs / JOBS).toFixed(2)} ms a job, ` +
+        `main thread ${(mainMs / JOBS).toFixed(2)} ms a job; peak RSS ${rss.endPhase()} MiB`,
+    );
+  }
+  rss.stop();
+}
+
 async function main(): Promise<void> {
   const prefix = `bench-worker-${process.pid}`;
   const folder = await mkdtemp(join(tmpdir(), 'pipeline-bench-worker-'));
-  const imagesDir = join(folder, 'images');
-  await mkdir(imagesDir);
-  const names = await writeTinyImages(imagesDir);
+  await mkdir(join(folder, 'images'));
+  const names = await writeTinyImages(join(folder, 'images'));
   const topology = new Topology(prefix, 5);
   const connection = new AmqpConnection(
     { url: AMQP_URL, heartbeatSeconds: 30, connectionName: `${prefix} bench` },
@@ -83,80 +160,9 @@ async function main(): Promise<void> {
   await publisher.start();
   const inspector = await connect(AMQP_URL);
   const channel = await inspector.createChannel();
-
-  const worker = spawn(process.execPath, [entryOf('image-worker')], {
-    env: {
-      ...process.env,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      AMQP_URL,
-      AMQP_PREFIX: prefix,
-      STORAGE_DIR: join(folder, 'storage'),
-      IMAGES_DIR: imagesDir,
-      LOG_LEVEL: 'warn',
-      // As `npm start`, the image and the chart run a worker.
-      MALLOC_ARENA_MAX: '2',
-      WORKER_CONCURRENCY: args.concurrency,
-      WORKER_PREFETCH: args.prefetch,
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  const worker = startWorker(prefix, folder);
   try {
-    await waitUntil(
-      async () =>
-        (await channel.checkQueue(topology.jobsQueue)).consumerCount > 0,
-      'the worker to consume',
-      60_000,
-    );
-    console.log(
-      `one worker (concurrency ${args.concurrency}, prefetch ${args.prefetch}), ${JOBS} tiny jobs a round`,
-    );
-    const spec = WORKLOADS.tiny;
-    const rss = new PeakRssSampler([worker.pid!]);
-    for (let round = 1; round <= ROUNDS; round++) {
-      const ticks = cpuTicks(worker.pid!)!;
-      const main = mainThreadMs(worker.pid!);
-      const started = performance.now();
-      const publishing = (async () => {
-        for (let first = 0; first < JOBS; first += 100) {
-          await Promise.all(
-            Array.from({ length: Math.min(100, JOBS - first) }, (_, i) => {
-              const job: ImageJobMessage = {
-                jobId: randomUUID(),
-                attempt: 1,
-                source: {
-                  kind: 'images',
-                  path: names[(first + i) % names.length],
-                },
-                ...spec,
-                submittedAt: new Date().toISOString(),
-              };
-              return publisher.publish(
-                MessageType.imageJob,
-                `${job.jobId}/1`,
-                job,
-                job.jobId,
-              );
-            }),
-          );
-        }
-      })();
-      await waitUntil(
-        async () =>
-          (await channel.checkQueue(topology.eventsQueue)).messageCount >=
-          JOBS * round,
-        `the outcomes of round ${round}`,
-      );
-      await publishing;
-      const seconds = (performance.now() - started) / 1000;
-      const cpuMs = (cpuTicks(worker.pid!)! - ticks) * CLOCK_TICK_MS;
-      const mainMs = mainThreadMs(worker.pid!) - main;
-      console.log(
-        `round ${round}: ${(JOBS / seconds).toFixed(1)} jobs/s; worker CPU ${(cpuMs / JOBS).toFixed(2)} ms a job, ` +
-          `main thread ${(mainMs / JOBS).toFixed(2)} ms a job; peak RSS ${rss.endPhase()} MiB`,
-      );
-    }
-    rss.stop();
+    await measureRounds(worker, topology, publisher, channel, names);
   } finally {
     worker.kill('SIGTERM');
     await exited(worker);

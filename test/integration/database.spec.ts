@@ -32,9 +32,9 @@ describe('PostgreSQL layer (real database)', () => {
     await database.drop();
   });
 
-  async function newJob(): Promise<string> {
+  async function newJob(repository = jobs): Promise<string> {
     const id = randomUUID();
-    await jobs.insertQueued({
+    await repository.insertQueued({
       id,
       apiKeyId: BOOTSTRAP_ADMIN_KEY_ID,
       source: { kind: 'images', path: 'a.jpg' },
@@ -181,6 +181,56 @@ describe('PostgreSQL layer (real database)', () => {
       [ids],
     );
     expect(rows[0].n).toBe(200);
+  });
+
+  it('prepares the statements of every submission and every recorded batch once per connection, and they go on working when reused', async () => {
+    const single = new Pool({ connectionString: database.url, max: 1 });
+    try {
+      const submissions = new JobsRepository(single);
+      const recorder = new JobEventsRepository(single);
+      const keys = new ApiKeysRepository(single);
+      for (let round = 0; round < 2; round++) {
+        const id = await newJob(submissions);
+        await submissions.markPublished(id);
+        const startedAt = event(id, 'started').at;
+        const batch = [{ ...event(id, 'succeeded'), startedAt }];
+        expect(await recorder.record(batch)).toMatchObject({ recorded: 2 });
+        // The common batch's statement fails on purpose for a repeat, and
+        // the prepared statement survives it.
+        expect(await recorder.record(batch)).toMatchObject({
+          recorded: 0,
+          duplicates: 2,
+        });
+        expect(await keys.findLive(`missing-${round}`)).toBeNull();
+        const counted = await keys.countRequest(
+          BOOTSTRAP_ADMIN_KEY_ID,
+          new Date(),
+          60_000,
+        );
+        expect(counted.current).toBeGreaterThan(0);
+        expect(await jobs.findById(id)).toMatchObject({
+          status: 'succeeded',
+          outputs: [{ name: 'default' }],
+        });
+        const { rows } = await pool.query<{ published: boolean }>(
+          'SELECT published_at IS NOT NULL AS published FROM jobs WHERE id = $1',
+          [id],
+        );
+        expect(rows[0].published).toBe(true);
+      }
+      const { rows } = await single.query<{ name: string }>(
+        'SELECT name FROM pg_prepared_statements ORDER BY name',
+      );
+      expect(rows.map((row) => row.name)).toEqual([
+        'count-requests',
+        'find-live-keys',
+        'insert-queued-jobs',
+        'mark-published',
+        'record-common-batch',
+      ]);
+    } finally {
+      await single.end();
+    }
   });
 
   it('moves a job through processing to succeeded, with output and timeline', async () => {

@@ -2,6 +2,7 @@ import { Actor, ApiKeyView, Scope } from '@pipeline/contracts';
 import { Pool } from 'pg';
 import { recordAudit } from './audit-log.repository';
 import { Batcher } from './batcher';
+import { preparedStatement } from './prepared-statement';
 import { UTC_TODAY } from './quota-usage';
 import { inTransaction } from './transaction';
 
@@ -123,7 +124,9 @@ interface RequestToCount {
  * key's last use and drop the windows before the previous one. Answers each
  * window's count with the previous window's.
  */
-const COUNT_REQUESTS = `WITH input AS (
+const COUNT_REQUESTS = preparedStatement(
+  'count-requests',
+  `WITH input AS (
      SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::int[], $4::timestamptz[]) AS t(api_key_id, window_start, n, previous_start)
    ), counted AS (
      INSERT INTO api_key_usage (api_key_id, window_start, requests) SELECT api_key_id, window_start, n FROM input
@@ -138,7 +141,8 @@ const COUNT_REQUESTS = `WITH input AS (
    )
    SELECT c.api_key_id, c.window_start, c.requests, COALESCE(p.requests, 0) AS previous
    FROM counted c JOIN input i USING (api_key_id, window_start)
-   LEFT JOIN api_key_usage p ON p.api_key_id = c.api_key_id AND p.window_start = i.previous_start`;
+   LEFT JOIN api_key_usage p ON p.api_key_id = c.api_key_id AND p.window_start = i.previous_start`,
+);
 
 /** The bootstrap admin key's row, which the API cannot revoke or rotate. */
 export class BootstrapKeyError extends Error {
@@ -157,6 +161,13 @@ export class RevokedKeyError extends Error {
     this.name = 'RevokedKeyError';
   }
 }
+
+/** The live keys whose current or previous secret has one of the lookup ids. */
+const FIND_LIVE_KEYS = preparedStatement(
+  'find-live-keys',
+  `SELECT ${VIEW_COLUMNS}, key_hash, previous_lookup_id, previous_key_hash FROM api_keys
+   WHERE revoked_at IS NULL AND (lookup_id = ANY($1::text[]) OR previous_lookup_id = ANY($1::text[]))`,
+);
 
 /**
  * API keys and their use: only digests are stored; usage counts are shared by
@@ -321,11 +332,7 @@ export class ApiKeysRepository {
         previous_lookup_id: string | null;
         previous_key_hash: Buffer | null;
       }
-    >(
-      `SELECT ${VIEW_COLUMNS}, key_hash, previous_lookup_id, previous_key_hash FROM api_keys
-       WHERE revoked_at IS NULL AND (lookup_id = ANY($1::text[]) OR previous_lookup_id = ANY($1::text[]))`,
-      [wanted],
-    );
+    >(FIND_LIVE_KEYS([wanted]));
     const found = new Map<string, ApiKeyCredentials>();
     for (const row of rows) {
       const key = {
@@ -393,12 +400,14 @@ export class ApiKeysRepository {
       window_start: Date;
       requests: number;
       previous: number;
-    }>(COUNT_REQUESTS, [
-      batch.map((group) => group.keyId),
-      batch.map((group) => group.windowStart.toISOString()),
-      batch.map((group) => group.count),
-      batch.map((group) => group.previousStart.toISOString()),
-    ]);
+    }>(
+      COUNT_REQUESTS([
+        batch.map((group) => group.keyId),
+        batch.map((group) => group.windowStart.toISOString()),
+        batch.map((group) => group.count),
+        batch.map((group) => group.previousStart.toISOString()),
+      ]),
+    );
     const totals = new Map(
       rows.map((row) => [
         `${row.api_key_id}/${row.window_start.getTime()}`,

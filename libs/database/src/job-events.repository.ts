@@ -2,6 +2,7 @@ import { JobEventMessage } from '@pipeline/contracts';
 import { Pool } from 'pg';
 import { inTransaction } from './transaction';
 import { foldJobEvents, JobPatch, withImpliedStarts } from './job-patch';
+import { preparedStatement } from './prepared-statement';
 import { ADD_USAGE, COUNT_USAGE, UTC_TODAY } from './quota-usage';
 import { columnArrays } from './column-arrays';
 
@@ -199,6 +200,26 @@ function distinctEvents(batch: JobEventMessage[]): JobEventMessage[] {
 }
 
 /**
+ * The common batch in one statement (see JobEventsRepository.record): its
+ * events inserted and folded into their jobs' rows, or SQLSTATE
+ * NOT_THE_COMMON_BATCH and nothing changed.
+ */
+const RECORD_COMMON_BATCH = preparedStatement(
+  'record-common-batch',
+  `WITH ${INCOMING_AND_INSERTED},
+           all_new AS (
+             SELECT CASE WHEN count(*) = $9 THEN true
+                         ELSE ${raise(NOT_THE_COMMON_BATCH, 'not every event of the batch is new')} END AS checked
+             FROM inserted),
+           ${patchJobsCtes(11, 'all_new')},
+           all_patched AS (
+             SELECT CASE WHEN count(*) = $10 THEN true
+                         ELSE ${raise(NOT_THE_COMMON_BATCH, 'not every job of the batch took its events')} END AS checked
+             FROM patched)
+         SELECT all_new.checked AND all_patched.checked FROM all_new, all_patched`,
+);
+
+/**
  * The results writer's access: records lifecycle events and folds them into the
  * job rows.
  */
@@ -235,31 +256,27 @@ export class JobEventsRepository {
    */
   private async recordCommonBatch(events: JobEventMessage[]): Promise<boolean> {
     const patches = foldJobEvents(events);
+    // A client of its own, released as healthy whatever the statement says:
+    // the pool's own query() drops a connection, and the statements prepared
+    // on it, whenever its statement fails, even by design as here. A broken
+    // connection is dropped all the same.
+    const client = await this.pool.connect();
     try {
-      await this.pool.query(
-        `WITH ${INCOMING_AND_INSERTED},
-           all_new AS (
-             SELECT CASE WHEN count(*) = $9 THEN true
-                         ELSE ${raise(NOT_THE_COMMON_BATCH, 'not every event of the batch is new')} END AS checked
-             FROM inserted),
-           ${patchJobsCtes(11, 'all_new')},
-           all_patched AS (
-             SELECT CASE WHEN count(*) = $10 THEN true
-                         ELSE ${raise(NOT_THE_COMMON_BATCH, 'not every job of the batch took its events')} END AS checked
-             FROM patched)
-         SELECT all_new.checked AND all_patched.checked FROM all_new, all_patched`,
-        [
+      await client.query(
+        RECORD_COMMON_BATCH([
           ...eventParameters(events),
           events.length,
           patches.length,
           ...patchParameters(patches),
-        ],
+        ]),
       );
       return true;
     } catch (error) {
       if ((error as { code?: string }).code !== NOT_THE_COMMON_BATCH)
         throw error;
       return false;
+    } finally {
+      client.release();
     }
   }
 

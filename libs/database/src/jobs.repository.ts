@@ -23,6 +23,7 @@ import {
   toRecordedJob,
 } from './recorded-job';
 import { ADD_USAGE, COUNT_USAGE, UTC_TODAY } from './quota-usage';
+import { preparedStatement } from './prepared-statement';
 import { inTransaction } from './transaction';
 
 export type { RecordedJob } from './recorded-job';
@@ -397,6 +398,33 @@ async function recordRetried(
     });
 }
 
+/** The jobs a batch of submissions records, their first events and usage. */
+const INSERT_QUEUED_JOBS = preparedStatement(
+  'insert-queued-jobs',
+  `WITH new_jobs AS (
+         INSERT INTO jobs (id, status, source, operations, output_options, variants, created_at, updated_at, idempotency_key, request_hash, api_key_id, input_bytes, trace_id)
+         SELECT id, 'queued', source, operations, output_options, variants, created_at, created_at, idempotency_key, request_hash, api_key_id, input_bytes, trace_id
+         FROM unnest($1::uuid[], $2::jsonb[], $3::jsonb[], $4::jsonb[], $5::jsonb[], $6::timestamptz[], $7::text[], $8::text[], $9::uuid[], $10::bigint[], $12::text[])
+           AS t(id, source, operations, output_options, variants, created_at, idempotency_key, request_hash, api_key_id, input_bytes, trace_id)
+         ON CONFLICT (api_key_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+         RETURNING id, created_at, api_key_id, input_bytes),
+       queued AS (
+         INSERT INTO job_events (event_id, job_id, type, attempt, at)
+         SELECT e.event_id, n.id, 'queued', 1, n.created_at
+         FROM new_jobs n JOIN unnest($1::uuid[], $11::text[]) AS e(id, event_id) ON e.id = n.id),
+       counted AS (
+         ${COUNT_USAGE}
+         SELECT api_key_id, COALESCE(sum(input_bytes), 0), ${UTC_TODAY}, count(*) FROM new_jobs
+         GROUP BY api_key_id ORDER BY api_key_id
+         ${ADD_USAGE})
+       SELECT id FROM new_jobs`,
+);
+
+const MARK_PUBLISHED = preparedStatement(
+  'mark-published',
+  'UPDATE jobs SET published_at = now() WHERE id = ANY($1::uuid[]) AND published_at IS NULL',
+);
+
 /** The producer's access to jobs: record a submission, read jobs back. */
 export class JobsRepository {
   private readonly inserts: Batcher<NewJob, boolean>;
@@ -408,10 +436,7 @@ export class JobsRepository {
   ) {
     this.inserts = new Batcher((jobs) => this.insertBatch(jobs), maxBatch);
     this.publishedMarks = new Batcher<string, void>(async (ids) => {
-      await this.pool.query(
-        'UPDATE jobs SET published_at = now() WHERE id = ANY($1::uuid[]) AND published_at IS NULL',
-        [ids],
-      );
+      await this.pool.query(MARK_PUBLISHED([ids]));
       return ids.map(() => undefined);
     }, maxBatch);
   }
@@ -432,24 +457,7 @@ export class JobsRepository {
    */
   private async insertBatch(jobs: NewJob[]): Promise<boolean[]> {
     const { rows } = await this.pool.query<{ id: string }>(
-      `WITH new_jobs AS (
-         INSERT INTO jobs (id, status, source, operations, output_options, variants, created_at, updated_at, idempotency_key, request_hash, api_key_id, input_bytes, trace_id)
-         SELECT id, 'queued', source, operations, output_options, variants, created_at, created_at, idempotency_key, request_hash, api_key_id, input_bytes, trace_id
-         FROM unnest($1::uuid[], $2::jsonb[], $3::jsonb[], $4::jsonb[], $5::jsonb[], $6::timestamptz[], $7::text[], $8::text[], $9::uuid[], $10::bigint[], $12::text[])
-           AS t(id, source, operations, output_options, variants, created_at, idempotency_key, request_hash, api_key_id, input_bytes, trace_id)
-         ON CONFLICT (api_key_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-         RETURNING id, created_at, api_key_id, input_bytes),
-       queued AS (
-         INSERT INTO job_events (event_id, job_id, type, attempt, at)
-         SELECT e.event_id, n.id, 'queued', 1, n.created_at
-         FROM new_jobs n JOIN unnest($1::uuid[], $11::text[]) AS e(id, event_id) ON e.id = n.id),
-       counted AS (
-         ${COUNT_USAGE}
-         SELECT api_key_id, COALESCE(sum(input_bytes), 0), ${UTC_TODAY}, count(*) FROM new_jobs
-         GROUP BY api_key_id ORDER BY api_key_id
-         ${ADD_USAGE})
-       SELECT id FROM new_jobs`,
-      [
+      INSERT_QUEUED_JOBS([
         jobs.map((job) => job.id),
         jobs.map((job) => JSON.stringify(job.source)),
         jobs.map((job) => JSON.stringify(job.operations)),
@@ -462,7 +470,7 @@ export class JobsRepository {
         jobs.map((job) => job.inputBytes ?? null),
         jobs.map((job) => queuedEventId(job.id)),
         jobs.map((job) => job.traceId ?? null),
-      ],
+      ]),
     );
     const inserted = new Set(rows.map((row) => row.id));
     return jobs.map((job) => inserted.has(job.id));
