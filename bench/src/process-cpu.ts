@@ -228,7 +228,6 @@ export function postgresPids(
  * server's over a phase of a run.
  */
 export class CpuMeter {
-  private readonly ticksPerSecond = clockTicksPerSecond();
   private before: CpuSnapshot = new Map();
   private transactionsBefore = 0;
 
@@ -293,7 +292,7 @@ export class CpuMeter {
       snapshot(Object.values(groups).flat()),
       groups,
       jobs,
-      this.ticksPerSecond,
+      clockTicksPerSecond(),
     );
     // A busy backend reports its counts at most once a second, an idle one ten
     // seconds after its last report (PostgreSQL's PGSTAT_IDLE_INTERVAL): wait

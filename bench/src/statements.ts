@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { Pool, QueryConfig } from 'pg';
 import { cpuTimeMs } from './process-cpu';
 import { onBenchSite } from './producer-process';
+import { WORKLOADS } from './workloads';
 
 /**
  * `npm run bench:statements -- [--jobs 2000] [--rounds 3] [--in-flight 4]`
@@ -35,20 +36,23 @@ const IN_FLIGHT = Number(args['in-flight']);
 
 /**
  * A pool whose named statements run unnamed: parsed and planned on every call,
- * as before they were prepared.
+ * as before they were prepared. Every statement reaches the server through a
+ * client, whether the pool or a repository holding a client runs it.
  */
 function unprepared(pool: Pool): Pool {
-  const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
-  (pool as unknown as { query: unknown }).query = (
-    config: unknown,
-    ...rest: unknown[]
-  ) => {
-    if (typeof config === 'object' && config !== null && 'name' in config) {
-      const { text, values } = config as QueryConfig;
-      return query(text, values);
-    }
-    return query(config, ...rest);
-  };
+  pool.on('connect', (client) => {
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as unknown as { query: unknown }).query = (
+      config: unknown,
+      ...rest: unknown[]
+    ) => {
+      if (typeof config === 'object' && config !== null && 'name' in config) {
+        const { text, values } = config as QueryConfig;
+        return query({ text, values }, ...rest);
+      }
+      return query(config, ...rest);
+    };
+  });
   return pool;
 }
 
@@ -62,8 +66,7 @@ async function oneJob(
     id,
     apiKeyId: BOOTSTRAP_ADMIN_KEY_ID,
     source: { kind: 'images', path: 'tiny-1.jpg' },
-    operations: [{ op: 'resize', width: 320 }],
-    output: { format: 'jpeg', quality: 80 },
+    ...WORKLOADS.tiny,
     createdAt: new Date(),
   });
   await jobs.markPublished(id);

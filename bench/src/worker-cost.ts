@@ -1,4 +1,4 @@
-import { ImageJobMessage, MessageType } from '@pipeline/contracts';
+import { imageJobMessage, MessageType } from '@pipeline/contracts';
 import {
   AmqpConnection,
   MessagePublisher,
@@ -57,6 +57,15 @@ async function waitUntil(
   }
 }
 
+/** True while `worker` runs; a worker that exited fails the bench at once. */
+function alive(worker: ChildProcess): boolean {
+  if (worker.exitCode !== null || worker.signalCode !== null)
+    throw new Error(
+      `the worker exited (${worker.signalCode ?? `code ${worker.exitCode}`})`,
+    );
+  return true;
+}
+
 /** The tiny jobs of one round, published with their confirms awaited. */
 async function publishRound(
   publisher: MessagePublisher,
@@ -65,16 +74,18 @@ async function publishRound(
   for (let first = 0; first < JOBS; first += 100) {
     await Promise.all(
       Array.from({ length: Math.min(100, JOBS - first) }, (_, i) => {
-        const job: ImageJobMessage = {
-          jobId: randomUUID(),
-          attempt: 1,
-          source: { kind: 'images', path: names[(first + i) % names.length] },
-          ...WORKLOADS.tiny,
-          submittedAt: new Date().toISOString(),
-        };
+        const job = imageJobMessage(
+          {
+            id: randomUUID(),
+            source: { kind: 'images', path: names[(first + i) % names.length] },
+            ...WORKLOADS.tiny,
+            createdAt: new Date(),
+          },
+          1,
+        );
         return publisher.publish(
           MessageType.imageJob,
-          `${job.jobId}/1`,
+          job.jobId,
           job,
           job.jobId,
         );
@@ -114,6 +125,7 @@ async function measureRounds(
   const pid = worker.pid!;
   await waitUntil(
     async () =>
+      alive(worker) &&
       (await channel.checkQueue(topology.jobsQueue)).consumerCount > 0,
     'the worker to consume',
     60_000,
@@ -129,8 +141,9 @@ async function measureRounds(
     const publishing = publishRound(publisher, names);
     await waitUntil(
       async () =>
+        alive(worker) &&
         (await channel.checkQueue(topology.eventsQueue)).messageCount >=
-        JOBS * round,
+          JOBS * round,
       `the outcomes of round ${round}`,
     );
     await publishing;
