@@ -22,6 +22,7 @@ import {
 } from '../support/stack';
 import { freePortBlock } from '../support/ports';
 import { STACK_PORTS } from '../support/stack';
+import { threadPolicies } from '../support/thread-policies';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /**
@@ -99,6 +100,25 @@ describe('npm start supervises its processes', () => {
       await deleteTopology(new Topology(prefix, 1));
       await database.drop();
       await folder.remove();
+    });
+
+    it("runs each worker's threads under SCHED_BATCH (WORKER_CPU_SCHEDULING's default), the producer's and the writer's under the kernel's default", async () => {
+      const { pid } = stack!;
+      const policiesOn = async (childPort: number) =>
+        new Set(
+          (await threadPolicies(await childOnPort(pid, childPort))).values(),
+        );
+      expect({
+        producer: await policiesOn(port),
+        'worker-1': await policiesOn(port + 1),
+        'worker-2': await policiesOn(port + 2),
+        writer: await policiesOn(port + 3),
+      }).toEqual({
+        producer: new Set(['normal']),
+        'worker-1': new Set(['batch']),
+        'worker-2': new Set(['batch']),
+        writer: new Set(['normal']),
+      });
     });
 
     it('restarts each within seconds while the producer answers 202 throughout, and every accepted job succeeds once', async () => {

@@ -5,5 +5,5 @@ import { WorkerConfig, runApp } from '@pipeline/platform';
 runApp(
   WorkerConfig,
   'image-worker',
-  async () => (await import('./worker.app')).startWorker,
+  async () => (await import('./worker.app')).startWorkerProcess,
 );

@@ -11,3 +11,4 @@ export * from './amqp-url-list';
 export * from './source-ports';
 export * from './storage-location';
 export * from './tracing';
+export * from './cpu-scheduling';

@@ -408,6 +408,21 @@ describe('loadConfig', () => {
       ).toContain('AMQP_TOPOLOGY must be one of declare, check');
     });
 
+    it('WORKER_CPU_SCHEDULING is batch by default, or normal', () => {
+      expect(loadConfig(WorkerConfig, {}).WORKER_CPU_SCHEDULING).toBe('batch');
+      expect(
+        loadConfig(WorkerConfig, { WORKER_CPU_SCHEDULING: 'normal' })
+          .WORKER_CPU_SCHEDULING,
+      ).toBe('normal');
+      expect(
+        configErrorOf(() =>
+          loadConfig(WorkerConfig, { WORKER_CPU_SCHEDULING: 'realtime' }),
+        ).message,
+      ).toContain(
+        'WORKER_CPU_SCHEDULING must be one of the following values: batch, normal (got "realtime")',
+      );
+    });
+
     it('the broker users setup needs the management URL and a random password for each user, naming what is wrong', () => {
       const good = {
         RABBITMQ_MANAGEMENT_URL: 'http://pipeline:s3cretAdminPw@rabbitmq:15672',
