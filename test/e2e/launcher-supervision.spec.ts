@@ -88,6 +88,7 @@ describe('npm start supervises its processes', () => {
           IMAGES_DIR: join(folder.path, 'images'),
           HEARTBEAT_INTERVAL_S: '1',
           WORKER_GONE_AFTER_S: '3',
+          WORKER_CPU_SCHEDULING: 'batch',
         },
         port,
       );
@@ -102,7 +103,7 @@ describe('npm start supervises its processes', () => {
       await folder.remove();
     });
 
-    it("runs each worker's threads under SCHED_BATCH (WORKER_CPU_SCHEDULING's default), the producer's and the writer's under the kernel's default", async () => {
+    it("with WORKER_CPU_SCHEDULING=batch, runs each worker's threads under SCHED_BATCH, the producer's and the writer's under the kernel's default", async () => {
       const { pid } = stack!;
       const policiesOn = async (childPort: number) =>
         new Set(

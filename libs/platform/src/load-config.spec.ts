@@ -408,12 +408,12 @@ describe('loadConfig', () => {
       ).toContain('AMQP_TOPOLOGY must be one of declare, check');
     });
 
-    it('WORKER_CPU_SCHEDULING is batch by default, or normal', () => {
-      expect(loadConfig(WorkerConfig, {}).WORKER_CPU_SCHEDULING).toBe('batch');
+    it('WORKER_CPU_SCHEDULING is normal by default, or batch', () => {
+      expect(loadConfig(WorkerConfig, {}).WORKER_CPU_SCHEDULING).toBe('normal');
       expect(
-        loadConfig(WorkerConfig, { WORKER_CPU_SCHEDULING: 'normal' })
+        loadConfig(WorkerConfig, { WORKER_CPU_SCHEDULING: 'batch' })
           .WORKER_CPU_SCHEDULING,
-      ).toBe('normal');
+      ).toBe('batch');
       expect(
         configErrorOf(() =>
           loadConfig(WorkerConfig, { WORKER_CPU_SCHEDULING: 'realtime' }),
