@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { entryOf } from '../../scripts/dist-layout';
+import { positiveInteger } from './options';
 import { cpuTicks } from './process-cpu';
 import {
   BenchSite,
@@ -41,7 +42,7 @@ const TICKS_PER_SECOND = Number(
   execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim(),
 );
 const seconds = Number(args.seconds);
-const concurrency = Number(args.concurrency);
+const concurrency = positiveInteger('concurrency', args.concurrency);
 
 /**
  * Requests per second of `path` with `key` (none: no Authorization header),

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { entryOf } from '../../scripts/dist-layout';
+import { positiveInteger } from './options';
 import { median } from './latency';
 import { onBenchSite, ProducerProcess } from './producer-process';
 
@@ -115,7 +116,7 @@ async function readerKey(asAdmin: Fetch): Promise<string> {
 }
 
 async function measure(label: string, run: () => Promise<number>) {
-  const rounds = Number(args.rounds);
+  const rounds = positiveInteger('rounds', args.rounds);
   await run();
   const waits: number[] = [];
   for (let round = 0; round < rounds; round++) waits.push(await run());

@@ -5,6 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { entryOf } from '../../scripts/dist-layout';
+import { positiveInteger } from './options';
 import { BENCH_ERROR_CODES, BENCH_KEYS, fillJobs } from './job-browser-fill';
 import { median, percentile } from './latency';
 import { onBenchSite, ProducerProcess } from './producer-process';
@@ -141,7 +142,7 @@ async function measure(
       headers: { authorization: `Bearer ${adminKey}` },
     });
   await storeOutput(get, storageDir);
-  const rounds = Number(args.rounds);
+  const rounds = positiveInteger('rounds', args.rounds);
   const lines: string[] = [];
   for (const [label, load] of Object.entries(await scenarios(get, jobs))) {
     const times = (await timeLoads(load, rounds)).sort((a, b) => a - b);
@@ -154,7 +155,7 @@ async function measure(
 }
 
 async function main(): Promise<void> {
-  const jobs = Number(args.jobs);
+  const jobs = positiveInteger('jobs', args.jobs);
   await onBenchSite('browser', async (site) => {
     await migrate({ connectionString: site.databaseUrl });
     const filling = performance.now();

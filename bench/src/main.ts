@@ -35,6 +35,7 @@ import {
   formatSegments,
   LatencySegments,
 } from './latency';
+import { positiveInteger } from './options';
 import { CpuMeter, formatCpuPerJob, pipelineRoles } from './process-cpu';
 import { preparePeers, runPeers, withPeersDefault } from './peers';
 import { startS3Storage } from './s3-server';
@@ -113,19 +114,6 @@ const { values: args } = parseArgs({
 const DEFAULT_MAX_BATCH_JOBS = 100;
 const DEFAULT_MAX_BATCH_OPERATIONS = 2000;
 const HIGHEST_MAX_BATCH_JOBS = 10_000;
-
-function positiveInteger(
-  option: string,
-  value: string | undefined,
-  max = Number.MAX_SAFE_INTEGER,
-): number {
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 1 || number > max)
-    throw new Error(
-      `--${option} must be an integer from 1 to ${max}, got ${value}`,
-    );
-  return number;
-}
 
 async function prepareImages(
   workload: string,

@@ -8,6 +8,7 @@ import {
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { Pool, QueryConfig } from 'pg';
+import { positiveInteger } from './options';
 import { cpuTimeMs } from './process-cpu';
 import { onBenchSite } from './producer-process';
 import { WORKLOADS } from './workloads';
@@ -31,8 +32,9 @@ const { values: args } = parseArgs({
     'in-flight': { type: 'string', default: '4' },
   },
 });
-const JOBS = Number(args.jobs);
-const IN_FLIGHT = Number(args['in-flight']);
+const JOBS = positiveInteger('jobs', args.jobs);
+const IN_FLIGHT = positiveInteger('in-flight', args['in-flight']);
+const ROUNDS = positiveInteger('rounds', args.rounds);
 
 /**
  * A pool whose named statements run unnamed: parsed and planned on every call,
@@ -131,7 +133,7 @@ async function main(): Promise<void> {
   console.log(
     `${JOBS} jobs a round, ${IN_FLIGHT} at once, over one connection; the backend's CPU per job`,
   );
-  for (let round = 1; round <= Number(args.rounds); round++) {
+  for (let round = 1; round <= ROUNDS; round++) {
     const line: string[] = [];
     for (const prepared of [true, false])
       await onBenchSite('statements', async (site) => {

@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { positiveInteger } from './options';
 import { mainThreadCpuNs } from './process-cpu';
 
 /**
@@ -31,7 +32,7 @@ const { values: args } = parseArgs({
   },
 });
 const seconds = Number(args.seconds);
-const data = randomBytes(Number(args.size));
+const data = randomBytes(positiveInteger('size', args.size));
 
 type Write = (storage: BlobStorage, n: number) => Promise<unknown>;
 const WRITES: Record<string, Write> = {

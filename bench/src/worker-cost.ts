@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { entryOf } from '../../scripts/dist-layout';
 import { exited } from './child-exit';
 import { removeBenchResources } from './bench-resources';
+import { positiveInteger } from './options';
 import { cpuTimeMs, mainThreadCpuNs } from './process-cpu';
 import { PeakRssSampler } from './worker-rss';
 import { WORKLOADS, writeTinyImages } from './workloads';
@@ -41,8 +42,10 @@ const { values: args } = parseArgs({
     prefetch: { type: 'string', default: '16' },
   },
 });
-const JOBS = Number(args.jobs);
-const ROUNDS = Number(args.rounds);
+const JOBS = positiveInteger('jobs', args.jobs);
+const ROUNDS = positiveInteger('rounds', args.rounds);
+const CONCURRENCY = positiveInteger('concurrency', args.concurrency);
+const PREFETCH = positiveInteger('prefetch', args.prefetch);
 const AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
 
 async function waitUntil(
@@ -107,8 +110,8 @@ function startWorker(prefix: string, folder: string): ChildProcess {
       LOG_LEVEL: 'warn',
       // As `npm start`, the image and the chart run a worker.
       MALLOC_ARENA_MAX: '2',
-      WORKER_CONCURRENCY: args.concurrency,
-      WORKER_PREFETCH: args.prefetch,
+      WORKER_CONCURRENCY: String(CONCURRENCY),
+      WORKER_PREFETCH: String(PREFETCH),
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
@@ -131,7 +134,7 @@ async function measureRounds(
     60_000,
   );
   console.log(
-    `one worker (concurrency ${args.concurrency}, prefetch ${args.prefetch}), ${JOBS} tiny jobs a round`,
+    `one worker (concurrency ${CONCURRENCY}, prefetch ${PREFETCH}), ${JOBS} tiny jobs a round`,
   );
   const rss = new PeakRssSampler([pid]);
   for (let round = 1; round <= ROUNDS; round++) {
