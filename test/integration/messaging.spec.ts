@@ -20,6 +20,7 @@ import {
   deleteTopology,
   dropBrokerConnections,
   rabbitmqctl,
+  unackedMessages,
   uniqueName,
   waitFor,
 } from '../support/resources';
@@ -314,6 +315,13 @@ describe('RabbitMQ layer (real broker)', () => {
       10_000,
       'the first message',
     );
+    // The first message's ack is on the wire only once its handler's promise
+    // chain has run; closing the channel before that would hand it out again.
+    await waitFor(
+      () => (unackedMessages(topology.jobsQueue) === 0 ? true : undefined),
+      10_000,
+      'the first message to be acked',
+    );
     const closed = consumerChannel();
     const closedByBroker = new Promise<Error>((resolve) =>
       closed.once('error', resolve),
@@ -328,6 +336,7 @@ describe('RabbitMQ layer (real broker)', () => {
       20_000,
       'the message published after the channel closed',
     );
+    expect(seen.map((s) => (s.payload as { n: number }).n)).toEqual([1, 2]);
     expect(consumerChannel()).not.toBe(closed);
   });
 

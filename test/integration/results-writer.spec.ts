@@ -22,7 +22,7 @@ import {
   createTestDatabase,
   DATABASE_PORT,
   deleteTopology,
-  rabbitmqctl,
+  unackedMessages,
   uniqueName,
   waitFor,
 } from '../support/resources';
@@ -370,16 +370,7 @@ describe('Results writer (real RabbitMQ and PostgreSQL, in process)', () => {
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'results-writer'",
         [name],
       );
-    const unacked = () => {
-      const line = rabbitmqctl([
-        'list_queues',
-        'name',
-        'messages_unacknowledged',
-      ])
-        .split('\n')
-        .find((row) => row.split('\t')[0] === topology.eventsQueue);
-      return Number(line?.split('\t')[1]);
-    };
+    const unacked = () => unackedMessages(topology.eventsQueue);
     try {
       await admin.query(
         `ALTER DATABASE "${name}" SET default_transaction_read_only = on`,

@@ -97,6 +97,16 @@ export function rabbitmqctl(args: string[]): string {
 }
 
 /**
+ * Messages of `queue` delivered and not yet acked, as the broker counts them.
+ */
+export function unackedMessages(queue: string): number {
+  const line = rabbitmqctl(['list_queues', 'name', 'messages_unacknowledged'])
+    .split('\n')
+    .find((row) => row.split('\t')[0] === queue);
+  return Number(line?.split('\t')[1]);
+}
+
+/**
  * Has the broker drop the connections whose client-given name contains `name`
  * (as a network fault would).
  */
