@@ -330,9 +330,23 @@ up() {
   fi
   stack_up=1
   # Waits for the health checks and for migrate to complete, as depends_on says.
-  if ! timeout 420 "${COMPOSE[@]}" up -d --no-build --scale "image-worker=$WORKERS" 2>&1 | sed 's/^/    /'; then
+  local try
+  for try in 1 2; do
+    if timeout 420 "${COMPOSE[@]}" up -d --no-build --scale "image-worker=$WORKERS" >"$RUN_DIR/up.log" 2>&1; then
+      sed 's/^/    /' "$RUN_DIR/up.log"
+      break
+    fi
+    sed 's/^/    /' "$RUN_DIR/up.log"
+    # Podman's API can lose a race with a one-shot container that has just exited (it reads the
+    # cgroup of a process already gone). `up` is idempotent, and the one-shot services are too
+    # (secrets keeps what exists, migrate and the broker users converge): it is run once more on
+    # that error only.
+    if [ "$try" = 1 ] && grep -Eq 'read /proc/[0-9]+/cgroup: no such process' "$RUN_DIR/up.log"; then
+      log "  the engine lost a race with an exited container (read /proc/<pid>/cgroup); docker-compose up again"
+      continue
+    fi
     fail "docker-compose up failed (or took over 420 s)"
-  fi
+  done
   [ -d "$repo/data/images" ] || fail "./data/images was not made by the engine"
 }
 

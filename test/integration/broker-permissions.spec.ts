@@ -206,7 +206,7 @@ describe('Broker users with least permissions (real RabbitMQ)', () => {
       await topology.check(await connectAs(role));
   });
 
-  it('lets the worker consume jobs, publish events and retries, and nothing more', async () => {
+  it('lets the worker consume jobs, publish events, retries and handed-back jobs, and nothing more', async () => {
     expect(
       await publishAs('worker', topology.exchange, MessageType.jobEvent),
     ).toBe('confirmed');
@@ -216,6 +216,8 @@ describe('Broker users with least permissions (real RabbitMQ)', () => {
     expect(await publishAs('worker', '', topology.jobRetryTiers[0].queue)).toBe(
       'confirmed',
     );
+    // A job it held but did not start goes back to the jobs queue by name.
+    expect(await publishAs('worker', '', topology.jobsQueue)).toBe('confirmed');
     expect(
       await attempt('worker', (channel) =>
         channel.consume(topology.jobsQueue, () => undefined),

@@ -8,6 +8,7 @@ import {
   AmqpTransport,
   BrokerUnavailableError,
   MessagePublisher,
+  NotStartedError,
   PassHandlerErrorsToTransport,
   PermanentMessageError,
   Topology,
@@ -26,7 +27,12 @@ import {
 } from '../support/resources';
 
 /** What the test handler saw, and what it should do next. */
-const seen: Array<{ payload: unknown; delivery: number }> = [];
+const seen: Array<{
+  payload: unknown;
+  delivery: number;
+  tryNumber: number;
+  correlationId?: string;
+}> = [];
 let behaviour: (
   payload: { n: number },
   delivery: number,
@@ -39,7 +45,12 @@ class TestHandler {
     @Payload() payload: { n: number },
     @Ctx() context: AmqpContext,
   ): Promise<void> {
-    seen.push({ payload, delivery: context.deliveryNumber });
+    seen.push({
+      payload,
+      delivery: context.deliveryNumber,
+      tryNumber: context.tryNumber,
+      correlationId: context.correlationId,
+    });
     await behaviour(payload, context.deliveryNumber);
   }
 }
@@ -104,6 +115,14 @@ describe('RabbitMQ layer (real broker)', () => {
     if (!found) throw new Error('no consumer channel');
     return found.channel;
   }
+
+  /** Each delivery seen: its delivery and try numbers, its correlation id. */
+  const countsSeen = () =>
+    seen.map(({ delivery, tryNumber, correlationId }) => [
+      delivery,
+      tryNumber,
+      correlationId,
+    ]);
 
   beforeEach(async () => {
     seen.length = 0;
@@ -359,6 +378,70 @@ describe('RabbitMQ layer (real broker)', () => {
       'the jobs queue to drain',
     );
     expect(await depth(topology.jobsDeadLetterQueue)).toBe(0);
+  });
+
+  it('hands back a message it held but did not start without counting a delivery, so stops past the delivery limit do not park it', async () => {
+    behaviour = () => {
+      throw new NotStartedError('the consumer is stopping');
+    };
+    await publisher.publish(
+      MessageType.imageJob,
+      'held',
+      { n: 8 },
+      'request-8',
+    );
+    // x-delivery-limit 3: a requeue on each of four stops would have parked it.
+    for (let stop = 1; stop <= 4; stop++) {
+      await startConsumer(10, 3);
+      await waitFor(
+        () => (seen.length === stop ? true : undefined),
+        10_000,
+        `delivery ${stop}`,
+      );
+      await microservice!.close();
+      microservice = undefined;
+      expect(await depth(topology.jobsQueue)).toBe(1);
+    }
+    expect(await depth(topology.jobsDeadLetterQueue)).toBe(0);
+    behaviour = () => undefined;
+    await startConsumer(10, 3);
+    await waitFor(
+      () => (seen.length === 5 ? true : undefined),
+      10_000,
+      'the delivery after the last stop',
+    );
+    expect(countsSeen()).toEqual(
+      Array.from({ length: 5 }, () => [1, 1, 'request-8']),
+    );
+    await waitFor(
+      () => (unackedMessages(topology.jobsQueue) === 0 ? true : undefined),
+      10_000,
+      'the message to be acked',
+    );
+    expect(await depth(topology.jobsQueue)).toBe(0);
+    expect(await depth(topology.jobsDeadLetterQueue)).toBe(0);
+  });
+
+  it('keeps the correlation id on a copy sent to a delay queue, and counts the try', async () => {
+    behaviour = (_payload, delivery) => {
+      if (delivery === 1) throw new Error('disk hiccup');
+    };
+    await startConsumer(10, 3);
+    await publisher.publish(
+      MessageType.imageJob,
+      'retried',
+      { n: 9 },
+      'request-9',
+    );
+    await waitFor(
+      () => (seen.length === 2 ? true : undefined),
+      15_000,
+      'the try after the delay queue',
+    );
+    expect(countsSeen()).toEqual([
+      [1, 1, 'request-9'],
+      [2, 2, 'request-9'],
+    ]);
   });
 
   it('runs each connect hook once per connection, also one registered while the hooks run', async () => {

@@ -474,11 +474,12 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
     const type = textProperty(message.properties.type);
     const messageId = textProperty(message.properties.messageId);
     const reason = error instanceof Error ? error.message : String(error);
-    // Requeued only once no consumer of ours is left to be handed it again
-    // (each return counts against the queue's delivery limit).
+    // Handed back only once no consumer of ours is left to be given it again.
     if (error instanceof NotStartedError) {
       await this.consumersCancelled;
-      return 'requeue';
+      return (await this.handBack(message, context, consumer.queue))
+        ? 'ack'
+        : 'requeue';
     }
     if (error instanceof OutcomeNotPublishedError) {
       this.logger.warn(
@@ -521,17 +522,52 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
 
   /**
    * Puts a copy of the message in a delay queue and resolves true once the
-   * broker confirmed it; only then is the original acked. The copy is
-   * mandatory: with its delay queue missing it is returned, and the original is
-   * requeued instead of acked. Should the process die in between, the original
-   * is delivered again as well: the job runs twice, and event ids keep its
-   * result single.
+   * broker confirmed it; only then is the original acked. Should the process
+   * die in between, the original is delivered again as well: the job runs
+   * twice, and event ids keep its result single.
    */
-  private async sendToDelayQueue(
+  private sendToDelayQueue(
     message: ConsumeMessage,
     context: AmqpContext,
     queue: string,
     reason: string,
+  ): Promise<boolean> {
+    return this.sendCopy(message, queue, {
+      [RetryHeaders.tries]: context.tryNumber,
+      [RetryHeaders.priorDeliveries]: context.deliveryNumber,
+      [RetryHeaders.lastError]: reason.slice(0, 500),
+    });
+  }
+
+  /**
+   * Gives a message that was held but not started back to its queue as a copy,
+   * with the same try and delivery numbers, and resolves true once the broker
+   * confirmed it. A requeue would count as a delivery toward the queue's limit
+   * (RabbitMQ 3.x counts every return), so a job held by workers that kept
+   * being stopped, as in a rolling update, would be parked without having
+   * run. The copy waits at the back of the queue. Resolves false (the original
+   * is requeued instead) when it cannot be sent.
+   */
+  private handBack(
+    message: ConsumeMessage,
+    context: AmqpContext,
+    queue: string,
+  ): Promise<boolean> {
+    return this.sendCopy(message, queue, {
+      [RetryHeaders.priorDeliveries]: context.deliveryNumber - 1,
+    });
+  }
+
+  /**
+   * Publishes a copy of the message, its headers updated with `headers`, to
+   * `queue`, and resolves true once the broker confirmed it. The copy is
+   * mandatory: with its queue missing it is returned, and false says the
+   * original must be requeued rather than acked.
+   */
+  private async sendCopy(
+    message: ConsumeMessage,
+    queue: string,
+    headers: Record<string, unknown>,
   ): Promise<boolean> {
     const channel = this.retryChannel;
     if (!channel) return false;
@@ -539,22 +575,18 @@ export class AmqpTransport extends Server implements CustomTransportStrategy {
     const {
       'x-delivery-count': _count,
       'x-death': _death,
-      ...headers
+      ...kept
     } = properties.headers ?? {};
     const options = {
       messageId: textProperty(properties.messageId),
       type: textProperty(properties.type),
       contentType: textProperty(properties.contentType),
+      correlationId: textProperty(properties.correlationId),
       timestamp:
         typeof properties.timestamp === 'number'
           ? properties.timestamp
           : undefined,
-      headers: {
-        ...headers,
-        [RetryHeaders.tries]: context.tryNumber,
-        [RetryHeaders.priorDeliveries]: context.deliveryNumber,
-        [RetryHeaders.lastError]: reason.slice(0, 500),
-      },
+      headers: { ...kept, ...headers },
     };
     try {
       await this.retryPublishes.send(

@@ -49,9 +49,10 @@ export class OutcomeNotPublishedError extends Error {
 
 /**
  * Thrown by a handler that gives its message back without having started on
- * it, while the process stops. The transport requeues it, whatever its try
- * number, as soon as it has cancelled its consumers, for another consumer to
- * take.
+ * it, while the process stops. As soon as it has cancelled its consumers, the
+ * transport puts a copy back in the queue for another consumer to take, with
+ * no try or delivery counted, and acks the original; it requeues the original
+ * when it cannot (no confirm channel, or the broker refused the copy).
  */
 export class NotStartedError extends Error {
   constructor(reason: string) {

@@ -55,8 +55,9 @@ function retryQueuesPattern(prefix: string): string {
  *   replays and purges the dead-letter queues; all of it on the pipeline's own
  *   exchanges and queues only.
  * - worker: configures nothing; consumes the jobs queue, publishes events and
- *   heartbeats to the pipeline's exchange and retries to the delay queues, by
- *   name through the default exchange.
+ *   heartbeats to the pipeline's exchange, and retries to the delay queues and
+ *   jobs it hands back to the jobs queue, by name through the default
+ *   exchange.
  * - writer: configures nothing; consumes the events queue, and publishes to the
  *   pipeline's exchange only (the sweeper sends stuck jobs again). Checking the
  *   topology (AMQP_TOPOLOGY=check) and reading queue depths are passive
