@@ -1041,7 +1041,9 @@ describe('Image worker (real RabbitMQ, in process)', () => {
 
   it('reconnects after the broker drops its connection, and consumes again', async () => {
     worker = await startWorker(config);
-    expect(dropBrokerConnections(`${config.AMQP_PREFIX} image-worker`)).toBe(1);
+    expect(
+      await dropBrokerConnections(`${config.AMQP_PREFIX} image-worker`),
+    ).toBe(1);
     const message = job();
     await publisher.publish(MessageType.imageJob, message.jobId, message);
     const events = await eventsFor(message.jobId, 2);

@@ -337,7 +337,8 @@ describe('RabbitMQ layer (real broker)', () => {
     // The first message's ack is on the wire only once its handler's promise
     // chain has run; closing the channel before that would hand it out again.
     await waitFor(
-      () => (unackedMessages(topology.jobsQueue) === 0 ? true : undefined),
+      async () =>
+        (await unackedMessages(topology.jobsQueue)) === 0 ? true : undefined,
       10_000,
       'the first message to be acked',
     );
@@ -414,7 +415,8 @@ describe('RabbitMQ layer (real broker)', () => {
       Array.from({ length: 5 }, () => [1, 1, 'request-8']),
     );
     await waitFor(
-      () => (unackedMessages(topology.jobsQueue) === 0 ? true : undefined),
+      async () =>
+        (await unackedMessages(topology.jobsQueue)) === 0 ? true : undefined,
       10_000,
       'the message to be acked',
     );
@@ -467,7 +469,7 @@ describe('RabbitMQ layer (real broker)', () => {
       await own.connect();
       expect(runs.outer).toHaveLength(1);
       expect(runs.inner).toEqual([runs.outer[0]]);
-      expect(dropBrokerConnections(`${topology.prefix} hooks`)).toBe(1);
+      expect(await dropBrokerConnections(`${topology.prefix} hooks`)).toBe(1);
       await waitFor(
         () => (runs.outer.length === 2 && own.isConnected ? true : undefined),
         20_000,

@@ -442,7 +442,9 @@ describe('Operator actions apply to the attempt they name (real RabbitMQ and Pos
         await publish(...args);
         const model = connection.current!;
         const closed = new Promise((resolve) => model.once('close', resolve));
-        expect(dropBrokerConnections(`${topology.prefix} producer`)).toBe(1);
+        expect(await dropBrokerConnections(`${topology.prefix} producer`)).toBe(
+          1,
+        );
         await closed;
       });
 

@@ -1168,7 +1168,7 @@ describe('Producer HTTP API (real RabbitMQ and PostgreSQL, no workers)', () => {
   });
 
   it('recovers by itself when the broker drops its connection', async () => {
-    expect(dropBrokerConnections(`${topology.prefix} producer`)).toBe(1);
+    expect(await dropBrokerConnections(`${topology.prefix} producer`)).toBe(1);
     const accepted = await waitFor(
       async () => {
         const response = await postJson({

@@ -387,14 +387,14 @@ describe('Results writer (real RabbitMQ and PostgreSQL, in process)', () => {
           ),
         );
         await waitFor(
-          () => (unacked() === ids.length ? true : undefined),
+          async () => ((await unacked()) === ids.length ? true : undefined),
           10_000,
           'the writer to hold the events',
         );
         // Several retries' worth of refusals, past what the delivery limit (2)
         // would allow if it requeued.
         await new Promise((resolve) => setTimeout(resolve, 3000));
-        expect(unacked()).toBe(ids.length);
+        expect(await unacked()).toBe(ids.length);
         expect(await parked()).toBe(before);
         expect(
           (await Promise.all(ids.map((id) => jobs.findById(id)))).map(
@@ -423,7 +423,7 @@ describe('Results writer (real RabbitMQ and PostgreSQL, in process)', () => {
       expect(rows.map((row) => row.outcomes)).toEqual(ids.map(() => 1));
       expect(await parked()).toBe(before);
       await waitFor(
-        () => (unacked() === 0 ? true : undefined),
+        async () => ((await unacked()) === 0 ? true : undefined),
         10_000,
         'the events to be acked',
       );

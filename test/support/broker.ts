@@ -23,7 +23,10 @@ export async function connectTestBroker(
   const connection = new AmqpConnection(
     {
       url: AMQP_URL,
-      heartbeatSeconds: 5,
+      // The test's own connection is not under test: a slow heartbeat keeps
+      // the broker from dropping it while a loaded machine (or a synchronous
+      // rabbitmqctl call) holds up the test's event loop for seconds.
+      heartbeatSeconds: 60,
       connectionName: `${topology.prefix} test`,
     },
     topology,

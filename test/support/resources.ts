@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { testBrokerCtlSync } from './test-services';
+import { testBrokerCtl, testBrokerCtlSync } from './test-services';
 
 // The run's own servers, started by Jest's global setup
 // (test/support/test-services.ts).
@@ -98,9 +98,12 @@ export function rabbitmqctl(args: string[]): string {
 
 /**
  * Messages of `queue` delivered and not yet acked, as the broker counts them.
+ * Asynchronous: the consumers under test run in the test's own process.
  */
-export function unackedMessages(queue: string): number {
-  const line = rabbitmqctl(['list_queues', 'name', 'messages_unacknowledged'])
+export async function unackedMessages(queue: string): Promise<number> {
+  const line = (
+    await testBrokerCtl(['list_queues', 'name', 'messages_unacknowledged'])
+  )
     .split('\n')
     .find((row) => row.split('\t')[0] === queue);
   return Number(line?.split('\t')[1]);
@@ -108,20 +111,19 @@ export function unackedMessages(queue: string): number {
 
 /**
  * Has the broker drop the connections whose client-given name contains `name`
- * (as a network fault would).
+ * (as a network fault would). Asynchronous: a synchronous rabbitmqctl holds up
+ * the test's own process, whose connections then miss their heartbeats.
  */
-export function dropBrokerConnections(name: string): number {
-  const lines = rabbitmqctl([
-    'list_connections',
-    'pid',
-    'client_properties',
-  ]).split('\n');
+export async function dropBrokerConnections(name: string): Promise<number> {
+  const lines = (
+    await testBrokerCtl(['list_connections', 'pid', 'client_properties'])
+  ).split('\n');
   const pids = lines
     .filter(
       (line) => line.includes(`{"connection_name","`) && line.includes(name),
     )
     .map((line) => line.split('\t')[0]);
   for (const pid of pids)
-    rabbitmqctl(['close_connection', pid, 'dropped by a test']);
+    await testBrokerCtl(['close_connection', pid, 'dropped by a test']);
   return pids.length;
 }
